@@ -1,0 +1,276 @@
+package config
+
+import "time"
+
+// Config is the whole walship configuration file.
+type Config struct {
+	// StateDir holds the embedded checkpoint store and spill files.
+	// Default: ./walship-state (relative to the working directory).
+	StateDir string `yaml:"state_dir"`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM/SIGINT.
+	// Default: 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// HTTP configures the operations server (/metrics, /healthz, status, dashboard).
+	HTTP HTTP `yaml:"http"`
+	// Log configures the daemon's structured log.
+	Log Log `yaml:"log"`
+	// Kafka configures the log the sources write and the sinks read.
+	Kafka Kafka `yaml:"kafka"`
+	// Sources are the databases whose changes are captured. Names are unique.
+	Sources []Source `yaml:"sources"`
+	// Sinks are the followers the log is applied to. Names are unique.
+	Sinks []Sink `yaml:"sinks"`
+
+	// File is the path the config was loaded from (not a YAML key).
+	File string `yaml:"-"`
+}
+
+// HTTP is the operations server.
+type HTTP struct {
+	// Listen is the host:port to serve on. Default: 127.0.0.1:8080.
+	// The value "off" disables the server.
+	Listen string `yaml:"listen"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default: info.
+	Level string `yaml:"level"`
+	// Format is text or json. Default: text.
+	Format string `yaml:"format"`
+}
+
+// Kafka configures the brokers and topics.
+type Kafka struct {
+	// Brokers are the bootstrap addresses (host:port). Required when any
+	// source or sink is configured.
+	Brokers []string `yaml:"brokers"`
+	// TopicPrefix starts every topic name: <prefix>.<schema>.<table> and
+	// <prefix>.transaction. Default: walship.
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Partitions is the partition count of created data topics. Default: 8.
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor of created topics. Default: 1.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// Envelope is the value format: "json" (Debezium envelope, schemas off)
+	// or "json-schema" (Kafka Connect JSON with schema and payload).
+	// Default: json.
+	Envelope string `yaml:"envelope"`
+	// DialTimeout bounds connecting to a broker. Default: 10s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+// Source is one captured database. Exactly one engine block is set.
+type Source struct {
+	// Name identifies the source in topics, positions and metrics. Required.
+	Name string `yaml:"name"`
+	// Postgres configures a PostgreSQL logical decoding source.
+	Postgres *PostgresSource `yaml:"postgres"`
+	// MySQL configures a MySQL or MariaDB binlog source.
+	MySQL *MySQLSource `yaml:"mysql"`
+}
+
+// Engine names the configured engine block of a source.
+func (s Source) Engine() string {
+	switch {
+	case s.Postgres != nil:
+		return "postgres"
+	case s.MySQL != nil:
+		return "mysql"
+	}
+	return ""
+}
+
+// PostgresSource reads the WAL with pgoutput.
+type PostgresSource struct {
+	// DSN is a libpq URL or key=value string. Required. A password may be
+	// given here, but Password or PasswordFile keeps it out of the DSN.
+	DSN Secret `yaml:"dsn"`
+	// Password overrides the DSN's password. Use ${ENV} or PasswordFile.
+	Password Secret `yaml:"password"`
+	// PasswordFile is read at load time; its trimmed content is the password.
+	PasswordFile string `yaml:"password_file"`
+	// Slot is the logical replication slot. Default: walship_<name>.
+	Slot string `yaml:"slot"`
+	// Publication is the pgoutput publication. Default: walship_<name>.
+	Publication string `yaml:"publication"`
+	// Tables are schema.table patterns with * wildcards. Default: [public.*].
+	Tables []string `yaml:"tables"`
+	// Snapshot is initial (snapshot then stream) or never. Default: initial.
+	Snapshot string `yaml:"snapshot"`
+	// HeartbeatInterval is how often a heartbeat keeps the slot advancing
+	// when only uncaptured tables change. Default: 10s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+}
+
+// MySQLSource reads the binlog of MySQL or MariaDB.
+type MySQLSource struct {
+	// Addr is host:port. Required.
+	Addr string `yaml:"addr"`
+	// User to connect as. Required.
+	User string `yaml:"user"`
+	// Password of User. Use ${ENV} or PasswordFile.
+	Password Secret `yaml:"password"`
+	// PasswordFile is read at load time; its trimmed content is the password.
+	PasswordFile string `yaml:"password_file"`
+	// ServerID is the replica server id walship presents. Required, non-zero,
+	// unique among the server's replicas.
+	ServerID uint32 `yaml:"server_id"`
+	// Flavor is mysql or mariadb. Default: mysql.
+	Flavor string `yaml:"flavor"`
+	// Tables are schema.table patterns with * wildcards. Required.
+	Tables []string `yaml:"tables"`
+	// Snapshot is initial or never. Default: initial.
+	Snapshot string `yaml:"snapshot"`
+}
+
+// Sink is one follower database. Exactly one engine block is set.
+type Sink struct {
+	// Name identifies the sink in positions, metrics and the status API. Required.
+	Name string `yaml:"name"`
+	// From lists the sources whose log this sink applies. Required.
+	From []string `yaml:"from"`
+	// Workers is the number of parallel appliers. Default: 4.
+	Workers int `yaml:"workers"`
+	// Postgres configures a PostgreSQL follower.
+	Postgres *PostgresSink `yaml:"postgres"`
+	// MySQL configures a MySQL or MariaDB follower.
+	MySQL *MySQLSink `yaml:"mysql"`
+	// SQLite configures a SQLite follower.
+	SQLite *SQLiteSink `yaml:"sqlite"`
+}
+
+// Engine names the configured engine block of a sink.
+func (s Sink) Engine() string {
+	switch {
+	case s.Postgres != nil:
+		return "postgres"
+	case s.MySQL != nil:
+		return "mysql"
+	case s.SQLite != nil:
+		return "sqlite"
+	}
+	return ""
+}
+
+// PostgresSink is a PostgreSQL follower.
+type PostgresSink struct {
+	// DSN is a libpq URL or key=value string. Required.
+	DSN Secret `yaml:"dsn"`
+	// Password overrides the DSN's password.
+	Password Secret `yaml:"password"`
+	// PasswordFile is read at load time.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// MySQLSink is a MySQL or MariaDB follower.
+type MySQLSink struct {
+	// DSN is a go-sql-driver DSN: user[:password]@tcp(host:port)/db. Required.
+	DSN Secret `yaml:"dsn"`
+	// Password overrides the DSN's password.
+	Password Secret `yaml:"password"`
+	// PasswordFile is read at load time.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// SQLiteSink is a SQLite follower file.
+type SQLiteSink struct {
+	// Path of the database file. Required.
+	Path string `yaml:"path"`
+}
+
+// Defaults used where a key is absent.
+const (
+	DefaultStateDir          = "./walship-state"
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultTopicPrefix       = "walship"
+	DefaultPartitions        = 8
+	DefaultReplicationFactor = 1
+	DefaultWorkers           = 4
+	DefaultHeartbeat         = 10 * time.Second
+	DefaultDialTimeout       = 10 * time.Second
+)
+
+// applyDefaults fills every absent key with its documented default.
+func (c *Config) applyDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = DefaultListen
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Kafka.TopicPrefix == "" {
+		c.Kafka.TopicPrefix = DefaultTopicPrefix
+	}
+	if c.Kafka.Partitions == 0 {
+		c.Kafka.Partitions = DefaultPartitions
+	}
+	if c.Kafka.ReplicationFactor == 0 {
+		c.Kafka.ReplicationFactor = DefaultReplicationFactor
+	}
+	if c.Kafka.Envelope == "" {
+		c.Kafka.Envelope = "json"
+	}
+	if c.Kafka.DialTimeout == 0 {
+		c.Kafka.DialTimeout = DefaultDialTimeout
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if pg := s.Postgres; pg != nil {
+			if pg.Slot == "" {
+				pg.Slot = "walship_" + identifier(s.Name)
+			}
+			if pg.Publication == "" {
+				pg.Publication = "walship_" + identifier(s.Name)
+			}
+			if len(pg.Tables) == 0 {
+				pg.Tables = []string{"public.*"}
+			}
+			if pg.Snapshot == "" {
+				pg.Snapshot = "initial"
+			}
+			if pg.HeartbeatInterval == 0 {
+				pg.HeartbeatInterval = DefaultHeartbeat
+			}
+		}
+		if my := s.MySQL; my != nil {
+			if my.Flavor == "" {
+				my.Flavor = "mysql"
+			}
+			if my.Snapshot == "" {
+				my.Snapshot = "initial"
+			}
+		}
+	}
+	for i := range c.Sinks {
+		if c.Sinks[i].Workers == 0 {
+			c.Sinks[i].Workers = DefaultWorkers
+		}
+	}
+}
+
+// identifier lowers name and replaces every byte that is not [a-z0-9_]
+// with an underscore, so it can name a slot or publication.
+func identifier(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + ('a' - 'A')
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

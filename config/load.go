@@ -1,0 +1,95 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads, decodes, resolves and validates the config file at path. Any
+// problem comes back as Errors listing every problem with its line.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse is Load on bytes already read; lookup resolves ${NAME} references.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Errors{syntaxError(file, err)}
+	}
+	d := &decoder{file: file, lookup: lookup, nodes: map[string]*yaml.Node{}}
+	cfg := &Config{File: file}
+	if len(root.Content) == 0 {
+		return nil, Errors{{File: file, Msg: "the file is empty"}}
+	}
+	d.decode(&root, reflect.ValueOf(cfg).Elem(), "")
+	if len(d.errs) == 0 {
+		d.readSecretFiles(cfg)
+	}
+	cfg.applyDefaults()
+	d.validate(cfg)
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
+		return nil, d.errs
+	}
+	return cfg, nil
+}
+
+// syntaxError turns a YAML parse error into an Error. yaml.v3 gives the
+// line only in the message text ("yaml: line N: ..."), so it is kept there.
+func syntaxError(file string, err error) *Error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return &Error{File: file, Msg: strings.Join(te.Errors, "; ")}
+	}
+	return &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// readSecretFiles replaces every password_file with the file's trimmed
+// content. Setting both password and password_file is an error.
+func (d *decoder) readSecretFiles(cfg *Config) {
+	read := func(path string, pw *Secret, file string) {
+		if file == "" {
+			return
+		}
+		n := d.nodes[path+".password_file"]
+		if *pw != "" {
+			d.errorf(n, path, "set password or password_file, not both")
+			return
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			d.errorf(n, path+".password_file", "cannot read secret file: %v", err)
+			return
+		}
+		*pw = Secret(strings.TrimRight(string(b), "\r\n"))
+	}
+	for i, s := range cfg.Sources {
+		p := fmt.Sprintf("sources[%d]", i)
+		if s.Postgres != nil {
+			read(p+".postgres", &s.Postgres.Password, s.Postgres.PasswordFile)
+		}
+		if s.MySQL != nil {
+			read(p+".mysql", &s.MySQL.Password, s.MySQL.PasswordFile)
+		}
+	}
+	for i, s := range cfg.Sinks {
+		p := fmt.Sprintf("sinks[%d]", i)
+		if s.Postgres != nil {
+			read(p+".postgres", &s.Postgres.Password, s.Postgres.PasswordFile)
+		}
+		if s.MySQL != nil {
+			read(p+".mysql", &s.MySQL.Password, s.MySQL.PasswordFile)
+		}
+	}
+}

@@ -1,0 +1,231 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var (
+	// PostgreSQL slot names: lower-case letters, digits and underscores, at
+	// most NAMEDATALEN-1 bytes.
+	slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+	// Publication names are identifiers; we keep to the unquoted subset.
+	pubName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+	// Source and sink names appear in topics, metrics labels and tables.
+	objName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	// Table patterns: schema.table, each part an identifier or * glob.
+	tablePattern = regexp.MustCompile(`^[A-Za-z0-9_$*]+\.[A-Za-z0-9_$*]+$`)
+)
+
+// at finds the node for path, or the nearest ancestor that has one.
+func (d *decoder) at(path string) *yaml.Node {
+	for p := path; ; {
+		if n, ok := d.nodes[p]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return d.nodes[""]
+		}
+		p = p[:i]
+	}
+}
+
+func (d *decoder) fail(path, format string, args ...any) {
+	d.errorf(d.at(path), path, format, args...)
+}
+
+func (d *decoder) validate(c *Config) {
+	if c.ShutdownTimeout < 0 {
+		d.fail("shutdown_timeout", "must be positive")
+	}
+	if c.HTTP.Listen != "off" {
+		if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			d.fail("http.listen", "expected host:port or \"off\", got %q", c.HTTP.Listen)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			d.fail("http.listen", "port %q is not a number from 0 to 65535", port)
+		}
+	}
+	d.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	d.oneOf("log.format", c.Log.Format, "text", "json")
+	d.validateKafka(c)
+
+	sources := map[string]int{}
+	for i, s := range c.Sources {
+		p := fmt.Sprintf("sources[%d]", i)
+		d.name(p, s.Name)
+		if first, dup := sources[s.Name]; dup && s.Name != "" {
+			d.fail(p+".name", "duplicate source name %q (first at sources[%d])", s.Name, first)
+		} else {
+			sources[s.Name] = i
+		}
+		switch {
+		case s.Postgres != nil && s.MySQL != nil:
+			d.fail(p, "set exactly one of postgres or mysql, not both")
+		case s.Postgres != nil:
+			d.validatePGSource(p+".postgres", s.Postgres)
+		case s.MySQL != nil:
+			d.validateMySQLSource(p+".mysql", s.MySQL)
+		default:
+			d.fail(p, "missing engine: set postgres or mysql")
+		}
+	}
+	d.uniqueSlots(c)
+
+	sinks := map[string]int{}
+	for i, s := range c.Sinks {
+		p := fmt.Sprintf("sinks[%d]", i)
+		d.name(p, s.Name)
+		if first, dup := sinks[s.Name]; dup && s.Name != "" {
+			d.fail(p+".name", "duplicate sink name %q (first at sinks[%d])", s.Name, first)
+		} else {
+			sinks[s.Name] = i
+		}
+		if len(s.From) == 0 {
+			d.fail(p+".from", "missing required key: list the sources this sink applies")
+		}
+		seen := map[string]bool{}
+		for j, f := range s.From {
+			fp := fmt.Sprintf("%s.from[%d]", p, j)
+			if seen[f] {
+				d.fail(fp, "source %q is listed twice", f)
+			}
+			seen[f] = true
+			if _, ok := sources[f]; !ok {
+				d.fail(fp, "names no configured source: %q", f)
+			}
+		}
+		if s.Workers < 1 || s.Workers > 256 {
+			d.fail(p+".workers", "must be from 1 to 256, got %d", s.Workers)
+		}
+		engines := 0
+		if s.Postgres != nil {
+			engines++
+			d.required(p+".postgres.dsn", string(s.Postgres.DSN))
+		}
+		if s.MySQL != nil {
+			engines++
+			d.required(p+".mysql.dsn", string(s.MySQL.DSN))
+		}
+		if s.SQLite != nil {
+			engines++
+			d.required(p+".sqlite.path", s.SQLite.Path)
+		}
+		switch engines {
+		case 0:
+			d.fail(p, "missing engine: set postgres, mysql or sqlite")
+		case 1:
+		default:
+			d.fail(p, "set exactly one of postgres, mysql or sqlite")
+		}
+	}
+}
+
+func (d *decoder) validateKafka(c *Config) {
+	k := c.Kafka
+	if len(k.Brokers) == 0 && (len(c.Sources) > 0 || len(c.Sinks) > 0) {
+		d.fail("kafka.brokers", "missing required key: at least one broker host:port")
+	}
+	for i, b := range k.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			d.fail(fmt.Sprintf("kafka.brokers[%d]", i), "expected host:port, got %q", b)
+		}
+	}
+	if !objName.MatchString(k.TopicPrefix) {
+		d.fail("kafka.topic_prefix", "must be letters, digits, '.', '_' or '-', got %q", k.TopicPrefix)
+	}
+	if k.Partitions < 1 || k.Partitions > 10000 {
+		d.fail("kafka.partitions", "must be from 1 to 10000, got %d", k.Partitions)
+	}
+	if k.ReplicationFactor < 1 || k.ReplicationFactor > 32 {
+		d.fail("kafka.replication_factor", "must be from 1 to 32, got %d", k.ReplicationFactor)
+	}
+	d.oneOf("kafka.envelope", k.Envelope, "json", "json-schema")
+}
+
+func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
+	d.required(p+".dsn", string(pg.DSN))
+	if !slotName.MatchString(pg.Slot) {
+		d.fail(p+".slot", "a slot name is 1-63 lower-case letters, digits or underscores, got %q", pg.Slot)
+	}
+	if !pubName.MatchString(pg.Publication) {
+		d.fail(p+".publication", "a publication name is an identifier of at most 63 bytes, got %q", pg.Publication)
+	}
+	d.tables(p+".tables", pg.Tables)
+	d.oneOf(p+".snapshot", pg.Snapshot, "initial", "never")
+}
+
+func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
+	if d.required(p+".addr", my.Addr) {
+		if _, _, err := net.SplitHostPort(my.Addr); err != nil {
+			d.fail(p+".addr", "expected host:port, got %q", my.Addr)
+		}
+	}
+	d.required(p+".user", my.User)
+	if my.ServerID == 0 {
+		d.fail(p+".server_id", "missing required key: a non-zero replica server id, unique on the server")
+	}
+	d.oneOf(p+".flavor", my.Flavor, "mysql", "mariadb")
+	if len(my.Tables) == 0 {
+		d.fail(p+".tables", "missing required key: schema.table patterns to capture, such as shop.*")
+	}
+	d.tables(p+".tables", my.Tables)
+	d.oneOf(p+".snapshot", my.Snapshot, "initial", "never")
+}
+
+// uniqueSlots rejects two PostgreSQL sources on one DSN sharing a slot: the
+// second would be refused by the server at run time.
+func (d *decoder) uniqueSlots(c *Config) {
+	seen := map[string]int{}
+	for i, s := range c.Sources {
+		if s.Postgres == nil {
+			continue
+		}
+		key := string(s.Postgres.DSN) + "\x00" + s.Postgres.Slot
+		if first, dup := seen[key]; dup {
+			d.fail(fmt.Sprintf("sources[%d].postgres.slot", i), "slot %q is already used by sources[%d] on the same server", s.Postgres.Slot, first)
+			continue
+		}
+		seen[key] = i
+	}
+}
+
+func (d *decoder) tables(p string, patterns []string) {
+	for i, t := range patterns {
+		if !tablePattern.MatchString(t) {
+			d.fail(fmt.Sprintf("%s[%d]", p, i), "expected schema.table with optional * wildcards, got %q", t)
+		}
+	}
+}
+
+func (d *decoder) name(p, name string) {
+	if name == "" {
+		d.fail(p+".name", "missing required key")
+		return
+	}
+	if !objName.MatchString(name) {
+		d.fail(p+".name", "must start with a letter or digit and hold only letters, digits, '.', '_' or '-' (at most 63), got %q", name)
+	}
+}
+
+func (d *decoder) required(path, v string) bool {
+	if v == "" {
+		d.fail(path, "missing required key")
+		return false
+	}
+	return true
+}
+
+func (d *decoder) oneOf(path, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	d.fail(path, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+}
