@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+// TestMain builds the real binary once; the tests run it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "walship-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "walship")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func walship(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+func TestVersion(t *testing.T) {
+	out, code := walship(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "walship ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+func TestCheckRejectsEveryBadFixture(t *testing.T) {
+	files, _ := filepath.Glob("../../config/testdata/*.bad.yml")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, f := range files {
+		out, code := walship(t, "check", "-c", f)
+		if code != exitUsage || !strings.Contains(out, f) || strings.Contains(out, "hunter2") {
+			t.Errorf("%s: exit %d, output:\n%s", f, code, out)
+		}
+	}
+}
+
+func TestUnknownFlagIsUsageError(t *testing.T) {
+	if _, code := walship(t, "run", "--nope"); code != exitUsage {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// TestRunServesAndStopsOnSIGTERM starts the daemon, reads /healthz,
+// /readyz and /metrics, sends SIGTERM and expects exit 0.
+func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
+	addr := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "walship.yaml")
+	os.WriteFile(cfg, []byte("http: { listen: \""+addr+"\" }\nshutdown_timeout: 10s\nlog: { format: json }\n"), 0o600)
+	cmd := exec.Command(binary, "run", "-c", cfg)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, body, err := get(base + "/healthz"); err == nil && code == 200 && strings.TrimSpace(body) == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon never served /healthz; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body, _ := get(base + "/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	code, body, err := get(base + "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("/metrics = %d %v", code, err)
+	}
+	for _, want := range []string{"go_goroutines", "process_resident_memory_bytes", "walship_build_info{", `walship_component_up{component="http",state="running"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("daemon did not exit after SIGTERM; logs:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "stopped cleanly") {
+		t.Errorf("logs lack the clean stop:\n%s", logs.String())
+	}
+}
+
+// TestRunFailsVisiblyOnUnbuiltPipelines: a configured source whose engine
+// this build does not run is failed on /readyz and metrics, never skipped.
+func TestRunReportsUnbuiltPipelines(t *testing.T) {
+	addr := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "walship.yaml")
+	os.WriteFile(cfg, []byte(`http: { listen: "`+addr+`" }
+kafka: { brokers: [127.0.0.1:1] }
+sources:
+  - name: pg
+    postgres: { dsn: "postgres://u@127.0.0.1:1/db" }
+`), 0o600)
+	cmd := exec.Command(binary, "run", "-c", cfg)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body, err := get("http://" + addr + "/readyz")
+		if err == nil && code == 503 && strings.Contains(body, "source/pg (failed)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz never reported the failed source (%d %q); logs:\n%s", code, body, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}

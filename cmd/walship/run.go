@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/walship/walship/config"
+	"github.com/walship/walship/httpapi"
+	"github.com/walship/walship/supervise"
+)
+
+// errNotBuilt marks a configured pipeline whose engine this build cannot
+// run yet. It fails that component visibly instead of skipping it.
+var errNotBuilt = errors.New("not implemented in this build")
+
+func newRunCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: every configured source and sink, and the HTTP server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(path)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return withCode(exitFailure, runDaemon(ctx, cfg, log))
+		},
+	}
+	configFlag(cmd, &path)
+	return cmd
+}
+
+// runDaemon runs until ctx is cancelled (a signal), then drains every
+// component within cfg.ShutdownTimeout.
+func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	ver, rev := buildInfo()
+	log.Info("walship starting", "version", ver, "revision", rev, "config", cfg.File,
+		"sources", len(cfg.Sources), "sinks", len(cfg.Sinks))
+
+	group := supervise.New(context.Background(), log, supervise.Options{})
+	reg := newRegistry(group)
+
+	if cfg.HTTP.Listen != "off" {
+		srv := httpapi.New(cfg.HTTP.Listen, log, reg, group)
+		group.Go("http", srv.Run)
+	}
+	for _, s := range cfg.Sources {
+		engine := s.Engine()
+		group.Go("source/"+s.Name, func(context.Context, func()) error {
+			return supervise.Permanent(fmt.Errorf("source %s (%s): %w", s.Name, engine, errNotBuilt))
+		})
+	}
+	for _, s := range cfg.Sinks {
+		engine := s.Engine()
+		group.Go("sink/"+s.Name, func(context.Context, func()) error {
+			return supervise.Permanent(fmt.Errorf("sink %s (%s): %w", s.Name, engine, errNotBuilt))
+		})
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	if err := group.Stop(cfg.ShutdownTimeout); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
+
+// newRegistry builds the Prometheus registry: process and Go runtime
+// metrics, build info, and each component's state.
+func newRegistry(group *supervise.Group) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	ver, rev := buildInfo()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "walship_build_info",
+		Help: "Build information; the value is always 1.",
+	}, []string{"version", "revision"})
+	build.WithLabelValues(ver, rev).Set(1)
+	reg.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		build,
+		componentCollector{group},
+	)
+	return reg
+}
+
+var (
+	componentUpDesc = prometheus.NewDesc("walship_component_up",
+		"1 when the component (http, source/NAME, sink/NAME) is running, 0 otherwise.", []string{"component", "state"}, nil)
+	componentRestartsDesc = prometheus.NewDesc("walship_component_restarts_total",
+		"Times the supervisor restarted the component after an error.", []string{"component"}, nil)
+)
+
+// componentCollector exports the supervisor's view of each component.
+type componentCollector struct{ group *supervise.Group }
+
+func (c componentCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- componentUpDesc
+	ch <- componentRestartsDesc
+}
+
+func (c componentCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.group.Status() {
+		up := 0.0
+		if s.State == supervise.Running {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(componentUpDesc, prometheus.GaugeValue, up, s.Name, string(s.State))
+		ch <- prometheus.MustNewConstMetric(componentRestartsDesc, prometheus.CounterValue, float64(s.Restarts), s.Name)
+	}
+}

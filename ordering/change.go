@@ -1,0 +1,125 @@
+package ordering
+
+import (
+	"time"
+
+	"github.com/walship/walship/offsets"
+)
+
+// Op is what a change did to a row. The letters are Debezium's.
+type Op byte
+
+// The operations.
+const (
+	OpInsert   Op = 'c'
+	OpUpdate   Op = 'u'
+	OpDelete   Op = 'd'
+	OpRead     Op = 'r' // a snapshot row: applied as an upsert
+	OpTruncate Op = 't'
+)
+
+func (o Op) String() string { return string(o) }
+
+// Valid reports whether o is one of the operations.
+func (o Op) Valid() bool {
+	switch o {
+	case OpInsert, OpUpdate, OpDelete, OpRead, OpTruncate:
+		return true
+	}
+	return false
+}
+
+// Column describes one column of a table as the source had it when the
+// change was made.
+type Column struct {
+	Name string `json:"name"`
+	// Kind is the logical type every value of this column has (or NULL /
+	// unchanged). For arrays, Elem is the element kind.
+	Kind Kind `json:"-"`
+	Elem Kind `json:"-"`
+	// Type is the source's own type name, e.g. "numeric(12,2)",
+	// "character varying(40)", "int unsigned", "enum('a','b')". Sinks use it
+	// to create follower tables of the closest type.
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable,omitempty"`
+	// Length is the declared maximum length of character or binary data,
+	// 0 when unbounded. Precision and Scale are those of decimals, and
+	// Precision is the fractional-second digits of temporal types; -1 means
+	// not declared.
+	Length    int `json:"length,omitempty"`
+	Precision int `json:"precision,omitempty"`
+	Scale     int `json:"scale,omitempty"`
+	// Enum holds the labels of an enum or set type, in declared order.
+	Enum []string `json:"enum,omitempty"`
+}
+
+// ForeignKey is a reference from some columns of a table to a parent key.
+type ForeignKey struct {
+	Columns       []string `json:"columns"`
+	ParentSchema  string   `json:"parent_schema"`
+	ParentTable   string   `json:"parent_table"`
+	ParentColumns []string `json:"parent_columns"`
+}
+
+// Table is the shape of a captured table at one point of its history. A
+// Table value is immutable: a schema change makes a new one, so a change
+// always points at the shape its row images were decoded with.
+type Table struct {
+	// Schema is the PostgreSQL schema or the MySQL database.
+	Schema  string   `json:"schema"`
+	Name    string   `json:"table"`
+	Columns []Column `json:"columns"`
+	// PrimaryKey names the key columns in key order; empty when the table
+	// has none. Then updates and deletes can only match on a full before
+	// image, and the writeset cannot be computed (the transaction runs
+	// after its predecessor).
+	PrimaryKey  []string     `json:"primary_key,omitempty"`
+	UniqueKeys  [][]string   `json:"unique_keys,omitempty"`
+	ForeignKeys []ForeignKey `json:"foreign_keys,omitempty"`
+}
+
+// ColumnIndex returns the position of the named column, or -1.
+func (t *Table) ColumnIndex(name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// QualifiedName is "schema.table".
+func (t *Table) QualifiedName() string { return t.Schema + "." + t.Name }
+
+// Change is one row change. Before and After are aligned with
+// Table.Columns. Before is nil when the source did not send a before image
+// (an insert; an update whose key did not change under default replica
+// identity). After is nil for deletes and truncates.
+type Change struct {
+	Table  *Table
+	Op     Op
+	Before []Value
+	After  []Value
+}
+
+// Txn is one committed source transaction, or one snapshot chunk, in the
+// order the source committed it.
+type Txn struct {
+	// Source is the configured source name.
+	Source string
+	// ID is the source's transaction id: the PostgreSQL xid, or the GTID.
+	ID string
+	// Seq orders and deduplicates the log (see offsets.Seq).
+	Seq offsets.Seq
+	// DependsOn is the greatest earlier Seq this transaction must follow on
+	// a follower; the zero Seq means none.
+	DependsOn offsets.Seq
+	// Pos is where the transaction ends in the source's log.
+	Pos offsets.Position
+	// CommitTime is the source's commit timestamp.
+	CommitTime time.Time
+	// Snapshot marks a snapshot chunk; LastSnapshot its final chunk.
+	Snapshot     bool
+	LastSnapshot bool
+	Changes      []Change
+}
