@@ -35,8 +35,8 @@ type Column struct {
 	Name string `json:"name"`
 	// Kind is the logical type every value of this column has (or NULL /
 	// unchanged). For arrays, Elem is the element kind.
-	Kind Kind `json:"-"`
-	Elem Kind `json:"-"`
+	Kind Kind `json:"kind"`
+	Elem Kind `json:"elem,omitempty"`
 	// Type is the source's own type name, e.g. "numeric(12,2)",
 	// "character varying(40)", "int unsigned", "enum('a','b')". Sinks use it
 	// to create follower tables of the closest type.
