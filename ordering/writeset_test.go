@@ -1,0 +1,86 @@
+package ordering
+
+import (
+	"testing"
+
+	"github.com/walship/walship/offsets"
+)
+
+var (
+	parents = &Table{Schema: "public", Name: "customers", Columns: []Column{
+		{Name: "id", Kind: KindInt}, {Name: "email", Kind: KindString},
+	}, PrimaryKey: []string{"id"}, UniqueKeys: [][]string{{"email"}}}
+	children = &Table{Schema: "public", Name: "orders", Columns: []Column{
+		{Name: "id", Kind: KindInt}, {Name: "customer_id", Kind: KindInt},
+	}, PrimaryKey: []string{"id"}, ForeignKeys: []ForeignKey{{
+		Columns: []string{"customer_id"}, ParentSchema: "public", ParentTable: "customers", ParentColumns: []string{"id"},
+	}}}
+	keyless = &Table{Schema: "public", Name: "log", Columns: []Column{{Name: "msg", Kind: KindString}}}
+)
+
+func seq(n uint64) offsets.Seq { return offsets.Seq{Pos: n, Sub: offsets.StreamSub} }
+
+func ws(changes ...Change) *Writeset {
+	w := &Writeset{}
+	for i := range changes {
+		w.Add(&changes[i])
+	}
+	return w
+}
+
+func ins(t *Table, vals ...Value) Change { return Change{Table: t, Op: OpInsert, After: vals} }
+func del(t *Table, vals ...Value) Change { return Change{Table: t, Op: OpDelete, Before: vals} }
+
+func TestDependencies(t *testing.T) {
+	tr := NewTracker(0, offsets.Seq{})
+	steps := []struct {
+		name string
+		w    *Writeset
+		want offsets.Seq
+	}{
+		{"parent 1 insert", ws(ins(parents, Int(1), String("a@x"))), offsets.Seq{}},
+		{"unrelated parent 2", ws(ins(parents, Int(2), String("b@x"))), offsets.Seq{}},
+		{"child of 1 follows parent insert", ws(ins(children, Int(10), Int(1))), seq(1)},
+		{"child of 2 follows parent 2", ws(ins(children, Int(11), Int(2))), seq(2)},
+		{"delete child 10", ws(del(children, Int(10), Int(1))), seq(3)},
+		{"delete parent 1 follows its child's delete", ws(del(parents, Int(1), String("a@x"))), seq(5)},
+		{"unique email freed then taken (case and pad folded)", ws(ins(parents, Int(3), String("A@X  "))), seq(6)},
+		{"null FK adds no key", ws(ins(children, Int(12), Null())), offsets.Seq{}},
+		{"keyless table is a barrier: follows its predecessor", ws(ins(keyless, String("x"))), seq(8)},
+		{"after a barrier everything follows it", ws(ins(parents, Int(99), String("z@x"))), seq(9)},
+		{"truncate is a barrier", ws(Change{Table: parents, Op: OpTruncate}), seq(10)},
+		{"unchanged key part is a barrier", ws(Change{Table: parents, Op: OpUpdate, Before: []Value{Int(5), Unchanged()}, After: []Value{Int(5), Unchanged()}}), seq(11)},
+	}
+	for i, s := range steps {
+		got := tr.Commit(seq(uint64(i+1)), s.w)
+		if got != s.want {
+			t.Errorf("step %d %s: depends_on %v, want %v", i+1, s.name, got, s.want)
+		}
+	}
+}
+
+func TestTrackerFloorAfterRestartAndOverflow(t *testing.T) {
+	resume := seq(100)
+	tr := NewTracker(3, resume)
+	if got := tr.Commit(seq(101), ws(ins(parents, Int(1), String("a")))); got != resume {
+		t.Errorf("first after restart depends on %v, want the resume point", got)
+	}
+	// Two more keys fill the history (capacity 3: pk+uk per parent row).
+	if got := tr.Commit(seq(102), ws(ins(parents, Int(2), String("b")))); got != seq(101) {
+		t.Errorf("overflow should raise the floor to the predecessor: %v", got)
+	}
+	if got := tr.Commit(seq(103), ws(ins(parents, Int(3), String("c")))); got != seq(102) {
+		t.Errorf("after overflow: %v", got)
+	}
+}
+
+func TestHugeWritesetBecomesBarrier(t *testing.T) {
+	w := &Writeset{MaxKeys: 10}
+	for i := 0; i < 10; i++ {
+		c := ins(parents, Int(int64(i)), String("x"))
+		w.Add(&c)
+	}
+	if !w.Barrier() || w.Len() != 0 {
+		t.Errorf("barrier=%v len=%d", w.Barrier(), w.Len())
+	}
+}
