@@ -1,0 +1,124 @@
+package offsets
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the checkpoint store's engine
+)
+
+// Checkpoint is a source's durable state: everything up to Position (Seq)
+// is held by the log, so a restart resumes after it.
+type Checkpoint struct {
+	Position Position
+	Seq      Seq
+	// SnapshotDone is set once the last snapshot chunk is durable in the log.
+	SnapshotDone bool
+	UpdatedAt    time.Time
+}
+
+// Store keeps checkpoints in an embedded SQLite database
+// (<state_dir>/checkpoints.db). Saves are synchronous: when Save returns,
+// the checkpoint survives a crash of the process or the machine. A Store is
+// safe for concurrent use.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// ErrNoCheckpoint is returned by Load for a source never saved.
+var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// OpenStore opens (creating if needed) the store in dir.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("checkpoint store: %w", err)
+	}
+	path := filepath.Join(dir, "checkpoints.db")
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS checkpoints (
+		source        TEXT PRIMARY KEY,
+		position      TEXT NOT NULL,
+		seq           TEXT NOT NULL,
+		snapshot_done INTEGER NOT NULL DEFAULT 0,
+		updated_at    TEXT NOT NULL
+	)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Load returns the checkpoint of source, or ErrNoCheckpoint.
+func (s *Store) Load(ctx context.Context, source string) (Checkpoint, error) {
+	var pos, seq, at string
+	var cp Checkpoint
+	err := s.db.QueryRowContext(ctx, `SELECT position, seq, snapshot_done, updated_at FROM checkpoints WHERE source = ?`, source).
+		Scan(&pos, &seq, &cp.SnapshotDone, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cp, ErrNoCheckpoint
+	}
+	if err != nil {
+		return cp, fmt.Errorf("checkpoint of %s: %w", source, err)
+	}
+	if cp.Position, err = ParsePosition(pos); err != nil {
+		return cp, fmt.Errorf("checkpoint of %s in %s: %w", source, s.path, err)
+	}
+	if cp.Seq, err = ParseSeq(seq); err != nil {
+		return cp, fmt.Errorf("checkpoint of %s in %s: %w", source, s.path, err)
+	}
+	if cp.UpdatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+		return cp, fmt.Errorf("checkpoint of %s in %s: %w: %v", source, s.path, ErrMalformed, err)
+	}
+	return cp, nil
+}
+
+// Save durably records cp for source. A checkpoint never moves backwards:
+// saving a Seq below the stored one is refused, since it would make a
+// restart replay less than what upstream was told is durable.
+func (s *Store) Save(ctx context.Context, source string, cp Checkpoint) error {
+	pos, err := cp.Position.MarshalText()
+	if err != nil {
+		return err
+	}
+	if cp.UpdatedAt.IsZero() {
+		cp.UpdatedAt = time.Now()
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, updated_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (source) DO UPDATE SET position = excluded.position, seq = excluded.seq,
+			snapshot_done = excluded.snapshot_done, updated_at = excluded.updated_at
+		WHERE excluded.seq >= checkpoints.seq`,
+		source, string(pos), cp.Seq.String(), cp.SnapshotDone, cp.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("save checkpoint of %s: %w", source, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("save checkpoint of %s: %w: %s is below the stored checkpoint", source, ErrBackwards, cp.Seq)
+	}
+	return nil
+}
+
+// Delete forgets the checkpoint of source (after a rebuild).
+func (s *Store) Delete(ctx context.Context, source string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM checkpoints WHERE source = ?`, source)
+	return err
+}
+
+// ErrBackwards is returned when a checkpoint would move backwards.
+var ErrBackwards = errors.New("checkpoint would move backwards")
