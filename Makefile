@@ -1,0 +1,62 @@
+# walship — build, tests and the local test environment.
+# Every recipe that needs ports/paths sources deploy/local/env.sh, the single
+# source of truth for the local servers (PostgreSQL, MariaDB, Kafka).
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+GO          ?= go
+ENV         := . deploy/local/env.sh
+LOCAL       := deploy/local
+DEMO_CONFIG ?= deploy/demo/walship.yaml
+
+.DEFAULT_GOAL := help
+.PHONY: help env-up env-down env-status env-clean build unit test demo fmt vet clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+# --- local test environment -----------------------------------------------------
+env-up: ## install missing packages, start all local servers (idempotent)
+	@bash $(LOCAL)/install-deps.sh
+	@bash $(LOCAL)/up.sh
+
+env-down: ## stop all local servers, keep their data
+	@bash $(LOCAL)/down.sh
+
+env-status: ## print each local server up/down with its address
+	@bash $(LOCAL)/status.sh
+
+env-clean: ## stop all local servers and delete their data
+	@bash $(LOCAL)/clean.sh
+
+# --- Go ---------------------------------------------------------------------------
+build: ## build bin/walship
+	$(GO) build -o bin/walship ./cmd/walship
+
+unit: ## unit tests only: no servers needed
+	env -u WALSHIP_INTEGRATION $(GO) test ./...
+
+# Integration + unit tests against real servers. The servers are stopped again
+# even when the tests fail, and the tests' exit status is kept.
+# WALSHIP_KEEP_ENV=1 leaves them running afterwards.
+test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
+	@status=0; \
+	{ $(MAKE) --no-print-directory env-up && \
+	  $(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -count=1 -timeout 12m ./...; } || status=$$?; \
+	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
+	exit $$status
+
+demo: env-up build ## start servers, check and run the demo pipeline in the foreground
+	bash deploy/demo/setup.sh
+	$(ENV) && bin/walship check -c $(DEMO_CONFIG)
+	$(ENV) && exec bin/walship run -c $(DEMO_CONFIG)
+
+fmt: ## gofmt all packages
+	$(GO) fmt ./...
+
+vet: ## go vet all packages
+	$(GO) vet ./...
+
+clean: ## remove build output (not the local servers' data: see env-clean)
+	rm -rf bin
+	$(GO) clean -testcache

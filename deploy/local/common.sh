@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# deploy/local/common.sh — small helpers shared by the deploy/local scripts.
+# Configuration lives in env.sh only; this file adds functions, nothing else.
+
+# shellcheck source=deploy/local/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+# shellcheck disable=SC2034  # used by the scripts that source this file
+PORT_HINT="another checkout's local env? stop it there with make env-down, or override the WALSHIP_*_PORT variables"
+
+log()  { printf '%s\n' "$*"; }
+warn() { printf 'WARN: %s\n' "$*" >&2; }
+die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Print the last lines of a log file to stderr (used when a start fails).
+log_tail() {
+  local file="$1" n="${2:-40}"
+  if [[ -f "$file" ]]; then
+    printf -- '----- last %s lines of %s -----\n' "$n" "$file" >&2
+    tail -n "$n" "$file" >&2
+    printf -- '-----\n' >&2
+  else
+    printf 'no log file at %s\n' "$file" >&2
+  fi
+}
+
+# port_open HOST PORT: true when something accepts TCP connections there.
+port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+# pid_alive PIDFILE [PATTERN]: true when the pid in PIDFILE runs and its command
+# line contains PATTERN (guards against a recycled pid).
+pid_alive() {
+  local pidfile="$1" pattern="${2:-}" pid
+  [[ -s "$pidfile" ]] || return 1
+  pid="$(tr -d '[:space:]' <"$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  [[ -z "$pattern" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"
+}
+
+# wait_until SECONDS CMD...: retry CMD every 0.5 s until it succeeds or time runs out.
+wait_until() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# wait_ready SECONDS PID CMD...: like wait_until, but give up at once if PID exits.
+wait_ready() {
+  local deadline=$((SECONDS + $1)) pid="$2"; shift 2
+  until "$@"; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# as_postgres CMD...: run CMD as the postgres user when we are root (PostgreSQL refuses root).
+# Runs from / so the postgres user never needs access to the caller's directory.
+as_postgres() {
+  if [[ "$(id -u)" == 0 ]]; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    "$@"
+  fi
+}
+
+# Serialise env-up/env-down so two engineers (or make -j) do not race on initdb.
+env_lock() {
+  mkdir -p "$WALSHIP_ENV_DIR"
+  exec 9>"$WALSHIP_ENV_DIR/.lock"
+  flock -w 300 9 || die "another env-up/env-down holds $WALSHIP_ENV_DIR/.lock"
+}
+
+# status_line NAME up|down ADDRESS [DETAIL]: one aligned line of `make env-status`.
+status_line() { printf '%-17s %-5s %-16s %s\n' "$1" "$2" "$3" "${4:-}"; }

@@ -1,0 +1,70 @@
+# shellcheck shell=bash
+# deploy/local/env.sh — the ONE place that defines the local test environment.
+#
+# Sourced (never executed) by the Makefile, .ci/run and every deploy/local script.
+# Ports, paths and versions can all be overridden from the environment; the
+# WALSHIP_TEST_* variables the Go tests read are derived from them and exported.
+# This file only sets variables: it does not change shell options or print.
+
+# Repository root (this file lives in <repo>/deploy/local).
+WALSHIP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# --- versions -----------------------------------------------------------------
+# Kafka 3.9.x: 4.x removed protocol versions that segmentio/kafka-go still uses.
+WALSHIP_KAFKA_VERSION="${WALSHIP_KAFKA_VERSION:-3.9.2}"
+WALSHIP_KAFKA_SCALA="${WALSHIP_KAFKA_SCALA:-2.13}"
+WALSHIP_PG_MAJOR="${WALSHIP_PG_MAJOR:-15}"
+
+# --- addresses ----------------------------------------------------------------
+WALSHIP_HOST="${WALSHIP_HOST:-127.0.0.1}"
+WALSHIP_PG_SOURCE_PORT="${WALSHIP_PG_SOURCE_PORT:-55432}"
+WALSHIP_PG_FOLLOWER_PORT="${WALSHIP_PG_FOLLOWER_PORT:-55433}"
+WALSHIP_MYSQL_SOURCE_PORT="${WALSHIP_MYSQL_SOURCE_PORT:-53306}"
+WALSHIP_MYSQL_FOLLOWER_PORT="${WALSHIP_MYSQL_FOLLOWER_PORT:-53307}"
+WALSHIP_KAFKA_PORT="${WALSHIP_KAFKA_PORT:-59092}"
+WALSHIP_KAFKA_CONTROLLER_PORT="${WALSHIP_KAFKA_CONTROLLER_PORT:-59093}"
+WALSHIP_KAFKA_HEAP="${WALSHIP_KAFKA_HEAP:--Xms256m -Xmx512m}"
+
+# --- paths --------------------------------------------------------------------
+# PostgreSQL binaries (Debian layout); fall back to whatever pg_ctl is on PATH.
+if [[ -z "${WALSHIP_PG_BIN:-}" ]]; then
+  WALSHIP_PG_BIN="/usr/lib/postgresql/${WALSHIP_PG_MAJOR}/bin"
+  if [[ ! -x "$WALSHIP_PG_BIN/pg_ctl" ]] && command -v pg_ctl >/dev/null 2>&1; then
+    WALSHIP_PG_BIN="$(dirname "$(readlink -f "$(command -v pg_ctl)")")"
+  fi
+fi
+
+# Data folder for all servers. Default <repo>/.local-env (git-ignored). PostgreSQL
+# runs as the "postgres" user, which must be able to traverse every parent
+# directory; unix socket paths must also stay short (~107 bytes). When either
+# does not hold, fall back to a stable per-repo folder under /tmp.
+WALSHIP_ENV_DIR_NOTE="${WALSHIP_ENV_DIR_NOTE:-}"
+if [[ -z "${WALSHIP_ENV_DIR:-}" ]]; then
+  WALSHIP_ENV_DIR="$WALSHIP_ROOT/.local-env"
+  _walship_pg_ok=1
+  if [[ "$(id -u)" == 0 ]] && id postgres >/dev/null 2>&1; then
+    runuser -u postgres -- test -x "$WALSHIP_ROOT" 2>/dev/null || _walship_pg_ok=0
+  fi
+  if [[ "$_walship_pg_ok" == 0 || "${#WALSHIP_ENV_DIR}" -gt 60 ]]; then
+    WALSHIP_ENV_DIR="/tmp/walship-env-$(printf '%s' "$WALSHIP_ROOT" | cksum | cut -d' ' -f1)"
+    WALSHIP_ENV_DIR_NOTE="$WALSHIP_ROOT is not usable by the postgres user (not traversable or path too long): data lives in $WALSHIP_ENV_DIR"
+  fi
+  unset _walship_pg_ok
+fi
+
+case "$WALSHIP_ENV_DIR" in /*) ;; *) WALSHIP_ENV_DIR="$WALSHIP_ROOT/$WALSHIP_ENV_DIR" ;; esac
+
+# Kafka jars are cached outside the repo, keyed by version.
+WALSHIP_KAFKA_CACHE="${WALSHIP_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/walship/kafka-$WALSHIP_KAFKA_VERSION}"
+
+# --- what the Go tests read ---------------------------------------------------
+export WALSHIP_TEST_PG_SOURCE="postgres://postgres@$WALSHIP_HOST:$WALSHIP_PG_SOURCE_PORT/postgres?sslmode=disable"
+export WALSHIP_TEST_PG_FOLLOWER="postgres://postgres@$WALSHIP_HOST:$WALSHIP_PG_FOLLOWER_PORT/postgres?sslmode=disable"
+export WALSHIP_TEST_MYSQL_SOURCE="root@tcp($WALSHIP_HOST:$WALSHIP_MYSQL_SOURCE_PORT)/"
+export WALSHIP_TEST_MYSQL_FOLLOWER="root@tcp($WALSHIP_HOST:$WALSHIP_MYSQL_FOLLOWER_PORT)/"
+export WALSHIP_TEST_KAFKA="$WALSHIP_HOST:$WALSHIP_KAFKA_PORT"
+
+export WALSHIP_ROOT WALSHIP_ENV_DIR WALSHIP_ENV_DIR_NOTE WALSHIP_KAFKA_VERSION WALSHIP_KAFKA_SCALA \
+  WALSHIP_KAFKA_CACHE WALSHIP_KAFKA_HEAP WALSHIP_PG_MAJOR WALSHIP_PG_BIN WALSHIP_HOST \
+  WALSHIP_PG_SOURCE_PORT WALSHIP_PG_FOLLOWER_PORT WALSHIP_MYSQL_SOURCE_PORT \
+  WALSHIP_MYSQL_FOLLOWER_PORT WALSHIP_KAFKA_PORT WALSHIP_KAFKA_CONTROLLER_PORT

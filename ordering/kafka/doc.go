@@ -1,0 +1,25 @@
+// Package kafka writes walship's causally ordered log to Apache Kafka (with
+// segmentio/kafka-go) and creates its topics.
+//
+// A Publisher writes the transactions of one source, in the order Publish
+// is called, as:
+//
+//  1. a BEGIN marker on <prefix>.transaction (one partition: the spine);
+//  2. each change on <prefix>.<schema>.<table>, partitioned by the murmur2
+//     hash of its key (Java's default partitioner, so per-key order holds
+//     for every consumer), or by table name when the key is null;
+//  3. an END marker carrying the event count per table and per
+//     topic-partition, so a sink knows when it holds the whole transaction.
+//
+// Acknowledgement: every record is produced with acks=all. A transaction is
+// acknowledged (OnDurable) only when all its records are, and in Publish
+// order, so the callback's position is always a prefix of the log: safe to
+// send upstream and to checkpoint. Any failed write is fatal for the
+// Publisher: it stops accepting work and Err returns the cause; the source
+// restarts from its last durable position, so the log may hold duplicates
+// (same Seq) but never a gap.
+//
+// Backpressure: at most MaxInFlightBytes of records are unacknowledged at
+// once; Publish blocks beyond that, so a slow Kafka slows the source instead
+// of growing memory.
+package kafka

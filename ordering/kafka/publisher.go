@@ -1,0 +1,450 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/envelope"
+)
+
+// Config configures a Publisher.
+type Config struct {
+	Brokers           []string
+	TopicPrefix       string
+	Partitions        int // for created data topics. Default: 8.
+	ReplicationFactor int // for created topics. Default: 1.
+	// MaxMessageBytes is the largest record (and record batch): created
+	// topics get it as max.message.bytes. Default: 32 MiB.
+	MaxMessageBytes int
+	// MaxInFlightBytes bounds unacknowledged records. Default: 64 MiB.
+	MaxInFlightBytes int64
+	// Linger is how long a partial batch waits for more records.
+	// Default: 2ms (kafka-go's own default is 1s).
+	Linger time.Duration
+	// DialTimeout bounds connecting to a broker. Default: 10s.
+	DialTimeout time.Duration
+	// WriteTimeout bounds one produce request. Default: 30s.
+	WriteTimeout time.Duration
+	// Compression of record batches. Default: none.
+	Compression kafkago.Compression
+}
+
+func (c *Config) defaults() {
+	if c.Partitions == 0 {
+		c.Partitions = 8
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 32 << 20
+	}
+	if c.MaxInFlightBytes == 0 {
+		c.MaxInFlightBytes = 64 << 20
+	}
+	if c.Linger == 0 {
+		c.Linger = 2 * time.Millisecond
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+}
+
+// ErrClosed is returned by Publish after Close.
+var ErrClosed = errors.New("publisher closed")
+
+// WriteError is the sticky error of a Publisher whose write failed.
+type WriteError struct {
+	Topic     string
+	Partition int
+	Err       error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("kafka write to %s/%d failed: %v", e.Topic, e.Partition, e.Err)
+}
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// Publisher writes one source's transactions. Publish is called from one
+// goroutine; Durable, Err and Close from any.
+type Publisher struct {
+	cfg    Config
+	enc    *envelope.Encoder
+	topics *Topics
+	w      *kafkago.Writer
+	txnTop string
+
+	mu       sync.Mutex
+	space    *sync.Cond // signalled when in-flight bytes drop or an error lands
+	inflight int64
+	queue    []*pending // published, not yet durable, in Publish order
+	durSeq   offsets.Seq
+	durPos   offsets.Position
+	err      error
+	closed   bool
+	notify   chan struct{}
+	stats    Stats
+}
+
+// Stats counts what the publisher made durable.
+type Stats struct {
+	Txns, Events, Bytes int64
+}
+
+type pending struct {
+	seq       offsets.Seq
+	pos       offsets.Position
+	remaining int
+	sealed    bool
+	events    int
+}
+
+// NewPublisher connects nothing yet; topics are created on first use.
+func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
+	cfg.defaults()
+	transport := &kafkago.Transport{DialTimeout: cfg.DialTimeout, MetadataTTL: 10 * time.Second}
+	p := &Publisher{
+		cfg: cfg, enc: enc, txnTop: TransactionTopic(cfg.TopicPrefix),
+		notify: make(chan struct{}, 1),
+		topics: &Topics{
+			client:            &kafkago.Client{Addr: brokerAddr(cfg.Brokers), Timeout: cfg.WriteTimeout, Transport: transport},
+			partitions:        cfg.Partitions,
+			replicationFactor: cfg.ReplicationFactor,
+			maxMessageBytes:   cfg.MaxMessageBytes,
+			known:             map[string]int{},
+		},
+	}
+	p.space = sync.NewCond(&p.mu)
+	p.w = &kafkago.Writer{
+		Addr:         brokerAddr(cfg.Brokers),
+		Balancer:     chosenPartition{},
+		MaxAttempts:  5,
+		BatchSize:    2000,
+		BatchBytes:   int64(cfg.MaxMessageBytes),
+		BatchTimeout: cfg.Linger,
+		ReadTimeout:  cfg.WriteTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		RequiredAcks: kafkago.RequireAll,
+		Async:        true,
+		Completion:   p.complete,
+		Compression:  cfg.Compression,
+		Transport:    transport,
+	}
+	return p
+}
+
+// chosenPartition keeps the partition the Publisher computed.
+type chosenPartition struct{}
+
+func (chosenPartition) Balance(m kafkago.Message, partitions ...int) int { return m.Partition }
+
+// Durable returns the newest transaction all of whose records, and all
+// earlier transactions' records, Kafka has acknowledged.
+func (p *Publisher) Durable() (offsets.Seq, offsets.Position) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.durSeq, p.durPos
+}
+
+// Stats returns counters of durable work.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
+// Notify receives a value whenever Durable may have advanced or the
+// publisher failed.
+func (p *Publisher) Notify() <-chan struct{} { return p.notify }
+
+// Err returns the sticky write error, if any.
+func (p *Publisher) Err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// Pending reports how many published transactions are not yet durable.
+func (p *Publisher) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue)
+}
+
+func (p *Publisher) signal() {
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+// complete is kafka-go's Completion callback, called once per batch.
+func (p *Publisher) complete(msgs []kafkago.Message, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil && p.err == nil && len(msgs) > 0 {
+		p.err = &WriteError{Topic: msgs[0].Topic, Partition: msgs[0].Partition, Err: err}
+	}
+	for i := range msgs {
+		p.inflight -= int64(size(&msgs[i]))
+		if err == nil {
+			msgs[i].WriterData.(*pending).remaining--
+		}
+	}
+	for len(p.queue) > 0 && p.err == nil {
+		head := p.queue[0]
+		if !head.sealed || head.remaining > 0 {
+			break
+		}
+		p.queue = p.queue[1:]
+		p.durSeq, p.durPos = head.seq, head.pos
+		p.stats.Txns++
+		p.stats.Events += int64(head.events)
+	}
+	p.space.Broadcast()
+	p.signal()
+}
+
+func size(m *kafkago.Message) int {
+	n := len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// Publish writes one transaction: BEGIN, its count changes from the
+// iterator, END. It returns once every record is handed to the writer (not
+// when durable: see Durable). An error means the transaction may be
+// partially written; the publisher is then unusable.
+func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, changes iter.Seq2[*ordering.Change, error]) error {
+	if err := p.usable(); err != nil {
+		return err
+	}
+	if _, err := p.topics.Ensure(ctx, p.txnTop, 1); err != nil {
+		return p.fail(err)
+	}
+	pend := &pending{seq: txn.Seq, pos: txn.Pos, events: count}
+	p.mu.Lock()
+	p.queue = append(p.queue, pend)
+	p.mu.Unlock()
+
+	b := batch{p: p, pend: pend}
+	begin, err := envelope.EncodeMarker(envelope.NewMarker(envelope.StatusBegin, txn))
+	if err != nil {
+		return p.fail(err)
+	}
+	if err := b.add(ctx, p.txnTop, 0, begin); err != nil {
+		return err
+	}
+
+	perTable := map[string]int{}
+	var tables []string
+	type tp struct {
+		topic string
+		part  int
+	}
+	perPart := map[tp]int{}
+	var parts []tp
+	i := 0
+	for ch, err := range changes {
+		if err != nil {
+			return p.fail(fmt.Errorf("read transaction %s: %w", txn.Seq, err))
+		}
+		if i >= count {
+			return p.fail(fmt.Errorf("transaction %s has more than the %d changes announced", txn.Seq, count))
+		}
+		name := ch.Table.QualifiedName()
+		if _, ok := perTable[name]; !ok {
+			tables = append(tables, name)
+		}
+		rec, err := p.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, CollectionIndex: perTable[name], Count: count})
+		if err != nil {
+			return p.fail(err)
+		}
+		perTable[name]++
+		topic := TopicName(p.cfg.TopicPrefix, ch.Table.Schema, ch.Table.Name)
+		n, err := p.topics.Ensure(ctx, topic, 0)
+		if err != nil {
+			return p.fail(err)
+		}
+		key := rec.Key
+		if key == nil {
+			key = []byte(name) // keyless rows and truncates: by table
+		}
+		part := kafkago.Murmur2Balancer{Consistent: true}.Balance(kafkago.Message{Key: key}, seq(n)...)
+		k := tp{topic, part}
+		if _, ok := perPart[k]; !ok {
+			parts = append(parts, k)
+		}
+		perPart[k]++
+		if err := b.add(ctx, topic, part, rec); err != nil {
+			return err
+		}
+		i++
+	}
+	if i != count {
+		return p.fail(fmt.Errorf("transaction %s announced %d changes but had %d", txn.Seq, count, i))
+	}
+
+	end := envelope.NewMarker(envelope.StatusEnd, txn)
+	end.EventCount = count
+	for _, t := range tables {
+		end.Collections = append(end.Collections, envelope.Collection{DataCollection: t, EventCount: perTable[t]})
+	}
+	for _, k := range parts {
+		end.Partitions = append(end.Partitions, envelope.PartitionCount{Topic: k.topic, Partition: k.part, Count: perPart[k]})
+	}
+	endRec, err := envelope.EncodeMarker(end)
+	if err != nil {
+		return p.fail(err)
+	}
+	if err := b.add(ctx, p.txnTop, 0, endRec); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	pend.sealed = true
+	p.mu.Unlock()
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	// An empty-of-acks race: if every record was acked before sealing, the
+	// queue head is ready now.
+	p.complete(nil, nil)
+	return nil
+}
+
+var partitionLists sync.Map // int -> []int
+
+// seq returns [0, n).
+func seq(n int) []int {
+	if v, ok := partitionLists.Load(n); ok {
+		return v.([]int)
+	}
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	partitionLists.Store(n, s)
+	return s
+}
+
+func (p *Publisher) usable() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	if p.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (p *Publisher) fail(err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.space.Broadcast()
+	p.signal()
+	return p.err
+}
+
+// batch accumulates records and hands them to the writer in order.
+type batch struct {
+	p     *Publisher
+	pend  *pending
+	msgs  []kafkago.Message
+	bytes int64
+}
+
+const handoff = 256
+
+func (b *batch) add(ctx context.Context, topic string, part int, r envelope.Record) error {
+	m := kafkago.Message{Topic: topic, Partition: part, Key: r.Key, Value: r.Value, WriterData: b.pend}
+	m.Headers = make([]kafkago.Header, len(r.Headers))
+	for i, h := range r.Headers {
+		m.Headers[i] = kafkago.Header{Key: h.Key, Value: h.Value}
+	}
+	if n := size(&m); n > b.p.cfg.MaxMessageBytes-1024 {
+		return b.p.fail(fmt.Errorf("a change to %s is %d bytes, over the %d-byte record limit (kafka max_message_bytes)",
+			topic, n, b.p.cfg.MaxMessageBytes))
+	}
+	b.msgs = append(b.msgs, m)
+	b.bytes += int64(size(&m))
+	if len(b.msgs) >= handoff || b.bytes >= 1<<20 {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+// flush waits for in-flight room, then enqueues the records.
+func (b *batch) flush(ctx context.Context) error {
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	p := b.p
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.space.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.mu.Lock()
+	for p.err == nil && ctx.Err() == nil && p.inflight > 0 && p.inflight+b.bytes > p.cfg.MaxInFlightBytes {
+		p.space.Wait()
+	}
+	if p.err != nil {
+		err := p.err
+		p.mu.Unlock()
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	p.inflight += b.bytes
+	b.pend.remaining += len(b.msgs)
+	p.mu.Unlock()
+	if err := p.w.WriteMessages(ctx, b.msgs...); err != nil {
+		return p.fail(fmt.Errorf("kafka: enqueue: %w", err))
+	}
+	b.msgs, b.bytes = nil, 0
+	return nil
+}
+
+// Close flushes what was enqueued, waits for the acknowledgements (bounded
+// by ctx) and releases the connections.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- p.w.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Describe returns a short description for logs (no row data).
+func (p *Publisher) Describe() string {
+	s, pos := p.Durable()
+	return "durable " + s.String() + " at " + pos.String() + ", pending " + strconv.Itoa(p.Pending())
+}

@@ -1,0 +1,102 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// Topics creates topics on first use and caches their partition counts.
+type Topics struct {
+	client            *kafkago.Client
+	partitions        int
+	replicationFactor int
+	maxMessageBytes   int
+
+	mu    sync.Mutex
+	known map[string]int // topic -> partition count
+}
+
+// TopicName is <prefix>.<schema>.<table>, with characters Kafka does not
+// allow in topic names replaced by '_'.
+func TopicName(prefix, schema, table string) string {
+	return prefix + "." + topicSafe(schema) + "." + topicSafe(table)
+}
+
+// TransactionTopic is <prefix>.transaction.
+func TransactionTopic(prefix string) string { return prefix + ".transaction" }
+
+func topicSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Ensure creates topic if it is missing (with partitions partitions, or
+// the configured default when partitions is 0) and returns its actual
+// partition count.
+func (t *Topics) Ensure(ctx context.Context, topic string, partitions int) (int, error) {
+	t.mu.Lock()
+	n, ok := t.known[topic]
+	t.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	if partitions == 0 {
+		partitions = t.partitions
+	}
+	resp, err := t.client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
+		Topics: []kafkago.TopicConfig{{
+			Topic:             topic,
+			NumPartitions:     partitions,
+			ReplicationFactor: t.replicationFactor,
+			ConfigEntries: []kafkago.ConfigEntry{
+				{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(t.maxMessageBytes)},
+			},
+		}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+		return 0, fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	meta, err := t.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of topic %s: %w", topic, err)
+	}
+	for _, mt := range meta.Topics {
+		if mt.Name == topic {
+			if mt.Error != nil {
+				return 0, fmt.Errorf("metadata of topic %s: %w", topic, mt.Error)
+			}
+			n = len(mt.Partitions)
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("topic %s has no partitions in the cluster metadata", topic)
+	}
+	t.mu.Lock()
+	t.known[topic] = n
+	t.mu.Unlock()
+	return n, nil
+}
+
+// Forget drops a topic from the cache (after a metadata error).
+func (t *Topics) Forget(topic string) {
+	t.mu.Lock()
+	delete(t.known, topic)
+	t.mu.Unlock()
+}
+
+// brokerAddr is the kafka-go address of a broker list.
+func brokerAddr(brokers []string) net.Addr { return kafkago.TCP(brokers...) }
