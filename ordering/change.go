@@ -76,6 +76,9 @@ type Table struct {
 	PrimaryKey  []string     `json:"primary_key,omitempty"`
 	UniqueKeys  [][]string   `json:"unique_keys,omitempty"`
 	ForeignKeys []ForeignKey `json:"foreign_keys,omitempty"`
+	// Serial marks a table whose conflicts cannot be keyed (an expression
+	// or partial unique index): its changes make writesets barriers.
+	Serial bool `json:"serial,omitempty"`
 }
 
 // ColumnIndex returns the position of the named column, or -1.

@@ -38,7 +38,7 @@ func (w *Writeset) Add(ch *Change) {
 		return
 	}
 	t := ch.Table
-	if ch.Op == OpTruncate || len(t.PrimaryKey) == 0 {
+	if ch.Op == OpTruncate || len(t.PrimaryKey) == 0 || t.Serial {
 		w.barrier, w.keys = true, nil
 		return
 	}

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/preflight"
 )
 
 func newCheckCmd() *cobra.Command {
 	var path string
+	var configOnly bool
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the config and preflight every configured server; exit non-zero listing every problem",
@@ -19,10 +22,22 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "config %s: ok (%d sources, %d sinks)\n", path, len(cfg.Sources), len(cfg.Sinks))
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "config %s: ok (%d sources, %d sinks)\n", path, len(cfg.Sources), len(cfg.Sinks))
+			if configOnly {
+				return nil
+			}
+			rep := preflight.Check(context.WithoutCancel(cmd.Context()), cfg)
+			if err := rep.Print(out); err != nil {
+				return withCode(exitFailure, err)
+			}
+			if !rep.OK() {
+				return withCode(exitFailure, fmt.Errorf("preflight found %d problem(s)", rep.Problems()))
+			}
 			return nil
 		},
 	}
 	configFlag(cmd, &path)
+	cmd.Flags().BoolVar(&configOnly, "config-only", false, "validate the config file without connecting to any server")
 	return cmd
 }

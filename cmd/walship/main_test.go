@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/walship/walship/internal/testenv"
 )
 
 var binary string
@@ -181,5 +183,55 @@ sources:
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v", err)
+	}
+}
+
+// TestCheckPreflight runs walship check against the real local servers:
+// the demo-shaped config passes, and a config whose every server is wrong
+// fails listing each problem without printing the password.
+func TestCheckPreflight(t *testing.T) {
+	pg := testenv.PGSource(t)
+	pgFollower := testenv.PGFollower(t)
+	my := testenv.MySQLSource(t)
+	myFollower := testenv.MySQLFollower(t)
+	kafka := testenv.Kafka(t)
+	myAddr := my[strings.Index(my, "(")+1 : strings.Index(my, ")")]
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(fmt.Sprintf(`kafka: { brokers: [%q] }
+sources:
+  - name: pg
+    postgres: { dsn: %q, slot: walship_check_test }
+  - name: maria
+    mysql: { addr: %q, user: root, server_id: 4243, flavor: mariadb, tables: [mysql.*] }
+sinks:
+  - { name: pgf, from: [pg], postgres: { dsn: %q } }
+  - { name: myf, from: [pg], mysql: { dsn: "%smysql" } }
+  - { name: lite, from: [pg, maria], sqlite: { path: %q } }
+`, kafka, pg, myAddr, pgFollower, myFollower, filepath.Join(dir, "lite.db"))), 0o600)
+	out, code := walship(t, "check", "-c", good)
+	if code != 0 {
+		t.Fatalf("good config: exit %d\n%s", code, out)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(fmt.Sprintf(`kafka: { brokers: ["127.0.0.1:1"], dial_timeout: 2s }
+sources:
+  - name: pg-on-follower
+    postgres: { dsn: %q }
+  - name: maria-on-follower
+    mysql: { addr: %q, user: root, password: hunter2-secret, server_id: 4244, flavor: mariadb, tables: [mysql.*] }
+`, pgFollower, myFollower[strings.Index(myFollower, "(")+1:strings.Index(myFollower, ")")])), 0o600)
+	out, code = walship(t, "check", "-c", bad)
+	if code != exitFailure {
+		t.Fatalf("bad config: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"wal_level", "127.0.0.1:1", "maria-on-follower"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hunter2-secret") {
+		t.Errorf("password printed:\n%s", out)
 	}
 }

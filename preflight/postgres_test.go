@@ -1,0 +1,158 @@
+package preflight
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/walship/walship/config"
+	"github.com/walship/walship/internal/testenv"
+)
+
+// Integration tests against the local PostgreSQL servers (make env-up).
+// They authenticate with trust, so a wrong password cannot be tested here;
+// a role that may not log in stands in for rejected credentials.
+
+// pgExec runs statements on the server at dsn as its superuser.
+func pgExec(t *testing.T, dsn string, stmts ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", config.RedactDSN(dsn), err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// pgRole creates a role on the server at dsn for the test and drops it
+// when the test ends.
+func pgRole(t *testing.T, dsn, name, options string) {
+	t.Helper()
+	pgExec(t, dsn, "CREATE ROLE "+name+" "+options)
+	t.Cleanup(func() { pgExec(t, dsn, "DROP ROLE IF EXISTS "+name) })
+}
+
+// withUser returns the libpq URL dsn with another user (and password, if
+// not empty) and, if db is not empty, another database.
+func withUser(t *testing.T, dsn, user, password, db string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(user)
+	if password != "" {
+		u.User = url.UserPassword(user, password)
+	}
+	if db != "" {
+		u.Path = "/" + db
+	}
+	return u.String()
+}
+
+func pgSourceConfig(dsn, password, slot string) *config.Config {
+	return &config.Config{Sources: []config.Source{{Name: "pg-main", Postgres: &config.PostgresSource{
+		DSN: config.Secret(dsn), Password: config.Secret(password), Slot: slot, Tables: []string{"public.*"},
+	}}}}
+}
+
+func pgSinkConfig(dsn, password string) *config.Config {
+	return &config.Config{Sinks: []config.Sink{{Name: "pg-replica", From: []string{"pg-main"}, Postgres: &config.PostgresSink{
+		DSN: config.Secret(dsn), Password: config.Secret(password),
+	}}}}
+}
+
+func TestPGSourceGood(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	res := only(t, runCheck(t, pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))))
+	wantNoProblems(t, res)
+	for _, f := range []string{"PostgreSQL ", "wal_level=logical", "max_replication_slots=", "max_wal_senders=", "is superuser", "will be created", "replication connection ok"} {
+		wantFact(t, res, f)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Target != "source pg-main" || res.Engine != "postgres" || res.Addr != u.Host {
+		t.Errorf("header: %q %q %q", res.Target, res.Engine, res.Addr)
+	}
+}
+
+func TestPGSourceAtFollowerWalLevel(t *testing.T) {
+	dsn := testenv.PGFollower(t)
+	res := only(t, runCheck(t, pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))))
+	wantProblem(t, res, Setting, "wal_level is replica, need logical", "set wal_level = logical", "restart")
+}
+
+func TestPGSourceRoleWithoutReplication(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	s := suffix(t)
+	role, pw := "walship_pf_norepl_"+s, "Norepl-secret-"+s
+	pgRole(t, dsn, role, "LOGIN NOREPLICATION PASSWORD '"+pw+"'")
+	res := only(t, runCheck(t, pgSourceConfig(withUser(t, dsn, role, "", ""), pw, "walship_pf_"+s), pw))
+	wantProblem(t, res, Privilege, role, "neither REPLICATION nor SUPERUSER", `ALTER ROLE "`+role+`" WITH REPLICATION`)
+	wantFact(t, res, "wal_level=logical")
+}
+
+func TestPGSourceReplicationRole(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	s := suffix(t)
+	role := "walship_pf_repl_" + s
+	pgRole(t, dsn, role, "LOGIN REPLICATION")
+	res := only(t, runCheck(t, pgSourceConfig(withUser(t, dsn, role, "", ""), "", "walship_pf_"+s)))
+	wantNoProblems(t, res)
+	wantFact(t, res, "has REPLICATION")
+	wantFact(t, res, "replication connection ok")
+}
+
+// The password is in the DSN here, not in the password key.
+func TestPGLoginRefused(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	s := suffix(t)
+	role, pw := "walship_pf_nologin_"+s, "Nologin-secret-"+s
+	pgRole(t, dsn, role, "NOLOGIN PASSWORD '"+pw+"'")
+	res := only(t, runCheck(t, pgSourceConfig(withUser(t, dsn, role, pw, ""), "", "walship_pf_"+s), pw))
+	wantProblem(t, res, AuthFailed, role, "not permitted to log in", "sources[0].postgres")
+}
+
+func TestPGMissingDatabase(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	db := "walship_pf_nodb_" + suffix(t)
+	res := only(t, runCheck(t, pgSourceConfig(withUser(t, dsn, "postgres", "", db), "", "walship_pf_x")))
+	wantProblem(t, res, NotFound, `database "`+db+`" does not exist`, `CREATE DATABASE "`+db+`"`)
+}
+
+func TestPGSourceSlotNotPgoutput(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	slot := "walship_pf_phys_" + suffix(t)
+	pgExec(t, dsn, "SELECT pg_create_physical_replication_slot('"+slot+"')")
+	t.Cleanup(func() { pgExec(t, dsn, "SELECT pg_drop_replication_slot('"+slot+"')") })
+	res := only(t, runCheck(t, pgSourceConfig(dsn, "", slot)))
+	wantProblem(t, res, Config, "slot "+slot+" exists but is not a logical pgoutput slot", "sources[0].postgres.slot")
+}
+
+func TestPGSinkGood(t *testing.T) {
+	res := only(t, runCheck(t, pgSinkConfig(testenv.PGFollower(t), "")))
+	wantNoProblems(t, res)
+	wantFact(t, res, "may create schemas in database postgres")
+	wantFact(t, res, "may create tables in schema public")
+}
+
+func TestPGSinkWithoutCreate(t *testing.T) {
+	dsn := testenv.PGFollower(t)
+	s := suffix(t)
+	role, pw := "walship_pf_nocreate_"+s, "Nocreate-secret-"+s
+	pgRole(t, dsn, role, "LOGIN PASSWORD '"+pw+"'")
+	res := only(t, runCheck(t, pgSinkConfig(withUser(t, dsn, role, "", ""), pw), pw))
+	wantProblem(t, res, Privilege, "cannot create schemas", `GRANT CREATE ON DATABASE "postgres" TO "`+role+`"`)
+	wantProblem(t, res, Privilege, "cannot create tables in schema public", `GRANT CREATE ON SCHEMA public TO "`+role+`"`)
+}
