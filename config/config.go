@@ -101,6 +101,11 @@ type PostgresSource struct {
 	// HeartbeatInterval is how often a heartbeat keeps the slot advancing
 	// when only uncaptured tables change. Default: 10s.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// Durability is async (acknowledge the slot as Kafka acks) or sync:
+	// the replication connection's application_name is the slot name, so
+	// listing it in the server's synchronous_standby_names makes every
+	// COMMIT wait until its change is durable in Kafka. Default: async.
+	Durability string `yaml:"durability"`
 }
 
 // MySQLSource reads the binlog of MySQL or MariaDB.
@@ -241,6 +246,9 @@ func (c *Config) applyDefaults() {
 			}
 			if pg.HeartbeatInterval == 0 {
 				pg.HeartbeatInterval = DefaultHeartbeat
+			}
+			if pg.Durability == "" {
+				pg.Durability = "async"
 			}
 		}
 		if my := s.MySQL; my != nil {

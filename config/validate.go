@@ -158,6 +158,7 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	}
 	d.tables(p+".tables", pg.Tables)
 	d.oneOf(p+".snapshot", pg.Snapshot, "initial", "never")
+	d.oneOf(p+".durability", pg.Durability, "async", "sync")
 }
 
 func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {

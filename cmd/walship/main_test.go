@@ -159,8 +159,8 @@ func TestRunReportsUnbuiltPipelines(t *testing.T) {
 	os.WriteFile(cfg, []byte(`http: { listen: "`+addr+`" }
 kafka: { brokers: [127.0.0.1:1] }
 sources:
-  - name: pg
-    postgres: { dsn: "postgres://u@127.0.0.1:1/db" }
+  - name: maria
+    mysql: { addr: "127.0.0.1:1", user: u, server_id: 9, tables: [db.*] }
 `), 0o600)
 	cmd := exec.Command(binary, "run", "-c", cfg)
 	var logs bytes.Buffer
@@ -172,7 +172,7 @@ sources:
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, body, err := get("http://" + addr + "/readyz")
-		if err == nil && code == 503 && strings.Contains(body, "source/pg (failed)") {
+		if err == nil && code == 503 && strings.Contains(body, "source/maria (failed)") {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os/signal"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/httpapi"
+	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/supervise"
 )
 
@@ -52,21 +52,34 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	group := supervise.New(context.Background(), log, supervise.Options{})
 	reg := newRegistry(group)
 
+	var store *offsets.Store
+	if len(cfg.Sources) > 0 {
+		var err error
+		if store, err = offsets.OpenStore(cfg.StateDir); err != nil {
+			return err
+		}
+		defer store.Close()
+	}
+	running := map[string]source{}
+	for _, s := range cfg.Sources {
+		src, err := buildSource(cfg, s, store, log)
+		if err != nil {
+			return err
+		}
+		if src == nil {
+			group.Go("source/"+s.Name, notBuilt("source", s.Name, s.Engine()))
+			continue
+		}
+		running[s.Name] = src
+		group.Go("source/"+s.Name, src.Run)
+	}
+	reg.MustRegister(sourceCollector{running})
+	for _, s := range cfg.Sinks {
+		group.Go("sink/"+s.Name, notBuilt("sink", s.Name, s.Engine()))
+	}
 	if cfg.HTTP.Listen != "off" {
 		srv := httpapi.New(cfg.HTTP.Listen, log, reg, group)
 		group.Go("http", srv.Run)
-	}
-	for _, s := range cfg.Sources {
-		engine := s.Engine()
-		group.Go("source/"+s.Name, func(context.Context, func()) error {
-			return supervise.Permanent(fmt.Errorf("source %s (%s): %w", s.Name, engine, errNotBuilt))
-		})
-	}
-	for _, s := range cfg.Sinks {
-		engine := s.Engine()
-		group.Go("sink/"+s.Name, func(context.Context, func()) error {
-			return supervise.Permanent(fmt.Errorf("sink %s (%s): %w", s.Name, engine, errNotBuilt))
-		})
 	}
 
 	<-ctx.Done()

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/walship/walship/config"
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/sources"
+	pgsource "github.com/walship/walship/sources/postgres"
+	"github.com/walship/walship/supervise"
+)
+
+// source is what the daemon runs and reports for each configured source.
+type source interface {
+	Run(ctx context.Context, ready func()) error
+	Status() sources.Status
+}
+
+// buildSource wires one configured source: its engine, its log on Kafka
+// and the shared checkpoint store.
+func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger) (source, error) {
+	switch {
+	case s.Postgres != nil:
+		pg := s.Postgres
+		pc, err := pgconn.ParseConfig(pg.DSN.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("source %s: the postgres dsn does not parse (%s)", s.Name, config.RedactDSN(pg.DSN.Reveal()))
+		}
+		enc := envelope.NewEncoder(envelope.Source{
+			Name: s.Name, Connector: "postgresql", Logical: cfg.Kafka.TopicPrefix, Database: pc.Database,
+		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
+		newLog := func() (pgsource.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg), enc), nil }
+		return pgsource.New(pgsource.Config{
+			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
+			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
+			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
+		}, newLog, store, log), nil
+	}
+	return nil, nil
+}
+
+func kafkaConfig(cfg *config.Config) kafka.Config {
+	return kafka.Config{
+		Brokers: cfg.Kafka.Brokers, TopicPrefix: cfg.Kafka.TopicPrefix,
+		Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+		DialTimeout: cfg.Kafka.DialTimeout,
+	}
+}
+
+// notBuilt is a configured pipeline whose engine this build cannot run: it
+// fails visibly instead of being skipped.
+func notBuilt(what, name, engine string) supervise.RunFunc {
+	return func(context.Context, func()) error {
+		return supervise.Permanent(fmt.Errorf("%s %s (%s): %w", what, name, engine, errNotBuilt))
+	}
+}
+
+var (
+	srcHeadDesc   = prometheus.NewDesc("walship_source_head_lsn_bytes", "Newest WAL position the PostgreSQL server reported, as a byte offset.", []string{"source"}, nil)
+	srcAckedDesc  = prometheus.NewDesc("walship_source_acked_lsn_bytes", "WAL position acknowledged to the server (durable in Kafka), as a byte offset.", []string{"source"}, nil)
+	srcLagDesc    = prometheus.NewDesc("walship_source_lag_bytes", "WAL bytes between the server's head and the acknowledged position.", []string{"source"}, nil)
+	srcTxnsDesc   = prometheus.NewDesc("walship_source_transactions_total", "Transactions written to the log.", []string{"source"}, nil)
+	srcEventsDesc = prometheus.NewDesc("walship_source_events_total", "Row changes written to the log.", []string{"source"}, nil)
+	srcSnapDesc   = prometheus.NewDesc("walship_source_snapshot_rows_total", "Rows read by initial snapshots.", []string{"source"}, nil)
+)
+
+// sourceCollector exports every source's Status.
+type sourceCollector struct{ sources map[string]source }
+
+func (c sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{srcHeadDesc, srcAckedDesc, srcLagDesc, srcTxnsDesc, srcEventsDesc, srcSnapDesc} {
+		ch <- d
+	}
+}
+
+func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, s := range c.sources {
+		st := s.Status()
+		ch <- prometheus.MustNewConstMetric(srcHeadDesc, prometheus.GaugeValue, float64(st.HeadBytes), name)
+		ch <- prometheus.MustNewConstMetric(srcAckedDesc, prometheus.GaugeValue, float64(st.AckedBytes), name)
+		lag := 0.0
+		if st.HeadBytes > st.AckedBytes {
+			lag = float64(st.HeadBytes - st.AckedBytes)
+		}
+		ch <- prometheus.MustNewConstMetric(srcLagDesc, prometheus.GaugeValue, lag, name)
+		ch <- prometheus.MustNewConstMetric(srcTxnsDesc, prometheus.CounterValue, float64(st.Txns), name)
+		ch <- prometheus.MustNewConstMetric(srcEventsDesc, prometheus.CounterValue, float64(st.Events), name)
+		ch <- prometheus.MustNewConstMetric(srcSnapDesc, prometheus.CounterValue, float64(st.SnapshotRows), name)
+	}
+}

@@ -1,0 +1,222 @@
+package postgres
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+
+	"github.com/walship/walship/ordering"
+)
+
+// txnBuffer holds one transaction's changes until its commit: in memory up
+// to memLimit bytes, then in a spill file under dir. Changes of aborted
+// subtransactions are dropped when the buffer is read. It also collects
+// the transaction's writeset as changes arrive.
+type txnBuffer struct {
+	xid      uint32
+	dir      string
+	memLimit int64
+
+	mem      []bufChange
+	memBytes int64
+
+	file    *os.File
+	w       *bufio.Writer
+	scratch []byte
+
+	tables   []*ordering.Table
+	tableIdx map[*ordering.Table]int
+
+	count   int
+	perSub  map[uint32]int
+	aborted map[uint32]bool
+	ws      ordering.Writeset
+}
+
+type bufChange struct {
+	sub uint32
+	ch  ordering.Change
+}
+
+func newTxnBuffer(xid uint32, dir string, memLimit int64) *txnBuffer {
+	return &txnBuffer{xid: xid, dir: dir, memLimit: memLimit, tableIdx: map[*ordering.Table]int{}, perSub: map[uint32]int{}}
+}
+
+// add appends a change made by subtransaction sub (the top xid for
+// changes of the transaction itself).
+func (b *txnBuffer) add(sub uint32, ch ordering.Change) error {
+	b.count++
+	b.perSub[sub]++
+	b.ws.Add(&ch)
+	if b.file == nil {
+		b.mem = append(b.mem, bufChange{sub, ch})
+		b.memBytes += changeSize(&ch)
+		if b.memBytes <= b.memLimit {
+			return nil
+		}
+		if err := b.spill(); err != nil {
+			return err
+		}
+		return nil
+	}
+	return b.write(sub, &ch)
+}
+
+func changeSize(ch *ordering.Change) int64 {
+	n := int64(64)
+	for _, v := range ch.Before {
+		n += int64(v.Size())
+	}
+	for _, v := range ch.After {
+		n += int64(v.Size())
+	}
+	return n
+}
+
+// spill moves the in-memory changes to a new file; later ones go there too.
+func (b *txnBuffer) spill() error {
+	if err := os.MkdirAll(b.dir, 0o700); err != nil {
+		return fmt.Errorf("spill directory: %w", err)
+	}
+	f, err := os.CreateTemp(b.dir, fmt.Sprintf("txn-%d-*.spill", b.xid))
+	if err != nil {
+		return fmt.Errorf("spill transaction %d: %w", b.xid, err)
+	}
+	// The file is private to this process: unlink it now so a crash leaves
+	// nothing behind.
+	os.Remove(f.Name())
+	b.file, b.w = f, bufio.NewWriterSize(f, 1<<20)
+	for i := range b.mem {
+		if err := b.write(b.mem[i].sub, &b.mem[i].ch); err != nil {
+			return err
+		}
+	}
+	b.mem, b.memBytes = nil, 0
+	return nil
+}
+
+func (b *txnBuffer) write(sub uint32, ch *ordering.Change) error {
+	idx, ok := b.tableIdx[ch.Table]
+	if !ok {
+		idx = len(b.tables)
+		b.tables = append(b.tables, ch.Table)
+		b.tableIdx[ch.Table] = idx
+	}
+	s := b.scratch[:0]
+	s = binary.AppendUvarint(s, uint64(sub))
+	s = binary.AppendUvarint(s, uint64(idx))
+	s = append(s, byte(ch.Op))
+	s = ordering.AppendRow(s, ch.Before)
+	s = ordering.AppendRow(s, ch.After)
+	b.scratch = s
+	var n [binary.MaxVarintLen64]byte
+	if _, err := b.w.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))]); err != nil {
+		return fmt.Errorf("spill transaction %d: %w", b.xid, err)
+	}
+	if _, err := b.w.Write(s); err != nil {
+		return fmt.Errorf("spill transaction %d: %w", b.xid, err)
+	}
+	return nil
+}
+
+// abort drops the changes of subtransaction sub.
+func (b *txnBuffer) abort(sub uint32) {
+	if b.aborted == nil {
+		b.aborted = map[uint32]bool{}
+	}
+	b.aborted[sub] = true
+}
+
+// live is the number of changes that survive the aborts.
+func (b *txnBuffer) live() int {
+	n := b.count
+	for sub := range b.aborted {
+		n -= b.perSub[sub]
+	}
+	return n
+}
+
+// spilled reports whether the buffer went to disk.
+func (b *txnBuffer) spilled() bool { return b.file != nil }
+
+// changes iterates the surviving changes in order. It may be called once.
+func (b *txnBuffer) changes() iter.Seq2[*ordering.Change, error] {
+	return func(yield func(*ordering.Change, error) bool) {
+		if b.file == nil {
+			for i := range b.mem {
+				if !b.aborted[b.mem[i].sub] && !yield(&b.mem[i].ch, nil) {
+					return
+				}
+			}
+			return
+		}
+		if err := b.w.Flush(); err != nil {
+			yield(nil, err)
+			return
+		}
+		if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+			yield(nil, err)
+			return
+		}
+		r := bufio.NewReaderSize(b.file, 1<<20)
+		for {
+			ch, sub, err := b.read(r)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				yield(nil, fmt.Errorf("read spill of transaction %d: %w", b.xid, err))
+				return
+			}
+			if !b.aborted[sub] && !yield(ch, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (b *txnBuffer) read(r *bufio.Reader) (*ordering.Change, uint32, error) {
+	if _, err := binary.ReadUvarint(r); err != nil { // record length
+		return nil, 0, err
+	}
+	sub, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, 0, unexpected(err)
+	}
+	idx, err := binary.ReadUvarint(r)
+	if err != nil || idx >= uint64(len(b.tables)) {
+		return nil, 0, fmt.Errorf("bad table index: %v", unexpected(err))
+	}
+	op, err := r.ReadByte()
+	if err != nil {
+		return nil, 0, unexpected(err)
+	}
+	ch := &ordering.Change{Table: b.tables[idx], Op: ordering.Op(op)}
+	if ch.Before, err = ordering.ReadRow(r); err != nil {
+		return nil, 0, unexpected(err)
+	}
+	if ch.After, err = ordering.ReadRow(r); err != nil {
+		return nil, 0, unexpected(err)
+	}
+	return ch, uint32(sub), nil
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// close releases the spill file.
+func (b *txnBuffer) close() {
+	if b.file != nil {
+		b.file.Close()
+		b.file = nil
+	}
+	b.mem = nil
+}

@@ -1,0 +1,250 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/walship/walship/ordering"
+)
+
+// tableName is a schema-qualified table.
+type tableName struct{ Schema, Name string }
+
+func (t tableName) String() string { return t.Schema + "." + t.Name }
+
+// quoted is the SQL identifier form.
+func (t tableName) quoted() string {
+	return pgx.Identifier{t.Schema, t.Name}.Sanitize()
+}
+
+// matches reports whether t matches one of the schema.table patterns (each
+// part a glob where * is any run of characters).
+func matches(patterns []string, t tableName) bool {
+	for _, p := range patterns {
+		// Each part matches on its own, so "a*.b" never matches "ax.y.b".
+		for i := 0; i < len(p); i++ {
+			if p[i] != '.' {
+				continue
+			}
+			s, _ := path.Match(p[:i], t.Schema)
+			n, _ := path.Match(p[i+1:], t.Name)
+			if s && n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listTables returns the ordinary and partitioned tables matching patterns.
+func listTables(ctx context.Context, conn *pgx.Conn, patterns []string) ([]tableName, error) {
+	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tableName, error) {
+		var t tableName
+		return t, r.Scan(&t.Schema, &t.Name)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	var out []tableName
+	for _, t := range all {
+		if matches(patterns, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// publicationTables returns the tables the publication streams that match
+// patterns: exactly what the snapshot must read.
+func publicationTables(ctx context.Context, conn *pgx.Conn, pub string, patterns []string) ([]tableName, error) {
+	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`, pub)
+	if err != nil {
+		return nil, fmt.Errorf("tables of publication %s: %w", pub, err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tableName, error) {
+		var t tableName
+		return t, r.Scan(&t.Schema, &t.Name)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tables of publication %s: %w", pub, err)
+	}
+	var out []tableName
+	for _, t := range all {
+		if matches(patterns, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// column is one column of a relation as the stream describes it.
+type column struct {
+	Name    string
+	Type    typeRef
+	Key     bool // part of the replica identity
+	Dropped bool // only from the catalog: attisdropped
+}
+
+// relation is a decoded table shape: the model's Table plus the decoders.
+type relation struct {
+	id      uint32
+	table   *ordering.Table
+	types   []*pgType // per column
+	keyCols []bool    // replica identity columns
+	capture bool      // matches the configured patterns
+}
+
+// constraints fills the primary key, unique keys and foreign keys of t
+// from the catalog (relid). Unique indexes on expressions or with a
+// predicate cannot be keyed: the table is marked Serial.
+func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.Table) error {
+	rows, err := conn.Query(ctx, `SELECT i.indisprimary,
+			i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS unkeyable,
+			ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, ord)
+			      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.ord)
+		FROM pg_index i WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid
+		ORDER BY i.indisprimary DESC, i.indexrelid`, relid)
+	if err != nil {
+		return fmt.Errorf("keys of %s: %w", t.QualifiedName(), err)
+	}
+	for rows.Next() {
+		var primary, unkeyable bool
+		var cols []string
+		if err := rows.Scan(&primary, &unkeyable, &cols); err != nil {
+			rows.Close()
+			return fmt.Errorf("keys of %s: %w", t.QualifiedName(), err)
+		}
+		switch {
+		case unkeyable:
+			t.Serial = true
+		case primary:
+			t.PrimaryKey = cols
+		default:
+			t.UniqueKeys = append(t.UniqueKeys, cols)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("keys of %s: %w", t.QualifiedName(), err)
+	}
+	rows, err = conn.Query(ctx, `SELECT
+			ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, ord)
+			      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.ord),
+			pn.nspname::text, pc.relname::text,
+			ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, ord)
+			      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.ord)
+		FROM pg_constraint c
+		JOIN pg_class pc ON pc.oid = c.confrelid
+		JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+		WHERE c.conrelid = $1 AND c.contype = 'f' ORDER BY c.oid`, relid)
+	if err != nil {
+		return fmt.Errorf("foreign keys of %s: %w", t.QualifiedName(), err)
+	}
+	fks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ordering.ForeignKey, error) {
+		var fk ordering.ForeignKey
+		return fk, r.Scan(&fk.Columns, &fk.ParentSchema, &fk.ParentTable, &fk.ParentColumns)
+	})
+	if err != nil {
+		return fmt.Errorf("foreign keys of %s: %w", t.QualifiedName(), err)
+	}
+	t.ForeignKeys = fks
+	return nil
+}
+
+// buildRelation resolves a relation's column types and constraints into a
+// new immutable Table.
+func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name tableName, cols []column, patterns []string) (*relation, error) {
+	refs := make([]typeRef, len(cols))
+	for i, c := range cols {
+		refs[i] = c.Type
+	}
+	types, err := loadTypes(ctx, conn, refs)
+	if err != nil {
+		return nil, fmt.Errorf("column types of %s: %w", name, err)
+	}
+	notNull, err := notNullColumns(ctx, conn, relid)
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", name, err)
+	}
+	rel := &relation{id: relid, capture: matches(patterns, name),
+		table: &ordering.Table{Schema: name.Schema, Name: name.Name}}
+	for _, c := range cols {
+		pt := types[c.Type]
+		if pt == nil {
+			return nil, fmt.Errorf("column %s of %s: type %d not found", c.Name, name, c.Type.OID)
+		}
+		rel.types = append(rel.types, pt)
+		rel.keyCols = append(rel.keyCols, c.Key)
+		rel.table.Columns = append(rel.table.Columns, pt.column(c.Name, !notNull[c.Name]))
+	}
+	if err := constraints(ctx, conn, relid, rel.table); err != nil {
+		return nil, err
+	}
+	// A key column the stream does not carry (dropped since) cannot key rows.
+	for _, k := range append(append([]string{}, rel.table.PrimaryKey...), flatten(rel.table.UniqueKeys)...) {
+		if rel.table.ColumnIndex(k) < 0 {
+			rel.table.Serial = true
+		}
+	}
+	return rel, nil
+}
+
+func flatten(keys [][]string) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, k...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func notNullColumns(ctx context.Context, conn *pgx.Conn, relid uint32) (map[string]bool, error) {
+	rows, err := conn.Query(ctx, `SELECT attname::text FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attnotnull`, relid)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m, nil
+}
+
+// catalogColumns reads a table's live columns (for the snapshot, which
+// has no Relation message).
+func catalogColumns(ctx context.Context, conn *pgx.Conn, t tableName) (uint32, []column, error) {
+	var relid uint32
+	if err := conn.QueryRow(ctx, `SELECT $1::regclass::oid`, t.quoted()).Scan(&relid); err != nil {
+		return 0, nil, fmt.Errorf("table %s: %w", t, err)
+	}
+	rows, err := conn.Query(ctx, `SELECT a.attname::text, a.atttypid, a.atttypmod,
+			COALESCE(a.attnum = ANY ((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary)::int2[]), false)
+		FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+		ORDER BY a.attnum`, relid)
+	if err != nil {
+		return 0, nil, fmt.Errorf("columns of %s: %w", t, err)
+	}
+	cols, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (column, error) {
+		var c column
+		return c, r.Scan(&c.Name, &c.Type.OID, &c.Type.Typmod, &c.Key)
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("columns of %s: %w", t, err)
+	}
+	return relid, cols, nil
+}

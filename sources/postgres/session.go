@@ -1,0 +1,208 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
+)
+
+// session is one run of a source: one replication connection, one Log.
+type session struct {
+	src            *Source
+	conn           *pgx.Conn      // catalog queries, snapshot reads
+	repl           *pgconn.PgConn // the replication connection
+	out            Log
+	checkpoint     offsets.Checkpoint
+	haveCheckpoint bool
+
+	relations map[uint32]*relation
+	tracker   *ordering.Tracker
+
+	// The transaction being received (Begin..Commit), and streamed ones.
+	cur       *txnBuffer
+	curBegin  pglogrepl.BeginMessage
+	streams   map[uint32]*txnBuffer
+	inStream  bool
+	streamXid uint32
+
+	head       offsets.LSN // newest server WAL end seen
+	lastIdle   offsets.LSN // a position at which nothing was in flight
+	sentFlush  offsets.LSN // last flush position sent upstream
+	lastStatus time.Time
+	saved      offsets.Seq // last checkpointed Seq
+	lastSave   time.Time
+	// durableCommit approximates the commit time of the newest published
+	// transaction, for time lag.
+	durableCommit time.Time
+}
+
+func (r *session) cfg() *Config { return &r.src.cfg }
+
+func (r *session) close(ctx context.Context) {
+	for _, b := range r.streams {
+		b.close()
+	}
+	if r.cur != nil {
+		r.cur.close()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if r.repl != nil {
+		r.repl.Close(cctx)
+	}
+	if err := r.out.Close(cctx); err != nil {
+		r.src.log.Warn("closing the log", "err", err)
+	}
+}
+
+func (r *session) run(ctx context.Context, ready func()) error {
+	cfg := r.cfg()
+	repl, err := r.src.replicationConnect(ctx)
+	if err != nil {
+		return err
+	}
+	r.repl = repl
+	r.relations = map[uint32]*relation{}
+	r.streams = map[uint32]*txnBuffer{}
+
+	st, err := r.src.waitSlotFree(ctx, r.conn)
+	if err != nil {
+		return err
+	}
+	snapshotDone := r.haveCheckpoint && r.checkpoint.SnapshotDone
+	wantSnapshot := cfg.Snapshot == "initial" && !snapshotDone
+	switch {
+	case st.found && st.walStatus == "lost":
+		return supervise.Permanent(fmt.Errorf("source %s: %w: slot %s was invalidated (wal_status=lost: the WAL it needed was removed, see max_slot_wal_keep_size); the followers must be rebuilt: walship replay --resnapshot",
+			cfg.Name, ErrSlotLost, cfg.Slot))
+	case st.found && st.plugin != "pgoutput":
+		return supervise.Permanent(fmt.Errorf("source %s: slot %s uses plugin %q, not pgoutput: drop it or configure another slot", cfg.Name, cfg.Slot, st.plugin))
+	case !st.found && r.haveCheckpoint && (snapshotDone || cfg.Snapshot == "never"):
+		return supervise.Permanent(fmt.Errorf("source %s: %w: slot %s no longer exists, but walship streamed from it up to %s; changes since then are gone, so the followers must be rebuilt: walship replay --resnapshot",
+			cfg.Name, ErrSlotLost, cfg.Slot, r.checkpoint.Position))
+	}
+
+	redo := false
+	if wantSnapshot && st.found {
+		// The exported snapshot died with the session that created the slot:
+		// start over with a new slot, and clear what a partial snapshot left.
+		r.src.log.Warn("snapshot did not finish before the last stop; redoing it with a new slot", "slot", cfg.Slot)
+		if err := r.dropSlot(ctx); err != nil {
+			return err
+		}
+		st.found, redo = false, true
+	}
+	if wantSnapshot && r.haveCheckpoint {
+		redo = true
+	}
+
+	var start offsets.LSN
+	floor := offsets.Seq{}
+	if r.haveCheckpoint {
+		start = r.checkpoint.Position.EndLSN
+		floor = r.checkpoint.Seq
+	}
+	if !st.found {
+		action := "NOEXPORT_SNAPSHOT"
+		if wantSnapshot {
+			action = "EXPORT_SNAPSHOT"
+		}
+		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, cfg.Slot, "pgoutput",
+			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: action, Mode: pglogrepl.LogicalReplication})
+		if err != nil {
+			return fmt.Errorf("source %s: create slot %s: %w", cfg.Name, cfg.Slot, err)
+		}
+		cp, err := offsets.ParseLSN(res.ConsistentPoint)
+		if err != nil {
+			return fmt.Errorf("source %s: slot consistent point: %w", cfg.Name, err)
+		}
+		r.src.log.Info("created replication slot", "slot", cfg.Slot, "consistent_point", cp.String())
+		r.tracker = ordering.NewTracker(0, floor)
+		if wantSnapshot {
+			last, err := r.snapshot(ctx, res.SnapshotName, cp, redo)
+			if err != nil {
+				return err
+			}
+			floor = last
+		}
+		start = cp
+	}
+	if r.tracker == nil {
+		r.tracker = ordering.NewTracker(0, floor)
+	}
+	r.saved = floor
+
+	err = pglogrepl.StartReplication(ctx, repl, cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
+		Mode: pglogrepl.LogicalReplication,
+		PluginArgs: []string{
+			"proto_version '2'",
+			"publication_names " + quoteLiteral(cfg.Publication),
+			"streaming 'on'",
+			"messages 'true'",
+		},
+	})
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "55000" { // object_not_in_prerequisite_state: invalidated
+			return supervise.Permanent(fmt.Errorf("source %s: %w: %s; the followers must be rebuilt: walship replay --resnapshot", cfg.Name, ErrSlotLost, pe.Message))
+		}
+		return fmt.Errorf("source %s: start replication from %s: %w", cfg.Name, start, err)
+	}
+	r.sentFlush = start
+	r.src.log.Info("streaming", "slot", cfg.Slot, "from", start.String())
+	r.src.update(func(s *sources.Status) { s.State, s.LastError = sources.StateStreaming, "" })
+	ready()
+
+	hbCtx, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	if cfg.HeartbeatInterval > 0 {
+		go r.heartbeats(hbCtx)
+	}
+	return r.stream(ctx)
+}
+
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// heartbeats emits a non-transactional logical message now and then: when
+// only uncaptured tables change, it reaches the stream, and the slot can be
+// acknowledged past it, so WAL does not pile up.
+func (r *session) heartbeats(ctx context.Context) {
+	conn, err := r.src.connect(ctx)
+	if err != nil {
+		r.src.log.Warn("heartbeats disabled: cannot connect", "err", err)
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	t := time.NewTicker(r.cfg().HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := conn.Exec(ctx, `SELECT pg_logical_emit_message(false, 'walship_heartbeat', '')`); err != nil {
+			if ctx.Err() == nil {
+				r.src.log.Warn("heartbeat failed; relying on server keepalives", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// txnID is the transaction id text for Txn.ID.
+func txnID(xid uint32) string { return strconv.FormatUint(uint64(xid), 10) }

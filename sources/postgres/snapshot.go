@@ -1,0 +1,197 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+)
+
+// snapshot reads every published table inside the snapshot the slot
+// exported, as op=r changes in chunk transactions whose Seq is the
+// consistent point with the chunk number: they sort before the first
+// streamed transaction, which commits at or after that point. Parents are
+// read before children, and chunks get dependencies like any transaction,
+// so a follower with enforced foreign keys applies them in a valid order.
+// With redo, each table's first chunk starts with a truncate, clearing what
+// an unfinished earlier snapshot left on the followers.
+//
+// It returns once the last chunk is durable, and checkpoints it.
+func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, redo bool) (offsets.Seq, error) {
+	cfg := r.cfg()
+	r.src.update(func(s *sources.Status) { s.State = sources.StateSnapshotting })
+	started := time.Now()
+	tx, err := r.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT "+quoteLiteral(name)); err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: use exported snapshot %s: %w", cfg.Name, name, err)
+	}
+	tables, err := publicationTables(ctx, r.conn, cfg.Publication, cfg.Tables)
+	if err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
+	}
+	rels := make([]*relation, 0, len(tables))
+	for _, t := range tables {
+		relid, cols, err := catalogColumns(ctx, r.conn, t)
+		if err != nil {
+			return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
+		}
+		rel, err := buildRelation(ctx, r.conn, relid, t, cols, cfg.Tables)
+		if err != nil {
+			return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
+		}
+		rels = append(rels, rel)
+	}
+	rels = parentsFirst(rels)
+	r.src.log.Info("snapshot started", "tables", len(rels), "consistent_point", cp.String(), "redo", redo)
+
+	chunk := uint32(0)
+	var rows int64
+	publish := func(buf *txnBuffer, last bool) error {
+		seq := offsets.Seq{Pos: uint64(cp), Sub: chunk}
+		txn := &ordering.Txn{Source: cfg.Name, Seq: seq, Pos: offsets.PGPosition(cp, cp), CommitTime: started,
+			Snapshot: true, LastSnapshot: last}
+		txn.DependsOn = r.tracker.Commit(seq, &buf.ws)
+		chunk++
+		return r.out.Publish(ctx, txn, buf.live(), buf.changes())
+	}
+	for _, rel := range rels {
+		n, err := r.snapshotTable(ctx, rel, redo, publish)
+		if err != nil {
+			return offsets.Seq{}, fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, rel.table.QualifiedName(), err)
+		}
+		rows += n
+	}
+	// A last, empty chunk marks the end for consumers (snapshot=last).
+	lastBuf := newTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
+	if err := publish(lastBuf, true); err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+	}
+	last := offsets.Seq{Pos: uint64(cp), Sub: chunk - 1}
+	if err := tx.Commit(ctx); err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+	}
+	for {
+		if err := r.out.Err(); err != nil {
+			return offsets.Seq{}, fmt.Errorf("source %s: snapshot: log write failed: %w", cfg.Name, err)
+		}
+		if s, _ := r.out.Durable(); !s.Less(last) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return offsets.Seq{}, ctx.Err()
+		case <-r.out.Notify():
+		}
+	}
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: offsets.PGPosition(cp, cp), Seq: last, SnapshotDone: true}); err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
+	}
+	r.src.log.Info("snapshot done", "tables", len(rels), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))
+	return last, nil
+}
+
+// snapshotTable reads one table through a cursor, chunk by chunk, in text
+// format so values decode exactly like the stream's.
+func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate bool, publish func(*txnBuffer, bool) error) (int64, error) {
+	cfg := r.cfg()
+	names := make([]string, len(rel.table.Columns))
+	for i, c := range rel.table.Columns {
+		names[i] = pgx.Identifier{c.Name}.Sanitize()
+	}
+	q := "DECLARE walship_snapshot NO SCROLL CURSOR FOR SELECT " + strings.Join(names, ", ") +
+		" FROM ONLY " + pgx.Identifier{rel.table.Schema, rel.table.Name}.Sanitize()
+	if _, err := r.conn.Exec(ctx, q); err != nil {
+		return 0, err
+	}
+	defer r.conn.Exec(context.WithoutCancel(ctx), "CLOSE walship_snapshot")
+	fetch := fmt.Sprintf("FETCH FORWARD %d FROM walship_snapshot", cfg.SnapshotChunkRows)
+	var total int64
+	first := true
+	for {
+		buf := newTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
+		if first && truncate {
+			if err := buf.add(0, ordering.Change{Table: rel.table, Op: ordering.OpTruncate}); err != nil {
+				return total, err
+			}
+		}
+		rr := r.conn.PgConn().ExecParams(ctx, fetch, nil, nil, nil, nil)
+		n := 0
+		for rr.NextRow() {
+			vals := rr.Values()
+			row := make([]ordering.Value, len(vals))
+			for i, v := range vals {
+				if v == nil {
+					continue
+				}
+				dv, err := rel.types[i].decode(v)
+				if err != nil {
+					rr.Close()
+					return total, fmt.Errorf("column %s: %w", rel.table.Columns[i].Name, err)
+				}
+				row[i] = dv
+			}
+			if err := buf.add(0, ordering.Change{Table: rel.table, Op: ordering.OpRead, After: row}); err != nil {
+				rr.Close()
+				return total, err
+			}
+			n++
+		}
+		if _, err := rr.Close(); err != nil {
+			return total, err
+		}
+		total += int64(n)
+		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
+		if n > 0 || (first && truncate) {
+			if err := publish(buf, false); err != nil {
+				buf.close()
+				return total, err
+			}
+		}
+		buf.close()
+		first = false
+		if n < cfg.SnapshotChunkRows {
+			return total, nil
+		}
+	}
+}
+
+// parentsFirst orders relations so a table comes after the tables its
+// foreign keys reference (cycles keep their name order).
+func parentsFirst(rels []*relation) []*relation {
+	byName := map[string]*relation{}
+	for _, r := range rels {
+		byName[r.table.QualifiedName()] = r
+	}
+	var out []*relation
+	state := map[*relation]int{} // 1 visiting, 2 done
+	var visit func(*relation)
+	visit = func(r *relation) {
+		if state[r] != 0 {
+			return
+		}
+		state[r] = 1
+		for _, fk := range r.table.ForeignKeys {
+			if p := byName[fk.ParentSchema+"."+fk.ParentTable]; p != nil && p != r {
+				visit(p)
+			}
+		}
+		state[r] = 2
+		out = append(out, r)
+	}
+	sort.Slice(rels, func(i, j int) bool { return rels[i].table.QualifiedName() < rels[j].table.QualifiedName() })
+	for _, r := range rels {
+		visit(r)
+	}
+	return out
+}

@@ -1,0 +1,243 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
+)
+
+// Config configures one PostgreSQL source.
+type Config struct {
+	// Name is the configured source name.
+	Name string
+	// DSN is the libpq URL or key=value string, secrets revealed.
+	DSN string
+	// Password overrides the DSN's password when set.
+	Password string
+	// Slot and Publication name the replication slot and publication.
+	Slot, Publication string
+	// Tables are schema.table patterns with * wildcards.
+	Tables []string
+	// Snapshot is "initial" or "never".
+	Snapshot string
+	// StateDir is where transactions too large for memory are spilled
+	// (under StateDir/spill/<Name>).
+	StateDir string
+	// HeartbeatInterval: how often a heartbeat message keeps the slot
+	// moving when only uncaptured tables change. 0 disables heartbeats.
+	HeartbeatInterval time.Duration
+	// SpillBytes is how much of one transaction is held in memory before
+	// it spills to disk. Default: 64 MiB.
+	SpillBytes int64
+	// SnapshotChunkRows is the number of rows per snapshot chunk.
+	// Default: 10000.
+	SnapshotChunkRows int
+	// StatusInterval bounds the time between standby status updates.
+	// Default: 1s. Updates are also sent as soon as the durable position
+	// advances.
+	StatusInterval time.Duration
+	// Sync makes the replication connection's application_name the slot
+	// name (for synchronous_standby_names) and acknowledges every durable
+	// transaction at once: a source COMMIT then returns only when its
+	// change is durable in Kafka.
+	Sync bool
+}
+
+func (c *Config) defaults() {
+	if c.SpillBytes == 0 {
+		c.SpillBytes = 64 << 20
+	}
+	if c.SnapshotChunkRows == 0 {
+		c.SnapshotChunkRows = 10000
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = time.Second
+	}
+}
+
+// Log is where the source writes. A Log is used for one run of the source:
+// after any error the source closes it and asks for a new one.
+type Log interface {
+	// Publish writes one transaction of count changes, in call order. It
+	// may return before the records are durable.
+	Publish(ctx context.Context, txn *ordering.Txn, count int, changes iter.Seq2[*ordering.Change, error]) error
+	// Durable is the newest transaction whose records, and all earlier
+	// ones', the log holds durably.
+	Durable() (offsets.Seq, offsets.Position)
+	// Notify signals that Durable may have advanced or the log failed.
+	Notify() <-chan struct{}
+	// Err is the log's sticky failure.
+	Err() error
+	// Pending counts published transactions not yet durable.
+	Pending() int
+	// Close flushes and releases the log.
+	Close(ctx context.Context) error
+}
+
+// Checkpoints stores the source's durable position.
+type Checkpoints interface {
+	Load(ctx context.Context, source string) (offsets.Checkpoint, error)
+	Save(ctx context.Context, source string, cp offsets.Checkpoint) error
+}
+
+// Source captures one PostgreSQL database. Run it under a supervisor: each
+// Run connects, snapshots if needed, streams, and returns on error or
+// when ctx is done; the next Run resumes from the durable position.
+type Source struct {
+	cfg    Config
+	newLog func() (Log, error)
+	store  Checkpoints
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	status sources.Status
+}
+
+// New returns a source. newLog makes a fresh Log for each run.
+func New(cfg Config, newLog func() (Log, error), store Checkpoints, log *slog.Logger) *Source {
+	cfg.defaults()
+	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name)}
+	s.status = sources.Status{Name: cfg.Name, Engine: "postgres", State: sources.StateStarting}
+	return s
+}
+
+// Status returns a snapshot of the source's progress.
+func (s *Source) Status() sources.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+func (s *Source) update(f func(st *sources.Status)) {
+	s.mu.Lock()
+	f(&s.status)
+	s.mu.Unlock()
+}
+
+// The classified errors of the source.
+var (
+	// ErrSlotLost: the slot was dropped or invalidated after walship used
+	// it. The follower must be rebuilt; walship never recreates it silently.
+	ErrSlotLost = errors.New("replication slot lost")
+	// ErrSlotBusy: another process streams from the slot.
+	ErrSlotBusy = errors.New("replication slot in use")
+	// ErrWALLevel: the server does not decode logically.
+	ErrWALLevel = errors.New("wal_level is not logical")
+)
+
+// sessionParams fix the output of every text value the source decodes.
+var sessionParams = map[string]string{
+	"DateStyle":          "ISO, MDY",
+	"IntervalStyle":      "iso_8601",
+	"TimeZone":           "UTC",
+	"extra_float_digits": "3",
+	"bytea_output":       "hex",
+}
+
+func (s *Source) connConfig(replication bool) (*pgconn.Config, error) {
+	pc, err := pgconn.ParseConfig(s.cfg.DSN)
+	if err != nil {
+		// ParseConfig errors can quote the DSN: do not wrap the original.
+		return nil, supervise.Permanent(fmt.Errorf("source %s: the postgres dsn does not parse", s.cfg.Name))
+	}
+	if s.cfg.Password != "" {
+		pc.Password = s.cfg.Password
+	}
+	for k, v := range sessionParams {
+		pc.RuntimeParams[k] = v
+	}
+	pc.RuntimeParams["application_name"] = "walship"
+	if replication {
+		pc.RuntimeParams["replication"] = "database"
+		pc.RuntimeParams["application_name"] = s.cfg.Slot
+	}
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = 10 * time.Second
+	}
+	return pc, nil
+}
+
+func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
+	pc, err := s.connConfig(false)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cc.Config = *pc
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: connect to %s:%d: %w", s.cfg.Name, pc.Host, pc.Port, err)
+	}
+	return conn, nil
+}
+
+func (s *Source) replicationConnect(ctx context.Context) (*pgconn.PgConn, error) {
+	pc, err := s.connConfig(true)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgconn.ConnectConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: replication connection to %s:%d: %w", s.cfg.Name, pc.Host, pc.Port, err)
+	}
+	return conn, nil
+}
+
+func (s *Source) spillDir() string { return filepath.Join(s.cfg.StateDir, "spill", s.cfg.Name) }
+
+// Run captures until ctx is done (then drains and returns nil) or an error
+// stops it. Errors wrapped with supervise.Permanent must not be retried.
+func (s *Source) Run(ctx context.Context, ready func()) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			s.update(func(st *sources.Status) {
+				st.State, st.LastError, st.ErrorTime = sources.StateFailed, err.Error(), time.Now()
+			})
+		}
+	}()
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	var walLevel string
+	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
+		return fmt.Errorf("source %s: %w", s.cfg.Name, err)
+	}
+	if walLevel != "logical" {
+		return supervise.Permanent(fmt.Errorf("source %s: %w (it is %s): set wal_level=logical and restart PostgreSQL", s.cfg.Name, ErrWALLevel, walLevel))
+	}
+	if err := s.ensurePublication(ctx, conn); err != nil {
+		return err
+	}
+	cp, err := s.store.Load(ctx, s.cfg.Name)
+	haveCheckpoint := err == nil
+	if err != nil && !errors.Is(err, offsets.ErrNoCheckpoint) {
+		return err
+	}
+
+	log, err := s.newLog()
+	if err != nil {
+		return err
+	}
+	run := &session{src: s, conn: conn, out: log, checkpoint: cp, haveCheckpoint: haveCheckpoint}
+	defer run.close(ctx)
+	return run.run(ctx, ready)
+}

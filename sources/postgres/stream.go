@@ -1,0 +1,359 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+)
+
+// stream receives pgoutput messages until ctx is done or an error. On ctx
+// done it drains: waits for the log to make everything durable (bounded),
+// acknowledges it and returns nil.
+func (r *session) stream(ctx context.Context) error {
+	for {
+		if err := r.out.Err(); err != nil {
+			return fmt.Errorf("source %s: log write failed; restarting from the durable position: %w", r.cfg().Name, err)
+		}
+		if err := r.acknowledge(ctx, false); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return r.drain()
+		}
+		wait := r.cfg().StatusInterval - time.Since(r.lastStatus)
+		if r.out.Pending() > 0 {
+			wait = min(wait, 20*time.Millisecond)
+		}
+		rctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+		msg, err := r.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if pgconn.Timeout(err) || ctx.Err() != nil {
+				continue
+			}
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				return fmt.Errorf("source %s: server error %s: %s", r.cfg().Name, pe.Code, pe.Message)
+			}
+			return fmt.Errorf("source %s: replication stream: %w", r.cfg().Name, err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if err := r.copyData(ctx, m.Data); err != nil {
+				return err
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("source %s: server error %s: %s", r.cfg().Name, m.Code, m.Message)
+		default:
+			return fmt.Errorf("source %s: unexpected replication message %T", r.cfg().Name, msg)
+		}
+	}
+}
+
+// drain waits (up to 20s) for what was published to become durable,
+// acknowledges it and checkpoints it.
+func (r *session) drain() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for r.out.Pending() > 0 && r.out.Err() == nil {
+		select {
+		case <-r.out.Notify():
+		case <-ctx.Done():
+			r.src.log.Warn("shutdown: some transactions were not durable in time; they will be sent again on restart", "pending", r.out.Pending())
+			return nil
+		}
+	}
+	if err := r.acknowledge(ctx, true); err != nil {
+		r.src.log.Warn("shutdown: final acknowledgement failed", "err", err)
+	}
+	r.src.update(func(s *sources.Status) { s.State = sources.StateStopped })
+	return nil
+}
+
+func (r *session) copyData(ctx context.Context, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return fmt.Errorf("source %s: keepalive: %w", r.cfg().Name, err)
+		}
+		r.seeHead(offsets.LSN(ka.ServerWALEnd))
+		r.idleAt(offsets.LSN(ka.ServerWALEnd))
+		if ka.ReplyRequested {
+			return r.acknowledge(ctx, true)
+		}
+	case pglogrepl.XLogDataByteID:
+		xld, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return fmt.Errorf("source %s: XLogData: %w", r.cfg().Name, err)
+		}
+		r.seeHead(offsets.LSN(xld.ServerWALEnd))
+		msg, err := pglogrepl.ParseV2(xld.WALData, r.inStream)
+		if err != nil {
+			return fmt.Errorf("source %s: decode pgoutput message at %s: %w", r.cfg().Name, offsets.LSN(xld.WALStart), err)
+		}
+		return r.message(ctx, msg)
+	}
+	return nil
+}
+
+func (r *session) seeHead(l offsets.LSN) {
+	if l > r.head {
+		r.head = l
+		r.src.update(func(s *sources.Status) { s.Head, s.HeadBytes = l.String(), uint64(l) })
+	}
+}
+
+// idleAt records that everything before l is durable when nothing is in
+// flight right now, so the slot may be acknowledged up to l.
+func (r *session) idleAt(l offsets.LSN) {
+	if r.cur == nil && r.out.Pending() == 0 && l > r.lastIdle {
+		r.lastIdle = l
+	}
+}
+
+func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessageV2:
+		return r.relation(ctx, &m.RelationMessage)
+	case *pglogrepl.BeginMessage:
+		if r.cur != nil {
+			return fmt.Errorf("source %s: BEGIN of %d inside transaction %d", r.cfg().Name, m.Xid, r.cur.xid)
+		}
+		r.cur = newTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+		r.curBegin = *m
+	case *pglogrepl.CommitMessage:
+		if r.cur == nil {
+			return fmt.Errorf("source %s: COMMIT without BEGIN", r.cfg().Name)
+		}
+		buf := r.cur
+		r.cur = nil
+		defer buf.close()
+		return r.commit(ctx, buf, offsets.LSN(m.CommitLSN), offsets.LSN(m.TransactionEndLSN), m.CommitTime)
+	case *pglogrepl.InsertMessageV2:
+		return r.change(m.Xid, m.RelationID, func(rel *relation) (ordering.Change, error) {
+			after, err := r.tuple(rel, m.Tuple, false)
+			return ordering.Change{Op: ordering.OpInsert, After: after}, err
+		})
+	case *pglogrepl.UpdateMessageV2:
+		return r.change(m.Xid, m.RelationID, func(rel *relation) (ordering.Change, error) {
+			ch := ordering.Change{Op: ordering.OpUpdate}
+			var err error
+			if m.OldTuple != nil {
+				if ch.Before, err = r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey); err != nil {
+					return ch, err
+				}
+			}
+			ch.After, err = r.tuple(rel, m.NewTuple, false)
+			return ch, err
+		})
+	case *pglogrepl.DeleteMessageV2:
+		return r.change(m.Xid, m.RelationID, func(rel *relation) (ordering.Change, error) {
+			before, err := r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey)
+			return ordering.Change{Op: ordering.OpDelete, Before: before}, err
+		})
+	case *pglogrepl.TruncateMessageV2:
+		for _, id := range m.RelationIDs {
+			if err := r.change(m.Xid, id, func(*relation) (ordering.Change, error) {
+				return ordering.Change{Op: ordering.OpTruncate}, nil
+			}); err != nil {
+				return err
+			}
+		}
+	case *pglogrepl.StreamStartMessageV2:
+		r.inStream, r.streamXid = true, m.Xid
+		if r.streams[m.Xid] == nil {
+			r.streams[m.Xid] = newTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+		}
+	case *pglogrepl.StreamStopMessageV2:
+		r.inStream = false
+	case *pglogrepl.StreamCommitMessageV2:
+		buf := r.streams[m.Xid]
+		if buf == nil {
+			// Every change was in aborted subtransactions or none was sent.
+			buf = newTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+		}
+		delete(r.streams, m.Xid)
+		defer buf.close()
+		return r.commit(ctx, buf, offsets.LSN(m.CommitLSN), offsets.LSN(m.TransactionEndLSN), m.CommitTime)
+	case *pglogrepl.StreamAbortMessageV2:
+		buf := r.streams[m.Xid]
+		if buf == nil {
+			return nil
+		}
+		if m.SubXid == m.Xid {
+			buf.close()
+			delete(r.streams, m.Xid)
+		} else {
+			buf.abort(m.SubXid)
+		}
+	case *pglogrepl.LogicalDecodingMessageV2:
+		if !m.Transactional && !r.inStream {
+			r.idleAt(offsets.LSN(m.LSN))
+		}
+	case *pglogrepl.TypeMessageV2, *pglogrepl.OriginMessage:
+		// Types are read from the catalog by OID; origins are not used.
+	default:
+		return fmt.Errorf("source %s: unexpected pgoutput message %T", r.cfg().Name, msg)
+	}
+	return nil
+}
+
+// relation (re)builds the shape of a table. A new Relation message means
+// later rows decode with the new shape (DDL mid-stream).
+func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
+	cols := make([]column, len(m.Columns))
+	for i, c := range m.Columns {
+		cols[i] = column{Name: c.Name, Type: typeRef{OID: c.DataType, Typmod: c.TypeModifier}, Key: c.Flags&1 == 1}
+	}
+	name := tableName{Schema: m.Namespace, Name: m.RelationName}
+	rel, err := buildRelation(ctx, r.conn, m.RelationID, name, cols, r.cfg().Tables)
+	if err != nil {
+		return fmt.Errorf("source %s: relation %s: %w", r.cfg().Name, name, err)
+	}
+	r.relations[m.RelationID] = rel
+	r.src.log.Debug("relation", "table", name.String(), "columns", len(cols), "captured", rel.capture)
+	return nil
+}
+
+// change decodes one row change into the open transaction.
+func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Change, error)) error {
+	rel := r.relations[relid]
+	if rel == nil {
+		return fmt.Errorf("source %s: change for unknown relation %d", r.cfg().Name, relid)
+	}
+	if !rel.capture {
+		return nil
+	}
+	ch, err := decode(rel)
+	if err != nil {
+		return fmt.Errorf("source %s: decode a row of %s: %w", r.cfg().Name, rel.table.QualifiedName(), err)
+	}
+	ch.Table = rel.table
+	buf, sub := r.cur, xid
+	if r.inStream {
+		buf = r.streams[r.streamXid]
+		if buf == nil {
+			return fmt.Errorf("source %s: streamed change outside a stream", r.cfg().Name)
+		}
+	} else if buf == nil {
+		return fmt.Errorf("source %s: change outside a transaction", r.cfg().Name)
+	} else {
+		sub = buf.xid
+	}
+	return buf.add(sub, ch)
+}
+
+// tuple decodes a row image. keyOnly marks an old-key image: columns
+// outside the replica identity were not sent and become Unchanged.
+func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]ordering.Value, error) {
+	if t == nil {
+		return nil, nil
+	}
+	if len(t.Columns) != len(rel.types) {
+		return nil, fmt.Errorf("row has %d columns, relation has %d", len(t.Columns), len(rel.types))
+	}
+	row := make([]ordering.Value, len(t.Columns))
+	for i, c := range t.Columns {
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeNull:
+			if keyOnly && !rel.keyCols[i] {
+				row[i] = ordering.Unchanged()
+			}
+		case pglogrepl.TupleDataTypeToast:
+			row[i] = ordering.Unchanged()
+		case pglogrepl.TupleDataTypeText:
+			v, err := rel.types[i].decode(c.Data)
+			if err != nil {
+				return nil, fmt.Errorf("column %s: %w", rel.table.Columns[i].Name, err)
+			}
+			row[i] = v
+		default:
+			return nil, fmt.Errorf("column %s: unexpected tuple data type %q", rel.table.Columns[i].Name, c.DataType)
+		}
+	}
+	return row, nil
+}
+
+// commit publishes a committed transaction.
+func (r *session) commit(ctx context.Context, buf *txnBuffer, commit, end offsets.LSN, at time.Time) error {
+	seq := offsets.Seq{Pos: uint64(commit), Sub: offsets.StreamSub}
+	if !r.saved.Less(seq) {
+		return nil // durable before the last restart: the log holds it
+	}
+	n := buf.live()
+	if n == 0 {
+		r.idleAt(end)
+		return nil
+	}
+	txn := &ordering.Txn{
+		Source: r.cfg().Name, ID: txnID(buf.xid), Seq: seq,
+		Pos: offsets.PGPosition(commit, end), CommitTime: at,
+	}
+	txn.DependsOn = r.tracker.Commit(seq, &buf.ws)
+	if err := r.out.Publish(ctx, txn, n, buf.changes()); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("source %s: publish transaction %s: %w", r.cfg().Name, commit, err)
+	}
+	r.durableCommit = at
+	r.src.update(func(s *sources.Status) { s.Txns++; s.Events += int64(n) })
+	return nil
+}
+
+// acknowledge sends the standby status when the acknowledgeable position
+// advanced (at once, so synchronous commits return quickly) or the status
+// interval passed, and checkpoints the durable position.
+func (r *session) acknowledge(ctx context.Context, force bool) error {
+	seq, pos := r.out.Durable()
+	flush := r.lastIdle
+	if pos.Engine != "" && pos.EndLSN > flush {
+		flush = pos.EndLSN
+	}
+	if r.saved.Less(seq) && (force || time.Since(r.lastSave) > 200*time.Millisecond || r.cfg().Sync) {
+		cp := offsets.Checkpoint{Position: pos, Seq: seq, SnapshotDone: true}
+		if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+		}
+		r.saved, r.lastSave = seq, time.Now()
+	}
+	if flush <= r.sentFlush && !force && time.Since(r.lastStatus) < r.cfg().StatusInterval {
+		return nil
+	}
+	if flush < r.sentFlush {
+		flush = r.sentFlush
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, r.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: pglogrepl.LSN(flush),
+		WALFlushPosition: pglogrepl.LSN(flush),
+		WALApplyPosition: pglogrepl.LSN(flush),
+		ClientTime:       time.Now(),
+	})
+	if err != nil {
+		if ctx.Err() != nil && !force {
+			return nil
+		}
+		return fmt.Errorf("source %s: send standby status: %w", r.cfg().Name, err)
+	}
+	r.sentFlush, r.lastStatus = flush, time.Now()
+	r.src.update(func(s *sources.Status) {
+		s.Acked, s.AckedBytes = flush.String(), uint64(flush)
+		if !pos.IsZero() {
+			s.LastCommit = r.durableCommit
+		}
+	})
+	return nil
+}

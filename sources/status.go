@@ -1,0 +1,36 @@
+package sources
+
+import "time"
+
+// State of a source.
+type State string
+
+// The states a source reports.
+const (
+	StateStarting     State = "starting"
+	StateSnapshotting State = "snapshotting"
+	StateStreaming    State = "streaming"
+	StateFailed       State = "failed"
+	StateStopped      State = "stopped"
+)
+
+// Status is what a source reports for metrics, the status API and logs.
+// It never holds row data.
+type Status struct {
+	Name   string
+	Engine string
+	State  State
+	// Head is the newest source position seen (PostgreSQL: the server's
+	// WAL end); Acked is what upstream was told is durable.
+	Head, Acked string
+	// HeadBytes and AckedBytes are the same as numbers where the engine
+	// has them (PostgreSQL LSNs), for byte lag.
+	HeadBytes, AckedBytes uint64
+	// Txns and Events count what the log holds durably since start;
+	// SnapshotRows counts snapshot rows read.
+	Txns, Events, SnapshotRows int64
+	// LastCommit is the commit time of the newest durable transaction.
+	LastCommit time.Time
+	LastError  string
+	ErrorTime  time.Time
+}
