@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,10 @@ type Config struct {
 	// Default: 1s. Updates are also sent as soon as the durable position
 	// advances.
 	StatusInterval time.Duration
+	// DecodingWorkMem sets logical_decoding_work_mem on the replication
+	// connection (e.g. "64MB"): transactions larger than it are streamed
+	// by the server before they commit. Default: the server's setting.
+	DecodingWorkMem string
 	// Sync makes the replication connection's application_name the slot
 	// name (for synchronous_standby_names) and acknowledges every durable
 	// transaction at once: a source COMMIT then returns only when its
@@ -104,6 +109,8 @@ type Source struct {
 
 	mu     sync.Mutex
 	status sources.Status
+	// streamed counts transactions the server streamed before commit.
+	streamed atomic.Int64
 }
 
 // New returns a source. newLog makes a fresh Log for each run.
@@ -163,6 +170,9 @@ func (s *Source) connConfig(replication bool) (*pgconn.Config, error) {
 	if replication {
 		pc.RuntimeParams["replication"] = "database"
 		pc.RuntimeParams["application_name"] = s.cfg.Slot
+		if s.cfg.DecodingWorkMem != "" {
+			pc.RuntimeParams["logical_decoding_work_mem"] = s.cfg.DecodingWorkMem
+		}
 	}
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = 10 * time.Second

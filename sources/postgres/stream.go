@@ -176,6 +176,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		r.inStream, r.streamXid = true, m.Xid
 		if r.streams[m.Xid] == nil {
 			r.streams[m.Xid] = newTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+			r.src.streamed.Add(1)
 		}
 	case *pglogrepl.StreamStopMessageV2:
 		r.inStream = false

@@ -1,0 +1,153 @@
+// Package logread reads a walship log back from Kafka for tests and
+// verification tools: every topic of a prefix, from the first offset to
+// the end offsets taken when Read starts, decoded and grouped into
+// transactions along the transaction-topic spine.
+package logread
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/ordering/kafka"
+)
+
+// Txn is one transaction as the log holds it.
+type Txn struct {
+	Begin, End envelope.Marker
+	Events     []envelope.Decoded // in index order
+}
+
+// Log is everything read.
+type Log struct {
+	// Txns in spine order; a transaction re-sent after a restart appears
+	// again (same Seq).
+	Txns []Txn
+	// Partitions holds each data partition's events in offset order, keyed
+	// "topic/partition".
+	Partitions map[string][]envelope.Decoded
+}
+
+// Read reads the log of prefix on broker.
+func Read(ctx context.Context, broker, prefix string) (*Log, error) {
+	conn, err := kafkago.DialContext(ctx, "tcp", broker)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := conn.ReadPartitions()
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{Partitions: map[string][]envelope.Decoded{}}
+	spine := kafka.TransactionTopic(prefix)
+	var markers []envelope.Marker
+	for _, p := range parts {
+		if !strings.HasPrefix(p.Topic, prefix+".") {
+			continue
+		}
+		recs, err := readPartition(ctx, broker, p.Topic, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		key := fmt.Sprintf("%s/%d", p.Topic, p.ID)
+		for _, r := range recs {
+			if p.Topic == spine {
+				m, err := envelope.DecodeMarker(r)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", key, err)
+				}
+				markers = append(markers, m)
+				continue
+			}
+			d, err := envelope.Decode(r)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			l.Partitions[key] = append(l.Partitions[key], d)
+		}
+	}
+	// Walk the spine; take each transaction's events from the partitions'
+	// heads, in order, as the END marker counts them.
+	heads := map[string]int{}
+	var open *envelope.Marker
+	for _, m := range markers {
+		switch m.Status {
+		case envelope.StatusBegin:
+			mm := m
+			open = &mm
+		case envelope.StatusEnd:
+			if open == nil || open.Seq != m.Seq {
+				// An END without its BEGIN: a torn write before a restart.
+				open = nil
+				continue
+			}
+			t := Txn{Begin: *open, End: m}
+			seen := map[int]bool{}
+			for _, pc := range m.Partitions {
+				key := fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)
+				evs := l.Partitions[key]
+				for n := 0; n < pc.Count; {
+					if heads[key] >= len(evs) {
+						return nil, fmt.Errorf("transaction %s: %s ends after %d of %d events", m.Seq, key, n, pc.Count)
+					}
+					e := evs[heads[key]]
+					heads[key]++
+					// Skip events of other (torn, re-sent) transactions, and
+					// the copies a torn attempt of this one left.
+					if e.Seq != m.Seq || seen[e.Index] {
+						continue
+					}
+					seen[e.Index] = true
+					t.Events = append(t.Events, e)
+					n++
+				}
+			}
+			sort.Slice(t.Events, func(i, j int) bool { return t.Events[i].Index < t.Events[j].Index })
+			l.Txns = append(l.Txns, t)
+			open = nil
+		}
+	}
+	return l, nil
+}
+
+func readPartition(ctx context.Context, broker, topic string, partition int) ([]envelope.Record, error) {
+	conn, err := kafkago.DialLeader(ctx, "tcp", broker, topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	first, last, err := conn.ReadOffsets()
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	if last <= first {
+		return nil, nil
+	}
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: partition,
+		MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return nil, err
+	}
+	var out []envelope.Record
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%d at %d of %d: %w", topic, partition, len(out), last-first, err)
+		}
+		rec := envelope.Record{Key: m.Key, Value: m.Value}
+		for _, h := range m.Headers {
+			rec.Headers = append(rec.Headers, envelope.Header{Key: h.Key, Value: h.Value})
+		}
+		out = append(out, rec)
+		if m.Offset >= last-1 {
+			return out, nil
+		}
+	}
+}
