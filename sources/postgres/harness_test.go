@@ -97,11 +97,7 @@ func (h *harness) start(cfg Config) {
 	newLog := func() (Log, error) {
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	h.src = New(cfg, newLog, h.store, log)
+	h.src = New(cfg, newLog, h.store, h.srcLog())
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() {
@@ -317,4 +313,11 @@ func rowsEqual(a, b []ordering.Value) bool {
 		}
 	}
 	return true
+}
+
+func (h *harness) srcLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

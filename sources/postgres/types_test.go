@@ -26,49 +26,49 @@ const (
 	oidMoodDomain  = 90009 // domain mood_d AS mood
 )
 
-func baseRow(oid uint32, name string, cat byte, length int16) *typeRow {
+func tvBaseRow(oid uint32, name string, cat byte, length int16) *typeRow {
 	return &typeRow{OID: oid, Name: name, Type: 'b', Category: cat, Len: length, Delim: ','}
 }
 
-func arrayRow(oid uint32, name string, elem uint32) *typeRow {
+func tvArrayRow(oid uint32, name string, elem uint32) *typeRow {
 	return &typeRow{OID: oid, Name: name, Type: 'b', Category: 'A', Elem: elem, Len: -1, Delim: ','}
 }
 
-func domainRow(oid uint32, name string, base uint32, mod int32) *typeRow {
+func tvDomainRow(oid uint32, name string, base uint32, mod int32) *typeRow {
 	return &typeRow{OID: oid, Name: name, Type: 'd', Category: 'N', BaseType: base, BaseTypmod: mod, Len: -1, Delim: ','}
 }
 
-var fakeRows = func() map[uint32]*typeRow {
+var tvRows = func() map[uint32]*typeRow {
 	rows := []*typeRow{
-		baseRow(oidBool, "bool", 'B', 1), baseRow(oidBytea, "bytea", 'U', -1),
+		tvBaseRow(oidBool, "bool", 'B', 1), tvBaseRow(oidBytea, "bytea", 'U', -1),
 		{OID: 18, Name: "char", Type: 'b', Category: 'Z', Len: 1, Delim: ','},
 		{OID: oidName, Name: "name", Type: 'b', Category: 'S', Elem: 18, Len: 64, Delim: ','},
-		baseRow(oidInt8, "int8", 'N', 8), baseRow(oidInt2, "int2", 'N', 2), baseRow(oidInt4, "int4", 'N', 4),
+		tvBaseRow(oidInt8, "int8", 'N', 8), tvBaseRow(oidInt2, "int2", 'N', 2), tvBaseRow(oidInt4, "int4", 'N', 4),
 		{OID: oidInt2Vector, Name: "int2vector", Type: 'b', Category: 'A', Elem: oidInt2, Len: -1, Delim: ','},
-		baseRow(oidText, "text", 'S', -1), baseRow(oidOID, "oid", 'N', 4),
-		baseRow(oidJSON, "json", 'U', -1), baseRow(oidJSONB, "jsonb", 'U', -1),
-		baseRow(oidFloat4, "float4", 'N', 4), baseRow(oidFloat8, "float8", 'N', 8),
+		tvBaseRow(oidText, "text", 'S', -1), tvBaseRow(oidOID, "oid", 'N', 4),
+		tvBaseRow(oidJSON, "json", 'U', -1), tvBaseRow(oidJSONB, "jsonb", 'U', -1),
+		tvBaseRow(oidFloat4, "float4", 'N', 4), tvBaseRow(oidFloat8, "float8", 'N', 8),
 		{OID: 600, Name: "point", Type: 'b', Category: 'G', Elem: oidFloat8, Len: 16, Delim: ','},
 		{OID: 603, Name: "box", Type: 'b', Category: 'G', Elem: 600, Len: 32, Delim: ';'},
-		baseRow(790, "money", 'N', 8), baseRow(869, "inet", 'I', -1), baseRow(142, "xml", 'U', -1),
-		baseRow(3614, "tsvector", 'U', -1),
+		tvBaseRow(790, "money", 'N', 8), tvBaseRow(869, "inet", 'I', -1), tvBaseRow(142, "xml", 'U', -1),
+		tvBaseRow(3614, "tsvector", 'U', -1),
 		{OID: 3904, Name: "int4range", Type: 'r', Category: 'R', Len: -1, Delim: ','},
-		baseRow(oidBPChar, "bpchar", 'S', -1), baseRow(oidVarchar, "varchar", 'S', -1),
-		baseRow(oidDate, "date", 'D', 4), baseRow(oidTime, "time", 'D', 8), baseRow(oidTimeTZ, "timetz", 'D', 12),
-		baseRow(oidTimestamp, "timestamp", 'D', 8), baseRow(oidTimestampTZ, "timestamptz", 'D', 8),
-		baseRow(oidInterval, "interval", 'T', 16), baseRow(oidBit, "bit", 'V', -1), baseRow(oidVarbit, "varbit", 'V', -1),
-		baseRow(oidNumeric, "numeric", 'N', -1), baseRow(oidUUID, "uuid", 'U', 16),
-		arrayRow(1000, "_bool", oidBool), arrayRow(1001, "_bytea", oidBytea), arrayRow(1007, "_int4", oidInt4),
-		arrayRow(1009, "_text", oidText), arrayRow(1015, "_varchar", oidVarchar), arrayRow(1231, "_numeric", oidNumeric),
-		arrayRow(1182, "_date", oidDate), arrayRow(199, "_json", oidJSON), arrayRow(1020, "_box", 603),
-		arrayRow(1021, "_float4", oidFloat4), arrayRow(1185, "_timestamptz", oidTimestampTZ),
+		tvBaseRow(oidBPChar, "bpchar", 'S', -1), tvBaseRow(oidVarchar, "varchar", 'S', -1),
+		tvBaseRow(oidDate, "date", 'D', 4), tvBaseRow(oidTime, "time", 'D', 8), tvBaseRow(oidTimeTZ, "timetz", 'D', 12),
+		tvBaseRow(oidTimestamp, "timestamp", 'D', 8), tvBaseRow(oidTimestampTZ, "timestamptz", 'D', 8),
+		tvBaseRow(oidInterval, "interval", 'T', 16), tvBaseRow(oidBit, "bit", 'V', -1), tvBaseRow(oidVarbit, "varbit", 'V', -1),
+		tvBaseRow(oidNumeric, "numeric", 'N', -1), tvBaseRow(oidUUID, "uuid", 'U', 16),
+		tvArrayRow(1000, "_bool", oidBool), tvArrayRow(1001, "_bytea", oidBytea), tvArrayRow(1007, "_int4", oidInt4),
+		tvArrayRow(1009, "_text", oidText), tvArrayRow(1015, "_varchar", oidVarchar), tvArrayRow(1231, "_numeric", oidNumeric),
+		tvArrayRow(1182, "_date", oidDate), tvArrayRow(199, "_json", oidJSON), tvArrayRow(1020, "_box", 603),
+		tvArrayRow(1021, "_float4", oidFloat4), tvArrayRow(1185, "_timestamptz", oidTimestampTZ),
 		{OID: oidMood, Name: "mood", Type: 'e', Category: 'E', Len: 4, Delim: ','},
-		arrayRow(oidMoodArray, "_mood", oidMood),
-		domainRow(oidAmount, "amount", oidNumeric, numericMod(10, 2)),
-		arrayRow(oidAmountArray, "_amount", oidAmount),
-		baseRow(oidCitext, "citext", 'S', -1), baseRow(oidHstore, "hstore", 'U', -1),
-		domainRow(oidIntList, "int_list", 1007, -1), domainRow(oidPrice, "price", oidAmount, -1),
-		domainRow(oidMoodDomain, "mood_d", oidMood, -1),
+		tvArrayRow(oidMoodArray, "_mood", oidMood),
+		tvDomainRow(oidAmount, "amount", oidNumeric, tvNumericMod(10, 2)),
+		tvArrayRow(oidAmountArray, "_amount", oidAmount),
+		tvBaseRow(oidCitext, "citext", 'S', -1), tvBaseRow(oidHstore, "hstore", 'U', -1),
+		tvDomainRow(oidIntList, "int_list", 1007, -1), tvDomainRow(oidPrice, "price", oidAmount, -1),
+		tvDomainRow(oidMoodDomain, "mood_d", oidMood, -1),
 	}
 	m := map[uint32]*typeRow{}
 	for _, r := range rows {
@@ -77,36 +77,36 @@ var fakeRows = func() map[uint32]*typeRow {
 	return m
 }()
 
-var fakeLabels = map[uint32][]string{oidMood: {"sad", "ok", "happy"}}
+var tvLabels = map[uint32][]string{oidMood: {"sad", "ok", "happy"}}
 
-func numericMod(p, s int) int32 { return int32(p<<16|(s&0x7ff)) + 4 }
+func tvNumericMod(p, s int) int32 { return int32(p<<16|(s&0x7ff)) + 4 }
 
 // fakeType resolves oid/typmod against the fake catalog; names are the
 // typnames (format_type is the server's business).
-func fakeType(t testing.TB, oid uint32, mod int32) *pgType {
+func tvType(t testing.TB, oid uint32, mod int32) *pgType {
 	t.Helper()
 	ref := typeRef{oid, mod}
-	m, err := buildTypes([]typeRef{ref}, fakeRows, nil, fakeLabels)
+	m, err := buildTypes([]typeRef{ref}, tvRows, nil, tvLabels)
 	if err != nil {
 		t.Fatalf("buildTypes(%d): %v", oid, err)
 	}
 	return m[ref]
 }
 
-func f4(f float32) ordering.Value { return ordering.Float(float64(f)) }
+func tvF4(f float32) ordering.Value { return ordering.Float(float64(f)) }
 
 // days is the date's day number computed with the time package (astronomical years).
-func days(y, m, d int) int64 {
+func tvDays(y, m, d int) int64 {
 	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
 
-func micros(y, mo, d, h, mi, s, us int) int64 {
+func tvMicros(y, mo, d, h, mi, s, us int) int64 {
 	return time.Date(y, time.Month(mo), d, h, mi, s, us*1000, time.UTC).UnixMicro()
 }
 
-func arr(v ...ordering.Value) ordering.Value { return ordering.Array(v...) }
+func tvArr(v ...ordering.Value) ordering.Value { return ordering.Array(v...) }
 
-func ints(v ...int64) ordering.Value {
+func tvInts(v ...int64) ordering.Value {
 	out := make([]ordering.Value, len(v))
 	for i, n := range v {
 		out[i] = ordering.Int(n)
@@ -114,9 +114,9 @@ func ints(v ...int64) ordering.Value {
 	return ordering.Array(out...)
 }
 
-var null = ordering.Null()
+var tvNull = ordering.Null()
 
-type decodeCase struct {
+type tvDecodeCase struct {
 	oid  uint32
 	mod  int32
 	in   string
@@ -124,7 +124,7 @@ type decodeCase struct {
 	err  bool
 }
 
-var decodeCases = []decodeCase{
+var tvDecodeCases = []tvDecodeCase{
 	// integers
 	{oid: oidInt2, in: "-32768", want: ordering.Int(-32768)},
 	{oid: oidInt4, in: "0", want: ordering.Int(0)},
@@ -138,7 +138,7 @@ var decodeCases = []decodeCase{
 	{oid: oidNumeric, in: "Infinity", want: ordering.Decimal("Infinity")},
 	{oid: oidNumeric, in: "-Infinity", want: ordering.Decimal("-Infinity")},
 	{oid: oidNumeric, in: "-0.00", want: ordering.Decimal("-0.00")},
-	{oid: oidNumeric, mod: numericMod(12, 4), in: "12.3400", want: ordering.Decimal("12.3400")},
+	{oid: oidNumeric, mod: tvNumericMod(12, 4), in: "12.3400", want: ordering.Decimal("12.3400")},
 	{oid: oidNumeric, in: "1234567890123456789012345678901234567890.000000000000000000001",
 		want: ordering.Decimal("1234567890123456789012345678901234567890.000000000000000000001")},
 	{oid: oidNumeric, in: "-9999999999999999999999999999999999999999", want: ordering.Decimal("-9999999999999999999999999999999999999999")},
@@ -156,10 +156,10 @@ var decodeCases = []decodeCase{
 	{oid: oidFloat8, in: "1.7976931348623157e+308", want: ordering.Float(math.MaxFloat64)},
 	{oid: oidFloat8, in: "5e-324", want: ordering.Float(math.SmallestNonzeroFloat64)},
 	{oid: oidFloat8, in: "inf", err: true},
-	{oid: oidFloat4, in: "0.1", want: f4(0.1)},
-	{oid: oidFloat4, in: "0.100000001", want: f4(0.1)}, // extra_float_digits=3 on old servers
-	{oid: oidFloat4, in: "3.4028235e+38", want: f4(math.MaxFloat32)},
-	{oid: oidFloat4, in: "1e-45", want: f4(math.SmallestNonzeroFloat32)},
+	{oid: oidFloat4, in: "0.1", want: tvF4(0.1)},
+	{oid: oidFloat4, in: "0.100000001", want: tvF4(0.1)}, // extra_float_digits=3 on old servers
+	{oid: oidFloat4, in: "3.4028235e+38", want: tvF4(math.MaxFloat32)},
+	{oid: oidFloat4, in: "1e-45", want: tvF4(math.SmallestNonzeroFloat32)},
 	{oid: oidFloat4, in: "-0", want: ordering.Float(math.Copysign(0, -1))},
 	{oid: oidFloat4, in: "NaN", want: ordering.Float(math.NaN())},
 	{oid: oidFloat4, in: "-Infinity", want: ordering.Float(math.Inf(-1))},
@@ -183,14 +183,14 @@ var decodeCases = []decodeCase{
 	// date
 	{oid: oidDate, in: "1970-01-01", want: ordering.Date(0)},
 	{oid: oidDate, in: "1969-12-31", want: ordering.Date(-1)},
-	{oid: oidDate, in: "2000-02-29", want: ordering.Date(days(2000, 2, 29))},
-	{oid: oidDate, in: "1900-03-01", want: ordering.Date(days(1900, 3, 1))},
-	{oid: oidDate, in: "0001-01-01", want: ordering.Date(days(1, 1, 1))},
-	{oid: oidDate, in: "0001-12-31 BC", want: ordering.Date(days(0, 12, 31))},
-	{oid: oidDate, in: "0044-03-15 BC", want: ordering.Date(days(-43, 3, 15))},
-	{oid: oidDate, in: "0005-02-29 BC", want: ordering.Date(days(-4, 2, 29))}, // 5 BC = year -4, a leap year
-	{oid: oidDate, in: "4713-01-01 BC", want: ordering.Date(days(-4712, 1, 1))},
-	{oid: oidDate, in: "5874897-12-31", want: ordering.Date(days(5874897, 12, 31))},
+	{oid: oidDate, in: "2000-02-29", want: ordering.Date(tvDays(2000, 2, 29))},
+	{oid: oidDate, in: "1900-03-01", want: ordering.Date(tvDays(1900, 3, 1))},
+	{oid: oidDate, in: "0001-01-01", want: ordering.Date(tvDays(1, 1, 1))},
+	{oid: oidDate, in: "0001-12-31 BC", want: ordering.Date(tvDays(0, 12, 31))},
+	{oid: oidDate, in: "0044-03-15 BC", want: ordering.Date(tvDays(-43, 3, 15))},
+	{oid: oidDate, in: "0005-02-29 BC", want: ordering.Date(tvDays(-4, 2, 29))}, // 5 BC = year -4, a leap year
+	{oid: oidDate, in: "4713-01-01 BC", want: ordering.Date(tvDays(-4712, 1, 1))},
+	{oid: oidDate, in: "5874897-12-31", want: ordering.Date(tvDays(5874897, 12, 31))},
 	{oid: oidDate, in: "infinity", want: ordering.Special(ordering.KindDate, "infinity")},
 	{oid: oidDate, in: "-infinity", want: ordering.Special(ordering.KindDate, "-infinity")},
 	{oid: oidDate, in: "0000-01-01", err: true},
@@ -217,11 +217,11 @@ var decodeCases = []decodeCase{
 	{oid: oidTimeTZ, in: "12:00:00.5+05:30:15", want: ordering.Text("12:00:00.5+05:30:15")},
 	// timestamp
 	{oid: oidTimestamp, in: "1970-01-01 00:00:00", want: ordering.Timestamp(0)},
-	{oid: oidTimestamp, in: "2024-02-29 12:34:56.123456", want: ordering.Timestamp(micros(2024, 2, 29, 12, 34, 56, 123456))},
+	{oid: oidTimestamp, in: "2024-02-29 12:34:56.123456", want: ordering.Timestamp(tvMicros(2024, 2, 29, 12, 34, 56, 123456))},
 	{oid: oidTimestamp, in: "1969-12-31 23:59:59.9", want: ordering.Timestamp(-100_000)},
-	{oid: oidTimestamp, in: "0044-03-15 12:00:00 BC", want: ordering.Timestamp(micros(-43, 3, 15, 12, 0, 0, 0))},
-	{oid: oidTimestamp, in: "4713-01-01 00:00:00 BC", want: ordering.Timestamp(micros(-4712, 1, 1, 0, 0, 0, 0))},
-	{oid: oidTimestamp, in: "200000-06-30 23:59:59.999999", want: ordering.Timestamp(micros(200000, 6, 30, 23, 59, 59, 999999))},
+	{oid: oidTimestamp, in: "0044-03-15 12:00:00 BC", want: ordering.Timestamp(tvMicros(-43, 3, 15, 12, 0, 0, 0))},
+	{oid: oidTimestamp, in: "4713-01-01 00:00:00 BC", want: ordering.Timestamp(tvMicros(-4712, 1, 1, 0, 0, 0, 0))},
+	{oid: oidTimestamp, in: "200000-06-30 23:59:59.999999", want: ordering.Timestamp(tvMicros(200000, 6, 30, 23, 59, 59, 999999))},
 	{oid: oidTimestamp, in: "294247-01-10 04:00:54.775807", want: ordering.Timestamp(math.MaxInt64)},
 	// Beyond int64 µs since 1970, up to PostgreSQL's own maximum: Special with the text.
 	{oid: oidTimestamp, in: "294247-01-10 04:00:54.775808", want: ordering.Special(ordering.KindTimestamp, "294247-01-10 04:00:54.775808")},
@@ -233,11 +233,11 @@ var decodeCases = []decodeCase{
 	{oid: oidTimestamp, in: "2020-01-01T00:00:00", err: true},
 	// timestamptz
 	{oid: oidTimestampTZ, in: "1970-01-01 00:00:00+00", want: ordering.TimestampTZ(0)},
-	{oid: oidTimestampTZ, in: "2020-01-01 00:00:00+05:30", want: ordering.TimestampTZ(micros(2019, 12, 31, 18, 30, 0, 0))},
-	{oid: oidTimestampTZ, in: "2019-12-31 18:30:00+00", want: ordering.TimestampTZ(micros(2019, 12, 31, 18, 30, 0, 0))},
-	{oid: oidTimestampTZ, in: "1899-12-31 23:40:28-00:19:32", want: ordering.TimestampTZ(micros(1900, 1, 1, 0, 0, 0, 0))},
-	{oid: oidTimestampTZ, in: "2021-06-01 08:00:00.25-07", want: ordering.TimestampTZ(micros(2021, 6, 1, 15, 0, 0, 250000))},
-	{oid: oidTimestampTZ, in: "0001-01-01 00:00:00+00 BC", want: ordering.TimestampTZ(micros(0, 1, 1, 0, 0, 0, 0))},
+	{oid: oidTimestampTZ, in: "2020-01-01 00:00:00+05:30", want: ordering.TimestampTZ(tvMicros(2019, 12, 31, 18, 30, 0, 0))},
+	{oid: oidTimestampTZ, in: "2019-12-31 18:30:00+00", want: ordering.TimestampTZ(tvMicros(2019, 12, 31, 18, 30, 0, 0))},
+	{oid: oidTimestampTZ, in: "1899-12-31 23:40:28-00:19:32", want: ordering.TimestampTZ(tvMicros(1900, 1, 1, 0, 0, 0, 0))},
+	{oid: oidTimestampTZ, in: "2021-06-01 08:00:00.25-07", want: ordering.TimestampTZ(tvMicros(2021, 6, 1, 15, 0, 0, 250000))},
+	{oid: oidTimestampTZ, in: "0001-01-01 00:00:00+00 BC", want: ordering.TimestampTZ(tvMicros(0, 1, 1, 0, 0, 0, 0))},
 	{oid: oidTimestampTZ, in: "294276-12-31 23:59:59.999999+00", want: ordering.Special(ordering.KindTimestampTZ, "294276-12-31 23:59:59.999999+00")},
 	{oid: oidTimestampTZ, in: "infinity", want: ordering.Special(ordering.KindTimestampTZ, "infinity")},
 	{oid: oidTimestampTZ, in: "2020-01-01 00:00:00", err: true},
@@ -278,42 +278,42 @@ var decodeCases = []decodeCase{
 	{oid: oidPrice, in: "-0.01", want: ordering.Decimal("-0.01")},
 	{oid: oidAmount, in: "abc", err: true},
 	// arrays
-	{oid: 1007, in: "{1,2,NULL}", want: arr(ordering.Int(1), ordering.Int(2), null)},
-	{oid: 1007, in: "{}", want: arr()},
-	{oid: 1007, in: "{{1,2},{3,4}}", want: arr(ints(1, 2), ints(3, 4))},
-	{oid: 1007, in: "{{{1},{2}},{{3},{NULL}}}", want: arr(arr(ints(1), ints(2)), arr(ints(3), arr(null)))},
-	{oid: 1007, in: "[0:1]={1,2}", want: ints(1, 2)},
-	{oid: 1007, in: "[2:3][-5:-5]={{1},{2}}", want: arr(ints(1), ints(2))},
+	{oid: 1007, in: "{1,2,NULL}", want: tvArr(ordering.Int(1), ordering.Int(2), tvNull)},
+	{oid: 1007, in: "{}", want: tvArr()},
+	{oid: 1007, in: "{{1,2},{3,4}}", want: tvArr(tvInts(1, 2), tvInts(3, 4))},
+	{oid: 1007, in: "{{{1},{2}},{{3},{NULL}}}", want: tvArr(tvArr(tvInts(1), tvInts(2)), tvArr(tvInts(3), tvArr(tvNull)))},
+	{oid: 1007, in: "[0:1]={1,2}", want: tvInts(1, 2)},
+	{oid: 1007, in: "[2:3][-5:-5]={{1},{2}}", want: tvArr(tvInts(1), tvInts(2))},
 	{oid: 1007, in: "{1,x}", err: true},
 	{oid: 1007, in: "{1,2", err: true},
 	{oid: 1007, in: "{{1},2}", err: true},
 	{oid: 1007, in: "1,2", err: true},
-	{oid: 1009, in: `{"a b","c\"d",NULL,"NULL",null,"\\",""}`, want: arr(ordering.String("a b"), ordering.String(`c"d`), null,
-		ordering.String("NULL"), null, ordering.String(`\`), ordering.String(""))},
-	{oid: 1009, in: `{"{x}","a,b",é,👋}`, want: arr(ordering.String("{x}"), ordering.String("a,b"), ordering.String("é"), ordering.String("👋"))},
-	{oid: 1015, mod: 14, in: `{"  padded  ",x}`, want: arr(ordering.String("  padded  "), ordering.String("x"))},
-	{oid: 1001, in: `{"\\x00ff",NULL,"\\x"}`, want: arr(ordering.Bytes([]byte{0, 0xff}), null, ordering.Bytes(nil))},
-	{oid: 199, in: `{"{\"a\":1}","[1, 2]",NULL}`, want: arr(ordering.JSON(`{"a":1}`), ordering.JSON("[1, 2]"), null)},
-	{oid: 1231, in: "{1.50,NaN,-Infinity,-0}", want: arr(ordering.Decimal("1.50"), ordering.Decimal("NaN"), ordering.Decimal("-Infinity"), ordering.Decimal("-0"))},
-	{oid: 1182, in: `{"0044-03-15 BC",infinity,2000-01-01}`, want: arr(ordering.Date(days(-43, 3, 15)),
-		ordering.Special(ordering.KindDate, "infinity"), ordering.Date(days(2000, 1, 1)))},
-	{oid: 1185, in: `{"2020-01-01 00:00:00+05:30",-infinity}`, want: arr(ordering.TimestampTZ(micros(2019, 12, 31, 18, 30, 0, 0)),
+	{oid: 1009, in: `{"a b","c\"d",NULL,"NULL",null,"\\",""}`, want: tvArr(ordering.String("a b"), ordering.String(`c"d`), tvNull,
+		ordering.String("NULL"), tvNull, ordering.String(`\`), ordering.String(""))},
+	{oid: 1009, in: `{"{x}","a,b",é,👋}`, want: tvArr(ordering.String("{x}"), ordering.String("a,b"), ordering.String("é"), ordering.String("👋"))},
+	{oid: 1015, mod: 14, in: `{"  padded  ",x}`, want: tvArr(ordering.String("  padded  "), ordering.String("x"))},
+	{oid: 1001, in: `{"\\x00ff",NULL,"\\x"}`, want: tvArr(ordering.Bytes([]byte{0, 0xff}), tvNull, ordering.Bytes(nil))},
+	{oid: 199, in: `{"{\"a\":1}","[1, 2]",NULL}`, want: tvArr(ordering.JSON(`{"a":1}`), ordering.JSON("[1, 2]"), tvNull)},
+	{oid: 1231, in: "{1.50,NaN,-Infinity,-0}", want: tvArr(ordering.Decimal("1.50"), ordering.Decimal("NaN"), ordering.Decimal("-Infinity"), ordering.Decimal("-0"))},
+	{oid: 1182, in: `{"0044-03-15 BC",infinity,2000-01-01}`, want: tvArr(ordering.Date(tvDays(-43, 3, 15)),
+		ordering.Special(ordering.KindDate, "infinity"), ordering.Date(tvDays(2000, 1, 1)))},
+	{oid: 1185, in: `{"2020-01-01 00:00:00+05:30",-infinity}`, want: tvArr(ordering.TimestampTZ(tvMicros(2019, 12, 31, 18, 30, 0, 0)),
 		ordering.Special(ordering.KindTimestampTZ, "-infinity"))},
-	{oid: 1021, in: "{0.1,NaN,-0}", want: arr(f4(0.1), ordering.Float(math.NaN()), ordering.Float(math.Copysign(0, -1)))},
-	{oid: 1000, in: "{t,f,NULL}", want: arr(ordering.Bool(true), ordering.Bool(false), null)},
-	{oid: 1020, in: "{(1,1),(0,0);(3,3),(2,2)}", want: arr(ordering.Text("(1,1),(0,0)"), ordering.Text("(3,3),(2,2)"))},
-	{oid: oidMoodArray, in: "{happy,sad,NULL}", want: arr(ordering.Enum("happy"), ordering.Enum("sad"), null)},
-	{oid: oidAmountArray, in: "{1.00,NULL}", want: arr(ordering.Decimal("1.00"), null)},
-	{oid: oidIntList, in: "{7}", want: ints(7)},
+	{oid: 1021, in: "{0.1,NaN,-0}", want: tvArr(tvF4(0.1), ordering.Float(math.NaN()), ordering.Float(math.Copysign(0, -1)))},
+	{oid: 1000, in: "{t,f,NULL}", want: tvArr(ordering.Bool(true), ordering.Bool(false), tvNull)},
+	{oid: 1020, in: "{(1,1),(0,0);(3,3),(2,2)}", want: tvArr(ordering.Text("(1,1),(0,0)"), ordering.Text("(3,3),(2,2)"))},
+	{oid: oidMoodArray, in: "{happy,sad,NULL}", want: tvArr(ordering.Enum("happy"), ordering.Enum("sad"), tvNull)},
+	{oid: oidAmountArray, in: "{1.00,NULL}", want: tvArr(ordering.Decimal("1.00"), tvNull)},
+	{oid: oidIntList, in: "{7}", want: tvInts(7)},
 }
 
 func TestDecodeTypes(t *testing.T) {
-	for _, c := range decodeCases {
+	for _, c := range tvDecodeCases {
 		mod := c.mod
 		if mod == 0 {
 			mod = -1
 		}
-		typ := fakeType(t, c.oid, mod)
+		typ := tvType(t, c.oid, mod)
 		got, err := typ.decode([]byte(c.in))
 		name := fmt.Sprintf("%s(%q)", typ.Name, c.in)
 		switch {
@@ -333,11 +333,11 @@ func TestDecodeTypes(t *testing.T) {
 
 // Every decoded value has the kind its column announces.
 func TestDecodeKindMatchesColumn(t *testing.T) {
-	for _, c := range decodeCases {
+	for _, c := range tvDecodeCases {
 		if c.err {
 			continue
 		}
-		typ := fakeType(t, c.oid, -1)
+		typ := tvType(t, c.oid, -1)
 		col := typ.column("c", true)
 		v, err := typ.decode([]byte(c.in))
 		if err != nil {
@@ -362,7 +362,7 @@ func TestDecodeKindMatchesColumn(t *testing.T) {
 
 func TestFloat4StaysFloat32(t *testing.T) {
 	for _, s := range []string{"0.1", "0.2", "0.3", "1.1", "3.14159", "16777217", "1e-40", "123456.79"} {
-		v, err := fakeType(t, oidFloat4, -1).decode([]byte(s))
+		v, err := tvType(t, oidFloat4, -1).decode([]byte(s))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +370,7 @@ func TestFloat4StaysFloat32(t *testing.T) {
 			t.Errorf("float4 %s decoded to %v, not a float32 value", s, f)
 		}
 	}
-	v, _ := fakeType(t, oidFloat4, -1).decode([]byte("0.1"))
+	v, _ := tvType(t, oidFloat4, -1).decode([]byte("0.1"))
 	if v.Float() != 0.10000000149011612 {
 		t.Errorf("float4 0.1 = %v, want 0.10000000149011612", v.Float())
 	}
@@ -389,9 +389,9 @@ func TestTypeColumn(t *testing.T) {
 		{oidBPChar, 5, ordering.Column{Kind: ordering.KindString, Type: "bpchar", Length: 1}},
 		{oidBit, 8, ordering.Column{Kind: ordering.KindText, Type: "bit", Length: 8}},
 		{oidVarbit, -1, ordering.Column{Kind: ordering.KindText, Type: "varbit"}},
-		{oidNumeric, numericMod(12, 2), ordering.Column{Kind: ordering.KindDecimal, Type: "numeric", Precision: 12, Scale: 2}},
-		{oidNumeric, numericMod(5, -2), ordering.Column{Kind: ordering.KindDecimal, Type: "numeric", Precision: 5, Scale: -2}},
-		{oidNumeric, numericMod(1000, 1000), ordering.Column{Kind: ordering.KindDecimal, Type: "numeric", Precision: 1000, Scale: 1000}},
+		{oidNumeric, tvNumericMod(12, 2), ordering.Column{Kind: ordering.KindDecimal, Type: "numeric", Precision: 12, Scale: 2}},
+		{oidNumeric, tvNumericMod(5, -2), ordering.Column{Kind: ordering.KindDecimal, Type: "numeric", Precision: 5, Scale: -2}},
+		{oidNumeric, tvNumericMod(1000, 1000), ordering.Column{Kind: ordering.KindDecimal, Type: "numeric", Precision: 1000, Scale: 1000}},
 		{oidNumeric, -1, ordering.Column{Kind: ordering.KindDecimal, Type: "numeric", Precision: -1, Scale: -1}},
 		{oidTimestamp, 3, ordering.Column{Kind: ordering.KindTimestamp, Type: "timestamp", Precision: 3}},
 		{oidTimestamp, 0, ordering.Column{Kind: ordering.KindTimestamp, Type: "timestamp", Precision: 0}},
@@ -407,7 +407,7 @@ func TestTypeColumn(t *testing.T) {
 		{oidAmount, -1, ordering.Column{Kind: ordering.KindDecimal, Type: "amount", Precision: 10, Scale: 2}},
 		{oidPrice, -1, ordering.Column{Kind: ordering.KindDecimal, Type: "price", Precision: 10, Scale: 2}},
 		{1015, 44, ordering.Column{Kind: ordering.KindArray, Elem: ordering.KindString, Type: "_varchar", Length: 40}},
-		{1231, numericMod(8, 3), ordering.Column{Kind: ordering.KindArray, Elem: ordering.KindDecimal, Type: "_numeric", Precision: 8, Scale: 3}},
+		{1231, tvNumericMod(8, 3), ordering.Column{Kind: ordering.KindArray, Elem: ordering.KindDecimal, Type: "_numeric", Precision: 8, Scale: 3}},
 		{oidMoodArray, -1, ordering.Column{Kind: ordering.KindArray, Elem: ordering.KindEnum, Type: "_mood", Enum: labels}},
 		{oidAmountArray, -1, ordering.Column{Kind: ordering.KindArray, Elem: ordering.KindDecimal, Type: "_amount", Precision: 10, Scale: 2}},
 		{oidIntList, -1, ordering.Column{Kind: ordering.KindArray, Elem: ordering.KindInt, Type: "int_list"}},
@@ -418,7 +418,7 @@ func TestTypeColumn(t *testing.T) {
 		{3904, -1, ordering.Column{Kind: ordering.KindText, Type: "int4range"}},
 	}
 	for _, c := range cases {
-		got := fakeType(t, c.oid, c.mod).column("c", c.oid == oidInt4)
+		got := tvType(t, c.oid, c.mod).column("c", c.oid == oidInt4)
 		c.want.Name, c.want.Nullable = "c", c.oid == oidInt4
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("column(%d, %d) = %+v, want %+v", c.oid, c.mod, got, c.want)
@@ -429,11 +429,11 @@ func TestTypeColumn(t *testing.T) {
 func TestBuildTypesStructure(t *testing.T) {
 	refs := []typeRef{{oidAmountArray, -1}, {oidPrice, -1}, {1020, -1}, {1015, 44}}
 	names := map[typeRef]string{{1015, 44}: "character varying(40)[]", {oidVarchar, 44}: "character varying(40)"}
-	m, err := buildTypes(refs, fakeRows, names, fakeLabels)
+	m, err := buildTypes(refs, tvRows, names, tvLabels)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := m[refs[0]]; a.Elem == nil || a.Elem.OID != oidNumeric || a.Elem.Typmod != numericMod(10, 2) || a.Elem.Base != nil {
+	if a := m[refs[0]]; a.Elem == nil || a.Elem.OID != oidNumeric || a.Elem.Typmod != tvNumericMod(10, 2) || a.Elem.Base != nil {
 		t.Errorf("array of domain: Elem = %+v, want numeric(10,2) with domains resolved", a.Elem)
 	}
 	if p := m[refs[1]]; p.Base == nil || p.Base.OID != oidNumeric || p.Kind != ordering.KindDecimal {
@@ -445,10 +445,10 @@ func TestBuildTypesStructure(t *testing.T) {
 	if v := m[refs[3]]; v.Name != "character varying(40)[]" || v.Elem.Name != "character varying(40)" {
 		t.Errorf("names: %q / %q", v.Name, v.Elem.Name)
 	}
-	if _, err := buildTypes([]typeRef{{424242, -1}}, fakeRows, nil, nil); err == nil {
+	if _, err := buildTypes([]typeRef{{424242, -1}}, tvRows, nil, nil); err == nil {
 		t.Error("unknown OID: want an error")
 	}
-	loop := map[uint32]*typeRow{1: domainRow(1, "a", 2, -1), 2: domainRow(2, "b", 1, -1)}
+	loop := map[uint32]*typeRow{1: tvDomainRow(1, "a", 2, -1), 2: tvDomainRow(2, "b", 1, -1)}
 	if _, err := buildTypes([]typeRef{{1, -1}}, loop, nil, nil); err == nil {
 		t.Error("domain loop: want an error")
 	}
@@ -463,21 +463,21 @@ func TestParseArrayText(t *testing.T) {
 		want  ordering.Value
 		err   bool
 	}{
-		{in: "{}", want: arr()},
-		{in: " { } ", want: arr()},
-		{in: "{a}", want: arr(s("a"))},
-		{in: "{ a , b c ,\"d\" }", want: arr(s("a"), s("b c"), s("d"))},
-		{in: `{a\,b,\"q\",x\ }`, want: arr(s("a,b"), s(`"q"`), s("x "))},
-		{in: `{\NULL,"NULL",NULL,nUlL,NULLx}`, want: arr(s("NULL"), s("NULL"), null, null, s("NULLx"))},
-		{in: `{"",""}`, want: arr(s(""), s(""))},
-		{in: `{"\a\\b\"c"}`, want: arr(s(`a\b"c`))},
-		{in: "{{a,b},{c,d}}", want: arr(arr(s("a"), s("b")), arr(s("c"), s("d")))},
-		{in: "{{},{}}", want: arr(arr(), arr())},
-		{in: "[1:2]={a,b}", want: arr(s("a"), s("b"))},
-		{in: "[-3:-2][+1:1]={{a},{b}}", want: arr(arr(s("a")), arr(s("b")))},
-		{in: "[5]={a}", want: arr(s("a"))},
-		{in: "{a;b,c}", delim: ';', want: arr(s("a"), s("b,c"))},
-		{in: "{{{{{{x}}}}}}", want: arr(arr(arr(arr(arr(arr(s("x")))))))},
+		{in: "{}", want: tvArr()},
+		{in: " { } ", want: tvArr()},
+		{in: "{a}", want: tvArr(s("a"))},
+		{in: "{ a , b c ,\"d\" }", want: tvArr(s("a"), s("b c"), s("d"))},
+		{in: `{a\,b,\"q\",x\ }`, want: tvArr(s("a,b"), s(`"q"`), s("x "))},
+		{in: `{\NULL,"NULL",NULL,nUlL,NULLx}`, want: tvArr(s("NULL"), s("NULL"), tvNull, tvNull, s("NULLx"))},
+		{in: `{"",""}`, want: tvArr(s(""), s(""))},
+		{in: `{"\a\\b\"c"}`, want: tvArr(s(`a\b"c`))},
+		{in: "{{a,b},{c,d}}", want: tvArr(tvArr(s("a"), s("b")), tvArr(s("c"), s("d")))},
+		{in: "{{},{}}", want: tvArr(tvArr(), tvArr())},
+		{in: "[1:2]={a,b}", want: tvArr(s("a"), s("b"))},
+		{in: "[-3:-2][+1:1]={{a},{b}}", want: tvArr(tvArr(s("a")), tvArr(s("b")))},
+		{in: "[5]={a}", want: tvArr(s("a"))},
+		{in: "{a;b,c}", delim: ';', want: tvArr(s("a"), s("b,c"))},
+		{in: "{{{{{{x}}}}}}", want: tvArr(tvArr(tvArr(tvArr(tvArr(tvArr(s("x")))))))},
 		{in: "{{{{{{{x}}}}}}}", err: true}, // 7 dimensions
 		{in: "", err: true},
 		{in: "{", err: true},
@@ -511,7 +511,7 @@ func TestParseArrayText(t *testing.T) {
 }
 
 // renderArray writes v in array_out form, quoting every element.
-func renderArray(v ordering.Value, delim byte) string {
+func tvRenderArray(v ordering.Value, delim byte) string {
 	var b strings.Builder
 	var walk func(ordering.Value)
 	walk = func(v ordering.Value) {
@@ -561,22 +561,22 @@ func FuzzParseArray(f *testing.F) {
 		if v.Kind() != ordering.KindArray {
 			t.Fatalf("parseArray(%q) kind %v", in, v.Kind())
 		}
-		again, err := parseArray([]byte(renderArray(v, delim)), delim, text)
+		again, err := parseArray([]byte(tvRenderArray(v, delim)), delim, text)
 		if err != nil || !again.Equal(v) {
-			t.Fatalf("parseArray(%q) = %v; re-rendered %q parses to %v, %v", in, v, renderArray(v, delim), again, err)
+			t.Fatalf("parseArray(%q) = %v; re-rendered %q parses to %v, %v", in, v, tvRenderArray(v, delim), again, err)
 		}
 		// The element decoder's errors surface as errors, never panics.
-		_, _ = parseArray(in, delim, func([]byte) (ordering.Value, error) { return ordering.Value{}, errFuzz })
-		_, _ = fakeType(t, 1007, -1).decode(in)
-		_, _ = fakeType(t, 1185, -1).decode(in)
+		_, _ = parseArray(in, delim, func([]byte) (ordering.Value, error) { return ordering.Value{}, tvErrFuzz })
+		_, _ = tvType(t, 1007, -1).decode(in)
+		_, _ = tvType(t, 1185, -1).decode(in)
 	})
 }
 
-var errFuzz = fmt.Errorf("element rejected")
+var tvErrFuzz = fmt.Errorf("element rejected")
 
 // pgDateText renders a day number as PostgreSQL's ISO date, using the
 // time package (an independent implementation of the calendar).
-func pgDateText(tm time.Time) string {
+func tvDateText(tm time.Time) string {
 	y, bc := tm.Year(), ""
 	if y <= 0 {
 		y, bc = 1-y, " BC"
@@ -584,7 +584,7 @@ func pgDateText(tm time.Time) string {
 	return fmt.Sprintf("%04d-%02d-%02d%s", y, tm.Month(), tm.Day(), bc)
 }
 
-func pgTimestampText(us int64, zone string) string {
+func tvTimestampText(us int64, zone string) string {
 	tm := time.UnixMicro(us).UTC()
 	y, bc := tm.Year(), ""
 	if y <= 0 {
@@ -601,15 +601,15 @@ func pgTimestampText(us int64, zone string) string {
 // package's proleptic Gregorian calendar.
 func TestDateTimeAgainstTimePackage(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	minDay, maxDay := days(-4712, 1, 1), days(5874897, 12, 31)
+	minDay, maxDay := tvDays(-4712, 1, 1), tvDays(5874897, 12, 31)
 	maxUs := int64(math.MaxInt64)
-	minUs := micros(-4712, 1, 1, 0, 0, 0, 0)
-	dayCases := []int64{minDay, maxDay, -1, 0, 1, days(0, 2, 29), days(0, 3, 1), days(-1, 12, 31), days(1600, 2, 29), days(1700, 3, 1)}
+	minUs := tvMicros(-4712, 1, 1, 0, 0, 0, 0)
+	dayCases := []int64{minDay, maxDay, -1, 0, 1, tvDays(0, 2, 29), tvDays(0, 3, 1), tvDays(-1, 12, 31), tvDays(1600, 2, 29), tvDays(1700, 3, 1)}
 	for i := 0; i < 20000; i++ {
 		dayCases = append(dayCases, minDay+rng.Int63n(maxDay-minDay+1))
 	}
 	for _, d := range dayCases {
-		s := pgDateText(time.Unix(d*86400, 0).UTC())
+		s := tvDateText(time.Unix(d*86400, 0).UTC())
 		got, err := parseDateText(s)
 		if err != nil || got != d {
 			t.Fatalf("parseDateText(%q) = %d, %v; want %d", s, got, err, d)
@@ -628,13 +628,13 @@ func TestDateTimeAgainstTimePackage(t *testing.T) {
 			if local < us && tz.off > 0 || local > us && tz.off < 0 {
 				continue // overflow
 			}
-			s := pgTimestampText(local, tz.text)
+			s := tvTimestampText(local, tz.text)
 			got, err := parseTimestampText(s, true)
 			if err != nil || got != us {
 				t.Fatalf("parseTimestampText(%q) = %d, %v; want %d", s, got, err, us)
 			}
 		}
-		s := pgTimestampText(us, "")
+		s := tvTimestampText(us, "")
 		got, err := parseTimestampText(s, false)
 		if err != nil || got != us {
 			t.Fatalf("parseTimestampText(%q) = %d, %v; want %d", s, got, err, us)

@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/supervise"
+)
+
+// TestSnapshotJoinsStream: writes race the snapshot; the snapshot plus the
+// stream converge with the source, with no key snapshotted twice and no
+// streamed transaction from before the consistent point.
+func TestSnapshotJoinsStream(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, v int NOT NULL DEFAULT 0);
+		INSERT INTO accounts SELECT g, 100, 0 FROM generate_series(1, 30000) g;`)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var writes atomic.Int64
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := pgx.Connect(context.Background(), h.dsn)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close(context.Background())
+			for ctx.Err() == nil {
+				a, b := rand.IntN(40000)+1, rand.IntN(30000)+1
+				// Move money, insert new accounts past the snapshot range, delete some.
+				batch := &pgx.Batch{}
+				batch.Queue("UPDATE accounts SET balance = balance - 1, v = v + 1 WHERE id = $1", b)
+				batch.Queue("INSERT INTO accounts VALUES ($1, 1, 0) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1, v = accounts.v + 1", a)
+				if a%17 == 0 {
+					batch.Queue("DELETE FROM accounts WHERE id = $1", a)
+				}
+				if err := conn.SendBatch(context.Background(), batch).Close(); err == nil {
+					writes.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	cfg := h.config()
+	cfg.SnapshotChunkRows = 1000
+	h.start(cfg)
+	waitStreaming(t, h)
+	time.Sleep(time.Second)
+	stop()
+	wg.Wait()
+	h.caughtUp()
+	t.Logf("%d write transactions raced the snapshot", writes.Load())
+
+	l := h.read()
+	converged(t, fold(t, l), h.sourceState("public.accounts"))
+	var point uint64
+	seen := map[string]bool{}
+	for _, txn := range l.Txns {
+		if txn.End.Snapshot {
+			point = txn.End.Seq.Pos
+			for _, e := range txn.Events {
+				k := rowKey(e.Change.Table, e.Change.After)
+				if seen[k] {
+					t.Fatalf("key %s snapshotted twice", k)
+				}
+				seen[k] = true
+			}
+			continue
+		}
+		if txn.End.Seq.Pos < point {
+			t.Fatalf("streamed transaction %s before the consistent point %X", txn.End.Seq, point)
+		}
+	}
+	if len(seen) < 29000 {
+		t.Errorf("snapshot has %d rows", len(seen))
+	}
+}
+
+// TestDDLMidStream: rows before and after ADD COLUMN and DROP COLUMN decode
+// with their own shape.
+func TestDDLMidStream(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, a text);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	h.exec("INSERT INTO t VALUES (1, 'one')")
+	h.exec("ALTER TABLE t ADD COLUMN b numeric(6,2) DEFAULT 1.5")
+	h.exec("INSERT INTO t VALUES (2, 'two', 2.25)")
+	h.exec("UPDATE t SET a = 'uno' WHERE id = 1")
+	h.exec("ALTER TABLE t DROP COLUMN a")
+	h.exec("INSERT INTO t VALUES (3, 3.75)")
+	h.exec("ALTER TABLE t ALTER COLUMN b TYPE text")
+	h.exec("INSERT INTO t VALUES (4, 'four')")
+	h.caughtUp()
+	l := h.read()
+	var shapes, values []string
+	for _, txn := range l.Txns {
+		for _, e := range txn.Events {
+			var cols, vals string
+			for i, c := range e.Change.Table.Columns {
+				cols += c.Name + ":" + c.Kind.String() + " "
+				vals += c.Name + "=" + e.Change.After[i].String() + " "
+			}
+			shapes = append(shapes, cols)
+			values = append(values, vals)
+		}
+	}
+	want := []string{"id:int a:string ", "id:int a:string b:decimal ", "id:int a:string b:decimal ", "id:int b:decimal ", "id:int b:string "}
+	if len(shapes) != len(want) {
+		t.Fatalf("shapes %q", shapes)
+	}
+	for i := range want {
+		if shapes[i] != want[i] {
+			t.Errorf("event %d shape %q, want %q", i, shapes[i], want[i])
+		}
+	}
+	wantValues := []string{"id=1 a=one ", "id=2 a=two b=2.25 ", "id=1 a=uno b=1.50 ", "id=3 b=3.75 ", "id=4 b=four "}
+	for i := range wantValues {
+		if values[i] != wantValues[i] {
+			t.Errorf("event %d values %q, want %q", i, values[i], wantValues[i])
+		}
+	}
+}
+
+// TestRestartResumes: a graceful stop and a restart lose and repeat
+// nothing; the checkpoint drops what was durable before.
+func TestRestartResumes(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, v int);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	h.exec("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
+	h.caughtUp()
+	h.stop()
+	h.exec("UPDATE t SET v = 1 WHERE id <= 50")
+	h.exec("DELETE FROM t WHERE id > 90")
+	h.start(h.config())
+	waitStreaming(t, h)
+	h.exec("INSERT INTO t VALUES (1000, 7)")
+	h.caughtUp()
+	l := h.read()
+	converged(t, fold(t, l), h.sourceState("public.t"))
+	seen := map[offsets.Seq]bool{}
+	for _, txn := range l.Txns {
+		if seen[txn.End.Seq] {
+			t.Errorf("transaction %s written twice after a clean restart", txn.End.Seq)
+		}
+		seen[txn.End.Seq] = true
+	}
+}
+
+// TestSlotDroppedStops: a slot dropped under walship stops the source with
+// ErrSlotLost, permanently; it is never recreated silently.
+func TestSlotDroppedStops(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	h.exec("INSERT INTO t VALUES (1)")
+	h.caughtUp()
+	h.stop()
+	h.exec("SELECT pg_drop_replication_slot($1)", h.name)
+	err := h.runOnce(h.config())
+	if !errors.Is(err, ErrSlotLost) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("error: %v", err)
+	var n int
+	h.admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", h.name).Scan(&n)
+	if n != 0 {
+		t.Error("the slot was recreated")
+	}
+}
+
+// TestSlotBusy: a second consumer of the slot is refused with ErrSlotBusy.
+func TestSlotBusy(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	second := New(h.config(), func() (Log, error) { return &nopLog{}, nil }, h.store, h.src.log)
+	err := second.Run(context.Background(), func() {})
+	if !errors.Is(err, ErrSlotBusy) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("error: %v", err)
+}
+
+// TestHeartbeatAdvancesSlot: with writes only to a table outside the
+// publication, the slot's confirmed_flush_lsn still moves.
+func TestHeartbeatAdvancesSlot(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE captured (id int PRIMARY KEY); CREATE SCHEMA other; CREATE TABLE other.noise (id serial PRIMARY KEY, pad text);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	ctx := context.Background()
+	var before offsets.LSN
+	h.admin.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", h.name).Scan(&before)
+	for i := 0; i < 20; i++ {
+		h.exec("INSERT INTO other.noise (pad) SELECT repeat('x', 1000) FROM generate_series(1, 100)")
+	}
+	var target offsets.LSN
+	h.admin.QueryRow(ctx, "SELECT pg_current_wal_lsn()").Scan(&target)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var now offsets.LSN
+		h.admin.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", h.name).Scan(&now)
+		if now >= target {
+			t.Logf("confirmed_flush_lsn moved from %s to %s with no captured change", before, now)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("confirmed_flush_lsn stuck at %s, WAL at %s", now, target)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSyncDurability: with the slot listed in synchronous_standby_names, a
+// COMMIT returns only once its change is durable in Kafka.
+func TestSyncDurability(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
+	cfg := h.config()
+	cfg.Sync = true
+	h.start(cfg)
+	waitStreaming(t, h)
+	ctx := context.Background()
+	h.exec("ALTER SYSTEM SET synchronous_standby_names = " + quoteLiteral(h.name))
+	h.exec("SELECT pg_reload_conf()")
+	t.Cleanup(func() {
+		c, _ := pgx.Connect(ctx, h.dsn)
+		c.Exec(ctx, "ALTER SYSTEM RESET synchronous_standby_names")
+		c.Exec(ctx, "SELECT pg_reload_conf()")
+		c.Close(ctx)
+	})
+	// Wait until the server treats us as synchronous.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var state string
+		h.admin.QueryRow(ctx, "SELECT coalesce(max(sync_state), '') FROM pg_stat_replication WHERE application_name = $1", h.name).Scan(&state)
+		if state == "sync" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("walship never became a synchronous standby (sync_state %q)", state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := 1; i <= 5; i++ {
+		h.exec("INSERT INTO t VALUES ($1)", i)
+		// COMMIT has returned: the row must already be durable in Kafka.
+		l := h.read()
+		found := false
+		for _, txn := range l.Txns {
+			for _, e := range txn.Events {
+				if e.Change.Op == ordering.OpInsert && e.Change.After[0].Int() == int64(i) {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("insert %d committed but is not in Kafka", i)
+		}
+	}
+}
+
+// runOnce runs a fresh source once and returns its error.
+func (h *harness) runOnce(cfg Config) error {
+	src := New(cfg, func() (Log, error) { return &nopLog{}, nil }, h.store, h.srcLog())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return src.Run(ctx, func() {})
+}
+
+// nopLog is a Log for runs that must fail before publishing anything.
+type nopLog struct{}
+
+func (*nopLog) Publish(context.Context, *ordering.Txn, int, iter.Seq2[*ordering.Change, error]) error {
+	return errors.New("nopLog: nothing may be published")
+}
+func (*nopLog) Durable() (offsets.Seq, offsets.Position) { return offsets.Seq{}, offsets.Position{} }
+func (*nopLog) Notify() <-chan struct{}                  { return nil }
+func (*nopLog) Err() error                               { return nil }
+func (*nopLog) Pending() int                             { return 0 }
+func (*nopLog) Close(context.Context) error              { return nil }
