@@ -72,46 +72,46 @@ func Read(ctx context.Context, broker, prefix string) (*Log, error) {
 			l.Partitions[key] = append(l.Partitions[key], d)
 		}
 	}
-	// Walk the spine; take each transaction's events from the partitions'
-	// heads, in order, as the END marker counts them.
-	heads := map[string]int{}
-	var open *envelope.Marker
+	// Walk the spine. An END is written only after all the events it
+	// counts are durable, so they are in the partitions; a write torn by a
+	// restart may have left copies, and events of later transactions may
+	// sit before them. Take, per partition, the first unused events of the
+	// transaction with distinct indexes, looking past later ones.
+	used := map[string][]bool{}
+	for key, evs := range l.Partitions {
+		used[key] = make([]bool, len(evs))
+	}
+	begins := map[string]envelope.Marker{}
 	for _, m := range markers {
-		switch m.Status {
-		case envelope.StatusBegin:
-			mm := m
-			open = &mm
-		case envelope.StatusEnd:
-			if open == nil || open.Seq != m.Seq {
-				// An END without its BEGIN: a torn write before a restart.
-				open = nil
-				continue
-			}
-			t := Txn{Begin: *open, End: m}
-			seen := map[int]bool{}
-			for _, pc := range m.Partitions {
-				key := fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)
-				evs := l.Partitions[key]
-				for n := 0; n < pc.Count; {
-					if heads[key] >= len(evs) {
-						return nil, fmt.Errorf("transaction %s: %s ends after %d of %d events", m.Seq, key, n, pc.Count)
-					}
-					e := evs[heads[key]]
-					heads[key]++
-					// Skip events of other (torn, re-sent) transactions, and
-					// the copies a torn attempt of this one left.
-					if e.Seq != m.Seq || seen[e.Index] {
-						continue
-					}
-					seen[e.Index] = true
-					t.Events = append(t.Events, e)
-					n++
-				}
-			}
-			sort.Slice(t.Events, func(i, j int) bool { return t.Events[i].Index < t.Events[j].Index })
-			l.Txns = append(l.Txns, t)
-			open = nil
+		if m.Status == envelope.StatusBegin {
+			begins[m.Seq.String()] = m
+			continue
 		}
+		t := Txn{Begin: begins[m.Seq.String()], End: m}
+		seen := map[int]bool{}
+		for _, pc := range m.Partitions {
+			key := fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)
+			evs, u := l.Partitions[key], used[key]
+			n := 0
+			for i := 0; i < len(evs) && n < pc.Count; i++ {
+				e := evs[i]
+				if u[i] || e.Seq != m.Seq {
+					continue
+				}
+				u[i] = true // a copy of an index already taken is used up too
+				if seen[e.Index] {
+					continue
+				}
+				seen[e.Index] = true
+				t.Events = append(t.Events, e)
+				n++
+			}
+			if n < pc.Count {
+				return nil, fmt.Errorf("transaction %s: %s has %d of its %d events", m.Seq, key, n, pc.Count)
+			}
+		}
+		sort.Slice(t.Events, func(i, j int) bool { return t.Events[i].Index < t.Events[j].Index })
+		l.Txns = append(l.Txns, t)
 	}
 	return l, nil
 }

@@ -10,6 +10,11 @@
 //     for every consumer), or by table name when the key is null;
 //  3. an END marker carrying the event count per table and per
 //     topic-partition, so a sink knows when it holds the whole transaction.
+//     The END is written only once Kafka acknowledged every data record of
+//     the transaction: a durable END means all the events it counts are in
+//     their partitions. (Kafka has no atomic write across partitions; a
+//     write torn by a crash leaves data records without an END, which
+//     sinks skip, and the transaction is written again whole.)
 //
 // Acknowledgement: every record is produced with acks=all. A transaction is
 // acknowledged (OnDurable) only when all its records are, and in Publish

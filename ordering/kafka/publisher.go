@@ -96,6 +96,12 @@ type Publisher struct {
 	closed   bool
 	notify   chan struct{}
 	stats    Stats
+	// ends holds END records ready to be written, in publish order; the
+	// end loop hands them to the writer.
+	ends      []kafkago.Message
+	endWake   chan struct{}
+	endDone   chan struct{}
+	endClosed bool
 }
 
 // Stats counts what the publisher made durable.
@@ -106,10 +112,16 @@ type Stats struct {
 type pending struct {
 	seq       offsets.Seq
 	pos       offsets.Position
-	remaining int
-	sealed    bool
+	remaining int  // data records (and BEGIN) not yet acknowledged
+	sealed    bool // every data record handed to the writer
+	end       kafkago.Message
+	endQueued bool
+	endAcked  bool
 	events    int
 }
+
+// endMark tags an END record in the writer's completion callback.
+type endMark struct{ p *pending }
 
 // NewPublisher connects nothing yet; topics are created on first use.
 func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
@@ -127,6 +139,7 @@ func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
 		},
 	}
 	p.space = sync.NewCond(&p.mu)
+	p.endWake, p.endDone = make(chan struct{}, 1), make(chan struct{})
 	p.w = &kafkago.Writer{
 		Addr:         brokerAddr(cfg.Brokers),
 		Balancer:     chosenPartition{},
@@ -142,7 +155,26 @@ func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
 		Compression:  cfg.Compression,
 		Transport:    transport,
 	}
+	go p.endLoop()
 	return p
+}
+
+// endLoop writes END markers once their transaction's data is durable, so a
+// durable END always means every event it counts is in Kafka before it.
+func (p *Publisher) endLoop() {
+	defer close(p.endDone)
+	for range p.endWake {
+		p.mu.Lock()
+		ends := p.ends
+		p.ends = nil
+		p.mu.Unlock()
+		if len(ends) == 0 {
+			continue
+		}
+		if err := p.w.WriteMessages(context.Background(), ends...); err != nil {
+			p.fail(fmt.Errorf("kafka: enqueue END markers: %w", err))
+		}
+	}
 }
 
 // chosenPartition keeps the partition the Publisher computed.
@@ -199,13 +231,41 @@ func (p *Publisher) complete(msgs []kafkago.Message, err error) {
 	}
 	for i := range msgs {
 		p.inflight -= int64(size(&msgs[i]))
-		if err == nil {
-			msgs[i].WriterData.(*pending).remaining--
+		if err != nil {
+			continue
+		}
+		switch d := msgs[i].WriterData.(type) {
+		case *pending:
+			d.remaining--
+		case endMark:
+			d.p.endAcked = true
+		}
+	}
+	if p.err == nil {
+		// Queue the ENDs whose data is all acknowledged, in order.
+		queued := false
+		for _, q := range p.queue {
+			if q.endQueued {
+				continue
+			}
+			if !q.sealed || q.remaining > 0 {
+				break
+			}
+			q.endQueued = true
+			p.inflight += int64(size(&q.end))
+			p.ends = append(p.ends, q.end)
+			queued = true
+		}
+		if queued && !p.endClosed {
+			select {
+			case p.endWake <- struct{}{}:
+			default:
+			}
 		}
 	}
 	for len(p.queue) > 0 && p.err == nil {
 		head := p.queue[0]
-		if !head.sealed || head.remaining > 0 {
+		if !head.endAcked {
 			break
 		}
 		p.queue = p.queue[1:]
@@ -311,19 +371,26 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	if err != nil {
 		return p.fail(err)
 	}
-	if err := b.add(ctx, p.txnTop, 0, endRec); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	pend.sealed = true
-	p.mu.Unlock()
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	// An empty-of-acks race: if every record was acked before sealing, the
-	// queue head is ready now.
+	p.mu.Lock()
+	pend.end = message(p.txnTop, 0, endRec, endMark{pend})
+	pend.sealed = true
+	p.mu.Unlock()
+	// If every data record was acknowledged before sealing, the END is
+	// ready now.
 	p.complete(nil, nil)
 	return nil
+}
+
+func message(topic string, part int, r envelope.Record, data any) kafkago.Message {
+	m := kafkago.Message{Topic: topic, Partition: part, Key: r.Key, Value: r.Value, WriterData: data}
+	m.Headers = make([]kafkago.Header, len(r.Headers))
+	for i, h := range r.Headers {
+		m.Headers[i] = kafkago.Header{Key: h.Key, Value: h.Value}
+	}
+	return m
 }
 
 var partitionLists sync.Map // int -> []int
@@ -375,11 +442,7 @@ type batch struct {
 const handoff = 256
 
 func (b *batch) add(ctx context.Context, topic string, part int, r envelope.Record) error {
-	m := kafkago.Message{Topic: topic, Partition: part, Key: r.Key, Value: r.Value, WriterData: b.pend}
-	m.Headers = make([]kafkago.Header, len(r.Headers))
-	for i, h := range r.Headers {
-		m.Headers[i] = kafkago.Header{Key: h.Key, Value: h.Value}
-	}
+	m := message(topic, part, r, b.pend)
 	if n := size(&m); n > b.p.cfg.MaxMessageBytes-1024 {
 		return b.p.fail(fmt.Errorf("a change to %s is %d bytes, over the %d-byte record limit (kafka max_message_bytes)",
 			topic, n, b.p.cfg.MaxMessageBytes))
@@ -431,10 +494,28 @@ func (b *batch) flush(ctx context.Context) error {
 // by ctx) and releases the connections.
 func (p *Publisher) Close(ctx context.Context) error {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
 	p.closed = true
 	p.mu.Unlock()
 	done := make(chan error, 1)
-	go func() { done <- p.w.Close() }()
+	go func() {
+		// Let the ENDs of fully acknowledged transactions out first.
+		for p.Err() == nil && p.Pending() > 0 && ctx.Err() == nil {
+			select {
+			case <-p.Notify():
+			case <-ctx.Done():
+			}
+		}
+		p.mu.Lock()
+		p.endClosed = true
+		p.mu.Unlock()
+		close(p.endWake)
+		<-p.endDone
+		done <- p.w.Close()
+	}()
 	select {
 	case err := <-done:
 		return err

@@ -106,28 +106,33 @@ func TestPublishRoundTrip(t *testing.T) {
 	// The spine: BEGIN/END pairs in order, with partition counts that add up.
 	markers := readPartition(t, broker, TransactionTopic(prefix), 0, 2*txns)
 	counts := map[string]int{} // topic/partition -> events expected
+	begun := map[offsets.Seq]bool{}
+	var lastEnd offsets.Seq
 	for i, m := range markers {
 		mk, err := envelope.DecodeMarker(record(m))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := envelope.StatusBegin
-		if i%2 == 1 {
-			want = envelope.StatusEnd
+		if mk.Status == envelope.StatusBegin {
+			begun[mk.Seq] = true
+			continue
 		}
-		if mk.Status != want || mk.Seq.Pos != uint64(i/2+1) {
-			t.Fatalf("marker %d: %s %v", i, mk.Status, mk.Seq)
+		// ENDs come in transaction order, each after its BEGIN.
+		if !begun[mk.Seq] || !lastEnd.Less(mk.Seq) {
+			t.Fatalf("marker %d: END %v out of order (last END %v)", i, mk.Seq, lastEnd)
 		}
-		if mk.Status == envelope.StatusEnd {
-			total := 0
-			for _, pc := range mk.Partitions {
-				counts[fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)] += pc.Count
-				total += pc.Count
-			}
-			if total != 6 || mk.EventCount != 6 || len(mk.Collections) != 2 {
-				t.Fatalf("END %d: %+v", i, mk)
-			}
+		lastEnd = mk.Seq
+		total := 0
+		for _, pc := range mk.Partitions {
+			counts[fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)] += pc.Count
+			total += pc.Count
 		}
+		if total != 6 || mk.EventCount != 6 || len(mk.Collections) != 2 {
+			t.Fatalf("END %d: %+v", i, mk)
+		}
+	}
+	if lastEnd.Pos != txns || len(begun) != txns {
+		t.Fatalf("spine has %d BEGINs, last END %v", len(begun), lastEnd)
 	}
 	// Every data partition holds exactly what the END markers announced,
 	// in transaction order, and decodes back.
