@@ -1,0 +1,133 @@
+package sqlsink
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/walship/walship/ordering"
+)
+
+// Name is a follower table name. Schema is empty where the engine has one
+// namespace per connection (MySQL/MariaDB database, SQLite file).
+type Name struct {
+	Schema, Table string
+}
+
+func (n Name) String() string {
+	if n.Schema == "" {
+		return n.Table
+	}
+	return n.Schema + "." + n.Table
+}
+
+// FollowerColumn is a column as the follower has it.
+type FollowerColumn struct {
+	Name     string
+	Type     string // the engine's type name, lower case, as introspected
+	Nullable bool
+}
+
+// ErrLocked is returned by Dialect.Lock when another process holds the
+// sink's lock.
+var ErrLocked = errors.New("sink is locked by another walship process")
+
+// ErrUnsupported marks a value or type the follower engine cannot hold;
+// the message names the column and the reason (see the README's type
+// mapping).
+var ErrUnsupported = errors.New("not representable on this follower")
+
+// Dialect is everything engine-specific about a SQL follower. The
+// implementations live in sinks/postgres, sinks/mysql and sinks/sqlite.
+// A Dialect is safe for concurrent use; it holds no connection itself
+// except the lock session Lock opens.
+type Dialect interface {
+	// Engine is "postgres", "mysql" or "sqlite".
+	Engine() string
+	// Open connects to the follower. Every connection of the returned pool
+	// uses the session settings the dialect's Param encodings rely on
+	// (time zone UTC, strict modes).
+	Open(ctx context.Context) (*sql.DB, error)
+	// Lock takes the sink's exclusive lock in the follower (PostgreSQL
+	// advisory lock, MySQL GET_LOCK, SQLite lock file) on a session of its
+	// own. It returns ErrLocked, wrapped with who holds it when known, if
+	// another process has it. release gives it back.
+	Lock(ctx context.Context, db *sql.DB, sink string) (release func(), err error)
+
+	// Target is the default follower name of a source table: PostgreSQL
+	// keeps schema and table, MySQL and SQLite keep the table name.
+	Target(schema, table string) Name
+	// QuoteName and QuoteIdent quote a table name and a column name.
+	QuoteName(n Name) string
+	QuoteIdent(s string) string
+	// Placeholder is the i-th (0-based) parameter marker of a statement.
+	Placeholder(i int) string
+	// NullSafeEqual is a condition true when column equals the parameter,
+	// NULLs equal to NULLs (IS NOT DISTINCT FROM, <=>, IS).
+	NullSafeEqual(quotedColumn, placeholder string) string
+
+	// ColumnType maps a source column (of a source of engine srcEngine,
+	// "postgres" or "mysql") to the follower column type used to create
+	// it. An unrepresentable column is an error wrapping ErrUnsupported.
+	ColumnType(c ordering.Column, srcEngine string) (string, error)
+	// Param converts a value of column c into a driver argument. A value
+	// the follower cannot hold is an error wrapping ErrUnsupported that
+	// names the column and why; it never silently changes the value.
+	Param(c ordering.Column, v ordering.Value) (any, error)
+
+	// Columns introspects a follower table inside tx; exists is false when
+	// the table is missing.
+	Columns(ctx context.Context, tx *sql.Tx, n Name) (cols []FollowerColumn, exists bool, err error)
+	// CreateTable is the DDL creating n with the given columns (name and
+	// follower type, in order) and primary key (may be empty). Columns are
+	// nullable unless notNull says otherwise.
+	CreateTable(n Name, cols []ColumnDef, primaryKey []string) []string
+	// AddColumn, DropNotNull and DropColumn are the DDL for evolving n.
+	AddColumn(n Name, c ColumnDef) string
+	DropNotNull(n Name, c ColumnDef) string
+	DropColumn(n Name, column string) string
+	// Truncate empties n (DELETE FROM on SQLite).
+	Truncate(n Name) string
+	// Upsert is an INSERT of rows rows of cols that replaces the row with
+	// the same primary key (snapshot rows and idempotent inserts).
+	Upsert(n Name, cols []string, key []string, rows int) string
+	// TypeCompatible reports whether a follower column of type have can
+	// take values of a source column now mapped to want.
+	TypeCompatible(have, want string) bool
+
+	// MetaTables is the DDL (IF NOT EXISTS) of the walship_positions and
+	// walship_applied tables below. Columns: sink, source, seq (text up to
+	// 32 chars), position (text), commit_ts (text, RFC 3339 UTC), and for
+	// positions also offsets (text, JSON) and applied_at (text); primary
+	// keys (sink, source) and (sink, source, seq).
+	MetaTables() []string
+
+	// Retryable reports errors of the connection or the server's state
+	// (the follower is down, restarting, a deadlock, a lock timeout): the
+	// sink pauses and retries. Any other error is a rejected row or
+	// statement and stops the sink.
+	Retryable(err error) bool
+	// Code is the SQLSTATE or error number of err for messages, or "".
+	Code(err error) string
+}
+
+// ColumnDef is a column to create.
+type ColumnDef struct {
+	Name    string
+	Type    string
+	NotNull bool
+}
+
+// Meta tables, created by Applier.Prepare in every follower. Sequences are
+// offsets.Seq text (fixed width, so text order is sequence order).
+//
+//	walship_positions (sink, source, seq, position, commit_ts, offsets, applied_at)
+//	    the watermark: every transaction of source with Seq <= seq is
+//	    applied; offsets (JSON) is where the log reader resumes.
+//	walship_applied (sink, source, seq, position, commit_ts)
+//	    transactions above the watermark applied out of order by parallel
+//	    workers; folded into the watermark as it advances.
+const (
+	PositionsTable = "walship_positions"
+	AppliedTable   = "walship_applied"
+)
