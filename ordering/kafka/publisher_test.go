@@ -52,14 +52,6 @@ func readPartition(t *testing.T, broker, topic string, partition, n int) []kafka
 	return out
 }
 
-func record(m kafkago.Message) envelope.Record {
-	r := envelope.Record{Key: m.Key, Value: m.Value}
-	for _, h := range m.Headers {
-		r.Headers = append(r.Headers, envelope.Header{Key: h.Key, Value: h.Value})
-	}
-	return r
-}
-
 func TestPublishRoundTrip(t *testing.T) {
 	broker := testenv.Kafka(t)
 	prefix := fmt.Sprintf("pubtest%d", time.Now().UnixNano())

@@ -1,0 +1,396 @@
+package kafka
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sort"
+	"strconv"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/envelope"
+)
+
+// Offsets is where a Reader resumes: the next spine offset and, per data
+// partition ("topic/partition"), the offset of the first event not yet
+// consumed. Sinks store it with the applied position, in the same follower
+// transaction.
+type Offsets struct {
+	Spine      int64            `json:"spine"`
+	Partitions map[string]int64 `json:"partitions,omitempty"`
+}
+
+func (o Offsets) clone() Offsets {
+	c := Offsets{Spine: o.Spine, Partitions: make(map[string]int64, len(o.Partitions))}
+	for k, v := range o.Partitions {
+		c.Partitions[k] = v
+	}
+	return c
+}
+
+// ErrRetention is returned when the log no longer holds offsets the reader
+// needs (retention deleted them): the follower must be rebuilt.
+var ErrRetention = errors.New("the log no longer holds what this follower needs")
+
+// ReaderConfig configures a Reader.
+type ReaderConfig struct {
+	Brokers []string
+	// Prefix is the source's topic prefix: the spine is Prefix.transaction.
+	Prefix string
+	// Resume is where to start; zero offsets start at the beginning.
+	Resume Offsets
+	// After: transactions with Seq <= After are consumed but not returned.
+	After offsets.Seq
+	// BigTxn is the event count above which a transaction is streamed
+	// rather than held in memory. Default: 10000.
+	BigTxn int
+	// MaxLookahead bounds events held because they arrived before the
+	// transaction being assembled (after a torn write). Default: 1000000.
+	MaxLookahead int
+	// DialTimeout bounds connecting to a broker. Default: 10s.
+	DialTimeout time.Duration
+}
+
+// Txn is one transaction read from the log.
+type Txn struct {
+	End envelope.Marker
+	// Changes holds the changes in order, unless the transaction is big:
+	// then Stream yields them and must be drained before the next Next.
+	Changes []ordering.Change
+	Stream  iter.Seq2[*ordering.Change, error]
+	// Offsets is where a reader resumes once this transaction and every
+	// earlier one are applied.
+	Offsets Offsets
+	// Bytes approximates the memory Changes holds.
+	Bytes int
+}
+
+// Reader assembles one source's transactions from Kafka in log order,
+// using the transaction topic as the spine. It is used by one goroutine.
+type Reader struct {
+	cfg    ReaderConfig
+	spine  *kafkago.Reader
+	parts  map[string]*partition
+	offs   Offsets
+	last   offsets.Seq // newest transaction assembled
+	closed bool
+}
+
+// partition is one data partition being consumed.
+type partition struct {
+	key       string
+	r         *kafkago.Reader
+	ahead     []pendingEvent // events read but not yet used, in offset order
+	next      int64          // offset of the next message to fetch
+	lookahead int
+}
+
+type pendingEvent struct {
+	offset int64
+	d      envelope.Decoded
+}
+
+// NewReader returns a Reader; it connects lazily.
+func NewReader(cfg ReaderConfig) *Reader {
+	if cfg.BigTxn == 0 {
+		cfg.BigTxn = 10000
+	}
+	if cfg.MaxLookahead == 0 {
+		cfg.MaxLookahead = 1_000_000
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	offs := cfg.Resume.clone()
+	return &Reader{cfg: cfg, parts: map[string]*partition{}, offs: offs, last: cfg.After}
+}
+
+func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.Reader, error) {
+	first, last, err := r.bounds(topic, part)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case offset == 0:
+		offset = first
+	case offset < first:
+		return nil, fmt.Errorf("%w: %s/%d starts at offset %d, but the follower needs it from %d; rebuild the follower (walship replay)",
+			ErrRetention, topic, part, first, offset)
+	case offset > last:
+		return nil, fmt.Errorf("%w: %s/%d ends at offset %d, but the follower resumes at %d (was the topic deleted and recreated?); rebuild the follower (walship replay)",
+			ErrRetention, topic, part, last, offset)
+	}
+	kr := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: r.cfg.Brokers, Topic: topic, Partition: part,
+		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 50 * time.Millisecond,
+		Dialer: &kafkago.Dialer{Timeout: r.cfg.DialTimeout},
+	})
+	if err := kr.SetOffset(offset); err != nil {
+		kr.Close()
+		return nil, err
+	}
+	return kr, nil
+}
+
+func (r *Reader) bounds(topic string, part int) (first, last int64, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.DialTimeout)
+	defer cancel()
+	d := &kafkago.Dialer{Timeout: r.cfg.DialTimeout}
+	var conn *kafkago.Conn
+	for _, b := range r.cfg.Brokers {
+		if conn, err = d.DialLeader(ctx, "tcp", b, topic, part); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("connect to the leader of %s/%d: %w", topic, part, err)
+	}
+	defer conn.Close()
+	return conn.ReadOffsets()
+}
+
+// Next returns the next transaction after the last one returned (and
+// after cfg.After). It blocks until one is complete or ctx is done.
+func (r *Reader) Next(ctx context.Context) (*Txn, error) {
+	if r.spine == nil {
+		kr, err := r.newKafkaReader(TransactionTopic(r.cfg.Prefix), 0, r.offs.Spine)
+		if err != nil {
+			return nil, err
+		}
+		r.spine = kr
+	}
+	for {
+		m, err := r.spine.FetchMessage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.offs.Spine = m.Offset + 1
+		mk, err := envelope.DecodeMarker(record(m))
+		if err != nil {
+			return nil, fmt.Errorf("%s/0 offset %d: %w", m.Topic, m.Offset, err)
+		}
+		if mk.Status != envelope.StatusEnd {
+			continue
+		}
+		if !r.last.Less(mk.Seq) {
+			// Applied before, or a re-sent duplicate: its events are dropped
+			// as the partitions move past them.
+			continue
+		}
+		r.last = mk.Seq
+		txn := &Txn{End: mk}
+		if mk.EventCount > r.cfg.BigTxn {
+			txn.Stream = r.stream(ctx, mk, txn)
+			return txn, nil
+		}
+		for ch, err := range r.stream(ctx, mk, txn) {
+			if err != nil {
+				return nil, err
+			}
+			txn.Changes = append(txn.Changes, *ch)
+			txn.Bytes += 256
+			for _, v := range ch.After {
+				txn.Bytes += v.Size()
+			}
+			for _, v := range ch.Before {
+				txn.Bytes += v.Size()
+			}
+		}
+		if txn.Offsets.Partitions == nil {
+			txn.Offsets = r.snapshotOffsets() // no events: the stream did not run
+		}
+		return txn, nil
+	}
+}
+
+// stream yields the transaction's changes in index order, merging its
+// partitions; when it is drained, txn.Offsets is set.
+func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.Seq2[*ordering.Change, error] {
+	return func(yield func(*ordering.Change, error) bool) {
+		var h eventHeap
+		type src struct {
+			p    *partition
+			left int
+			seen map[int]bool
+		}
+		srcs := make([]*src, 0, len(mk.Partitions))
+		for _, pc := range mk.Partitions {
+			p, err := r.partition(pc.Topic, pc.Partition)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			srcs = append(srcs, &src{p: p, left: pc.Count, seen: map[int]bool{}})
+		}
+		pull := func(i int) error {
+			s := srcs[i]
+			if s.left == 0 {
+				return nil
+			}
+			for {
+				e, err := r.take(ctx, s.p, mk.Seq)
+				if err != nil {
+					return fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
+				}
+				if s.seen[e.Index] {
+					continue // a copy left by a torn attempt
+				}
+				s.seen[e.Index] = true
+				s.left--
+				heap.Push(&h, heapItem{e, i})
+				return nil
+			}
+		}
+		for i := range srcs {
+			if err := pull(i); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+		for h.Len() > 0 {
+			it := heap.Pop(&h).(heapItem)
+			if err := pull(it.src); err != nil {
+				yield(nil, err)
+				return
+			}
+			ch := it.e.Change
+			if !yield(&ch, nil) {
+				return
+			}
+		}
+		txn.Offsets = r.snapshotOffsets()
+	}
+}
+
+// take returns the next event of transaction seq in p, holding events of
+// later transactions and dropping those of earlier (applied or re-sent).
+func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envelope.Decoded, error) {
+	for i := 0; i < len(p.ahead); i++ {
+		e := p.ahead[i]
+		switch c := e.d.Seq.Compare(seq); {
+		case c == 0:
+			p.ahead = append(p.ahead[:i], p.ahead[i+1:]...)
+			p.lookahead--
+			return e.d, nil
+		case c < 0:
+			p.ahead = append(p.ahead[:i], p.ahead[i+1:]...)
+			p.lookahead--
+			i--
+		}
+	}
+	for {
+		m, err := p.r.FetchMessage(ctx)
+		if err != nil {
+			return envelope.Decoded{}, err
+		}
+		p.next = m.Offset + 1
+		d, err := envelope.Decode(record(m))
+		if err != nil {
+			return envelope.Decoded{}, fmt.Errorf("offset %d: %w", m.Offset, err)
+		}
+		switch c := d.Seq.Compare(seq); {
+		case c == 0:
+			return d, nil
+		case c > 0:
+			if p.lookahead >= r.cfg.MaxLookahead {
+				return envelope.Decoded{}, fmt.Errorf("more than %d events of later transactions precede the events of %s", r.cfg.MaxLookahead, seq)
+			}
+			p.ahead = append(p.ahead, pendingEvent{m.Offset, d})
+			p.lookahead++
+		}
+	}
+}
+
+func (r *Reader) partition(topic string, part int) (*partition, error) {
+	key := topic + "/" + strconv.Itoa(part)
+	if p := r.parts[key]; p != nil {
+		return p, nil
+	}
+	start := r.offs.Partitions[key]
+	kr, err := r.newKafkaReader(topic, part, start)
+	if err != nil {
+		return nil, err
+	}
+	p := &partition{key: key, r: kr, next: start}
+	r.parts[key] = p
+	return p, nil
+}
+
+// snapshotOffsets: the spine resumes after the END just read; each
+// partition at its first event not yet used.
+func (r *Reader) snapshotOffsets() Offsets {
+	o := Offsets{Spine: r.offs.Spine, Partitions: make(map[string]int64, len(r.parts)+len(r.offs.Partitions))}
+	for k, v := range r.offs.Partitions {
+		o.Partitions[k] = v
+	}
+	for k, p := range r.parts {
+		low := p.next
+		for _, e := range p.ahead {
+			low = min(low, e.offset)
+		}
+		o.Partitions[k] = low
+	}
+	return o
+}
+
+// Lag reports, per partition read so far and for the spine, how many
+// messages the reader is behind the partition's end.
+func (r *Reader) Lag() map[string]int64 {
+	out := map[string]int64{}
+	if r.spine != nil {
+		out[TransactionTopic(r.cfg.Prefix)+"/0"] = r.spine.Stats().Lag
+	}
+	for k, p := range r.parts {
+		out[k] = p.r.Stats().Lag
+	}
+	return out
+}
+
+// Close releases the connections.
+func (r *Reader) Close() error {
+	var errs []error
+	if r.spine != nil {
+		errs = append(errs, r.spine.Close())
+	}
+	keys := make([]string, 0, len(r.parts))
+	for k := range r.parts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		errs = append(errs, r.parts[k].r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func record(m kafkago.Message) envelope.Record {
+	rec := envelope.Record{Key: m.Key, Value: m.Value, Headers: make([]envelope.Header, len(m.Headers))}
+	for i, h := range m.Headers {
+		rec.Headers[i] = envelope.Header{Key: h.Key, Value: h.Value}
+	}
+	return rec
+}
+
+type heapItem struct {
+	e   envelope.Decoded
+	src int
+}
+
+type eventHeap []heapItem
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].e.Index < h[j].e.Index }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(heapItem)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
