@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test bench-source demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -45,6 +45,12 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	  $(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -count=1 -timeout 12m ./...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
 	exit $$status
+
+# PostgreSQL source rate vs pg_recvlogical on the same WAL (servers stay up).
+# WALSHIP_BENCH_ROWS=N changes the load (default 200000 rows); the figures go
+# to bench/results/source-<date>.json.
+bench-source: env-up ## PG source decode+publish rate vs pg_recvlogical
+	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/
 
 demo: env-up build ## start servers, check and run the demo pipeline in the foreground
 	bash deploy/demo/setup.sh

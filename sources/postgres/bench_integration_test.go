@@ -1,0 +1,415 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/walship/walship/internal/testenv"
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/ordering/kafka"
+)
+
+// BenchmarkSourceVsRecvlogical compares the PostgreSQL source's decode +
+// publish rate (pgoutput → Kafka, acks=all, until the slot is acknowledged)
+// with pg_recvlogical draining the same WAL to /dev/null: the rate of
+// PostgreSQL's own decoder and walsender, the ceiling for any consumer.
+//
+// Both slots are created before the load is written; each consumer then
+// drains the already-written WAL from its slot's start. One iteration is one
+// whole measurement: run it with -benchtime=1x (make bench-source).
+//
+//	WALSHIP_BENCH_ROWS   inserted rows (default 200000)
+//	WALSHIP_BENCH_TXN    rows per transaction (default 100)
+//	WALSHIP_BENCH_OUT    results folder (default <repo>/bench/results; "-" = none)
+//	WALSHIP_PG_BIN       PostgreSQL binaries (deploy/local/env.sh sets it)
+//
+// Every 10th transaction is followed by one updating its rows again, so the
+// stream holds rows + rows/10 row changes; the rates count row changes.
+func BenchmarkSourceVsRecvlogical(b *testing.B) {
+	base := testenv.PGSource(b)
+	broker := testenv.Kafka(b)
+	rows := envInt(b, "WALSHIP_BENCH_ROWS", 200000)
+	perTxn := envInt(b, "WALSHIP_BENCH_TXN", 100)
+	recvlogical := pgBinary(b, "pg_recvlogical")
+
+	var runs []benchRun
+	for i := 0; i < b.N; i++ {
+		runs = append(runs, runSourceBench(b, base, broker, recvlogical, rows, perTxn))
+	}
+	var rl, ws float64
+	for _, r := range runs {
+		rl += r.RecvlogicalRate
+		ws += r.WalshipRate
+	}
+	rl, ws = rl/float64(len(runs)), ws/float64(len(runs))
+	b.ReportMetric(0, "ns/op") // one op is a whole measurement: meaningless
+	b.ReportMetric(rl, "recvlogical_rows/s")
+	b.ReportMetric(ws, "walship_rows/s")
+	b.ReportMetric(ws/rl, "walship/recvlogical")
+	writeBenchResult(b, runs, rl, ws)
+}
+
+// benchRun is one measurement.
+type benchRun struct {
+	Rows             int     `json:"rows"`
+	Changes          int     `json:"changes"`
+	RowsPerTxn       int     `json:"rows_per_txn"`
+	WALBytes         uint64  `json:"wal_bytes"`
+	LoadSeconds      float64 `json:"load_seconds"`
+	RecvlogicalSecs  float64 `json:"recvlogical_seconds"`
+	WalshipStreaming float64 `json:"walship_streaming_seconds"` // start → replication started
+	WalshipPublished float64 `json:"walship_published_seconds"` // start → every change handed to the Kafka writer
+	WalshipSecs      float64 `json:"walship_seconds"`           // start → slot acknowledged past the end LSN
+	RecvlogicalRate  float64 `json:"recvlogical_rows_per_s"`
+	WalshipRate      float64 `json:"walship_rows_per_s"`
+	Ratio            float64 `json:"ratio"`
+}
+
+func runSourceBench(b *testing.B, base, broker, recvlogical string, rows, perTxn int) benchRun {
+	ctx := context.Background()
+	name := fmt.Sprintf("walship_bench_%d_%d", os.Getpid(), harnessSeq.Add(1))
+	slotRL, slotWS := name+"_rl", name+"_ws"
+
+	root, err := pgx.Connect(ctx, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close(ctx)
+	if _, err := root.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		b.Fatal(err)
+	}
+	// Cleanup runs even after Fatal: the source is stopped first (deferred
+	// below), then the slots, the database and the topics go.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, s := range []string{slotRL, slotWS} {
+			if _, err := root.Exec(cctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", s); err != nil {
+				b.Logf("drop slot %s: %v", s, err)
+			}
+		}
+		if _, err := root.Exec(cctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			b.Logf("drop database %s: %v", name, err)
+		}
+		deleteTopics(cctx, b, broker, kafka.TransactionTopic(name), kafka.TopicName(name, "public", "bench"))
+	}()
+	dsn := strings.Replace(base, "/postgres?", "/"+name+"?", 1)
+	if dsn == base {
+		b.Fatalf("cannot derive the bench database's DSN from %s: expected a URL naming database postgres", testenv.EnvPGSource)
+	}
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close(ctx)
+
+	// 1. Table and publication. 2. Both slots, before any row is written.
+	for _, sql := range []string{
+		`CREATE TABLE bench (id bigint PRIMARY KEY, a int, b text, c numeric(12,2), d timestamptz)`,
+		`CREATE PUBLICATION ` + name + ` FOR TABLE bench`,
+	} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			b.Fatalf("%s: %v", sql, err)
+		}
+	}
+	var startLSN offsets.LSN
+	for _, s := range []string{slotRL, slotWS} {
+		if err := admin.QueryRow(ctx, "SELECT lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", s).Scan(&startLSN); err != nil {
+			b.Fatalf("create slot %s: %v", s, err)
+		}
+	}
+
+	// 3. The load: rows inserts in transactions of perTxn rows; after every
+	// 10th, one more transaction updates the rows just inserted. One DO
+	// block, one round trip, a COMMIT per transaction.
+	changes := rows
+	for i := 0; i < rows; {
+		i += perTxn
+		if i%(perTxn*10) == 0 {
+			changes += min(i, rows) - (i - perTxn)
+		}
+	}
+	load := fmt.Sprintf(`DO $$
+DECLARE
+  n bigint := %d;
+  per bigint := %d;
+  i bigint := 0;
+BEGIN
+  WHILE i < n LOOP
+    INSERT INTO bench (id, a, b, c, d)
+      SELECT g, mod(g, 1000)::int, md5(g::text), mod(g, 1000000) / 100.0, timestamptz '2024-01-01' + g * interval '1 second'
+      FROM generate_series(i + 1, least(i + per, n)) g;
+    COMMIT;
+    i := i + per;
+    IF mod(i, per * 10) = 0 THEN
+      UPDATE bench SET a = a + 1, c = c + 1, d = d + interval '1 hour' WHERE id > i - per AND id <= i;
+      COMMIT;
+    END IF;
+  END LOOP;
+END $$`, rows, perTxn)
+	t0 := time.Now()
+	if _, err := admin.PgConn().Exec(ctx, load).ReadAll(); err != nil {
+		b.Fatalf("load: %v", err)
+	}
+	loadTime := time.Since(t0)
+	var endLSN offsets.LSN
+	if err := admin.QueryRow(ctx, "SELECT pg_current_wal_lsn()").Scan(&endLSN); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("load: %d rows, %d row changes, %.1f MB of WAL (%s..%s, the whole server's) in %s",
+		rows, changes, float64(endLSN-startLSN)/1e6, startLSN, endLSN, loadTime.Round(time.Millisecond))
+
+	// 4. pg_recvlogical drains slot 1 up to the end LSN into /dev/null.
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(rctx, recvlogical,
+		"-d", dsn, "--slot", slotRL, "--start", "--endpos", endLSN.String(), "--no-loop",
+		"-o", "proto_version=1", "-o", "publication_names="+name, "-f", "/dev/null")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	t0 = time.Now()
+	err = cmd.Run()
+	rlTime := time.Since(t0)
+	if err != nil {
+		b.Fatalf("pg_recvlogical: %v: %s", err, stderr.String())
+	}
+	var rlConfirmed offsets.LSN
+	if err := root.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", slotRL).Scan(&rlConfirmed); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("pg_recvlogical: %s (slot confirmed %s)", rlTime.Round(time.Millisecond), rlConfirmed)
+
+	// 5. walship drains slot 2 (its own, pre-created: Snapshot "never")
+	// into Kafka until the slot is acknowledged past the end LSN.
+	stateDir := b.TempDir()
+	store, err := offsets.OpenStore(stateDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	cfg := Config{Name: "pg", DSN: dsn, Slot: slotWS, Publication: name, Tables: []string{"public.bench"},
+		Snapshot: "never", StateDir: stateDir, HeartbeatInterval: 100 * time.Millisecond}
+	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: name, Database: name}, envelope.Options{})
+	newLog := func() (Log, error) {
+		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
+	}
+	src := New(cfg, newLog, store, benchLog())
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	stopped := false
+	stopSource := func() {
+		if !stopped {
+			stopped = true
+			stop()
+			if err := <-done; err != nil {
+				b.Errorf("source stopped with %v", err)
+			}
+		}
+	}
+	defer stopSource()
+	var streamingAt atomic.Int64 // ns after t0
+	var published time.Duration
+	t0 = time.Now()
+	go func() { done <- src.Run(sctx, func() { streamingAt.Store(int64(time.Since(t0))) }) }()
+	deadline := t0.Add(10 * time.Minute)
+	for {
+		st := src.Status()
+		if published == 0 && st.Events >= int64(changes) {
+			published = time.Since(t0)
+		}
+		if st.AckedBytes >= uint64(endLSN) {
+			break
+		}
+		select {
+		case err := <-done:
+			stopped = true
+			b.Fatalf("source stopped early: %v; status %+v", err, st)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("walship never acknowledged %s; status %+v", endLSN, st)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	wsTime := time.Since(t0)
+	stopSource()
+	if st := src.Status(); st.Events != int64(changes) {
+		b.Errorf("walship published %d row changes in %d transactions, want %d", st.Events, st.Txns, changes)
+	}
+	streaming := time.Duration(streamingAt.Load())
+	b.Logf("walship: replication started after %s, all changes handed to Kafka after %s, slot acknowledged (durable) after %s",
+		streaming.Round(time.Millisecond), published.Round(time.Millisecond), wsTime.Round(time.Millisecond))
+
+	r := benchRun{Rows: rows, Changes: changes, RowsPerTxn: perTxn, WALBytes: uint64(endLSN - startLSN),
+		LoadSeconds: loadTime.Seconds(), RecvlogicalSecs: rlTime.Seconds(), WalshipStreaming: streaming.Seconds(),
+		WalshipPublished: published.Seconds(), WalshipSecs: wsTime.Seconds(),
+		RecvlogicalRate: float64(changes) / rlTime.Seconds(), WalshipRate: float64(changes) / wsTime.Seconds()}
+	r.Ratio = r.WalshipRate / r.RecvlogicalRate
+	line := fmt.Sprintf("source rows=%d changes=%d pg_recvlogical=%.0f rows/s (%.2fs) walship→kafka=%.0f rows/s (%.2fs) ratio=%.2f",
+		rows, changes, r.RecvlogicalRate, r.RecvlogicalSecs, r.WalshipRate, r.WalshipSecs, r.Ratio)
+	b.Log(line)
+	fmt.Println(line)
+	return r
+}
+
+// benchLog discards the source's logs unless -v.
+func benchLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// pgBinary finds a PostgreSQL client program: $WALSHIP_PG_BIN, the Debian
+// layout for PostgreSQL 15, then PATH.
+func pgBinary(b *testing.B, prog string) string {
+	for _, dir := range []string{os.Getenv("WALSHIP_PG_BIN"), "/usr/lib/postgresql/15/bin"} {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, prog)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		b.Fatalf("%s not found: set WALSHIP_PG_BIN (deploy/local/env.sh does)", prog)
+	}
+	return p
+}
+
+func deleteTopics(ctx context.Context, b *testing.B, broker string, topics ...string) {
+	c := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 20 * time.Second}
+	res, err := c.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: topics})
+	if err != nil {
+		b.Logf("delete topics: %v", err)
+		return
+	}
+	for t, err := range res.Errors {
+		if err != nil && !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+			b.Logf("delete topic %s: %v", t, err)
+		}
+	}
+}
+
+// writeBenchResult writes bench/results/source-<date>.json.
+func writeBenchResult(b *testing.B, runs []benchRun, rl, ws float64) {
+	dir := os.Getenv("WALSHIP_BENCH_OUT")
+	if dir == "-" {
+		return
+	}
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			b.Logf("results not written: %v", err)
+			return
+		}
+		dir = filepath.Join(root, "bench", "results")
+	}
+	now := time.Now()
+	kernel, _ := exec.Command("uname", "-r").Output()
+	cpu := ""
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(info), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	rev, _ := exec.Command("git", "rev-parse", "HEAD").Output()
+	dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+	last := runs[len(runs)-1]
+	out := map[string]any{
+		"benchmark":              "BenchmarkSourceVsRecvlogical",
+		"date":                   now.Format(time.RFC3339),
+		"rows":                   last.Rows,
+		"changes":                last.Changes,
+		"rows_per_txn":           last.RowsPerTxn,
+		"recvlogical_rows_per_s": rl,
+		"walship_rows_per_s":     ws,
+		"ratio":                  ws / rl,
+		"runs":                   runs,
+		"machine": map[string]any{
+			"nproc":  runtime.NumCPU(),
+			"kernel": strings.TrimSpace(string(kernel)),
+			"cpu":    cpu,
+			"goos":   runtime.GOOS,
+			"goarch": runtime.GOARCH,
+		},
+		"go_version":       runtime.Version(),
+		"git_revision":     strings.TrimSpace(string(rev)),
+		"git_dirty":        len(strings.TrimSpace(string(dirty))) > 0,
+		"kafka_version":    os.Getenv("WALSHIP_KAFKA_VERSION"),
+		"postgres_version": os.Getenv("WALSHIP_PG_MAJOR"),
+		"note":             "rates count row changes (inserts + updates); walship: pgoutput -> Kafka (acks=all) until the slot is acknowledged past the load's end LSN; pg_recvlogical: pgoutput to /dev/null until --endpos",
+	}
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "source-"+now.Format("2006-01-02T150405")+".json")
+	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("results: %s", path)
+	fmt.Println("results:", path)
+}
+
+// repoRoot is $WALSHIP_ROOT, or the nearest folder above the working
+// directory holding go.mod.
+func repoRoot() (string, error) {
+	if r := os.Getenv("WALSHIP_ROOT"); r != "" {
+		return r, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
