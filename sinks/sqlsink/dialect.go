@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks"
 )
 
 // Name is a follower table name. Schema is empty where the engine has one
@@ -30,7 +31,7 @@ type FollowerColumn struct {
 
 // ErrLocked is returned by Dialect.Lock when another process holds the
 // sink's lock.
-var ErrLocked = errors.New("sink is locked by another walship process")
+var ErrLocked = sinks.ErrLocked
 
 // ErrUnsupported marks a value or type the follower engine cannot hold;
 // the message names the column and the reason (see the README's type

@@ -1,0 +1,64 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/kafka"
+)
+
+// ErrLocked is returned by Follower.Prepare when another process holds
+// the sink's lock in the follower.
+var ErrLocked = errors.New("sink is locked by another walship process")
+
+// Applied identifies an applied transaction.
+type Applied struct {
+	Seq        offsets.Seq
+	Pos        offsets.Position
+	CommitTime time.Time
+}
+
+// SourceState is what a follower recorded for one source: the watermark
+// (every transaction with Seq <= Watermark.Seq is applied), where to resume
+// reading, and the transactions above the watermark already applied.
+type SourceState struct {
+	Watermark Applied
+	Offsets   kafka.Offsets
+	Above     map[offsets.Seq]bool
+}
+
+// Follower is a follower database as the scheduler uses it. Implementations
+// (sinks/sqlsink with an engine dialect) keep the applied positions in the
+// follower itself, in the same transactions as the rows.
+type Follower interface {
+	// Prepare connects, takes the sink's lock in the follower (a second
+	// process is refused), creates walship's tables if needed and returns
+	// the recorded state per source. release gives the lock back.
+	Prepare(ctx context.Context) (state map[string]SourceState, release func(), err error)
+	// EnsureSchema creates or evolves the follower tables for these table
+	// shapes of source, before any change that needs them. It may run DDL
+	// outside any data transaction. Safe for concurrent use.
+	EnsureSchema(ctx context.Context, source string, tables []*ordering.Table) error
+	// Begin starts a follower transaction. Safe for concurrent use.
+	Begin(ctx context.Context) (FollowerTx, error)
+	// Fold records the watermark of source and forgets the transactions
+	// at or below it, in one follower transaction.
+	Fold(ctx context.Context, source string, w Applied, resume kafka.Offsets) error
+	// Retryable reports whether err is about the follower's availability
+	// (pause and retry) rather than a rejected change (stop).
+	Retryable(err error) bool
+	// Close releases the connections.
+	Close() error
+}
+
+// FollowerTx is one follower transaction: the changes of one or more whole
+// source transactions, and their record in walship_applied.
+type FollowerTx interface {
+	Apply(ctx context.Context, source string, ch *ordering.Change) error
+	Record(ctx context.Context, source string, txns []Applied) error
+	Commit() error
+	Rollback() error
+}

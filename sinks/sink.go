@@ -1,0 +1,600 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/supervise"
+)
+
+// SourceLog names a source a sink applies and where its log is.
+type SourceLog struct {
+	Name   string
+	Prefix string // the source's topic prefix
+}
+
+// Config configures a Sink.
+type Config struct {
+	Name    string
+	Sources []SourceLog
+	Brokers []string
+	// Workers apply independent transactions in parallel. Default: 4.
+	Workers int
+	// BatchTxns and BatchChanges bound how many consecutive small
+	// transactions one follower transaction groups. Defaults: 100, 5000.
+	BatchTxns, BatchChanges int
+	// QueueBytes bounds memory of transactions read but not applied, per
+	// source. Default: 64 MiB.
+	QueueBytes int
+	// BigTxn: transactions with more changes are streamed into one follower
+	// transaction instead of held in memory. Default: 10000.
+	BigTxn int
+	// FoldInterval is how often the watermark is recorded. Default: 200ms.
+	FoldInterval time.Duration
+	// DialTimeout bounds connecting to Kafka. Default: 10s.
+	DialTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+	if c.BatchTxns == 0 {
+		c.BatchTxns = 100
+	}
+	if c.BatchChanges == 0 {
+		c.BatchChanges = 5000
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 64 << 20
+	}
+	if c.BigTxn == 0 {
+		c.BigTxn = 10000
+	}
+	if c.FoldInterval == 0 {
+		c.FoldInterval = 200 * time.Millisecond
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+}
+
+// Sink applies the log of its sources to one follower. Run it under a
+// supervisor: each Run reads the follower's recorded positions and resumes
+// exactly after them.
+type Sink struct {
+	cfg Config
+	f   Follower
+	log *slog.Logger
+
+	mu     sync.Mutex
+	status Status
+	wake   chan struct{} // closed and replaced when positions advance
+}
+
+// New returns a sink applying to f.
+func New(cfg Config, f Follower, log *slog.Logger) *Sink {
+	cfg.defaults()
+	s := &Sink{cfg: cfg, f: f, log: log.With("sink", cfg.Name), wake: make(chan struct{})}
+	s.status = Status{Name: cfg.Name, State: StateStarting}
+	for _, src := range cfg.Sources {
+		s.status.Sources = append(s.status.Sources, SourceStatus{Source: src.Name})
+	}
+	return s
+}
+
+// Status returns a snapshot of the sink's progress.
+func (s *Sink) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Sources = append([]SourceStatus(nil), s.status.Sources...)
+	return st
+}
+
+// Changed returns a channel closed the next time an applied position
+// advances (for read-your-writes waiters).
+func (s *Sink) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wake
+}
+
+func (s *Sink) update(f func(*Status)) {
+	s.mu.Lock()
+	f(&s.status)
+	s.mu.Unlock()
+}
+
+// Run applies until ctx is done (then finishes the follower transactions
+// in flight, records the position and returns nil) or an error stops it.
+// Errors wrapped with supervise.Permanent (a rejected change, a held lock,
+// a gap in the log) must not be retried.
+func (s *Sink) Run(ctx context.Context, ready func()) (err error) {
+	defer func() {
+		switch {
+		case err == nil || ctx.Err() != nil:
+			s.update(func(st *Status) { st.State = StateStopped })
+		case supervise.IsPermanent(err):
+			s.update(func(st *Status) { st.State, st.LastError, st.ErrorTime = StateFailed, err.Error(), time.Now() })
+		default:
+			s.update(func(st *Status) { st.State, st.LastError, st.ErrorTime = StatePaused, err.Error(), time.Now() })
+		}
+	}()
+	state, release, err := s.f.Prepare(ctx)
+	if err != nil {
+		defer s.f.Close()
+		if errors.Is(err, ErrLocked) || !s.f.Retryable(err) {
+			return supervise.Permanent(fmt.Errorf("sink %s: %w", s.cfg.Name, err))
+		}
+		return fmt.Errorf("sink %s: follower unavailable: %w", s.cfg.Name, err)
+	}
+	defer s.f.Close()
+	defer release()
+
+	r := newRun(s, state)
+	defer r.close()
+	s.update(func(st *Status) { st.State, st.LastError = StateApplying, "" })
+	ready()
+	return r.loop(ctx)
+}
+
+// item is one transaction between the reader and the follower.
+type item struct {
+	src   *stream
+	txn   *kafka.Txn
+	seq   offsets.Seq
+	dep   offsets.Seq
+	big   bool
+	done  chan struct{} // big: closed when the stream was drained
+	state int           // queued, dispatched, committed
+	ap    Applied
+}
+
+const (
+	queued = iota
+	dispatched
+	committed
+)
+
+// stream is the sink's view of one source.
+type stream struct {
+	name     string
+	reader   *kafka.Reader
+	items    []*item // not yet folded, in sequence order
+	next     int     // first item not dispatched
+	inflight int
+	w        Applied
+	wOffsets kafka.Offsets
+	folded   offsets.Seq
+	above    map[offsets.Seq]bool
+	newest   Applied
+
+	qmu    sync.Mutex
+	qcond  *sync.Cond
+	qbytes int
+	qdone  bool
+}
+
+type result struct {
+	batch []*item
+	err   error
+}
+
+// run is one Run's state; the dispatcher goroutine owns it.
+type run struct {
+	s        *Sink
+	streams  []*stream
+	arrivals chan *item
+	errs     chan error
+	work     chan []*item
+	results  chan result
+	idle     int
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	lastFold time.Time
+}
+
+func newRun(s *Sink, state map[string]SourceState) *run {
+	r := &run{s: s, arrivals: make(chan *item), errs: make(chan error, len(s.cfg.Sources)),
+		work: make(chan []*item), results: make(chan result, s.cfg.Workers), idle: s.cfg.Workers}
+	for _, src := range s.cfg.Sources {
+		st := state[src.Name]
+		str := &stream{name: src.Name, w: st.Watermark, wOffsets: st.Offsets, folded: st.Watermark.Seq, above: st.Above,
+			newest: st.Watermark}
+		str.qcond = sync.NewCond(&str.qmu)
+		str.reader = kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Prefix: src.Prefix,
+			Resume: st.Offsets, After: st.Watermark.Seq, BigTxn: s.cfg.BigTxn, DialTimeout: s.cfg.DialTimeout})
+		r.streams = append(r.streams, str)
+	}
+	return r
+}
+
+func (r *run) close() {
+	for _, st := range r.streams {
+		st.qmu.Lock()
+		st.qdone = true
+		st.qcond.Broadcast()
+		st.qmu.Unlock()
+		st.reader.Close()
+	}
+}
+
+func (r *run) loop(ctx context.Context) error {
+	s := r.s
+	readCtx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
+	// Workers finish the follower transaction they are in when ctx ends:
+	// they run on a context that outlives it briefly.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	for i := 0; i < s.cfg.Workers; i++ {
+		r.wg.Add(1)
+		go r.worker(workCtx)
+	}
+	defer func() {
+		close(r.work)
+		r.wg.Wait()
+	}()
+	for _, st := range r.streams {
+		go r.read(readCtx, st)
+	}
+	tick := time.NewTicker(s.cfg.FoldInterval)
+	defer tick.Stop()
+	for {
+		r.dispatch()
+		select {
+		case it := <-r.arrivals:
+			r.arrive(it)
+		case res := <-r.results:
+			if err := r.finish(res); err != nil {
+				r.drain(workCtx)
+				return err
+			}
+		case err := <-r.errs:
+			r.drain(workCtx)
+			if errors.Is(err, kafka.ErrRetention) {
+				return supervise.Permanent(fmt.Errorf("sink %s: %w", s.cfg.Name, err))
+			}
+			return fmt.Errorf("sink %s: read the log: %w", s.cfg.Name, err)
+		case <-tick.C:
+			if err := r.fold(workCtx, false); err != nil {
+				return err
+			}
+			r.lag()
+		case <-ctx.Done():
+			cancelRead()
+			r.drain(workCtx)
+			if err := r.fold(workCtx, true); err != nil {
+				s.log.Warn("final position record failed; the next start re-reads from the previous one", "err", err)
+			}
+			return nil
+		}
+	}
+}
+
+// read feeds a source's transactions to the dispatcher, holding back when
+// the queue is full and while a big transaction is being applied.
+func (r *run) read(ctx context.Context, st *stream) {
+	for {
+		txn, err := st.reader.Next(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.errs <- err
+			}
+			return
+		}
+		if txn.Stream == nil {
+			r.s.setKafkaLag(st.name, st.reader.Lag())
+		}
+		it := &item{src: st, txn: txn, seq: txn.End.Seq, dep: txn.End.DependsOn, big: txn.Stream != nil}
+		it.ap = Applied{Seq: txn.End.Seq, Pos: txn.End.Pos, CommitTime: txn.End.Time}
+		if it.big {
+			it.done = make(chan struct{})
+		}
+		st.qmu.Lock()
+		for st.qbytes > 0 && st.qbytes+txn.Bytes > r.s.cfg.QueueBytes && !st.qdone {
+			st.qcond.Wait()
+		}
+		st.qbytes += txn.Bytes
+		st.qmu.Unlock()
+		select {
+		case r.arrivals <- it:
+		case <-ctx.Done():
+			return
+		}
+		if it.big {
+			select {
+			case <-it.done:
+				r.s.setKafkaLag(st.name, st.reader.Lag())
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (s *Sink) setKafkaLag(source string, lag map[string]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.status.Sources {
+		if s.status.Sources[i].Source == source {
+			s.status.Sources[i].KafkaLag = lag
+		}
+	}
+}
+
+func (r *run) arrive(it *item) {
+	st := it.src
+	st.items = append(st.items, it)
+	if it.ap.CommitTime.After(st.newest.CommitTime) || st.newest.Seq.Less(it.seq) {
+		st.newest = it.ap
+	}
+	if st.above[it.seq] {
+		// Applied by an earlier run, above its watermark.
+		delete(st.above, it.seq)
+		it.state = committed
+		if it.big {
+			for _, err := range it.txn.Stream {
+				if err != nil {
+					break
+				}
+			}
+			close(it.done)
+		}
+		if st.next == len(st.items)-1 {
+			st.next++
+		}
+		r.advance(st)
+	}
+}
+
+// dispatch hands ready transactions to idle workers, in order per source:
+// a transaction starts when every transaction it depends on has committed
+// (its depends_on is at or below the watermark), or when nothing before it
+// is still in flight.
+func (r *run) dispatch() {
+	for r.idle > 0 {
+		sent := false
+		for _, st := range r.streams {
+			if r.idle == 0 {
+				break
+			}
+			for st.next < len(st.items) && st.items[st.next].state == committed {
+				st.next++
+			}
+			if st.next >= len(st.items) {
+				continue
+			}
+			head := st.items[st.next]
+			if !r.ready(st, head) {
+				continue
+			}
+			batch := []*item{head}
+			changes := len(head.txn.Changes)
+			st.next++
+			for !head.big && st.next < len(st.items) && len(batch) < r.s.cfg.BatchTxns {
+				n := st.items[st.next]
+				if n.big || n.state != queued || changes+len(n.txn.Changes) > r.s.cfg.BatchChanges {
+					break
+				}
+				if !(st.inflight == 0 || !st.w.Seq.Less(n.dep)) {
+					break
+				}
+				batch = append(batch, n)
+				changes += len(n.txn.Changes)
+				st.next++
+			}
+			for _, it := range batch {
+				it.state = dispatched
+			}
+			st.inflight += len(batch)
+			r.idle--
+			r.work <- batch
+			sent = true
+		}
+		if !sent {
+			return
+		}
+	}
+}
+
+func (r *run) ready(st *stream, it *item) bool {
+	if it.big {
+		return st.inflight == 0 // a big transaction runs alone, in order
+	}
+	return st.inflight == 0 || !st.w.Seq.Less(it.dep)
+}
+
+func (r *run) worker(ctx context.Context) {
+	defer r.wg.Done()
+	for batch := range r.work {
+		r.results <- result{batch: batch, err: r.apply(ctx, batch)}
+	}
+}
+
+// apply writes a batch of whole transactions in one follower transaction,
+// recording them in the same transaction.
+func (r *run) apply(ctx context.Context, batch []*item) (err error) {
+	f := r.s.f
+	source := batch[0].src.name
+	if batch[0].big {
+		defer close(batch[0].done)
+	} else {
+		var tables []*ordering.Table
+		seen := map[*ordering.Table]bool{}
+		for _, it := range batch {
+			for i := range it.txn.Changes {
+				if t := it.txn.Changes[i].Table; !seen[t] {
+					seen[t] = true
+					tables = append(tables, t)
+				}
+			}
+		}
+		if err := f.EnsureSchema(ctx, source, tables); err != nil {
+			return r.annotate(batch[0], err)
+		}
+	}
+	tx, err := f.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var recs []Applied
+	for _, it := range batch {
+		if it.big {
+			seen := map[*ordering.Table]bool{}
+			for ch, err := range it.txn.Stream {
+				if err != nil {
+					return err
+				}
+				if !seen[ch.Table] {
+					seen[ch.Table] = true
+					if err := f.EnsureSchema(ctx, source, []*ordering.Table{ch.Table}); err != nil {
+						return r.annotate(it, err)
+					}
+				}
+				if err := tx.Apply(ctx, source, ch); err != nil {
+					return r.annotate(it, err)
+				}
+			}
+		} else {
+			for i := range it.txn.Changes {
+				if err := tx.Apply(ctx, source, &it.txn.Changes[i]); err != nil {
+					return r.annotate(it, err)
+				}
+			}
+		}
+		recs = append(recs, it.ap)
+	}
+	if err := tx.Record(ctx, source, recs); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ApplyError is a transaction the sink could not apply.
+type ApplyError struct {
+	Source string
+	Seq    offsets.Seq
+	Pos    offsets.Position
+	Err    error
+}
+
+func (e *ApplyError) Error() string {
+	return fmt.Sprintf("transaction %s of source %s (position %s): %v", e.Seq, e.Source, e.Pos, e.Err)
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+func (r *run) annotate(it *item, err error) error {
+	return &ApplyError{Source: it.src.name, Seq: it.seq, Pos: it.ap.Pos, Err: err}
+}
+
+// finish records a worker's result.
+func (r *run) finish(res result) error {
+	r.idle++
+	st := res.batch[0].src
+	st.inflight -= len(res.batch)
+	if res.err != nil {
+		if r.s.f.Retryable(res.err) {
+			return fmt.Errorf("sink %s: follower unavailable: %w", r.s.cfg.Name, res.err)
+		}
+		return supervise.Permanent(fmt.Errorf("sink %s stopped: %w", r.s.cfg.Name, res.err))
+	}
+	changes := 0
+	for _, it := range res.batch {
+		it.state = committed
+		changes += len(it.txn.Changes)
+	}
+	r.s.update(func(s *Status) {
+		s.AppliedTxns += int64(len(res.batch))
+		s.AppliedChanges += int64(changes)
+	})
+	r.advance(st)
+	return nil
+}
+
+// advance moves the watermark over the committed prefix.
+func (r *run) advance(st *stream) {
+	moved := false
+	for len(st.items) > 0 && st.items[0].state == committed {
+		it := st.items[0]
+		st.w, st.wOffsets = it.ap, it.txn.Offsets
+		st.items = st.items[1:]
+		st.next--
+		moved = true
+		st.qmu.Lock()
+		st.qbytes -= it.txn.Bytes
+		st.qcond.Broadcast()
+		st.qmu.Unlock()
+	}
+	if st.next < 0 {
+		st.next = 0
+	}
+	if moved {
+		r.s.mu.Lock()
+		close(r.s.wake)
+		r.s.wake = make(chan struct{})
+		r.s.mu.Unlock()
+		r.lag()
+	}
+}
+
+// drain waits for the follower transactions in flight.
+func (r *run) drain(ctx context.Context) {
+	for r.idle < r.s.cfg.Workers {
+		select {
+		case res := <-r.results:
+			if err := r.finish(res); err != nil {
+				r.s.log.Warn("a follower transaction failed while stopping", "err", err)
+			}
+		case <-time.After(30 * time.Second):
+			r.s.log.Warn("follower transactions still running after 30s; stopping without them")
+			return
+		}
+	}
+}
+
+// fold records each source's watermark when it moved.
+func (r *run) fold(ctx context.Context, force bool) error {
+	for _, st := range r.streams {
+		if !st.folded.Less(st.w.Seq) {
+			continue
+		}
+		if err := r.s.f.Fold(ctx, st.name, st.w, st.wOffsets); err != nil {
+			if r.s.f.Retryable(err) {
+				return fmt.Errorf("sink %s: record position: %w", r.s.cfg.Name, err)
+			}
+			return supervise.Permanent(fmt.Errorf("sink %s: record position: %w", r.s.cfg.Name, err))
+		}
+		st.folded = st.w.Seq
+	}
+	r.lastFold = time.Now()
+	return nil
+}
+
+// lag updates the per-source status.
+func (r *run) lag() {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	for i, st := range r.streams {
+		ss := &r.s.status.Sources[i]
+		ss.Applied, ss.Newest, ss.Queued = st.w, st.newest, len(st.items)
+		ss.LagSeconds = 0
+		if st.w.Seq.Less(st.newest.Seq) && st.newest.CommitTime.After(st.w.CommitTime) {
+			ss.LagSeconds = st.newest.CommitTime.Sub(st.w.CommitTime).Seconds()
+		}
+	}
+}

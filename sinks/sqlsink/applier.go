@@ -1,0 +1,325 @@
+package sqlsink
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/sinks"
+)
+
+// Config configures an Applier.
+type Config struct {
+	// Sink is the sink's name (positions rows, the lock).
+	Sink string
+	// SourceEngines maps each source name to "postgres" or "mysql", for
+	// type mapping.
+	SourceEngines map[string]string
+	// Prefix is prepended to every follower table name. Default: none.
+	Prefix string
+	// Rename maps "schema.table" of a source to a follower table name
+	// ("table" or "schema.table" on PostgreSQL).
+	Rename map[string]string
+	// DropColumns drops follower columns the source dropped; otherwise they
+	// stay, made nullable. Default: false.
+	DropColumns bool
+}
+
+// Applier implements sinks.Follower on a SQL database.
+type Applier struct {
+	cfg Config
+	d   Dialect
+	log *slog.Logger
+	db  *sql.DB
+
+	mu      sync.Mutex
+	tables  map[Name]*table // follower tables seen, by follower name
+	sources map[string]Name // "source\x00schema.table" -> follower name
+	owners  map[Name]string // follower name -> "source schema.table"
+	shapes  map[*ordering.Table]*shape
+}
+
+// table is what walship knows of a follower table.
+type table struct {
+	name Name
+	cols map[string]FollowerColumn
+	// mapped is the follower type each column was mapped from in this
+	// process, to notice a source type change.
+	mapped map[string]string
+}
+
+// shape is a source table shape resolved against its follower table.
+type shape struct {
+	name Name
+	src  *ordering.Table
+	key  []int // indexes of the key columns in src.Columns
+}
+
+var _ sinks.Follower = (*Applier)(nil)
+
+// New returns an Applier; Prepare connects.
+func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
+	return &Applier{cfg: cfg, d: d, log: log, tables: map[Name]*table{}, sources: map[string]Name{},
+		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}}
+}
+
+// Retryable implements sinks.Follower.
+func (a *Applier) Retryable(err error) bool { return a.d.Retryable(err) }
+
+// Prepare implements sinks.Follower.
+func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, func(), error) {
+	db, err := a.d.Open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.db = db
+	release, err := a.d.Lock(ctx, db, a.cfg.Sink)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, ddl := range a.d.MetaTables() {
+		if _, err := db.ExecContext(ctx, ddl); err != nil {
+			release()
+			return nil, nil, fmt.Errorf("create walship tables: %w", err)
+		}
+	}
+	state, err := a.readState(ctx)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return state, release, nil
+}
+
+func (a *Applier) readState(ctx context.Context) (map[string]sinks.SourceState, error) {
+	q := fmt.Sprintf("SELECT source, seq, position, commit_ts, offsets FROM %s WHERE sink = %s",
+		PositionsTable, a.d.Placeholder(0))
+	rows, err := a.db.QueryContext(ctx, q, a.cfg.Sink)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", PositionsTable, err)
+	}
+	defer rows.Close()
+	out := map[string]sinks.SourceState{}
+	for rows.Next() {
+		var source, seq, pos, ts, offs string
+		if err := rows.Scan(&source, &seq, &pos, &ts, &offs); err != nil {
+			return nil, fmt.Errorf("read %s: %w", PositionsTable, err)
+		}
+		st := sinks.SourceState{Above: map[offsets.Seq]bool{}}
+		if st.Watermark, err = parseApplied(seq, pos, ts); err != nil {
+			return nil, fmt.Errorf("%s row of %s/%s: %w", PositionsTable, a.cfg.Sink, source, err)
+		}
+		if err := json.Unmarshal([]byte(offs), &st.Offsets); err != nil {
+			return nil, fmt.Errorf("%s row of %s/%s: offsets: %w", PositionsTable, a.cfg.Sink, source, err)
+		}
+		out[source] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	q = fmt.Sprintf("SELECT source, seq FROM %s WHERE sink = %s", AppliedTable, a.d.Placeholder(0))
+	rows2, err := a.db.QueryContext(ctx, q, a.cfg.Sink)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", AppliedTable, err)
+	}
+	defer rows2.Close()
+	for rows2.Next() {
+		var source, seq string
+		if err := rows2.Scan(&source, &seq); err != nil {
+			return nil, err
+		}
+		s, err := offsets.ParseSeq(seq)
+		if err != nil {
+			return nil, fmt.Errorf("%s row of %s/%s: %w", AppliedTable, a.cfg.Sink, source, err)
+		}
+		st, ok := out[source]
+		if !ok {
+			st = sinks.SourceState{Above: map[offsets.Seq]bool{}}
+		}
+		if st.Watermark.Seq.Less(s) {
+			st.Above[s] = true
+		}
+		out[source] = st
+	}
+	return out, rows2.Err()
+}
+
+func parseApplied(seq, pos, ts string) (sinks.Applied, error) {
+	var ap sinks.Applied
+	var err error
+	if ap.Seq, err = offsets.ParseSeq(seq); err != nil {
+		return ap, err
+	}
+	if ap.Pos, err = offsets.ParsePosition(pos); err != nil {
+		return ap, err
+	}
+	if ts != "" {
+		if ap.CommitTime, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+			return ap, err
+		}
+	}
+	return ap, nil
+}
+
+// Close implements sinks.Follower.
+func (a *Applier) Close() error {
+	if a.db == nil {
+		return nil
+	}
+	return a.db.Close()
+}
+
+// Fold implements sinks.Follower.
+func (a *Applier) Fold(ctx context.Context, source string, w sinks.Applied, resume kafka.Offsets) error {
+	pos, err := w.Pos.MarshalText()
+	if err != nil {
+		return err
+	}
+	offs, err := json.Marshal(resume)
+	if err != nil {
+		return err
+	}
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	cols := []string{"sink", "source", "seq", "position", "commit_ts", "offsets", "applied_at"}
+	q := a.d.Upsert(Name{Table: PositionsTable}, cols, []string{"sink", "source"}, 1)
+	if _, err := tx.ExecContext(ctx, q, a.cfg.Sink, source, w.Seq.String(), string(pos), formatTime(w.CommitTime),
+		string(offs), formatTime(time.Now())); err != nil {
+		return fmt.Errorf("record watermark: %w", err)
+	}
+	q = fmt.Sprintf("DELETE FROM %s WHERE sink = %s AND source = %s AND seq <= %s", AppliedTable,
+		a.d.Placeholder(0), a.d.Placeholder(1), a.d.Placeholder(2))
+	if _, err := tx.ExecContext(ctx, q, a.cfg.Sink, source, w.Seq.String()); err != nil {
+		return fmt.Errorf("fold applied transactions: %w", err)
+	}
+	return tx.Commit()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Begin implements sinks.Follower.
+func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{a: a, tx: tx}, nil
+}
+
+// Tx is one follower transaction.
+type Tx struct {
+	a  *Applier
+	tx *sql.Tx
+	// pending accumulates consecutive inserts into one table for a
+	// multi-row statement.
+	pend      *shape
+	pendOp    ordering.Op
+	pendRows  [][]any
+	pendCount int
+}
+
+// Commit implements sinks.FollowerTx. Record must come before it: it
+// writes the pending rows.
+func (t *Tx) Commit() error {
+	if len(t.pendRows) > 0 {
+		t.tx.Rollback()
+		return errors.New("commit with unwritten rows: Record was not called last")
+	}
+	return t.tx.Commit()
+}
+
+// Rollback implements sinks.FollowerTx.
+func (t *Tx) Rollback() error { return t.tx.Rollback() }
+
+// Record implements sinks.FollowerTx.
+func (t *Tx) Record(ctx context.Context, source string, txns []sinks.Applied) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	for start := 0; start < len(txns); start += 100 {
+		batch := txns[start:min(start+100, len(txns))]
+		var b strings.Builder
+		fmt.Fprintf(&b, "INSERT INTO %s (sink, source, seq, position, commit_ts) VALUES ", AppliedTable)
+		args := make([]any, 0, 5*len(batch))
+		for i, ap := range batch {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j := 0; j < 5; j++ {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(t.a.d.Placeholder(5*i + j))
+			}
+			b.WriteString(")")
+			pos, err := ap.Pos.MarshalText()
+			if err != nil {
+				return err
+			}
+			args = append(args, t.a.cfg.Sink, source, ap.Seq.String(), string(pos), formatTime(ap.CommitTime))
+		}
+		if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("record applied transactions: %w", err)
+		}
+	}
+	return nil
+}
+
+// ChangeError is a change the follower rejected.
+type ChangeError struct {
+	Table string // follower table
+	Op    ordering.Op
+	Code  string // SQLSTATE or error number
+	Err   error
+}
+
+func (e *ChangeError) Error() string {
+	code := ""
+	if e.Code != "" {
+		code = " [" + e.Code + "]"
+	}
+	return fmt.Sprintf("apply %s to %s%s: %v", opName(e.Op), e.Table, code, e.Err)
+}
+
+func (e *ChangeError) Unwrap() error { return e.Err }
+
+func opName(op ordering.Op) string {
+	switch op {
+	case ordering.OpInsert:
+		return "insert"
+	case ordering.OpUpdate:
+		return "update"
+	case ordering.OpDelete:
+		return "delete"
+	case ordering.OpTruncate:
+		return "truncate"
+	case ordering.OpRead:
+		return "snapshot row"
+	}
+	return string(op)
+}
+
+// ErrNoRow is wrapped when an update or delete finds no row to change.
+var ErrNoRow = errors.New("the row is not on the follower (the follower diverged from the source)")
+
+// ErrNoKey is wrapped when a keyless table's update or delete has no
+// before image to match on.
+var ErrNoKey = errors.New("the table has no primary key and the source sent no full before image (set REPLICA IDENTITY FULL, or binlog_row_image=FULL)")

@@ -1,0 +1,240 @@
+package sqlsink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/walship/walship/ordering"
+)
+
+// maxParams bounds the parameters of one multi-row statement (SQLite's
+// limit is 32766, MySQL's and PostgreSQL's 65535).
+const maxParams = 30000
+
+// maxRows bounds the rows of one multi-row statement.
+const maxRows = 500
+
+// Apply implements sinks.FollowerTx.
+func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) error {
+	t.a.mu.Lock()
+	sh := t.a.shapes[ch.Table]
+	t.a.mu.Unlock()
+	if sh == nil {
+		return fmt.Errorf("apply a change of %s: EnsureSchema was not called for this shape", ch.Table.QualifiedName())
+	}
+	switch ch.Op {
+	case ordering.OpInsert, ordering.OpRead:
+		if t.pend != sh || t.pendOp != ch.Op ||
+			len(t.pendRows) >= maxRows || (len(t.pendRows)+1)*len(sh.src.Columns) > maxParams {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+		}
+		row := make([]any, len(ch.After))
+		for i, v := range ch.After {
+			p, err := t.param(sh, i, v, ch.Op)
+			if err != nil {
+				return err
+			}
+			row[i] = p
+		}
+		t.pend, t.pendOp = sh, ch.Op
+		t.pendRows = append(t.pendRows, row)
+		return nil
+	}
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	switch ch.Op {
+	case ordering.OpUpdate:
+		return t.update(ctx, sh, ch)
+	case ordering.OpDelete:
+		return t.delete(ctx, sh, ch)
+	case ordering.OpTruncate:
+		if _, err := t.tx.ExecContext(ctx, t.a.d.Truncate(sh.name)); err != nil {
+			return t.fail(sh, ch.Op, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("apply to %s: unknown op %q", sh.name, ch.Op)
+}
+
+func (t *Tx) param(sh *shape, i int, v ordering.Value, op ordering.Op) (any, error) {
+	p, err := t.a.d.Param(sh.src.Columns[i], v)
+	if err != nil {
+		return nil, &ChangeError{Table: sh.name.String(), Op: op, Err: fmt.Errorf("column %s: %w", sh.src.Columns[i].Name, err)}
+	}
+	return p, nil
+}
+
+func (t *Tx) fail(sh *shape, op ordering.Op, err error) error {
+	return &ChangeError{Table: sh.name.String(), Op: op, Code: t.a.d.Code(err), Err: err}
+}
+
+// flush writes the pending multi-row insert.
+func (t *Tx) flush(ctx context.Context) error {
+	if len(t.pendRows) == 0 {
+		return nil
+	}
+	sh, rows, op := t.pend, t.pendRows, t.pendOp
+	t.pend, t.pendRows = nil, nil
+	cols := make([]string, len(sh.src.Columns))
+	for i, c := range sh.src.Columns {
+		cols[i] = c.Name
+	}
+	var q string
+	if op == ordering.OpRead && len(sh.src.PrimaryKey) > 0 {
+		q = t.a.d.Upsert(sh.name, cols, sh.src.PrimaryKey, len(rows))
+	} else {
+		q = t.insert(sh.name, cols, len(rows))
+	}
+	args := make([]any, 0, len(rows)*len(cols))
+	for _, r := range rows {
+		args = append(args, r...)
+	}
+	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+		return t.fail(sh, op, err)
+	}
+	return nil
+}
+
+func (t *Tx) insert(n Name, cols []string, rows int) string {
+	d := t.a.d
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(d.QuoteName(n))
+	b.WriteString(" (")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.QuoteIdent(c))
+	}
+	b.WriteString(") VALUES ")
+	p := 0
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for i := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(d.Placeholder(p))
+			p++
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// where builds the condition finding the changed row: its primary key, or
+// for a keyless table every column of the full before image. args start
+// at placeholder index first.
+func (t *Tx) where(sh *shape, ch *ordering.Change, first int) (string, []any, error) {
+	d := t.a.d
+	var conds []string
+	var args []any
+	if len(sh.key) > 0 {
+		img := ch.Before
+		if img == nil || img[sh.key[0]].IsUnchanged() {
+			img = ch.After
+		}
+		if img == nil {
+			return "", nil, &ChangeError{Table: sh.name.String(), Op: ch.Op, Err: fmt.Errorf("no image holds the primary key")}
+		}
+		for _, k := range sh.key {
+			p, err := t.param(sh, k, img[k], ch.Op)
+			if err != nil {
+				return "", nil, err
+			}
+			conds = append(conds, d.QuoteIdent(sh.src.Columns[k].Name)+" = "+d.Placeholder(first+len(args)))
+			args = append(args, p)
+		}
+		return strings.Join(conds, " AND "), args, nil
+	}
+	if ch.Before == nil {
+		return "", nil, &ChangeError{Table: sh.name.String(), Op: ch.Op, Err: ErrNoKey}
+	}
+	for i, v := range ch.Before {
+		if v.IsUnchanged() {
+			return "", nil, &ChangeError{Table: sh.name.String(), Op: ch.Op, Err: ErrNoKey}
+		}
+		p, err := t.param(sh, i, v, ch.Op)
+		if err != nil {
+			return "", nil, err
+		}
+		conds = append(conds, d.NullSafeEqual(d.QuoteIdent(sh.src.Columns[i].Name), d.Placeholder(first+len(args))))
+		args = append(args, p)
+	}
+	cond := strings.Join(conds, " AND ")
+	// One row only: identical rows of a keyless table are distinct rows.
+	q := d.QuoteName(sh.name)
+	switch d.Engine() {
+	case "postgres":
+		cond = "ctid = (SELECT ctid FROM " + q + " WHERE " + cond + " LIMIT 1)"
+	case "sqlite":
+		cond = "rowid = (SELECT rowid FROM " + q + " WHERE " + cond + " LIMIT 1)"
+	}
+	return cond, args, nil
+}
+
+func (t *Tx) update(ctx context.Context, sh *shape, ch *ordering.Change) error {
+	d := t.a.d
+	var sets []string
+	var args []any
+	for i, v := range ch.After {
+		if v.IsUnchanged() {
+			continue
+		}
+		p, err := t.param(sh, i, v, ch.Op)
+		if err != nil {
+			return err
+		}
+		sets = append(sets, d.QuoteIdent(sh.src.Columns[i].Name)+" = "+d.Placeholder(len(args)))
+		args = append(args, p)
+	}
+	if len(sets) == 0 {
+		return nil // nothing the source sent changed
+	}
+	cond, wargs, err := t.where(sh, ch, len(args))
+	if err != nil {
+		return err
+	}
+	q := "UPDATE " + d.QuoteName(sh.name) + " SET " + strings.Join(sets, ", ") + " WHERE " + cond
+	if len(sh.key) == 0 && d.Engine() == "mysql" {
+		q += " LIMIT 1"
+	}
+	return t.exec(ctx, sh, ch.Op, q, append(args, wargs...))
+}
+
+func (t *Tx) delete(ctx context.Context, sh *shape, ch *ordering.Change) error {
+	d := t.a.d
+	cond, args, err := t.where(sh, ch, 0)
+	if err != nil {
+		return err
+	}
+	q := "DELETE FROM " + d.QuoteName(sh.name) + " WHERE " + cond
+	if len(sh.key) == 0 && d.Engine() == "mysql" {
+		q += " LIMIT 1"
+	}
+	return t.exec(ctx, sh, ch.Op, q, args)
+}
+
+// exec runs an update or delete that must change exactly one row.
+func (t *Tx) exec(ctx context.Context, sh *shape, op ordering.Op, q string, args []any) error {
+	res, err := t.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return t.fail(sh, op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.fail(sh, op, err)
+	}
+	if n == 0 {
+		return &ChangeError{Table: sh.name.String(), Op: op, Err: ErrNoRow}
+	}
+	return nil
+}

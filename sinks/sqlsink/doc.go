@@ -1,0 +1,24 @@
+// Package sqlsink applies walship's change model to a SQL follower through
+// an engine Dialect (sinks/postgres, sinks/mysql, sinks/sqlite). Applier
+// implements sinks.Follower.
+//
+// Contract:
+//   - Rows: inserts and snapshot rows become multi-row INSERTs (snapshot
+//     rows as upserts), updates are keyed by the before image's primary key
+//     (so a key change works) and leave unchanged values out of SET,
+//     deletes are keyed likewise, truncates empty the table. A table without
+//     a primary key matches one row on the full before image; without a
+//     before image that is an error naming the table. An update or delete
+//     that finds no row is an error (the follower diverged): never skipped.
+//   - Schema: EnsureSchema creates a missing table from the source's columns
+//     and key (types per Dialect.ColumnType), adds columns the source added,
+//     and for columns the source dropped either drops them (DropColumns) or
+//     makes them nullable. A column whose type changed incompatibly stops
+//     the sink with an error naming the table and the column.
+//   - Positions: walship_applied rows are written by Tx.Record inside the
+//     data transaction; Fold moves the watermark in walship_positions. Both
+//     tables live in the follower, so a restart reads exactly what was
+//     committed.
+//   - Naming: Names maps a source table to its follower table; two source
+//     tables mapped to one follower table is an error.
+package sqlsink

@@ -1,0 +1,43 @@
+package sinks
+
+import "time"
+
+// State of a sink.
+type State string
+
+// The states a sink reports.
+const (
+	StateStarting State = "starting"
+	StateApplying State = "applying"
+	StatePaused   State = "paused" // the follower is unavailable; retrying
+	StateFailed   State = "failed"
+	StateStopped  State = "stopped"
+)
+
+// Status is a snapshot of a sink for metrics, the status API and logs. It
+// never holds row data.
+type Status struct {
+	Name    string
+	State   State
+	Sources []SourceStatus
+	// AppliedTxns and AppliedChanges count what this process applied.
+	AppliedTxns, AppliedChanges int64
+	LastError                   string
+	ErrorTime                   time.Time
+}
+
+// SourceStatus is a sink's progress on one source.
+type SourceStatus struct {
+	Source string
+	// Applied is the watermark: every transaction up to it is applied.
+	Applied Applied
+	// Newest is the newest transaction seen in the log.
+	Newest Applied
+	// LagSeconds is the commit time of the newest transaction seen minus
+	// that of the last applied one; 0 when caught up.
+	LagSeconds float64
+	// Queued counts transactions read and not yet applied.
+	Queued int
+	// KafkaLag is the reader's lag per topic-partition, in messages.
+	KafkaLag map[string]int64
+}
