@@ -68,6 +68,10 @@ type Source struct {
 	Postgres *PostgresSource `yaml:"postgres"`
 	// MySQL configures a MySQL or MariaDB binlog source.
 	MySQL *MySQLSource `yaml:"mysql"`
+	// TopicPrefix starts this source's topics: <prefix>.<schema>.<table>
+	// and <prefix>.transaction. Default: <kafka.topic_prefix>.<name>.
+	// Prefixes of two sources must differ.
+	TopicPrefix string `yaml:"topic_prefix"`
 }
 
 // Engine names the configured engine block of a source.
@@ -143,6 +147,20 @@ type Sink struct {
 	MySQL *MySQLSink `yaml:"mysql"`
 	// SQLite configures a SQLite follower.
 	SQLite *SQLiteSink `yaml:"sqlite"`
+	// Tables maps source tables to follower tables.
+	Tables TableMapping `yaml:"tables"`
+	// DropColumns drops follower columns that the source dropped; by
+	// default they stay, made nullable. Default: false.
+	DropColumns bool `yaml:"drop_columns"`
+}
+
+// TableMapping names follower tables. By default a follower table keeps
+// the source table's name (and schema, on a PostgreSQL follower).
+type TableMapping struct {
+	// Prefix is prepended to every follower table name. Default: none.
+	Prefix string `yaml:"prefix"`
+	// Rename maps "schema.table" of a source to a follower table name.
+	Rename map[string]string `yaml:"rename"`
 }
 
 // Engine names the configured engine block of a sink.
@@ -263,6 +281,11 @@ func (c *Config) applyDefaults() {
 	for i := range c.Sinks {
 		if c.Sinks[i].Workers == 0 {
 			c.Sinks[i].Workers = DefaultWorkers
+		}
+	}
+	for i := range c.Sources {
+		if c.Sources[i].TopicPrefix == "" {
+			c.Sources[i].TopicPrefix = c.Kafka.TopicPrefix + "." + c.Sources[i].Name
 		}
 	}
 }

@@ -76,6 +76,25 @@ func (d *decoder) validate(c *Config) {
 		}
 	}
 	d.uniqueSlots(c)
+	// Derived prefixes (<kafka.topic_prefix>.<name>) are valid and distinct
+	// when the parts are; only a set topic_prefix needs checking.
+	prefixes := map[string]int{}
+	explicit := func(i int) bool { _, ok := d.nodes[fmt.Sprintf("sources[%d].topic_prefix", i)]; return ok }
+	for i, s := range c.Sources {
+		p := fmt.Sprintf("sources[%d].topic_prefix", i)
+		if explicit(i) && (!objName.MatchString(s.TopicPrefix) || len(s.TopicPrefix) > 200) {
+			d.fail(p, "must be letters, digits, '.', '_' or '-' (at most 200), got %q", s.TopicPrefix)
+			continue
+		}
+		if first, dup := prefixes[s.TopicPrefix]; dup && (explicit(i) || explicit(first)) {
+			at, other := i, first
+			if !explicit(i) {
+				at, other = first, i
+			}
+			d.fail(fmt.Sprintf("sources[%d].topic_prefix", at), "topic prefix %q is already used by sources[%d]: the sources would share topics", s.TopicPrefix, other)
+		}
+		prefixes[s.TopicPrefix] = i
+	}
 
 	sinks := map[string]int{}
 	for i, s := range c.Sinks {
@@ -102,6 +121,24 @@ func (d *decoder) validate(c *Config) {
 		}
 		if s.Workers < 1 || s.Workers > 256 {
 			d.fail(p+".workers", "must be from 1 to 256, got %d", s.Workers)
+		}
+		targets := map[string]string{}
+		for src, dst := range s.Tables.Rename {
+			kp := fmt.Sprintf("%s.tables.rename.%s", p, src)
+			if !tablePattern.MatchString(src) || strings.Contains(src, "*") {
+				d.fail(kp, "the key must be a source table schema.table without wildcards, got %q", src)
+			}
+			if dst == "" {
+				d.fail(kp, "missing the follower table name")
+			}
+			if other, dup := targets[dst]; dup {
+				a, b := other, src
+				if b < a {
+					a, b = b, a
+				}
+				d.fail(fmt.Sprintf("%s.tables.rename.%s", p, b), "source tables %s and %s both map to follower table %q", a, b, dst)
+			}
+			targets[dst] = src
 		}
 		engines := 0
 		if s.Postgres != nil {

@@ -181,7 +181,7 @@ sources:
 
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	l, err := logread.Read(rctx, broker, name)
+	l, err := logread.Read(rctx, broker, name+".pg")
 	if err != nil {
 		t.Fatal(err)
 	}

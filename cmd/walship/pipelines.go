@@ -34,9 +34,9 @@ func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log 
 			return nil, fmt.Errorf("source %s: the postgres dsn does not parse (%s)", s.Name, config.RedactDSN(pg.DSN.Reveal()))
 		}
 		enc := envelope.NewEncoder(envelope.Source{
-			Name: s.Name, Connector: "postgresql", Logical: cfg.Kafka.TopicPrefix, Database: pc.Database,
+			Name: s.Name, Connector: "postgresql", Logical: s.TopicPrefix, Database: pc.Database,
 		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
-		newLog := func() (pgsource.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg), enc), nil }
+		newLog := func() (pgsource.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
 		return pgsource.New(pgsource.Config{
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
@@ -46,9 +46,9 @@ func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log 
 	return nil, nil
 }
 
-func kafkaConfig(cfg *config.Config) kafka.Config {
+func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {
 	return kafka.Config{
-		Brokers: cfg.Kafka.Brokers, TopicPrefix: cfg.Kafka.TopicPrefix,
+		Brokers: cfg.Kafka.Brokers, TopicPrefix: prefix,
 		Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		DialTimeout: cfg.Kafka.DialTimeout,
 	}
