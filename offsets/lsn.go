@@ -25,7 +25,13 @@ func ParseLSN(s string) (LSN, error) {
 }
 
 // String formats the LSN as PostgreSQL does.
-func (l LSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint32(l)) }
+func (l LSN) String() string {
+	b := make([]byte, 0, 17)
+	b = strconv.AppendUint(b, uint64(l)>>32, 16)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(uint32(l)), 16)
+	return strings.ToUpper(string(b))
+}
 
 // MarshalText implements encoding.TextMarshaler.
 func (l LSN) MarshalText() ([]byte, error) { return []byte(l.String()), nil }

@@ -26,8 +26,9 @@ type Status struct {
 	// HeadBytes and AckedBytes are the same as numbers where the engine
 	// has them (PostgreSQL LSNs), for byte lag.
 	HeadBytes, AckedBytes uint64
-	// Txns and Events count what the log holds durably since start;
-	// SnapshotRows counts snapshot rows read.
+	// Txns and Events count what was written to the log since start (Acked
+	// says how much of it is durable); SnapshotRows counts snapshot rows
+	// read.
 	Txns, Events, SnapshotRows int64
 	// LastCommit is the commit time of the newest durable transaction.
 	LastCommit time.Time

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/walship/walship/offsets"
@@ -45,6 +47,16 @@ type Options struct {
 type Encoder struct {
 	src  Source
 	opts Options
+	// schemas caches the walship.schema header per table shape (shapes are
+	// immutable); txnHdrs the headers shared by one transaction's records.
+	schemas sync.Map // *ordering.Table -> []byte
+	txnHdrs atomic.Pointer[txnHeaders]
+}
+
+type txnHeaders struct {
+	txn     *ordering.Txn
+	count   int
+	headers []Header // source, seq, [depends_on], count, position, [snapshot]
 }
 
 // NewEncoder returns an Encoder for src.
@@ -112,30 +124,20 @@ func (e *Encoder) Encode(ev Event) (Record, error) {
 	}
 	r.Value = b
 
-	schema, err := json.Marshal(tableJSON(t))
+	schema, err := e.schema(t)
 	if err != nil {
-		return Record{}, fmt.Errorf("envelope: encode schema of %s: %w", t.QualifiedName(), err)
+		return Record{}, err
 	}
-	pos, err := txn.Pos.MarshalText()
+	shared, err := e.shared(txn, ev.Count)
 	if err != nil {
-		return Record{}, fmt.Errorf("envelope: %w", err)
+		return Record{}, err
 	}
+	r.Headers = make([]Header, 0, len(shared)+4)
+	r.Headers = append(r.Headers, shared...)
 	r.Headers = append(r.Headers,
-		Header{HeaderSource, []byte(txn.Source)},
-		Header{HeaderSeq, []byte(txn.Seq.String())},
-	)
-	if !txn.DependsOn.IsZero() {
-		r.Headers = append(r.Headers, Header{HeaderDependsOn, []byte(txn.DependsOn.String())})
-	}
-	r.Headers = append(r.Headers,
-		Header{HeaderIndex, []byte(strconv.Itoa(ev.Index))},
-		Header{HeaderCount, []byte(strconv.Itoa(ev.Count))},
-		Header{HeaderPosition, pos},
+		Header{HeaderIndex, strconv.AppendInt(nil, int64(ev.Index), 10)},
 		Header{HeaderSchema, schema},
 	)
-	if s := snapshotMark(txn); s != "false" {
-		r.Headers = append(r.Headers, Header{HeaderSnapshot, []byte(s)})
-	}
 	if u := unchangedColumns(t, ch.After); u != "" {
 		r.Headers = append(r.Headers, Header{HeaderUnchanged, []byte(u)})
 	}
@@ -143,6 +145,41 @@ func (e *Encoder) Encode(ev Event) (Record, error) {
 		r.Headers = append(r.Headers, Header{HeaderUnchangedBefore, []byte(u)})
 	}
 	return r, nil
+}
+
+// schema is the walship.schema header of t, encoded once per shape.
+func (e *Encoder) schema(t *ordering.Table) ([]byte, error) {
+	if b, ok := e.schemas.Load(t); ok {
+		return b.([]byte), nil
+	}
+	b, err := json.Marshal(tableJSON(t))
+	if err != nil {
+		return nil, fmt.Errorf("envelope: encode schema of %s: %w", t.QualifiedName(), err)
+	}
+	e.schemas.Store(t, b)
+	return b, nil
+}
+
+// shared returns the headers every record of txn carries, built once per
+// transaction.
+func (e *Encoder) shared(txn *ordering.Txn, count int) ([]Header, error) {
+	if h := e.txnHdrs.Load(); h != nil && h.txn == txn && h.count == count {
+		return h.headers, nil
+	}
+	pos, err := txn.Pos.MarshalText()
+	if err != nil {
+		return nil, fmt.Errorf("envelope: %w", err)
+	}
+	hs := []Header{{HeaderSource, []byte(txn.Source)}, {HeaderSeq, []byte(txn.Seq.String())}}
+	if !txn.DependsOn.IsZero() {
+		hs = append(hs, Header{HeaderDependsOn, []byte(txn.DependsOn.String())})
+	}
+	hs = append(hs, Header{HeaderCount, []byte(strconv.Itoa(count))}, Header{HeaderPosition, pos})
+	if s := snapshotMark(txn); s != "false" {
+		hs = append(hs, Header{HeaderSnapshot, []byte(s)})
+	}
+	e.txnHdrs.Store(&txnHeaders{txn: txn, count: count, headers: hs})
+	return hs, nil
 }
 
 func checkRow(t *ordering.Table, row []ordering.Value, which string) error {

@@ -144,7 +144,7 @@ func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
 		Addr:         brokerAddr(cfg.Brokers),
 		Balancer:     chosenPartition{},
 		MaxAttempts:  5,
-		BatchSize:    2000,
+		BatchSize:    handoff, // kafka-go allocates a whole batch up front
 		BatchBytes:   int64(cfg.MaxMessageBytes),
 		BatchTimeout: cfg.Linger,
 		ReadTimeout:  cfg.WriteTimeout,

@@ -19,6 +19,8 @@ import (
 // done it drains: waits for the log to make everything durable (bounded),
 // acknowledges it and returns nil.
 func (r *session) stream(ctx context.Context) error {
+	var rd receiveDeadline
+	defer rd.stop()
 	for {
 		if err := r.out.Err(); err != nil {
 			return fmt.Errorf("source %s: log write failed; restarting from the durable position: %w", r.cfg().Name, err)
@@ -33,9 +35,7 @@ func (r *session) stream(ctx context.Context) error {
 		if r.out.Pending() > 0 {
 			wait = min(wait, 20*time.Millisecond)
 		}
-		rctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-		msg, err := r.repl.ReceiveMessage(rctx)
-		cancel()
+		msg, err := r.repl.ReceiveMessage(rd.get(ctx, time.Now().Add(max(wait, time.Millisecond))))
 		if err != nil {
 			if pgconn.Timeout(err) || ctx.Err() != nil {
 				continue
@@ -56,6 +56,30 @@ func (r *session) stream(ctx context.Context) error {
 		default:
 			return fmt.Errorf("source %s: unexpected replication message %T", r.cfg().Name, msg)
 		}
+	}
+}
+
+// receiveDeadline lets one deadline context serve many receives: a new
+// context per message costs a timer and a watcher registration each time.
+type receiveDeadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	at     time.Time
+}
+
+// get returns a context that ends at or before want.
+func (d *receiveDeadline) get(parent context.Context, want time.Time) context.Context {
+	if d.ctx == nil || d.ctx.Err() != nil || want.Before(d.at) {
+		d.stop()
+		d.at = want
+		d.ctx, d.cancel = context.WithDeadline(parent, want)
+	}
+	return d.ctx
+}
+
+func (d *receiveDeadline) stop() {
+	if d.cancel != nil {
+		d.cancel()
 	}
 }
 
@@ -331,8 +355,13 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 		}
 		r.saved, r.lastSave = seq, time.Now()
 	}
-	if flush <= r.sentFlush && !force && time.Since(r.lastStatus) < r.cfg().StatusInterval {
+	since := time.Since(r.lastStatus)
+	switch {
+	case force, since >= r.cfg().StatusInterval:
+	case flush <= r.sentFlush:
 		return nil
+	case !r.cfg().Sync && since < 50*time.Millisecond:
+		return nil // acknowledged soon enough; sync mode answers at once
 	}
 	if flush < r.sentFlush {
 		flush = r.sentFlush
