@@ -1,0 +1,143 @@
+package sinks
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/ordering/kafka"
+)
+
+func seq(n uint64) offsets.Seq { return offsets.Seq{Pos: n, Sub: offsets.StreamSub} }
+
+// testRun is a run whose dispatches land in a buffered channel.
+func testRun(t *testing.T, workers int, state map[string]SourceState) *run {
+	s := New(Config{Name: "s", Sources: []SourceLog{{Name: "pg", Prefix: "p"}}, Workers: workers, BatchTxns: 3},
+		nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := newRun(s, state)
+	r.work = make(chan []*item, 100)
+	return r
+}
+
+func txnItem(r *run, n, dep uint64, changes int) *item {
+	txn := &kafka.Txn{End: envelope.Marker{Seq: seq(n)}, Changes: make([]ordering.Change, changes)}
+	if dep > 0 {
+		txn.End.DependsOn = seq(dep)
+	}
+	return &item{src: r.streams[0], txn: txn, seq: txn.End.Seq, dep: txn.End.DependsOn, ap: Applied{Seq: txn.End.Seq}}
+}
+
+func batches(r *run) [][]uint64 {
+	var out [][]uint64
+	for {
+		select {
+		case b := <-r.work:
+			var seqs []uint64
+			for _, it := range b {
+				seqs = append(seqs, it.seq.Pos)
+			}
+			out = append(out, seqs)
+		default:
+			return out
+		}
+	}
+}
+
+func done(r *run, b []uint64) {
+	st := r.streams[0]
+	var items []*item
+	for _, n := range b {
+		for _, it := range st.items {
+			if it.seq.Pos == n {
+				items = append(items, it)
+			}
+		}
+	}
+	if err := r.finish(result{batch: items}); err != nil {
+		panic(err)
+	}
+}
+
+func TestDispatchRespectsDependencies(t *testing.T) {
+	r := testRun(t, 2, nil)
+	// 1 and 2 independent; 3 depends on 1; 4 independent of all but must
+	// wait behind 3 (in-order dispatch); 5 depends on 4.
+	for _, it := range []*item{txnItem(r, 1, 0, 1), txnItem(r, 2, 0, 1), txnItem(r, 3, 1, 1), txnItem(r, 4, 0, 1), txnItem(r, 5, 4, 1)} {
+		r.arrive(it)
+	}
+	r.dispatch()
+	got := batches(r)
+	// Nothing in flight: the first batch groups 1, 2, 3 (3's dependency is
+	// inside the batch); the second worker takes 4 (independent: depends
+	// on nothing at or below the watermark).
+	if len(got) != 2 || len(got[0]) != 3 || got[0][2] != 3 || got[1][0] != 4 {
+		t.Fatalf("batches %v", got)
+	}
+	// 5 depends on 4, which is in flight: it waits.
+	r.dispatch()
+	if b := batches(r); len(b) != 0 {
+		t.Fatalf("5 dispatched before 4 committed: %v", b)
+	}
+	done(r, []uint64{4})
+	if w := r.streams[0].w.Seq; w.Pos != 0 {
+		t.Fatalf("watermark moved past uncommitted 1-3: %v", w)
+	}
+	r.dispatch()
+	// 5's dependency (4) committed, but the watermark is 0: 5 may only run
+	// when nothing before it is in flight. 1-3 are still in flight.
+	if b := batches(r); len(b) != 0 {
+		t.Fatalf("5 dispatched while 1-3 in flight: %v", b)
+	}
+	done(r, []uint64{1, 2, 3})
+	if w := r.streams[0].w.Seq; w.Pos != 4 {
+		t.Fatalf("watermark %v, want 4", w)
+	}
+	r.dispatch()
+	if b := batches(r); len(b) != 1 || b[0][0] != 5 {
+		t.Fatalf("batches %v", b)
+	}
+}
+
+func TestAppliedAboveWatermarkIsSkipped(t *testing.T) {
+	r := testRun(t, 1, map[string]SourceState{"pg": {Watermark: Applied{Seq: seq(1)}, Above: map[offsets.Seq]bool{seq(3): true}}})
+	for _, it := range []*item{txnItem(r, 2, 0, 1), txnItem(r, 3, 0, 1), txnItem(r, 4, 0, 1)} {
+		r.arrive(it)
+	}
+	r.dispatch()
+	b := batches(r)
+	if len(b) != 1 || len(b[0]) != 1 || b[0][0] != 2 {
+		t.Fatalf("batches %v", b)
+	}
+	done(r, []uint64{2})
+	if w := r.streams[0].w.Seq; w.Pos != 3 {
+		t.Fatalf("watermark %v: the skipped 3 should count as applied", w)
+	}
+	r.dispatch()
+	if b := batches(r); len(b) != 1 || b[0][0] != 4 {
+		t.Fatalf("batches %v", b)
+	}
+}
+
+func TestBigTransactionRunsAlone(t *testing.T) {
+	r := testRun(t, 4, nil)
+	big := txnItem(r, 2, 0, 0)
+	big.big = true
+	big.txn.Stream = func(func(*ordering.Change, error) bool) {}
+	for _, it := range []*item{txnItem(r, 1, 0, 1), big, txnItem(r, 3, 0, 1)} {
+		r.arrive(it)
+	}
+	r.dispatch()
+	if b := batches(r); len(b) != 1 || len(b[0]) != 1 || b[0][0] != 1 {
+		t.Fatalf("batches %v", b)
+	}
+	done(r, []uint64{1})
+	r.dispatch()
+	// The big transaction is a batch of its own (an independent 3 may run
+	// beside it).
+	if b := batches(r); len(b) < 1 || len(b[0]) != 1 || b[0][0] != 2 {
+		t.Fatalf("big not alone: %v", b)
+	}
+}
