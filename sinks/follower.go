@@ -57,6 +57,10 @@ type Follower interface {
 // FollowerTx is one follower transaction: the changes of one or more whole
 // source transactions, and their record in walship_applied.
 type FollowerTx interface {
+	// EnsureSchema is Follower.EnsureSchema for shapes first met inside this
+	// transaction (a big transaction streams in); it must not deadlock with
+	// the transaction it runs in.
+	EnsureSchema(ctx context.Context, source string, tables []*ordering.Table) error
 	Apply(ctx context.Context, source string, ch *ordering.Change) error
 	Record(ctx context.Context, source string, txns []Applied) error
 	Commit() error

@@ -461,7 +461,7 @@ func (r *run) apply(ctx context.Context, batch []*item) (err error) {
 				}
 				if !seen[ch.Table] {
 					seen[ch.Table] = true
-					if err := f.EnsureSchema(ctx, source, []*ordering.Table{ch.Table}); err != nil {
+					if err := tx.EnsureSchema(ctx, source, []*ordering.Table{ch.Table}); err != nil {
 						return r.annotate(it, err)
 					}
 				}

@@ -14,6 +14,7 @@ import (
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/sinks"
 	"github.com/walship/walship/supervise"
 )
 
@@ -74,9 +75,13 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		group.Go("source/"+s.Name, src.Run)
 	}
 	reg.MustRegister(sourceCollector{running})
+	runningSinks := map[string]*sinks.Sink{}
 	for _, s := range cfg.Sinks {
-		group.Go("sink/"+s.Name, notBuilt("sink", s.Name, s.Engine()))
+		sk := buildSink(cfg, s, log)
+		runningSinks[s.Name] = sk
+		group.Go("sink/"+s.Name, sk.Run)
 	}
+	reg.MustRegister(sinkCollector{runningSinks})
 	if cfg.HTTP.Listen != "off" {
 		srv := httpapi.New(cfg.HTTP.Listen, log, reg, group)
 		group.Go("http", srv.Run)

@@ -41,11 +41,11 @@ type Applier struct {
 	log *slog.Logger
 	db  *sql.DB
 
-	mu      sync.Mutex
-	tables  map[Name]*table // follower tables seen, by follower name
-	sources map[string]Name // "source\x00schema.table" -> follower name
-	owners  map[Name]string // follower name -> "source schema.table"
-	shapes  map[*ordering.Table]*shape
+	schemaMu sync.Mutex      // one schema change at a time; never taken while holding mu
+	mu       sync.Mutex      // guards the maps below; never held during I/O
+	tables   map[Name]*table // follower tables seen, by follower name
+	owners   map[Name]string // follower name -> "source schema.table"
+	shapes   map[*ordering.Table]*shape
 }
 
 // table is what walship knows of a follower table.
@@ -68,7 +68,7 @@ var _ sinks.Follower = (*Applier)(nil)
 
 // New returns an Applier; Prepare connects.
 func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
-	return &Applier{cfg: cfg, d: d, log: log, tables: map[Name]*table{}, sources: map[string]Name{},
+	return &Applier{cfg: cfg, d: d, log: log, tables: map[Name]*table{},
 		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}}
 }
 

@@ -2,6 +2,7 @@ package sqlsink
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,40 +30,90 @@ func (a *Applier) target(t *ordering.Table) Name {
 	return n
 }
 
-// EnsureSchema implements sinks.Follower.
+// EnsureSchema implements sinks.Follower. It runs the DDL on connections
+// of its own, outside any data transaction.
 func (a *Applier) EnsureSchema(ctx context.Context, source string, tables []*ordering.Table) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	return a.ensureAll(ctx, source, tables, nil)
+}
+
+// EnsureSchema on a Tx evolves the schema from inside a data transaction
+// (a big transaction whose shapes are only known as it streams). Engines
+// with transactional DDL run it in the transaction; MySQL, whose DDL would
+// commit the transaction, runs it on another connection.
+func (t *Tx) EnsureSchema(ctx context.Context, source string, tables []*ordering.Table) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	if t.a.d.Engine() == "mysql" {
+		return t.a.ensureAll(ctx, source, tables, nil)
+	}
+	return t.a.ensureAll(ctx, source, tables, t.tx)
+}
+
+// ensureAll resolves shapes one at a time (schemaMu), never holding mu
+// during I/O: a worker inside a transaction may need mu meanwhile.
+func (a *Applier) ensureAll(ctx context.Context, source string, tables []*ordering.Table, tx *sql.Tx) error {
 	for _, t := range tables {
-		if _, ok := a.shapes[t]; ok {
+		a.mu.Lock()
+		_, ok := a.shapes[t]
+		a.mu.Unlock()
+		if ok {
 			continue
 		}
-		sh, err := a.ensure(ctx, source, t)
+		a.schemaMu.Lock()
+		sh, err := a.ensure(ctx, source, t, tx)
+		a.schemaMu.Unlock()
 		if err != nil {
 			return err
 		}
+		a.mu.Lock()
 		a.shapes[t] = sh
+		a.mu.Unlock()
 	}
 	return nil
 }
 
-func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table) (*shape, error) {
+// execer runs DDL in a transaction or on the pool.
+func (a *Applier) exec(ctx context.Context, tx *sql.Tx, q string) error {
+	var err error
+	if tx != nil {
+		_, err = tx.ExecContext(ctx, q)
+	} else {
+		_, err = a.db.ExecContext(ctx, q)
+	}
+	return err
+}
+
+// columns introspects n, in tx when given.
+func (a *Applier) columns(ctx context.Context, tx *sql.Tx, n Name) ([]FollowerColumn, bool, error) {
+	if tx != nil {
+		return a.d.Columns(ctx, tx, n)
+	}
+	own, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	defer own.Rollback()
+	return a.d.Columns(ctx, own, n)
+}
+
+func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, tx *sql.Tx) (*shape, error) {
 	name := a.target(t)
 	owner := source + " " + t.QualifiedName()
-	if prev, ok := a.owners[name]; ok && prev != owner {
+	a.mu.Lock()
+	prev, clash := a.owners[name]
+	if !clash {
+		a.owners[name] = owner
+	}
+	a.mu.Unlock()
+	if clash && prev != owner {
 		return nil, fmt.Errorf("%w: %s and %s both map to %s; rename one in the sink's tables mapping", ErrNameClash, prev, owner, name)
 	}
-	a.owners[name] = owner
 	srcEngine := a.cfg.SourceEngines[source]
 
 	ft := a.tables[name]
 	if ft == nil {
-		tx, err := a.db.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		cols, exists, err := a.d.Columns(ctx, tx, name)
-		tx.Rollback()
+		cols, exists, err := a.columns(ctx, tx, name)
 		if err != nil {
 			return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
 		}
@@ -76,17 +127,12 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table) 
 				defs[i] = ColumnDef{Name: c.Name, Type: typ, NotNull: !c.Nullable}
 			}
 			for _, ddl := range a.d.CreateTable(name, defs, t.PrimaryKey) {
-				if _, err := a.db.ExecContext(ctx, ddl); err != nil {
+				if err := a.exec(ctx, tx, ddl); err != nil {
 					return nil, fmt.Errorf("create follower table %s: %w", name, err)
 				}
 			}
 			a.log.Info("created follower table", "table", name.String(), "from", owner, "columns", len(defs))
-			tx, err := a.db.BeginTx(ctx, nil)
-			if err != nil {
-				return nil, err
-			}
-			cols, _, err = a.d.Columns(ctx, tx, name)
-			tx.Rollback()
+			cols, _, err = a.columns(ctx, tx, name)
 			if err != nil {
 				return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
 			}
@@ -102,7 +148,7 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table) 
 		}
 		a.tables[name] = ft
 	}
-	if err := a.evolve(ctx, ft, t, srcEngine); err != nil {
+	if err := a.evolve(ctx, tx, ft, t, srcEngine); err != nil {
 		return nil, err
 	}
 	sh := &shape{name: name, src: t}
@@ -114,7 +160,7 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table) 
 
 // evolve brings a follower table to a new source shape: added columns,
 // dropped columns, changed types.
-func (a *Applier) evolve(ctx context.Context, ft *table, t *ordering.Table, srcEngine string) error {
+func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) error {
 	inShape := map[string]bool{}
 	for _, c := range t.Columns {
 		inShape[c.Name] = true
@@ -125,7 +171,7 @@ func (a *Applier) evolve(ctx context.Context, ft *table, t *ordering.Table, srcE
 		have, ok := ft.cols[c.Name]
 		if !ok {
 			def := ColumnDef{Name: c.Name, Type: want}
-			if _, err := a.db.ExecContext(ctx, a.d.AddColumn(ft.name, def)); err != nil {
+			if err := a.exec(ctx, tx, a.d.AddColumn(ft.name, def)); err != nil {
 				return fmt.Errorf("add column %s to %s: %w", c.Name, ft.name, err)
 			}
 			a.log.Info("added follower column", "table", ft.name.String(), "column", c.Name, "type", want)
@@ -145,13 +191,13 @@ func (a *Applier) evolve(ctx context.Context, ft *table, t *ordering.Table, srcE
 		}
 		switch {
 		case a.cfg.DropColumns:
-			if _, err := a.db.ExecContext(ctx, a.d.DropColumn(ft.name, name)); err != nil {
+			if err := a.exec(ctx, tx, a.d.DropColumn(ft.name, name)); err != nil {
 				return fmt.Errorf("drop column %s of %s: %w", name, ft.name, err)
 			}
 			delete(ft.cols, name)
 			a.log.Info("dropped follower column", "table", ft.name.String(), "column", name)
 		case !fc.Nullable:
-			if _, err := a.db.ExecContext(ctx, a.d.DropNotNull(ft.name, ColumnDef{Name: name, Type: fc.Type})); err != nil {
+			if err := a.exec(ctx, tx, a.d.DropNotNull(ft.name, ColumnDef{Name: name, Type: fc.Type})); err != nil {
 				return fmt.Errorf("make column %s of %s nullable: %w", name, ft.name, err)
 			}
 			fc.Nullable = true

@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/walship/walship/internal/testenv"
+)
+
+// e2e is one end-to-end pipeline: a fresh PostgreSQL source database, a
+// fresh PostgreSQL follower database, a fresh MariaDB follower database and
+// a SQLite file, and walship between them.
+type e2e struct {
+	t         *testing.T
+	name      string
+	srcDSN    string
+	pgDSN     string
+	myDSN     string
+	litePath  string
+	dir       string
+	cfgPath   string
+	cmd       *exec.Cmd
+	logf      *os.File
+	followers map[string]*sql.DB
+}
+
+const accounts = 50
+
+// followerSchema is created on each follower before walship starts, with
+// foreign keys: walship must keep them enforced and never violate them.
+var followerSchema = map[string][]string{
+	"postgres": {
+		`CREATE TABLE public.accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)`,
+		`CREATE TABLE public.customers (id bigint PRIMARY KEY, name text)`,
+		`CREATE TABLE public.orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES public.customers(id), amount numeric(12,2) NOT NULL, version bigint NOT NULL)`,
+		`CREATE TABLE public.update_count (n bigint NOT NULL)`,
+		`INSERT INTO public.update_count VALUES (0)`,
+		`CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.update_count SET n = n + 1; RETURN NEW; END $$`,
+		`CREATE TRIGGER accounts_updates AFTER UPDATE ON public.accounts FOR EACH ROW EXECUTE FUNCTION count_update()`,
+	},
+	"mysql": {
+		`CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)`,
+		`CREATE TABLE customers (id bigint PRIMARY KEY, name longtext)`,
+		`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount decimal(12,2) NOT NULL, version bigint NOT NULL, FOREIGN KEY (customer_id) REFERENCES customers(id))`,
+		`CREATE TABLE update_count (n bigint NOT NULL)`,
+		`INSERT INTO update_count VALUES (0)`,
+		`CREATE TRIGGER accounts_updates AFTER UPDATE ON accounts FOR EACH ROW UPDATE update_count SET n = n + 1`,
+	},
+	"sqlite": {
+		`CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL, version INTEGER NOT NULL)`,
+		`CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)`,
+		`CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), amount TEXT NOT NULL, version INTEGER NOT NULL)`,
+		`CREATE TABLE update_count (n INTEGER NOT NULL)`,
+		`INSERT INTO update_count VALUES (0)`,
+		`CREATE TRIGGER accounts_updates AFTER UPDATE ON accounts BEGIN UPDATE update_count SET n = n + 1; END`,
+	},
+}
+
+func newE2E(t *testing.T, workers int) *e2e {
+	t.Helper()
+	pgSrc := testenv.PGSource(t)
+	pgFol := testenv.PGFollower(t)
+	myFol := testenv.MySQLFollower(t)
+	broker := testenv.Kafka(t)
+	ctx := context.Background()
+	e := &e2e{t: t, name: fmt.Sprintf("walship_e2e_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: t.TempDir(),
+		followers: map[string]*sql.DB{}}
+	for _, admin := range []string{pgSrc, pgFol} {
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+e.name); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close(ctx)
+	}
+	e.srcDSN = strings.Replace(pgSrc, "/postgres?", "/"+e.name+"?", 1)
+	e.pgDSN = strings.Replace(pgFol, "/postgres?", "/"+e.name+"?", 1)
+	myRoot, err := sql.Open("mysql", myFol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := myRoot.Exec("CREATE DATABASE " + e.name); err != nil {
+		t.Fatal(err)
+	}
+	myRoot.Close()
+	e.myDSN = myFol + e.name
+	e.litePath = filepath.Join(e.dir, "follower.db")
+	t.Cleanup(e.cleanup)
+
+	src, err := pgx.Connect(ctx, e.srcDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close(ctx)
+	if _, err := src.Exec(ctx, `CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL);
+		CREATE TABLE customers (id bigint PRIMARY KEY, name text);
+		CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers(id), amount numeric(12,2) NOT NULL, version bigint NOT NULL);
+		INSERT INTO accounts SELECT g, 100, 0 FROM generate_series(1, 50) g;`); err != nil {
+		t.Fatal(err)
+	}
+	for engine, dsn := range map[string][2]string{"postgres": {"pgx", e.pgDSN}, "mysql": {"mysql", e.myDSN},
+		"sqlite": {"sqlite3", "file:" + e.litePath + "?_foreign_keys=on&_busy_timeout=10000&_journal_mode=WAL"}} {
+		db, err := sql.Open(dsn[0], dsn[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range followerSchema[engine] {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s follower: %s: %v", engine, q, err)
+			}
+		}
+		e.followers[engine] = db
+	}
+	e.cfgPath = filepath.Join(e.dir, "walship.yaml")
+	os.WriteFile(e.cfgPath, []byte(fmt.Sprintf(`state_dir: %s
+http: { listen: "off" }
+shutdown_timeout: 20s
+kafka: { brokers: [%q], topic_prefix: %s, partitions: 4 }
+sources:
+  - name: pg
+    postgres: { dsn: %q, slot: %s, publication: %s, tables: [public.*], heartbeat_interval: 200ms }
+sinks:
+  - { name: pgf, from: [pg], workers: %d, postgres: { dsn: %q } }
+  - { name: myf, from: [pg], workers: %d, mysql: { dsn: %q } }
+  - { name: lite, from: [pg], workers: %d, sqlite: { path: %q } }
+`, filepath.Join(e.dir, "state"), broker, e.name, e.srcDSN, e.name, e.name, workers, e.pgDSN, workers, e.myDSN, workers, e.litePath)), 0o600)
+	return e
+}
+
+func (e *e2e) cleanup() {
+	e.stop(syscall.SIGKILL)
+	for _, db := range e.followers {
+		db.Close()
+	}
+	ctx := context.Background()
+	if conn, err := pgx.Connect(ctx, testenv.PGSource(e.t)); err == nil {
+		conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", e.name)
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+e.name+" WITH (FORCE)")
+		conn.Close(ctx)
+	}
+	if conn, err := pgx.Connect(ctx, testenv.PGFollower(e.t)); err == nil {
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+e.name+" WITH (FORCE)")
+		conn.Close(ctx)
+	}
+	if db, err := sql.Open("mysql", testenv.MySQLFollower(e.t)); err == nil {
+		db.Exec("DROP DATABASE IF EXISTS " + e.name)
+		db.Close()
+	}
+}
+
+func (e *e2e) start() {
+	e.logf, _ = os.OpenFile(filepath.Join(e.dir, "walship.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	e.cmd = exec.Command(binary, "run", "-c", e.cfgPath)
+	e.cmd.Stdout, e.cmd.Stderr = e.logf, e.logf
+	if err := e.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *e2e) stop(sig syscall.Signal) error {
+	if e.cmd == nil {
+		return nil
+	}
+	e.cmd.Process.Signal(sig)
+	err := e.cmd.Wait()
+	e.logf.Close()
+	e.cmd = nil
+	return err
+}
+
+func (e *e2e) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(e.dir, "walship.log"))
+	if len(b) > 6000 {
+		b = b[len(b)-6000:]
+	}
+	return string(b)
+}
+
+func (e *e2e) waitRows(table string, n int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for engine, db := range e.followers {
+		for {
+			var got int
+			if db.QueryRow("SELECT count(*) FROM "+table).Scan(&got) == nil && got == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				e.t.Fatalf("%s follower: %s has %d rows, want %d\nlog tail:\n%s", engine, table, got, n, e.logTail())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// workload runs transactions until ctx ends: transfers between accounts
+// (the sum stays constant), new customers with orders, order updates and
+// deletes of an order and then its customer. It returns the number of
+// account rows updated.
+func (e *e2e) workload(ctx context.Context, seed uint64, idBase int64) (int64, error) {
+	conn, err := pgx.Connect(context.Background(), e.srcDSN)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var updates int64
+	bg := context.Background()
+	for i := int64(1); ctx.Err() == nil; i++ {
+		tx, err := conn.Begin(bg)
+		if err != nil {
+			return updates, err
+		}
+		txUpdates := int64(0)
+		id := idBase + i
+		switch i % 4 {
+		case 0, 1:
+			a, b := rng.Int64N(accounts)+1, rng.Int64N(accounts)+1
+			if a == b {
+				b = a%accounts + 1
+			}
+			amt := rng.Int64N(10) + 1
+			if a > b { // lock in id order: two workers never deadlock
+				a, b, amt = b, a, -amt
+			}
+			tx.Exec(bg, "UPDATE accounts SET balance = balance - $2, version = version + 1 WHERE id = $1", a, amt)
+			tx.Exec(bg, "UPDATE accounts SET balance = balance + $2, version = version + 1 WHERE id = $1", b, amt)
+			txUpdates = 2
+		case 2:
+			tx.Exec(bg, "INSERT INTO customers VALUES ($1, $2)", id, fmt.Sprintf("customer %d", id))
+			tx.Exec(bg, "INSERT INTO orders VALUES ($1, $2, $3, 0)", id*10, id, fmt.Sprintf("%d.%02d", i%1000, i%100))
+		case 3:
+			old := id - 1 - 4*rng.Int64N(5)
+			tx.Exec(bg, "UPDATE orders SET amount = amount + 1, version = version + 1 WHERE customer_id = $1", old)
+			if rng.IntN(3) == 0 {
+				tx.Exec(bg, "DELETE FROM orders WHERE customer_id = $1", old-4)
+				tx.Exec(bg, "DELETE FROM customers WHERE id = $1", old-4)
+			}
+		}
+		if err := tx.Commit(bg); err != nil {
+			return updates, err
+		}
+		updates += txUpdates
+	}
+	return updates, nil
+}
+
+// poll checks the invariants on every follower while the workload runs:
+// the balance sum never breaks (atomicity) and no order is without its
+// customer (causal order).
+func (e *e2e) poll(ctx context.Context, violations *atomic.Int64) {
+	var wg sync.WaitGroup
+	for engine, db := range e.followers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				var n, sum sql.NullInt64
+				if err := db.QueryRow("SELECT count(*), sum(balance) FROM accounts").Scan(&n, &sum); err == nil && n.Int64 == accounts && sum.Int64 != accounts*100 {
+					e.t.Errorf("%s follower: balance sum %d, want %d: a transaction was applied in part", engine, sum.Int64, accounts*100)
+					violations.Add(1)
+				}
+				var orphans int64
+				if err := db.QueryRow("SELECT count(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL").Scan(&orphans); err == nil && orphans > 0 {
+					e.t.Errorf("%s follower: %d orders without their customer", engine, orphans)
+					violations.Add(1)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// rows reads a table's rows as text in primary-key order.
+func rows(db *sql.DB, query string) ([]string, error) {
+	rs, err := db.Query(query)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	cols, _ := rs.Columns()
+	var out []string
+	for rs.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		var parts []string
+		for _, v := range vals {
+			parts = append(parts, fmt.Sprintf("%v:%s", v.Valid, v.String))
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return out, rs.Err()
+}
+
+var compareQueries = []string{
+	"SELECT id, balance, version FROM accounts ORDER BY id",
+	"SELECT id, name FROM customers ORDER BY id",
+	"SELECT id, customer_id, amount, version FROM orders ORDER BY id",
+}
+
+// converge waits until every follower equals the source, table by table,
+// row by row in primary-key order.
+func (e *e2e) converge(timeout time.Duration) {
+	src, err := sql.Open("pgx", e.srcDSN)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer src.Close()
+	deadline := time.Now().Add(timeout)
+	for engine, db := range e.followers {
+		for _, q := range compareQueries {
+			for {
+				want, err1 := rows(src, q)
+				got, err2 := rows(db, q)
+				if err1 == nil && err2 == nil && strings.Join(want, "\n") == strings.Join(got, "\n") {
+					break
+				}
+				if time.Now().After(deadline) {
+					missing, extra := diff(want, got)
+					e.t.Fatalf("%s follower never converged on %q: %d rows at the source, %d on the follower, first missing %v, first extra %v (errors %v %v)\nlog tail:\n%s",
+						engine, q, len(want), len(got), missing, extra, err1, err2, e.logTail())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+}
+
+func diff(want, got []string) (missing, extra []string) {
+	w := map[string]bool{}
+	for _, r := range want {
+		w[r] = true
+	}
+	g := map[string]bool{}
+	for _, r := range got {
+		g[r] = true
+		if !w[r] && len(extra) < 3 {
+			extra = append(extra, r)
+		}
+	}
+	for _, r := range want {
+		if !g[r] && len(missing) < 3 {
+			missing = append(missing, r)
+		}
+	}
+	return missing, extra
+}
+
+// TestEndToEndThreeFollowers: PostgreSQL → Kafka → PostgreSQL, MariaDB
+// and SQLite followers under a concurrent workload, with the daemon killed
+// by SIGKILL five times. The followers never show a broken balance sum or
+// an orphan order, converge row by row, and applied every source update
+// exactly once (a follower trigger counts them).
+func TestEndToEndThreeFollowers(t *testing.T) {
+	e := newE2E(t, 4)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	e.start()
+	// Updates made before the snapshot are inside it and fire no follower
+	// trigger: start the workload once every follower has the accounts.
+	e.waitRows("accounts", accounts, 60*time.Second)
+
+	ctx, stop := context.WithCancel(context.Background())
+	var violations atomic.Int64
+	var wg sync.WaitGroup
+	var updates atomic.Int64
+	wg.Add(3)
+	go func() { defer wg.Done(); e.poll(ctx, &violations) }()
+	for w := 0; w < 2; w++ {
+		go func() {
+			defer wg.Done()
+			n, err := e.workload(ctx, seed+uint64(w)*7919, int64(w)*1_000_000_000)
+			if err != nil && ctx.Err() == nil {
+				t.Error(err)
+			}
+			updates.Add(n)
+		}()
+	}
+	for kill := 1; kill <= 5; kill++ {
+		time.Sleep(time.Duration(700+rng.IntN(1200)) * time.Millisecond)
+		e.stop(syscall.SIGKILL)
+		e.start()
+	}
+	time.Sleep(time.Second)
+	stop()
+	wg.Wait()
+	e.converge(90 * time.Second)
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	for engine, db := range e.followers {
+		var n int64
+		if err := db.QueryRow("SELECT n FROM update_count").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != updates.Load() {
+			t.Errorf("%s follower: the trigger counted %d account updates, the source made %d", engine, n, updates.Load())
+		}
+	}
+	if violations.Load() > 0 {
+		t.Errorf("%d invariant violations observed", violations.Load())
+	}
+	t.Logf("%d account updates, 5 kills; three followers converged", updates.Load())
+}
+
+var _ = mysql.ParseDSN

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/walship/walship/config"
+	"github.com/walship/walship/sinks"
+	mysqlsink "github.com/walship/walship/sinks/mysql"
+	pgsink "github.com/walship/walship/sinks/postgres"
+	"github.com/walship/walship/sinks/sqlite"
+	"github.com/walship/walship/sinks/sqlsink"
+)
+
+// buildSink wires one configured sink: its dialect, the SQL applier and
+// the scheduler reading its sources' logs.
+func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink {
+	var d sqlsink.Dialect
+	switch {
+	case s.Postgres != nil:
+		d = pgsink.New(*s.Postgres)
+	case s.MySQL != nil:
+		d = mysqlsink.New(*s.MySQL)
+	case s.SQLite != nil:
+		d = sqlite.New(*s.SQLite)
+	}
+	engines := map[string]string{}
+	var logs []sinks.SourceLog
+	for _, name := range s.From {
+		for _, src := range cfg.Sources {
+			if src.Name == name {
+				engines[name] = src.Engine()
+				logs = append(logs, sinks.SourceLog{Name: name, Prefix: src.TopicPrefix})
+			}
+		}
+	}
+	applier := sqlsink.New(sqlsink.Config{
+		Sink: s.Name, SourceEngines: engines, Prefix: s.Tables.Prefix, Rename: s.Tables.Rename, DropColumns: s.DropColumns,
+	}, d, log.With("sink", s.Name))
+	workers := s.Workers
+	if s.SQLite != nil {
+		// SQLite has one writer: parallel workers would only queue on its
+		// single connection. One worker still batches transactions.
+		workers = 1
+	}
+	return sinks.New(sinks.Config{
+		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
+	}, applier, log)
+}
+
+var (
+	sinkLagDesc = prometheus.NewDesc("walship_sink_lag_seconds",
+		"Source commit time of the newest transaction in the log minus that of the last one applied; 0 when caught up.", []string{"sink", "source"}, nil)
+	sinkWallLagDesc = prometheus.NewDesc("walship_sink_wall_lag_seconds",
+		"Now minus the source commit time of the last applied transaction, while behind; 0 when caught up.", []string{"sink", "source"}, nil)
+	sinkAppliedLSNDesc = prometheus.NewDesc("walship_sink_applied_lsn_bytes",
+		"Source WAL position (PostgreSQL sources) of the last applied transaction, as a byte offset.", []string{"sink", "source"}, nil)
+	sinkByteLagDesc = prometheus.NewDesc("walship_sink_lag_bytes",
+		"WAL bytes between the newest transaction in the log and the last applied one (PostgreSQL sources).", []string{"sink", "source"}, nil)
+	sinkQueuedDesc = prometheus.NewDesc("walship_sink_queued_transactions",
+		"Transactions read from the log and not yet applied.", []string{"sink", "source"}, nil)
+	sinkKafkaLagDesc = prometheus.NewDesc("walship_sink_kafka_lag_messages",
+		"Messages between the sink's read position and the end of each topic-partition.", []string{"sink", "source", "partition"}, nil)
+	sinkTxnsDesc = prometheus.NewDesc("walship_sink_applied_transactions_total",
+		"Source transactions applied to the follower.", []string{"sink"}, nil)
+	sinkChangesDesc = prometheus.NewDesc("walship_sink_applied_changes_total",
+		"Row changes applied to the follower.", []string{"sink"}, nil)
+)
+
+// sinkCollector exports every sink's Status.
+type sinkCollector struct{ sinks map[string]*sinks.Sink }
+
+func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc} {
+		ch <- d
+	}
+}
+
+func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, s := range c.sinks {
+		st := s.Status()
+		ch <- prometheus.MustNewConstMetric(sinkTxnsDesc, prometheus.CounterValue, float64(st.AppliedTxns), name)
+		ch <- prometheus.MustNewConstMetric(sinkChangesDesc, prometheus.CounterValue, float64(st.AppliedChanges), name)
+		for _, src := range st.Sources {
+			ch <- prometheus.MustNewConstMetric(sinkLagDesc, prometheus.GaugeValue, src.LagSeconds, name, src.Source)
+			wall := 0.0
+			if src.Applied.Seq.Less(src.Newest.Seq) && !src.Applied.CommitTime.IsZero() {
+				wall = time.Since(src.Applied.CommitTime).Seconds()
+			}
+			ch <- prometheus.MustNewConstMetric(sinkWallLagDesc, prometheus.GaugeValue, wall, name, src.Source)
+			ch <- prometheus.MustNewConstMetric(sinkQueuedDesc, prometheus.GaugeValue, float64(src.Queued), name, src.Source)
+			if src.Applied.Pos.Engine == "postgres" || src.Newest.Pos.Engine == "postgres" {
+				ch <- prometheus.MustNewConstMetric(sinkAppliedLSNDesc, prometheus.GaugeValue, float64(src.Applied.Pos.EndLSN), name, src.Source)
+				lag := 0.0
+				if src.Newest.Pos.EndLSN > src.Applied.Pos.EndLSN {
+					lag = float64(src.Newest.Pos.EndLSN - src.Applied.Pos.EndLSN)
+				}
+				ch <- prometheus.MustNewConstMetric(sinkByteLagDesc, prometheus.GaugeValue, lag, name, src.Source)
+			}
+			for part, n := range src.KafkaLag {
+				ch <- prometheus.MustNewConstMetric(sinkKafkaLagDesc, prometheus.GaugeValue, float64(n), name, src.Source, part)
+			}
+		}
+	}
+}

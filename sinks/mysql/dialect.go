@@ -1,0 +1,289 @@
+package mysql
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/walship/walship/config"
+	"github.com/walship/walship/sinks/sqlsink"
+)
+
+// Dialect is the MySQL/MariaDB follower dialect. Open learns the server's
+// flavor, which picks the table collation, DECIMAL's largest scale and
+// whether DDL may say IF [NOT] EXISTS; until then it assumes MariaDB.
+type Dialect struct {
+	cfg config.MySQLSink
+	mu  sync.Mutex
+	srv serverInfo
+}
+
+type serverInfo struct {
+	mariadb   bool
+	collation string // the tables' binary collation
+	maxScale  int    // DECIMAL's largest scale
+}
+
+var mariaDB = serverInfo{mariadb: true, collation: "utf8mb4_nopad_bin", maxScale: 38}
+
+var _ sqlsink.Dialect = (*Dialect)(nil)
+
+// New returns the dialect of a MySQL or MariaDB sink.
+func New(cfg config.MySQLSink) *Dialect { return &Dialect{cfg: cfg, srv: mariaDB} }
+
+func (d *Dialect) server() serverInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.srv
+}
+
+// Engine is "mysql".
+func (d *Dialect) Engine() string { return "mysql" }
+
+// sqlMode is strict (errors instead of truncation), keeps zero dates
+// possible (no NO_ZERO_DATE/NO_ZERO_IN_DATE), stores 0 into AUTO_INCREMENT
+// columns as 0, and leaves backslash escapes and backtick quoting on.
+const sqlMode = "STRICT_TRANS_TABLES,STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+
+// Open connects a pool to the DSN's database with interpolated parameters,
+// text results, charset utf8mb4, time_zone '+00:00' and the strict
+// sql_mode above, pings it and reads the server's flavor.
+func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
+	dsn := d.cfg.DSN.Reveal()
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("mysql sink: dsn (%s) is not a go-sql-driver DSN like user:password@tcp(host:3306)/db",
+			config.RedactDSN(dsn))
+	}
+	if mc.DBName == "" {
+		return nil, fmt.Errorf("mysql sink: dsn (%s) names no database: end it with the follower database, as in user@tcp(%s)/replica",
+			config.RedactDSN(dsn), mc.Addr)
+	}
+	if pw := d.cfg.Password.Reveal(); pw != "" {
+		mc.Passwd = pw
+	}
+	mc.ParseTime, mc.InterpolateParams, mc.Loc = false, true, time.UTC
+	// Rows affected counts matched rows, so an UPDATE that sets the values a
+	// row already has still proves the row is there.
+	mc.ClientFoundRows = true
+	if mc.Params == nil {
+		mc.Params = map[string]string{}
+	}
+	mc.Params["time_zone"] = "'+00:00'"
+	mc.Params["sql_mode"] = "'" + sqlMode + "'"
+	if err := mc.Apply(mysql.Charset("utf8mb4", "")); err != nil {
+		return nil, fmt.Errorf("mysql sink: %w", err)
+	}
+	connector, err := mysql.NewConnector(mc)
+	if err != nil {
+		return nil, fmt.Errorf("mysql sink: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("mysql sink: connect to %s: %w", mc.Addr, err)
+	}
+	srv := mariaDB
+	if !strings.Contains(strings.ToLower(version), "mariadb") {
+		srv = serverInfo{collation: "utf8mb4_bin", maxScale: 30}
+		if major, _, _ := strings.Cut(version, "."); atoi(major) >= 8 {
+			srv.collation = "utf8mb4_0900_bin"
+		}
+	}
+	d.mu.Lock()
+	d.srv = srv
+	d.mu.Unlock()
+	return db, nil
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// lockName is the GET_LOCK name of a sink; MySQL limits names to 64
+// characters, so long sink names are hashed.
+func lockName(sink string) string {
+	name := "walship_sink:" + sink
+	if len(name) > 64 {
+		sum := sha256.Sum256([]byte(sink))
+		name = "walship_sink:" + hex.EncodeToString(sum[:])[:40]
+	}
+	return name
+}
+
+// Lock takes GET_LOCK('walship_sink:<name>', 0) on a connection of its
+// own, held until release.
+func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mysql sink: lock session: %w", err)
+	}
+	name := lockName(sink)
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil || !got.Valid {
+		discard(conn)
+		return nil, fmt.Errorf("mysql sink: GET_LOCK: %w", errors.Join(err, errors.New("lock not granted")))
+	}
+	if got.Int64 != 1 {
+		holder := lockHolder(ctx, conn, name)
+		discard(conn)
+		return nil, fmt.Errorf("%w: sink %s: MySQL lock %s held by %s", sqlsink.ErrLocked, sink, name, holder)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", name)
+			discard(conn) // a closed session releases the lock in any case
+		})
+	}, nil
+}
+
+// lockHolder names the connection holding the lock (IS_USED_LOCK), with its
+// user and host when PROCESSLIST shows them.
+func lockHolder(ctx context.Context, conn *sql.Conn, name string) string {
+	var id sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&id); err != nil || !id.Valid {
+		return "another session (released meanwhile?)"
+	}
+	var user, host string
+	err := conn.QueryRowContext(ctx, "SELECT USER, HOST FROM information_schema.PROCESSLIST WHERE ID = ?", id.Int64).Scan(&user, &host)
+	if err != nil {
+		return fmt.Sprintf("connection id %d", id.Int64)
+	}
+	return fmt.Sprintf("connection id %d (%s@%s)", id.Int64, user, host)
+}
+
+// discard closes conn's session instead of returning it to the pool.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
+}
+
+// Target drops the source schema: the sink's database is the namespace.
+func (d *Dialect) Target(_, table string) sqlsink.Name { return sqlsink.Name{Table: table} }
+
+// QuoteIdent backquotes s, doubling embedded backquotes.
+func (d *Dialect) QuoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// QuoteName quotes [database.]table.
+func (d *Dialect) QuoteName(n sqlsink.Name) string {
+	if n.Schema == "" {
+		return d.QuoteIdent(n.Table)
+	}
+	return d.QuoteIdent(n.Schema) + "." + d.QuoteIdent(n.Table)
+}
+
+// Placeholder is ?.
+func (d *Dialect) Placeholder(int) string { return "?" }
+
+// NullSafeEqual is <=>.
+func (d *Dialect) NullSafeEqual(col, ph string) string { return col + " <=> " + ph }
+
+// Columns reads information_schema.COLUMNS of n in the current database
+// (or n.Schema). Table names match exactly when such a table exists, else
+// case-insensitively (lower_case_table_names).
+func (d *Dialect) Columns(ctx context.Context, tx *sql.Tx, n sqlsink.Name) ([]sqlsink.FollowerColumn, bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT t.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE
+		FROM information_schema.TABLES t LEFT JOIN information_schema.COLUMNS c
+		  ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
+		WHERE t.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND t.TABLE_NAME = ? AND t.TABLE_TYPE = 'BASE TABLE'
+		ORDER BY t.TABLE_NAME, c.ORDINAL_POSITION`, n.Schema, n.Table)
+	if err != nil {
+		return nil, false, fmt.Errorf("mysql sink: read columns of %s: %w", n, err)
+	}
+	defer rows.Close()
+	byTable := map[string][]sqlsink.FollowerColumn{}
+	for rows.Next() {
+		var table string
+		var name, typ, nullable sql.NullString
+		if err := rows.Scan(&table, &name, &typ, &nullable); err != nil {
+			return nil, false, fmt.Errorf("mysql sink: read columns of %s: %w", n, err)
+		}
+		col := sqlsink.FollowerColumn{Name: name.String, Type: lowerUnquoted(typ.String), Nullable: nullable.String == "YES"}
+		byTable[table] = append(byTable[table], col)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("mysql sink: read columns of %s: %w", n, err)
+	}
+	cols, ok := byTable[n.Table]
+	if !ok && len(byTable) == 1 {
+		for _, c := range byTable {
+			cols, ok = c, true
+		}
+	}
+	return cols, ok, nil
+}
+
+// lowerUnquoted lower-cases s outside single quotes (enum labels keep case).
+func lowerUnquoted(s string) string {
+	b, quoted := []byte(s), false
+	for i, c := range b {
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case !quoted && c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Retryable numbers: lock wait timeout, deadlock, too many connections,
+// server shutdown, server gone away / lost connection, connection killed,
+// network read/write errors.
+var retryableNumbers = map[uint16]bool{
+	1205: true, 1213: true, 1040: true, 1053: true, 2006: true, 2013: true, 1927: true,
+	1158: true, 1159: true, 1160: true, 1161: true,
+}
+
+// Retryable: the server error numbers above, and connection failures
+// (driver.ErrBadConn, mysql.ErrInvalidConn, network errors, EOF). Every
+// other server error (duplicate key, data too long, bad value, syntax) is
+// not.
+func (d *Dialect) Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return retryableNumbers[me.Number]
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
+}
+
+// Code is the server's error number, or "".
+func (d *Dialect) Code(err error) string {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return strconv.Itoa(int(me.Number))
+	}
+	return ""
+}

@@ -1,0 +1,362 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/walship/walship/config"
+	"github.com/walship/walship/sinks/sqlsink"
+)
+
+// Dialect is the PostgreSQL follower dialect. It is stateless apart from
+// its configuration and safe for concurrent use.
+type Dialect struct {
+	cfg config.PostgresSink
+}
+
+var _ sqlsink.Dialect = (*Dialect)(nil)
+
+// New returns the dialect of a PostgreSQL sink.
+func New(cfg config.PostgresSink) *Dialect { return &Dialect{cfg: cfg} }
+
+// Engine is "postgres".
+func (d *Dialect) Engine() string { return "postgres" }
+
+// sessionParams are sent in every connection's startup message; the value
+// encodings of params.go rely on them.
+var sessionParams = map[string]string{
+	"TimeZone":      "UTC",
+	"DateStyle":     "ISO, MDY",
+	"IntervalStyle": "iso_8601",
+}
+
+// Open connects a pool through pgx's database/sql driver in simple-protocol
+// mode (every parameter a text literal the server casts), with the session
+// settings above, and pings the follower.
+func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
+	dsn := d.cfg.DSN.Reveal()
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres sink: dsn (%s) is not a libpq URL or key=value string", config.RedactDSN(dsn))
+	}
+	if pw := d.cfg.Password.Reveal(); pw != "" {
+		cc.Password = pw
+	}
+	for k, v := range sessionParams {
+		cc.RuntimeParams[k] = v
+	}
+	if cc.RuntimeParams["application_name"] == "" {
+		cc.RuntimeParams["application_name"] = "walship sink"
+	}
+	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	db := stdlib.OpenDB(*cc)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres sink: connect to %s: %w", cc.Host, err)
+	}
+	return db, nil
+}
+
+// lockKey is the advisory lock key expression for sink name $1.
+const lockKey = `hashtext('walship_sink:' || $1)::int8`
+
+// Lock takes pg_try_advisory_lock on a connection of its own, named
+// "walship sink <name>" in pg_stat_activity, kept until release.
+func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres sink: lock session: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_catalog.set_config('application_name', $1, false)`,
+		"walship sink "+sink); err != nil {
+		discard(conn)
+		return nil, fmt.Errorf("postgres sink: lock session: %w", err)
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_catalog.pg_try_advisory_lock(`+lockKey+`)`, sink).Scan(&got); err != nil {
+		discard(conn)
+		return nil, fmt.Errorf("postgres sink: take advisory lock: %w", err)
+	}
+	if !got {
+		holder := lockHolder(ctx, conn, sink)
+		discard(conn)
+		return nil, fmt.Errorf("%w: sink %s: PostgreSQL advisory lock held by %s", sqlsink.ErrLocked, sink, holder)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = conn.ExecContext(ctx, `SELECT pg_catalog.pg_advisory_unlock(`+lockKey+`)`, sink)
+			discard(conn) // closing the session releases the lock in any case
+		})
+	}, nil
+}
+
+// lockHolder describes the session holding sink's lock, as far as
+// pg_locks and pg_stat_activity tell.
+func lockHolder(ctx context.Context, conn *sql.Conn, sink string) string {
+	var pid int64
+	var app, client string
+	err := conn.QueryRowContext(ctx, `WITH k AS (SELECT `+lockKey+` AS k)
+		SELECT l.pid, COALESCE(a.application_name, ''), COALESCE(host(a.client_addr), 'local socket')
+		FROM pg_catalog.pg_locks l CROSS JOIN k
+		LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+		  AND l.classid::int8 = ((k.k >> 32) & 4294967295) AND l.objid::int8 = (k.k & 4294967295)
+		LIMIT 1`, sink).Scan(&pid, &app, &client)
+	if err != nil {
+		return "another session (not visible in pg_locks)"
+	}
+	return fmt.Sprintf("pid %d (application_name %q, client %s)", pid, app, client)
+}
+
+// discard closes conn's session instead of returning it to the pool.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
+}
+
+// Target keeps the source's schema and table.
+func (d *Dialect) Target(schema, table string) sqlsink.Name {
+	return sqlsink.Name{Schema: schema, Table: table}
+}
+
+// QuoteIdent double-quotes s, doubling embedded quotes.
+func (d *Dialect) QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// QuoteName quotes schema and table.
+func (d *Dialect) QuoteName(n sqlsink.Name) string {
+	if n.Schema == "" {
+		return d.QuoteIdent(n.Table)
+	}
+	return d.QuoteIdent(n.Schema) + "." + d.QuoteIdent(n.Table)
+}
+
+// Placeholder is $i+1.
+func (d *Dialect) Placeholder(i int) string { return "$" + strconv.Itoa(i+1) }
+
+// NullSafeEqual is IS NOT DISTINCT FROM.
+func (d *Dialect) NullSafeEqual(col, ph string) string { return col + " IS NOT DISTINCT FROM " + ph }
+
+// Columns reads the columns of n (a table or partitioned table) with
+// format_type names. Names resolve like the DML does (to_regclass), so an
+// over-long identifier truncated by the server still matches.
+func (d *Dialect) Columns(ctx context.Context, tx *sql.Tx, n sqlsink.Name) ([]sqlsink.FollowerColumn, bool, error) {
+	var oid int64
+	err := tx.QueryRowContext(ctx, `SELECT c.oid::int8 FROM pg_catalog.pg_class c
+		WHERE c.oid = pg_catalog.to_regclass($1) AND c.relkind IN ('r', 'p')`, d.QuoteName(n)).Scan(&oid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres sink: look up table %s: %w", n, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+		FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum`, oid)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres sink: read columns of %s: %w", n, err)
+	}
+	defer rows.Close()
+	var cols []sqlsink.FollowerColumn
+	for rows.Next() {
+		var c sqlsink.FollowerColumn
+		if err := rows.Scan(&c.Name, &c.Type, &c.Nullable); err != nil {
+			return nil, false, fmt.Errorf("postgres sink: read columns of %s: %w", n, err)
+		}
+		c.Type = lowerUnquoted(c.Type)
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("postgres sink: read columns of %s: %w", n, err)
+	}
+	return cols, true, nil
+}
+
+// lowerUnquoted lower-cases s outside double quotes.
+func lowerUnquoted(s string) string {
+	b, quoted := []byte(s), false
+	for i, c := range b {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case !quoted && c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func (d *Dialect) columnDef(c sqlsink.ColumnDef) string {
+	s := d.QuoteIdent(c.Name) + " " + c.Type
+	if c.NotNull {
+		s += " NOT NULL"
+	}
+	return s
+}
+
+func (d *Dialect) identList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = d.QuoteIdent(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// CreateTable creates the schema if needed, then the table.
+func (d *Dialect) CreateTable(n sqlsink.Name, cols []sqlsink.ColumnDef, primaryKey []string) []string {
+	var stmts []string
+	if n.Schema != "" {
+		stmts = append(stmts, "CREATE SCHEMA IF NOT EXISTS "+d.QuoteIdent(n.Schema))
+	}
+	defs := make([]string, 0, len(cols)+1)
+	for _, c := range cols {
+		defs = append(defs, d.columnDef(c))
+	}
+	if len(primaryKey) > 0 {
+		defs = append(defs, "PRIMARY KEY ("+d.identList(primaryKey)+")")
+	}
+	return append(stmts, "CREATE TABLE IF NOT EXISTS "+d.QuoteName(n)+" ("+strings.Join(defs, ", ")+")")
+}
+
+// AddColumn is ALTER TABLE … ADD COLUMN IF NOT EXISTS.
+func (d *Dialect) AddColumn(n sqlsink.Name, c sqlsink.ColumnDef) string {
+	return "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN IF NOT EXISTS " + d.columnDef(c)
+}
+
+// DropNotNull is ALTER COLUMN … DROP NOT NULL.
+func (d *Dialect) DropNotNull(n sqlsink.Name, c sqlsink.ColumnDef) string {
+	return "ALTER TABLE " + d.QuoteName(n) + " ALTER COLUMN " + d.QuoteIdent(c.Name) + " DROP NOT NULL"
+}
+
+// DropColumn is ALTER TABLE … DROP COLUMN IF EXISTS.
+func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
+	return "ALTER TABLE " + d.QuoteName(n) + " DROP COLUMN IF EXISTS " + d.QuoteIdent(column)
+}
+
+// Truncate is TRUNCATE TABLE, which is transactional in PostgreSQL.
+func (d *Dialect) Truncate(n sqlsink.Name) string { return "TRUNCATE TABLE " + d.QuoteName(n) }
+
+// Upsert is a multi-row INSERT … ON CONFLICT (key) DO UPDATE SET c =
+// EXCLUDED.c for the non-key columns (DO NOTHING when every column is a
+// key column); a plain INSERT without a key. One statement must not carry
+// two rows with the same key (PostgreSQL rejects it).
+func (d *Dialect) Upsert(n sqlsink.Name, cols []string, key []string, rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + d.QuoteName(n) + " (" + d.identList(cols) + ") VALUES ")
+	p := 0
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(d.Placeholder(p))
+			p++
+		}
+		b.WriteByte(')')
+	}
+	if len(key) == 0 {
+		return b.String()
+	}
+	b.WriteString(" ON CONFLICT (" + d.identList(key) + ") DO ")
+	var sets []string
+	for _, c := range cols {
+		if !contains(key, c) {
+			q := d.QuoteIdent(c)
+			sets = append(sets, q+" = EXCLUDED."+q)
+		}
+	}
+	if len(sets) == 0 {
+		b.WriteString("NOTHING")
+	} else {
+		b.WriteString("UPDATE SET " + strings.Join(sets, ", "))
+	}
+	return b.String()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// MetaTables creates walship_positions and walship_applied in the
+// connection's first search_path schema. Key columns use the "C" collation:
+// byte order (seq text order is sequence order) and exact equality,
+// whatever the database's default collation.
+func (d *Dialect) MetaTables() []string {
+	q := d.QuoteIdent
+	keys := q("sink") + ` text COLLATE "C" NOT NULL, ` + q("source") + ` text COLLATE "C" NOT NULL, ` +
+		q("seq") + ` text COLLATE "C" NOT NULL, `
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.PositionsTable) + " (" + keys + q("position") + " text, " +
+			q("commit_ts") + " text, " + q("offsets") + " text, " + q("applied_at") + " text, " +
+			"PRIMARY KEY (" + q("sink") + ", " + q("source") + "))",
+		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.AppliedTable) + " (" + keys + q("position") + " text, " +
+			q("commit_ts") + " text, PRIMARY KEY (" + q("sink") + ", " + q("source") + ", " + q("seq") + "))",
+	}
+}
+
+// retryableCodes are SQLSTATEs of the server's state, not of the statement.
+var retryableCodes = map[string]bool{
+	"57P01": true, "57P02": true, "57P03": true, // admin/crash shutdown, cannot connect now
+	"40001": true, "40P01": true, // serialization failure, deadlock
+	"55P03": true, // lock not available
+	"53300": true, // too many connections
+}
+
+// Retryable: SQLSTATE class 08 and the codes above, and connection-level
+// failures (network errors, EOF, a bad or closed connection, pgx's
+// safe-to-retry and timeout errors). Data (22), integrity (23), syntax and
+// undefined objects (42) and every other server error are not.
+func (d *Dialect) Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || retryableCodes[pe.Code]
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ne) || errors.As(err, &ce)
+}
+
+// Code is the SQLSTATE of a server error, or "".
+func (d *Dialect) Code(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
