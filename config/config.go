@@ -68,6 +68,10 @@ type Source struct {
 	Postgres *PostgresSource `yaml:"postgres"`
 	// MySQL configures a MySQL or MariaDB binlog source.
 	MySQL *MySQLSource `yaml:"mysql"`
+	// External names the engine ("postgres" or "mysql") of a source that
+	// another walship daemon captures: this daemon runs no capture for it,
+	// and its sinks read its log at TopicPrefix. No engine block is set.
+	External string `yaml:"external"`
 	// TopicPrefix starts this source's topics: <prefix>.<schema>.<table>
 	// and <prefix>.transaction. Default: <kafka.topic_prefix>.<name>.
 	// Prefixes of two sources must differ.
@@ -82,7 +86,7 @@ func (s Source) Engine() string {
 	case s.MySQL != nil:
 		return "mysql"
 	}
-	return ""
+	return s.External
 }
 
 // PostgresSource reads the WAL with pgoutput.

@@ -65,6 +65,11 @@ func (d *decoder) validate(c *Config) {
 			sources[s.Name] = i
 		}
 		switch {
+		case s.External != "":
+			d.oneOf(p+".external", s.External, "postgres", "mysql")
+			if s.Postgres != nil || s.MySQL != nil {
+				d.fail(p+".external", "an external source has no postgres or mysql block: another daemon captures it")
+			}
 		case s.Postgres != nil && s.MySQL != nil:
 			d.fail(p, "set exactly one of postgres or mysql, not both")
 		case s.Postgres != nil:
@@ -72,7 +77,7 @@ func (d *decoder) validate(c *Config) {
 		case s.MySQL != nil:
 			d.validateMySQLSource(p+".mysql", s.MySQL)
 		default:
-			d.fail(p, "missing engine: set postgres or mysql")
+			d.fail(p, "missing engine: set postgres or mysql (or external, for a source another daemon captures)")
 		}
 	}
 	d.uniqueSlots(c)

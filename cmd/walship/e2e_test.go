@@ -429,3 +429,50 @@ func TestEndToEndThreeFollowers(t *testing.T) {
 }
 
 var _ = mysql.ParseDSN
+
+// TestSecondDaemonOnSinkRefused: a second walship applying to the same
+// follower sink is refused by the lock in the follower, and shows failed;
+// the first keeps applying.
+func TestSecondDaemonOnSinkRefused(t *testing.T) {
+	e := newE2E(t, 2)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	addr := freePort(t)
+	second := filepath.Join(e.dir, "second.yaml")
+	cfg, _ := os.ReadFile(e.cfgPath)
+	// The same sinks; the source is external (captured by the first daemon).
+	text := strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)
+	text = strings.Replace(text, "state_dir: "+filepath.Join(e.dir, "state"), "state_dir: "+filepath.Join(e.dir, "state2"), 1)
+	i := strings.Index(text, "    postgres: { dsn:")
+	j := strings.Index(text[i:], "\n")
+	text = text[:i] + "    external: postgres" + text[i+j:]
+	os.WriteFile(second, []byte(text), 0o600)
+	cmd := exec.Command(binary, "run", "-c", second)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body, err := get("http://" + addr + "/readyz")
+		if err == nil && code == 503 && strings.Contains(body, "sink/pgf (failed)") && strings.Contains(body, "sink/myf (failed)") && strings.Contains(body, "sink/lite (failed)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second daemon's sinks not refused (%d %q):\n%s", code, body, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "locked by another walship process") {
+		t.Errorf("log does not say why:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	// The first daemon still applies.
+	src, _ := pgx.Connect(context.Background(), e.srcDSN)
+	src.Exec(context.Background(), "UPDATE accounts SET version = version + 1 WHERE id = 1")
+	src.Close(context.Background())
+	e.converge(30 * time.Second)
+}

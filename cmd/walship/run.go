@@ -63,6 +63,10 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	running := map[string]source{}
 	for _, s := range cfg.Sources {
+		if s.External != "" {
+			log.Info("source captured by another daemon; reading its log only", "source", s.Name, "topic_prefix", s.TopicPrefix)
+			continue
+		}
 		src, err := buildSource(cfg, s, store, log)
 		if err != nil {
 			return err
