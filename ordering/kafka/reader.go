@@ -138,6 +138,23 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.
 	return kr, nil
 }
 
+func (r *Reader) topicExists(ctx context.Context, topic string) (bool, error) {
+	c := &kafkago.Client{Addr: kafkago.TCP(r.cfg.Brokers...), Timeout: r.cfg.DialTimeout}
+	meta, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return false, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range meta.Topics {
+		if t.Name == topic {
+			if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
+				return false, nil
+			}
+			return t.Error == nil && len(t.Partitions) > 0, t.Error
+		}
+	}
+	return false, nil
+}
+
 func (r *Reader) bounds(topic string, part int) (first, last int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.DialTimeout)
 	defer cancel()
@@ -158,8 +175,24 @@ func (r *Reader) bounds(topic string, part int) (first, last int64, err error) {
 // Next returns the next transaction after the last one returned (and
 // after cfg.After). It blocks until one is complete or ctx is done.
 func (r *Reader) Next(ctx context.Context) (*Txn, error) {
-	if r.spine == nil {
-		kr, err := r.newKafkaReader(TransactionTopic(r.cfg.Prefix), 0, r.offs.Spine)
+	for r.spine == nil {
+		topic := TransactionTopic(r.cfg.Prefix)
+		if r.offs.Spine == 0 {
+			// The source may not have written anything yet: wait for its log.
+			ok, err := r.topicExists(ctx, topic)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(time.Second):
+					continue
+				}
+			}
+		}
+		kr, err := r.newKafkaReader(topic, 0, r.offs.Spine)
 		if err != nil {
 			return nil, err
 		}

@@ -133,3 +133,16 @@ func TestReaderResumesAndSurvivesTornWrites(t *testing.T) {
 		t.Errorf("txn 6 has %d changes", len(again[3].Changes))
 	}
 }
+
+// TestReaderWaitsForALogNotWrittenYet: a sink may start before its source
+// wrote anything; the reader waits instead of failing.
+func TestReaderWaitsForALogNotWrittenYet(t *testing.T) {
+	broker := testenv.Kafka(t)
+	r := NewReader(ReaderConfig{Brokers: []string{broker}, Prefix: fmt.Sprintf("nolog%d", time.Now().UnixNano())})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	if _, err := r.Next(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+}
