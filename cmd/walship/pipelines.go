@@ -36,7 +36,7 @@ func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log 
 		enc := envelope.NewEncoder(envelope.Source{
 			Name: s.Name, Connector: "postgresql", Logical: s.TopicPrefix, Database: pc.Database,
 		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
-		newLog := func() (pgsource.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
+		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
 		return pgsource.New(pgsource.Config{
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,

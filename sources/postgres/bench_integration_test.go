@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/walship/walship/sources"
 	"io"
 	"log/slog"
 	"os"
@@ -207,7 +208,7 @@ END $$`, rows, perTxn)
 	cfg := Config{Name: "pg", DSN: dsn, Slot: slotWS, Publication: name, Tables: []string{"public.bench"},
 		Snapshot: "never", StateDir: stateDir, HeartbeatInterval: 100 * time.Millisecond}
 	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: name, Database: name}, envelope.Options{})
-	newLog := func() (Log, error) {
+	newLog := func() (sources.Log, error) {
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
 	}
 	src := New(cfg, newLog, store, benchLog())

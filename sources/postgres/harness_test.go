@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/walship/walship/sources"
 	"io"
 	"log/slog"
 	"os"
@@ -94,7 +95,7 @@ func (h *harness) config() Config {
 func (h *harness) start(cfg Config) {
 	h.t.Helper()
 	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{})
-	newLog := func() (Log, error) {
+	newLog := func() (sources.Log, error) {
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
 	}
 	h.src = New(cfg, newLog, h.store, h.srcLog())

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"github.com/walship/walship/sources"
 	"iter"
 	"math/rand/v2"
 	"sync"
@@ -185,7 +186,7 @@ func TestSlotBusy(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	second := New(h.config(), func() (Log, error) { return &nopLog{}, nil }, h.store, h.src.log)
+	second := New(h.config(), func() (sources.Log, error) { return &nopLog{}, nil }, h.store, h.src.log)
 	err := second.Run(context.Background(), func() {})
 	if !errors.Is(err, ErrSlotBusy) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
@@ -272,7 +273,7 @@ func TestSyncDurability(t *testing.T) {
 
 // runOnce runs a fresh source once and returns its error.
 func (h *harness) runOnce(cfg Config) error {
-	src := New(cfg, func() (Log, error) { return &nopLog{}, nil }, h.store, h.srcLog())
+	src := New(cfg, func() (sources.Log, error) { return &nopLog{}, nil }, h.store, h.srcLog())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return src.Run(ctx, func() {})

@@ -23,7 +23,7 @@ type session struct {
 	src            *Source
 	conn           *pgx.Conn      // catalog queries, snapshot reads
 	repl           *pgconn.PgConn // the replication connection
-	out            Log
+	out            sources.Log
 	checkpoint     offsets.Checkpoint
 	haveCheckpoint bool
 
@@ -31,9 +31,9 @@ type session struct {
 	tracker   *ordering.Tracker
 
 	// The transaction being received (Begin..Commit), and streamed ones.
-	cur       *txnBuffer
+	cur       *sources.TxnBuffer
 	curBegin  pglogrepl.BeginMessage
-	streams   map[uint32]*txnBuffer
+	streams   map[uint32]*sources.TxnBuffer
 	inStream  bool
 	streamXid uint32
 
@@ -52,10 +52,10 @@ func (r *session) cfg() *Config { return &r.src.cfg }
 
 func (r *session) close(ctx context.Context) {
 	for _, b := range r.streams {
-		b.close()
+		b.Close()
 	}
 	if r.cur != nil {
-		r.cur.close()
+		r.cur.Close()
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -75,7 +75,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	}
 	r.repl = repl
 	r.relations = map[uint32]*relation{}
-	r.streams = map[uint32]*txnBuffer{}
+	r.streams = map[uint32]*sources.TxnBuffer{}
 
 	st, err := r.src.waitSlotFree(ctx, r.conn)
 	if err != nil {

@@ -57,13 +57,13 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 
 	chunk := uint32(0)
 	var rows int64
-	publish := func(buf *txnBuffer, last bool) error {
+	publish := func(buf *sources.TxnBuffer, last bool) error {
 		seq := offsets.Seq{Pos: uint64(cp), Sub: chunk}
 		txn := &ordering.Txn{Source: cfg.Name, Seq: seq, Pos: offsets.PGPosition(cp, cp), CommitTime: started,
 			Snapshot: true, LastSnapshot: last}
-		txn.DependsOn = r.tracker.Commit(seq, &buf.ws)
+		txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
 		chunk++
-		return r.out.Publish(ctx, txn, buf.live(), buf.changes())
+		return r.out.Publish(ctx, txn, buf.Live(), buf.Changes())
 	}
 	for _, rel := range rels {
 		n, err := r.snapshotTable(ctx, rel, redo, publish)
@@ -73,7 +73,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		rows += n
 	}
 	// A last, empty chunk marks the end for consumers (snapshot=last).
-	lastBuf := newTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
+	lastBuf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
 	if err := publish(lastBuf, true); err != nil {
 		return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
 	}
@@ -103,7 +103,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 
 // snapshotTable reads one table through a cursor, chunk by chunk, in text
 // format so values decode exactly like the stream's.
-func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate bool, publish func(*txnBuffer, bool) error) (int64, error) {
+func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate bool, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
 	cfg := r.cfg()
 	names := make([]string, len(rel.table.Columns))
 	for i, c := range rel.table.Columns {
@@ -119,9 +119,9 @@ func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate boo
 	var total int64
 	first := true
 	for {
-		buf := newTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
+		buf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
 		if first && truncate {
-			if err := buf.add(0, ordering.Change{Table: rel.table, Op: ordering.OpTruncate}); err != nil {
+			if err := buf.Add(0, ordering.Change{Table: rel.table, Op: ordering.OpTruncate}); err != nil {
 				return total, err
 			}
 		}
@@ -141,7 +141,7 @@ func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate boo
 				}
 				row[i] = dv
 			}
-			if err := buf.add(0, ordering.Change{Table: rel.table, Op: ordering.OpRead, After: row}); err != nil {
+			if err := buf.Add(0, ordering.Change{Table: rel.table, Op: ordering.OpRead, After: row}); err != nil {
 				rr.Close()
 				return total, err
 			}
@@ -154,11 +154,11 @@ func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate boo
 		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
 		if n > 0 || (first && truncate) {
 			if err := publish(buf, false); err != nil {
-				buf.close()
+				buf.Close()
 				return total, err
 			}
 		}
-		buf.close()
+		buf.Close()
 		first = false
 		if n < cfg.SnapshotChunkRows {
 			return total, nil

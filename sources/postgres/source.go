@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/walship/walship/offsets"
-	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sources"
 	"github.com/walship/walship/supervise"
 )
@@ -73,38 +71,13 @@ func (c *Config) defaults() {
 	}
 }
 
-// Log is where the source writes. A Log is used for one run of the source:
-// after any error the source closes it and asks for a new one.
-type Log interface {
-	// Publish writes one transaction of count changes, in call order. It
-	// may return before the records are durable.
-	Publish(ctx context.Context, txn *ordering.Txn, count int, changes iter.Seq2[*ordering.Change, error]) error
-	// Durable is the newest transaction whose records, and all earlier
-	// ones', the log holds durably.
-	Durable() (offsets.Seq, offsets.Position)
-	// Notify signals that Durable may have advanced or the log failed.
-	Notify() <-chan struct{}
-	// Err is the log's sticky failure.
-	Err() error
-	// Pending counts published transactions not yet durable.
-	Pending() int
-	// Close flushes and releases the log.
-	Close(ctx context.Context) error
-}
-
-// Checkpoints stores the source's durable position.
-type Checkpoints interface {
-	Load(ctx context.Context, source string) (offsets.Checkpoint, error)
-	Save(ctx context.Context, source string, cp offsets.Checkpoint) error
-}
-
 // Source captures one PostgreSQL database. Run it under a supervisor: each
 // Run connects, snapshots if needed, streams, and returns on error or
 // when ctx is done; the next Run resumes from the durable position.
 type Source struct {
 	cfg    Config
-	newLog func() (Log, error)
-	store  Checkpoints
+	newLog func() (sources.Log, error)
+	store  sources.Checkpoints
 	log    *slog.Logger
 
 	mu     sync.Mutex
@@ -114,7 +87,7 @@ type Source struct {
 }
 
 // New returns a source. newLog makes a fresh Log for each run.
-func New(cfg Config, newLog func() (Log, error), store Checkpoints, log *slog.Logger) *Source {
+func New(cfg Config, newLog func() (sources.Log, error), store sources.Checkpoints, log *slog.Logger) *Source {
 	cfg.defaults()
 	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name)}
 	s.status = sources.Status{Name: cfg.Name, Engine: "postgres", State: sources.StateStarting}

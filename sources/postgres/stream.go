@@ -154,9 +154,9 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		return r.relation(ctx, &m.RelationMessage)
 	case *pglogrepl.BeginMessage:
 		if r.cur != nil {
-			return fmt.Errorf("source %s: BEGIN of %d inside transaction %d", r.cfg().Name, m.Xid, r.cur.xid)
+			return fmt.Errorf("source %s: BEGIN of %d inside transaction %d", r.cfg().Name, m.Xid, r.cur.XID())
 		}
-		r.cur = newTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+		r.cur = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
 		r.curBegin = *m
 	case *pglogrepl.CommitMessage:
 		if r.cur == nil {
@@ -164,7 +164,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		}
 		buf := r.cur
 		r.cur = nil
-		defer buf.close()
+		defer buf.Close()
 		return r.commit(ctx, buf, offsets.LSN(m.CommitLSN), offsets.LSN(m.TransactionEndLSN), m.CommitTime)
 	case *pglogrepl.InsertMessageV2:
 		return r.change(m.Xid, m.RelationID, func(rel *relation) (ordering.Change, error) {
@@ -199,7 +199,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 	case *pglogrepl.StreamStartMessageV2:
 		r.inStream, r.streamXid = true, m.Xid
 		if r.streams[m.Xid] == nil {
-			r.streams[m.Xid] = newTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+			r.streams[m.Xid] = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
 			r.src.streamed.Add(1)
 		}
 	case *pglogrepl.StreamStopMessageV2:
@@ -208,10 +208,10 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		buf := r.streams[m.Xid]
 		if buf == nil {
 			// Every change was in aborted subtransactions or none was sent.
-			buf = newTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+			buf = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
 		}
 		delete(r.streams, m.Xid)
-		defer buf.close()
+		defer buf.Close()
 		return r.commit(ctx, buf, offsets.LSN(m.CommitLSN), offsets.LSN(m.TransactionEndLSN), m.CommitTime)
 	case *pglogrepl.StreamAbortMessageV2:
 		buf := r.streams[m.Xid]
@@ -219,10 +219,10 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 			return nil
 		}
 		if m.SubXid == m.Xid {
-			buf.close()
+			buf.Close()
 			delete(r.streams, m.Xid)
 		} else {
-			buf.abort(m.SubXid)
+			buf.Abort(m.SubXid)
 		}
 	case *pglogrepl.LogicalDecodingMessageV2:
 		if !m.Transactional && !r.inStream {
@@ -276,9 +276,9 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 	} else if buf == nil {
 		return fmt.Errorf("source %s: change outside a transaction", r.cfg().Name)
 	} else {
-		sub = buf.xid
+		sub = buf.XID()
 	}
-	return buf.add(sub, ch)
+	return buf.Add(sub, ch)
 }
 
 // tuple decodes a row image. keyOnly marks an old-key image: columns
@@ -313,22 +313,22 @@ func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]
 }
 
 // commit publishes a committed transaction.
-func (r *session) commit(ctx context.Context, buf *txnBuffer, commit, end offsets.LSN, at time.Time) error {
+func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, end offsets.LSN, at time.Time) error {
 	seq := offsets.Seq{Pos: uint64(commit), Sub: offsets.StreamSub}
 	if !r.saved.Less(seq) {
 		return nil // durable before the last restart: the log holds it
 	}
-	n := buf.live()
+	n := buf.Live()
 	if n == 0 {
 		r.idleAt(end)
 		return nil
 	}
 	txn := &ordering.Txn{
-		Source: r.cfg().Name, ID: txnID(buf.xid), Seq: seq,
+		Source: r.cfg().Name, ID: txnID(buf.XID()), Seq: seq,
 		Pos: offsets.PGPosition(commit, end), CommitTime: at,
 	}
-	txn.DependsOn = r.tracker.Commit(seq, &buf.ws)
-	if err := r.out.Publish(ctx, txn, n, buf.changes()); err != nil {
+	txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
+	if err := r.out.Publish(ctx, txn, n, buf.Changes()); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -1,4 +1,4 @@
-package postgres
+package sources
 
 import (
 	"bufio"
@@ -12,11 +12,11 @@ import (
 	"github.com/walship/walship/ordering"
 )
 
-// txnBuffer holds one transaction's changes until its commit: in memory up
+// TxnBuffer holds one transaction's changes until its commit: in memory up
 // to memLimit bytes, then in a spill file under dir. Changes of aborted
 // subtransactions are dropped when the buffer is read. It also collects
 // the transaction's writeset as changes arrive.
-type txnBuffer struct {
+type TxnBuffer struct {
 	xid      uint32
 	dir      string
 	memLimit int64
@@ -34,24 +34,28 @@ type txnBuffer struct {
 	count   int
 	perSub  map[uint32]int
 	aborted map[uint32]bool
-	ws      ordering.Writeset
+	// Writeset collects the keys of every change added.
+	Writeset ordering.Writeset
 }
+
+// XID is the transaction id the buffer was made for.
+func (b *TxnBuffer) XID() uint32 { return b.xid }
 
 type bufChange struct {
 	sub uint32
 	ch  ordering.Change
 }
 
-func newTxnBuffer(xid uint32, dir string, memLimit int64) *txnBuffer {
-	return &txnBuffer{xid: xid, dir: dir, memLimit: memLimit, tableIdx: map[*ordering.Table]int{}, perSub: map[uint32]int{}}
+func NewTxnBuffer(xid uint32, dir string, memLimit int64) *TxnBuffer {
+	return &TxnBuffer{xid: xid, dir: dir, memLimit: memLimit, tableIdx: map[*ordering.Table]int{}, perSub: map[uint32]int{}}
 }
 
-// add appends a change made by subtransaction sub (the top xid for
+// Add appends a change made by subtransaction sub (the top xid for
 // changes of the transaction itself).
-func (b *txnBuffer) add(sub uint32, ch ordering.Change) error {
+func (b *TxnBuffer) Add(sub uint32, ch ordering.Change) error {
 	b.count++
 	b.perSub[sub]++
-	b.ws.Add(&ch)
+	b.Writeset.Add(&ch)
 	if b.file == nil {
 		b.mem = append(b.mem, bufChange{sub, ch})
 		b.memBytes += changeSize(&ch)
@@ -78,7 +82,7 @@ func changeSize(ch *ordering.Change) int64 {
 }
 
 // spill moves the in-memory changes to a new file; later ones go there too.
-func (b *txnBuffer) spill() error {
+func (b *TxnBuffer) spill() error {
 	if err := os.MkdirAll(b.dir, 0o700); err != nil {
 		return fmt.Errorf("spill directory: %w", err)
 	}
@@ -99,7 +103,7 @@ func (b *txnBuffer) spill() error {
 	return nil
 }
 
-func (b *txnBuffer) write(sub uint32, ch *ordering.Change) error {
+func (b *TxnBuffer) write(sub uint32, ch *ordering.Change) error {
 	idx, ok := b.tableIdx[ch.Table]
 	if !ok {
 		idx = len(b.tables)
@@ -123,16 +127,16 @@ func (b *txnBuffer) write(sub uint32, ch *ordering.Change) error {
 	return nil
 }
 
-// abort drops the changes of subtransaction sub.
-func (b *txnBuffer) abort(sub uint32) {
+// Abort drops the changes of subtransaction sub.
+func (b *TxnBuffer) Abort(sub uint32) {
 	if b.aborted == nil {
 		b.aborted = map[uint32]bool{}
 	}
 	b.aborted[sub] = true
 }
 
-// live is the number of changes that survive the aborts.
-func (b *txnBuffer) live() int {
+// Live is the number of changes that survive the aborts.
+func (b *TxnBuffer) Live() int {
 	n := b.count
 	for sub := range b.aborted {
 		n -= b.perSub[sub]
@@ -140,11 +144,11 @@ func (b *txnBuffer) live() int {
 	return n
 }
 
-// spilled reports whether the buffer went to disk.
-func (b *txnBuffer) spilled() bool { return b.file != nil }
+// Spilled reports whether the buffer went to disk.
+func (b *TxnBuffer) Spilled() bool { return b.file != nil }
 
-// changes iterates the surviving changes in order. It may be called once.
-func (b *txnBuffer) changes() iter.Seq2[*ordering.Change, error] {
+// Changes iterates the surviving changes in order. It may be called once.
+func (b *TxnBuffer) Changes() iter.Seq2[*ordering.Change, error] {
 	return func(yield func(*ordering.Change, error) bool) {
 		if b.file == nil {
 			for i := range b.mem {
@@ -179,7 +183,7 @@ func (b *txnBuffer) changes() iter.Seq2[*ordering.Change, error] {
 	}
 }
 
-func (b *txnBuffer) read(r *bufio.Reader) (*ordering.Change, uint32, error) {
+func (b *TxnBuffer) read(r *bufio.Reader) (*ordering.Change, uint32, error) {
 	if _, err := binary.ReadUvarint(r); err != nil { // record length
 		return nil, 0, err
 	}
@@ -212,8 +216,8 @@ func unexpected(err error) error {
 	return err
 }
 
-// close releases the spill file.
-func (b *txnBuffer) close() {
+// Close releases the spill file.
+func (b *TxnBuffer) Close() {
 	if b.file != nil {
 		b.file.Close()
 		b.file = nil

@@ -1,4 +1,4 @@
-package postgres
+package sources
 
 import (
 	"testing"
@@ -9,25 +9,25 @@ import (
 func TestTxnBufferSpillAndSubAbort(t *testing.T) {
 	tbl := &ordering.Table{Schema: "s", Name: "t", Columns: []ordering.Column{{Name: "id", Kind: ordering.KindInt}}, PrimaryKey: []string{"id"}}
 	for _, limit := range []int64{1 << 30, 500} { // in memory, then spilled early
-		b := newTxnBuffer(7, t.TempDir(), limit)
+		b := NewTxnBuffer(7, t.TempDir(), limit)
 		for i := 0; i < 100; i++ {
 			sub := uint32(7)
 			if i%10 == 3 {
 				sub = 8 // a subtransaction that will abort
 			}
-			if err := b.add(sub, ordering.Change{Table: tbl, Op: ordering.OpInsert, After: []ordering.Value{ordering.Int(int64(i))}}); err != nil {
+			if err := b.Add(sub, ordering.Change{Table: tbl, Op: ordering.OpInsert, After: []ordering.Value{ordering.Int(int64(i))}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		b.abort(8)
-		if (limit == 500) != b.spilled() {
-			t.Fatalf("limit %d: spilled=%v", limit, b.spilled())
+		b.Abort(8)
+		if (limit == 500) != b.Spilled() {
+			t.Fatalf("limit %d: spilled=%v", limit, b.Spilled())
 		}
-		if b.live() != 90 {
-			t.Fatalf("live = %d", b.live())
+		if b.Live() != 90 {
+			t.Fatalf("live = %d", b.Live())
 		}
 		n := 0
-		for ch, err := range b.changes() {
+		for ch, err := range b.Changes() {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,6 +39,6 @@ func TestTxnBufferSpillAndSubAbort(t *testing.T) {
 		if n != 90 {
 			t.Fatalf("limit %d: read %d", limit, n)
 		}
-		b.close()
+		b.Close()
 	}
 }

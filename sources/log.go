@@ -1,0 +1,35 @@
+package sources
+
+import (
+	"context"
+	"iter"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+)
+
+// Log is where the source writes. A Log is used for one run of the source:
+// after any error the source closes it and asks for a new one.
+type Log interface {
+	// Publish writes one transaction of count changes, in call order. It
+	// may return before the records are durable.
+	Publish(ctx context.Context, txn *ordering.Txn, count int, changes iter.Seq2[*ordering.Change, error]) error
+	// Durable is the newest transaction whose records, and all earlier
+	// ones', the log holds durably.
+	Durable() (offsets.Seq, offsets.Position)
+	// Notify signals that Durable may have advanced or the log failed.
+	Notify() <-chan struct{}
+	// Err is the log's sticky failure.
+	Err() error
+	// Pending counts published transactions not yet durable.
+	Pending() int
+	// Close flushes and releases the log.
+	Close(ctx context.Context) error
+}
+
+// Checkpoints stores the source's durable position.
+type Checkpoints interface {
+	Load(ctx context.Context, source string) (offsets.Checkpoint, error)
+	Save(ctx context.Context, source string, cp offsets.Checkpoint) error
+}
+
