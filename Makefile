@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test bench-source demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test bench-source bench-sink demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -36,13 +36,15 @@ build: ## build bin/walship
 unit: ## unit tests only: no servers needed
 	env -u WALSHIP_INTEGRATION $(GO) test ./...
 
-# Integration + unit tests against real servers. The servers are stopped again
+# Integration + unit tests against real servers. Packages run one at a time
+# (-p 1): they share one set of servers, and some tests change server-wide
+# settings (synchronous_standby_names) for a moment. The servers are stopped again
 # even when the tests fail, and the tests' exit status is kept.
 # WALSHIP_KEEP_ENV=1 leaves them running afterwards.
 test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	@status=0; \
 	{ $(MAKE) --no-print-directory env-up && \
-	  $(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -count=1 -timeout 12m ./...; } || status=$$?; \
+	  $(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout 12m ./...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
 	exit $$status
 
@@ -51,6 +53,15 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 # to bench/results/source-<date>.json.
 bench-source: env-up ## PG source decode+publish rate vs pg_recvlogical
 	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/
+
+# Sink apply rate with workers=1 against parallel workers, per follower engine
+# (PostgreSQL, MariaDB; SQLite alone, one writer), on one published log of
+# mostly independent transactions (servers stay up). WALSHIP_BENCH_TXNS=N
+# (default 20000) and WALSHIP_BENCH_WORKERS=N (default 8) change the load,
+# WALSHIP_BENCH_BATCH=100,1 adds a run without batching; the figures go to
+# bench/results/sink-<date>.json.
+bench-sink: env-up ## sink apply rate: workers=1 vs parallel workers
+	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/
 
 demo: env-up build ## start servers, check and run the demo pipeline in the foreground
 	bash deploy/demo/setup.sh

@@ -44,11 +44,48 @@ type wireEvent struct {
 	} `json:"transaction"`
 }
 
+// Decoder decodes records, interning table shapes: records of one shape
+// share one *ordering.Table, as the source's did. Not safe for concurrent
+// use.
+type Decoder struct {
+	tables map[string]*ordering.Table
+}
+
+// maxShapes bounds the interned shapes; past it the cache starts over.
+const maxShapes = 10000
+
+// Decode is the package-level Decode with shape interning.
+func (d *Decoder) Decode(r Record) (Decoded, error) {
+	return decode(r, d)
+}
+
+// table returns the interned table for a schema header.
+func (d *Decoder) table(schema []byte) (*ordering.Table, error) {
+	if d != nil {
+		if t, ok := d.tables[string(schema)]; ok {
+			return t, nil
+		}
+	}
+	t := new(ordering.Table)
+	if err := json.Unmarshal(schema, t); err != nil {
+		return nil, err
+	}
+	if d != nil {
+		if d.tables == nil || len(d.tables) >= maxShapes {
+			d.tables = map[string]*ordering.Table{}
+		}
+		d.tables[string(schema)] = t
+	}
+	return t, nil
+}
+
 // Decode turns a data record written by Encode back into a Decoded. The
 // schema header decides every value's kind, so the round trip is exact.
 // Any record that does not decode is an error wrapping
 // ordering.ErrMalformed; it is never skipped.
-func Decode(r Record) (Decoded, error) {
+func Decode(r Record) (Decoded, error) { return decode(r, nil) }
+
+func decode(r Record, dec *Decoder) (Decoded, error) {
 	var d Decoded
 	h := func(k string) (string, bool) {
 		v, ok := r.Header(k)
@@ -90,8 +127,8 @@ func Decode(r Record) (Decoded, error) {
 	if !ok {
 		return d, malformed("no %s header", HeaderSchema)
 	}
-	t := new(ordering.Table)
-	if err := json.Unmarshal(schema, t); err != nil {
+	t, err := dec.table(schema)
+	if err != nil {
 		return d, malformed("%s: %v", HeaderSchema, err)
 	}
 

@@ -80,6 +80,7 @@ type Reader struct {
 	offs   Offsets
 	last   offsets.Seq // newest transaction assembled
 	closed bool
+	dec    envelope.Decoder
 }
 
 // partition is one data partition being consumed.
@@ -323,7 +324,7 @@ func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envel
 			return envelope.Decoded{}, err
 		}
 		p.next = m.Offset + 1
-		d, err := envelope.Decode(record(m))
+		d, err := r.dec.Decode(record(m))
 		if err != nil {
 			return envelope.Decoded{}, fmt.Errorf("offset %d: %w", m.Offset, err)
 		}
