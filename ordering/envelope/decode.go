@@ -262,7 +262,7 @@ func decodeValue(msg json.RawMessage, k, elem ordering.Kind) (ordering.Value, er
 		if err != nil {
 			return ordering.Value{}, err
 		}
-		ts, perr := time.Parse(time.RFC3339Nano, s)
+		ts, perr := parseZoned(s)
 		if perr != nil {
 			return ordering.Special(k, s), nil
 		}

@@ -312,3 +312,15 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestZonedYearsOutsideFourDigits(t *testing.T) {
+	for _, s := range []string{"-00043-03-15T12:00:00Z", "+10000-01-01T00:00:00Z", "+294246-12-31T23:59:59.999999Z", "-04712-02-29T00:00:00.5Z", "2024-02-29T01:02:03.000004Z"} {
+		tm, err := parseZoned(s)
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if got := formatZoned(tm.UnixMicro()); got != s {
+			t.Errorf("%s -> %s", s, got)
+		}
+	}
+}

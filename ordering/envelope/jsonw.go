@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/base64"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -121,8 +122,36 @@ func appendValue(b []byte, v ordering.Value) []byte {
 }
 
 // formatZoned formats UTC microseconds as Debezium's ZonedTimestamp text.
+// Years outside 0000-9999 (PostgreSQL reaches 4713 BC and 294276 AD) get
+// ISO 8601's expanded form: a sign and at least five digits, as Debezium
+// writes them ("+10000-01-01T00:00:00Z", "-00043-03-15T12:00:00Z").
 func formatZoned(micros int64) string {
-	return time.UnixMicro(micros).UTC().Format(zonedLayout)
+	t := time.UnixMicro(micros).UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return fmt.Sprintf("%+06d", y) + t.Format("-01-02T15:04:05.999999Z")
+	}
+	return t.Format(zonedLayout)
+}
+
+// parseZoned is the inverse of formatZoned, for any year.
+func parseZoned(s string) (time.Time, error) {
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+		i := 1
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		y, err := strconv.Atoi(s[:i])
+		if err != nil || i < 6 {
+			return time.Time{}, fmt.Errorf("timestamp %q: bad expanded year", s)
+		}
+		// Parse the rest in a leap year, so Feb 29 is valid, then move it.
+		rest, err := time.Parse(time.RFC3339Nano, "2000"+s[i:])
+		if err != nil {
+			return time.Time{}, err
+		}
+		return time.Date(y, rest.Month(), rest.Day(), rest.Hour(), rest.Minute(), rest.Second(), rest.Nanosecond(), time.UTC), nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
 }
 
 const zonedLayout = "2006-01-02T15:04:05.999999Z"

@@ -128,14 +128,21 @@ func lockName(sink string) string {
 	return name
 }
 
-// Lock takes GET_LOCK('walship_sink:<name>', 0) on a connection of its
+// Lock takes GET_LOCK('walship_sink:<database>:<name>', 0) on a connection of its
 // own, held until release.
 func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("mysql sink: lock session: %w", err)
 	}
-	name := lockName(sink)
+	// GET_LOCK names are server-wide: the database is part of the name, so
+	// sinks of the same name on other databases do not collide.
+	var database sql.NullString
+	if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
+		discard(conn)
+		return nil, fmt.Errorf("mysql sink: lock session: %w", err)
+	}
+	name := lockName(database.String + ":" + sink)
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil || !got.Valid {
 		discard(conn)

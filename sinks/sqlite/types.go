@@ -10,7 +10,8 @@ package sqlite
 //	bool                 INTEGER         1 / 0
 //	int                  INTEGER         the int64
 //	uint                 INTEGER         the int64; above 9223372036854775807 ErrUnsupported (SQLite would make it REAL)
-//	float                REAL            the float64, ±Infinity and -0 included; NaN ErrUnsupported (SQLite stores NULL)
+//	float                REAL            the float64, ±Infinity included; -0 reads 0 (a REAL column stores integral
+//	                                     values as integers); NaN ErrUnsupported (SQLite stores NULL)
 //	decimal              TEXT            the exact text ("-12.3400", "NaN", "Infinity")
 //	string, enum, uuid,  TEXT            the text (an enum's label, a uuid's canonical text, ISO 8601 intervals,
 //	  interval, text                     other types in the source's text form)

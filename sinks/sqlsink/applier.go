@@ -87,7 +87,16 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 		return nil, nil, err
 	}
 	for _, ddl := range a.d.MetaTables() {
-		if _, err := db.ExecContext(ctx, ddl); err != nil {
+		// Two sinks on one database may create the tables at once; an
+		// IF NOT EXISTS that loses the race fails, and a retry sees them.
+		var err error
+		for try := 0; try < 3; try++ {
+			if _, err = db.ExecContext(ctx, ddl); err == nil {
+				break
+			}
+			time.Sleep(time.Duration(50*(try+1)) * time.Millisecond)
+		}
+		if err != nil {
 			release()
 			return nil, nil, fmt.Errorf("create walship tables: %w", err)
 		}

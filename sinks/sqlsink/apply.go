@@ -63,7 +63,8 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 func (t *Tx) param(sh *shape, i int, v ordering.Value, op ordering.Op) (any, error) {
 	p, err := t.a.d.Param(sh.src.Columns[i], v)
 	if err != nil {
-		return nil, &ChangeError{Table: sh.name.String(), Op: op, Err: fmt.Errorf("column %s: %w", sh.src.Columns[i].Name, err)}
+		// The dialect's error names the column and why.
+		return nil, &ChangeError{Table: sh.name.String(), Op: op, Err: err}
 	}
 	return p, nil
 }
