@@ -32,4 +32,3 @@ type Checkpoints interface {
 	Load(ctx context.Context, source string) (offsets.Checkpoint, error)
 	Save(ctx context.Context, source string, cp offsets.Checkpoint) error
 }
-

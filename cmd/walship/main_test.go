@@ -151,9 +151,9 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
-// TestRunFailsVisiblyOnUnbuiltPipelines: a configured source whose engine
-// this build does not run is failed on /readyz and metrics, never skipped.
-func TestRunReportsUnbuiltPipelines(t *testing.T) {
+// TestRunReportsUnreachableSource: a source whose server cannot be reached
+// keeps the daemon up, retrying, and shows on /readyz as not running.
+func TestRunReportsUnreachableSource(t *testing.T) {
 	addr := freePort(t)
 	cfg := filepath.Join(t.TempDir(), "walship.yaml")
 	os.WriteFile(cfg, []byte(`http: { listen: "`+addr+`" }
@@ -172,7 +172,7 @@ sources:
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		code, body, err := get("http://" + addr + "/readyz")
-		if err == nil && code == 503 && strings.Contains(body, "source/maria (failed)") {
+		if err == nil && code == 503 && strings.Contains(body, "source/maria (backoff)") {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -13,8 +13,8 @@ import (
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/sources"
+	mysqlsource "github.com/walship/walship/sources/mysql"
 	pgsource "github.com/walship/walship/sources/postgres"
-	"github.com/walship/walship/supervise"
 )
 
 // source is what the daemon runs and reports for each configured source.
@@ -42,8 +42,18 @@ func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log 
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
 		}, newLog, store, log), nil
+	case s.MySQL != nil:
+		my := s.MySQL
+		enc := envelope.NewEncoder(envelope.Source{
+			Name: s.Name, Connector: my.Flavor, Logical: s.TopicPrefix,
+		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
+		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
+		return mysqlsource.New(mysqlsource.Config{
+			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
+			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
+		}, newLog, store, log), nil
 	}
-	return nil, nil
+	return nil, fmt.Errorf("source %s: no engine configured", s.Name)
 }
 
 func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {
@@ -51,14 +61,6 @@ func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {
 		Brokers: cfg.Kafka.Brokers, TopicPrefix: prefix,
 		Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		DialTimeout: cfg.Kafka.DialTimeout,
-	}
-}
-
-// notBuilt is a configured pipeline whose engine this build cannot run: it
-// fails visibly instead of being skipped.
-func notBuilt(what, name, engine string) supervise.RunFunc {
-	return func(context.Context, func()) error {
-		return supervise.Permanent(fmt.Errorf("%s %s (%s): %w", what, name, engine, errNotBuilt))
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os/signal"
 	"syscall"
@@ -17,10 +16,6 @@ import (
 	"github.com/walship/walship/sinks"
 	"github.com/walship/walship/supervise"
 )
-
-// errNotBuilt marks a configured pipeline whose engine this build cannot
-// run yet. It fails that component visibly instead of skipping it.
-var errNotBuilt = errors.New("not implemented in this build")
 
 func newRunCmd() *cobra.Command {
 	var path string
@@ -70,10 +65,6 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		src, err := buildSource(cfg, s, store, log)
 		if err != nil {
 			return err
-		}
-		if src == nil {
-			group.Go("source/"+s.Name, notBuilt("source", s.Name, s.Engine()))
-			continue
 		}
 		running[s.Name] = src
 		group.Go("source/"+s.Name, src.Run)

@@ -1,0 +1,181 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
+)
+
+// session is one run of a source: one binlog connection, one Log.
+type session struct {
+	src            *Source
+	db             *sql.DB
+	out            sources.Log
+	checkpoint     offsets.Checkpoint
+	haveCheckpoint bool
+
+	syncer  *replication.BinlogSyncer
+	tracker *ordering.Tracker
+	keys    *keyCache
+	tables  map[uint64]*binlogTable // by table id, per TABLE_MAP
+	byName  map[string]*binlogTable // newest shape per schema.table
+
+	file     string // current binlog file
+	gset     offsets.GTIDSet
+	cur      *sources.TxnBuffer
+	curGTID  string
+	curTime  time.Time
+	saved    offsets.Seq
+	savedPos offsets.Position
+	lastSave time.Time
+	idle     offsets.Position // a position with nothing in flight
+}
+
+func (r *session) cfg() *Config { return &r.src.cfg }
+
+func (r *session) close(ctx context.Context) {
+	if r.cur != nil {
+		r.cur.Close()
+	}
+	if r.syncer != nil {
+		r.syncer.Close()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.out.Close(cctx); err != nil {
+		r.src.log.Warn("closing the log", "err", err)
+	}
+}
+
+func (r *session) run(ctx context.Context, ready func()) error {
+	cfg := r.cfg()
+	r.keys = newKeyCache(r.db)
+	r.tables = map[uint64]*binlogTable{}
+	r.byName = map[string]*binlogTable{}
+	snapshotDone := r.haveCheckpoint && r.checkpoint.SnapshotDone
+	var start offsets.Position
+	floor := offsets.Seq{}
+	switch {
+	case cfg.Snapshot == "initial" && !snapshotDone:
+		r.tracker = ordering.NewTracker(0, offsets.Seq{})
+		pos, last, err := r.snapshot(ctx, r.haveCheckpoint)
+		if err != nil {
+			return err
+		}
+		start, floor = pos, last
+	case r.haveCheckpoint:
+		start, floor = r.checkpoint.Position, r.checkpoint.Seq
+	default:
+		pos, err := r.currentPosition(ctx, r.db)
+		if err != nil {
+			return err
+		}
+		start = pos
+		if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, SnapshotDone: true}); err != nil {
+			return err
+		}
+	}
+	if r.tracker == nil {
+		r.tracker = ordering.NewTracker(0, floor)
+	}
+	r.saved, r.savedPos = floor, start
+	r.gset = start.GTIDs
+	r.file = start.Binlog.File
+
+	host, port, err := hostPort(cfg.Addr)
+	if err != nil {
+		return supervise.Permanent(fmt.Errorf("source %s: addr %q: %w", cfg.Name, cfg.Addr, err))
+	}
+	r.syncer = replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID: cfg.ServerID, Flavor: cfg.Flavor, Host: host, Port: port, User: cfg.User, Password: cfg.Password,
+		Charset: "utf8mb4", UseDecimal: true, ParseTime: false, TimestampStringLocation: time.UTC,
+		HeartbeatPeriod: cfg.Heartbeat, ReadTimeout: 3 * cfg.Heartbeat, DisableRetrySync: true,
+		Logger: r.src.log.With("component", "binlog"),
+		// Rows of tables walship does not capture are not decoded: a column
+		// type go-mysql cannot decode elsewhere on the server must not stop
+		// the stream.
+		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
+			pos, err := e.DecodeHeader(data)
+			if err != nil {
+				return err
+			}
+			if e.Table != nil && !matches(cfg.Tables, string(e.Table.Schema), string(e.Table.Table)) {
+				return nil
+			}
+			return e.DecodeData(pos, data)
+		},
+	})
+	native := start.GTIDs.Native()
+	if native == nil {
+		if native, err = gomysql.ParseGTIDSet(cfg.Flavor, ""); err != nil {
+			return err
+		}
+	}
+	streamer, err := r.syncer.StartSyncGTID(native.Clone())
+	if err != nil {
+		return r.classify(fmt.Errorf("source %s: start binlog stream at %s: %w", cfg.Name, start.GTIDs, err))
+	}
+	r.src.log.Info("streaming", "gtids", start.GTIDs.String(), "binlog", start.Binlog.String())
+	r.src.update(func(s *sources.Status) { s.State, s.LastError = sources.StateStreaming, "" })
+	ready()
+	return r.stream(ctx, streamer)
+}
+
+// classify marks errors that retrying cannot fix.
+func (r *session) classify(err error) error {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG: // 1236: purged, or the GTID is not in the binlogs
+			return supervise.Permanent(fmt.Errorf("%w: %w; the followers must be rebuilt from a new snapshot: walship replay --resnapshot", ErrPurged, err))
+		case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR:
+			return supervise.Permanent(err)
+		}
+	}
+	return err
+}
+
+// currentPosition reads the server's executed GTID set and binlog
+// position.
+func (r *session) currentPosition(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (offsets.Position, error) {
+	p := offsets.Position{Engine: r.src.engine()}
+	var gtids string
+	query := "SELECT @@gtid_executed"
+	if r.cfg().Flavor == "mariadb" {
+		query = "SELECT @@gtid_binlog_pos"
+	}
+	if err := q.QueryRowContext(ctx, query).Scan(&gtids); err != nil {
+		return p, fmt.Errorf("source %s: read GTID position: %w", r.cfg().Name, err)
+	}
+	set, err := offsets.ParseGTIDSet(r.src.flavor(), strings.ReplaceAll(gtids, "\n", ""))
+	if err != nil {
+		return p, err
+	}
+	p.GTIDs = set
+	var file string
+	var pos uint64
+	var dummy1, dummy2 sql.NullString
+	row := q.QueryRowContext(ctx, "SHOW MASTER STATUS")
+	if err := row.Scan(&file, &pos, &dummy1, &dummy2); err != nil {
+		// MySQL 8.4 also has Executed_Gtid_Set: retry with five columns.
+		var dummy3 sql.NullString
+		if err2 := q.QueryRowContext(ctx, "SHOW MASTER STATUS").Scan(&file, &pos, &dummy1, &dummy2, &dummy3); err2 != nil {
+			return p, fmt.Errorf("source %s: SHOW MASTER STATUS: %w", r.cfg().Name, err)
+		}
+	}
+	p.Binlog = offsets.BinlogPos{File: file, Pos: pos}
+	return p, nil
+}

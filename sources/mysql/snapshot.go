@@ -1,0 +1,239 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+)
+
+// snapshot reads every captured table consistent with a recorded binlog
+// position: a brief global read lock, the position read, a consistent-
+// snapshot transaction started on another connection, the lock released,
+// then the tables read in that transaction. Rows are op=r changes in chunk
+// transactions whose Seq is the recorded position with the chunk number, so
+// they sort before the stream that starts there. With redo (an earlier
+// snapshot did not finish) each table's first chunk starts with a
+// truncate. It returns the position to stream from and the last chunk's
+// Seq, once everything is durable and checkpointed.
+func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, offsets.Seq, error) {
+	cfg := r.cfg()
+	r.src.update(func(s *sources.Status) { s.State = sources.StateSnapshotting })
+	started := time.Now()
+	lockConn, err := r.db.Conn(ctx)
+	if err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+	defer lockConn.Close()
+	snapConn, err := r.db.Conn(ctx)
+	if err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+	defer snapConn.Close()
+
+	if _, err := lockConn.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
+		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: FLUSH TABLES WITH READ LOCK (needs RELOAD): %w", cfg.Name, err)
+	}
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			lockConn.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES")
+			unlocked = true
+		}
+	}
+	defer unlock()
+	if _, err := snapConn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+	if _, err := snapConn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+	}
+	defer snapConn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	pos, err := r.currentPosition(ctx, lockConn)
+	if err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+	unlock()
+	base, err := offsets.BinlogSeqPos(pos.Binlog)
+	if err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+
+	tables, err := r.snapshotTables(ctx, snapConn)
+	if err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+	r.src.log.Info("snapshot started", "tables", len(tables), "gtids", pos.GTIDs.String(), "binlog", pos.Binlog.String(), "redo", redo)
+
+	chunk := uint32(0)
+	publish := func(buf *sources.TxnBuffer, last bool) error {
+		seq := offsets.Seq{Pos: base, Sub: chunk}
+		txn := &ordering.Txn{Source: cfg.Name, Seq: seq, Pos: pos, CommitTime: started, Snapshot: true, LastSnapshot: last}
+		txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
+		chunk++
+		return r.out.Publish(ctx, txn, buf.Live(), buf.Changes())
+	}
+	var rows int64
+	for _, t := range tables {
+		n, err := r.snapshotTable(ctx, snapConn, t, redo, publish)
+		if err != nil {
+			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, t.table.QualifiedName(), err)
+		}
+		rows += n
+	}
+	if err := publish(sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes), true); err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+	last := offsets.Seq{Pos: base, Sub: chunk - 1}
+	for {
+		if err := r.out.Err(); err != nil {
+			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: log write failed: %w", cfg.Name, err)
+		}
+		if s, _ := r.out.Durable(); !s.Less(last) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return offsets.Position{}, offsets.Seq{}, ctx.Err()
+		case <-r.out.Notify():
+		}
+	}
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: last, SnapshotDone: true}); err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
+	r.src.log.Info("snapshot done", "tables", len(tables), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))
+	return pos, last, nil
+}
+
+// snapshotTables lists the captured base tables, parents first.
+func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlogTable, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	var names [][2]string
+	for rows.Next() {
+		var s, t string
+		if err := rows.Scan(&s, &t); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if matches(r.cfg().Tables, s, t) {
+			names = append(names, [2]string{s, t})
+		}
+	}
+	rows.Close()
+	var out []*binlogTable
+	for _, n := range names {
+		t, err := snapshotTableOf(ctx, conn, n[0], n[1])
+		if err != nil {
+			return nil, err
+		}
+		keyed, err := r.keys.withKeys(ctx, t.table)
+		if err != nil {
+			return nil, err
+		}
+		t.table = keyed
+		out = append(out, t)
+	}
+	return parentsFirst(out), nil
+}
+
+// snapshotTable streams one table's rows in chunks of SnapshotChunkRows.
+func (r *session) snapshotTable(ctx context.Context, conn *sql.Conn, t *binlogTable, truncate bool, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
+	cfg := r.cfg()
+	// selectList reads floats exactly (CAST AS DOUBLE) and skips MariaDB's
+	// hidden hash columns.
+	rows, err := conn.QueryContext(ctx, "SELECT "+t.selectList()+" FROM "+quoteIdent(t.table.Schema)+"."+quoteIdent(t.table.Name))
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var total int64
+	buf := sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes)
+	defer func() { buf.Close() }()
+	if truncate {
+		if err := buf.Add(0, ordering.Change{Table: t.table, Op: ordering.OpTruncate}); err != nil {
+			return 0, err
+		}
+	}
+	raw := make([]sql.RawBytes, len(t.cols))
+	ptrs := make([]any, len(t.cols))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return total, err
+		}
+		row, err := t.textRow(raw)
+		if err != nil {
+			return total, err
+		}
+		if err := buf.Add(0, ordering.Change{Table: t.table, Op: ordering.OpRead, After: row}); err != nil {
+			return total, err
+		}
+		n++
+		total++
+		if n == cfg.SnapshotChunkRows {
+			if err := publish(buf, false); err != nil {
+				return total, err
+			}
+			buf.Close()
+			buf = sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes)
+			r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
+			n = 0
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return total, err
+	}
+	if n > 0 || buf.Live() > 0 {
+		if err := publish(buf, false); err != nil {
+			return total, err
+		}
+		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
+	}
+	return total, nil
+}
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// parentsFirst orders tables so a table comes after those its foreign keys
+// reference.
+func parentsFirst(ts []*binlogTable) []*binlogTable {
+	byName := map[string]*binlogTable{}
+	for _, t := range ts {
+		byName[t.table.QualifiedName()] = t
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].table.QualifiedName() < ts[j].table.QualifiedName() })
+	var out []*binlogTable
+	state := map[*binlogTable]int{}
+	var visit func(*binlogTable)
+	visit = func(t *binlogTable) {
+		if state[t] != 0 {
+			return
+		}
+		state[t] = 1
+		for _, fk := range t.table.ForeignKeys {
+			if p := byName[fk.ParentSchema+"."+fk.ParentTable]; p != nil && p != t {
+				visit(p)
+			}
+		}
+		state[t] = 2
+		out = append(out, t)
+	}
+	for _, t := range ts {
+		visit(t)
+	}
+	return out
+}

@@ -1,0 +1,230 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
+)
+
+// Config configures one MySQL or MariaDB source.
+type Config struct {
+	Name     string
+	Addr     string // host:port
+	User     string
+	Password string
+	// ServerID is the replica id walship registers with; unique among the
+	// server's replicas.
+	ServerID uint32
+	// Flavor is "mysql" or "mariadb".
+	Flavor string
+	// Tables are schema.table patterns with * wildcards.
+	Tables []string
+	// Snapshot is "initial" or "never".
+	Snapshot string
+	// StateDir holds spilled transactions (StateDir/spill/<Name>).
+	StateDir string
+	// SpillBytes of one transaction are held in memory before spilling.
+	// Default: 64 MiB.
+	SpillBytes int64
+	// SnapshotChunkRows per snapshot chunk. Default: 10000.
+	SnapshotChunkRows int
+	// Heartbeat is the master heartbeat period. Default: 5s.
+	Heartbeat time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.SpillBytes == 0 {
+		c.SpillBytes = 64 << 20
+	}
+	if c.SnapshotChunkRows == 0 {
+		c.SnapshotChunkRows = 10000
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 5 * time.Second
+	}
+}
+
+// The classified errors of the source.
+var (
+	// ErrPurged: the server no longer has the binlogs walship needs.
+	ErrPurged = errors.New("binlogs needed were purged")
+	// ErrServerIDClash: another replica uses walship's server_id.
+	ErrServerIDClash = errors.New("server_id clash")
+	// ErrSettings: the server's binlog settings cannot feed walship.
+	ErrSettings = errors.New("server settings")
+)
+
+// Source captures one MySQL or MariaDB server.
+type Source struct {
+	cfg    Config
+	newLog func() (sources.Log, error)
+	store  sources.Checkpoints
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	status sources.Status
+}
+
+// New returns a source. newLog makes a fresh Log for each run.
+func New(cfg Config, newLog func() (sources.Log, error), store sources.Checkpoints, log *slog.Logger) *Source {
+	cfg.defaults()
+	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name)}
+	s.status = sources.Status{Name: cfg.Name, Engine: cfg.Flavor, State: sources.StateStarting}
+	return s
+}
+
+// Status returns a snapshot of the source's progress.
+func (s *Source) Status() sources.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+func (s *Source) update(f func(*sources.Status)) {
+	s.mu.Lock()
+	f(&s.status)
+	s.mu.Unlock()
+}
+
+func (s *Source) flavor() offsets.Flavor { return offsets.Flavor(s.cfg.Flavor) }
+
+func (s *Source) engine() offsets.Engine {
+	if s.cfg.Flavor == "mariadb" {
+		return offsets.EngineMariaDB
+	}
+	return offsets.EngineMySQL
+}
+
+// connect opens a SQL connection pool to the source for catalog queries
+// and the snapshot. Session settings match the binlog decoding: UTC.
+func (s *Source) connect(ctx context.Context) (*sql.DB, error) {
+	mc := gomysql.NewConfig()
+	mc.User, mc.Passwd, mc.Net, mc.Addr = s.cfg.User, s.cfg.Password, "tcp", s.cfg.Addr
+	mc.Timeout, mc.ReadTimeout, mc.WriteTimeout = 10*time.Second, 0, 30*time.Second
+	mc.Loc, mc.ParseTime = time.UTC, false
+	mc.Params = map[string]string{"time_zone": "'+00:00'", "sql_mode": "''"}
+	mc.Collation = "utf8mb4_general_ci"
+	connector, err := gomysql.NewConnector(mc)
+	if err != nil {
+		return nil, supervise.Permanent(fmt.Errorf("source %s: %w", s.cfg.Name, err))
+	}
+	db := sql.OpenDB(connector)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		var me *gomysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1045 {
+			return nil, supervise.Permanent(fmt.Errorf("source %s: authentication failed for %s at %s", s.cfg.Name, s.cfg.User, s.cfg.Addr))
+		}
+		return nil, fmt.Errorf("source %s: connect to %s: %w", s.cfg.Name, s.cfg.Addr, err)
+	}
+	return db, nil
+}
+
+// preflight checks the settings the stream relies on and that no other
+// replica uses our server_id.
+func (s *Source) preflight(ctx context.Context, db *sql.DB) error {
+	var format, image, meta string
+	var logBin int
+	if err := db.QueryRowContext(ctx, "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata").
+		Scan(&logBin, &format, &image, &meta); err != nil {
+		return fmt.Errorf("source %s: read binlog settings: %w", s.cfg.Name, err)
+	}
+	var bad []string
+	if logBin != 1 {
+		bad = append(bad, "log_bin is off")
+	}
+	if format != "ROW" {
+		bad = append(bad, "binlog_format is "+format+", need ROW")
+	}
+	if image != "FULL" {
+		bad = append(bad, "binlog_row_image is "+image+", need FULL")
+	}
+	if meta != "FULL" {
+		bad = append(bad, "binlog_row_metadata is "+meta+", need FULL")
+	}
+	if len(bad) > 0 {
+		return supervise.Permanent(fmt.Errorf("source %s: %w: %v (run walship check)", s.cfg.Name, ErrSettings, bad))
+	}
+	rows, err := db.QueryContext(ctx, "SHOW SLAVE HOSTS")
+	if err != nil {
+		return fmt.Errorf("source %s: SHOW SLAVE HOSTS: %w", s.cfg.Name, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		for i, c := range cols {
+			if c == "Server_id" && vals[i].String == strconv.FormatUint(uint64(s.cfg.ServerID), 10) {
+				host := ""
+				for j, c2 := range cols {
+					if c2 == "Host" {
+						host = vals[j].String
+					}
+				}
+				return supervise.Permanent(fmt.Errorf("source %s: %w: a replica (host %q) is already connected with server_id %d; give each walship source and each replica its own server_id",
+					s.cfg.Name, ErrServerIDClash, host, s.cfg.ServerID))
+			}
+		}
+	}
+	return rows.Err()
+}
+
+// Run captures until ctx is done (then drains and returns nil) or an error
+// stops it. Errors wrapped with supervise.Permanent must not be retried.
+func (s *Source) Run(ctx context.Context, ready func()) (err error) {
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			s.update(func(st *sources.Status) {
+				st.State, st.LastError, st.ErrorTime = sources.StateFailed, err.Error(), time.Now()
+			})
+		}
+	}()
+	db, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := s.preflight(ctx, db); err != nil {
+		return err
+	}
+	cp, err := s.store.Load(ctx, s.cfg.Name)
+	have := err == nil
+	if err != nil && !errors.Is(err, offsets.ErrNoCheckpoint) {
+		return err
+	}
+	out, err := s.newLog()
+	if err != nil {
+		return err
+	}
+	r := &session{src: s, db: db, out: out, checkpoint: cp, haveCheckpoint: have}
+	defer r.close(ctx)
+	return r.run(ctx, ready)
+}
+
+func hostPort(addr string) (string, uint16, error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	return h, uint16(n), err
+}

@@ -1,0 +1,282 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/google/uuid"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+)
+
+// stream reads binlog events until ctx is done (then drains) or an error.
+func (r *session) stream(ctx context.Context, st *replication.BinlogStreamer) error {
+	for {
+		if err := r.out.Err(); err != nil {
+			return fmt.Errorf("source %s: log write failed; restarting from the durable position: %w", r.cfg().Name, err)
+		}
+		if err := r.persist(ctx, false); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return r.drain()
+		}
+		ectx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		ev, err := st.GetEvent(ectx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+				continue
+			}
+			return r.classify(fmt.Errorf("source %s: binlog stream: %w", r.cfg().Name, err))
+		}
+		if err := r.event(ctx, ev); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error {
+	h := ev.Header
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		r.file = string(e.NextLogName)
+	case *replication.MariadbGTIDEvent:
+		r.begin(e.GTID.String(), time.Unix(int64(h.Timestamp), 0))
+	case *replication.GTIDEvent:
+		u, err := uuid.FromBytes(e.SID)
+		if err != nil {
+			return fmt.Errorf("source %s: GTID event: %w", r.cfg().Name, err)
+		}
+		at := time.Unix(int64(h.Timestamp), 0)
+		if e.ImmediateCommitTimestamp > 0 {
+			at = time.UnixMicro(int64(e.ImmediateCommitTimestamp))
+		}
+		r.begin(fmt.Sprintf("%s:%d", u, e.GNO), at)
+	case *replication.QueryEvent:
+		q := strings.TrimSpace(string(e.Query))
+		switch {
+		case strings.EqualFold(q, "BEGIN"):
+			if r.cur == nil {
+				r.begin("", time.Unix(int64(h.Timestamp), 0))
+			}
+		case strings.EqualFold(q, "COMMIT"):
+			return r.commit(ctx, h, e.GSet)
+		default:
+			return r.ddl(ctx, string(e.Schema), q, h, e.GSet)
+		}
+	case *replication.TableMapEvent:
+		if !matches(r.cfg().Tables, string(e.Schema), string(e.Table)) {
+			return nil // not captured: its rows are not even decoded
+		}
+		t, err := newBinlogTable(e)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+		}
+		r.tables[e.TableID] = t
+		r.byName[t.table.QualifiedName()] = t
+	case *replication.RowsEvent:
+		return r.rows(ctx, h.EventType, e)
+	case *replication.XIDEvent:
+		return r.commit(ctx, h, e.GSet)
+	}
+	return nil
+}
+
+func (r *session) begin(gtid string, at time.Time) {
+	if r.cur != nil {
+		r.cur.Close()
+	}
+	r.cur = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
+	r.curGTID, r.curTime = gtid, at
+}
+
+func (r *session) spillDir() string { return r.cfg().StateDir + "/spill/" + r.cfg().Name }
+
+// rows decodes a rows event into the open transaction.
+func (r *session) rows(ctx context.Context, typ replication.EventType, e *replication.RowsEvent) error {
+	if e.Table != nil && !matches(r.cfg().Tables, string(e.Table.Schema), string(e.Table.Table)) {
+		return nil
+	}
+	t := r.tables[e.TableID]
+	if t == nil {
+		return fmt.Errorf("source %s: rows event for unknown table id %d", r.cfg().Name, e.TableID)
+	}
+	if r.cur == nil {
+		return fmt.Errorf("source %s: rows of %s outside a transaction", r.cfg().Name, t.table.QualifiedName())
+	}
+	tbl, err := r.keys.withKeys(ctx, t.table)
+	if err != nil {
+		return err
+	}
+	// skipped lists the columns a row image lacks (a MINIMAL image), which
+	// row refuses: walship needs FULL images.
+	skipped := func(k int) []int {
+		if k < len(e.SkippedColumns) {
+			return e.SkippedColumns[k]
+		}
+		return nil
+	}
+	add := func(op ordering.Op, before, after []any, skipBefore, skipAfter []int) error {
+		ch := ordering.Change{Table: tbl, Op: op}
+		var err error
+		if before != nil {
+			if ch.Before, err = t.row(before, skipBefore...); err != nil {
+				return fmt.Errorf("source %s: decode a row of %s: %w", r.cfg().Name, tbl.QualifiedName(), err)
+			}
+		}
+		if after != nil {
+			if ch.After, err = t.row(after, skipAfter...); err != nil {
+				return fmt.Errorf("source %s: decode a row of %s: %w", r.cfg().Name, tbl.QualifiedName(), err)
+			}
+		}
+		return r.cur.Add(0, ch)
+	}
+	switch typ {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
+		for k, row := range e.Rows {
+			if err := add(ordering.OpInsert, nil, row, nil, skipped(k)); err != nil {
+				return err
+			}
+		}
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2, replication.PARTIAL_UPDATE_ROWS_EVENT, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
+		if len(e.Rows)%2 != 0 {
+			return fmt.Errorf("source %s: update of %s has an odd number of row images", r.cfg().Name, tbl.QualifiedName())
+		}
+		for i := 0; i < len(e.Rows); i += 2 {
+			if err := add(ordering.OpUpdate, e.Rows[i], e.Rows[i+1], skipped(i), skipped(i+1)); err != nil {
+				return err
+			}
+		}
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		for k, row := range e.Rows {
+			if err := add(ordering.OpDelete, row, nil, skipped(k), nil); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("source %s: unsupported rows event %s", r.cfg().Name, typ)
+	}
+	return nil
+}
+
+// position is where the event h ends, with the executed set after it.
+func (r *session) position(h *replication.EventHeader, gset gomysql.GTIDSet) (offsets.Position, offsets.Seq, error) {
+	p := offsets.Position{Engine: r.src.engine(), GTID: r.curGTID, Binlog: offsets.BinlogPos{File: r.file, Pos: uint64(h.LogPos)}}
+	if gset != nil {
+		set, err := offsets.ParseGTIDSet(r.src.flavor(), gset.String())
+		if err != nil {
+			return p, offsets.Seq{}, err
+		}
+		p.GTIDs = set
+		r.gset = set
+	} else {
+		p.GTIDs = r.gset
+	}
+	pos, err := offsets.BinlogSeqPos(p.Binlog)
+	if err != nil {
+		return p, offsets.Seq{}, fmt.Errorf("source %s: %w", r.cfg().Name, err)
+	}
+	return p, offsets.Seq{Pos: pos, Sub: offsets.StreamSub}, nil
+}
+
+// commit publishes the open transaction.
+func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset gomysql.GTIDSet) error {
+	buf := r.cur
+	r.cur = nil
+	pos, seq, err := r.position(h, gset)
+	if err != nil {
+		if buf != nil {
+			buf.Close()
+		}
+		return err
+	}
+	if buf == nil {
+		r.idleAt(pos)
+		return nil
+	}
+	defer buf.Close()
+	if !r.saved.Less(seq) {
+		return nil // durable before the last restart
+	}
+	n := buf.Live()
+	if n == 0 {
+		r.idleAt(pos)
+		return nil
+	}
+	txn := &ordering.Txn{Source: r.cfg().Name, ID: r.curGTID, Seq: seq, Pos: pos, CommitTime: r.curTime}
+	txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
+	if err := r.out.Publish(ctx, txn, n, buf.Changes()); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("source %s: publish transaction %s: %w", r.cfg().Name, r.curGTID, err)
+	}
+	r.src.update(func(s *sources.Status) {
+		s.Txns++
+		s.Events += int64(n)
+		s.Head = pos.String()
+	})
+	return nil
+}
+
+// idleAt records a position reached with nothing in flight: checkpointing
+// it saves re-reading transactions that published nothing.
+func (r *session) idleAt(p offsets.Position) {
+	if r.cur == nil && r.out.Pending() == 0 {
+		r.idle = p
+	}
+}
+
+// persist saves the durable position (or a later idle one) now and
+// then, and on force.
+func (r *session) persist(ctx context.Context, force bool) error {
+	seq, pos := r.out.Durable()
+	cp := offsets.Checkpoint{Seq: r.saved, Position: r.savedPos, SnapshotDone: true}
+	moved := false
+	if r.saved.Less(seq) {
+		cp.Seq, cp.Position, moved = seq, pos, true
+	}
+	if !r.idle.IsZero() && r.out.Pending() == 0 && r.idle.GTIDs.Contains(cp.Position.GTIDs) && !cp.Position.GTIDs.Equal(r.idle.GTIDs) {
+		cp.Position, moved = r.idle, true
+	}
+	if !moved || (!force && time.Since(r.lastSave) < 200*time.Millisecond) {
+		return nil
+	}
+	if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+	}
+	r.saved, r.savedPos, r.lastSave = cp.Seq, cp.Position, time.Now()
+	r.src.update(func(s *sources.Status) { s.Acked = cp.Position.String() })
+	return nil
+}
+
+// drain waits (up to 20s) for what was published to become durable and
+// checkpoints it.
+func (r *session) drain() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for r.out.Pending() > 0 && r.out.Err() == nil {
+		select {
+		case <-r.out.Notify():
+		case <-ctx.Done():
+			r.src.log.Warn("shutdown: some transactions were not durable in time; they will be sent again on restart", "pending", r.out.Pending())
+			return nil
+		}
+	}
+	if err := r.persist(ctx, true); err != nil {
+		r.src.log.Warn("shutdown: final checkpoint failed", "err", err)
+	}
+	r.src.update(func(s *sources.Status) { s.State = sources.StateStopped })
+	return nil
+}
