@@ -29,6 +29,8 @@ import (
 type e2e struct {
 	t         *testing.T
 	name      string
+	srcEngine string  // "postgres" or "mariadb"
+	src       *sql.DB // the source database, for workloads and comparisons
 	srcDSN    string
 	pgDSN     string
 	myDSN     string
@@ -72,26 +74,28 @@ var followerSchema = map[string][]string{
 	},
 }
 
-func newE2E(t *testing.T, workers int) *e2e {
+func newE2E(t *testing.T, workers int) *e2e { return newE2EFrom(t, "postgres", workers) }
+
+// newE2EFrom builds the pipeline from a PostgreSQL or a MariaDB source.
+// With a MariaDB source the tables live in a database named like the test,
+// so the PostgreSQL follower keeps them in a schema of that name.
+func newE2EFrom(t *testing.T, engine string, workers int) *e2e {
 	t.Helper()
-	pgSrc := testenv.PGSource(t)
 	pgFol := testenv.PGFollower(t)
 	myFol := testenv.MySQLFollower(t)
 	broker := testenv.Kafka(t)
 	ctx := context.Background()
 	e := &e2e{t: t, name: fmt.Sprintf("walship_e2e_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: t.TempDir(),
-		followers: map[string]*sql.DB{}}
-	for _, admin := range []string{pgSrc, pgFol} {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+e.name); err != nil {
-			t.Fatal(err)
-		}
-		conn.Close(ctx)
+		srcEngine: engine, followers: map[string]*sql.DB{}}
+	t.Cleanup(e.cleanup)
+	conn, err := pgx.Connect(ctx, pgFol)
+	if err != nil {
+		t.Fatal(err)
 	}
-	e.srcDSN = strings.Replace(pgSrc, "/postgres?", "/"+e.name+"?", 1)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+e.name); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
 	e.pgDSN = strings.Replace(pgFol, "/postgres?", "/"+e.name+"?", 1)
 	myRoot, err := sql.Open("mysql", myFol)
 	if err != nil {
@@ -103,26 +107,80 @@ func newE2E(t *testing.T, workers int) *e2e {
 	myRoot.Close()
 	e.myDSN = myFol + e.name
 	e.litePath = filepath.Join(e.dir, "follower.db")
-	t.Cleanup(e.cleanup)
 
-	src, err := pgx.Connect(ctx, e.srcDSN)
-	if err != nil {
-		t.Fatal(err)
+	var sourceBlock, schema string
+	switch engine {
+	case "postgres":
+		pgSrc := testenv.PGSource(t)
+		conn, err := pgx.Connect(ctx, pgSrc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+e.name); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close(ctx)
+		e.srcDSN = strings.Replace(pgSrc, "/postgres?", "/"+e.name+"?", 1)
+		if e.src, err = sql.Open("pgx", e.srcDSN); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)`,
+			`CREATE TABLE customers (id bigint PRIMARY KEY, name text)`,
+			`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers(id), amount numeric(12,2) NOT NULL, version bigint NOT NULL)`,
+			`INSERT INTO accounts SELECT g, 100, 0 FROM generate_series(1, 50) g`,
+		} {
+			if _, err := e.src.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sourceBlock = fmt.Sprintf("postgres: { dsn: %q, slot: %s, publication: %s, tables: [public.*], heartbeat_interval: 200ms }", e.srcDSN, e.name, e.name)
+		schema = "public"
+	case "mariadb":
+		mySrc := testenv.MySQLSource(t)
+		root, err := sql.Open("mysql", mySrc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := root.Exec("CREATE DATABASE " + e.name); err != nil {
+			t.Fatal(err)
+		}
+		root.Close()
+		e.srcDSN = mySrc + e.name
+		if e.src, err = sql.Open("mysql", e.srcDSN); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)`,
+			`CREATE TABLE customers (id bigint PRIMARY KEY, name text)`,
+			`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount decimal(12,2) NOT NULL, version bigint NOT NULL, FOREIGN KEY (customer_id) REFERENCES customers(id))`,
+			`INSERT INTO accounts SELECT seq, 100, 0 FROM seq_1_to_50`,
+		} {
+			if _, err := e.src.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		addr := mySrc[strings.Index(mySrc, "(")+1 : strings.Index(mySrc, ")")]
+		sourceBlock = fmt.Sprintf("mysql: { addr: %q, user: root, server_id: %d, flavor: mariadb, tables: [%s.*] }",
+			addr, 30000+os.Getpid()%20000, e.name)
+		schema = e.name
+	default:
+		t.Fatalf("unknown source engine %q", engine)
 	}
-	defer src.Close(ctx)
-	if _, err := src.Exec(ctx, `CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL);
-		CREATE TABLE customers (id bigint PRIMARY KEY, name text);
-		CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers(id), amount numeric(12,2) NOT NULL, version bigint NOT NULL);
-		INSERT INTO accounts SELECT g, 100, 0 FROM generate_series(1, 50) g;`); err != nil {
-		t.Fatal(err)
-	}
-	for engine, dsn := range map[string][2]string{"postgres": {"pgx", e.pgDSN}, "mysql": {"mysql", e.myDSN},
+	for engine, dsn := range map[string][2]string{"postgres": {"pgx", e.pgDSN + "&search_path=" + schema}, "mysql": {"mysql", e.myDSN},
 		"sqlite": {"sqlite3", "file:" + e.litePath + "?_foreign_keys=on&_busy_timeout=10000&_journal_mode=WAL"}} {
 		db, err := sql.Open(dsn[0], dsn[1])
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, q := range followerSchema[engine] {
+		stmts := followerSchema[engine]
+		if engine == "postgres" {
+			stmts = append([]string{"CREATE SCHEMA IF NOT EXISTS " + schema}, stmts...)
+			for i := range stmts {
+				stmts[i] = strings.ReplaceAll(stmts[i], "public.", schema+".")
+			}
+		}
+		for _, q := range stmts {
 			if _, err := db.Exec(q); err != nil {
 				t.Fatalf("%s follower: %s: %v", engine, q, err)
 			}
@@ -135,13 +193,13 @@ http: { listen: "off" }
 shutdown_timeout: 20s
 kafka: { brokers: [%q], topic_prefix: %s, partitions: 4 }
 sources:
-  - name: pg
-    postgres: { dsn: %q, slot: %s, publication: %s, tables: [public.*], heartbeat_interval: 200ms }
+  - name: src
+    %s
 sinks:
-  - { name: pgf, from: [pg], workers: %d, postgres: { dsn: %q } }
-  - { name: myf, from: [pg], workers: %d, mysql: { dsn: %q } }
-  - { name: lite, from: [pg], workers: %d, sqlite: { path: %q } }
-`, filepath.Join(e.dir, "state"), broker, e.name, e.srcDSN, e.name, e.name, workers, e.pgDSN, workers, e.myDSN, workers, e.litePath)), 0o600)
+  - { name: pgf, from: [src], workers: %d, postgres: { dsn: %q } }
+  - { name: myf, from: [src], workers: %d, mysql: { dsn: %q } }
+  - { name: lite, from: [src], workers: %d, sqlite: { path: %q } }
+`, filepath.Join(e.dir, "state"), broker, e.name, sourceBlock, workers, e.pgDSN, workers, e.myDSN, workers, e.litePath)), 0o600)
 	return e
 }
 
@@ -151,10 +209,18 @@ func (e *e2e) cleanup() {
 		db.Close()
 	}
 	ctx := context.Background()
-	if conn, err := pgx.Connect(ctx, testenv.PGSource(e.t)); err == nil {
-		conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", e.name)
-		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+e.name+" WITH (FORCE)")
-		conn.Close(ctx)
+	if e.src != nil {
+		e.src.Close()
+	}
+	if e.srcEngine == "postgres" {
+		if conn, err := pgx.Connect(ctx, testenv.PGSource(e.t)); err == nil {
+			conn.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", e.name)
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+e.name+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	} else if db, err := sql.Open("mysql", testenv.MySQLSource(e.t)); err == nil {
+		db.Exec("DROP DATABASE IF EXISTS " + e.name)
+		db.Close()
 	}
 	if conn, err := pgx.Connect(ctx, testenv.PGFollower(e.t)); err == nil {
 		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+e.name+" WITH (FORCE)")
@@ -215,18 +281,24 @@ func (e *e2e) waitRows(table string, n int, timeout time.Duration) {
 // deletes of an order and then its customer. It returns the number of
 // account rows updated.
 func (e *e2e) workload(ctx context.Context, seed uint64, idBase int64) (int64, error) {
-	conn, err := pgx.Connect(context.Background(), e.srcDSN)
+	conn, err := e.src.Conn(context.Background())
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close(context.Background())
+	defer conn.Close()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var updates int64
 	bg := context.Background()
 	for i := int64(1); ctx.Err() == nil; i++ {
-		tx, err := conn.Begin(bg)
+		tx, err := conn.BeginTx(bg, nil)
 		if err != nil {
 			return updates, err
+		}
+		var failed error
+		exec := func(q string, args ...any) {
+			if failed == nil {
+				_, failed = tx.ExecContext(bg, e.rebind(q), args...)
+			}
 		}
 		txUpdates := int64(0)
 		id := idBase + i
@@ -240,26 +312,48 @@ func (e *e2e) workload(ctx context.Context, seed uint64, idBase int64) (int64, e
 			if a > b { // lock in id order: two workers never deadlock
 				a, b, amt = b, a, -amt
 			}
-			tx.Exec(bg, "UPDATE accounts SET balance = balance - $2, version = version + 1 WHERE id = $1", a, amt)
-			tx.Exec(bg, "UPDATE accounts SET balance = balance + $2, version = version + 1 WHERE id = $1", b, amt)
+			exec("UPDATE accounts SET balance = balance - ?, version = version + 1 WHERE id = ?", amt, a)
+			exec("UPDATE accounts SET balance = balance + ?, version = version + 1 WHERE id = ?", amt, b)
 			txUpdates = 2
 		case 2:
-			tx.Exec(bg, "INSERT INTO customers VALUES ($1, $2)", id, fmt.Sprintf("customer %d", id))
-			tx.Exec(bg, "INSERT INTO orders VALUES ($1, $2, $3, 0)", id*10, id, fmt.Sprintf("%d.%02d", i%1000, i%100))
+			exec("INSERT INTO customers VALUES (?, ?)", id, fmt.Sprintf("customer %d", id))
+			exec("INSERT INTO orders VALUES (?, ?, ?, 0)", id*10, id, fmt.Sprintf("%d.%02d", i%1000, i%100))
 		case 3:
 			old := id - 1 - 4*rng.Int64N(5)
-			tx.Exec(bg, "UPDATE orders SET amount = amount + 1, version = version + 1 WHERE customer_id = $1", old)
+			exec("UPDATE orders SET amount = amount + 1, version = version + 1 WHERE customer_id = ?", old)
 			if rng.IntN(3) == 0 {
-				tx.Exec(bg, "DELETE FROM orders WHERE customer_id = $1", old-4)
-				tx.Exec(bg, "DELETE FROM customers WHERE id = $1", old-4)
+				exec("DELETE FROM orders WHERE customer_id = ?", old-4)
+				exec("DELETE FROM customers WHERE id = ?", old-4)
 			}
 		}
-		if err := tx.Commit(bg); err != nil {
+		if failed != nil {
+			tx.Rollback()
+			return updates, failed
+		}
+		if err := tx.Commit(); err != nil {
 			return updates, err
 		}
 		updates += txUpdates
 	}
 	return updates, nil
+}
+
+// rebind turns ? placeholders into $n for a PostgreSQL source.
+func (e *e2e) rebind(q string) string {
+	if e.srcEngine != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // poll checks the invariants on every follower while the workload runs:
@@ -325,11 +419,7 @@ var compareQueries = []string{
 // converge waits until every follower equals the source, table by table,
 // row by row in primary-key order.
 func (e *e2e) converge(timeout time.Duration) {
-	src, err := sql.Open("pgx", e.srcDSN)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer src.Close()
+	src := e.src
 	deadline := time.Now().Add(timeout)
 	for engine, db := range e.followers {
 		for _, q := range compareQueries {
@@ -375,8 +465,13 @@ func diff(want, got []string) (missing, extra []string) {
 // by SIGKILL five times. The followers never show a broken balance sum or
 // an orphan order, converge row by row, and applied every source update
 // exactly once (a follower trigger counts them).
-func TestEndToEndThreeFollowers(t *testing.T) {
-	e := newE2E(t, 4)
+func TestEndToEndThreeFollowers(t *testing.T) { endToEnd(t, "postgres") }
+
+// TestEndToEndFromMariaDB: the same from a MariaDB binlog source.
+func TestEndToEndFromMariaDB(t *testing.T) { endToEnd(t, "mariadb") }
+
+func endToEnd(t *testing.T, engine string) {
+	e := newE2EFrom(t, engine, 4)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 2))
@@ -443,7 +538,7 @@ func TestSecondDaemonOnSinkRefused(t *testing.T) {
 	// The same sinks; the source is external (captured by the first daemon).
 	text := strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)
 	text = strings.Replace(text, "state_dir: "+filepath.Join(e.dir, "state"), "state_dir: "+filepath.Join(e.dir, "state2"), 1)
-	i := strings.Index(text, "    postgres: { dsn:")
+	i := strings.Index(text, "  - name: src\n") + len("  - name: src\n")
 	j := strings.Index(text[i:], "\n")
 	text = text[:i] + "    external: postgres" + text[i+j:]
 	os.WriteFile(second, []byte(text), 0o600)
@@ -471,8 +566,8 @@ func TestSecondDaemonOnSinkRefused(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	// The first daemon still applies.
-	src, _ := pgx.Connect(context.Background(), e.srcDSN)
-	src.Exec(context.Background(), "UPDATE accounts SET version = version + 1 WHERE id = 1")
-	src.Close(context.Background())
+	if _, err := e.src.Exec("UPDATE accounts SET version = version + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
 	e.converge(30 * time.Second)
 }
