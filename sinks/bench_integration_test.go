@@ -68,11 +68,12 @@ import (
 //	WALSHIP_BENCH_ENGINES     comma-separated engines (default postgres,mysql,sqlite;
 //	                          SQLite has one writer by design: measured with 1 worker only;
 //	                          diagnostics: null (a follower doing nothing: the reader and
-//	                          scheduler's ceiling), sim (each change waits
-//	                          WALSHIP_BENCH_SIM_LATENCY, default 100µs: parallelism
-//	                          without CPU contention))
+//	                          scheduler's ceiling), sim (a follower transaction sleeps
+//	                          WALSHIP_BENCH_SIM_LATENCY, default 100µs, per change: the
+//	                          scheduler's parallelism without CPU contention))
 //	WALSHIP_BENCH_INDEPENDENT 1: no two stream transactions touch a row (no dependencies
-//	                          but on the snapshot), to tell dependency waits from the rest
+//	                          but on the snapshot), to tell dependency waits from the rest;
+//	                          set WALSHIP_BENCH_KEYS to 3x the transactions to keep the mix
 //	WALSHIP_BENCH_CPUPROFILE  folder: write a CPU profile of each sink run there
 //	WALSHIP_BENCH_OUT         results folder (default <repo>/bench/results; "-" = none)
 func BenchmarkSinkParallelApply(b *testing.B) {
@@ -88,8 +89,8 @@ func BenchmarkSinkParallelApply(b *testing.B) {
 
 	independent := os.Getenv("WALSHIP_BENCH_INDEPENDENT") == "1"
 	lg := generateLog(nTxns, keys, independent)
-	b.Logf("log: %d snapshot chunks (%d rows), %d stream transactions, %d row changes; depends_on: %d on a stream transaction, %d on one of the previous %d, %d on one of the previous 100",
-		lg.snapChunks, keys, lg.streamTxns, lg.changes, lg.depStream, lg.depNear, workersN, lg.dep100)
+	b.Logf("log: %d snapshot chunks (%d rows), %d stream transactions, %d row changes; depends_on: %d on a stream transaction, %d on one of the previous 8, %d of the previous 100, %d of the previous 1000",
+		lg.snapChunks, keys, lg.streamTxns, lg.changes, lg.depStream, lg.depNear, lg.dep100, lg.dep1000)
 
 	prefix := fmt.Sprintf("sinkbench%d", time.Now().UnixNano())
 	defer func() {
@@ -176,10 +177,10 @@ type benchLog struct {
 	last       offsets.Seq // the last transaction
 	want       expected
 	// depStream counts stream transactions depending on another stream
-	// transaction (not only on the snapshot); depNear and dep100 those
-	// whose dependency is among the previous workers / 100 transactions.
-	depStream, depNear, dep100 int
-	independent                bool
+	// transaction (not only on the snapshot); depNear, dep100 and dep1000
+	// those whose dependency is among the previous 8 / 100 / 1000.
+	depStream, depNear, dep100, dep1000 int
+	independent                         bool
 }
 
 const (
@@ -288,6 +289,9 @@ func generateLog(nTxns, keys int, independent bool) *benchLog {
 			}
 			if dist <= 100 {
 				lg.dep100++
+			}
+			if dist <= 1000 {
+				lg.dep1000++
 			}
 		}
 	}
@@ -403,10 +407,10 @@ func benchEngines(b *testing.B) []benchEngine {
 			// does nothing: the ceiling of the sink on this machine.
 			out = append(out, benchEngine{name: "null", parallel: true, simulated: true})
 		case "sim":
-			// Diagnostic: a follower whose changes each take
-			// WALSHIP_BENCH_SIM_LATENCY (default 100µs) of waiting, not
-			// CPU, and commits twice that: the scheduler's parallelism
-			// without CPU contention with a database server.
+			// Diagnostic: a follower whose transactions wait (not use
+			// CPU) WALSHIP_BENCH_SIM_LATENCY (default 100µs) per change
+			// plus twice that: the scheduler's parallelism without CPU
+			// contention with a database server.
 			lat := 100 * time.Microsecond
 			if v := os.Getenv("WALSHIP_BENCH_SIM_LATENCY"); v != "" {
 				d, err := time.ParseDuration(v)
@@ -630,8 +634,8 @@ func (smp *sampler) avgQueued() float64 {
 	return smp.sumQueued / float64(smp.n)
 }
 
-// simFollower is a follower without a database, for diagnostics: each
-// change waits lat, each commit 2*lat. It keeps each row's version and
+// simFollower is a follower without a database, for diagnostics: a
+// follower transaction waits lat per change plus 2*lat, at commit. It keeps each row's version and
 // checks every update finds the version before it, so a run that broke a
 // dependency fails.
 type simFollower struct {
@@ -653,13 +657,14 @@ func (f *simFollower) Fold(context.Context, string, sinks.Applied, kafka.Offsets
 func (f *simFollower) Retryable(error) bool { return false }
 func (f *simFollower) Close() error         { return nil }
 
-type simTx struct{ f *simFollower }
+type simTx struct {
+	f       *simFollower
+	changes int
+}
 
 func (t *simTx) EnsureSchema(context.Context, string, []*ordering.Table) error { return nil }
 func (t *simTx) Apply(_ context.Context, _ string, ch *ordering.Change) error {
-	if t.f.lat > 0 {
-		time.Sleep(t.f.lat)
-	}
+	t.changes++
 	id, v, val := ch.After[0].Int(), ch.After[1].Int(), ch.After[2].Int()
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
@@ -671,8 +676,9 @@ func (t *simTx) Apply(_ context.Context, _ string, ch *ordering.Change) error {
 }
 func (t *simTx) Record(context.Context, string, []sinks.Applied) error { return nil }
 func (t *simTx) Commit() error {
+	// One sleep per follower transaction: timers are coarse (often ~1ms).
 	if t.f.lat > 0 {
-		time.Sleep(2 * t.f.lat)
+		time.Sleep(time.Duration(t.changes+2) * t.f.lat)
 	}
 	return nil
 }
@@ -766,6 +772,9 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 	}
 	elapsed := time.Since(t0)
 	smp.stop()
+	if smp.readAt == 0 { // read and applied between two samples
+		smp.readAt = elapsed
+	}
 	cpu1 := processCPU()
 	busy1, total1 := machineCPU()
 	if prof != "" {
@@ -898,18 +907,19 @@ func writeSinkResult(b *testing.B, lg *benchLog, keys int, readerRate float64, s
 	rev, _ := exec.Command("git", "rev-parse", "HEAD").Output()
 	dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
 	out := map[string]any{
-		"benchmark":           "BenchmarkSinkParallelApply",
-		"date":                now.UTC().Format(time.RFC3339),
-		"txns":                lg.streamTxns,
-		"changes":             lg.changes,
-		"snapshot_rows":       keys,
-		"snapshot_chunks":     lg.snapChunks,
-		"depends_on_stream":   lg.depStream,
-		"depends_on_near_8":   lg.depNear,
-		"depends_on_near_100": lg.dep100,
-		"reader_txn_per_s":    readerRate,
-		"independent":         lg.independent,
-		"engines":             summaries,
+		"benchmark":            "BenchmarkSinkParallelApply",
+		"date":                 now.UTC().Format(time.RFC3339),
+		"txns":                 lg.streamTxns,
+		"changes":              lg.changes,
+		"snapshot_rows":        keys,
+		"snapshot_chunks":      lg.snapChunks,
+		"depends_on_stream":    lg.depStream,
+		"depends_on_near_8":    lg.depNear,
+		"depends_on_near_100":  lg.dep100,
+		"depends_on_near_1000": lg.dep1000,
+		"reader_txn_per_s":     readerRate,
+		"independent":          lg.independent,
+		"engines":              summaries,
 		"machine": map[string]any{
 			"nproc":  runtime.NumCPU(),
 			"kernel": strings.TrimSpace(string(kernel)),

@@ -128,7 +128,7 @@ func (s *Sink) Run(ctx context.Context, ready func()) (err error) {
 			s.update(func(st *Status) { st.State, st.LastError, st.ErrorTime = StatePaused, err.Error(), time.Now() })
 		}
 	}()
-	state, release, err := s.f.Prepare(ctx)
+	state, release, err := s.prepare(ctx)
 	if err != nil {
 		defer s.f.Close()
 		if errors.Is(err, ErrLocked) || !s.f.Retryable(err) {
@@ -144,6 +144,28 @@ func (s *Sink) Run(ctx context.Context, ready func()) (err error) {
 	s.update(func(st *Status) { st.State, st.LastError = StateApplying, "" })
 	ready()
 	return r.loop(ctx)
+}
+
+// lockGrace is how long a held sink lock is waited for before the sink
+// gives up: the lock of a walship killed a moment ago lives until the
+// follower notices its connection is gone.
+const lockGrace = 15 * time.Second
+
+// prepare is Follower.Prepare, waiting out a lock held by a predecessor.
+func (s *Sink) prepare(ctx context.Context) (map[string]SourceState, func(), error) {
+	deadline := time.Now().Add(lockGrace)
+	for {
+		state, release, err := s.f.Prepare(ctx)
+		if !errors.Is(err, ErrLocked) || time.Now().After(deadline) {
+			return state, release, err
+		}
+		s.f.Close()
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // item is one transaction between the reader and the follower.

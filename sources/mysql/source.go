@@ -133,8 +133,33 @@ func (s *Source) connect(ctx context.Context) (*sql.DB, error) {
 }
 
 // preflight checks the settings the stream relies on and that no other
-// replica uses our server_id.
+// replica uses our server_id. A replica with our id may be the binlog dump
+// thread of a walship that was just killed: the server drops it when its
+// next heartbeat write fails, so a clash is only reported when it outlives
+// a few heartbeat periods.
 func (s *Source) preflight(ctx context.Context, db *sql.DB) error {
+	if err := s.checkSettings(ctx, db); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(3*s.cfg.Heartbeat + 5*time.Second)
+	for {
+		host, clash, err := s.serverIDInUse(ctx, db)
+		if err != nil || !clash {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return supervise.Permanent(fmt.Errorf("source %s: %w: a replica (host %q) is connected with server_id %d; give each walship source and each replica its own server_id",
+				s.cfg.Name, ErrServerIDClash, host, s.cfg.ServerID))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Source) checkSettings(ctx context.Context, db *sql.DB) error {
 	var format, image, meta string
 	var logBin int
 	if err := db.QueryRowContext(ctx, "SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@binlog_row_metadata").
@@ -157,9 +182,14 @@ func (s *Source) preflight(ctx context.Context, db *sql.DB) error {
 	if len(bad) > 0 {
 		return supervise.Permanent(fmt.Errorf("source %s: %w: %v (run walship check)", s.cfg.Name, ErrSettings, bad))
 	}
+	return nil
+}
+
+// serverIDInUse reports whether a replica with our server_id is connected.
+func (s *Source) serverIDInUse(ctx context.Context, db *sql.DB) (host string, inUse bool, err error) {
 	rows, err := db.QueryContext(ctx, "SHOW SLAVE HOSTS")
 	if err != nil {
-		return fmt.Errorf("source %s: SHOW SLAVE HOSTS: %w", s.cfg.Name, err)
+		return "", false, fmt.Errorf("source %s: SHOW SLAVE HOSTS: %w", s.cfg.Name, err)
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
@@ -170,22 +200,17 @@ func (s *Source) preflight(ctx context.Context, db *sql.DB) error {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return err
+			return "", false, err
 		}
+		row := map[string]string{}
 		for i, c := range cols {
-			if c == "Server_id" && vals[i].String == strconv.FormatUint(uint64(s.cfg.ServerID), 10) {
-				host := ""
-				for j, c2 := range cols {
-					if c2 == "Host" {
-						host = vals[j].String
-					}
-				}
-				return supervise.Permanent(fmt.Errorf("source %s: %w: a replica (host %q) is already connected with server_id %d; give each walship source and each replica its own server_id",
-					s.cfg.Name, ErrServerIDClash, host, s.cfg.ServerID))
-			}
+			row[c] = vals[i].String
+		}
+		if row["Server_id"] == strconv.FormatUint(uint64(s.cfg.ServerID), 10) {
+			return row["Host"], true, nil
 		}
 	}
-	return rows.Err()
+	return "", false, rows.Err()
 }
 
 // Run captures until ctx is done (then drains and returns nil) or an error
