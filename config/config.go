@@ -135,6 +135,13 @@ type MySQLSource struct {
 	Tables []string `yaml:"tables"`
 	// Snapshot is initial or never. Default: initial.
 	Snapshot string `yaml:"snapshot"`
+	// Durability is async (save the position as Kafka acks) or semisync:
+	// walship registers as a semi-synchronous replica and acknowledges each
+	// transaction to the server only once Kafka holds it, so with
+	// rpl_semi_sync_master_enabled (MariaDB; rpl_semi_sync_source_enabled in
+	// MySQL) a COMMIT returns only when its change is durable in Kafka.
+	// Default: async.
+	Durability string `yaml:"durability"`
 }
 
 // Sink is one follower database. Exactly one engine block is set.
@@ -279,6 +286,9 @@ func (c *Config) applyDefaults() {
 			}
 			if my.Snapshot == "" {
 				my.Snapshot = "initial"
+			}
+			if my.Durability == "" {
+				my.Durability = "async"
 			}
 		}
 	}

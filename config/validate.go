@@ -219,6 +219,7 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 	}
 	d.tables(p+".tables", my.Tables)
 	d.oneOf(p+".snapshot", my.Snapshot, "initial", "never")
+	d.oneOf(p+".durability", my.Durability, "async", "semisync")
 }
 
 // uniqueSlots rejects two PostgreSQL sources on one DSN sharing a slot: the

@@ -51,6 +51,7 @@ func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log 
 		return mysqlsource.New(mysqlsource.Config{
 			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
+			Semisync: my.Durability == "semisync",
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)

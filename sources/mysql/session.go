@@ -97,7 +97,37 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return supervise.Permanent(fmt.Errorf("source %s: addr %q: %w", cfg.Name, cfg.Addr, err))
 	}
-	r.syncer = replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+	var sync *syncHandler
+	var handler replication.EventHandler
+	if cfg.Semisync {
+		sync = &syncHandler{r: r, ctx: ctx}
+		handler = sync
+	}
+	r.syncer = replication.NewBinlogSyncer(r.syncerConfig(host, port, handler))
+	native := start.GTIDs.Native()
+	if native == nil {
+		if native, err = gomysql.ParseGTIDSet(cfg.Flavor, ""); err != nil {
+			return err
+		}
+	}
+	streamer, err := r.syncer.StartSyncGTID(native.Clone())
+	if err != nil {
+		return r.classify(fmt.Errorf("source %s: start binlog stream at %s: %w", cfg.Name, start.GTIDs, err))
+	}
+	r.src.log.Info("streaming", "gtids", start.GTIDs.String(), "binlog", start.Binlog.String(), "semisync", cfg.Semisync)
+	r.src.update(func(s *sources.Status) { s.State, s.LastError = sources.StateStreaming, "" })
+	ready()
+	if cfg.Semisync {
+		return sync.wait(ctx, streamer)
+	}
+	return r.stream(ctx, streamer)
+}
+
+// syncerConfig is the BinlogSyncer configuration; with a handler, events
+// are handled synchronously and semi-sync acknowledgements follow them.
+func (r *session) syncerConfig(host string, port uint16, h replication.EventHandler) replication.BinlogSyncerConfig {
+	cfg := r.cfg()
+	c := replication.BinlogSyncerConfig{
 		ServerID: cfg.ServerID, Flavor: cfg.Flavor, Host: host, Port: port, User: cfg.User, Password: cfg.Password,
 		Charset: "utf8mb4", UseDecimal: true, ParseTime: false, TimestampStringLocation: time.UTC,
 		HeartbeatPeriod: cfg.Heartbeat, ReadTimeout: 3 * cfg.Heartbeat, DisableRetrySync: true,
@@ -115,21 +145,11 @@ func (r *session) run(ctx context.Context, ready func()) error {
 			}
 			return e.DecodeData(pos, data)
 		},
-	})
-	native := start.GTIDs.Native()
-	if native == nil {
-		if native, err = gomysql.ParseGTIDSet(cfg.Flavor, ""); err != nil {
-			return err
-		}
 	}
-	streamer, err := r.syncer.StartSyncGTID(native.Clone())
-	if err != nil {
-		return r.classify(fmt.Errorf("source %s: start binlog stream at %s: %w", cfg.Name, start.GTIDs, err))
+	if h != nil {
+		c.SemiSyncEnabled, c.SynchronousEventHandler = true, h
 	}
-	r.src.log.Info("streaming", "gtids", start.GTIDs.String(), "binlog", start.Binlog.String())
-	r.src.update(func(s *sources.Status) { s.State, s.LastError = sources.StateStreaming, "" })
-	ready()
-	return r.stream(ctx, streamer)
+	return c
 }
 
 // classify marks errors that retrying cannot fix.

@@ -42,6 +42,9 @@ type Config struct {
 	SnapshotChunkRows int
 	// Heartbeat is the master heartbeat period. Default: 5s.
 	Heartbeat time.Duration
+	// Semisync registers walship as a semi-synchronous replica that
+	// acknowledges a transaction only once Kafka holds it.
+	Semisync bool
 }
 
 func (c *Config) defaults() {

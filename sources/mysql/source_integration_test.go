@@ -275,3 +275,57 @@ func TestPurgedBinlogStops(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+// TestSemiSync: with the server's semi-sync on and walship a semi-sync
+// replica, a COMMIT returns only once its change is in Kafka.
+func TestSemiSync(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY)`)
+	for _, q := range []string{"SET GLOBAL rpl_semi_sync_master_enabled = ON", "SET GLOBAL rpl_semi_sync_master_timeout = 30000",
+		"SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC"} {
+		h.exec(q)
+	}
+	t.Cleanup(func() {
+		db, _ := sql.Open("mysql", testenv.MySQLSource(t))
+		db.Exec("SET GLOBAL rpl_semi_sync_master_enabled = OFF")
+		db.Close()
+	})
+	cfg := h.config()
+	cfg.Semisync = true
+	h.start(cfg)
+	waitStreaming(t, h)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var name string
+		var clients int
+		h.db.QueryRow("SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'").Scan(&name, &clients)
+		if clients > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("walship never registered as a semi-sync replica")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := 1; i <= 5; i++ {
+		h.exec("INSERT INTO t VALUES (?)", i)
+		found := false
+		for _, txn := range h.read().Txns {
+			for _, e := range txn.Events {
+				if e.Change.Op == ordering.OpInsert && e.Change.After[0].Int() == int64(i) {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("insert %d committed but is not in Kafka", i)
+		}
+	}
+	var name string
+	var yes, no int
+	h.db.QueryRow("SHOW STATUS LIKE 'Rpl_semi_sync_master_yes_tx'").Scan(&name, &yes)
+	h.db.QueryRow("SHOW STATUS LIKE 'Rpl_semi_sync_master_no_tx'").Scan(&name, &no)
+	t.Logf("semi-sync acknowledged transactions: %d, unacknowledged: %d", yes, no)
+	if yes < 5 {
+		t.Errorf("only %d transactions were semi-sync acknowledged", yes)
+	}
+}
