@@ -170,14 +170,17 @@ func (s *Sink) prepare(ctx context.Context) (map[string]SourceState, func(), err
 
 // item is one transaction between the reader and the follower.
 type item struct {
-	src   *stream
-	txn   *kafka.Txn
-	seq   offsets.Seq
-	dep   offsets.Seq
-	big   bool
-	done  chan struct{} // big: closed when the stream was drained
-	state int           // queued, dispatched, committed
-	ap    Applied
+	src *stream
+	txn *kafka.Txn
+	seq offsets.Seq
+	dep offsets.Seq
+	big bool
+	// heartbeat: no changes; when every transaction up to seq is applied,
+	// the applied position moves to ap.Pos.
+	heartbeat bool
+	done      chan struct{} // big: closed when the stream was drained
+	state     int           // queued, dispatched, committed
+	ap        Applied
 }
 
 const (
@@ -196,6 +199,7 @@ type stream struct {
 	w        Applied
 	wOffsets kafka.Offsets
 	folded   offsets.Seq
+	foldedAt string // position text of the last fold
 	above    map[offsets.Seq]bool
 	newest   Applied
 
@@ -316,7 +320,7 @@ func (r *run) read(ctx context.Context, st *stream) {
 		if txn.Stream == nil {
 			r.s.setKafkaLag(st.name, st.reader.Lag())
 		}
-		it := &item{src: st, txn: txn, seq: txn.End.Seq, dep: txn.End.DependsOn, big: txn.Stream != nil}
+		it := &item{src: st, txn: txn, seq: txn.End.Seq, dep: txn.End.DependsOn, big: txn.Stream != nil, heartbeat: txn.Heartbeat}
 		it.ap = Applied{Seq: txn.End.Seq, Pos: txn.End.Pos, CommitTime: txn.End.Time}
 		if it.big {
 			it.done = make(chan struct{})
@@ -355,6 +359,18 @@ func (s *Sink) setKafkaLag(source string, lag map[string]int64) {
 
 func (r *run) arrive(it *item) {
 	st := it.src
+	if it.heartbeat {
+		it.state = committed
+		st.items = append(st.items, it)
+		if st.next == len(st.items)-1 {
+			st.next++
+		}
+		if !it.seq.Less(st.newest.Seq) {
+			st.newest.Pos = it.ap.Pos
+		}
+		r.advance(st)
+		return
+	}
 	st.items = append(st.items, it)
 	if it.ap.CommitTime.After(st.newest.CommitTime) || st.newest.Seq.Less(it.seq) {
 		st.newest = it.ap
@@ -553,7 +569,13 @@ func (r *run) advance(st *stream) {
 	moved := false
 	for len(st.items) > 0 && st.items[0].state == committed {
 		it := st.items[0]
-		st.w, st.wOffsets = it.ap, it.txn.Offsets
+		switch {
+		case !it.heartbeat:
+			st.w, st.wOffsets = it.ap, it.txn.Offsets
+		case !it.seq.Less(st.w.Seq) && !it.ap.Pos.IsZero():
+			// Nothing after the watermark's transaction up to the heartbeat.
+			st.w.Pos, st.wOffsets = it.ap.Pos, it.txn.Offsets
+		}
 		st.items = st.items[1:]
 		st.next--
 		moved = true
@@ -592,7 +614,8 @@ func (r *run) drain(ctx context.Context) {
 // fold records each source's watermark when it moved.
 func (r *run) fold(ctx context.Context, force bool) error {
 	for _, st := range r.streams {
-		if !st.folded.Less(st.w.Seq) {
+		pos := st.w.Pos.String()
+		if !st.folded.Less(st.w.Seq) && pos == st.foldedAt {
 			continue
 		}
 		if err := r.s.f.Fold(ctx, st.name, st.w, st.wOffsets); err != nil {
@@ -601,7 +624,7 @@ func (r *run) fold(ctx context.Context, force bool) error {
 			}
 			return supervise.Permanent(fmt.Errorf("sink %s: record position: %w", r.s.cfg.Name, err))
 		}
-		st.folded = st.w.Seq
+		st.folded, st.foldedAt = st.w.Seq, pos
 	}
 	r.lastFold = time.Now()
 	return nil

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"iter"
+	"time"
 
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
@@ -23,6 +24,10 @@ type Log interface {
 	Err() error
 	// Pending counts published transactions not yet durable.
 	Pending() int
+	// Heartbeat records that the source had nothing more to send up to pos
+	// (idle), so sinks can report that position as applied. It writes
+	// nothing and returns false while transactions are not yet durable.
+	Heartbeat(ctx context.Context, source string, pos offsets.Position, at time.Time) (bool, error)
 	// Close flushes and releases the log.
 	Close(ctx context.Context) error
 }

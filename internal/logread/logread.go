@@ -87,6 +87,9 @@ func Read(ctx context.Context, broker, prefix string) (*Log, error) {
 			begins[m.Seq.String()] = m
 			continue
 		}
+		if m.Status != envelope.StatusEnd {
+			continue // heartbeats
+		}
 		t := Txn{Begin: begins[m.Seq.String()], End: m}
 		seen := map[int]bool{}
 		for _, pc := range m.Partitions {

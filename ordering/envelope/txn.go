@@ -34,10 +34,13 @@ type Marker struct {
 	Snapshot, LastSnapshot bool
 }
 
-// The marker statuses.
+// The marker statuses. HEARTBEAT is walship's own: the source had nothing
+// more to send up to Pos (its Seq is the last transaction's), so a sink
+// that applied that transaction has applied everything up to Pos.
 const (
-	StatusBegin = "BEGIN"
-	StatusEnd   = "END"
+	StatusBegin     = "BEGIN"
+	StatusEnd       = "END"
+	StatusHeartbeat = "HEARTBEAT"
 )
 
 // Collection counts a transaction's events on one table ("schema.table").
@@ -64,7 +67,7 @@ func NewMarker(status string, txn *ordering.Txn) Marker {
 
 // EncodeMarker builds the transaction-topic record for m.
 func EncodeMarker(m Marker) (Record, error) {
-	if m.Status != StatusBegin && m.Status != StatusEnd {
+	if m.Status != StatusBegin && m.Status != StatusEnd && m.Status != StatusHeartbeat {
 		return Record{}, fmt.Errorf("envelope: marker status %q", m.Status)
 	}
 	var r Record
@@ -133,7 +136,7 @@ func DecodeMarker(r Record) (Marker, error) {
 	if err := json.Unmarshal(r.Value, &wire); err != nil {
 		return m, malformed("transaction marker: %v", err)
 	}
-	if wire.Status != StatusBegin && wire.Status != StatusEnd {
+	if wire.Status != StatusBegin && wire.Status != StatusEnd && wire.Status != StatusHeartbeat {
 		return m, malformed("transaction marker status %q", wire.Status)
 	}
 	m.Status, m.ID, m.Time, m.Collections = wire.Status, wire.ID, time.UnixMilli(wire.TsMs).UTC(), wire.Collections

@@ -490,6 +490,35 @@ func (b *batch) flush(ctx context.Context) error {
 	return nil
 }
 
+// Heartbeat writes a HEARTBEAT marker saying the source had nothing more
+// to send up to pos. It is written only when every published transaction
+// is durable (else it returns false without writing), so it follows their
+// ENDs on the spine.
+func (p *Publisher) Heartbeat(ctx context.Context, source string, pos offsets.Position, at time.Time) (bool, error) {
+	if err := p.usable(); err != nil {
+		return false, err
+	}
+	if p.Pending() > 0 {
+		return false, nil
+	}
+	if _, err := p.topics.Ensure(ctx, p.txnTop, 1); err != nil {
+		return false, p.fail(err)
+	}
+	seq, _ := p.Durable()
+	rec, err := envelope.EncodeMarker(envelope.Marker{Status: envelope.StatusHeartbeat, Source: source, Seq: seq, Pos: pos, Time: at})
+	if err != nil {
+		return false, p.fail(err)
+	}
+	m := message(p.txnTop, 0, rec, nil)
+	p.mu.Lock()
+	p.inflight += int64(size(&m))
+	p.mu.Unlock()
+	if err := p.w.WriteMessages(ctx, m); err != nil {
+		return false, p.fail(fmt.Errorf("kafka: heartbeat: %w", err))
+	}
+	return true, nil
+}
+
 // Close flushes what was enqueued, waits for the acknowledgements (bounded
 // by ctx) and releases the connections.
 func (p *Publisher) Close(ctx context.Context) error {

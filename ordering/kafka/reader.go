@@ -69,6 +69,9 @@ type Txn struct {
 	Offsets Offsets
 	// Bytes approximates the memory Changes holds.
 	Bytes int
+	// Heartbeat marks a HEARTBEAT marker: no changes; End.Pos is where the
+	// source was, with nothing more to send, after transaction End.Seq.
+	Heartbeat bool
 }
 
 // Reader assembles one source's transactions from Kafka in log order,
@@ -208,6 +211,9 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 		mk, err := envelope.DecodeMarker(record(m))
 		if err != nil {
 			return nil, fmt.Errorf("%s/0 offset %d: %w", m.Topic, m.Offset, err)
+		}
+		if mk.Status == envelope.StatusHeartbeat {
+			return &Txn{End: mk, Heartbeat: true, Offsets: r.snapshotOffsets()}, nil
 		}
 		if mk.Status != envelope.StatusEnd {
 			continue

@@ -675,3 +675,7 @@ func binlogBenchRepoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+func (l *binlogBenchDiscardLog) Heartbeat(context.Context, string, offsets.Position, time.Time) (bool, error) {
+	return false, nil
+}

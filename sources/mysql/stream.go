@@ -250,6 +250,12 @@ func (r *session) persist(ctx context.Context, force bool) error {
 	if !moved || (!force && time.Since(r.lastSave) < 200*time.Millisecond) {
 		return nil
 	}
+	if cp.Position.GTIDs.Equal(r.idle.GTIDs) && r.out.Pending() == 0 {
+		// Idle past the last transaction: tell the sinks.
+		if _, err := r.out.Heartbeat(ctx, r.cfg().Name, cp.Position, time.Now()); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("source %s: heartbeat: %w", r.cfg().Name, err)
+		}
+	}
 	if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -290,3 +290,6 @@ func (*nopLog) Notify() <-chan struct{}                  { return nil }
 func (*nopLog) Err() error                               { return nil }
 func (*nopLog) Pending() int                             { return 0 }
 func (*nopLog) Close(context.Context) error              { return nil }
+func (*nopLog) Heartbeat(context.Context, string, offsets.Position, time.Time) (bool, error) {
+	return false, nil
+}

@@ -43,6 +43,9 @@ type session struct {
 	lastStatus time.Time
 	saved      offsets.Seq // last checkpointed Seq
 	lastSave   time.Time
+	// beat is the last heartbeat position written, at beatAt.
+	beat   offsets.LSN
+	beatAt time.Time
 	// durableCommit approximates the commit time of the newest published
 	// transaction, for time lag.
 	durableCommit time.Time

@@ -366,11 +366,15 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 	if flush < r.sentFlush {
 		flush = r.sentFlush
 	}
+	idle := r.out.Pending() == 0 && r.cur == nil
 	err := pglogrepl.SendStandbyStatusUpdate(ctx, r.repl, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: pglogrepl.LSN(flush),
 		WALFlushPosition: pglogrepl.LSN(flush),
 		WALApplyPosition: pglogrepl.LSN(flush),
 		ClientTime:       time.Now(),
+		// When idle, ask for a keepalive: it carries the position the server
+		// has decoded up to, which becomes a heartbeat for the sinks.
+		ReplyRequested: idle && !force,
 	})
 	if err != nil {
 		if ctx.Err() != nil && !force {
@@ -379,6 +383,15 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 		return fmt.Errorf("source %s: send standby status: %w", r.cfg().Name, err)
 	}
 	r.sentFlush, r.lastStatus = flush, time.Now()
+	if idle && r.lastIdle > r.beat && (pos.Engine == "" || r.lastIdle > pos.EndLSN) && time.Since(r.beatAt) >= 500*time.Millisecond {
+		ok, err := r.out.Heartbeat(ctx, r.cfg().Name, offsets.PGPosition(r.lastIdle, r.lastIdle), time.Now())
+		if err != nil {
+			return fmt.Errorf("source %s: heartbeat: %w", r.cfg().Name, err)
+		}
+		if ok {
+			r.beat, r.beatAt = r.lastIdle, time.Now()
+		}
+	}
 	r.src.update(func(s *sources.Status) {
 		s.Acked, s.AckedBytes = flush.String(), uint64(flush)
 		if !pos.IsZero() {
