@@ -68,7 +68,7 @@ type Source struct {
 	Postgres *PostgresSource `yaml:"postgres"`
 	// MySQL configures a MySQL or MariaDB binlog source.
 	MySQL *MySQLSource `yaml:"mysql"`
-	// External names the engine ("postgres" or "mysql") of a source that
+	// External names the engine ("postgres", "mysql" or "mariadb") of a source that
 	// another walship daemon captures: this daemon runs no capture for it,
 	// and its sinks read its log at TopicPrefix. No engine block is set.
 	External string `yaml:"external"`

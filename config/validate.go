@@ -66,7 +66,7 @@ func (d *decoder) validate(c *Config) {
 		}
 		switch {
 		case s.External != "":
-			d.oneOf(p+".external", s.External, "postgres", "mysql")
+			d.oneOf(p+".external", s.External, "postgres", "mysql", "mariadb")
 			if s.Postgres != nil || s.MySQL != nil {
 				d.fail(p+".external", "an external source has no postgres or mysql block: another daemon captures it")
 			}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,12 +26,19 @@ type Server struct {
 	log   *slog.Logger
 	srv   *http.Server
 	ready Readiness
+	mon   *Monitor
 }
 
-// New builds a server for listen (host:port) that exposes reg.
-func New(listen string, log *slog.Logger, reg *prometheus.Registry, ready Readiness) *Server {
-	s := &Server{log: log, ready: ready}
+// New builds a server for listen (host:port) that exposes reg, and, when
+// mon is not nil, the status and wait APIs.
+func New(listen string, log *slog.Logger, reg *prometheus.Registry, ready Readiness, mon *Monitor) *Server {
+	s := &Server{log: log, ready: ready, mon: mon}
 	mux := http.NewServeMux()
+	if mon != nil {
+		mux.HandleFunc("GET /api/v1/status", s.status)
+		mux.HandleFunc("GET /api/v1/history", s.history)
+		mux.HandleFunc("GET /api/v1/sinks/{name}/wait", s.wait)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -76,6 +84,68 @@ func (s *Server) Run(ctx context.Context, ready func()) error {
 		return fmt.Errorf("http: shutdown: %w", err)
 	}
 	return nil
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		s.log.Debug("write response", "err", err)
+	}
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, s.mon.Status())
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, s.mon.History())
+}
+
+// maxWait bounds a wait's timeout.
+const maxWait = 10 * time.Minute
+
+// wait answers GET /api/v1/sinks/{name}/wait?position=P[&source=S][&timeout=D]:
+// 200 once the sink applied P; 408 with the applied position at the
+// timeout (default 30s); 400 for a malformed request; 404 for an unknown
+// sink or source.
+func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	type problem struct {
+		Error string `json:"error"`
+	}
+	pos := q.Get("position")
+	if pos == "" {
+		s.writeJSON(w, http.StatusBadRequest, problem{"the position parameter is required (an LSN such as 0/16B3748, or a GTID set)"})
+		return
+	}
+	timeout := 30 * time.Second
+	if t := q.Get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 || d > maxWait {
+			s.writeJSON(w, http.StatusBadRequest, problem{fmt.Sprintf("timeout %q is not a duration from 1ms to %s", t, maxWait)})
+			return
+		}
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	res, err := s.mon.Wait(ctx, r.PathValue("name"), q.Get("source"), pos)
+	switch {
+	case err == nil:
+		s.writeJSON(w, http.StatusOK, res)
+	case errors.Is(err, ErrNoSink), errors.Is(err, ErrNoSource):
+		s.writeJSON(w, http.StatusNotFound, problem{err.Error()})
+	case errors.Is(err, ErrBadRequest):
+		s.writeJSON(w, http.StatusBadRequest, problem{err.Error()})
+	case errors.Is(err, context.DeadlineExceeded):
+		s.writeJSON(w, http.StatusRequestTimeout, res)
+	default: // the client went away
+		s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
+	}
 }
 
 // slogAdapter lets promhttp report errors through slog.

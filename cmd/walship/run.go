@@ -78,7 +78,25 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	reg.MustRegister(sinkCollector{runningSinks})
 	if cfg.HTTP.Listen != "off" {
-		srv := httpapi.New(cfg.HTTP.Listen, log, reg, group)
+		srcViews := map[string]httpapi.SourceView{}
+		for k, v := range running {
+			srcViews[k] = v
+		}
+		sinkViews := map[string]httpapi.SinkView{}
+		for k, v := range runningSinks {
+			sinkViews[k] = v
+		}
+		engines := map[string]offsets.Engine{}
+		for _, s := range cfg.Sources {
+			engines[s.Name] = sourceEngine(s)
+		}
+		mon := httpapi.NewMonitor(ver, srcViews, sinkViews, engines, group)
+		srv := httpapi.New(cfg.HTTP.Listen, log, reg, group, mon)
+		// The monitor runs outside the group: it is not a pipeline, and
+		// /readyz should not wait on it.
+		monCtx, stopMon := context.WithCancel(context.Background())
+		defer stopMon()
+		go mon.Run(monCtx, func() {})
 		group.Go("http", srv.Run)
 	}
 
@@ -90,6 +108,17 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// sourceEngine is the position engine of a configured source.
+func sourceEngine(s config.Source) offsets.Engine {
+	switch {
+	case s.Postgres != nil || s.External == "postgres":
+		return offsets.EnginePostgres
+	case s.MySQL != nil && s.MySQL.Flavor == "mariadb", s.External == "mariadb":
+		return offsets.EngineMariaDB
+	}
+	return offsets.EngineMySQL
 }
 
 // newRegistry builds the Prometheus registry: process and Go runtime

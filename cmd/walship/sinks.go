@@ -32,6 +32,9 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 		for _, src := range cfg.Sources {
 			if src.Name == name {
 				engines[name] = src.Engine()
+				if engines[name] == "mariadb" {
+					engines[name] = "mysql" // one type family
+				}
 				logs = append(logs, sinks.SourceLog{Name: name, Prefix: src.TopicPrefix})
 			}
 		}

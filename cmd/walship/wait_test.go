@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/walship/walship/client"
+)
+
+// TestReadYourWrites: write on the source, take pg_current_wal_lsn(), wait
+// on each sink, and the row is on that follower at once — 100 times in a
+// row, under load. A wait past the log times out with the current
+// position; a malformed position is refused.
+func TestReadYourWrites(t *testing.T) {
+	e := newE2E(t, 4)
+	addr := freePort(t)
+	cfg, _ := os.ReadFile(e.cfgPath)
+	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)), 0o600)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	c := client.New("http://" + addr)
+
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := e.workload(ctx, 7, 5_000_000_000); err != nil && ctx.Err() == nil {
+			t.Error(err)
+		}
+	}()
+	defer func() { stop(); wg.Wait() }()
+
+	conn, err := e.src.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var worst time.Duration
+	for i := 1; i <= 100; i++ {
+		id := 9_000_000_000 + int64(i)
+		if _, err := conn.ExecContext(context.Background(), "INSERT INTO customers VALUES ($1, $2)", id, fmt.Sprintf("ryw %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		var lsn string
+		if err := conn.QueryRowContext(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+			t.Fatal(err)
+		}
+		for sink, engine := range map[string]string{"pgf": "postgres", "myf": "mysql", "lite": "sqlite"} {
+			start := time.Now()
+			wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := c.WaitFor(wctx, sink, lsn)
+			cancel()
+			if err != nil {
+				t.Fatalf("write %d: wait on %s for %s: %v\n%s", i, sink, lsn, err, e.logTail())
+			}
+			worst = max(worst, time.Since(start))
+			var n int
+			if err := e.followers[engine].QueryRow(e.followerQuery(engine, "SELECT count(*) FROM customers WHERE id = ?"), id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Fatalf("write %d: wait on %s returned for %s, but the row is not on the follower", i, sink, lsn)
+			}
+		}
+	}
+	t.Logf("100 writes read back from three followers right after their waits; slowest wait %s", worst.Round(time.Millisecond))
+
+	// A position the log has not reached: the wait times out and says where
+	// the sink is.
+	wctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err = c.WaitFor(wctx, "pgf", "FFFF/0")
+	var te *client.TimeoutError
+	if !errors.As(err, &te) || te.Applied == "" || !errors.Is(err, client.ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("timeout: %v", err)
+	for _, bad := range []string{"not-an-lsn", "1/2/3"} {
+		code, body, _ := get("http://" + addr + "/api/v1/sinks/pgf/wait?position=" + bad)
+		if code != 400 || !strings.Contains(body, "error") {
+			t.Errorf("position %q: %d %s", bad, code, body)
+		}
+	}
+	if code, _, _ := get("http://" + addr + "/api/v1/sinks/nope/wait?position=0/1"); code != 404 {
+		t.Errorf("unknown sink: %d", code)
+	}
+	code, body, _ := get("http://" + addr + "/api/v1/status")
+	if code != 200 || !strings.Contains(body, `"lag_seconds"`) || !strings.Contains(body, `"name": "pgf"`) {
+		t.Errorf("status: %d %s", code, body)
+	}
+}
+
+// followerQuery adapts ? placeholders to the follower engine.
+func (e *e2e) followerQuery(engine, q string) string {
+	if engine == "postgres" {
+		return strings.Replace(q, "?", "$1", 1)
+	}
+	return q
+}

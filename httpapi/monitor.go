@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/sinks"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
+)
+
+// SourceView is a running source as the monitor reads it.
+type SourceView interface {
+	Status() sources.Status
+}
+
+// SinkView is a running sink as the monitor and the wait API read it.
+type SinkView interface {
+	Status() sinks.Status
+	// Changed is closed the next time an applied position advances.
+	Changed() <-chan struct{}
+}
+
+// Components is the supervisor's view of every component.
+type Components interface {
+	Status() []supervise.Status
+	Ready() (bool, []string)
+}
+
+// Monitor assembles the status documents, samples rates and lag history
+// once a second, and answers read-your-writes waits. Safe for concurrent
+// use.
+type Monitor struct {
+	version string
+	sources map[string]SourceView
+	sinks   map[string]SinkView
+	engines map[string]offsets.Engine // source name -> engine
+	comps   Components
+
+	mu      sync.Mutex
+	prev    map[string]counts // last sample's counters, by "source/x" or "sink/x"
+	rates   map[string][2]float64
+	history map[string][]LagSample
+}
+
+type counts struct {
+	at         time.Time
+	txns, rows int64
+}
+
+// historyLen is ten minutes of one-second samples.
+const historyLen = 600
+
+// NewMonitor returns a monitor over the daemon's sources and sinks.
+// engines maps every configured source (running here or external) to its
+// engine, for parsing wait positions.
+func NewMonitor(version string, srcs map[string]SourceView, snks map[string]SinkView, engines map[string]offsets.Engine, comps Components) *Monitor {
+	return &Monitor{version: version, sources: srcs, sinks: snks, engines: engines, comps: comps,
+		prev: map[string]counts{}, rates: map[string][2]float64{}, history: map[string][]LagSample{}}
+}
+
+// Run samples until ctx is done. It fits supervise.RunFunc.
+func (m *Monitor) Run(ctx context.Context, ready func()) error {
+	ready()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	m.sample()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			m.sample()
+		}
+	}
+}
+
+func (m *Monitor) sample() {
+	now := time.Now()
+	doc := m.Status()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rate := func(key string, txns, rows int64) {
+		if p, ok := m.prev[key]; ok {
+			if d := now.Sub(p.at).Seconds(); d > 0 {
+				m.rates[key] = [2]float64{float64(max(txns-p.txns, 0)) / d, float64(max(rows-p.rows, 0)) / d}
+			}
+		}
+		m.prev[key] = counts{now, txns, rows}
+	}
+	for _, s := range doc.Sources {
+		rate("source/"+s.Name, s.Transactions, s.Events)
+	}
+	for _, s := range doc.Sinks {
+		rate("sink/"+s.Name, s.Applied, s.Changes)
+		var bytes uint64
+		txns := 0
+		for _, src := range s.Sources {
+			bytes += src.LagBytes
+			txns += src.LagTxns
+		}
+		h := append(m.history[s.Name], LagSample{Time: now, LagSeconds: s.LagSeconds, LagBytes: bytes, LagTxns: txns,
+			TxnsPerSec: m.rates["sink/"+s.Name][0], State: s.State})
+		if len(h) > historyLen {
+			h = h[len(h)-historyLen:]
+		}
+		m.history[s.Name] = h
+	}
+}
+
+// Status builds the status document.
+func (m *Monitor) Status() StatusDoc {
+	doc := StatusDoc{Version: m.version, Time: time.Now().UTC()}
+	comp := map[string]supervise.Status{}
+	for _, c := range m.comps.Status() {
+		comp[c.Name] = c
+	}
+	m.mu.Lock()
+	rates := make(map[string][2]float64, len(m.rates))
+	for k, v := range m.rates {
+		rates[k] = v
+	}
+	m.mu.Unlock()
+	for _, name := range sortedKeys(m.sources) {
+		st := m.sources[name].Status()
+		s := SourceStatus{Name: name, Engine: st.Engine, State: string(st.State), Head: st.Head, Acked: st.Acked,
+			Transactions: st.Txns, Events: st.Events, SnapshotRows: st.SnapshotRows,
+			TxnsPerSec: rates["source/"+name][0], RowsPerSec: rates["source/"+name][1]}
+		if st.HeadBytes > st.AckedBytes {
+			s.LagBytes = st.HeadBytes - st.AckedBytes
+		}
+		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["source/"+name], st.LastError, st.ErrorTime)
+		doc.Sources = append(doc.Sources, s)
+	}
+	for _, name := range sortedKeys(m.sinks) {
+		st := m.sinks[name].Status()
+		s := SinkStatus{Name: name, State: string(st.State), Applied: st.AppliedTxns, Changes: st.AppliedChanges,
+			TxnsPerSec: rates["sink/"+name][0], RowsPerSec: rates["sink/"+name][1]}
+		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["sink/"+name], st.LastError, st.ErrorTime)
+		for _, src := range st.Sources {
+			ss := SinkSource{Source: src.Source, Applied: src.Applied.Pos.String(), AppliedSeq: src.Applied.Seq.String(),
+				Newest: src.Newest.Pos.String(), LagSeconds: src.LagSeconds, LagTxns: src.Queued, KafkaLag: src.KafkaLag}
+			if !src.Applied.CommitTime.IsZero() {
+				t := src.Applied.CommitTime.UTC()
+				ss.AppliedCommit = &t
+			}
+			if src.Newest.Pos.EndLSN > src.Applied.Pos.EndLSN {
+				ss.LagBytes = uint64(src.Newest.Pos.EndLSN - src.Applied.Pos.EndLSN)
+			}
+			s.LagSeconds = max(s.LagSeconds, src.LagSeconds)
+			s.Sources = append(s.Sources, ss)
+		}
+		doc.Sinks = append(doc.Sinks, s)
+	}
+	return doc
+}
+
+// mergeComponent lets the supervisor's view win where it knows more: a
+// component in backoff or failed, and its error.
+func mergeComponent(state, lastErr *string, errTime **time.Time, c supervise.Status, ownErr string, ownTime time.Time) {
+	switch c.State {
+	case supervise.Failed:
+		*state = "failed"
+	case supervise.Backoff:
+		if *state != "paused" {
+			*state = "backoff"
+		}
+	}
+	msg, at := ownErr, ownTime
+	if c.LastError != "" && c.ErrorTime.After(at) {
+		msg, at = c.LastError, c.ErrorTime
+	}
+	if msg != "" && (*state != "streaming" && *state != "applying" || time.Since(at) < time.Minute) {
+		*lastErr = msg
+		t := at.UTC()
+		*errTime = &t
+	}
+}
+
+// History returns the lag history of every sink.
+func (m *Monitor) History() HistoryDoc {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	doc := HistoryDoc{Sinks: map[string][]LagSample{}}
+	for k, v := range m.history {
+		doc.Sinks[k] = append([]LagSample(nil), v...)
+	}
+	return doc
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

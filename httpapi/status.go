@@ -1,0 +1,85 @@
+package httpapi
+
+import "time"
+
+// StatusDoc is the JSON of GET /api/v1/status. Field names are stable:
+// operators script against them.
+type StatusDoc struct {
+	Version string         `json:"version"`
+	Time    time.Time      `json:"time"`
+	Sources []SourceStatus `json:"sources"`
+	Sinks   []SinkStatus   `json:"sinks"`
+}
+
+// SourceStatus is one source.
+type SourceStatus struct {
+	Name   string `json:"name"`
+	Engine string `json:"engine"` // postgres, mysql, mariadb
+	// State is starting, snapshotting, streaming, backoff (retrying after
+	// an error), failed (stopped for good) or stopped.
+	State     string     `json:"state"`
+	LastError string     `json:"last_error,omitempty"`
+	ErrorTime *time.Time `json:"error_time,omitempty"`
+	// Head is the newest source position seen; Acked what upstream was
+	// told is durable in Kafka.
+	Head  string `json:"head,omitempty"`
+	Acked string `json:"acked,omitempty"`
+	// LagBytes is head minus acked (PostgreSQL).
+	LagBytes     uint64  `json:"lag_bytes"`
+	Transactions int64   `json:"transactions"`
+	Events       int64   `json:"events"`
+	SnapshotRows int64   `json:"snapshot_rows"`
+	TxnsPerSec   float64 `json:"transactions_per_second"`
+	RowsPerSec   float64 `json:"rows_per_second"`
+}
+
+// SinkStatus is one sink.
+type SinkStatus struct {
+	Name string `json:"name"`
+	// State is starting, applying, paused (the follower is unavailable;
+	// retrying), backoff, failed (a change was rejected, or the sink is
+	// locked by another process) or stopped.
+	State      string       `json:"state"`
+	LastError  string       `json:"last_error,omitempty"`
+	ErrorTime  *time.Time   `json:"error_time,omitempty"`
+	Sources    []SinkSource `json:"sources"`
+	Applied    int64        `json:"applied_transactions"`
+	Changes    int64        `json:"applied_changes"`
+	TxnsPerSec float64      `json:"transactions_per_second"`
+	RowsPerSec float64      `json:"rows_per_second"`
+	// LagSeconds is the largest of the sources' lags.
+	LagSeconds float64 `json:"lag_seconds"`
+}
+
+// SinkSource is a sink's progress on one source.
+type SinkSource struct {
+	Source string `json:"source"`
+	// Applied is the source position every transaction up to which is
+	// applied; AppliedSeq its log sequence; AppliedCommit its commit time.
+	Applied       string     `json:"applied"`
+	AppliedSeq    string     `json:"applied_seq"`
+	AppliedCommit *time.Time `json:"applied_commit,omitempty"`
+	// Newest is the newest transaction seen in the log.
+	Newest     string           `json:"newest"`
+	LagSeconds float64          `json:"lag_seconds"`
+	LagBytes   uint64           `json:"lag_bytes"`
+	LagTxns    int              `json:"lag_transactions"`
+	KafkaLag   map[string]int64 `json:"kafka_lag,omitempty"`
+}
+
+// HistoryDoc is the JSON of GET /api/v1/history: samples taken every
+// second over the last ten minutes, oldest first, for the dashboard's
+// charts.
+type HistoryDoc struct {
+	Sinks map[string][]LagSample `json:"sinks"`
+}
+
+// LagSample is one sample of a sink.
+type LagSample struct {
+	Time       time.Time `json:"t"`
+	LagSeconds float64   `json:"lag_seconds"`
+	LagBytes   uint64    `json:"lag_bytes"`
+	LagTxns    int       `json:"lag_transactions"`
+	TxnsPerSec float64   `json:"transactions_per_second"`
+	State      string    `json:"state"`
+}

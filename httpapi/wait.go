@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/walship/walship/offsets"
+)
+
+// The classified errors of Wait.
+var (
+	ErrNoSink     = errors.New("no such sink")
+	ErrNoSource   = errors.New("the sink does not apply that source")
+	ErrBadRequest = errors.New("bad request")
+)
+
+// WaitResult is the answer of a wait.
+type WaitResult struct {
+	Reached bool   `json:"reached"`
+	Sink    string `json:"sink"`
+	Source  string `json:"source"`
+	// Applied is the sink's applied position when the wait ended.
+	Applied string `json:"applied"`
+	Target  string `json:"target"`
+}
+
+// Wait blocks until sink has applied position of source (a PostgreSQL
+// LSN such as 0/16B3748, or a MySQL/MariaDB GTID set) or ctx ends. source
+// may be empty when the sink applies one source. Waiters are woken by the
+// apply loop, never by polling the follower.
+func (m *Monitor) Wait(ctx context.Context, sink, source, position string) (WaitResult, error) {
+	res := WaitResult{Sink: sink, Source: source, Target: position}
+	sv, ok := m.sinks[sink]
+	if !ok {
+		return res, fmt.Errorf("%w: %q", ErrNoSink, sink)
+	}
+	st := sv.Status()
+	idx := -1
+	for i, s := range st.Sources {
+		if s.Source == source || (source == "" && len(st.Sources) == 1) {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		if source == "" {
+			return res, fmt.Errorf("%w: sink %s applies several sources: name one with source=", ErrBadRequest, sink)
+		}
+		return res, fmt.Errorf("%w: %s does not apply %q", ErrNoSource, sink, source)
+	}
+	res.Source = st.Sources[idx].Source
+	engine := m.engines[res.Source]
+	target, err := offsets.ParseTarget(engine, position)
+	if err != nil {
+		return res, fmt.Errorf("%w: position %q is not a %s position: %v", ErrBadRequest, position, engine, err)
+	}
+	for {
+		changed := sv.Changed() // before reading, so no advance is missed
+		applied := sv.Status().Sources[idx].Applied.Pos
+		res.Applied = applied.String()
+		ok, err := applied.Reached(target)
+		if err != nil {
+			return res, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		if ok {
+			res.Reached = true
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-changed:
+		}
+	}
+}
