@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,4 +104,33 @@ func (e *e2e) followerQuery(engine, q string) string {
 		return strings.Replace(q, "?", "$1", 1)
 	}
 	return q
+}
+
+// TestStatusCommand: walship status shows lag and positions for a running
+// daemon, and the stored positions once it stopped.
+func TestStatusCommand(t *testing.T) {
+	e := newE2E(t, 2)
+	addr := freePort(t)
+	cfg, _ := os.ReadFile(e.cfgPath)
+	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)), 0o600)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	time.Sleep(1500 * time.Millisecond) // a fold of the positions
+	out, code := walship(t, "status", "-c", e.cfgPath)
+	if code != 0 || !strings.Contains(out, "SINK") || !strings.Contains(out, "pgf") || !strings.Contains(out, "streaming") || !strings.Contains(out, "applying") {
+		t.Fatalf("live status (%d):\n%s", code, out)
+	}
+	t.Logf("live:\n%s", out)
+	jsonOut, code := walship(t, "status", "-c", e.cfgPath, "--json")
+	if code != 0 || !strings.Contains(jsonOut, `"lag_seconds"`) {
+		t.Fatalf("json status (%d):\n%s", code, jsonOut)
+	}
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	out, code = walship(t, "status", "-c", e.cfgPath)
+	if code != 0 || !strings.Contains(out, "no daemon answers") || strings.Count(out, "0/") < 4 {
+		t.Fatalf("stored status (%d):\n%s", code, out)
+	}
+	t.Logf("stored:\n%s", out)
 }
