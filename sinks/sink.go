@@ -40,6 +40,17 @@ type Config struct {
 	FoldInterval time.Duration
 	// DialTimeout bounds connecting to Kafka. Default: 10s.
 	DialTimeout time.Duration
+	// Observer, if set, is told about every committed batch.
+	Observer Observer
+}
+
+// Observer receives apply measurements (for metrics). Calls come from the
+// sink's dispatcher goroutine; implementations must be quick.
+type Observer interface {
+	// Batch reports a committed follower transaction: how many source
+	// transactions it held, the changes per op, and for each streamed (not
+	// snapshot) transaction the time from its source commit to now.
+	Batch(txns int, changes map[ordering.Op]int, latencies []time.Duration)
 }
 
 func (c *Config) defaults() {
@@ -552,9 +563,26 @@ func (r *run) finish(res result) error {
 		return supervise.Permanent(fmt.Errorf("sink %s stopped: %w", r.s.cfg.Name, res.err))
 	}
 	changes := 0
+	var byOp map[ordering.Op]int
+	var latencies []time.Duration
+	if r.s.cfg.Observer != nil {
+		byOp = map[ordering.Op]int{}
+	}
+	now := time.Now()
 	for _, it := range res.batch {
 		it.state = committed
 		changes += len(it.txn.Changes)
+		if byOp != nil {
+			for i := range it.txn.Changes {
+				byOp[it.txn.Changes[i].Op]++
+			}
+			if !it.txn.End.Snapshot && !it.ap.CommitTime.IsZero() {
+				latencies = append(latencies, now.Sub(it.ap.CommitTime))
+			}
+		}
+	}
+	if r.s.cfg.Observer != nil {
+		r.s.cfg.Observer.Batch(len(res.batch), byOp, latencies)
 	}
 	r.s.update(func(s *Status) {
 		s.AppliedTxns += int64(len(res.batch))

@@ -30,6 +30,10 @@ type Status struct {
 	// says how much of it is durable); SnapshotRows counts snapshot rows
 	// read.
 	Txns, Events, SnapshotRows int64
+	// RetainedBytes is how much log the source's position holds back on the
+	// server (PostgreSQL: WAL between the slot's restart_lsn and the
+	// server's current position); 0 where unknown.
+	RetainedBytes uint64
 	// LastCommit is the commit time of the newest durable transaction.
 	LastCommit time.Time
 	LastError  string

@@ -136,6 +136,8 @@ func newRegistry(group *supervise.Group) *prometheus.Registry {
 		collectors.NewGoCollector(),
 		build,
 		componentCollector{group},
+		errorCollector{group},
+		applyLatency, batchSize, appliedRows,
 	)
 	return reg
 }

@@ -50,6 +50,7 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 	}
 	return sinks.New(sinks.Config{
 		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
+		Observer: newSinkMetrics(s.Name),
 	}, applier, log)
 }
 

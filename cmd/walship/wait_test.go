@@ -96,6 +96,14 @@ func TestReadYourWrites(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"lag_seconds"`) || !strings.Contains(body, `"name": "pgf"`) {
 		t.Errorf("status: %d %s", code, body)
 	}
+	_, metrics, _ := get("http://" + addr + "/metrics")
+	for _, want := range []string{`walship_sink_apply_latency_seconds_bucket{sink="pgf"`, `walship_sink_applied_rows_total{op="insert",sink="myf"}`,
+		`walship_sink_batch_transactions_count{sink="lite"}`, `walship_source_slot_retained_bytes{source="src"}`, `walship_sink_errors_total{class="rejected",sink="pgf"} 0`,
+		`walship_sink_lag_seconds{sink="pgf",source="src"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // followerQuery adapts ? placeholders to the follower engine.

@@ -204,6 +204,11 @@ func (r *session) heartbeats(ctx context.Context) {
 			}
 			return
 		}
+		var retained *int64
+		if err := conn.QueryRow(ctx, `SELECT (pg_current_wal_lsn() - restart_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1`,
+			r.cfg().Slot).Scan(&retained); err == nil && retained != nil && *retained >= 0 {
+			r.src.update(func(s *sources.Status) { s.RetainedBytes = uint64(*retained) })
+		}
 	}
 }
 
