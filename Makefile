@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test bench-source bench-sink demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test bench-source bench-mysql-source bench-sink demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -30,8 +30,9 @@ env-clean: ## stop all local servers and delete their data
 	@bash $(LOCAL)/clean.sh
 
 # --- Go ---------------------------------------------------------------------------
-build: ## build bin/walship
+build: ## build bin/walship (and the demo's traffic generator)
 	$(GO) build -o bin/walship ./cmd/walship
+	$(GO) build -o bin/demotraffic ./cmd/demotraffic
 
 unit: ## unit tests only: no servers needed
 	env -u WALSHIP_INTEGRATION $(GO) test ./...
@@ -54,6 +55,13 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 bench-source: env-up ## PG source decode+publish rate vs pg_recvlogical
 	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/
 
+# MariaDB binlog source rate vs go-mysql's BinlogSyncer alone on the same
+# binlog (servers stay up). WALSHIP_BENCH_ROWS=N changes the load (default
+# 200000 rows), WALSHIP_BENCH_CPUPROFILE=file profiles walship's phase; the
+# figures go to bench/results/mysql-source-<date>.json.
+bench-mysql-source: env-up ## MariaDB source decode+publish rate vs raw BinlogSyncer
+	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/
+
 # Sink apply rate with workers=1 against parallel workers, per follower engine
 # (PostgreSQL, MariaDB; SQLite alone, one writer), on one published log of
 # mostly independent transactions (servers stay up). WALSHIP_BENCH_TXNS=N
@@ -63,10 +71,9 @@ bench-source: env-up ## PG source decode+publish rate vs pg_recvlogical
 bench-sink: env-up ## sink apply rate: workers=1 vs parallel workers
 	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/
 
-demo: env-up build ## start servers, check and run the demo pipeline in the foreground
+demo: env-up build ## start servers, demo schema and traffic; run walship with its dashboard (Ctrl-C stops)
 	bash deploy/demo/setup.sh
-	$(ENV) && bin/walship check -c $(DEMO_CONFIG)
-	$(ENV) && exec bin/walship run -c $(DEMO_CONFIG)
+	DEMO_CONFIG=$(DEMO_CONFIG) bash deploy/demo/run.sh
 
 fmt: ## gofmt all packages
 	$(GO) fmt ./...

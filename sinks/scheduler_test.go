@@ -107,17 +107,14 @@ func TestAppliedAboveWatermarkIsSkipped(t *testing.T) {
 		r.arrive(it)
 	}
 	r.dispatch()
+	// 3 was applied by an earlier run: 2 and 4 go together.
 	b := batches(r)
-	if len(b) != 1 || len(b[0]) != 1 || b[0][0] != 2 {
+	if len(b) != 1 || len(b[0]) != 2 || b[0][0] != 2 || b[0][1] != 4 {
 		t.Fatalf("batches %v", b)
 	}
-	done(r, []uint64{2})
-	if w := r.streams[0].w.Seq; w.Pos != 3 {
+	done(r, []uint64{2, 4})
+	if w := r.streams[0].w.Seq; w.Pos != 4 {
 		t.Fatalf("watermark %v: the skipped 3 should count as applied", w)
-	}
-	r.dispatch()
-	if b := batches(r); len(b) != 1 || b[0][0] != 4 {
-		t.Fatalf("batches %v", b)
 	}
 }
 
@@ -139,5 +136,24 @@ func TestBigTransactionRunsAlone(t *testing.T) {
 	// beside it).
 	if b := batches(r); len(b) < 1 || len(b[0]) != 1 || b[0][0] != 2 {
 		t.Fatalf("big not alone: %v", b)
+	}
+}
+
+// TestLookAheadSkipsAWaitingTransaction: a ready transaction behind one
+// that waits on an uncommitted dependency may go first; one that depends on
+// the waiting one may not.
+func TestLookAheadSkipsAWaitingTransaction(t *testing.T) {
+	r := testRun(t, 3, nil)
+	for _, it := range []*item{txnItem(r, 1, 0, 1), txnItem(r, 2, 1, 1), txnItem(r, 3, 0, 1), txnItem(r, 4, 2, 1)} {
+		r.arrive(it)
+	}
+	r.streams[0].items[0].state = dispatched // 1 is in flight
+	r.streams[0].inflight = 1
+	r.idle = 2
+	r.dispatch()
+	got := batches(r)
+	// 2 waits for 1; 3 is independent and goes; 4 depends on 2 and waits.
+	if len(got) != 1 || len(got[0]) != 1 || got[0][0] != 3 {
+		t.Fatalf("batches %v", got)
 	}
 }

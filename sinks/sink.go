@@ -405,10 +405,14 @@ func (r *run) arrive(it *item) {
 	}
 }
 
-// dispatch hands ready transactions to idle workers, in order per source:
-// a transaction starts when every transaction it depends on has committed
-// (its depends_on is at or below the watermark), or when nothing before it
-// is still in flight.
+// dispatch hands ready transactions to idle workers. A transaction may
+// start when every transaction it depends on has committed: its
+// depends_on is at or below the source's watermark, or nothing before it
+// is still in flight. Transactions behind one that must wait may go first
+// when they are ready themselves (look-ahead, within a window): a
+// transaction that conflicts with the waiting one depends on it, so only
+// independent transactions ever commit out of log order. A big
+// transaction runs alone, once everything before it committed.
 func (r *run) dispatch() {
 	for r.idle > 0 {
 		sent := false
@@ -416,30 +420,9 @@ func (r *run) dispatch() {
 			if r.idle == 0 {
 				break
 			}
-			for st.next < len(st.items) && st.items[st.next].state == committed {
-				st.next++
-			}
-			if st.next >= len(st.items) {
+			batch := r.take(st)
+			if batch == nil {
 				continue
-			}
-			head := st.items[st.next]
-			if !r.ready(st, head) {
-				continue
-			}
-			batch := []*item{head}
-			changes := len(head.txn.Changes)
-			st.next++
-			for !head.big && st.next < len(st.items) && len(batch) < r.s.cfg.BatchTxns {
-				n := st.items[st.next]
-				if n.big || n.state != queued || changes+len(n.txn.Changes) > r.s.cfg.BatchChanges {
-					break
-				}
-				if !(st.inflight == 0 || !st.w.Seq.Less(n.dep)) {
-					break
-				}
-				batch = append(batch, n)
-				changes += len(n.txn.Changes)
-				st.next++
 			}
 			for _, it := range batch {
 				it.state = dispatched
@@ -455,11 +438,38 @@ func (r *run) dispatch() {
 	}
 }
 
-func (r *run) ready(st *stream, it *item) bool {
-	if it.big {
-		return st.inflight == 0 // a big transaction runs alone, in order
+// take picks the next batch of a source: ready queued transactions in log
+// order, skipping (within the look-ahead window) those that must wait.
+func (r *run) take(st *stream) []*item {
+	cfg := &r.s.cfg
+	for st.next < len(st.items) && st.items[st.next].state != queued {
+		st.next++
 	}
-	return st.inflight == 0 || !st.w.Seq.Less(it.dep)
+	limit := min(len(st.items), st.next+4*cfg.Workers*cfg.BatchTxns)
+	prefix := st.inflight == 0 // everything before st.next has committed
+	var batch []*item
+	changes := 0
+	for i := st.next; i < limit && len(batch) < cfg.BatchTxns; i++ {
+		n := st.items[i]
+		if n.state != queued {
+			continue
+		}
+		if n.big {
+			if len(batch) == 0 && prefix && i == st.next {
+				return []*item{n}
+			}
+			break // nothing passes a big transaction
+		}
+		if !prefix && st.w.Seq.Less(n.dep) {
+			continue // it waits; look further
+		}
+		if len(batch) > 0 && changes+len(n.txn.Changes) > cfg.BatchChanges {
+			break
+		}
+		batch = append(batch, n)
+		changes += len(n.txn.Changes)
+	}
+	return batch
 }
 
 func (r *run) worker(ctx context.Context) {
