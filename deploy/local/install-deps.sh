@@ -15,6 +15,9 @@ have mariadb-admin && have mariadb           || missing+=(mariadb-client)
 have java                                    || missing+=(default-jre-headless)
 have mvn                                     || missing+=(maven)
 have runuser && have flock                   || missing+=(util-linux)
+have chromium                                || missing+=(chromium)          # cmd/walship/dashboard_browser_test.go: headless browser (CDP)
+have chromedriver                            || missing+=(chromium-driver)
+have promtool                                || missing+=(prometheus)   # deploy/deploy_test.go: promtool check rules/config
 
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
@@ -44,5 +47,9 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/walship-apt
 if [[ -x /etc/init.d/mariadb ]] && /etc/init.d/mariadb status >/dev/null 2>&1; then
   log "==> stopping the Debian-packaged mariadb service (walship uses its own servers)"
   /etc/init.d/mariadb stop >/dev/null 2>&1 || warn "could not stop the packaged mariadb service"
+fi
+# Likewise the packaged Prometheus (port 9090): only its promtool is used.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 log "==> packages installed"
