@@ -51,6 +51,9 @@ type Encoder struct {
 	// immutable); txnHdrs the headers shared by one transaction's records.
 	schemas sync.Map // *ordering.Table -> []byte
 	txnHdrs atomic.Pointer[txnHeaders]
+	// sizeHint is the largest value encoded so far (capped), the starting
+	// capacity of the next one.
+	sizeHint atomic.Int64
 }
 
 type txnHeaders struct {
@@ -97,7 +100,7 @@ func (e *Encoder) Encode(ev Event) (Record, error) {
 	var r Record
 	r.Key = e.key(t, ch)
 
-	b := make([]byte, 0, 512)
+	b := make([]byte, 0, e.sizeHint.Load()+64)
 	if e.opts.Schemas {
 		b = append(b, `{"schema":`...)
 		b = appendEnvelopeSchema(b, e.src, t)
@@ -123,6 +126,9 @@ func (e *Encoder) Encode(ev Event) (Record, error) {
 		b = append(b, '}')
 	}
 	r.Value = b
+	if n := int64(len(b)); n > e.sizeHint.Load() {
+		e.sizeHint.Store(min(n, 1<<20)) // start the next buffer big enough
+	}
 
 	schema, err := e.schema(t)
 	if err != nil {

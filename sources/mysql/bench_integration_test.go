@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,6 +100,8 @@ type binlogBenchRun struct {
 	WalshipStreaming float64 `json:"walship_streaming_seconds"` // start → binlog stream started
 	WalshipPublished float64 `json:"walship_published_seconds"` // start → every change handed to the Kafka writer
 	WalshipSecs      float64 `json:"walship_seconds"`           // start → checkpoint holds the after-position
+	RawCPUSecs       float64 `json:"raw_cpu_seconds"`           // this process's user+sys CPU during the raw phase
+	WalshipCPUSecs   float64 `json:"walship_cpu_seconds"`       // this process's user+sys CPU during walship's phase
 	RawRate          float64 `json:"raw_rows_per_s"`
 	WalshipRate      float64 `json:"walship_rows_per_s"`
 	Ratio            float64 `json:"ratio"`
@@ -106,6 +109,8 @@ type binlogBenchRun struct {
 	// the changes, and into one that encodes envelopes and drops them.
 	DiscardRate    float64 `json:"walship_discard_rows_per_s,omitempty"`
 	EncodeOnlyRate float64 `json:"walship_encode_only_rows_per_s,omitempty"`
+	DiscardCPU     float64 `json:"walship_discard_cpu_seconds,omitempty"`
+	EncodeOnlyCPU  float64 `json:"walship_encode_only_cpu_seconds,omitempty"`
 }
 
 func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn int) binlogBenchRun {
@@ -133,8 +138,9 @@ func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn int) binlogBe
 	if _, err := root.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		b.Fatal(err)
 	}
-	// Cleanup runs even after Fatal: the source is stopped first (deferred
-	// below), then the database and the topics go.
+	// Cleanup runs even after Fatal: the sources are stopped first (by
+	// runBinlogBenchWalship's own defers), then the database and the
+	// topics go.
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -200,8 +206,9 @@ END`, rows, perTxn, rows)
 	if raw.changes != changes {
 		b.Errorf("raw syncer saw %d row changes of %s.bench, want %d", raw.changes, name, changes)
 	}
-	b.Logf("raw BinlogSyncer: %s, %d events, %d row changes (%d of every table)",
-		raw.elapsed.Round(time.Millisecond), raw.events, raw.changes, raw.allChanges)
+	b.Logf("raw BinlogSyncer: %s (%s CPU, %.2f µs/change), %d events, %d row changes (%d of every table)",
+		raw.elapsed.Round(time.Millisecond), raw.cpu.Round(time.Millisecond), float64(raw.cpu.Microseconds())/float64(changes),
+		raw.events, raw.changes, raw.allChanges)
 
 	// 4. walship, from a checkpoint seeded at the before-position, into
 	// Kafka until the checkpoint holds the after-position.
@@ -211,8 +218,9 @@ END`, rows, perTxn, rows)
 	ws := runBinlogBenchWalship(b, cfg, before, after, changes, os.Getenv("WALSHIP_BENCH_CPUPROFILE"), func() (sources.Log, error) {
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
 	})
-	b.Logf("walship→kafka: binlog stream started after %s, all changes handed to Kafka after %s, checkpoint at %s after %s",
-		ws.streaming.Round(time.Millisecond), ws.published.Round(time.Millisecond), after.GTIDs, ws.elapsed.Round(time.Millisecond))
+	b.Logf("walship→kafka: binlog stream started after %s, all changes handed to Kafka after %s, checkpoint at %s after %s (%s CPU, %.2f µs/change)",
+		ws.streaming.Round(time.Millisecond), ws.published.Round(time.Millisecond), after.GTIDs, ws.elapsed.Round(time.Millisecond),
+		ws.cpu.Round(time.Millisecond), float64(ws.cpu.Microseconds())/float64(changes))
 
 	// 5. Optional diagnostics (WALSHIP_BENCH_DISCARD=1): the same source
 	// into a Log that drops the changes (binlog decode and buffering only),
@@ -228,9 +236,9 @@ END`, rows, perTxn, rows)
 		encodeOnly = runBinlogBenchWalship(b, cfg, before, after, changes, "", func() (sources.Log, error) {
 			return &binlogBenchDiscardLog{enc: enc}, nil
 		})
-		b.Logf("walship→discard: %s (%.0f rows/s); walship→envelope→discard: %s (%.0f rows/s)",
-			discard.elapsed.Round(time.Millisecond), float64(changes)/discard.elapsed.Seconds(),
-			encodeOnly.elapsed.Round(time.Millisecond), float64(changes)/encodeOnly.elapsed.Seconds())
+		b.Logf("walship→discard: %s (%.0f rows/s, %.2f µs CPU/change); walship→envelope→discard: %s (%.0f rows/s, %.2f µs CPU/change)",
+			discard.elapsed.Round(time.Millisecond), float64(changes)/discard.elapsed.Seconds(), float64(discard.cpu.Microseconds())/float64(changes),
+			encodeOnly.elapsed.Round(time.Millisecond), float64(changes)/encodeOnly.elapsed.Seconds(), float64(encodeOnly.cpu.Microseconds())/float64(changes))
 	}
 
 	r := binlogBenchRun{Rows: rows, Changes: changes, RowsPerTxn: perTxn,
@@ -238,11 +246,13 @@ END`, rows, perTxn, rows)
 		BinlogBefore: before.Binlog.String(), BinlogAfter: after.Binlog.String(), BinlogBytes: binlogBytes,
 		LoadSeconds: loadTime.Seconds(), RawSecs: raw.elapsed.Seconds(), RawEvents: raw.events, RawAllChanges: raw.allChanges,
 		WalshipStreaming: ws.streaming.Seconds(), WalshipPublished: ws.published.Seconds(), WalshipSecs: ws.elapsed.Seconds(),
+		RawCPUSecs: raw.cpu.Seconds(), WalshipCPUSecs: ws.cpu.Seconds(),
 		RawRate: float64(changes) / raw.elapsed.Seconds(), WalshipRate: float64(changes) / ws.elapsed.Seconds()}
 	r.Ratio = r.WalshipRate / r.RawRate
 	if discard.elapsed > 0 {
 		r.DiscardRate = float64(changes) / discard.elapsed.Seconds()
 		r.EncodeOnlyRate = float64(changes) / encodeOnly.elapsed.Seconds()
+		r.DiscardCPU, r.EncodeOnlyCPU = discard.cpu.Seconds(), encodeOnly.cpu.Seconds()
 	}
 	line := fmt.Sprintf("binlog source rows=%d changes=%d raw BinlogSyncer=%.0f rows/s (%.2fs) walship→kafka=%.0f rows/s (%.2fs) ratio=%.2f",
 		rows, changes, r.RawRate, r.RawSecs, r.WalshipRate, r.WalshipSecs, r.Ratio)
@@ -255,6 +265,7 @@ type binlogBenchWalship struct {
 	streaming time.Duration // start → binlog stream started
 	published time.Duration // start → every change handed to the Log
 	elapsed   time.Duration // start → checkpoint holds after
+	cpu       time.Duration // this process's user+sys CPU meanwhile
 }
 
 // runBinlogBenchWalship runs the source from a checkpoint seeded at before
@@ -303,6 +314,7 @@ func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Posit
 	var r binlogBenchWalship
 	var streamingAt atomic.Int64 // ns after t0
 	var acked string
+	cpu0 := binlogBenchCPU()
 	t0 := time.Now()
 	go func() { done <- src.Run(sctx, func() { streamingAt.Store(int64(time.Since(t0))) }) }()
 	deadline := t0.Add(10 * time.Minute)
@@ -330,7 +342,7 @@ func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Posit
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	r.elapsed = time.Since(t0)
+	r.elapsed, r.cpu = time.Since(t0), binlogBenchCPU()-cpu0
 	stopSource()
 	r.streaming = time.Duration(streamingAt.Load())
 	if st := src.Status(); st.Events != int64(changes) {
@@ -458,6 +470,7 @@ func binlogBenchBytes(b *testing.B, db *sql.DB, from, to offsets.BinlogPos) uint
 
 type rawResult struct {
 	elapsed    time.Duration
+	cpu        time.Duration // this process's user+sys
 	events     int
 	changes    int // of schema.bench
 	allChanges int // of every table
@@ -480,6 +493,7 @@ func rawSyncerDrain(b *testing.B, host string, port uint16, user, password strin
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var r rawResult
+	cpu0 := binlogBenchCPU()
 	t0 := time.Now()
 	st, err := syncer.StartSyncGTID(from.Native().Clone())
 	if err != nil {
@@ -505,16 +519,25 @@ func rawSyncerDrain(b *testing.B, host string, port uint16, user, password strin
 			}
 		case *replication.XIDEvent:
 			if e.GSet != nil && e.GSet.Contain(target) {
-				r.elapsed = time.Since(t0)
+				r.elapsed, r.cpu = time.Since(t0), binlogBenchCPU()-cpu0
 				return r
 			}
 		case *replication.QueryEvent: // a DDL or non-transactional write of another test may come last
 			if e.GSet != nil && e.GSet.Contain(target) {
-				r.elapsed = time.Since(t0)
+				r.elapsed, r.cpu = time.Since(t0), binlogBenchCPU()-cpu0
 				return r
 			}
 		}
 	}
+}
+
+// binlogBenchCPU is this process's user+sys CPU time so far.
+func binlogBenchCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // binlogBenchLog discards the source's logs unless -v.

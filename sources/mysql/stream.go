@@ -33,6 +33,13 @@ func (r *session) stream(ctx context.Context, st *replication.BinlogStreamer) er
 		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+				select {
+				case <-r.out.Notify(): // durable moved while idle: save it now
+					if err := r.persist(ctx, true); err != nil {
+						return err
+					}
+				default:
+				}
 				continue
 			}
 			return r.classify(fmt.Errorf("source %s: binlog stream: %w", r.cfg().Name, err))
