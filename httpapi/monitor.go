@@ -141,8 +141,13 @@ func (m *Monitor) Status() StatusDoc {
 			TxnsPerSec: rates["sink/"+name][0], RowsPerSec: rates["sink/"+name][1]}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["sink/"+name], st.LastError, st.ErrorTime)
 		for _, src := range st.Sources {
+			var srcStatus *sources.Status
+			if v, ok := m.sources[src.Source]; ok {
+				ss := v.Status()
+				srcStatus = &ss
+			}
 			ss := SinkSource{Source: src.Source, Applied: src.Applied.Pos.String(), AppliedSeq: src.Applied.Seq.String(),
-				Newest: src.Newest.Pos.String(), LagSeconds: src.LagSeconds, LagTxns: src.Queued, KafkaLag: src.KafkaLag}
+				Newest: src.Newest.Pos.String(), LagSeconds: LagSeconds(src, srcStatus), LagTxns: src.Queued, KafkaLag: src.KafkaLag}
 			if !src.Applied.CommitTime.IsZero() {
 				t := src.Applied.CommitTime.UTC()
 				ss.AppliedCommit = &t
@@ -150,12 +155,24 @@ func (m *Monitor) Status() StatusDoc {
 			if src.Newest.Pos.EndLSN > src.Applied.Pos.EndLSN {
 				ss.LagBytes = uint64(src.Newest.Pos.EndLSN - src.Applied.Pos.EndLSN)
 			}
-			s.LagSeconds = max(s.LagSeconds, src.LagSeconds)
+			s.LagSeconds = max(s.LagSeconds, ss.LagSeconds)
 			s.Sources = append(s.Sources, ss)
 		}
 		doc.Sinks = append(doc.Sinks, s)
 	}
 	return doc
+}
+
+// LagSeconds is a sink's time lag on one source: the commit time of the
+// newest transaction known — in the log as the sink read it, or captured by
+// the source when it runs in this daemon (so a paused sink's lag keeps
+// growing) — minus that of the last applied one; 0 when caught up.
+func LagSeconds(sink sinks.SourceStatus, src *sources.Status) float64 {
+	lag := sink.LagSeconds
+	if src != nil && !sink.Applied.CommitTime.IsZero() && src.LastCommit.After(sink.Applied.CommitTime) {
+		lag = max(lag, src.LastCommit.Sub(sink.Applied.CommitTime).Seconds())
+	}
+	return lag
 }
 
 // mergeComponent lets the supervisor's view win where it knows more: a
@@ -180,13 +197,15 @@ func mergeComponent(state, lastErr *string, errTime **time.Time, c supervise.Sta
 	}
 }
 
-// History returns the lag history of every sink.
-func (m *Monitor) History() HistoryDoc {
+// History returns the lag history of every sink, the samples after since
+// (all when since is zero).
+func (m *Monitor) History(since time.Time) HistoryDoc {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	doc := HistoryDoc{Sinks: map[string][]LagSample{}}
 	for k, v := range m.history {
-		doc.Sinks[k] = append([]LagSample(nil), v...)
+		i := sort.Search(len(v), func(i int) bool { return v[i].Time.After(since) })
+		doc.Sinks[k] = append([]LagSample(nil), v[i:]...)
 	}
 	return doc
 }

@@ -38,6 +38,7 @@ func New(listen string, log *slog.Logger, reg *prometheus.Registry, ready Readin
 		mux.HandleFunc("GET /api/v1/status", s.status)
 		mux.HandleFunc("GET /api/v1/history", s.history)
 		mux.HandleFunc("GET /api/v1/sinks/{name}/wait", s.wait)
+		mux.Handle("GET /", Dashboard())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -101,8 +102,18 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, s.mon.Status())
 }
 
+// history answers GET /api/v1/history[?since=RFC3339 time].
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, http.StatusOK, s.mon.History())
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			s.writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since must be an RFC 3339 time"})
+			return
+		}
+		since = t
+	}
+	s.writeJSON(w, http.StatusOK, s.mon.History(since))
 }
 
 // maxWait bounds a wait's timeout.

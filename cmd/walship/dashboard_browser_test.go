@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/internal/testenv"
 )
 
@@ -35,9 +37,9 @@ import (
 // unreachable and the page recovers when it is back. Screenshots of each
 // phase go to $WALSHIP_ARTIFACTS (default <tmp>/walship-artifacts).
 func TestDashboardInBrowser(t *testing.T) {
+	chrome := chromiumPath(t) // first: in CI a missing browser fails, never skips
 	testenv.Integration(t)
-	chrome := chromiumPath(t)
-	e := newE2E(t, 2)
+	e := newE2E(t, 1)
 
 	// The PostgreSQL follower sink reaches its server through a proxy the
 	// test can take away.
@@ -65,21 +67,28 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitHTTP(t, e, base, "lag-chart", 30*time.Second)
 	e.waitRows("accounts", accounts, 45*time.Second)
 
-	// Traffic: small transactions, and now and then a bigger one.
+	// Traffic in bursts, so that the sinks lag a little now and then: for
+	// 1.5 s of every 3 s two connections commit as fast as they can, small
+	// transactions and now and then one of 200 rows.
 	ctx, stopTraffic := context.WithCancel(context.Background())
 	var traffic sync.WaitGroup
-	traffic.Add(1)
-	go func() {
-		defer traffic.Done()
-		for i := 1; ctx.Err() == nil; i++ {
-			if i%40 == 0 {
-				e.src.ExecContext(ctx, "INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series($1::bigint, $1::bigint + 199) g", int64(i)*1000)
-			} else {
-				e.src.ExecContext(ctx, "UPDATE accounts SET version = version + 1 WHERE id = $1", i%accounts+1)
+	for w := int64(0); w < 2; w++ {
+		traffic.Add(1)
+		go func() {
+			defer traffic.Done()
+			for i := int64(1); ctx.Err() == nil; i++ {
+				if time.Now().UnixMilli()%3000 >= 1500 {
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				if i%50 == 0 {
+					e.src.ExecContext(ctx, "INSERT INTO customers SELECT g, 'customer ' || g FROM generate_series($1::bigint, $1::bigint + 199) g", (w*1_000_000+i)*1000)
+				} else {
+					e.src.ExecContext(ctx, "UPDATE accounts SET version = version + 1 WHERE id = $1", (i*2+w)%accounts+1)
+				}
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
+		}()
+	}
 	t.Cleanup(func() { stopTraffic(); traffic.Wait() })
 
 	b := startChromium(t, chrome, e.dir)
@@ -129,7 +138,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if second.Series < 2 {
 		failed("the lag chart draws %d series, want at least 2", second.Series)
 	}
-	t.Logf("live: %d points in %d series (%v), newest sample %s → %s", second.Points, second.Series, second.SeriesPoints, first.Last, second.Last)
+	t.Logf("live: %d points in %d series (%v), newest sample %s → %s, largest lag drawn %.3f s", second.Points, second.Series, second.SeriesPoints, first.Last, second.Last, second.Max)
 	shot("1-live")
 
 	// Phase 2: the PostgreSQL follower goes away; the sink shows paused,
@@ -138,6 +147,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	down := waitPage("sink pgf to show paused with its error", 30*time.Second, func(o pageObs) bool {
 		r := o.Rows["pgf"]
 		return r.State == "paused" && r.Error != "" && r.ErrorTime != ""
+	})
+	// The chart shows the pause too (dashed) once it has a few samples.
+	down = waitPage("the paused samples of pgf in the chart's history", 10*time.Second, func(o pageObs) bool {
+		return o.Rows["pgf"].State == "paused" && o.Paused["pgf"] >= 3
 	})
 	r := down.Rows["pgf"]
 	if !isRed(r.ErrorColor) {
@@ -149,24 +162,90 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Logf("follower down: pgf %s, error at %s in %s: %s", r.State, r.ErrorTime, r.ErrorColor, r.Error)
 	shot("2-follower-down")
 
-	// Phase 3: the daemon goes away and comes back; the page follows
+	// Phase 3: the follower comes back; the sink catches up on what it
+	// missed and applies again, its error gone.
+	proxy.Reopen(t)
+	// (The status API keeps an error for a minute after the recovery; the
+	// page marks it recovered.)
+	up := waitPage("sink pgf to apply again", 30*time.Second, func(o pageObs) bool {
+		r := o.Rows["pgf"]
+		return r.State == "applying" && (r.Error == "" || r.Recovered)
+	})
+	time.Sleep(1500 * time.Millisecond) // a sample or two after the catch-up
+	up, _ = observe(page)
+	t.Logf("follower back: pgf %s; largest lag drawn %.3f s", up.Rows["pgf"].State, up.Max)
+	shot("3-follower-back")
+
+	// Phase 4: the daemon goes away and comes back; the page follows
 	// without a reload.
-	polls := down.Polls
+	polls := up.Polls
 	e.stop(syscall.SIGKILL)
 	gone := waitPage("the page to show the daemon unreachable", 10*time.Second, func(o pageObs) bool {
 		return o.Connection == "unreachable" && o.Banner
 	})
-	shot("3-daemon-unreachable")
+	shot("4-daemon-unreachable")
 	e.start()
 	back := waitPage("the page to recover after the restart", 30*time.Second, func(o pageObs) bool {
 		return o.Connection == "ok" && !o.Banner && o.Rows["lite"].State != "" && o.Polls > gone.Polls
 	})
-	shot("4-daemon-back")
+	shot("5-daemon-back")
 	if back.Reloads != 0 || back.Polls <= polls {
 		failed("the page reloaded (%d) or stopped polling (%d → %d)", back.Reloads, polls, back.Polls)
 	}
 	if errs := page.jsErrors(); len(errs) > 0 {
 		t.Errorf("JavaScript errors on the page: %v", errs)
+	}
+}
+
+// TestDashboardHandler checks the embedded page without a browser: its
+// three files, and nothing that would make it fetch from elsewhere.
+func TestDashboardHandler(t *testing.T) {
+	h := httpapi.Dashboard()
+	for path, want := range map[string]string{
+		"/":              "text/html",
+		"/index.html":    "text/html",
+		"/dashboard.js":  "text/javascript",
+		"/dashboard.css": "text/css",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		body := rec.Body.String()
+		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), want) || body == "" {
+			t.Errorf("GET %s: %d %q, %d bytes", path, rec.Code, rec.Header().Get("Content-Type"), len(body))
+		}
+		if m := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}[/"']`).FindString(body); m != "" {
+			t.Errorf("GET %s refers to another host: %q", path, m)
+		}
+	}
+	for _, id := range []string{`id="lag-chart"`, `id="sinks-table"`, `id="sources-table"`, `id="unreachable"`} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if !strings.Contains(rec.Body.String(), id) {
+			t.Errorf("the page has no %s", id)
+		}
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self'") {
+			t.Errorf("Content-Security-Policy %q", csp)
+		}
+	}
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{{"GET", "/nope", 404}, {"GET", "/dashboard", 404}, {"POST", "/", 405}} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if rec.Code != c.code {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, rec.Code, c.code)
+		}
+	}
+	// A revalidation is answered 304.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dashboard.js", nil))
+	req := httptest.NewRequest(http.MethodGet, "/dashboard.js", nil)
+	req.Header.Set("If-None-Match", rec.Header().Get("ETag"))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", rec.Code)
 	}
 }
 
@@ -178,13 +257,18 @@ type pageObs struct {
 	Series       int
 	SeriesPoints map[string]int
 	Last         string
-	Image        string // a hash of the lag chart's pixels
+	Max          float64 // the largest lag drawn, in seconds
+	Image        string  // a hash of the lag chart's pixels
 	Polls        int
 	Reloads      int
 	Rows         map[string]pageRow
+	Paused       map[string]int // paused samples per sink in the page's history
 }
 
-type pageRow struct{ State, Error, ErrorTime, ErrorColor string }
+type pageRow struct {
+	State, Error, ErrorTime, ErrorColor string
+	Recovered                           bool // the error is marked as past
+}
 
 const observeJS = `(() => {
   const c = document.getElementById('lag-chart');
@@ -192,13 +276,17 @@ const observeJS = `(() => {
   for (const tr of document.querySelectorAll('#sinks-table tr[data-sink]')) {
     const st = tr.querySelector('.state'), er = tr.querySelector('.error-text'), et = tr.querySelector('.error-time');
     rows[tr.dataset.sink] = {State: st ? st.textContent.trim() : '', Error: er ? er.textContent : '',
-      ErrorTime: et ? et.textContent : '', ErrorColor: er ? getComputedStyle(er).color : ''};
+      ErrorTime: et ? et.textContent : '', ErrorColor: er ? getComputedStyle(er).color : '',
+      Recovered: !!tr.querySelector('.error.recovered')};
   }
   const sp = {};
   for (const kv of (c.dataset.seriesPoints || '').split(',')) {
     const i = kv.lastIndexOf(':');
     if (i > 0) sp[kv.slice(0, i)] = Number(kv.slice(i + 1));
   }
+  const paused = {};
+  const hist = (window.walshipDashboard && window.walshipDashboard.history) || {};
+  for (const [name, h] of Object.entries(hist)) paused[name] = h.filter((x) => x.state === 'paused').length;
   const img = c.toDataURL();
   let h = 0;
   for (let i = 0; i < img.length; i++) h = (Math.imul(h, 31) + img.charCodeAt(i)) | 0;
@@ -206,7 +294,7 @@ const observeJS = `(() => {
   return JSON.stringify({Connection: document.body.dataset.connection, Banner: !document.getElementById('unreachable').hidden,
     Points: Number(c.dataset.points), Series: Number(c.dataset.series), SeriesPoints: sp, Last: c.dataset.last || '',
     Image: img.length + ':' + h, Polls: window.walshipDashboard ? window.walshipDashboard.polls : 0,
-    Reloads: nav && nav.type === 'reload' ? 1 : 0, Rows: rows});
+    Reloads: nav && nav.type === 'reload' ? 1 : 0, Rows: rows, Paused: paused, Max: Number(c.dataset.max)});
 })()`
 
 func observe(p *cdpPage) (pageObs, error) {
@@ -303,19 +391,34 @@ func startTCPProxy(t *testing.T, target string) *tcpProxy {
 	}
 	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	t.Cleanup(p.Close)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	go p.accept(ln)
 	return p
 }
 
 func (p *tcpProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *tcpProxy) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.serve(c)
+	}
+}
+
+// Reopen listens again on the same address after Close.
+func (p *tcpProxy) Reopen(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.Addr())
+	if err != nil {
+		t.Fatalf("proxy: listen again on %s: %v", p.Addr(), err)
+	}
+	p.mu.Lock()
+	p.ln, p.closed = ln, false
+	p.mu.Unlock()
+	go p.accept(ln)
+}
 
 func (p *tcpProxy) track(c net.Conn) bool {
 	p.mu.Lock()

@@ -76,7 +76,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		runningSinks[s.Name] = sk
 		group.Go("sink/"+s.Name, sk.Run)
 	}
-	reg.MustRegister(sinkCollector{runningSinks})
+	reg.MustRegister(sinkCollector{runningSinks, running})
 	if cfg.HTTP.Listen != "off" {
 		srcViews := map[string]httpapi.SourceView{}
 		for k, v := range running {

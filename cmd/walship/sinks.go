@@ -7,11 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/sinks"
 	mysqlsink "github.com/walship/walship/sinks/mysql"
 	pgsink "github.com/walship/walship/sinks/postgres"
 	"github.com/walship/walship/sinks/sqlite"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sources"
 )
 
 // buildSink wires one configured sink: its dialect, the SQL applier and
@@ -73,8 +75,12 @@ var (
 		"Row changes applied to the follower.", []string{"sink"}, nil)
 )
 
-// sinkCollector exports every sink's Status.
-type sinkCollector struct{ sinks map[string]*sinks.Sink }
+// sinkCollector exports every sink's Status; lag also counts what the
+// sources running in this daemon captured.
+type sinkCollector struct {
+	sinks   map[string]*sinks.Sink
+	sources map[string]source
+}
 
 func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc} {
@@ -88,7 +94,12 @@ func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(sinkTxnsDesc, prometheus.CounterValue, float64(st.AppliedTxns), name)
 		ch <- prometheus.MustNewConstMetric(sinkChangesDesc, prometheus.CounterValue, float64(st.AppliedChanges), name)
 		for _, src := range st.Sources {
-			ch <- prometheus.MustNewConstMetric(sinkLagDesc, prometheus.GaugeValue, src.LagSeconds, name, src.Source)
+			var srcStatus *sources.Status
+			if v, ok := c.sources[src.Source]; ok {
+				st := v.Status()
+				srcStatus = &st
+			}
+			ch <- prometheus.MustNewConstMetric(sinkLagDesc, prometheus.GaugeValue, httpapi.LagSeconds(src, srcStatus), name, src.Source)
 			wall := 0.0
 			if src.Applied.Seq.Less(src.Newest.Seq) && !src.Applied.CommitTime.IsZero() {
 				wall = time.Since(src.Applied.CommitTime).Seconds()

@@ -239,7 +239,9 @@
     let worst = null;
     for (const k of sinks) if (!worst || num(k.lag_seconds) > num(worst.lag_seconds)) worst = k;
     $('#card-lag').textContent = worst ? fmtSeconds(worst.lag_seconds) : '–';
-    $('#card-lag-sub').textContent = worst ? 'sink ' + worst.name : '';
+    const stuck = sinks.filter((k) => !HEALTHY.has(k.state)).map((k) => k.name + ' ' + k.state);
+    $('#card-lag-sub').textContent = !worst ? '' : num(worst.lag_seconds) > 0 ? 'sink ' + worst.name
+      : stuck.length ? 'caught up, except ' + stuck.join(', ') : 'every sink caught up';
     let tps = 0, rps = 0;
     for (const x of sources) { tps += num(x.transactions_per_second); rps += num(x.rows_per_second); }
     if (!sources.length) for (const x of sinks) { tps += num(x.transactions_per_second); rps += num(x.rows_per_second); }
@@ -344,7 +346,13 @@
     const m = { l: 62, r: 14, t: 12, b: 40 };
     const pw = cssW - m.l - m.r, ph = cssH - m.t - m.b;
     const now = serverNow();
-    const span = st.windowSec * 1000;
+    // The window, or less while the history is younger (at least a minute).
+    let earliest = now;
+    for (const name of sinkNames()) {
+      const h = st.history[name];
+      if (h && h.length && !st.hidden.has(name)) earliest = Math.min(earliest, h[0].t);
+    }
+    const span = Math.min(st.windowSec * 1000, Math.max(60 * 1000, Math.ceil((now - earliest) / 60000) * 60000));
     const t0 = now - span;
 
     // The samples in the window, plus the one before it so lines reach the edge.
@@ -374,20 +382,23 @@
     ctx.fillStyle = '#687184';
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-    for (let v = 0; v <= top + step / 2; v += step) {
+    let decimals = 0;
+    while (decimals < 4 && Math.abs(Math.round(step * 10 ** decimals) - step * 10 ** decimals) > 1e-9) decimals++;
+    for (let i = 0; i * step <= top + step / 2; i++) {
+      const v = i * step;
       const y = Math.round(m.t + ph - (v / top) * ph) + 0.5;
       ctx.beginPath(); ctx.moveTo(m.l, y); ctx.lineTo(m.l + pw, y); ctx.stroke();
-      ctx.fillText(v.toFixed(Math.min(decimals + (step % 1 && step * 10 % 1 ? 1 : 0), 3)), m.l - 6, y);
+      ctx.fillText(v.toFixed(decimals), m.l - 6, y);
     }
     // x axis: clock times of the server.
-    const xStep = st.windowSec <= 60 ? 10000 : st.windowSec <= 300 ? 60000 : 120000;
+    const labelW = ctx.measureText('00:00:00').width + 12;
+    const xStep = [5000, 10000, 15000, 30000, 60000, 120000, 300000].find((s) => (s / span) * pw >= labelW) || 600000;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
     for (let t = Math.ceil(t0 / xStep) * xStep; t <= now; t += xStep) {
       const x = Math.round(X(t)) + 0.5;
       ctx.beginPath(); ctx.moveTo(x, m.t); ctx.lineTo(x, m.t + ph); ctx.stroke();
-      ctx.fillText(fmtClock(t), x, m.t + ph + 5);
+      if (x + labelW / 2 - 6 <= cssW) ctx.fillText(fmtClock(t), x, m.t + ph + 5);
     }
     ctx.strokeStyle = '#c4cad4';
     ctx.beginPath(); ctx.moveTo(m.l + 0.5, m.t); ctx.lineTo(m.l + 0.5, m.t + ph + 0.5); ctx.lineTo(m.l + pw, m.t + ph + 0.5); ctx.stroke();
@@ -396,7 +407,7 @@
     ctx.font = '12px system-ui, "DejaVu Sans", sans-serif';
     ctx.textAlign = 'center';
     ctx.textBaseline = 'bottom';
-    ctx.fillText('time (server clock, last ' + (st.windowSec / 60) + ' min)', m.l + pw / 2, cssH - 2);
+    ctx.fillText('time (server clock, last ' + (span / 60000) + ' min)', m.l + pw / 2, cssH - 2);
     ctx.save();
     ctx.translate(13, m.t + ph / 2);
     ctx.rotate(-Math.PI / 2);
@@ -478,7 +489,8 @@
       ctx.textAlign = 'center';
       ctx.textBaseline = 'middle';
       let msg = 'waiting for samples…';
-      if (st.historyError) msg = 'history unavailable: ' + st.historyError;
+      if (st.connection === 'unreachable') msg = 'no data: daemon unreachable';
+      else if (st.historyError) msg = 'history unavailable: ' + st.historyError;
       else if (st.status && !(st.status.sinks || []).length) msg = 'no sinks in this daemon';
       else if (series.length === 0 && sinkNames().length) msg = 'every sink is hidden';
       ctx.fillText(msg.slice(0, 90), m.l + pw / 2, m.t + ph / 2);
@@ -514,8 +526,9 @@
     const t = x.error_time ? Date.parse(x.error_time) : NaN;
     const when = isNaN(t) ? '' : '<span class="error-time" title="' + esc(x.error_time) + '">' + esc(fmtClock(t)) +
       ' <span class="ago">(' + esc(fmtAgo(t, now)) + ')</span></span>';
-    const recovered = HEALTHY.has(x.state) ? ' recovered' : '';
-    return '<div class="error' + recovered + '" data-error-time="' + esc(x.error_time || '') + '">' + when +
+    const recovered = HEALTHY.has(x.state);
+    return '<div class="error' + (recovered ? ' recovered' : '') + '" data-error-time="' + esc(x.error_time || '') + '">' + when +
+      (recovered ? '<span class="recovered-tag">recovered</span>' : '') +
       '<span class="error-text">' + esc(x.last_error) + '</span></div>';
   }
   function stateHTML(state) {
@@ -567,18 +580,19 @@
         fmtRate(s.rows_per_second), fmtCount(s.applied_transactions), fmtCount(s.applied_changes)];
       const cls = ['lag num', 'lag-bytes num', 'lag-txns num', 'tps num', 'rps num', 'applied num', 'changes num'];
       nums.forEach((v, i) => { c[2 + i].className = cls[i]; setHTML(c[2 + i], esc(v)); });
-      c[9].className = 'positions';
-      setHTML(c[9], (s.sources || []).map((p) => {
+      c[9].className = 'err-cell';
+      setHTML(c[9], errorHTML(s, now));
+      c[10].className = 'positions';
+      setHTML(c[10], (s.sources || []).map((p) => {
         const kl = p.kafka_lag ? Object.values(p.kafka_lag).reduce((a, b) => a + num(b), 0) : null;
         const commit = p.applied_commit ? Date.parse(p.applied_commit) : NaN;
-        return '<div class="pos" data-source="' + esc(p.source) + '"><span class="src">' + esc(p.source) + '</span> applied ' +
-          posHTML(p.applied) + ' · newest ' + posHTML(p.newest) +
-          (isNaN(commit) ? '' : ' · commit ' + esc(fmtClock(commit))) +
-          ' · lag ' + esc(fmtSeconds(p.lag_seconds)) +
-          (kl == null ? '' : ' · kafka lag ' + esc(fmtCount(kl))) + '</div>';
+        return '<div class="pos" data-source="' + esc(p.source) + '"><span class="src">' + esc(p.source) + '</span> ' +
+          '<span class="kv">applied ' + posHTML(p.applied) + '</span> <span class="kv">newest ' + posHTML(p.newest) + '</span>' +
+          (isNaN(commit) ? '' : ' <span class="kv">commit ' + esc(fmtClock(commit)) + '</span>') +
+          ' <span class="kv">lag ' + esc(fmtSeconds(p.lag_seconds)) + '</span>' +
+          (kl == null ? '' : ' <span class="kv" title="' + esc(Object.entries(p.kafka_lag).map(([k, v]) => k + ': ' + v).join('\n')) +
+            '">kafka lag ' + esc(fmtCount(kl)) + '</span>') + '</div>';
       }).join('') || '<span class="muted">–</span>');
-      c[10].className = 'err-cell';
-      setHTML(c[10], errorHTML(s, now));
     }, 'no sinks in this daemon');
   }
 

@@ -168,7 +168,16 @@ func TestSlotDroppedStops(t *testing.T) {
 	h.exec("INSERT INTO t VALUES (1)")
 	h.caughtUp()
 	h.stop()
-	h.exec("SELECT pg_drop_replication_slot($1)", h.name)
+	// The walsender may take a moment to notice the stop.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := h.admin.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", h.name); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	err := h.runOnce(h.config())
 	if !errors.Is(err, ErrSlotLost) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v", err)

@@ -117,6 +117,17 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		start = r.checkpoint.Position.EndLSN
 		floor = r.checkpoint.Seq
 	}
+	// The server resumes at the slot's confirmed_flush_lsn, which may be
+	// past the checkpoint (saved less often): transactions before it are not
+	// sent again, so the dependency tracker never sees them. Every later
+	// transaction must depend on them all: the floor covers every commit
+	// before that point. (Their commit LSNs are below it; every transaction
+	// still to come commits at or after it.)
+	if st.found && st.confirmed > 0 {
+		if f := (offsets.Seq{Pos: uint64(st.confirmed) - 1, Sub: offsets.StreamSub}); floor.Less(f) {
+			floor = f
+		}
+	}
 	if !st.found {
 		action := "NOEXPORT_SNAPSHOT"
 		if wantSnapshot {

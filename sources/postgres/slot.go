@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/walship/walship/offsets"
+
 	"github.com/walship/walship/supervise"
 )
 
@@ -69,14 +71,15 @@ type slotState struct {
 	active    bool
 	pid       int32
 	walStatus string
+	confirmed offsets.LSN // confirmed_flush_lsn
 }
 
 func (s *Source) slotState(ctx context.Context, conn *pgx.Conn) (slotState, error) {
 	var st slotState
 	var pid *int32
-	var plugin, db, wal *string
-	err := conn.QueryRow(ctx, `SELECT plugin, database, active, active_pid, wal_status FROM pg_replication_slots WHERE slot_name = $1`,
-		s.cfg.Slot).Scan(&plugin, &db, &st.active, &pid, &wal)
+	var plugin, db, wal, confirmed *string
+	err := conn.QueryRow(ctx, `SELECT plugin, database, active, active_pid, wal_status, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`,
+		s.cfg.Slot).Scan(&plugin, &db, &st.active, &pid, &wal, &confirmed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil
 	}
@@ -95,6 +98,11 @@ func (s *Source) slotState(ctx context.Context, conn *pgx.Conn) (slotState, erro
 	}
 	if wal != nil {
 		st.walStatus = *wal
+	}
+	if confirmed != nil {
+		if st.confirmed, err = offsets.ParseLSN(*confirmed); err != nil {
+			return st, fmt.Errorf("source %s: slot %s: %w", s.cfg.Name, s.cfg.Slot, err)
+		}
 	}
 	return st, nil
 }
