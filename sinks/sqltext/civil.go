@@ -1,22 +1,22 @@
-package sqlite
+package sqltext
 
-// Calendar arithmetic for the temporal encodings. The same helpers live in
-// sinks/postgres and sinks/mysql (each package formats years its own way).
+// Calendar arithmetic for the temporal encodings of the SQL dialects (each
+// dialect formats years its own way).
 // The calendar is the proleptic Gregorian one PostgreSQL uses, with
 // astronomical years (1 BC is year 0); days count from 1970-01-01.
 
 const (
-	usPerSec = int64(1_000_000)
-	usPerDay = 86_400 * usPerSec
-	// maxDays bounds the day numbers the formatters accept: far beyond any
-	// engine's range, far below int64 overflow in civilFromDays.
-	maxDays = int64(1) << 40
+	UsPerSec = int64(1_000_000)
+	UsPerDay = 86_400 * UsPerSec
+	// MaxDays bounds the day numbers the formatters accept: far beyond any
+	// engine's range, far below int64 overflow in CivilFromDays.
+	MaxDays = int64(1) << 40
 )
 
-// civilFromDays is the inverse of days_from_civil (Howard Hinnant's
+// CivilFromDays is the inverse of days_from_civil (Howard Hinnant's
 // algorithm): the astronomical year, month and day of days since 1970-01-01.
-// |z| must not exceed maxDays.
-func civilFromDays(z int64) (y int64, m, d int) {
+// |z| must not exceed MaxDays.
+func CivilFromDays(z int64) (y int64, m, d int) {
 	z += 719468 // 0000-03-01 → 1970-01-01
 	era := z / 146097
 	if z < 0 && z%146097 != 0 {
@@ -39,19 +39,19 @@ func civilFromDays(z int64) (y int64, m, d int) {
 	return y, m, d
 }
 
-// splitMicros splits microseconds since 1970-01-01 00:00:00 into whole days
+// SplitMicros splits microseconds since 1970-01-01 00:00:00 into whole days
 // and the microseconds since that day's midnight (floor division).
-func splitMicros(us int64) (days, tod int64) {
-	days, tod = us/usPerDay, us%usPerDay
+func SplitMicros(us int64) (days, tod int64) {
+	days, tod = us/UsPerDay, us%UsPerDay
 	if tod < 0 {
 		days--
-		tod += usPerDay
+		tod += UsPerDay
 	}
 	return days, tod
 }
 
-// appendPad appends n in decimal, zero-padded to width digits.
-func appendPad(b []byte, n uint64, width int) []byte {
+// AppendPad appends n in decimal, zero-padded to width digits.
+func AppendPad(b []byte, n uint64, width int) []byte {
 	var tmp [20]byte
 	i := len(tmp)
 	for n > 0 || i == len(tmp) {
@@ -65,40 +65,40 @@ func appendPad(b []byte, n uint64, width int) []byte {
 	return append(b, tmp[i:]...)
 }
 
-// appendClock appends HH:MM:SS.ffffff for us microseconds; hours may exceed
+// AppendClock appends HH:MM:SS.ffffff for us microseconds; hours may exceed
 // 23 (24:00:00, or a MySQL TIME duration).
-func appendClock(b []byte, us uint64) []byte {
-	b = appendPad(b, us/3_600_000_000, 2)
+func AppendClock(b []byte, us uint64) []byte {
+	b = AppendPad(b, us/3_600_000_000, 2)
 	b = append(b, ':')
-	b = appendPad(b, us/60_000_000%60, 2)
+	b = AppendPad(b, us/60_000_000%60, 2)
 	b = append(b, ':')
-	b = appendPad(b, us/1_000_000%60, 2)
+	b = AppendPad(b, us/1_000_000%60, 2)
 	b = append(b, '.')
-	return appendPad(b, us%1_000_000, 6)
+	return AppendPad(b, us%1_000_000, 6)
 }
 
-// appendDuration appends a signed [-]HH:MM:SS.ffffff.
-func appendDuration(b []byte, us int64) []byte {
+// AppendDuration appends a signed [-]HH:MM:SS.ffffff.
+func AppendDuration(b []byte, us int64) []byte {
 	u := uint64(us)
 	if us < 0 {
 		b = append(b, '-')
 		u = -u // two's complement: correct for MinInt64 too
 	}
-	return appendClock(b, u)
+	return AppendClock(b, u)
 }
 
-// appendMD appends -MM-DD: "-03-15".
-func appendMD(b []byte, m, d int) []byte {
+// AppendMD appends -MM-DD: "-03-15".
+func AppendMD(b []byte, m, d int) []byte {
 	b = append(b, '-')
-	b = appendPad(b, uint64(m), 2)
+	b = AppendPad(b, uint64(m), 2)
 	b = append(b, '-')
-	return appendPad(b, uint64(d), 2)
+	return AppendPad(b, uint64(d), 2)
 }
 
-// isZeroDateText reports MySQL's zero dates and zero-in-date values
+// IsZeroDateText reports MySQL's zero dates and zero-in-date values
 // ("0000-00-00", "2024-00-15 …"): text whose year is 0000 or whose month or
 // day is 00. PostgreSQL writes year 1 BC as "0001-… BC", never "0000".
-func isZeroDateText(s string) bool {
+func IsZeroDateText(s string) bool {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
 		return false
 	}

@@ -1,7 +1,6 @@
-package mysql
+package sqltext
 
-// Array values as JSON text, and ISO 8601 temporal text. The same file
-// lives in sinks/sqlite.
+// Array values as JSON text, and ISO 8601 temporal text.
 //
 // An array becomes a JSON array the way PostgreSQL's to_json writes one,
 // so the element type (Column.Elem) tells how to read each element back:
@@ -34,8 +33,8 @@ import (
 // maxJSONDepth bounds nesting (PostgreSQL arrays have at most 6 dimensions).
 const maxJSONDepth = 6
 
-// appendJSON appends v as JSON. The error says why, never what the value is.
-func appendJSON(b []byte, v ordering.Value, depth int) ([]byte, error) {
+// AppendJSON appends v as JSON. The error says why, never what the value is.
+func AppendJSON(b []byte, v ordering.Value, depth int) ([]byte, error) {
 	switch v.Kind() {
 	case ordering.KindNull:
 		return append(b, "null"...), nil
@@ -57,25 +56,25 @@ func appendJSON(b []byte, v ordering.Value, depth int) ([]byte, error) {
 		}
 		return strconv.AppendFloat(b, f, 'g', -1, 64), nil
 	case ordering.KindDecimal:
-		if isJSONNumber(v.Text()) {
+		if IsJSONNumber(v.Text()) {
 			return append(b, v.Text()...), nil
 		}
-		return appendJSONString(b, v.Text())
+		return AppendJSONString(b, v.Text())
 	case ordering.KindBytes:
 		b = append(b, `"\\x`...)
 		b = hex.AppendEncode(b, v.Bytes())
 		return append(b, '"'), nil
 	case ordering.KindDate, ordering.KindTimestamp, ordering.KindTimestampTZ:
 		if v.IsSpecial() {
-			return appendJSONString(b, v.Special())
+			return AppendJSONString(b, v.Special())
 		}
-		s, err := isoTemporal(v, 'T')
+		s, err := ISOTemporal(v, 'T')
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(b, s)
+		return AppendJSONString(b, s)
 	case ordering.KindTime:
-		return appendJSONString(b, string(appendDuration(nil, v.Int())))
+		return AppendJSONString(b, string(AppendDuration(nil, v.Int())))
 	case ordering.KindJSON:
 		if !json.Valid([]byte(v.Text())) {
 			return nil, errors.New("array element is not valid JSON")
@@ -91,19 +90,19 @@ func appendJSON(b []byte, v ordering.Value, depth int) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendJSON(b, e, depth+1); err != nil {
+			if b, err = AppendJSON(b, e, depth+1); err != nil {
 				return nil, err
 			}
 		}
 		return append(b, ']'), nil
 	case ordering.KindString, ordering.KindText, ordering.KindEnum, ordering.KindUUID, ordering.KindInterval:
-		return appendJSONString(b, v.Text())
+		return AppendJSONString(b, v.Text())
 	}
 	return nil, errors.New("array element of kind " + v.Kind().String())
 }
 
-// appendJSONString appends s as a JSON string.
-func appendJSONString(b []byte, s string) ([]byte, error) {
+// AppendJSONString appends s as a JSON string.
+func AppendJSONString(b []byte, s string) ([]byte, error) {
 	if !utf8.ValidString(s) {
 		return nil, errors.New("text is not valid UTF-8")
 	}
@@ -128,9 +127,9 @@ func appendJSONString(b []byte, s string) ([]byte, error) {
 	return append(b, '"'), nil
 }
 
-// isJSONNumber reports a decimal text that is also a JSON number:
+// IsJSONNumber reports a decimal text that is also a JSON number:
 // -?digits[.digits], no leading zeros but a lone 0.
-func isJSONNumber(s string) bool {
+func IsJSONNumber(s string) bool {
 	if s != "" && s[0] == '-' {
 		s = s[1:]
 	}
@@ -155,37 +154,37 @@ func isJSONNumber(s string) bool {
 	return true
 }
 
-// appendISODate appends YYYY-MM-DD with the astronomical year: four digits
+// AppendISODate appends YYYY-MM-DD with the astronomical year: four digits
 // for 0000-9999, else signed ("-0043-03-15", "+10000-01-01").
-func appendISODate(b []byte, days int64) []byte {
-	y, m, d := civilFromDays(days)
+func AppendISODate(b []byte, days int64) []byte {
+	y, m, d := CivilFromDays(days)
 	switch {
 	case y < 0:
 		b = append(b, '-')
-		b = appendPad(b, uint64(-y), 4)
+		b = AppendPad(b, uint64(-y), 4)
 	case y > 9999:
 		b = append(b, '+')
-		b = appendPad(b, uint64(y), 4)
+		b = AppendPad(b, uint64(y), 4)
 	default:
-		b = appendPad(b, uint64(y), 4)
+		b = AppendPad(b, uint64(y), 4)
 	}
-	return appendMD(b, m, d)
+	return AppendMD(b, m, d)
 }
 
-// isoTemporal formats a non-special date, timestamp or timestamptz as ISO
+// ISOTemporal formats a non-special date, timestamp or timestamptz as ISO
 // 8601 text: the date, sep, the clock with 6 fractional digits, and
 // "+00:00" for timestamptz.
-func isoTemporal(v ordering.Value, sep byte) (string, error) {
+func ISOTemporal(v ordering.Value, sep byte) (string, error) {
 	if v.Kind() == ordering.KindDate {
-		if d := v.Int(); d < -maxDays || d > maxDays {
+		if d := v.Int(); d < -MaxDays || d > MaxDays {
 			return "", errors.New("date out of range")
 		}
-		return string(appendISODate(nil, v.Int())), nil
+		return string(AppendISODate(nil, v.Int())), nil
 	}
-	days, tod := splitMicros(v.Int())
-	b := appendISODate(make([]byte, 0, 40), days)
+	days, tod := SplitMicros(v.Int())
+	b := AppendISODate(make([]byte, 0, 40), days)
 	b = append(b, sep)
-	b = appendClock(b, uint64(tod))
+	b = AppendClock(b, uint64(tod))
 	if v.Kind() == ordering.KindTimestampTZ {
 		b = append(b, "+00:00"...)
 	}

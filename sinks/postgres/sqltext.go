@@ -1,0 +1,20 @@
+package postgres
+
+import "github.com/walship/walship/sinks/sqltext"
+
+// The calendar and text helpers shared by the dialects (sinks/sqltext).
+var (
+	civilFromDays  = sqltext.CivilFromDays
+	splitMicros    = sqltext.SplitMicros
+	appendPad      = sqltext.AppendPad
+	appendClock    = sqltext.AppendClock
+	appendDuration = sqltext.AppendDuration
+	appendMD       = sqltext.AppendMD
+	isZeroDateText = sqltext.IsZeroDateText
+)
+
+const (
+	usPerSec = sqltext.UsPerSec
+	usPerDay = sqltext.UsPerDay
+	maxDays  = sqltext.MaxDays
+)
