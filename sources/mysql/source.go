@@ -245,7 +245,10 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 	}
 	r := &session{src: s, db: db, out: out, checkpoint: cp, haveCheckpoint: have}
 	defer r.close(ctx)
-	return r.run(ctx, ready)
+	if err := r.run(ctx, ready); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil // a stop, even mid-snapshot: the next start redoes what was not durable
 }
 
 func hostPort(addr string) (string, uint16, error) {

@@ -222,5 +222,8 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 	}
 	run := &session{src: s, conn: conn, out: log, checkpoint: cp, haveCheckpoint: haveCheckpoint}
 	defer run.close(ctx)
-	return run.run(ctx, ready)
+	if err := run.run(ctx, ready); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil // a stop, even mid-snapshot: the next start redoes what was not durable
 }
