@@ -42,6 +42,16 @@ type Config struct {
 	DialTimeout time.Duration
 	// Observer, if set, is told about every committed batch.
 	Observer Observer
+	// End, if set, bounds the log of each source it lists at a spine
+	// offset (kafka.ReaderConfig.End) for this Run; a source listed with 0
+	// has nothing to read. Until, if set, ends a source's log at the first
+	// transaction or heartbeat for which it returns true: neither it nor
+	// anything after it is applied (it is called from the source's reader
+	// goroutine). Once every source's log has ended, Run returns nil as
+	// soon as everything read is applied and the watermark recorded
+	// (walship replay). Unset, Run applies until ctx is done.
+	End   map[string]int64
+	Until func(source string, txn *kafka.Txn) bool
 }
 
 // Observer receives apply measurements (for metrics). Calls come from the
@@ -213,6 +223,7 @@ type stream struct {
 	foldedAt string // position text of the last fold
 	above    map[offsets.Seq]bool
 	newest   Applied
+	ended    bool // the log ended for this run (Config.End, Config.Until)
 
 	qmu    sync.Mutex
 	qcond  *sync.Cond
@@ -230,6 +241,7 @@ type run struct {
 	s        *Sink
 	streams  []*stream
 	arrivals chan *item
+	ended    chan *stream
 	errs     chan error
 	work     chan []*item
 	results  chan result
@@ -240,15 +252,17 @@ type run struct {
 }
 
 func newRun(s *Sink, state map[string]SourceState) *run {
-	r := &run{s: s, arrivals: make(chan *item), errs: make(chan error, len(s.cfg.Sources)),
+	r := &run{s: s, arrivals: make(chan *item), ended: make(chan *stream, len(s.cfg.Sources)), errs: make(chan error, len(s.cfg.Sources)),
 		work: make(chan []*item), results: make(chan result, s.cfg.Workers), idle: s.cfg.Workers}
 	for _, src := range s.cfg.Sources {
 		st := state[src.Name]
 		str := &stream{name: src.Name, w: st.Watermark, wOffsets: st.Offsets, folded: st.Watermark.Seq, above: st.Above,
 			newest: st.Watermark}
 		str.qcond = sync.NewCond(&str.qmu)
+		end, bounded := s.cfg.End[src.Name]
+		str.ended = bounded && end <= 0
 		str.reader = kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Prefix: src.Prefix,
-			Resume: st.Offsets, After: st.Watermark.Seq, BigTxn: s.cfg.BigTxn, DialTimeout: s.cfg.DialTimeout})
+			Resume: st.Offsets, After: st.Watermark.Seq, BigTxn: s.cfg.BigTxn, DialTimeout: s.cfg.DialTimeout, End: end})
 		r.streams = append(r.streams, str)
 	}
 	return r
@@ -281,15 +295,23 @@ func (r *run) loop(ctx context.Context) error {
 		r.wg.Wait()
 	}()
 	for _, st := range r.streams {
-		go r.read(readCtx, st)
+		if !st.ended {
+			go r.read(readCtx, st)
+		}
 	}
 	tick := time.NewTicker(s.cfg.FoldInterval)
 	defer tick.Stop()
 	for {
+		if r.finished() {
+			r.lag()
+			return r.fold(workCtx, true)
+		}
 		r.dispatch()
 		select {
 		case it := <-r.arrivals:
 			r.arrive(it)
+		case st := <-r.ended:
+			st.ended = true
 		case res := <-r.results:
 			if err := r.finish(res); err != nil {
 				r.drain(workCtx)
@@ -322,6 +344,13 @@ func (r *run) loop(ctx context.Context) error {
 func (r *run) read(ctx context.Context, st *stream) {
 	for {
 		txn, err := st.reader.Next(ctx)
+		if err == nil && r.s.cfg.Until != nil && r.s.cfg.Until(st.name, txn) {
+			err = kafka.ErrEnd // neither this transaction nor any after it
+		}
+		if errors.Is(err, kafka.ErrEnd) {
+			r.ended <- st // buffered: one per source
+			return
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				r.errs <- err
@@ -632,6 +661,17 @@ func (r *run) advance(st *stream) {
 		r.s.mu.Unlock()
 		r.lag()
 	}
+}
+
+// finished reports whether every source's log ended for this run and
+// everything read from it is applied.
+func (r *run) finished() bool {
+	for _, st := range r.streams {
+		if !st.ended || len(st.items) > 0 || st.inflight > 0 {
+			return false
+		}
+	}
+	return len(r.streams) > 0
 }
 
 // drain waits for the follower transactions in flight.

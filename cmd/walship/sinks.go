@@ -19,15 +19,7 @@ import (
 // buildSink wires one configured sink: its dialect, the SQL applier and
 // the scheduler reading its sources' logs.
 func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink {
-	var d sqlsink.Dialect
-	switch {
-	case s.Postgres != nil:
-		d = pgsink.New(*s.Postgres)
-	case s.MySQL != nil:
-		d = mysqlsink.New(*s.MySQL)
-	case s.SQLite != nil:
-		d = sqlite.New(*s.SQLite)
-	}
+	d := dialectFor(s)
 	engines := map[string]string{}
 	var logs []sinks.SourceLog
 	for _, name := range s.From {
@@ -41,9 +33,7 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 			}
 		}
 	}
-	applier := sqlsink.New(sqlsink.Config{
-		Sink: s.Name, SourceEngines: engines, Prefix: s.Tables.Prefix, Rename: s.Tables.Rename, DropColumns: s.DropColumns,
-	}, d, log.With("sink", s.Name))
+	applier := applierFor(s, engines, d, log)
 	workers := s.Workers
 	if s.SQLite != nil {
 		// SQLite has one writer: parallel workers would only queue on its
@@ -54,6 +44,24 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
 		Observer: newSinkMetrics(s.Name),
 	}, applier, log)
+}
+
+// dialectFor is the follower engine of a sink.
+func dialectFor(s config.Sink) sqlsink.Dialect {
+	switch {
+	case s.Postgres != nil:
+		return pgsink.New(*s.Postgres)
+	case s.MySQL != nil:
+		return mysqlsink.New(*s.MySQL)
+	}
+	return sqlite.New(*s.SQLite)
+}
+
+// applierFor is the SQL applier of a sink, as the daemon and replay use it.
+func applierFor(s config.Sink, engines map[string]string, d sqlsink.Dialect, log *slog.Logger) *sqlsink.Applier {
+	return sqlsink.New(sqlsink.Config{
+		Sink: s.Name, SourceEngines: engines, Prefix: s.Tables.Prefix, Rename: s.Tables.Rename, DropColumns: s.DropColumns,
+	}, d, log.With("sink", s.Name))
 }
 
 var (

@@ -17,9 +17,6 @@ import (
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/offsets"
-	mysqlsink "github.com/walship/walship/sinks/mysql"
-	pgsink "github.com/walship/walship/sinks/postgres"
-	"github.com/walship/walship/sinks/sqlite"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
@@ -131,18 +128,12 @@ func storedStatus(ctx context.Context, cfg *config.Config) (httpapi.StatusDoc, e
 type positionRow struct{ seq, pos, commit string }
 
 func followerPositions(ctx context.Context, s config.Sink) (map[string]positionRow, error) {
-	var d sqlsink.Dialect
-	switch {
-	case s.Postgres != nil:
-		d = pgsink.New(*s.Postgres)
-	case s.MySQL != nil:
-		d = mysqlsink.New(*s.MySQL)
-	case s.SQLite != nil:
+	if s.SQLite != nil {
 		if _, err := os.Stat(s.SQLite.Path); err != nil {
 			return nil, fmt.Errorf("follower %s: %w", s.SQLite.Path, err)
 		}
-		d = sqlite.New(*s.SQLite)
 	}
+	d := dialectFor(s)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	db, err := d.Open(ctx)

@@ -38,6 +38,9 @@ func (o Offsets) clone() Offsets {
 // needs (retention deleted them): the follower must be rebuilt.
 var ErrRetention = errors.New("the log no longer holds what this follower needs")
 
+// ErrEnd is returned by Next once the spine was read up to ReaderConfig.End.
+var ErrEnd = errors.New("end of the log reached")
+
 // ReaderConfig configures a Reader.
 type ReaderConfig struct {
 	Brokers []string
@@ -55,6 +58,10 @@ type ReaderConfig struct {
 	MaxLookahead int
 	// DialTimeout bounds connecting to a broker. Default: 10s.
 	DialTimeout time.Duration
+	// End, when > 0, bounds the log: Next returns ErrEnd once every spine
+	// message before offset End was consumed (walship replay reads up to
+	// the end offset the spine had when it started). 0: unbounded.
+	End int64
 }
 
 // Txn is one transaction read from the log.
@@ -179,6 +186,9 @@ func (r *Reader) bounds(topic string, part int) (first, last int64, err error) {
 // Next returns the next transaction after the last one returned (and
 // after cfg.After). It blocks until one is complete or ctx is done.
 func (r *Reader) Next(ctx context.Context) (*Txn, error) {
+	if r.cfg.End > 0 && r.offs.Spine >= r.cfg.End {
+		return nil, ErrEnd
+	}
 	for r.spine == nil {
 		topic := TransactionTopic(r.cfg.Prefix)
 		if r.offs.Spine == 0 {
@@ -203,6 +213,9 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 		r.spine = kr
 	}
 	for {
+		if r.cfg.End > 0 && r.offs.Spine >= r.cfg.End {
+			return nil, ErrEnd
+		}
 		m, err := r.spine.FetchMessage(ctx)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,243 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/walship/walship/config"
+)
+
+// Column is a source column.
+type Column struct {
+	Name string
+	Type string // as the catalog names it (format_type, COLUMN_TYPE)
+	Kind Kind
+}
+
+// Table is a captured source table.
+type Table struct {
+	Schema, Name string
+	Columns      []Column
+	Key          []string // primary key columns, in key order
+}
+
+func (t Table) String() string { return t.Schema + "." + t.Name }
+
+// source is an open source database.
+type source struct {
+	name   string
+	engine string // "postgres" or "mysql"
+	flavor string // "mariadb" or "mysql" for a MySQL source
+	db     *sql.DB
+	tables []string
+}
+
+// openSource connects to a configured source for catalog queries and reads,
+// with the session settings of the source's decoding (UTC, ISO dates).
+func openSource(ctx context.Context, s config.Source) (*source, error) {
+	switch {
+	case s.Postgres != nil:
+		cc, err := pgx.ParseConfig(s.Postgres.DSN.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("source %s: the postgres dsn does not parse (%s)", s.Name, config.RedactDSN(s.Postgres.DSN.Reveal()))
+		}
+		if pw := s.Postgres.Password.Reveal(); pw != "" {
+			cc.Password = pw
+		}
+		for k, v := range map[string]string{"TimeZone": "UTC", "DateStyle": "ISO, MDY", "IntervalStyle": "iso_8601",
+			"application_name": "walship verify"} {
+			cc.RuntimeParams[k] = v
+		}
+		if cc.ConnectTimeout == 0 {
+			cc.ConnectTimeout = 10 * time.Second
+		}
+		db := stdlib.OpenDB(*cc)
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("source %s: connect to %s: %w", s.Name, cc.Host, err)
+		}
+		return &source{name: s.Name, engine: "postgres", db: db, tables: s.Postgres.Tables}, nil
+	case s.MySQL != nil:
+		mc := gomysql.NewConfig()
+		mc.User, mc.Passwd, mc.Net, mc.Addr = s.MySQL.User, s.MySQL.Password.Reveal(), "tcp", s.MySQL.Addr
+		mc.Timeout = 10 * time.Second
+		mc.Loc, mc.ParseTime = time.UTC, false
+		mc.Params = map[string]string{"time_zone": "'+00:00'"}
+		mc.Collation = "utf8mb4_general_ci"
+		connector, err := gomysql.NewConnector(mc)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", s.Name, err)
+		}
+		db := sql.OpenDB(connector)
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("source %s: connect to %s: %w", s.Name, s.MySQL.Addr, err)
+		}
+		return &source{name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables}, nil
+	case s.External != "":
+		return nil, fmt.Errorf("source %s is external (captured by another daemon): verify needs its database; run verify with that daemon's config", s.Name)
+	}
+	return nil, fmt.Errorf("source %s: no engine configured", s.Name)
+}
+
+// position is the source's current position: what the sink must have
+// applied before the comparison starts.
+func (s *source) position(ctx context.Context) (string, error) {
+	q := "SELECT pg_current_wal_lsn()::text"
+	if s.engine == "mysql" {
+		q = "SELECT @@gtid_executed"
+		if s.flavor == "mariadb" {
+			q = "SELECT @@gtid_binlog_pos"
+		}
+	}
+	var p sql.NullString
+	if err := s.db.QueryRowContext(ctx, q).Scan(&p); err != nil {
+		return "", fmt.Errorf("source %s: read the current position: %w", s.name, err)
+	}
+	return p.String, nil
+}
+
+// matches reports whether schema.table matches one of the patterns (each
+// part a glob where * is any run of characters).
+func matches(patterns []string, schema, table string) bool {
+	for _, p := range patterns {
+		for i := 0; i < len(p); i++ {
+			if p[i] != '.' {
+				continue
+			}
+			ms, _ := path.Match(p[:i], schema)
+			mt, _ := path.Match(p[i+1:], table)
+			if ms && mt {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listTables reads the captured tables with their columns and keys.
+func (s *source) listTables(ctx context.Context) ([]Table, error) {
+	var q string
+	if s.engine == "postgres" {
+		q = `SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+			  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+			ORDER BY 1, 2`
+	} else {
+		q = `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'
+			AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2`
+	}
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: list tables: %w", s.name, err)
+	}
+	var out []Table
+	for rows.Next() {
+		var t Table
+		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if matches(s.tables, t.Schema, t.Name) {
+			out = append(out, t)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := s.describe(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *source) describe(ctx context.Context, t *Table) error {
+	if s.engine == "postgres" {
+		rel := pgx.Identifier{t.Schema, t.Name}.Sanitize()
+		rows, err := s.db.QueryContext(ctx, `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
+				bt.typname::text, bt.typtype::text, bt.typcategory = 'A'
+			FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+			JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+			WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, rel)
+		if err != nil {
+			return fmt.Errorf("source %s: columns of %s: %w", s.name, t, err)
+		}
+		for rows.Next() {
+			var c Column
+			var typname, typtype string
+			var isArray bool
+			if err := rows.Scan(&c.Name, &c.Type, &typname, &typtype, &isArray); err != nil {
+				rows.Close()
+				return err
+			}
+			c.Kind = pgKind(typname, isArray, typtype)
+			t.Columns = append(t.Columns, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		krows, err := s.db.QueryContext(ctx, `SELECT a.attname::text FROM pg_index i
+			CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+			WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.ord`, rel)
+		if err != nil {
+			return fmt.Errorf("source %s: primary key of %s: %w", s.name, t, err)
+		}
+		return scanNames(krows, &t.Key)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, t.Schema, t.Name)
+	if err != nil {
+		return fmt.Errorf("source %s: columns of %s: %w", s.name, t, err)
+	}
+	for rows.Next() {
+		var c Column
+		var dataType string
+		if err := rows.Scan(&c.Name, &c.Type, &dataType); err != nil {
+			rows.Close()
+			return err
+		}
+		c.Kind = mysqlKind(dataType)
+		t.Columns = append(t.Columns, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	krows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, t.Schema, t.Name)
+	if err != nil {
+		return fmt.Errorf("source %s: primary key of %s: %w", s.name, t, err)
+	}
+	return scanNames(krows, &t.Key)
+}
+
+func scanNames(rows *sql.Rows, out *[]string) error {
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+		*out = append(*out, n)
+	}
+	return rows.Err()
+}
+
+var errNoTable = errors.New("follower table missing")
+
+// quoteMySQL quotes a MySQL identifier.
+func quoteMySQL(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }

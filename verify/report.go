@@ -1,0 +1,114 @@
+package verify
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Report is the outcome of a verification.
+type Report struct {
+	Sink       string        `json:"sink"`
+	ShowValues bool          `json:"-"`
+	Tables     []TableReport `json:"tables"`
+}
+
+// TableReport is one source table compared with its follower table.
+type TableReport struct {
+	Source       string `json:"source"`
+	Table        string `json:"table"`    // schema.table at the source
+	Follower     string `json:"follower"` // the follower table
+	SourceRows   int64  `json:"source_rows"`
+	FollowerRows int64  `json:"follower_rows"`
+	Missing      int64  `json:"missing"`   // rows only at the source
+	Extra        int64  `json:"extra"`     // rows only on the follower
+	Different    int64  `json:"different"` // rows whose values differ
+	Diffs        []Diff `json:"diffs,omitempty"`
+	// Problem is why the table could not be compared in full (a missing
+	// follower table or column, keys the engines order differently, an
+	// error); it counts as a difference.
+	Problem string `json:"problem,omitempty"`
+	// Skipped says why the table was not compared (no primary key).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Diff is one differing row.
+type Diff struct {
+	Kind    string    `json:"kind"` // missing, extra, different
+	Key     string    `json:"key"`  // primary key: col=value, ...
+	Columns []ColDiff `json:"columns,omitempty"`
+}
+
+// ColDiff is one differing column; values only with ShowValues.
+type ColDiff struct {
+	Column   string `json:"column"`
+	Source   string `json:"source,omitempty"`
+	Follower string `json:"follower,omitempty"`
+}
+
+// Equal reports whether the table matched.
+func (t TableReport) Equal() bool {
+	return t.Problem == "" && t.Missing == 0 && t.Extra == 0 && t.Different == 0
+}
+
+// Differences counts differing rows and problems over every table.
+func (r *Report) Differences() int64 {
+	var n int64
+	for _, t := range r.Tables {
+		n += t.Missing + t.Extra + t.Different
+		if t.Problem != "" && t.Missing+t.Extra+t.Different == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Print writes the report as text.
+func (r *Report) Print(w io.Writer) {
+	unequal := 0
+	for _, t := range r.Tables {
+		head := fmt.Sprintf("%s → %s (source %s)", t.Table, t.Follower, t.Source)
+		switch {
+		case t.Skipped != "":
+			fmt.Fprintf(w, "%s: skipped: %s\n", head, t.Skipped)
+			continue
+		case t.Equal():
+			fmt.Fprintf(w, "%s: equal (%d rows)\n", head, t.SourceRows)
+			continue
+		}
+		unequal++
+		fmt.Fprintf(w, "%s: DIFFERENT: %d missing, %d extra, %d different (%d rows at the source, %d on the follower)\n",
+			head, t.Missing, t.Extra, t.Different, t.SourceRows, t.FollowerRows)
+		if t.Problem != "" {
+			fmt.Fprintf(w, "  problem: %s\n", t.Problem)
+		}
+		for _, d := range t.Diffs {
+			switch d.Kind {
+			case "different":
+				var cols []string
+				for _, c := range d.Columns {
+					if r.ShowValues {
+						cols = append(cols, fmt.Sprintf("%s (source %s, follower %s)", c.Column, c.Source, c.Follower))
+					} else {
+						cols = append(cols, c.Column)
+					}
+				}
+				fmt.Fprintf(w, "  %-9s %s: %s\n", d.Kind, d.Key, strings.Join(cols, "; "))
+			default:
+				fmt.Fprintf(w, "  %-9s %s\n", d.Kind, d.Key)
+			}
+		}
+		if listed := int64(len(t.Diffs)); listed < t.Missing+t.Extra+t.Different {
+			fmt.Fprintf(w, "  ... %d more\n", t.Missing+t.Extra+t.Different-listed)
+		}
+	}
+	if unequal == 0 {
+		fmt.Fprintf(w, "sink %s: equal: %d tables\n", r.Sink, len(r.Tables))
+		return
+	}
+	note := ""
+	if !r.ShowValues {
+		note = " (values redacted; --show-values shows them)"
+	}
+	fmt.Fprintf(w, "sink %s: %d differences in %d of %d tables%s\n", r.Sink, r.Differences(), unequal, len(r.Tables), note)
+}
