@@ -26,10 +26,10 @@ import (
 )
 
 type replayOpts struct {
-	path, sink, into, to, from, tables string
-	dryRun                             bool
-	workers, batchTxns                 int
-	retries                            int
+	path, sink, into, to, from string
+	dryRun                     bool
+	workers, batchTxns         int
+	retries                    int
 }
 
 func newReplayCmd() *cobra.Command {
@@ -58,7 +58,6 @@ the transaction's commit time).`,
 	f.StringVar(&o.into, "into", "", "build into this database instead of the configured follower: a PostgreSQL URL, a go-sql-driver DSN or a SQLite path, by the sink's engine")
 	f.StringVar(&o.to, "to", "", "stop after the last transaction at or before this LSN, GTID set or RFC 3339 time")
 	f.StringVar(&o.from, "from", "resume", "resume: continue after the positions the follower recorded (from the start for an empty follower); earliest: from the start of the log, refused when the follower already recorded positions")
-	f.StringVar(&o.tables, "tables", "", "replay only these schema.table names (not implemented)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan (topics, spine offsets, transactions, events per partition) and write nothing")
 	f.IntVar(&o.workers, "workers", 0, "parallel appliers (default: the sink's workers)")
 	f.IntVar(&o.batchTxns, "batch-txns", 0, "source transactions per follower transaction at most (default: 100)")
@@ -77,9 +76,6 @@ type replaySource struct {
 
 func runReplay(cmd *cobra.Command, o replayOpts) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if o.tables != "" {
-		return withCode(exitUsage, errors.New("--tables is not implemented yet: replay rebuilds every table of the sink"))
-	}
 	if o.from != "resume" && o.from != "earliest" {
 		return withCode(exitUsage, fmt.Errorf("--from %q: want resume or earliest", o.from))
 	}
