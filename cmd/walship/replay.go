@@ -351,10 +351,10 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 	case errors.Is(runErr, kafka.ErrRetention):
 		fmt.Fprintf(stderr, `replay: %v
 The log no longer holds everything this follower needs: a replay cannot rebuild it.
-Take a new snapshot instead: stop the daemon, drop the source's replication slot
-(PostgreSQL) or delete its checkpoint in the state directory (MySQL/MariaDB), and
-restart the daemon with "snapshot: initial" on that source. (walship replay
---resnapshot is not implemented yet.)
+Take a new snapshot instead: stop the daemon, delete the source's checkpoint
+(sqlite3 STATE_DIR/checkpoints.db "DELETE FROM checkpoints WHERE source = 'NAME'"),
+drop its replication slot (PostgreSQL), and start the daemon: the source takes a
+new snapshot into the log. README.md, "Rebuild and verify", has the runbook.
 `, runErr)
 		return errors.New("the log no longer holds what the replay needs")
 	case errors.Is(runErr, sinks.ErrLocked):
