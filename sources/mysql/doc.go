@@ -19,4 +19,9 @@
 //   - Unique and foreign keys, which the binlog does not carry, are read
 //     from information_schema for dependency tracking, and re-read after
 //     DDL touching the table.
+//   - depends_on is the writeset bound (package ordering's Tracker); where
+//     the server writes MySQL's logical clock (last_committed and
+//     sequence_number in the GTID event, MySQL 5.7+), the Seq of the
+//     transaction it names is an extra lower bound (logicalClock). MariaDB
+//     writes no such clock.
 package mysql

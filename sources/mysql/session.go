@@ -27,6 +27,7 @@ type session struct {
 
 	syncer  *replication.BinlogSyncer
 	tracker *ordering.Tracker
+	clock   *logicalClock // MySQL's last_committed/sequence_number, an extra bound
 	keys    *keyCache
 	tables  map[uint64]*binlogTable // by table id, per TABLE_MAP
 	byName  map[string]*binlogTable // newest shape per schema.table
@@ -35,6 +36,8 @@ type session struct {
 	gset     offsets.GTIDSet
 	cur      *sources.TxnBuffer
 	curGTID  string
+	curLC    int64 // the open transaction's last_committed (MySQL; 0 on MariaDB)
+	curSN    int64 // its sequence_number (MySQL; 0 on MariaDB)
 	curTime  time.Time
 	saved    offsets.Seq
 	savedPos offsets.Position
@@ -61,6 +64,7 @@ func (r *session) close(ctx context.Context) {
 func (r *session) run(ctx context.Context, ready func()) error {
 	cfg := r.cfg()
 	r.keys = newKeyCache(r.db)
+	r.clock = newLogicalClock(0)
 	r.tables = map[uint64]*binlogTable{}
 	r.byName = map[string]*binlogTable{}
 	snapshotDone := r.haveCheckpoint && r.checkpoint.SnapshotDone

@@ -55,6 +55,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		r.file = string(e.NextLogName)
+		r.clock.rotate()
 	case *replication.MariadbGTIDEvent:
 		r.begin(e.GTID.String(), time.Unix(int64(h.Timestamp), 0))
 	case *replication.GTIDEvent:
@@ -67,6 +68,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 			at = time.UnixMicro(int64(e.ImmediateCommitTimestamp))
 		}
 		r.begin(fmt.Sprintf("%s:%d", u, e.GNO), at)
+		r.curLC, r.curSN = e.LastCommitted, e.SequenceNumber
 	case *replication.QueryEvent:
 		q := strings.TrimSpace(string(e.Query))
 		switch {
@@ -103,6 +105,7 @@ func (r *session) begin(gtid string, at time.Time) {
 	}
 	r.cur = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
 	r.curGTID, r.curTime = gtid, at
+	r.curLC, r.curSN = 0, 0
 }
 
 func (r *session) spillDir() string { return r.cfg().StateDir + "/spill/" + r.cfg().Name }
@@ -220,12 +223,16 @@ func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset g
 	}
 	txn := &ordering.Txn{Source: r.cfg().Name, ID: r.curGTID, Seq: seq, Pos: pos, CommitTime: r.curTime}
 	txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
+	if b, ok := r.clock.bound(r.curLC, r.curSN); ok && txn.DependsOn.Less(b) {
+		txn.DependsOn = b
+	}
 	if err := r.out.Publish(ctx, txn, n, buf.Changes()); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("source %s: publish transaction %s: %w", r.cfg().Name, r.curGTID, err)
 	}
+	r.clock.published(r.curSN, seq)
 	r.src.update(func(s *sources.Status) {
 		s.Txns++
 		s.Events += int64(n)
