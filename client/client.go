@@ -47,7 +47,9 @@ func New(base string) *Client { return &Client{Base: base} }
 
 // WaitFor returns once sink has applied position (of the sink's only
 // source), or ctx ends. The wait's timeout is ctx's deadline (30s without
-// one).
+// one), less a reserve for the daemon's answer (a fifth, at most 2s), so a
+// timeout normally reports the sink's applied position; an error wrapping
+// *TimeoutError is returned either way (errors.Is(err, ErrTimeout)).
 func (c *Client) WaitFor(ctx context.Context, sink, position string) error {
 	return c.WaitForSource(ctx, sink, "", position)
 }
@@ -59,6 +61,12 @@ func (c *Client) WaitForSource(ctx context.Context, sink, source, position strin
 		timeout = time.Until(d)
 		if timeout <= 0 {
 			return ctx.Err()
+		}
+		// The daemon answers a timed-out wait with the applied position;
+		// leave its answer time to arrive before ctx ends.
+		timeout -= min(max(timeout/5, 20*time.Millisecond), 2*time.Second)
+		if timeout <= 0 {
+			timeout = time.Millisecond
 		}
 	}
 	q := url.Values{"position": {position}, "timeout": {timeout.String()}}
@@ -76,6 +84,11 @@ func (c *Client) WaitForSource(ctx context.Context, sink, source, position strin
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The answer did not arrive in time: still a timeout, with the
+			// applied position unknown.
+			return fmt.Errorf("%w: %w", &TimeoutError{Sink: sink, Applied: "unknown", Target: position}, err)
+		}
 		return fmt.Errorf("walship: wait: %w", err)
 	}
 	defer resp.Body.Close()

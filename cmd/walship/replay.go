@@ -161,16 +161,11 @@ func (s *replaySource) spineBounds(ctx context.Context, brokers []string, timeou
 		timeout = 10 * time.Second
 	}
 	topic := kafka.TransactionTopic(s.prefix)
-	c := &kafkago.Client{Addr: kafkago.TCP(brokers...), Timeout: timeout}
-	meta, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	n, err := kafka.Partitions(ctx, brokers, timeout, topic)
 	if err != nil {
-		return fmt.Errorf("source %s: metadata of %s: %w", s.name, topic, err)
+		return fmt.Errorf("source %s: %w", s.name, err)
 	}
-	for _, t := range meta.Topics {
-		if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
-			s.exists = true
-		}
-	}
+	s.exists = n > 0
 	if !s.exists {
 		return nil // the source never wrote: nothing to replay
 	}

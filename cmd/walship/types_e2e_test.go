@@ -354,7 +354,11 @@ func (r *tyRun) cleanup() {
 		}
 		conn.Close(ctx)
 	}
-	client := &kafkago.Client{Addr: kafkago.TCP(strings.Split(r.broker, ",")...), Timeout: 20 * time.Second}
+	// A transport of its own: the default one answers metadata from a
+	// cache that may predate this run's topics.
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(strings.Split(r.broker, ",")...), Timeout: 20 * time.Second, Transport: tr}
 	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{})
 	if err != nil {
 		return
@@ -1006,17 +1010,16 @@ type tyUnchanged struct {
 // tyUnchangedRecords reads a whole topic and returns its records that name
 // unchanged columns.
 func tyUnchangedRecords(broker, topic string) ([]tyUnchanged, error) {
-	client := &kafkago.Client{Addr: kafkago.TCP(strings.Split(broker, ",")...), Timeout: 10 * time.Second}
-	md, err := client.Metadata(context.Background(), &kafkago.MetadataRequest{Topics: []string{topic}})
+	parts, err := kafka.Partitions(context.Background(), strings.Split(broker, ","), 10*time.Second, topic)
 	if err != nil {
 		return nil, err
 	}
-	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		return nil, fmt.Errorf("topic %s: %v", topic, md.Topics)
+	if parts == 0 {
+		return nil, fmt.Errorf("topic %s does not exist", topic)
 	}
 	var out []tyUnchanged
-	for _, p := range md.Topics[0].Partitions {
-		conn, err := kafkago.DialLeader(context.Background(), "tcp", strings.Split(broker, ",")[0], topic, p.ID)
+	for p := range parts {
+		conn, err := kafkago.DialLeader(context.Background(), "tcp", strings.Split(broker, ",")[0], topic, p)
 		if err != nil {
 			return nil, err
 		}

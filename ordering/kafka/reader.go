@@ -150,20 +150,8 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.
 }
 
 func (r *Reader) topicExists(ctx context.Context, topic string) (bool, error) {
-	c := &kafkago.Client{Addr: kafkago.TCP(r.cfg.Brokers...), Timeout: r.cfg.DialTimeout}
-	meta, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return false, fmt.Errorf("metadata of %s: %w", topic, err)
-	}
-	for _, t := range meta.Topics {
-		if t.Name == topic {
-			if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
-				return false, nil
-			}
-			return t.Error == nil && len(t.Partitions) > 0, t.Error
-		}
-	}
-	return false, nil
+	n, err := Partitions(ctx, r.cfg.Brokers, r.cfg.DialTimeout, topic)
+	return n > 0, err
 }
 
 func (r *Reader) bounds(topic string, part int) (first, last int64, err error) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 )
@@ -100,3 +101,31 @@ func (t *Topics) Forget(topic string) {
 
 // brokerAddr is the kafka-go address of a broker list.
 func brokerAddr(brokers []string) net.Addr { return kafkago.TCP(brokers...) }
+
+// Partitions returns topic's partition count as the cluster reports it now
+// (0 when the topic does not exist). It asks the brokers directly:
+// kafka-go's Transport answers metadata requests from a cache refreshed
+// every few seconds, which does not know a topic another process created
+// since.
+func Partitions(ctx context.Context, brokers []string, timeout time.Duration, topic string) (int, error) {
+	tr := &kafkago.Transport{DialTimeout: timeout, MetadataTTL: time.Hour}
+	defer tr.CloseIdleConnections()
+	c := &kafkago.Client{Addr: brokerAddr(brokers), Timeout: timeout, Transport: tr}
+	meta, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range meta.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if errors.Is(t.Error, kafkago.UnknownTopicOrPartition) {
+			return 0, nil
+		}
+		if t.Error != nil {
+			return 0, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		return len(t.Partitions), nil
+	}
+	return 0, nil
+}
