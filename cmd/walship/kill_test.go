@@ -47,8 +47,27 @@ func TestKill9SourceLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		root.Exec(ctx, "SELECT pg_drop_replication_slot($1)", name)
-		root.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		// root is closed by now (defers run before cleanups): connect
+		// again. A killed daemon's walsender may hold the slot for a
+		// moment; the database cannot be dropped while its slot exists.
+		conn, err := pgx.Connect(ctx, pgURL)
+		if err != nil {
+			t.Logf("cleanup: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		for range 50 {
+			conn.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+				WHERE slot_name = $1 AND NOT active`, name)
+			var left int
+			if conn.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", name).Scan(&left) == nil && left == 0 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
 	})
 	dsn := strings.Replace(pgURL, "/postgres?", "/"+name+"?", 1)
 	db, err := pgx.Connect(ctx, dsn)

@@ -345,6 +345,10 @@ func (r *tyRun) cleanup() {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+		// e2e.cleanup drops the source database only for runs it built.
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+r.name+" WITH (FORCE)"); err != nil {
+			r.t.Errorf("cleanup: %v", err)
+		}
 		conn.Close(ctx)
 	}
 	r.e2e.cleanup() // followers, databases
