@@ -1,35 +1,28 @@
 package sinks_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
-	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/internal/benchkit"
 	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
@@ -79,10 +72,10 @@ import (
 func BenchmarkSinkParallelApply(b *testing.B) {
 	broker := testenv.Kafka(b)
 	brokers := strings.Split(broker, ",")
-	nTxns := envInt(b, "WALSHIP_BENCH_TXNS", 20000)
-	workersN := envInt(b, "WALSHIP_BENCH_WORKERS", 8)
-	keys := envInt(b, "WALSHIP_BENCH_KEYS", 20000)
-	batchSettings := envInts(b, "WALSHIP_BENCH_BATCH", []int{100})
+	nTxns := benchkit.EnvInt(b, "WALSHIP_BENCH_TXNS", 20000)
+	workersN := benchkit.EnvInt(b, "WALSHIP_BENCH_WORKERS", 8)
+	keys := benchkit.EnvInt(b, "WALSHIP_BENCH_KEYS", 20000)
+	batchSettings := benchkit.EnvInts(b, "WALSHIP_BENCH_BATCH", []int{100})
 	engines := benchEngines(b)
 	profDir := os.Getenv("WALSHIP_BENCH_CPUPROFILE")
 	ctx := context.Background()
@@ -96,7 +89,7 @@ func BenchmarkSinkParallelApply(b *testing.B) {
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		deleteTopics(cctx, b, broker, kafka.TransactionTopic(prefix), kafka.TopicName(prefix, benchTable.Schema, benchTable.Name))
+		benchkit.DeleteTopics(cctx, b, broker, kafka.TransactionTopic(prefix), kafka.TopicName(prefix, benchTable.Schema, benchTable.Name))
 	}()
 	pubTime := publishLog(b, ctx, brokers, prefix, lg)
 	b.Logf("published and durable in %s (%.0f txn/s)", pubTime.Round(time.Millisecond), float64(len(lg.txns))/pubTime.Seconds())
@@ -704,7 +697,7 @@ func (f *simFollower) verify(b *testing.B, engine string, workers int, want expe
 
 func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []string, prefix string, lg *benchLog,
 	workers, batch int, profDir string) sinkRun {
-	log := benchLogger()
+	log := benchkit.Logger(slog.LevelWarn)
 	var d sqlsink.Dialect
 	var sim *simFollower
 	cf := &countingFollower{}
@@ -743,8 +736,8 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 	defer cancel()
 	done := make(chan error, 1)
 	var readyAt atomic.Int64
-	cpu0 := processCPU()
-	busy0, total0 := machineCPU()
+	cpu0 := benchkit.ProcessCPU().Seconds()
+	busy0, total0 := benchkit.MachineCPU()
 	t0 := time.Now()
 	go func() { done <- s.Run(rctx, func() { readyAt.Store(int64(time.Since(t0))) }) }()
 	smp := startSampler(s, cf, lg.last, t0)
@@ -775,8 +768,8 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 	if smp.readAt == 0 { // read and applied between two samples
 		smp.readAt = elapsed
 	}
-	cpu1 := processCPU()
-	busy1, total1 := machineCPU()
+	cpu1 := benchkit.ProcessCPU().Seconds()
+	busy1, total1 := benchkit.MachineCPU()
 	if prof != "" {
 		pprof.StopCPUProfile()
 	}
@@ -890,25 +883,8 @@ func (s *engineSummary) finish() {
 
 // writeSinkResult writes bench/results/sink-<date>.json.
 func writeSinkResult(b *testing.B, lg *benchLog, keys int, readerRate float64, summaries []*engineSummary) {
-	dir := os.Getenv("WALSHIP_BENCH_OUT")
-	if dir == "-" {
-		return
-	}
-	if dir == "" {
-		root, err := repoRoot()
-		if err != nil {
-			b.Logf("results not written: %v", err)
-			return
-		}
-		dir = filepath.Join(root, "bench", "results")
-	}
-	now := time.Now()
-	kernel, _ := exec.Command("uname", "-r").Output()
-	rev, _ := exec.Command("git", "rev-parse", "HEAD").Output()
-	dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
-	out := map[string]any{
+	benchkit.WriteResult(b, "sink", map[string]any{
 		"benchmark":            "BenchmarkSinkParallelApply",
-		"date":                 now.UTC().Format(time.RFC3339),
 		"txns":                 lg.streamTxns,
 		"changes":              lg.changes,
 		"snapshot_rows":        keys,
@@ -920,158 +896,7 @@ func writeSinkResult(b *testing.B, lg *benchLog, keys int, readerRate float64, s
 		"reader_txn_per_s":     readerRate,
 		"independent":          lg.independent,
 		"engines":              summaries,
-		"machine": map[string]any{
-			"nproc":  runtime.NumCPU(),
-			"kernel": strings.TrimSpace(string(kernel)),
-			"cpu":    cpuModel(),
-			"goos":   runtime.GOOS,
-			"goarch": runtime.GOARCH,
-		},
-		"go_version":    runtime.Version(),
-		"git_revision":  strings.TrimSpace(string(rev)),
-		"git_dirty":     len(strings.TrimSpace(string(dirty))) > 0,
-		"kafka_version": os.Getenv("WALSHIP_KAFKA_VERSION"),
 		"note": "txn/s counts stream transactions over Run start -> watermark at the log's last Seq (snapshot chunks included in the time); " +
 			"stream_txn_per_s leaves the snapshot out; the follower table is verified (count and sums) after every run",
-	}
-	var buf strings.Builder
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "sink-"+now.Format("2006-01-02T150405")+".json")
-	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("results: %s", path)
-	fmt.Println("results:", path)
-}
-
-// --- helpers ---------------------------------------------------------------------
-
-// benchLogger discards the sink's logs unless -v.
-func benchLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
-
-func envInts(b *testing.B, name string, def []int) []int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	var out []int
-	for _, f := range strings.Split(v, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			b.Fatalf("%s=%q: want positive integers separated by commas", name, v)
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
-// processCPU is this process's user + system CPU time, in seconds.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// machineCPU returns the busy and total jiffies of all CPUs (/proc/stat).
-func machineCPU() (busy, total float64) {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	if !sc.Scan() {
-		return 0, 0
-	}
-	fields := strings.Fields(sc.Text())
-	if len(fields) < 5 || fields[0] != "cpu" {
-		return 0, 0
-	}
-	for i, s := range fields[1:] {
-		if i >= 8 { // guest time is already counted in user
-			break
-		}
-		v, _ := strconv.ParseFloat(s, 64)
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
-			busy += v
-		}
-	}
-	return busy, total
-}
-
-func cpuModel() string {
-	info, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return ""
-	}
-	for _, l := range strings.Split(string(info), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-func deleteTopics(ctx context.Context, b *testing.B, broker string, topics ...string) {
-	c := &kafkago.Client{Addr: kafkago.TCP(strings.Split(broker, ",")...), Timeout: 20 * time.Second}
-	res, err := c.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: topics})
-	if err != nil {
-		b.Logf("delete topics: %v", err)
-		return
-	}
-	for t, err := range res.Errors {
-		if err != nil && !errors.Is(err, kafkago.UnknownTopicOrPartition) {
-			b.Logf("delete topic %s: %v", t, err)
-		}
-	}
-}
-
-// repoRoot is $WALSHIP_ROOT, or the nearest folder above the working
-// directory holding go.mod.
-func repoRoot() (string, error) {
-	if r := os.Getenv("WALSHIP_ROOT"); r != "" {
-		return r, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	})
 }

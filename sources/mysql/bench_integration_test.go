@@ -3,30 +3,22 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
 	mysqldriver "github.com/go-sql-driver/mysql"
-	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/walship/walship/internal/benchkit"
 	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
@@ -63,8 +55,8 @@ import (
 func BenchmarkBinlogSourceVsRawSyncer(b *testing.B) {
 	dsn := testenv.MySQLSource(b)
 	broker := testenv.Kafka(b)
-	rows := binlogBenchEnvInt(b, "WALSHIP_BENCH_ROWS", 200000)
-	perTxn := binlogBenchEnvInt(b, "WALSHIP_BENCH_TXN", 100)
+	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_ROWS", 200000)
+	perTxn := benchkit.EnvInt(b, "WALSHIP_BENCH_TXN", 100)
 
 	var runs []binlogBenchRun
 	for i := 0; i < b.N; i++ {
@@ -147,7 +139,7 @@ func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn int) binlogBe
 		if _, err := root.ExecContext(cctx, "DROP DATABASE IF EXISTS "+name); err != nil {
 			b.Logf("drop database %s: %v", name, err)
 		}
-		binlogBenchDeleteTopics(cctx, b, broker, kafka.TransactionTopic(name), kafka.TopicName(name, name, "bench"))
+		benchkit.DeleteTopics(cctx, b, broker, kafka.TransactionTopic(name), kafka.TopicName(name, name, "bench"))
 	}()
 	db, err := sql.Open("mysql", dsn+name)
 	if err != nil {
@@ -282,7 +274,7 @@ func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Posit
 	if err := store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: before, SnapshotDone: true}); err != nil {
 		b.Fatal(err)
 	}
-	src := New(cfg, newLog, store, binlogBenchLog())
+	src := New(cfg, newLog, store, benchkit.Logger(slog.LevelInfo))
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	stopped := false
@@ -314,7 +306,7 @@ func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Posit
 	var r binlogBenchWalship
 	var streamingAt atomic.Int64 // ns after t0
 	var acked string
-	cpu0 := binlogBenchCPU()
+	cpu0 := benchkit.ProcessCPU()
 	t0 := time.Now()
 	go func() { done <- src.Run(sctx, func() { streamingAt.Store(int64(time.Since(t0))) }) }()
 	deadline := t0.Add(10 * time.Minute)
@@ -342,7 +334,7 @@ func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Posit
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	r.elapsed, r.cpu = time.Since(t0), binlogBenchCPU()-cpu0
+	r.elapsed, r.cpu = time.Since(t0), benchkit.ProcessCPU()-cpu0
 	stopSource()
 	r.streaming = time.Duration(streamingAt.Load())
 	if st := src.Status(); st.Events != int64(changes) {
@@ -486,14 +478,14 @@ func rawSyncerDrain(b *testing.B, host string, port uint16, user, password strin
 		ServerID: serverID, Flavor: "mariadb", Host: host, Port: port, User: user, Password: password,
 		Charset: "utf8mb4", UseDecimal: true, ParseTime: false, TimestampStringLocation: time.UTC,
 		HeartbeatPeriod: 5 * time.Second, ReadTimeout: 15 * time.Second, DisableRetrySync: true,
-		Logger: binlogBenchLog().With("component", "raw-binlog"),
+		Logger: benchkit.Logger(slog.LevelInfo).With("component", "raw-binlog"),
 	})
 	defer syncer.Close()
 	target := to.Native()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var r rawResult
-	cpu0 := binlogBenchCPU()
+	cpu0 := benchkit.ProcessCPU()
 	t0 := time.Now()
 	st, err := syncer.StartSyncGTID(from.Native().Clone())
 	if err != nil {
@@ -519,98 +511,28 @@ func rawSyncerDrain(b *testing.B, host string, port uint16, user, password strin
 			}
 		case *replication.XIDEvent:
 			if e.GSet != nil && e.GSet.Contain(target) {
-				r.elapsed, r.cpu = time.Since(t0), binlogBenchCPU()-cpu0
+				r.elapsed, r.cpu = time.Since(t0), benchkit.ProcessCPU()-cpu0
 				return r
 			}
 		case *replication.QueryEvent: // a DDL or non-transactional write of another test may come last
 			if e.GSet != nil && e.GSet.Contain(target) {
-				r.elapsed, r.cpu = time.Since(t0), binlogBenchCPU()-cpu0
+				r.elapsed, r.cpu = time.Since(t0), benchkit.ProcessCPU()-cpu0
 				return r
 			}
-		}
-	}
-}
-
-// binlogBenchCPU is this process's user+sys CPU time so far.
-func binlogBenchCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// binlogBenchLog discards the source's logs unless -v.
-func binlogBenchLog() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-func binlogBenchEnvInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
-
-func binlogBenchDeleteTopics(ctx context.Context, b *testing.B, broker string, topics ...string) {
-	c := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 20 * time.Second}
-	res, err := c.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: topics})
-	if err != nil {
-		b.Logf("delete topics: %v", err)
-		return
-	}
-	for t, err := range res.Errors {
-		if err != nil && !errors.Is(err, kafkago.UnknownTopicOrPartition) {
-			b.Logf("delete topic %s: %v", t, err)
 		}
 	}
 }
 
 // writeBinlogBenchResult writes bench/results/mysql-source-<date>.json.
 func writeBinlogBenchResult(b *testing.B, dsn string, runs []binlogBenchRun, raw, ws float64) {
-	dir := os.Getenv("WALSHIP_BENCH_OUT")
-	if dir == "-" {
-		return
-	}
-	if dir == "" {
-		root, err := binlogBenchRepoRoot()
-		if err != nil {
-			b.Logf("results not written: %v", err)
-			return
-		}
-		dir = filepath.Join(root, "bench", "results")
-	}
-	now := time.Now()
-	kernel, _ := exec.Command("uname", "-r").Output()
-	cpu := ""
-	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(info), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	rev, _ := exec.Command("git", "rev-parse", "HEAD").Output()
-	dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
 	server := ""
 	if db, err := sql.Open("mysql", dsn); err == nil {
 		db.QueryRow("SELECT VERSION()").Scan(&server)
 		db.Close()
 	}
-	goMySQL := binlogBenchModVersion("github.com/go-mysql-org/go-mysql")
 	last := runs[len(runs)-1]
-	out := map[string]any{
+	benchkit.WriteResult(b, "mysql-source", map[string]any{
 		"benchmark":          "BenchmarkBinlogSourceVsRawSyncer",
-		"date":               now.Format(time.RFC3339),
 		"rows":               last.Rows,
 		"changes":            last.Changes,
 		"rows_per_txn":       last.RowsPerTxn,
@@ -618,85 +540,10 @@ func writeBinlogBenchResult(b *testing.B, dsn string, runs []binlogBenchRun, raw
 		"walship_rows_per_s": ws,
 		"ratio":              ws / raw,
 		"runs":               runs,
-		"machine": map[string]any{
-			"nproc":  runtime.NumCPU(),
-			"kernel": strings.TrimSpace(string(kernel)),
-			"cpu":    cpu,
-			"goos":   runtime.GOOS,
-			"goarch": runtime.GOARCH,
-		},
-		"go_version":       runtime.Version(),
-		"go_mysql_version": goMySQL,
-		"git_revision":     strings.TrimSpace(string(rev)),
-		"git_dirty":        len(strings.TrimSpace(string(dirty))) > 0,
-		"kafka_version":    os.Getenv("WALSHIP_KAFKA_VERSION"),
-		"mariadb_version":  server,
-		"note":             "rates count row changes of the bench table (inserts + updates); walship: binlog -> Kafka (acks=all) from a checkpoint seeded at the load's start until the checkpoint holds the load's last GTID; raw: go-mysql BinlogSyncer (UseDecimal, no ParseTime, UTC) from StartSyncGTID at the load's start until the event completing the load's last GTID, rows decoded and dropped",
-	}
-	var buf strings.Builder
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "mysql-source-"+now.Format("2006-01-02T150405")+".json")
-	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("results: %s", path)
-	fmt.Println("results:", path)
-}
-
-// binlogBenchModVersion is a dependency's version: from the build info,
-// or (test binaries record no dependencies) from the repository's go.mod.
-func binlogBenchModVersion(path string) string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == path {
-				return d.Version
-			}
-		}
-	}
-	root, err := binlogBenchRepoRoot()
-	if err != nil {
-		return ""
-	}
-	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		return ""
-	}
-	for _, l := range strings.Split(string(mod), "\n") {
-		if f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(l), "require ")); len(f) >= 2 && f[0] == path {
-			return f[1]
-		}
-	}
-	return ""
-}
-
-// binlogBenchRepoRoot is $WALSHIP_ROOT, or the nearest folder above the
-// working directory holding go.mod.
-func binlogBenchRepoRoot() (string, error) {
-	if r := os.Getenv("WALSHIP_ROOT"); r != "" {
-		return r, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+		"go_mysql_version":   benchkit.ModVersion("github.com/go-mysql-org/go-mysql"),
+		"mariadb_version":    server,
+		"note":               "rates count row changes of the bench table (inserts + updates); walship: binlog -> Kafka (acks=all) from a checkpoint seeded at the load's start until the checkpoint holds the load's last GTID; raw: go-mysql BinlogSyncer (UseDecimal, no ParseTime, UTC) from StartSyncGTID at the load's start until the event completing the load's last GTID, rows decoded and dropped",
+	})
 }
 
 func (l *binlogBenchDiscardLog) Heartbeat(context.Context, string, offsets.Position, time.Time) (bool, error) {

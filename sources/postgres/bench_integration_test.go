@@ -2,25 +2,20 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"github.com/walship/walship/sources"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/walship/walship/internal/benchkit"
 	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering/envelope"
@@ -46,8 +41,8 @@ import (
 func BenchmarkSourceVsRecvlogical(b *testing.B) {
 	base := testenv.PGSource(b)
 	broker := testenv.Kafka(b)
-	rows := envInt(b, "WALSHIP_BENCH_ROWS", 200000)
-	perTxn := envInt(b, "WALSHIP_BENCH_TXN", 100)
+	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_ROWS", 200000)
+	perTxn := benchkit.EnvInt(b, "WALSHIP_BENCH_TXN", 100)
 	recvlogical := pgBinary(b, "pg_recvlogical")
 
 	var runs []benchRun
@@ -109,7 +104,7 @@ func runSourceBench(b *testing.B, base, broker, recvlogical string, rows, perTxn
 		if _, err := root.Exec(cctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			b.Logf("drop database %s: %v", name, err)
 		}
-		deleteTopics(cctx, b, broker, kafka.TransactionTopic(name), kafka.TopicName(name, "public", "bench"))
+		benchkit.DeleteTopics(cctx, b, broker, kafka.TransactionTopic(name), kafka.TopicName(name, "public", "bench"))
 	}()
 	dsn := strings.Replace(base, "/postgres?", "/"+name+"?", 1)
 	if dsn == base {
@@ -211,7 +206,7 @@ END $$`, rows, perTxn)
 	newLog := func() (sources.Log, error) {
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
 	}
-	src := New(cfg, newLog, store, benchLog())
+	src := New(cfg, newLog, store, benchkit.Logger(slog.LevelInfo))
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	stopped := false
@@ -270,26 +265,6 @@ END $$`, rows, perTxn)
 	return r
 }
 
-// benchLog discards the source's logs unless -v.
-func benchLog() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
-
 // pgBinary finds a PostgreSQL client program: $WALSHIP_PG_BIN, the Debian
 // layout for PostgreSQL 15, then PATH.
 func pgBinary(b *testing.B, prog string) string {
@@ -309,51 +284,11 @@ func pgBinary(b *testing.B, prog string) string {
 	return p
 }
 
-func deleteTopics(ctx context.Context, b *testing.B, broker string, topics ...string) {
-	c := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 20 * time.Second}
-	res, err := c.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: topics})
-	if err != nil {
-		b.Logf("delete topics: %v", err)
-		return
-	}
-	for t, err := range res.Errors {
-		if err != nil && !errors.Is(err, kafkago.UnknownTopicOrPartition) {
-			b.Logf("delete topic %s: %v", t, err)
-		}
-	}
-}
-
 // writeBenchResult writes bench/results/source-<date>.json.
 func writeBenchResult(b *testing.B, runs []benchRun, rl, ws float64) {
-	dir := os.Getenv("WALSHIP_BENCH_OUT")
-	if dir == "-" {
-		return
-	}
-	if dir == "" {
-		root, err := repoRoot()
-		if err != nil {
-			b.Logf("results not written: %v", err)
-			return
-		}
-		dir = filepath.Join(root, "bench", "results")
-	}
-	now := time.Now()
-	kernel, _ := exec.Command("uname", "-r").Output()
-	cpu := ""
-	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(info), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	rev, _ := exec.Command("git", "rev-parse", "HEAD").Output()
-	dirty, _ := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
 	last := runs[len(runs)-1]
-	out := map[string]any{
+	benchkit.WriteResult(b, "source", map[string]any{
 		"benchmark":              "BenchmarkSourceVsRecvlogical",
-		"date":                   now.Format(time.RFC3339),
 		"rows":                   last.Rows,
 		"changes":                last.Changes,
 		"rows_per_txn":           last.RowsPerTxn,
@@ -361,56 +296,7 @@ func writeBenchResult(b *testing.B, runs []benchRun, rl, ws float64) {
 		"walship_rows_per_s":     ws,
 		"ratio":                  ws / rl,
 		"runs":                   runs,
-		"machine": map[string]any{
-			"nproc":  runtime.NumCPU(),
-			"kernel": strings.TrimSpace(string(kernel)),
-			"cpu":    cpu,
-			"goos":   runtime.GOOS,
-			"goarch": runtime.GOARCH,
-		},
-		"go_version":       runtime.Version(),
-		"git_revision":     strings.TrimSpace(string(rev)),
-		"git_dirty":        len(strings.TrimSpace(string(dirty))) > 0,
-		"kafka_version":    os.Getenv("WALSHIP_KAFKA_VERSION"),
-		"postgres_version": os.Getenv("WALSHIP_PG_MAJOR"),
-		"note":             "rates count row changes (inserts + updates); walship: pgoutput -> Kafka (acks=all) until the slot is acknowledged past the load's end LSN; pg_recvlogical: pgoutput to /dev/null until --endpos",
-	}
-	var buf strings.Builder
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "source-"+now.Format("2006-01-02T150405")+".json")
-	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("results: %s", path)
-	fmt.Println("results:", path)
-}
-
-// repoRoot is $WALSHIP_ROOT, or the nearest folder above the working
-// directory holding go.mod.
-func repoRoot() (string, error) {
-	if r := os.Getenv("WALSHIP_ROOT"); r != "" {
-		return r, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+		"postgres_version":       os.Getenv("WALSHIP_PG_MAJOR"),
+		"note":                   "rates count row changes (inserts + updates); walship: pgoutput -> Kafka (acks=all) until the slot is acknowledged past the load's end LSN; pg_recvlogical: pgoutput to /dev/null until --endpos",
+	})
 }
