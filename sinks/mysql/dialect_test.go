@@ -16,6 +16,7 @@ import (
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 var dia = New(config.MySQLSink{})
@@ -169,7 +170,7 @@ func daysOf(y int64, m, d int) int64 {
 }
 
 func usOf(y int64, m, d, h, mi, s int, frac int64) int64 {
-	return daysOf(y, m, d)*usPerDay + int64(h*3600+mi*60+s)*usPerSec + frac
+	return daysOf(y, m, d)*sqltext.UsPerDay + int64(h*3600+mi*60+s)*sqltext.UsPerSec + frac
 }
 
 func TestParam(t *testing.T) {
@@ -195,7 +196,7 @@ func TestParam(t *testing.T) {
 		{col("date", ordering.KindDate), ordering.Date(daysOf(1, 1, 1)), "0001-01-01"},
 		{col("date", ordering.KindDate), ordering.Date(daysOf(0, 12, 31)), "0000-12-31"},
 		{col("date", ordering.KindDate), ordering.Special(ordering.KindDate, "0000-00-00"), "0000-00-00"},
-		{col("time(6)", ordering.KindTime), ordering.Time(-(838*3600 + 59*60 + 59) * usPerSec), "-838:59:59.000000"},
+		{col("time(6)", ordering.KindTime), ordering.Time(-(838*3600 + 59*60 + 59) * sqltext.UsPerSec), "-838:59:59.000000"},
 		{col("time without time zone", ordering.KindTime), ordering.Time(86_400_000_000), "24:00:00.000000"},
 		{col("timestamp with time zone", ordering.KindTimestampTZ), ordering.TimestampTZ(-1), "1969-12-31 23:59:59.999999"},
 		{col("datetime(3)", ordering.KindTimestamp), ordering.Timestamp(usOf(2024, 2, 29, 1, 2, 3, 456_000)), "2024-02-29 01:02:03.456000"},
@@ -243,7 +244,7 @@ func TestParamUnsupported(t *testing.T) {
 		{col("date", ordering.KindDate), ordering.Special(ordering.KindDate, "infinity")},
 		{col("timestamp without time zone", ordering.KindTimestamp), ordering.Special(ordering.KindTimestamp, "-infinity")},
 		{col("timestamp with time zone", ordering.KindTimestampTZ), ordering.Special(ordering.KindTimestampTZ, "294270-01-01 00:00:00+00")},
-		{col("time", ordering.KindTime), ordering.Time(839 * 3600 * usPerSec)},
+		{col("time", ordering.KindTime), ordering.Time(839 * 3600 * sqltext.UsPerSec)},
 		{col("datetime(3)", ordering.KindTimestamp), ordering.Timestamp(1)}, // 1 µs in DATETIME(3) would round
 		{col("time", ordering.KindTime), ordering.Time(500_000)},            // TIME(0)
 		{col("text[]", ordering.KindArray), ordering.Array(ordering.String("\xff"))},
@@ -259,7 +260,7 @@ func TestParamUnsupported(t *testing.T) {
 
 func TestCivilRoundTrip(t *testing.T) {
 	for d := int64(-800_000); d < 3_000_000; d += 41 {
-		y, m, dd := civilFromDays(d)
+		y, m, dd := sqltext.CivilFromDays(d)
 		if daysOf(y, m, dd) != d {
 			t.Fatalf("civilFromDays(%d) = %d-%d-%d", d, y, m, dd)
 		}

@@ -27,10 +27,11 @@ import (
 	"strings"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 // maxTimeMicros is MySQL TIME's bound: 838:59:59.999999.
-const maxTimeMicros = (838*3600+59*60+59)*usPerSec + 999_999
+const maxTimeMicros = (838*3600+59*60+59)*sqltext.UsPerSec + 999_999
 
 // Param converts a value of column c into a driver argument.
 func (d *Dialect) Param(c ordering.Column, v ordering.Value) (any, error) {
@@ -69,7 +70,7 @@ func (d *Dialect) Param(c ordering.Column, v ordering.Value) (any, error) {
 		if err := yearInRange(c, v.Int()); err != nil {
 			return nil, err
 		}
-		return string(appendISODate(nil, v.Int())), nil
+		return string(sqltext.AppendISODate(nil, v.Int())), nil
 	case ordering.KindTime:
 		us := v.Int()
 		if us > maxTimeMicros || us < -maxTimeMicros {
@@ -78,23 +79,23 @@ func (d *Dialect) Param(c ordering.Column, v ordering.Value) (any, error) {
 		if err := fraction(c, us); err != nil {
 			return nil, err
 		}
-		return string(appendDuration(nil, us)), nil
+		return string(sqltext.AppendDuration(nil, us)), nil
 	case ordering.KindTimestamp, ordering.KindTimestampTZ:
 		if v.IsSpecial() {
 			return special(c, v)
 		}
-		days, tod := splitMicros(v.Int())
+		days, tod := sqltext.SplitMicros(v.Int())
 		if err := yearInRange(c, days); err != nil {
 			return nil, err
 		}
 		if err := fraction(c, tod); err != nil {
 			return nil, err
 		}
-		b := appendISODate(make([]byte, 0, 26), days)
+		b := sqltext.AppendISODate(make([]byte, 0, 26), days)
 		b = append(b, ' ')
-		return string(appendClock(b, uint64(tod))), nil
+		return string(sqltext.AppendClock(b, uint64(tod))), nil
 	case ordering.KindArray:
-		b, err := appendJSON(nil, v, 0)
+		b, err := sqltext.AppendJSON(nil, v, 0)
 		if err != nil {
 			return nil, unsupported(c, "%v", err)
 		}
@@ -109,7 +110,7 @@ func (d *Dialect) Param(c ordering.Column, v ordering.Value) (any, error) {
 // special passes MySQL's zero dates through (the session's sql_mode
 // accepts them) and refuses PostgreSQL's infinity and out-of-range text.
 func special(c ordering.Column, v ordering.Value) (any, error) {
-	if s := v.Special(); isZeroDateText(s) {
+	if s := v.Special(); sqltext.IsZeroDateText(s) {
 		return s, nil
 	}
 	return nil, unsupported(c, "MySQL has no infinity or out-of-range dates")
@@ -117,10 +118,10 @@ func special(c ordering.Column, v ordering.Value) (any, error) {
 
 // yearInRange checks that a date falls in years 0000-9999.
 func yearInRange(c ordering.Column, days int64) error {
-	if days < -maxDays || days > maxDays {
+	if days < -sqltext.MaxDays || days > sqltext.MaxDays {
 		return unsupported(c, "date out of range")
 	}
-	if y, _, _ := civilFromDays(days); y < 0 || y > 9999 {
+	if y, _, _ := sqltext.CivilFromDays(days); y < 0 || y > 9999 {
 		return unsupported(c, "MySQL dates hold years 0000 to 9999 (no BC)")
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 // cell is one column of a round-trip table: how the source describes it,
@@ -103,8 +104,8 @@ var myCells = []cell{
 	read(c("blob", ordering.KindBytes, ordering.Bytes([]byte{}), ""), "HEX(%s)"),
 	c("date", ordering.KindDate, ordering.Date(daysOf(1000, 1, 1)), "1000-01-01"),
 	c("date", ordering.KindDate, ordering.Special(ordering.KindDate, "0000-00-00"), "0000-00-00"),
-	c("time(6)", ordering.KindTime, ordering.Time(-(838*3600+59*60+59)*usPerSec), "-838:59:59.000000"),
-	c("time", ordering.KindTime, ordering.Time(25*3600*usPerSec), "25:00:00"),
+	c("time(6)", ordering.KindTime, ordering.Time(-(838*3600+59*60+59)*sqltext.UsPerSec), "-838:59:59.000000"),
+	c("time", ordering.KindTime, ordering.Time(25*3600*sqltext.UsPerSec), "25:00:00"),
 	c("datetime(6)", ordering.KindTimestamp, ordering.Timestamp(usOf(9999, 12, 31, 23, 59, 59, 999_999)), "9999-12-31 23:59:59.999999"),
 	c("datetime", ordering.KindTimestamp, ordering.Special(ordering.KindTimestamp, "0000-00-00 00:00:00"), "0000-00-00 00:00:00"),
 	c("timestamp(3)", ordering.KindTimestampTZ, ordering.TimestampTZ(usOf(2038, 1, 19, 3, 14, 7, 123_000)), "2038-01-19 03:14:07.123"),

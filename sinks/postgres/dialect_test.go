@@ -15,6 +15,7 @@ import (
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 var dia = New(config.PostgresSink{})
@@ -160,18 +161,18 @@ func daysOf(y int64, m, d int) int64 {
 
 // usOf is microseconds since 1970 of y-m-d h:mi:s + frac µs.
 func usOf(y int64, m, d, h, mi, s int, frac int64) int64 {
-	return daysOf(y, m, d)*usPerDay + int64(h*3600+mi*60+s)*usPerSec + frac
+	return daysOf(y, m, d)*sqltext.UsPerDay + int64(h*3600+mi*60+s)*sqltext.UsPerSec + frac
 }
 
 func TestCivilRoundTrip(t *testing.T) {
-	for _, d := range []int64{-maxDays, -2_000_000_000, -719468, -719469, -1, 0, 1, 59, 60, 365, 11016, 2_147_483_000, maxDays} {
-		y, m, dd := civilFromDays(d)
+	for _, d := range []int64{-sqltext.MaxDays, -2_000_000_000, -719468, -719469, -1, 0, 1, 59, 60, 365, 11016, 2_147_483_000, sqltext.MaxDays} {
+		y, m, dd := sqltext.CivilFromDays(d)
 		if back := daysOf(y, m, dd); back != d {
 			t.Errorf("civilFromDays(%d) = %d-%d-%d → %d", d, y, m, dd, back)
 		}
 	}
 	for d := int64(-800_000); d < 800_000; d += 37 {
-		y, m, dd := civilFromDays(d)
+		y, m, dd := sqltext.CivilFromDays(d)
 		if daysOf(y, m, dd) != d {
 			t.Fatalf("civilFromDays(%d) = %d-%d-%d", d, y, m, dd)
 		}
@@ -206,7 +207,7 @@ func TestParam(t *testing.T) {
 		{col("date", ordering.KindDate), ordering.Date(daysOf(5874897, 12, 31)), "5874897-12-31"},
 		{col("date", ordering.KindDate), ordering.Special(ordering.KindDate, "infinity"), "infinity"},
 		{col("time without time zone", ordering.KindTime), ordering.Time(86_400_000_000), "24:00:00.000000"},
-		{col("time(6)", ordering.KindTime), ordering.Time(-(838*3600 + 59*60 + 59) * usPerSec), "-838:59:59.000000"},
+		{col("time(6)", ordering.KindTime), ordering.Time(-(838*3600 + 59*60 + 59) * sqltext.UsPerSec), "-838:59:59.000000"},
 		{col("timestamp without time zone", ordering.KindTimestamp), ordering.Timestamp(usOf(-43, 3, 15, 10, 0, 0, 500_000)), "0044-03-15 10:00:00.500000 BC"},
 		{col("timestamp with time zone", ordering.KindTimestampTZ), ordering.TimestampTZ(-1), "1969-12-31 23:59:59.999999+00"},
 		{col("timestamp with time zone", ordering.KindTimestampTZ), ordering.Special(ordering.KindTimestampTZ, "-infinity"), "-infinity"},

@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 // Param converts a value of column c into a driver argument.
@@ -80,12 +81,12 @@ func text(c ordering.Column, v ordering.Value) (string, error) {
 		if v.IsSpecial() {
 			return special(c, v)
 		}
-		if d := v.Int(); d < -maxDays || d > maxDays {
+		if d := v.Int(); d < -sqltext.MaxDays || d > sqltext.MaxDays {
 			return "", unsupported(c, "date out of range")
 		}
 		return string(appendDate(nil, v.Int())), nil
 	case ordering.KindTime:
-		return string(appendDuration(nil, v.Int())), nil
+		return string(sqltext.AppendDuration(nil, v.Int())), nil
 	case ordering.KindTimestamp, ordering.KindTimestampTZ:
 		if v.IsSpecial() {
 			return special(c, v)
@@ -171,7 +172,7 @@ func formatFloat(f float64) string {
 // refuses MySQL's zero dates, which no PostgreSQL date can hold.
 func special(c ordering.Column, v ordering.Value) (string, error) {
 	s := v.Special()
-	if isZeroDateText(s) {
+	if sqltext.IsZeroDateText(s) {
 		return "", unsupported(c, "MySQL zero date (year, month or day 0) has no PostgreSQL equivalent")
 	}
 	if strings.IndexByte(s, 0) >= 0 {
@@ -182,13 +183,13 @@ func special(c ordering.Column, v ordering.Value) (string, error) {
 
 // appendDate appends YYYY-MM-DD, with " BC" for astronomical years <= 0.
 func appendDate(b []byte, days int64) []byte {
-	y, m, d := civilFromDays(days)
+	y, m, d := sqltext.CivilFromDays(days)
 	bc := y <= 0
 	if bc {
 		y = 1 - y
 	}
-	b = appendPad(b, uint64(y), 4)
-	b = appendMD(b, m, d)
+	b = sqltext.AppendPad(b, uint64(y), 4)
+	b = sqltext.AppendMD(b, m, d)
 	if bc {
 		b = append(b, " BC"...)
 	}
@@ -197,14 +198,14 @@ func appendDate(b []byte, days int64) []byte {
 
 // timestamp formats µs since 1970 as YYYY-MM-DD HH:MM:SS.ffffff[+00][ BC].
 func timestamp(us int64, tz bool) string {
-	days, tod := splitMicros(us)
+	days, tod := sqltext.SplitMicros(us)
 	b := appendDate(make([]byte, 0, 36), days)
 	bc := len(b) > 3 && string(b[len(b)-3:]) == " BC"
 	if bc {
 		b = b[:len(b)-3]
 	}
 	b = append(b, ' ')
-	b = appendClock(b, uint64(tod))
+	b = sqltext.AppendClock(b, uint64(tod))
 	if tz {
 		b = append(b, "+00"...)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 // cell is one column of a round-trip table: how the source describes it,
@@ -128,8 +129,8 @@ var myCells = []cell{
 	c("binary(4)", ordering.KindBytes, ordering.Bytes([]byte{1, 0, 0, 0}), `\x01000000`),
 	c("blob", ordering.KindBytes, ordering.Bytes([]byte{}), `\x`),
 	c("date", ordering.KindDate, ordering.Date(daysOf(1000, 1, 1)), "1000-01-01"),
-	c("time(6)", ordering.KindTime, ordering.Time(-(838*3600+59*60+59)*usPerSec), "PT-838H-59M-59S"),
-	c("time", ordering.KindTime, ordering.Time(25*3600*usPerSec+1), "PT25H0.000001S"),
+	c("time(6)", ordering.KindTime, ordering.Time(-(838*3600+59*60+59)*sqltext.UsPerSec), "PT-838H-59M-59S"),
+	c("time", ordering.KindTime, ordering.Time(25*3600*sqltext.UsPerSec+1), "PT25H0.000001S"),
 	c("datetime(6)", ordering.KindTimestamp, ordering.Timestamp(usOf(9999, 12, 31, 23, 59, 59, 999_999)), "9999-12-31 23:59:59.999999"),
 	c("datetime", ordering.KindTimestamp, ordering.Timestamp(usOf(1000, 1, 1, 0, 0, 0, 0)), "1000-01-01 00:00:00"),
 	c("timestamp(3)", ordering.KindTimestampTZ, ordering.TimestampTZ(usOf(2038, 1, 19, 3, 14, 7, 123_000)), "2038-01-19 03:14:07.123+00"),

@@ -11,6 +11,7 @@ import (
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 var dia = New(config.SQLiteSink{Path: "unused.db"})
@@ -139,7 +140,7 @@ func daysOf(y int64, m, d int) int64 {
 }
 
 func usOf(y int64, m, d, h, mi, s int, frac int64) int64 {
-	return daysOf(y, m, d)*usPerDay + int64(h*3600+mi*60+s)*usPerSec + frac
+	return daysOf(y, m, d)*sqltext.UsPerDay + int64(h*3600+mi*60+s)*sqltext.UsPerSec + frac
 }
 
 func TestParam(t *testing.T) {
@@ -160,7 +161,7 @@ func TestParam(t *testing.T) {
 		{col(ordering.KindDate), ordering.Date(daysOf(0, 1, 1)), "0000-01-01"},
 		{col(ordering.KindDate), ordering.Date(daysOf(12345, 1, 1)), "+12345-01-01"},
 		{col(ordering.KindDate), ordering.Special(ordering.KindDate, "0000-00-00"), "0000-00-00"},
-		{col(ordering.KindTime), ordering.Time(-(838*3600 + 59*60 + 59) * usPerSec), "-838:59:59.000000"},
+		{col(ordering.KindTime), ordering.Time(-(838*3600 + 59*60 + 59) * sqltext.UsPerSec), "-838:59:59.000000"},
 		{col(ordering.KindTime), ordering.Time(86_400_000_000), "24:00:00.000000"},
 		{col(ordering.KindTimestamp), ordering.Timestamp(usOf(2024, 2, 29, 1, 2, 3, 4)), "2024-02-29 01:02:03.000004"},
 		{col(ordering.KindTimestampTZ), ordering.TimestampTZ(-1), "1969-12-31 23:59:59.999999+00:00"},

@@ -19,6 +19,7 @@ import (
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
@@ -188,7 +189,7 @@ var cells = []struct {
 	{ordering.Column{Type: "date", Kind: ordering.KindDate}, ordering.Special(ordering.KindDate, "infinity"), "text:infinity"},
 	{ordering.Column{Type: "date", Kind: ordering.KindDate}, ordering.Special(ordering.KindDate, "0000-00-00"), "text:0000-00-00"},
 	{ordering.Column{Type: "time without time zone", Kind: ordering.KindTime}, ordering.Time(86_400_000_000), "text:24:00:00.000000"},
-	{ordering.Column{Type: "time(6)", Kind: ordering.KindTime}, ordering.Time(-(838*3600 + 59*60 + 59) * usPerSec), "text:-838:59:59.000000"},
+	{ordering.Column{Type: "time(6)", Kind: ordering.KindTime}, ordering.Time(-(838*3600 + 59*60 + 59) * sqltext.UsPerSec), "text:-838:59:59.000000"},
 	{ordering.Column{Type: "timestamp without time zone", Kind: ordering.KindTimestamp}, ordering.Timestamp(usOf(2024, 2, 29, 23, 59, 59, 123_456)), "text:2024-02-29 23:59:59.123456"},
 	{ordering.Column{Type: "timestamp with time zone", Kind: ordering.KindTimestampTZ}, ordering.TimestampTZ(usOf(1970, 1, 1, 0, 0, 0, 1)), "text:1970-01-01 00:00:00.000001+00:00"},
 	{ordering.Column{Type: "datetime", Kind: ordering.KindTimestamp}, ordering.Special(ordering.KindTimestamp, "0000-00-00 00:00:00"), "text:0000-00-00 00:00:00"},

@@ -38,6 +38,7 @@ import (
 
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sqltext"
 )
 
 // ColumnType maps a source column to INTEGER, REAL, TEXT or BLOB.
@@ -126,15 +127,15 @@ func (d *Dialect) Param(c ordering.Column, v ordering.Value) (any, error) {
 		if v.IsSpecial() {
 			return v.Special(), nil
 		}
-		s, err := isoTemporal(v, ' ')
+		s, err := sqltext.ISOTemporal(v, ' ')
 		if err != nil {
 			return nil, unsupported(c, "%v", err)
 		}
 		return s, nil
 	case ordering.KindTime:
-		return string(appendDuration(nil, v.Int())), nil
+		return string(sqltext.AppendDuration(nil, v.Int())), nil
 	case ordering.KindArray:
-		b, err := appendJSON(nil, v, 0)
+		b, err := sqltext.AppendJSON(nil, v, 0)
 		if err != nil {
 			return nil, unsupported(c, "%v", err)
 		}
