@@ -40,6 +40,10 @@ type e2e struct {
 	cmd       *exec.Cmd
 	logf      *os.File
 	followers map[string]*sql.DB
+	// pace, when set, is the pause between workload transactions: a
+	// steady load a slow machine's followers keep up with, for tests
+	// about latency rather than throughput.
+	pace time.Duration
 }
 
 const accounts = 50
@@ -334,6 +338,12 @@ func (e *e2e) workload(ctx context.Context, seed uint64, idBase int64) (int64, e
 			return updates, err
 		}
 		updates += txUpdates
+		if e.pace > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(e.pace):
+			}
+		}
 	}
 	return updates, nil
 }
