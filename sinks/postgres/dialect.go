@@ -274,10 +274,14 @@ func (d *Dialect) Upsert(n sqlsink.Name, cols []string, key []string, rows int) 
 		}
 		b.WriteByte(')')
 	}
-	if len(key) == 0 {
-		return b.String()
+	if len(key) > 0 {
+		b.WriteString(d.conflict(cols, key))
 	}
-	b.WriteString(" ON CONFLICT (" + d.identList(key) + ") DO ")
+	return b.String()
+}
+
+// conflict is the ON CONFLICT clause of an upsert of cols by key.
+func (d *Dialect) conflict(cols, key []string) string {
 	var sets []string
 	for _, c := range cols {
 		if !contains(key, c) {
@@ -286,11 +290,9 @@ func (d *Dialect) Upsert(n sqlsink.Name, cols []string, key []string, rows int) 
 		}
 	}
 	if len(sets) == 0 {
-		b.WriteString("NOTHING")
-	} else {
-		b.WriteString("UPDATE SET " + strings.Join(sets, ", "))
+		return " ON CONFLICT (" + d.identList(key) + ") DO NOTHING"
 	}
-	return b.String()
+	return " ON CONFLICT (" + d.identList(key) + ") DO UPDATE SET " + strings.Join(sets, ", ")
 }
 
 func contains(list []string, s string) bool {

@@ -142,7 +142,9 @@ var myCells = []cell{
 
 // roundTrip creates a table of cells with CreateTable, writes the values
 // with a plain INSERT (row 1) and two Upserts (rows 2 and 3: NULLs then
-// values, and values then NULLs), and compares what the follower stored.
+// values, and values then NULLs), then the same through BulkLoad's COPY
+// (row 4 inserted, rows 5 and 6 upserted twice), and compares what the
+// follower stored.
 func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src string, cells []cell) {
 	n := sqlsink.Name{Schema: "rt_" + src, Table: "types"}
 	key := ordering.Column{Name: "id", Type: "bigint", Kind: ordering.KindInt}
@@ -194,6 +196,27 @@ func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src st
 			t.Fatalf("Upsert: %v", err)
 		}
 	}
+	bulk := func(key []string, rows ...[]any) {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := d.BulkLoad(ctx, conn, n, names, key, rows); err != nil {
+			t.Fatalf("BulkLoad(key %v): %v", key, err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bulk(nil, row(4, false))
+	bulk([]string{"id"}, row(5, true), row(6, false))
+	bulk([]string{"id"}, row(5, false), row(6, true))
 
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -214,7 +237,7 @@ func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src st
 		q := d.QuoteIdent(cols[i+1].Name)
 		exprs[i] = "CASE WHEN " + q + " IS NULL THEN NULL ELSE concat(" + q + ") END"
 	}
-	for id, null := range map[int64]bool{1: false, 2: false, 3: true} {
+	for id, null := range map[int64]bool{1: false, 2: false, 3: true, 4: false, 5: false, 6: true} {
 		got := make([]sql.NullString, len(cells))
 		dest := make([]any, len(cells))
 		for i := range got {

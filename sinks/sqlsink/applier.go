@@ -223,30 +223,48 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Begin implements sinks.Follower.
+// Begin implements sinks.Follower. With a BulkLoader dialect the
+// transaction holds its connection, for the bulk path to reach it.
 func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
-	tx, err := a.db.BeginTx(ctx, nil)
+	bulk, _ := a.d.(BulkLoader)
+	if bulk == nil {
+		tx, err := a.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &Tx{a: a, tx: tx}, nil
+	}
+	conn, err := a.db.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{a: a, tx: tx}, nil
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &Tx{a: a, tx: tx, conn: conn, bulk: bulk}, nil
 }
 
 // Tx is one follower transaction.
 type Tx struct {
-	a  *Applier
-	tx *sql.Tx
-	// pending accumulates consecutive inserts into one table for a
-	// multi-row statement.
+	a    *Applier
+	tx   *sql.Tx
+	conn *sql.Conn  // the transaction's connection, with bulk only
+	bulk BulkLoader // the dialect's bulk path, or nil
+	// pending accumulates consecutive inserts (or snapshot rows) into one
+	// table for a multi-row statement or a bulk load.
 	pend      *shape
 	pendOp    ordering.Op
 	pendRows  [][]any
-	pendCount int
+	pendBytes int
+	pendKeys  map[string]struct{} // keys of pending snapshot rows (upserts)
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it
 // writes the pending rows.
 func (t *Tx) Commit() error {
+	defer t.release()
 	if len(t.pendRows) > 0 {
 		t.tx.Rollback()
 		return errors.New("commit with unwritten rows: Record was not called last")
@@ -255,7 +273,17 @@ func (t *Tx) Commit() error {
 }
 
 // Rollback implements sinks.FollowerTx.
-func (t *Tx) Rollback() error { return t.tx.Rollback() }
+func (t *Tx) Rollback() error {
+	defer t.release()
+	return t.tx.Rollback()
+}
+
+func (t *Tx) release() {
+	if t.conn != nil {
+		t.conn.Close()
+		t.conn = nil
+	}
+}
 
 // Record implements sinks.FollowerTx.
 func (t *Tx) Record(ctx context.Context, source string, txns []sinks.Applied) error {

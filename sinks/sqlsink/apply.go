@@ -15,6 +15,16 @@ const maxParams = 30000
 // maxRows bounds the rows of one multi-row statement.
 const maxRows = 500
 
+// Bulk loads (BulkLoader dialects): a batch of at least bulkMinRows rows
+// goes through the bulk path; pending rows are flushed at bulkMaxRows or
+// bulkMaxBytes of parameter text, which bounds a transaction's memory
+// however many rows it carries.
+const (
+	bulkMinRows  = 1000
+	bulkMaxRows  = 10000
+	bulkMaxBytes = 8 << 20
+)
+
 // Apply implements sinks.FollowerTx.
 func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) error {
 	t.a.mu.Lock()
@@ -25,22 +35,42 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 	}
 	switch ch.Op {
 	case ordering.OpInsert, ordering.OpRead:
-		if t.pend != sh || t.pendOp != ch.Op ||
-			len(t.pendRows) >= maxRows || (len(t.pendRows)+1)*len(sh.src.Columns) > maxParams {
+		limit := maxRows
+		if t.bulk != nil {
+			limit = bulkMaxRows
+		}
+		if t.pend != sh || t.pendOp != ch.Op || len(t.pendRows) >= limit || t.pendBytes >= bulkMaxBytes {
 			if err := t.flush(ctx); err != nil {
 				return err
 			}
 		}
 		row := make([]any, len(ch.After))
+		size := 0
 		for i, v := range ch.After {
 			p, err := t.param(sh, i, v, ch.Op)
 			if err != nil {
 				return err
 			}
 			row[i] = p
+			size += paramSize(p)
+		}
+		if ch.Op == ordering.OpRead && len(sh.key) > 0 {
+			// An upsert statement must not carry one key twice (a snapshot
+			// redone inside one batch): the second starts a new statement.
+			k := rowKey(row, sh.key)
+			if _, dup := t.pendKeys[k]; dup {
+				if err := t.flush(ctx); err != nil {
+					return err
+				}
+			}
+			if t.pendKeys == nil {
+				t.pendKeys = map[string]struct{}{}
+			}
+			t.pendKeys[k] = struct{}{}
 		}
 		t.pend, t.pendOp = sh, ch.Op
 		t.pendRows = append(t.pendRows, row)
+		t.pendBytes += size
 		return nil
 	}
 	if err := t.flush(ctx); err != nil {
@@ -73,29 +103,75 @@ func (t *Tx) fail(sh *shape, op ordering.Op, err error) error {
 	return &ChangeError{Table: sh.name.String(), Op: op, Code: t.a.d.Code(err), Err: err}
 }
 
-// flush writes the pending multi-row insert.
+// paramSize is a parameter's size for the pending-bytes bound.
+func paramSize(p any) int {
+	switch v := p.(type) {
+	case string:
+		return len(v) + 8
+	case []byte:
+		return len(v) + 8
+	}
+	return 8
+}
+
+// rowKey is an injective text of the key columns' parameters.
+func rowKey(row []any, key []int) string {
+	var b strings.Builder
+	for _, k := range key {
+		switch v := row[k].(type) {
+		case nil:
+			b.WriteString("n;")
+		case string:
+			fmt.Fprintf(&b, "s%d:%s;", len(v), v)
+		case []byte:
+			fmt.Fprintf(&b, "b%d:%s;", len(v), v)
+		default:
+			fmt.Fprintf(&b, "%T:%v;", v, v)
+		}
+	}
+	return b.String()
+}
+
+// flush writes the pending rows: one bulk load when the dialect has one
+// and the batch is large, otherwise multi-row statements within the
+// engines' parameter limits.
 func (t *Tx) flush(ctx context.Context) error {
 	if len(t.pendRows) == 0 {
 		return nil
 	}
 	sh, rows, op := t.pend, t.pendRows, t.pendOp
-	t.pend, t.pendRows = nil, nil
+	t.pend, t.pendRows, t.pendBytes, t.pendKeys = nil, nil, 0, nil
 	cols := make([]string, len(sh.src.Columns))
 	for i, c := range sh.src.Columns {
 		cols[i] = c.Name
 	}
-	var q string
-	if op == ordering.OpRead && len(sh.src.PrimaryKey) > 0 {
-		q = t.a.d.Upsert(sh.name, cols, sh.src.PrimaryKey, len(rows))
-	} else {
-		q = t.insert(sh.name, cols, len(rows))
+	var key []string
+	if op == ordering.OpRead {
+		key = sh.src.PrimaryKey
 	}
-	args := make([]any, 0, len(rows)*len(cols))
-	for _, r := range rows {
-		args = append(args, r...)
+	if t.bulk != nil && len(rows) >= bulkMinRows {
+		if err := t.bulk.BulkLoad(ctx, t.conn, sh.name, cols, key, rows); err != nil {
+			return t.fail(sh, op, err)
+		}
+		return nil
 	}
-	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
-		return t.fail(sh, op, err)
+	per := max(1, min(maxRows, maxParams/len(cols)))
+	for len(rows) > 0 {
+		chunk := rows[:min(per, len(rows))]
+		rows = rows[len(chunk):]
+		var q string
+		if len(key) > 0 {
+			q = t.a.d.Upsert(sh.name, cols, key, len(chunk))
+		} else {
+			q = t.insert(sh.name, cols, len(chunk))
+		}
+		args := make([]any, 0, len(chunk)*len(cols))
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+			return t.fail(sh, op, err)
+		}
 	}
 	return nil
 }

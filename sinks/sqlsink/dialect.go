@@ -112,6 +112,17 @@ type Dialect interface {
 	Code(err error) string
 }
 
+// BulkLoader is implemented by a Dialect with a bulk path that beats
+// multi-row statements on large batches (PostgreSQL COPY). The applier
+// uses it for batches of at least bulkMinRows inserts or snapshot rows.
+type BulkLoader interface {
+	// BulkLoad writes rows (Param values of cols, in order) into n, inside
+	// the transaction open on conn. With key set, a row whose key exists
+	// replaces it, as Upsert does; without, it is a plain insert. rows
+	// never holds two rows with the same key.
+	BulkLoad(ctx context.Context, conn *sql.Conn, n Name, cols, key []string, rows [][]any) error
+}
+
 // ColumnDef is a column to create.
 type ColumnDef struct {
 	Name    string
