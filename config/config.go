@@ -163,6 +163,13 @@ type Sink struct {
 	// DropColumns drops follower columns that the source dropped; by
 	// default they stay, made nullable. Default: false.
 	DropColumns bool `yaml:"drop_columns"`
+	// DeadLetterTopic, if set, is a Kafka topic that receives a transaction
+	// the follower rejects (a constraint, a type), which is then skipped
+	// and recorded as applied. Each change becomes one record, as its source
+	// topic holds it, with walship.dlq.* headers naming the sink, the error
+	// and the original topic. Default: unset, and a rejected transaction
+	// stops the sink.
+	DeadLetterTopic string `yaml:"dead_letter_topic"`
 }
 
 // TableMapping names follower tables. By default a follower table keeps

@@ -145,6 +145,16 @@ func (d *decoder) validate(c *Config) {
 			}
 			targets[dst] = src
 		}
+		if t := s.DeadLetterTopic; t != "" {
+			if !objName.MatchString(t) || len(t) > 249 {
+				d.fail(p+".dead_letter_topic", "must be a Kafka topic name (letters, digits, '.', '_' or '-', at most 249), got %q", t)
+			}
+			for _, src := range c.Sources {
+				if t == src.TopicPrefix || strings.HasPrefix(t, src.TopicPrefix+".") {
+					d.fail(p+".dead_letter_topic", "%q is inside source %s's topics (prefix %q): choose a topic outside every source's prefix", t, src.Name, src.TopicPrefix)
+				}
+			}
+		}
 		engines := 0
 		if s.Postgres != nil {
 			engines++

@@ -137,7 +137,7 @@ func (m *Monitor) Status() StatusDoc {
 	}
 	for _, name := range sortedKeys(m.sinks) {
 		st := m.sinks[name].Status()
-		s := SinkStatus{Name: name, State: string(st.State), Applied: st.AppliedTxns, Changes: st.AppliedChanges,
+		s := SinkStatus{Name: name, State: string(st.State), Applied: st.AppliedTxns, Changes: st.AppliedChanges, DeadLettered: st.DeadLettered,
 			TxnsPerSec: rates["sink/"+name][0], RowsPerSec: rates["sink/"+name][1]}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["sink/"+name], st.LastError, st.ErrorTime)
 		for _, src := range st.Sources {

@@ -39,14 +39,17 @@ type SinkStatus struct {
 	// State is starting, applying, paused (the follower is unavailable;
 	// retrying), backoff, failed (a change was rejected, or the sink is
 	// locked by another process) or stopped.
-	State      string       `json:"state"`
-	LastError  string       `json:"last_error,omitempty"`
-	ErrorTime  *time.Time   `json:"error_time,omitempty"`
-	Sources    []SinkSource `json:"sources"`
-	Applied    int64        `json:"applied_transactions"`
-	Changes    int64        `json:"applied_changes"`
-	TxnsPerSec float64      `json:"transactions_per_second"`
-	RowsPerSec float64      `json:"rows_per_second"`
+	State     string       `json:"state"`
+	LastError string       `json:"last_error,omitempty"`
+	ErrorTime *time.Time   `json:"error_time,omitempty"`
+	Sources   []SinkSource `json:"sources"`
+	Applied   int64        `json:"applied_transactions"`
+	Changes   int64        `json:"applied_changes"`
+	// DeadLettered counts transactions the follower rejected that went to
+	// the sink's dead-letter topic (since the daemon started).
+	DeadLettered int64   `json:"dead_lettered_transactions"`
+	TxnsPerSec   float64 `json:"transactions_per_second"`
+	RowsPerSec   float64 `json:"rows_per_second"`
 	// LagSeconds is the largest of the sources' lags.
 	LagSeconds float64 `json:"lag_seconds"`
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/supervise"
 )
@@ -52,6 +53,17 @@ type Config struct {
 	// (walship replay). Unset, Run applies until ctx is done.
 	End   map[string]int64
 	Until func(source string, txn *kafka.Txn) bool
+	// DeadLetter, if set, receives a transaction the follower rejects
+	// instead of the sink stopping on it; the transaction is then recorded
+	// as applied, so it is skipped from then on. Unset, a rejected
+	// transaction stops the sink.
+	DeadLetter DeadLetterer
+}
+
+// DeadLetterer durably records a transaction the follower rejected.
+type DeadLetterer interface {
+	// Send returns nil once the record is durable.
+	Send(ctx context.Context, source string, m envelope.Marker, changes []ordering.Change, cause error) error
 }
 
 // Observer receives apply measurements (for metrics). Calls come from the
@@ -504,8 +516,75 @@ func (r *run) take(st *stream) []*item {
 func (r *run) worker(ctx context.Context) {
 	defer r.wg.Done()
 	for batch := range r.work {
-		r.results <- result{batch: batch, err: r.apply(ctx, batch)}
+		r.results <- result{batch: batch, err: r.applyOrDeadLetter(ctx, batch)}
 	}
+}
+
+// applyOrDeadLetter applies a batch. When the follower rejects it, the
+// batch is applied again one transaction at a time, in log order, to name
+// the transaction rejected: those before it commit, it stops the sink
+// (with its position in the error), and nothing after it is applied. With
+// a dead-letter topic, each transaction rejected alone is sent there and
+// recorded as applied, and the rest go on. A big transaction (streamed,
+// not held) is always alone and never dead-lettered: its changes cannot
+// be read twice.
+func (r *run) applyOrDeadLetter(ctx context.Context, batch []*item) error {
+	err := r.apply(ctx, batch)
+	if err == nil || r.s.f.Retryable(err) {
+		return err
+	}
+	if len(batch) == 1 && !errors.As(err, new(*ApplyError)) {
+		err = r.annotate(batch[0], err) // rejected at Record or Commit
+	}
+	dl := r.s.cfg.DeadLetter
+	if len(batch) == 1 && (dl == nil || batch[0].big) {
+		return err
+	}
+	for i, it := range batch {
+		if len(batch) > 1 {
+			if err = r.apply(ctx, []*item{it}); err == nil {
+				continue
+			}
+			if r.s.f.Retryable(err) {
+				return err
+			}
+			if !errors.As(err, new(*ApplyError)) {
+				err = r.annotate(it, err)
+			}
+			if dl == nil {
+				return err
+			}
+		} else if i > 0 {
+			break
+		}
+		if derr := dl.Send(ctx, it.src.name, it.txn.End, it.txn.Changes, err); derr != nil {
+			return fmt.Errorf("%w; and the dead-letter write failed: %w", err, derr)
+		}
+		if rerr := r.record(ctx, it); rerr != nil {
+			return rerr
+		}
+		r.s.update(func(s *Status) { s.DeadLettered++ })
+		r.s.log.Warn("transaction rejected by the follower, sent to the dead-letter topic and skipped",
+			"source", it.src.name, "seq", it.seq.String(), "position", it.ap.Pos.String(), "changes", len(it.txn.Changes), "error", err)
+	}
+	return nil
+}
+
+// record marks a transaction applied without its changes (dead-lettered).
+func (r *run) record(ctx context.Context, it *item) (err error) {
+	tx, err := r.s.f.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err := tx.Record(ctx, it.src.name, []Applied{it.ap}); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // apply writes a batch of whole transactions in one follower transaction,

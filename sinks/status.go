@@ -22,8 +22,11 @@ type Status struct {
 	Sources []SourceStatus
 	// AppliedTxns and AppliedChanges count what this process applied.
 	AppliedTxns, AppliedChanges int64
-	LastError                   string
-	ErrorTime                   time.Time
+	// DeadLettered counts transactions this process skipped into the
+	// dead-letter topic.
+	DeadLettered int64
+	LastError    string
+	ErrorTime    time.Time
 }
 
 // SourceStatus is a sink's progress on one source.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/httpapi"
+	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/sinks"
 	mysqlsink "github.com/walship/walship/sinks/mysql"
 	pgsink "github.com/walship/walship/sinks/postgres"
@@ -40,10 +41,21 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 		// single connection. One worker still batches transactions.
 		workers = 1
 	}
-	return sinks.New(sinks.Config{
+	sc := sinks.Config{
 		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
 		Observer: newSinkMetrics(s.Name),
-	}, applier, log)
+	}
+	if s.DeadLetterTopic != "" {
+		prefixes := map[string]string{}
+		for _, l := range logs {
+			prefixes[l.Name] = l.Prefix
+		}
+		sc.DeadLetter = kafka.NewDeadLetters(kafka.DeadLetterConfig{
+			Brokers: cfg.Kafka.Brokers, Topic: s.DeadLetterTopic, Sink: s.Name, Prefixes: prefixes,
+			ReplicationFactor: cfg.Kafka.ReplicationFactor, DialTimeout: cfg.Kafka.DialTimeout,
+		})
+	}
+	return sinks.New(sc, applier, log)
 }
 
 // dialectFor is the follower engine of a sink.
@@ -81,6 +93,8 @@ var (
 		"Source transactions applied to the follower.", []string{"sink"}, nil)
 	sinkChangesDesc = prometheus.NewDesc("walship_sink_applied_changes_total",
 		"Row changes applied to the follower.", []string{"sink"}, nil)
+	sinkDeadLetteredDesc = prometheus.NewDesc("walship_sink_dead_lettered_transactions_total",
+		"Transactions the follower rejected that went to the sink's dead-letter topic.", []string{"sink"}, nil)
 )
 
 // sinkCollector exports every sink's Status; lag also counts what the
@@ -91,7 +105,7 @@ type sinkCollector struct {
 }
 
 func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc} {
+	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc, sinkDeadLetteredDesc} {
 		ch <- d
 	}
 }
@@ -101,6 +115,7 @@ func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
 		st := s.Status()
 		ch <- prometheus.MustNewConstMetric(sinkTxnsDesc, prometheus.CounterValue, float64(st.AppliedTxns), name)
 		ch <- prometheus.MustNewConstMetric(sinkChangesDesc, prometheus.CounterValue, float64(st.AppliedChanges), name)
+		ch <- prometheus.MustNewConstMetric(sinkDeadLetteredDesc, prometheus.CounterValue, float64(st.DeadLettered), name)
 		for _, src := range st.Sources {
 			var srcStatus *sources.Status
 			if v, ok := c.sources[src.Source]; ok {
