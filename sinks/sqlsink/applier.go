@@ -21,6 +21,9 @@ import (
 type Config struct {
 	// Sink is the sink's name (positions rows, the lock).
 	Sink string
+	// Lock, if set, names the lock instead of Sink: a replay of some tables
+	// keeps positions of its own under the sink's lock.
+	Lock string
 	// SourceEngines maps each source name to "postgres" or "mysql", for
 	// type mapping.
 	SourceEngines map[string]string
@@ -82,7 +85,11 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 		return nil, nil, err
 	}
 	a.db = db
-	release, err := a.d.Lock(ctx, db, a.cfg.Sink)
+	lock := a.cfg.Lock
+	if lock == "" {
+		lock = a.cfg.Sink
+	}
+	release, err := a.d.Lock(ctx, db, lock)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,7 +108,7 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 			return nil, nil, fmt.Errorf("create walship tables: %w", err)
 		}
 	}
-	state, err := a.readState(ctx)
+	state, err := a.StateOf(ctx, a.cfg.Sink)
 	if err != nil {
 		release()
 		return nil, nil, err
@@ -109,10 +116,12 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 	return state, release, nil
 }
 
-func (a *Applier) readState(ctx context.Context) (map[string]sinks.SourceState, error) {
+// StateOf reads what the follower recorded for the sink named sink (after
+// Prepare).
+func (a *Applier) StateOf(ctx context.Context, sink string) (map[string]sinks.SourceState, error) {
 	q := fmt.Sprintf("SELECT source, seq, position, commit_ts, offsets FROM %s WHERE sink = %s",
 		PositionsTable, a.d.Placeholder(0))
-	rows, err := a.db.QueryContext(ctx, q, a.cfg.Sink)
+	rows, err := a.db.QueryContext(ctx, q, sink)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", PositionsTable, err)
 	}
@@ -125,10 +134,10 @@ func (a *Applier) readState(ctx context.Context) (map[string]sinks.SourceState, 
 		}
 		st := sinks.SourceState{Above: map[offsets.Seq]bool{}}
 		if st.Watermark, err = parseApplied(seq, pos, ts); err != nil {
-			return nil, fmt.Errorf("%s row of %s/%s: %w", PositionsTable, a.cfg.Sink, source, err)
+			return nil, fmt.Errorf("%s row of %s/%s: %w", PositionsTable, sink, source, err)
 		}
 		if err := json.Unmarshal([]byte(offs), &st.Offsets); err != nil {
-			return nil, fmt.Errorf("%s row of %s/%s: offsets: %w", PositionsTable, a.cfg.Sink, source, err)
+			return nil, fmt.Errorf("%s row of %s/%s: offsets: %w", PositionsTable, sink, source, err)
 		}
 		out[source] = st
 	}
@@ -136,7 +145,7 @@ func (a *Applier) readState(ctx context.Context) (map[string]sinks.SourceState, 
 		return nil, err
 	}
 	q = fmt.Sprintf("SELECT source, seq FROM %s WHERE sink = %s", AppliedTable, a.d.Placeholder(0))
-	rows2, err := a.db.QueryContext(ctx, q, a.cfg.Sink)
+	rows2, err := a.db.QueryContext(ctx, q, sink)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", AppliedTable, err)
 	}
@@ -148,7 +157,7 @@ func (a *Applier) readState(ctx context.Context) (map[string]sinks.SourceState, 
 		}
 		s, err := offsets.ParseSeq(seq)
 		if err != nil {
-			return nil, fmt.Errorf("%s row of %s/%s: %w", AppliedTable, a.cfg.Sink, source, err)
+			return nil, fmt.Errorf("%s row of %s/%s: %w", AppliedTable, sink, source, err)
 		}
 		st, ok := out[source]
 		if !ok {
@@ -177,6 +186,22 @@ func parseApplied(seq, pos, ts string) (sinks.Applied, error) {
 		}
 	}
 	return ap, nil
+}
+
+// Forget deletes everything the follower recorded for this sink (its
+// positions and applied rows), in one transaction.
+func (a *Applier) Forget(ctx context.Context) error {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, t := range []string{PositionsTable, AppliedTable} {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE sink = %s", t, a.d.Placeholder(0)), a.cfg.Sink); err != nil {
+			return fmt.Errorf("forget the positions of %s: %w", a.cfg.Sink, err)
+		}
+	}
+	return tx.Commit()
 }
 
 // Close implements sinks.Follower.

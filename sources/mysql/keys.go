@@ -4,10 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path"
 	"sort"
-	"strings"
 
+	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 )
 
@@ -155,19 +154,7 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	return k, rows.Err()
 }
 
-// matches reports whether schema.table matches one of the patterns (each
-// part a glob).
+// matches reports whether schema.table matches one of the patterns.
 func matches(patterns []string, schema, table string) bool {
-	for _, p := range patterns {
-		s, t, ok := strings.Cut(p, ".")
-		if !ok {
-			continue
-		}
-		if ms, _ := path.Match(s, schema); ms {
-			if mt, _ := path.Match(t, table); mt {
-				return true
-			}
-		}
-	}
-	return false
+	return config.MatchTable(patterns, schema, table)
 }

@@ -3,11 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 )
 
@@ -21,23 +21,9 @@ func (t tableName) quoted() string {
 	return pgx.Identifier{t.Schema, t.Name}.Sanitize()
 }
 
-// matches reports whether t matches one of the schema.table patterns (each
-// part a glob where * is any run of characters).
+// matches reports whether t matches one of the schema.table patterns.
 func matches(patterns []string, t tableName) bool {
-	for _, p := range patterns {
-		// Each part matches on its own, so "a*.b" never matches "ax.y.b".
-		for i := 0; i < len(p); i++ {
-			if p[i] != '.' {
-				continue
-			}
-			s, _ := path.Match(p[:i], t.Schema)
-			n, _ := path.Match(p[i+1:], t.Name)
-			if s && n {
-				return true
-			}
-		}
-	}
-	return false
+	return config.MatchTable(patterns, t.Schema, t.Name)
 }
 
 // listTables returns the ordinary and partitioned tables matching patterns.
