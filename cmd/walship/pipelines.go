@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/walship/walship/sources"
 	mysqlsource "github.com/walship/walship/sources/mysql"
 	pgsource "github.com/walship/walship/sources/postgres"
+	"github.com/walship/walship/supervise"
 )
 
 // source is what the daemon runs and reports for each configured source.
@@ -23,9 +25,37 @@ type source interface {
 	Status() sources.Status
 }
 
+// lockedSource runs a source under its lock in the state directory, so a
+// second process with the same state directory (another daemon, replay
+// --resnapshot) is refused instead of capturing the source twice.
+type lockedSource struct {
+	source
+	dir, name string
+}
+
+func (s lockedSource) Run(ctx context.Context, ready func()) error {
+	release, err := offsets.LockSource(s.dir, s.name)
+	if err != nil {
+		if errors.Is(err, offsets.ErrSourceLocked) {
+			return supervise.Permanent(err)
+		}
+		return err
+	}
+	defer release()
+	return s.source.Run(ctx, ready)
+}
+
 // buildSource wires one configured source: its engine, its log on Kafka
-// and the shared checkpoint store.
+// and the shared checkpoint store, under the source's lock.
 func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger) (source, error) {
+	src, err := buildEngineSource(cfg, s, store, log)
+	if err != nil {
+		return nil, err
+	}
+	return lockedSource{source: src, dir: cfg.StateDir, name: s.Name}, nil
+}
+
+func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger) (source, error) {
 	switch {
 	case s.Postgres != nil:
 		pg := s.Postgres

@@ -22,12 +22,14 @@ import (
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/sinks"
+	"github.com/walship/walship/sinks/sqlsink"
 	"github.com/walship/walship/supervise"
 )
 
 type replayOpts struct {
 	path, sink, into, to, from string
-	dryRun                     bool
+	tables                     string
+	dryRun, resnapshot         bool
 	workers, batchTxns         int
 	retries                    int
 }
@@ -46,7 +48,20 @@ continues where it stopped when run again.
 It stops when it applied everything the log held when it started, or with
 --to, exactly after the last transaction at or before a position (a
 PostgreSQL LSN like 0/16B3748, a GTID set) or an RFC 3339 time (compared with
-the transaction's commit time).`,
+the transaction's commit time).
+
+A follower without recorded positions starts where --from says: the start
+of the log (earliest, the default), the newest snapshot in the log
+(snapshot), or after a position or time (a follower restored from a backup
+taken there). A follower with positions always resumes after them.
+
+--tables rebuilds only some tables (empty them first). On a follower the
+sink applies, they are rebuilt up to the sink's recorded positions, under
+positions of their own, so the daemon then goes on with every table.
+
+--resnapshot first takes a new consistent snapshot of each source into the
+log (the recovery after a lost slot or a purged binlog; the daemon must be
+stopped), then rebuilds an empty follower from it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runReplay(cmd, o)
@@ -57,7 +72,9 @@ the transaction's commit time).`,
 	f.StringVar(&o.sink, "sink", "", "name of the sink to rebuild (required)")
 	f.StringVar(&o.into, "into", "", "build into this database instead of the configured follower: a PostgreSQL URL, a go-sql-driver DSN or a SQLite path, by the sink's engine")
 	f.StringVar(&o.to, "to", "", "stop after the last transaction at or before this LSN, GTID set or RFC 3339 time")
-	f.StringVar(&o.from, "from", "resume", "resume: continue after the positions the follower recorded (from the start for an empty follower); earliest: from the start of the log, refused when the follower already recorded positions")
+	f.StringVar(&o.from, "from", "earliest", "where a follower without positions starts: earliest (the start of the log), snapshot (the newest snapshot in the log), or after a position (LSN, GTID set) or RFC 3339 time; a follower with positions resumes after them")
+	f.StringVar(&o.tables, "tables", "", "rebuild only these tables: comma-separated schema.table patterns (globs), e.g. public.orders,public.line_*")
+	f.BoolVar(&o.resnapshot, "resnapshot", false, "take a new snapshot of the sink's sources into the log first (the daemon must be stopped), then rebuild an empty follower from it")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan (topics, spine offsets, transactions, events per partition) and write nothing")
 	f.IntVar(&o.workers, "workers", 0, "parallel appliers (default: the sink's workers)")
 	f.IntVar(&o.batchTxns, "batch-txns", 0, "source transactions per follower transaction at most (default: 100)")
@@ -76,8 +93,18 @@ type replaySource struct {
 
 func runReplay(cmd *cobra.Command, o replayOpts) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if o.from != "resume" && o.from != "earliest" {
-		return withCode(exitUsage, fmt.Errorf("--from %q: want resume or earliest", o.from))
+	if o.from == "resume" {
+		o.from = "earliest" // the old spelling: a follower with positions resumes anyway
+	}
+	if o.resnapshot && o.from != "earliest" && o.from != "snapshot" {
+		return withCode(exitUsage, fmt.Errorf("--resnapshot rebuilds from the new snapshot: --from %s does not apply", o.from))
+	}
+	if o.resnapshot && o.dryRun {
+		return withCode(exitUsage, fmt.Errorf("--resnapshot writes a snapshot into the log: it has no dry run"))
+	}
+	tables, err := parseTables(o.tables)
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
 	cfg, err := config.Load(o.path)
 	if err != nil {
@@ -112,18 +139,85 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	var fromBound *bound
+	if o.from != "earliest" && o.from != "snapshot" {
+		if fromBound, err = parseBound(o.from, srcs); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--from: want earliest, snapshot, a position or a time: %w", err))
+		}
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	log := newLogger(stderr, cfg.Log)
+	if o.resnapshot {
+		// Refuse a follower with positions before touching the source.
+		if err := requireNoPositions(ctx, sk, sinkEngines(srcs), log); err != nil {
+			return withCode(exitFailure, err)
+		}
+		if err := resnapshot(ctx, stderr, log, cfg, sk); err != nil {
+			return withCode(exitFailure, err)
+		}
+		o.from = "snapshot"
+	}
 	for _, s := range srcs {
 		if err := s.spineBounds(ctx, cfg.Kafka.Brokers, cfg.Kafka.DialTimeout); err != nil {
 			return withCode(exitFailure, err)
 		}
 	}
+	var starts map[string]sinks.SourceState
+	if o.from != "earliest" {
+		starts = map[string]sinks.SourceState{}
+		for _, s := range srcs {
+			st, what, err := findStart(ctx, cfg, s, o.from, fromBound)
+			if err != nil {
+				return withCode(exitFailure, err)
+			}
+			fmt.Fprintf(stderr, "replay: source %s: --from %s %s\n", s.name, o.from, what)
+			starts[s.name] = st
+		}
+	}
 	if o.dryRun {
 		return withCode(exitFailure, dryRun(ctx, stdout, cfg, sk.Name, target, srcs, b))
 	}
-	log := newLogger(stderr, cfg.Log)
-	return withCode(exitFailure, replay(ctx, stdout, stderr, log, cfg, sk, target, srcs, b, o))
+	rf := replayFollowerOpts{starts: starts, tables: tables}
+	if o.resnapshot {
+		rf.requireEmpty = "--resnapshot"
+	}
+	return withCode(exitFailure, replay(ctx, stdout, stderr, log, cfg, sk, target, srcs, b, o, rf))
+}
+
+// sinkEngines maps each source to its type family for the applier.
+func sinkEngines(srcs []*replaySource) map[string]string {
+	engines := map[string]string{}
+	for _, s := range srcs {
+		engines[s.name] = string(s.engine)
+		if s.engine == offsets.EngineMariaDB {
+			engines[s.name] = "mysql"
+		}
+	}
+	return engines
+}
+
+// requireNoPositions refuses a --resnapshot into a follower that recorded
+// positions of the sink.
+func requireNoPositions(ctx context.Context, sk *config.Sink, engines map[string]string, log *slog.Logger) error {
+	a := applierFor(*sk, engines, dialectFor(*sk), log)
+	state, release, err := a.Prepare(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	defer release()
+	if hasPositions(state) {
+		return fmt.Errorf("--resnapshot rebuilds an empty follower, and this one recorded positions of sink %s: drop and recreate the follower database, or replay --into an empty one", sk.Name)
+	}
+	return nil
+}
+
+// replayFollowerOpts configure the replayFollower.
+type replayFollowerOpts struct {
+	starts       map[string]sinks.SourceState
+	tables       []string
+	requireEmpty string
 }
 
 // replayTarget applies --into to the sink and describes where it writes.
@@ -266,27 +360,30 @@ type progress struct {
 }
 
 func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg *config.Config, sk *config.Sink,
-	target string, srcs []*replaySource, b *bound, o replayOpts) error {
+	target string, srcs []*replaySource, b *bound, o replayOpts, rfo replayFollowerOpts) error {
 	d := dialectFor(*sk)
 	// As buildSink: the same applier and dialect as the daemon.
-	engines := map[string]string{}
+	engines := sinkEngines(srcs)
 	var logs []sinks.SourceLog
 	end := map[string]int64{}
 	for _, s := range srcs {
-		engines[s.name] = string(s.engine)
-		if s.engine == offsets.EngineMariaDB {
-			engines[s.name] = "mysql"
-		}
 		logs = append(logs, sinks.SourceLog{Name: s.name, Prefix: s.prefix})
 		end[s.name] = s.end
 		if !s.exists {
 			end[s.name] = 0
 		}
 	}
-	var f sinks.Follower = applierFor(*sk, engines, d, log)
-	if o.from == "earliest" {
-		f = emptyFollower{f}
+	ac := applierConfig(*sk, engines)
+	if rfo.tables != nil {
+		// The other tables are not at the states the log passes through:
+		// foreign keys between them and these would fail on the way, and
+		// hold again at the end.
+		d.(interface{ ForeignKeysOff() }).ForeignKeysOff()
+		ac.Lock, ac.Sink = sk.Name, tablesKey(sk.Name, rfo.tables)
+		fmt.Fprintf(stderr, "replay: tables %s, positions kept as sink %q\n", strings.Join(rfo.tables, ", "), ac.Sink)
 	}
+	f := &replayFollower{Applier: sqlsink.New(ac, d, log.With("sink", sk.Name)), stderr: stderr,
+		starts: rfo.starts, requireEmpty: rfo.requireEmpty, tables: rfo.tables, main: sk.Name, to: o.to}
 	workers := sk.Workers
 	if o.workers > 0 {
 		workers = o.workers
@@ -298,7 +395,7 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 	until := func(source string, txn *kafka.Txn) bool {
 		pr.mu.Lock()
 		defer pr.mu.Unlock()
-		if b != nil && b.beyond(source, txn) {
+		if (b != nil && b.beyond(source, txn)) || f.beyondLimit(source, txn) {
 			pr.crossed[source] = true
 			return true
 		}
@@ -346,11 +443,10 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 	case errors.Is(runErr, kafka.ErrRetention):
 		fmt.Fprintf(stderr, `replay: %v
 The log no longer holds everything this follower needs: a replay cannot rebuild it.
-Take a new snapshot instead: stop the daemon, delete the source's checkpoint
-(sqlite3 STATE_DIR/checkpoints.db "DELETE FROM checkpoints WHERE source = 'NAME'"),
-drop its replication slot (PostgreSQL), and start the daemon: the source takes a
-new snapshot into the log. README.md, "Rebuild and verify", has the runbook.
-`, runErr)
+Take a new snapshot instead: stop the daemon, empty the follower database, and run
+  walship replay -c %s --sink %s --resnapshot
+README.md, "Rebuild and verify", has the runbook.
+`, runErr, o.path, sk.Name)
 		return errors.New("the log no longer holds what the replay needs")
 	case errors.Is(runErr, sinks.ErrLocked):
 		return fmt.Errorf("%w: stop the daemon applying to this follower, or replay --into another database", runErr)
@@ -375,30 +471,19 @@ new snapshot into the log. README.md, "Rebuild and verify", has the runbook.
 			short = append(short, s.Source)
 		}
 	}
+	if f.isLive() {
+		// The tables caught up with the sink: its own positions cover them
+		// from here on.
+		if err := forgetTables(ctx, sqlsink.New(ac, d, log.With("sink", sk.Name))); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  tables %s are at the sink's recorded positions; the daemon goes on with every table\n", strings.Join(rfo.tables, ", "))
+	}
 	if len(short) > 0 {
 		return fmt.Errorf("the log of %s ended (as of the start of the replay) before --to %s: everything it held is applied; run again later to go further",
 			strings.Join(short, ", "), b.text)
 	}
 	return nil
-}
-
-// emptyFollower refuses a follower that already recorded positions
-// (--from earliest must not re-apply over existing rows).
-type emptyFollower struct{ sinks.Follower }
-
-func (f emptyFollower) Prepare(ctx context.Context) (map[string]sinks.SourceState, func(), error) {
-	state, release, err := f.Follower.Prepare(ctx)
-	if err != nil {
-		return state, release, err
-	}
-	for src, s := range state {
-		if !s.Watermark.Seq.IsZero() || s.Offsets.Spine != 0 || len(s.Above) > 0 {
-			release()
-			return nil, nil, supervise.Permanent(fmt.Errorf("--from earliest: the follower already recorded positions of source %s (applied up to %s); replay --into an empty database, or leave --from at resume",
-				src, s.Watermark.Pos))
-		}
-	}
-	return state, release, nil
 }
 
 // reportProgress prints a progress line on w every second (a bar when w

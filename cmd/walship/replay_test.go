@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -165,10 +166,61 @@ func pipeline(t *testing.T, e *e2e, workers int, d time.Duration) int64 {
 	return updates
 }
 
-// TestReplayRebuildsFollowers: after a pipeline ran, the PostgreSQL
-// follower's database is dropped and recreated and rebuilt in place, and
-// the MariaDB and SQLite sinks are rebuilt --into fresh databases; each
-// equals the source, every update applied once.
+// recreate drops and recreates the configured follower database of
+// engine, with the e2e schema, as an operator rebuilding a lost follower.
+func recreate(t *testing.T, e *e2e, engine string) *sql.DB {
+	t.Helper()
+	e.followers[engine].Close()
+	ctx := context.Background()
+	switch engine {
+	case "postgres":
+		conn, err := pgx.Connect(ctx, testenv.PGFollower(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		for _, q := range []string{"DROP DATABASE " + e.name + " WITH (FORCE)", "CREATE DATABASE " + e.name} {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.followers[engine] = withSchema(t, "postgres", "pgx", e.pgDSN)
+	case "mysql":
+		root, err := sql.Open("mysql", testenv.MySQLFollower(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer root.Close()
+		for _, q := range []string{"DROP DATABASE " + e.name, "CREATE DATABASE " + e.name} {
+			if _, err := root.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.followers[engine] = withSchema(t, "mysql", "mysql", e.myDSN)
+	case "sqlite":
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(e.litePath + suffix)
+		}
+		e.followers[engine] = withSchema(t, "sqlite", "sqlite3", "file:"+e.litePath+"?_foreign_keys=on&_busy_timeout=10000&_journal_mode=WAL")
+	}
+	return e.followers[engine]
+}
+
+// verifyOK runs walship verify on a stopped pipeline and fails unless it
+// reports the follower equal to the source.
+func verifyOK(t *testing.T, e *e2e, sink string) {
+	t.Helper()
+	out, code := walship(t, "verify", "-c", e.cfgPath, "--sink", sink, "--no-wait")
+	if code != 0 {
+		t.Fatalf("verify %s: exit %d\n%s", sink, code, out)
+	}
+	t.Logf("verify %s:\n%s", sink, out)
+}
+
+// TestReplayRebuildsFollowers: after a pipeline ran, each follower's
+// database (PostgreSQL, MariaDB, SQLite) is dropped and recreated and
+// rebuilt in place by walship replay; each equals the source, every update
+// applied once, and walship verify reports it equal.
 func TestReplayRebuildsFollowers(t *testing.T) {
 	e := newE2E(t, 2)
 	updates := pipeline(t, e, 2, 2*time.Second)
@@ -181,41 +233,141 @@ func TestReplayRebuildsFollowers(t *testing.T) {
 	}
 	t.Logf("plan:\n%s", plan)
 
-	// PostgreSQL: drop and recreate the configured follower.
-	e.followers["postgres"].Close()
-	delete(e.followers, "postgres")
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testenv.PGFollower(t))
+	for _, c := range []struct{ sink, engine string }{{"pgf", "postgres"}, {"myf", "mysql"}, {"lite", "sqlite"}} {
+		db := recreate(t, e, c.engine)
+		out := replayOK(t, e, "--sink", c.sink)
+		t.Logf("%s:\n%s", c.sink, out)
+		sameRows(t, c.sink+" rebuilt in place", db, want, updates)
+		verifyOK(t, e, c.sink)
+	}
+	// A second replay finds everything applied and applies nothing, with
+	// any --from: a follower with positions resumes after them.
+	for _, from := range []string{"earliest", "snapshot"} {
+		out := replayOK(t, e, "--sink", "pgf", "--from", from)
+		if !strings.Contains(out, ": 0 transactions") || !strings.Contains(out, "resuming after them") {
+			t.Errorf("replay --from %s of a built follower:\n%s", from, out)
+		}
+	}
+	sameRows(t, "pgf after second replays", e.followers["postgres"], want, updates)
+}
+
+// TestReplayTables: --tables on the sink's own follower rebuilds an
+// emptied table up to the sink's positions, then the daemon goes on with
+// every table; --tables into another database builds only those tables.
+func TestReplayTables(t *testing.T) {
+	e := newE2E(t, 2)
+	updates := pipeline(t, e, 2, 2*time.Second)
+	want := snapshotRows(t, e.src)
+	pg := e.followers["postgres"]
+	if _, err := pg.Exec("TRUNCATE orders"); err != nil {
+		t.Fatal(err)
+	}
+	out := replayOK(t, e, "--sink", "pgf", "--tables", "public.orders")
+	t.Logf("replay --tables:\n%s", out)
+	if !strings.Contains(out, "the daemon goes on with every table") {
+		t.Errorf("no catch-up note:\n%s", out)
+	}
+	sameRows(t, "pgf orders rebuilt", pg, want, updates)
+	var n int
+	pg.QueryRow("SELECT count(*) FROM walship_positions WHERE sink LIKE 'pgf/tables-%'").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d positions rows of the --tables replay left behind", n)
+	}
+	// --to with --tables on the sink's own follower is refused.
+	if out, code := walship(t, "replay", "-c", e.cfgPath, "--sink", "pgf", "--tables", "public.orders", "--to", "0/1"); code == 0 || !strings.Contains(out, "--into another database") {
+		t.Errorf("--tables --to on the sink's follower: exit %d\n%s", code, out)
+	}
+
+	// The daemon goes on with every table.
+	e.start()
+	more := e.runWorkload(2, time.Second, 300_000_000)
+	e.converge(60 * time.Second)
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sameRows(t, "pgf after the daemon went on", pg, snapshotRows(t, e.src), updates+more)
+
+	// Into another database, only the chosen tables.
+	dsn, other := freshPG(t, e, "subset")
+	replayOK(t, e, "--sink", "pgf", "--into", dsn, "--tables", "public.cust*")
+	got, err := rows(other, compareQueries[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP DATABASE " + e.name + " WITH (FORCE)", "CREATE DATABASE " + e.name} {
-		if _, err := conn.Exec(ctx, q); err != nil {
+	if strings.Join(got, "\n") != strings.Join(snapshotRows(t, e.src)[compareQueries[1]], "\n") {
+		t.Errorf("--tables public.cust* --into: customers differ")
+	}
+	other.QueryRow("SELECT count(*) FROM orders").Scan(&n)
+	var a int
+	other.QueryRow("SELECT count(*) FROM accounts").Scan(&a)
+	if n != 0 || a != 0 {
+		t.Errorf("--tables public.cust* wrote %d orders and %d accounts", n, a)
+	}
+}
+
+// TestReplayFromPosition: a follower restored from a copy of the source
+// at an LSN (here: a replay --to it, with its positions removed) is
+// brought up to date with replay --from that LSN.
+func TestReplayFromPosition(t *testing.T) {
+	e := newE2E(t, 2)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	before := e.runWorkload(2, time.Second, 0)
+	var lsn string
+	if err := e.src.QueryRow("SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	after := e.runWorkload(2, time.Second, 100_000_000)
+	e.converge(60 * time.Second)
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	dsn, pg := freshPG(t, e, "restored")
+	replayOK(t, e, "--sink", "pgf", "--into", dsn, "--to", lsn)
+	for _, q := range []string{"DELETE FROM walship_positions", "DELETE FROM walship_applied"} {
+		if _, err := pg.Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	conn.Close(ctx)
-	pg := withSchema(t, "postgres", "pgx", e.pgDSN)
-	out := replayOK(t, e, "--sink", "pgf")
-	t.Logf("pgf:\n%s", out)
-	sameRows(t, "pgf rebuilt in place", pg, want, updates)
-	// A second replay finds everything applied and applies nothing.
-	if out := replayOK(t, e, "--sink", "pgf"); !strings.Contains(out, ": 0 transactions") {
-		t.Errorf("second replay applied something:\n%s", out)
+	out := replayOK(t, e, "--sink", "pgf", "--into", dsn, "--from", lsn)
+	t.Logf("replay --from %s:\n%s", lsn, out)
+	sameRows(t, "pgf --from LSN", pg, snapshotRows(t, e.src), before+after)
+	if _, code := walship(t, "replay", "-c", e.cfgPath, "--sink", "pgf", "--from", "not-a-position"); code != 2 {
+		t.Errorf("--from not-a-position: exit %d, want 2", code)
 	}
-	sameRows(t, "pgf after a second replay", pg, want, updates)
-	// --from earliest refuses a follower that recorded positions.
-	if out, code := walship(t, "replay", "-c", e.cfgPath, "--sink", "pgf", "--from", "earliest"); code == 0 || !strings.Contains(out, "already recorded positions") {
-		t.Errorf("--from earliest over a built follower: exit %d\n%s", code, out)
+}
+
+// TestReplayResnapshot: after the source's slot was lost (dropped while
+// the daemon was stopped, and changes made meanwhile that no slot kept),
+// replay --resnapshot takes a new snapshot into the log and rebuilds an
+// emptied follower from it; the daemon then streams on from the new slot.
+func TestReplayResnapshot(t *testing.T) {
+	e := newE2E(t, 2)
+	pipeline(t, e, 2, 2*time.Second)
+	if _, err := e.src.Exec("SELECT pg_drop_replication_slot($1)", e.name); err != nil {
+		t.Fatal(err)
 	}
+	e.runWorkload(2, time.Second, 500_000_000) // lost: no slot holds these
+	if out, code := walship(t, "replay", "-c", e.cfgPath, "--sink", "pgf", "--resnapshot"); code == 0 || !strings.Contains(out, "recorded positions") {
+		t.Fatalf("--resnapshot into a follower with positions: exit %d\n%s", code, out)
+	}
+	pg := recreate(t, e, "postgres")
+	out := replayOK(t, e, "--sink", "pgf", "--resnapshot")
+	t.Logf("replay --resnapshot:\n%s", out)
+	sameRows(t, "pgf after --resnapshot", pg, snapshotRows(t, e.src), 0)
+	verifyOK(t, e, "pgf")
 
-	dsn, my := freshMy(t, e, "r")
-	replayOK(t, e, "--sink", "myf", "--into", dsn, "--from", "earliest")
-	sameRows(t, "myf --into", my, want, updates)
-
-	path, lite := freshLite(t, e, "rebuilt")
-	replayOK(t, e, "--sink", "lite", "--into", path)
-	sameRows(t, "lite --into", lite, want, updates)
+	// The daemon streams on from the new slot (the other followers missed
+	// the lost changes and are left out here).
+	delete(e.followers, "mysql")
+	delete(e.followers, "sqlite")
+	e.start()
+	more := e.runWorkload(2, time.Second, 700_000_000)
+	e.converge(60 * time.Second)
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sameRows(t, "pgf streaming after --resnapshot", pg, snapshotRows(t, e.src), more)
 }
 
 // TestReplayToPosition: a replay --to an LSN (or a commit time) taken

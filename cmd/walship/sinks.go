@@ -71,9 +71,13 @@ func dialectFor(s config.Sink) sqlsink.Dialect {
 
 // applierFor is the SQL applier of a sink, as the daemon and replay use it.
 func applierFor(s config.Sink, engines map[string]string, d sqlsink.Dialect, log *slog.Logger) *sqlsink.Applier {
-	return sqlsink.New(sqlsink.Config{
+	return sqlsink.New(applierConfig(s, engines), d, log.With("sink", s.Name))
+}
+
+func applierConfig(s config.Sink, engines map[string]string) sqlsink.Config {
+	return sqlsink.Config{
 		Sink: s.Name, SourceEngines: engines, Prefix: s.Tables.Prefix, Rename: s.Tables.Rename, DropColumns: s.DropColumns,
-	}, d, log.With("sink", s.Name))
+	}
 }
 
 var (

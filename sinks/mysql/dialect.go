@@ -25,10 +25,15 @@ import (
 // flavor, which picks the table collation, DECIMAL's largest scale and
 // whether DDL may say IF [NOT] EXISTS; until then it assumes MariaDB.
 type Dialect struct {
-	cfg config.MySQLSink
-	mu  sync.Mutex
-	srv serverInfo
+	cfg    config.MySQLSink
+	noFKey bool
+	mu     sync.Mutex
+	srv    serverInfo
 }
+
+// ForeignKeysOff makes the connections Open returns skip foreign-key
+// checks (foreign_key_checks = 0). Call it before Open (replay --tables).
+func (d *Dialect) ForeignKeysOff() { d.noFKey = true }
 
 type serverInfo struct {
 	mariadb   bool
@@ -83,6 +88,9 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 	}
 	mc.Params["time_zone"] = "'+00:00'"
 	mc.Params["sql_mode"] = "'" + sqlMode + "'"
+	if d.noFKey {
+		mc.Params["foreign_key_checks"] = "0"
+	}
 	if err := mc.Apply(mysql.Charset("utf8mb4", "")); err != nil {
 		return nil, fmt.Errorf("mysql sink: %w", err)
 	}

@@ -24,8 +24,17 @@ import (
 // Dialect is the PostgreSQL follower dialect. It is stateless apart from
 // its configuration and safe for concurrent use.
 type Dialect struct {
-	cfg config.PostgresSink
+	cfg    config.PostgresSink
+	noFKey bool
 }
+
+// ForeignKeysOff makes the connections Open returns skip foreign-key
+// checks (session_replication_role = replica, which also skips ordinary
+// triggers, as PostgreSQL's own logical replication apply does; it needs
+// superuser or the right to set it). Call it before Open. walship replay
+// --tables uses it: the other tables are not at the states the log
+// passes through.
+func (d *Dialect) ForeignKeysOff() { d.noFKey = true }
 
 var _ sqlsink.Dialect = (*Dialect)(nil)
 
@@ -57,6 +66,9 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 	}
 	for k, v := range sessionParams {
 		cc.RuntimeParams[k] = v
+	}
+	if d.noFKey {
+		cc.RuntimeParams["session_replication_role"] = "replica"
 	}
 	if cc.RuntimeParams["application_name"] == "" {
 		cc.RuntimeParams["application_name"] = "walship sink"

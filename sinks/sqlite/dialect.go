@@ -21,8 +21,14 @@ import (
 // Dialect is the SQLite follower dialect: stateless apart from its
 // configuration, safe for concurrent use.
 type Dialect struct {
-	cfg config.SQLiteSink
+	cfg    config.SQLiteSink
+	noFKey bool
 }
+
+// ForeignKeysOff makes the connection Open returns skip foreign-key
+// checks (PRAGMA foreign_keys = OFF). Call it before Open (replay
+// --tables).
+func (d *Dialect) ForeignKeysOff() { d.noFKey = true }
 
 var _ sqlsink.Dialect = (*Dialect)(nil)
 
@@ -46,7 +52,11 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 	if d.cfg.Path == "" {
 		return nil, errors.New("sqlite sink: no path")
 	}
-	db, err := sql.Open("sqlite3", "file:"+uriEscaper.Replace(d.cfg.Path)+"?"+connParams)
+	params := connParams
+	if d.noFKey {
+		params = strings.Replace(params, "_foreign_keys=on", "_foreign_keys=off", 1)
+	}
+	db, err := sql.Open("sqlite3", "file:"+uriEscaper.Replace(d.cfg.Path)+"?"+params)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite sink: open %s: %w", d.cfg.Path, err)
 	}
