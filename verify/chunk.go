@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -107,8 +106,9 @@ func (p keyParam) arg(v string) (any, error) {
 	return n, nil
 }
 
-// upperBoundSQL selects the key of the n-th row after lo: the inclusive
-// upper end of the chunk that starts after lo.
+// upperBoundSQL selects the keys of the n-th and the (n+1)-th rows after
+// lo: the first is the inclusive upper end of the chunk that starts after
+// lo, unless no row follows it.
 func (s *side) upperBoundSQL(lo []string, n int) (string, []any, error) {
 	a := &sqlArgs{engine: s.engine}
 	cond, err := s.rangeCond(chunk{lo: lo}, a)
@@ -120,36 +120,55 @@ func (s *side) upperBoundSQL(lo []string, n int) (string, []any, error) {
 		sel[i] = fmt.Sprintf("%s AS b%d", b, i)
 	}
 	return "SELECT " + strings.Join(sel, ", ") + " FROM " + s.table + " AS t WHERE " + cond +
-		" ORDER BY " + strings.Join(s.order, ", ") + " LIMIT 1 OFFSET " + strconv.Itoa(n-1), a.vals, nil
+		" ORDER BY " + strings.Join(s.order, ", ") + " LIMIT 2 OFFSET " + strconv.Itoa(n-1), a.vals, nil
 }
 
-// upperBound is the key of the n-th row after lo, or nil when fewer rows
-// follow lo (the last chunk).
+// upperBound is the key of the n-th row after lo, or nil when no row
+// follows that one: the chunk holding the last source key is the last,
+// open above.
 func (s *side) upperBound(ctx context.Context, lo []string, n int) ([]string, error) {
 	q, args, err := s.upperBoundSQL(lo, n)
 	if err != nil {
 		return nil, err
 	}
+	rows, err := s.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: chunk bound: %w", s.label, err)
+	}
+	defer rows.Close()
 	vals := make([]any, len(s.bound))
 	ptrs := make([]any, len(vals))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	err = s.q.QueryRowContext(ctx, q, args...).Scan(ptrs...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+	var hi []string
+	for k := 0; k < 2 && rows.Next(); k++ {
+		if k == 1 {
+			return hi, nil
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("%s: chunk bound: %w", s.label, err)
+		}
+		if hi, err = s.boundText(vals); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: chunk bound: %w", s.label, err)
 	}
-	hi := make([]string, len(vals))
+	return nil, nil
+}
+
+// boundText is the text of a bound's scanned key values.
+func (s *side) boundText(vals []any) ([]string, error) {
+	out := make([]string, len(vals))
 	for i, v := range vals {
 		var ok bool
-		if hi[i], ok = rawText(v, s.bkind[i], s.bhex[i]); !ok {
+		if out[i], ok = rawText(v, s.bkind[i], s.bhex[i]); !ok {
 			return nil, fmt.Errorf("%s: chunk bound: a primary key column is NULL", s.label)
 		}
 	}
-	return hi, nil
+	return out, nil
 }
 
 // rowsSQL selects the rows of chunk c on s in key order, columns aliased

@@ -144,12 +144,12 @@ func TestChunkSQLPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `SELECT "k"::text AS b0, encode("b", 'hex') AS b1 FROM "public"."t1" AS t WHERE (t."k" COLLATE "C", t."b") > ($1, decode($2, 'hex')) ORDER BY t."k" COLLATE "C", t."b" LIMIT 1 OFFSET 999`
+	want := `SELECT "k"::text AS b0, encode("b", 'hex') AS b1 FROM "public"."t1" AS t WHERE (t."k" COLLATE "C", t."b") > ($1, decode($2, 'hex')) ORDER BY t."k" COLLATE "C", t."b" LIMIT 2 OFFSET 999`
 	if q != want || !reflect.DeepEqual(args, []any{"a", "00ff"}) {
 		t.Errorf("bound\n got %s %v\nwant %s", q, args, want)
 	}
 	q, _, err = s.upperBoundSQL(nil, 1)
-	if err != nil || !strings.Contains(q, " WHERE 1=1 ") || !strings.HasSuffix(q, " LIMIT 1 OFFSET 0") {
+	if err != nil || !strings.Contains(q, " WHERE 1=1 ") || !strings.HasSuffix(q, " LIMIT 2 OFFSET 0") {
 		t.Errorf("first bound: %s %v", q, err)
 	}
 	q, args, err = s.rowsSQL(chunk{hi: []string{"z", ""}})

@@ -57,6 +57,7 @@ func quoteSource(engine string, t Table) string {
 // tablePlan is how one table is compared: its columns, its key and the
 // SQL of both sides.
 type tablePlan struct {
+	name     string   // the source table, for progress
 	cols     []Column // the compared columns: the source's
 	keyNames []string
 	keyIdx   []int  // the key columns' indexes in cols
@@ -112,7 +113,7 @@ func planTable(ctx context.Context, src *source, fol *follower, t Table, name sq
 	if len(missingCols) > 0 {
 		return nil, fmt.Errorf("follower table %s lacks column(s) %s", name, strings.Join(missingCols, ", "))
 	}
-	tp := &tablePlan{cols: t.Columns, keyNames: t.Key, exact: src.engine == fol.engine}
+	tp := &tablePlan{name: t.String(), cols: t.Columns, keyNames: t.Key, exact: src.engine == fol.engine}
 	for _, k := range t.Key {
 		i := slices.IndexFunc(t.Columns, func(c Column) bool { return c.Name == k })
 		if i < 0 {
@@ -175,9 +176,15 @@ func compareInDatabase(ctx context.Context, srcDB, folDB *sql.DB, tp *tablePlan,
 			return nil
 		}
 		tr.ChunksDiffered++
-		o.progress("  chunk %d: checksums differ (%d source rows, %d follower rows): comparing its rows", c.n, ss.rows, fs.rows)
+		tp.descending(o, c, ss, fs)
 		return tp.mergeChunk(ctx, c, tr, o)
 	})
+}
+
+// descending reports a chunk whose checksums differ (no key values).
+func (tp *tablePlan) descending(o Options, c chunk, src, fol chunkSum) {
+	o.progress("  %s chunk %d: checksums differ (%d source rows, %d follower rows): comparing its rows",
+		tp.name, c.n, src.rows, fol.rows)
 }
 
 // mergeChunk reads chunk c from both sides in key order and merges them.
@@ -231,7 +238,7 @@ func compareInGo(ctx context.Context, tp *tablePlan, tr *TableReport, o Options)
 			return nil
 		}
 		tr.ChunksDiffered++
-		o.progress("  chunk %d: checksums differ (%d source rows, %d follower rows): comparing its rows", c.n, ss.rows, fsum.rows)
+		tp.descending(o, c, ss, fsum)
 		return tp.merge(&rowList{rows: srcRows}, &rowList{rows: folRows}, tr, o)
 	})
 }

@@ -17,9 +17,10 @@
 // Like VDiff, verify walks the source's primary key in chunks of
 // Options.ChunkRows rows (default 1000) by keyset pagination: the upper
 // end of a chunk is the key of the N-th row after the previous chunk's
-// (WHERE (pk...) > (last...) ORDER BY pk LIMIT 1 OFFSET N-1). A chunk is
+// (WHERE (pk...) > (last...) ORDER BY pk LIMIT 2 OFFSET N-1). A chunk is
 // the key range after its lower end (exclusive) through its upper end
-// (inclusive); the first chunk is open below and the last open above, so
+// (inclusive); the first chunk is open below, and the chunk holding the
+// source's last key (no (N+1)-th row) is the last and open above, so
 // follower rows before the first or after the last source key are found
 // too. Both sides select each range with the same condition (PostgreSQL a
 // row comparison, which its btree indexes serve; MySQL the same spelled
