@@ -4,19 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/walship/walship/sinks/sqlsink"
 )
-
-// colPlan is how one column is read and compared.
-type colPlan struct {
-	Column
-	srcExpr, folExpr string
-	srcHex, folHex   bool // the query already returns hex (PostgreSQL bytea)
-}
 
 // sideExpr is the select expression of a column on an engine whose column
 // type is typ; hex reports an expression producing hex.
@@ -60,85 +54,280 @@ func quoteSource(engine string, t Table) string {
 	return quoteMySQL(t.Schema) + "." + quoteMySQL(t.Name)
 }
 
+// tablePlan is how one table is compared: its columns, its key and the
+// SQL of both sides.
+type tablePlan struct {
+	name     string   // the source table, for progress
+	cols     []Column // the compared columns: the source's
+	keyNames []string
+	keyIdx   []int  // the key columns' indexes in cols
+	keyKinds []Kind // their kinds
+	exact    bool   // same engine: compare the servers' text forms exactly
+	src, fol *side
+}
+
+// compareTable compares one source table with its follower table, chunk
+// by chunk of the source's primary key (see doc.go).
 func compareTable(ctx context.Context, src *source, fol *follower, t Table, name sqlsink.Name, tr *TableReport, o Options) error {
 	if len(t.Key) == 0 {
 		tr.Skipped = "no primary key"
 		return nil
 	}
+	tp, err := planTable(ctx, src, fol, t, name)
+	if err != nil {
+		return err
+	}
+	if tp.exact {
+		return compareInDatabase(ctx, src.db, fol.db, tp, tr, o)
+	}
+	return compareInGo(ctx, tp, tr, o)
+}
+
+// planTable reads the follower table's columns and plans the comparison.
+func planTable(ctx context.Context, src *source, fol *follower, t Table, name sqlsink.Name) (*tablePlan, error) {
 	d := fol.dialect
 	tx, err := fol.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("follower: %w", err)
+		return nil, fmt.Errorf("follower: %w", err)
 	}
 	fcols, exists, err := d.Columns(ctx, tx, name)
 	tx.Rollback()
 	if err != nil {
-		return fmt.Errorf("follower: %w", err)
+		return nil, fmt.Errorf("follower: %w", err)
 	}
 	if !exists {
-		return fmt.Errorf("follower table %s is missing", name)
+		return nil, fmt.Errorf("follower table %s is missing", name)
 	}
 	ftype := map[string]string{}
 	for _, c := range fcols {
 		ftype[c.Name] = c.Type
 	}
-	exact := src.engine == fol.engine
-	var plans []colPlan
-	var missingCols []string
+	var missingCols, srcTypes, folTypes []string
 	for _, c := range t.Columns {
 		ft, ok := ftype[c.Name]
 		if !ok {
 			missingCols = append(missingCols, c.Name)
-			continue
 		}
-		p := colPlan{Column: c}
-		p.srcExpr, p.srcHex = sideExpr(src.engine, quoteSrcIdent(src.engine, c.Name), strings.ToLower(c.Type), c.Kind, exact)
-		p.folExpr, p.folHex = sideExpr(fol.engine, d.QuoteIdent(c.Name), ft, c.Kind, exact)
-		plans = append(plans, p)
+		srcTypes, folTypes = append(srcTypes, strings.ToLower(c.Type)), append(folTypes, ft)
 	}
 	if len(missingCols) > 0 {
-		return fmt.Errorf("follower table %s lacks column(s) %s", name, strings.Join(missingCols, ", "))
+		return nil, fmt.Errorf("follower table %s lacks column(s) %s", name, strings.Join(missingCols, ", "))
 	}
-	keyIdx := make([]int, len(t.Key))
-	for i, k := range t.Key {
-		keyIdx[i] = -1
-		for j, p := range plans {
-			if p.Name == k {
-				keyIdx[i] = j
-			}
+	tp := &tablePlan{name: t.String(), cols: t.Columns, keyNames: t.Key, exact: src.engine == fol.engine}
+	for _, k := range t.Key {
+		i := slices.IndexFunc(t.Columns, func(c Column) bool { return c.Name == k })
+		if i < 0 {
+			return nil, fmt.Errorf("primary key column %s not found", k)
 		}
-		if keyIdx[i] < 0 {
-			return fmt.Errorf("primary key column %s not found", k)
-		}
+		tp.keyIdx = append(tp.keyIdx, i)
+		tp.keyKinds = append(tp.keyKinds, t.Columns[i].Kind)
 	}
-	var srcSel, folSel, srcOrd, folOrd []string
-	// Output columns are aliased c0, c1, ... and ORDER BY names the table's
-	// columns qualified (t.col): an unqualified name would order by an
-	// output column of the same name, such as its ::text cast.
-	for i, p := range plans {
-		alias := fmt.Sprintf(" AS c%d", i)
-		srcSel = append(srcSel, p.srcExpr+alias)
-		folSel = append(folSel, p.folExpr+alias)
-	}
-	for _, i := range keyIdx {
-		p := plans[i]
-		srcOrd = append(srcOrd, orderExpr(src.engine, "t."+quoteSrcIdent(src.engine, p.Name), p.Type))
-		folOrd = append(folOrd, orderExpr(fol.engine, "t."+d.QuoteIdent(p.Name), ftype[p.Name]))
-	}
-	srcQ := "SELECT " + strings.Join(srcSel, ", ") + " FROM " + quoteSource(src.engine, t) + " AS t ORDER BY " + strings.Join(srcOrd, ", ")
-	folQ := "SELECT " + strings.Join(folSel, ", ") + " FROM " + d.QuoteName(name) + " AS t ORDER BY " + strings.Join(folOrd, ", ")
+	tp.src = tp.newSide("source", src.engine, src.db, quoteSource(src.engine, t),
+		func(s string) string { return quoteSrcIdent(src.engine, s) }, srcTypes)
+	tp.fol = tp.newSide("follower", fol.engine, fol.db, d.QuoteName(name), d.QuoteIdent, folTypes)
+	return tp, nil
+}
 
-	sc, err := openCursor(ctx, src.db, srcQ, plans, keyIdx, exact, true)
-	if err != nil {
-		return fmt.Errorf("source: %w", err)
+// newSide is the SQL of one side, whose column types are types.
+func (tp *tablePlan) newSide(label, engine string, q querier, table string, quote func(string) string, types []string) *side {
+	s := &side{label: label, engine: engine, q: q, table: table}
+	for i, c := range tp.cols {
+		e, hex := sideExpr(engine, quote(c.Name), types[i], c.Kind, tp.exact)
+		s.exprs, s.hex, s.kinds = append(s.exprs, e), append(s.hex, hex), append(s.kinds, c.Kind)
 	}
-	defer sc.close()
-	fc, err := openCursor(ctx, fol.db, folQ, plans, keyIdx, exact, false)
+	for _, i := range tp.keyIdx {
+		c := tp.cols[i]
+		b, hex := sideExpr(engine, quote(c.Name), types[i], c.Kind, true)
+		s.order = append(s.order, orderExpr(engine, "t."+quote(c.Name), types[i]))
+		s.bound, s.bhex, s.bkind = append(s.bound, b), append(s.bhex, hex), append(s.bkind, c.Kind)
+		s.param = append(s.param, newKeyParam(engine, types[i], c.Kind))
+	}
+	return s
+}
+
+// compareInDatabase compares a same-engine pair: each chunk's checksum is
+// computed by both databases; only the rows of chunks whose checksums
+// differ are read and merged.
+func compareInDatabase(ctx context.Context, srcDB, folDB *sql.DB, tp *tablePlan, tr *TableReport, o Options) error {
+	for _, p := range []struct {
+		s  *side
+		db *sql.DB
+	}{{tp.src, srcDB}, {tp.fol, folDB}} {
+		conn, limit, err := pinSession(ctx, p.db, p.s.engine, o.ChunkRows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.s.label, err)
+		}
+		defer conn.Close()
+		p.s.q, p.s.concatMax = conn, limit
+	}
+	return walkChunks(ctx, tp.src, o.ChunkRows, func(c chunk) error {
+		tr.Chunks++
+		ss, err := tp.src.checksum(ctx, c)
+		if err != nil {
+			return err
+		}
+		fs, err := tp.fol.checksum(ctx, c)
+		if err != nil {
+			return err
+		}
+		if ss.matches(fs) {
+			tr.SourceRows += ss.rows
+			tr.FollowerRows += fs.rows
+			return nil
+		}
+		tr.ChunksDiffered++
+		tp.descending(o, c, ss, fs)
+		return tp.mergeChunk(ctx, c, tr, o)
+	})
+}
+
+// descending reports a chunk whose checksums differ (no key values).
+func (tp *tablePlan) descending(o Options, c chunk, src, fol chunkSum) {
+	o.progress("  %s chunk %d: checksums differ (%d source rows, %d follower rows): comparing its rows",
+		tp.name, c.n, src.rows, fol.rows)
+}
+
+// mergeChunk reads chunk c from both sides in key order and merges them.
+func (tp *tablePlan) mergeChunk(ctx context.Context, c chunk, tr *TableReport, o Options) error {
+	var curs [2]*cursor
+	for i, s := range []*side{tp.src, tp.fol} {
+		q, args, err := s.rowsSQL(c)
+		if err != nil {
+			return err
+		}
+		if curs[i], err = tp.openCursor(ctx, s, q, args, tp.newOrderCheck(s.label)); err != nil {
+			return fmt.Errorf("%s: chunk %d: %w", s.label, c.n, err)
+		}
+		defer curs[i].close()
+	}
+	return tp.merge(curs[0], curs[1], tr, o)
+}
+
+// compareInGo compares a cross-engine pair, whose values are made
+// canonical in Go: each chunk's rows are read from both sides and hashed
+// in Go; only chunks whose checksums differ are merged. The source is
+// read chunk by chunk; the follower in one ordered stream, split at each
+// chunk's last source key (its text forms need not parse as bounds on
+// the follower's engine).
+func compareInGo(ctx context.Context, tp *tablePlan, tr *TableReport, o Options) error {
+	q, args, err := tp.fol.rowsSQL(chunk{})
+	if err != nil {
+		return err
+	}
+	fc, err := tp.openCursor(ctx, tp.fol, q, args, tp.newOrderCheck("follower"))
 	if err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
 	defer fc.close()
+	fs := &followerStream{cur: fc, kinds: tp.keyKinds}
+	srcOrder := tp.newOrderCheck("source")
+	return walkChunks(ctx, tp.src, o.ChunkRows, func(c chunk) error {
+		tr.Chunks++
+		srcRows, err := tp.readChunk(ctx, tp.src, c, srcOrder)
+		if err != nil {
+			return err
+		}
+		folRows, err := fs.take(c, srcRows)
+		if err != nil {
+			return fmt.Errorf("follower: %w", err)
+		}
+		ss, fsum := sumRows(srcRows), sumRows(folRows)
+		if ss.matches(fsum) {
+			tr.SourceRows += ss.rows
+			tr.FollowerRows += fsum.rows
+			return nil
+		}
+		tr.ChunksDiffered++
+		tp.descending(o, c, ss, fsum)
+		return tp.merge(&rowList{rows: srcRows}, &rowList{rows: folRows}, tr, o)
+	})
+}
 
+// readChunk reads the rows of chunk c on s.
+func (tp *tablePlan) readChunk(ctx context.Context, s *side, c chunk, check *orderCheck) ([]*row, error) {
+	q, args, err := s.rowsSQL(c)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := tp.openCursor(ctx, s, q, args, check)
+	if err != nil {
+		return nil, fmt.Errorf("%s: chunk %d: %w", s.label, c.n, err)
+	}
+	defer cur.close()
+	var rows []*row
+	for {
+		r, err := cur.next()
+		if err != nil {
+			return nil, fmt.Errorf("%s: chunk %d: %w", s.label, c.n, err)
+		}
+		if r == nil {
+			return rows, nil
+		}
+		rows = append(rows, r)
+	}
+}
+
+// followerStream hands out the follower's ordered rows chunk by chunk.
+type followerStream struct {
+	cur   rowSource
+	kinds []Kind
+	ahead *row // read, not yet handed out
+	done  bool
+}
+
+// take returns the follower rows of chunk c whose source rows are src:
+// every remaining row for the last chunk, else the rows with keys up to
+// the last source key (none when the source chunk came back empty: rows
+// deleted since its bound was read; they fall in the next chunk).
+func (f *followerStream) take(c chunk, src []*row) ([]*row, error) {
+	var hi []string
+	switch {
+	case c.hi == nil:
+	case len(src) == 0:
+		return nil, nil
+	default:
+		hi = src[len(src)-1].key
+	}
+	var out []*row
+	for {
+		if f.ahead == nil && !f.done {
+			r, err := f.cur.next()
+			if err != nil {
+				return nil, err
+			}
+			f.ahead, f.done = r, r == nil
+		}
+		if f.ahead == nil || (hi != nil && compareKeys(f.kinds, f.ahead.key, hi) > 0) {
+			return out, nil
+		}
+		out, f.ahead = append(out, f.ahead), nil
+	}
+}
+
+// rowSource yields rows in key order; nil at the end.
+type rowSource interface {
+	next() (*row, error)
+}
+
+// rowList is rows already read.
+type rowList struct {
+	rows []*row
+	i    int
+}
+
+func (l *rowList) next() (*row, error) {
+	if l.i == len(l.rows) {
+		return nil, nil
+	}
+	l.i++
+	return l.rows[l.i-1], nil
+}
+
+// merge merges the source's and the follower's rows of a chunk like a
+// sort-merge join: the smaller key is a row missing on the follower (only
+// at the source) or an extra row (only on the follower); equal keys
+// compare every column.
+func (tp *tablePlan) merge(sc, fc rowSource, tr *TableReport, o Options) error {
 	add := func(df Diff) {
 		if len(tr.Diffs) < o.MaxListed {
 			tr.Diffs = append(tr.Diffs, df)
@@ -160,29 +349,19 @@ func compareTable(ctx context.Context, src *source, fol *follower, t Table, name
 		case f == nil:
 			c = -1
 		default:
-			c = compareKeys(plans, keyIdx, s.key, f.key)
+			c = compareKeys(tp.keyKinds, s.key, f.key)
 		}
 		switch {
 		case c < 0:
 			tr.Missing++
-			add(Diff{Kind: "missing", Key: keyText(t.Key, s.shown(keyIdx))})
+			add(Diff{Kind: "missing", Key: keyText(tp.keyNames, s.shown(tp.keyIdx))})
 		case c > 0:
 			tr.Extra++
-			add(Diff{Kind: "extra", Key: keyText(t.Key, f.shown(keyIdx))})
+			add(Diff{Kind: "extra", Key: keyText(tp.keyNames, f.shown(tp.keyIdx))})
 		default:
-			var cds []ColDiff
-			for i, p := range plans {
-				if s.valid[i] != f.valid[i] || s.cmp[i] != f.cmp[i] {
-					cd := ColDiff{Column: p.Name}
-					if o.ShowValues {
-						cd.Source, cd.Follower = s.display(i), f.display(i)
-					}
-					cds = append(cds, cd)
-				}
-			}
-			if len(cds) > 0 {
+			if cds := tp.diffColumns(s, f, o.ShowValues); len(cds) > 0 {
 				tr.Different++
-				add(Diff{Kind: "different", Key: keyText(t.Key, s.shown(keyIdx)), Columns: cds})
+				add(Diff{Kind: "different", Key: keyText(tp.keyNames, s.shown(tp.keyIdx)), Columns: cds})
 			}
 		}
 		if c <= 0 {
@@ -201,6 +380,22 @@ func compareTable(ctx context.Context, src *source, fol *follower, t Table, name
 	return nil
 }
 
+// diffColumns lists the columns whose values differ between two rows of
+// the same key; values only with showValues.
+func (tp *tablePlan) diffColumns(s, f *row, showValues bool) []ColDiff {
+	var cds []ColDiff
+	for i, c := range tp.cols {
+		if s.valid[i] != f.valid[i] || s.cmp[i] != f.cmp[i] {
+			cd := ColDiff{Column: c.Name}
+			if showValues {
+				cd.Source, cd.Follower = s.display(i), f.display(i)
+			}
+			cds = append(cds, cd)
+		}
+	}
+	return cds
+}
+
 func quoteSrcIdent(engine, s string) string {
 	if engine == "postgres" {
 		return pgx.Identifier{s}.Sanitize()
@@ -216,9 +411,10 @@ func keyText(names, vals []string) string {
 	return strings.Join(parts, ", ")
 }
 
-func compareKeys(plans []colPlan, keyIdx []int, a, b []string) int {
-	for i, j := range keyIdx {
-		if c := compareKey(plans[j].Kind, a[i], b[i]); c != 0 {
+// compareKeys orders two keys (comparison forms) of key kinds kinds.
+func compareKeys(kinds []Kind, a, b []string) int {
+	for i, k := range kinds {
+		if c := compareKey(k, a[i], b[i]); c != 0 {
 			return c
 		}
 	}
@@ -252,25 +448,43 @@ func (r *row) shown(keyIdx []int) []string {
 	return out
 }
 
-// cursor streams one side's ordered rows and checks the order.
-type cursor struct {
-	rows   *sql.Rows
-	plans  []colPlan
-	keyIdx []int
-	exact  bool
-	source bool
-	prev   []string
-	vals   []any
-	ptrs   []any
+// orderCheck fails a side whose keys do not ascend strictly in the
+// comparison's order: the merge would report false differences.
+type orderCheck struct {
+	label string
+	kinds []Kind
+	prev  []string
 }
 
-func openCursor(ctx context.Context, db *sql.DB, q string, plans []colPlan, keyIdx []int, exact, source bool) (*cursor, error) {
-	rows, err := db.QueryContext(ctx, q)
+func (tp *tablePlan) newOrderCheck(label string) *orderCheck {
+	return &orderCheck{label: label, kinds: tp.keyKinds}
+}
+
+func (c *orderCheck) next(key []string) error {
+	if c.prev != nil && compareKeys(c.kinds, c.prev, key) >= 0 {
+		return fmt.Errorf("the %s returns keys out of order (%v after %v): this key's order differs between the engines, the merge cannot compare it",
+			c.label, key, c.prev)
+	}
+	c.prev = key
+	return nil
+}
+
+// cursor streams one side's ordered rows and checks the order.
+type cursor struct {
+	rows  *sql.Rows
+	tp    *tablePlan
+	s     *side
+	check *orderCheck
+	vals  []any
+	ptrs  []any
+}
+
+func (tp *tablePlan) openCursor(ctx context.Context, s *side, q string, args []any, check *orderCheck) (*cursor, error) {
+	rows, err := s.q.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	c := &cursor{rows: rows, plans: plans, keyIdx: keyIdx, exact: exact, source: source,
-		vals: make([]any, len(plans)), ptrs: make([]any, len(plans))}
+	c := &cursor{rows: rows, tp: tp, s: s, check: check, vals: make([]any, len(tp.cols)), ptrs: make([]any, len(tp.cols))}
 	for i := range c.vals {
 		c.ptrs[i] = &c.vals[i]
 	}
@@ -287,30 +501,21 @@ func (c *cursor) next() (*row, error) {
 	if err := c.rows.Scan(c.ptrs...); err != nil {
 		return nil, err
 	}
-	r := &row{raw: make([]string, len(c.plans)), cmp: make([]string, len(c.plans)), valid: make([]bool, len(c.plans))}
-	for i, p := range c.plans {
-		hexAlready := p.folHex
-		if c.source {
-			hexAlready = p.srcHex
-		}
-		r.raw[i], r.valid[i] = rawText(c.vals[i], p.Kind, hexAlready)
+	n := len(c.tp.cols)
+	r := &row{raw: make([]string, n), cmp: make([]string, n), valid: make([]bool, n)}
+	for i, col := range c.tp.cols {
+		r.raw[i], r.valid[i] = rawText(c.vals[i], col.Kind, c.s.hex[i])
 		r.cmp[i] = r.raw[i]
-		if r.valid[i] && !c.exact {
-			r.cmp[i] = Canonical(p.Kind, r.raw[i])
+		if r.valid[i] && !c.tp.exact {
+			r.cmp[i] = Canonical(col.Kind, r.raw[i])
 		}
 	}
-	r.key = make([]string, len(c.keyIdx))
-	for i, j := range c.keyIdx {
+	r.key = make([]string, len(c.tp.keyIdx))
+	for i, j := range c.tp.keyIdx {
 		r.key[i] = r.cmp[j]
 	}
-	if c.prev != nil && compareKeys(c.plans, c.keyIdx, c.prev, r.key) >= 0 {
-		side := "follower"
-		if c.source {
-			side = "source"
-		}
-		return nil, fmt.Errorf("the %s returns keys out of order (%v after %v): this key's order differs between the engines, the merge cannot compare it",
-			side, r.key, c.prev)
+	if err := c.check.next(r.key); err != nil {
+		return nil, err
 	}
-	c.prev = r.key
 	return r, nil
 }

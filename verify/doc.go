@@ -1,5 +1,6 @@
-// Package verify compares a follower with its sources, row by row, the way
-// Vitess's VDiff does: `walship verify -c FILE --sink NAME`.
+// Package verify compares a follower with its sources, in checksummed
+// primary-key chunks and row by row where they differ, the way Vitess's
+// VDiff does: `walship verify -c FILE --sink NAME`.
 //
 // # What is compared
 //
@@ -11,19 +12,70 @@
 // are the source's columns; a column missing on the follower is a
 // difference, extra follower columns are ignored.
 //
-// # Design: merge-join over two ordered cursors
+// # Design: checksummed key chunks, merged where they differ
 //
-// Both sides are read with one streaming SELECT each, ordered by the
-// source's primary key, and merged like a sort-merge join: the smaller key
+// Like VDiff, verify walks the source's primary key in chunks of
+// Options.ChunkRows rows (default 1000) by keyset pagination: the upper
+// end of a chunk is the key of the N-th row after the previous chunk's
+// (WHERE (pk...) > (last...) ORDER BY pk LIMIT 2 OFFSET N-1). A chunk is
+// the key range after its lower end (exclusive) through its upper end
+// (inclusive); the first chunk is open below, and the chunk holding the
+// source's last key (no (N+1)-th row) is the last and open above, so
+// follower rows before the first or after the last source key are found
+// too. Both sides select each range with the same condition (PostgreSQL a
+// row comparison, which its btree indexes serve; MySQL the same spelled
+// out with AND/OR; integer bounds passed as integers and decimals cast to
+// the column's DECIMAL, since MySQL compares an integer or decimal column
+// with a string as doubles). Bounds are the key columns' exact text forms
+// on the source (bytes as hex, decoded by the query).
+//
+// Each chunk gets a checksum on both sides: its row count and the MD5 of
+// the concatenated MD5s of its rows, in key order, over the text of every
+// compared column. A row's fields are framed as "N" for NULL, else the
+// value's length in bytes, ":" and the value, so NULL, the empty string,
+// the text 'NULL' and values that run into the next column all differ.
+//
+//   - Same-engine pairs compute it in the databases, so rows of equal
+//     chunks never cross the network: PostgreSQL takes count(*) and md5 of
+//     string_agg of the rows' md5s (no separator, ORDER BY the key) over
+//     the columns' ::text forms (bytea as hex), the texts the row
+//     comparison reads; MySQL/MariaDB takes COUNT(*) and MD5 of
+//     GROUP_CONCAT of the rows' MD5s (no separator, ORDER BY the key) over
+//     CAST(... AS BINARY), text columns first converted to utf8mb4 (the
+//     driver's text), on one connection per side whose
+//     group_concat_max_len is raised to hold the row hashes (64 MiB, or 32
+//     bytes × 4 × ChunkRows if more); a chunk with more rows than that
+//     holds is never taken as equal. Both sides run the same expressions
+//     on the same engine, so texts that differ make checksums that differ.
+//   - Cross-engine pairs make values canonical in Go (see below), so the
+//     checksum is computed in Go with the same framing over the canonical
+//     texts: the source's chunk is read by its range, the follower's rows
+//     in one stream ordered by key, split at each chunk's last source key
+//     (the source's key texts need not parse as bounds on the follower's
+//     engine). Here every row crosses the network; the checksum only
+//     decides which chunks are merged.
+//
+// Chunks whose counts and checksums are equal are skipped. A chunk whose
+// checksums differ is descended into: both sides' rows of its range are
+// read ordered by key and merged like a sort-merge join: the smaller key
 // is a row missing on the follower (only at the source) or an extra row
-// (only on the follower); equal keys compare every column. Memory is one
-// row per side plus the first 100 differences of each table (all are
-// counted). The databases must order keys the way the comparison does:
-// text keys are ordered by bytes (PostgreSQL COLLATE "C", MySQL
-// CAST(... AS BINARY), SQLite's BINARY collation), numbers numerically.
-// Every cursor is checked to be strictly ascending; a side that is not
-// (for example a decimal key stored as TEXT on SQLite) fails the table
-// with an error instead of reporting false differences.
+// (only on the follower); equal keys compare every column. The report
+// counts chunks and the chunks that differed.
+//
+// Memory is bounded by the chunk: same-engine pairs hold one row per side
+// while merging a differing chunk (both sides stream); cross-engine pairs
+// hold a chunk's source rows and the follower's rows in the same key range
+// (more than ChunkRows only when the follower has extra rows there), plus
+// the first Options.MaxListed differences of each table (all are counted).
+//
+// The databases must order keys the way the comparison does: text keys
+// are ordered by bytes (PostgreSQL COLLATE "C", MySQL CAST(... AS
+// BINARY), SQLite's BINARY collation), numbers numerically. Every side's
+// rows are checked to ascend strictly; a side that does not (for example
+// a decimal key stored as TEXT on SQLite) fails the table with an error
+// instead of reporting false differences. Text keys whose index does not
+// use that byte order (MySQL, PostgreSQL databases with a collation other
+// than C) are sorted by the database for every chunk.
 //
 // Tables without a primary key are skipped and reported as such.
 //

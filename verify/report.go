@@ -23,7 +23,11 @@ type TableReport struct {
 	Missing      int64  `json:"missing"`   // rows only at the source
 	Extra        int64  `json:"extra"`     // rows only on the follower
 	Different    int64  `json:"different"` // rows whose values differ
-	Diffs        []Diff `json:"diffs,omitempty"`
+	// Chunks counts the key ranges compared by checksum; ChunksDiffered
+	// those whose checksums differed, whose rows were compared.
+	Chunks         int64  `json:"chunks"`
+	ChunksDiffered int64  `json:"chunks_differed"`
+	Diffs          []Diff `json:"diffs,omitempty"`
 	// Problem is why the table could not be compared in full (a missing
 	// follower table or column, keys the engines order differently, an
 	// error); it counts as a difference.
@@ -73,12 +77,12 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "%s: skipped: %s\n", head, t.Skipped)
 			continue
 		case t.Equal():
-			fmt.Fprintf(w, "%s: equal (%d rows)\n", head, t.SourceRows)
+			fmt.Fprintf(w, "%s: equal (%d rows, %s)\n", head, t.SourceRows, plural(t.Chunks, "chunk"))
 			continue
 		}
 		unequal++
-		fmt.Fprintf(w, "%s: DIFFERENT: %d missing, %d extra, %d different (%d rows at the source, %d on the follower)\n",
-			head, t.Missing, t.Extra, t.Different, t.SourceRows, t.FollowerRows)
+		fmt.Fprintf(w, "%s: DIFFERENT: %d missing, %d extra, %d different (%d rows at the source, %d on the follower; chunks %d, %d differed)\n",
+			head, t.Missing, t.Extra, t.Different, t.SourceRows, t.FollowerRows, t.Chunks, t.ChunksDiffered)
 		if t.Problem != "" {
 			fmt.Fprintf(w, "  problem: %s\n", t.Problem)
 		}
@@ -111,4 +115,11 @@ func (r *Report) Print(w io.Writer) {
 		note = " (values redacted; --show-values shows them)"
 	}
 	fmt.Fprintf(w, "sink %s: %d differences in %d of %d tables%s\n", r.Sink, r.Differences(), unequal, len(r.Tables), note)
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

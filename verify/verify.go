@@ -33,6 +33,9 @@ type Options struct {
 	// MaxListed bounds the differences listed per table (all are counted).
 	// Default: 100.
 	MaxListed int
+	// ChunkRows is the number of source rows per checksummed chunk.
+	// Default: DefaultChunkRows.
+	ChunkRows int
 	// Progress, when set, receives one line per step.
 	Progress io.Writer
 }
@@ -51,6 +54,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 	}
 	if o.MaxListed == 0 {
 		o.MaxListed = 100
+	}
+	switch {
+	case o.ChunkRows == 0:
+		o.ChunkRows = DefaultChunkRows
+	case o.ChunkRows < 0:
+		return nil, usage("chunk rows must be positive, not %d", o.ChunkRows)
 	}
 	var sink *config.Sink
 	for i := range cfg.Sinks {

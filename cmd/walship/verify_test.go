@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,6 +151,69 @@ func TestVerifyEqualThenDifferences(t *testing.T) {
 		}
 		t.Logf("verify %s:\n%s", sink, out)
 	}
+	verifySmallChunks(t, e)
+}
+
+// verifySmallChunks: with chunks of 10 rows, accounts (ids 1-50) is five
+// chunks; besides the differences made before (7 different, 9 missing,
+// 1000 extra past the last source key) a row before the first key is
+// extra and one in the middle chunk differs. Exactly chunks 1, 3 and 5
+// are descended into, and every difference is named.
+func verifySmallChunks(t *testing.T, e *e2e) {
+	for engine, db := range e.followers {
+		for _, q := range []string{
+			"UPDATE accounts SET version = version + 1 WHERE id = 25",
+			"INSERT INTO accounts VALUES (-1, 5, 0)",
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %s: %v", engine, q, err)
+			}
+		}
+	}
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--no-wait", "--chunk-rows", "10")
+		if code != exitFailure {
+			t.Errorf("verify %s --chunk-rows 10: exit %d, want 1:\n%s", sink, code, out)
+		}
+		for _, want := range []string{
+			"extra     id=-1\n", "different id=7: balance\n", "missing   id=9\n", "different id=25: version\n", "extra     id=1000\n",
+			"1 missing, 2 extra, 2 different (50 rows at the source, 51 on the follower; chunks 5, 3 differed)",
+			"public.accounts chunk 1: checksums differ", "public.accounts chunk 3: checksums differ (10 source rows, 10 follower rows)",
+			"public.accounts chunk 5: checksums differ (10 source rows, 11 follower rows)",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify %s --chunk-rows 10: output lacks %q:\n%s", sink, want, out)
+			}
+		}
+		for _, equal := range []string{"public.accounts chunk 2:", "public.accounts chunk 4:"} {
+			if strings.Contains(out, equal) {
+				t.Errorf("verify %s --chunk-rows 10: an equal chunk was descended into (%s):\n%s", sink, equal, out)
+			}
+		}
+		if !regexp.MustCompile(`public\.customers → \S+ \(source src\): DIFFERENT: .*; chunks \d{2,}, 1 differed\)`).MatchString(out) {
+			t.Errorf("verify %s --chunk-rows 10: customers is not many chunks with one differing:\n%s", sink, out)
+		}
+		t.Logf("verify %s --chunk-rows 10:\n%s", sink, out)
+	}
+	out, _ := runVerify(t, "-c", e.cfgPath, "--sink", "pgf", "--no-wait", "--chunk-rows", "10", "--json")
+	var rep struct {
+		Tables []struct {
+			Table          string
+			Chunks         int64 `json:"chunks"`
+			ChunksDiffered int64 `json:"chunks_differed"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{\n"):strings.LastIndex(out, "}")+1]), &rep); err != nil {
+		t.Fatalf("verify --json: %v:\n%s", err, out)
+	}
+	for _, tr := range rep.Tables {
+		if tr.Table == "public.accounts" && (tr.Chunks != 5 || tr.ChunksDiffered != 3) {
+			t.Errorf("verify --json: accounts has %d chunks, %d differed; want 5, 3", tr.Chunks, tr.ChunksDiffered)
+		}
+	}
+	if out, code := runVerify(t, "-c", e.cfgPath, "--sink", "pgf", "--no-wait", "--chunk-rows", "-1"); code != exitUsage {
+		t.Errorf("--chunk-rows -1: exit %d, want 2:\n%s", code, out)
+	}
 }
 
 // TestVerifyFromMariaDB: MariaDB source → PostgreSQL (and the other)
@@ -177,6 +242,17 @@ func TestVerifyFromMariaDB(t *testing.T) {
 	if out, code := runVerify(t, "-c", e.cfgPath, "--sink", "pgf"); code != exitFailure || !strings.Contains(out, "different id=3: version") {
 		t.Errorf("verify pgf after a change: exit %d:\n%s", code, out)
 	}
+	// MariaDB → MariaDB checksums chunks in the databases: only the
+	// changed chunk is merged.
+	if _, err := e.followers["mysql"].Exec("UPDATE accounts SET version = version + 100 WHERE id = 33"); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runVerify(t, "-c", e.cfgPath, "--sink", "myf", "--no-wait", "--chunk-rows", "10")
+	if code != exitFailure || !strings.Contains(out, "different id=33: version") || !strings.Contains(out, "; chunks 5, 1 differed)") ||
+		!strings.Contains(out, ".accounts chunk 4: checksums differ (10 source rows, 10 follower rows)") {
+		t.Errorf("verify myf --chunk-rows 10 after a change: exit %d:\n%s", code, out)
+	}
+	t.Log(out)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
