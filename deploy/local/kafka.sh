@@ -58,16 +58,38 @@ POM
 java_cp() { java -cp "$libs/*" -Dlog4j.configuration="file:$dir/tools-log4j.properties" "$@"; }
 running() { pid_alive "$pidfile" "kafka.Kafka"; }
 
+# A self-signed certificate for the TLS listener (127.0.0.1), made once.
+make_tls() {
+  [[ -s "$dir/tls/ca.pem" && -s "$dir/tls/broker.p12" ]] && return 0
+  mkdir -p "$dir/tls"
+  rm -f "$dir/tls/broker.p12" "$dir/tls/ca.pem"
+  keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 -storetype PKCS12 \
+    -keystore "$dir/tls/broker.p12" -storepass walship-local -keypass walship-local \
+    -dname "CN=$WALSHIP_HOST" -ext "SAN=ip:$WALSHIP_HOST,dns:localhost" -ext "BC=ca:true" >"$logdir/keytool.log" 2>&1 \
+    || { log_tail "$logdir/keytool.log"; die "keytool could not make the TLS listener's certificate"; }
+  keytool -exportcert -rfc -alias broker -keystore "$dir/tls/broker.p12" -storepass walship-local \
+    -file "$dir/tls/ca.pem" >>"$logdir/keytool.log" 2>&1 \
+    || { log_tail "$logdir/keytool.log"; die "keytool could not export the certificate"; }
+}
+
 write_config() {
   mkdir -p "$dir/data" "$logdir"
+  make_tls
   cat >"$props" <<PROPS
 # Written by deploy/local/kafka.sh on every start; edits are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$controller
-listeners=PLAINTEXT://$addr,CONTROLLER://$controller
-advertised.listeners=PLAINTEXT://$addr
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$addr,CONTROLLER://$controller,FAULT://$WALSHIP_HOST:$WALSHIP_KAFKA_FAULT_PORT,SASL://$WALSHIP_HOST:$WALSHIP_KAFKA_SASL_PORT,TLS://$WALSHIP_HOST:$WALSHIP_KAFKA_TLS_PORT
+advertised.listeners=PLAINTEXT://$addr,FAULT://$WALSHIP_HOST:$WALSHIP_KAFKA_FAULT_PROXY_PORT,SASL://$WALSHIP_HOST:$WALSHIP_KAFKA_SASL_PORT,TLS://$WALSHIP_HOST:$WALSHIP_KAFKA_TLS_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,FAULT:PLAINTEXT,SASL:SASL_PLAINTEXT,TLS:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$dir/tls/broker.p12
+ssl.keystore.password=walship-local
+ssl.key.password=walship-local
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
@@ -133,7 +155,7 @@ start() {
     log "kafka already running on $addr (controller $controller)"
     return 0
   fi
-  for p in "$WALSHIP_KAFKA_PORT" "$WALSHIP_KAFKA_CONTROLLER_PORT"; do
+  for p in "$WALSHIP_KAFKA_PORT" "$WALSHIP_KAFKA_CONTROLLER_PORT" "$WALSHIP_KAFKA_FAULT_PORT" "$WALSHIP_KAFKA_SASL_PORT" "$WALSHIP_KAFKA_TLS_PORT"; do
     port_open "$WALSHIP_HOST" "$p" && die "kafka: port $WALSHIP_HOST:$p is taken by another process ($PORT_HINT)"
   done
   write_config

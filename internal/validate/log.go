@@ -1,0 +1,348 @@
+package validate
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/ordering/kafka"
+)
+
+// SlotCheck polls a PostgreSQL slot's confirmed_flush_lsn and the newest
+// position the log holds in Kafka (the spine's last markers, read after
+// the slot): the slot must never be confirmed past it.
+type SlotCheck struct {
+	Source   *sql.DB
+	Slot     string
+	Brokers  []string
+	Prefix   string // the source's topic prefix
+	V        *Violations
+	Interval time.Duration // default 500ms
+	polls    int
+}
+
+// Polls is how many polls compared both positions.
+func (c *SlotCheck) Polls() int { return c.polls }
+
+// Run polls until ctx ends.
+func (c *SlotCheck) Run(ctx context.Context) {
+	if c.Interval == 0 {
+		c.Interval = 500 * time.Millisecond
+	}
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var confirmed sql.NullString
+		if err := c.Source.QueryRowContext(ctx, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", c.Slot).Scan(&confirmed); err != nil || !confirmed.Valid {
+			continue
+		}
+		conf, err := offsets.ParseLSN(confirmed.String)
+		if err != nil {
+			continue
+		}
+		logged, ok, err := newestLogged(ctx, c.Brokers, kafka.TransactionTopic(c.Prefix))
+		if err != nil || !ok {
+			continue
+		}
+		c.polls++
+		if uint64(conf) > logged {
+			c.V.Add("positions: slot %s confirmed %s, past the newest position in Kafka %s", c.Slot, confirmed.String, offsets.LSN(logged))
+		}
+	}
+}
+
+// newestLogged is the greatest PostgreSQL position of the spine's last
+// markers.
+func newestLogged(ctx context.Context, brokers []string, topic string) (uint64, bool, error) {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := kafkago.DialLeader(dctx, "tcp", brokers[0], topic, 0)
+	if err != nil {
+		return 0, false, err
+	}
+	defer conn.Close()
+	first, last, err := conn.ReadOffsets()
+	if err != nil || last == first {
+		return 0, false, err
+	}
+	from := max(first, last-50)
+	if _, err := conn.Seek(from, kafkago.SeekAbsolute); err != nil {
+		return 0, false, err
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	batch := conn.ReadBatch(1, 16<<20)
+	defer batch.Close()
+	var best uint64
+	found := false
+	for off := from; off < last; off++ {
+		m, err := batch.ReadMessage()
+		if err != nil {
+			break
+		}
+		mk, err := envelope.DecodeMarker(record(m))
+		if err != nil || mk.Pos.Engine != offsets.EnginePostgres {
+			continue
+		}
+		if mk.Status == envelope.StatusEnd || mk.Status == envelope.StatusHeartbeat {
+			best, found = max(best, uint64(mk.Pos.LSN), uint64(mk.Pos.EndLSN)), true
+		}
+	}
+	return best, found, nil
+}
+
+func record(m kafkago.Message) envelope.Record {
+	r := envelope.Record{Key: m.Key, Value: m.Value}
+	for _, h := range m.Headers {
+		r.Headers = append(r.Headers, envelope.Header{Key: h.Key, Value: h.Value})
+	}
+	return r
+}
+
+// LogStats summarizes CheckLog.
+type LogStats struct {
+	Events, Keys, Duplicates int
+}
+
+// CheckLog reads every data topic of the workload's tables in the log of
+// a source (prefix; schema is the source schema: public, or the MariaDB
+// database) and checks, per key in partition order, that versions only
+// go forward: a version seen before (a re-sent run after a restart) is a
+// duplicate and allowed; a version lower than the newest that was never
+// seen (a reorder) and a jump over versions (a gap) are violations.
+func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *Violations) (LogStats, error) {
+	var st LogStats
+	for _, table := range Tables {
+		topic := kafka.TopicName(prefix, schema, table)
+		n, err := kafka.Partitions(ctx, brokers, 10*time.Second, topic)
+		if err != nil {
+			return st, err
+		}
+		for part := 0; part < n; part++ {
+			if err := checkPartition(ctx, brokers, topic, part, table, v, &st); err != nil {
+				return st, fmt.Errorf("%s/%d: %w", topic, part, err)
+			}
+		}
+	}
+	return st, nil
+}
+
+type keyHistory struct {
+	newest  int64
+	seen    map[int64]bool
+	deleted bool
+}
+
+func checkPartition(ctx context.Context, brokers []string, topic string, part int, table string, v *Violations, st *LogStats) error {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := kafkago.DialLeader(dctx, "tcp", brokers[0], topic, part)
+	cancel()
+	if err != nil {
+		return err
+	}
+	first, last, err := conn.ReadOffsets()
+	conn.Close()
+	if err != nil || first == last {
+		return err
+	}
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return err
+	}
+	keys := map[int64]*keyHistory{}
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer rcancel()
+	for off := first; off < last; {
+		m, err := r.FetchMessage(rctx)
+		if err != nil {
+			return err
+		}
+		off = m.Offset + 1
+		op, id, version, err := decodeEvent(m.Value)
+		if err != nil {
+			return fmt.Errorf("offset %d: %w", m.Offset, err)
+		}
+		st.Events++
+		h := keys[id]
+		if h == nil {
+			h = &keyHistory{seen: map[int64]bool{}}
+			keys[id] = h
+			st.Keys++
+		}
+		if op == "d" {
+			h.deleted = true
+			continue
+		}
+		switch {
+		case h.seen[version]:
+			st.Duplicates++
+		case len(h.seen) == 0 || version == h.newest+1:
+		case version > h.newest+1:
+			v.Add("log order: %s %d jumps from version %d to %d at %s/%d offset %d (a gap)", table, id, h.newest, version, topic, part, m.Offset)
+		default:
+			v.Add("log order: %s %d version %d after %d at %s/%d offset %d (a reorder)", table, id, version, h.newest, topic, part, m.Offset)
+		}
+		if h.deleted && !h.seen[version] {
+			v.Add("log order: %s %d version %d after its delete at %s/%d offset %d", table, id, version, topic, part, m.Offset)
+		}
+		h.seen[version] = true
+		h.newest = max(h.newest, version)
+	}
+	return nil
+}
+
+// decodeEvent reads op, id and version from a Debezium envelope value.
+func decodeEvent(value []byte) (op string, id, version int64, err error) {
+	var env struct {
+		Payload json.RawMessage `json:"payload"`
+		Op      string          `json:"op"`
+		Before  map[string]any  `json:"before"`
+		After   map[string]any  `json:"after"`
+	}
+	d := json.NewDecoder(bytes.NewReader(value))
+	d.UseNumber()
+	if err := d.Decode(&env); err != nil {
+		return "", 0, 0, err
+	}
+	if len(env.Payload) > 0 && env.Op == "" {
+		return decodeEvent(env.Payload)
+	}
+	row := env.After
+	if env.Op == "d" {
+		row = env.Before
+	}
+	num := func(k string) (int64, error) {
+		n, ok := row[k].(json.Number)
+		if !ok {
+			return 0, fmt.Errorf("op %s: %s is %v", env.Op, k, row[k])
+		}
+		return n.Int64()
+	}
+	if id, err = num("id"); err != nil {
+		return "", 0, 0, err
+	}
+	if env.Op != "d" {
+		if version, err = num("version"); err != nil {
+			return "", 0, 0, err
+		}
+	}
+	return env.Op, id, version, nil
+}
+
+// Converge compares a follower with the source, table by table, in
+// primary-key order; it returns one line per differing table.
+func Converge(ctx context.Context, src *sql.DB, srcEngine string, f *Follower) ([]string, error) {
+	var out []string
+	for _, t := range Tables {
+		want, err := readRows(ctx, src, compareQuery(t, t))
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", t, err)
+		}
+		got, err := readRows(ctx, f.DB, compareQuery(t, f.table(t)))
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", f.Name, t, err)
+		}
+		if missing, extra, differ := diffRows(want, got); missing+extra+differ > 0 {
+			out = append(out, fmt.Sprintf("%s %s: %d missing, %d extra, %d different of %d source rows", f.Name, t, missing, extra, differ, len(want)))
+		}
+	}
+	return out, nil
+}
+
+// readRows reads "id|col|col" lines keyed by id.
+func readRows(ctx context.Context, db *sql.DB, q string) (map[string]string, error) {
+	rs, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	cols, _ := rs.Columns()
+	out := map[string]string{}
+	for rs.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprintf("%v:%s", v.Valid, v.String)
+		}
+		out[vals[0].String] = strings.Join(parts, "|")
+	}
+	return out, rs.Err()
+}
+
+func diffRows(want, got map[string]string) (missing, extra, differ int) {
+	for k, w := range want {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			missing++
+		case g != w:
+			differ++
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			extra++
+		}
+	}
+	return
+}
+
+// CheckLedger checks that every committed transaction reached the
+// follower: each key's final version in the ledger is the follower's (a
+// deleted key is absent). It returns the number of keys checked.
+func CheckLedger(ctx context.Context, l *Ledger, f *Follower, v *Violations) (int, error) {
+	l.mu.Lock()
+	final := make(map[Key]int64, len(l.final))
+	for k, x := range l.final {
+		final[k] = x
+	}
+	l.mu.Unlock()
+	have := map[Key]int64{}
+	for _, t := range Tables {
+		rs, err := f.DB.QueryContext(ctx, "SELECT id, version FROM "+f.table(t))
+		if err != nil {
+			return 0, err
+		}
+		for rs.Next() {
+			var id, ver int64
+			if err := rs.Scan(&id, &ver); err != nil {
+				rs.Close()
+				return 0, err
+			}
+			have[Key{t, id}] = ver
+		}
+		rs.Close()
+	}
+	for k, want := range final {
+		got, ok := have[k]
+		switch {
+		case want == Deleted && ok:
+			v.Add("%s: lost acknowledgement: %s %d was deleted at the source and is on the follower (version %d)", f.Name, k.Table, k.ID, got)
+		case want != Deleted && !ok:
+			v.Add("%s: lost acknowledgement: %s %d version %d committed at the source, missing on the follower", f.Name, k.Table, k.ID, want)
+		case want != Deleted && got != want:
+			v.Add("%s: lost acknowledgement: %s %d is at version %d on the follower, %d at the source", f.Name, k.Table, k.ID, got, want)
+		}
+	}
+	return len(final), nil
+}
