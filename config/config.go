@@ -58,6 +58,38 @@ type Kafka struct {
 	Envelope string `yaml:"envelope"`
 	// DialTimeout bounds connecting to a broker. Default: 10s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// TLS, when set, encrypts every connection to the brokers and verifies
+	// their certificates; there is no plaintext fallback.
+	TLS *KafkaTLS `yaml:"tls"`
+	// SASL, when set, authenticates to the brokers.
+	SASL *KafkaSASL `yaml:"sasl"`
+}
+
+// KafkaTLS configures TLS to the brokers.
+type KafkaTLS struct {
+	// CAFile is a PEM file of the certificates that sign the brokers'
+	// certificates. Default: the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate and key (PEM), for
+	// brokers that require one (mutual TLS).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name verified in the brokers' certificates.
+	// Default: the host of each broker address.
+	ServerName string `yaml:"server_name"`
+}
+
+// KafkaSASL configures SASL authentication to the brokers.
+type KafkaSASL struct {
+	// Mechanism is SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (PLAIN only with
+	// tls). Required.
+	Mechanism string `yaml:"mechanism"`
+	// Username is the SASL user. Required.
+	Username string `yaml:"username"`
+	// Password of Username. Use ${ENV} or PasswordFile.
+	Password Secret `yaml:"password"`
+	// PasswordFile is read at load time; its trimmed content is the password.
+	PasswordFile string `yaml:"password_file"`
 }
 
 // Source is one captured database. Exactly one engine block is set.

@@ -83,6 +83,9 @@ func (d *decoder) readSecretFiles(cfg *Config) {
 			read(p+".mysql", &s.MySQL.Password, s.MySQL.PasswordFile)
 		}
 	}
+	if cfg.Kafka.SASL != nil {
+		read("kafka.sasl", &cfg.Kafka.SASL.Password, cfg.Kafka.SASL.PasswordFile)
+	}
 	for i, s := range cfg.Sinks {
 		p := fmt.Sprintf("sinks[%d]", i)
 		if s.Postgres != nil {

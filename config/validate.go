@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -190,6 +192,36 @@ func (d *decoder) validateKafka(c *Config) {
 	}
 	if !objName.MatchString(k.TopicPrefix) {
 		d.fail("kafka.topic_prefix", "must be letters, digits, '.', '_' or '-', got %q", k.TopicPrefix)
+	}
+	if t := k.TLS; t != nil {
+		for _, kf := range [][2]string{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+			if kf[1] == "" {
+				continue
+			}
+			if _, err := os.Stat(kf[1]); err != nil {
+				d.fail("kafka.tls."+kf[0], "cannot read %s: %v", kf[1], errors.Unwrap(err))
+			}
+		}
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			d.fail("kafka.tls", "set both cert_file and key_file for a client certificate, or neither")
+		}
+	}
+	if s := k.SASL; s != nil {
+		switch s.Mechanism {
+		case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		case "PLAIN":
+			if k.TLS == nil {
+				d.fail("kafka.sasl.mechanism", "PLAIN sends the password in clear text: set kafka.tls too, or use SCRAM-SHA-256")
+			}
+		default:
+			d.fail("kafka.sasl.mechanism", "want SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN, got %q", s.Mechanism)
+		}
+		if s.Username == "" {
+			d.fail("kafka.sasl.username", "missing required key")
+		}
+		if s.Password == "" && s.PasswordFile == "" {
+			d.fail("kafka.sasl.password", "missing: set password (${ENV}) or password_file")
+		}
 	}
 	if k.Partitions < 1 || k.Partitions > 10000 {
 		d.fail("kafka.partitions", "must be from 1 to 10000, got %d", k.Partitions)

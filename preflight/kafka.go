@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/walship/walship/config"
+	walkafka "github.com/walship/walship/ordering/kafka"
 )
 
 // kafkaTarget builds the Kafka target: every bootstrap broker, then every
@@ -26,7 +27,14 @@ func kafkaTarget(k config.Kafka) target {
 		res: Result{Target: "kafka", Engine: "kafka", Addr: strings.Join(k.Brokers, ",")},
 		// Two rounds of dials (bootstrap, advertised), each then one request.
 		timeout: 2 * (dial + ConnectTimeout),
-		run:     func(ctx context.Context, r *Result) { checkKafka(ctx, r, k.Brokers, dial) },
+		run: func(ctx context.Context, r *Result) {
+			sec, err := walkafka.NewSecurity(k)
+			if err != nil {
+				r.Problems = append(r.Problems, Problem{Code: Config, Msg: err.Error()})
+				return
+			}
+			checkKafka(ctx, r, k.Brokers, sec.Dialer(dial))
+		},
 	}
 }
 
@@ -40,8 +48,7 @@ type brokerProbe struct {
 	err        error
 }
 
-func checkKafka(ctx context.Context, r *Result, bootstrap []string, dial time.Duration) {
-	d := &kafka.Dialer{Timeout: dial}
+func checkKafka(ctx context.Context, r *Result, bootstrap []string, d *kafka.Dialer) {
 	probes := make([]brokerProbe, len(bootstrap))
 	for i, addr := range bootstrap {
 		probes[i] = brokerProbe{addr: addr, key: fmt.Sprintf("kafka.brokers[%d]", i)}

@@ -26,6 +26,8 @@ type Config struct {
 	Name    string
 	Sources []SourceLog
 	Brokers []string
+	// KafkaSecurity is TLS and SASL to the brokers.
+	KafkaSecurity kafka.Security
 	// Workers apply independent transactions in parallel. Default: 4.
 	Workers int
 	// BatchTxns and BatchChanges bound how many consecutive small
@@ -274,7 +276,8 @@ func newRun(s *Sink, state map[string]SourceState) *run {
 		end, bounded := s.cfg.End[src.Name]
 		str.ended = bounded && end <= 0
 		str.reader = kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Prefix: src.Prefix,
-			Resume: st.Offsets, After: st.Watermark.Seq, BigTxn: s.cfg.BigTxn, DialTimeout: s.cfg.DialTimeout, End: end})
+			Resume: st.Offsets, After: st.Watermark.Seq, BigTxn: s.cfg.BigTxn, DialTimeout: s.cfg.DialTimeout, End: end,
+			Security: s.cfg.KafkaSecurity})
 		r.streams = append(r.streams, str)
 	}
 	return r

@@ -28,6 +28,9 @@ type Log interface {
 	// (idle), so sinks can report that position as applied. It writes
 	// nothing and returns false while transactions are not yet durable.
 	Heartbeat(ctx context.Context, source string, pos offsets.Position, at time.Time) (bool, error)
+	// DurableHeartbeat is the position of the newest heartbeat the log
+	// holds durably (zero before the first).
+	DurableHeartbeat() offsets.Position
 	// Close flushes and releases the log.
 	Close(ctx context.Context) error
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,9 +92,28 @@ func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {
 	return kafka.Config{
 		Brokers: cfg.Kafka.Brokers, TopicPrefix: prefix,
 		Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
-		DialTimeout: cfg.Kafka.DialTimeout,
+		DialTimeout: cfg.Kafka.DialTimeout, Security: kafkaSecurity(cfg),
 	}
 }
+
+// kafkaSecurity is the configured TLS and SASL to the brokers. The files
+// were checked when the config loaded; one that broke since fails every
+// connection with its error, never a plaintext one.
+func kafkaSecurity(cfg *config.Config) kafka.Security {
+	sec, err := newKafkaSecurity(cfg.Kafka)
+	if err != nil {
+		return kafka.Security{TLS: brokenTLS(err)}
+	}
+	return sec
+}
+
+// brokenTLS fails every TLS handshake with err: TLS was asked for and its
+// files could not be loaded, so no connection may be made at all.
+func brokenTLS(err error) *tls.Config {
+	return &tls.Config{VerifyConnection: func(tls.ConnectionState) error { return err }}
+}
+
+func newKafkaSecurity(k config.Kafka) (kafka.Security, error) { return kafka.NewSecurity(k) }
 
 var (
 	srcHeadDesc   = prometheus.NewDesc("walship_source_head_lsn_bytes", "Newest WAL position the PostgreSQL server reported, as a byte offset.", []string{"source"}, nil)

@@ -110,6 +110,9 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	if _, err := newKafkaSecurity(cfg.Kafka); err != nil {
+		return withCode(exitUsage, err)
+	}
 	var sk *config.Sink
 	for i := range cfg.Sinks {
 		if cfg.Sinks[i].Name == o.sink {
@@ -159,7 +162,7 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 		o.from = "snapshot"
 	}
 	for _, s := range srcs {
-		if err := s.spineBounds(ctx, cfg.Kafka.Brokers, cfg.Kafka.DialTimeout); err != nil {
+		if err := s.spineBounds(ctx, cfg.Kafka.Brokers, kafkaSecurity(cfg), cfg.Kafka.DialTimeout); err != nil {
 			return withCode(exitFailure, err)
 		}
 	}
@@ -250,12 +253,12 @@ func replayTarget(sk *config.Sink, into string) (string, error) {
 
 // spineBounds reads the source's transaction topic bounds: the log as of
 // now is what the replay applies.
-func (s *replaySource) spineBounds(ctx context.Context, brokers []string, timeout time.Duration) error {
+func (s *replaySource) spineBounds(ctx context.Context, brokers []string, sec kafka.Security, timeout time.Duration) error {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
 	topic := kafka.TransactionTopic(s.prefix)
-	n, err := kafka.Partitions(ctx, brokers, timeout, topic)
+	n, err := kafka.Partitions(ctx, brokers, sec, timeout, topic)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", s.name, err)
 	}
@@ -265,7 +268,7 @@ func (s *replaySource) spineBounds(ctx context.Context, brokers []string, timeou
 	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	d := &kafkago.Dialer{Timeout: timeout}
+	d := sec.Dialer(timeout)
 	var conn *kafkago.Conn
 	for _, b := range brokers {
 		if conn, err = d.DialLeader(dctx, "tcp", b, topic, 0); err == nil {
@@ -407,7 +410,7 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 	}
 	sink := sinks.New(sinks.Config{
 		Name: sk.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
-		BatchTxns: o.batchTxns, End: end, Until: until,
+		BatchTxns: o.batchTxns, End: end, Until: until, KafkaSecurity: kafkaSecurity(cfg),
 	}, f, log)
 
 	fmt.Fprintf(stderr, "replay: sink %s into %s\n", sk.Name, target)
@@ -581,6 +584,7 @@ func dryRun(ctx context.Context, w io.Writer, cfg *config.Config, sink, target s
 func scanSpine(ctx context.Context, cfg *config.Config, s *replaySource, b *bound) (txns, hbs, upto int64, parts map[string]int64, err error) {
 	parts = map[string]int64{}
 	kr := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Kafka.Brokers, Topic: kafka.TransactionTopic(s.prefix), Partition: 0,
+		Dialer:   kafkaSecurity(cfg).Dialer(10 * time.Second),
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 	defer kr.Close()
 	if err = kr.SetOffset(s.first); err != nil {

@@ -224,6 +224,7 @@ func findStart(ctx context.Context, cfg *config.Config, s *replaySource, from st
 		return st, "the log is empty", nil
 	}
 	kr := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Kafka.Brokers, Topic: kafka.TransactionTopic(s.prefix), Partition: 0,
+		Dialer:   kafkaSecurity(cfg).Dialer(10 * time.Second),
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
 	defer kr.Close()
 	if err := kr.SetOffset(s.first); err != nil {

@@ -28,6 +28,9 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
+			if _, err := newKafkaSecurity(cfg.Kafka); err != nil {
+				return withCode(exitUsage, err)
+			}
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()

@@ -43,7 +43,7 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 	}
 	sc := sinks.Config{
 		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
-		Observer: newSinkMetrics(s.Name),
+		Observer: newSinkMetrics(s.Name), KafkaSecurity: kafkaSecurity(cfg),
 	}
 	if s.DeadLetterTopic != "" {
 		prefixes := map[string]string{}
@@ -52,7 +52,7 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 		}
 		sc.DeadLetter = kafka.NewDeadLetters(kafka.DeadLetterConfig{
 			Brokers: cfg.Kafka.Brokers, Topic: s.DeadLetterTopic, Sink: s.Name, Prefixes: prefixes,
-			ReplicationFactor: cfg.Kafka.ReplicationFactor, DialTimeout: cfg.Kafka.DialTimeout,
+			ReplicationFactor: cfg.Kafka.ReplicationFactor, DialTimeout: cfg.Kafka.DialTimeout, Security: kafkaSecurity(cfg),
 		})
 	}
 	return sinks.New(sc, applier, log)

@@ -1014,7 +1014,7 @@ type tyUnchanged struct {
 // tyUnchangedRecords reads a whole topic and returns its records that name
 // unchanged columns.
 func tyUnchangedRecords(broker, topic string) ([]tyUnchanged, error) {
-	parts, err := kafka.Partitions(context.Background(), strings.Split(broker, ","), 10*time.Second, topic)
+	parts, err := kafka.Partitions(context.Background(), strings.Split(broker, ","), kafka.Security{}, 10*time.Second, topic)
 	if err != nil {
 		return nil, err
 	}

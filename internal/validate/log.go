@@ -126,7 +126,7 @@ func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *V
 	var st LogStats
 	for _, table := range Tables {
 		topic := kafka.TopicName(prefix, schema, table)
-		n, err := kafka.Partitions(ctx, brokers, 10*time.Second, topic)
+		n, err := kafka.Partitions(ctx, brokers, kafka.Security{}, 10*time.Second, topic)
 		if err != nil {
 			return st, err
 		}

@@ -34,6 +34,7 @@ type DeadLetterConfig struct {
 	Prefixes          map[string]string
 	ReplicationFactor int           // of the created topic. Default: 1.
 	DialTimeout       time.Duration // Default: 10s.
+	Security          Security
 }
 
 // DeadLetters writes transactions a sink skipped to a dead-letter topic:
@@ -59,7 +60,7 @@ func NewDeadLetters(cfg DeadLetterConfig) *DeadLetters {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
 	}
-	transport := &kafkago.Transport{DialTimeout: cfg.DialTimeout, MetadataTTL: 10 * time.Second}
+	transport := cfg.Security.Transport(cfg.DialTimeout, 10*time.Second)
 	return &DeadLetters{
 		cfg: cfg,
 		w: &kafkago.Writer{

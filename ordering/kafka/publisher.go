@@ -36,6 +36,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Compression of record batches. Default: none.
 	Compression kafkago.Compression
+	// Security is TLS and SASL to the brokers. Default: neither.
+	Security Security
 }
 
 func (c *Config) defaults() {
@@ -92,6 +94,7 @@ type Publisher struct {
 	queue    []*pending // published, not yet durable, in Publish order
 	durSeq   offsets.Seq
 	durPos   offsets.Position
+	durBeat  offsets.Position // newest heartbeat acknowledged
 	err      error
 	closed   bool
 	notify   chan struct{}
@@ -123,10 +126,13 @@ type pending struct {
 // endMark tags an END record in the writer's completion callback.
 type endMark struct{ p *pending }
 
+// beatMark tags a HEARTBEAT record.
+type beatMark struct{ pos offsets.Position }
+
 // NewPublisher connects nothing yet; topics are created on first use.
 func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
 	cfg.defaults()
-	transport := &kafkago.Transport{DialTimeout: cfg.DialTimeout, MetadataTTL: 10 * time.Second}
+	transport := cfg.Security.Transport(cfg.DialTimeout, 10*time.Second)
 	p := &Publisher{
 		cfg: cfg, enc: enc, txnTop: TransactionTopic(cfg.TopicPrefix),
 		notify: make(chan struct{}, 1),
@@ -190,6 +196,14 @@ func (p *Publisher) Durable() (offsets.Seq, offsets.Position) {
 	return p.durSeq, p.durPos
 }
 
+// DurableHeartbeat is the position of the newest heartbeat Kafka has
+// acknowledged (zero before the first).
+func (p *Publisher) DurableHeartbeat() offsets.Position {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.durBeat
+}
+
 // Stats returns counters of durable work.
 func (p *Publisher) Stats() Stats {
 	p.mu.Lock()
@@ -239,6 +253,8 @@ func (p *Publisher) complete(msgs []kafkago.Message, err error) {
 			d.remaining--
 		case endMark:
 			d.p.endAcked = true
+		case beatMark:
+			p.durBeat = d.pos // one partition: acknowledged in write order
 		}
 	}
 	if p.err == nil {
@@ -509,7 +525,7 @@ func (p *Publisher) Heartbeat(ctx context.Context, source string, pos offsets.Po
 	if err != nil {
 		return false, p.fail(err)
 	}
-	m := message(p.txnTop, 0, rec, nil)
+	m := message(p.txnTop, 0, rec, beatMark{pos})
 	p.mu.Lock()
 	p.inflight += int64(size(&m))
 	p.mu.Unlock()

@@ -58,6 +58,8 @@ type ReaderConfig struct {
 	MaxLookahead int
 	// DialTimeout bounds connecting to a broker. Default: 10s.
 	DialTimeout time.Duration
+	// Security is TLS and SASL to the brokers.
+	Security Security
 	// End, when > 0, bounds the log: Next returns ErrEnd once every spine
 	// message before offset End was consumed (walship replay reads up to
 	// the end offset the spine had when it started). 0: unbounded.
@@ -140,7 +142,7 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.
 	kr := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: r.cfg.Brokers, Topic: topic, Partition: part,
 		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 50 * time.Millisecond,
-		Dialer: &kafkago.Dialer{Timeout: r.cfg.DialTimeout},
+		Dialer: r.cfg.Security.Dialer(r.cfg.DialTimeout),
 	})
 	if err := kr.SetOffset(offset); err != nil {
 		kr.Close()
@@ -150,14 +152,14 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.
 }
 
 func (r *Reader) topicExists(ctx context.Context, topic string) (bool, error) {
-	n, err := Partitions(ctx, r.cfg.Brokers, r.cfg.DialTimeout, topic)
+	n, err := Partitions(ctx, r.cfg.Brokers, r.cfg.Security, r.cfg.DialTimeout, topic)
 	return n > 0, err
 }
 
 func (r *Reader) bounds(topic string, part int) (first, last int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.DialTimeout)
 	defer cancel()
-	d := &kafkago.Dialer{Timeout: r.cfg.DialTimeout}
+	d := r.cfg.Security.Dialer(r.cfg.DialTimeout)
 	var conn *kafkago.Conn
 	for _, b := range r.cfg.Brokers {
 		if conn, err = d.DialLeader(ctx, "tcp", b, topic, part); err == nil {

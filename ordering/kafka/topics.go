@@ -107,8 +107,8 @@ func brokerAddr(brokers []string) net.Addr { return kafkago.TCP(brokers...) }
 // kafka-go's Transport answers metadata requests from a cache refreshed
 // every few seconds, which does not know a topic another process created
 // since.
-func Partitions(ctx context.Context, brokers []string, timeout time.Duration, topic string) (int, error) {
-	tr := &kafkago.Transport{DialTimeout: timeout, MetadataTTL: time.Hour}
+func Partitions(ctx context.Context, brokers []string, sec Security, timeout time.Duration, topic string) (int, error) {
+	tr := sec.Transport(timeout, time.Hour)
 	defer tr.CloseIdleConnections()
 	c := &kafkago.Client{Addr: brokerAddr(brokers), Timeout: timeout, Transport: tr}
 	meta, err := c.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})

@@ -549,3 +549,5 @@ func writeBinlogBenchResult(b *testing.B, dsn string, runs []binlogBenchRun, raw
 func (l *binlogBenchDiscardLog) Heartbeat(context.Context, string, offsets.Position, time.Time) (bool, error) {
 	return false, nil
 }
+
+func (l *binlogBenchDiscardLog) DurableHeartbeat() offsets.Position { return offsets.Position{} }

@@ -344,3 +344,5 @@ func TestSnapshotRedoneAfterStopMidway(t *testing.T) {
 		t.Errorf("%d truncates in the log, want 1 (the redo's)", truncates)
 	}
 }
+
+func (*nopLog) DurableHeartbeat() offsets.Position { return offsets.Position{} }

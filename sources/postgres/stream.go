@@ -343,10 +343,15 @@ func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, en
 // advanced (at once, so synchronous commits return quickly) or the status
 // interval passed, and checkpoints the durable position.
 func (r *session) acknowledge(ctx context.Context, force bool) error {
+	// The slot is confirmed only up to what Kafka holds: the newest durable
+	// END, or a durable heartbeat (written when idle at lastIdle, below).
 	seq, pos := r.out.Durable()
-	flush := r.lastIdle
-	if pos.Engine != "" && pos.EndLSN > flush {
+	var flush offsets.LSN
+	if pos.Engine != "" {
 		flush = pos.EndLSN
+	}
+	if hb := r.out.DurableHeartbeat(); hb.Engine == offsets.EnginePostgres && hb.EndLSN > flush {
+		flush = hb.EndLSN
 	}
 	if r.saved.Less(seq) && (force || time.Since(r.lastSave) > 200*time.Millisecond || r.cfg().Sync) {
 		cp := offsets.Checkpoint{Position: pos, Seq: seq, SnapshotDone: true}
