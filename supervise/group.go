@@ -39,7 +39,9 @@ type Status struct {
 type Options struct {
 	// InitialBackoff before the first restart. Default: 500ms.
 	InitialBackoff time.Duration
-	// MaxBackoff caps the wait between restarts. Default: 30s.
+	// MaxBackoff caps the wait between restarts. Default: 10s (what
+	// Debezium waits before restarting a failed connector): after an outage
+	// the pipeline resumes within seconds of the server coming back.
 	MaxBackoff time.Duration
 	// HealthyAfter resets the backoff when a run lasted this long.
 	// Default: 1m.
@@ -51,7 +53,7 @@ func (o Options) withDefaults() Options {
 		o.InitialBackoff = 500 * time.Millisecond
 	}
 	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 30 * time.Second
+		o.MaxBackoff = 10 * time.Second
 	}
 	if o.HealthyAfter <= 0 {
 		o.HealthyAfter = time.Minute

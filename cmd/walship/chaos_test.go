@@ -243,6 +243,9 @@ func (c *chaos) close() {
 	for i := len(c.cleanup) - 1; i >= 0; i-- {
 		c.cleanup[i]()
 	}
+	if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
+		testenv.DropTopics(c.t, c.name+".")
+	}
 }
 
 func (c *chaos) start() {
@@ -354,25 +357,39 @@ func termFault() fault {
 	}}
 }
 
-// restartFault stops and starts a real server with the repo's scripts.
+// restartFault stops and starts a real server with the repo's scripts
+// (deploy/local); the Kafka broker is killed (kill -9, a crash) rather
+// than stopped, which is both harsher and quicker.
 func restartFault(server string, down time.Duration) fault {
+	script, role, _ := strings.Cut(map[string]string{
+		"pg-source": "postgres.sh source", "pg-follower": "postgres.sh follower",
+		"mariadb-source": "mariadb.sh source", "mariadb-follower": "mariadb.sh follower", "kafka": "kafka.sh ",
+	}[server], " ")
 	return fault{"restart " + server, func(c *chaos) {
-		script, role := map[string][2]string{
-			"pg-source": {"postgres.sh", "source"}, "pg-follower": {"postgres.sh", "follower"},
-			"mariadb-source": {"mariadb.sh", "source"}, "mariadb-follower": {"mariadb.sh", "follower"},
-			"kafka": {"kafka.sh", ""},
-		}[server][0], map[string]string{"pg-source": "source", "pg-follower": "follower", "mariadb-source": "source", "mariadb-follower": "follower"}[server]
 		run := func(action string) {
 			args := []string{filepath.Join("..", "..", "deploy", "local", script), action}
 			if role != "" {
 				args = append(args, role)
 			}
-			out, err := exec.Command("bash", args...).CombinedOutput()
-			if err != nil {
+			if out, err := exec.Command("bash", args...).CombinedOutput(); err != nil {
 				c.t.Errorf("%s %s: %v\n%s", script, action, err, out)
 			}
 		}
-		run("stop")
+		if server == "kafka" {
+			pidfile := filepath.Join(os.Getenv("WALSHIP_TEST_ENV_DIR"), "kafka", "kafka.pid")
+			b, err := os.ReadFile(pidfile)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || pid == 0 {
+				c.t.Errorf("kafka pid file %s: %v", pidfile, err)
+				return
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+			for syscall.Kill(pid, 0) == nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+		} else {
+			run("stop")
+		}
 		time.Sleep(down)
 		run("start")
 	}}
@@ -496,7 +513,8 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 		if err != nil {
 			t.Errorf("source %s: log check: %v", s.name, err)
 		}
-		t.Logf("source %s: %d transactions in the ledger; log: %d events, %d keys, %d duplicates (re-sent runs)", s.name, s.ledger.Len(), st.Events, st.Keys, st.Duplicates)
+		t.Logf("source %s: %d transactions in the ledger; log: %d transactions, %d events, %d keys, %d duplicates (re-sent runs), %d orphans (torn writes)",
+			s.name, s.ledger.Len(), st.Txns, st.Events, st.Keys, st.Duplicates, st.Orphans)
 	}
 	polls, checked := 0, 0
 	for _, pl := range c.pollers {

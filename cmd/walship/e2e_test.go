@@ -209,6 +209,9 @@ sinks:
 
 func (e *e2e) cleanup() {
 	e.stop(syscall.SIGKILL)
+	if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
+		defer testenv.DropTopics(e.t, e.name+".")
+	}
 	for _, db := range e.followers {
 		db.Close()
 	}

@@ -34,7 +34,7 @@ func TestFaultNetwork(t *testing.T) {
 	}
 	s = append(s, c.netFault("cut", "kafka", 0), c.netFault("refuse", "pg-follower", 4*time.Second),
 		c.netFault("delay", "pg-source", 2*time.Second), c.netFault("refuse", "pg-source", 3*time.Second))
-	c.run(chaosPlan{d: 40 * time.Second, gap: [2]int{300, 1200}, schedule: s})
+	c.run(chaosPlan{d: 32 * time.Second, gap: [2]int{300, 1000}, pace: time.Millisecond, schedule: s})
 }
 
 // TestFaultServerRestarts: the real Kafka broker, the PostgreSQL source
@@ -42,9 +42,9 @@ func TestFaultNetwork(t *testing.T) {
 // other, while the workload runs.
 func TestFaultServerRestarts(t *testing.T) {
 	c := newChaos(t, chaosSeed(), "postgres")
-	c.run(chaosPlan{d: 40 * time.Second, gap: [2]int{1000, 2000}, schedule: []fault{
-		restartFault("kafka", 3*time.Second), restartFault("pg-follower", 2*time.Second),
-		restartFault("pg-source", time.Second), restartFault("mariadb-follower", 2*time.Second),
+	c.run(chaosPlan{d: 45 * time.Second, gap: [2]int{1000, 2000}, pace: time.Millisecond, schedule: []fault{
+		restartFault("pg-source", time.Second), restartFault("pg-follower", 2*time.Second),
+		restartFault("kafka", 3*time.Second), restartFault("mariadb-follower", 2*time.Second),
 	}})
 }
 

@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,17 +115,54 @@ func record(m kafkago.Message) envelope.Record {
 
 // LogStats summarizes CheckLog.
 type LogStats struct {
-	Events, Keys, Duplicates int
+	Txns, Events, Keys, Duplicates, Orphans int
 }
 
-// CheckLog reads every data topic of the workload's tables in the log of
-// a source (prefix; schema is the source schema: public, or the MariaDB
-// database) and checks, per key in partition order, that versions only
-// go forward: a version seen before (a re-sent run after a restart) is a
-// duplicate and allowed; a version lower than the newest that was never
-// seen (a reorder) and a jump over versions (a gap) are violations.
+// logEvent is one data event of the log, reduced to what the check needs.
+type logEvent struct {
+	seq     offsets.Seq
+	index   int
+	table   string
+	id      int64
+	op      byte
+	version int64
+}
+
+// CheckLog reads the log of a source (prefix; schema is the source schema:
+// public, or the MariaDB database) as a sink does: transactions in the
+// order of their END markers on the spine (a re-sent transaction counts
+// once), each with its events wherever they sit in the data partitions.
+// In that order every key's versions must go up by one per change: a jump
+// is a gap, a step back a reorder. Events written twice (a re-sent run
+// after a restart) are duplicates and allowed; events of transactions
+// that never got an END (a torn write, re-sent later) are orphans and
+// allowed too: no sink applies them.
 func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *Violations) (LogStats, error) {
 	var st LogStats
+	order := map[offsets.Seq]int{}
+	err := readPartition(ctx, brokers, kafka.TransactionTopic(prefix), 0, func(m kafkago.Message) error {
+		mk, err := envelope.DecodeMarker(record(m))
+		if err != nil {
+			return err
+		}
+		if mk.Status != envelope.StatusEnd {
+			return nil
+		}
+		if _, dup := order[mk.Seq]; !dup {
+			order[mk.Seq] = len(order)
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	st.Txns = len(order)
+	type eventID struct {
+		seq   offsets.Seq
+		index int
+	}
+	seen := map[eventID]bool{}
+	byKey := map[Key][]logEvent{}
 	for _, table := range Tables {
 		topic := kafka.TopicName(prefix, schema, table)
 		n, err := kafka.Partitions(ctx, brokers, kafka.Security{}, 10*time.Second, topic)
@@ -131,21 +170,63 @@ func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *V
 			return st, err
 		}
 		for part := 0; part < n; part++ {
-			if err := checkPartition(ctx, brokers, topic, part, table, v, &st); err != nil {
+			err := readPartition(ctx, brokers, topic, part, func(m kafkago.Message) error {
+				e, err := decodeLogEvent(m, table)
+				if err != nil {
+					return fmt.Errorf("offset %d: %w", m.Offset, err)
+				}
+				st.Events++
+				id := eventID{e.seq, e.index}
+				if seen[id] {
+					st.Duplicates++
+					return nil
+				}
+				seen[id] = true
+				if _, ok := order[e.seq]; !ok {
+					st.Orphans++
+					return nil
+				}
+				k := Key{table, e.id}
+				byKey[k] = append(byKey[k], e)
+				return nil
+			})
+			if err != nil {
 				return st, fmt.Errorf("%s/%d: %w", topic, part, err)
 			}
+		}
+	}
+	st.Keys = len(byKey)
+	for k, evs := range byKey {
+		sort.Slice(evs, func(i, j int) bool {
+			oi, oj := order[evs[i].seq], order[evs[j].seq]
+			if oi != oj {
+				return oi < oj
+			}
+			return evs[i].index < evs[j].index
+		})
+		var newest int64
+		deleted := false
+		for i, e := range evs {
+			switch {
+			case deleted:
+				v.Add("log order: %s %d has an event (op %c, transaction %s) after its delete", k.Table, k.ID, e.op, e.seq)
+			case e.op == 'd':
+				deleted = true
+				continue
+			case i == 0, e.op == 'r' && e.version >= newest:
+			case e.version > newest+1:
+				v.Add("log order: %s %d jumps from version %d to %d at transaction %s (a gap)", k.Table, k.ID, newest, e.version, e.seq)
+			case e.version <= newest:
+				v.Add("log order: %s %d goes from version %d to %d at transaction %s (a reorder)", k.Table, k.ID, newest, e.version, e.seq)
+			}
+			newest = max(newest, e.version)
 		}
 	}
 	return st, nil
 }
 
-type keyHistory struct {
-	newest  int64
-	seen    map[int64]bool
-	deleted bool
-}
-
-func checkPartition(ctx context.Context, brokers []string, topic string, part int, table string, v *Violations, st *LogStats) error {
+// readPartition calls f for every message of a partition, first to last.
+func readPartition(ctx context.Context, brokers []string, topic string, part int, f func(kafkago.Message) error) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := kafkago.DialLeader(dctx, "tcp", brokers[0], topic, part)
 	cancel()
@@ -162,7 +243,6 @@ func checkPartition(ctx context.Context, brokers []string, topic string, part in
 	if err := r.SetOffset(first); err != nil {
 		return err
 	}
-	keys := map[int64]*keyHistory{}
 	rctx, rcancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer rcancel()
 	for off := first; off < last; {
@@ -171,37 +251,37 @@ func checkPartition(ctx context.Context, brokers []string, topic string, part in
 			return err
 		}
 		off = m.Offset + 1
-		op, id, version, err := decodeEvent(m.Value)
-		if err != nil {
-			return fmt.Errorf("offset %d: %w", m.Offset, err)
+		if err := f(m); err != nil {
+			return err
 		}
-		st.Events++
-		h := keys[id]
-		if h == nil {
-			h = &keyHistory{seen: map[int64]bool{}}
-			keys[id] = h
-			st.Keys++
-		}
-		if op == "d" {
-			h.deleted = true
-			continue
-		}
-		switch {
-		case h.seen[version]:
-			st.Duplicates++
-		case len(h.seen) == 0 || version == h.newest+1:
-		case version > h.newest+1:
-			v.Add("log order: %s %d jumps from version %d to %d at %s/%d offset %d (a gap)", table, id, h.newest, version, topic, part, m.Offset)
-		default:
-			v.Add("log order: %s %d version %d after %d at %s/%d offset %d (a reorder)", table, id, version, h.newest, topic, part, m.Offset)
-		}
-		if h.deleted && !h.seen[version] {
-			v.Add("log order: %s %d version %d after its delete at %s/%d offset %d", table, id, version, topic, part, m.Offset)
-		}
-		h.seen[version] = true
-		h.newest = max(h.newest, version)
 	}
 	return nil
+}
+
+func decodeLogEvent(m kafkago.Message, table string) (logEvent, error) {
+	e := logEvent{table: table}
+	for _, h := range m.Headers {
+		switch h.Key {
+		case envelope.HeaderSeq:
+			s, err := offsets.ParseSeq(string(h.Value))
+			if err != nil {
+				return e, err
+			}
+			e.seq = s
+		case envelope.HeaderIndex:
+			n, err := strconv.Atoi(string(h.Value))
+			if err != nil {
+				return e, err
+			}
+			e.index = n
+		}
+	}
+	op, id, version, err := decodeEvent(m.Value)
+	if err != nil {
+		return e, err
+	}
+	e.op, e.id, e.version = op[0], id, version
+	return e, nil
 }
 
 // decodeEvent reads op, id and version from a Debezium envelope value.

@@ -104,6 +104,13 @@ type Publisher struct {
 	ends      []kafkago.Message
 	endWake   chan struct{}
 	endDone   chan struct{}
+	// endW writes END markers synchronously, one call at a time, and none
+	// after a failure: an async writer can let a later batch through after
+	// an earlier one failed, which would put an END on the spine before an
+	// END it must follow (found by the reliability suite: a Kafka crash
+	// left ENDs of later transactions on the spine without the END of an
+	// earlier one, and sinks then skipped the earlier one as a duplicate).
+	endW *kafkago.Writer
 	endClosed bool
 }
 
@@ -161,6 +168,18 @@ func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
 		Compression:  cfg.Compression,
 		Transport:    transport,
 	}
+	p.endW = &kafkago.Writer{
+		Addr:         brokerAddr(cfg.Brokers),
+		Balancer:     chosenPartition{},
+		MaxAttempts:  5,
+		BatchSize:    endChunk,
+		BatchBytes:   int64(cfg.MaxMessageBytes),
+		BatchTimeout: time.Millisecond,
+		ReadTimeout:  cfg.WriteTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		RequiredAcks: kafkago.RequireAll,
+		Transport:    transport,
+	}
 	go p.endLoop()
 	return p
 }
@@ -174,13 +193,35 @@ func (p *Publisher) endLoop() {
 		ends := p.ends
 		p.ends = nil
 		p.mu.Unlock()
-		if len(ends) == 0 {
-			continue
-		}
-		if err := p.w.WriteMessages(context.Background(), ends...); err != nil {
-			p.fail(fmt.Errorf("kafka: enqueue END markers: %w", err))
+		// One synchronous write at a time, in order; after a failure
+		// nothing more: the source restarts from its durable position.
+		for len(ends) > 0 && p.Err() == nil {
+			chunk := ends[:min(endChunk, len(ends))]
+			ends = ends[len(chunk):]
+			err := p.endW.WriteMessages(context.Background(), chunk...)
+			p.endsWritten(chunk, err)
 		}
 	}
+}
+
+// endChunk bounds the ENDs of one synchronous write (one batch).
+const endChunk = 1000
+
+// endsWritten records the outcome of a synchronous END write, as
+// complete does for the async writer.
+func (p *Publisher) endsWritten(msgs []kafkago.Message, err error) {
+	if err != nil {
+		p.fail(fmt.Errorf("kafka: write END markers: %w", err))
+		p.mu.Lock()
+		for i := range msgs {
+			p.inflight -= int64(size(&msgs[i]))
+		}
+		p.space.Broadcast()
+		p.mu.Unlock()
+		p.signal()
+		return
+	}
+	p.complete(msgs, nil)
 }
 
 // chosenPartition keeps the partition the Publisher computed.
@@ -559,6 +600,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 		p.mu.Unlock()
 		close(p.endWake)
 		<-p.endDone
+		p.endW.Close()
 		done <- p.w.Close()
 	}()
 	select {
