@@ -101,16 +101,16 @@ type Publisher struct {
 	stats    Stats
 	// ends holds END records ready to be written, in publish order; the
 	// end loop hands them to the writer.
-	ends      []kafkago.Message
-	endWake   chan struct{}
-	endDone   chan struct{}
+	ends    []kafkago.Message
+	endWake chan struct{}
+	endDone chan struct{}
 	// endW writes END markers synchronously, one call at a time, and none
 	// after a failure: an async writer can let a later batch through after
 	// an earlier one failed, which would put an END on the spine before an
 	// END it must follow (found by the reliability suite: a Kafka crash
 	// left ENDs of later transactions on the spine without the END of an
 	// earlier one, and sinks then skipped the earlier one as a duplicate).
-	endW *kafkago.Writer
+	endW      *kafkago.Writer
 	endClosed bool
 }
 
