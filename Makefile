@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test bench-source bench-mysql-source bench-sink demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test soak bench-source bench-mysql-source bench-sink demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -48,6 +48,13 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	  $(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout 12m ./...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
 	exit $$status
+
+# The soak: both sources into all follower engines under a random fault
+# every few seconds, then every validator (cmd/walship/soak_test.go).
+# DURATION is a Go duration; the servers stay up afterwards.
+DURATION ?= 30m
+soak: env-up ## make soak DURATION=30m: mixed workload, random faults, validators, summary
+	$(ENV) && WALSHIP_INTEGRATION=1 WALSHIP_SOAK_DURATION=$(DURATION) $(GO) test -count=1 -run '^TestSoak$$' -timeout 24h -v ./cmd/walship/ 2>&1 | tee soak.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|soak summary|  )|fault |violations'
 
 # PostgreSQL source rate vs pg_recvlogical on the same WAL (servers stay up).
 # WALSHIP_BENCH_ROWS=N changes the load (default 200000 rows); the figures go

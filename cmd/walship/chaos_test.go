@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -41,6 +42,8 @@ type chaos struct {
 	v         validate.Violations
 	pollers   []*validate.Poller
 	slots     []*validate.SlotCheck
+
+	httpAddr string
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -180,8 +183,9 @@ func newChaos(t *testing.T, seed uint64, engines ...string) *chaos {
 	}
 	fmt.Fprintf(&sinks, "  - { name: pgf, from: [%s], workers: 4, postgres: { dsn: %q } }\n", strings.Join(pgFrom, ", "), pgFolProxied)
 	c.cfgPath = filepath.Join(c.dir, "walship.yaml")
-	cfg := fmt.Sprintf("state_dir: %s\nhttp: { listen: \"off\" }\nshutdown_timeout: 30s\nkafka: { brokers: [%q], topic_prefix: %s, partitions: 4, dial_timeout: 5s }\nsources:\n%ssinks:\n%s",
-		filepath.Join(c.dir, "state"), c.proxies["kafka"].Addr(), c.name, sources.String(), sinks.String())
+	c.httpAddr = freePort(t)
+	cfg := fmt.Sprintf("state_dir: %s\nhttp: { listen: %q }\nshutdown_timeout: 30s\nkafka: { brokers: [%q], topic_prefix: %s, partitions: 4, dial_timeout: 5s }\nsources:\n%ssinks:\n%s",
+		filepath.Join(c.dir, "state"), c.httpAddr, c.proxies["kafka"].Addr(), c.name, sources.String(), sinks.String())
 	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +415,9 @@ type chaosPlan struct {
 type chaosResult struct {
 	txns, retries int64
 	faults        int
-	maxLag        time.Duration
+	byKind        map[string]int
+	maxLag        float64 // seconds, the largest lag_seconds any sink reported
+	maxLagSink    string
 }
 
 func (c *chaos) run(p chaosPlan) chaosResult {
@@ -458,6 +464,9 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 		pwg.Add(1)
 		go func() { defer pwg.Done(); sc.Run(pollCtx) }()
 	}
+	pwg.Add(1)
+	go func() { defer pwg.Done(); c.watchLag(pollCtx, &res, &mu) }()
+	res.byKind = map[string]int{}
 	end := time.Now().Add(p.d)
 	for i := 0; time.Now().Before(end); i++ {
 		pause := time.Duration(p.gap[0]+c.rng.IntN(p.gap[1]-p.gap[0]+1)) * time.Millisecond
@@ -477,6 +486,8 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 		c.note("%s", f.name)
 		f.run(c)
 		res.faults++
+		kind, _, _ := strings.Cut(f.name, " ")
+		res.byKind[kind]++
 	}
 	stop()
 	wg.Wait()
@@ -534,6 +545,39 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 		t.Errorf("final SIGTERM: %v after %s\n%s", err, took, c.logTail())
 	}
 	return res
+}
+
+// watchLag polls the status API and keeps the largest sink lag seen.
+func (c *chaos) watchLag(ctx context.Context, res *chaosResult, mu *sync.Mutex) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, body, err := get("http://" + c.httpAddr + "/api/v1/status")
+		if err != nil {
+			continue
+		}
+		var doc struct {
+			Sinks []struct {
+				Name       string  `json:"name"`
+				LagSeconds float64 `json:"lag_seconds"`
+			} `json:"sinks"`
+		}
+		if json.Unmarshal([]byte(body), &doc) != nil {
+			continue
+		}
+		mu.Lock()
+		for _, s := range doc.Sinks {
+			if s.LagSeconds > res.maxLag {
+				res.maxLag, res.maxLagSink = s.LagSeconds, s.Name
+			}
+		}
+		mu.Unlock()
+	}
 }
 
 func (c *chaos) source(name string) *chaosSource {
