@@ -30,6 +30,13 @@ type HTTP struct {
 	// Listen is the host:port to serve on. Default: 127.0.0.1:8080.
 	// The value "off" disables the server.
 	Listen string `yaml:"listen"`
+	// Token, when set, enables the endpoints that change state (pausing
+	// and resuming a sink); they need "Authorization: Bearer <token>".
+	// Unset, they answer 403 and the API is read-only. Use ${ENV} or
+	// TokenFile.
+	Token Secret `yaml:"token"`
+	// TokenFile is read at load time; its trimmed content is the token.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Log configures logging.

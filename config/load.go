@@ -58,22 +58,24 @@ func syntaxError(file string, err error) *Error {
 // readSecretFiles replaces every password_file with the file's trimmed
 // content. Setting both password and password_file is an error.
 func (d *decoder) readSecretFiles(cfg *Config) {
-	read := func(path string, pw *Secret, file string) {
+	readKey := func(path, key string, pw *Secret, file string) {
 		if file == "" {
 			return
 		}
-		n := d.nodes[path+".password_file"]
+		n := d.nodes[path+"."+key+"_file"]
 		if *pw != "" {
-			d.errorf(n, path, "set password or password_file, not both")
+			d.errorf(n, path, "set %s or %s_file, not both", key, key)
 			return
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			d.errorf(n, path+".password_file", "cannot read secret file: %v", err)
+			d.errorf(n, path+"."+key+"_file", "cannot read secret file: %v", err)
 			return
 		}
 		*pw = Secret(strings.TrimRight(string(b), "\r\n"))
 	}
+	read := func(path string, pw *Secret, file string) { readKey(path, "password", pw, file) }
+	readKey("http", "token", &cfg.HTTP.Token, cfg.HTTP.TokenFile)
 	for i, s := range cfg.Sources {
 		p := fmt.Sprintf("sources[%d]", i)
 		if s.Postgres != nil {

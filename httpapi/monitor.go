@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"time"
@@ -22,6 +23,35 @@ type SinkView interface {
 	Status() sinks.Status
 	// Changed is closed the next time an applied position advances.
 	Changed() <-chan struct{}
+}
+
+// Pauser is a sink an operator can pause and resume.
+type Pauser interface {
+	Pause()
+	Resume()
+}
+
+// ErrNotPausable is returned for a sink that cannot be paused.
+var ErrNotPausable = errors.New("this sink cannot be paused")
+
+// SetPaused pauses or resumes sink name.
+func (m *Monitor) SetPaused(name string, paused bool) error {
+	m.mu.Lock()
+	v, ok := m.sinks[name]
+	m.mu.Unlock()
+	if !ok {
+		return ErrNoSink
+	}
+	p, ok := v.(Pauser)
+	if !ok {
+		return ErrNotPausable
+	}
+	if paused {
+		p.Pause()
+	} else {
+		p.Resume()
+	}
+	return nil
 }
 
 // Components is the supervisor's view of every component.
@@ -138,7 +168,11 @@ func (m *Monitor) Status() StatusDoc {
 	for _, name := range sortedKeys(m.sinks) {
 		st := m.sinks[name].Status()
 		s := SinkStatus{Name: name, State: string(st.State), Applied: st.AppliedTxns, Changes: st.AppliedChanges, DeadLettered: st.DeadLettered,
-			TxnsPerSec: rates["sink/"+name][0], RowsPerSec: rates["sink/"+name][1]}
+			OperatorPaused: st.OperatorPaused,
+			TxnsPerSec:     rates["sink/"+name][0], RowsPerSec: rates["sink/"+name][1]}
+		if st.OperatorPaused && st.State == sinks.StateApplying {
+			s.State = string(sinks.StatePaused)
+		}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["sink/"+name], st.LastError, st.ErrorTime)
 		for _, src := range st.Sources {
 			var srcStatus *sources.Status

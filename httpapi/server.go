@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,17 +28,22 @@ type Server struct {
 	srv   *http.Server
 	ready Readiness
 	mon   *Monitor
+	token string
 }
 
 // New builds a server for listen (host:port) that exposes reg, and, when
-// mon is not nil, the status and wait APIs.
-func New(listen string, log *slog.Logger, reg *prometheus.Registry, ready Readiness, mon *Monitor) *Server {
-	s := &Server{log: log, ready: ready, mon: mon}
+// mon is not nil, the status and wait APIs. Every endpoint reads, except
+// POST /api/v1/sinks/{name}/pause and /resume, which need token as a
+// bearer token; with token empty they answer 403.
+func New(listen, token string, log *slog.Logger, reg *prometheus.Registry, ready Readiness, mon *Monitor) *Server {
+	s := &Server{log: log, ready: ready, mon: mon, token: token}
 	mux := http.NewServeMux()
 	if mon != nil {
 		mux.HandleFunc("GET /api/v1/status", s.status)
 		mux.HandleFunc("GET /api/v1/history", s.history)
 		mux.HandleFunc("GET /api/v1/sinks/{name}/wait", s.wait)
+		mux.HandleFunc("POST /api/v1/sinks/{name}/pause", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, true) }))
+		mux.HandleFunc("POST /api/v1/sinks/{name}/resume", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, false) }))
 		mux.Handle("GET /", Dashboard())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +57,42 @@ func New(listen string, log *slog.Logger, reg *prometheus.Registry, ready Readin
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	return s
+}
+
+// authorized guards an endpoint that changes state.
+func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
+	type problem struct {
+		Error string `json:"error"`
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.token == "" {
+			s.writeJSON(w, http.StatusForbidden, problem{"endpoints that change state are off: set http.token (or http.token_file) to enable them"})
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="walship"`)
+			s.writeJSON(w, http.StatusUnauthorized, problem{"a valid bearer token is required"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) setPaused(w http.ResponseWriter, r *http.Request, paused bool) {
+	type problem struct {
+		Error string `json:"error"`
+	}
+	name := r.PathValue("name")
+	switch err := s.mon.SetPaused(name, paused); {
+	case errors.Is(err, ErrNoSink):
+		s.writeJSON(w, http.StatusNotFound, problem{fmt.Sprintf("no sink named %q", name)})
+	case err != nil:
+		s.writeJSON(w, http.StatusConflict, problem{err.Error()})
+	default:
+		s.log.Info("sink pause changed over the API", "sink", name, "paused", paused, "remote", r.RemoteAddr)
+		s.writeJSON(w, http.StatusOK, map[string]any{"sink": name, "paused": paused})
+	}
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

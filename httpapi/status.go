@@ -47,9 +47,11 @@ type SinkStatus struct {
 	Changes   int64        `json:"applied_changes"`
 	// DeadLettered counts transactions the follower rejected that went to
 	// the sink's dead-letter topic (since the daemon started).
-	DeadLettered int64   `json:"dead_lettered_transactions"`
-	TxnsPerSec   float64 `json:"transactions_per_second"`
-	RowsPerSec   float64 `json:"rows_per_second"`
+	DeadLettered int64 `json:"dead_lettered_transactions"`
+	// OperatorPaused: an operator paused the sink (POST .../pause).
+	OperatorPaused bool    `json:"operator_paused"`
+	TxnsPerSec     float64 `json:"transactions_per_second"`
+	RowsPerSec     float64 `json:"rows_per_second"`
 	// LagSeconds is the largest of the sources' lags.
 	LagSeconds float64 `json:"lag_seconds"`
 }

@@ -112,12 +112,38 @@ type Sink struct {
 	mu     sync.Mutex
 	status Status
 	wake   chan struct{} // closed and replaced when positions advance
+	kick   chan struct{} // wakes the dispatcher after Resume
+}
+
+// Pause stops the sink from starting follower transactions; those in
+// flight finish and record their positions. Reading goes on up to the
+// queue's bound. It lasts until Resume (or the process ends: a pause is
+// not persisted).
+func (s *Sink) Pause() {
+	s.update(func(st *Status) { st.OperatorPaused = true })
+	s.log.Info("sink paused by an operator")
+}
+
+// Resume undoes Pause.
+func (s *Sink) Resume() {
+	s.update(func(st *Status) { st.OperatorPaused = false })
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	s.log.Info("sink resumed by an operator")
+}
+
+func (s *Sink) paused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status.OperatorPaused
 }
 
 // New returns a sink applying to f.
 func New(cfg Config, f Follower, log *slog.Logger) *Sink {
 	cfg.defaults()
-	s := &Sink{cfg: cfg, f: f, log: log.With("sink", cfg.Name), wake: make(chan struct{})}
+	s := &Sink{cfg: cfg, f: f, log: log.With("sink", cfg.Name), wake: make(chan struct{}), kick: make(chan struct{}, 1)}
 	s.status = Status{Name: cfg.Name, State: StateStarting}
 	for _, src := range cfg.Sources {
 		s.status.Sources = append(s.status.Sources, SourceStatus{Source: src.Name})
@@ -325,6 +351,7 @@ func (r *run) loop(ctx context.Context) error {
 		select {
 		case it := <-r.arrivals:
 			r.arrive(it)
+		case <-r.s.kick: // resumed: dispatch again
 		case st := <-r.ended:
 			st.ended = true
 		case res := <-r.results:
@@ -458,6 +485,9 @@ func (r *run) arrive(it *item) {
 // independent transactions ever commit out of log order. A big
 // transaction runs alone, once everything before it committed.
 func (r *run) dispatch() {
+	if r.s.paused() {
+		return
+	}
 	for r.idle > 0 {
 		sent := false
 		for _, st := range r.streams {

@@ -25,8 +25,11 @@ type Status struct {
 	// DeadLettered counts transactions this process skipped into the
 	// dead-letter topic.
 	DeadLettered int64
-	LastError    string
-	ErrorTime    time.Time
+	// OperatorPaused is set while an operator paused the sink (Pause):
+	// nothing new starts on the follower.
+	OperatorPaused bool
+	LastError      string
+	ErrorTime      time.Time
 }
 
 // SourceStatus is a sink's progress on one source.

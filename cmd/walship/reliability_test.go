@@ -1,8 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/walship/walship/internal/faultproxy"
+	"github.com/walship/walship/internal/testenv"
 )
 
 // The reliability suite: each test runs the workload of internal/validate
@@ -57,4 +64,97 @@ func TestFaultMariaDBSource(t *testing.T) {
 		c.netFault("reset", "kafka", 0), restartFault("mariadb-source", time.Second), killFault(),
 		c.netFault("refuse", "mariadb-source", 3*time.Second), termFault(),
 	}})
+}
+
+// TestFaultSlowSink: the PostgreSQL follower answers slowly (every chunk
+// of bytes held 40ms) for a while. Its sink's lag shows on the status API
+// while the others keep up, the daemon's memory stays bounded, and every
+// validator passes once it is fast again.
+func TestFaultSlowSink(t *testing.T) {
+	c := newChaos(t, chaosSeed(), "postgres")
+	slow := fault{"slow pg-follower", func(c *chaos) {
+		p := c.proxies["pg-follower"]
+		p.Set(faultproxy.Delay, 40*time.Millisecond)
+		defer p.Set(faultproxy.Pass, 0)
+		var maxLag, otherLag float64
+		var maxRSS int64
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+			_, body, err := get("http://" + c.httpAddr + "/api/v1/status")
+			if err != nil {
+				continue
+			}
+			var doc struct {
+				Sinks []struct {
+					Name       string  `json:"name"`
+					LagSeconds float64 `json:"lag_seconds"`
+				} `json:"sinks"`
+			}
+			json.Unmarshal([]byte(body), &doc)
+			for _, s := range doc.Sinks {
+				if s.Name == "pgf" {
+					maxLag = max(maxLag, s.LagSeconds)
+				} else {
+					otherLag = max(otherLag, s.LagSeconds)
+				}
+			}
+			maxRSS = max(maxRSS, rssBytes(c.pid()))
+		}
+		c.t.Logf("slow follower: pgf lag up to %.1fs, other sinks up to %.1fs; daemon RSS up to %d MiB", maxLag, otherLag, maxRSS>>20)
+		if maxLag < 1 {
+			c.v.Add("slow sink: pgf's lag never showed (max %.2fs)", maxLag)
+		}
+		if maxRSS > 512<<20 {
+			c.v.Add("slow sink: the daemon grew to %d MiB", maxRSS>>20)
+		}
+	}}
+	c.run(chaosPlan{d: 14 * time.Second, gap: [2]int{1500, 1500}, pace: time.Millisecond, schedule: []fault{slow}})
+}
+
+// rssBytes is a process's resident set size, from /proc.
+func rssBytes(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestTopicDeletedMidRun: the source's topics are deleted under a running
+// pipeline. The source writes on into recreated topics from its durable
+// position; a sink whose log vanished from under its recorded offsets
+// stops with an error that says so and names walship replay, and applies
+// nothing it cannot prove is next: nothing is skipped silently.
+func TestTopicDeletedMidRun(t *testing.T) {
+	e := newE2E(t, 2)
+	addr := freePort(t)
+	cfg, _ := os.ReadFile(e.cfgPath)
+	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)), 0o600)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	e.runWorkload(1, 2*time.Second, 0)
+	e.converge(60 * time.Second)
+	testenv.DropTopics(t, e.name+".")
+	e.runWorkload(1, 3*time.Second, 100_000_000)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, body, _ := get("http://" + addr + "/api/v1/status")
+		if strings.Count(body, `"state": "failed"`) >= 3 && strings.Contains(body, "replay") {
+			t.Logf("status after the topics were deleted:\n%s", body)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sinks did not stop with a replay hint:\n%s\nlog:\n%s", body, e.logTail())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/walship/walship/internal/testenv"
+)
+
+// scramUser creates (or resets) a SCRAM-SHA-256 user on the broker,
+// through its plaintext listener.
+func scramUser(t *testing.T, name, password string) {
+	t.Helper()
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	const iterations = 8192
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &kafkago.Client{Addr: kafkago.TCP(testenv.Kafka(t)), Timeout: 20 * time.Second}
+	res, err := c.AlterUserScramCredentials(context.Background(), &kafkago.AlterUserScramCredentialsRequest{
+		Upsertions: []kafkago.UserScramCredentialsUpsertion{{Name: name, Mechanism: kafkago.ScramMechanismSha256,
+			Iterations: iterations, Salt: salt, SaltedPassword: salted}},
+	})
+	if err != nil {
+		t.Fatalf("create SCRAM user: %v", err)
+	}
+	for _, r := range res.Results {
+		if r.Error != nil {
+			t.Fatalf("create SCRAM user %s: %v", r.User, r.Error)
+		}
+	}
+}
+
+// withKafka rewrites the e2e config's kafka line.
+func (e *e2e) withKafka(t *testing.T, line string) {
+	t.Helper()
+	cfg, err := os.ReadFile(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^kafka: .*$`)
+	os.WriteFile(e.cfgPath, []byte(re.ReplaceAllString(string(cfg), line)), 0o600)
+}
+
+// TestKafkaSASLAndTLS: the pipeline runs against the broker's SASL/SCRAM
+// listener and against its TLS listener (verifying the broker's
+// certificate with ca_file). A wrong password is an authentication error
+// that does not print the password; TLS without the right CA is a
+// certificate error, never a plaintext connection.
+func TestKafkaSASLAndTLS(t *testing.T) {
+	saslAddr, tlsAddr, ca := os.Getenv("WALSHIP_TEST_KAFKA_SASL"), os.Getenv("WALSHIP_TEST_KAFKA_TLS"), os.Getenv("WALSHIP_TEST_KAFKA_TLS_CA")
+	if saslAddr == "" || tlsAddr == "" || ca == "" {
+		t.Fatal("WALSHIP_TEST_KAFKA_SASL/TLS/TLS_CA unset: source deploy/local/env.sh")
+	}
+	e := newE2E(t, 2)
+	user, password := fmt.Sprintf("walship-%d", os.Getpid()), "scram-Pa55-"+e.name
+	scramUser(t, user, password)
+	pwFile := filepath.Join(e.dir, "kafka-password")
+	os.WriteFile(pwFile, []byte(password+"\n"), 0o600)
+
+	// SASL/SCRAM.
+	e.withKafka(t, fmt.Sprintf("kafka: { brokers: [%q], topic_prefix: %s, partitions: 4, sasl: { mechanism: SCRAM-SHA-256, username: %s, password_file: %s } }",
+		saslAddr, e.name, user, pwFile))
+	if out, code := walship(t, "check", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("check over SASL: exit %d\n%s", code, out)
+	}
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	e.runWorkload(1, time.Second, 0)
+	e.converge(60 * time.Second)
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("exit: %v\n%s", err, e.logTail())
+	}
+
+	// A wrong password: check names the failure, the password never shows.
+	os.WriteFile(pwFile, []byte("wrong-"+password+"\n"), 0o600)
+	out, code := walship(t, "check", "-c", e.cfgPath)
+	if code == 0 || !strings.Contains(strings.ToLower(out), "sasl") || strings.Contains(out, password) {
+		t.Errorf("check with a wrong SASL password: exit %d\n%s", code, out)
+	}
+	t.Logf("wrong SASL password:\n%s", out)
+
+	// TLS, verified with the broker's CA.
+	e.withKafka(t, fmt.Sprintf("kafka: { brokers: [%q], topic_prefix: %s, partitions: 4, tls: { ca_file: %q } }", tlsAddr, e.name, ca))
+	if out, code := walship(t, "check", "-c", e.cfgPath); code != 0 {
+		t.Fatalf("check over TLS: exit %d\n%s", code, out)
+	}
+	e.start()
+	e.runWorkload(1, time.Second, 100_000_000)
+	e.converge(60 * time.Second)
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("exit: %v\n%s", err, e.logTail())
+	}
+	// TLS asked for, the CA not given: the system roots do not know the
+	// broker's certificate, so nothing connects (no plaintext fallback).
+	e.withKafka(t, fmt.Sprintf("kafka: { brokers: [%q], topic_prefix: %s, partitions: 4, tls: {} }", tlsAddr, e.name))
+	out, code = walship(t, "check", "-c", e.cfgPath)
+	if code == 0 || !strings.Contains(out, "certificate") {
+		t.Errorf("TLS without the CA: exit %d\n%s", code, out)
+	}
+	t.Logf("TLS without the CA:\n%s", out)
+	// TLS asked for against the plaintext listener fails too.
+	e.withKafka(t, fmt.Sprintf("kafka: { brokers: [%q], topic_prefix: %s, partitions: 4, tls: { ca_file: %q } }", testenv.Kafka(t), e.name, ca))
+	if out, code := walship(t, "check", "-c", e.cfgPath); code == 0 {
+		t.Errorf("TLS to a plaintext listener: exit 0\n%s", out)
+	}
+}
+
+// TestSecretsNeverPrinted: with known passwords in every place a config
+// holds one (a source and a follower password_file, a follower DSN, the
+// Kafka SASL password from the environment), and servers rejecting some
+// of them, nothing walship prints — check, the daemon's log, the status
+// API and metrics, walship status, replay --dry-run — contains a secret.
+func TestSecretsNeverPrinted(t *testing.T) {
+	e := newE2E(t, 2)
+	secrets := map[string]string{
+		"pg":    "pg-Secret-" + e.name,
+		"my":    "my-Secret-" + e.name,
+		"kafka": "kafka-Secret-" + e.name,
+		"pgf":   "pgf-Secret-" + e.name,
+	}
+	for k, v := range secrets {
+		os.WriteFile(filepath.Join(e.dir, k+".pw"), []byte(v), 0o600)
+	}
+	addr := freePort(t)
+	cfg, _ := os.ReadFile(e.cfgPath)
+	text := strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)
+	// The PostgreSQL servers trust local connections: these passwords are
+	// sent and accepted. MariaDB checks them: the follower DSN's is wrong.
+	text = strings.Replace(text, "tables: [public.*]", "tables: [public.*], password_file: "+filepath.Join(e.dir, "pg.pw"), 1)
+	text = strings.Replace(text, "postgres: { dsn: "+fmt.Sprintf("%q", e.pgDSN)+" }", "postgres: { dsn: "+fmt.Sprintf("%q", e.pgDSN)+", password_file: "+filepath.Join(e.dir, "pgf.pw")+" }", 1)
+	text = strings.Replace(text, fmt.Sprintf("%q", e.myDSN), fmt.Sprintf("%q", strings.Replace(e.myDSN, "root@", "root:"+secrets["my"]+"@", 1)), 1)
+	os.WriteFile(e.cfgPath, []byte(text), 0o600)
+	if !strings.Contains(text, secrets["my"]) || !strings.Contains(text, "pgf.pw") {
+		t.Fatalf("config rewrite failed:\n%s", text)
+	}
+	// Kafka over SASL/SCRAM, the password from the environment.
+	user := fmt.Sprintf("walship-s-%d", os.Getpid())
+	scramUser(t, user, secrets["kafka"])
+	t.Setenv("WALSHIP_TEST_SECRET_KAFKA", secrets["kafka"])
+	e.withKafka(t, fmt.Sprintf("kafka: { brokers: [%q], topic_prefix: %s, partitions: 4, sasl: { mechanism: SCRAM-SHA-256, username: %s, password: \"${WALSHIP_TEST_SECRET_KAFKA}\" } }",
+		os.Getenv("WALSHIP_TEST_KAFKA_SASL"), e.name, user))
+	var printed strings.Builder
+	out, _ := walship(t, "check", "-c", e.cfgPath)
+	printed.WriteString(out)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second) // postgres and sqlite; the mysql sink fails auth
+	for _, path := range []string{"/api/v1/status", "/metrics", "/api/v1/history", "/"} {
+		_, body, _ := get("http://" + addr + path)
+		printed.WriteString(body)
+	}
+	out, _ = walship(t, "status", "-c", e.cfgPath, "--json")
+	printed.WriteString(out)
+	e.stop(syscall.SIGTERM)
+	printed.WriteString(e.logTail())
+	b, _ := os.ReadFile(filepath.Join(e.dir, "walship.log"))
+	printed.Write(b)
+	out, _ = walship(t, "status", "-c", e.cfgPath)
+	printed.WriteString(out)
+	out, _ = walship(t, "replay", "-c", e.cfgPath, "--sink", "myf", "--dry-run")
+	printed.WriteString(out)
+	out, _ = walship(t, "verify", "-c", e.cfgPath, "--sink", "myf", "--no-wait")
+	printed.WriteString(out)
+	all := printed.String()
+	if !strings.Contains(all, "Access denied") {
+		t.Errorf("the MariaDB follower's rejection is not reported anywhere")
+	}
+	for k, v := range secrets {
+		if strings.Contains(all, v) {
+			i := strings.Index(all, v)
+			t.Errorf("the %s secret appears in walship's output: …%s…", k, all[max(0, i-200):min(len(all), i+50)])
+		}
+	}
+	t.Logf("%d bytes of output checked for %d secrets", len(all), len(secrets))
+}
