@@ -67,22 +67,24 @@ type Kafka struct {
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// TLS, when set, encrypts every connection to the brokers and verifies
 	// their certificates; there is no plaintext fallback.
-	TLS *KafkaTLS `yaml:"tls"`
+	TLS *TLS `yaml:"tls"`
 	// SASL, when set, authenticates to the brokers.
 	SASL *KafkaSASL `yaml:"sasl"`
 }
 
-// KafkaTLS configures TLS to the brokers.
-type KafkaTLS struct {
-	// CAFile is a PEM file of the certificates that sign the brokers'
+// TLS configures a client's TLS: to the Kafka brokers, or to a
+// MySQL/MariaDB source. When set, connections are encrypted and the
+// server's certificate verified; there is no plaintext fallback.
+type TLS struct {
+	// CAFile is a PEM file of the certificates that sign the servers'
 	// certificates. Default: the system's roots.
 	CAFile string `yaml:"ca_file"`
 	// CertFile and KeyFile are a client certificate and key (PEM), for
 	// brokers that require one (mutual TLS).
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
-	// ServerName overrides the name verified in the brokers' certificates.
-	// Default: the host of each broker address.
+	// ServerName overrides the name verified in the servers'
+	// certificates. Default: the host of each address.
 	ServerName string `yaml:"server_name"`
 }
 
@@ -181,6 +183,9 @@ type MySQLSource struct {
 	// MySQL) a COMMIT returns only when its change is durable in Kafka.
 	// Default: async.
 	Durability string `yaml:"durability"`
+	// TLS, when set, encrypts the binlog and SQL connections and verifies
+	// the server's certificate; nothing connects in plaintext.
+	TLS *TLS `yaml:"tls"`
 }
 
 // Sink is one follower database. Exactly one engine block is set.

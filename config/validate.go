@@ -78,6 +78,7 @@ func (d *decoder) validate(c *Config) {
 			d.validatePGSource(p+".postgres", s.Postgres)
 		case s.MySQL != nil:
 			d.validateMySQLSource(p+".mysql", s.MySQL)
+			d.tlsFiles(p+".mysql.tls", s.MySQL.TLS)
 		default:
 			d.fail(p, "missing engine: set postgres or mysql (or external, for a source another daemon captures)")
 		}
@@ -180,6 +181,24 @@ func (d *decoder) validate(c *Config) {
 	}
 }
 
+// tlsFiles checks the files of a tls block.
+func (d *decoder) tlsFiles(path string, t *TLS) {
+	if t == nil {
+		return
+	}
+	for _, kf := range [][2]string{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
+		if kf[1] == "" {
+			continue
+		}
+		if _, err := os.Stat(kf[1]); err != nil {
+			d.fail(path+"."+kf[0], "cannot read %s: %v", kf[1], errors.Unwrap(err))
+		}
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		d.fail(path, "set both cert_file and key_file for a client certificate, or neither")
+	}
+}
+
 func (d *decoder) validateKafka(c *Config) {
 	k := c.Kafka
 	if len(k.Brokers) == 0 && (len(c.Sources) > 0 || len(c.Sinks) > 0) {
@@ -193,19 +212,7 @@ func (d *decoder) validateKafka(c *Config) {
 	if !objName.MatchString(k.TopicPrefix) {
 		d.fail("kafka.topic_prefix", "must be letters, digits, '.', '_' or '-', got %q", k.TopicPrefix)
 	}
-	if t := k.TLS; t != nil {
-		for _, kf := range [][2]string{{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}} {
-			if kf[1] == "" {
-				continue
-			}
-			if _, err := os.Stat(kf[1]); err != nil {
-				d.fail("kafka.tls."+kf[0], "cannot read %s: %v", kf[1], errors.Unwrap(err))
-			}
-		}
-		if (t.CertFile == "") != (t.KeyFile == "") {
-			d.fail("kafka.tls", "set both cert_file and key_file for a client certificate, or neither")
-		}
-	}
+	d.tlsFiles("kafka.tls", k.TLS)
 	if s := k.SASL; s != nil {
 		switch s.Mechanism {
 		case "SCRAM-SHA-256", "SCRAM-SHA-512":

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 
@@ -33,10 +34,19 @@ func mysqlSource(key, name string, src *config.MySQLSource) target {
 	mc.Addr = src.Addr
 	mc.Timeout = ConnectTimeout
 	mc.Logger = &mysql.NopLogger{}
+	host, _, _ := net.SplitHostPort(src.Addr)
+	tlsConf, tlsErr := src.TLS.Config(host)
+	mc.TLS = tlsConf
 	return target{
 		res:     Result{Target: "source " + name, Engine: src.Flavor, Addr: src.Addr},
 		secrets: []string{mc.Passwd},
-		run:     func(ctx context.Context, r *Result) { checkMySQLSource(ctx, r, mc, key, src) },
+		run: func(ctx context.Context, r *Result) {
+			if tlsErr != nil {
+				r.Problems = append(r.Problems, Problem{Code: Config, Msg: "mysql." + tlsErr.Error()})
+				return
+			}
+			checkMySQLSource(ctx, r, mc, key, src)
+		},
 	}
 }
 

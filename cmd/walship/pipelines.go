@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,6 +76,11 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL
+		host, _, _ := net.SplitHostPort(my.Addr)
+		tlsConf, err := my.TLS.Config(host)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: mysql.%w", s.Name, err)
+		}
 		enc := envelope.NewEncoder(envelope.Source{
 			Name: s.Name, Connector: my.Flavor, Logical: s.TopicPrefix,
 		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
@@ -82,7 +88,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		return mysqlsource.New(mysqlsource.Config{
 			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
-			Semisync: my.Durability == "semisync",
+			Semisync: my.Durability == "semisync", TLS: tlsConf,
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)

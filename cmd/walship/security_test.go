@@ -187,3 +187,49 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	t.Logf("%d bytes of output checked for %d secrets", len(all), len(secrets))
 }
+
+// TestSourceTLS: a PostgreSQL source over sslmode=verify-full, checked
+// against the server's certificate, and a MariaDB source with mysql.tls;
+// with a CA that did not sign the server's certificate both fail with a
+// certificate error (no plaintext fallback).
+func TestSourceTLS(t *testing.T) {
+	ca := os.Getenv("WALSHIP_TEST_TLS_CA")
+	if ca == "" {
+		t.Fatal("WALSHIP_TEST_TLS_CA unset: source deploy/local/env.sh")
+	}
+	wrongCA := os.Getenv("WALSHIP_TEST_KAFKA_TLS_CA") // a real CA, not the servers'
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			e := newE2EFrom(t, engine, 2)
+			cfg, _ := os.ReadFile(e.cfgPath)
+			good, bad := string(cfg), string(cfg)
+			if engine == "postgres" {
+				dsn := strings.Replace(e.srcDSN, "sslmode=disable", "sslmode=verify-full&sslrootcert="+ca, 1)
+				good = strings.Replace(good, fmt.Sprintf("%q", e.srcDSN), fmt.Sprintf("%q", dsn), 1)
+				bad = strings.Replace(bad, fmt.Sprintf("%q", e.srcDSN), fmt.Sprintf("%q", strings.Replace(dsn, ca, wrongCA, 1)), 1)
+			} else {
+				good = strings.Replace(good, "flavor: mariadb,", fmt.Sprintf("flavor: mariadb, tls: { ca_file: %q },", ca), 1)
+				bad = strings.Replace(bad, "flavor: mariadb,", fmt.Sprintf("flavor: mariadb, tls: { ca_file: %q },", wrongCA), 1)
+			}
+			if good == string(cfg) {
+				t.Fatalf("config rewrite failed:\n%s", cfg)
+			}
+			os.WriteFile(e.cfgPath, []byte(bad), 0o600)
+			out, code := walship(t, "check", "-c", e.cfgPath)
+			if code == 0 || !strings.Contains(out, "certificate") {
+				t.Errorf("check with the wrong CA: exit %d\n%s", code, out)
+			}
+			os.WriteFile(e.cfgPath, []byte(good), 0o600)
+			if out, code := walship(t, "check", "-c", e.cfgPath); code != 0 {
+				t.Fatalf("check over TLS: exit %d\n%s", code, out)
+			}
+			e.start()
+			e.waitRows("accounts", accounts, 60*time.Second)
+			e.runWorkload(1, time.Second, 0)
+			e.converge(60 * time.Second)
+			if err := e.stop(syscall.SIGTERM); err != nil {
+				t.Fatalf("exit: %v\n%s", err, e.logTail())
+			}
+		})
+	}
+}

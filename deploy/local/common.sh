@@ -78,3 +78,18 @@ env_lock() {
 
 # status_line NAME up|down ADDRESS [DETAIL]: one aligned line of `make env-status`.
 status_line() { printf '%-17s %-5s %-16s %s\n' "$1" "$2" "$3" "${4:-}"; }
+
+# server_cert: a self-signed certificate for $WALSHIP_HOST (and localhost),
+# made once, that the PostgreSQL and MariaDB servers serve TLS with; the
+# tests trust it as their CA ($WALSHIP_TEST_TLS_CA).
+server_cert() {
+  local dir="$WALSHIP_ENV_DIR/tls"
+  [[ -s "$dir/server.crt" && -s "$dir/server.key" ]] && return 0
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$WALSHIP_HOST" \
+    -addext "subjectAltName=IP:$WALSHIP_HOST,DNS:localhost" -addext "basicConstraints=critical,CA:TRUE" \
+    -keyout "$dir/server.key" -out "$dir/server.crt" >"$dir/openssl.log" 2>&1 \
+    || { log_tail "$dir/openssl.log"; die "openssl could not make the servers' TLS certificate"; }
+  chmod 0644 "$dir/server.crt"
+  chmod 0600 "$dir/server.key"
+}

@@ -30,6 +30,7 @@ running() { pid_alive "$pidfile" "$cnf"; }
 
 write_config() {
   mkdir -p "$dir"
+  server_cert
   {
     echo "# Written by deploy/local/mariadb.sh on every start; edits are overwritten."
     echo "[mariadbd]"
@@ -46,6 +47,9 @@ write_config() {
     echo "innodb_buffer_pool_size = 128M"
     echo "server_id = $server_id"
     echo "gtid_strict_mode = ON"
+    # TLS offered (not required): tests connect with and without it.
+    echo "ssl_cert = $WALSHIP_ENV_DIR/tls/server.crt"
+    echo "ssl_key = $WALSHIP_ENV_DIR/tls/server.key"
     if [[ "$role" == source ]]; then
       echo "log_bin = mariadb-bin"
       echo "binlog_format = ROW"

@@ -35,6 +35,10 @@ init_cluster() {
 }
 
 write_config() {
+  # TLS offered (not required): the key must belong to the server's user.
+  server_cert
+  install -o postgres -g postgres -m 0600 "$WALSHIP_ENV_DIR/tls/server.key" "$pgdata/server.key"
+  install -o postgres -g postgres -m 0644 "$WALSHIP_ENV_DIR/tls/server.crt" "$pgdata/server.crt"
   as_postgres tee "$pgdata/walship.conf" >/dev/null <<CONF
 # Written by deploy/local/postgres.sh on every start; edits are overwritten.
 listen_addresses = '$WALSHIP_HOST'
@@ -46,6 +50,9 @@ max_wal_senders = 64
 max_connections = 100
 logging_collector = off
 log_min_messages = warning
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
 CONF
   # Trust everything local, including replication connections: test servers only.
   as_postgres tee "$pgdata/pg_hba.conf" >/dev/null <<HBA

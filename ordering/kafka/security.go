@@ -2,9 +2,7 @@ package kafka
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -28,28 +26,11 @@ type Security struct {
 // kafka block of the configuration.
 func NewSecurity(k config.Kafka) (Security, error) {
 	var s Security
-	if c := k.TLS; c != nil {
-		t := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return s, fmt.Errorf("kafka.tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return s, fmt.Errorf("kafka.tls.ca_file: %s holds no PEM certificate", c.CAFile)
-			}
-			t.RootCAs = pool
-		}
-		if c.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-			if err != nil {
-				return s, fmt.Errorf("kafka.tls: client certificate: %w", err)
-			}
-			t.Certificates = []tls.Certificate{cert}
-		}
-		s.TLS = t
+	t, err := k.TLS.Config("") // the server name: each broker's host
+	if err != nil {
+		return s, fmt.Errorf("kafka.%w", err)
 	}
+	s.TLS = t
 	c := k.SASL
 	if c == nil {
 		return s, nil

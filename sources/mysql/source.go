@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ type Config struct {
 	// Semisync registers walship as a semi-synchronous replica that
 	// acknowledges a transaction only once Kafka holds it.
 	Semisync bool
+	// TLS, when set, is used for the binlog and the SQL connections; a
+	// server without TLS is refused, never used in plaintext.
+	TLS *tls.Config
 }
 
 func (c *Config) defaults() {
@@ -119,6 +123,9 @@ func (s *Source) connect(ctx context.Context) (*sql.DB, error) {
 	mc.Loc, mc.ParseTime = time.UTC, false
 	mc.Params = map[string]string{"time_zone": "'+00:00'", "sql_mode": "''"}
 	mc.Collation = "utf8mb4_general_ci"
+	if s.cfg.TLS != nil {
+		mc.TLS = s.cfg.TLS.Clone()
+	}
 	connector, err := gomysql.NewConnector(mc)
 	if err != nil {
 		return nil, supervise.Permanent(fmt.Errorf("source %s: %w", s.cfg.Name, err))
