@@ -418,6 +418,7 @@ type chaosResult struct {
 	byKind        map[string]int
 	maxLag        float64 // seconds, the largest lag_seconds any sink reported
 	maxLagSink    string
+	lagBySink     map[string]float64
 }
 
 func (c *chaos) run(p chaosPlan) chaosResult {
@@ -544,6 +545,20 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 	if err, took := c.stop(syscall.SIGTERM); err != nil {
 		t.Errorf("final SIGTERM: %v after %s\n%s", err, took, c.logTail())
 	}
+	if res.maxLag > 60 {
+		// Why a sink fell far behind: its warnings and errors.
+		b, _ := os.ReadFile(filepath.Join(c.dir, "walship.log"))
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, res.maxLagSink) && (strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR")) {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		t.Logf("sink %s lagged %.0fs; its last warnings:\n%s", res.maxLagSink, res.maxLag, strings.Join(lines, "\n"))
+	}
 	return res
 }
 
@@ -571,10 +586,14 @@ func (c *chaos) watchLag(ctx context.Context, res *chaosResult, mu *sync.Mutex) 
 			continue
 		}
 		mu.Lock()
+		if res.lagBySink == nil {
+			res.lagBySink = map[string]float64{}
+		}
 		for _, s := range doc.Sinks {
 			if s.LagSeconds > res.maxLag {
 				res.maxLag, res.maxLagSink = s.LagSeconds, s.Name
 			}
+			res.lagBySink[s.Name] = max(res.lagBySink[s.Name], s.LagSeconds)
 		}
 		mu.Unlock()
 	}

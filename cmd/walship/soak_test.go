@@ -44,6 +44,11 @@ func TestSoak(t *testing.T) {
 	add(1, restartFault("kafka", 2*time.Second))
 	start := time.Now()
 	res := c.run(chaosPlan{d: d, gap: [2]int{1000, 3000}, pace: 3 * time.Millisecond, random: true, schedule: menu, converge: 5 * time.Minute})
+	var lags []string
+	for s, l := range res.lagBySink {
+		lags = append(lags, fmt.Sprintf("%s %.1fs", s, l))
+	}
+	sort.Strings(lags)
 	var kinds []string
 	for k, n := range res.byKind {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
@@ -52,9 +57,9 @@ func TestSoak(t *testing.T) {
 	summary := fmt.Sprintf("soak summary: %s of faults (%s total with convergence); seed %d\n"+
 		"  transactions: %d committed at the sources (%d retried by the workload after a source fault)\n"+
 		"  faults injected: %d (%s)\n"+
-		"  max lag: %.1fs (sink %s)\n"+
+		"  max lag: %.1fs (sink %s; per sink: %s)\n"+
 		"  divergences: %d (validator violations; every follower converged row by row)",
-		d, time.Since(start).Round(time.Second), c.seed, res.txns, res.retries, res.faults, strings.Join(kinds, ", "), res.maxLag, res.maxLagSink, c.v.Count())
+		d, time.Since(start).Round(time.Second), c.seed, res.txns, res.retries, res.faults, strings.Join(kinds, ", "), res.maxLag, res.maxLagSink, strings.Join(lags, ", "), c.v.Count())
 	t.Log(summary)
 	fmt.Println(summary)
 	if res.faults < int(d/(6*time.Second)) {

@@ -56,6 +56,21 @@ func (l *Ledger) record(t Txn) {
 	}
 }
 
+// intend records the deletes a transaction is about to commit, before its
+// COMMIT: a follower may apply a delete before the workload learns its
+// commit went through (a commit whose answer was lost in a source restart
+// is confirmed seconds later), and the position check must not take the
+// row's absence for a loss meanwhile.
+func (l *Ledger) intend(rows map[Key]int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, v := range rows {
+		if v == Deleted {
+			l.deleted[k] = true
+		}
+	}
+}
+
 // Len is the number of committed transactions.
 func (l *Ledger) Len() int {
 	l.mu.Lock()
@@ -316,6 +331,7 @@ func (w *Workload) txn(ctx context.Context, rng *rand.Rand, st *workerState, op 
 	if _, err := tx.ExecContext(ctx, ph("INSERT INTO txlog VALUES (?)"), st.base+st.txid); err != nil {
 		return Txn{}, err
 	}
+	w.Ledger.intend(rows)
 	if err := tx.Commit(); err != nil {
 		return t0(rows), &commitError{err}
 	}
