@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -69,6 +70,11 @@ func checkKafka(ctx context.Context, r *Result, bootstrap []string, d *kafka.Dia
 		}
 	}
 	if meta == nil {
+		for _, p := range r.Problems {
+			if p.Code == AuthFailed {
+				return // the brokers answered; the login or the certificate failed
+			}
+		}
 		r.problem(Unreachable, "none of the %d configured brokers answered: start Kafka, or fix kafka.brokers", len(bootstrap))
 		return
 	}
@@ -155,7 +161,14 @@ func kafkaProblem(p *brokerProbe) Problem {
 	}
 	var kerr kafka.Error
 	if errors.As(p.err, &kerr) {
+		if kerr == kafka.SASLAuthenticationFailed || kerr == kafka.UnsupportedSASLMechanism || kerr == kafka.IllegalSASLState {
+			return Problem{AuthFailed, fmt.Sprintf("broker %s refused the login: %s (%s): check kafka.sasl (mechanism, username, password)", p.addr, kerr.Title(), kerr.Description())}
+		}
 		return Problem{Other, fmt.Sprintf("broker %s answered with an error: %s (%s)", p.addr, kerr.Title(), kerr.Description())}
 	}
-	return Problem{Other, fmt.Sprintf("broker %s: %v: check that %s is a Kafka broker's plaintext listener", p.addr, p.err, what)}
+	var cerr *tls.CertificateVerificationError
+	if errors.As(p.err, &cerr) {
+		return Problem{AuthFailed, fmt.Sprintf("broker %s: its TLS certificate does not verify: %v: check kafka.tls.ca_file (and server_name)", p.addr, cerr)}
+	}
+	return Problem{Other, fmt.Sprintf("broker %s: %v: check that %s is a Kafka listener of the kind configured (kafka.tls and kafka.sasl must match the listener)", p.addr, p.err, what)}
 }
