@@ -98,6 +98,8 @@ type Reader struct {
 // partition is one data partition being consumed.
 type partition struct {
 	key       string
+	topic     string
+	part      int
 	r         *kafkago.Reader
 	ahead     []pendingEvent // events read but not yet used, in offset order
 	next      int64          // offset of the next message to fetch
@@ -206,7 +208,7 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 		if r.cfg.End > 0 && r.offs.Spine >= r.cfg.End {
 			return nil, ErrEnd
 		}
-		m, err := r.spine.FetchMessage(ctx)
+		m, err := r.fetch(ctx, r.spine, TransactionTopic(r.cfg.Prefix), 0, r.offs.Spine)
 		if err != nil {
 			return nil, err
 		}
@@ -328,7 +330,7 @@ func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envel
 		}
 	}
 	for {
-		m, err := p.r.FetchMessage(ctx)
+		m, err := r.fetch(ctx, p.r, p.topic, p.part, p.next)
 		if err != nil {
 			return envelope.Decoded{}, err
 		}
@@ -350,6 +352,45 @@ func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envel
 	}
 }
 
+// idleCheck is how long a fetch waits for a message before checking that
+// the partition is still there.
+var idleCheck = 5 * time.Second
+
+// fetch is FetchMessage with a watchdog. kafka-go's reader retries a
+// deleted topic forever without a word; while nothing arrives, the
+// partition is checked every idleCheck, and a topic deleted under the
+// reader, or recreated and shorter than the reader's offset next, is
+// ErrRetention: never a silent wait.
+func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, part int, next int64) (kafkago.Message, error) {
+	for {
+		fctx, cancel := context.WithTimeout(ctx, idleCheck)
+		m, err := kr.FetchMessage(fctx)
+		cancel()
+		if err == nil && next > 0 && m.Offset != next {
+			// Offsets of a partition are contiguous (no compaction, no
+			// transactions): kafka-go jumped, as it silently does when its
+			// offset went out of range.
+			return kafkago.Message{}, fmt.Errorf("%w: %s/%d gave offset %d where the follower expected %d: records were deleted (retention, or the topic was deleted and recreated); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
+				ErrRetention, topic, part, m.Offset, next)
+		}
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return m, err
+		}
+		exists, err := r.topicExists(ctx, topic)
+		if err != nil {
+			continue // the broker is away: keep waiting, the reader retries
+		}
+		if !exists {
+			return kafkago.Message{}, fmt.Errorf("%w: topic %s was deleted while the follower read it (at offset %d of partition %d); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
+				ErrRetention, topic, next, part)
+		}
+		if _, last, err := r.bounds(topic, part); err == nil && last < next {
+			return kafkago.Message{}, fmt.Errorf("%w: %s/%d ends at offset %d, before the follower's offset %d: the topic was deleted and recreated; rebuild the follower (walship replay --resnapshot)",
+				ErrRetention, topic, part, last, next)
+		}
+	}
+}
+
 func (r *Reader) partition(topic string, part int) (*partition, error) {
 	key := topic + "/" + strconv.Itoa(part)
 	if p := r.parts[key]; p != nil {
@@ -360,7 +401,7 @@ func (r *Reader) partition(topic string, part int) (*partition, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &partition{key: key, r: kr, next: start}
+	p := &partition{key: key, topic: topic, part: part, r: kr, next: start}
 	r.parts[key] = p
 	return p, nil
 }
