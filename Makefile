@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test soak bench-source bench-mysql-source bench-sink demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -53,6 +53,17 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 # every few seconds, then every validator (cmd/walship/soak_test.go).
 # DURATION is a Go duration; the servers stay up afterwards.
 DURATION ?= 30m
+# The benchmark table: every figure beside its baseline, measured in the
+# same run (ratios; the machine is noisy). Results go to bench/results/*.json
+# and the lines are collected in bench.log; see README "Performance".
+bench: env-up ## source, sink, latency and large-transaction benchmarks against their baselines
+	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	  $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
+	  $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
+	  WALSHIP_BENCH_INDEPENDENT=1 WALSHIP_BENCH_KEYS=60000 WALSHIP_BENCH_ENGINES=postgres $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/ && \
+	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction' -benchtime=1x -timeout 60m ./cmd/walship/; } 2>&1 | tee bench.log | \
+	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|results:|FAIL|ok )'
+
 soak: env-up ## make soak DURATION=30m: mixed workload, random faults, validators, summary
 	$(ENV) && WALSHIP_INTEGRATION=1 WALSHIP_SOAK_DURATION=$(DURATION) $(GO) test -count=1 -run '^TestSoak$$' -timeout 24h -v ./cmd/walship/ 2>&1 | tee soak.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|soak summary|  )|fault |violations'
 

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,7 +155,10 @@ func TestTopicDeletedMidRun(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sinks did not stop with a replay hint:\n%s\nlog:\n%s", body, e.logTail())
+			e.cmd.Process.Signal(syscall.SIGQUIT) // a goroutine dump into the log
+			time.Sleep(time.Second)
+			b, _ := os.ReadFile(filepath.Join(e.dir, "walship.log"))
+			t.Fatalf("sinks did not stop with a replay hint:\n%s\nlog:\n%s", body, b)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

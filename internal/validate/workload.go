@@ -49,9 +49,15 @@ func (l *Ledger) record(t Txn) {
 	defer l.mu.Unlock()
 	l.txns = append(l.txns, t)
 	for k, v := range t.Rows {
-		l.final[k] = v
-		if v == Deleted {
+		// Versions only grow and a delete is final (ids are never reused);
+		// concurrent workers may record in another order than they
+		// committed.
+		switch old, seen := l.final[k]; {
+		case v == Deleted:
+			l.final[k] = Deleted
 			l.deleted[k] = true
+		case !seen || old != Deleted && v > old:
+			l.final[k] = v
 		}
 	}
 }

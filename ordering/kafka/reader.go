@@ -145,6 +145,8 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.
 		Brokers: r.cfg.Brokers, Topic: topic, Partition: part,
 		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 50 * time.Millisecond,
 		Dialer: r.cfg.Security.Dialer(r.cfg.DialTimeout),
+		// An offset out of range is an error, not a silent endless retry.
+		OffsetOutOfRangeError: true,
 	})
 	if err := kr.SetOffset(offset); err != nil {
 		kr.Close()
@@ -208,7 +210,7 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 		if r.cfg.End > 0 && r.offs.Spine >= r.cfg.End {
 			return nil, ErrEnd
 		}
-		m, err := r.fetch(ctx, r.spine, TransactionTopic(r.cfg.Prefix), 0, r.offs.Spine)
+		m, err := r.fetch(ctx, r.spine, TransactionTopic(r.cfg.Prefix), 0, r.offs.Spine, offsets.Seq{})
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +332,7 @@ func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envel
 		}
 	}
 	for {
-		m, err := r.fetch(ctx, p.r, p.topic, p.part, p.next)
+		m, err := r.fetch(ctx, p.r, p.topic, p.part, p.next, seq)
 		if err != nil {
 			return envelope.Decoded{}, err
 		}
@@ -360,8 +362,11 @@ var idleCheck = 5 * time.Second
 // deleted topic forever without a word; while nothing arrives, the
 // partition is checked every idleCheck, and a topic deleted under the
 // reader, or recreated and shorter than the reader's offset next, is
-// ErrRetention: never a silent wait.
-func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, part int, next int64) (kafkago.Message, error) {
+// ErrRetention: never a silent wait. need, when set, is the transaction
+// whose events the fetch looks for: its END is on the spine, so they were
+// durable before it; reaching the partition's end without them means the
+// partition lost them (a topic recreated with as many records, say).
+func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, part int, next int64, need offsets.Seq) (kafkago.Message, error) {
 	for {
 		fctx, cancel := context.WithTimeout(ctx, idleCheck)
 		m, err := kr.FetchMessage(fctx)
@@ -372,6 +377,10 @@ func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, pa
 			// offset went out of range.
 			return kafkago.Message{}, fmt.Errorf("%w: %s/%d gave offset %d where the follower expected %d: records were deleted (retention, or the topic was deleted and recreated); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
 				ErrRetention, topic, part, m.Offset, next)
+		}
+		if errors.Is(err, kafkago.OffsetOutOfRange) {
+			return kafkago.Message{}, fmt.Errorf("%w: %s/%d no longer holds offset %d: records were deleted (retention, or the topic was deleted and recreated); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
+				ErrRetention, topic, part, next)
 		}
 		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
 			return m, err
@@ -384,9 +393,15 @@ func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, pa
 			return kafkago.Message{}, fmt.Errorf("%w: topic %s was deleted while the follower read it (at offset %d of partition %d); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
 				ErrRetention, topic, next, part)
 		}
-		if _, last, err := r.bounds(topic, part); err == nil && last < next {
+		_, last, err := r.bounds(topic, part)
+		switch {
+		case err != nil:
+		case last < next:
 			return kafkago.Message{}, fmt.Errorf("%w: %s/%d ends at offset %d, before the follower's offset %d: the topic was deleted and recreated; rebuild the follower (walship replay --resnapshot)",
 				ErrRetention, topic, part, last, next)
+		case !need.IsZero() && last <= next:
+			return kafkago.Message{}, fmt.Errorf("%w: %s/%d ends at offset %d without the events of transaction %s, which its END marker says are there: the partition lost records (was the topic deleted and recreated?); rebuild the follower (walship replay --resnapshot)",
+				ErrRetention, topic, part, last, need)
 		}
 	}
 }
