@@ -155,8 +155,10 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 // keeps the daemon up, retrying, and shows on /readyz as not running.
 func TestRunReportsUnreachableSource(t *testing.T) {
 	addr := freePort(t)
-	cfg := filepath.Join(t.TempDir(), "walship.yaml")
-	os.WriteFile(cfg, []byte(`http: { listen: "`+addr+`" }
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "walship.yaml")
+	os.WriteFile(cfg, []byte(`state_dir: `+filepath.Join(dir, "state")+`
+http: { listen: "`+addr+`" }
 kafka: { brokers: [127.0.0.1:1] }
 sources:
   - name: maria
