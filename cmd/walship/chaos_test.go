@@ -241,6 +241,16 @@ func (c *chaos) proxy(name, listen, target string) {
 
 func (c *chaos) close() {
 	c.stop(syscall.SIGKILL)
+	if c.t.Failed() {
+		// Keep the daemon's whole log for the post-mortem.
+		keep := filepath.Join(os.TempDir(), "walship-chaos-logs")
+		os.MkdirAll(keep, 0o755)
+		if b, err := os.ReadFile(filepath.Join(c.dir, "walship.log")); err == nil {
+			path := filepath.Join(keep, c.name+".log")
+			os.WriteFile(path, b, 0o644)
+			c.t.Logf("the daemon's log: %s", path)
+		}
+	}
 	for _, p := range c.proxies {
 		p.Close()
 	}
