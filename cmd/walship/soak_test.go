@@ -43,7 +43,7 @@ func TestSoak(t *testing.T) {
 	add(1, restartFault("mariadb-follower", time.Second))
 	add(1, restartFault("kafka", 2*time.Second))
 	start := time.Now()
-	res := c.run(chaosPlan{d: d, gap: [2]int{1000, 3000}, pace: 3 * time.Millisecond, random: true, schedule: menu, converge: 5 * time.Minute})
+	res := c.run(chaosPlan{d: d, gap: [2]int{1000, 3000}, pace: 8 * time.Millisecond, random: true, schedule: menu, converge: 10 * time.Minute})
 	var lags []string
 	for s, l := range res.lagBySink {
 		lags = append(lags, fmt.Sprintf("%s %.1fs", s, l))
