@@ -146,6 +146,9 @@ func TestTopicDeletedMidRun(t *testing.T) {
 	e.runWorkload(1, 2*time.Second, 0)
 	e.converge(60 * time.Second)
 	testenv.DropTopics(t, e.name+".")
+	if !testenv.TopicsGone(t, e.name+".", 60*time.Second) {
+		t.Fatal("the broker did not delete the topics within 60s")
+	}
 	e.runWorkload(1, 3*time.Second, 100_000_000)
 	deadline := time.Now().Add(60 * time.Second)
 	for {

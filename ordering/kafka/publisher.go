@@ -237,6 +237,24 @@ func (p *Publisher) Durable() (offsets.Seq, offsets.Position) {
 	return p.durSeq, p.durPos
 }
 
+// abandon drops a transaction whose Publish stopped part way (its context
+// ended at shutdown, or the log failed): its END will never be written, so
+// it must not hold Pending up (a shutdown would wait for it in vain, and
+// found by the reliability suite: SIGTERM then overran the shutdown
+// timeout). The source sends it again after its restart.
+func (p *Publisher) abandon(pend *pending) {
+	p.mu.Lock()
+	for i, q := range p.queue {
+		if q == pend {
+			p.queue = append(p.queue[:i], p.queue[i+1:]...)
+			break
+		}
+	}
+	p.space.Broadcast()
+	p.mu.Unlock()
+	p.signal()
+}
+
 // DurableHeartbeat is the position of the newest heartbeat Kafka has
 // acknowledged (zero before the first).
 func (p *Publisher) DurableHeartbeat() offsets.Position {
@@ -357,6 +375,12 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	p.mu.Lock()
 	p.queue = append(p.queue, pend)
 	p.mu.Unlock()
+	sealed := false
+	defer func() {
+		if !sealed {
+			p.abandon(pend)
+		}
+	}()
 
 	b := batch{p: p, pend: pend}
 	begin, err := envelope.EncodeMarker(envelope.NewMarker(envelope.StatusBegin, txn))
@@ -435,6 +459,7 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	pend.end = message(p.txnTop, 0, endRec, endMark{pend})
 	pend.sealed = true
 	p.mu.Unlock()
+	sealed = true
 	// If every data record was acknowledged before sealing, the END is
 	// ready now.
 	p.complete(nil, nil)
