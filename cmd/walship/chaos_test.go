@@ -524,9 +524,32 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 	}
 	stopPoll()
 	pwg.Wait()
+	// The ledger is first checked against the source itself: a commit whose
+	// answer was lost while the source restarted can leave the workload's
+	// bookkeeping wrong about a key (found by TestFaultServerRestarts: the
+	// followers equalled the source, the ledger did not). Such keys are
+	// reported and left out of the follower check, which is about walship.
+	skip := map[string]map[validate.Key]bool{}
+	for _, s := range c.srcs {
+		engine := "postgres"
+		if s.engine == "mariadb" {
+			engine = "mysql"
+		}
+		var ignored validate.Violations
+		differ, err := validate.CheckLedger(context.Background(), s.ledger,
+			&validate.Follower{Name: "source " + s.name, Engine: engine, DB: s.db, Schema: s.schema}, &ignored, nil)
+		if err != nil {
+			t.Errorf("source %s: ledger: %v", s.name, err)
+		}
+		if len(differ) > 0 {
+			t.Logf("source %s: the workload's ledger is wrong about %d keys (ambiguous commits around a source restart); not checked on the followers: %v",
+				s.name, len(differ), ignored.First())
+		}
+		skip[s.name] = differ
+	}
 	for _, f := range c.followers {
 		src := c.source(f.Source)
-		if _, err := validate.CheckLedger(context.Background(), src.ledger, f, &c.v); err != nil {
+		if _, err := validate.CheckLedger(context.Background(), src.ledger, f, &c.v, skip[f.Source]); err != nil {
 			t.Errorf("%s: ledger: %v", f.Name, err)
 		}
 	}

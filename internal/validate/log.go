@@ -389,8 +389,9 @@ func diffRows(want, got map[string]string) (missing, extra, differ int) {
 
 // CheckLedger checks that every committed transaction reached the
 // follower: each key's final version in the ledger is the follower's (a
-// deleted key is absent). It returns the number of keys checked.
-func CheckLedger(ctx context.Context, l *Ledger, f *Follower, v *Violations) (int, error) {
+// deleted key is absent). Keys in skip are not checked. It returns the
+// keys that differ.
+func CheckLedger(ctx context.Context, l *Ledger, f *Follower, v *Violations, skip map[Key]bool) (map[Key]bool, error) {
 	l.mu.Lock()
 	final := make(map[Key]int64, len(l.final))
 	for k, x := range l.final {
@@ -401,20 +402,27 @@ func CheckLedger(ctx context.Context, l *Ledger, f *Follower, v *Violations) (in
 	for _, t := range Tables {
 		rs, err := f.DB.QueryContext(ctx, "SELECT id, version FROM "+f.table(t))
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for rs.Next() {
 			var id, ver int64
 			if err := rs.Scan(&id, &ver); err != nil {
 				rs.Close()
-				return 0, err
+				return nil, err
 			}
 			have[Key{t, id}] = ver
 		}
 		rs.Close()
 	}
+	differ := map[Key]bool{}
 	for k, want := range final {
+		if skip[k] {
+			continue
+		}
 		got, ok := have[k]
+		if (want == Deleted) == ok || want != Deleted && got != want {
+			differ[k] = true
+		}
 		switch {
 		case want == Deleted && ok:
 			v.Add("%s: lost acknowledgement: %s %d was deleted at the source and is on the follower (version %d)", f.Name, k.Table, k.ID, got)
@@ -424,5 +432,5 @@ func CheckLedger(ctx context.Context, l *Ledger, f *Follower, v *Violations) (in
 			v.Add("%s: lost acknowledgement: %s %d is at version %d on the follower, %d at the source", f.Name, k.Table, k.ID, got, want)
 		}
 	}
-	return len(final), nil
+	return differ, nil
 }
