@@ -43,27 +43,3 @@ func DropTopics(t testing.TB, prefix string) {
 		}
 	}
 }
-
-// TopicsGone waits until no topic starting with prefix is left (deletion
-// is asynchronous in the broker), up to timeout; false if some remain.
-func TopicsGone(t testing.TB, prefix string, timeout time.Duration) bool {
-	t.Helper()
-	broker := strings.TrimSpace(strings.Split(Kafka(t), ",")[0])
-	c := &kafkago.Client{Addr: kafkago.TCP(broker), Timeout: 10 * time.Second}
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		meta, err := c.Metadata(ctx, &kafkago.MetadataRequest{})
-		cancel()
-		if err != nil {
-			continue
-		}
-		left := false
-		for _, tp := range meta.Topics {
-			left = left || strings.HasPrefix(tp.Name, prefix)
-		}
-		if !left {
-			return true
-		}
-	}
-	return false
-}
