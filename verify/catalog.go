@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
@@ -106,22 +105,10 @@ func (s *source) position(ctx context.Context) (string, error) {
 	return p.String, nil
 }
 
-// matches reports whether schema.table matches one of the patterns (each
-// part a glob where * is any run of characters).
+// matches reports whether schema.table matches one of the source's table
+// patterns.
 func matches(patterns []string, schema, table string) bool {
-	for _, p := range patterns {
-		for i := 0; i < len(p); i++ {
-			if p[i] != '.' {
-				continue
-			}
-			ms, _ := path.Match(p[:i], schema)
-			mt, _ := path.Match(p[i+1:], table)
-			if ms && mt {
-				return true
-			}
-		}
-	}
-	return false
+	return config.MatchTable(patterns, schema, table)
 }
 
 // listTables reads the captured tables with their columns and keys.

@@ -445,25 +445,9 @@ func BenchmarkLargeTransaction(b *testing.B) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	applied := time.Since(committed)
-	hwm := vmHWM(p.cmd.Process.Pid)
+	hwm := procBytes(p.cmd.Process.Pid, "VmHWM")
 	fmt.Printf("large transaction (%d rows): first event in Kafka %.2fs after COMMIT, applied on the follower %.1fs after COMMIT, walship peak RSS %d MiB\n",
 		rows, firstAt.Sub(committed).Seconds(), applied.Seconds(), hwm>>20)
 	benchkit.WriteResult(b, "large-transaction", map[string]any{"benchmark": "BenchmarkLargeTransaction", "rows": rows,
 		"first_event_seconds": firstAt.Sub(committed).Seconds(), "applied_seconds": applied.Seconds(), "peak_rss_bytes": hwm})
-}
-
-// vmHWM is a process's peak resident set size.
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -102,7 +102,7 @@ func TestFaultSlowSink(t *testing.T) {
 					otherLag = max(otherLag, s.LagSeconds)
 				}
 			}
-			maxRSS = max(maxRSS, rssBytes(c.pid()))
+			maxRSS = max(maxRSS, procBytes(c.pid(), "VmRSS"))
 		}
 		c.t.Logf("slow follower: pgf lag up to %.1fs, other sinks up to %.1fs; daemon RSS up to %d MiB", maxLag, otherLag, maxRSS>>20)
 		if maxLag < 1 {
@@ -115,8 +115,8 @@ func TestFaultSlowSink(t *testing.T) {
 	c.run(chaosPlan{d: 14 * time.Second, gap: [2]int{1500, 1500}, pace: time.Millisecond, schedule: []fault{slow}})
 }
 
-// rssBytes is a process's resident set size, from /proc.
-func rssBytes(pid int) int64 {
+// procBytes reads a size field of /proc/<pid>/status (VmRSS, VmHWM).
+func procBytes(pid int, field string) int64 {
 	if pid == 0 {
 		return 0
 	}
@@ -125,7 +125,7 @@ func rssBytes(pid int) int64 {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			var kb int64
 			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
 			return kb << 10
