@@ -37,6 +37,10 @@ type HTTP struct {
 	Token Secret `yaml:"token"`
 	// TokenFile is read at load time; its trimmed content is the token.
 	TokenFile string `yaml:"token_file"`
+	// Pprof serves Go's runtime profiles under /debug/pprof/ (CPU, heap,
+	// goroutines) for performance work. Default: false. Profiles hold no
+	// row values, but taking one costs CPU, so keep it off unless needed.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log configures logging.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"strings"
 	"time"
 
@@ -34,8 +35,9 @@ type Server struct {
 // New builds a server for listen (host:port) that exposes reg, and, when
 // mon is not nil, the status and wait APIs. Every endpoint reads, except
 // POST /api/v1/sinks/{name}/pause and /resume, which need token as a
-// bearer token; with token empty they answer 403.
-func New(listen, token string, log *slog.Logger, reg *prometheus.Registry, ready Readiness, mon *Monitor) *Server {
+// bearer token; with token empty they answer 403. With pprof set it also
+// serves Go's runtime profiles under /debug/pprof/.
+func New(listen, token string, pprof bool, log *slog.Logger, reg *prometheus.Registry, ready Readiness, mon *Monitor) *Server {
 	s := &Server{log: log, ready: ready, mon: mon, token: token}
 	mux := http.NewServeMux()
 	if mon != nil {
@@ -50,6 +52,13 @@ func New(listen, token string, log *slog.Logger, reg *prometheus.Registry, ready
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if pprof {
+		mux.HandleFunc("GET /debug/pprof/", httppprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: slogAdapter{log}}))
 	s.srv = &http.Server{
 		Addr:              listen,

@@ -33,7 +33,7 @@ func (allReady) Status() []supervise.Status { return nil }
 func server(t *testing.T, token string) (*httptest.Server, *fakeSink) {
 	sk := &fakeSink{st: sinks.Status{Name: "pgf", State: sinks.StateApplying}}
 	mon := NewMonitor("test", map[string]SourceView{}, map[string]SinkView{"pgf": sk}, map[string]offsets.Engine{}, allReady{})
-	s := New("127.0.0.1:0", token, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), allReady{}, mon)
+	s := New("127.0.0.1:0", token, false, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), allReady{}, mon)
 	ts := httptest.NewServer(s.srv.Handler)
 	t.Cleanup(ts.Close)
 	return ts, sk

@@ -94,7 +94,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			engines[s.Name] = sourceEngine(s)
 		}
 		mon := httpapi.NewMonitor(ver, srcViews, sinkViews, engines, group)
-		srv := httpapi.New(cfg.HTTP.Listen, cfg.HTTP.Token.Reveal(), log, reg, group, mon)
+		srv := httpapi.New(cfg.HTTP.Listen, cfg.HTTP.Token.Reveal(), cfg.HTTP.Pprof, log, reg, group, mon)
 		// The monitor runs outside the group: it is not a pipeline, and
 		// /readyz should not wait on it.
 		monCtx, stopMon := context.WithCancel(context.Background())

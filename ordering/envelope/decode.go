@@ -1,14 +1,16 @@
 package envelope
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/valyala/fastjson"
 
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
@@ -32,50 +34,55 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ordering.ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-type wireEvent struct {
-	Before map[string]json.RawMessage `json:"before"`
-	After  map[string]json.RawMessage `json:"after"`
-	Op     string                     `json:"op"`
-	Source struct {
-		TsUs int64 `json:"ts_us"`
-	} `json:"source"`
-	Transaction struct {
-		ID string `json:"id"`
-	} `json:"transaction"`
-}
-
 // Decoder decodes records, interning table shapes: records of one shape
-// share one *ordering.Table, as the source's did. Not safe for concurrent
-// use.
+// share one *ordering.Table, as the source's did (Decoders that share
+// Shapes share them too). It reuses its parser's memory between records.
+// Not safe for concurrent use.
 type Decoder struct {
-	tables map[string]*ordering.Table
+	// Shapes, if set, is the shape cache; unset, the Decoder keeps its own.
+	Shapes *Shapes
+	parser fastjson.Parser
+	// The headers every record of one transaction shares, parsed once.
+	lastSeq, lastDep, lastPos string
+	seq, dep                  offsets.Seq
+	pos                       offsets.Position
 }
 
 // maxShapes bounds the interned shapes; past it the cache starts over.
 const maxShapes = 10000
 
-// Decode is the package-level Decode with shape interning.
-func (d *Decoder) Decode(r Record) (Decoded, error) {
-	return decode(r, d)
+// Shapes interns table shapes by their schema header. It is safe for
+// concurrent use.
+type Shapes struct {
+	mu     sync.RWMutex
+	tables map[string]*ordering.Table
 }
 
 // table returns the interned table for a schema header.
 func (d *Decoder) table(schema []byte) (*ordering.Table, error) {
-	if d != nil {
-		if t, ok := d.tables[string(schema)]; ok {
-			return t, nil
-		}
+	if d.Shapes == nil {
+		d.Shapes = new(Shapes)
 	}
-	t := new(ordering.Table)
+	sh := d.Shapes
+	sh.mu.RLock()
+	t, ok := sh.tables[string(schema)]
+	sh.mu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	t = new(ordering.Table)
 	if err := json.Unmarshal(schema, t); err != nil {
 		return nil, err
 	}
-	if d != nil {
-		if d.tables == nil || len(d.tables) >= maxShapes {
-			d.tables = map[string]*ordering.Table{}
-		}
-		d.tables[string(schema)] = t
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if prev, ok := sh.tables[string(schema)]; ok {
+		return prev, nil
 	}
+	if sh.tables == nil || len(sh.tables) >= maxShapes {
+		sh.tables = map[string]*ordering.Table{}
+	}
+	sh.tables[string(schema)] = t
 	return t, nil
 }
 
@@ -83,48 +90,81 @@ func (d *Decoder) table(schema []byte) (*ordering.Table, error) {
 // schema header decides every value's kind, so the round trip is exact.
 // Any record that does not decode is an error wrapping
 // ordering.ErrMalformed; it is never skipped.
-func Decode(r Record) (Decoded, error) { return decode(r, nil) }
+func Decode(r Record) (Decoded, error) { return new(Decoder).Decode(r) }
 
-func decode(r Record, dec *Decoder) (Decoded, error) {
+// Decode decodes one record; see the package-level Decode.
+func (dec *Decoder) Decode(r Record) (Decoded, error) {
 	var d Decoded
-	h := func(k string) (string, bool) {
-		v, ok := r.Header(k)
-		return string(v), ok
-	}
 	var ok bool
 	var err error
-	if d.Source, ok = h(HeaderSource); !ok {
-		return d, malformed("no %s header", HeaderSource)
-	}
-	s, _ := h(HeaderSeq)
-	if d.Seq, err = offsets.ParseSeq(s); err != nil {
-		return d, malformed("%s: %v", HeaderSeq, err)
-	}
-	if s, ok := h(HeaderDependsOn); ok {
-		if d.DependsOn, err = offsets.ParseSeq(s); err != nil {
-			return d, malformed("%s: %v", HeaderDependsOn, err)
+	var src, seq, dep, pos, index, count, snapshot, unchangedAfter, unchangedBefore, schema []byte
+	for _, h := range r.Headers {
+		switch h.Key {
+		case HeaderSource:
+			src, ok = h.Value, true
+		case HeaderSeq:
+			seq = h.Value
+		case HeaderDependsOn:
+			dep = h.Value
+		case HeaderIndex:
+			index = h.Value
+		case HeaderCount:
+			count = h.Value
+		case HeaderPosition:
+			pos = h.Value
+		case HeaderSnapshot:
+			snapshot = h.Value
+		case HeaderSchema:
+			schema = h.Value
+		case HeaderUnchanged:
+			unchangedAfter = h.Value
+		case HeaderUnchangedBefore:
+			unchangedBefore = h.Value
 		}
 	}
-	s, _ = h(HeaderIndex)
-	if d.Index, err = strconv.Atoi(s); err != nil {
-		return d, malformed("%s %q", HeaderIndex, s)
+	if !ok {
+		return d, malformed("no %s header", HeaderSource)
 	}
-	s, _ = h(HeaderCount)
-	if d.Count, err = strconv.Atoi(s); err != nil || d.Index >= d.Count {
-		return d, malformed("%s %q for index %d", HeaderCount, s, d.Index)
+	d.Source = string(src)
+	if string(seq) != dec.lastSeq || dec.lastSeq == "" {
+		if dec.seq, err = offsets.ParseSeq(string(seq)); err != nil {
+			dec.lastSeq = ""
+			return d, malformed("%s: %v", HeaderSeq, err)
+		}
+		dec.lastSeq = string(seq)
 	}
-	s, _ = h(HeaderPosition)
-	if d.Pos, err = offsets.ParsePosition(s); err != nil {
-		return d, malformed("%s: %v", HeaderPosition, err)
+	d.Seq = dec.seq
+	if dep != nil {
+		if string(dep) != dec.lastDep || dec.lastDep == "" {
+			if dec.dep, err = offsets.ParseSeq(string(dep)); err != nil {
+				dec.lastDep = ""
+				return d, malformed("%s: %v", HeaderDependsOn, err)
+			}
+			dec.lastDep = string(dep)
+		}
+		d.DependsOn = dec.dep
 	}
-	switch s, _ := h(HeaderSnapshot); s {
+	if d.Index, err = atoi(index); err != nil {
+		return d, malformed("%s %q", HeaderIndex, index)
+	}
+	if d.Count, err = atoi(count); err != nil || d.Index >= d.Count {
+		return d, malformed("%s %q for index %d", HeaderCount, count, d.Index)
+	}
+	if string(pos) != dec.lastPos || dec.lastPos == "" {
+		if dec.pos, err = offsets.ParsePosition(string(pos)); err != nil {
+			dec.lastPos = ""
+			return d, malformed("%s: %v", HeaderPosition, err)
+		}
+		dec.lastPos = string(pos)
+	}
+	d.Pos = dec.pos
+	switch string(snapshot) {
 	case "last":
 		d.Snapshot, d.LastSnapshot = true, true
 	case "true":
 		d.Snapshot = true
 	}
-	schema, ok := r.Header(HeaderSchema)
-	if !ok {
+	if schema == nil {
 		return d, malformed("no %s header", HeaderSchema)
 	}
 	t, err := dec.table(schema)
@@ -132,48 +172,63 @@ func decode(r Record, dec *Decoder) (Decoded, error) {
 		return d, malformed("%s: %v", HeaderSchema, err)
 	}
 
-	value := r.Value
-	if bytes.HasPrefix(value, []byte(`{"schema":`)) {
-		var wrapped struct{ Payload json.RawMessage }
-		if err := json.Unmarshal(value, &wrapped); err != nil {
-			return d, malformed("value: %v", err)
-		}
-		value = wrapped.Payload
-	}
-	var ev wireEvent
-	if err := json.Unmarshal(value, &ev); err != nil {
+	ev, err := dec.parser.ParseBytes(r.Value)
+	if err != nil {
 		return d, malformed("value of %s: %v", t.QualifiedName(), err)
 	}
-	d.TxnID = ev.Transaction.ID
-	d.CommitTime = time.UnixMicro(ev.Source.TsUs).UTC()
-	d.Change = ordering.Change{Table: t, Op: ordering.Op(firstByte(ev.Op))}
-	if !d.Change.Op.Valid() {
-		return d, malformed("op %q", ev.Op)
+	if ev.Exists("schema") && ev.Exists("payload") {
+		ev = ev.Get("payload")
 	}
-	unchangedAfter, _ := h(HeaderUnchanged)
-	unchangedBefore, _ := h(HeaderUnchangedBefore)
-	if d.Change.Before, err = decodeRow(t, ev.Before, unchangedBefore); err != nil {
+	if ev.Type() != fastjson.TypeObject {
+		return d, malformed("value of %s: not an object", t.QualifiedName())
+	}
+	d.TxnID = string(ev.GetStringBytes("transaction", "id"))
+	d.CommitTime = time.UnixMicro(ev.GetInt64("source", "ts_us")).UTC()
+	d.Change = ordering.Change{Table: t, Op: ordering.Op(firstByte(ev.GetStringBytes("op")))}
+	if !d.Change.Op.Valid() {
+		return d, malformed("op %q", ev.GetStringBytes("op"))
+	}
+	if d.Change.Before, err = decodeRow(t, ev.Get("before"), string(unchangedBefore)); err != nil {
 		return d, malformed("before image of %s: %v", t.QualifiedName(), err)
 	}
-	if d.Change.After, err = decodeRow(t, ev.After, unchangedAfter); err != nil {
+	if d.Change.After, err = decodeRow(t, ev.Get("after"), string(unchangedAfter)); err != nil {
 		return d, malformed("after image of %s: %v", t.QualifiedName(), err)
 	}
 	return d, nil
 }
 
-func firstByte(s string) byte {
+// atoi is strconv.Atoi on bytes without a copy.
+func atoi(b []byte) (int, error) {
+	if len(b) == 0 || len(b) > 18 {
+		return strconv.Atoi(string(b))
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return strconv.Atoi(string(b))
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, nil
+}
+
+func firstByte(s []byte) byte {
 	if len(s) != 1 {
 		return 0
 	}
 	return s[0]
 }
 
-func decodeRow(t *ordering.Table, raw map[string]json.RawMessage, unchanged string) ([]ordering.Value, error) {
-	if raw == nil {
+func decodeRow(t *ordering.Table, raw *fastjson.Value, unchanged string) ([]ordering.Value, error) {
+	if raw == nil || raw.Type() == fastjson.TypeNull {
 		return nil, nil
 	}
-	if len(raw) != len(t.Columns) {
-		return nil, fmt.Errorf("%d fields for %d columns", len(raw), len(t.Columns))
+	obj, err := raw.Object()
+	if err != nil {
+		return nil, err
+	}
+	if obj.Len() != len(t.Columns) {
+		return nil, fmt.Errorf("%d fields for %d columns", obj.Len(), len(t.Columns))
 	}
 	var skip map[string]bool
 	if unchanged != "" {
@@ -182,11 +237,23 @@ func decodeRow(t *ordering.Table, raw map[string]json.RawMessage, unchanged stri
 			skip[n] = true
 		}
 	}
+	// The encoder writes the columns in order: visit once, and look a name
+	// up only where the order differs.
+	vals := make([]*fastjson.Value, 0, len(t.Columns))
+	inOrder := true
+	obj.Visit(func(key []byte, v *fastjson.Value) {
+		if i := len(vals); i >= len(t.Columns) || string(key) != t.Columns[i].Name {
+			inOrder = false
+		}
+		vals = append(vals, v)
+	})
 	row := make([]ordering.Value, len(t.Columns))
 	for i, c := range t.Columns {
-		msg, ok := raw[c.Name]
-		if !ok {
-			return nil, fmt.Errorf("column %s missing", c.Name)
+		msg := vals[i]
+		if !inOrder {
+			if msg = obj.Get(c.Name); msg == nil {
+				return nil, fmt.Errorf("column %s missing", c.Name)
+			}
 		}
 		if skip[c.Name] {
 			row[i] = ordering.Unchanged()
@@ -201,26 +268,40 @@ func decodeRow(t *ordering.Table, raw map[string]json.RawMessage, unchanged stri
 	return row, nil
 }
 
-func decodeValue(msg json.RawMessage, k, elem ordering.Kind) (ordering.Value, error) {
-	if string(msg) == "null" {
+// number is the text of a JSON number, as written.
+func number(v *fastjson.Value) (string, error) {
+	if v.Type() != fastjson.TypeNumber {
+		return "", fmt.Errorf("%s is not a number", v.Type())
+	}
+	return string(v.MarshalTo(nil)), nil
+}
+
+func decodeValue(msg *fastjson.Value, k, elem ordering.Kind) (ordering.Value, error) {
+	if msg.Type() == fastjson.TypeNull {
 		return ordering.Null(), nil
 	}
 	str := func() (string, error) {
-		var s string
-		err := json.Unmarshal(msg, &s)
-		return s, err
+		b, err := msg.StringBytes()
+		return string(b), err
 	}
-	isString := len(msg) > 0 && msg[0] == '"'
+	isString := msg.Type() == fastjson.TypeString
 	switch k {
 	case ordering.KindBool:
-		var b bool
-		err := json.Unmarshal(msg, &b)
+		b, err := msg.Bool()
 		return ordering.Bool(b), err
 	case ordering.KindInt:
-		i, err := strconv.ParseInt(string(msg), 10, 64)
+		s, err := number(msg)
+		if err != nil {
+			return ordering.Value{}, err
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
 		return ordering.Int(i), err
 	case ordering.KindUint:
-		u, err := strconv.ParseUint(string(msg), 10, 64)
+		s, err := number(msg)
+		if err != nil {
+			return ordering.Value{}, err
+		}
+		u, err := strconv.ParseUint(s, 10, 64)
 		return ordering.Uint(u), err
 	case ordering.KindFloat:
 		if isString {
@@ -235,21 +316,30 @@ func decodeValue(msg json.RawMessage, k, elem ordering.Kind) (ordering.Value, er
 			}
 			return ordering.Value{}, fmt.Errorf("float %s", msg)
 		}
-		f, err := strconv.ParseFloat(string(msg), 64)
-		return ordering.Float(f), err
-	case ordering.KindBytes:
-		s, err := str()
+		s, err := number(msg)
 		if err != nil {
 			return ordering.Value{}, err
 		}
-		b, err := base64.StdEncoding.DecodeString(s)
-		return ordering.Bytes(b), err
+		f, err := strconv.ParseFloat(s, 64)
+		return ordering.Float(f), err
+	case ordering.KindBytes:
+		s, err := msg.StringBytes()
+		if err != nil {
+			return ordering.Value{}, err
+		}
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+		n, err := base64.StdEncoding.Decode(b, s)
+		return ordering.Bytes(b[:n]), err
 	case ordering.KindDate, ordering.KindTime, ordering.KindTimestamp:
 		if isString {
 			s, err := str()
 			return ordering.Special(k, s), err
 		}
-		i, err := strconv.ParseInt(string(msg), 10, 64)
+		s, err := number(msg)
+		if err != nil {
+			return ordering.Value{}, err
+		}
+		i, err := strconv.ParseInt(s, 10, 64)
 		switch k {
 		case ordering.KindDate:
 			return ordering.Date(i), err
@@ -268,14 +358,14 @@ func decodeValue(msg json.RawMessage, k, elem ordering.Kind) (ordering.Value, er
 		}
 		return ordering.TimestampTZ(ts.UnixMicro()), nil
 	case ordering.KindArray:
-		var elems []json.RawMessage
-		if err := json.Unmarshal(msg, &elems); err != nil {
+		elems, err := msg.Array()
+		if err != nil {
 			return ordering.Value{}, err
 		}
 		vals := make([]ordering.Value, len(elems))
 		for i, e := range elems {
 			ek := elem
-			if len(e) > 0 && e[0] == '[' {
+			if e.Type() == fastjson.TypeArray {
 				ek = ordering.KindArray // a further dimension, same element kind
 			}
 			v, err := decodeValue(e, ek, elem)

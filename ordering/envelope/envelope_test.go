@@ -324,3 +324,41 @@ func TestZonedYearsOutsideFourDigits(t *testing.T) {
 		}
 	}
 }
+
+// benchRows is the table of the pipeline benchmarks (make bench).
+var benchRows = &o.Table{Schema: "public", Name: "bench_rows", Columns: []o.Column{
+	{Name: "id", Kind: o.KindInt, Type: "bigint"},
+	{Name: "a", Kind: o.KindString, Type: "text"},
+	{Name: "b", Kind: o.KindInt, Type: "bigint"},
+	{Name: "c", Kind: o.KindTimestampTZ, Type: "timestamp with time zone"},
+}, PrimaryKey: []string{"id"}}
+
+func benchDecode(b *testing.B, ch o.Change) {
+	enc := NewEncoder(pgSource, Options{Now: fixedNow})
+	rec, err := enc.Encode(Event{Txn: pgTxn(ch), Change: &ch, Index: 0, Count: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var dec Decoder
+	b.SetBytes(int64(len(rec.Value)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dec.Decode(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeInsert is the sink's per-event decode cost for a
+// bench_rows insert.
+func BenchmarkDecodeInsert(b *testing.B) {
+	benchDecode(b, o.Change{Table: benchRows, Op: o.OpInsert,
+		After: []o.Value{o.Int(42), o.String("a0eebc999c0b4ef8bb6d6bb9bd380a11"), o.Int(42), o.TimestampTZ(1529501823945104)}})
+}
+
+// BenchmarkDecodeAllKinds decodes an update of every kind.
+func BenchmarkDecodeAllKinds(b *testing.B) {
+	row := allKindsRow()
+	row[len(row)-1] = o.String("x")
+	benchDecode(b, o.Change{Table: allKinds, Op: o.OpUpdate, Before: row, After: row})
+}

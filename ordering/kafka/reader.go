@@ -11,6 +11,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
@@ -92,19 +93,43 @@ type Reader struct {
 	offs   Offsets
 	last   offsets.Seq // newest transaction assembled
 	closed bool
-	dec    envelope.Decoder
+	shapes envelope.Shapes
 }
 
-// partition is one data partition being consumed.
+// partition is one data partition being consumed. Its prefetcher
+// goroutine fetches and decodes ahead of the reader, in offset order,
+// into in (bounded by prefetchEvents and prefetchBytes), so decoding runs
+// in parallel across partitions and with the follower's apply.
 type partition struct {
 	key       string
 	topic     string
 	part      int
 	r         *kafkago.Reader
-	ahead     []pendingEvent // events read but not yet used, in offset order
-	next      int64          // offset of the next message to fetch
+	ahead     []pendingEvent // events received but not yet used, in offset order
+	next      int64          // offset after the last event received from in
 	lookahead int
+
+	in     chan fetched
+	budget *semaphore.Weighted
+	stop   context.CancelFunc
+	done   chan struct{} // closed when the prefetcher returned
+	idle   *time.Timer
 }
+
+// fetched is one message as the prefetcher passes it on: decoded, or the
+// error that ended the prefetch.
+type fetched struct {
+	offset int64
+	d      envelope.Decoded
+	size   int64
+	err    error
+}
+
+// Bounds of each partition's prefetch.
+const (
+	prefetchEvents = 512
+	prefetchBytes  = 4 << 20
+)
 
 type pendingEvent struct {
 	offset int64
@@ -210,7 +235,7 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 		if r.cfg.End > 0 && r.offs.Spine >= r.cfg.End {
 			return nil, ErrEnd
 		}
-		m, err := r.fetch(ctx, r.spine, TransactionTopic(r.cfg.Prefix), 0, r.offs.Spine, offsets.Seq{})
+		m, err := r.fetch(ctx, r.spine, TransactionTopic(r.cfg.Prefix), 0, r.offs.Spine)
 		if err != nil {
 			return nil, err
 		}
@@ -332,24 +357,86 @@ func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envel
 		}
 	}
 	for {
-		m, err := r.fetch(ctx, p.r, p.topic, p.part, p.next, seq)
+		f, err := r.receive(ctx, p, seq)
 		if err != nil {
 			return envelope.Decoded{}, err
 		}
-		p.next = m.Offset + 1
-		d, err := r.dec.Decode(record(m))
-		if err != nil {
-			return envelope.Decoded{}, fmt.Errorf("offset %d: %w", m.Offset, err)
-		}
-		switch c := d.Seq.Compare(seq); {
+		p.next = f.offset + 1
+		switch c := f.d.Seq.Compare(seq); {
 		case c == 0:
-			return d, nil
+			return f.d, nil
 		case c > 0:
 			if p.lookahead >= r.cfg.MaxLookahead {
 				return envelope.Decoded{}, fmt.Errorf("more than %d events of later transactions precede the events of %s", r.cfg.MaxLookahead, seq)
 			}
-			p.ahead = append(p.ahead, pendingEvent{m.Offset, d})
+			p.ahead = append(p.ahead, pendingEvent{f.offset, f.d})
 			p.lookahead++
+		}
+	}
+}
+
+// receive returns the next message of p from its prefetcher. need is the
+// transaction whose events the reader looks for: its END is on the spine,
+// so they were durable before it. While nothing arrives, every idleCheck
+// the partition's end is read: reaching it without them means the
+// partition lost them (a topic recreated with as many records, say).
+func (r *Reader) receive(ctx context.Context, p *partition, need offsets.Seq) (fetched, error) {
+	for {
+		var f fetched
+		select {
+		case f = <-p.in:
+		default:
+			p.idle.Reset(idleCheck)
+			select {
+			case f = <-p.in:
+				p.idle.Stop()
+			case <-ctx.Done():
+				p.idle.Stop()
+				return fetched{}, ctx.Err()
+			case <-p.idle.C:
+				if _, last, err := r.bounds(p.topic, p.part); err == nil && !need.IsZero() && last <= p.next {
+					return fetched{}, fmt.Errorf("%w: %s/%d ends at offset %d without the events of transaction %s, which its END marker says are there: the partition lost records (was the topic deleted and recreated?); rebuild the follower (walship replay --resnapshot)",
+						ErrRetention, p.topic, p.part, last, need)
+				}
+				continue
+			}
+		}
+		p.budget.Release(f.size)
+		return f, f.err
+	}
+}
+
+// prefetch fetches and decodes p's messages from offset next on, in
+// order, until ctx ends or an error, which it passes on last.
+func (r *Reader) prefetch(ctx context.Context, p *partition, next int64) {
+	defer close(p.done)
+	dec := envelope.Decoder{Shapes: &r.shapes}
+	for {
+		var f fetched
+		m, err := r.fetch(ctx, p.r, p.topic, p.part, next)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			f.err = err
+		} else {
+			next = m.Offset + 1
+			f.offset = m.Offset
+			f.size = min(int64(len(m.Key)+len(m.Value)+256), prefetchBytes)
+			if f.d, err = dec.Decode(record(m)); err != nil {
+				f.err = fmt.Errorf("offset %d: %w", m.Offset, err)
+			}
+		}
+		if err := p.budget.Acquire(ctx, f.size); err != nil {
+			return
+		}
+		select {
+		case p.in <- f:
+		case <-ctx.Done():
+			return
+		}
+		if f.err != nil {
+			return
 		}
 	}
 }
@@ -362,11 +449,8 @@ var idleCheck = 5 * time.Second
 // deleted topic forever without a word; while nothing arrives, the
 // partition is checked every idleCheck, and a topic deleted under the
 // reader, or recreated and shorter than the reader's offset next, is
-// ErrRetention: never a silent wait. need, when set, is the transaction
-// whose events the fetch looks for: its END is on the spine, so they were
-// durable before it; reaching the partition's end without them means the
-// partition lost them (a topic recreated with as many records, say).
-func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, part int, next int64, need offsets.Seq) (kafkago.Message, error) {
+// ErrRetention: never a silent wait.
+func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, part int, next int64) (kafkago.Message, error) {
 	for {
 		fctx, cancel := context.WithTimeout(ctx, idleCheck)
 		m, err := kr.FetchMessage(fctx)
@@ -399,9 +483,6 @@ func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, pa
 		case last < next:
 			return kafkago.Message{}, fmt.Errorf("%w: %s/%d ends at offset %d, before the follower's offset %d: the topic was deleted and recreated; rebuild the follower (walship replay --resnapshot)",
 				ErrRetention, topic, part, last, next)
-		case !need.IsZero() && last <= next:
-			return kafkago.Message{}, fmt.Errorf("%w: %s/%d ends at offset %d without the events of transaction %s, which its END marker says are there: the partition lost records (was the topic deleted and recreated?); rebuild the follower (walship replay --resnapshot)",
-				ErrRetention, topic, part, last, need)
 		}
 	}
 }
@@ -416,8 +497,13 @@ func (r *Reader) partition(topic string, part int) (*partition, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &partition{key: key, topic: topic, part: part, r: kr, next: start}
+	ctx, stop := context.WithCancel(context.Background())
+	idle := time.NewTimer(idleCheck)
+	idle.Stop()
+	p := &partition{key: key, topic: topic, part: part, r: kr, next: start,
+		in: make(chan fetched, prefetchEvents), budget: semaphore.NewWeighted(prefetchBytes), stop: stop, done: make(chan struct{}), idle: idle}
 	r.parts[key] = p
+	go r.prefetch(ctx, p, start)
 	return p, nil
 }
 
@@ -463,6 +549,10 @@ func (r *Reader) Close() error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		r.parts[k].stop()
+	}
+	for _, k := range keys {
+		<-r.parts[k].done
 		errs = append(errs, r.parts[k].r.Close())
 	}
 	return errors.Join(errs...)
