@@ -186,8 +186,9 @@ rootLogger.appenderRef.file.ref = file
 	if err := c.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
+	cmd := c.cmd
 	go func() {
-		c.cmd.Wait()
+		cmd.Wait()
 		out.Close()
 		close(c.exited)
 	}()
@@ -379,7 +380,7 @@ func sideBySideWorkload(b *testing.B, side string, src, fol *sql.DB, tail func()
 	}
 	waitRows(b, side+" warm-up", fol, 0, 200, 3*time.Minute, tail)
 	writeRows(b, src, next.Load(), warm, per, writers)
-	waitRows(b, side+" warm-up", fol, next.Load(), warm, 10*time.Minute, tail)
+	waitRows(b, side+" warm-up", fol, next.Load(), warm, 5*time.Minute, tail)
 	next.Add(int64(warm))
 
 	// Sustained throughput: timed from the start of writing until the
@@ -387,7 +388,7 @@ func sideBySideWorkload(b *testing.B, side string, src, fol *sql.DB, tail func()
 	base := next.Load()
 	start := time.Now()
 	writeSecs := writeRows(b, src, base, rows, per, writers)
-	waitRows(b, side+" throughput", fol, base, rows, 15*time.Minute, tail)
+	waitRows(b, side+" throughput", fol, base, rows, 10*time.Minute, tail)
 	f := sideFigures{seconds: time.Since(start).Seconds()}
 	f.rowsPerSec = float64(rows) / f.seconds
 	f.writeRowsPerSec = float64(rows) / writeSecs

@@ -8,8 +8,8 @@
 # $WALSHIP_DEBEZIUM_LIBS (default: the same folder).
 #
 # Versions (override from the environment):
-#   WALSHIP_DEBEZIUM_VERSION  3.5.0.Final — the newest release whose JDBC sink
-#                             resolves from Maven Central with all its
+#   WALSHIP_DEBEZIUM_VERSION  3.5.0.Final — the newest release tried whose JDBC
+#                             sink resolves from Maven Central with all its
 #                             dependencies here: 3.6.1's sink is not served, and
 #                             3.6.0's needs hibernate-agroal, which is not
 #                             either (its config class loads the Agroal provider
@@ -20,6 +20,7 @@
 #                             Connect 4.x clients talk to the 3.9 broker.
 #   WALSHIP_PGJDBC_VERSION    42.7.7 — the driver Debezium 3.5 depends on.
 set -euo pipefail
+# shellcheck source=deploy/local/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../local/common.sh"
 
 version="${WALSHIP_DEBEZIUM_VERSION:-3.5.0.Final}"
@@ -73,5 +74,5 @@ if ! mvn -B -q -f "$cache/pom.xml" dependency:copy-dependencies \
   die "mvn could not resolve Debezium $version / Kafka Connect $connect (log: $cache/mvn.log)"
 fi
 touch "$cache/.complete"
-log "Debezium $version + Connect $connect: $(ls "$libs" | wc -l) jars cached" >&2
+log "Debezium $version + Connect $connect: $(find "$libs" -name '*.jar' | wc -l) jars cached" >&2
 printf '%s\n' "$libs"
