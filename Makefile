@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -88,6 +88,22 @@ bench-mysql-source: env-up ## MariaDB source decode+publish rate vs raw BinlogSy
 # bench/results/sink-<date>.json.
 bench-sink: env-up ## sink apply rate: workers=1 vs parallel workers
 	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/
+
+# walship beside Debezium (PostgreSQL connector + JDBC sink in Kafka Connect
+# standalone) on the same servers and workload: sustained throughput and
+# commit → follower-visible latency, with the ratios. Debezium's published
+# jars are resolved by deploy/bench/debezium/fetch.sh into a cache outside the
+# repository; nothing of Debezium is committed. WALSHIP_BENCH_DBZ_ROWS (default
+# 50000), WALSHIP_BENCH_DBZ_RATE (default 500 txn/s), WALSHIP_BENCH_SECONDS
+# (default 10) change the load, WALSHIP_BENCH_DBZ_SOURCE_PROPS and
+# WALSHIP_BENCH_DBZ_SINK_PROPS (key=value,...) Debezium's settings; the
+# figures go to bench/results/debezium-<date>.json (see
+# cmd/walship/bench_debezium_test.go for the settings used).
+bench-debezium: env-up ## walship vs Debezium (PG connector + JDBC sink): throughput, latency, ratios
+	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	  libs="$$(bash deploy/bench/debezium/fetch.sh)" && export WALSHIP_DEBEZIUM_LIBS="$$libs" && \
+	  $(GO) test -run '^$$' -bench BenchmarkDebeziumSideBySide -benchtime=1x -timeout 30m ./cmd/walship/; } 2>&1 | tee bench-debezium.log | \
+	  grep -E '^(debezium side by side|results:|FAIL|ok |--- FAIL|    bench_debezium)'
 
 demo: env-up build ## start servers, demo schema and traffic; run walship with its dashboard (Ctrl-C stops)
 	bash deploy/demo/setup.sh

@@ -374,97 +374,120 @@ func BenchmarkLatency(b *testing.B) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	for _, rate := range rates {
-		const writers = 8
-		first := next.Load() + 1
-		var committed sync.Map
-		ctx, stop := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
-		var wg sync.WaitGroup
-		var done atomic.Int64
-		interval := time.Duration(float64(time.Second) * writers / float64(rate))
-		for w := 0; w < writers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				conn, err := p.src.Conn(context.Background())
-				if err != nil {
+		f := latencyAtRate(b, p.src, p.fol, "INSERT INTO lat VALUES ($1, $1)", "lat", &next, rate, secs, p.logTail)
+		fmt.Printf("latency at %d txn/s (achieved %.0f/s, %d transactions): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+			rate, f.achieved, f.n, f.p50, f.p99, f.max)
+		results = append(results, f.fields(rate))
+	}
+	benchkit.WriteResult(b, "latency", map[string]any{"benchmark": "BenchmarkLatency", "seconds_per_rate": secs, "rates": results})
+}
+
+// latencyFigures are one fixed-rate run's figures: the rate the source
+// sustained and commit → follower-visible latency in milliseconds.
+type latencyFigures struct {
+	achieved      float64
+	n             int
+	p50, p99, max float64
+}
+
+func (f latencyFigures) fields(rate int) map[string]any {
+	return map[string]any{"target_rate": rate, "achieved_rate": f.achieved, "transactions": f.n,
+		"p50_ms": f.p50, "p99_ms": f.p99, "max_ms": f.max}
+}
+
+// latencyAtRate runs single-row transactions (insert, whose one parameter
+// is the new id taken from next) at rate transactions/s for secs seconds,
+// with 8 writers, on one host and one clock: writers record the time each
+// COMMIT returned; a poller on the follower records when it first sees
+// each id in table. tail describes the pipeline when it falls behind.
+func latencyAtRate(b *testing.B, src, fol *sql.DB, insert, table string, next *atomic.Int64, rate, secs int, tail func() string) latencyFigures {
+	b.Helper()
+	const writers = 8
+	first := next.Load() + 1
+	var committed sync.Map
+	ctx, stop := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	interval := time.Duration(float64(time.Second) * writers / float64(rate))
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := src.Conn(context.Background())
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer conn.Close()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for ctx.Err() == nil {
+				id := next.Add(1)
+				if _, err := conn.ExecContext(context.Background(), insert, id); err != nil {
 					b.Error(err)
 					return
 				}
-				defer conn.Close()
-				tick := time.NewTicker(interval)
-				defer tick.Stop()
-				for ctx.Err() == nil {
-					id := next.Add(1)
-					if _, err := conn.ExecContext(context.Background(), "INSERT INTO lat VALUES ($1, $1)", id); err != nil {
-						b.Error(err)
-						return
-					}
-					committed.Store(id, time.Now())
-					done.Add(1)
-					select {
-					case <-ctx.Done():
-					case <-tick.C:
-					}
+				committed.Store(id, time.Now())
+				done.Add(1)
+				select {
+				case <-ctx.Done():
+				case <-tick.C:
 				}
-			}()
-		}
-		// The poller: a row's visibility time is the poll that first saw it.
-		seen := map[int64]time.Time{}
-		pollDone := make(chan struct{})
-		go func() {
-			defer close(pollDone)
-			low := first
-			for {
-				rs, err := p.fol.Query("SELECT id FROM lat WHERE id >= $1", low)
-				now := time.Now()
-				if err == nil {
-					for rs.Next() {
-						var id int64
-						rs.Scan(&id)
-						if _, ok := seen[id]; !ok {
-							seen[id] = now
-						}
-					}
-					rs.Close()
-				}
-				for {
-					if _, ok := seen[low]; !ok {
-						break
-					}
-					low++
-				}
-				if ctx.Err() != nil && low > next.Load() {
-					return // the load is over and every row was seen
-				}
-				time.Sleep(time.Millisecond)
 			}
 		}()
-		<-ctx.Done()
-		stop()
-		wg.Wait()
-		select {
-		case <-pollDone:
-		case <-time.After(2 * time.Minute):
-			b.Fatalf("rate %d: the follower never showed every row\n%s", rate, p.logTail())
-		}
-		var lat []time.Duration
-		committed.Range(func(k, v any) bool {
-			if t, ok := seen[k.(int64)]; ok {
-				lat = append(lat, t.Sub(v.(time.Time)))
-			}
-			return true
-		})
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		q := func(f float64) float64 {
-			return float64(lat[min(len(lat)-1, int(f*float64(len(lat))))].Microseconds()) / 1000
-		}
-		achieved := float64(done.Load()) / float64(secs)
-		fmt.Printf("latency at %d txn/s (achieved %.0f/s, %d transactions): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-			rate, achieved, len(lat), q(0.5), q(0.99), float64(lat[len(lat)-1].Microseconds())/1000)
-		results = append(results, map[string]any{"target_rate": rate, "achieved_rate": achieved, "transactions": len(lat),
-			"p50_ms": q(0.5), "p99_ms": q(0.99), "max_ms": float64(lat[len(lat)-1].Microseconds()) / 1000})
 	}
-	benchkit.WriteResult(b, "latency", map[string]any{"benchmark": "BenchmarkLatency", "seconds_per_rate": secs, "rates": results})
+	// The poller: a row's visibility time is the poll that first saw it.
+	seen := map[int64]time.Time{}
+	pollDone := make(chan struct{})
+	go func() {
+		defer close(pollDone)
+		low := first
+		for {
+			rs, err := fol.Query("SELECT id FROM "+table+" WHERE id >= $1", low)
+			now := time.Now()
+			if err == nil {
+				for rs.Next() {
+					var id int64
+					rs.Scan(&id)
+					if _, ok := seen[id]; !ok {
+						seen[id] = now
+					}
+				}
+				rs.Close()
+			}
+			for {
+				if _, ok := seen[low]; !ok {
+					break
+				}
+				low++
+			}
+			if ctx.Err() != nil && low > next.Load() {
+				return // the load is over and every row was seen
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	<-ctx.Done()
+	stop()
+	wg.Wait()
+	select {
+	case <-pollDone:
+	case <-time.After(2 * time.Minute):
+		b.Fatalf("rate %d: the follower never showed every row\n%s", rate, tail())
+	}
+	var lat []time.Duration
+	committed.Range(func(k, v any) bool {
+		if t, ok := seen[k.(int64)]; ok {
+			lat = append(lat, t.Sub(v.(time.Time)))
+		}
+		return true
+	})
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(f float64) float64 {
+		return float64(lat[min(len(lat)-1, int(f*float64(len(lat))))].Microseconds()) / 1000
+	}
+	achieved := float64(done.Load()) / float64(secs)
+	return latencyFigures{achieved: achieved, n: len(lat), p50: q(0.5), p99: q(0.99), max: float64(lat[len(lat)-1].Microseconds()) / 1000}
 }
 
 // BenchmarkLargeTransaction: one source transaction inserting
