@@ -328,6 +328,14 @@ func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, en
 		Pos: offsets.PGPosition(commit, end), CommitTime: at,
 	}
 	txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
+	if buf.Spilled() {
+		// Received after the server decoded it all: how far behind its
+		// commit that is shows in the first-event latency of big ones.
+		r.src.log.Info("publishing a spilled transaction", "lsn", commit.String(), "changes", n, "behind_commit", time.Since(at).Round(time.Millisecond))
+		defer func(t0 time.Time) {
+			r.src.log.Info("spilled transaction handed to the log", "lsn", commit.String(), "changes", n, "took", time.Since(t0).Round(time.Millisecond))
+		}(time.Now())
+	}
 	if err := r.out.Publish(ctx, txn, n, buf.Changes()); err != nil {
 		if ctx.Err() != nil {
 			return nil
