@@ -288,12 +288,29 @@ type run struct {
 	idle     int
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	lastFold time.Time
+	// A fold runs on its own goroutine (foldAsync) so the dispatcher keeps
+	// dispatching meanwhile; one at a time, and every synchronous fold
+	// waits for it first, so watermarks are recorded in order.
+	folding  bool
+	foldDone chan foldResult
+}
+
+// foldJob is one source's watermark to record.
+type foldJob struct {
+	st   *stream
+	w    Applied
+	offs kafka.Offsets
+	pos  string
+}
+
+type foldResult struct {
+	jobs []foldJob
+	err  error
 }
 
 func newRun(s *Sink, state map[string]SourceState) *run {
 	r := &run{s: s, arrivals: make(chan *item), ended: make(chan *stream, len(s.cfg.Sources)), errs: make(chan error, len(s.cfg.Sources)),
-		work: make(chan []*item), results: make(chan result, s.cfg.Workers), idle: s.cfg.Workers}
+		work: make(chan []*item), results: make(chan result, s.cfg.Workers), idle: s.cfg.Workers, foldDone: make(chan foldResult, 1)}
 	for _, src := range s.cfg.Sources {
 		st := state[src.Name]
 		str := &stream{name: src.Name, w: st.Watermark, wOffsets: st.Offsets, folded: st.Watermark.Seq, above: st.Above,
@@ -335,6 +352,7 @@ func (r *run) loop(ctx context.Context) error {
 		close(r.work)
 		r.wg.Wait()
 	}()
+	defer r.waitFold()
 	for _, st := range r.streams {
 		if !st.ended {
 			go r.read(readCtx, st)
@@ -366,10 +384,13 @@ func (r *run) loop(ctx context.Context) error {
 			}
 			return fmt.Errorf("sink %s: read the log: %w", s.cfg.Name, err)
 		case <-tick.C:
-			if err := r.fold(workCtx, false); err != nil {
+			r.foldAsync(workCtx)
+			r.lag()
+		case res := <-r.foldDone:
+			r.folding = false
+			if err := r.folded(res); err != nil {
 				return err
 			}
-			r.lag()
 		case <-ctx.Done():
 			cancelRead()
 			r.drain(workCtx)
@@ -803,24 +824,74 @@ func (r *run) drain(ctx context.Context) {
 
 // fold records each source's watermark when it moved.
 func (r *run) fold(ctx context.Context, force bool) error {
+	if err := r.waitFold(); err != nil {
+		return err
+	}
+	jobs := r.foldJobs()
+	return r.folded(foldResult{jobs, r.writeFold(ctx, jobs)})
+}
+
+// foldAsync starts recording the watermarks that moved, unless a fold is
+// still running.
+func (r *run) foldAsync(ctx context.Context) {
+	if r.folding {
+		return
+	}
+	jobs := r.foldJobs()
+	if len(jobs) == 0 {
+		return
+	}
+	r.folding = true
+	go func() { r.foldDone <- foldResult{jobs, r.writeFold(ctx, jobs)} }()
+}
+
+// waitFold waits for a running fold and takes its result.
+func (r *run) waitFold() error {
+	if !r.folding {
+		return nil
+	}
+	r.folding = false
+	return r.folded(<-r.foldDone)
+}
+
+// foldJobs lists the sources whose watermark moved since it was recorded.
+func (r *run) foldJobs() []foldJob {
+	var jobs []foldJob
 	for _, st := range r.streams {
 		pos := st.w.Pos.String()
 		if !st.folded.Less(st.w.Seq) && pos == st.foldedAt {
 			continue
 		}
-		if err := r.s.f.Fold(ctx, st.name, st.w, st.wOffsets); err != nil {
+		jobs = append(jobs, foldJob{st: st, w: st.w, offs: st.wOffsets, pos: pos})
+	}
+	return jobs
+}
+
+// writeFold records the jobs' watermarks in the follower. It touches no
+// run state: it may run beside the dispatcher.
+func (r *run) writeFold(ctx context.Context, jobs []foldJob) error {
+	for _, j := range jobs {
+		if err := r.s.f.Fold(ctx, j.st.name, j.w, j.offs); err != nil {
 			if r.s.f.Retryable(err) {
 				return fmt.Errorf("sink %s: record position: %w", r.s.cfg.Name, err)
 			}
 			return supervise.Permanent(fmt.Errorf("sink %s: record position: %w", r.s.cfg.Name, err))
 		}
-		st.folded, st.foldedAt = st.w.Seq, pos
 	}
-	r.lastFold = time.Now()
 	return nil
 }
 
-// lag updates the per-source status.
+// folded notes what a fold recorded.
+func (r *run) folded(res foldResult) error {
+	if res.err != nil {
+		return res.err
+	}
+	for _, j := range res.jobs {
+		j.st.folded, j.st.foldedAt = j.w.Seq, j.pos
+	}
+	return nil
+}
+
 func (r *run) lag() {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
