@@ -159,6 +159,14 @@ type PostgresSource struct {
 	// listing it in the server's synchronous_standby_names makes every
 	// COMMIT wait until its change is durable in Kafka. Default: async.
 	Durability string `yaml:"durability"`
+	// DecodingWorkMem is logical_decoding_work_mem for walship's
+	// replication connection, in PostgreSQL's units (64kB to 2GB, e.g.
+	// "8MB"). A transaction that outgrows it is streamed by the server
+	// while it runs, so after its COMMIT only the rest is left to decode
+	// and send: the smaller, the sooner a big transaction's first event
+	// reaches Kafka, at the cost of streaming (and spilling) mid-size
+	// transactions that may still abort. Default: the server's setting.
+	DecodingWorkMem string `yaml:"decoding_work_mem"`
 }
 
 // MySQLSource reads the binlog of MySQL or MariaDB.

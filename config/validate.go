@@ -250,7 +250,26 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	d.tables(p+".tables", pg.Tables)
 	d.oneOf(p+".snapshot", pg.Snapshot, "initial", "never")
 	d.oneOf(p+".durability", pg.Durability, "async", "sync")
+	if kb, ok := workMemKB(pg.DecodingWorkMem); pg.DecodingWorkMem != "" && (!ok || kb < 64 || kb > 2<<20) {
+		d.fail(p+".decoding_work_mem", "expected a size from 64kB to 2GB such as 8MB (units kB, MB, GB), got %q", pg.DecodingWorkMem)
+	}
 }
+
+// workMemKB reads a PostgreSQL memory setting (a number and kB, MB or GB)
+// as kilobytes.
+func workMemKB(s string) (int64, bool) {
+	m := workMem.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > 1<<31 {
+		return 0, false
+	}
+	return n * map[string]int64{"kB": 1, "MB": 1 << 10, "GB": 1 << 20}[m[2]], true
+}
+
+var workMem = regexp.MustCompile(`^([0-9]+)(kB|MB|GB)$`)
 
 func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 	if d.required(p+".addr", my.Addr) {

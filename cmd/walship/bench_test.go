@@ -98,7 +98,11 @@ func newBenchPipe(b *testing.B, srcDDL, folDDL []string) *benchPipe {
 // config writes the daemon's config: the source captured here (or read
 // from the log only, external), and the PostgreSQL sink or none.
 func (p *benchPipe) config(external, sink bool, workers int) string {
-	src := fmt.Sprintf("postgres: { dsn: %q, slot: %s, publication: %s, tables: [public.*], heartbeat_interval: 200ms }", p.srcDSN, p.name, p.name)
+	mem := ""
+	if v := os.Getenv("WALSHIP_BENCH_DECODING_WORK_MEM"); v != "" {
+		mem = ", decoding_work_mem: " + v
+	}
+	src := fmt.Sprintf("postgres: { dsn: %q, slot: %s, publication: %s, tables: [public.*], heartbeat_interval: 200ms%s }", p.srcDSN, p.name, p.name, mem)
 	if external {
 		src = "external: postgres"
 	}
@@ -530,6 +534,8 @@ func BenchmarkLargeTransaction(b *testing.B) {
 			}
 		}()
 	}
+	waitProfile := p.profile("large", benchkit.EnvInt(b, "WALSHIP_BENCH_PROFILE_SECONDS", 5))
+	defer waitProfile()
 	if _, err := p.src.Exec(`INSERT INTO bench_rows SELECT g, md5(g::text), g, now() FROM generate_series(1, $1::bigint) g`, rows); err != nil {
 		b.Fatal(err)
 	}
