@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -240,4 +241,27 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// CPUProfile starts a CPU profile of this process into path, unless path
+// is empty; the returned func stops it. It cannot run beside go test
+// -cpuprofile.
+func CPUProfile(tb testing.TB, path string) (stop func()) {
+	tb.Helper()
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		tb.Fatalf("WALSHIP_BENCH_CPUPROFILE: %v (not with go test -cpuprofile)", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		tb.Logf("walship CPU profile: %s", path)
+	}
 }

@@ -43,9 +43,27 @@ type Decoder struct {
 	Shapes *Shapes
 	parser fastjson.Parser
 	// The headers every record of one transaction shares, parsed once.
-	lastSeq, lastDep, lastPos string
-	seq, dep                  offsets.Seq
-	pos                       offsets.Position
+	seq, dep parsed[offsets.Seq]
+	pos      parsed[offsets.Position]
+}
+
+// parsed keeps the last header value parsed and what it parsed to.
+type parsed[T any] struct {
+	text string
+	v    T
+}
+
+func (c *parsed[T]) parse(b []byte, parse func(string) (T, error)) (T, error) {
+	if c.text != "" && string(b) == c.text {
+		return c.v, nil
+	}
+	v, err := parse(string(b))
+	if err != nil {
+		c.text = ""
+		return v, err
+	}
+	c.text, c.v = string(b), v
+	return v, nil
 }
 
 // maxShapes bounds the interned shapes; past it the cache starts over.
@@ -126,23 +144,13 @@ func (dec *Decoder) Decode(r Record) (Decoded, error) {
 		return d, malformed("no %s header", HeaderSource)
 	}
 	d.Source = string(src)
-	if string(seq) != dec.lastSeq || dec.lastSeq == "" {
-		if dec.seq, err = offsets.ParseSeq(string(seq)); err != nil {
-			dec.lastSeq = ""
-			return d, malformed("%s: %v", HeaderSeq, err)
-		}
-		dec.lastSeq = string(seq)
+	if d.Seq, err = dec.seq.parse(seq, offsets.ParseSeq); err != nil {
+		return d, malformed("%s: %v", HeaderSeq, err)
 	}
-	d.Seq = dec.seq
 	if dep != nil {
-		if string(dep) != dec.lastDep || dec.lastDep == "" {
-			if dec.dep, err = offsets.ParseSeq(string(dep)); err != nil {
-				dec.lastDep = ""
-				return d, malformed("%s: %v", HeaderDependsOn, err)
-			}
-			dec.lastDep = string(dep)
+		if d.DependsOn, err = dec.dep.parse(dep, offsets.ParseSeq); err != nil {
+			return d, malformed("%s: %v", HeaderDependsOn, err)
 		}
-		d.DependsOn = dec.dep
 	}
 	if d.Index, err = atoi(index); err != nil {
 		return d, malformed("%s %q", HeaderIndex, index)
@@ -150,14 +158,9 @@ func (dec *Decoder) Decode(r Record) (Decoded, error) {
 	if d.Count, err = atoi(count); err != nil || d.Index >= d.Count {
 		return d, malformed("%s %q for index %d", HeaderCount, count, d.Index)
 	}
-	if string(pos) != dec.lastPos || dec.lastPos == "" {
-		if dec.pos, err = offsets.ParsePosition(string(pos)); err != nil {
-			dec.lastPos = ""
-			return d, malformed("%s: %v", HeaderPosition, err)
-		}
-		dec.lastPos = string(pos)
+	if d.Pos, err = dec.pos.parse(pos, offsets.ParsePosition); err != nil {
+		return d, malformed("%s: %v", HeaderPosition, err)
 	}
-	d.Pos = dec.pos
 	switch string(snapshot) {
 	case "last":
 		d.Snapshot, d.LastSnapshot = true, true

@@ -7,7 +7,6 @@ import (
 	"iter"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,21 +287,7 @@ func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Posit
 		}
 	}
 	defer stopSource()
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			b.Fatalf("WALSHIP_BENCH_CPUPROFILE: %v (not with go test -cpuprofile)", err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-			b.Logf("walship CPU profile: %s", cpuProfile)
-		}()
-	}
+	defer benchkit.CPUProfile(b, cpuProfile)()
 	var r binlogBenchWalship
 	var streamingAt atomic.Int64 // ns after t0
 	var acked string

@@ -6,7 +6,6 @@ import (
 	"github.com/walship/walship/sources"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -221,21 +220,7 @@ END $$`, rows, perTxn)
 		}
 	}
 	defer stopSource()
-	if out := os.Getenv("WALSHIP_BENCH_CPUPROFILE"); out != "" {
-		f, err := os.Create(out)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			b.Fatalf("WALSHIP_BENCH_CPUPROFILE: %v (not with go test -cpuprofile)", err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-			b.Logf("walship CPU profile: %s", out)
-		}()
-	}
+	defer benchkit.CPUProfile(b, os.Getenv("WALSHIP_BENCH_CPUPROFILE"))()
 	var streamingAt atomic.Int64 // ns after t0
 	var published time.Duration
 	t0 = time.Now()
