@@ -27,9 +27,6 @@ type Config struct {
 	MaxMessageBytes int
 	// MaxInFlightBytes bounds unacknowledged records. Default: 64 MiB.
 	MaxInFlightBytes int64
-	// Linger is how long a partial batch waits for more records.
-	// Default: 2ms (kafka-go's own default is 1s).
-	Linger time.Duration
 	// DialTimeout bounds connecting to a broker. Default: 10s.
 	DialTimeout time.Duration
 	// WriteTimeout bounds one produce request. Default: 30s.
@@ -52,9 +49,6 @@ func (c *Config) defaults() {
 	}
 	if c.MaxInFlightBytes == 0 {
 		c.MaxInFlightBytes = 64 << 20
-	}
-	if c.Linger == 0 {
-		c.Linger = 2 * time.Millisecond
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = 10 * time.Second
@@ -85,7 +79,7 @@ type Publisher struct {
 	cfg    Config
 	enc    *envelope.Encoder
 	topics *Topics
-	w      *kafkago.Writer
+	prod   *producer
 	txnTop string
 
 	mu       sync.Mutex
@@ -153,20 +147,14 @@ func NewPublisher(cfg Config, enc *envelope.Encoder) *Publisher {
 	}
 	p.space = sync.NewCond(&p.mu)
 	p.endWake, p.endDone = make(chan struct{}, 1), make(chan struct{})
-	p.w = &kafkago.Writer{
-		Addr:         brokerAddr(cfg.Brokers),
-		Balancer:     chosenPartition{},
-		MaxAttempts:  5,
-		BatchSize:    handoff, // kafka-go allocates a whole batch up front
-		BatchBytes:   int64(cfg.MaxMessageBytes),
-		BatchTimeout: cfg.Linger,
-		ReadTimeout:  cfg.WriteTimeout,
-		WriteTimeout: cfg.WriteTimeout,
-		RequiredAcks: kafkago.RequireAll,
-		Async:        true,
-		Completion:   p.complete,
-		Compression:  cfg.Compression,
-		Transport:    transport,
+	p.prod = &producer{
+		client:      &kafkago.Client{Addr: brokerAddr(cfg.Brokers), Timeout: cfg.WriteTimeout, Transport: transport},
+		compression: cfg.Compression,
+		maxBytes:    min(int64(cfg.MaxMessageBytes)*9/10, 4<<20),
+		maxAttempts: 5,
+		timeout:     cfg.WriteTimeout,
+		complete:    p.complete,
+		parts:       map[partKey]*partQueue{},
 	}
 	p.endW = &kafkago.Writer{
 		Addr:         brokerAddr(cfg.Brokers),
@@ -565,7 +553,7 @@ func (b *batch) flush(ctx context.Context) error {
 	p.inflight += b.bytes
 	b.pend.remaining += len(b.msgs)
 	p.mu.Unlock()
-	if err := p.w.WriteMessages(ctx, b.msgs...); err != nil {
+	if err := p.prod.enqueue(b.msgs...); err != nil {
 		return p.fail(fmt.Errorf("kafka: enqueue: %w", err))
 	}
 	b.msgs, b.bytes = nil, 0
@@ -595,7 +583,7 @@ func (p *Publisher) Heartbeat(ctx context.Context, source string, pos offsets.Po
 	p.mu.Lock()
 	p.inflight += int64(size(&m))
 	p.mu.Unlock()
-	if err := p.w.WriteMessages(ctx, m); err != nil {
+	if err := p.prod.enqueue(m); err != nil {
 		return false, p.fail(fmt.Errorf("kafka: heartbeat: %w", err))
 	}
 	return true, nil
@@ -626,7 +614,8 @@ func (p *Publisher) Close(ctx context.Context) error {
 		close(p.endWake)
 		<-p.endDone
 		p.endW.Close()
-		done <- p.w.Close()
+		p.prod.close()
+		done <- nil
 	}()
 	select {
 	case err := <-done:
