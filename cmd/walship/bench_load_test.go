@@ -32,7 +32,8 @@ import (
 // baseline, in the same run and after it, is pg_dump -t of the same table
 // piped into psql on a fresh database of the follower server (schema and
 // data: COPY, then the primary key). It also reports when the source had
-// the whole snapshot durable in Kafka, and the daemon's peak RSS (VmHWM).
+// the whole snapshot durable in Kafka, the daemon's peak RSS (VmHWM) and
+// its CPU time (user + system).
 func BenchmarkInitialLoad(b *testing.B) {
 	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_LOAD_ROWS", 5000000)
 	workers := benchkit.EnvInt(b, "WALSHIP_BENCH_WORKERS", 4)
@@ -71,16 +72,22 @@ func BenchmarkInitialLoad(b *testing.B) {
 	}
 	walSecs := time.Since(start).Seconds()
 	hwm := procBytes(p.cmd.Process.Pid, "VmHWM")
+	cmd := p.cmd
 	p.stop()
+	// The daemon's own CPU time: steadier than rates on a shared machine.
+	var cpu time.Duration
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 
 	dumpSecs := dumpRestore(b, p, "bench_rows", rows)
 	walRate, dumpRate := float64(rows)/walSecs, float64(rows)/dumpSecs
-	fmt.Printf("initial load (%d rows): walship %.0f rows/s (%.1f s; snapshot durable in Kafka at %.1f s), pg_dump|psql %.0f rows/s (%.1f s), ratio %.2f, walship peak RSS %d MiB\n",
-		rows, walRate, walSecs, streamed.Seconds(), dumpRate, dumpSecs, walRate/dumpRate, hwm>>20)
+	fmt.Printf("initial load (%d rows): walship %.0f rows/s (%.1f s; snapshot durable in Kafka at %.1f s), pg_dump|psql %.0f rows/s (%.1f s), ratio %.2f, walship peak RSS %d MiB, CPU %.1f s\n",
+		rows, walRate, walSecs, streamed.Seconds(), dumpRate, dumpSecs, walRate/dumpRate, hwm>>20, cpu.Seconds())
 	b.ReportMetric(walRate/dumpRate, "ratio")
 	benchkit.WriteResult(b, "initial-load", map[string]any{"benchmark": "BenchmarkInitialLoad", "rows": rows, "workers": workers,
 		"walship_rows_per_s": walRate, "walship_seconds": walSecs, "snapshot_durable_seconds": streamed.Seconds(),
-		"pg_dump_psql_rows_per_s": dumpRate, "pg_dump_psql_seconds": dumpSecs, "ratio": walRate / dumpRate, "peak_rss_bytes": hwm,
+		"pg_dump_psql_rows_per_s": dumpRate, "pg_dump_psql_seconds": dumpSecs, "ratio": walRate / dumpRate, "peak_rss_bytes": hwm, "walship_cpu_seconds": cpu.Seconds(),
 		"note": "walship: daemon start until the follower holds every row (snapshot, Kafka acks=all, PostgreSQL sink); pg_dump -t table | psql into a fresh database of the follower server (COPY, then the primary key)"})
 }
 
