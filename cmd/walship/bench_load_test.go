@@ -34,23 +34,81 @@ import (
 // data: COPY, then the primary key). It also reports when the source had
 // the whole snapshot durable in Kafka, the daemon's peak RSS (VmHWM) and
 // its CPU time (user + system).
+//
+// Then, unless WALSHIP_BENCH_LOAD_PHASES=0, the two halves alone on a
+// second copy of the table: a daemon without sinks until the snapshot is
+// durable in Kafka, then a daemon reading that log only (external source)
+// until the follower holds every row.
 func BenchmarkInitialLoad(b *testing.B) {
 	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_LOAD_ROWS", 5000000)
 	workers := benchkit.EnvInt(b, "WALSHIP_BENCH_WORKERS", 4)
+	p := newLoadPipe(b, rows)
+	start := time.Now()
+	p.start(p.config(false, true, workers))
+	streamed := p.waitLoaded(rows, start)
+	walSecs := time.Since(start).Seconds()
+	hwm := procBytes(p.cmd.Process.Pid, "VmHWM")
+	cpu := p.stopCPU()
+
+	dumpSecs := dumpRestore(b, p, "bench_rows", rows)
+	walRate, dumpRate := float64(rows)/walSecs, float64(rows)/dumpSecs
+	fmt.Printf("initial load (%d rows): walship %.0f rows/s (%.1f s; snapshot durable in Kafka at %.1f s), pg_dump|psql %.0f rows/s (%.1f s), ratio %.2f, walship peak RSS %d MiB, CPU %.1f s\n",
+		rows, walRate, walSecs, streamed.Seconds(), dumpRate, dumpSecs, walRate/dumpRate, hwm>>20, cpu.Seconds())
+	b.ReportMetric(walRate/dumpRate, "ratio")
+	result := map[string]any{"benchmark": "BenchmarkInitialLoad", "rows": rows, "workers": workers,
+		"walship_rows_per_s": walRate, "walship_seconds": walSecs, "snapshot_durable_seconds": streamed.Seconds(),
+		"pg_dump_psql_rows_per_s": dumpRate, "pg_dump_psql_seconds": dumpSecs, "ratio": walRate / dumpRate, "peak_rss_bytes": hwm, "walship_cpu_seconds": cpu.Seconds(),
+		"note": "walship: daemon start until the follower holds every row (snapshot, Kafka acks=all, PostgreSQL sink); pg_dump -t table | psql into a fresh database of the follower server (COPY, then the primary key); phases: each half alone on a second copy of the table"}
+
+	if os.Getenv("WALSHIP_BENCH_LOAD_PHASES") != "0" {
+		q := newLoadPipe(b, rows)
+		start := time.Now()
+		q.start(q.config(false, false, 0))
+		for st := ""; st != "streaming"; st, _, _ = q.status() {
+			if time.Since(start) > 90*time.Minute {
+				b.Fatalf("the snapshot never finished\n%s", q.logTail())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		snapSecs := time.Since(start).Seconds()
+		snapRSS := procBytes(q.cmd.Process.Pid, "VmHWM")
+		snapCPU := q.stopCPU()
+		start = time.Now()
+		q.start(q.config(true, true, workers))
+		q.waitLoaded(rows, start)
+		sinkSecs := time.Since(start).Seconds()
+		sinkRSS := procBytes(q.cmd.Process.Pid, "VmHWM")
+		sinkCPU := q.stopCPU()
+		fmt.Printf("initial load phases (%d rows): snapshot → Kafka alone %.0f rows/s (%.1f s, peak RSS %d MiB, CPU %.1f s), Kafka → follower alone %.0f rows/s (%.1f s, peak RSS %d MiB, CPU %.1f s)\n",
+			rows, float64(rows)/snapSecs, snapSecs, snapRSS>>20, snapCPU.Seconds(), float64(rows)/sinkSecs, sinkSecs, sinkRSS>>20, sinkCPU.Seconds())
+		result["phases"] = map[string]any{
+			"snapshot_rows_per_s": float64(rows) / snapSecs, "snapshot_seconds": snapSecs, "snapshot_peak_rss_bytes": snapRSS, "snapshot_cpu_seconds": snapCPU.Seconds(),
+			"sink_rows_per_s": float64(rows) / sinkSecs, "sink_seconds": sinkSecs, "sink_peak_rss_bytes": sinkRSS, "sink_cpu_seconds": sinkCPU.Seconds()}
+	}
+	benchkit.WriteResult(b, "initial-load", result)
+}
+
+// newLoadPipe is a bench pipe whose source table bench_rows holds rows
+// rows.
+func newLoadPipe(b *testing.B, rows int) *benchPipe {
 	p := newBenchPipe(b, []string{benchRowsDDL}, []string{benchRowsDDL})
 	t0 := time.Now()
 	if _, err := p.src.Exec(`INSERT INTO bench_rows SELECT g, md5(g::text), g, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, $1::bigint) g`, rows); err != nil {
 		b.Fatal(err)
 	}
-	// Both readers then find the same settled heap (hint bits set).
+	// Every reader then finds the same settled heap (hint bits set).
 	if _, err := p.src.Exec("VACUUM (ANALYZE) bench_rows"); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("filled %d rows in %s", rows, time.Since(t0).Round(time.Millisecond))
+	return p
+}
 
-	start := time.Now()
-	p.start(p.config(false, true, workers))
-	var streamed time.Duration // the snapshot is durable in Kafka
+// waitLoaded waits until the follower's bench_rows holds rows rows, and
+// returns when, after start, the source reported streaming (its snapshot
+// durable in Kafka), or 0 if it never did.
+func (p *benchPipe) waitLoaded(rows int, start time.Time) time.Duration {
+	var streamed time.Duration
 	var lastCount time.Time
 	for {
 		if streamed == 0 {
@@ -62,33 +120,25 @@ func BenchmarkInitialLoad(b *testing.B) {
 		if applied, ok := p.sinkChanges(); (ok && applied >= int64(rows)) || time.Since(lastCount) > 2*time.Second {
 			lastCount = time.Now()
 			if p.count("bench_rows") >= rows {
-				break
+				return streamed
 			}
 		}
 		if time.Since(start) > 90*time.Minute {
-			b.Fatalf("the follower never held %d rows\n%s", rows, p.logTail())
+			p.b.Fatalf("the follower never held %d rows\n%s", rows, p.logTail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	walSecs := time.Since(start).Seconds()
-	hwm := procBytes(p.cmd.Process.Pid, "VmHWM")
+}
+
+// stopCPU stops the daemon and returns its CPU time (user + system):
+// steadier than rates on a shared machine.
+func (p *benchPipe) stopCPU() time.Duration {
 	cmd := p.cmd
 	p.stop()
-	// The daemon's own CPU time: steadier than rates on a shared machine.
-	var cpu time.Duration
-	if cmd.ProcessState != nil {
-		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if cmd == nil || cmd.ProcessState == nil {
+		return 0
 	}
-
-	dumpSecs := dumpRestore(b, p, "bench_rows", rows)
-	walRate, dumpRate := float64(rows)/walSecs, float64(rows)/dumpSecs
-	fmt.Printf("initial load (%d rows): walship %.0f rows/s (%.1f s; snapshot durable in Kafka at %.1f s), pg_dump|psql %.0f rows/s (%.1f s), ratio %.2f, walship peak RSS %d MiB, CPU %.1f s\n",
-		rows, walRate, walSecs, streamed.Seconds(), dumpRate, dumpSecs, walRate/dumpRate, hwm>>20, cpu.Seconds())
-	b.ReportMetric(walRate/dumpRate, "ratio")
-	benchkit.WriteResult(b, "initial-load", map[string]any{"benchmark": "BenchmarkInitialLoad", "rows": rows, "workers": workers,
-		"walship_rows_per_s": walRate, "walship_seconds": walSecs, "snapshot_durable_seconds": streamed.Seconds(),
-		"pg_dump_psql_rows_per_s": dumpRate, "pg_dump_psql_seconds": dumpSecs, "ratio": walRate / dumpRate, "peak_rss_bytes": hwm, "walship_cpu_seconds": cpu.Seconds(),
-		"note": "walship: daemon start until the follower holds every row (snapshot, Kafka acks=all, PostgreSQL sink); pg_dump -t table | psql into a fresh database of the follower server (COPY, then the primary key)"})
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 // dumpRestore pipes pg_dump -t table of the source into psql on a fresh
