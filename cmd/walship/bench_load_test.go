@@ -33,7 +33,9 @@ import (
 // piped into psql on a fresh database of the follower server (schema and
 // data: COPY, then the primary key). It also reports when the source had
 // the whole snapshot durable in Kafka, the daemon's peak RSS (VmHWM) and
-// its CPU time (user + system).
+// its CPU time (user + system). With WALSHIP_BENCH_CPUPROFILE set, the
+// daemon's first WALSHIP_BENCH_PROFILE_SECONDS (default 20) are profiled
+// into $WALSHIP_BENCH_CPUPROFILE-load.
 //
 // Then, unless WALSHIP_BENCH_LOAD_PHASES=0, the two halves alone on a
 // second copy of the table: a daemon without sinks until the snapshot is
@@ -45,7 +47,14 @@ func BenchmarkInitialLoad(b *testing.B) {
 	p := newLoadPipe(b, rows)
 	start := time.Now()
 	p.start(p.config(false, true, workers))
+	if os.Getenv("WALSHIP_BENCH_CPUPROFILE") != "" {
+		for _, _, ok := p.status(); !ok && time.Since(start) < 30*time.Second; _, _, ok = p.status() {
+			time.Sleep(10 * time.Millisecond) // the profile needs the HTTP server up
+		}
+	}
+	waitProfile := p.profile("load", benchkit.EnvInt(b, "WALSHIP_BENCH_PROFILE_SECONDS", 20))
 	streamed := p.waitLoaded(rows, start)
+	waitProfile()
 	walSecs := time.Since(start).Seconds()
 	hwm := procBytes(p.cmd.Process.Pid, "VmHWM")
 	cpu := p.stopCPU()
@@ -117,7 +126,7 @@ func (p *benchPipe) waitLoaded(rows int, start time.Time) time.Duration {
 			}
 		}
 		// A count of millions of rows is not free: ask the sink first.
-		if applied, ok := p.sinkChanges(); (ok && applied >= int64(rows)) || time.Since(lastCount) > 2*time.Second {
+		if applied, ok := p.sinkApplied(); (ok && applied >= int64(rows)) || time.Since(lastCount) > 2*time.Second {
 			lastCount = time.Now()
 			if p.count("bench_rows") >= rows {
 				return streamed
@@ -241,13 +250,6 @@ func (p *benchPipe) sink() (sinkStatus, bool) {
 	return doc.Sinks[0], true
 }
 
-// sinkChanges is the changes the first sink applied since the daemon
-// started.
-func (p *benchPipe) sinkChanges() (int64, bool) {
-	s, ok := p.sink()
-	return s.Changes, ok
-}
-
 // BenchmarkStepLoad: the highest source write rate at which lag stays
 // flat. WALSHIP_BENCH_STEP_WRITERS connections (default 32) insert
 // single-row transactions at fixed rates (WALSHIP_BENCH_STEP_RATES,
@@ -260,7 +262,9 @@ func (p *benchPipe) sinkChanges() (int64, bool) {
 // A step is flat when the source wrote ≥ 90% of its target and the mean
 // lag of the window's last third is at most the first third's plus
 // WALSHIP_BENCH_STEP_SLACK_MS (default 1000). The load stops at the first
-// step that is not flat; the pipeline catches up between steps.
+// step that is not flat; the pipeline catches up between steps. With
+// WALSHIP_BENCH_CPUPROFILE set, each step is profiled into
+// $WALSHIP_BENCH_CPUPROFILE-step-<rate>.
 func BenchmarkStepLoad(b *testing.B) {
 	rates := benchkit.EnvInts(b, "WALSHIP_BENCH_STEP_RATES", []int{500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000})
 	secs := benchkit.EnvInt(b, "WALSHIP_BENCH_STEP_SECONDS", 10)
@@ -314,6 +318,7 @@ func BenchmarkStepLoad(b *testing.B) {
 	best, bestAchieved := 0, 0.0
 	for _, rate := range rates {
 		wctx, stop := context.WithTimeout(ctx, time.Duration(secs)*time.Second)
+		waitProfile := p.profile(fmt.Sprintf("step-%d", rate), secs)
 		began := time.Now()
 		var scheduled atomic.Int64
 		var done atomic.Int64
@@ -364,6 +369,7 @@ func BenchmarkStepLoad(b *testing.B) {
 		tick.Stop()
 		stop()
 		wg.Wait()
+		waitProfile()
 		if err, _ := werr.Load().(error); err != nil {
 			b.Fatalf("rate %d: writer: %v", rate, err)
 		}
