@@ -108,7 +108,7 @@ bench-debezium: env-up ## walship vs Debezium (PG connector + JDBC sink): throug
 # The load figures of issue #9 alone (servers stay up): the initial load of
 # one table against pg_dump | psql (WALSHIP_BENCH_LOAD_ROWS, default
 # 5000000), and the highest source rate with flat lag under a step load
-# (WALSHIP_BENCH_STEP_RATES, default 500,...,8000 txn/s, each for
+# (WALSHIP_BENCH_STEP_RATES, default 500,...,12000 txn/s, each for
 # WALSHIP_BENCH_STEP_SECONDS, default 10); the figures go to
 # bench/results/initial-load-<date>.json and step-load-<date>.json.
 bench-load: env-up ## initial load vs pg_dump | psql; step load: highest rate with flat lag

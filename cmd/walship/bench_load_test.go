@@ -253,9 +253,9 @@ func (p *benchPipe) sink() (sinkStatus, bool) {
 // BenchmarkStepLoad: the highest source write rate at which lag stays
 // flat. WALSHIP_BENCH_STEP_WRITERS connections (default 32) insert
 // single-row transactions at fixed rates (WALSHIP_BENCH_STEP_RATES,
-// default 500,1000,2000,3000,4000,5000,6000,7000,8000 txn/s), each for
-// WALSHIP_BENCH_STEP_SECONDS (default 10), on an open schedule (a late
-// writer catches up). Every row carries the source's clock_timestamp();
+// default 500,1000,2000,3000,4000,5000,6000,7000,8000,10000,12000
+// txn/s), each for WALSHIP_BENCH_STEP_SECONDS (default 10), on an open
+// schedule (a late writer catches up). Every row carries the source's clock_timestamp();
 // four times a second a sampler reads the newest row on the follower and
 // takes lag = now − its timestamp (one host, one clock: source, Kafka and
 // sink together), beside the sink's own lag_seconds from the status API.
@@ -266,7 +266,7 @@ func (p *benchPipe) sink() (sinkStatus, bool) {
 // WALSHIP_BENCH_CPUPROFILE set, each step is profiled into
 // $WALSHIP_BENCH_CPUPROFILE-step-<rate>.
 func BenchmarkStepLoad(b *testing.B) {
-	rates := benchkit.EnvInts(b, "WALSHIP_BENCH_STEP_RATES", []int{500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000})
+	rates := benchkit.EnvInts(b, "WALSHIP_BENCH_STEP_RATES", []int{500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000})
 	secs := benchkit.EnvInt(b, "WALSHIP_BENCH_STEP_SECONDS", 10)
 	slack := time.Duration(benchkit.EnvInt(b, "WALSHIP_BENCH_STEP_SLACK_MS", 1000)) * time.Millisecond
 	writers := benchkit.EnvInt(b, "WALSHIP_BENCH_STEP_WRITERS", 32)
