@@ -58,6 +58,8 @@ func BenchmarkInitialLoad(b *testing.B) {
 	walSecs := time.Since(start).Seconds()
 	hwm := procBytes(p.cmd.Process.Pid, "VmHWM")
 	cpu := p.stopCPU()
+	b.Logf("walship: %d rows in %.1f s (snapshot durable in Kafka at %.1f s), peak RSS %d MiB, CPU %.1f s",
+		rows, walSecs, streamed.Seconds(), hwm>>20, cpu.Seconds())
 
 	dumpSecs := dumpRestore(b, p, "bench_rows", rows)
 	walRate, dumpRate := float64(rows)/walSecs, float64(rows)/dumpSecs
