@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -56,13 +56,13 @@ DURATION ?= 30m
 # The benchmark table: every figure beside its baseline, measured in the
 # same run (ratios; the machine is noisy). Results go to bench/results/*.json
 # and the lines are collected in bench.log; see README "Performance".
-bench: env-up ## source, sink, latency and large-transaction benchmarks against their baselines
+bench: env-up ## source, sink, latency, large-transaction, initial-load and step-load benchmarks against their baselines
 	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
 	  $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
 	  WALSHIP_BENCH_INDEPENDENT=1 WALSHIP_BENCH_KEYS=60000 WALSHIP_BENCH_ENGINES=postgres $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/ && \
-	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction' -benchtime=1x -timeout 60m ./cmd/walship/; } 2>&1 | tee bench.log | \
-	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|results:|FAIL|ok )'
+	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkStepLoad' -benchtime=1x -timeout 150m ./cmd/walship/; } 2>&1 | tee bench.log | \
+	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|step load|results:|FAIL|ok )'
 
 soak: env-up ## make soak DURATION=30m: mixed workload, random faults, validators, summary
 	$(ENV) && WALSHIP_INTEGRATION=1 WALSHIP_SOAK_DURATION=$(DURATION) $(GO) test -count=1 -run '^TestSoak$$' -timeout 24h -v ./cmd/walship/ 2>&1 | tee soak.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|soak summary|  )|fault |violations'
@@ -104,6 +104,17 @@ bench-debezium: env-up ## walship vs Debezium (PG connector + JDBC sink): throug
 	  libs="$$(bash deploy/bench/debezium/fetch.sh)" && export WALSHIP_DEBEZIUM_LIBS="$$libs" && \
 	  $(GO) test -run '^$$' -bench BenchmarkDebeziumSideBySide -benchtime=1x -timeout 30m ./cmd/walship/; } 2>&1 | tee bench-debezium.log | \
 	  grep -E '^(debezium side by side|results:|FAIL|ok |--- FAIL|    bench_debezium)'
+
+# The load figures of issue #9 alone (servers stay up): the initial load of
+# one table against pg_dump | psql (WALSHIP_BENCH_LOAD_ROWS, default
+# 5000000), and the highest source rate with flat lag under a step load
+# (WALSHIP_BENCH_STEP_RATES, default 500,...,12000 txn/s, each for
+# WALSHIP_BENCH_STEP_SECONDS, default 10); the figures go to
+# bench/results/initial-load-<date>.json and step-load-<date>.json.
+bench-load: env-up ## initial load vs pg_dump | psql; step load: highest rate with flat lag
+	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	  $(GO) test -run '^$$' -bench 'BenchmarkInitialLoad|BenchmarkStepLoad' -benchtime=1x -timeout 120m ./cmd/walship/; } 2>&1 | tee bench-load.log | \
+	  grep -E '^(initial load|step load|results:|FAIL|ok )'
 
 demo: env-up build ## start servers, demo schema and traffic; run walship with its dashboard (Ctrl-C stops)
 	bash deploy/demo/setup.sh
