@@ -57,12 +57,13 @@ DURATION ?= 30m
 # same run (ratios; the machine is noisy). Results go to bench/results/*.json
 # and the lines are collected in bench.log; see README "Performance".
 bench: env-up ## source, sink, latency, large-transaction, initial-load and step-load benchmarks against their baselines
-	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
 	  $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
 	  WALSHIP_BENCH_INDEPENDENT=1 WALSHIP_BENCH_KEYS=60000 WALSHIP_BENCH_ENGINES=postgres $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/ && \
 	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkStepLoad' -benchtime=1x -timeout 150m ./cmd/walship/; } 2>&1 | tee bench.log | \
-	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|step load|results:|FAIL|ok )'
+	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|step load|results:|FAIL|ok )' && \
+	  echo && $(GO) run ./cmd/benchtable -since $$start | tee bench/results/table.md
 
 soak: env-up ## make soak DURATION=30m: mixed workload, random faults, validators, summary
 	$(ENV) && WALSHIP_INTEGRATION=1 WALSHIP_SOAK_DURATION=$(DURATION) $(GO) test -count=1 -run '^TestSoak$$' -timeout 24h -v ./cmd/walship/ 2>&1 | tee soak.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|soak summary|  )|fault |violations'
@@ -100,10 +101,11 @@ bench-sink: env-up ## sink apply rate: workers=1 vs parallel workers
 # figures go to bench/results/debezium-<date>.json (see
 # cmd/walship/bench_debezium_test.go for the settings used).
 bench-debezium: env-up ## walship vs Debezium (PG connector + JDBC sink): throughput, latency, ratios
-	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  libs="$$(bash deploy/bench/debezium/fetch.sh)" && export WALSHIP_DEBEZIUM_LIBS="$$libs" && \
 	  $(GO) test -run '^$$' -bench BenchmarkDebeziumSideBySide -benchtime=1x -timeout 30m ./cmd/walship/; } 2>&1 | tee bench-debezium.log | \
-	  grep -E '^(debezium side by side|results:|FAIL|ok |--- FAIL|    bench_debezium)'
+	  grep -E '^(debezium side by side|results:|FAIL|ok |--- FAIL|    bench_debezium)' && \
+	  echo && $(GO) run ./cmd/benchtable -since $$start
 
 # The load figures of issue #9 alone (servers stay up): the initial load of
 # one table against pg_dump | psql (WALSHIP_BENCH_LOAD_ROWS, default

@@ -1,0 +1,202 @@
+// Command benchtable prints the benchmark table of make bench: for each
+// benchmark, the newest results file in bench/results (or -dir), written
+// at or after -since, as one Markdown row per figure beside its baseline
+// from the same run, the ratio and the target of issue #9.
+//
+//	go run ./cmd/benchtable [-dir bench/results] [-since 2026-11-26T10:44:00Z]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// result is one results file as benchkit.WriteResult wrote it.
+type result map[string]any
+
+func (r result) num(path ...string) float64 {
+	var v any = map[string]any(r)
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return 0
+		}
+		v = m[k]
+	}
+	f, _ := v.(float64)
+	return f
+}
+
+func (r result) str(k string) string { s, _ := r[k].(string); return s }
+
+func (r result) list(k string) []result {
+	var out []result
+	items, _ := r[k].([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func main() {
+	dir := flag.String("dir", "bench/results", "the results directory")
+	since := flag.String("since", "", "only files written at or after this time (RFC 3339)")
+	flag.Parse()
+	var after time.Time
+	if *since != "" {
+		t, err := time.Parse(time.RFC3339, *since)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "benchtable: -since: %v\n", err)
+			os.Exit(2)
+		}
+		after = t
+	}
+	newest, err := load(*dir, after)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "benchtable: %v\n", err)
+		os.Exit(1)
+	}
+	if len(newest) == 0 {
+		fmt.Fprintf(os.Stderr, "benchtable: no results in %s since %s\n", *dir, *since)
+		os.Exit(1)
+	}
+	print(os.Stdout, newest)
+}
+
+// load returns the newest result of each benchmark written at or after
+// after.
+func load(dir string, after time.Time) (map[string]result, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	newest := map[string]result{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var r result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		at, _ := time.Parse(time.RFC3339, r.str("date"))
+		if at.Before(after) {
+			continue
+		}
+		name := r.str("benchmark")
+		if prev, ok := newest[name]; ok && prev.str("date") >= r.str("date") {
+			continue
+		}
+		newest[name] = r
+	}
+	return newest, nil
+}
+
+func rate(f float64) string {
+	switch {
+	case f >= 1e6:
+		return fmt.Sprintf("%.2fM", f/1e6)
+	case f >= 1e4:
+		return fmt.Sprintf("%.0fk", f/1e3)
+	case f >= 1e3:
+		return fmt.Sprintf("%.1fk", f/1e3)
+	}
+	return fmt.Sprintf("%.0f", f)
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
+}
+
+func print(w io.Writer, res map[string]result) {
+	var machine, revision string
+	for _, r := range res {
+		if m, ok := r["machine"].(map[string]any); ok && machine == "" {
+			machine = fmt.Sprintf("%v, %v vCPUs, kernel %v", m["cpu"], m["nproc"], m["kernel"])
+		}
+		if d := r.str("git_revision"); d > revision {
+			revision = d
+		}
+	}
+	fmt.Fprintf(w, "Machine: %s. Revision %.12s.\n\n", machine, revision)
+	fmt.Fprintln(w, "| figure | walship | baseline (same run) | ratio | target |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	row := func(figure, walship, baseline, ratio, target string) {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", figure, walship, baseline, ratio, target)
+	}
+	if r, ok := res["BenchmarkSourceVsRecvlogical"]; ok {
+		row(fmt.Sprintf("PG source → Kafka (acks=all), %.0f row changes", r.num("changes")),
+			rate(r.num("walship_rows_per_s"))+" rows/s", "`pg_recvlogical` "+rate(r.num("recvlogical_rows_per_s"))+" rows/s",
+			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.8: "+mark(r.num("ratio") >= 0.8))
+	}
+	if r, ok := res["BenchmarkBinlogSourceVsRawSyncer"]; ok {
+		row(fmt.Sprintf("MariaDB binlog → Kafka, %.0f row changes", r.num("changes")),
+			rate(r.num("walship_rows_per_s"))+" rows/s", "raw go-mysql `BinlogSyncer` "+rate(r.num("raw_rows_per_s"))+" rows/s",
+			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
+	}
+	if r, ok := res["BenchmarkSinkParallelApply"]; ok {
+		for _, e := range r.list("engines") {
+			row(fmt.Sprintf("Kafka → %v follower, %.0f independent transactions", e["engine"], e.num("txns")),
+				fmt.Sprintf("%.0f workers: %s txn/s", e.num("n"), rate(e.num("workers_n_txn_per_s"))),
+				"1 worker: "+rate(e.num("workers_1_txn_per_s"))+" txn/s", fmt.Sprintf("%.2f", e.num("ratio")), "> 1: "+mark(e.num("ratio") > 1))
+		}
+	}
+	if r, ok := res["BenchmarkSinkVsCopy"]; ok {
+		row(fmt.Sprintf("Kafka → PG follower, %.0f inserts in %.0f-row transactions", r.num("rows"), r.num("txn_rows")),
+			rate(r.num("walship_rows_per_s"))+" rows/s", "`COPY` (pgx) "+rate(r.num("copy_rows_per_s"))+" rows/s",
+			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
+	}
+	if r, ok := res["BenchmarkLatency"]; ok {
+		for _, l := range r.list("rates") {
+			target := "—"
+			if l.num("target_rate") == 5000 {
+				target = "p99 ≤ 100 ms: " + mark(l.num("p99_ms") <= 100)
+			}
+			row(fmt.Sprintf("commit → follower-visible, single-row txns at %.0f/s (achieved %.0f/s)", l.num("target_rate"), l.num("achieved_rate")),
+				fmt.Sprintf("p50 %.0f ms, p99 %.0f ms, max %.0f ms", l.num("p50_ms"), l.num("p99_ms"), l.num("max_ms")), "—", "—", target)
+		}
+	}
+	if r, ok := res["BenchmarkLargeTransaction"]; ok {
+		first, rss := r.num("first_event_seconds"), r.num("peak_rss_bytes")
+		row(fmt.Sprintf("%.0f-row transaction", r.num("rows")),
+			fmt.Sprintf("first event in Kafka %.2f s after COMMIT, applied %.1f s after, peak RSS %.0f MiB", first, r.num("applied_seconds"), rss/(1<<20)),
+			"—", "—", fmt.Sprintf("≤ 1 s: %s; RSS ≤ 256 MB: %s", mark(first <= 1), mark(rss <= 256e6)))
+	}
+	if r, ok := res["BenchmarkInitialLoad"]; ok {
+		row(fmt.Sprintf("initial load, %.0f-row table → PG follower", r.num("rows")),
+			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
+			"`pg_dump \\| psql` "+rate(r.num("pg_dump_psql_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "—")
+	}
+	if r, ok := res["BenchmarkStepLoad"]; ok {
+		row("sustained: highest step with flat lag (single-row txns)",
+			fmt.Sprintf("%s txn/s (step %s/s; ended by %s)", rate(r.num("highest_flat_achieved_rate")), rate(r.num("highest_flat_target")),
+				strings.SplitN(r.str("limited_by"), " ", 2)[0]), "—", "—", "—")
+	}
+	if r, ok := res["BenchmarkDebeziumSideBySide"]; ok {
+		row(fmt.Sprintf("end-to-end throughput, %.0f rows in %.0f-row txns, vs Debezium %s + JDBC sink", r.num("rows"), r.num("txn_rows"), r.str("debezium_version")),
+			rate(r.num("walship", "rows_per_s"))+" rows/s", "Debezium "+rate(r.num("debezium", "rows_per_s"))+" rows/s",
+			fmt.Sprintf("%.2f", r.num("throughput_ratio")), "≥ 3: "+mark(r.num("throughput_ratio") >= 3))
+		row(fmt.Sprintf("p99 commit → visible at %.0f txn/s, vs Debezium", r.num("latency_rate")),
+			fmt.Sprintf("%.0f ms", r.num("walship", "latency", "p99_ms")), fmt.Sprintf("Debezium %.0f ms", r.num("debezium", "latency", "p99_ms")),
+			fmt.Sprintf("%.2f", r.num("p99_ratio")), "≤ 0.5: "+mark(r.num("p99_ratio") <= 0.5))
+	}
+	var names []string
+	for n := range res {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "\nFrom: %s.\n", strings.Join(names, ", "))
+}
