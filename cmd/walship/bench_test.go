@@ -114,14 +114,22 @@ func (p *benchPipe) config(external, sink bool, workers int) string {
 	path := filepath.Join(p.dir, fmt.Sprintf("walship-%v-%v.yaml", external, sink))
 	os.WriteFile(path, []byte(fmt.Sprintf(`state_dir: %s
 http: { listen: %q, pprof: true }
-log: { level: warn }
+log: { level: %s }
 kafka: { brokers: [%q], topic_prefix: %s, partitions: 8 }
 sources:
   - name: src
     topic_prefix: %s.src
     %s
-%s`, filepath.Join(p.dir, "state"), p.http, testenv.Kafka(p.b), p.name, p.name, src, sinks)), 0o600)
+%s`, filepath.Join(p.dir, "state"), p.http, logLevel(), testenv.Kafka(p.b), p.name, p.name, src, sinks)), 0o600)
 	return path
+}
+
+// logLevel is the daemon's log level: $WALSHIP_BENCH_LOG_LEVEL, or warn.
+func logLevel() string {
+	if v := os.Getenv("WALSHIP_BENCH_LOG_LEVEL"); v != "" {
+		return v
+	}
+	return "warn"
 }
 
 func freePortB(b *testing.B) string {
@@ -401,18 +409,20 @@ func (f latencyFigures) fields(rate int) map[string]any {
 
 // latencyAtRate runs single-row transactions (insert, whose one parameter
 // is the new id taken from next) at rate transactions/s for secs seconds,
-// with 8 writers, on one host and one clock: writers record the time each
+// with at least 8 writers, on one host and one clock: writers record the time each
 // COMMIT returned; a poller on the follower records when it first sees
 // each id in table. tail describes the pipeline when it falls behind.
 func latencyAtRate(b *testing.B, src, fol *sql.DB, insert, table string, next *atomic.Int64, rate, secs int, tail func() string) latencyFigures {
 	b.Helper()
-	const writers = 8
+	// Enough writers that each commits at most 400 times a second (a
+	// commit takes about 2 ms here), so the source can reach the rate.
+	writers := max(8, rate/400)
 	first := next.Load() + 1
 	var committed sync.Map
 	ctx, stop := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
 	var wg sync.WaitGroup
 	var done atomic.Int64
-	interval := time.Duration(float64(time.Second) * writers / float64(rate))
+	interval := time.Duration(float64(time.Second) * float64(writers) / float64(rate))
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
@@ -554,6 +564,9 @@ func BenchmarkLargeTransaction(b *testing.B) {
 	}
 	applied := time.Since(committed)
 	hwm := procBytes(p.cmd.Process.Pid, "VmHWM")
+	if testing.Verbose() {
+		b.Logf("daemon log:\n%s", p.logTail())
+	}
 	fmt.Printf("large transaction (%d rows): first event in Kafka %.2fs after COMMIT, applied on the follower %.1fs after COMMIT, walship peak RSS %d MiB\n",
 		rows, firstAt.Sub(committed).Seconds(), applied.Seconds(), hwm>>20)
 	benchkit.WriteResult(b, "large-transaction", map[string]any{"benchmark": "BenchmarkLargeTransaction", "rows": rows,
