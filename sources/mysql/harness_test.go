@@ -66,6 +66,9 @@ func newHarness(t *testing.T, schema ...string) *harness {
 	}
 	t.Cleanup(func() {
 		h.stop()
+		if h.broker != "" {
+			defer testenv.DropTopics(t, h.name+".")
+		}
 		h.db.Exec("DROP DATABASE IF EXISTS " + h.name)
 		h.db.Close()
 		h.store.Close()

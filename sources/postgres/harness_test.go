@@ -73,6 +73,9 @@ func newHarness(t *testing.T, schema string) *harness {
 
 func (h *harness) cleanup() {
 	h.stop()
+	if h.broker != "" {
+		defer testenv.DropTopics(h.t, h.name+".")
+	}
 	ctx := context.Background()
 	h.admin.Close(ctx)
 	h.store.Close()
