@@ -27,4 +27,15 @@
 // Backpressure: at most MaxInFlightBytes of records are unacknowledged at
 // once; Publish blocks beyond that, so a slow Kafka slows the source instead
 // of growing memory.
+//
+// Batching: BEGIN markers, data records and heartbeats go through the
+// package's producer: per partition, one produce request in flight,
+// carrying everything queued meanwhile (no linger when idle; batches grow
+// with the round trip under load), retried in place on transient errors,
+// and nothing more on that partition after a failure. END markers go
+// through their own synchronous writer, one write at a time.
+//
+// A Reader fetches and decodes each partition on its own goroutine, ahead
+// of the transaction being assembled (bounded per partition by events and
+// bytes).
 package kafka
