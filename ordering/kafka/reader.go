@@ -394,9 +394,8 @@ func (r *Reader) receive(ctx context.Context, p *partition, need offsets.Seq) (f
 				p.idle.Stop()
 				return fetched{}, ctx.Err()
 			case <-p.idle.C:
-				if _, last, err := r.bounds(p.topic, p.part); err == nil && !need.IsZero() && last <= p.next {
-					return fetched{}, fmt.Errorf("%w: %s/%d ends at offset %d without the events of transaction %s, which its END marker says are there: the partition lost records (was the topic deleted and recreated?); rebuild the follower (walship replay --resnapshot)",
-						ErrRetention, p.topic, p.part, last, need)
+				if err := r.idleProblem(ctx, p.topic, p.part, p.next, need); err != nil {
+					return fetched{}, err
 				}
 				continue
 			}
@@ -413,7 +412,11 @@ func (r *Reader) prefetch(ctx context.Context, p *partition, next int64) {
 	dec := envelope.Decoder{Shapes: &r.shapes}
 	for {
 		var f fetched
-		m, err := r.fetch(ctx, p.r, p.topic, p.part, next)
+		// No watchdog here: while the reader waits for this partition,
+		// receive checks it; an idle partition nobody waits for costs the
+		// broker nothing.
+		m, err := p.r.FetchMessage(ctx)
+		m, err = checkFetched(m, err, p.topic, p.part, next)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -455,36 +458,61 @@ func (r *Reader) fetch(ctx context.Context, kr *kafkago.Reader, topic string, pa
 		fctx, cancel := context.WithTimeout(ctx, idleCheck)
 		m, err := kr.FetchMessage(fctx)
 		cancel()
-		if err == nil && next > 0 && m.Offset != next {
-			// Offsets of a partition are contiguous (no compaction, no
-			// transactions): kafka-go jumped, as it silently does when its
-			// offset went out of range.
-			return kafkago.Message{}, fmt.Errorf("%w: %s/%d gave offset %d where the follower expected %d: records were deleted (retention, or the topic was deleted and recreated); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
-				ErrRetention, topic, part, m.Offset, next)
-		}
-		if errors.Is(err, kafkago.OffsetOutOfRange) {
-			return kafkago.Message{}, fmt.Errorf("%w: %s/%d no longer holds offset %d: records were deleted (retention, or the topic was deleted and recreated); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
-				ErrRetention, topic, part, next)
-		}
+		m, err = checkFetched(m, err, topic, part, next)
 		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
 			return m, err
 		}
-		exists, err := r.topicExists(ctx, topic)
-		if err != nil {
-			continue // the broker is away: keep waiting, the reader retries
-		}
-		if !exists {
-			return kafkago.Message{}, fmt.Errorf("%w: topic %s was deleted while the follower read it (at offset %d of partition %d); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
-				ErrRetention, topic, next, part)
-		}
-		_, last, err := r.bounds(topic, part)
-		switch {
-		case err != nil:
-		case last < next:
-			return kafkago.Message{}, fmt.Errorf("%w: %s/%d ends at offset %d, before the follower's offset %d: the topic was deleted and recreated; rebuild the follower (walship replay --resnapshot)",
-				ErrRetention, topic, part, last, next)
+		if err := r.idleProblem(ctx, topic, part, next, offsets.Seq{}); err != nil {
+			return kafkago.Message{}, err
 		}
 	}
+}
+
+// checkFetched turns what kafka-go does silently on lost records into
+// ErrRetention: an offset out of range, or a jump in offsets.
+func checkFetched(m kafkago.Message, err error, topic string, part int, next int64) (kafkago.Message, error) {
+	if err == nil && next > 0 && m.Offset != next {
+		// Offsets of a partition are contiguous (no compaction, no
+		// transactions): kafka-go jumped, as it silently does when its
+		// offset went out of range.
+		return kafkago.Message{}, fmt.Errorf("%w: %s/%d gave offset %d where the follower expected %d: records were deleted (retention, or the topic was deleted and recreated); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
+			ErrRetention, topic, part, m.Offset, next)
+	}
+	if errors.Is(err, kafkago.OffsetOutOfRange) {
+		return kafkago.Message{}, fmt.Errorf("%w: %s/%d no longer holds offset %d: records were deleted (retention, or the topic was deleted and recreated); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
+			ErrRetention, topic, part, next)
+	}
+	return m, err
+}
+
+// idleProblem is checked while nothing arrives from a partition the
+// reader waits on: the topic deleted under the reader, or recreated and
+// shorter than next, is ErrRetention. need, when set, is the transaction
+// whose events the reader looks for there: its END is on the spine, so
+// they were durable before it; reaching the partition's end without them
+// means the partition lost them (a topic recreated with as many records,
+// say). A broker that does not answer is no problem here: the fetch
+// retries.
+func (r *Reader) idleProblem(ctx context.Context, topic string, part int, next int64, need offsets.Seq) error {
+	exists, err := r.topicExists(ctx, topic)
+	if err != nil {
+		return nil
+	}
+	if !exists {
+		return fmt.Errorf("%w: topic %s was deleted while the follower read it (at offset %d of partition %d); rebuild the follower (walship replay, with --resnapshot if the source's log restarted)",
+			ErrRetention, topic, next, part)
+	}
+	_, last, err := r.bounds(topic, part)
+	switch {
+	case err != nil:
+	case last < next:
+		return fmt.Errorf("%w: %s/%d ends at offset %d, before the follower's offset %d: the topic was deleted and recreated; rebuild the follower (walship replay --resnapshot)",
+			ErrRetention, topic, part, last, next)
+	case !need.IsZero() && last <= next:
+		return fmt.Errorf("%w: %s/%d ends at offset %d without the events of transaction %s, which its END marker says are there: the partition lost records (was the topic deleted and recreated?); rebuild the follower (walship replay --resnapshot)",
+			ErrRetention, topic, part, last, need)
+	}
+	return nil
 }
 
 func (r *Reader) partition(topic string, part int) (*partition, error) {
