@@ -24,6 +24,19 @@ log_tail() {
   fi
 }
 
+# resolve_jars CACHE LIBS WHAT: copy the runtime dependencies of the pom in
+# CACHE/pom.xml from Maven Central into LIBS (replaced), logging to
+# CACHE/mvn.log; WHAT names them in the error.
+resolve_jars() {
+  local cache="$1" libs="$2" what="$3"
+  rm -rf "$libs"
+  if ! mvn -B -q -f "$cache/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs" -DincludeScope=runtime >"$cache/mvn.log" 2>&1; then
+    log_tail "$cache/mvn.log" 60
+    die "mvn could not resolve $what (log: $cache/mvn.log)"
+  fi
+}
+
 # port_open HOST PORT: true when something accepts TCP connections there.
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null

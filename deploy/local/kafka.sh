@@ -42,12 +42,7 @@ fetch() {
   </dependencies>
 </project>
 POM
-  rm -rf "$libs"
-  if ! mvn -B -q -f "$cache/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$libs" -DincludeScope=runtime >"$cache/mvn.log" 2>&1; then
-    log_tail "$cache/mvn.log" 60
-    die "mvn could not resolve Kafka $version (log: $cache/mvn.log)"
-  fi
+  resolve_jars "$cache" "$libs" "Kafka $version"
   # kafka-tools drags in a second slf4j binding on some versions; keep only reload4j's.
   rm -f "$libs"/slf4j-log4j12-*.jar "$libs"/logback-classic-*.jar
   touch "$cache/.complete"

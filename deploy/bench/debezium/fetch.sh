@@ -67,12 +67,7 @@ cat >"$cache/pom.xml" <<POM
   </dependencies>
 </project>
 POM
-rm -rf "$libs"
-if ! mvn -B -q -f "$cache/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$libs" -DincludeScope=runtime >"$cache/mvn.log" 2>&1; then
-  log_tail "$cache/mvn.log" 60
-  die "mvn could not resolve Debezium $version / Kafka Connect $connect (log: $cache/mvn.log)"
-fi
+resolve_jars "$cache" "$libs" "Debezium $version / Kafka Connect $connect" >&2
 touch "$cache/.complete"
 log "Debezium $version + Connect $connect: $(find "$libs" -name '*.jar' | wc -l) jars cached" >&2
 printf '%s\n' "$libs"
