@@ -363,7 +363,7 @@ func (r *run) loop(ctx context.Context) error {
 	for {
 		if r.finished() {
 			r.lag()
-			return r.fold(workCtx, true)
+			return r.fold(workCtx)
 		}
 		r.dispatch()
 		select {
@@ -394,7 +394,7 @@ func (r *run) loop(ctx context.Context) error {
 		case <-ctx.Done():
 			cancelRead()
 			r.drain(workCtx)
-			if err := r.fold(workCtx, true); err != nil {
+			if err := r.fold(workCtx); err != nil {
 				s.log.Warn("final position record failed; the next start re-reads from the previous one", "err", err)
 			}
 			return nil
@@ -823,7 +823,7 @@ func (r *run) drain(ctx context.Context) {
 }
 
 // fold records each source's watermark when it moved.
-func (r *run) fold(ctx context.Context, force bool) error {
+func (r *run) fold(ctx context.Context) error {
 	if err := r.waitFold(); err != nil {
 		return err
 	}

@@ -376,10 +376,9 @@ func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envel
 }
 
 // receive returns the next message of p from its prefetcher. need is the
-// transaction whose events the reader looks for: its END is on the spine,
-// so they were durable before it. While nothing arrives, every idleCheck
-// the partition's end is read: reaching it without them means the
-// partition lost them (a topic recreated with as many records, say).
+// transaction whose events the reader looks for. While nothing arrives,
+// the partition is checked every idleCheck (idleProblem): deleted,
+// recreated shorter, or ending without need's events is ErrRetention.
 func (r *Reader) receive(ctx context.Context, p *partition, need offsets.Seq) (fetched, error) {
 	for {
 		var f fetched
