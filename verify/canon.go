@@ -1,9 +1,8 @@
 package verify
 
 import (
-	"bytes"
+	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -32,10 +31,11 @@ const (
 	KindUUID
 	KindArray
 	KindInterval
+	KindJSONB
 )
 
 var kindNames = [...]string{"other", "integer", "decimal", "real", "double", "boolean", "text", "bytes", "date", "time",
-	"timestamp", "timestamptz", "json", "uuid", "array", "interval"}
+	"timestamp", "timestamptz", "json", "uuid", "array", "interval", "jsonb"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -70,8 +70,10 @@ func pgKind(typname string, isArray bool, typtype string) Kind {
 		return KindTimestamp
 	case "timestamptz":
 		return KindTimestampTZ
-	case "json", "jsonb":
+	case "json":
 		return KindJSON
+	case "jsonb":
+		return KindJSONB
 	case "uuid":
 		return KindUUID
 	case "interval":
@@ -111,154 +113,317 @@ func mysqlKind(dataType string) Kind {
 	return KindOther
 }
 
-// rawText turns a scanned driver value into text. Bytes of a bytes column
-// become lower-case hex unless the query already produced hex.
-func rawText(v any, k Kind, hexAlready bool) (string, bool) {
-	switch x := v.(type) {
-	case nil:
+// rawText turns a scanned driver value of a column of kind k, read as r
+// on engine, into text. Bytes of a bytes column become lower-case hex
+// unless the query already produced hex; a MySQL float read as WKB
+// becomes its exact double's shortest text. On SQLite, whose columns hold
+// any storage class, a value of another class than the one the kind is
+// stored as (TEXT where BLOB belongs, a REAL in an integer column) gets a
+// prefix naming its class: it equals no value of the right class.
+func rawText(v any, k Kind, r colRead, engine string) (string, bool) {
+	if v == nil {
 		return "", false
+	}
+	if r.wkb {
+		s, ok := v.(string)
+		if b, isBytes := v.([]byte); isBytes {
+			s, ok = string(b), true
+		}
+		if f, err := wkbX(s); ok && err == nil {
+			return strconv.FormatFloat(f, 'g', -1, 64), true
+		}
+		return fmt.Sprintf("(unreadable WKB %q)", s), true
+	}
+	prefix := ""
+	if engine == "sqlite" {
+		prefix = sqliteClassMismatch(v, k)
+	}
+	switch x := v.(type) {
 	case []byte:
-		if k == KindBytes && !hexAlready {
-			return hex.EncodeToString(x), true
+		if k == KindBytes && !r.hex {
+			return prefix + hex.EncodeToString(x), true
 		}
-		return string(x), true
+		return prefix + string(x), true
 	case string:
-		if k == KindBytes && !hexAlready {
-			return hex.EncodeToString([]byte(x)), true
+		if k == KindBytes && !r.hex {
+			return prefix + hex.EncodeToString([]byte(x)), true
 		}
-		return x, true
+		return prefix + x, true
 	case int64:
-		return strconv.FormatInt(x, 10), true
+		return prefix + strconv.FormatInt(x, 10), true
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), true
+		return prefix + strconv.FormatFloat(x, 'g', -1, 64), true
 	case bool:
 		if x {
 			return "1", true
 		}
 		return "0", true
 	case time.Time:
-		return x.UTC().Format("2006-01-02 15:04:05.999999"), true
+		return prefix + x.UTC().Format("2006-01-02 15:04:05.999999"), true
 	}
-	return fmt.Sprint(v), true
+	return prefix + fmt.Sprint(v), true
+}
+
+// sqliteClassMismatch is the prefix marking a SQLite value whose storage
+// class is not the one the SQLite sink stores kind k as ("" when it is).
+func sqliteClassMismatch(v any, k Kind) string {
+	var want string
+	switch k {
+	case KindInt, KindBool:
+		want = "INTEGER"
+	case KindFloat, KindFloat32:
+		want = "REAL"
+	case KindBytes:
+		want = "BLOB"
+	case KindOther:
+		return ""
+	default:
+		want = "TEXT"
+	}
+	var got string
+	switch v.(type) {
+	case int64:
+		got = "INTEGER"
+	case float64:
+		got = "REAL"
+	case []byte:
+		got = "BLOB"
+	case string:
+		got = "TEXT"
+	default:
+		return ""
+	}
+	if got == want {
+		return ""
+	}
+	return "(stored as " + got + ") "
+}
+
+// wkbX is the X coordinate of a point's WKB given as hex: 1 byte order,
+// 4 bytes type, 8 bytes X.
+func wkbX(s string) (float64, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) < 13 {
+		return 0, fmt.Errorf("WKB of %d bytes", len(b))
+	}
+	bits := binary.LittleEndian.Uint64(b[5:13])
+	if b[0] == 0 {
+		bits = binary.BigEndian.Uint64(b[5:13])
+	}
+	return math.Float64frombits(bits), nil
 }
 
 // Canonical is the cross-engine canonical form of the text s of a column
-// of kind k. A form it cannot parse is returned as it is (compared as
-// text).
+// of kind k. It is strict: a form it cannot parse exactly (spaces around
+// a number, a date followed by anything, a zone on a timestamp without
+// one) is returned as it is, so it equals only the same text. Floats read
+// as text parse as float64 here; sides that read a single-precision text
+// use canonFloatValue (see cursor.next).
 func Canonical(k Kind, s string) string {
 	switch k {
 	case KindInt:
-		return strings.TrimSpace(s)
+		if isInteger(s) {
+			return s
+		}
 	case KindBool:
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "t", "true", "1", "y", "yes", "on":
+		switch s {
+		case "t", "true", "1":
 			return "1"
-		case "f", "false", "0", "n", "no", "off":
+		case "f", "false", "0":
 			return "0"
 		}
 	case KindDecimal:
 		return canonDecimal(s)
 	case KindFloat, KindFloat32:
-		return canonFloat(s, k == KindFloat32)
-	case KindBytes:
-		return strings.ToLower(strings.TrimPrefix(s, `\x`))
+		if f, ok := parseFloat(s, 64); ok {
+			return canonFloatValue(k, f)
+		}
 	case KindDate:
 		return canonDate(s)
 	case KindTime:
 		return canonTime(s)
 	case KindTimestamp, KindTimestampTZ:
-		return canonTimestamp(s)
-	case KindJSON, KindArray:
+		return canonTimestamp(s, k == KindTimestampTZ)
+	case KindJSONB:
+		if out, ok := normalizeJSONB(s); ok {
+			return out
+		}
+	case KindArray:
 		return canonJSON(s)
-	case KindUUID:
-		return strings.ToLower(strings.TrimSpace(s))
 	}
+	// Text, bytes (lower-case hex on every side), json (kept as the
+	// source wrote it, duplicate keys and order included), uuids,
+	// intervals and other types: exactly.
 	return s
 }
 
+func isInteger(s string) bool {
+	t := strings.TrimPrefix(s, "-")
+	if t == "" || (len(t) > 1 && t[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] < '0' || t[i] > '9' {
+			return false
+		}
+	}
+	return s != "-0"
+}
+
+// canonDecimal is a decimal's value: sign, no leading zeros, no trailing
+// fraction zeros (1.50 = 1.5000, as engines pad to their column's scale),
+// exponents expanded exactly; NaN, Infinity and -Infinity as PostgreSQL
+// spells them. Anything else (spaces, a plus sign) is returned as it is.
 func canonDecimal(s string) string {
-	s = strings.TrimSpace(s)
-	switch strings.ToLower(s) {
-	case "nan":
-		return "NaN"
-	case "infinity", "+infinity", "inf", "+inf":
-		return "Infinity"
-	case "-infinity", "-inf":
-		return "-Infinity"
+	switch s {
+	case "NaN", "Infinity", "-Infinity":
+		return s
 	}
-	neg := false
-	t := s
-	if strings.HasPrefix(t, "-") {
-		neg, t = true, t[1:]
-	} else {
-		t = strings.TrimPrefix(t, "+")
+	d, ok := parseDecimal(s)
+	if !ok {
+		return s
 	}
-	if strings.ContainsAny(t, "eE") {
-		r, ok := new(big.Rat).SetString(s)
-		if !ok {
-			return s
-		}
-		return canonDecimal(r.FloatString(40))
+	d.frac = strings.TrimRight(d.frac, "0")
+	return d.String()
+}
+
+// decimal is an exact decimal number: -int.frac.
+type decimal struct {
+	neg       bool
+	int, frac string // digits; int without leading zeros ("" is 0)
+}
+
+func (d decimal) String() string {
+	out := d.int
+	if out == "" {
+		out = "0"
 	}
-	ip, fp, _ := strings.Cut(t, ".")
-	for _, c := range ip + fp {
-		if c < '0' || c > '9' {
-			return s
-		}
+	if d.frac != "" {
+		out += "." + d.frac
 	}
-	ip = strings.TrimLeft(ip, "0")
-	fp = strings.TrimRight(fp, "0")
-	if ip == "" {
-		ip = "0"
-	}
-	out := ip
-	if fp != "" {
-		out += "." + fp
-	}
-	if neg && out != "0" {
+	if d.neg && strings.Trim(d.int+d.frac, "0") != "" {
 		out = "-" + out
 	}
 	return out
 }
 
-func canonFloat(s string, single bool) string {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		// ParseFloat reports range errors with ±Inf; anything else is text.
-		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
-			return s
+// parseDecimal parses [-]digits[.digits][e[+-]digits] exactly, keeping
+// the fraction's trailing zeros (and the zeros an exponent implies, as
+// PostgreSQL's numeric does: 1.50e1 is 15.0, 1e2 is 100).
+func parseDecimal(s string) (decimal, bool) {
+	var d decimal
+	t := s
+	if strings.HasPrefix(t, "-") {
+		d.neg, t = true, t[1:]
+	}
+	mant, exp := t, 0
+	if i := strings.IndexAny(t, "eE"); i >= 0 {
+		mant = t[:i]
+		e, err := strconv.Atoi(strings.TrimPrefix(t[i+1:], "+"))
+		if err != nil || t[i+1:] == "" || strings.HasPrefix(t[i+1:], "+-") || e > 100000 || e < -100000 {
+			return d, false
+		}
+		exp = e
+	}
+	ip, fp, hasPoint := strings.Cut(mant, ".")
+	if ip == "" && fp == "" || hasPoint && fp == "" && ip == "" {
+		return d, false
+	}
+	for _, c := range ip + fp {
+		if c < '0' || c > '9' {
+			return d, false
 		}
 	}
+	digits, point := ip+fp, len(ip)+exp
+	scale := max(0, len(fp)-exp)
 	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case f == 0:
-		return "0"
+	case point <= 0:
+		digits = strings.Repeat("0", -point) + digits
+		point = 0
+	case point > len(digits):
+		digits += strings.Repeat("0", point-len(digits))
 	}
-	if single {
-		return strconv.FormatFloat(float64(float32(f)), 'g', 6, 32)
+	d.int, d.frac = strings.TrimLeft(digits[:point], "0"), digits[point:]
+	if len(d.frac) < scale {
+		d.frac += strings.Repeat("0", scale-len(d.frac))
+	} else {
+		// Digits past the scale are zeros an exponent moved in (1.50e1).
+		d.frac = d.frac[:scale] + strings.TrimRight(d.frac[scale:], "0")
 	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
+	return d, true
 }
 
-// splitYear parses a leading (optionally signed) year and applies a PostgreSQL
-// " BC" suffix: it returns the astronomical year text (0000 is 1 BC) and the rest.
+// parseFloat parses a float text as engines print it: digits, Infinity,
+// -Infinity, NaN (PostgreSQL), inf and nan (SQLite through Go).
+func parseFloat(s string, bits int) (float64, bool) {
+	switch s {
+	case "NaN", "nan", "NaN(0)":
+		return math.NaN(), true
+	case "Infinity", "+Inf", "inf", "+inf":
+		return math.Inf(1), true
+	case "-Infinity", "-Inf", "-inf":
+		return math.Inf(-1), true
+	}
+	if s == "" || strings.TrimSpace(s) != s || strings.ContainsAny(s, "_xXpP") || strings.EqualFold(strings.TrimLeft(s, "+-"), "inf") ||
+		strings.EqualFold(strings.TrimLeft(s, "+-"), "infinity") || strings.EqualFold(strings.TrimLeft(s, "+-"), "nan") {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, bits)
+	if err != nil {
+		return 0, false
+	}
+	return f, true
+}
+
+// canonFloatValue is the canonical form of a float value v (exact: every
+// engine's text or bytes of it were read without loss). Doubles compare
+// by their exact binary value. A single-precision column compares by its
+// float32 value, which a follower may hold either widened exactly or as
+// the double nearest the float32's shortest decimal text (what a sink that
+// writes the decimal into a double column stores); any other double is a
+// different value. Signed zeros are equal, as IEEE 754 compares them.
+func canonFloatValue(k Kind, v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "Infinity"
+	case math.IsInf(v, -1):
+		return "-Infinity"
+	case v == 0:
+		return "0"
+	}
+	if k == KindFloat32 {
+		f32 := float32(v)
+		short := strconv.FormatFloat(float64(f32), 'g', -1, 32)
+		if float64(f32) == v {
+			return short
+		}
+		if d, err := strconv.ParseFloat(short, 64); err == nil && d == v {
+			return short
+		}
+		return "double:" + strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// splitYear parses a leading (optionally signed) year of at least four
+// digits and applies a PostgreSQL " BC" suffix: it returns the
+// astronomical year text (0000 is 1 BC) and the rest.
 func splitYear(s string) (year string, rest string, ok bool) {
-	s = strings.TrimSpace(s)
 	bc := false
 	if strings.HasSuffix(s, " BC") {
 		bc, s = true, strings.TrimSuffix(s, " BC")
 	}
 	sign := ""
-	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+	if strings.HasPrefix(s, "-") {
 		sign, s = s[:1], s[1:]
 	}
 	i := strings.IndexByte(s, '-')
-	if i < 4 {
+	if i < 4 || !allDigits(s[:i]) {
 		return "", "", false
 	}
 	y, err := strconv.ParseInt(s[:i], 10, 64)
@@ -277,37 +442,65 @@ func splitYear(s string) (year string, rest string, ok bool) {
 	return fmt.Sprintf("%04d", y), s[i:], true
 }
 
-func canonDate(s string) string {
-	if l := strings.ToLower(strings.TrimSpace(s)); strings.HasSuffix(l, "infinity") {
-		return l
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
 	}
-	y, rest, ok := splitYear(s)
-	if !ok || len(rest) < 6 {
+	return s != ""
+}
+
+// twoDigits parses exactly two digits at most max.
+func twoDigits(s string, max int) bool {
+	if len(s) != 2 || !allDigits(s) {
+		return false
+	}
+	n, _ := strconv.Atoi(s)
+	return n <= max
+}
+
+// monthDay checks "-MM-DD".
+func monthDay(s string) bool {
+	return len(s) == 6 && s[0] == '-' && s[3] == '-' && twoDigits(s[1:3], 12) && s[1:3] != "00" &&
+		twoDigits(s[4:6], 31) && s[4:6] != "00"
+}
+
+// canonDate is YYYY-MM-DD with a signed astronomical year; the whole text
+// must be a date.
+func canonDate(s string) string {
+	if s == "infinity" || s == "-infinity" {
 		return s
 	}
-	return y + rest[:6]
+	y, rest, ok := splitYear(s)
+	if !ok || !monthDay(rest) {
+		return s
+	}
+	return y + rest
 }
 
 // canonTime is microseconds: from [-]H+:MM:SS[.f] or an integer (already
 // microseconds).
 func canonTime(s string) string {
-	t := strings.TrimSpace(s)
-	if _, err := strconv.ParseInt(t, 10, 64); err == nil {
-		return t
+	if isInteger(s) || s == "0" {
+		return s
 	}
-	neg := strings.HasPrefix(t, "-")
-	t = strings.TrimPrefix(t, "-")
+	t := strings.TrimPrefix(s, "-")
+	neg := t != s
 	parts := strings.Split(t, ":")
-	if len(parts) != 3 {
+	if len(parts) != 3 || !allDigits(parts[0]) || !twoDigits(parts[1], 59) {
 		return s
 	}
-	h, err1 := strconv.ParseInt(parts[0], 10, 64)
-	m, err2 := strconv.ParseInt(parts[1], 10, 64)
-	sec, frac, _ := strings.Cut(parts[2], ".")
-	sv, err3 := strconv.ParseInt(sec, 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || len(frac) > 6 {
+	sec, frac, hasFrac := strings.Cut(parts[2], ".")
+	if !twoDigits(sec, 59) || len(frac) > 6 || hasFrac && !allDigits(frac) {
 		return s
 	}
+	h, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil {
+		return s
+	}
+	m, _ := strconv.ParseInt(parts[1], 10, 64)
+	sv, _ := strconv.ParseInt(sec, 10, 64)
 	f, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
 	us := ((h*60+m)*60+sv)*1_000_000 + f
 	if neg {
@@ -316,18 +509,21 @@ func canonTime(s string) string {
 	return strconv.FormatInt(us, 10)
 }
 
-func canonTimestamp(s string) string {
-	if l := strings.ToLower(strings.TrimSpace(s)); strings.HasSuffix(l, "infinity") {
-		return l
+// canonTimestamp is YYYY-MM-DD HH:MM:SS.ffffff; with a zone (allowed only
+// when zoned: a timestamp without time zone that carries an offset is a
+// different value) in UTC.
+func canonTimestamp(s string, zoned bool) string {
+	if s == "infinity" || s == "-infinity" {
+		return s
 	}
 	y, rest, ok := splitYear(s)
 	// rest: -MM-DD[ T]HH:MM:SS[.f][zone]
-	if !ok || len(rest) < 15 {
+	if !ok || len(rest) < 15 || !monthDay(rest[:6]) || rest[6] != ' ' && rest[6] != 'T' {
 		return s
 	}
-	date := rest[:6]
-	clock := rest[7:]
-	if len(clock) < 8 {
+	date, clock := rest[:6], rest[7:]
+	if len(clock) < 8 || clock[2] != ':' || clock[5] != ':' || !twoDigits(clock[:2], 24) || !twoDigits(clock[3:5], 59) ||
+		!twoDigits(clock[6:8], 60) {
 		return s
 	}
 	hms, tail := clock[:8], clock[8:]
@@ -338,44 +534,62 @@ func canonTimestamp(s string) string {
 			i++
 		}
 		frac, tail = tail[1:i], tail[i:]
+		if frac == "" {
+			return s
+		}
 	}
 	if len(frac) > 6 {
 		return s
 	}
 	frac = (frac + "000000")[:6]
 	out := y + date + " " + hms + "." + frac
-	zone := strings.TrimSpace(tail)
-	switch zone {
-	case "", "Z", "+00", "+00:00", "-00", "+0000", "UTC":
+	if tail == "" {
 		return out
 	}
-	if len(y) != 4 {
+	if !zoned {
 		return s
 	}
-	if len(zone) == 3 {
-		zone += ":00"
+	switch tail {
+	case "Z", "+00", "+00:00":
+		return out
 	}
-	tm, err := time.Parse("2006-01-02 15:04:05.000000-07:00", out+zone)
+	if len(y) != 4 || len(tail) != 3 && len(tail) != 6 || tail[0] != '+' && tail[0] != '-' {
+		return s
+	}
+	if len(tail) == 3 {
+		tail += ":00"
+	}
+	tm, err := time.Parse("2006-01-02 15:04:05.000000-07:00", out+tail)
 	if err != nil {
 		return s
 	}
 	return tm.UTC().Format("2006-01-02 15:04:05.000000")
 }
 
+// canonJSON is a JSON document (PostgreSQL arrays read as array_to_json)
+// re-encoded with sorted keys and the numbers' own text; text that is not
+// exactly one JSON document, or has duplicate keys, is returned as it is.
 func canonJSON(s string) string {
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, ok := parseJSON(s)
+	if !ok || v.dupKeys() {
 		return s
 	}
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
-		return s
+	var b strings.Builder
+	v.write(&b, false)
+	return b.String()
+}
+
+// normalizeJSONB is a document as PostgreSQL's jsonb stores and prints
+// it: duplicate keys keep their last value, keys ordered by length then
+// bytes, ", " and ": " between items, numbers as numeric prints them.
+func normalizeJSONB(s string) (string, bool) {
+	v, ok := parseJSON(s)
+	if !ok {
+		return "", false
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	var b strings.Builder
+	v.write(&b, true)
+	return b.String(), true
 }
 
 // compareKey orders two canonical key values of kind k: numbers

@@ -145,21 +145,37 @@ func (s *side) checksum(ctx context.Context, c chunk) (chunkSum, error) {
 	return sum, nil
 }
 
-// pinSession takes one connection of db for a table's statements; on
-// MySQL it raises group_concat_max_len so a chunk's row hashes fit, and
-// returns the limit in effect (0: none).
+// pinSession takes one connection of db for a table's statements, with
+// every session setting that changes a text form pinned: on PostgreSQL
+// floats print exactly (extra_float_digits), timestamps in UTC and ISO,
+// intervals in ISO 8601, bytea as hex; on MySQL times in UTC, CHAR
+// without padding as stored, and group_concat_max_len raised so a
+// chunk's row hashes fit. It returns the group_concat limit in effect (0:
+// none).
 func pinSession(ctx context.Context, db *sql.DB, engine string, chunkRows int) (*sql.Conn, int64, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
+	var stmts []string
+	want := max(int64(64<<20), 4*int64(chunkRows)*2*md5.Size)
+	switch engine {
+	case "postgres":
+		stmts = []string{"SET extra_float_digits = 3", "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, MDY'",
+			"SET IntervalStyle = 'iso_8601'", "SET bytea_output = 'hex'"}
+	case "mysql":
+		stmts = []string{"SET time_zone = '+00:00'",
+			"SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(REPLACE(@@SESSION.sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', ''), ',,', ','))",
+			"SET SESSION group_concat_max_len = " + strconv.FormatInt(want, 10)}
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			conn.Close()
+			return nil, 0, fmt.Errorf("pin the session (%s): %w", q, err)
+		}
+	}
 	if engine != "mysql" {
 		return conn, 0, nil
-	}
-	want := max(int64(64<<20), 4*int64(chunkRows)*2*md5.Size)
-	if _, err := conn.ExecContext(ctx, "SET SESSION group_concat_max_len = "+strconv.FormatInt(want, 10)); err != nil {
-		conn.Close()
-		return nil, 0, fmt.Errorf("set group_concat_max_len: %w", err)
 	}
 	var got int64
 	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.group_concat_max_len").Scan(&got); err != nil {

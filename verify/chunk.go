@@ -33,14 +33,15 @@ type side struct {
 	label  string // "source" or "follower", for messages
 	engine string // postgres, mysql, sqlite
 	q      querier
-	table  string   // quoted table name
-	exprs  []string // select expression of each compared column
-	kinds  []Kind   // the source kind of each compared column
-	hex    []bool   // exprs[i] already yields hex (PostgreSQL bytea)
-	order  []string // key columns' order expressions, qualified (t.col)
-	bound  []string // key columns' exact text expressions: chunk bounds
-	bkind  []Kind   // key columns' kinds
-	bhex   []bool   // bound[i] already yields hex
+	table  string    // quoted table name
+	exprs  []string  // select expression of each compared column
+	reads  []colRead // how each compared column is read (exprs[i] is reads[i].expr)
+	kinds  []Kind    // the source kind of each compared column
+	order  []string  // key columns' order expressions, qualified (t.col)
+	keys   []string  // key columns, qualified (t.col): never NULL in a chunk
+	bound  []string  // key columns' exact text expressions: chunk bounds
+	bkind  []Kind    // key columns' kinds
+	bread  []colRead // how bound[i] is read
 	param  []keyParam
 	// concatMax is MySQL's group_concat_max_len on q (0: no limit).
 	concatMax int64
@@ -164,7 +165,7 @@ func (s *side) boundText(vals []any) ([]string, error) {
 	out := make([]string, len(vals))
 	for i, v := range vals {
 		var ok bool
-		if out[i], ok = rawText(v, s.bkind[i], s.bhex[i]); !ok {
+		if out[i], ok = rawText(v, s.bkind[i], s.bread[i], s.engine); !ok {
 			return nil, fmt.Errorf("%s: chunk bound: a primary key column is NULL", s.label)
 		}
 	}
@@ -227,10 +228,15 @@ func (a *sqlArgs) add(v any) string {
 	return "?"
 }
 
-// rangeCond is the WHERE condition selecting chunk c on side s ("1=1" for
-// the whole table), appending its arguments to a.
+// rangeCond is the WHERE condition selecting chunk c on side s, appending
+// its arguments to a. Rows with a NULL in a key column are in no chunk (a
+// row comparison can be true with a NULL in a later column): nullKeyRows
+// reads them.
 func (s *side) rangeCond(c chunk, a *sqlArgs) (string, error) {
 	var conds []string
+	for _, k := range s.keys {
+		conds = append(conds, k+" IS NOT NULL")
+	}
 	for _, b := range []struct {
 		vals []string
 		op   string
@@ -248,6 +254,21 @@ func (s *side) rangeCond(c chunk, a *sqlArgs) (string, error) {
 		return "1=1", nil
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// nullKeyRowsSQL selects the rows with a NULL in a key column: rows a
+// follower without the source's primary key can hold, which no chunk
+// covers.
+func (s *side) nullKeyRowsSQL() string {
+	conds := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		conds[i] = k + " IS NULL"
+	}
+	sel := make([]string, len(s.exprs))
+	for i, e := range s.exprs {
+		sel[i] = fmt.Sprintf("%s AS c%d", e, i)
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + s.table + " AS t WHERE " + strings.Join(conds, " OR ")
 }
 
 // boundValues converts the bound texts vals into driver arguments and

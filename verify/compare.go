@@ -12,22 +12,47 @@ import (
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
-// sideExpr is the select expression of a column on an engine whose column
-// type is typ; hex reports an expression producing hex.
-func sideExpr(engine, quoted, typ string, k Kind, exact bool) (expr string, hex bool) {
+// colRead is how one side reads a compared column.
+type colRead struct {
+	expr string // the select expression
+	hex  bool   // expr yields lower-case hex (PostgreSQL bytea)
+	wkb  bool   // expr yields the hex WKB of a point whose X is the exact double (MySQL floats)
+	f32  bool   // expr yields single-precision text (PostgreSQL real)
+}
+
+// readExpr is how a column of type typ (lower case) on engine is read, by
+// the exact text forms the engine has: PostgreSQL's output functions
+// (char(n) with its padding, floats with extra_float_digits pinned, see
+// pinSession); MySQL floats by their IEEE bits, since MySQL prints FLOAT
+// to 6 and DOUBLE to 15 significant digits. bound: a chunk bound, which
+// must read back as a parameter (no WKB).
+func readExpr(engine, quoted, typ string, k Kind, exact, bound bool) colRead {
 	switch engine {
 	case "postgres":
 		switch {
 		case typ == "bytea":
-			return "encode(" + quoted + ", 'hex')", true
+			return colRead{expr: "encode(" + quoted + ", 'hex')", hex: true}
+		case typ == "bpchar" || typ == "character" || strings.HasPrefix(typ, "character("):
+			// bpchar::text strips the padding; its output function keeps it.
+			return colRead{expr: "textin(bpcharout(" + quoted + "))"}
 		case !exact && strings.HasSuffix(typ, "[]"):
-			return "array_to_json(" + quoted + ")::text", false
+			return colRead{expr: "array_to_json(" + quoted + ")::text"}
 		case !exact && k == KindTime && strings.HasPrefix(typ, "interval"):
-			return "(extract(epoch from " + quoted + ") * 1000000)::bigint::text", false
+			// A MySQL TIME as an interval: its microseconds, if it has no
+			// months or days (else its text, which equals no TIME).
+			return colRead{expr: "CASE WHEN extract(year FROM " + quoted + ") = 0 AND extract(month FROM " + quoted +
+				") = 0 AND extract(day FROM " + quoted + ") = 0 THEN (extract(epoch FROM " + quoted +
+				") * 1000000)::bigint::text ELSE " + quoted + "::text END"}
+		case typ == "real":
+			return colRead{expr: quoted + "::text", f32: true}
 		}
-		return quoted + "::text", false
+		return colRead{expr: quoted + "::text"}
+	case "mysql":
+		if !bound && (strings.HasPrefix(typ, "float") || strings.HasPrefix(typ, "double") || strings.HasPrefix(typ, "real")) {
+			return colRead{expr: "HEX(ST_AsBinary(POINT(" + quoted + ", 0)))", wkb: true}
+		}
 	}
-	return quoted, false
+	return colRead{expr: quoted}
 }
 
 // orderExpr orders a key column by bytes when it is text.
@@ -66,21 +91,72 @@ type tablePlan struct {
 	src, fol *side
 }
 
-// compareTable compares one source table with its follower table, chunk
-// by chunk of the source's primary key (see doc.go).
+// compareTable compares one source table with its follower table: by
+// chunks of the source's primary key (see doc.go), or, for a table
+// without one, as multisets of rows (see compareKeyless).
 func compareTable(ctx context.Context, src *source, fol *follower, t Table, name sqlsink.Name, tr *TableReport, o Options) error {
-	if len(t.Key) == 0 {
-		tr.Skipped = "no primary key"
-		return nil
-	}
 	tp, err := planTable(ctx, src, fol, t, name)
 	if err != nil {
 		return err
 	}
+	for _, p := range []struct {
+		s  *side
+		db *sql.DB
+	}{{tp.src, src.db}, {tp.fol, fol.db}} {
+		conn, limit, err := pinSession(ctx, p.db, p.s.engine, o.ChunkRows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.s.label, err)
+		}
+		defer conn.Close()
+		p.s.q, p.s.concatMax = conn, limit
+	}
+	if len(t.Key) == 0 {
+		tr.Keyless = true
+		return compareKeyless(ctx, tp, tr, o)
+	}
+	if err := tp.compareNullKeys(ctx, tr, o); err != nil {
+		return err
+	}
 	if tp.exact {
-		return compareInDatabase(ctx, src.db, fol.db, tp, tr, o)
+		return compareInDatabase(ctx, tp, tr, o)
 	}
 	return compareInGo(ctx, tp, tr, o)
+}
+
+// compareNullKeys reports the rows with a NULL in a key column, which no
+// chunk covers: extra rows on the follower (a source's primary key is
+// never NULL; one there is missing on the follower).
+func (tp *tablePlan) compareNullKeys(ctx context.Context, tr *TableReport, o Options) error {
+	for _, s := range []*side{tp.src, tp.fol} {
+		cur, err := tp.openCursor(ctx, s, s.nullKeyRowsSQL(), nil, nil)
+		if err != nil {
+			return fmt.Errorf("%s: rows with a NULL key: %w", s.label, err)
+		}
+		for {
+			r, err := cur.next()
+			if err != nil {
+				cur.close()
+				return fmt.Errorf("%s: rows with a NULL key: %w", s.label, err)
+			}
+			if r == nil {
+				break
+			}
+			df := Diff{Kind: "extra", Key: keyText(tp.keyNames, r.shown(tp.keyIdx))}
+			if s == tp.src {
+				tr.Missing++
+				tr.SourceRows++
+				df.Kind = "missing"
+			} else {
+				tr.Extra++
+				tr.FollowerRows++
+			}
+			if len(tr.Diffs) < o.MaxListed {
+				tr.Diffs = append(tr.Diffs, df)
+			}
+		}
+		cur.close()
+	}
+	return nil
 }
 
 // planTable reads the follower table's columns and plans the comparison.
@@ -132,14 +208,15 @@ func planTable(ctx context.Context, src *source, fol *follower, t Table, name sq
 func (tp *tablePlan) newSide(label, engine string, q querier, table string, quote func(string) string, types []string) *side {
 	s := &side{label: label, engine: engine, q: q, table: table}
 	for i, c := range tp.cols {
-		e, hex := sideExpr(engine, quote(c.Name), types[i], c.Kind, tp.exact)
-		s.exprs, s.hex, s.kinds = append(s.exprs, e), append(s.hex, hex), append(s.kinds, c.Kind)
+		r := readExpr(engine, quote(c.Name), types[i], c.Kind, tp.exact, false)
+		s.exprs, s.reads, s.kinds = append(s.exprs, r.expr), append(s.reads, r), append(s.kinds, c.Kind)
 	}
 	for _, i := range tp.keyIdx {
 		c := tp.cols[i]
-		b, hex := sideExpr(engine, quote(c.Name), types[i], c.Kind, true)
+		b := readExpr(engine, quote(c.Name), types[i], c.Kind, true, true)
 		s.order = append(s.order, orderExpr(engine, "t."+quote(c.Name), types[i]))
-		s.bound, s.bhex, s.bkind = append(s.bound, b), append(s.bhex, hex), append(s.bkind, c.Kind)
+		s.keys = append(s.keys, "t."+quote(c.Name))
+		s.bound, s.bread, s.bkind = append(s.bound, b.expr), append(s.bread, b), append(s.bkind, c.Kind)
 		s.param = append(s.param, newKeyParam(engine, types[i], c.Kind))
 	}
 	return s
@@ -148,18 +225,7 @@ func (tp *tablePlan) newSide(label, engine string, q querier, table string, quot
 // compareInDatabase compares a same-engine pair: each chunk's checksum is
 // computed by both databases; only the rows of chunks whose checksums
 // differ are read and merged.
-func compareInDatabase(ctx context.Context, srcDB, folDB *sql.DB, tp *tablePlan, tr *TableReport, o Options) error {
-	for _, p := range []struct {
-		s  *side
-		db *sql.DB
-	}{{tp.src, srcDB}, {tp.fol, folDB}} {
-		conn, limit, err := pinSession(ctx, p.db, p.s.engine, o.ChunkRows)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.s.label, err)
-		}
-		defer conn.Close()
-		p.s.q, p.s.concatMax = conn, limit
-	}
+func compareInDatabase(ctx context.Context, tp *tablePlan, tr *TableReport, o Options) error {
 	return walkChunks(ctx, tp.src, o.ChunkRows, func(c chunk) error {
 		tr.Chunks++
 		ss, err := tp.src.checksum(ctx, c)
@@ -469,6 +535,22 @@ func (c *orderCheck) next(key []string) error {
 	return nil
 }
 
+// canonicalOn is the canonical form of text s read as r: a float parses
+// at the precision its side printed it with.
+func canonicalOn(k Kind, s string, r colRead) string {
+	if k == KindFloat || k == KindFloat32 {
+		bits := 64
+		if r.f32 {
+			bits = 32
+		}
+		if f, ok := parseFloat(s, bits); ok {
+			return canonFloatValue(k, f)
+		}
+		return s
+	}
+	return Canonical(k, s)
+}
+
 // cursor streams one side's ordered rows and checks the order.
 type cursor struct {
 	rows  *sql.Rows
@@ -504,18 +586,20 @@ func (c *cursor) next() (*row, error) {
 	n := len(c.tp.cols)
 	r := &row{raw: make([]string, n), cmp: make([]string, n), valid: make([]bool, n)}
 	for i, col := range c.tp.cols {
-		r.raw[i], r.valid[i] = rawText(c.vals[i], col.Kind, c.s.hex[i])
+		r.raw[i], r.valid[i] = rawText(c.vals[i], col.Kind, c.s.reads[i], c.s.engine)
 		r.cmp[i] = r.raw[i]
 		if r.valid[i] && !c.tp.exact {
-			r.cmp[i] = Canonical(col.Kind, r.raw[i])
+			r.cmp[i] = canonicalOn(col.Kind, r.raw[i], c.s.reads[i])
 		}
 	}
 	r.key = make([]string, len(c.tp.keyIdx))
 	for i, j := range c.tp.keyIdx {
 		r.key[i] = r.cmp[j]
 	}
-	if err := c.check.next(r.key); err != nil {
-		return nil, err
+	if c.check != nil {
+		if err := c.check.next(r.key); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

@@ -32,8 +32,9 @@ type TableReport struct {
 	// follower table or column, keys the engines order differently, an
 	// error); it counts as a difference.
 	Problem string `json:"problem,omitempty"`
-	// Skipped says why the table was not compared (no primary key).
-	Skipped string `json:"skipped,omitempty"`
+	// Keyless marks a table without a primary key, compared as multisets
+	// of rows; its differences are listed by row hash.
+	Keyless bool `json:"keyless,omitempty"`
 }
 
 // Diff is one differing row.
@@ -72,12 +73,12 @@ func (r *Report) Print(w io.Writer) {
 	unequal := 0
 	for _, t := range r.Tables {
 		head := fmt.Sprintf("%s → %s (source %s)", t.Table, t.Follower, t.Source)
-		switch {
-		case t.Skipped != "":
-			fmt.Fprintf(w, "%s: skipped: %s\n", head, t.Skipped)
-			continue
-		case t.Equal():
-			fmt.Fprintf(w, "%s: equal (%d rows, %s)\n", head, t.SourceRows, plural(t.Chunks, "chunk"))
+		how := plural(t.Chunks, "chunk")
+		if t.Keyless {
+			how = "no primary key: compared as multisets of rows, " + plural(t.Chunks, "pass")
+		}
+		if t.Equal() {
+			fmt.Fprintf(w, "%s: equal (%d rows, %s)\n", head, t.SourceRows, how)
 			continue
 		}
 		unequal++
@@ -99,7 +100,15 @@ func (r *Report) Print(w io.Writer) {
 				}
 				fmt.Fprintf(w, "  %-9s %s: %s\n", d.Kind, d.Key, strings.Join(cols, "; "))
 			default:
-				fmt.Fprintf(w, "  %-9s %s\n", d.Kind, d.Key)
+				var vals []string
+				for _, c := range d.Columns {
+					vals = append(vals, c.Column+"="+c.Source+c.Follower)
+				}
+				if len(vals) > 0 {
+					fmt.Fprintf(w, "  %-9s %s: %s\n", d.Kind, d.Key, strings.Join(vals, ", "))
+				} else {
+					fmt.Fprintf(w, "  %-9s %s\n", d.Kind, d.Key)
+				}
 			}
 		}
 		if listed := int64(len(t.Diffs)); listed < t.Missing+t.Extra+t.Different {
@@ -120,6 +129,9 @@ func (r *Report) Print(w io.Writer) {
 func plural(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -220,7 +220,7 @@ func (d *Dialect) Columns(ctx context.Context, tx *sql.Tx, n sqlsink.Name) ([]sq
 	rows, err := tx.QueryContext(ctx, `SELECT t.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE
 		FROM information_schema.TABLES t LEFT JOIN information_schema.COLUMNS c
 		  ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME
-		WHERE t.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND t.TABLE_NAME = ? AND t.TABLE_TYPE = 'BASE TABLE'
+		WHERE t.TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND t.TABLE_NAME = ? AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
 		ORDER BY t.TABLE_NAME, c.ORDINAL_POSITION`, n.Schema, n.Table)
 	if err != nil {
 		return nil, false, fmt.Errorf("mysql sink: read columns of %s: %w", n, err)

@@ -114,7 +114,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 // snapshotTables lists the captured base tables, parents first.
 func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlogTable, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
-		WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')
+		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')
 		ORDER BY 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
