@@ -35,6 +35,10 @@ func readExpr(engine, quoted, typ string, k Kind, exact, bound bool) colRead {
 		case typ == "bpchar" || typ == "character" || strings.HasPrefix(typ, "character("):
 			// bpchar::text strips the padding; its output function keeps it.
 			return colRead{expr: "textin(bpcharout(" + quoted + "))"}
+		case typ == "inet":
+			// inet::text adds the netmask; the output function (what
+			// pgoutput and so the sinks carry) omits a host's.
+			return colRead{expr: "textin(inet_out(" + quoted + "))"}
 		case !exact && strings.HasSuffix(typ, "[]"):
 			return colRead{expr: "array_to_json(" + quoted + ")::text"}
 		case !exact && k == KindTime && strings.HasPrefix(typ, "interval"):
