@@ -24,6 +24,10 @@ const (
 	// stmtXA is any XA statement; txnStmt.xa holds its verb (START, END,
 	// PREPARE, COMMIT, ROLLBACK, ...).
 	stmtXA
+	// stmtCreateTable is CREATE [OR REPLACE] [TEMPORARY] TABLE. MariaDB
+	// writes CREATE TABLE ... SELECT as a transaction: the CREATE TABLE,
+	// then the rows it copied.
+	stmtCreateTable
 )
 
 // txnStmt is a parsed transaction-control statement.
@@ -41,8 +45,14 @@ type txnStmt struct {
 // Anything else, or anything malformed, is stmtOther.
 func parseTxnStmt(q string) txnStmt {
 	toks, ok := sqlTokens(q, 16)
+	if len(toks) > 16 && isCreateTable(toks) { // only its first tokens matter
+		return txnStmt{kind: stmtCreateTable}
+	}
 	if !ok || len(toks) == 0 {
 		return txnStmt{}
+	}
+	if isCreateTable(toks) {
+		return txnStmt{kind: stmtCreateTable}
 	}
 	kw := func(i int, words ...string) bool {
 		if i >= len(toks) || toks[i].quoted {
@@ -102,6 +112,28 @@ func parseTxnStmt(q string) txnStmt {
 		}
 	}
 	return txnStmt{}
+}
+
+// isCreateTable reports whether toks start CREATE [OR REPLACE]
+// [TEMPORARY] TABLE.
+func isCreateTable(toks []sqlToken) bool {
+	kw := func(i int, w string) bool {
+		return i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].text, w)
+	}
+	if !kw(0, "CREATE") {
+		return false
+	}
+	i := 1
+	if kw(i, "OR") {
+		if !kw(i+1, "REPLACE") {
+			return false
+		}
+		i += 2
+	}
+	if kw(i, "TEMPORARY") {
+		i++
+	}
+	return kw(i, "TABLE")
 }
 
 type sqlToken struct {

@@ -34,11 +34,17 @@ func TestParseTxnStmt(t *testing.T) {
 		{"XA START X'7831',X'',1", txnStmt{kind: stmtXA, xa: "START"}},
 		{"xa commit 'x' one phase", txnStmt{kind: stmtXA, xa: "COMMIT"}},
 		{"XA END X'7831',X'',1", txnStmt{kind: stmtXA, xa: "END"}},
+		// CREATE TABLE, which CREATE TABLE ... SELECT writes inside its transaction.
+		{"CREATE TABLE `ctas` (\n  `id` int(11) NOT NULL\n)", txnStmt{kind: stmtCreateTable}},
+		{"create or replace table t (a int, b int, c int, d int, e int, f int, g int, h int)", txnStmt{kind: stmtCreateTable}},
+		{"/* c */ CREATE TEMPORARY TABLE t (id int)", txnStmt{kind: stmtCreateTable}},
+		{"CREATE OR TABLE t (id int)", txnStmt{}},
+		{"CREATE INDEX i ON t (a)", txnStmt{}},
+		{"CREATE TABLE `unterminated", txnStmt{}},
 		// Not transaction control.
 		{"", txnStmt{}},
 		{"/* only a comment */", txnStmt{}},
 		{"ALTER TABLE t ADD COLUMN savepoint int", txnStmt{}},
-		{"CREATE TABLE savepoint (id int)", txnStmt{}},
 		{"BEGIN NOT ATOMIC SELECT 1; END", txnStmt{}},
 		{"SAVEPOINT", txnStmt{}},
 		{"SAVEPOINT a b", txnStmt{}},
