@@ -30,7 +30,12 @@
 //     not replicate those. One that changed a captured table stops the
 //     source permanently at its XA PREPARE with ErrXA, naming the GTID,
 //     the binlog file:pos and the tables; nothing of it is published. One
-//     that changed no captured table only moves the position.
+//     that changed no captured table only moves the position. A start
+//     position (the snapshot's, or the first stream's without one) is not
+//     recorded while XA transactions are prepared (XA RECOVER): prepared
+//     before it and committed after it, one would be in neither the
+//     snapshot nor the stream. The source retries (ErrXAPending) until
+//     they end.
 //   - Positions are GTID sets (MariaDB domain-server-seq, MySQL uuid:n)
 //     with the binlog file:pos kept beside them. The per-source sequence is
 //     the binlog file index and the end offset of the transaction.

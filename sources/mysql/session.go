@@ -92,6 +92,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		if err != nil {
 			return err
 		}
+		if err := r.checkPreparedXA(ctx, r.db); err != nil {
+			return err
+		}
 		start = pos
 		if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, SnapshotDone: true}); err != nil {
 			return err

@@ -75,6 +75,9 @@ var (
 	// later event group) changed captured tables. walship does not
 	// replicate those; the source stops at its XA PREPARE.
 	ErrXA = errors.New("XA transaction not supported")
+	// ErrXAPending: XA transactions were prepared and not yet ended when
+	// the source was to record its start position. Retried.
+	ErrXAPending = errors.New("XA transactions pending")
 	// ErrStatement: a statement the source does not understand inside a
 	// binlog transaction, or a savepoint statement that does not fit it.
 	// The source stops at it rather than split the transaction.
