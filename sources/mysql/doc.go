@@ -7,6 +7,35 @@
 //     (binlog_row_metadata=FULL) — never with today's information_schema —
 //     and emits each committed transaction (GTID to XID, or to COMMIT for
 //     non-transactional engines) in binlog order.
+//   - A transaction is whole or absent, never split. Inside a binlog
+//     transaction (a MariaDB GTID event without FL_STANDALONE, or BEGIN or
+//     XA START) the QUERY_EVENTs are parsed (keywords in any case,
+//     comments, whitespace and backquoted names) and belong to it:
+//     SAVEPOINT, RELEASE SAVEPOINT and ROLLBACK TO [SAVEPOINT] never end
+//     it. ROLLBACK TO drops the changes made since the savepoint: MariaDB
+//     writes it (after the rolled-back rows) only when the transaction
+//     also changed a non-transactional table; with InnoDB alone the
+//     rolled-back rows are not in the binlog at all. A group that ends in
+//     ROLLBACK is dropped. CREATE TABLE ... SELECT, which MariaDB writes
+//     as a transaction holding the CREATE TABLE and the copied rows, is one
+//     transaction. Any other statement inside a transaction (a session
+//     with binlog_format=STATEMENT or MIXED writes DML as statements), or
+//     a ROLLBACK TO or RELEASE of a savepoint the binlog never set, stops
+//     the source permanently with ErrStatement, naming the GTID and the
+//     binlog file:pos; a restart stops there again.
+//   - XA: a transaction committed in one phase (XA COMMIT ... ONE PHASE,
+//     which MariaDB binlogs as an ordinary transaction) is replicated. A
+//     two-phase one is binlogged as two event groups, XA START ... XA
+//     PREPARE and, any time later, XA COMMIT or XA ROLLBACK; walship does
+//     not replicate those. One that changed a captured table stops the
+//     source permanently at its XA PREPARE with ErrXA, naming the GTID,
+//     the binlog file:pos and the tables; nothing of it is published. One
+//     that changed no captured table only moves the position. A start
+//     position (the snapshot's, or the first stream's without one) is not
+//     recorded while XA transactions are prepared (XA RECOVER): prepared
+//     before it and committed after it, one would be in neither the
+//     snapshot nor the stream. The source retries (ErrXAPending) until
+//     they end.
 //   - Positions are GTID sets (MariaDB domain-server-seq, MySQL uuid:n)
 //     with the binlog file:pos kept beside them. The per-source sequence is
 //     the binlog file index and the end offset of the transaction.

@@ -88,12 +88,16 @@ func (h *harness) srcLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func (h *harness) start(cfg Config) {
+// logFor makes the source's Logs: publishers to the harness's topics.
+func (h *harness) logFor(cfg Config) func() (sources.Log, error) {
 	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "mariadb", Logical: h.name}, envelope.Options{})
-	newLog := func() (sources.Log, error) {
+	return func() (sources.Log, error) {
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
 	}
-	h.src = New(cfg, newLog, h.store, h.srcLog())
+}
+
+func (h *harness) start(cfg Config) {
+	h.src = New(cfg, h.logFor(cfg), h.store, h.srcLog())
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() {

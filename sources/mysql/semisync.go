@@ -35,18 +35,21 @@ func (h *syncHandler) HandleEvent(ev *replication.BinlogEvent) error {
 	}
 	switch ev.Event.(type) {
 	case *replication.XIDEvent, *replication.QueryEvent:
-		// The end of a transaction (or a statement): wait for Kafka.
-		for r.out.Pending() > 0 {
-			if err := r.out.Err(); err != nil {
-				return err
-			}
-			select {
-			case <-h.ctx.Done():
-				return h.ctx.Err()
-			case <-r.out.Notify():
-			}
+	default:
+		if ev.Header.EventType != replication.XA_PREPARE_LOG_EVENT { // MySQL's XA COMMIT ... ONE PHASE ends there
+			return nil
 		}
-		return nil
+	}
+	// The end of a transaction (or a statement): wait for Kafka.
+	for r.out.Pending() > 0 {
+		if err := r.out.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-h.ctx.Done():
+			return h.ctx.Err()
+		case <-r.out.Notify():
+		}
 	}
 	return nil
 }

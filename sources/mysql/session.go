@@ -32,17 +32,24 @@ type session struct {
 	tables  map[uint64]*binlogTable // by table id, per TABLE_MAP
 	byName  map[string]*binlogTable // newest shape per schema.table
 
-	file     string // current binlog file
-	gset     offsets.GTIDSet
-	cur      *sources.TxnBuffer
-	curGTID  string
-	curLC    int64 // the open transaction's last_committed (MySQL; 0 on MariaDB)
-	curSN    int64 // its sequence_number (MySQL; 0 on MariaDB)
-	curTime  time.Time
-	saved    offsets.Seq
-	savedPos offsets.Position
-	lastSave time.Time
-	idle     offsets.Position // a position with nothing in flight
+	file    string // current binlog file
+	gset    offsets.GTIDSet
+	cur     *sources.TxnBuffer
+	curGTID string
+	curLC   int64 // the open transaction's last_committed (MySQL; 0 on MariaDB)
+	curSN   int64 // its sequence_number (MySQL; 0 on MariaDB)
+	curTime time.Time
+	// inTxn: the open group is a transaction (a MariaDB GTID event without
+	// FL_STANDALONE, or BEGIN or XA START), not a standalone statement.
+	inTxn bool
+	// curXA: the open transaction is an XA transaction branch.
+	curXA     bool
+	sp        savepoints      // the open transaction's savepoints
+	curTables map[string]bool // the captured tables it changed
+	saved     offsets.Seq
+	savedPos  offsets.Position
+	lastSave  time.Time
+	idle      offsets.Position // a position with nothing in flight
 }
 
 func (r *session) cfg() *Config { return &r.src.cfg }
@@ -83,6 +90,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	default:
 		pos, err := r.currentPosition(ctx, r.db)
 		if err != nil {
+			return err
+		}
+		if err := r.checkPreparedXA(ctx, r.db); err != nil {
 			return err
 		}
 		start = pos

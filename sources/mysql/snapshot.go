@@ -59,6 +59,9 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 	if err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
 	}
+	if err := r.checkPreparedXA(ctx, lockConn); err != nil {
+		return offsets.Position{}, offsets.Seq{}, err
+	}
 	unlock()
 	base, err := offsets.BinlogSeqPos(pos.Binlog)
 	if err != nil {

@@ -71,6 +71,17 @@ var (
 	ErrServerIDClash = errors.New("server_id clash")
 	// ErrSettings: the server's binlog settings cannot feed walship.
 	ErrSettings = errors.New("server settings")
+	// ErrXA: a two-phase XA transaction (XA PREPARE, then XA COMMIT in a
+	// later event group) changed captured tables. walship does not
+	// replicate those; the source stops at its XA PREPARE.
+	ErrXA = errors.New("XA transaction not supported")
+	// ErrXAPending: XA transactions were prepared and not yet ended when
+	// the source was to record its start position. Retried.
+	ErrXAPending = errors.New("XA transactions pending")
+	// ErrStatement: a statement the source does not understand inside a
+	// binlog transaction, or a savepoint statement that does not fit it.
+	// The source stops at it rather than split the transaction.
+	ErrStatement = errors.New("statement inside a transaction not understood")
 )
 
 // Source captures one MySQL or MariaDB server.

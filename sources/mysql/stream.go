@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -58,6 +57,10 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		r.clock.rotate()
 	case *replication.MariadbGTIDEvent:
 		r.begin(e.GTID.String(), time.Unix(int64(h.Timestamp), 0))
+		// A group without FL_STANDALONE is a transaction: its statements
+		// up to the XID (or COMMIT, ROLLBACK, XA PREPARE) are part of it.
+		r.inTxn = e.Flags&replication.BINLOG_MARIADB_FL_STANDALONE == 0
+		r.curXA = e.Flags&mariadbPreparedXA != 0
 	case *replication.GTIDEvent:
 		u, err := uuid.FromBytes(e.SID)
 		if err != nil {
@@ -70,17 +73,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		r.begin(fmt.Sprintf("%s:%d", u, e.GNO), at)
 		r.curLC, r.curSN = e.LastCommitted, e.SequenceNumber
 	case *replication.QueryEvent:
-		q := strings.TrimSpace(string(e.Query))
-		switch {
-		case strings.EqualFold(q, "BEGIN"):
-			if r.cur == nil {
-				r.begin("", time.Unix(int64(h.Timestamp), 0))
-			}
-		case strings.EqualFold(q, "COMMIT"):
-			return r.commit(ctx, h, e.GSet)
-		default:
-			return r.ddl(ctx, string(e.Schema), q, h, e.GSet)
-		}
+		return r.query(ctx, h, e)
 	case *replication.TableMapEvent:
 		if !matches(r.cfg().Tables, string(e.Schema), string(e.Table)) {
 			return nil // not captured: its rows are not even decoded
@@ -95,6 +88,10 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		return r.rows(ctx, h.EventType, e)
 	case *replication.XIDEvent:
 		return r.commit(ctx, h, e.GSet)
+	case *replication.GenericEvent:
+		if h.EventType == replication.XA_PREPARE_LOG_EVENT {
+			return r.xaPrepare(ctx, h, e.Data)
+		}
 	}
 	return nil
 }
@@ -106,6 +103,18 @@ func (r *session) begin(gtid string, at time.Time) {
 	r.cur = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
 	r.curGTID, r.curTime = gtid, at
 	r.curLC, r.curSN = 0, 0
+	r.inTxn, r.curXA = false, false
+	r.sp.reset()
+	clear(r.curTables)
+}
+
+// discard drops the open transaction: the binlog rolled it back.
+func (r *session) discard() {
+	if r.cur != nil {
+		r.cur.Close()
+		r.cur = nil
+	}
+	r.inTxn, r.curXA = false, false
 }
 
 func (r *session) spillDir() string { return r.cfg().StateDir + "/spill/" + r.cfg().Name }
@@ -126,6 +135,11 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 	if err != nil {
 		return err
 	}
+	if r.curTables == nil {
+		r.curTables = map[string]bool{}
+	}
+	r.curTables[tbl.QualifiedName()] = true
+	seg := r.sp.segment()
 	// skipped lists the columns a row image lacks (a MINIMAL image), which
 	// row refuses: walship needs FULL images.
 	skipped := func(k int) []int {
@@ -147,7 +161,7 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 				return fmt.Errorf("source %s: decode a row of %s: %w", r.cfg().Name, tbl.QualifiedName(), err)
 			}
 		}
-		return r.cur.Add(0, ch)
+		return r.cur.Add(seg, ch)
 	}
 	switch typ {
 	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2, replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1:
@@ -201,6 +215,7 @@ func (r *session) position(h *replication.EventHeader, gset gomysql.GTIDSet) (of
 func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset gomysql.GTIDSet) error {
 	buf := r.cur
 	r.cur = nil
+	r.inTxn, r.curXA = false, false
 	pos, seq, err := r.position(h, gset)
 	if err != nil {
 		if buf != nil {
