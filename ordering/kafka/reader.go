@@ -25,10 +25,16 @@ import (
 type Offsets struct {
 	Spine      int64            `json:"spine"`
 	Partitions map[string]int64 `json:"partitions,omitempty"`
+	// Whole says the reader read the log from its beginning: a data
+	// partition Partitions does not name is needed from offset 0 (each
+	// event in it belongs to a transaction from there on), not from the
+	// first offset retention left. Positions stored before it existed
+	// lack it, and keep the old reading.
+	Whole bool `json:"whole,omitempty"`
 }
 
 func (o Offsets) clone() Offsets {
-	c := Offsets{Spine: o.Spine, Partitions: make(map[string]int64, len(o.Partitions))}
+	c := Offsets{Spine: o.Spine, Whole: o.Whole, Partitions: make(map[string]int64, len(o.Partitions))}
 	for k, v := range o.Partitions {
 		c.Partitions[k] = v
 	}
@@ -41,8 +47,9 @@ var ErrRetention = errors.New("the log no longer holds what this follower needs"
 
 // TrimmedError is ErrRetention for a reader that starts at the beginning
 // of the log (a follower without recorded positions) when retention
-// removed it: the follower would miss the snapshot and every row not
-// changed since. Only a start from a snapshot can build it.
+// removed it, from the spine or from a data partition found on the way:
+// the follower would miss the snapshot and every row not changed since.
+// Only a start from a snapshot can build it.
 type TrimmedError struct {
 	Topic     string
 	Partition int
@@ -50,7 +57,7 @@ type TrimmedError struct {
 }
 
 func (e *TrimmedError) Error() string {
-	return fmt.Sprintf("%v: %s/%d starts at offset %d: retention removed the beginning of the log, which a follower without recorded positions needs (the snapshot, and every row not changed since); build the follower from a snapshot: walship replay --resnapshot takes a new one, walship replay --from snapshot starts from the newest one the log still holds",
+	return fmt.Sprintf("%v: %s/%d starts at offset %d: retention removed the beginning of the log, which a follower built from the start of the log needs (the snapshot, and every row not changed since); build it from a snapshot instead, into an empty follower: walship replay --resnapshot takes a new one, walship replay --from snapshot starts from the newest one the log still holds",
 		ErrRetention, e.Topic, e.Partition, e.First)
 }
 
@@ -70,8 +77,10 @@ type ReaderConfig struct {
 	// the beginning of the log: the reader then needs every partition from
 	// offset 0 (the spine, and the data partitions Resume does not name), and
 	// a log whose beginning retention removed is a *TrimmedError, never a
-	// silent start at the first offset left. A reader that starts later
-	// starts a data partition Resume does not name at its first held offset.
+	// silent start at the first offset left. So does a reader resumed with
+	// Resume.Whole (it started at the beginning in an earlier run). A reader
+	// that started later (replay --from) starts a data partition Resume does
+	// not name at its first held offset.
 	Resume Offsets
 	// After: transactions with Seq <= After are consumed but not returned.
 	After offsets.Seq
@@ -118,9 +127,10 @@ type Reader struct {
 	last   offsets.Seq // newest transaction assembled
 	closed bool
 	// fromStart: Resume.Spine is 0, the reader starts at the beginning of
-	// the log, and needs all of it (see startAt).
-	fromStart bool
-	shapes    envelope.Shapes
+	// the log, and needs all of it (see startAt). whole: it started there
+	// in this run or an earlier one (Offsets.Whole).
+	fromStart, whole bool
+	shapes           envelope.Shapes
 }
 
 // partition is one data partition being consumed. Its prefetcher
@@ -175,7 +185,8 @@ func NewReader(cfg ReaderConfig) *Reader {
 		cfg.DialTimeout = 10 * time.Second
 	}
 	offs := cfg.Resume.clone()
-	return &Reader{cfg: cfg, parts: map[string]*partition{}, offs: offs, last: cfg.After, fromStart: cfg.Resume.Spine == 0}
+	return &Reader{cfg: cfg, parts: map[string]*partition{}, offs: offs, last: cfg.After, fromStart: cfg.Resume.Spine == 0,
+		whole: cfg.Resume.Spine == 0 || cfg.Resume.Whole}
 }
 
 // newKafkaReader opens topic/part at offset, checked against what the
@@ -209,12 +220,12 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64, named bool
 // partition holds, first..last (last: the next to be written), and returns
 // the offset to read from. Every offset is exact, 0 included: the spine's
 // and the data partitions' Resume names. A data partition Resume does not
-// name is needed from 0 by a reader that starts at the beginning of the log
-// (every event in it belongs to a transaction from there on); a reader that
-// starts later needs none of the events before its first transaction, and
-// starts at first.
+// name is needed from 0 by a reader that read the log from its beginning
+// (every event in it belongs to a transaction from there on); a reader
+// that started later (replay --from) needs none of the events before its
+// first transaction, and starts at first.
 func (r *Reader) startAt(topic string, part int, offset int64, named bool, first, last int64) (int64, error) {
-	if !named && !r.fromStart {
+	if !named && !r.whole {
 		return first, nil
 	}
 	switch {
@@ -587,7 +598,7 @@ func (r *Reader) partition(topic string, part int) (*partition, error) {
 // snapshotOffsets: the spine resumes after the END just read; each
 // partition at its first event not yet used.
 func (r *Reader) snapshotOffsets() Offsets {
-	o := Offsets{Spine: r.offs.Spine, Partitions: make(map[string]int64, len(r.parts)+len(r.offs.Partitions))}
+	o := Offsets{Spine: r.offs.Spine, Whole: r.whole, Partitions: make(map[string]int64, len(r.parts)+len(r.offs.Partitions))}
 	for k, v := range r.offs.Partitions {
 		o.Partitions[k] = v
 	}
