@@ -175,6 +175,67 @@ func (f *logFixture) positions(sink string) int {
 	return n
 }
 
+// run starts the daemon; stop ends it (SIGTERM) and returns its output.
+func (f *logFixture) run() (stop func() string) {
+	f.t.Helper()
+	cmd := exec.Command(binary, "run", "-c", f.cfgPath)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	stopped := false
+	stop = func() string {
+		if !stopped {
+			stopped = true
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}
+		return log.String()
+	}
+	f.t.Cleanup(func() { stop() })
+	return stop
+}
+
+// sinkState is a sink's state and last error on the daemon's status API
+// (empty while it does not answer).
+func (f *logFixture) sinkState(name string) (state, lastError string) {
+	_, body, err := get("http://" + f.httpAt + "/api/v1/status")
+	var doc struct {
+		Sinks []struct {
+			Name      string `json:"name"`
+			State     string `json:"state"`
+			LastError string `json:"last_error"`
+		} `json:"sinks"`
+	}
+	if err != nil || json.Unmarshal([]byte(body), &doc) != nil {
+		return "", ""
+	}
+	for _, s := range doc.Sinks {
+		if s.Name == name {
+			return s.State, s.LastError
+		}
+	}
+	return "", ""
+}
+
+// waitFailed waits until the daemon shows sink failed and done() holds,
+// and returns the sink's error.
+func (f *logFixture) waitFailed(sink string, done func() bool, stop func() string) string {
+	f.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		state, lastErr := f.sinkState(sink)
+		if state == "failed" && done() {
+			return lastErr
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("sink %s: state %q (%s)\nlog:\n%s", sink, state, lastErr, stop())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (f *logFixture) replay(args ...string) (string, int) {
 	f.t.Helper()
 	return walship(f.t, append([]string{"replay", "-c", f.cfgPath}, args...)...)
@@ -301,46 +362,14 @@ func TestTrimmedLogRefused(t *testing.T) {
 	// The daemon: lite and fresh have positions and go on; late, a sink
 	// added now, has none and refuses to start.
 	f.txn("items", now, false, 6)
-	cmd := exec.Command(binary, "run", "-c", f.cfgPath)
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	var late struct{ State, LastError string }
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		_, body, err := get("http://" + f.httpAt + "/api/v1/status")
-		var doc struct {
-			Sinks []struct {
-				Name      string `json:"name"`
-				State     string `json:"state"`
-				LastError string `json:"last_error"`
-			} `json:"sinks"`
-		}
-		if err == nil && json.Unmarshal([]byte(body), &doc) == nil {
-			for _, s := range doc.Sinks {
-				if s.Name == "late" {
-					late.State, late.LastError = s.State, s.LastError
-				}
-			}
-		}
-		caughtUp := len(f.ids("lite", "items")) == 6 && len(f.ids("fresh", "items")) == 6
-		if late.State == "failed" && caughtUp {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("late: %+v, lite %v, fresh %v\nstatus: %s\nlog:\n%s", late, f.ids("lite", "items"), f.ids("fresh", "items"), body, log.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Logf("late: %s", late.LastError)
+	stop := f.run()
+	lateErr := f.waitFailed("late", func() bool {
+		return len(f.ids("lite", "items")) == 6 && len(f.ids("fresh", "items")) == 6
+	}, stop)
+	stop()
+	t.Logf("late: %s", lateErr)
 	for _, want := range []string{spine + "/0 starts at offset 4", "retention removed the beginning of the log", "--resnapshot", "--from snapshot"} {
-		if !strings.Contains(late.LastError, want) {
+		if !strings.Contains(lateErr, want) {
 			t.Errorf("late's error does not say %q", want)
 		}
 	}
@@ -380,4 +409,48 @@ func TestTrimmedDataPartitionRefused(t *testing.T) {
 	if n := f.positions("lite"); n != 0 {
 		t.Errorf("the refused replay recorded %d positions", n)
 	}
+
+	// The daemon's sink, new, finds the hole when it first needs the
+	// partition, and stops there (it applied the transaction before it).
+	stop := f.run()
+	lastErr := f.waitFailed("lite", func() bool { return true }, stop)
+	out = stop()
+	t.Logf("lite: %s", lastErr)
+	if !strings.Contains(lastErr, b+"/0 starts at offset 1: retention removed the beginning of the log") {
+		t.Errorf("lite's error does not name %s/0 starting at offset 1:\n%s\n%s", b, lastErr, out)
+	}
+	wantIDs(t, "daemon: table a", f.ids("lite", "a"), 1, 2)
+	wantIDs(t, "daemon: table b", f.ids("lite", "b"))
+}
+
+// TestTrimmedPartitionAfterRestart: a sink that built its follower from
+// the start of the log, stopped, and restarted with positions still needs
+// from offset 0 a data partition it never read; retention removed the
+// partition's first record meanwhile: the sink stops at once, naming it,
+// and never starts the partition at the first offset left.
+func TestTrimmedPartitionAfterRestart(t *testing.T) {
+	f := newLogFixture(t, "lite")
+	now := time.Now().UTC()
+	f.txn("a", now, false, 1, 2)
+	stop := f.run()
+	for deadline := time.Now().Add(60 * time.Second); len(f.ids("lite", "a")) < 2; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("lite did not apply the first transaction:\n%s", stop())
+		}
+	}
+	stop()
+	f.txn("b", now, false, 3, 4) // b/0 offsets 0, 1
+	f.txn("a", now, false, 5)
+	b := kafka.TopicName(f.prefix, "public", "b")
+	testenv.DeleteRecords(t, b, 0, 1)
+
+	stop = f.run()
+	lastErr := f.waitFailed("lite", func() bool { return true }, stop)
+	out := stop()
+	t.Logf("lite: %s", lastErr)
+	if !strings.Contains(lastErr, b+"/0 starts at offset 1, but the follower needs it from 0") {
+		t.Errorf("lite's error does not say %s/0 is needed from 0:\n%s\n%s", b, lastErr, out)
+	}
+	wantIDs(t, "table a", f.ids("lite", "a"), 1, 2)
+	wantIDs(t, "table b", f.ids("lite", "b"))
 }

@@ -232,7 +232,7 @@ func (r *Reader) startAt(topic string, part int, offset int64, named bool, first
 	case offset < first && r.fromStart:
 		return 0, &TrimmedError{Topic: topic, Partition: part, First: first}
 	case offset < first:
-		return 0, fmt.Errorf("%w: %s/%d starts at offset %d, but the follower needs it from %d; rebuild the follower (walship replay)",
+		return 0, fmt.Errorf("%w: %s/%d starts at offset %d, but the follower needs it from %d; rebuild the follower from a snapshot, into an empty follower: walship replay --resnapshot (or --from snapshot, while the log holds one)",
 			ErrRetention, topic, part, first, offset)
 	case offset > last:
 		return 0, fmt.Errorf("%w: %s/%d ends at offset %d, but the follower resumes at %d (was the topic deleted and recreated?); rebuild the follower (walship replay)",
