@@ -208,6 +208,9 @@ func explainTrimmed(ctx context.Context, w io.Writer, cfg *config.Config, o repl
 	if o.into != "" {
 		into = " --into DB" // not printed: a DSN may hold a password
 	}
+	if o.tables != "" {
+		into += " --tables " + o.tables
+	}
 	if held {
 		fmt.Fprintf(w, "Start from the newest snapshot the log holds:\n  walship replay -c %s --sink %s%s --from snapshot\n", o.path, o.sink, into)
 		fmt.Fprintln(w, "(or take a new one: stop the daemon, empty the follower database, and run replay --resnapshot)")
