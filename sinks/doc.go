@@ -25,5 +25,9 @@
 //
 // A sink that meets a gap in the log (retention deleted offsets it needs)
 // stops with a permanent error that tells the operator to rebuild with
-// walship replay.
+// walship replay. A source the follower recorded nothing of is read from
+// the beginning of its log (spine offset 0), which must all be there: a
+// sink added after retention trimmed the log stops with a
+// kafka.TrimmedError instead of starting at the first offset left, and is
+// built from a snapshot (walship replay --from snapshot, or --resnapshot).
 package sinks

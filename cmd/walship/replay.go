@@ -45,15 +45,23 @@ exactly once, under the sink's lock in the follower (a running daemon on the
 same follower refuses it), and resumable: a replay that was stopped or killed
 continues where it stopped when run again.
 
-It stops when it applied everything the log held when it started, or with
---to, exactly after the last transaction at or before a position (a
-PostgreSQL LSN like 0/16B3748, a GTID set) or an RFC 3339 time (compared with
-the transaction's commit time).
+It stops when it applied everything the log held when it started, or at
+--to. A position (a PostgreSQL LSN like 0/16B3748, a GTID set) stops exactly
+after the last transaction at or before it. An RFC 3339 time stops after the
+last transaction, in the source's log order, whose commit time is at or
+before it: the follower holds a prefix of the source's history with every
+transaction committed at or before the time, and also those before the last
+of them in log order that committed later (PostgreSQL commit times are not
+in LSN order, MariaDB's are whole seconds). The replay finds that
+transaction by reading each source's transaction topic first.
 
 A follower without recorded positions starts where --from says: the start
 of the log (earliest, the default), the newest snapshot in the log
 (snapshot), or after a position or time (a follower restored from a backup
-taken there). A follower with positions always resumes after them.
+taken there). A follower with positions always resumes after them. From the
+start, the log must still begin at offset 0 (the snapshot is there): when
+retention removed its beginning the replay refuses, and only a start from
+a snapshot can build the follower (--from snapshot, or --resnapshot).
 
 --tables rebuilds only some tables (empty them first). On a follower the
 sink applies, they are rebuilt up to the sink's recorded positions, under
@@ -71,7 +79,7 @@ stopped), then rebuilds an empty follower from it.`,
 	f := cmd.Flags()
 	f.StringVar(&o.sink, "sink", "", "name of the sink to rebuild (required)")
 	f.StringVar(&o.into, "into", "", "build into this database instead of the configured follower: a PostgreSQL URL, a go-sql-driver DSN or a SQLite path, by the sink's engine")
-	f.StringVar(&o.to, "to", "", "stop after the last transaction at or before this LSN, GTID set or RFC 3339 time")
+	f.StringVar(&o.to, "to", "", "stop after the last transaction at or before this LSN or GTID set, or after the last transaction in log order committed at or before this RFC 3339 time (a prefix of the log: transactions before it that committed later are applied too)")
 	f.StringVar(&o.from, "from", "earliest", "where a follower without positions starts: earliest (the start of the log), snapshot (the newest snapshot in the log), or after a position (LSN, GTID set) or RFC 3339 time; a follower with positions resumes after them")
 	f.StringVar(&o.tables, "tables", "", "rebuild only these tables: comma-separated schema.table patterns (globs), e.g. public.orders,public.line_*")
 	f.BoolVar(&o.resnapshot, "resnapshot", false, "take a new snapshot of the sink's sources into the log first (the daemon must be stopped), then rebuild an empty follower from it")
@@ -164,6 +172,19 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 	for _, s := range srcs {
 		if err := s.spineBounds(ctx, cfg.Kafka.Brokers, kafkaSecurity(cfg), cfg.Kafka.DialTimeout); err != nil {
 			return withCode(exitFailure, err)
+		}
+	}
+	if b != nil && b.isTime {
+		b.ends = map[string]timeBound{}
+		for _, s := range srcs {
+			tb, err := resolveTime(ctx, cfg, s, b.time)
+			if err != nil {
+				return withCode(exitFailure, fmt.Errorf("source %s: --to %s: %w", s.name, b.text, err))
+			}
+			b.ends[s.name] = tb
+			if s.exists {
+				fmt.Fprintf(stderr, "replay: source %s: --to %s %s\n", s.name, b.text, tb.describe(b.time))
+			}
 		}
 	}
 	var starts map[string]sinks.SourceState
@@ -286,12 +307,15 @@ func (s *replaySource) spineBounds(ctx context.Context, brokers []string, sec ka
 	return nil
 }
 
-// bound is --to: a commit time, or a position per source.
+// bound is --to: a commit time, or a position per source. A time is
+// resolved on each source's log before the replay (resolveTime): the
+// prefix up to the last transaction committed at or before it.
 type bound struct {
 	text   string
 	time   time.Time
 	isTime bool
 	pos    map[string]offsets.Position
+	ends   map[string]timeBound // a time resolved, per source
 }
 
 func parseBound(s string, srcs []*replaySource) (*bound, error) {
@@ -313,12 +337,22 @@ func parseBound(s string, srcs []*replaySource) (*bound, error) {
 	return b, nil
 }
 
+// limit is the time bound resolved on source's log, if the bound is a time.
+func (b *bound) limit(source string) (timeBound, bool) {
+	if b == nil || !b.isTime {
+		return timeBound{}, false
+	}
+	tb, ok := b.ends[source]
+	return tb, ok
+}
+
 // beyond reports whether the log of source passed the bound at txn: txn
 // is a transaction after it, or a heartbeat saying every transaction up to
 // the bound was sent before it. Neither it nor anything later is applied.
 func (b *bound) beyond(source string, txn *kafka.Txn) bool {
 	mk := txn.End
 	if b.isTime {
+		// --from TIME (findStart); --to TIME is resolved to an offset.
 		return !mk.Time.IsZero() && mk.Time.After(b.time)
 	}
 	t, p := b.pos[source], mk.Pos
@@ -375,6 +409,9 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 		if !s.exists {
 			end[s.name] = 0
 		}
+		if tb, ok := b.limit(s.name); ok {
+			end[s.name] = min(end[s.name], tb.end)
+		}
 	}
 	ac := applierConfig(*sk, engines)
 	if rfo.tables != nil {
@@ -387,6 +424,24 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 	}
 	f := &replayFollower{Applier: sqlsink.New(ac, d, log.With("sink", sk.Name)), stderr: stderr,
 		starts: rfo.starts, requireEmpty: rfo.requireEmpty, tables: rfo.tables, main: sk.Name, to: o.to}
+	checked := map[string]bool{}
+	for _, s := range srcs {
+		f.sources = append(f.sources, s.name)
+	}
+	f.logStart = func(ctx context.Context, source string) error {
+		if checked[source] {
+			return nil
+		}
+		for _, s := range srcs {
+			if s.name == source {
+				if err := checkLogStart(ctx, cfg, s, end[source]); err != nil {
+					return err
+				}
+			}
+		}
+		checked[source] = true
+		return nil
+	}
 	workers := sk.Workers
 	if o.workers > 0 {
 		workers = o.workers
@@ -395,10 +450,16 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 		workers = 1
 	}
 	pr := &progress{read: map[string]int64{}, first: map[string]int64{}, crossed: map[string]bool{}}
+	for _, s := range srcs {
+		if tb, ok := b.limit(s.name); ok {
+			pr.crossed[s.name] = tb.crossed
+		}
+	}
 	until := func(source string, txn *kafka.Txn) bool {
 		pr.mu.Lock()
 		defer pr.mu.Unlock()
-		if (b != nil && b.beyond(source, txn)) || f.beyondLimit(source, txn) {
+		// A time bound is a spine offset (end), not a test of each commit.
+		if (b != nil && !b.isTime && b.beyond(source, txn)) || f.beyondLimit(source, txn) {
 			pr.crossed[source] = true
 			return true
 		}
@@ -442,7 +503,11 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 	<-progDone
 	st := sink.Status()
 	elapsed := time.Since(start)
+	var trimmed *kafka.TrimmedError
 	switch {
+	case errors.As(runErr, &trimmed):
+		explainTrimmed(ctx, stderr, cfg, o, srcs, st.AppliedTxns, runErr)
+		return errors.New("the log no longer holds its beginning, which this follower needs: start from a snapshot")
 	case errors.Is(runErr, kafka.ErrRetention):
 		fmt.Fprintf(stderr, `replay: %v
 The log no longer holds everything this follower needs: a replay cannot rebuild it.
@@ -580,45 +645,30 @@ func dryRun(ctx context.Context, w io.Writer, cfg *config.Config, sink, target s
 	return nil
 }
 
-// scanSpine reads a source's transaction topic from first to end.
+// scanSpine reads a source's transaction topic from first to end, or to
+// the bound.
 func scanSpine(ctx context.Context, cfg *config.Config, s *replaySource, b *bound) (txns, hbs, upto int64, parts map[string]int64, err error) {
 	parts = map[string]int64{}
-	kr := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cfg.Kafka.Brokers, Topic: kafka.TransactionTopic(s.prefix), Partition: 0,
-		Dialer:   kafkaSecurity(cfg).Dialer(10 * time.Second),
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
-	defer kr.Close()
-	if err = kr.SetOffset(s.first); err != nil {
-		return
-	}
 	upto = s.first - 1
-	for upto < s.end-1 {
-		var m kafkago.Message
-		if m, err = kr.FetchMessage(ctx); err != nil {
-			return
-		}
-		rec := envelope.Record{Key: m.Key, Value: m.Value}
-		for _, h := range m.Headers {
-			rec.Headers = append(rec.Headers, envelope.Header{Key: h.Key, Value: h.Value})
-		}
-		mk, derr := envelope.DecodeMarker(rec)
-		if derr != nil {
-			err = fmt.Errorf("offset %d: %w", m.Offset, derr)
-			return
-		}
-		hb := mk.Status == envelope.StatusHeartbeat
-		if (hb || mk.Status == envelope.StatusEnd) && b != nil && b.beyond(s.name, &kafka.Txn{End: mk, Heartbeat: hb}) {
-			return
-		}
-		upto = m.Offset
-		switch mk.Status {
-		case envelope.StatusHeartbeat:
-			hbs++
-		case envelope.StatusEnd:
-			txns++
-			for _, pc := range mk.Partitions {
-				parts[fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)] += int64(pc.Count)
-			}
-		}
+	end := s.end
+	if tb, ok := b.limit(s.name); ok {
+		end = min(end, tb.end)
 	}
+	err = eachMarker(ctx, cfg, s, s.first, end, func(off int64, mk envelope.Marker) bool {
+		hb := mk.Status == envelope.StatusHeartbeat
+		if b != nil && !b.isTime && b.beyond(s.name, &kafka.Txn{End: mk, Heartbeat: hb}) {
+			return false
+		}
+		upto = off
+		if hb {
+			hbs++
+			return true
+		}
+		txns++
+		for _, pc := range mk.Partitions {
+			parts[fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)] += int64(pc.Count)
+		}
+		return true
+	})
 	return
 }

@@ -45,6 +45,12 @@ type replayFollower struct {
 	main   string
 	to     string // --to, refused with --tables on the sink's own follower
 
+	// logStart, when set, checks that the log of a source still holds the
+	// beginning a follower starting there needs (checkLogStart), before
+	// anything is applied.
+	logStart func(ctx context.Context, source string) error
+	sources  []string
+
 	mu     sync.Mutex
 	live   bool                   // --tables on a follower the sink applies: stop at its positions
 	limits map[string]offsets.Seq // the sink's watermark per source, when live
@@ -95,15 +101,26 @@ func (f *replayFollower) Prepare(ctx context.Context) (map[string]sinks.SourceSt
 			return fail(fmt.Errorf("%s: the follower already recorded positions of this sink; drop and recreate the follower database (or replay --into an empty one)", f.requireEmpty))
 		}
 		fmt.Fprintln(f.stderr, "replay: the follower recorded positions: resuming after them")
-		return state, release, nil
-	}
-	if f.starts != nil {
+	} else if f.starts != nil {
 		out := map[string]sinks.SourceState{}
 		for src, st := range f.starts {
 			st.Above = map[offsets.Seq]bool{}
 			out[src] = st
 		}
-		return out, release, nil
+		state = out
+	}
+	// A source read from spine offset 0 is read from the beginning of its
+	// log, which must all be there: refuse now rather than after applying
+	// the transactions before the first hole.
+	if f.logStart != nil {
+		for _, src := range f.sources {
+			if state[src].Offsets.Spine != 0 {
+				continue
+			}
+			if err := f.logStart(ctx, src); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	return state, release, nil
 }
@@ -214,12 +231,20 @@ func parseTables(s string) ([]string, error) {
 	return out, nil
 }
 
+// errNoSnapshot is findStart's answer to --from snapshot on a log that
+// holds no snapshot.
+var errNoSnapshot = errors.New("no snapshot in the log")
+
 // findStart scans a source's transaction topic for where --from starts:
 // "snapshot" is the first chunk of the newest snapshot in the log; a
 // position or time starts after the last transaction at or before it.
 // The state returned starts a follower without positions there.
 func findStart(ctx context.Context, cfg *config.Config, s *replaySource, from string, b *bound) (sinks.SourceState, string, error) {
 	st := sinks.SourceState{}
+	if s.exists && s.end <= s.first && s.first > 0 && from == "snapshot" {
+		return st, "", fmt.Errorf("%w: the log of source %s (%s) is empty: retention removed every record up to offset %d: take one with replay --resnapshot",
+			errNoSnapshot, s.name, kafka.TransactionTopic(s.prefix), s.first)
+	}
 	if !s.exists || s.end <= s.first {
 		return st, "the log is empty", nil
 	}
@@ -268,9 +293,13 @@ func findStart(ctx context.Context, cfg *config.Config, s *replaySource, from st
 		st.Offsets.Spine = s.end
 		return st, "the log holds nothing after it", nil
 	}
+	if snapAt < 0 && s.first > 0 {
+		return st, "", fmt.Errorf("%w: the log of source %s (%s offsets %d..%d) holds none: take one with replay --resnapshot",
+			errNoSnapshot, s.name, kafka.TransactionTopic(s.prefix), s.first, s.end-1)
+	}
 	if snapAt < 0 {
-		return st, "", fmt.Errorf("the log of source %s (%s offsets %d..%d) holds no snapshot: replay --from earliest, or take one with replay --resnapshot",
-			s.name, kafka.TransactionTopic(s.prefix), s.first, s.end-1)
+		return st, "", fmt.Errorf("%w: the log of source %s (%s offsets %d..%d) holds none: replay --from earliest, or take one with replay --resnapshot",
+			errNoSnapshot, s.name, kafka.TransactionTopic(s.prefix), s.first, s.end-1)
 	}
 	// The watermark stays zero: nothing before the snapshot is applied.
 	st.Offsets.Spine = snapAt

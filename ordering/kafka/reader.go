@@ -25,10 +25,16 @@ import (
 type Offsets struct {
 	Spine      int64            `json:"spine"`
 	Partitions map[string]int64 `json:"partitions,omitempty"`
+	// Whole says the reader read the log from its beginning: a data
+	// partition Partitions does not name is needed from offset 0 (each
+	// event in it belongs to a transaction from there on), not from the
+	// first offset retention left. Positions stored before it existed
+	// lack it, and keep the old reading.
+	Whole bool `json:"whole,omitempty"`
 }
 
 func (o Offsets) clone() Offsets {
-	c := Offsets{Spine: o.Spine, Partitions: make(map[string]int64, len(o.Partitions))}
+	c := Offsets{Spine: o.Spine, Whole: o.Whole, Partitions: make(map[string]int64, len(o.Partitions))}
 	for k, v := range o.Partitions {
 		c.Partitions[k] = v
 	}
@@ -39,6 +45,25 @@ func (o Offsets) clone() Offsets {
 // needs (retention deleted them): the follower must be rebuilt.
 var ErrRetention = errors.New("the log no longer holds what this follower needs")
 
+// TrimmedError is ErrRetention for a reader that starts at the beginning
+// of the log (a follower without recorded positions) when retention
+// removed it, from the spine or from a data partition found on the way:
+// the follower would miss the snapshot and every row not changed since.
+// Only a start from a snapshot can build it.
+type TrimmedError struct {
+	Topic     string
+	Partition int
+	First     int64 // the first offset the partition holds
+}
+
+func (e *TrimmedError) Error() string {
+	return fmt.Sprintf("%v: %s/%d starts at offset %d: retention removed the beginning of the log, which a follower built from the start of the log needs (the snapshot, and every row not changed since); build it from a snapshot instead, into an empty follower: walship replay --resnapshot takes a new one, walship replay --from snapshot starts from the newest one the log still holds",
+		ErrRetention, e.Topic, e.Partition, e.First)
+}
+
+// Unwrap makes a TrimmedError match ErrRetention.
+func (e *TrimmedError) Unwrap() error { return ErrRetention }
+
 // ErrEnd is returned by Next once the spine was read up to ReaderConfig.End.
 var ErrEnd = errors.New("end of the log reached")
 
@@ -47,7 +72,15 @@ type ReaderConfig struct {
 	Brokers []string
 	// Prefix is the source's topic prefix: the spine is Prefix.transaction.
 	Prefix string
-	// Resume is where to start; zero offsets start at the beginning.
+	// Resume is where to start. Its offsets are exact: the spine and each
+	// data partition it names must still hold them. A spine offset of 0 is
+	// the beginning of the log: the reader then needs every partition from
+	// offset 0 (the spine, and the data partitions Resume does not name), and
+	// a log whose beginning retention removed is a *TrimmedError, never a
+	// silent start at the first offset left. So does a reader resumed with
+	// Resume.Whole (it started at the beginning in an earlier run). A reader
+	// that started later (replay --from) starts a data partition Resume does
+	// not name at its first held offset.
 	Resume Offsets
 	// After: transactions with Seq <= After are consumed but not returned.
 	After offsets.Seq
@@ -93,7 +126,11 @@ type Reader struct {
 	offs   Offsets
 	last   offsets.Seq // newest transaction assembled
 	closed bool
-	shapes envelope.Shapes
+	// fromStart: Resume.Spine is 0, the reader starts at the beginning of
+	// the log, and needs all of it (see startAt). whole: it started there
+	// in this run or an earlier one (Offsets.Whole).
+	fromStart, whole bool
+	shapes           envelope.Shapes
 }
 
 // partition is one data partition being consumed. Its prefetcher
@@ -148,23 +185,22 @@ func NewReader(cfg ReaderConfig) *Reader {
 		cfg.DialTimeout = 10 * time.Second
 	}
 	offs := cfg.Resume.clone()
-	return &Reader{cfg: cfg, parts: map[string]*partition{}, offs: offs, last: cfg.After}
+	return &Reader{cfg: cfg, parts: map[string]*partition{}, offs: offs, last: cfg.After, fromStart: cfg.Resume.Spine == 0,
+		whole: cfg.Resume.Spine == 0 || cfg.Resume.Whole}
 }
 
-func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.Reader, error) {
+// newKafkaReader opens topic/part at offset, checked against what the
+// partition holds; it returns the offset it starts at. named says the
+// offset is a position (the spine's, or one Resume names); an unnamed data
+// partition starts at 0 when the reader starts at the beginning of the
+// log, and otherwise at the first offset the partition still holds.
+func (r *Reader) newKafkaReader(topic string, part int, offset int64, named bool) (*kafkago.Reader, int64, error) {
 	first, last, err := r.bounds(topic, part)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	switch {
-	case offset == 0:
-		offset = first
-	case offset < first:
-		return nil, fmt.Errorf("%w: %s/%d starts at offset %d, but the follower needs it from %d; rebuild the follower (walship replay)",
-			ErrRetention, topic, part, first, offset)
-	case offset > last:
-		return nil, fmt.Errorf("%w: %s/%d ends at offset %d, but the follower resumes at %d (was the topic deleted and recreated?); rebuild the follower (walship replay)",
-			ErrRetention, topic, part, last, offset)
+	if offset, err = r.startAt(topic, part, offset, named, first, last); err != nil {
+		return nil, 0, err
 	}
 	kr := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: r.cfg.Brokers, Topic: topic, Partition: part,
@@ -175,9 +211,34 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64) (*kafkago.
 	})
 	if err := kr.SetOffset(offset); err != nil {
 		kr.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	return kr, nil
+	return kr, offset, nil
+}
+
+// startAt checks a read of topic/part from offset against the offsets the
+// partition holds, first..last (last: the next to be written), and returns
+// the offset to read from. Every offset is exact, 0 included: the spine's
+// and the data partitions' Resume names. A data partition Resume does not
+// name is needed from 0 by a reader that read the log from its beginning
+// (every event in it belongs to a transaction from there on); a reader
+// that started later (replay --from) needs none of the events before its
+// first transaction, and starts at first.
+func (r *Reader) startAt(topic string, part int, offset int64, named bool, first, last int64) (int64, error) {
+	if !named && !r.whole {
+		return first, nil
+	}
+	switch {
+	case offset < first && r.fromStart:
+		return 0, &TrimmedError{Topic: topic, Partition: part, First: first}
+	case offset < first:
+		return 0, fmt.Errorf("%w: %s/%d starts at offset %d, but the follower needs it from %d; rebuild the follower from a snapshot, into an empty follower: walship replay --resnapshot (or --from snapshot, while the log holds one)",
+			ErrRetention, topic, part, first, offset)
+	case offset > last:
+		return 0, fmt.Errorf("%w: %s/%d ends at offset %d, but the follower resumes at %d (was the topic deleted and recreated?); rebuild the follower (walship replay)",
+			ErrRetention, topic, part, last, offset)
+	}
+	return offset, nil
 }
 
 func (r *Reader) topicExists(ctx context.Context, topic string) (bool, error) {
@@ -225,7 +286,7 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 				}
 			}
 		}
-		kr, err := r.newKafkaReader(topic, 0, r.offs.Spine)
+		kr, _, err := r.newKafkaReader(topic, 0, r.offs.Spine, true)
 		if err != nil {
 			return nil, err
 		}
@@ -519,8 +580,8 @@ func (r *Reader) partition(topic string, part int) (*partition, error) {
 	if p := r.parts[key]; p != nil {
 		return p, nil
 	}
-	start := r.offs.Partitions[key]
-	kr, err := r.newKafkaReader(topic, part, start)
+	start, named := r.offs.Partitions[key]
+	kr, start, err := r.newKafkaReader(topic, part, start, named)
 	if err != nil {
 		return nil, err
 	}
@@ -537,7 +598,7 @@ func (r *Reader) partition(topic string, part int) (*partition, error) {
 // snapshotOffsets: the spine resumes after the END just read; each
 // partition at its first event not yet used.
 func (r *Reader) snapshotOffsets() Offsets {
-	o := Offsets{Spine: r.offs.Spine, Partitions: make(map[string]int64, len(r.parts)+len(r.offs.Partitions))}
+	o := Offsets{Spine: r.offs.Spine, Whole: r.whole, Partitions: make(map[string]int64, len(r.parts)+len(r.offs.Partitions))}
 	for k, v := range r.offs.Partitions {
 		o.Partitions[k] = v
 	}

@@ -129,3 +129,45 @@ func Partitions(ctx context.Context, brokers []string, sec Security, timeout tim
 	}
 	return 0, nil
 }
+
+// FirstOffsets returns the first offset each of parts (topic → partitions)
+// still holds, as the brokers report it now: 0 unless retention (or
+// DeleteRecords) removed the partition's beginning.
+func FirstOffsets(ctx context.Context, brokers []string, sec Security, timeout time.Duration, parts map[string][]int) (map[string]map[int]int64, error) {
+	out := map[string]map[int]int64{}
+	if len(parts) == 0 {
+		return out, nil
+	}
+	tr := sec.Transport(timeout, time.Hour)
+	defer tr.CloseIdleConnections()
+	c := &kafkago.Client{Addr: brokerAddr(brokers), Timeout: timeout, Transport: tr}
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+	for topic, ps := range parts {
+		for _, p := range ps {
+			req.Topics[topic] = append(req.Topics[topic], kafkago.FirstOffsetOf(p))
+		}
+	}
+	resp, err := c.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("list offsets: %w", err)
+	}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("first offset of %s/%d: %w", topic, p.Partition, p.Error)
+			}
+			if out[topic] == nil {
+				out[topic] = map[int]int64{}
+			}
+			out[topic][p.Partition] = p.FirstOffset
+		}
+	}
+	for topic, ps := range parts {
+		for _, p := range ps {
+			if _, ok := out[topic][p]; !ok {
+				return nil, fmt.Errorf("first offset of %s/%d: the brokers did not answer for it", topic, p)
+			}
+		}
+	}
+	return out, nil
+}
