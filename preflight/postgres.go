@@ -225,6 +225,7 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 		r.fact("slot %s will be created (%d of %d slots in use)", src.Slot, usedSlots, slots)
 	}
 
+	pgReplicaIdentity(ctx, r, conn, src)
 	if len(r.Problems) == 0 {
 		pgReplicationProbe(ctx, r, cc, key)
 	}

@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +156,27 @@ func TestPGSinkWithoutCreate(t *testing.T) {
 	res := only(t, runCheck(t, pgSinkConfig(withUser(t, dsn, role, "", ""), pw), pw))
 	wantProblem(t, res, Privilege, "cannot create schemas", `GRANT CREATE ON DATABASE "postgres" TO "`+role+`"`)
 	wantProblem(t, res, Privilege, "cannot create tables in schema public", `GRANT CREATE ON SCHEMA public TO "`+role+`"`)
+}
+
+// TestPGSourceReplicaIdentityNote: captured tables with foreign or unique
+// keys whose updates carry no old row are named in a note (not a
+// problem); REPLICA IDENTITY FULL removes them from it.
+func TestPGSourceReplicaIdentityNote(t *testing.T) {
+	root := testenv.PGSource(t)
+	db := "walship_pf_ri_" + suffix(t)
+	pgExec(t, root, "CREATE DATABASE "+db)
+	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	dsn := withUser(t, root, "postgres", "", db)
+	pgExec(t, dsn,
+		"CREATE TABLE parent (id int PRIMARY KEY, email text UNIQUE)",
+		"CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))",
+		"CREATE TABLE plain (id int PRIMARY KEY, v text)",
+		"CREATE TABLE full_child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))",
+		"ALTER TABLE full_child REPLICA IDENTITY FULL")
+	res := only(t, runCheck(t, pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))))
+	wantNoProblems(t, res)
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "2 captured tables") ||
+		!strings.Contains(res.Notes[0], "public.child, public.parent") || !strings.Contains(res.Notes[0], "REPLICA IDENTITY FULL") {
+		t.Errorf("notes: %q", res.Notes)
+	}
 }
