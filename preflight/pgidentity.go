@@ -56,3 +56,38 @@ func pgReplicaIdentity(ctx context.Context, r *Result, conn *pgx.Conn, src *conf
 		"those updates are applied in order, not in parallel. ALTER TABLE … REPLICA IDENTITY FULL on each: %s",
 		len(tables), strings.Join(shown, ", "))
 }
+
+// pgUnlogged notes the tables the patterns match that PostgreSQL never
+// writes to the WAL (UNLOGGED): they cannot be captured, and are not.
+func pgUnlogged(ctx context.Context, r *Result, conn *pgx.Conn, src *config.PostgresSource) {
+	rows, err := conn.Query(ctx, `
+		SELECT n.nspname::text, c.relname::text
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u'
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+		ORDER BY 1, 2`)
+	if err != nil {
+		pgQueryProblem(r, "listing unlogged tables", err)
+		return
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var schema, table string
+		if err := rows.Scan(&schema, &table); err != nil {
+			pgQueryProblem(r, "listing unlogged tables", err)
+			return
+		}
+		if config.MatchTable(src.Tables, schema, table) {
+			tables = append(tables, schema+"."+table)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		pgQueryProblem(r, "listing unlogged tables", err)
+		return
+	}
+	if len(tables) > 0 {
+		r.note("%d tables the patterns match are UNLOGGED, never in the WAL, so not captured (ALTER TABLE … SET LOGGED to capture them): %s",
+			len(tables), strings.Join(tables, ", "))
+	}
+}

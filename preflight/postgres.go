@@ -226,6 +226,7 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 	}
 
 	pgReplicaIdentity(ctx, r, conn, src)
+	pgUnlogged(ctx, r, conn, src)
 	if len(r.Problems) == 0 {
 		pgReplicationProbe(ctx, r, cc, key)
 	}

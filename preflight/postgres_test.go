@@ -160,7 +160,8 @@ func TestPGSinkWithoutCreate(t *testing.T) {
 
 // TestPGSourceReplicaIdentityNote: captured tables with foreign or unique
 // keys whose updates carry no old row are named in a note (not a
-// problem); REPLICA IDENTITY FULL removes them from it.
+// problem); REPLICA IDENTITY FULL removes them from it. Unlogged tables
+// the patterns match are noted as not captured.
 func TestPGSourceReplicaIdentityNote(t *testing.T) {
 	root := testenv.PGSource(t)
 	db := "walship_pf_ri_" + suffix(t)
@@ -172,11 +173,13 @@ func TestPGSourceReplicaIdentityNote(t *testing.T) {
 		"CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))",
 		"CREATE TABLE plain (id int PRIMARY KEY, v text)",
 		"CREATE TABLE full_child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))",
-		"ALTER TABLE full_child REPLICA IDENTITY FULL")
+		"ALTER TABLE full_child REPLICA IDENTITY FULL",
+		"CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)")
 	res := only(t, runCheck(t, pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))))
 	wantNoProblems(t, res)
-	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "2 captured tables") ||
-		!strings.Contains(res.Notes[0], "public.child, public.parent") || !strings.Contains(res.Notes[0], "REPLICA IDENTITY FULL") {
+	if len(res.Notes) != 2 || !strings.Contains(res.Notes[0], "2 captured tables") ||
+		!strings.Contains(res.Notes[0], "public.child, public.parent") || !strings.Contains(res.Notes[0], "REPLICA IDENTITY FULL") ||
+		!strings.Contains(res.Notes[1], "UNLOGGED") || !strings.Contains(res.Notes[1], ": public.scratch") {
 		t.Errorf("notes: %q", res.Notes)
 	}
 }

@@ -111,12 +111,15 @@ func matches(patterns []string, schema, table string) bool {
 	return config.MatchTable(patterns, schema, table)
 }
 
-// listTables reads the captured tables with their columns and keys.
+// listTables reads the captured tables with their columns and keys: on
+// PostgreSQL the permanent tables and partitioned roots (unlogged and
+// temporary tables are never in the WAL: walship check notes them), on
+// MySQL base and system-versioned tables.
 func (s *source) listTables(ctx context.Context) ([]Table, error) {
 	var q string
 	if s.engine == "postgres" {
 		q = `SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+			WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
 			  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
 			ORDER BY 1, 2`
 	} else {
