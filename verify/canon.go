@@ -634,3 +634,19 @@ func compareKey(k Kind, a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// Kinds lists every comparison class, KindOther first.
+func Kinds() []Kind {
+	out := make([]Kind, len(kindNames))
+	for i := range out {
+		out[i] = Kind(i)
+	}
+	return out
+}
+
+// PostgresKind is the comparison class of a PostgreSQL column whose base
+// type (domains resolved) is typname, of typtype, an array or not.
+func PostgresKind(typname string, isArray bool, typtype string) Kind { return pgKind(typname, isArray, typtype) }
+
+// MySQLKind is the comparison class of an information_schema DATA_TYPE.
+func MySQLKind(dataType string) Kind { return mysqlKind(dataType) }
