@@ -133,7 +133,11 @@ func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.
 		FROM pg_constraint c
 		JOIN pg_class pc ON pc.oid = c.confrelid
 		JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-		WHERE c.conrelid = $1 AND c.contype = 'f' ORDER BY c.oid`, relid)
+		WHERE c.conrelid = $1 AND c.contype = 'f'
+		  -- A foreign key to a partitioned table has internal clones, one
+		  -- per partition; the key is the one to the root.
+		  AND NOT (c.conparentid <> 0 AND pc.relispartition)
+		ORDER BY c.oid`, relid)
 	if err != nil {
 		return fmt.Errorf("foreign keys of %s: %w", t.QualifiedName(), err)
 	}
