@@ -7,8 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
 )
 
 // partitionedSchema: a partitioned table whose primary key includes the
@@ -176,4 +180,107 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 	if !viaRoot || fmt.Sprint(got) != "[public.pt]" {
 		t.Errorf("after migrating: pubviaroot=%v, tables %v", viaRoot, got)
 	}
+}
+
+// runUntilError runs a source like start does, but once: the error that
+// ends its run (a supervisor would stop there on a permanent one) is sent
+// on the returned channel.
+func (h *harness) runUntilError(cfg Config) <-chan error {
+	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{})
+	newLog := func() (sources.Log, error) {
+		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
+	}
+	h.src = New(cfg, newLog, h.store, h.srcLog())
+	ctx, cancel := context.WithCancel(context.Background())
+	done, exited := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(exited)
+		done <- h.src.Run(ctx, func() {})
+	}()
+	h.t.Cleanup(func() { cancel(); <-exited })
+	return done
+}
+
+func noError(t *testing.T, errs <-chan error) {
+	t.Helper()
+	select {
+	case err := <-errs:
+		t.Fatalf("the source stopped: %v", err)
+	default:
+	}
+}
+
+func wantStop(t *testing.T, errs <-chan error, want error, parts ...string) {
+	t.Helper()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, want) || !supervise.IsPermanent(err) {
+			t.Fatalf("the source stopped with %v, want permanent %v", err, want)
+		}
+		for _, p := range parts {
+			if !strings.Contains(err.Error(), p) {
+				t.Errorf("error lacks %q: %v", p, err)
+			}
+		}
+		t.Logf("stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the source did not stop with %v", want)
+	}
+}
+
+// TestPartitionAttachDetach: partitions come and go while the source
+// streams. A partition created empty (CREATE TABLE ... PARTITION OF) and
+// an empty partition detached are fine, and their rows, which went
+// through the stream, converge. Attaching a table that already holds rows
+// stops the source with ErrPartitionAttached, and detaching a partition
+// that holds rows, or dropping one, with ErrPartitionDetached, each naming
+// the partition,
+// the table, the position and the way out: PostgreSQL streams no row
+// change for either, so the followers would silently differ.
+func TestPartitionAttachDetach(t *testing.T) {
+	h := newHarness(t, partitionedSchema)
+	cfg := h.config()
+	cfg.Tables = []string{"public.pt"}
+	errs := h.runUntilError(cfg)
+	waitStreaming(t, h)
+
+	h.exec("CREATE TABLE pt_ap PARTITION OF pt FOR VALUES IN ('ap')")
+	h.exec("INSERT INTO pt VALUES (200, 'ap', 'in a new partition')")
+	h.exec("CREATE TABLE pt_old PARTITION OF pt FOR VALUES IN ('old')")
+	h.exec("INSERT INTO pt VALUES (300, 'old', 'deleted before the detach')")
+	h.caughtUp()
+	h.exec("DELETE FROM pt WHERE region = 'old'") // through the root: replicated
+	h.exec("ALTER TABLE pt DETACH PARTITION pt_old")
+	h.exec("INSERT INTO pt VALUES (201, 'eu', 'after the detach')")
+	h.caughtUp()
+	noError(t, errs)
+	converged(t, fold(t, h.read()), h.sourceState("public.pt"))
+
+	h.exec("CREATE TABLE pt_x (id int, region text NOT NULL, v text, PRIMARY KEY (id, region))")
+	h.exec("INSERT INTO pt_x VALUES (400, 'x', 'written before the attach')")
+	h.exec("ALTER TABLE pt ATTACH PARTITION pt_x FOR VALUES IN ('x')")
+	h.exec("INSERT INTO pt VALUES (401, 'x', 'after the attach')")
+	wantStop(t, errs, ErrPartitionAttached, "public.pt_x", "public.pt", "noticed at the transaction committing at", "walship replay --resnapshot")
+
+	// A new run takes the partitions as they are now (a rebuilt follower
+	// would have pt_x's rows).
+	errs = h.runUntilError(cfg)
+	waitStreaming(t, h)
+	h.exec("INSERT INTO pt VALUES (402, 'x', 'streamed')")
+	h.caughtUp()
+	noError(t, errs)
+	h.exec("ALTER TABLE pt DETACH PARTITION pt_eu")
+	h.exec("INSERT INTO pt VALUES (403, 'us', 'after the detach')")
+	wantStop(t, errs, ErrPartitionDetached, "public.pt_eu", "public.pt", "delete its rows through public.pt first")
+
+	// Dropping a partition: its rows are gone from the source, unknown.
+	errs = h.runUntilError(cfg)
+	waitStreaming(t, h)
+	h.exec("INSERT INTO pt VALUES (404, 'us', 'streamed')")
+	h.caughtUp()
+	noError(t, errs)
+	h.exec("DROP TABLE notes") // its foreign key depends on every partition
+	h.exec("DROP TABLE pt_ap")
+	h.exec("INSERT INTO pt VALUES (405, 'us', 'after the drop')")
+	wantStop(t, errs, ErrPartitionDetached, "public.pt_ap", "is gone", "walship replay --resnapshot")
 }

@@ -53,6 +53,13 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		if _, rel.partitioned, err = catalogTableOf(ctx, r.conn, t); err != nil {
 			return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 		}
+		if rel.partitioned {
+			// The partitions as of the consistent point: the stream stops
+			// if rows are attached or detached after it (checkPartitions).
+			if r.leaves[rel.id], err = leaves(ctx, r.conn, rel.id); err != nil {
+				return offsets.Seq{}, fmt.Errorf("source %s: %s: %w", cfg.Name, t, err)
+			}
+		}
 		rels = append(rels, rel)
 	}
 	rels = parentsFirst(rels)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -250,6 +251,18 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	}
 	r.relations[m.RelationID] = rel
 	r.src.log.Debug("relation", "table", name.String(), "columns", len(cols), "captured", rel.capture)
+	if !rel.capture {
+		return nil
+	}
+	// pgoutput describes a partitioned root again before the first change
+	// after one of its partitions was attached or detached.
+	err = r.conn.QueryRow(ctx, `SELECT relkind = 'p' FROM pg_class WHERE oid = $1`, m.RelationID).Scan(&rel.partitioned)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // dropped since: not a partitioned table now
+		return fmt.Errorf("source %s: relation %s: %w", r.cfg().Name, name, err)
+	}
+	if rel.partitioned {
+		return r.checkPartitions(ctx, rel)
+	}
 	return nil
 }
 
