@@ -120,6 +120,10 @@ type relation struct {
 	// partitioned: a partitioned table, whose rows are those of its
 	// partitions (set for the snapshot, which reads it without ONLY).
 	partitioned bool
+	// oldKeyOnly: old row images carry only the key, whatever their type
+	// says (a partitioned table with REPLICA IDENTITY FULL and partitions
+	// without it).
+	oldKeyOnly bool
 }
 
 // constraints fills the primary key, unique keys and foreign keys of t

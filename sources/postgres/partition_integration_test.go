@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/sources"
@@ -31,7 +32,9 @@ INSERT INTO notes VALUES (1, 1, 'us');
 // TestPartitionedTable: a partitioned table named in tables: is captured
 // by its root. The snapshot reads the rows of both partitions as rows of
 // the root; the stream names the root for changes to either partition,
-// including an UPDATE that moves a row between partitions and a DELETE;
+// including an UPDATE that moves a row between partitions and a DELETE
+// (whose old key image, sent by the partition's replica identity while the
+// root's is FULL, marks the columns it lacks unchanged, never NULL);
 // every event is on the root's topic, none on a partition's, and the log
 // folds into exactly the source's rows.
 func TestPartitionedTable(t *testing.T) {
@@ -39,6 +42,9 @@ func TestPartitionedTable(t *testing.T) {
 	cfg := h.config()
 	cfg.Tables = []string{"public.pt", "public.notes"}
 	cfg.SnapshotChunkRows = 30
+	// On the root only: the partitions keep the default (the primary key),
+	// and deletes send their old key by the partition's identity.
+	h.exec("ALTER TABLE pt REPLICA IDENTITY FULL")
 	h.start(cfg)
 	waitStreaming(t, h)
 
@@ -95,6 +101,9 @@ func TestPartitionedTable(t *testing.T) {
 			ops = append(ops, fmt.Sprintf("%s %s/%s", ch.Op, row[0], row[1]))
 			if ch.After != nil && ch.After[2].Text() == "moved" {
 				moved++
+			}
+			if ch.Op == ordering.OpDelete && !ch.Before[2].IsUnchanged() {
+				t.Errorf("delete of %s/%s: column v of the old key image is %v, want unchanged (not sent)", row[0], row[1], ch.Before[2])
 			}
 		}
 	}

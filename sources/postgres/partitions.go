@@ -171,3 +171,12 @@ func (r *session) position() string {
 	}
 	return "WAL " + r.head.String()
 }
+
+// leafOIDs lists the oids of a leaf set.
+func leafOIDs(m map[uint32]tableName) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for oid := range m {
+		out = append(out, oid)
+	}
+	return out
+}
