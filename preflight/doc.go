@@ -40,8 +40,10 @@
 //     slot is usable (an existing one is logical pgoutput on this database;
 //     otherwise a free slot is left), the captured tables (a partitioned
 //     table is captured by its root: PostgreSQL 13 or later, and an
-//     existing publication must have publish_via_partition_root on; an
-//     existing publication must publish every captured table), and
+//     existing publication must have publish_via_partition_root on, and a
+//     partitioned table with REPLICA IDENTITY FULL needs it on every
+//     partition; an existing publication must publish every captured
+//     table), and
 //     finally a replication connection with IDENTIFY_SYSTEM when all else
 //     passed.
 //   - MySQL/MariaDB source: reachable, login, the flavor matches the

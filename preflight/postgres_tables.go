@@ -15,9 +15,11 @@ const pgViaRootVersion = 130000
 
 // pgTable is a table the source's tables patterns capture.
 type pgTable struct {
+	oid         uint32
 	name        string // schema.table
 	partitioned bool
-	partitions  int // direct partitions of a partitioned table
+	partitions  int  // direct partitions of a partitioned table
+	full        bool // REPLICA IDENTITY FULL
 }
 
 // pgCapturedTables lists the tables the patterns capture, as the source
@@ -35,7 +37,7 @@ func pgCapturedTables(ctx context.Context, conn *pgx.Conn, versionNum int, patte
 	if versionNum < 120000 {
 		ancestors, partitions = "ARRAY[]::text[], ARRAY[]::text[]", "AND NOT c.relispartition"
 	}
-	rows, err := conn.Query(ctx, `SELECT n.nspname::text, c.relname::text, c.relkind = 'p',
+	rows, err := conn.Query(ctx, `SELECT c.oid, c.relreplident = 'f', n.nspname::text, c.relname::text, c.relkind = 'p',
 			(SELECT count(*)::int FROM pg_inherits i WHERE i.inhparent = c.oid), `+ancestors+`
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') `+partitions+`
@@ -50,7 +52,7 @@ func pgCapturedTables(ctx context.Context, conn *pgx.Conn, versionNum int, patte
 		var schema, name string
 		var t pgTable
 		var ancSchemas, ancNames []string
-		if err := rows.Scan(&schema, &name, &t.partitioned, &t.partitions, &ancSchemas, &ancNames); err != nil {
+		if err := rows.Scan(&t.oid, &t.full, &schema, &name, &t.partitioned, &t.partitions, &ancSchemas, &ancNames); err != nil {
 			return nil, err
 		}
 		if !config.MatchTable(patterns, schema, name) || len(ancSchemas) != len(ancNames) {
@@ -90,6 +92,11 @@ func checkPGTables(ctx context.Context, r *Result, conn *pgx.Conn, versionNum in
 		r.problem(Version, "PostgreSQL %s cannot publish the partitioned tables %s by their root (publish_via_partition_root needs PostgreSQL 13): upgrade the server",
 			shortVersion(version), strings.Join(roots, ", "))
 		return
+	}
+	for _, t := range tables {
+		if t.partitioned && t.full {
+			pgPartitionIdentity(ctx, r, conn, t)
+		}
 	}
 	if src.Publication == "" {
 		return
@@ -136,4 +143,33 @@ func checkPGTables(ctx context.Context, r *Result, conn *pgx.Conn, versionNum in
 	if len(tables) > 0 {
 		r.fact("publication %s publishes the %d captured tables", src.Publication, len(tables))
 	}
+}
+
+// pgPartitionIdentity reports the partitions of a partitioned table with
+// REPLICA IDENTITY FULL that lack it: ALTER TABLE on the root does not
+// change its partitions, and an old row is sent by its partition's
+// identity, so walship gets only its key.
+func pgPartitionIdentity(ctx context.Context, r *Result, conn *pgx.Conn, t pgTable) {
+	rows, err := conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname)
+		FROM pg_partition_tree($1::oid::regclass) p
+		JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE p.isleaf AND c.relreplident <> 'f' ORDER BY 1`, t.oid)
+	if err != nil {
+		pgQueryProblem(r, "reading the replica identity of the partitions of "+t.name, err)
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		pgQueryProblem(r, "reading the replica identity of the partitions of "+t.name, err)
+		return
+	}
+	if len(names) == 0 {
+		return
+	}
+	fix := make([]string, len(names))
+	for i, n := range names {
+		fix[i] = "ALTER TABLE " + n + " REPLICA IDENTITY FULL"
+	}
+	r.problem(Setting, "partitioned table %s has REPLICA IDENTITY FULL but its partitions %s do not, and PostgreSQL sends an old row by its partition's identity, so walship gets only the key: %s",
+		t.name, strings.Join(names, ", "), strings.Join(fix, "; "))
 }

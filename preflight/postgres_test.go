@@ -186,7 +186,8 @@ func TestPGSourceReplicaIdentityNote(t *testing.T) {
 
 // TestPGSourcePartitioned: a partitioned table is reported as captured by
 // its root; an existing publication that would stream it as its
-// partitions, or that lacks a captured table, is a problem naming the fix.
+// partitions, or that lacks a captured table, and a partition without the
+// root's REPLICA IDENTITY FULL are each a problem naming the fix.
 func TestPGSourcePartitioned(t *testing.T) {
 	dsn := testenv.PGSource(t)
 	s := suffix(t)
@@ -217,6 +218,13 @@ func TestPGSourcePartitioned(t *testing.T) {
 	res = check()
 	wantNoProblems(t, res)
 	wantFact(t, res, "publication "+pub+" publishes the 2 captured tables")
+
+	pgExec(t, dsn, "ALTER TABLE "+schema+".pt REPLICA IDENTITY FULL", "ALTER TABLE "+schema+".pt_us REPLICA IDENTITY FULL")
+	res = check()
+	wantProblem(t, res, Setting, "partitioned table "+schema+".pt has REPLICA IDENTITY FULL but its partitions "+schema+".pt_eu do not",
+		"ALTER TABLE "+schema+".pt_eu REPLICA IDENTITY FULL")
+	pgExec(t, dsn, "ALTER TABLE "+schema+".pt_eu REPLICA IDENTITY FULL")
+	wantNoProblems(t, check())
 
 	pgExec(t, dsn, "ALTER PUBLICATION "+pub+" DROP TABLE "+schema+".pt")
 	res = check()
