@@ -23,8 +23,9 @@ type pgTable struct {
 }
 
 // pgCapturedTables lists the tables the patterns capture, as the source
-// does: ordinary and partitioned tables, and a partition only when none
-// of its ancestors matches (its rows are captured under that ancestor).
+// does: ordinary and partitioned tables (not unlogged ones), and a
+// partition only when none of its ancestors matches (its rows are captured
+// under that ancestor).
 // Before PostgreSQL 12 (no pg_partition_ancestors) partitions are left out.
 func pgCapturedTables(ctx context.Context, conn *pgx.Conn, versionNum int, patterns []string) ([]pgTable, error) {
 	ancestors := `ARRAY(SELECT an.nspname::text FROM pg_partition_ancestors(c.oid) WITH ORDINALITY a(relid, ord)
@@ -40,7 +41,7 @@ func pgCapturedTables(ctx context.Context, conn *pgx.Conn, versionNum int, patte
 	rows, err := conn.Query(ctx, `SELECT c.oid, c.relreplident = 'f', n.nspname::text, c.relname::text, c.relkind = 'p',
 			(SELECT count(*)::int FROM pg_inherits i WHERE i.inhparent = c.oid), `+ancestors+`
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') `+partitions+`
+		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' `+partitions+`
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
 		ORDER BY 1, 2`)
 	if err != nil {

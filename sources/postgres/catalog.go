@@ -35,7 +35,8 @@ type catalogTable struct {
 }
 
 // listTables returns the ordinary and partitioned tables matching
-// patterns. A partition is listed only when none of its ancestors matches:
+// patterns; unlogged ones are never in the WAL, and a publication refuses
+// them. A partition is listed only when none of its ancestors matches:
 // when one does, the partition's rows are captured under that ancestor
 // (publish_via_partition_root), never as a table of their own as well.
 func listTables(ctx context.Context, conn *pgx.Conn, patterns []string) ([]catalogTable, error) {
@@ -48,7 +49,7 @@ func listTables(ctx context.Context, conn *pgx.Conn, patterns []string) ([]catal
 			      WHERE a.relid <> c.oid ORDER BY a.ord)
 		FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p')
+		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
 		ORDER BY 1, 2`)
 	if err != nil {

@@ -125,12 +125,13 @@ func TestPartitionedTable(t *testing.T) {
 // TestPartitionedPublication: the publication walship creates publishes
 // partitioned tables by their root, for listed tables and for a whole
 // schema; a partition is listed on its own only when its root is not
-// configured.
+// configured; an unlogged table is never listed.
 func TestPartitionedPublication(t *testing.T) {
 	h := newHarness(t, partitionedSchema+`
 		CREATE SCHEMA other;
 		CREATE TABLE other.q (id int PRIMARY KEY) PARTITION BY RANGE (id);
-		CREATE TABLE other.q_1 PARTITION OF other.q FOR VALUES FROM (0) TO (10);`)
+		CREATE TABLE other.q_1 PARTITION OF other.q FOR VALUES FROM (0) TO (10);
+		CREATE UNLOGGED TABLE nolog (id int PRIMARY KEY);`)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		tables []string
@@ -140,6 +141,7 @@ func TestPartitionedPublication(t *testing.T) {
 		{[]string{"public.*"}, "[public.notes public.pt]"},
 		{[]string{"public.pt*", "public.pt_eu"}, "[public.pt]"},
 		{[]string{"other.q_1"}, "[other.q_1]"},
+		{[]string{"public.no*"}, "[public.notes]"}, // not the unlogged table, which no publication takes
 	} {
 		t.Run(strings.Join(tc.tables, ","), func(t *testing.T) {
 			cfg := h.config()
