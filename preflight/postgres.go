@@ -227,6 +227,8 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 
 	pgReplicaIdentity(ctx, r, conn, src)
 	pgUnlogged(ctx, r, conn, src)
+	checkPGTables(ctx, r, conn, versionNum, version, key, src)
+
 	if len(r.Problems) == 0 {
 		pgReplicationProbe(ctx, r, cc, key)
 	}

@@ -183,3 +183,52 @@ func TestPGSourceReplicaIdentityNote(t *testing.T) {
 		t.Errorf("notes: %q", res.Notes)
 	}
 }
+
+// TestPGSourcePartitioned: a partitioned table is reported as captured by
+// its root; an existing publication that would stream it as its
+// partitions, or that lacks a captured table, and a partition without the
+// root's REPLICA IDENTITY FULL are each a problem naming the fix.
+func TestPGSourcePartitioned(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	s := suffix(t)
+	schema, pub := "walship_pf_part_"+s, "walship_pf_pub_"+s
+	pgExec(t, dsn, "CREATE SCHEMA "+schema,
+		"CREATE TABLE "+schema+".pt (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)",
+		"CREATE TABLE "+schema+".pt_eu PARTITION OF "+schema+".pt FOR VALUES IN ('eu')",
+		"CREATE TABLE "+schema+".pt_us PARTITION OF "+schema+".pt FOR VALUES IN ('us')",
+		"CREATE TABLE "+schema+".plain (id int PRIMARY KEY)",
+		"CREATE UNLOGGED TABLE "+schema+".scratch (id int PRIMARY KEY)") // never captured: not missing from the publication
+	t.Cleanup(func() { pgExec(t, dsn, "DROP PUBLICATION IF EXISTS "+pub, "DROP SCHEMA "+schema+" CASCADE") })
+	check := func() Result {
+		cfg := pgSourceConfig(dsn, "", "walship_pf_"+s)
+		cfg.Sources[0].Postgres.Tables = []string{schema + ".*"}
+		cfg.Sources[0].Postgres.Publication = pub
+		return only(t, runCheck(t, cfg))
+	}
+
+	res := check() // no publication yet: walship creates it by the root
+	wantNoProblems(t, res)
+	wantFact(t, res, "partitioned table "+schema+".pt (2 partitions) is captured by its root")
+
+	pgExec(t, dsn, "CREATE PUBLICATION "+pub+" FOR TABLE "+schema+".pt, "+schema+".plain")
+	res = check()
+	wantProblem(t, res, Setting, "publication "+pub+" has publish_via_partition_root off", schema+".pt",
+		`ALTER PUBLICATION "`+pub+`" SET (publish_via_partition_root = true)`, "walship replay --resnapshot")
+
+	pgExec(t, dsn, `ALTER PUBLICATION "`+pub+`" SET (publish_via_partition_root = true)`)
+	res = check()
+	wantNoProblems(t, res)
+	wantFact(t, res, "publication "+pub+" publishes the 2 captured tables")
+
+	pgExec(t, dsn, "ALTER TABLE "+schema+".pt REPLICA IDENTITY FULL", "ALTER TABLE "+schema+".pt_us REPLICA IDENTITY FULL")
+	res = check()
+	wantProblem(t, res, Setting, "partitioned table "+schema+".pt has REPLICA IDENTITY FULL but its partitions "+schema+".pt_eu do not",
+		"ALTER TABLE "+schema+".pt_eu REPLICA IDENTITY FULL")
+	pgExec(t, dsn, "ALTER TABLE "+schema+".pt_eu REPLICA IDENTITY FULL")
+	wantNoProblems(t, check())
+
+	pgExec(t, dsn, "ALTER PUBLICATION "+pub+" DROP TABLE "+schema+".pt")
+	res = check()
+	wantProblem(t, res, Config, "publication "+pub+" exists but does not publish "+schema+".pt",
+		`ALTER PUBLICATION "`+pub+`" ADD TABLE "`+schema+`"."pt"`, "sources[0].postgres.tables")
+}

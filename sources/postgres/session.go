@@ -29,6 +29,9 @@ type session struct {
 
 	relations map[uint32]*relation
 	tracker   *ordering.Tracker
+	// leaves holds the leaf partitions of each captured partitioned table
+	// (by oid) last seen, for checkPartitions.
+	leaves map[uint32]map[uint32]tableName
 
 	// The transaction being received (Begin..Commit), and streamed ones.
 	cur       *sources.TxnBuffer
@@ -78,6 +81,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	}
 	r.repl = repl
 	r.relations = map[uint32]*relation{}
+	r.leaves = map[uint32]map[uint32]tableName{}
 	r.streams = map[uint32]*sources.TxnBuffer{}
 
 	st, err := r.src.waitSlotFree(ctx, r.conn)

@@ -116,6 +116,11 @@ var (
 	ErrSlotBusy = errors.New("replication slot in use")
 	// ErrWALLevel: the server does not decode logically.
 	ErrWALLevel = errors.New("wal_level is not logical")
+	// ErrPartitionsAsTables: the publication would stream a configured
+	// partitioned table as its partitions (publish_via_partition_root is
+	// off), and walship may not switch it on because the snapshot already
+	// ran without the table's rows, or switching it on failed.
+	ErrPartitionsAsTables = errors.New("publication streams partitions instead of their partitioned table")
 )
 
 // sessionParams fix the output of every text value the source decodes.
@@ -207,12 +212,16 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 	if walLevel != "logical" {
 		return supervise.Permanent(fmt.Errorf("source %s: %w (it is %s): set wal_level=logical and restart PostgreSQL", s.cfg.Name, ErrWALLevel, walLevel))
 	}
-	if err := s.ensurePublication(ctx, conn); err != nil {
-		return err
-	}
 	cp, err := s.store.Load(ctx, s.cfg.Name)
 	haveCheckpoint := err == nil
 	if err != nil && !errors.Is(err, offsets.ErrNoCheckpoint) {
+		return err
+	}
+	// The publication may be switched to publish partitioned tables by
+	// their root only while the followers have none of their rows yet to
+	// miss: before the snapshot, or when there is none.
+	migrate := s.cfg.Snapshot == "never" || !haveCheckpoint || !cp.SnapshotDone
+	if err := s.ensurePublication(ctx, conn, migrate); err != nil {
 		return err
 	}
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -176,7 +177,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 			ch := ordering.Change{Op: ordering.OpUpdate}
 			var err error
 			if m.OldTuple != nil {
-				if ch.Before, err = r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey); err != nil {
+				if ch.Before, err = r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey || rel.oldKeyOnly); err != nil {
 					return ch, err
 				}
 			}
@@ -185,7 +186,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		})
 	case *pglogrepl.DeleteMessageV2:
 		return r.change(m.Xid, m.RelationID, func(rel *relation) (ordering.Change, error) {
-			before, err := r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey)
+			before, err := r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey || rel.oldKeyOnly)
 			return ordering.Change{Op: ordering.OpDelete, Before: before}, err
 		})
 	case *pglogrepl.TruncateMessageV2:
@@ -250,6 +251,36 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	}
 	r.relations[m.RelationID] = rel
 	r.src.log.Debug("relation", "table", name.String(), "columns", len(cols), "captured", rel.capture)
+	if !rel.capture {
+		return nil
+	}
+	// pgoutput describes a partitioned root again before the first change
+	// after one of its partitions was attached or detached.
+	err = r.conn.QueryRow(ctx, `SELECT relkind = 'p' FROM pg_class WHERE oid = $1`, m.RelationID).Scan(&rel.partitioned)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // dropped since: not a partitioned table now
+		return fmt.Errorf("source %s: relation %s: %w", r.cfg().Name, name, err)
+	}
+	if !rel.partitioned {
+		return nil
+	}
+	if err := r.checkPartitions(ctx, rel); err != nil {
+		return err
+	}
+	if m.ReplicaIdentity == 'f' {
+		// The root's REPLICA IDENTITY FULL is not its partitions': a
+		// partition with another sends only its key in an old image that
+		// pgoutput labels full, with NULL for every other column.
+		var all bool
+		if err := r.conn.QueryRow(ctx, `SELECT coalesce(bool_and(relreplident = 'f'), true) FROM pg_class WHERE oid = ANY ($1)`,
+			leafOIDs(r.leaves[rel.id])).Scan(&all); err != nil {
+			return fmt.Errorf("source %s: replica identity of the partitions of %s: %w", r.cfg().Name, name, err)
+		}
+		rel.oldKeyOnly = !all
+		if rel.oldKeyOnly {
+			r.src.log.Warn("the partitioned table has REPLICA IDENTITY FULL but some partitions do not; old row images carry only the key (set it on every partition)",
+				"table", name.String())
+		}
+	}
 	return nil
 }
 
@@ -282,7 +313,12 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 }
 
 // tuple decodes a row image. keyOnly marks an old-key image: columns
-// outside the replica identity were not sent and become Unchanged.
+// outside the replica identity were not sent and become Unchanged. Every
+// NULL of such an image is one: replica identity columns are NOT NULL. (The
+// Relation's key flags cannot tell: under publish_via_partition_root they
+// are the root's replica identity, while the image is sent by the
+// partition's own, which ALTER TABLE on the root does not change; see
+// relation.oldKeyOnly.)
 func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]ordering.Value, error) {
 	if t == nil {
 		return nil, nil
@@ -294,7 +330,7 @@ func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]
 	for i, c := range t.Columns {
 		switch c.DataType {
 		case pglogrepl.TupleDataTypeNull:
-			if keyOnly && !rel.keyCols[i] {
+			if keyOnly {
 				row[i] = ordering.Unchanged()
 			}
 		case pglogrepl.TupleDataTypeToast:
