@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/supervise"
 )
 
 // tableName is a schema-qualified table.
@@ -125,6 +127,9 @@ type relation struct {
 	// says (a partitioned table with REPLICA IDENTITY FULL and partitions
 	// without it).
 	oldKeyOnly bool
+	// gone: the table was dropped after the change was written; its keys
+	// are the stream's replica identity flags.
+	gone bool
 }
 
 // constraints fills the primary key, unique keys and foreign keys of t
@@ -190,13 +195,35 @@ func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.
 }
 
 // buildRelation resolves a relation's column types and constraints into a
-// new immutable Table.
+// new immutable Table. The columns, their types and the replica identity
+// key flags are the Relation message's: the table as of the change. Its
+// constraints come from the catalog as of now; a table dropped since keeps
+// the stream's key flags as its primary key and runs serially (its unique
+// and foreign keys are unknown). A type dropped since is ErrTypeGone,
+// permanent: restarting would meet it again.
 func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name tableName, cols []column, patterns []string) (*relation, error) {
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = $1)`, relid).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("look up %s: %w", name, err)
+	}
 	refs := make([]typeRef, len(cols))
 	for i, c := range cols {
 		refs[i] = c.Type
 	}
 	types, err := loadTypes(ctx, conn, refs)
+	var gone *typeGoneError
+	if errors.As(err, &gone) {
+		for _, c := range cols {
+			if c.Type.OID == gone.oid {
+				return nil, typeGone(c, name)
+			}
+		}
+		// A type a column's type is built on (an array's element, a
+		// domain's base).
+		return nil, supervise.Permanent(fmt.Errorf("%w: a type the columns of %s use (oid %d) is no longer in the catalog; "+
+			"walship cannot decode their values: exclude %s from tables: and rebuild its followers (walship replay --resnapshot)",
+			ErrTypeGone, name, gone.oid, name))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("column types of %s: %w", name, err)
 	}
@@ -209,11 +236,23 @@ func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name table
 	for _, c := range cols {
 		pt := types[c.Type]
 		if pt == nil {
-			return nil, fmt.Errorf("column %s of %s: type %d not found", c.Name, name, c.Type.OID)
+			return nil, typeGone(c, name)
 		}
 		rel.types = append(rel.types, pt)
 		rel.keyCols = append(rel.keyCols, c.Key)
 		rel.table.Columns = append(rel.table.Columns, pt.column(c.Name, !notNull[c.Name]))
+	}
+	if !exists {
+		// Dropped since: the key flags are the replica identity as of the
+		// change (the caller drops them under REPLICA IDENTITY FULL).
+		for _, c := range cols {
+			if c.Key {
+				rel.table.PrimaryKey = append(rel.table.PrimaryKey, c.Name)
+			}
+		}
+		rel.table.Serial = true
+		rel.gone = true
+		return rel, nil
 	}
 	if err := constraints(ctx, conn, relid, rel.table); err != nil {
 		return nil, err
@@ -225,6 +264,14 @@ func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name table
 		}
 	}
 	return rel, nil
+}
+
+// typeGone is the permanent error of column c of table name, whose type
+// was dropped.
+func typeGone(c column, name tableName) error {
+	return supervise.Permanent(fmt.Errorf("%w: column %s of %s has type oid %d, which is no longer in the catalog; "+
+		"walship cannot decode its values: exclude %s from tables: and rebuild its followers (walship replay --resnapshot)",
+		ErrTypeGone, c.Name, name, c.Type.OID, name))
 }
 
 func flatten(keys [][]string) []string {

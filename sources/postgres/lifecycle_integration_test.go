@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/walship/walship/sources"
 	"iter"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -346,3 +348,47 @@ func TestSnapshotRedoneAfterStopMidway(t *testing.T) {
 }
 
 func (*nopLog) DurableHeartbeat() offsets.Position { return offsets.Position{} }
+
+// TestCatalogAsOfTheChange: the catalog holds only today's tables and
+// types. A captured table dropped before walship decoded its changes
+// still reaches the log with its key (the stream's replica identity) and
+// runs serially; a column type dropped before then stops the source with
+// ErrTypeGone, permanently, instead of restarting forever.
+func TestCatalogAsOfTheChange(t *testing.T) {
+	h := newHarness(t, `CREATE TYPE mood AS ENUM ('happy', 'sad');
+		CREATE TABLE gone (id int PRIMARY KEY, v text);
+		CREATE TABLE moods (id int PRIMARY KEY, m mood);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	h.caughtUp()
+	h.stop()
+	h.exec("INSERT INTO gone VALUES (1, 'x'), (2, 'y')")
+	h.exec("UPDATE gone SET v = 'z' WHERE id = 2")
+	h.exec("DROP TABLE gone")
+	h.start(h.config())
+	h.caughtUp()
+	h.stop()
+	var got []string
+	for _, txn := range h.read().Txns {
+		for _, e := range txn.Events {
+			if e.Change.Table.Name == "gone" {
+				got = append(got, fmt.Sprintf("%s key=%v serial=%v", e.Change.Op, e.Change.Table.PrimaryKey, e.Change.Table.Serial))
+			}
+		}
+	}
+	if want := "[c key=[id] serial=true c key=[id] serial=true u key=[id] serial=true]"; fmt.Sprint(got) != want {
+		t.Errorf("changes of the dropped table: %v, want %s", got, want)
+	}
+
+	h.exec("INSERT INTO moods VALUES (1, 'sad')")
+	h.exec("DROP TABLE moods")
+	h.exec("DROP TYPE mood")
+	err := h.runOnce(h.config())
+	if !errors.Is(err, ErrTypeGone) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v, want a permanent ErrTypeGone", err)
+	}
+	if !strings.Contains(err.Error(), "column m of public.moods") {
+		t.Errorf("the error names no column and table: %v", err)
+	}
+	t.Logf("error: %v", err)
+}

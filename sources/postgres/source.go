@@ -121,6 +121,10 @@ var (
 	// off), and walship may not switch it on because the snapshot already
 	// ran without the table's rows, or switching it on failed.
 	ErrPartitionsAsTables = errors.New("publication streams partitions instead of their partitioned table")
+	// ErrTypeGone: a change's column type (an enum, a domain, a composite)
+	// was dropped before walship decoded the change, so its values cannot
+	// be decoded: the catalog holds only today's types.
+	ErrTypeGone = errors.New("column type dropped before the change was decoded")
 )
 
 // sessionParams fix the output of every text value the source decodes.

@@ -249,9 +249,17 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if err != nil {
 		return fmt.Errorf("source %s: relation %s: %w", r.cfg().Name, name, err)
 	}
+	if rel.gone && m.ReplicaIdentity != 'd' && m.ReplicaIdentity != 'i' {
+		rel.table.PrimaryKey = nil // FULL flags every column; NOTHING none
+	}
 	r.relations[m.RelationID] = rel
 	r.src.log.Debug("relation", "table", name.String(), "columns", len(cols), "captured", rel.capture)
 	if !rel.capture {
+		return nil
+	}
+	if rel.gone {
+		r.src.log.Warn("a captured table was dropped after these changes were written: its key is the stream's replica identity, its unique and foreign keys are unknown, its transactions run in order",
+			"table", name.String(), "key_columns", len(rel.table.PrimaryKey))
 		return nil
 	}
 	// pgoutput describes a partitioned root again before the first change
