@@ -646,7 +646,9 @@ func Kinds() []Kind {
 
 // PostgresKind is the comparison class of a PostgreSQL column whose base
 // type (domains resolved) is typname, of typtype, an array or not.
-func PostgresKind(typname string, isArray bool, typtype string) Kind { return pgKind(typname, isArray, typtype) }
+func PostgresKind(typname string, isArray bool, typtype string) Kind {
+	return pgKind(typname, isArray, typtype)
+}
 
 // MySQLKind is the comparison class of an information_schema DATA_TYPE.
 func MySQLKind(dataType string) Kind { return mysqlKind(dataType) }

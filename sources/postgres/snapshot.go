@@ -104,7 +104,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		case <-r.out.Notify():
 		}
 	}
-	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: offsets.PGPosition(cp, cp), Seq: last, SnapshotDone: true}); err != nil {
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: offsets.PGPosition(cp, cp), Seq: last, SnapshotDone: true, CoversSlot: true}); err != nil {
 		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 	}
 	r.src.log.Info("snapshot done", "tables", len(rels), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))

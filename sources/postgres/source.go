@@ -48,6 +48,9 @@ type Config struct {
 	// Default: 1s. Updates are also sent as soon as the durable position
 	// advances.
 	StatusInterval time.Duration
+	// AcceptSlotGapAt accepts, once, a slot found confirmed at exactly
+	// this position, past the checkpoint (ErrSlotAhead). Default: none.
+	AcceptSlotGapAt offsets.LSN
 	// DecodingWorkMem sets logical_decoding_work_mem on the replication
 	// connection (e.g. "64MB"): transactions larger than it are streamed
 	// by the server before they commit. Default: the server's setting.
@@ -125,6 +128,10 @@ var (
 	// was dropped before walship decoded the change, so its values cannot
 	// be decoded: the catalog holds only today's types.
 	ErrTypeGone = errors.New("column type dropped before the change was decoded")
+	// ErrSlotAhead: the slot is confirmed past walship's checkpoint, which
+	// walship itself never does: someone advanced it, and the changes
+	// between are lost to the followers.
+	ErrSlotAhead = errors.New("replication slot advanced past walship's checkpoint")
 )
 
 // sessionParams fix the output of every text value the source decodes.

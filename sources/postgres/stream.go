@@ -402,16 +402,25 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 	if pos.Engine != "" {
 		flush = pos.EndLSN
 	}
+	cpPos := pos
 	if hb := r.out.DurableHeartbeat(); hb.Engine == offsets.EnginePostgres && hb.EndLSN > flush {
 		flush = hb.EndLSN
+		cpPos = offsets.PGPosition(pos.LSN, hb.EndLSN)
 	}
-	if r.saved.Less(seq) && (force || time.Since(r.lastSave) > 200*time.Millisecond || r.cfg().Sync) {
-		cp := offsets.Checkpoint{Position: pos, Seq: seq, SnapshotDone: true}
-		if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+	// Write-ahead: the checkpoint covers a position before the slot is
+	// confirmed there, so a slot found past the checkpoint at start was
+	// moved by someone else (ErrSlotAhead).
+	if flush > r.savedFlush && (force || time.Since(r.lastSave) > 200*time.Millisecond || r.cfg().Sync) {
+		cp := offsets.Checkpoint{Position: cpPos, Seq: seq, SnapshotDone: true, CoversSlot: true}
+		if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil {
+			if ctx.Err() == nil {
+				return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+			}
+		} else {
+			r.saved, r.savedFlush, r.lastSave = seq, flush, time.Now()
 		}
-		r.saved, r.lastSave = seq, time.Now()
 	}
+	flush = min(flush, r.savedFlush)
 	since := time.Since(r.lastStatus)
 	switch {
 	case force, since >= r.cfg().StatusInterval:
