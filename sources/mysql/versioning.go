@@ -38,7 +38,11 @@ package mysql
 // Which columns are the period columns comes from the catalog
 // (catalogPeriod), read with the table's other keys (keyCache) and again
 // after DDL; a binlog shape that lacks the named columns (rows written
-// before ADD SYSTEM VERSIONING) is taken as it is.
+// before ADD SYSTEM VERSIONING) is taken as it is. The binlog itself does
+// not mark period columns. Limit: the catalog is today's, so a source
+// that reads rows written while a table was versioned only after a later
+// DROP SYSTEM VERSIONING (or a DROP TABLE) publishes them as plain rows,
+// period columns and history rows included.
 //
 // Transaction-precise tables (ROW START and ROW END BIGINT UNSIGNED):
 // MariaDB 10.11 binlogs their DML as statements even with
