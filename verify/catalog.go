@@ -211,8 +211,13 @@ func (s *source) describe(ctx context.Context, t *Table) error {
 		}
 		return scanNames(krows, &t.Key)
 	}
+	// A MariaDB system-versioned table is compared by its current rows,
+	// as the source publishes them: without the period columns (explicit
+	// ones have GENERATION_EXPRESSION 'ROW START' / 'ROW END'; implicit
+	// ones are not in COLUMNS), keyed without ROW END.
 	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, t.Schema, t.Name)
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') NOT IN ('ROW START', 'ROW END')
+		ORDER BY ORDINAL_POSITION`, t.Schema, t.Name)
 	if err != nil {
 		return fmt.Errorf("source %s: columns of %s: %w", s.name, t, err)
 	}
@@ -230,8 +235,11 @@ func (s *source) describe(ctx context.Context, t *Table) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	krows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, t.Schema, t.Name)
+	krows, err := s.db.QueryContext(ctx, `SELECT s.COLUMN_NAME FROM information_schema.STATISTICS s
+		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY'
+		  AND NOT EXISTS (SELECT 1 FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = s.TABLE_SCHEMA
+			AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME AND c.GENERATION_EXPRESSION IN ('ROW START', 'ROW END'))
+		ORDER BY s.SEQ_IN_INDEX`, t.Schema, t.Name)
 	if err != nil {
 		return fmt.Errorf("source %s: primary key of %s: %w", s.name, t, err)
 	}
