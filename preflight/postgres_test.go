@@ -248,3 +248,14 @@ func TestPGSourceTopicCollision(t *testing.T) {
 		t.Errorf("problems: %+v", res.Problems)
 	}
 }
+
+// TestPGSourceSQLASCII: a SQL_ASCII database is a problem (the source
+// refuses it), not ok.
+func TestPGSourceSQLASCII(t *testing.T) {
+	root := testenv.PGSource(t)
+	db := "walship_pf_ascii_" + suffix(t)
+	pgExec(t, root, "CREATE DATABASE "+db+" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	res := only(t, runCheck(t, pgSourceConfig(withUser(t, root, "postgres", "", db), "", "walship_pf_"+suffix(t))))
+	wantProblem(t, res, Setting, "encoding is SQL_ASCII", "ENCODING 'UTF8'")
+}
