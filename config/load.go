@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -45,14 +46,31 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 	return cfg, nil
 }
 
-// syntaxError turns a YAML parse error into an Error. yaml.v3 gives the
-// line only in the message text ("yaml: line N: ..."), so it is kept there.
+// syntaxError turns a YAML parse error into an Error with its line.
+// yaml.v3 has no structured position for syntax errors: the line is only
+// in the message ("yaml: line N: ..."), so it is read from there. For the
+// errors that carry a context ("did not find expected ...": an unclosed
+// '[' or '{', a missing key), yaml.v3 gives the context's line 0-based,
+// one line early: it is the line where that bracket or block opened.
 func syntaxError(file string, err error) *Error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		return &Error{File: file, Msg: strings.Join(te.Errors, "; ")}
 	}
-	return &Error{File: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, tail, ok := strings.Cut(rest, ": "); ok {
+			if v, err := strconv.Atoi(n); err == nil {
+				line, msg = v, tail
+				if strings.HasPrefix(tail, "did not find expected") {
+					line++
+					msg = "unclosed or unterminated here: " + tail
+				}
+			}
+		}
+	}
+	return &Error{File: file, Line: line, Msg: "not valid YAML: " + msg}
 }
 
 // readSecretFiles replaces every password_file with the file's trimmed

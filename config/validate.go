@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -44,9 +45,40 @@ func (d *decoder) fail(path, format string, args ...any) {
 	d.errorf(d.at(path), path, format, args...)
 }
 
+// explicitZero reports a key the file sets to zero where zero means
+// nothing (a count of 0 workers, a timeout of 0s): absent, the key takes
+// its default; written as 0 it is a mistake, not a request for the
+// default.
+func (d *decoder) explicitZero(path, want string) {
+	n, ok := d.nodes[path]
+	if !ok || n.Kind != yaml.ScalarNode {
+		return
+	}
+	v := n.Value // literal values only: expanding again would report its errors twice
+	zero := v == "0" || v == "+0" || v == "-0"
+	if dur, err := time.ParseDuration(v); err == nil && dur == 0 {
+		zero = true
+	}
+	if zero {
+		d.errorf(n, path, "0 is not allowed: %s (leave the key out for its default)", want)
+	}
+}
+
 func (d *decoder) validate(c *Config) {
 	if c.ShutdownTimeout < 0 {
 		d.fail("shutdown_timeout", "must be positive")
+	}
+	d.explicitZero("shutdown_timeout", "a shutdown needs time to drain")
+	d.explicitZero("kafka.partitions", "topics need at least one partition")
+	d.explicitZero("kafka.replication_factor", "topics need at least one replica")
+	d.explicitZero("kafka.dial_timeout", "a dial needs time")
+	for i := range c.Sinks {
+		d.explicitZero(fmt.Sprintf("sinks[%d].workers", i), "a sink needs at least one worker")
+	}
+	for i, s := range c.Sources {
+		if s.Postgres != nil {
+			d.explicitZero(fmt.Sprintf("sources[%d].postgres.heartbeat_interval", i), "heartbeats need an interval")
+		}
 	}
 	if c.HTTP.Listen != "off" {
 		if _, port, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
