@@ -63,6 +63,9 @@ func Check(ctx context.Context, cfg *config.Config) Report {
 	if len(cfg.Kafka.Brokers) > 0 {
 		targets = append(targets, kafkaTarget(cfg.Kafka))
 	}
+	if len(cfg.Sources)+len(cfg.Sinks) > 0 && cfg.StateDir != "" {
+		targets = append(targets, stateTarget(cfg.StateDir))
+	}
 
 	results := make([]Result, len(targets))
 	var wg sync.WaitGroup

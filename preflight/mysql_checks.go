@@ -118,7 +118,7 @@ func checkMySQLSource(ctx context.Context, r *Result, mc *mysql.Config, key stri
 		}
 	}
 
-	mysqlTopicCollisions(ctx, r, conn, src)
+	mysqlTopicCollisions(ctx, r, conn, key, src)
 	g, ok := readGrants(ctx, r, conn)
 	if !ok {
 		return
@@ -127,8 +127,8 @@ func checkMySQLSource(ctx context.Context, r *Result, mc *mysql.Config, key stri
 }
 
 // mysqlTopicCollisions lists the captured tables and reports those whose
-// topics coincide.
-func mysqlTopicCollisions(ctx context.Context, r *Result, conn *sql.Conn, src *config.MySQLSource) {
+// topics coincide, and the patterns that match no table.
+func mysqlTopicCollisions(ctx context.Context, r *Result, conn *sql.Conn, key string, src *config.MySQLSource) {
 	rows, err := conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
 		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
 		  AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')`)
@@ -137,13 +137,14 @@ func mysqlTopicCollisions(ctx context.Context, r *Result, conn *sql.Conn, src *c
 		return
 	}
 	defer rows.Close()
-	var tables [][2]string
+	var all, tables [][2]string
 	for rows.Next() {
 		var t [2]string
 		if err := rows.Scan(&t[0], &t[1]); err != nil {
 			mysqlQueryProblem(r, "listing the tables to capture", err)
 			return
 		}
+		all = append(all, t)
 		if config.MatchTable(src.Tables, t[0], t[1]) {
 			tables = append(tables, t)
 		}
@@ -152,6 +153,7 @@ func mysqlTopicCollisions(ctx context.Context, r *Result, conn *sql.Conn, src *c
 		mysqlQueryProblem(r, "listing the tables to capture", err)
 		return
 	}
+	unmatchedPatterns(r, key, src.Tables, all)
 	topicCollisions(r, tables)
 }
 

@@ -107,3 +107,48 @@ func pgEncoding(ctx context.Context, r *Result, conn *pgx.Conn) {
 	}
 	r.fact("encoding %s", encoding)
 }
+
+// pgUnmatchedPatterns notes each tables: pattern that matches no table,
+// and reports what the source refuses: creating its publication when no
+// pattern names a whole schema (schema.*, published FOR TABLES IN SCHEMA,
+// so tables created later are captured) and no table matches.
+func pgUnmatchedPatterns(ctx context.Context, r *Result, conn *pgx.Conn, key string, src *config.PostgresSource) {
+	rows, err := conn.Query(ctx, `SELECT n.nspname::text, c.relname::text
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'`)
+	if err != nil {
+		pgQueryProblem(r, "listing the tables", err)
+		return
+	}
+	defer rows.Close()
+	var tables [][2]string
+	for rows.Next() {
+		var t [2]string
+		if err := rows.Scan(&t[0], &t[1]); err != nil {
+			pgQueryProblem(r, "listing the tables", err)
+			return
+		}
+		tables = append(tables, t)
+	}
+	if err := rows.Err(); err != nil {
+		pgQueryProblem(r, "listing the tables", err)
+		return
+	}
+	if unmatchedPatterns(r, key, src.Tables, tables) > 0 {
+		return
+	}
+	for _, p := range src.Tables {
+		if strings.HasSuffix(p, ".*") && !strings.Contains(strings.TrimSuffix(p, ".*"), "*") {
+			return
+		}
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, src.Publication).Scan(&exists); err != nil {
+		pgQueryProblem(r, "looking up the publication", err)
+		return
+	}
+	if !exists {
+		r.problem(NotFound, "no table matches %s.tables (%s), so walship cannot create publication %s: create the tables or fix the patterns",
+			key, strings.Join(src.Tables, ", "), src.Publication)
+	}
+}

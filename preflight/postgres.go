@@ -226,6 +226,7 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 	}
 
 	pgEncoding(ctx, r, conn)
+	pgUnmatchedPatterns(ctx, r, conn, key, src)
 	pgReplicaIdentity(ctx, r, conn, src)
 	pgUnlogged(ctx, r, conn, src)
 	checkPGTables(ctx, r, conn, versionNum, version, key, src)

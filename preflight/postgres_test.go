@@ -3,6 +3,8 @@ package preflight
 import (
 	"context"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -258,4 +260,41 @@ func TestPGSourceSQLASCII(t *testing.T) {
 	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
 	res := only(t, runCheck(t, pgSourceConfig(withUser(t, root, "postgres", "", db), "", "walship_pf_"+suffix(t))))
 	wantProblem(t, res, Setting, "encoding is SQL_ASCII", "ENCODING 'UTF8'")
+}
+
+// TestPGSourceNoTableMatches: patterns that match no table, with no
+// whole-schema pattern, are a problem (the source could not create its
+// publication); a pattern matching nothing beside others is a note.
+func TestPGSourceNoTableMatches(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	cfg := pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))
+	cfg.Sources[0].Postgres.Tables = []string{"public.nosuch*"}
+	cfg.Sources[0].Postgres.Publication = "walship_pf_" + suffix(t)
+	res := only(t, runCheck(t, cfg))
+	wantProblem(t, res, NotFound, "no table matches", "public.nosuch*", "cannot create publication")
+	cfg.Sources[0].Postgres.Tables = []string{"public.*", "public.nosuch*"}
+	res = only(t, runCheck(t, cfg))
+	wantNoProblems(t, res)
+	if len(res.Notes) == 0 || !strings.Contains(strings.Join(res.Notes, "\n"), `tables[1] "public.nosuch*" matches no table now`) {
+		t.Errorf("notes: %q", res.Notes)
+	}
+}
+
+// TestStateDirIsAFile: a state_dir that is a file is a problem, as run
+// would fail on it.
+func TestStateDirIsAFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "state")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &Result{}
+	checkStateDir(r, f)
+	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Msg, "is a file, not a directory") {
+		t.Errorf("problems: %+v", r.Problems)
+	}
+	r = &Result{}
+	checkStateDir(r, filepath.Join(t.TempDir(), "a", "b"))
+	if len(r.Problems) != 0 || len(r.OK) != 1 {
+		t.Errorf("a creatable state_dir: %+v", r)
+	}
 }

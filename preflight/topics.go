@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering/kafka"
 )
 
@@ -27,4 +28,29 @@ func topicCollisions(r *Result, tables [][2]string) {
 	for _, c := range clashes {
 		r.problem(Config, "tables map to the same topic (Kafka allows letters, digits, '.', '_' and '-' in a topic name; walship writes '_' for the rest): %s; exclude or rename one", c)
 	}
+}
+
+// unmatchedPatterns notes each pattern that matches none of tables (a
+// typo, or tables still to be created) and returns how many tables the
+// patterns match in all.
+func unmatchedPatterns(r *Result, key string, patterns []string, tables [][2]string) int {
+	total := 0
+	for _, t := range tables {
+		if config.MatchTable(patterns, t[0], t[1]) {
+			total++
+		}
+	}
+	for i, p := range patterns {
+		found := false
+		for _, t := range tables {
+			if config.MatchTable([]string{p}, t[0], t[1]) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			r.note("%s.tables[%d] %q matches no table now", key, i, p)
+		}
+	}
+	return total
 }
