@@ -3,31 +3,91 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
+
+	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 )
 
-// keyCache adds what the binlog does not carry — unique keys and foreign
-// keys — to table shapes, from information_schema. A table's keys are read
-// once and again after DDL touching it (forget). The shape returned is a
-// copy per binlog shape, so every event of one shape shares one Table.
+// keyCache adds what the binlog does not carry — unique keys, foreign
+// keys and the foreign-key actions InnoDB performs without logging them —
+// to table shapes, from information_schema. A table's keys are read once
+// and again after DDL (forget). The shape returned is a copy per binlog
+// shape, so every event of one shape shares one Table.
 type keyCache struct {
 	db     *sql.DB
 	keys   map[string]tableKeys                // schema.table -> keys
 	shapes map[*ordering.Table]*ordering.Table // binlog shape -> shape with keys
+	// captured says which tables the source captures: cascades into the
+	// others are not carried (their follower tables are left alone).
+	captured func(schema, table string) bool
+	// logged is set when the server writes cascaded rows to the binlog
+	// itself (MySQL's SQL-layer foreign keys): then no cascade is carried.
+	logged bool
 }
 
 type tableKeys struct {
 	unique [][]string
 	fks    []ordering.ForeignKey
 	serial bool
+	// refs are the foreign keys referencing the table with an action that
+	// changes child rows (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT),
+	// from captured child tables.
+	refs []ordering.Cascade
 }
 
-func newKeyCache(db *sql.DB) *keyCache {
-	return &keyCache{db: db, keys: map[string]tableKeys{}, shapes: map[*ordering.Table]*ordering.Table{}}
+func newKeyCache(db *sql.DB, captured func(schema, table string) bool) *keyCache {
+	return &keyCache{db: db, keys: map[string]tableKeys{}, shapes: map[*ordering.Table]*ordering.Table{}, captured: captured}
+}
+
+// keysOf returns the cached keys of schema.table, loading them if needed.
+func (c *keyCache) keysOf(ctx context.Context, schema, table string) (tableKeys, error) {
+	q := schema + "." + table
+	if k, ok := c.keys[q]; ok {
+		return k, nil
+	}
+	k, err := c.load(ctx, schema, table)
+	if err != nil {
+		return k, err
+	}
+	c.keys[q] = k
+	return k, nil
+}
+
+// cascades is the closure of the unlogged foreign-key actions a change of
+// schema.table can set off: the actions of the foreign keys referencing
+// it, then of those referencing their child tables, and so on (each table
+// once: self-references and cycles end).
+func (c *keyCache) cascades(ctx context.Context, schema, table string) ([]ordering.Cascade, error) {
+	if c.logged {
+		return nil, nil
+	}
+	type name struct{ schema, table string }
+	seen := map[name]bool{{schema, table}: true}
+	queue := []name{{schema, table}}
+	var out []ordering.Cascade
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		k, err := c.keysOf(ctx, n.schema, n.table)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range k.refs {
+			out = append(out, r)
+			child := name{r.ChildSchema, r.ChildTable}
+			if !seen[child] {
+				seen[child] = true
+				queue = append(queue, child)
+			}
+		}
+	}
+	return out, nil
 }
 
 // forget drops what is known of a table (after DDL); "" forgets all.
@@ -50,13 +110,13 @@ func (c *keyCache) withKeys(ctx context.Context, t *ordering.Table) (*ordering.T
 	if s, ok := c.shapes[t]; ok {
 		return s, nil
 	}
-	k, ok := c.keys[t.QualifiedName()]
-	if !ok {
-		var err error
-		if k, err = c.load(ctx, t.Schema, t.Name); err != nil {
-			return nil, err
-		}
-		c.keys[t.QualifiedName()] = k
+	k, err := c.keysOf(ctx, t.Schema, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	casc, err := c.cascades(ctx, t.Schema, t.Name)
+	if err != nil {
+		return nil, err
 	}
 	s := *t
 	s.UniqueKeys, s.ForeignKeys, s.Serial = nil, nil, t.Serial || k.serial
@@ -74,6 +134,12 @@ func (c *keyCache) withKeys(ctx context.Context, t *ordering.Table) (*ordering.T
 			s.Serial = true
 		}
 	}
+	for _, r := range casc {
+		if r.ParentSchema == t.Schema && r.ParentTable == t.Name && !hasColumns(t, r.ParentColumns) {
+			s.Serial = true // the catalog and the binlog disagree: stay safe
+		}
+	}
+	s.Cascades = casc
 	if len(c.shapes) > 10000 {
 		clear(c.shapes)
 	}
@@ -151,7 +217,87 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	for _, n := range names {
 		k.fks = append(k.fks, *fks[n])
 	}
-	return k, rows.Err()
+	if err := rows.Err(); err != nil {
+		return k, err
+	}
+	rows.Close()
+	if k.refs, err = c.loadRefs(ctx, schema, table); err != nil {
+		return k, err
+	}
+	return k, nil
+}
+
+// loadRefs reads the foreign keys of captured tables that reference
+// schema.table with an action changing child rows.
+func (c *keyCache) loadRefs(ctx context.Context, schema, table string) ([]ordering.Cascade, error) {
+	if c.logged {
+		return nil, nil
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.DELETE_RULE, rc.UPDATE_RULE,
+			k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME
+		FROM information_schema.REFERENTIAL_CONSTRAINTS rc
+		JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA
+			AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME
+		WHERE k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?
+			AND (rc.DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR rc.UPDATE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT'))
+		ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`, schema, table)
+	if err != nil {
+		return nil, fmt.Errorf("foreign keys referencing %s.%s: %w", schema, table, err)
+	}
+	defer rows.Close()
+	var out []ordering.Cascade
+	var last string
+	for rows.Next() {
+		var cs, ct, name, del, upd, col, pcol string
+		if err := rows.Scan(&cs, &ct, &name, &del, &upd, &col, &pcol); err != nil {
+			return nil, err
+		}
+		if c.captured != nil && !c.captured(cs, ct) {
+			continue // not captured: its follower table is left alone
+		}
+		if id := cs + "\x00" + ct + "\x00" + name; id != last || len(out) == 0 {
+			last = id
+			out = append(out, ordering.Cascade{ChildSchema: cs, ChildTable: ct, ParentSchema: schema, ParentTable: table,
+				OnDelete: action(del), OnUpdate: action(upd)})
+		}
+		r := &out[len(out)-1]
+		r.Columns = append(r.Columns, col)
+		r.ParentColumns = append(r.ParentColumns, pcol)
+	}
+	return out, rows.Err()
+}
+
+// action maps a DELETE_RULE or UPDATE_RULE to the action a sink replays;
+// RESTRICT and NO ACTION change no child row.
+func action(rule string) ordering.Action {
+	switch a := ordering.Action(rule); a {
+	case ordering.ActionCascade, ordering.ActionSetNull, ordering.ActionSetDefault:
+		return a
+	}
+	return ""
+}
+
+// errUnknownVariable is ER_UNKNOWN_SYSTEM_VARIABLE.
+const errUnknownVariable = 1193
+
+// cascadesLogged reports whether the server writes the rows its foreign-key
+// actions change to the binlog. MariaDB never does (InnoDB performs them
+// below the binlog); MySQL does from 9.6 on, where the SQL layer performs
+// them, unless innodb_native_foreign_keys is ON.
+func cascadesLogged(ctx context.Context, db *sql.DB, flavor string) (bool, error) {
+	if flavor == "mariadb" {
+		return false, nil
+	}
+	var native string
+	err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.innodb_native_foreign_keys").Scan(&native)
+	var me *gomysql.MySQLError
+	switch {
+	case errors.As(err, &me) && me.Number == errUnknownVariable:
+		return false, nil // before 9.6: InnoDB's own foreign keys
+	case err != nil:
+		return false, fmt.Errorf("read innodb_native_foreign_keys: %w", err)
+	}
+	return native == "0" || strings.EqualFold(native, "OFF"), nil
 }
 
 // matches reports whether schema.table matches one of the patterns.
