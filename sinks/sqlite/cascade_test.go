@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -144,4 +145,49 @@ func itoa(n int64) string {
 		return string(rune('0' + n))
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// TestCascadeStops: an action the follower cannot replay as the source did
+// stops with ErrCascade naming the table, never a silent skip.
+func TestCascadeStops(t *testing.T) {
+	d, _, ctx := follower(t)
+	a := sqlsink.New(sqlsink.Config{Sink: "s", SourceEngines: map[string]string{"src": "mysql"}},
+		d, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, release, err := a.Prepare(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	defer a.Close()
+	p, c := intTable("p", "k"), intTable("c", "pk")
+	byKey := edge("c", "pk", "p", "k", "", ordering.ActionCascade)
+	p.Cascades = []ordering.Cascade{edge("c", "pk", "p", "id", ordering.ActionSetDefault, ""), byKey}
+	if err := a.EnsureSchema(ctx, "src", []*ordering.Table{p, c}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ch   ordering.Change
+		want string
+	}{
+		{"SET DEFAULT", ordering.Change{Table: p, Op: ordering.OpDelete, Before: row(1, 5)}, "SET DEFAULT"},
+		{"no before value of the referenced column", ordering.Change{Table: p, Op: ordering.OpUpdate,
+			Before: []ordering.Value{ordering.Int(1), ordering.Unchanged()}, After: row(1, 6)}, "binlog_row_image=FULL"},
+	} {
+		tx, err := a.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins := ordering.Change{Table: p, Op: ordering.OpInsert, After: row(1, 5)}
+		if err := tx.Apply(ctx, "src", &ins); err != nil {
+			t.Fatal(err)
+		}
+		err = tx.Apply(ctx, "src", &tc.ch)
+		tx.Rollback()
+		if !errors.Is(err, sqlsink.ErrCascade) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrCascade saying %q", tc.name, err, tc.want)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
+		}
+	}
 }
