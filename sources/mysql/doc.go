@@ -48,6 +48,12 @@
 //   - Unique and foreign keys, which the binlog does not carry, are read
 //     from information_schema for dependency tracking, and re-read after
 //     DDL touching the table.
+//   - So are the foreign-key actions InnoDB performs without logging the
+//     child rows (ON DELETE/UPDATE CASCADE, SET NULL): each shape carries
+//     those of the captured tables referencing it, transitively
+//     (ordering.Table.Cascades), for sinks to replay; none when MySQL's SQL
+//     layer performs foreign keys (9.6+, innodb_native_foreign_keys=OFF)
+//     and logs the child rows itself.
 //   - depends_on is the writeset bound (package ordering's Tracker); where
 //     the server writes MySQL's logical clock (last_committed and
 //     sequence_number in the GTID event, MySQL 5.7+), the Seq of the
