@@ -118,6 +118,8 @@ func checkMySQLSource(ctx context.Context, r *Result, mc *mysql.Config, key stri
 		}
 	}
 
+	checkCascadeParents(ctx, r, conn, s.flavor, key, src.Tables)
+
 	g, ok := readGrants(ctx, r, conn)
 	if !ok {
 		return
