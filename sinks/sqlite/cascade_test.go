@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,5 +190,61 @@ func TestCascadeStops(t *testing.T) {
 		} else {
 			t.Logf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// TestApplyCascadesOnly: a replay of some tables replays the cascades of
+// the other tables' changes into the tables it rebuilds, and stops when
+// they would pass through a table it leaves alone.
+func TestApplyCascadesOnly(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		into []string
+		want string // rows left in c and g, or the error
+	}{
+		{"child and grandchild rebuilt", []string{"c", "g"}, "c=1 g=1"},
+		{"grandchild only", []string{"g"}, "through shop.c"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, db, ctx := follower(t)
+			into := func(_, table string) bool { return slices.Contains(c.into, table) }
+			a := sqlsink.New(sqlsink.Config{Sink: "s", SourceEngines: map[string]string{"src": "mysql"}, CascadeInto: into},
+				d, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			_, release, err := a.Prepare(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			defer a.Close()
+			all := []ordering.Cascade{
+				edge("c", "pid", "p", "id", ordering.ActionCascade, ""),
+				edge("g", "cid", "c", "id", ordering.ActionCascade, ""),
+			}
+			p, cT, g := intTable("p"), intTable("c", "pid"), intTable("g", "cid")
+			p.Cascades, cT.Cascades = all, all[1:]
+			if err := a.EnsureSchema(ctx, "src", []*ordering.Table{cT, g}); err != nil {
+				t.Fatal(err)
+			}
+			exec(t, ctx, db, "INSERT INTO c VALUES (10, 1), (20, 2)", "INSERT INTO g VALUES (100, 10), (200, 20)")
+			tx, err := a.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			err = tx.(*sqlsink.Tx).ApplyCascades(ctx, &ordering.Change{Table: p, Op: ordering.OpDelete, Before: row(1)})
+			if err != nil {
+				if !errors.Is(err, sqlsink.ErrCascade) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("ApplyCascades: %v, want %q", err, c.want)
+				}
+				return
+			}
+			var nc, ng int
+			tx.Record(ctx, "src", nil)
+			tx.Commit()
+			db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM g)").Scan(&nc, &ng)
+			if got := "c=" + itoa(int64(nc)) + " g=" + itoa(int64(ng)); got != c.want {
+				t.Errorf("got %s, want %s", got, c.want)
+			}
+		})
 	}
 }

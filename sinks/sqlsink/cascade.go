@@ -110,10 +110,16 @@ func (t *Tx) act(ctx context.Context, all []ordering.Cascade, c *ordering.Cascad
 			return nil // a key with a NULL part is referenced by no row
 		}
 	}
-	if t.a.cfg.CascadeInto != nil && !t.a.cfg.CascadeInto(c.ChildSchema, c.ChildTable) {
+	name := t.a.target(&ordering.Table{Schema: c.ChildSchema, Name: c.ChildTable})
+	if into := t.a.cfg.CascadeInto; into != nil && !into(c.ChildSchema, c.ChildTable) {
+		// Left alone; but the tables that are not must not depend on it.
+		if far := reaches(all, c, into); far != "" {
+			return &ChangeError{Table: name.String(), Op: opOf(parentDeleted), Err: fmt.Errorf(
+				"%w: the foreign-key actions of %s.%s reach %s through %s.%s, whose follower table is left alone: include it too",
+				ErrCascade, c.ParentSchema, c.ParentTable, far, c.ChildSchema, c.ChildTable)}
+		}
 		return nil
 	}
-	name := t.a.target(&ordering.Table{Schema: c.ChildSchema, Name: c.ChildTable})
 	if depth > maxCascadeDepth {
 		return &ChangeError{Table: name.String(), Op: opOf(del), Err: fmt.Errorf(
 			"%w: cascades nested deeper than %d levels (the source allows no more)", ErrCascade, maxCascadeDepth)}
@@ -267,6 +273,44 @@ func (t *Tx) followerHas(ctx context.Context, n Name) (bool, error) {
 		t.a.mu.Unlock()
 	}
 	return exists, nil
+}
+
+// reaches names a table into accepts that the cascades below c's child
+// table lead to, or "".
+func reaches(all []ordering.Cascade, c *ordering.Cascade, into func(schema, table string) bool) string {
+	seen := map[string]bool{c.ChildSchema + "." + c.ChildTable: true}
+	queue := []*ordering.Cascade{c}
+	for len(queue) > 0 {
+		from := queue[0]
+		queue = queue[1:]
+		for i := range all {
+			n := &all[i]
+			if n.ParentSchema != from.ChildSchema || n.ParentTable != from.ChildTable {
+				continue
+			}
+			if into(n.ChildSchema, n.ChildTable) {
+				return n.ChildSchema + "." + n.ChildTable
+			}
+			if q := n.ChildSchema + "." + n.ChildTable; !seen[q] {
+				seen[q] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return ""
+}
+
+// ApplyCascades replays the cascades ch sets off without applying ch: a
+// replay of some tables applies the changes of the other tables only for
+// their foreign-key actions on the tables it rebuilds.
+func (t *Tx) ApplyCascades(ctx context.Context, ch *ordering.Change) error {
+	if len(ch.Table.Cascades) == 0 || !ch.Table.Cascading(ch) {
+		return nil
+	}
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	return t.cascade(ctx, &shape{name: t.a.target(ch.Table), src: ch.Table}, ch)
 }
 
 func overlaps(a, b []string) bool {
