@@ -59,6 +59,12 @@ type ForeignKey struct {
 	ParentSchema  string   `json:"parent_schema"`
 	ParentTable   string   `json:"parent_table"`
 	ParentColumns []string `json:"parent_columns"`
+	// OnDelete and OnUpdate are set when a change of the parent makes the
+	// source's engine change this table's rows without logging them: the
+	// same actions appear in the parent's Table.Cascades. Sinks index the
+	// columns of such keys on the follower tables they create.
+	OnDelete Action `json:"on_delete,omitempty"`
+	OnUpdate Action `json:"on_update,omitempty"`
 }
 
 // Action is a referential action a parent change makes the source's

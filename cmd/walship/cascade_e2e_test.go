@@ -159,6 +159,18 @@ func TestCascadesFromMariaDB(t *testing.T) {
 			}
 		}
 	}
+	// The follower tables walship created index the keys it cascades
+	// through (g's by cid, street's by (region, city)); city's key begins
+	// its primary key and needs none.
+	for engine, q := range map[string]string{
+		"postgres": "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = '" + e.name + "' AND indexname LIKE '%\\_fk'",
+		"mysql":    "SELECT group_concat(DISTINCT index_name ORDER BY index_name) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name LIKE '%\\_fk'",
+		"sqlite":   "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%\\_fk' ESCAPE '\\' ORDER BY name)",
+	} {
+		if got := strings.Join(mustRows(t, e.followers[engine], q), ","); got != "true:c_pid_fk,g_cid_fk,n_pid_fk,street_region_city_fk,tree_up_fk" {
+			t.Errorf("%s follower: indexes %s", engine, got)
+		}
+	}
 	if t.Failed() {
 		return
 	}

@@ -73,6 +73,8 @@ func cascades(t *testing.T, into func(schema, table string) bool, want string) {
 	}
 	p, cT, g, n, tree := intTable("p"), intTable("c", "pid"), intTable("g", "cid"), intTable("n", "pid"), intTable("tree", "up")
 	p.Cascades, cT.Cascades = all, all[2:]
+	cT.ForeignKeys = []ordering.ForeignKey{{Columns: []string{"pid"}, ParentSchema: "shop", ParentTable: "p",
+		ParentColumns: []string{"id"}, OnDelete: ordering.ActionCascade}}
 	tree.Cascades = []ordering.Cascade{edge("tree", "up", "tree", "id", ordering.ActionCascade, "")}
 	tables := []*ordering.Table{p, cT, g, n, tree}
 	if err := a.EnsureSchema(ctx, "src", tables); err != nil {
@@ -132,6 +134,11 @@ func cascades(t *testing.T, into func(schema, table string) bool, want string) {
 		}
 		rows.Close()
 		got = append(got, tb+"=["+strings.Join(rs, " ")+"]")
+	}
+	var idx string
+	if err := db.QueryRowContext(ctx, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'c' AND sql IS NOT NULL").
+		Scan(&idx); err != nil || idx != "c_pid_fk" {
+		t.Errorf("indexes of c: %q %v, want c_pid_fk (its key has an action)", idx, err)
 	}
 	if g := strings.Join(got, " "); g != want {
 		t.Errorf("follower:\n got %s\nwant %s", g, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -311,6 +312,51 @@ func (t *Tx) ApplyCascades(ctx context.Context, ch *ordering.Change) error {
 		return err
 	}
 	return t.cascade(ctx, &shape{name: t.a.target(ch.Table), src: ch.Table}, ch)
+}
+
+// cascadeIndexes is the DDL indexing, on a follower table walship creates,
+// the columns of each foreign key whose unlogged actions it replays (InnoDB
+// has that index on the source), so a replayed cascade finds its rows by
+// index rather than by scanning the table. A key that begins the primary
+// key needs none.
+func (a *Applier) cascadeIndexes(n Name, t *ordering.Table) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, fk := range t.ForeignKeys {
+		id := strings.Join(fk.Columns, "\x00")
+		if fk.OnDelete == "" && fk.OnUpdate == "" || seen[id] || len(fk.Columns) == 0 ||
+			len(fk.Columns) <= len(t.PrimaryKey) && slices.Equal(fk.Columns, t.PrimaryKey[:len(fk.Columns)]) {
+			continue
+		}
+		seen[id] = true
+		cols := make([]string, len(fk.Columns))
+		for i, c := range fk.Columns {
+			if t.ColumnIndex(c) < 0 {
+				cols = nil
+				break
+			}
+			cols[i] = a.d.QuoteIdent(c)
+		}
+		if cols == nil {
+			continue
+		}
+		out = append(out, "CREATE INDEX "+a.d.QuoteIdent(indexName(n.Table, fk.Columns))+" ON "+a.d.QuoteName(n)+
+			" ("+strings.Join(cols, ", ")+")")
+	}
+	return out
+}
+
+// indexName is <table>_<columns>_fk, shortened with a hash to fit every
+// engine's 63-character limit. It names the table: SQLite's index names
+// are per database, PostgreSQL's per schema.
+func indexName(table string, cols []string) string {
+	name := table + "_" + strings.Join(cols, "_") + "_fk"
+	if len(name) <= 60 {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("%s_%08x_fk", strings.ToValidUTF8(name[:48], ""), h.Sum32())
 }
 
 func overlaps(a, b []string) bool {

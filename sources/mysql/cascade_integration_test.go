@@ -48,10 +48,15 @@ func TestCascadeCatalog(t *testing.T) {
 			ParentTable: "tree", ParentColumns: []string{"id"}, OnDelete: ordering.ActionCascade}}},
 	} {
 		shape := &ordering.Table{Schema: h.name, Name: c.table, PrimaryKey: []string{"id"},
-			Columns: []ordering.Column{{Name: "id", Kind: ordering.KindInt}, {Name: "code", Kind: ordering.KindString}}}
+			Columns: []ordering.Column{{Name: "id", Kind: ordering.KindInt}, {Name: "code", Kind: ordering.KindString}, {Name: "cid", Kind: ordering.KindInt}}}
 		got, err := keys.withKeys(ctx, shape)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.table == "g" {
+			if fks := got.ForeignKeys; len(fks) != 1 || fks[0].OnDelete != ordering.ActionSetNull || fks[0].OnUpdate != "" {
+				t.Errorf("foreign keys of g: %+v, want its ON DELETE SET NULL", fks)
+			}
 		}
 		g, _ := json.Marshal(got.Cascades)
 		w, _ := json.Marshal(c.want)

@@ -189,10 +189,13 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	for _, idx := range order {
 		k.unique = append(k.unique, byIndex[idx])
 	}
-	rows, err = c.db.QueryContext(ctx, `SELECT CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME
-		FROM information_schema.KEY_COLUMN_USAGE
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND REFERENCED_TABLE_NAME IS NOT NULL
-		ORDER BY CONSTRAINT_NAME, ORDINAL_POSITION`, schema, table)
+	rows, err = c.db.QueryContext(ctx, `SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME,
+			k.REFERENCED_COLUMN_NAME, COALESCE(rc.DELETE_RULE, ''), COALESCE(rc.UPDATE_RULE, '')
+		FROM information_schema.KEY_COLUMN_USAGE k
+		LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS rc ON rc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA
+			AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND rc.TABLE_NAME = k.TABLE_NAME
+		WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL
+		ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION`, schema, table)
 	if err != nil {
 		return k, fmt.Errorf("foreign keys of %s.%s: %w", schema, table, err)
 	}
@@ -200,13 +203,16 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	fks := map[string]*ordering.ForeignKey{}
 	var names []string
 	for rows.Next() {
-		var name, col, ps, pt, pc string
-		if err := rows.Scan(&name, &col, &ps, &pt, &pc); err != nil {
+		var name, col, ps, pt, pc, del, upd string
+		if err := rows.Scan(&name, &col, &ps, &pt, &pc, &del, &upd); err != nil {
 			return k, err
 		}
 		fk := fks[name]
 		if fk == nil {
 			fk = &ordering.ForeignKey{ParentSchema: ps, ParentTable: pt}
+			if !c.logged && (c.captured == nil || c.captured(ps, pt)) {
+				fk.OnDelete, fk.OnUpdate = action(del), action(upd)
+			}
 			fks[name] = fk
 			names = append(names, name)
 		}
