@@ -167,6 +167,13 @@ type PostgresSource struct {
 	// reaches Kafka, at the cost of streaming (and spilling) mid-size
 	// transactions that may still abort. Default: the server's setting.
 	DecodingWorkMem string `yaml:"decoding_work_mem"`
+	// AcceptSlotGapAt accepts, knowingly, a slot found confirmed at this
+	// LSN, past walship's checkpoint: someone advanced it while walship was
+	// stopped, and the changes between are lost to the followers. walship
+	// refuses such a slot otherwise, naming both positions. It applies only
+	// to a slot at exactly this LSN, so leaving it set accepts no later
+	// gap. Default: none.
+	AcceptSlotGapAt string `yaml:"accept_slot_gap_at"`
 }
 
 // MySQLSource reads the binlog of MySQL or MariaDB.

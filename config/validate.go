@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/walship/walship/offsets"
 )
 
 var (
@@ -252,6 +254,9 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	d.oneOf(p+".durability", pg.Durability, "async", "sync")
 	if kb, ok := workMemKB(pg.DecodingWorkMem); pg.DecodingWorkMem != "" && (!ok || kb < 64 || kb > 2<<20) {
 		d.fail(p+".decoding_work_mem", "expected a size from 64kB to 2GB such as 8MB (units kB, MB, GB), got %q", pg.DecodingWorkMem)
+	}
+	if _, err := offsets.ParseLSN(pg.AcceptSlotGapAt); pg.AcceptSlotGapAt != "" && err != nil {
+		d.fail(p+".accept_slot_gap_at", "expected an LSN such as 0/16B3748 (the slot position walship's refusal named), got %q", pg.AcceptSlotGapAt)
 	}
 }
 

@@ -61,12 +61,26 @@ func New(listen, token string, pprof bool, log *slog.Logger, reg *prometheus.Reg
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, ErrorLog: slogAdapter{log}}))
 	s.srv = &http.Server{
-		Addr:              listen,
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		Addr: listen,
+		// No endpoint takes a body: a request's body is at most 64 KiB.
+		Handler:           http.MaxBytesHandler(mux, 64<<10),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		// The whole request, body included: a body sent a byte a second
+		// no longer holds a connection open (writes are not bounded: the
+		// wait API and profiles answer late by design).
+		ReadTimeout: ReadTimeout,
+		IdleTimeout: IdleTimeout,
 	}
 	return s
 }
+
+// The server's timeouts: for a request's headers, for the whole request
+// with its body, and for an idle keep-alive connection.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	IdleTimeout       = 2 * time.Minute
+)
 
 // authorized guards an endpoint that changes state.
 func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
@@ -78,8 +92,9 @@ func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 			s.writeJSON(w, http.StatusForbidden, problem{"endpoints that change state are off: set http.token (or http.token_file) to enable them"})
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		// The scheme is case-insensitive (RFC 9110 §11.1).
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="walship"`)
 			s.writeJSON(w, http.StatusUnauthorized, problem{"a valid bearer token is required"})
 			return

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -94,5 +97,57 @@ func TestPauseNeedsTheToken(t *testing.T) {
 	}
 	if code, _ := do(t, "POST", ts.URL+"/api/v1/sinks/pgf/resume", "s3cret-token"); code != 200 || sk.paused {
 		t.Errorf("resume: %d", code)
+	}
+}
+
+// TestSlowBodyCut: a request whose body trickles in is cut at the read
+// timeout (shortened here), not held open for as long as the client likes;
+// a lower-case bearer scheme is accepted.
+func TestSlowBodyCut(t *testing.T) {
+	sk := &fakeSink{st: sinks.Status{Name: "pgf", State: sinks.StateApplying}}
+	mon := NewMonitor("test", map[string]SourceView{}, map[string]SinkView{"pgf": sk}, map[string]offsets.Engine{}, allReady{})
+	s := New("127.0.0.1:0", "tok", false, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), allReady{}, mon)
+	if s.srv.ReadTimeout != ReadTimeout || s.srv.IdleTimeout != IdleTimeout || s.srv.ReadHeaderTimeout != ReadHeaderTimeout {
+		t.Fatalf("timeouts: %v %v %v", s.srv.ReadHeaderTimeout, s.srv.ReadTimeout, s.srv.IdleTimeout)
+	}
+	ts := httptest.NewUnstartedServer(s.srv.Handler)
+	ts.Config.ReadTimeout = 300 * time.Millisecond
+	ts.Start()
+	t.Cleanup(ts.Close)
+
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+	closed := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, conn)
+		close(closed)
+	}()
+	trickle := time.NewTicker(100 * time.Millisecond)
+	defer trickle.Stop()
+	for open := true; open; {
+		select {
+		case <-closed:
+			open = false
+		case <-trickle.C:
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("a trickling body held the connection for %v", time.Since(start))
+			}
+			conn.Write([]byte("x"))
+		}
+	}
+	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/sinks/pgf/pause", nil)
+	req.Header.Set("Authorization", "bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !sk.paused {
+		t.Errorf("lower-case bearer: %d, paused %v", resp.StatusCode, sk.paused)
 	}
 }

@@ -19,7 +19,12 @@ type Checkpoint struct {
 	Seq      Seq
 	// SnapshotDone is set once the last snapshot chunk is durable in the log.
 	SnapshotDone bool
-	UpdatedAt    time.Time
+	// CoversSlot is set by sources that confirm their upstream position
+	// (a PostgreSQL slot) only up to a saved checkpoint: the slot never
+	// passes Position, so a slot found past it was moved by someone else.
+	// Checkpoints saved before this field existed load without it.
+	CoversSlot bool
+	UpdatedAt  time.Time
 }
 
 // Store keeps checkpoints in an embedded SQLite database
@@ -50,10 +55,23 @@ func OpenStore(dir string) (*Store, error) {
 		position      TEXT NOT NULL,
 		seq           TEXT NOT NULL,
 		snapshot_done INTEGER NOT NULL DEFAULT 0,
-		updated_at    TEXT NOT NULL
+		updated_at    TEXT NOT NULL,
+		covers_slot   INTEGER NOT NULL DEFAULT 0
 	)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
+	}
+	// Stores written before covers_slot existed get it, 0 for every row.
+	var has int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('checkpoints') WHERE name = 'covers_slot'`).Scan(&has); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
+	}
+	if has == 0 {
+		if _, err := db.Exec(`ALTER TABLE checkpoints ADD COLUMN covers_slot INTEGER NOT NULL DEFAULT 0`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("checkpoint store %s: add covers_slot: %w", path, err)
+		}
 	}
 	return &Store{db: db, path: path}, nil
 }
@@ -68,8 +86,8 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Load(ctx context.Context, source string) (Checkpoint, error) {
 	var pos, seq, at string
 	var cp Checkpoint
-	err := s.db.QueryRowContext(ctx, `SELECT position, seq, snapshot_done, updated_at FROM checkpoints WHERE source = ?`, source).
-		Scan(&pos, &seq, &cp.SnapshotDone, &at)
+	err := s.db.QueryRowContext(ctx, `SELECT position, seq, snapshot_done, covers_slot, updated_at FROM checkpoints WHERE source = ?`, source).
+		Scan(&pos, &seq, &cp.SnapshotDone, &cp.CoversSlot, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, ErrNoCheckpoint
 	}
@@ -99,12 +117,12 @@ func (s *Store) Save(ctx context.Context, source string, cp Checkpoint) error {
 	if cp.UpdatedAt.IsZero() {
 		cp.UpdatedAt = time.Now()
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, updated_at)
-		VALUES (?, ?, ?, ?, ?)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, covers_slot, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source) DO UPDATE SET position = excluded.position, seq = excluded.seq,
-			snapshot_done = excluded.snapshot_done, updated_at = excluded.updated_at
+			snapshot_done = excluded.snapshot_done, covers_slot = excluded.covers_slot, updated_at = excluded.updated_at
 		WHERE excluded.seq >= checkpoints.seq`,
-		source, string(pos), cp.Seq.String(), cp.SnapshotDone, cp.UpdatedAt.UTC().Format(time.RFC3339Nano))
+		source, string(pos), cp.Seq.String(), cp.SnapshotDone, cp.CoversSlot, cp.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return fmt.Errorf("save checkpoint of %s: %w", source, err)
 	}

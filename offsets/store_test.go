@@ -2,7 +2,9 @@ package offsets
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"testing"
 )
 
@@ -47,4 +49,47 @@ func TestStore(t *testing.T) {
 	if _, err := s.Load(ctx, "pg"); !errors.Is(err, ErrNoCheckpoint) {
 		t.Fatalf("after delete: %v", err)
 	}
+}
+
+// TestStoreMigratesCoversSlot: a store written before covers_slot existed
+// opens, its checkpoints load without it, and new saves keep it.
+func TestStoreMigratesCoversSlot(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	old, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "checkpoints.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`CREATE TABLE checkpoints (source TEXT PRIMARY KEY, position TEXT NOT NULL, seq TEXT NOT NULL,
+			snapshot_done INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL)`,
+		`INSERT INTO checkpoints VALUES ('pg', '` + string(mustText(PGPosition(100, 120))) + `', '` + (Seq{Pos: 100, Sub: StreamSub}).String() + `', 1, '2026-01-01T00:00:00Z')`} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cp, err := s.Load(ctx, "pg")
+	if err != nil || cp.CoversSlot || !cp.SnapshotDone {
+		t.Fatalf("old checkpoint: %+v %v", cp, err)
+	}
+	cp.CoversSlot = true
+	if err := s.Save(ctx, "pg", cp); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err = s.Load(ctx, "pg"); err != nil || !cp.CoversSlot {
+		t.Fatalf("saved: %+v %v", cp, err)
+	}
+}
+
+func mustText(p Position) []byte {
+	b, err := p.MarshalText()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -14,11 +14,12 @@ import (
 // row, before and after image, the hash of its table and primary key, of
 // each unique key, and of the parent key each foreign key references. A
 // change whose keys cannot be computed (a table without a primary key, a
-// truncate) makes the writeset a barrier: the transaction must follow every
-// earlier one, and every later one must follow it. So does a change that
-// sets off a cascade the source did not log (Table.Cascading): the child
-// rows it changes on the follower are known only there, so no key can
-// stand for them.
+// truncate, an update without its old image on a table with unique or
+// foreign keys) makes the writeset a barrier: the transaction must follow
+// every earlier one, and every later one must follow it. So does a change
+// that sets off a cascade the source did not log (Table.Cascading): the
+// child rows it changes on the follower are known only there, so no key
+// can stand for them.
 //
 // A Writeset is built by one goroutine; the zero value is ready to use.
 type Writeset struct {
@@ -42,6 +43,14 @@ func (w *Writeset) Add(ch *Change) {
 	}
 	t := ch.Table
 	if ch.Op == OpTruncate || len(t.PrimaryKey) == 0 || t.Serial || (len(t.Cascades) > 0 && t.Cascading(ch)) {
+		w.barrier, w.keys = true, nil
+		return
+	}
+	if ch.Op == OpUpdate && ch.Before == nil && (len(t.UniqueKeys) > 0 || len(t.ForeignKeys) > 0) {
+		// No old image (PostgreSQL's default replica identity, key
+		// unchanged): the unique values it freed and the parent it left
+		// are unknown, so a later transaction taking that value or
+		// deleting that parent could not be ordered after it.
 		w.barrier, w.keys = true, nil
 		return
 	}

@@ -59,6 +59,22 @@ func TestDependencies(t *testing.T) {
 	}
 }
 
+// TestUpdateWithoutOldImage: PostgreSQL's default replica identity sends
+// no old row for an update that keeps the key. Moving a child from parent
+// 1 to 2 must still order a later delete of parent 1 after it, and freeing
+// a unique value must order a later taker after it: both are barriers.
+func TestUpdateWithoutOldImage(t *testing.T) {
+	moved := ws(Change{Table: children, Op: OpUpdate, After: []Value{Int(10), Int(2)}})
+	freed := ws(Change{Table: parents, Op: OpUpdate, After: []Value{Int(1), String("new@x")}})
+	if !moved.Barrier() || !freed.Barrier() {
+		t.Errorf("updates without an old image on tables with foreign or unique keys: barrier %v, %v; want both", moved.Barrier(), freed.Barrier())
+	}
+	plain := &Table{Schema: "public", Name: "t", Columns: []Column{{Name: "id", Kind: KindInt}, {Name: "v", Kind: KindInt}}, PrimaryKey: []string{"id"}}
+	if w := ws(Change{Table: plain, Op: OpUpdate, After: []Value{Int(1), Int(2)}}); w.Barrier() || w.Len() != 1 {
+		t.Errorf("a table with only a primary key needs no old image: barrier %v, %d keys", w.Barrier(), w.Len())
+	}
+}
+
 func TestTrackerFloorAfterRestartAndOverflow(t *testing.T) {
 	resume := seq(100)
 	tr := NewTracker(3, resume)

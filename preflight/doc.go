@@ -38,8 +38,14 @@
 //     >= 10 (pgoutput), wal_level=logical, max_replication_slots and
 //     max_wal_senders > 0, the role has REPLICATION or is superuser, the
 //     slot is usable (an existing one is logical pgoutput on this database;
-//     otherwise a free slot is left), and finally a replication connection
-//     with IDENTIFY_SYSTEM when all else passed.
+//     otherwise a free slot is left), the captured tables (a partitioned
+//     table is captured by its root: PostgreSQL 13 or later, and an
+//     existing publication must have publish_via_partition_root on, and a
+//     partitioned table with REPLICA IDENTITY FULL needs it on every
+//     partition; an existing publication must publish every captured
+//     table), and
+//     finally a replication connection with IDENTIFY_SYSTEM when all else
+//     passed.
 //   - MySQL/MariaDB source: reachable, login, the flavor matches the
 //     server, server_id differs from the server's, log_bin on,
 //     binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL,

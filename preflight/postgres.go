@@ -225,6 +225,10 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 		r.fact("slot %s will be created (%d of %d slots in use)", src.Slot, usedSlots, slots)
 	}
 
+	pgReplicaIdentity(ctx, r, conn, src)
+	pgUnlogged(ctx, r, conn, src)
+	checkPGTables(ctx, r, conn, versionNum, version, key, src)
+
 	if len(r.Problems) == 0 {
 		pgReplicationProbe(ctx, r, cc, key)
 	}

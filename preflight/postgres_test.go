@@ -3,6 +3,7 @@ package preflight
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +156,79 @@ func TestPGSinkWithoutCreate(t *testing.T) {
 	res := only(t, runCheck(t, pgSinkConfig(withUser(t, dsn, role, "", ""), pw), pw))
 	wantProblem(t, res, Privilege, "cannot create schemas", `GRANT CREATE ON DATABASE "postgres" TO "`+role+`"`)
 	wantProblem(t, res, Privilege, "cannot create tables in schema public", `GRANT CREATE ON SCHEMA public TO "`+role+`"`)
+}
+
+// TestPGSourceReplicaIdentityNote: captured tables with foreign or unique
+// keys whose updates carry no old row are named in a note (not a
+// problem); REPLICA IDENTITY FULL removes them from it. Unlogged tables
+// the patterns match are noted as not captured.
+func TestPGSourceReplicaIdentityNote(t *testing.T) {
+	root := testenv.PGSource(t)
+	db := "walship_pf_ri_" + suffix(t)
+	pgExec(t, root, "CREATE DATABASE "+db)
+	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	dsn := withUser(t, root, "postgres", "", db)
+	pgExec(t, dsn,
+		"CREATE TABLE parent (id int PRIMARY KEY, email text UNIQUE)",
+		"CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))",
+		"CREATE TABLE plain (id int PRIMARY KEY, v text)",
+		"CREATE TABLE full_child (id int PRIMARY KEY, parent_id int REFERENCES parent(id))",
+		"ALTER TABLE full_child REPLICA IDENTITY FULL",
+		"CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)")
+	res := only(t, runCheck(t, pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))))
+	wantNoProblems(t, res)
+	if len(res.Notes) != 2 || !strings.Contains(res.Notes[0], "2 captured tables") ||
+		!strings.Contains(res.Notes[0], "public.child, public.parent") || !strings.Contains(res.Notes[0], "REPLICA IDENTITY FULL") ||
+		!strings.Contains(res.Notes[1], "UNLOGGED") || !strings.Contains(res.Notes[1], ": public.scratch") {
+		t.Errorf("notes: %q", res.Notes)
+	}
+}
+
+// TestPGSourcePartitioned: a partitioned table is reported as captured by
+// its root; an existing publication that would stream it as its
+// partitions, or that lacks a captured table, and a partition without the
+// root's REPLICA IDENTITY FULL are each a problem naming the fix.
+func TestPGSourcePartitioned(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	s := suffix(t)
+	schema, pub := "walship_pf_part_"+s, "walship_pf_pub_"+s
+	pgExec(t, dsn, "CREATE SCHEMA "+schema,
+		"CREATE TABLE "+schema+".pt (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)",
+		"CREATE TABLE "+schema+".pt_eu PARTITION OF "+schema+".pt FOR VALUES IN ('eu')",
+		"CREATE TABLE "+schema+".pt_us PARTITION OF "+schema+".pt FOR VALUES IN ('us')",
+		"CREATE TABLE "+schema+".plain (id int PRIMARY KEY)",
+		"CREATE UNLOGGED TABLE "+schema+".scratch (id int PRIMARY KEY)") // never captured: not missing from the publication
+	t.Cleanup(func() { pgExec(t, dsn, "DROP PUBLICATION IF EXISTS "+pub, "DROP SCHEMA "+schema+" CASCADE") })
+	check := func() Result {
+		cfg := pgSourceConfig(dsn, "", "walship_pf_"+s)
+		cfg.Sources[0].Postgres.Tables = []string{schema + ".*"}
+		cfg.Sources[0].Postgres.Publication = pub
+		return only(t, runCheck(t, cfg))
+	}
+
+	res := check() // no publication yet: walship creates it by the root
+	wantNoProblems(t, res)
+	wantFact(t, res, "partitioned table "+schema+".pt (2 partitions) is captured by its root")
+
+	pgExec(t, dsn, "CREATE PUBLICATION "+pub+" FOR TABLE "+schema+".pt, "+schema+".plain")
+	res = check()
+	wantProblem(t, res, Setting, "publication "+pub+" has publish_via_partition_root off", schema+".pt",
+		`ALTER PUBLICATION "`+pub+`" SET (publish_via_partition_root = true)`, "walship replay --resnapshot")
+
+	pgExec(t, dsn, `ALTER PUBLICATION "`+pub+`" SET (publish_via_partition_root = true)`)
+	res = check()
+	wantNoProblems(t, res)
+	wantFact(t, res, "publication "+pub+" publishes the 2 captured tables")
+
+	pgExec(t, dsn, "ALTER TABLE "+schema+".pt REPLICA IDENTITY FULL", "ALTER TABLE "+schema+".pt_us REPLICA IDENTITY FULL")
+	res = check()
+	wantProblem(t, res, Setting, "partitioned table "+schema+".pt has REPLICA IDENTITY FULL but its partitions "+schema+".pt_eu do not",
+		"ALTER TABLE "+schema+".pt_eu REPLICA IDENTITY FULL")
+	pgExec(t, dsn, "ALTER TABLE "+schema+".pt_eu REPLICA IDENTITY FULL")
+	wantNoProblems(t, check())
+
+	pgExec(t, dsn, "ALTER PUBLICATION "+pub+" DROP TABLE "+schema+".pt")
+	res = check()
+	wantProblem(t, res, Config, "publication "+pub+" exists but does not publish "+schema+".pt",
+		`ALTER PUBLICATION "`+pub+`" ADD TABLE "`+schema+`"."pt"`, "sources[0].postgres.tables")
 }

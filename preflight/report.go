@@ -76,11 +76,19 @@ type Result struct {
 	OK []string
 	// Problems lists everything wrong, in the order found.
 	Problems []Problem
+	// Notes are advice that does not fail the check (walship works, but
+	// slower or with a caveat the note names).
+	Notes []string
 }
 
 // fact records a verified fact.
 func (r *Result) fact(format string, args ...any) {
 	r.OK = append(r.OK, fmt.Sprintf(format, args...))
+}
+
+// note records advice.
+func (r *Result) note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
 }
 
 // problem records a problem.
@@ -92,6 +100,7 @@ func (r *Result) problem(code Code, format string, args ...any) {
 func (r Result) clone() Result {
 	r.OK = append([]string(nil), r.OK...)
 	r.Problems = append([]Problem(nil), r.Problems...)
+	r.Notes = append([]string(nil), r.Notes...)
 	return r
 }
 
@@ -147,6 +156,9 @@ func (r Report) Print(w io.Writer) error {
 		}
 		if len(res.OK) > 0 || len(res.Problems) == 0 {
 			fmt.Fprintf(&b, "%s: %s: %s\n", head, label, oneLine(strings.Join(res.OK, "; ")))
+		}
+		for _, n := range res.Notes {
+			fmt.Fprintf(&b, "%s: note: %s\n", head, oneLine(n))
 		}
 	}
 	switch n := r.Problems(); {

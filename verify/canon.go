@@ -32,10 +32,11 @@ const (
 	KindArray
 	KindInterval
 	KindJSONB
+	KindBit // MySQL BIT(n): its unsigned integer value (what the source carries)
 )
 
 var kindNames = [...]string{"other", "integer", "decimal", "real", "double", "boolean", "text", "bytes", "date", "time",
-	"timestamp", "timestamptz", "json", "uuid", "array", "interval", "jsonb"}
+	"timestamp", "timestamptz", "json", "uuid", "array", "interval", "jsonb", "bit"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -109,6 +110,8 @@ func mysqlKind(dataType string) Kind {
 		return KindJSON
 	case "uuid":
 		return KindUUID
+	case "bit":
+		return KindBit
 	}
 	return KindOther
 }
@@ -123,6 +126,17 @@ func mysqlKind(dataType string) Kind {
 func rawText(v any, k Kind, r colRead, engine string) (string, bool) {
 	if v == nil {
 		return "", false
+	}
+	if r.bits {
+		// A PostgreSQL bit string holding a MySQL BIT: its value.
+		s := fmt.Sprint(v)
+		if b, ok := v.([]byte); ok {
+			s = string(b)
+		}
+		if n, ok := new(big.Int).SetString(s, 2); ok && s != "" {
+			return n.String(), true
+		}
+		return "(bits " + s + ")", true
 	}
 	if r.wkb {
 		s, ok := v.(string)
@@ -169,7 +183,7 @@ func rawText(v any, k Kind, r colRead, engine string) (string, bool) {
 func sqliteClassMismatch(v any, k Kind) string {
 	var want string
 	switch k {
-	case KindInt, KindBool:
+	case KindInt, KindBool, KindBit:
 		want = "INTEGER"
 	case KindFloat, KindFloat32:
 		want = "REAL"
@@ -224,8 +238,8 @@ func wkbX(s string) (float64, error) {
 // use canonFloatValue (see cursor.next).
 func Canonical(k Kind, s string) string {
 	switch k {
-	case KindInt:
-		if isInteger(s) {
+	case KindInt, KindBit:
+		if isInteger(s) || s == "0" {
 			return s
 		}
 	case KindBool:
@@ -596,7 +610,7 @@ func normalizeJSONB(s string) (string, bool) {
 // numerically, everything else by bytes.
 func compareKey(k Kind, a, b string) int {
 	switch k {
-	case KindInt, KindDecimal, KindTime:
+	case KindInt, KindDecimal, KindTime, KindBit:
 		ra, oka := new(big.Rat).SetString(a)
 		rb, okb := new(big.Rat).SetString(b)
 		if oka && okb {
@@ -620,3 +634,21 @@ func compareKey(k Kind, a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// Kinds lists every comparison class, KindOther first.
+func Kinds() []Kind {
+	out := make([]Kind, len(kindNames))
+	for i := range out {
+		out[i] = Kind(i)
+	}
+	return out
+}
+
+// PostgresKind is the comparison class of a PostgreSQL column whose base
+// type (domains resolved) is typname, of typtype, an array or not.
+func PostgresKind(typname string, isArray bool, typtype string) Kind {
+	return pgKind(typname, isArray, typtype)
+}
+
+// MySQLKind is the comparison class of an information_schema DATA_TYPE.
+func MySQLKind(dataType string) Kind { return mysqlKind(dataType) }

@@ -133,4 +133,9 @@ func TestMatches(t *testing.T) {
 		!matches([]string{"db_1.*"}, "db_1", "t") {
 		t.Error("patterns")
 	}
+	// A partition is compared on its own only when no ancestor matches.
+	anc := "public\x1fpt\x1epublic\x1fpt_root"
+	if !underMatched([]string{"public.pt"}, anc) || underMatched([]string{"public.pt_eu"}, anc) || underMatched([]string{"public.*"}, "") {
+		t.Error("partitions under a matched ancestor")
+	}
 }

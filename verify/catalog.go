@@ -111,16 +111,41 @@ func matches(patterns []string, schema, table string) bool {
 	return config.MatchTable(patterns, schema, table)
 }
 
-// listTables reads the captured tables with their columns and keys.
+// underMatched reports whether one of a partition's ancestors (schema
+// US name, joined by RS) matches the patterns: its rows are captured
+// under that ancestor.
+func underMatched(patterns []string, ancestors string) bool {
+	if ancestors == "" {
+		return false
+	}
+	for _, a := range strings.Split(ancestors, "\x1e") {
+		if schema, name, ok := strings.Cut(a, "\x1f"); ok && matches(patterns, schema, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// listTables reads the captured tables with their columns and keys: on
+// PostgreSQL the permanent tables and partitioned roots (unlogged and
+// temporary tables are never in the WAL: walship check notes them), on
+// MySQL base and system-versioned tables.
 func (s *source) listTables(ctx context.Context) ([]Table, error) {
 	var q string
 	if s.engine == "postgres" {
-		q = `SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+		// A partition is captured on its own only when none of its
+		// ancestors matches the patterns (as the source decides): its
+		// ancestors come as schema US name, joined by RS.
+		q = `SELECT n.nspname::text, c.relname::text,
+				coalesce((SELECT string_agg(an.nspname || chr(31) || ac.relname, chr(30))
+				          FROM pg_partition_ancestors(c.oid) a JOIN pg_class ac ON ac.oid = a.relid
+				          JOIN pg_namespace an ON an.oid = ac.relnamespace WHERE a.relid <> c.oid), '')
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
 			  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
 			ORDER BY 1, 2`
 	} else {
-		q = `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
+		q = `SELECT TABLE_SCHEMA, TABLE_NAME, '' FROM information_schema.TABLES WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
 			AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2`
 	}
 	rows, err := s.db.QueryContext(ctx, q)
@@ -130,11 +155,12 @@ func (s *source) listTables(ctx context.Context) ([]Table, error) {
 	var out []Table
 	for rows.Next() {
 		var t Table
-		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
+		var ancestors string
+		if err := rows.Scan(&t.Schema, &t.Name, &ancestors); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if matches(s.tables, t.Schema, t.Name) {
+		if matches(s.tables, t.Schema, t.Name) && !underMatched(s.tables, ancestors) {
 			out = append(out, t)
 		}
 	}
@@ -185,8 +211,13 @@ func (s *source) describe(ctx context.Context, t *Table) error {
 		}
 		return scanNames(krows, &t.Key)
 	}
+	// A MariaDB system-versioned table is compared by its current rows,
+	// as the source publishes them: without the period columns (explicit
+	// ones have GENERATION_EXPRESSION 'ROW START' / 'ROW END'; implicit
+	// ones are not in COLUMNS), keyed without ROW END.
 	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, t.Schema, t.Name)
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') NOT IN ('ROW START', 'ROW END')
+		ORDER BY ORDINAL_POSITION`, t.Schema, t.Name)
 	if err != nil {
 		return fmt.Errorf("source %s: columns of %s: %w", s.name, t, err)
 	}
@@ -204,8 +235,11 @@ func (s *source) describe(ctx context.Context, t *Table) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	krows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX`, t.Schema, t.Name)
+	krows, err := s.db.QueryContext(ctx, `SELECT s.COLUMN_NAME FROM information_schema.STATISTICS s
+		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY'
+		  AND NOT EXISTS (SELECT 1 FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = s.TABLE_SCHEMA
+			AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME AND c.GENERATION_EXPRESSION IN ('ROW START', 'ROW END'))
+		ORDER BY s.SEQ_IN_INDEX`, t.Schema, t.Name)
 	if err != nil {
 		return fmt.Errorf("source %s: primary key of %s: %w", s.name, t, err)
 	}

@@ -18,6 +18,7 @@ type colRead struct {
 	hex  bool   // expr yields lower-case hex (PostgreSQL bytea)
 	wkb  bool   // expr yields the hex WKB of a point whose X is the exact double (MySQL floats)
 	f32  bool   // expr yields single-precision text (PostgreSQL real)
+	bits bool   // expr yields a bit string whose value is compared (a MySQL BIT on PostgreSQL)
 }
 
 // readExpr is how a column of type typ (lower case) on engine is read, by
@@ -49,9 +50,14 @@ func readExpr(engine, quoted, typ string, k Kind, exact, bound bool) colRead {
 				") * 1000000)::bigint::text ELSE " + quoted + "::text END"}
 		case typ == "real":
 			return colRead{expr: quoted + "::text", f32: true}
+		case !exact && k == KindBit && (strings.HasPrefix(typ, "bit(") || strings.HasPrefix(typ, "bit varying")):
+			return colRead{expr: quoted + "::text", bits: true}
 		}
 		return colRead{expr: quoted + "::text"}
 	case "mysql":
+		if !exact && k == KindBit && strings.HasPrefix(typ, "bit") {
+			return colRead{expr: "CAST(" + quoted + " AS UNSIGNED)"}
+		}
 		if !bound && (strings.HasPrefix(typ, "float") || strings.HasPrefix(typ, "double") || strings.HasPrefix(typ, "real")) {
 			return colRead{expr: "HEX(ST_AsBinary(POINT(" + quoted + ", 0)))", wkb: true}
 		}

@@ -77,33 +77,63 @@
 // use that byte order (MySQL, PostgreSQL databases with a collation other
 // than C) are sorted by the database for every chunk.
 //
-// Tables without a primary key are skipped and reported as such.
+// Rows with a NULL in a key column (a follower table without the
+// source's primary key can hold them) are in no chunk: every chunk's
+// condition excludes them, and one query per side reads them as extra
+// (follower) or missing (source) rows.
+//
+// # Tables without a primary key
+//
+// They are compared as multisets of rows (compareKeyless): each side's
+// rows are read whole, hashed over every compared column with the chunk
+// framing, and counted per hash; a hash whose counts differ is that many
+// missing or extra rows. Only hashes and counts are held, in passes of
+// KeylessPassRows rows (a pass takes the rows whose hash falls in its
+// bucket). No table is skipped: one that cannot be compared is a Problem,
+// which counts as a difference.
+//
+// # Sessions
+//
+// Every statement of a table runs on one connection per side whose
+// settings are pinned (pinSession): PostgreSQL extra_float_digits = 3
+// (floats print exactly), TimeZone UTC, DateStyle ISO, IntervalStyle
+// iso_8601, bytea_output hex; MySQL time_zone +00:00 and sql_mode without
+// PAD_CHAR_TO_FULL_LENGTH. A database or role default cannot change a
+// text form under verify.
 //
 // The source is read live: rows written after the position verify waited
 // for may show as differences. Run it on a quiet source, or run it again.
 //
-// # Canonical values
+// # Values
 //
-// Same-engine pairs (PostgreSQL → PostgreSQL, MySQL/MariaDB →
-// MySQL/MariaDB) compare the servers' text forms exactly. Cross-engine
-// pairs normalize both sides to one canonical form per source column kind,
-// following the README's type mapping:
+// Every value is read in an exact form: PostgreSQL output functions
+// (char(n) keeps its padding through bpcharout, inet through inet_out; a
+// ::text cast would strip or add), MySQL floats by their IEEE bits
+// (HEX(ST_AsBinary(POINT(x, 0))): MySQL prints FLOAT to 6 and DOUBLE to 15
+// significant digits), bytes as hex. Same-engine pairs compare these
+// texts exactly. Cross-engine pairs normalize both sides to one canonical
+// form per source column kind, strictly: a text that does not parse as
+// its kind exactly is compared as it is, so it equals only itself.
 //
-//	integers     decimal integer text
+//	integers     decimal integer text, as the engines print it (no spaces, signs or leading zeros)
 //	boolean      1 / 0 (t/true/1, f/false/0)
-//	numeric      sign, no leading zeros, no trailing fraction zeros (1.50 = 1.5000); NaN, Infinity kept
-//	float/double shortest round-trip text; real/FLOAT rounded to 6 significant digits; -0 = 0
-//	text         exact
+//	numeric      exact value: no leading zeros, no trailing fraction zeros (1.50 = 1.5000), exponents
+//	             expanded exactly (1e-50 is not 0); NaN, Infinity, -Infinity as PostgreSQL spells them
+//	float/double exact binary value, shortest round-trip text; a real also matches a follower double
+//	             holding the float32's shortest decimal; signed zeros equal (IEEE 754)
+//	text         exact; on SQLite a value of another storage class is different
 //	bytea/blob   lower-case hex of the bytes
-//	date         YYYY-MM-DD (1 BC = 0000, signed years before)
-//	time         microseconds (PostgreSQL interval from a MySQL TIME: its epoch)
-//	timestamp[tz] YYYY-MM-DD HH:MM:SS.ffffff in UTC (offsets applied, "T" or " ")
-//	json, arrays JSON re-encoded with sorted keys and exact numbers (PostgreSQL arrays read as array_to_json)
-//	uuid         lower case
-//	other        the text forms, exactly
+//	date         YYYY-MM-DD, the whole text (1 BC = 0000, signed years before)
+//	time         microseconds (a PostgreSQL interval holding a MySQL TIME: its epoch, only when it has no
+//	             months or days)
+//	timestamp    YYYY-MM-DD HH:MM:SS.ffffff ("T" or " "); a zone only on timestamptz, applied to UTC
+//	json         exact text (duplicate keys and key order kept)
+//	jsonb        normalized as PostgreSQL's jsonb: last duplicate wins, keys by length then bytes,
+//	             ", " and ": ", numbers as numeric prints them
+//	arrays       JSON (PostgreSQL reads array_to_json) re-encoded with sorted keys, numbers as written
+//	MySQL BIT    its unsigned value (a PostgreSQL bit string read as binary digits)
+//	uuid, interval, other  the text forms, exactly
 //
-// Approximate: float32 columns (6 significant digits), intervals,
-// timetz, bit strings, network, geometric and other types compared as text
-// (their text forms may differ between engines and show as differences),
-// dates outside years 0000-9999 and PostgreSQL array bounds.
+// Where two engines cannot hold the same value (a -0 aside), the
+// difference is reported, not hidden.
 package verify

@@ -65,6 +65,12 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		if err != nil {
 			return nil, fmt.Errorf("source %s: the postgres dsn does not parse (%s)", s.Name, config.RedactDSN(pg.DSN.Reveal()))
 		}
+		var acceptGap offsets.LSN
+		if pg.AcceptSlotGapAt != "" {
+			if acceptGap, err = offsets.ParseLSN(pg.AcceptSlotGapAt); err != nil {
+				return nil, fmt.Errorf("source %s: accept_slot_gap_at: %w", s.Name, err)
+			}
+		}
 		enc := envelope.NewEncoder(envelope.Source{
 			Name: s.Name, Connector: "postgresql", Logical: s.TopicPrefix, Database: pc.Database,
 		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
@@ -73,7 +79,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
-			DecodingWorkMem: pg.DecodingWorkMem,
+			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap,
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL

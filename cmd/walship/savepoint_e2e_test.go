@@ -15,11 +15,21 @@ import (
 // (then MariaDB writes the rolled-back rows and ROLLBACK TO into the
 // binlog), go from a MariaDB source into the PostgreSQL, MariaDB and
 // SQLite followers whole: the followers converge with the source and
-// walship verify finds each equal.
-func TestSavepointsEndToEndFromMariaDB(t *testing.T) {
+// walship verify finds each equal. The same transactions run on a
+// PostgreSQL source (scratch an unlogged table there), plus one whose
+// subtransaction fails with an error and is rolled back to.
+func TestSavepointsEndToEndFromMariaDB(t *testing.T) { savepointsEndToEnd(t, "mariadb") }
+
+func TestSavepointsEndToEndFromPostgres(t *testing.T) { savepointsEndToEnd(t, "postgres") }
+
+func savepointsEndToEnd(t *testing.T, engine string) {
 	testenv.Integration(t)
-	e := newE2EFrom(t, "mariadb", 2)
-	if _, err := e.src.Exec("CREATE TABLE scratch (id int PRIMARY KEY) ENGINE=MyISAM"); err != nil {
+	e := newE2EFrom(t, engine, 2)
+	scratch := "CREATE TABLE scratch (id int PRIMARY KEY) ENGINE=MyISAM"
+	if engine == "postgres" {
+		scratch = "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)"
+	}
+	if _, err := e.src.Exec(scratch); err != nil {
 		t.Fatal(err)
 	}
 	withHTTP(t, e)
@@ -49,6 +59,24 @@ func TestSavepointsEndToEndFromMariaDB(t *testing.T) {
 	} {
 		stmts := append(append([]string{"BEGIN"}, txn...), "COMMIT")
 		for _, q := range stmts {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	if engine == "postgres" {
+		// An aborted subtransaction: a statement fails inside a savepoint
+		// (a duplicate key), the application rolls back to it and goes on.
+		for _, q := range []string{"BEGIN", "INSERT INTO customers VALUES (901, 'nine-one')", "SAVEPOINT s1",
+			"UPDATE accounts SET balance = balance - 1, version = version + 1 WHERE id = 6",
+			"INSERT INTO customers VALUES (900, 'duplicate')"} {
+			if _, err := conn.ExecContext(ctx, q); err != nil && !strings.Contains(q, "duplicate") {
+				t.Fatalf("%s: %v", q, err)
+			} else if err == nil && strings.Contains(q, "duplicate") {
+				t.Fatal("the duplicate insert succeeded")
+			}
+		}
+		for _, q := range []string{"ROLLBACK TO SAVEPOINT s1", "INSERT INTO orders VALUES (9010, 901, 5.00, 0)", "COMMIT"} {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}

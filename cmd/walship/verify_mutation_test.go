@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/walship/walship/internal/testenv"
+	"github.com/walship/walship/verify"
 )
 
 // The mutation test of `walship verify` (issue 29): a table with a column
@@ -182,12 +183,38 @@ var sourceMutations = map[string][]mutation{
 }
 
 func TestVerifyMutations(t *testing.T) {
+	kinds := map[verify.Kind]bool{}
 	for _, src := range []string{"postgres", "mariadb"} {
-		t.Run(src, func(t *testing.T) { verifyMutations(t, src) })
+		t.Run(src, func(t *testing.T) { verifyMutations(t, src, kinds) })
+	}
+	// Every comparison class verify knows has a column here: a new kind
+	// cannot land without its mutations.
+	for _, k := range verify.Kinds() {
+		if !kinds[k] && !t.Failed() {
+			t.Errorf("no column of verify kind %s in mutTables: add one", k)
+		}
 	}
 }
 
-func verifyMutations(t *testing.T, srcEngine string) {
+// mutKinds adds the verify kinds of mut's columns to kinds.
+func mutKinds(t *testing.T, src *sql.DB, srcEngine string, kinds map[verify.Kind]bool) {
+	if srcEngine == "mariadb" {
+		for _, r := range mustRows(t, src, `SELECT data_type FROM information_schema.columns WHERE table_schema = DATABASE()
+			AND table_name = 'mut'`) {
+			kinds[verify.MySQLKind(strings.TrimPrefix(r, "true:"))] = true
+		}
+		return
+	}
+	for _, r := range mustRows(t, src, `SELECT bt.typname::text, bt.typcategory = 'A', bt.typtype::text
+		FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+		JOIN pg_type bt ON bt.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+		WHERE a.attrelid = 'mut'::regclass AND a.attnum > 0 AND NOT a.attisdropped`) {
+		f := strings.Split(r, "|")
+		kinds[verify.PostgresKind(strings.TrimPrefix(f[0], "true:"), f[1] == "true:true", strings.TrimPrefix(f[2], "true:"))] = true
+	}
+}
+
+func verifyMutations(t *testing.T, srcEngine string, kinds map[verify.Kind]bool) {
 	testenv.Integration(t)
 	e := newE2EFrom(t, srcEngine, 2)
 	withHTTP(t, e)
@@ -212,6 +239,7 @@ func verifyMutations(t *testing.T, srcEngine string) {
 			t.Fatal(err)
 		}
 	}
+	mutKinds(t, e.src, srcEngine, kinds)
 	nTables := len(mustRows(t, e.src, srcTablesQuery(srcEngine)))
 	for _, sink := range []string{"pgf", "myf", "lite"} {
 		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--show-values")

@@ -54,6 +54,22 @@
 //     (ordering.Table.Cascades), for sinks to replay; none when MySQL's SQL
 //     layer performs foreign keys (9.6+, innodb_native_foreign_keys=OFF)
 //     and logs the child rows itself.
+//   - A system-versioned table (MariaDB WITH SYSTEM VERSIONING) is
+//     published as its current rows, what SELECT * returns: changes carry
+//     neither the period columns (implicit row_start and row_end, or
+//     explicit GENERATED ALWAYS AS ROW START / ROW END columns, named by
+//     information_schema with the keys) nor ROW END in the primary and
+//     unique keys, in the snapshot and in the stream alike. A row image is
+//     current when its ROW END is the maximum; the binlog's row changes
+//     translate by that (versioning.go): an insert of a current row is an
+//     insert, of a history row (the old row an UPDATE keeps) nothing; an
+//     update of a current row to a current row is an update, to a history
+//     row (how a DELETE is logged) a delete; a delete of a current row is
+//     a delete, of a history row (DELETE HISTORY) nothing. A
+//     transaction-precise table (BIGINT UNSIGNED periods), whose DML
+//     MariaDB binlogs as statements, stops the snapshot with
+//     ErrTrxPrecise, and the stream, at its first change, with
+//     ErrStatement.
 //   - depends_on is the writeset bound (package ordering's Tracker); where
 //     the server writes MySQL's logical clock (last_committed and
 //     sequence_number in the GTID event, MySQL 5.7+), the Seq of the

@@ -15,14 +15,15 @@ import (
 )
 
 // keyCache adds what the binlog does not carry — unique keys, foreign
-// keys and the foreign-key actions InnoDB performs without logging them —
-// to table shapes, from information_schema. A table's keys are read once
-// and again after DDL (forget). The shape returned is a copy per binlog
-// shape, so every event of one shape shares one Table.
+// keys, the foreign-key actions InnoDB performs without logging them and
+// the period columns of a system-versioned table — to table shapes, from
+// information_schema. A table's keys are read once and again after DDL
+// touching it (forget). The shape returned is a copy per binlog shape, so
+// every event of one shape shares one Table.
 type keyCache struct {
 	db     *sql.DB
-	keys   map[string]tableKeys                // schema.table -> keys
-	shapes map[*ordering.Table]*ordering.Table // binlog shape -> shape with keys
+	keys   map[string]tableKeys           // schema.table -> keys
+	shapes map[*ordering.Table]keyedShape // binlog shape -> shape with keys
 	// captured says which tables the source captures: cascades into the
 	// others are not carried (their follower tables are left alone).
 	captured func(schema, table string) bool
@@ -35,14 +36,22 @@ type tableKeys struct {
 	unique [][]string
 	fks    []ordering.ForeignKey
 	serial bool
+	period *sysPeriod // system-versioned: its period columns (versioning.go)
 	// refs are the foreign keys referencing the table with an action that
 	// changes child rows (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT),
 	// from captured child tables.
 	refs []ordering.Cascade
 }
 
+// keyedShape is the shape changes of one binlog shape are published
+// with, and, for a system-versioned table, how its rows translate.
+type keyedShape struct {
+	table *ordering.Table
+	sv    *sysVersioning
+}
+
 func newKeyCache(db *sql.DB, captured func(schema, table string) bool) *keyCache {
-	return &keyCache{db: db, keys: map[string]tableKeys{}, shapes: map[*ordering.Table]*ordering.Table{}, captured: captured}
+	return &keyCache{db: db, keys: map[string]tableKeys{}, shapes: map[*ordering.Table]keyedShape{}, captured: captured}
 }
 
 // keysOf returns the cached keys of schema.table, loading them if needed.
@@ -105,18 +114,38 @@ func (c *keyCache) forget(qualified string) {
 	}
 }
 
-// withKeys returns t with its unique and foreign keys.
+// withKeys returns t with its unique and foreign keys (see view).
 func (c *keyCache) withKeys(ctx context.Context, t *ordering.Table) (*ordering.Table, error) {
+	s, _, err := c.view(ctx, t)
+	return s, err
+}
+
+// view returns the shape changes of t are published with: t with its
+// unique and foreign keys and, when t is a binlog shape of a
+// system-versioned table, without its period columns; sv then translates
+// its rows (nil for other tables).
+func (c *keyCache) view(ctx context.Context, t *ordering.Table) (*ordering.Table, *sysVersioning, error) {
+	binlog := t
 	if s, ok := c.shapes[t]; ok {
-		return s, nil
+		return s.table, s.sv, nil
 	}
 	k, err := c.keysOf(ctx, t.Schema, t.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	casc, err := c.cascades(ctx, t.Schema, t.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var sv *sysVersioning
+	if k.period != nil {
+		v, stripped, found, err := newSysVersioning(t, k.period)
+		if err != nil {
+			return nil, nil, err
+		}
+		if found {
+			sv, t = v, stripped
+		}
 	}
 	s := *t
 	s.UniqueKeys, s.ForeignKeys, s.Serial = nil, nil, t.Serial || k.serial
@@ -143,8 +172,8 @@ func (c *keyCache) withKeys(ctx context.Context, t *ordering.Table) (*ordering.T
 	if len(c.shapes) > 10000 {
 		clear(c.shapes)
 	}
-	c.shapes[t] = &s
-	return &s, nil
+	c.shapes[binlog] = keyedShape{table: &s, sv: sv}
+	return &s, sv, nil
 }
 
 func hasColumns(t *ordering.Table, cols []string) bool {
@@ -158,6 +187,10 @@ func hasColumns(t *ordering.Table, cols []string) bool {
 
 func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, error) {
 	var k tableKeys
+	var err error
+	if k.period, err = catalogPeriod(ctx, c.db, schema, table); err != nil {
+		return k, err
+	}
 	rows, err := c.db.QueryContext(ctx, `SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART IS NOT NULL
 		FROM information_schema.STATISTICS s
 		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.NON_UNIQUE = 0 AND s.INDEX_NAME <> 'PRIMARY'
@@ -187,7 +220,9 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	}
 	rows.Close()
 	for _, idx := range order {
-		k.unique = append(k.unique, byIndex[idx])
+		// A system-versioned table's unique keys end with ROW END: the
+		// current rows are unique without it.
+		k.unique = append(k.unique, k.period.without(byIndex[idx]))
 	}
 	rows, err = c.db.QueryContext(ctx, `SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME,
 			k.REFERENCED_COLUMN_NAME, COALESCE(rc.DELETE_RULE, ''), COALESCE(rc.UPDATE_RULE, '')

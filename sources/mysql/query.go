@@ -61,7 +61,7 @@ func (r *session) query(ctx context.Context, h *replication.EventHeader, e *repl
 		}
 	}
 	if r.inTxn {
-		return r.stop(h, ErrStatement, fmt.Sprintf("statement %s (a QUERY_EVENT) inside a transaction, which is neither transaction control nor CREATE TABLE ... SELECT (a session with binlog_format=STATEMENT or MIXED?)", stmtVerb(string(e.Query))))
+		return r.stop(h, ErrStatement, fmt.Sprintf("statement %s (a QUERY_EVENT) inside a transaction, which is neither transaction control nor CREATE TABLE ... SELECT (a session with binlog_format=STATEMENT or MIXED, or a transaction-precise system-versioned table, whose changes MariaDB binlogs as statements?)", stmtVerb(string(e.Query))))
 	}
 	return r.ddl(ctx, string(e.Schema), strings.TrimSpace(string(e.Query)), h, e.GSet)
 }

@@ -82,6 +82,12 @@ var (
 	// binlog transaction, or a savepoint statement that does not fit it.
 	// The source stops at it rather than split the transaction.
 	ErrStatement = errors.New("statement inside a transaction not understood")
+	// ErrTrxPrecise: a captured table is system-versioned with
+	// transaction-precise periods (ROW START and ROW END BIGINT
+	// UNSIGNED). MariaDB binlogs its DML as statements even with
+	// binlog_format=ROW, so its changes cannot be replicated; the
+	// snapshot refuses it, permanently.
+	ErrTrxPrecise = errors.New("transaction-precise system-versioned table not supported")
 )
 
 // Source captures one MySQL or MariaDB server.

@@ -131,7 +131,9 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 	if r.cur == nil {
 		return fmt.Errorf("source %s: rows of %s outside a transaction", r.cfg().Name, t.table.QualifiedName())
 	}
-	tbl, err := r.keys.withKeys(ctx, t.table)
+	// A system-versioned table's rows become changes of its current rows
+	// (sv; versioning.go).
+	tbl, sv, err := r.keys.view(ctx, t.table)
 	if err != nil {
 		return err
 	}
@@ -159,6 +161,12 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 		if after != nil {
 			if ch.After, err = t.row(after, skipAfter...); err != nil {
 				return fmt.Errorf("source %s: decode a row of %s: %w", r.cfg().Name, tbl.QualifiedName(), err)
+			}
+		}
+		if sv != nil {
+			var keep bool
+			if ch.Op, ch.Before, ch.After, keep = sv.change(ch.Op, ch.Before, ch.After); !keep {
+				return nil // a history row
 			}
 		}
 		return r.cur.Add(seg, ch)

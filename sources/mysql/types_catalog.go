@@ -47,9 +47,14 @@ package mysql
 //     carries it (a nullable-as-the-key bigint unsigned) and so does this
 //     shape, but no SELECT can read it: its snapshot value is NULL (and
 //     selectList selects NULL for it).
-//   - MariaDB's implicit system-versioning columns (row_start, row_end)
-//     are not in information_schema.COLUMNS: a system-versioned table's
-//     shape misses them. (The snapshot lists BASE TABLEs only.)
+//   - A system-versioned table's shape is that of its current rows, as
+//     the stream publishes it (versioning.go): MariaDB's implicit period
+//     columns (row_start, row_end) are not in information_schema.COLUMNS,
+//     and explicit ones (GENERATION_EXPRESSION 'ROW START' / 'ROW END')
+//     are left out; ROW END is left out of the keys (STATISTICS lists it
+//     in an explicit-period table's keys). A transaction-precise table
+//     (BIGINT UNSIGNED periods) is refused (ErrTrxPrecise): MariaDB
+//     binlogs its changes as statements.
 //   - Compressed columns (MariaDB COMPRESSED) are an error, as in the
 //     binlog (go-mysql cannot decode them).
 //   - MySQL's JSON text is normalized to go-mysql's rendering (numbers as
@@ -77,6 +82,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/supervise"
 )
 
 // querier is a *sql.DB or *sql.Conn (or *sql.Tx).
@@ -148,6 +154,24 @@ func snapshotTableOf(ctx context.Context, q querier, schema, table string) (*bin
 	if err != nil {
 		return nil, fmt.Errorf("mysql: table %s: %w", name, err)
 	}
+	// A system-versioned table's shape is that of its current rows: no
+	// period columns, keys without ROW END (versioning.go).
+	period, err := catalogPeriod(ctx, q, schema, table)
+	if err != nil {
+		return nil, err
+	}
+	if period != nil && period.trxID {
+		return nil, supervise.Permanent(fmt.Errorf("mysql: table %s: %w: MariaDB binlogs its changes as statements, even with binlog_format=ROW", name, ErrTrxPrecise))
+	}
+	if period != nil {
+		kept, keptCollations := cols[:0:0], collations[:0:0]
+		for i, c := range cols {
+			if !period.has(c.name) {
+				kept, keptCollations = append(kept, c), append(keptCollations, collations[i])
+			}
+		}
+		cols, collations = kept, keptCollations
+	}
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("mysql: table %s: no columns in information_schema.COLUMNS", name)
 	}
@@ -168,6 +192,9 @@ func snapshotTableOf(ctx context.Context, q querier, schema, table string) (*bin
 	indexes, err := catalogIndexes(ctx, q, schema, table)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: table %s: %w", name, err)
+	}
+	for i := range indexes {
+		indexes[i].columns = period.without(indexes[i].columns)
 	}
 	memory := strings.EqualFold(engine.String, "MEMORY") || strings.EqualFold(engine.String, "HEAP")
 	return catalogBuild(schema, table, cols, indexes, mariadb && !memory, mariadb)

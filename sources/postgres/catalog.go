@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/supervise"
 )
 
 // tableName is a schema-qualified table.
@@ -26,28 +28,56 @@ func matches(patterns []string, t tableName) bool {
 	return config.MatchTable(patterns, t.Schema, t.Name)
 }
 
-// listTables returns the ordinary and partitioned tables matching patterns.
-func listTables(ctx context.Context, conn *pgx.Conn, patterns []string) ([]tableName, error) {
-	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c
+// catalogTable is a table of the catalog as listTables sees it.
+type catalogTable struct {
+	tableName
+	// Partitioned: a partitioned table (relkind 'p'), captured by its
+	// root: its rows are those of all its partitions.
+	Partitioned bool
+}
+
+// listTables returns the ordinary and partitioned tables matching
+// patterns; unlogged ones are never in the WAL, and a publication refuses
+// them. A partition is listed only when none of its ancestors matches:
+// when one does, the partition's rows are captured under that ancestor
+// (publish_via_partition_root), never as a table of their own as well.
+func listTables(ctx context.Context, conn *pgx.Conn, patterns []string) ([]catalogTable, error) {
+	rows, err := conn.Query(ctx, `SELECT n.nspname::text, c.relname::text, c.relkind = 'p',
+			ARRAY(SELECT an.nspname::text FROM pg_partition_ancestors(c.oid) WITH ORDINALITY a(relid, ord)
+			      JOIN pg_class ac ON ac.oid = a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace
+			      WHERE a.relid <> c.oid ORDER BY a.ord),
+			ARRAY(SELECT ac.relname::text FROM pg_partition_ancestors(c.oid) WITH ORDINALITY a(relid, ord)
+			      JOIN pg_class ac ON ac.oid = a.relid
+			      WHERE a.relid <> c.oid ORDER BY a.ord)
+		FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
 		ORDER BY 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tableName, error) {
-		var t tableName
-		return t, r.Scan(&t.Schema, &t.Name)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	var out []tableName
-	for _, t := range all {
-		if matches(patterns, t) {
+	var out []catalogTable
+	for rows.Next() {
+		var t catalogTable
+		var ancSchemas, ancNames []string
+		if err := rows.Scan(&t.Schema, &t.Name, &t.Partitioned, &ancSchemas, &ancNames); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		if !matches(patterns, t.tableName) || len(ancSchemas) != len(ancNames) {
+			continue
+		}
+		underCaptured := false
+		for i := range ancSchemas {
+			underCaptured = underCaptured || matches(patterns, tableName{ancSchemas[i], ancNames[i]})
+		}
+		if !underCaptured {
 			out = append(out, t)
 		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	return out, nil
 }
@@ -90,11 +120,23 @@ type relation struct {
 	types   []*pgType // per column
 	keyCols []bool    // replica identity columns
 	capture bool      // matches the configured patterns
+	// partitioned: a partitioned table, whose rows are those of its
+	// partitions (set for the snapshot, which reads it without ONLY).
+	partitioned bool
+	// oldKeyOnly: old row images carry only the key, whatever their type
+	// says (a partitioned table with REPLICA IDENTITY FULL and partitions
+	// without it).
+	oldKeyOnly bool
+	// gone: the table was dropped after the change was written; its keys
+	// are the stream's replica identity flags.
+	gone bool
 }
 
 // constraints fills the primary key, unique keys and foreign keys of t
 // from the catalog (relid). Unique indexes on expressions or with a
-// predicate cannot be keyed: the table is marked Serial.
+// predicate cannot be keyed: the table is marked Serial. A partitioned
+// table's keys are its own (partitioned) indexes, which every partition
+// shares.
 func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.Table) error {
 	rows, err := conn.Query(ctx, `SELECT i.indisprimary,
 			i.indexprs IS NOT NULL OR i.indpred IS NOT NULL AS unkeyable,
@@ -133,7 +175,11 @@ func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.
 		FROM pg_constraint c
 		JOIN pg_class pc ON pc.oid = c.confrelid
 		JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-		WHERE c.conrelid = $1 AND c.contype = 'f' ORDER BY c.oid`, relid)
+		WHERE c.conrelid = $1 AND c.contype = 'f'
+		  -- A foreign key to a partitioned table has internal clones, one
+		  -- per partition; the key is the one to the root.
+		  AND NOT (c.conparentid <> 0 AND pc.relispartition)
+		ORDER BY c.oid`, relid)
 	if err != nil {
 		return fmt.Errorf("foreign keys of %s: %w", t.QualifiedName(), err)
 	}
@@ -149,13 +195,35 @@ func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.
 }
 
 // buildRelation resolves a relation's column types and constraints into a
-// new immutable Table.
+// new immutable Table. The columns, their types and the replica identity
+// key flags are the Relation message's: the table as of the change. Its
+// constraints come from the catalog as of now; a table dropped since keeps
+// the stream's key flags as its primary key and runs serially (its unique
+// and foreign keys are unknown). A type dropped since is ErrTypeGone,
+// permanent: restarting would meet it again.
 func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name tableName, cols []column, patterns []string) (*relation, error) {
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = $1)`, relid).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("look up %s: %w", name, err)
+	}
 	refs := make([]typeRef, len(cols))
 	for i, c := range cols {
 		refs[i] = c.Type
 	}
 	types, err := loadTypes(ctx, conn, refs)
+	var gone *typeGoneError
+	if errors.As(err, &gone) {
+		for _, c := range cols {
+			if c.Type.OID == gone.oid {
+				return nil, typeGone(c, name)
+			}
+		}
+		// A type a column's type is built on (an array's element, a
+		// domain's base).
+		return nil, supervise.Permanent(fmt.Errorf("%w: a type the columns of %s use (oid %d) is no longer in the catalog; "+
+			"walship cannot decode their values: exclude %s from tables: and rebuild its followers (walship replay --resnapshot)",
+			ErrTypeGone, name, gone.oid, name))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("column types of %s: %w", name, err)
 	}
@@ -168,11 +236,23 @@ func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name table
 	for _, c := range cols {
 		pt := types[c.Type]
 		if pt == nil {
-			return nil, fmt.Errorf("column %s of %s: type %d not found", c.Name, name, c.Type.OID)
+			return nil, typeGone(c, name)
 		}
 		rel.types = append(rel.types, pt)
 		rel.keyCols = append(rel.keyCols, c.Key)
 		rel.table.Columns = append(rel.table.Columns, pt.column(c.Name, !notNull[c.Name]))
+	}
+	if !exists {
+		// Dropped since: the key flags are the replica identity as of the
+		// change (the caller drops them under REPLICA IDENTITY FULL).
+		for _, c := range cols {
+			if c.Key {
+				rel.table.PrimaryKey = append(rel.table.PrimaryKey, c.Name)
+			}
+		}
+		rel.table.Serial = true
+		rel.gone = true
+		return rel, nil
 	}
 	if err := constraints(ctx, conn, relid, rel.table); err != nil {
 		return nil, err
@@ -184,6 +264,14 @@ func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name table
 		}
 	}
 	return rel, nil
+}
+
+// typeGone is the permanent error of column c of table name, whose type
+// was dropped.
+func typeGone(c column, name tableName) error {
+	return supervise.Permanent(fmt.Errorf("%w: column %s of %s has type oid %d, which is no longer in the catalog; "+
+		"walship cannot decode its values: exclude %s from tables: and rebuild its followers (walship replay --resnapshot)",
+		ErrTypeGone, c.Name, name, c.Type.OID, name))
 }
 
 func flatten(keys [][]string) []string {
@@ -214,9 +302,9 @@ func notNullColumns(ctx context.Context, conn *pgx.Conn, relid uint32) (map[stri
 // catalogColumns reads a table's live columns (for the snapshot, which
 // has no Relation message).
 func catalogColumns(ctx context.Context, conn *pgx.Conn, t tableName) (uint32, []column, error) {
-	var relid uint32
-	if err := conn.QueryRow(ctx, `SELECT $1::regclass::oid`, t.quoted()).Scan(&relid); err != nil {
-		return 0, nil, fmt.Errorf("table %s: %w", t, err)
+	relid, _, err := catalogTableOf(ctx, conn, t)
+	if err != nil {
+		return 0, nil, err
 	}
 	rows, err := conn.Query(ctx, `SELECT a.attname::text, a.atttypid, a.atttypmod,
 			COALESCE(a.attnum = ANY ((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary)::int2[]), false)
@@ -233,4 +321,13 @@ func catalogColumns(ctx context.Context, conn *pgx.Conn, t tableName) (uint32, [
 		return 0, nil, fmt.Errorf("columns of %s: %w", t, err)
 	}
 	return relid, cols, nil
+}
+
+// catalogTableOf returns a table's oid and whether it is partitioned.
+func catalogTableOf(ctx context.Context, conn *pgx.Conn, t tableName) (relid uint32, partitioned bool, err error) {
+	err = conn.QueryRow(ctx, `SELECT oid, relkind = 'p' FROM pg_class WHERE oid = $1::regclass`, t.quoted()).Scan(&relid, &partitioned)
+	if err != nil {
+		return 0, false, fmt.Errorf("table %s: %w", t, err)
+	}
+	return relid, partitioned, nil
 }

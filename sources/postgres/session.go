@@ -29,6 +29,9 @@ type session struct {
 
 	relations map[uint32]*relation
 	tracker   *ordering.Tracker
+	// leaves holds the leaf partitions of each captured partitioned table
+	// (by oid) last seen, for checkPartitions.
+	leaves map[uint32]map[uint32]tableName
 
 	// The transaction being received (Begin..Commit), and streamed ones.
 	cur       *sources.TxnBuffer
@@ -42,6 +45,7 @@ type session struct {
 	sentFlush  offsets.LSN // last flush position sent upstream
 	lastStatus time.Time
 	saved      offsets.Seq // last checkpointed Seq
+	savedFlush offsets.LSN // the checkpoint's end: the slot is never confirmed past it
 	lastSave   time.Time
 	// beat is the last heartbeat position written, at beatAt.
 	beat   offsets.LSN
@@ -78,6 +82,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	}
 	r.repl = repl
 	r.relations = map[uint32]*relation{}
+	r.leaves = map[uint32]map[uint32]tableName{}
 	r.streams = map[uint32]*sources.TxnBuffer{}
 
 	st, err := r.src.waitSlotFree(ctx, r.conn)
@@ -95,6 +100,19 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	case !st.found && r.haveCheckpoint && (snapshotDone || cfg.Snapshot == "never"):
 		return supervise.Permanent(fmt.Errorf("source %s: %w: slot %s no longer exists, but walship streamed from it up to %s; changes since then are gone, so the followers must be rebuilt: walship replay --resnapshot",
 			cfg.Name, ErrSlotLost, cfg.Slot, r.checkpoint.Position))
+	case st.found && !wantSnapshot && r.haveCheckpoint && r.checkpoint.CoversSlot && st.confirmed > r.checkpoint.Position.EndLSN:
+		// walship confirms the slot only up to a saved checkpoint: a slot
+		// past it was advanced by someone else, and the changes between
+		// will never be sent.
+		if cfg.AcceptSlotGapAt != st.confirmed {
+			return supervise.Permanent(fmt.Errorf("source %s: %w: slot %s is confirmed up to %s, past walship's checkpoint %s: it was advanced "+
+				"(pg_replication_slot_advance, or another consumer) while walship was not streaming, and the changes between were never sent, "+
+				"so the followers lack them. Rebuild them (walship replay --resnapshot), or accept the gap knowingly: set "+
+				"accept_slot_gap_at: %s on this source and start again",
+				cfg.Name, ErrSlotAhead, cfg.Slot, st.confirmed, r.checkpoint.Position.EndLSN, st.confirmed))
+		}
+		r.src.log.Warn("accepting a gap in the stream as configured (accept_slot_gap_at): the followers lack the changes between",
+			"slot", cfg.Slot, "checkpoint", r.checkpoint.Position.EndLSN.String(), "slot_confirmed", st.confirmed.String())
 	}
 
 	redo := false
@@ -156,7 +174,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	if r.tracker == nil {
 		r.tracker = ordering.NewTracker(0, floor)
 	}
-	r.saved = floor
+	r.saved, r.savedFlush = floor, start
 
 	err = pglogrepl.StartReplication(ctx, repl, cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,

@@ -16,17 +16,30 @@ import (
 )
 
 // ensurePublication creates the publication from the table patterns when
-// it is missing; an existing publication is used as it is. A pattern
-// "schema.*" publishes the whole schema (FOR TABLES IN SCHEMA), so tables
-// created later are captured too; other patterns publish the tables that
-// match now.
-func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, s.cfg.Publication).Scan(&exists); err != nil {
+// it is missing. A pattern "schema.*" publishes the whole schema (FOR
+// TABLES IN SCHEMA), so tables created later are captured too; other
+// patterns publish the tables that match now. The publication publishes
+// partitioned tables by their root (publish_via_partition_root): the
+// stream then names the root for a change to any of its partitions, and
+// pg_publication_tables lists the root, not its partitions, so nothing is
+// captured twice.
+//
+// An existing publication is used as it is, but for one thing: when a
+// configured partitioned table would be streamed as its partitions (an
+// earlier walship, or someone else, created the publication without
+// publish_via_partition_root), migrate says whether it may be switched
+// over. That is safe only before the snapshot (which then reads the roots)
+// or without one; otherwise the followers never got the partitions' rows
+// and the source stops with ErrPartitionsAsTables naming the fix.
+func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn, migrate bool) error {
+	var exists, viaRoot bool
+	err := conn.QueryRow(ctx, `SELECT pubviaroot FROM pg_publication WHERE pubname = $1`, s.cfg.Publication).Scan(&viaRoot)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
 		return fmt.Errorf("source %s: look up publication: %w", s.cfg.Name, err)
-	}
-	if exists {
-		return nil
+	default:
+		exists = true
 	}
 	var parts []string
 	var listed []string
@@ -38,14 +51,28 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
 		}
 		listed = append(listed, p)
 	}
-	if len(listed) > 0 {
-		tables, err := listTables(ctx, conn, listed)
-		if err != nil {
-			return fmt.Errorf("source %s: %w", s.cfg.Name, err)
+	all, err := listTables(ctx, conn, s.cfg.Tables)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.cfg.Name, err)
+	}
+	var roots []string
+	for _, t := range all {
+		if t.Partitioned {
+			roots = append(roots, t.String())
 		}
+	}
+	if exists {
+		if viaRoot || len(roots) == 0 {
+			return nil
+		}
+		return s.migratePublication(ctx, conn, roots, migrate)
+	}
+	if len(listed) > 0 {
 		var names []string
-		for _, t := range tables {
-			names = append(names, t.quoted())
+		for _, t := range all {
+			if matches(listed, t.tableName) {
+				names = append(names, t.quoted())
+			}
 		}
 		if len(names) > 0 {
 			parts = append([]string{"TABLE " + strings.Join(names, ", ")}, parts...)
@@ -55,11 +82,28 @@ func (s *Source) ensurePublication(ctx context.Context, conn *pgx.Conn) error {
 		return supervise.Permanent(fmt.Errorf("source %s: no table matches %s: create the tables or fix sources.postgres.tables",
 			s.cfg.Name, strings.Join(s.cfg.Tables, ", ")))
 	}
-	sql := "CREATE PUBLICATION " + pgx.Identifier{s.cfg.Publication}.Sanitize() + " FOR " + strings.Join(parts, ", ")
+	sql := "CREATE PUBLICATION " + pgx.Identifier{s.cfg.Publication}.Sanitize() + " FOR " + strings.Join(parts, ", ") +
+		" WITH (publish_via_partition_root = true)"
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("source %s: create publication %s: %w", s.cfg.Name, s.cfg.Publication, err)
 	}
-	s.log.Info("created publication", "publication", s.cfg.Publication, "tables", strings.Join(s.cfg.Tables, ","))
+	s.log.Info("created publication", "publication", s.cfg.Publication, "tables", strings.Join(s.cfg.Tables, ","), "partitioned", len(roots))
+	return nil
+}
+
+// migratePublication switches an existing publication to publish the
+// configured partitioned tables by their root, or refuses (see ensurePublication).
+func (s *Source) migratePublication(ctx context.Context, conn *pgx.Conn, roots []string, migrate bool) error {
+	pub := pgx.Identifier{s.cfg.Publication}.Sanitize()
+	if !migrate {
+		return supervise.Permanent(fmt.Errorf("source %s: %w: publication %s has publish_via_partition_root off, so the partitioned tables %s were streamed as their partitions, which are not captured, and the followers lack their rows: run ALTER PUBLICATION %s SET (publish_via_partition_root = true), then rebuild the followers (walship replay --resnapshot)",
+			s.cfg.Name, ErrPartitionsAsTables, s.cfg.Publication, strings.Join(roots, ", "), pub))
+	}
+	if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+pub+" SET (publish_via_partition_root = true)"); err != nil {
+		return fmt.Errorf("source %s: %w: publication %s has publish_via_partition_root off, so the partitioned tables %s would be streamed as their partitions; switching it on failed (run ALTER PUBLICATION %s SET (publish_via_partition_root = true) as its owner): %w",
+			s.cfg.Name, ErrPartitionsAsTables, s.cfg.Publication, strings.Join(roots, ", "), pub, err)
+	}
+	s.log.Info("publication now publishes partitioned tables by their root", "publication", s.cfg.Publication, "partitioned", strings.Join(roots, ","))
 	return nil
 }
 

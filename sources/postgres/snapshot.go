@@ -50,6 +50,16 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		if err != nil {
 			return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 		}
+		if _, rel.partitioned, err = catalogTableOf(ctx, r.conn, t); err != nil {
+			return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
+		}
+		if rel.partitioned {
+			// The partitions as of the consistent point: the stream stops
+			// if rows are attached or detached after it (checkPartitions).
+			if r.leaves[rel.id], err = leaves(ctx, r.conn, rel.id); err != nil {
+				return offsets.Seq{}, fmt.Errorf("source %s: %s: %w", cfg.Name, t, err)
+			}
+		}
 		rels = append(rels, rel)
 	}
 	rels = parentsFirst(rels)
@@ -94,7 +104,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		case <-r.out.Notify():
 		}
 	}
-	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: offsets.PGPosition(cp, cp), Seq: last, SnapshotDone: true}); err != nil {
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: offsets.PGPosition(cp, cp), Seq: last, SnapshotDone: true, CoversSlot: true}); err != nil {
 		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 	}
 	r.src.log.Info("snapshot done", "tables", len(rels), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))
@@ -102,15 +112,23 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 }
 
 // snapshotTable reads one table through a cursor, chunk by chunk, in text
-// format so values decode exactly like the stream's.
+// format so values decode exactly like the stream's. An ordinary table is
+// read ONLY (children of old-style inheritance are tables of their own); a
+// partitioned table is read whole: the rows of every partition attached in
+// the exported snapshot, as rows of the root, just as the stream names
+// them (publish_via_partition_root).
 func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate bool, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
 	cfg := r.cfg()
 	names := make([]string, len(rel.table.Columns))
 	for i, c := range rel.table.Columns {
 		names[i] = pgx.Identifier{c.Name}.Sanitize()
 	}
+	from := " FROM ONLY "
+	if rel.partitioned {
+		from = " FROM "
+	}
 	q := "DECLARE walship_snapshot NO SCROLL CURSOR FOR SELECT " + strings.Join(names, ", ") +
-		" FROM ONLY " + pgx.Identifier{rel.table.Schema, rel.table.Name}.Sanitize()
+		from + pgx.Identifier{rel.table.Schema, rel.table.Name}.Sanitize()
 	if _, err := r.conn.Exec(ctx, q); err != nil {
 		return 0, err
 	}

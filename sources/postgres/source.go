@@ -48,6 +48,9 @@ type Config struct {
 	// Default: 1s. Updates are also sent as soon as the durable position
 	// advances.
 	StatusInterval time.Duration
+	// AcceptSlotGapAt accepts, once, a slot found confirmed at exactly
+	// this position, past the checkpoint (ErrSlotAhead). Default: none.
+	AcceptSlotGapAt offsets.LSN
 	// DecodingWorkMem sets logical_decoding_work_mem on the replication
 	// connection (e.g. "64MB"): transactions larger than it are streamed
 	// by the server before they commit. Default: the server's setting.
@@ -116,6 +119,19 @@ var (
 	ErrSlotBusy = errors.New("replication slot in use")
 	// ErrWALLevel: the server does not decode logically.
 	ErrWALLevel = errors.New("wal_level is not logical")
+	// ErrPartitionsAsTables: the publication would stream a configured
+	// partitioned table as its partitions (publish_via_partition_root is
+	// off), and walship may not switch it on because the snapshot already
+	// ran without the table's rows, or switching it on failed.
+	ErrPartitionsAsTables = errors.New("publication streams partitions instead of their partitioned table")
+	// ErrTypeGone: a change's column type (an enum, a domain, a composite)
+	// was dropped before walship decoded the change, so its values cannot
+	// be decoded: the catalog holds only today's types.
+	ErrTypeGone = errors.New("column type dropped before the change was decoded")
+	// ErrSlotAhead: the slot is confirmed past walship's checkpoint, which
+	// walship itself never does: someone advanced it, and the changes
+	// between are lost to the followers.
+	ErrSlotAhead = errors.New("replication slot advanced past walship's checkpoint")
 )
 
 // sessionParams fix the output of every text value the source decodes.
@@ -207,12 +223,16 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 	if walLevel != "logical" {
 		return supervise.Permanent(fmt.Errorf("source %s: %w (it is %s): set wal_level=logical and restart PostgreSQL", s.cfg.Name, ErrWALLevel, walLevel))
 	}
-	if err := s.ensurePublication(ctx, conn); err != nil {
-		return err
-	}
 	cp, err := s.store.Load(ctx, s.cfg.Name)
 	haveCheckpoint := err == nil
 	if err != nil && !errors.Is(err, offsets.ErrNoCheckpoint) {
+		return err
+	}
+	// The publication may be switched to publish partitioned tables by
+	// their root only while the followers have none of their rows yet to
+	// miss: before the snapshot, or when there is none.
+	migrate := s.cfg.Snapshot == "never" || !haveCheckpoint || !cp.SnapshotDone
+	if err := s.ensurePublication(ctx, conn, migrate); err != nil {
 		return err
 	}
 

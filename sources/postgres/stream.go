@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -176,7 +177,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 			ch := ordering.Change{Op: ordering.OpUpdate}
 			var err error
 			if m.OldTuple != nil {
-				if ch.Before, err = r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey); err != nil {
+				if ch.Before, err = r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey || rel.oldKeyOnly); err != nil {
 					return ch, err
 				}
 			}
@@ -185,7 +186,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		})
 	case *pglogrepl.DeleteMessageV2:
 		return r.change(m.Xid, m.RelationID, func(rel *relation) (ordering.Change, error) {
-			before, err := r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey)
+			before, err := r.tuple(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey || rel.oldKeyOnly)
 			return ordering.Change{Op: ordering.OpDelete, Before: before}, err
 		})
 	case *pglogrepl.TruncateMessageV2:
@@ -248,8 +249,46 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if err != nil {
 		return fmt.Errorf("source %s: relation %s: %w", r.cfg().Name, name, err)
 	}
+	if rel.gone && m.ReplicaIdentity != 'd' && m.ReplicaIdentity != 'i' {
+		rel.table.PrimaryKey = nil // FULL flags every column; NOTHING none
+	}
 	r.relations[m.RelationID] = rel
 	r.src.log.Debug("relation", "table", name.String(), "columns", len(cols), "captured", rel.capture)
+	if !rel.capture {
+		return nil
+	}
+	if rel.gone {
+		r.src.log.Warn("a captured table was dropped after these changes were written: its key is the stream's replica identity, its unique and foreign keys are unknown, its transactions run in order",
+			"table", name.String(), "key_columns", len(rel.table.PrimaryKey))
+		return nil
+	}
+	// pgoutput describes a partitioned root again before the first change
+	// after one of its partitions was attached or detached.
+	err = r.conn.QueryRow(ctx, `SELECT relkind = 'p' FROM pg_class WHERE oid = $1`, m.RelationID).Scan(&rel.partitioned)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // dropped since: not a partitioned table now
+		return fmt.Errorf("source %s: relation %s: %w", r.cfg().Name, name, err)
+	}
+	if !rel.partitioned {
+		return nil
+	}
+	if err := r.checkPartitions(ctx, rel); err != nil {
+		return err
+	}
+	if m.ReplicaIdentity == 'f' {
+		// The root's REPLICA IDENTITY FULL is not its partitions': a
+		// partition with another sends only its key in an old image that
+		// pgoutput labels full, with NULL for every other column.
+		var all bool
+		if err := r.conn.QueryRow(ctx, `SELECT coalesce(bool_and(relreplident = 'f'), true) FROM pg_class WHERE oid = ANY ($1)`,
+			leafOIDs(r.leaves[rel.id])).Scan(&all); err != nil {
+			return fmt.Errorf("source %s: replica identity of the partitions of %s: %w", r.cfg().Name, name, err)
+		}
+		rel.oldKeyOnly = !all
+		if rel.oldKeyOnly {
+			r.src.log.Warn("the partitioned table has REPLICA IDENTITY FULL but some partitions do not; old row images carry only the key (set it on every partition)",
+				"table", name.String())
+		}
+	}
 	return nil
 }
 
@@ -282,7 +321,12 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 }
 
 // tuple decodes a row image. keyOnly marks an old-key image: columns
-// outside the replica identity were not sent and become Unchanged.
+// outside the replica identity were not sent and become Unchanged. Every
+// NULL of such an image is one: replica identity columns are NOT NULL. (The
+// Relation's key flags cannot tell: under publish_via_partition_root they
+// are the root's replica identity, while the image is sent by the
+// partition's own, which ALTER TABLE on the root does not change; see
+// relation.oldKeyOnly.)
 func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]ordering.Value, error) {
 	if t == nil {
 		return nil, nil
@@ -294,7 +338,7 @@ func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]
 	for i, c := range t.Columns {
 		switch c.DataType {
 		case pglogrepl.TupleDataTypeNull:
-			if keyOnly && !rel.keyCols[i] {
+			if keyOnly {
 				row[i] = ordering.Unchanged()
 			}
 		case pglogrepl.TupleDataTypeToast:
@@ -358,16 +402,25 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 	if pos.Engine != "" {
 		flush = pos.EndLSN
 	}
+	cpPos := pos
 	if hb := r.out.DurableHeartbeat(); hb.Engine == offsets.EnginePostgres && hb.EndLSN > flush {
 		flush = hb.EndLSN
+		cpPos = offsets.PGPosition(pos.LSN, hb.EndLSN)
 	}
-	if r.saved.Less(seq) && (force || time.Since(r.lastSave) > 200*time.Millisecond || r.cfg().Sync) {
-		cp := offsets.Checkpoint{Position: pos, Seq: seq, SnapshotDone: true}
-		if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+	// Write-ahead: the checkpoint covers a position before the slot is
+	// confirmed there, so a slot found past the checkpoint at start was
+	// moved by someone else (ErrSlotAhead).
+	if flush > r.savedFlush && (force || time.Since(r.lastSave) > 200*time.Millisecond || r.cfg().Sync) {
+		cp := offsets.Checkpoint{Position: cpPos, Seq: seq, SnapshotDone: true, CoversSlot: true}
+		if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil {
+			if ctx.Err() == nil {
+				return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+			}
+		} else {
+			r.saved, r.savedFlush, r.lastSave = seq, flush, time.Now()
 		}
-		r.saved, r.lastSave = seq, time.Now()
 	}
+	flush = min(flush, r.savedFlush)
 	since := time.Since(r.lastStatus)
 	switch {
 	case force, since >= r.cfg().StatusInterval:

@@ -188,7 +188,7 @@ func loadTypes(ctx context.Context, conn *pgx.Conn, cols []typeRef) (map[typeRef
 		for oid := range want {
 			r, ok := got[oid]
 			if !ok {
-				return nil, fmt.Errorf("postgres: type OID %d not found in pg_type", oid)
+				return nil, &typeGoneError{oid: oid}
 			}
 			rows[oid] = r
 		}
@@ -341,7 +341,7 @@ func buildTypes(cols []typeRef, rows map[uint32]*typeRow, names map[typeRef]stri
 		}
 		r := rows[ref.OID]
 		if r == nil {
-			return nil, fmt.Errorf("postgres: type OID %d not found in pg_type", ref.OID)
+			return nil, &typeGoneError{oid: ref.OID}
 		}
 		t := &pgType{OID: ref.OID, Name: names[ref], Typmod: ref.Typmod, Delim: r.Delim}
 		if t.Name == "" {
@@ -595,4 +595,12 @@ func decodeBytea(text []byte) ([]byte, error) {
 		return nil, errors.New("malformed bytea hex")
 	}
 	return out, nil
+}
+
+// typeGoneError is a type OID pg_type no longer holds (dropped since the
+// change that uses it was written).
+type typeGoneError struct{ oid uint32 }
+
+func (e *typeGoneError) Error() string {
+	return fmt.Sprintf("postgres: type oid %d is not in pg_type", e.oid)
 }
