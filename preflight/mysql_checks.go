@@ -119,12 +119,42 @@ func checkMySQLSource(ctx context.Context, r *Result, mc *mysql.Config, key stri
 	}
 
 	checkCascadeParents(ctx, r, conn, s.flavor, key, src.Tables)
+	mysqlTopicCollisions(ctx, r, conn, src)
 
 	g, ok := readGrants(ctx, r, conn)
 	if !ok {
 		return
 	}
 	missingPrivileges(r, g, s, mysqlSourceNeeds(src.Snapshot), src.Tables)
+}
+
+// mysqlTopicCollisions lists the captured tables and reports those whose
+// topics coincide.
+func mysqlTopicCollisions(ctx context.Context, r *Result, conn *sql.Conn, src *config.MySQLSource) {
+	rows, err := conn.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')
+		  AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')`)
+	if err != nil {
+		mysqlQueryProblem(r, "listing the tables to capture", err)
+		return
+	}
+	defer rows.Close()
+	var tables [][2]string
+	for rows.Next() {
+		var t [2]string
+		if err := rows.Scan(&t[0], &t[1]); err != nil {
+			mysqlQueryProblem(r, "listing the tables to capture", err)
+			return
+		}
+		if config.MatchTable(src.Tables, t[0], t[1]) {
+			tables = append(tables, t)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		mysqlQueryProblem(r, "listing the tables to capture", err)
+		return
+	}
+	topicCollisions(r, tables)
 }
 
 // mysqlSinkNeeds are the privileges a sink's user needs on its database.

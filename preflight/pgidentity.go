@@ -91,3 +91,19 @@ func pgUnlogged(ctx context.Context, r *Result, conn *pgx.Conn, src *config.Post
 			len(tables), strings.Join(tables, ", "))
 	}
 }
+
+// pgEncoding refuses a database whose text bytes have no encoding
+// (SQL_ASCII): the source cannot decode it losslessly and refuses it.
+func pgEncoding(ctx context.Context, r *Result, conn *pgx.Conn) {
+	var encoding string
+	if err := conn.QueryRow(ctx, `SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()`).
+		Scan(&encoding); err != nil {
+		pgQueryProblem(r, "reading the database encoding", err)
+		return
+	}
+	if encoding == "SQL_ASCII" {
+		r.problem(Setting, "the database's encoding is SQL_ASCII: PostgreSQL does not know what its text bytes mean, so walship cannot decode them without guessing; capture a database created with a real encoding (ENCODING 'UTF8')")
+		return
+	}
+	r.fact("encoding %s", encoding)
+}

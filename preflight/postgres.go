@@ -225,6 +225,7 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 		r.fact("slot %s will be created (%d of %d slots in use)", src.Slot, usedSlots, slots)
 	}
 
+	pgEncoding(ctx, r, conn)
 	pgReplicaIdentity(ctx, r, conn, src)
 	pgUnlogged(ctx, r, conn, src)
 	checkPGTables(ctx, r, conn, versionNum, version, key, src)

@@ -17,6 +17,8 @@ const pgViaRootVersion = 130000
 type pgTable struct {
 	oid         uint32
 	name        string // schema.table
+	schema      string
+	table       string
 	partitioned bool
 	partitions  int  // direct partitions of a partitioned table
 	full        bool // REPLICA IDENTITY FULL
@@ -64,7 +66,7 @@ func pgCapturedTables(ctx context.Context, conn *pgx.Conn, versionNum int, patte
 			under = under || config.MatchTable(patterns, ancSchemas[i], ancNames[i])
 		}
 		if !under {
-			t.name = schema + "." + name
+			t.name, t.schema, t.table = schema+"."+name, schema, name
 			out = append(out, t)
 		}
 	}
@@ -83,6 +85,11 @@ func checkPGTables(ctx context.Context, r *Result, conn *pgx.Conn, versionNum in
 		return
 	}
 	var roots []string
+	var names [][2]string
+	for _, t := range tables {
+		names = append(names, [2]string{t.schema, t.table})
+	}
+	topicCollisions(r, names)
 	for _, t := range tables {
 		if t.partitioned {
 			roots = append(roots, t.name)

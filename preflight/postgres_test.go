@@ -232,3 +232,30 @@ func TestPGSourcePartitioned(t *testing.T) {
 	wantProblem(t, res, Config, "publication "+pub+" exists but does not publish "+schema+".pt",
 		`ALTER PUBLICATION "`+pub+`" ADD TABLE "`+schema+`"."pt"`, "sources[0].postgres.tables")
 }
+
+// TestPGSourceTopicCollision: tables whose topics coincide ("a b" and
+// a_b) are a problem naming both.
+func TestPGSourceTopicCollision(t *testing.T) {
+	root := testenv.PGSource(t)
+	db := "walship_pf_tc_" + suffix(t)
+	pgExec(t, root, "CREATE DATABASE "+db)
+	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	dsn := withUser(t, root, "postgres", "", db)
+	pgExec(t, dsn, `CREATE TABLE "a b" (id int PRIMARY KEY)`, `CREATE TABLE a_b (id int PRIMARY KEY)`, `CREATE TABLE c (id int PRIMARY KEY)`)
+	res := only(t, runCheck(t, pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))))
+	wantProblem(t, res, Config, `"public"."a b" and "public"."a_b"`, "same topic", "exclude or rename one")
+	if len(res.Problems) != 1 {
+		t.Errorf("problems: %+v", res.Problems)
+	}
+}
+
+// TestPGSourceSQLASCII: a SQL_ASCII database is a problem (the source
+// refuses it), not ok.
+func TestPGSourceSQLASCII(t *testing.T) {
+	root := testenv.PGSource(t)
+	db := "walship_pf_ascii_" + suffix(t)
+	pgExec(t, root, "CREATE DATABASE "+db+" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	res := only(t, runCheck(t, pgSourceConfig(withUser(t, root, "postgres", "", db), "", "walship_pf_"+suffix(t))))
+	wantProblem(t, res, Setting, "encoding is SQL_ASCII", "ENCODING 'UTF8'")
+}

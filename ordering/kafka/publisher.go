@@ -14,6 +14,7 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/supervise"
 )
 
 // Config configures a Publisher.
@@ -61,6 +62,11 @@ func (c *Config) defaults() {
 // ErrClosed is returned by Publish after Close.
 var ErrClosed = errors.New("publisher closed")
 
+// ErrTopicCollision: two tables map to one topic (their names differ only
+// in characters Kafka does not allow, which become '_'), so the log would
+// mix their rows under one key space. Permanent: exclude or rename one.
+var ErrTopicCollision = errors.New("two tables map to the same topic")
+
 // WriteError is the sticky error of a Publisher whose write failed.
 type WriteError struct {
 	Topic     string
@@ -91,6 +97,7 @@ type Publisher struct {
 	durBeat  offsets.Position // newest heartbeat acknowledged
 	err      error
 	closed   bool
+	owners   map[string][2]string // topic -> the schema and table it carries
 	notify   chan struct{}
 	stats    Stats
 	// ends holds END records ready to be written, in publish order; the
@@ -405,6 +412,9 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 		}
 		perTable[name]++
 		topic := TopicName(p.cfg.TopicPrefix, ch.Table.Schema, ch.Table.Name)
+		if err := p.claim(topic, ch.Table); err != nil {
+			return p.fail(err)
+		}
 		n, err := p.topics.Ensure(ctx, topic, 0)
 		if err != nil {
 			return p.fail(err)
@@ -488,6 +498,26 @@ func (p *Publisher) usable() error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// claim records which table a topic carries; a second table on the same
+// topic is ErrTopicCollision.
+func (p *Publisher) claim(topic string, t *ordering.Table) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.owners == nil {
+		p.owners = map[string][2]string{}
+	}
+	owner, ok := p.owners[topic]
+	switch {
+	case !ok:
+		p.owners[topic] = [2]string{t.Schema, t.Name}
+		return nil
+	case owner == [2]string{t.Schema, t.Name}:
+		return nil
+	}
+	return supervise.Permanent(fmt.Errorf("%w: %q.%q and %q.%q both map to %s: exclude one from tables: or rename it",
+		ErrTopicCollision, owner[0], owner[1], t.Schema, t.Name, topic))
 }
 
 func (p *Publisher) fail(err error) error {

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/supervise"
 )
 
 var (
@@ -167,5 +169,23 @@ func TestPublishFailsWithoutBroker(t *testing.T) {
 	}
 	if p.Err() == nil {
 		t.Error("error not sticky")
+	}
+}
+
+// TestTopicCollision: a second table on a topic another table of the same
+// log already carries is ErrTopicCollision, permanent; the same table
+// again is fine.
+func TestTopicCollision(t *testing.T) {
+	p := &Publisher{}
+	ab := &ordering.Table{Schema: "public", Name: "a b"}
+	if err := p.claim(TopicName("x", "public", "a b"), ab); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.claim(TopicName("x", "public", "a b"), ab); err != nil {
+		t.Fatal(err)
+	}
+	err := p.claim(TopicName("x", "public", "a_b"), &ordering.Table{Schema: "public", Name: "a_b"})
+	if !errors.Is(err, ErrTopicCollision) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -458,3 +458,24 @@ func dedupe(s []string) []string {
 	}
 	return out
 }
+
+// TestSQLASCIIRefused: a SQL_ASCII database is refused before any slot is
+// created, permanently (it used to retry forever, a new slot each time).
+func TestSQLASCIIRefused(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
+	db := h.name + "_ascii"
+	h.exec("CREATE DATABASE " + db + " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	t.Cleanup(func() { h.admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	cfg := h.config()
+	cfg.DSN = strings.Replace(cfg.DSN, "/"+h.name+"?", "/"+db+"?", 1)
+	cfg.Slot = db
+	err := h.runOnce(cfg)
+	if !errors.Is(err, ErrEncoding) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v, want a permanent ErrEncoding", err)
+	}
+	var n int
+	h.admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", db).Scan(&n)
+	if n != 0 {
+		t.Errorf("a slot was created for the refused database")
+	}
+}

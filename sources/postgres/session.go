@@ -85,6 +85,19 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	r.leaves = map[uint32]map[uint32]tableName{}
 	r.streams = map[uint32]*sources.TxnBuffer{}
 
+	// Before any slot is made: a database whose text bytes have no
+	// encoding cannot be decoded, and retrying would not change that.
+	var encoding string
+	if err := r.conn.QueryRow(ctx, `SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()`).
+		Scan(&encoding); err != nil {
+		return fmt.Errorf("source %s: read the database encoding: %w", cfg.Name, err)
+	}
+	if encoding == "SQL_ASCII" {
+		return supervise.Permanent(fmt.Errorf("source %s: %w: the database's encoding is SQL_ASCII, so PostgreSQL does not know what its text bytes mean "+
+			"and cannot convert them to UTF-8; walship would have to guess (and change values). Capture a database created with a real "+
+			"encoding (CREATE DATABASE ... ENCODING 'UTF8')", cfg.Name, ErrEncoding))
+	}
+
 	st, err := r.src.waitSlotFree(ctx, r.conn)
 	if err != nil {
 		return err

@@ -132,6 +132,8 @@ var (
 	// walship itself never does: someone advanced it, and the changes
 	// between are lost to the followers.
 	ErrSlotAhead = errors.New("replication slot advanced past walship's checkpoint")
+	// ErrEncoding: the database's text has no encoding (SQL_ASCII).
+	ErrEncoding = errors.New("database encoding cannot be decoded")
 )
 
 // sessionParams fix the output of every text value the source decodes.
