@@ -59,6 +59,44 @@ type ForeignKey struct {
 	ParentSchema  string   `json:"parent_schema"`
 	ParentTable   string   `json:"parent_table"`
 	ParentColumns []string `json:"parent_columns"`
+	// OnDelete and OnUpdate are set when a change of the parent makes the
+	// source's engine change this table's rows without logging them: the
+	// same actions appear in the parent's Table.Cascades. Sinks index the
+	// columns of such keys on the follower tables they create.
+	OnDelete Action `json:"on_delete,omitempty"`
+	OnUpdate Action `json:"on_update,omitempty"`
+}
+
+// Action is a referential action a parent change makes the source's
+// engine perform on the child rows that reference the changed key.
+type Action string
+
+// The actions that change child rows. RESTRICT and NO ACTION change
+// nothing and are not carried.
+const (
+	ActionCascade    Action = "CASCADE"
+	ActionSetNull    Action = "SET NULL"
+	ActionSetDefault Action = "SET DEFAULT"
+)
+
+// Cascade is a foreign key whose actions the source's engine performs
+// without writing the child rows to its log (MariaDB, and MySQL before
+// SQL-layer foreign keys: InnoDB cascades are not in the binlog). A sink
+// replays them: after applying a change that deletes a parent row
+// (OnDelete) or changes its referenced columns (OnUpdate), it applies the
+// action to the follower's child rows whose Columns equal the parent's old
+// ParentColumns, in the same follower transaction, and recursively for the
+// cascades of the child table.
+type Cascade struct {
+	ChildSchema   string   `json:"child_schema"`
+	ChildTable    string   `json:"child_table"`
+	Columns       []string `json:"columns"`
+	ParentSchema  string   `json:"parent_schema"`
+	ParentTable   string   `json:"parent_table"`
+	ParentColumns []string `json:"parent_columns"`
+	// OnDelete and OnUpdate are "" when the action changes no child row.
+	OnDelete Action `json:"on_delete,omitempty"`
+	OnUpdate Action `json:"on_update,omitempty"`
 }
 
 // Table is the shape of a captured table at one point of its history. A
@@ -79,6 +117,52 @@ type Table struct {
 	// Serial marks a table whose conflicts cannot be keyed (an expression
 	// or partial unique index): its changes make writesets barriers.
 	Serial bool `json:"serial,omitempty"`
+	// Cascades are the unlogged referential actions a change of this table
+	// can set off: those of the foreign keys referencing it, and
+	// transitively those referencing their child tables (see Cascade).
+	// Only captured child tables are listed. Empty for sources whose log
+	// holds the cascaded rows (PostgreSQL).
+	Cascades []Cascade `json:"cascades,omitempty"`
+}
+
+// Cascading reports whether ch sets off one of t's cascades: it deletes a
+// row of a table referenced by a foreign key with an ON DELETE action, or
+// changes (or may change: no before image) referenced columns of one with
+// an ON UPDATE action.
+func (t *Table) Cascading(ch *Change) bool {
+	for i := range t.Cascades {
+		c := &t.Cascades[i]
+		if c.ParentSchema != t.Schema || c.ParentTable != t.Name {
+			continue
+		}
+		switch {
+		case ch.Op == OpDelete && c.OnDelete != "":
+			return true
+		case ch.Op == OpUpdate && c.OnUpdate != "" && KeyChanged(t, c.ParentColumns, ch):
+			return true
+		}
+	}
+	return false
+}
+
+// KeyChanged reports whether an update changes any of cols, comparing the
+// before and after images exactly. Without a before image, or with a value
+// not sent, it reports true: the change may have.
+func KeyChanged(t *Table, cols []string, ch *Change) bool {
+	if ch.Before == nil || ch.After == nil {
+		return true
+	}
+	for _, c := range cols {
+		i := t.ColumnIndex(c)
+		if i < 0 || i >= len(ch.Before) || i >= len(ch.After) {
+			return true
+		}
+		b, a := ch.Before[i], ch.After[i]
+		if b.IsUnchanged() || a.IsUnchanged() || !b.Equal(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // ColumnIndex returns the position of the named column, or -1.

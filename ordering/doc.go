@@ -17,6 +17,9 @@
 //     whose writeset (primary key, unique keys and referenced parent keys,
 //     before and after images) overlaps its own; when a key cannot be
 //     computed it depends on its predecessor. An edge is never dropped.
+//     A change that sets off a foreign-key action the source did not log
+//     (Table.Cascades, replayed by sinks) cannot be keyed either: its
+//     transaction is a barrier.
 //   - Transaction boundaries travel with the log (subpackage envelope:
 //     BEGIN/END markers with per-partition event counts).
 //

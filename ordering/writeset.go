@@ -16,7 +16,10 @@ import (
 // change whose keys cannot be computed (a table without a primary key, a
 // truncate, an update without its old image on a table with unique or
 // foreign keys) makes the writeset a barrier: the transaction must follow
-// every earlier one, and every later one must follow it.
+// every earlier one, and every later one must follow it. So does a change
+// that sets off a cascade the source did not log (Table.Cascading): the
+// child rows it changes on the follower are known only there, so no key
+// can stand for them.
 //
 // A Writeset is built by one goroutine; the zero value is ready to use.
 type Writeset struct {
@@ -39,7 +42,7 @@ func (w *Writeset) Add(ch *Change) {
 		return
 	}
 	t := ch.Table
-	if ch.Op == OpTruncate || len(t.PrimaryKey) == 0 || t.Serial {
+	if ch.Op == OpTruncate || len(t.PrimaryKey) == 0 || t.Serial || (len(t.Cascades) > 0 && t.Cascading(ch)) {
 		w.barrier, w.keys = true, nil
 		return
 	}

@@ -100,3 +100,38 @@ func TestHugeWritesetBecomesBarrier(t *testing.T) {
 		t.Errorf("barrier=%v len=%d", w.Barrier(), w.Len())
 	}
 }
+
+// TestCascadingBarrier: a parent change that sets off an unlogged cascade
+// makes its transaction a barrier; one that cannot (an insert, an update
+// leaving the referenced key alone, a table with RESTRICT only) does not.
+func TestCascadingBarrier(t *testing.T) {
+	casc := []Cascade{{ChildSchema: "public", ChildTable: "orders", Columns: []string{"customer_id"},
+		ParentSchema: "public", ParentTable: "customers", ParentColumns: []string{"id"},
+		OnDelete: ActionCascade, OnUpdate: ActionCascade}}
+	p := *parents
+	p.Cascades = casc
+	setNull := *parents
+	setNull.Cascades = []Cascade{casc[0]}
+	setNull.Cascades[0].OnUpdate = ""
+	upd := func(t *Table, before, after []Value) Change {
+		return Change{Table: t, Op: OpUpdate, Before: before, After: after}
+	}
+	for _, c := range []struct {
+		name string
+		ch   Change
+		want bool
+	}{
+		{"delete of a parent with ON DELETE", del(&p, Int(1), String("a")), true},
+		{"insert of a parent", ins(&p, Int(1), String("a")), false},
+		{"update of the referenced key", upd(&p, []Value{Int(1), String("a")}, []Value{Int(2), String("a")}), true},
+		{"update of another column", upd(&p, []Value{Int(1), String("a")}, []Value{Int(1), String("b")}), false},
+		{"update without a before image", upd(&p, nil, []Value{Int(1), String("b")}), true},
+		{"update of the key, no ON UPDATE action", upd(&setNull, []Value{Int(1), String("a")}, []Value{Int(2), String("a")}), false},
+		{"delete of the child table (its cascades are its parent's)", del(children, Int(1), Int(1)), false},
+	} {
+		w := ws(c.ch)
+		if w.Barrier() != c.want {
+			t.Errorf("%s: barrier %v, want %v", c.name, w.Barrier(), c.want)
+		}
+	}
+}

@@ -118,7 +118,9 @@ func checkMySQLSource(ctx context.Context, r *Result, mc *mysql.Config, key stri
 		}
 	}
 
+	checkCascadeParents(ctx, r, conn, s.flavor, key, src.Tables)
 	mysqlTopicCollisions(ctx, r, conn, key, src)
+
 	g, ok := readGrants(ctx, r, conn)
 	if !ok {
 		return

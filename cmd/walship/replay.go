@@ -420,6 +420,9 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 		// hold again at the end.
 		d.(interface{ ForeignKeysOff() }).ForeignKeysOff()
 		ac.Lock, ac.Sink = sk.Name, tablesKey(sk.Name, rfo.tables)
+		// The source's unlogged cascades reach only the tables rebuilt: the
+		// others are at the sink's positions, not the log's.
+		ac.CascadeInto = func(schema, table string) bool { return config.MatchTable(rfo.tables, schema, table) }
 		fmt.Fprintf(stderr, "replay: tables %s, positions kept as sink %q\n", strings.Join(rfo.tables, ", "), ac.Sink)
 	}
 	f := &replayFollower{Applier: sqlsink.New(ac, d, log.With("sink", sk.Name)), stderr: stderr,

@@ -190,6 +190,13 @@ type filterTx struct {
 
 func (t filterTx) Apply(ctx context.Context, source string, ch *ordering.Change) error {
 	if !config.MatchTable(t.f.tables, ch.Table.Schema, ch.Table.Name) {
+		// Its foreign-key actions the source did not log may reach the
+		// tables rebuilt (sqlsink's CascadeInto keeps them there).
+		if c, ok := t.FollowerTx.(interface {
+			ApplyCascades(context.Context, *ordering.Change) error
+		}); ok {
+			return c.ApplyCascades(ctx, ch)
+		}
 		return nil
 	}
 	return t.FollowerTx.Apply(ctx, source, ch)

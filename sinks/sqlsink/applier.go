@@ -35,6 +35,11 @@ type Config struct {
 	// DropColumns drops follower columns the source dropped; otherwise they
 	// stay, made nullable. Default: false.
 	DropColumns bool
+	// CascadeInto, if set, says which source tables (schema, table) the
+	// source's unlogged foreign-key actions are replayed into; the others'
+	// follower tables are left alone (a replay of some tables). Default:
+	// every child table the source lists (see ordering.Cascade).
+	CascadeInto func(schema, table string) bool
 }
 
 // Applier implements sinks.Follower on a SQL database.
@@ -49,6 +54,7 @@ type Applier struct {
 	tables   map[Name]*table // follower tables seen, by follower name
 	owners   map[Name]string // follower name -> "source schema.table"
 	shapes   map[*ordering.Table]*shape
+	present  map[Name]bool // follower tables a cascade found
 }
 
 // table is what walship knows of a follower table.
@@ -72,7 +78,7 @@ var _ sinks.Follower = (*Applier)(nil)
 // New returns an Applier; Prepare connects.
 func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
 	return &Applier{cfg: cfg, d: d, log: log, tables: map[Name]*table{},
-		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}}
+		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}, present: map[Name]bool{}}
 }
 
 // Retryable implements sinks.Follower.

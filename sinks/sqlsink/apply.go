@@ -284,7 +284,10 @@ func (t *Tx) update(ctx context.Context, sh *shape, ch *ordering.Change) error {
 	if len(sh.key) == 0 && d.Engine() == "mysql" {
 		q += " LIMIT 1"
 	}
-	return t.exec(ctx, sh, ch.Op, q, append(args, wargs...))
+	if err := t.exec(ctx, sh, ch.Op, q, append(args, wargs...)); err != nil {
+		return err
+	}
+	return t.cascade(ctx, sh, ch)
 }
 
 func (t *Tx) delete(ctx context.Context, sh *shape, ch *ordering.Change) error {
@@ -297,7 +300,10 @@ func (t *Tx) delete(ctx context.Context, sh *shape, ch *ordering.Change) error {
 	if len(sh.key) == 0 && d.Engine() == "mysql" {
 		q += " LIMIT 1"
 	}
-	return t.exec(ctx, sh, ch.Op, q, args)
+	if err := t.exec(ctx, sh, ch.Op, q, args); err != nil {
+		return err
+	}
+	return t.cascade(ctx, sh, ch)
 }
 
 // exec runs an update or delete that must change exactly one row.

@@ -10,6 +10,12 @@
 //     a primary key matches one row on the full before image; without a
 //     before image that is an error naming the table. An update or delete
 //     that finds no row is an error (the follower diverged): never skipped.
+//   - Cascades: after an update or delete of a table whose shape carries
+//     ordering.Cascade actions (a MariaDB source's unlogged foreign-key
+//     actions), the same follower transaction deletes or updates the child
+//     rows referencing the old key, recursively (cascade.go). Tables
+//     Config.CascadeInto excludes, and missing follower tables, are left
+//     alone; an action that cannot be replayed wraps ErrCascade.
 //   - Schema: EnsureSchema creates a missing table from the source's columns
 //     and key (types per Dialect.ColumnType), adds columns the source added,
 //     and for columns the source dropped either drops them (DropColumns) or

@@ -126,7 +126,7 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 				}
 				defs[i] = ColumnDef{Name: c.Name, Type: typ, NotNull: !c.Nullable}
 			}
-			for _, ddl := range a.d.CreateTable(name, defs, t.PrimaryKey) {
+			for _, ddl := range append(a.d.CreateTable(name, defs, t.PrimaryKey), a.cascadeIndexes(name, t)...) {
 				if err := a.exec(ctx, tx, ddl); err != nil {
 					return nil, fmt.Errorf("create follower table %s: %w", name, err)
 				}

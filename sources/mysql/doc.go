@@ -48,6 +48,12 @@
 //   - Unique and foreign keys, which the binlog does not carry, are read
 //     from information_schema for dependency tracking, and re-read after
 //     DDL touching the table.
+//   - So are the foreign-key actions InnoDB performs without logging the
+//     child rows (ON DELETE/UPDATE CASCADE, SET NULL): each shape carries
+//     those of the captured tables referencing it, transitively
+//     (ordering.Table.Cascades), for sinks to replay; none when MySQL's SQL
+//     layer performs foreign keys (9.6+, innodb_native_foreign_keys=OFF)
+//     and logs the child rows itself.
 //   - A system-versioned table (MariaDB WITH SYSTEM VERSIONING) is
 //     published as its current rows, what SELECT * returns: changes carry
 //     neither the period columns (implicit row_start and row_end, or

@@ -3,22 +3,33 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
+
+	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
 )
 
 // keyCache adds what the binlog does not carry — unique keys, foreign
-// keys and the period columns of a system-versioned table — to table
-// shapes, from information_schema. A table's keys are read once and again
-// after DDL touching it (forget). The shape returned is a copy per binlog
-// shape, so every event of one shape shares one Table.
+// keys, the foreign-key actions InnoDB performs without logging them and
+// the period columns of a system-versioned table — to table shapes, from
+// information_schema. A table's keys are read once and again after DDL
+// touching it (forget). The shape returned is a copy per binlog shape, so
+// every event of one shape shares one Table.
 type keyCache struct {
 	db     *sql.DB
 	keys   map[string]tableKeys           // schema.table -> keys
 	shapes map[*ordering.Table]keyedShape // binlog shape -> shape with keys
+	// captured says which tables the source captures: cascades into the
+	// others are not carried (their follower tables are left alone).
+	captured func(schema, table string) bool
+	// logged is set when the server writes cascaded rows to the binlog
+	// itself (MySQL's SQL-layer foreign keys): then no cascade is carried.
+	logged bool
 }
 
 type tableKeys struct {
@@ -26,6 +37,10 @@ type tableKeys struct {
 	fks    []ordering.ForeignKey
 	serial bool
 	period *sysPeriod // system-versioned: its period columns (versioning.go)
+	// refs are the foreign keys referencing the table with an action that
+	// changes child rows (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT),
+	// from captured child tables.
+	refs []ordering.Cascade
 }
 
 // keyedShape is the shape changes of one binlog shape are published
@@ -35,8 +50,53 @@ type keyedShape struct {
 	sv    *sysVersioning
 }
 
-func newKeyCache(db *sql.DB) *keyCache {
-	return &keyCache{db: db, keys: map[string]tableKeys{}, shapes: map[*ordering.Table]keyedShape{}}
+func newKeyCache(db *sql.DB, captured func(schema, table string) bool) *keyCache {
+	return &keyCache{db: db, keys: map[string]tableKeys{}, shapes: map[*ordering.Table]keyedShape{}, captured: captured}
+}
+
+// keysOf returns the cached keys of schema.table, loading them if needed.
+func (c *keyCache) keysOf(ctx context.Context, schema, table string) (tableKeys, error) {
+	q := schema + "." + table
+	if k, ok := c.keys[q]; ok {
+		return k, nil
+	}
+	k, err := c.load(ctx, schema, table)
+	if err != nil {
+		return k, err
+	}
+	c.keys[q] = k
+	return k, nil
+}
+
+// cascades is the closure of the unlogged foreign-key actions a change of
+// schema.table can set off: the actions of the foreign keys referencing
+// it, then of those referencing their child tables, and so on (each table
+// once: self-references and cycles end).
+func (c *keyCache) cascades(ctx context.Context, schema, table string) ([]ordering.Cascade, error) {
+	if c.logged {
+		return nil, nil
+	}
+	type name struct{ schema, table string }
+	seen := map[name]bool{{schema, table}: true}
+	queue := []name{{schema, table}}
+	var out []ordering.Cascade
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		k, err := c.keysOf(ctx, n.schema, n.table)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range k.refs {
+			out = append(out, r)
+			child := name{r.ChildSchema, r.ChildTable}
+			if !seen[child] {
+				seen[child] = true
+				queue = append(queue, child)
+			}
+		}
+	}
+	return out, nil
 }
 
 // forget drops what is known of a table (after DDL); "" forgets all.
@@ -69,13 +129,13 @@ func (c *keyCache) view(ctx context.Context, t *ordering.Table) (*ordering.Table
 	if s, ok := c.shapes[t]; ok {
 		return s.table, s.sv, nil
 	}
-	k, ok := c.keys[t.QualifiedName()]
-	if !ok {
-		var err error
-		if k, err = c.load(ctx, t.Schema, t.Name); err != nil {
-			return nil, nil, err
-		}
-		c.keys[t.QualifiedName()] = k
+	k, err := c.keysOf(ctx, t.Schema, t.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	casc, err := c.cascades(ctx, t.Schema, t.Name)
+	if err != nil {
+		return nil, nil, err
 	}
 	var sv *sysVersioning
 	if k.period != nil {
@@ -103,6 +163,12 @@ func (c *keyCache) view(ctx context.Context, t *ordering.Table) (*ordering.Table
 			s.Serial = true
 		}
 	}
+	for _, r := range casc {
+		if r.ParentSchema == t.Schema && r.ParentTable == t.Name && !hasColumns(t, r.ParentColumns) {
+			s.Serial = true // the catalog and the binlog disagree: stay safe
+		}
+	}
+	s.Cascades = casc
 	if len(c.shapes) > 10000 {
 		clear(c.shapes)
 	}
@@ -158,10 +224,13 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 		// current rows are unique without it.
 		k.unique = append(k.unique, k.period.without(byIndex[idx]))
 	}
-	rows, err = c.db.QueryContext(ctx, `SELECT CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME
-		FROM information_schema.KEY_COLUMN_USAGE
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND REFERENCED_TABLE_NAME IS NOT NULL
-		ORDER BY CONSTRAINT_NAME, ORDINAL_POSITION`, schema, table)
+	rows, err = c.db.QueryContext(ctx, `SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME,
+			k.REFERENCED_COLUMN_NAME, COALESCE(rc.DELETE_RULE, ''), COALESCE(rc.UPDATE_RULE, '')
+		FROM information_schema.KEY_COLUMN_USAGE k
+		LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS rc ON rc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA
+			AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND rc.TABLE_NAME = k.TABLE_NAME
+		WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL
+		ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION`, schema, table)
 	if err != nil {
 		return k, fmt.Errorf("foreign keys of %s.%s: %w", schema, table, err)
 	}
@@ -169,13 +238,16 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	fks := map[string]*ordering.ForeignKey{}
 	var names []string
 	for rows.Next() {
-		var name, col, ps, pt, pc string
-		if err := rows.Scan(&name, &col, &ps, &pt, &pc); err != nil {
+		var name, col, ps, pt, pc, del, upd string
+		if err := rows.Scan(&name, &col, &ps, &pt, &pc, &del, &upd); err != nil {
 			return k, err
 		}
 		fk := fks[name]
 		if fk == nil {
 			fk = &ordering.ForeignKey{ParentSchema: ps, ParentTable: pt}
+			if !c.logged && (c.captured == nil || c.captured(ps, pt)) {
+				fk.OnDelete, fk.OnUpdate = action(del), action(upd)
+			}
 			fks[name] = fk
 			names = append(names, name)
 		}
@@ -186,7 +258,87 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	for _, n := range names {
 		k.fks = append(k.fks, *fks[n])
 	}
-	return k, rows.Err()
+	if err := rows.Err(); err != nil {
+		return k, err
+	}
+	rows.Close()
+	if k.refs, err = c.loadRefs(ctx, schema, table); err != nil {
+		return k, err
+	}
+	return k, nil
+}
+
+// loadRefs reads the foreign keys of captured tables that reference
+// schema.table with an action changing child rows.
+func (c *keyCache) loadRefs(ctx context.Context, schema, table string) ([]ordering.Cascade, error) {
+	if c.logged {
+		return nil, nil
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.DELETE_RULE, rc.UPDATE_RULE,
+			k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME
+		FROM information_schema.REFERENTIAL_CONSTRAINTS rc
+		JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA
+			AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME
+		WHERE k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?
+			AND (rc.DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR rc.UPDATE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT'))
+		ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION`, schema, table)
+	if err != nil {
+		return nil, fmt.Errorf("foreign keys referencing %s.%s: %w", schema, table, err)
+	}
+	defer rows.Close()
+	var out []ordering.Cascade
+	var last string
+	for rows.Next() {
+		var cs, ct, name, del, upd, col, pcol string
+		if err := rows.Scan(&cs, &ct, &name, &del, &upd, &col, &pcol); err != nil {
+			return nil, err
+		}
+		if c.captured != nil && !c.captured(cs, ct) {
+			continue // not captured: its follower table is left alone
+		}
+		if id := cs + "\x00" + ct + "\x00" + name; id != last || len(out) == 0 {
+			last = id
+			out = append(out, ordering.Cascade{ChildSchema: cs, ChildTable: ct, ParentSchema: schema, ParentTable: table,
+				OnDelete: action(del), OnUpdate: action(upd)})
+		}
+		r := &out[len(out)-1]
+		r.Columns = append(r.Columns, col)
+		r.ParentColumns = append(r.ParentColumns, pcol)
+	}
+	return out, rows.Err()
+}
+
+// action maps a DELETE_RULE or UPDATE_RULE to the action a sink replays;
+// RESTRICT and NO ACTION change no child row.
+func action(rule string) ordering.Action {
+	switch a := ordering.Action(rule); a {
+	case ordering.ActionCascade, ordering.ActionSetNull, ordering.ActionSetDefault:
+		return a
+	}
+	return ""
+}
+
+// errUnknownVariable is ER_UNKNOWN_SYSTEM_VARIABLE.
+const errUnknownVariable = 1193
+
+// cascadesLogged reports whether the server writes the rows its foreign-key
+// actions change to the binlog. MariaDB never does (InnoDB performs them
+// below the binlog); MySQL does from 9.6 on, where the SQL layer performs
+// them, unless innodb_native_foreign_keys is ON.
+func cascadesLogged(ctx context.Context, db *sql.DB, flavor string) (bool, error) {
+	if flavor == "mariadb" {
+		return false, nil
+	}
+	var native string
+	err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.innodb_native_foreign_keys").Scan(&native)
+	var me *gomysql.MySQLError
+	switch {
+	case errors.As(err, &me) && me.Number == errUnknownVariable:
+		return false, nil // before 9.6: InnoDB's own foreign keys
+	case err != nil:
+		return false, fmt.Errorf("read innodb_native_foreign_keys: %w", err)
+	}
+	return native == "0" || strings.EqualFold(native, "OFF"), nil
 }
 
 // matches reports whether schema.table matches one of the patterns.

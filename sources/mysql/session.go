@@ -70,7 +70,12 @@ func (r *session) close(ctx context.Context) {
 
 func (r *session) run(ctx context.Context, ready func()) error {
 	cfg := r.cfg()
-	r.keys = newKeyCache(r.db)
+	r.keys = newKeyCache(r.db, func(schema, table string) bool { return matches(cfg.Tables, schema, table) })
+	logged, err := cascadesLogged(ctx, r.db, cfg.Flavor)
+	if err != nil {
+		return err
+	}
+	r.keys.logged = logged
 	r.clock = newLogicalClock(0)
 	r.tables = map[uint64]*binlogTable{}
 	r.byName = map[string]*binlogTable{}
