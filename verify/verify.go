@@ -33,6 +33,10 @@ type Options struct {
 	// MaxListed bounds the differences listed per table (all are counted).
 	// Default: 100.
 	MaxListed int
+	// Tables, when set, limits the comparison to the captured tables that
+	// match these schema.table patterns (at the source). A pattern that
+	// matches no captured table is a usage error.
+	Tables []string
 	// ChunkRows is the number of source rows per checksummed chunk.
 	// Default: DefaultChunkRows.
 	ChunkRows int
@@ -129,12 +133,24 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 	}
 
 	rep := &Report{Sink: sink.Name, ShowValues: o.ShowValues}
+	matched := make([]bool, len(o.Tables))
 	for _, src := range sources {
 		tables, err := src.listTables(ctx)
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range tables {
+			if len(o.Tables) > 0 {
+				hit := false
+				for i, p := range o.Tables {
+					if config.MatchTable([]string{p}, t.Schema, t.Name) {
+						matched[i], hit = true, true
+					}
+				}
+				if !hit {
+					continue
+				}
+			}
 			tr := TableReport{Source: src.name, Table: t.String()}
 			name := followerName(fol.dialect, sink.Tables, t.Schema, t.Name)
 			tr.Follower = name.String()
@@ -143,6 +159,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 				tr.Problem = err.Error()
 			}
 			rep.Tables = append(rep.Tables, tr)
+		}
+	}
+	for i, ok := range matched {
+		if !ok {
+			return nil, usage("--tables %q matches no table captured by the sink's sources", o.Tables[i])
 		}
 	}
 	return rep, nil

@@ -83,6 +83,7 @@ var mutTables = map[string][]string{
 // mutation is one change to a follower and what verify must report.
 type mutation struct {
 	name    string
+	table   string   // the table it changes (verify --tables); default mut
 	engines string   // the follower engines it applies to ("" all): "postgres mysql sqlite"
 	stmts   []string // on the follower
 	want    []string // each a line fragment of verify's output
@@ -126,15 +127,15 @@ var commonMutations = []mutation{
 		`UPDATE mut SET vc = (SELECT vc FROM mut_orig WHERE id = 2) WHERE id = 1`,
 		`UPDATE mut SET vc = (SELECT vc FROM mut_orig WHERE id = 1) WHERE id = 2`},
 		want: []string{"different id=1: vc", "different id=2: vc"}},
-	{name: "case 1: keyless row missing", stmts: []string{"DELETE FROM nokey WHERE n IS NULL"},
+	{name: "case 1: keyless row missing", table: "nokey", stmts: []string{"DELETE FROM nokey WHERE n IS NULL"},
 		want: []string{"nokey", "missing   row "}},
-	{name: "case 1: keyless duplicate lost", stmts: []string{"DELETE FROM nokey", "INSERT INTO nokey VALUES ('a', 1), ('b', NULL)"},
+	{name: "case 1: keyless duplicate lost", table: "nokey", stmts: []string{"DELETE FROM nokey", "INSERT INTO nokey VALUES ('a', 1), ('b', NULL)"},
 		want: []string{"missing   row "}},
-	{name: "case 1: keyless extra row", stmts: []string{"INSERT INTO nokey VALUES ('c', 3)"}, want: []string{"extra     row "}},
-	{name: "case 4: NULL key on a follower without the key", engines: "postgres sqlite", stmts: []string{
+	{name: "case 1: keyless extra row", table: "nokey", stmts: []string{"INSERT INTO nokey VALUES ('c', 3)"}, want: []string{"extra     row "}},
+	{name: "case 4: NULL key on a follower without the key", table: "nk", engines: "postgres sqlite", stmts: []string{
 		"CREATE TABLE nk_keep AS SELECT * FROM nk", "DROP TABLE nk", "CREATE TABLE nk AS SELECT * FROM nk_keep",
 		"INSERT INTO nk VALUES (NULL, 'ghost')"}, want: []string{"extra     id=NULL"}},
-	{name: "case 4: NULL key on a follower without the key", engines: "mysql", stmts: []string{
+	{name: "case 4: NULL key on a follower without the key", table: "nk", engines: "mysql", stmts: []string{
 		"ALTER TABLE nk DROP PRIMARY KEY", "ALTER TABLE nk MODIFY id int NULL",
 		"INSERT INTO nk VALUES (NULL, 'ghost')"}, want: []string{"extra     id=NULL"}},
 }
@@ -166,7 +167,7 @@ var sourceMutations = map[string][]mutation{
 			want: []string{"different id=1: tstz"}},
 	},
 	"mariadb": {
-		{name: "case 2: system-versioned table changed", stmts: []string{"UPDATE sv SET v = 5 WHERE id = 2"}, want: []string{"different id=2: v"}},
+		{name: "case 2: system-versioned table changed", table: "sv", stmts: []string{"UPDATE sv SET v = 5 WHERE id = 2"}, want: []string{"different id=2: v"}},
 		{name: "case 3: float 1.0000001 → 1", stmts: []string{"UPDATE mut SET f = 1.0 WHERE id = 1"}, want: []string{"different id=1: f"}},
 		{name: "case 3: float 1234567 → 1234568", stmts: []string{"UPDATE mut SET f = 1234568 WHERE id = 2"}, want: []string{"different id=2: f"}},
 		{name: "case 3: double 0.1 → 0.1000000000000001", stmts: []string{"UPDATE mut SET db = 0.1000000000000001 WHERE id = 1"},
@@ -267,43 +268,64 @@ func verifyMutations(t *testing.T, srcEngine string, kinds map[verify.Kind]bool)
 	ms := append(columnMutations(t, e.src, srcEngine), commonMutations...)
 	ms = append(ms, sourceMutations[srcEngine]...)
 	sinkOf := map[string]string{"postgres": "pgf", "mysql": "myf", "sqlite": "lite"}
-	for _, engine := range []string{"postgres", "mysql", "sqlite"} {
-		db, sink := e.followers[engine], sinkOf[engine]
-		snapshot := map[string]string{
-			"postgres": "CREATE TABLE %[1]s_orig (LIKE %[1]s); INSERT INTO %[1]s_orig SELECT * FROM %[1]s",
-			"mysql":    "CREATE TABLE %[1]s_orig LIKE %[1]s; INSERT INTO %[1]s_orig SELECT * FROM %[1]s",
-			"sqlite":   "CREATE TABLE %[1]s_orig AS SELECT * FROM %[1]s",
-		}[engine]
-		tables := []string{"mut", "nokey"}
-		if srcEngine == "mariadb" {
-			tables = append(tables, "sv")
+	// The followers are independent databases: their mutations run side by
+	// side.
+	t.Run("followers", func(t *testing.T) {
+		for _, engine := range []string{"postgres", "mysql", "sqlite"} {
+			t.Run(engine, func(t *testing.T) {
+				t.Parallel()
+				mutateFollower(t, e, srcEngine, engine, sinkOf[engine], ms)
+			})
 		}
+	})
+}
+
+// mutateFollower applies each mutation to one follower, checks that
+// verify reports it, and restores the follower's tables.
+func mutateFollower(t *testing.T, e *e2e, srcEngine, engine, sink string, ms []mutation) {
+	db := e.followers[engine]
+	snapshot := map[string]string{
+		"postgres": "CREATE TABLE %[1]s_orig (LIKE %[1]s); INSERT INTO %[1]s_orig SELECT * FROM %[1]s",
+		"mysql":    "CREATE TABLE %[1]s_orig LIKE %[1]s; INSERT INTO %[1]s_orig SELECT * FROM %[1]s",
+		"sqlite":   "CREATE TABLE %[1]s_orig AS SELECT * FROM %[1]s",
+	}[engine]
+	tables := []string{"mut", "nokey"}
+	if srcEngine == "mariadb" {
+		tables = append(tables, "sv")
+	}
+	for _, tbl := range tables {
+		for _, q := range strings.Split(fmt.Sprintf(snapshot, tbl), "; ") {
+			mustExec(t, db, engine, q)
+		}
+	}
+	restore := func() {
 		for _, tbl := range tables {
-			for _, q := range strings.Split(fmt.Sprintf(snapshot, tbl), "; ") {
-				mustExec(t, db, engine, q)
-			}
+			mustExec(t, db, engine, "DELETE FROM "+tbl)
+			mustExec(t, db, engine, "INSERT INTO "+tbl+" SELECT * FROM "+tbl+"_orig")
 		}
-		restore := func() {
-			for _, tbl := range tables {
-				mustExec(t, db, engine, "DELETE FROM "+tbl)
-				mustExec(t, db, engine, "INSERT INTO "+tbl+" SELECT * FROM "+tbl+"_orig")
-			}
+	}
+	var last []mutation // NULL-key case last: it replaces nk
+	for _, m := range ms {
+		if !m.on(engine) {
+			continue
 		}
-		var last []mutation // NULL-key case last: it replaces nk
-		for _, m := range ms {
-			if !m.on(engine) {
-				continue
-			}
-			if strings.HasPrefix(m.name, "case 4") {
-				last = append(last, m)
-				continue
-			}
-			checkMutation(t, e, db, engine, sink, m, nil)
-			restore()
+		if strings.HasPrefix(m.name, "case 4") {
+			last = append(last, m)
+			continue
 		}
-		for _, m := range last {
-			checkMutation(t, e, db, engine, sink, m, []string{"--chunk-rows", "4"})
-		}
+		checkMutation(t, e, db, engine, sink, m, nil)
+		restore()
+	}
+	for _, m := range last {
+		checkMutation(t, e, db, engine, sink, m, []string{"--chunk-rows", "4"})
+	}
+	// Restored, the follower verifies equal again (nk stays mutated).
+	var only []string
+	for _, tbl := range tables {
+		only = append(only, "*."+tbl)
+	}
+	if out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--no-wait", "--tables", strings.Join(only, ",")); code != 0 {
+		t.Errorf("%s follower after the mutations: exit %d:\n%s", engine, code, out)
 	}
 }
 
@@ -319,7 +341,11 @@ func checkMutation(t *testing.T, e *e2e, db *sql.DB, engine, sink string, m muta
 		q = strings.ReplaceAll(strings.ReplaceAll(q, "[[", open), "]]", close)
 		mustExec(t, db, engine, q)
 	}
-	args := append([]string{"-c", e.cfgPath, "--sink", sink, "--no-wait"}, extra...)
+	table := m.table
+	if table == "" {
+		table = "mut"
+	}
+	args := append([]string{"-c", e.cfgPath, "--sink", sink, "--no-wait", "--tables", "*." + table}, extra...)
 	out, code := runVerify(t, args...)
 	ok := code == exitFailure && strings.Contains(out, "DIFFERENT")
 	for _, w := range m.want {
