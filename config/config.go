@@ -69,6 +69,13 @@ type Kafka struct {
 	Envelope string `yaml:"envelope"`
 	// DialTimeout bounds connecting to a broker. Default: 10s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// MaxMessageBytes is the largest record walship writes: one change
+	// (its before and after images) must fit, or its source stops naming
+	// the table, the position and the size. Topics walship creates get it
+	// as max.message.bytes; the broker's replica.fetch.max.bytes and
+	// message.max.bytes must allow it for topics created elsewhere. From
+	// 1 MiB to 1 GiB. Default: 32 MiB (33554432).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// TLS, when set, encrypts every connection to the brokers and verifies
 	// their certificates; there is no plaintext fallback.
 	TLS *TLS `yaml:"tls"`
@@ -294,6 +301,7 @@ const (
 	DefaultWorkers           = 4
 	DefaultHeartbeat         = 10 * time.Second
 	DefaultDialTimeout       = 10 * time.Second
+	DefaultMaxMessageBytes   = 32 << 20
 )
 
 // applyDefaults fills every absent key with its documented default.
@@ -327,6 +335,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Kafka.DialTimeout == 0 {
 		c.Kafka.DialTimeout = DefaultDialTimeout
+	}
+	if c.Kafka.MaxMessageBytes == 0 {
+		c.Kafka.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]

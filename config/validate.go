@@ -72,6 +72,7 @@ func (d *decoder) validate(c *Config) {
 	d.explicitZero("kafka.partitions", "topics need at least one partition")
 	d.explicitZero("kafka.replication_factor", "topics need at least one replica")
 	d.explicitZero("kafka.dial_timeout", "a dial needs time")
+	d.explicitZero("kafka.max_message_bytes", "a record needs room")
 	for i := range c.Sinks {
 		d.explicitZero(fmt.Sprintf("sinks[%d].workers", i), "a sink needs at least one worker")
 	}
@@ -235,6 +236,9 @@ func (d *decoder) tlsFiles(path string, t *TLS) {
 
 func (d *decoder) validateKafka(c *Config) {
 	k := c.Kafka
+	if k.MaxMessageBytes < 1<<20 || k.MaxMessageBytes > 1<<30 {
+		d.fail("kafka.max_message_bytes", "must be from 1048576 (1 MiB) to 1073741824 (1 GiB), got %d", k.MaxMessageBytes)
+	}
 	if len(k.Brokers) == 0 && (len(c.Sources) > 0 || len(c.Sinks) > 0) {
 		d.fail("kafka.brokers", "missing required key: at least one broker host:port")
 	}

@@ -28,6 +28,9 @@ type Config struct {
 	Brokers []string
 	// KafkaSecurity is TLS and SASL to the brokers.
 	KafkaSecurity kafka.Security
+	// MaxMessageBytes is the largest record the sources write (the reader
+	// fetches at least that much). Default: 32 MiB.
+	MaxMessageBytes int
 	// Workers apply independent transactions in parallel. Default: 4.
 	Workers int
 	// BatchTxns and BatchChanges bound how many consecutive small
@@ -320,7 +323,7 @@ func newRun(s *Sink, state map[string]SourceState) *run {
 		str.ended = bounded && end <= 0
 		str.reader = kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Prefix: src.Prefix,
 			Resume: st.Offsets, After: st.Watermark.Seq, BigTxn: s.cfg.BigTxn, DialTimeout: s.cfg.DialTimeout, End: end,
-			Security: s.cfg.KafkaSecurity})
+			Security: s.cfg.KafkaSecurity, MaxMessageBytes: s.cfg.MaxMessageBytes})
 		r.streams = append(r.streams, str)
 	}
 	return r

@@ -105,7 +105,7 @@ func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {
 	return kafka.Config{
 		Brokers: cfg.Kafka.Brokers, TopicPrefix: prefix,
 		Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
-		DialTimeout: cfg.Kafka.DialTimeout, Security: kafkaSecurity(cfg),
+		DialTimeout: cfg.Kafka.DialTimeout, Security: kafkaSecurity(cfg), MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 	}
 }
 

@@ -473,7 +473,7 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 		return false
 	}
 	sink := sinks.New(sinks.Config{
-		Name: sk.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
+		Name: sk.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout, MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 		BatchTxns: o.batchTxns, End: end, Until: until, KafkaSecurity: kafkaSecurity(cfg),
 	}, f, log)
 

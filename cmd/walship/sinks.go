@@ -42,7 +42,7 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 		workers = 1
 	}
 	sc := sinks.Config{
-		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout,
+		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout, MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 		Observer: newSinkMetrics(s.Name), KafkaSecurity: kafkaSecurity(cfg),
 	}
 	if s.DeadLetterTopic != "" {

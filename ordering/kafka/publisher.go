@@ -62,6 +62,10 @@ func (c *Config) defaults() {
 // ErrClosed is returned by Publish after Close.
 var ErrClosed = errors.New("publisher closed")
 
+// ErrRecordTooLarge: one change does not fit in a record of
+// Config.MaxMessageBytes. Permanent: retrying cannot shrink it.
+var ErrRecordTooLarge = errors.New("a change is larger than the record limit")
+
 // ErrTopicCollision: two tables map to one topic (their names differ only
 // in characters Kafka does not allow, which become '_'), so the log would
 // mix their rows under one key space. Permanent: exclude or rename one.
@@ -544,8 +548,9 @@ const handoff = 256
 func (b *batch) add(ctx context.Context, topic string, part int, r envelope.Record) error {
 	m := message(topic, part, r, b.pend)
 	if n := size(&m); n > b.p.cfg.MaxMessageBytes-1024 {
-		return b.p.fail(fmt.Errorf("a change to %s is %d bytes, over the %d-byte record limit (kafka max_message_bytes)",
-			topic, n, b.p.cfg.MaxMessageBytes))
+		return b.p.fail(supervise.Permanent(fmt.Errorf("%w: a change to %s in transaction %s (position %s) is %d bytes, over the %d-byte record limit: "+
+			"raise kafka.max_message_bytes (the broker must allow it too), or exclude the table or its large column, and restart",
+			ErrRecordTooLarge, topic, b.pend.seq, b.pend.pos, n, b.p.cfg.MaxMessageBytes)))
 	}
 	b.msgs = append(b.msgs, m)
 	b.bytes += int64(size(&m))

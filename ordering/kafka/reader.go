@@ -94,6 +94,9 @@ type ReaderConfig struct {
 	DialTimeout time.Duration
 	// Security is TLS and SASL to the brokers.
 	Security Security
+	// MaxMessageBytes is the largest record in the log: every fetch asks
+	// for at least a megabyte more. Default: 32 MiB.
+	MaxMessageBytes int
 	// End, when > 0, bounds the log: Next returns ErrEnd once every spine
 	// message before offset End was consumed (walship replay reads up to
 	// the end offset the spine had when it started). 0: unbounded.
@@ -204,7 +207,7 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64, named bool
 	}
 	kr := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: r.cfg.Brokers, Topic: topic, Partition: part,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 50 * time.Millisecond,
+		MinBytes: 1, MaxBytes: max(64<<20, r.cfg.MaxMessageBytes+1<<20), MaxWait: 50 * time.Millisecond,
 		Dialer: r.cfg.Security.Dialer(r.cfg.DialTimeout),
 		// An offset out of range is an error, not a silent endless retry.
 		OffsetOutOfRangeError: true,

@@ -17,6 +17,8 @@ import (
 
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/ordering/envelope"
+	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/supervise"
 )
 
@@ -478,4 +480,32 @@ func TestSQLASCIIRefused(t *testing.T) {
 	if n != 0 {
 		t.Errorf("a slot was created for the refused database")
 	}
+}
+
+// TestOversizedChangeStops: a change over the record limit stops the
+// source, permanently, naming the table, the position and the size (it
+// used to stay in backoff forever, holding the slot's WAL).
+func TestOversizedChangeStops(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE big (id int PRIMARY KEY, v text);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	h.caughtUp()
+	h.stop()
+	h.exec("INSERT INTO big VALUES (1, repeat('abcdefghij', 300000))") // 3 MB
+	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{})
+	src := New(h.config(), func() (sources.Log, error) {
+		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3, MaxMessageBytes: 1 << 20}, enc), nil
+	}, h.store, h.srcLog())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := src.Run(ctx, func() {})
+	if !errors.Is(err, kafka.ErrRecordTooLarge) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v, want a permanent ErrRecordTooLarge", err)
+	}
+	for _, want := range []string{h.name + ".public.big", "kafka.max_message_bytes", "position"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %q: %v", want, err)
+		}
+	}
+	t.Logf("error: %v", err)
 }
