@@ -235,3 +235,63 @@ func TestSourceTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestRowValuesNeverPrinted (issue 28): a follower that rejects a row for
+// a unique key (MariaDB's driver error quotes the value) stops its sink
+// naming the table, key and error number, and no row value appears in the
+// daemon's log, the status API or walship status, on any follower engine.
+func TestRowValuesNeverPrinted(t *testing.T) {
+	testenv.Integration(t)
+	e := newE2E(t, 2)
+	secret := "ROWSECRET-" + e.name
+	if _, err := e.src.Exec(`CREATE TABLE rv (id int PRIMARY KEY, v text)`); err != nil {
+		t.Fatal(err)
+	}
+	for engine, q := range map[string]string{
+		"postgres": `CREATE TABLE public.rv (id int PRIMARY KEY, v text, CONSTRAINT uv UNIQUE (v))`,
+		"mysql":    "CREATE TABLE rv (id int PRIMARY KEY, v varchar(200), UNIQUE KEY uv (v))",
+		"sqlite":   `CREATE TABLE rv (id INTEGER PRIMARY KEY, v TEXT, CONSTRAINT uv UNIQUE (v))`,
+	} {
+		if _, err := e.followers[engine].Exec(q); err != nil {
+			t.Fatalf("%s: %v", engine, err)
+		}
+	}
+	addr := freePort(t)
+	cfg, _ := os.ReadFile(e.cfgPath)
+	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)), 0o600)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	if _, err := e.src.Exec(`INSERT INTO rv VALUES (1, $1), (2, $1)`, secret); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, body, _ := get("http://" + addr + "/api/v1/status")
+		status = body
+		if strings.Count(body, `"state":"failed"`) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if strings.Count(status, `"state":"failed"`) < 3 {
+		t.Fatalf("the three sinks did not stop on the duplicate: %s", status)
+	}
+	var printed strings.Builder
+	printed.WriteString(status)
+	out, _ := walship(t, "status", "-c", e.cfgPath, "--json")
+	printed.WriteString(out)
+	e.stop(syscall.SIGTERM)
+	b, _ := os.ReadFile(filepath.Join(e.dir, "walship.log"))
+	printed.Write(b)
+	all := printed.String()
+	if strings.Contains(all, secret) {
+		i := strings.Index(all, secret)
+		t.Errorf("a row value was printed: …%s…", all[max(0, i-300):min(len(all), i+100)])
+	}
+	for _, want := range []string{"1062", "for key", "23505", `unique constraint \"uv\"`, "UNIQUE constraint failed"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the rejection does not say %q", want)
+		}
+	}
+}

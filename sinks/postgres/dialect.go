@@ -366,6 +366,25 @@ func (d *Dialect) Retryable(err error) bool {
 	return errors.As(err, &ne) || errors.As(err, &ce)
 }
 
+// Redact describes a server error without row values. PostgreSQL puts a
+// conflicting row's values in the error's detail, which is never shown;
+// only data exceptions (SQLSTATE class 22: invalid input syntax, out of
+// range) quote the value in the message itself, after a colon: that part
+// is dropped. "" for errors that are not the server's.
+func (d *Dialect) Redact(err error) string {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	msg := pe.Message
+	if strings.HasPrefix(pe.Code, "22") {
+		if i := strings.Index(msg, ": "); i >= 0 {
+			msg = msg[:i] + ": (value redacted)"
+		}
+	}
+	return fmt.Sprintf("%s: %s (SQLSTATE %s)", pe.Severity, msg, pe.Code)
+}
+
 // Code is the SQLSTATE of a server error, or "".
 func (d *Dialect) Code(err error) string {
 	var pe *pgconn.PgError

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -248,5 +249,21 @@ func TestParamUnsupported(t *testing.T) {
 	}
 	if _, err := dia.Param(ordering.Column{Name: "u"}, ordering.Unchanged()); err == nil {
 		t.Error("Param(unchanged) succeeded")
+	}
+}
+
+var _ sqlsink.Redactor = (*Dialect)(nil)
+
+// TestRedact: a data exception's quoted value is dropped; integrity
+// errors (whose values PostgreSQL keeps in the detail) are kept whole.
+func TestRedact(t *testing.T) {
+	d := &Dialect{}
+	got := d.Redact(fmt.Errorf("x: %w", &pgconn.PgError{Severity: "ERROR", Code: "22P02", Message: `invalid input syntax for type integer: "ROWSECRET"`}))
+	if strings.Contains(got, "ROWSECRET") || !strings.Contains(got, "invalid input syntax for type integer") || !strings.Contains(got, "22P02") {
+		t.Errorf("22P02: %q", got)
+	}
+	got = d.Redact(&pgconn.PgError{Severity: "ERROR", Code: "23505", Message: `duplicate key value violates unique constraint "uv"`, Detail: "Key (v)=(ROWSECRET) already exists."})
+	if strings.Contains(got, "ROWSECRET") || !strings.Contains(got, `unique constraint "uv"`) {
+		t.Errorf("23505: %q", got)
 	}
 }

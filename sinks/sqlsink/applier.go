@@ -351,12 +351,15 @@ func (t *Tx) Record(ctx context.Context, source string, txns []sinks.Applied) er
 	return nil
 }
 
-// ChangeError is a change the follower rejected.
+// ChangeError is a change the follower rejected. Its text never holds a
+// row value: a server error is described by Safe (the dialect's redacted
+// text) when the dialect gives one; Err keeps the error for errors.Is/As.
 type ChangeError struct {
 	Table string // follower table
 	Op    ordering.Op
 	Code  string // SQLSTATE or error number
 	Err   error
+	Safe  string // Err's text without row values ("": Err's own text has none)
 }
 
 func (e *ChangeError) Error() string {
@@ -364,7 +367,28 @@ func (e *ChangeError) Error() string {
 	if e.Code != "" {
 		code = " [" + e.Code + "]"
 	}
-	return fmt.Sprintf("apply %s to %s%s: %v", opName(e.Op), e.Table, code, e.Err)
+	msg := e.Safe
+	if msg == "" {
+		msg = e.Err.Error()
+	}
+	return fmt.Sprintf("apply %s to %s%s: %s", opName(e.Op), e.Table, code, msg)
+}
+
+// Redactor is implemented by dialects whose server errors can quote row
+// values (MariaDB's "Duplicate entry 'value'", PostgreSQL's invalid input
+// messages): Redact describes err without them, or returns "" for an
+// error that is not the server's.
+type Redactor interface {
+	Redact(err error) string
+}
+
+// serverError is the ChangeError of a server error err from dialect d.
+func serverError(d Dialect, table string, op ordering.Op, err error) *ChangeError {
+	ce := &ChangeError{Table: table, Op: op, Code: d.Code(err), Err: err}
+	if r, ok := d.(Redactor); ok {
+		ce.Safe = r.Redact(err)
+	}
+	return ce
 }
 
 func (e *ChangeError) Unwrap() error { return e.Err }

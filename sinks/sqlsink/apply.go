@@ -100,7 +100,7 @@ func (t *Tx) param(sh *shape, i int, v ordering.Value, op ordering.Op) (any, err
 }
 
 func (t *Tx) fail(sh *shape, op ordering.Op, err error) error {
-	return &ChangeError{Table: sh.name.String(), Op: op, Code: t.a.d.Code(err), Err: err}
+	return serverError(t.a.d, sh.name.String(), op, err)
 }
 
 // paramSize is a parameter's size for the pending-bytes bound.

@@ -186,7 +186,7 @@ func (t *Tx) act(ctx context.Context, all []ordering.Cascade, c *ordering.Cascad
 		}
 		q := "SELECT " + strings.Join(quoted, ", ") + " FROM " + d.QuoteName(name) + where(0)
 		if rows, err = t.query(ctx, q, old, len(cols)); err != nil {
-			return &ChangeError{Table: name.String(), Op: opOf(del), Code: d.Code(err), Err: err}
+			return serverError(d, name.String(), opOf(del), err)
 		}
 	}
 
@@ -197,7 +197,7 @@ func (t *Tx) act(ctx context.Context, all []ordering.Cascade, c *ordering.Cascad
 		q = "UPDATE " + d.QuoteName(name) + " SET " + strings.Join(sets, ", ") + where(len(sets))
 	}
 	if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
-		return &ChangeError{Table: name.String(), Op: opOf(del), Code: d.Code(err), Err: err}
+		return serverError(d, name.String(), opOf(del), err)
 	}
 
 	for _, r := range rows {
