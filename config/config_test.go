@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -150,5 +152,24 @@ func TestEnvEscape(t *testing.T) {
 	}
 	if cfg.StateDir != "${HOME}/a-b" {
 		t.Errorf("state_dir = %q", cfg.StateDir)
+	}
+}
+
+// TestDSNProblem: a DSN naming a file that cannot be read says so, with
+// the file; one that does not parse says that; neither quotes the password.
+func TestDSNProblem(t *testing.T) {
+	dsn := "postgres://u:pw-SECRET@127.0.0.1:5432/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"
+	_, err := pgx.ParseConfig(dsn)
+	if err == nil {
+		t.Fatal("the DSN parsed")
+	}
+	got := DSNProblem(dsn, err)
+	if !strings.Contains(got, "names a file that cannot be read: /nonexistent/ca.pem") || strings.Contains(got, "pw-SECRET") {
+		t.Errorf("missing file: %q", got)
+	}
+	bad := "postgres://u:pw-SECRET@[::1/db"
+	_, err = pgx.ParseConfig(bad)
+	if got := DSNProblem(bad, err); !strings.Contains(got, "is not a libpq URL") || strings.Contains(got, "pw-SECRET") {
+		t.Errorf("bad syntax: %q", got)
 	}
 }

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/url"
 	"regexp"
 	"strings"
@@ -62,4 +65,15 @@ func RedactDSN(dsn string) string {
 		return dsn
 	}
 	return kvPassword.ReplaceAllString(dsn, "${1}"+redacted)
+}
+
+// DSNProblem says, without quoting the DSN (its parse errors can hold the
+// password), why a PostgreSQL DSN was refused: a file it names that cannot
+// be read (sslrootcert, sslcert, sslkey, passfile), or its syntax.
+func DSNProblem(dsn string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("the dsn (%s) names a file that cannot be read: %s: %v", RedactDSN(dsn), pe.Path, pe.Err)
+	}
+	return fmt.Sprintf("the dsn (%s) is not a libpq URL (postgres://user@host:5432/db) or key=value string", RedactDSN(dsn))
 }

@@ -26,8 +26,7 @@ func pgTarget(key, what string, dsn, password config.Secret) (target, *pgx.ConnC
 	cc, err := pgx.ParseConfig(dsn.Reveal())
 	if err != nil {
 		// The parse error can quote the DSN: say what is wrong without it.
-		t.res.problem(Config, "%s.dsn (%s) is not a libpq URL (postgres://user@host:5432/db) or key=value string: fix it",
-			key, config.RedactDSN(dsn.Reveal()))
+		t.res.problem(Config, "%s.dsn: %s: fix it", key, config.DSNProblem(dsn.Reveal(), err))
 		return t, nil
 	}
 	if pw := password.Reveal(); pw != "" {

@@ -47,7 +47,7 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 	case s.Postgres != nil:
 		cc, err := pgx.ParseConfig(s.Postgres.DSN.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("source %s: the postgres dsn does not parse (%s)", s.Name, config.RedactDSN(s.Postgres.DSN.Reveal()))
+			return nil, fmt.Errorf("source %s: %s", s.Name, config.DSNProblem(s.Postgres.DSN.Reveal(), err))
 		}
 		if pw := s.Postgres.Password.Reveal(); pw != "" {
 			cc.Password = pw

@@ -63,7 +63,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		pg := s.Postgres
 		pc, err := pgconn.ParseConfig(pg.DSN.Reveal())
 		if err != nil {
-			return nil, fmt.Errorf("source %s: the postgres dsn does not parse (%s)", s.Name, config.RedactDSN(pg.DSN.Reveal()))
+			return nil, fmt.Errorf("source %s: %s", s.Name, config.DSNProblem(pg.DSN.Reveal(), err))
 		}
 		var acceptGap offsets.LSN
 		if pg.AcceptSlotGapAt != "" {

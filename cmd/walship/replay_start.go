@@ -406,7 +406,7 @@ func resnapshotSource(ctx context.Context, stderr io.Writer, log *slog.Logger, c
 func dropSlot(ctx context.Context, pg config.PostgresSource) error {
 	cc, err := pgx.ParseConfig(pg.DSN.Reveal())
 	if err != nil {
-		return fmt.Errorf("the postgres dsn does not parse (%s)", config.RedactDSN(pg.DSN.Reveal()))
+		return fmt.Errorf("%s", config.DSNProblem(pg.DSN.Reveal(), err))
 	}
 	if pw := pg.Password.Reveal(); pw != "" {
 		cc.Password = pw

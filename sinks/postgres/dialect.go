@@ -59,7 +59,7 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 	dsn := d.cfg.DSN.Reveal()
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres sink: dsn (%s) is not a libpq URL or key=value string", config.RedactDSN(dsn))
+		return nil, fmt.Errorf("postgres sink: %s", config.DSNProblem(dsn, err))
 	}
 	if pw := d.cfg.Password.Reveal(); pw != "" {
 		cc.Password = pw

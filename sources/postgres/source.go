@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/walship/walship/config"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/sources"
 	"github.com/walship/walship/supervise"
@@ -149,7 +150,7 @@ func (s *Source) connConfig(replication bool) (*pgconn.Config, error) {
 	pc, err := pgconn.ParseConfig(s.cfg.DSN)
 	if err != nil {
 		// ParseConfig errors can quote the DSN: do not wrap the original.
-		return nil, supervise.Permanent(fmt.Errorf("source %s: the postgres dsn does not parse", s.cfg.Name))
+		return nil, supervise.Permanent(fmt.Errorf("source %s: %s", s.cfg.Name, config.DSNProblem(s.cfg.DSN, err)))
 	}
 	if s.cfg.Password != "" {
 		pc.Password = s.cfg.Password
