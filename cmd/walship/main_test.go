@@ -237,3 +237,28 @@ sources:
 		t.Errorf("password printed:\n%s", out)
 	}
 }
+
+// TestRunReportsEveryBadDSN: run names every source whose DSN it cannot
+// use, as check does, not only the first.
+func TestRunReportsEveryBadDSN(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "walship.yaml")
+	os.WriteFile(cfg, []byte(`state_dir: `+filepath.Join(dir, "state")+`
+http: { listen: "off" }
+kafka: { brokers: [127.0.0.1:1] }
+sources:
+  - name: one
+    postgres: { dsn: "postgres://u@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem" }
+  - name: two
+    postgres: { dsn: "postgres://u@[::1/db" }
+`), 0o600)
+	out, err := exec.Command(binary, "run", "-c", cfg).CombinedOutput()
+	if err == nil {
+		t.Fatal("run started")
+	}
+	for _, want := range []string{"source one", "/nonexistent/ca.pem", "source two", "is not a libpq URL"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("run's output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os/signal"
 	"syscall"
@@ -60,6 +61,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		defer store.Close()
 	}
 	running := map[string]source{}
+	var bad []error // every source that cannot be built, not just the first
 	for _, s := range cfg.Sources {
 		if s.External != "" {
 			log.Info("source captured by another daemon; reading its log only", "source", s.Name, "topic_prefix", s.TopicPrefix)
@@ -67,10 +69,18 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		}
 		src, err := buildSource(cfg, s, store, log)
 		if err != nil {
-			return err
+			bad = append(bad, err)
+			continue
 		}
 		running[s.Name] = src
-		group.Go("source/"+s.Name, src.Run)
+	}
+	if len(bad) > 0 {
+		return errors.Join(bad...)
+	}
+	for _, s := range cfg.Sources {
+		if src, ok := running[s.Name]; ok {
+			group.Go("source/"+s.Name, src.Run)
+		}
 	}
 	reg.MustRegister(sourceCollector{running})
 	runningSinks := map[string]*sinks.Sink{}

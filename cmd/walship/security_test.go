@@ -269,12 +269,12 @@ func TestRowValuesNeverPrinted(t *testing.T) {
 	for {
 		_, body, _ := get("http://" + addr + "/api/v1/status")
 		status = body
-		if strings.Count(body, `"state":"failed"`) >= 3 || time.Now().After(deadline) {
+		if strings.Count(body, `"state": "failed"`) >= 3 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if strings.Count(status, `"state":"failed"`) < 3 {
+	if strings.Count(status, `"state": "failed"`) < 3 {
 		t.Fatalf("the three sinks did not stop on the duplicate: %s", status)
 	}
 	var printed strings.Builder

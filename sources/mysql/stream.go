@@ -13,6 +13,7 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
 )
 
 // stream reads binlog events until ctx is done (then drains) or an error.
@@ -150,17 +151,25 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 		}
 		return nil
 	}
+	decodeErr := func(err error) error {
+		err = fmt.Errorf("source %s: decode a row of %s in transaction %s: %w", r.cfg().Name, tbl.QualifiedName(), r.curGTID, err)
+		if errors.Is(err, ErrUndefinedBytes) {
+			// The same bytes come back on every retry.
+			return supervise.Permanent(fmt.Errorf("%w; walship never replaces them: fix the value at the source (or the column's character set) and rebuild the followers from that point", err))
+		}
+		return err
+	}
 	add := func(op ordering.Op, before, after []any, skipBefore, skipAfter []int) error {
 		ch := ordering.Change{Table: tbl, Op: op}
 		var err error
 		if before != nil {
 			if ch.Before, err = t.row(before, skipBefore...); err != nil {
-				return fmt.Errorf("source %s: decode a row of %s: %w", r.cfg().Name, tbl.QualifiedName(), err)
+				return decodeErr(err)
 			}
 		}
 		if after != nil {
 			if ch.After, err = t.row(after, skipAfter...); err != nil {
-				return fmt.Errorf("source %s: decode a row of %s: %w", r.cfg().Name, tbl.QualifiedName(), err)
+				return decodeErr(err)
 			}
 		}
 		if sv != nil {

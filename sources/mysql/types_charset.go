@@ -18,9 +18,12 @@ package mysql
 // one of them is an error when its table is loaded, never mangled text.
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
@@ -59,6 +62,10 @@ var typesCollationIDs = map[string]string{
 	"utf8mb4": "45 46 224-247 255-511 608-610",
 }
 
+// ErrUndefinedBytes: a text value holds bytes its column's character set
+// does not define; decoding it would change the value.
+var ErrUndefinedBytes = errors.New("text not valid in its character set")
+
 // typesUCA1400 are the charsets of MariaDB's UCA 14.0.0 id blocks.
 var typesUCA1400 = []string{"utf8mb3", "utf8mb4", "ucs2", "utf16", "utf32"}
 
@@ -86,7 +93,19 @@ func init() {
 		if enc != nil {
 			c.decode = func(b []byte) (string, error) {
 				out, err := enc.NewDecoder().Bytes(b)
-				return string(out), err
+				if err != nil {
+					return "", err
+				}
+				// The decoder turns bytes the charset does not define into
+				// U+FFFD: a changed value. Only a text that encodes back to
+				// the same bytes (a real U+FFFD) is kept.
+				if bytes.ContainsRune(out, utf8.RuneError) {
+					back, err := enc.NewEncoder().Bytes(out)
+					if err != nil || !bytes.Equal(back, b) {
+						return "", fmt.Errorf("%w: bytes the character set %s does not define (they would become U+FFFD)", ErrUndefinedBytes, name)
+					}
+				}
+				return string(out), nil
 			}
 		}
 		typesCharsets[name] = c

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -492,5 +493,22 @@ func TestCollationCharsets(t *testing.T) {
 	s, _ := typesLatin1(b)
 	if n := len([]rune(s)); n != 256 || strings.ContainsRune(s, '\ufffd') {
 		t.Errorf("latin1: %d runes, %q", n, s)
+	}
+}
+
+// TestCharsetUndefinedBytes (issue 28): bytes a single-byte charset does
+// not define are an error, never U+FFFD; a real U+FFFD in a charset that
+// encodes it, and defined bytes, decode.
+func TestCharsetUndefinedBytes(t *testing.T) {
+	greek := typesCharsets["greek"]
+	if _, err := greek.decode([]byte{0xC1, 0xE2, 0xD2, 0xAE, 0xFF}); !errors.Is(err, ErrUndefinedBytes) {
+		t.Errorf("greek with undefined bytes: %v", err)
+	}
+	if s, err := greek.decode([]byte{0xC1, 0xE2}); err != nil || s != "Αβ" {
+		t.Errorf("greek: %q %v", s, err)
+	}
+	fffd := []byte{0x84, 0x31, 0xA4, 0x37} // GB18030 of U+FFFD
+	if s, err := typesCharsets["gb18030"].decode(fffd); err != nil || s != "\uFFFD" {
+		t.Errorf("gb18030 U+FFFD: %q %v", s, err)
 	}
 }

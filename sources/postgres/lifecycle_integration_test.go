@@ -509,3 +509,16 @@ func TestOversizedChangeStops(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 }
+
+// TestMissingDatabaseStops: a database that does not exist stops the
+// source permanently, naming it, as the MySQL source does (it used to be
+// retried forever).
+func TestMissingDatabaseStops(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
+	cfg := h.config()
+	cfg.DSN = strings.Replace(cfg.DSN, "/"+h.name+"?", "/"+h.name+"_nosuch?", 1)
+	err := h.runOnce(cfg)
+	if !supervise.IsPermanent(err) || !strings.Contains(err.Error(), `database "`+h.name+`_nosuch" does not exist`) {
+		t.Fatalf("err = %v", err)
+	}
+}

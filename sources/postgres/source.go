@@ -184,9 +184,27 @@ func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
 	cc.Config = *pc
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: connect to %s:%d: %w", s.cfg.Name, pc.Host, pc.Port, err)
+		return nil, s.connectError(fmt.Errorf("source %s: connect to %s:%d: %w", s.cfg.Name, pc.Host, pc.Port, err), pc)
 	}
 	return conn, nil
+}
+
+// connectError makes the mistakes retrying cannot fix permanent, as the
+// MySQL source does: a database that does not exist and failed
+// authentication. The network, a server starting or shutting down, and
+// too many connections are retried.
+func (s *Source) connectError(err error, pc *pgconn.Config) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case "3D000": // invalid_catalog_name
+		return supervise.Permanent(fmt.Errorf("source %s: database %q does not exist on %s:%d: create it or fix the dsn", s.cfg.Name, pc.Database, pc.Host, pc.Port))
+	case "28P01", "28000": // invalid_password, invalid_authorization_specification
+		return supervise.Permanent(fmt.Errorf("source %s: authentication failed for %s at %s:%d (SQLSTATE %s)", s.cfg.Name, pc.User, pc.Host, pc.Port, pe.Code))
+	}
+	return err
 }
 
 func (s *Source) replicationConnect(ctx context.Context) (*pgconn.PgConn, error) {
@@ -196,7 +214,7 @@ func (s *Source) replicationConnect(ctx context.Context) (*pgconn.PgConn, error)
 	}
 	conn, err := pgconn.ConnectConfig(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: replication connection to %s:%d: %w", s.cfg.Name, pc.Host, pc.Port, err)
+		return nil, s.connectError(fmt.Errorf("source %s: replication connection to %s:%d: %w", s.cfg.Name, pc.Host, pc.Port, err), pc)
 	}
 	return conn, nil
 }
