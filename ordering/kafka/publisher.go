@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -528,6 +531,12 @@ func (p *Publisher) fail(err error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err == nil {
+		// A broker that cannot be reached: say which (kafka-go's errors
+		// often name none, or only an internal address).
+		var ne net.Error
+		if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("kafka brokers %s: %w", strings.Join(p.cfg.Brokers, ","), err)
+		}
 		p.err = err
 	}
 	p.space.Broadcast()

@@ -170,6 +170,9 @@ func TestPublishFailsWithoutBroker(t *testing.T) {
 	if p.Err() == nil {
 		t.Error("error not sticky")
 	}
+	if !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("the error names no broker: %v", err)
+	}
 }
 
 // TestTopicCollision: a second table on a topic another table of the same
