@@ -37,15 +37,22 @@ build: ## build bin/walship (and the demo's traffic generator)
 unit: ## unit tests only: no servers needed
 	env -u WALSHIP_INTEGRATION $(GO) test ./...
 
-# Integration + unit tests against real servers. Packages run one at a time
-# (-p 1): they share one set of servers, and some tests change server-wide
-# settings (synchronous_standby_names) for a moment. The servers are stopped again
-# even when the tests fail, and the tests' exit status is kept.
-# WALSHIP_KEEP_ENV=1 leaves them running afterwards.
+# Integration + unit tests against real servers, in two phases. First every
+# package, two at a time (they use their own databases, slots and topics),
+# except the tests below; then those, one at a time, alone on the servers:
+# they restart servers (TestFault{ServerRestarts,MariaDBSource}), change
+# server-wide settings (TestSemiSync, TestSyncDurability: a synchronous
+# standby every PostgreSQL commit would wait for), or hold prepared XA
+# transactions that every MariaDB snapshot waits for. The servers are
+# stopped again even when the tests fail, and the tests' exit status is
+# kept. WALSHIP_KEEP_ENV=1 leaves them running afterwards.
+SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA)$$
 test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	@status=0; \
 	{ $(MAKE) --no-print-directory env-up && \
-	  $(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout 12m ./...; } || status=$$?; \
+	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	  $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)' ./... && \
+	  $(GO) test -p 1 -count=1 -timeout 20m -run '$(SERIAL_TESTS)' ./cmd/walship/ ./sources/...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
 	exit $$status
 
