@@ -61,9 +61,6 @@ type Applier struct {
 type table struct {
 	name Name
 	cols map[string]FollowerColumn
-	// mapped is the follower type each column was mapped from in this
-	// process, to notice a source type change.
-	mapped map[string]string
 }
 
 // shape is a source table shape resolved against its follower table.

@@ -95,6 +95,16 @@ type Dialect interface {
 	// TypeCompatible reports whether a follower column of type have can
 	// take values of a source column now mapped to want.
 	TypeCompatible(have, want string) bool
+	// WidenType is a follower type taking every value of a column of type
+	// have and of one created as want, into which the engine can alter
+	// have without changing a stored value; ok is false when there is
+	// none (SQLite, or a change that would round, truncate or re-encode).
+	// Called only when TypeCompatible(have, want) is false.
+	WidenType(have, want string) (typ string, ok bool)
+	// AlterType is the DDL changing column c of n to typ, keeping its
+	// nullability and, on MySQL, the rest of its definition (collation,
+	// default, comment), which it reads inside tx.
+	AlterType(ctx context.Context, tx *sql.Tx, n Name, c FollowerColumn, typ string) (string, error)
 
 	// MetaTables is the DDL (IF NOT EXISTS) of the walship_positions and
 	// walship_applied tables below. Columns: sink, source, seq (text up to
