@@ -91,7 +91,7 @@ func (d *Dialect) TypeCompatible(have, want string) bool {
 		case w.base == "enum":
 			return num(h, 0) >= longestLabel(w)
 		}
-		return textBytes[w.base] > 0 // a key column made VARCHAR(255)
+		return textBytes[w.base] > 0 && num(h, 0) >= 255 // a key column made VARCHAR(255)
 	case textBytes[h.base] > 0:
 		switch {
 		case w.base == "varchar" || w.base == "char":
@@ -104,7 +104,7 @@ func (d *Dialect) TypeCompatible(have, want string) bool {
 		if w.base == "varbinary" || w.base == "binary" {
 			return num(h, 0) >= num(w, 0)
 		}
-		return blobBytes[w.base] > 0 // a key column made VARBINARY(255)
+		return blobBytes[w.base] > 0 && num(h, 0) >= 255 // a key column made VARBINARY(255)
 	case blobBytes[h.base] > 0:
 		if w.base == "varbinary" || w.base == "binary" {
 			return blobBytes[h.base] >= num(w, 0)
@@ -146,7 +146,8 @@ var intNames = []string{"", "tinyint", "smallint", "mediumint", "int", "bigint"}
 // it takes every value of have, else the union of the two: a signed
 // integer wide enough for both (none for BIGINT and BIGINT UNSIGNED), a DECIMAL with the larger integer digits
 // and the larger scale (within 65 digits and the server's largest scale),
-// the longer CHAR/VARCHAR (LONGTEXT past 16383 characters), an ENUM with
+// the longer CHAR/VARCHAR (LONGTEXT past 16383 characters), the TEXT type
+// holding both a TEXT and a VARCHAR, an ENUM with
 // have's labels followed by want's new ones. MySQL converts stored values
 // by value on such an ALTER; anything else (date to datetime, text to
 // integer) is not widened.
@@ -170,6 +171,14 @@ func (d *Dialect) WidenType(have, want string) (string, bool) {
 			return strings.ToUpper(intNames[rank]), true
 		}
 		return "", false // bigint unsigned and bigint: no integer type holds both
+	case textBytes[h.base] > 0 && (w.base == "varchar" || w.base == "char"):
+		need := max(textBytes[h.base], 4*num(w, 0))
+		for _, t := range []string{"tinytext", "text", "mediumtext", "longtext"} {
+			if textBytes[t] >= need {
+				return strings.ToUpper(t), true
+			}
+		}
+		return "", false
 	case w.base == "decimal" && (h.base == "decimal" || intRank[h.base] > 0):
 		hInt, hScale := intDigits[h.base], 0
 		if h.unsigned && h.base == "bigint" {
