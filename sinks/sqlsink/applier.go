@@ -136,7 +136,6 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 // held is a lock taken by Prepare.
 type held struct {
 	lease Lease
-	log   *slog.Logger
 	lost  atomic.Pointer[error] // the error that ended it
 	ch    chan error            // receives lost, once
 }
@@ -148,7 +147,7 @@ func (a *Applier) hold(lease Lease) (release func()) {
 	if every <= 0 {
 		every = 2 * time.Second
 	}
-	h := &held{lease: lease, log: a.log, ch: make(chan error, 1)}
+	h := &held{lease: lease, ch: make(chan error, 1)}
 	a.held.Store(h)
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -180,10 +179,10 @@ func (a *Applier) hold(lease Lease) (release func()) {
 	}
 }
 
-// lose records the first error that ended the lock and tells the sink.
+// lose records the first error that ended the lock and tells the sink
+// (which returns it, for the daemon to log).
 func (h *held) lose(err error) {
 	if h.lost.CompareAndSwap(nil, &err) {
-		h.log.Error("the sink's lock in the follower was lost: stopping before the next write", "err", err)
 		h.ch <- err
 	}
 }
