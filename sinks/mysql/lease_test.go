@@ -126,6 +126,13 @@ func TestIntegrationLockSessionKilled(t *testing.T) {
 	if err := insert(a2, 2); err != nil {
 		t.Fatalf("insert after taking the lock again and idling past wait_timeout: %v", err)
 	}
+	// Killed with nobody taking the lock: the fence finds it free.
+	killLockSession(t, ctx, db, "lease")
+	if err := insert(a2, 3); !errors.Is(err, sinks.ErrLockLost) {
+		t.Errorf("insert after the session was killed = %v", err)
+	} else {
+		t.Logf("fence: %v", err)
+	}
 	release2()
 	a2.Close()
 
@@ -152,6 +159,10 @@ func TestIntegrationLockSessionKilled(t *testing.T) {
 	}
 	if err := insert(a2, 3); !errors.Is(err, sinks.ErrLockLost) {
 		t.Errorf("insert after the check noticed = %v", err)
+	}
+	var ids string
+	if err := db.QueryRowContext(ctx, "SELECT GROUP_CONCAT(id ORDER BY id) FROM leased").Scan(&ids); err != nil || ids != "1,2" {
+		t.Errorf("follower rows %s (%v), want 1,2: only the inserts made while holding the lock", ids, err)
 	}
 }
 

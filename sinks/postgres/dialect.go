@@ -100,9 +100,11 @@ func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (sqlsink.Le
 		return nil, fmt.Errorf("postgres sink: lock session: %w", err)
 	}
 	var pid int64
+	var start string
 	if err := conn.QueryRowContext(ctx, `SELECT pg_catalog.set_config('application_name', $1, false),
-		pg_catalog.set_config('idle_session_timeout', '0', false), pg_catalog.pg_backend_pid()`,
-		"walship sink "+sink).Scan(new(string), new(string), &pid); err != nil {
+		pg_catalog.set_config('idle_session_timeout', '0', false), a.pid, a.backend_start::text
+		FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a`,
+		"walship sink "+sink).Scan(new(string), new(string), &pid, &start); err != nil {
 		discard(conn)
 		return nil, fmt.Errorf("postgres sink: lock session: %w", err)
 	}
@@ -116,15 +118,17 @@ func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (sqlsink.Le
 		discard(conn)
 		return nil, fmt.Errorf("%w: sink %s: PostgreSQL advisory lock held by %s", sqlsink.ErrLocked, sink, holder)
 	}
-	return &lease{conn: conn, sink: sink, pid: pid}, nil
+	return &lease{conn: conn, sink: sink, pid: pid, start: start}, nil
 }
 
-// lease is a held advisory lock: its session and that session's pid.
+// lease is a held advisory lock: its session, that session's pid and
+// start time (a pid is reused only by a later session).
 type lease struct {
-	conn *sql.Conn
-	sink string
-	pid  int64
-	once sync.Once
+	conn  *sql.Conn
+	sink  string
+	pid   int64
+	start string
+	once  sync.Once
 }
 
 // Check asks the lock's own session whether it still holds the lock.
@@ -135,15 +139,26 @@ func (l *lease) Check(ctx context.Context) error {
 	return l.lost(held, err)
 }
 
-// Fence asks, inside tx, whether the lock's session (by pid) still holds
-// the lock.
+// Fence asks, inside tx, whether the lock's session still holds the lock:
+// someone holds it exclusively (a shared try fails) and the lock's session
+// is still there (its pid with its start time). That session never unlocks
+// while it lives, so the holder is this process. (pg_locks would say so
+// directly but costs over a millisecond a commit.) A lock found free stays
+// free of other holders until tx ends: the shared try took it.
 func (l *lease) Fence(ctx context.Context, tx *sql.Tx) error {
-	var held bool
-	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE `+lockHeld+` AND l.pid = $2)`, l.sink, l.pid).Scan(&held)
-	if err != nil {
+	var free, alive bool
+	err := tx.QueryRowContext(ctx, `SELECT pg_catalog.pg_try_advisory_xact_lock_shared(`+lockKey+`),
+		EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity($2) a WHERE a.backend_start::text = $3)`,
+		l.sink, l.pid, l.start).Scan(&free, &alive)
+	switch {
+	case err != nil:
 		return err // the transaction's own failure, classified by Retryable
+	case free:
+		return fmt.Errorf("%w: sink %s: the PostgreSQL advisory lock is free: its session (pid %d) ended", sqlsink.ErrLockLost, l.sink, l.pid)
+	case !alive:
+		return fmt.Errorf("%w: sink %s: the advisory lock's session (pid %d) ended; the lock is held by another session", sqlsink.ErrLockLost, l.sink, l.pid)
 	}
-	return l.lost(held, nil)
+	return nil
 }
 
 func (l *lease) lost(held bool, err error) error {

@@ -93,6 +93,12 @@ func TestIntegrationLockSessionKilled(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM public.leased WHERE id = 2").Scan(&n); err != nil || n != 0 {
 		t.Errorf("the row of the fenced transaction is on the follower (%d, %v)", n, err)
 	}
+	defer func() {
+		var ids string
+		if err := db.QueryRowContext(ctx, "SELECT string_agg(id::text, ',' ORDER BY id) FROM public.leased").Scan(&ids); err != nil || ids != "1,2" {
+			t.Errorf("follower rows %s (%v), want 1,2: only the inserts made while holding the lock", ids, err)
+		}
+	}()
 	release()
 	a.Close()
 
@@ -102,13 +108,11 @@ func TestIntegrationLockSessionKilled(t *testing.T) {
 	}
 	a.Close()
 	second.Release()
-	a2 := sqlsink.New(sqlsink.Config{Sink: "lease", SourceEngines: map[string]string{"pg": "postgres"}, LeaseCheck: 100 * time.Millisecond}, d, log)
+	a2 := sqlsink.New(sqlsink.Config{Sink: "lease", SourceEngines: map[string]string{"pg": "postgres"}, LeaseCheck: time.Hour}, d, log)
 	_, release2, err := a2.Prepare(ctx)
 	if err != nil {
 		t.Fatalf("Prepare after the other let go: %v", err)
 	}
-	defer a2.Close()
-	defer release2()
 	a = a2
 	if err := a2.EnsureSchema(ctx, "pg", []*ordering.Table{tbl}); err != nil {
 		t.Fatal(err)
@@ -116,7 +120,28 @@ func TestIntegrationLockSessionKilled(t *testing.T) {
 	if err := insert(2); err != nil {
 		t.Fatalf("insert after taking the lock again: %v", err)
 	}
+	// Killed with nobody taking the lock: the fence finds it free.
+	killLockSession(t, ctx, db, "lease")
+	if err := insert(3); !errors.Is(err, sinks.ErrLockLost) {
+		t.Errorf("insert after the session was killed = %v", err)
+	} else {
+		t.Logf("fence: %v", err)
+	}
+	release2()
+	a2.Close()
+
 	// The periodic check alone.
+	a2 = sqlsink.New(sqlsink.Config{Sink: "lease", SourceEngines: map[string]string{"pg": "postgres"}, LeaseCheck: 100 * time.Millisecond}, d, log)
+	_, release2, err = a2.Prepare(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	defer release2()
+	a = a2
+	if err := a2.EnsureSchema(ctx, "pg", []*ordering.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
 	killLockSession(t, ctx, db, "lease")
 	select {
 	case lost := <-a2.Lost():
