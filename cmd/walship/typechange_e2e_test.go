@@ -16,9 +16,15 @@ import (
 // an earlier process): the PostgreSQL and MariaDB followers are widened to
 // numeric(12,4)/decimal(12,4) and hold 1.2345, never 1.23; SQLite's TEXT
 // holds the exact text. walship verify then says equal on all three.
-func TestTypeWidenedWhileStopped(t *testing.T) {
+func TestTypeWidenedWhileStopped(t *testing.T) { typeWidenedWhileStopped(t, "postgres") }
+
+// TestTypeWidenedWhileStoppedFromMariaDB is the same with a MariaDB source
+// (ALTER TABLE … MODIFY in the binlog while walship is stopped).
+func TestTypeWidenedWhileStoppedFromMariaDB(t *testing.T) { typeWidenedWhileStopped(t, "mariadb") }
+
+func typeWidenedWhileStopped(t *testing.T, engine string) {
 	testenv.Integration(t)
-	e := newE2E(t, 2)
+	e := newE2EFrom(t, engine, 2)
 	withHTTP(t, e)
 	if _, err := e.src.Exec(`CREATE TABLE prices (id bigint PRIMARY KEY, amount numeric(10,2) NOT NULL, label varchar(5))`); err != nil {
 		t.Fatal(err)
@@ -32,8 +38,12 @@ func TestTypeWidenedWhileStopped(t *testing.T) {
 	if err := e.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("stop: %v\n%s", err, e.logTail())
 	}
+	alter := `ALTER TABLE prices ALTER COLUMN amount TYPE numeric(12,4), ALTER COLUMN label TYPE varchar(20)`
+	if engine == "mariadb" {
+		alter = `ALTER TABLE prices MODIFY amount decimal(12,4) NOT NULL, MODIFY label varchar(20)`
+	}
 	for _, q := range []string{
-		`ALTER TABLE prices ALTER COLUMN amount TYPE numeric(12,4), ALTER COLUMN label TYPE varchar(20)`,
+		alter,
 		`INSERT INTO prices VALUES (2, 1.2345, 'a label of 20 chars')`,
 		`UPDATE prices SET amount = 99999999.9999 WHERE id = 1`,
 	} {
@@ -63,7 +73,7 @@ func TestTypeWidenedWhileStopped(t *testing.T) {
 		}
 	}
 	for engine, q := range map[string]string{
-		"postgres": `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.prices'::regclass AND attname = 'amount'`,
+		"postgres": `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'prices'::regclass AND attname = 'amount'`,
 		"mysql":    `SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'prices' AND COLUMN_NAME = 'amount'`,
 	} {
 		var typ string
