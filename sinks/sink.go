@@ -391,9 +391,11 @@ func (r *run) loop(ctx context.Context) error {
 			}
 			return fmt.Errorf("sink %s: read the log: %w", s.cfg.Name, err)
 		case err := <-r.lost:
-			// Stop now: the batches in flight fail their commit's fence, and
-			// nothing more is dispatched or folded.
+			// Stop now: the follower transactions in flight are cancelled
+			// (their commits would fail the fence anyway), and nothing more
+			// is dispatched or folded.
 			cancelRead()
+			cancelWork()
 			r.drain(workCtx)
 			return fmt.Errorf("sink %s stopped: %w", s.cfg.Name, err)
 		case <-tick.C:
