@@ -23,15 +23,15 @@ var textBytes = map[string]int{"tinytext": 255, "text": 65535, "mediumtext": 1<<
 var blobBytes = map[string]int{"tinyblob": 255, "blob": 65535, "mediumblob": 1<<24 - 1, "longblob": 1<<32 - 1}
 
 // normalize parses a type and fills MySQL's defaults: display widths
-// dropped, decimal → decimal(10,0), datetime/time/timestamp → (0).
+// (and year(4)) dropped, decimal → decimal(10,0), datetime/time/timestamp → (0).
 func normalize(s string) (myType, bool) {
 	t, ok := parseMyType(s)
 	if syn, found := mySynonyms[t.base]; found {
 		t.base = syn
 	}
 	switch {
-	case intRank[t.base] > 0:
-		t.args = nil
+	case intRank[t.base] > 0 || t.base == "year":
+		t.args = nil // display widths; MariaDB shows year as year(4)
 	case t.base == "decimal":
 		for len(t.args) < 2 {
 			t.args = append(t.args, []string{"10", "0"}[len(t.args)])

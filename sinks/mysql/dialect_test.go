@@ -117,6 +117,7 @@ func TestTypeCompatible(t *testing.T) {
 		{"enum('a','b')", "ENUM('a','B')", false},
 		{"varchar(255)", "ENUM('a','b')", true},
 		{"char(36)", "CHAR(36)", true},
+		{"year(4)", "year", true},
 		{"date", "DATETIME(6)", false},
 	} {
 		if got := dia.TypeCompatible(c.have, c.want); got != c.ok {
