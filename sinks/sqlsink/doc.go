@@ -33,6 +33,12 @@
 //     data transaction; Fold moves the watermark in walship_positions. Both
 //     tables live in the follower, so a restart reads exactly what was
 //     committed.
+//   - Lock: Prepare takes the sink's lock (Dialect.Lock) and checks its
+//     session every Config.LeaseCheck. Tx.Record, Fold and Forget prove
+//     inside their transaction, last before the commit, that the lock is
+//     still held (Lease.Fence); a lost lock fails them with
+//     sinks.ErrLockLost (retryable: the sink stops and its restart takes
+//     the lock again) and Lost tells the sink at once.
 //   - Naming: Names maps a source table to its follower table; two source
 //     tables mapped to one follower table is an error.
 package sqlsink
