@@ -14,6 +14,21 @@ import (
 // the sink's lock in the follower.
 var ErrLocked = errors.New("sink is locked by another walship process")
 
+// ErrLockLost is wrapped when the sink's lock in the follower is no longer
+// held (its session was killed, or ended by an idle timeout): the sink
+// stops before it writes again, and a restart takes the lock again. It is
+// not permanent.
+var ErrLockLost = errors.New("the sink's lock in the follower was lost")
+
+// LeaseWatcher is implemented by a Follower whose lock can be lost while a
+// sink runs. Lost, called after Prepare, returns a channel that receives
+// one error wrapping ErrLockLost when the lock taken by that Prepare is
+// lost; Run then stops at once, without finishing the batches in flight
+// (the follower refuses their commits: see Follower.Prepare).
+type LeaseWatcher interface {
+	Lost() <-chan error
+}
+
 // Applied identifies an applied transaction.
 type Applied struct {
 	Seq        offsets.Seq
@@ -36,7 +51,10 @@ type SourceState struct {
 type Follower interface {
 	// Prepare connects, takes the sink's lock in the follower (a second
 	// process is refused), creates walship's tables if needed and returns
-	// the recorded state per source. release gives the lock back.
+	// the recorded state per source. release gives the lock back. Until
+	// release, every follower transaction that writes (FollowerTx.Record,
+	// Fold) proves inside itself that the lock is still held, and fails
+	// with ErrLockLost otherwise.
 	Prepare(ctx context.Context) (state map[string]SourceState, release func(), err error)
 	// EnsureSchema creates or evolves the follower tables for these table
 	// shapes of source, before any change that needs them. It may run DDL

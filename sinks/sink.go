@@ -204,6 +204,9 @@ func (s *Sink) Run(ctx context.Context, ready func()) (err error) {
 	defer release()
 
 	r := newRun(s, state)
+	if w, ok := s.f.(LeaseWatcher); ok {
+		r.lost = w.Lost()
+	}
 	defer r.close()
 	s.update(func(st *Status) { st.State, st.LastError = StateApplying, "" })
 	ready()
@@ -289,6 +292,7 @@ type run struct {
 	work     chan []*item
 	results  chan result
 	idle     int
+	lost     <-chan error // the follower's lock was lost (LeaseWatcher); nil if it cannot be
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	// A fold runs on its own goroutine (foldAsync) so the dispatcher keeps
@@ -386,6 +390,14 @@ func (r *run) loop(ctx context.Context) error {
 				return supervise.Permanent(fmt.Errorf("sink %s: %w", s.cfg.Name, err))
 			}
 			return fmt.Errorf("sink %s: read the log: %w", s.cfg.Name, err)
+		case err := <-r.lost:
+			// Stop now: the follower transactions in flight are cancelled
+			// (their commits would fail the fence anyway), and nothing more
+			// is dispatched or folded.
+			cancelRead()
+			cancelWork()
+			r.drain(workCtx)
+			return fmt.Errorf("sink %s stopped: %w", s.cfg.Name, err)
 		case <-tick.C:
 			r.foldAsync(workCtx)
 			r.lag()
@@ -732,6 +744,9 @@ func (r *run) finish(res result) error {
 	st := res.batch[0].src
 	st.inflight -= len(res.batch)
 	if res.err != nil {
+		if errors.Is(res.err, ErrLockLost) {
+			return fmt.Errorf("sink %s stopped: %w", r.s.cfg.Name, res.err)
+		}
 		if r.s.f.Retryable(res.err) {
 			return fmt.Errorf("sink %s: follower unavailable: %w", r.s.cfg.Name, res.err)
 		}

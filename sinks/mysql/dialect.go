@@ -136,17 +136,27 @@ func lockName(sink string) string {
 	return name
 }
 
-// Lock takes GET_LOCK('walship_sink:<database>:<name>', 0) on a connection of its
-// own, held until release.
-func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), error) {
+// lockWaitTimeout is the lock session's wait_timeout: the server's idle
+// timeout must not end it (Lease.Check also runs a statement on it every
+// few seconds).
+const lockWaitTimeout = 31536000
+
+// Lock takes GET_LOCK('walship_sink:<database>:<name>', 0) on a connection
+// of its own, with a year's wait_timeout, held until Release.
+func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (sqlsink.Lease, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("mysql sink: lock session: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION wait_timeout = "+strconv.Itoa(lockWaitTimeout)); err != nil {
+		discard(conn)
 		return nil, fmt.Errorf("mysql sink: lock session: %w", err)
 	}
 	// GET_LOCK names are server-wide: the database is part of the name, so
 	// sinks of the same name on other databases do not collide.
 	var database sql.NullString
-	if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
+	var id int64
+	if err := conn.QueryRowContext(ctx, "SELECT DATABASE(), CONNECTION_ID()").Scan(&database, &id); err != nil {
 		discard(conn)
 		return nil, fmt.Errorf("mysql sink: lock session: %w", err)
 	}
@@ -161,15 +171,56 @@ func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), er
 		discard(conn)
 		return nil, fmt.Errorf("%w: sink %s: MySQL lock %s held by %s", sqlsink.ErrLocked, sink, name, holder)
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _ = conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", name)
-			discard(conn) // a closed session releases the lock in any case
-		})
-	}, nil
+	return &lease{conn: conn, sink: sink, name: name, id: id}, nil
+}
+
+// lease is a held GET_LOCK: its session and that session's connection id.
+type lease struct {
+	conn       *sql.Conn
+	sink, name string
+	id         int64
+	once       sync.Once
+}
+
+// Check asks the lock's own session whether it still holds the lock.
+func (l *lease) Check(ctx context.Context) error {
+	var holder sql.NullInt64
+	err := l.conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", l.name).Scan(&holder)
+	if err != nil {
+		return fmt.Errorf("%w: sink %s: the session of lock %s (connection id %d) failed: %w", sqlsink.ErrLockLost, l.sink, l.name, l.id, err)
+	}
+	return l.heldBy(holder)
+}
+
+// Fence asks, inside tx, whether the lock's session (by connection id)
+// still holds the lock.
+func (l *lease) Fence(ctx context.Context, tx *sql.Tx) error {
+	var holder sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", l.name).Scan(&holder); err != nil {
+		return err // the transaction's own failure, classified by Retryable
+	}
+	return l.heldBy(holder)
+}
+
+func (l *lease) heldBy(holder sql.NullInt64) error {
+	switch {
+	case !holder.Valid:
+		return fmt.Errorf("%w: sink %s: lock %s is free: its session (connection id %d) ended", sqlsink.ErrLockLost, l.sink, l.name, l.id)
+	case holder.Int64 != l.id:
+		return fmt.Errorf("%w: sink %s: lock %s is held by connection id %d, not by its session (connection id %d)",
+			sqlsink.ErrLockLost, l.sink, l.name, holder.Int64, l.id)
+	}
+	return nil
+}
+
+// Release gives the lock back and closes the session.
+func (l *lease) Release() {
+	l.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = l.conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", l.name)
+		discard(l.conn) // a closed session releases the lock in any case
+	})
 }
 
 // lockHolder names the connection holding the lock (IS_USED_LOCK), with its

@@ -106,6 +106,8 @@ func TestTypeCompatible(t *testing.T) {
 		{"longtext", "JSON", true},
 		{"varchar(255)", "LONGTEXT", true},
 		{"varbinary(255)", "LONGBLOB", true},
+		{"varchar(5)", "LONGTEXT", false},
+		{"varbinary(16)", "LONGBLOB", false},
 		{"longblob", "VARBINARY(16)", true},
 		{"datetime(6)", "DATETIME(3)", true},
 		{"datetime", "DATETIME(0)", true},
@@ -115,6 +117,7 @@ func TestTypeCompatible(t *testing.T) {
 		{"enum('a','b')", "ENUM('a','B')", false},
 		{"varchar(255)", "ENUM('a','b')", true},
 		{"char(36)", "CHAR(36)", true},
+		{"year(4)", "year", true},
 		{"date", "DATETIME(6)", false},
 	} {
 		if got := dia.TypeCompatible(c.have, c.want); got != c.ok {
@@ -264,5 +267,65 @@ func TestCivilRoundTrip(t *testing.T) {
 		if daysOf(y, m, dd) != d {
 			t.Fatalf("civilFromDays(%d) = %d-%d-%d", d, y, m, dd)
 		}
+	}
+}
+
+func TestWidenType(t *testing.T) {
+	for _, c := range []struct {
+		have, want, got string // got "" when it cannot be widened
+	}{
+		{"decimal(10,2)", "DECIMAL(12,4)", "DECIMAL(12,4)"},
+		{"decimal(12,2)", "DECIMAL(10,4)", "DECIMAL(14,4)"},
+		{"decimal(60,2)", "DECIMAL(12,10)", ""}, // 68 digits
+		{"int(11)", "DECIMAL(12,4)", "DECIMAL(14,4)"},
+		{"int(11)", "BIGINT", "BIGINT"},
+		{"int(10) unsigned", "INT", "BIGINT"},
+		{"smallint(6)", "INT UNSIGNED", "BIGINT"},
+		{"bigint(20) unsigned", "BIGINT", ""},
+		{"varchar(10)", "VARCHAR(20)", "VARCHAR(20)"},
+		{"char(10)", "CHAR(36)", "CHAR(36)"},
+		{"varchar(10)", "CHAR(36)", "VARCHAR(36)"},
+		{"varchar(10)", "LONGTEXT", "LONGTEXT"},
+		{"tinytext", "VARCHAR(100)", "TEXT"},
+		{"varchar(300)", "LONGTEXT", "LONGTEXT"},
+		{"datetime", "DATETIME(6)", "DATETIME(6)"},
+		{"time(3)", "TIME(6)", "TIME(6)"},
+		{"float", "DOUBLE", "DOUBLE"},
+		{"enum('a','b')", "ENUM('a','b','c')", "ENUM('a','b','c')"},
+		{"enum('a','b')", "ENUM('c','a')", "ENUM('a','b','c')"},
+		{"date", "DATETIME(6)", ""},
+		{"int(11)", "LONGTEXT", ""},
+		{"double", "DECIMAL(10,2)", ""},
+		{"decimal(10,2)", "DOUBLE", ""},
+	} {
+		got, ok := dia.WidenType(c.have, c.want)
+		if ok != (c.got != "") || got != c.got {
+			t.Errorf("WidenType(%q, %q) = %q, %v; want %q", c.have, c.want, got, ok, c.got)
+		}
+		if ok && !dia.TypeCompatible(got, c.want) {
+			t.Errorf("WidenType(%q, %q) = %q does not take %s", c.have, c.want, got, c.want)
+		}
+	}
+}
+
+func TestColumnDefinition(t *testing.T) {
+	create := "CREATE TABLE `t` (\n  `id` int(10) unsigned NOT NULL AUTO_INCREMENT,\n" +
+		"  `amount` decimal(10,2) DEFAULT NULL COMMENT 'a, b',\n  `e` enum('x y','z') NOT NULL DEFAULT 'z',\n" +
+		"  `name` varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL,\n  `last` datetime\n" +
+		") ENGINE=InnoDB"
+	for _, c := range []struct{ col, typ, want string }{
+		{"`id`", "BIGINT", "`id` BIGINT NOT NULL AUTO_INCREMENT"},
+		{"`amount`", "DECIMAL(12,4)", "`amount` DECIMAL(12,4) DEFAULT NULL COMMENT 'a, b'"},
+		{"`e`", "ENUM('x y','z','w')", "`e` ENUM('x y','z','w') NOT NULL DEFAULT 'z'"},
+		{"`name`", "VARCHAR(20)", "`name` VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL"},
+		{"`last`", "DATETIME(6)", "`last` DATETIME(6)"},
+	} {
+		got, ok := columnDefinition(create, c.col, c.typ)
+		if !ok || got != c.want {
+			t.Errorf("columnDefinition(%s) = %q, %v; want %q", c.col, got, ok, c.want)
+		}
+	}
+	if _, ok := columnDefinition(create, "`nope`", "INT"); ok {
+		t.Error("columnDefinition found a column that is not there")
 	}
 }

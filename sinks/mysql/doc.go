@@ -14,9 +14,16 @@
 //     NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO: strict (a value that
 //     does not fit is an error), zero dates allowed, backslash escapes on.
 //   - Lock takes GET_LOCK('walship_sink:<name>', 0) (names over 64
-//     characters are hashed) on a connection of its own, held until
-//     release; a held lock is sqlsink.ErrLocked naming the holder's
-//     connection id (IS_USED_LOCK) and user@host when visible.
+//     characters are hashed) on a connection of its own with a year's
+//     wait_timeout, held until Release; a held lock is sqlsink.ErrLocked
+//     naming the holder's connection id (IS_USED_LOCK) and user@host when
+//     visible. Lease.Check and Lease.Fence compare IS_USED_LOCK with the
+//     lock session's connection id.
+//   - WidenType alters a narrower column to a type holding both with
+//     MODIFY COLUMN, restating the rest of its SHOW CREATE TABLE definition.
+//     In strict mode MariaDB rejects a too-long string but rounds a
+//     DECIMAL's extra fraction digits with only a note: the widening is
+//     what keeps 1.2345 from becoming 1.23.
 //   - Target drops the source schema: the DSN's database is the namespace.
 //     Identifiers are backquoted (a backquote in a name is doubled), placeholders are
 //     ?, NULL-safe equality is <=>.

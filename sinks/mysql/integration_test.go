@@ -102,14 +102,14 @@ func TestIntegrationLock(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Lock of another sink: %v", err)
 	}
-	other()
-	release()
-	release()
+	other.Release()
+	release.Release()
+	release.Release()
 	again, err := d.Lock(ctx, db, "s1")
 	if err != nil {
 		t.Fatalf("Lock after release: %v", err)
 	}
-	again()
+	again.Release()
 }
 
 func TestIntegrationMetaTables(t *testing.T) {

@@ -1,9 +1,14 @@
 package postgres
 
 import (
+	"context"
+	"database/sql"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/walship/walship/sinks/sqlsink"
 )
 
 // pgName is a parsed PostgreSQL type name.
@@ -108,4 +113,55 @@ func (d *Dialect) TypeCompatible(have, want string) bool {
 		return len(h.mods) == 1 && len(w.mods) == 1 && h.mods[0] >= w.mods[0]
 	}
 	return false
+}
+
+// intDigits is the decimal digits of the largest value of each integer
+// type.
+var intDigits = map[string]int{"smallint": 5, "integer": 10, "bigint": 19}
+
+// WidenType is the type a follower column of type have is altered to for
+// a source column created as want: want itself when it takes every value
+// of have (a larger integer, a longer character varying or text, more
+// fractional seconds, double precision for real, unconstrained numeric),
+// or the union of two numerics (the larger integer digits and the larger
+// scale) or of an integer and a numeric. character(n) is never altered
+// (its cast drops trailing spaces), nor are types of different families.
+func (d *Dialect) WidenType(have, want string) (string, bool) {
+	h, w := parsePG(have), parsePG(want)
+	if h.dims != w.dims || h.base == "character" {
+		return "", false
+	}
+	dims := strings.Repeat("[]", h.dims)
+	switch {
+	case h.base == "character varying" && w.base == "character":
+		if len(h.mods) != 1 || len(w.mods) != 1 {
+			return "", false
+		}
+		return fmt.Sprintf("character varying(%d)%s", max(h.mods[0], w.mods[0]), dims), true
+	case d.TypeCompatible(want, have):
+		return want, true
+	case w.base != "numeric" || w.mods == nil:
+		return "", false
+	}
+	// want is numeric(p,s); have is a numeric(p,s) or an integer.
+	hInt, hScale := intDigits[h.base], 0
+	switch {
+	case h.base == "numeric" && len(h.mods) == 2:
+		hInt, hScale = h.mods[0]-h.mods[1], h.mods[1]
+	case hInt == 0:
+		return "", false
+	}
+	s := max(hScale, w.mods[1])
+	p := max(hInt, w.mods[0]-w.mods[1]) + s
+	if p < 1 || p > 1000 {
+		return "", false
+	}
+	return fmt.Sprintf("numeric(%d,%d)%s", p, s, dims), true
+}
+
+// AlterType is ALTER TABLE … ALTER COLUMN … TYPE typ: the server casts
+// every stored value, in the transaction (PostgreSQL DDL is
+// transactional).
+func (d *Dialect) AlterType(_ context.Context, _ *sql.Tx, n sqlsink.Name, c sqlsink.FollowerColumn, typ string) (string, error) {
+	return "ALTER TABLE " + d.QuoteName(n) + " ALTER COLUMN " + d.QuoteIdent(c.Name) + " TYPE " + typ, nil
 }

@@ -85,15 +85,26 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 // lockKey is the advisory lock key expression for sink name $1.
 const lockKey = `hashtext('walship_sink:' || $1)::int8`
 
+// lockHeld is the condition on pg_locks l of a row of sink $1's advisory
+// lock in this database (the bigint key split into classid and objid).
+const lockHeld = `l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+		  AND l.classid::int8 = ((` + lockKey + ` >> 32) & 4294967295) AND l.objid::int8 = (` + lockKey + ` & 4294967295)`
+
 // Lock takes pg_try_advisory_lock on a connection of its own, named
-// "walship sink <name>" in pg_stat_activity, kept until release.
-func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), error) {
+// "walship sink <name>" in pg_stat_activity, with idle_session_timeout
+// off, kept until Release.
+func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (sqlsink.Lease, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres sink: lock session: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, `SELECT pg_catalog.set_config('application_name', $1, false)`,
-		"walship sink "+sink); err != nil {
+	var pid int64
+	var start string
+	if err := conn.QueryRowContext(ctx, `SELECT pg_catalog.set_config('application_name', $1, false),
+		pg_catalog.set_config('idle_session_timeout', '0', false), a.pid, a.backend_start::text
+		FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a`,
+		"walship sink "+sink).Scan(new(string), new(string), &pid, &start); err != nil {
 		discard(conn)
 		return nil, fmt.Errorf("postgres sink: lock session: %w", err)
 	}
@@ -107,15 +118,67 @@ func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), er
 		discard(conn)
 		return nil, fmt.Errorf("%w: sink %s: PostgreSQL advisory lock held by %s", sqlsink.ErrLocked, sink, holder)
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _ = conn.ExecContext(ctx, `SELECT pg_catalog.pg_advisory_unlock(`+lockKey+`)`, sink)
-			discard(conn) // closing the session releases the lock in any case
-		})
-	}, nil
+	return &lease{conn: conn, sink: sink, pid: pid, start: start}, nil
+}
+
+// lease is a held advisory lock: its session, that session's pid and
+// start time (a pid is reused only by a later session).
+type lease struct {
+	conn  *sql.Conn
+	sink  string
+	pid   int64
+	start string
+	once  sync.Once
+}
+
+// Check asks the lock's own session whether it still holds the lock.
+func (l *lease) Check(ctx context.Context) error {
+	var held bool
+	err := l.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE `+lockHeld+` AND l.pid = pg_catalog.pg_backend_pid())`,
+		l.sink).Scan(&held)
+	return l.lost(held, err)
+}
+
+// Fence asks, inside tx, whether the lock's session still holds the lock:
+// someone holds it exclusively (a shared try fails) and the lock's session
+// is still there (its pid with its start time). That session never unlocks
+// while it lives, so the holder is this process. (pg_locks would say so
+// directly but costs over a millisecond a commit.) A lock found free stays
+// free of other holders until tx ends: the shared try took it.
+func (l *lease) Fence(ctx context.Context, tx *sql.Tx) error {
+	var free, alive bool
+	err := tx.QueryRowContext(ctx, `SELECT pg_catalog.pg_try_advisory_xact_lock_shared(`+lockKey+`),
+		EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity($2) a WHERE a.backend_start::text = $3)`,
+		l.sink, l.pid, l.start).Scan(&free, &alive)
+	switch {
+	case err != nil:
+		return err // the transaction's own failure, classified by Retryable
+	case free:
+		return fmt.Errorf("%w: sink %s: the PostgreSQL advisory lock is free: its session (pid %d) ended", sqlsink.ErrLockLost, l.sink, l.pid)
+	case !alive:
+		return fmt.Errorf("%w: sink %s: the advisory lock's session (pid %d) ended; the lock is held by another session", sqlsink.ErrLockLost, l.sink, l.pid)
+	}
+	return nil
+}
+
+func (l *lease) lost(held bool, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: sink %s: the advisory lock's session (pid %d) failed: %w", sqlsink.ErrLockLost, l.sink, l.pid, err)
+	case !held:
+		return fmt.Errorf("%w: sink %s: the PostgreSQL advisory lock is no longer held by its session (pid %d)", sqlsink.ErrLockLost, l.sink, l.pid)
+	}
+	return nil
+}
+
+// Release unlocks and closes the session.
+func (l *lease) Release() {
+	l.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = l.conn.ExecContext(ctx, `SELECT pg_catalog.pg_advisory_unlock(`+lockKey+`)`, l.sink)
+		discard(l.conn) // closing the session releases the lock in any case
+	})
 }
 
 // lockHolder describes the session holding sink's lock, as far as
@@ -123,13 +186,9 @@ func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (func(), er
 func lockHolder(ctx context.Context, conn *sql.Conn, sink string) string {
 	var pid int64
 	var app, client string
-	err := conn.QueryRowContext(ctx, `WITH k AS (SELECT `+lockKey+` AS k)
-		SELECT l.pid, COALESCE(a.application_name, ''), COALESCE(host(a.client_addr), 'local socket')
-		FROM pg_catalog.pg_locks l CROSS JOIN k
-		LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-		  AND l.classid::int8 = ((k.k >> 32) & 4294967295) AND l.objid::int8 = (k.k & 4294967295)
+	err := conn.QueryRowContext(ctx, `SELECT l.pid, COALESCE(a.application_name, ''), COALESCE(host(a.client_addr), 'local socket')
+		FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+		WHERE `+lockHeld+`
 		LIMIT 1`, sink).Scan(&pid, &app, &client)
 	if err != nil {
 		return "another session (not visible in pg_locks)"

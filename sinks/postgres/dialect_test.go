@@ -267,3 +267,40 @@ func TestRedact(t *testing.T) {
 		t.Errorf("23505: %q", got)
 	}
 }
+
+func TestWidenType(t *testing.T) {
+	for _, c := range []struct {
+		have, want, got string // got "" when it cannot be widened
+	}{
+		{"numeric(10,2)", "numeric(12,4)", "numeric(12,4)"},
+		{"numeric(12,2)", "numeric(10,4)", "numeric(14,4)"},
+		{"numeric(10,2)", "numeric", "numeric"},
+		{"numeric(10,2)[]", "numeric(12,4)[]", "numeric(12,4)[]"},
+		{"integer", "bigint", "bigint"},
+		{"smallint", "numeric(12,4)", "numeric(12,4)"},
+		{"bigint", "numeric(12,4)", "numeric(23,4)"},
+		{"character varying(10)", "character varying(20)", "character varying(20)"},
+		{"character varying(10)", "text", "text"},
+		{"character varying(10)", "character(20)", "character varying(20)"},
+		{"timestamp(0) without time zone", "timestamp(6) without time zone", "timestamp(6) without time zone"},
+		{"real", "double precision", "double precision"},
+		// Not lossless, or not the same family: no widening.
+		{"character(5)", "character(10)", ""},
+		{"character(5)", "text", ""},
+		{"timestamp without time zone", "timestamp with time zone", ""},
+		{"integer", "text", ""},
+		{"numeric(10,2)", "double precision", ""},
+		{"double precision", "numeric(10,2)", ""},
+		{"jsonb", "json", ""},
+		{"text", "text[]", ""},
+		{"numeric(10,2)", "integer", ""},
+	} {
+		got, ok := dia.WidenType(c.have, c.want)
+		if ok != (c.got != "") || got != c.got {
+			t.Errorf("WidenType(%q, %q) = %q, %v; want %q", c.have, c.want, got, ok, c.got)
+		}
+		if ok && !dia.TypeCompatible(got, c.want) {
+			t.Errorf("WidenType(%q, %q) = %q does not take %s", c.have, c.want, got, c.want)
+		}
+	}
+}

@@ -15,9 +15,14 @@
 //     be run with Exec/Query and arguments, not prepared.
 //   - Lock takes pg_try_advisory_lock(hashtext('walship_sink:' || name)) on
 //     a session of its own (application_name "walship sink <name>"), held
-//     until release; a held lock is sqlsink.ErrLocked naming the holder's
-//     pid, application_name and client address. The lock lives in the
-//     follower database: it dies with the session.
+//     until Release, with idle_session_timeout off; a held lock is
+//     sqlsink.ErrLocked naming the holder's pid, application_name and
+//     client address. The lock lives in the follower database: it dies
+//     with the session. Lease.Check asks pg_locks on that session;
+//     Lease.Fence asks inside the committing transaction (a shared try-lock
+//     fails, and the session's pid with its start time is still there).
+//   - WidenType alters a narrower column to a type holding both (ALTER
+//     COLUMN … TYPE): never character(n), whose cast drops spaces.
 //   - Target keeps schema and table; CreateTable creates the schema first.
 //     Identifiers are double-quoted ("" doubles a quote), placeholders are
 //     $1, $2, …, NULL-safe equality is IS NOT DISTINCT FROM.

@@ -99,14 +99,14 @@ func TestIntegrationLock(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Lock of another sink: %v", err)
 		}
-		other()
-		release()
-		release() // idempotent
+		other.Release()
+		release.Release()
+		release.Release() // idempotent
 		again, err := d.Lock(ctx, db, sink)
 		if err != nil {
 			t.Fatalf("Lock(%s) after release: %v", sink, err)
 		}
-		again()
+		again.Release()
 	}
 }
 

@@ -68,11 +68,11 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 	return db, nil
 }
 
-// Lock takes an exclusive flock on <path>.walship-lock, held until release
+// Lock takes an exclusive flock on <path>.walship-lock, held until Release
 // (or until the process exits). The lock is per database file, whatever
 // the sink's name: one walship sink writes a SQLite file. The holder's pid
 // is written into the file for the ErrLocked message.
-func (d *Dialect) Lock(_ context.Context, _ *sql.DB, sink string) (func(), error) {
+func (d *Dialect) Lock(_ context.Context, _ *sql.DB, sink string) (sqlsink.Lease, error) {
 	path := d.cfg.Path + ".walship-lock"
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -92,13 +92,40 @@ func (d *Dialect) Lock(_ context.Context, _ *sql.DB, sink string) (func(), error
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte("pid "+strconv.Itoa(os.Getpid())+" (sink "+sink+")\n"), 0)
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-			_ = f.Close()
-		})
-	}, nil
+	return &lease{f: f, path: path, sink: sink}, nil
+}
+
+// lease is a held flock. The lock is the process's own and cannot be
+// taken from it; what can happen is the lock file being removed or
+// replaced, after which another process would lock the new file.
+type lease struct {
+	f          *os.File
+	path, sink string
+	once       sync.Once
+}
+
+// Check verifies that the path still names the locked file.
+func (l *lease) Check(context.Context) error {
+	held, err := l.f.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: sink %s: lock file %s: %w", sqlsink.ErrLockLost, l.sink, l.path, err)
+	}
+	now, err := os.Stat(l.path)
+	if err != nil || !os.SameFile(held, now) {
+		return fmt.Errorf("%w: sink %s: lock file %s was removed or replaced", sqlsink.ErrLockLost, l.sink, l.path)
+	}
+	return nil
+}
+
+// Fence is Check: the flock is the process's, not a session's.
+func (l *lease) Fence(ctx context.Context, _ *sql.Tx) error { return l.Check(ctx) }
+
+// Release unlocks and closes the lock file.
+func (l *lease) Release() {
+	l.once.Do(func() {
+		_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+		_ = l.f.Close()
+	})
 }
 
 // Target is the table name alone: the file is the namespace.

@@ -10,9 +10,13 @@
 //     pool to one connection: SQLite has one writer, so the sink's
 //     parallel workers serialize.
 //   - Lock takes an exclusive flock on <path>.walship-lock, held until
-//     release; the lock is per file, so one walship sink writes a file. A
+//     Release; the lock is per file, so one walship sink writes a file. A
 //     held lock is sqlsink.ErrLocked with the holder's pid, which the
 //     holder writes into the lock file. flock does not work across NFS.
+//     Lease.Check and Fence report a lock file removed or replaced (another
+//     process could lock the new one) as a lost lock.
+//   - WidenType never widens: SQLite cannot alter a column's declared type,
+//     so a column whose affinity would convert values stops the sink.
 //   - Target is the table alone (the file is the namespace). Identifiers
 //     are double-quoted ("" doubles a quote), placeholders are ?, NULL-safe
 //     equality is IS.

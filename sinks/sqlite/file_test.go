@@ -74,13 +74,13 @@ func TestFileLock(t *testing.T) {
 	if _, err := d.Lock(ctx, db, "other"); !errors.Is(err, sqlsink.ErrLocked) {
 		t.Errorf("the lock is per file: Lock(other) = %v", err)
 	}
-	release()
-	release()
+	release.Release()
+	release.Release()
 	again, err := d.Lock(ctx, db, "s1")
 	if err != nil {
 		t.Fatalf("Lock after release: %v", err)
 	}
-	again()
+	again.Release()
 }
 
 func TestFileMetaTables(t *testing.T) {

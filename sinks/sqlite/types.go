@@ -32,6 +32,8 @@ package sqlite
 // affinity, no conversion) takes everything.
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -145,4 +147,15 @@ func (d *Dialect) Param(c ordering.Column, v ordering.Value) (any, error) {
 		return v.Text(), nil
 	}
 	return nil, unsupported(c, "value of kind %s", v.Kind())
+}
+
+// WidenType is never possible: SQLite cannot change a column's declared
+// type (and so its affinity) without rebuilding the table. A column whose
+// affinity would convert the values (a decimal's text into a NUMERIC or
+// REAL column) stops the sink instead.
+func (d *Dialect) WidenType(have, want string) (string, bool) { return "", false }
+
+// AlterType is not supported (WidenType never asks for it).
+func (d *Dialect) AlterType(_ context.Context, _ *sql.Tx, n sqlsink.Name, c sqlsink.FollowerColumn, typ string) (string, error) {
+	return "", fmt.Errorf("%w: sqlite sink: column %s of %s cannot be altered to %s", sqlsink.ErrUnsupported, c.Name, n, typ)
 }

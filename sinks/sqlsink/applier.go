@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/walship/walship/offsets"
@@ -40,6 +41,10 @@ type Config struct {
 	// follower tables are left alone (a replay of some tables). Default:
 	// every child table the source lists (see ordering.Cascade).
 	CascadeInto func(schema, table string) bool
+	// LeaseCheck is how often the lock's session is checked (which also
+	// keeps it from idle timeouts such as MariaDB's wait_timeout).
+	// Default: 2s.
+	LeaseCheck time.Duration
 }
 
 // Applier implements sinks.Follower on a SQL database.
@@ -48,6 +53,8 @@ type Applier struct {
 	d   Dialect
 	log *slog.Logger
 	db  *sql.DB
+
+	held atomic.Pointer[held] // the lock the last Prepare took
 
 	schemaMu sync.Mutex      // one schema change at a time; never taken while holding mu
 	mu       sync.Mutex      // guards the maps below; never held during I/O
@@ -61,9 +68,6 @@ type Applier struct {
 type table struct {
 	name Name
 	cols map[string]FollowerColumn
-	// mapped is the follower type each column was mapped from in this
-	// process, to notice a source type change.
-	mapped map[string]string
 }
 
 // shape is a source table shape resolved against its follower table.
@@ -73,7 +77,10 @@ type shape struct {
 	key  []int // indexes of the key columns in src.Columns
 }
 
-var _ sinks.Follower = (*Applier)(nil)
+var (
+	_ sinks.Follower     = (*Applier)(nil)
+	_ sinks.LeaseWatcher = (*Applier)(nil)
+)
 
 // New returns an Applier; Prepare connects.
 func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
@@ -81,8 +88,11 @@ func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
 		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}, present: map[Name]bool{}}
 }
 
-// Retryable implements sinks.Follower.
-func (a *Applier) Retryable(err error) bool { return a.d.Retryable(err) }
+// Retryable implements sinks.Follower. A lost lock is retryable: the
+// sink stops, and its restart takes the lock again (or finds it held).
+func (a *Applier) Retryable(err error) bool {
+	return errors.Is(err, sinks.ErrLockLost) || a.d.Retryable(err)
+}
 
 // Prepare implements sinks.Follower.
 func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, func(), error) {
@@ -95,10 +105,11 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 	if lock == "" {
 		lock = a.cfg.Sink
 	}
-	release, err := a.d.Lock(ctx, db, lock)
+	lease, err := a.d.Lock(ctx, db, lock)
 	if err != nil {
 		return nil, nil, err
 	}
+	release := a.hold(lease)
 	for _, ddl := range a.d.MetaTables() {
 		// Two sinks on one database may create the tables at once; an
 		// IF NOT EXISTS that loses the race fails, and a retry sees them.
@@ -120,6 +131,96 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 		return nil, nil, err
 	}
 	return state, release, nil
+}
+
+// held is a lock taken by Prepare.
+type held struct {
+	lease Lease
+	lost  atomic.Pointer[error] // the error that ended it
+	ch    chan error            // receives lost, once
+}
+
+// hold starts checking lease every Config.LeaseCheck until the returned
+// release, which stops the checks and gives the lock back.
+func (a *Applier) hold(lease Lease) (release func()) {
+	every := a.cfg.LeaseCheck
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	h := &held{lease: lease, ch: make(chan error, 1)}
+	a.held.Store(h)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every+5*time.Second)
+			err := lease.Check(ctx)
+			cancel()
+			if err != nil {
+				h.lose(err)
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			lease.Release()
+		})
+	}
+}
+
+// lose records the first error that ended the lock and tells the sink
+// (which returns it, for the daemon to log).
+func (h *held) lose(err error) {
+	if h.lost.CompareAndSwap(nil, &err) {
+		h.ch <- err
+	}
+}
+
+// err is the error that ended the lock, or nil.
+func (h *held) err() error {
+	if p := h.lost.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Lost implements sinks.LeaseWatcher.
+func (a *Applier) Lost() <-chan error {
+	if h := a.held.Load(); h != nil {
+		return h.ch
+	}
+	return nil
+}
+
+// fence fails with ErrLockLost unless the lock is still held, asked in
+// tx: every transaction that writes calls it last before its commit, so a
+// follower transaction commits only while this process holds the lock.
+func (a *Applier) fence(ctx context.Context, tx *sql.Tx) error {
+	h := a.held.Load()
+	if h == nil {
+		return nil
+	}
+	if err := h.err(); err != nil {
+		return err
+	}
+	if err := h.lease.Fence(ctx, tx); err != nil {
+		if errors.Is(err, sinks.ErrLockLost) {
+			h.lose(err)
+		}
+		return err
+	}
+	return nil
 }
 
 // StateOf reads what the follower recorded for the sink named sink (after
@@ -207,6 +308,9 @@ func (a *Applier) Forget(ctx context.Context) error {
 			return fmt.Errorf("forget the positions of %s: %w", a.cfg.Sink, err)
 		}
 	}
+	if err := a.fence(ctx, tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -244,6 +348,9 @@ func (a *Applier) Fold(ctx context.Context, source string, w sinks.Applied, resu
 	if _, err := tx.ExecContext(ctx, q, a.cfg.Sink, source, w.Seq.String()); err != nil {
 		return fmt.Errorf("fold applied transactions: %w", err)
 	}
+	if err := a.fence(ctx, tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -257,6 +364,9 @@ func formatTime(t time.Time) string {
 // Begin implements sinks.Follower. With a BulkLoader dialect the
 // transaction holds its connection, for the bulk path to reach it.
 func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
+	if h := a.held.Load(); h != nil && h.err() != nil {
+		return nil, h.err()
+	}
 	bulk, _ := a.d.(BulkLoader)
 	if bulk == nil {
 		tx, err := a.db.BeginTx(ctx, nil)
@@ -348,7 +458,7 @@ func (t *Tx) Record(ctx context.Context, source string, txns []sinks.Applied) er
 			return fmt.Errorf("record applied transactions: %w", err)
 		}
 	}
-	return nil
+	return t.a.fence(ctx, t.tx)
 }
 
 // ChangeError is a change the follower rejected. Its text never holds a

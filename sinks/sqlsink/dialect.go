@@ -33,6 +33,25 @@ type FollowerColumn struct {
 // sink's lock.
 var ErrLocked = sinks.ErrLocked
 
+// ErrLockLost is wrapped by Lease.Check and Lease.Fence when the lock is
+// no longer held.
+var ErrLockLost = sinks.ErrLockLost
+
+// Lease is a sink's lock held in the follower by a session of its own.
+type Lease interface {
+	// Check runs a statement on the lock's session, which keeps it from
+	// idle timeouts, and returns an error wrapping ErrLockLost unless that
+	// session still holds the lock. Called from one goroutine at a time,
+	// never after Release.
+	Check(ctx context.Context) error
+	// Fence returns an error wrapping ErrLockLost unless the lock's
+	// session still holds the lock, asked inside tx, the follower
+	// transaction about to commit. Safe for concurrent use.
+	Fence(ctx context.Context, tx *sql.Tx) error
+	// Release gives the lock back and ends its session. Idempotent.
+	Release()
+}
+
 // ErrUnsupported marks a value or type the follower engine cannot hold;
 // the message names the column and the reason (see the README's type
 // mapping).
@@ -52,8 +71,8 @@ type Dialect interface {
 	// Lock takes the sink's exclusive lock in the follower (PostgreSQL
 	// advisory lock, MySQL GET_LOCK, SQLite lock file) on a session of its
 	// own. It returns ErrLocked, wrapped with who holds it when known, if
-	// another process has it. release gives it back.
-	Lock(ctx context.Context, db *sql.DB, sink string) (release func(), err error)
+	// another process has it.
+	Lock(ctx context.Context, db *sql.DB, sink string) (Lease, error)
 
 	// Target is the default follower name of a source table: PostgreSQL
 	// keeps schema and table, MySQL and SQLite keep the table name.
@@ -95,6 +114,16 @@ type Dialect interface {
 	// TypeCompatible reports whether a follower column of type have can
 	// take values of a source column now mapped to want.
 	TypeCompatible(have, want string) bool
+	// WidenType is a follower type taking every value of a column of type
+	// have and of one created as want, into which the engine can alter
+	// have without changing a stored value; ok is false when there is
+	// none (SQLite, or a change that would round, truncate or re-encode).
+	// Called only when TypeCompatible(have, want) is false.
+	WidenType(have, want string) (typ string, ok bool)
+	// AlterType is the DDL changing column c of n to typ, keeping its
+	// nullability and, on MySQL, the rest of its definition (collation,
+	// default, comment), which it reads inside tx.
+	AlterType(ctx context.Context, tx *sql.Tx, n Name, c FollowerColumn, typ string) (string, error)
 
 	// MetaTables is the DDL (IF NOT EXISTS) of the walship_positions and
 	// walship_applied tables below. Columns: sink, source, seq (text up to

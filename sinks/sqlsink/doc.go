@@ -19,12 +19,26 @@
 //   - Schema: EnsureSchema creates a missing table from the source's columns
 //     and key (types per Dialect.ColumnType), adds columns the source added,
 //     and for columns the source dropped either drops them (DropColumns) or
-//     makes them nullable. A column whose type changed incompatibly stops
-//     the sink with an error naming the table and the column.
+//     makes them nullable. Every column of a shape first seen by the
+//     process (so on every start, and for tables walship did not create)
+//     is compared with the follower column's real type, read from the
+//     follower's catalog (Dialect.Columns). A narrower follower column
+//     (precision, scale, length, integer width, fractional seconds) is
+//     widened with an ALTER where the engine keeps every stored value
+//     (Dialect.WidenType); otherwise the sink stops with a
+//     *ColumnTypeError (ErrIncompatible) naming the table, the column and
+//     both types, and the scheduler adds the position. A value is never
+//     rounded or truncated into a narrower column.
 //   - Positions: walship_applied rows are written by Tx.Record inside the
 //     data transaction; Fold moves the watermark in walship_positions. Both
 //     tables live in the follower, so a restart reads exactly what was
 //     committed.
+//   - Lock: Prepare takes the sink's lock (Dialect.Lock) and checks its
+//     session every Config.LeaseCheck. Tx.Record, Fold and Forget prove
+//     inside their transaction, last before the commit, that the lock is
+//     still held (Lease.Fence); a lost lock fails them with
+//     sinks.ErrLockLost (retryable: the sink stops and its restart takes
+//     the lock again) and Lost tells the sink at once.
 //   - Naming: Names maps a source table to its follower table; two source
 //     tables mapped to one follower table is an error.
 package sqlsink

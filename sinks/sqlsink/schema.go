@@ -137,14 +137,9 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 				return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
 			}
 		}
-		ft = &table{name: name, cols: map[string]FollowerColumn{}, mapped: map[string]string{}}
+		ft = &table{name: name, cols: map[string]FollowerColumn{}}
 		for _, c := range cols {
 			ft.cols[c.Name] = c
-		}
-		if !exists {
-			for _, c := range t.Columns {
-				ft.mapped[c.Name], _ = a.d.ColumnType(c, srcEngine)
-			}
 		}
 		a.tables[name] = ft
 	}
@@ -176,14 +171,16 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 			}
 			a.log.Info("added follower column", "table", ft.name.String(), "column", c.Name, "type", want)
 			ft.cols[c.Name] = FollowerColumn{Name: c.Name, Type: strings.ToLower(want), Nullable: true}
-			ft.mapped[c.Name] = want
 			continue
 		}
-		if prev, ok := ft.mapped[c.Name]; ok && prev != want && !a.d.TypeCompatible(have.Type, want) {
-			return fmt.Errorf("%w: column %s of %s changed from %s to %s at the source; the follower column is %s: alter or rebuild the follower table",
-				ErrIncompatible, c.Name, ft.name, prev, want, have.Type)
+		// Every column is checked against the follower's real type, for
+		// tables walship did not create and for changes made while it was
+		// stopped: a narrower column would round or truncate.
+		if !a.d.TypeCompatible(have.Type, want) {
+			if err := a.widen(ctx, tx, ft, have, c, want); err != nil {
+				return err
+			}
 		}
-		ft.mapped[c.Name] = want
 	}
 	for name, fc := range ft.cols {
 		if inShape[name] {
@@ -206,4 +203,88 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 		}
 	}
 	return nil
+}
+
+// ColumnTypeError is a follower column narrower than its source column
+// that the sink cannot widen without changing values (or whose ALTER the
+// follower refused). It wraps ErrIncompatible, and Err when an ALTER
+// failed.
+type ColumnTypeError struct {
+	Table      string // follower table
+	Column     string
+	SourceType string // the source's type name
+	Want       string // the follower type the source column maps to
+	Have       string // the follower column's type
+	Err        error  // the failed ALTER's error, or nil
+}
+
+func (e *ColumnTypeError) Error() string {
+	msg := fmt.Sprintf("%s: column %s of %s is %s on the follower, which does not hold every value of the source's %s (needs %s)",
+		ErrIncompatible, e.Column, e.Table, e.Have, e.SourceType, e.Want)
+	if e.Err != nil {
+		return msg + "; widening it failed: " + e.Err.Error()
+	}
+	return msg + ", and the follower cannot widen it without changing stored values: alter the follower column to " +
+		e.Want + " (or wider) or rebuild the table, then restart"
+}
+
+// Unwrap returns ErrIncompatible and the ALTER's error.
+func (e *ColumnTypeError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrIncompatible, e.Err}
+	}
+	return []error{ErrIncompatible}
+}
+
+// widen alters follower column have of ft to a type taking every value of
+// source column c (mapped to want) and every value it holds, or returns a
+// ColumnTypeError. It never narrows a column.
+func (a *Applier) widen(ctx context.Context, tx *sql.Tx, ft *table, have FollowerColumn, c ordering.Column, want string) error {
+	cerr := &ColumnTypeError{Table: ft.name.String(), Column: c.Name, SourceType: c.Type, Want: want, Have: have.Type}
+	typ, ok := a.d.WidenType(have.Type, want)
+	if !ok {
+		return cerr
+	}
+	var ddl string
+	err := a.inTx(ctx, tx, func(tx *sql.Tx) error {
+		var err error
+		ddl, err = a.d.AlterType(ctx, tx, ft.name, have, typ)
+		return err
+	})
+	if err == nil {
+		err = a.exec(ctx, tx, ddl)
+	}
+	if err != nil {
+		cerr.Err = err
+		return cerr
+	}
+	cols, _, err := a.columns(ctx, tx, ft.name)
+	if err != nil {
+		return fmt.Errorf("inspect follower table %s: %w", ft.name, err)
+	}
+	for _, fc := range cols {
+		if fc.Name == c.Name {
+			ft.cols[c.Name] = fc
+		}
+	}
+	if now := ft.cols[c.Name]; !a.d.TypeCompatible(now.Type, want) {
+		cerr.Have, cerr.Err = now.Type, fmt.Errorf("the column is %s after the ALTER", now.Type)
+		return cerr
+	}
+	a.log.Info("widened follower column", "table", ft.name.String(), "column", c.Name, "from", have.Type,
+		"to", ft.cols[c.Name].Type, "source_type", c.Type)
+	return nil
+}
+
+// inTx runs f in tx, or in a read transaction of its own.
+func (a *Applier) inTx(ctx context.Context, tx *sql.Tx, f func(*sql.Tx) error) error {
+	if tx != nil {
+		return f(tx)
+	}
+	own, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer own.Rollback()
+	return f(own)
 }
