@@ -6,6 +6,7 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/sinks/sqlsink"
 )
 
 // topicCollisions reports the captured tables (schema, table pairs) whose
@@ -22,6 +23,12 @@ func topicCollisions(r *Result, tables [][2]string) {
 	for topic, names := range byTopic {
 		if len(names) > 1 {
 			clashes = append(clashes, strings.Join(names, " and ")+" → <prefix>"+topic)
+		}
+	}
+	for _, t := range tables {
+		if strings.EqualFold(t[1], sqlsink.PositionsTable) || strings.EqualFold(t[1], sqlsink.AppliedTable) {
+			r.note("captured table %q.%q has the name of walship's own table on its followers: every sink of this source must map it to "+
+				"another name (tables.rename or tables.prefix), or it stops on it", t[0], t[1])
 		}
 	}
 	sort.Strings(clashes)

@@ -100,6 +100,11 @@ func (a *Applier) columns(ctx context.Context, tx *sql.Tx, n Name) ([]FollowerCo
 func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, tx *sql.Tx) (*shape, error) {
 	name := a.target(t)
 	owner := source + " " + t.QualifiedName()
+	if strings.EqualFold(name.Table, PositionsTable) || strings.EqualFold(name.Table, AppliedTable) {
+		// walship's own bookkeeping: never altered to take a source's rows.
+		return nil, fmt.Errorf("%w: %s maps to follower table %s, whose name walship keeps for its positions; map it to another name "+
+			"(the sink's tables.rename or tables.prefix)", ErrNameClash, owner, name)
+	}
 	a.mu.Lock()
 	prev, clash := a.owners[name]
 	if !clash {
