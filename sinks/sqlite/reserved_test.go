@@ -43,3 +43,46 @@ func TestReservedTableName(t *testing.T) {
 		t.Fatalf("renamed: %v", err)
 	}
 }
+
+// TestRolledBackDDLIsForgotten (issue 27): a table created inside a
+// follower transaction (a big transaction's new shape) that rolls back is
+// gone; the retry must create it again, not trust the cache.
+func TestRolledBackDDLIsForgotten(t *testing.T) {
+	d, _, ctx := follower(t)
+	a := sqlsink.New(sqlsink.Config{Sink: "s", SourceEngines: map[string]string{"src": "postgres"}}, d, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, release, err := a.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		defer release()
+	}
+	defer a.Close()
+	tbl := intTable("fresh", "v")
+	ins := ordering.Change{Table: tbl, Op: ordering.OpInsert, After: row(1, 2)}
+	tx, err := a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.EnsureSchema(ctx, "src", []*ordering.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Apply(ctx, "src", &ins); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	tx, err = a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.EnsureSchema(ctx, "src", []*ordering.Table{tbl}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Apply(ctx, "src", &ins); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Record(ctx, "src", nil); err != nil {
+		t.Fatalf("the retry after the rollback: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -91,7 +91,7 @@ func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
 // Retryable implements sinks.Follower. A lost lock is retryable: the
 // sink stops, and its restart takes the lock again (or finds it held).
 func (a *Applier) Retryable(err error) bool {
-	return errors.Is(err, sinks.ErrLockLost) || a.d.Retryable(err)
+	return errors.Is(err, sinks.ErrLockLost) || errors.Is(err, ErrSchemaRetry) || a.d.Retryable(err)
 }
 
 // Prepare implements sinks.Follower.
@@ -400,6 +400,13 @@ type Tx struct {
 	pendRows  [][]any
 	pendBytes int
 	pendKeys  map[string]struct{} // keys of pending snapshot rows (upserts)
+	// touched are the follower tables this transaction changed (MySQL
+	// holds their metadata locks until it ends).
+	touched map[Name]bool
+	// ddl are the follower tables whose schema this transaction ensured
+	// inside itself: a rollback undoes that DDL, so their cached shapes
+	// are forgotten with it.
+	ddl []Name
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it
@@ -408,15 +415,42 @@ func (t *Tx) Commit() error {
 	defer t.release()
 	if len(t.pendRows) > 0 {
 		t.tx.Rollback()
+		t.a.forget(t.ddl)
 		return errors.New("commit with unwritten rows: Record was not called last")
 	}
-	return t.tx.Commit()
+	err := t.tx.Commit()
+	if err != nil {
+		t.a.forget(t.ddl)
+	}
+	return err
 }
 
 // Rollback implements sinks.FollowerTx.
 func (t *Tx) Rollback() error {
 	defer t.release()
+	t.a.forget(t.ddl)
 	return t.tx.Rollback()
+}
+
+// forget drops the cached follower tables names and the shapes that map to
+// them: DDL made inside a transaction that did not commit is gone, and the
+// next EnsureSchema must find that out from the follower.
+func (a *Applier) forget(names []Name) {
+	if len(names) == 0 {
+		return
+	}
+	a.schemaMu.Lock()
+	defer a.schemaMu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, n := range names {
+		delete(a.tables, n)
+		for t, sh := range a.shapes {
+			if sh.name == n {
+				delete(a.shapes, t)
+			}
+		}
+	}
 }
 
 func (t *Tx) release() {

@@ -33,6 +33,10 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 	if sh == nil {
 		return fmt.Errorf("apply a change of %s: EnsureSchema was not called for this shape", ch.Table.QualifiedName())
 	}
+	if t.touched == nil {
+		t.touched = map[Name]bool{}
+	}
+	t.touched[sh.name] = true
 	switch ch.Op {
 	case ordering.OpInsert, ordering.OpRead:
 		limit := maxRows

@@ -44,10 +44,81 @@ func (t *Tx) EnsureSchema(ctx context.Context, source string, tables []*ordering
 	if err := t.flush(ctx); err != nil {
 		return err
 	}
-	if t.a.d.Engine() == "mysql" {
-		return t.a.ensureAll(ctx, source, tables, nil)
+	if t.a.d.Engine() != "mysql" {
+		for _, tbl := range tables {
+			t.ddl = append(t.ddl, t.a.target(tbl))
+		}
+		return t.a.ensureAll(ctx, source, tables, t.tx)
 	}
-	return t.a.ensureAll(ctx, source, tables, t.tx)
+	// MySQL: DDL commits, so it runs on another connection, where it would
+	// wait for this transaction's own metadata lock on a table it changed.
+	// Then this transaction is rolled back first, the DDL runs, and the
+	// transaction is applied again from its start (ErrSchemaRetry), with
+	// the follower table already in its new shape.
+	for _, tbl := range tables {
+		t.a.mu.Lock()
+		_, cached := t.a.shapes[tbl]
+		t.a.mu.Unlock()
+		if cached || !t.touched[t.a.target(tbl)] {
+			continue
+		}
+		need, err := t.a.needsDDL(ctx, source, tbl)
+		if err != nil {
+			return err
+		}
+		if need {
+			t.tx.Rollback()
+			if err := t.a.ensureAll(ctx, source, tables, nil); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %s changed shape in the middle of a transaction that had already changed it", ErrSchemaRetry, t.a.target(tbl))
+		}
+	}
+	return t.a.ensureAll(ctx, source, tables, nil)
+}
+
+// ErrSchemaRetry: the follower's schema had to change under a transaction
+// that could not hold the change (MySQL's DDL cannot run inside it); the
+// change was made and the transaction must be applied again from its
+// start. Retryable.
+var ErrSchemaRetry = errors.New("schema changed under a follower transaction: apply it again")
+
+// needsDDL reports whether ensuring t's shape would change the follower
+// table (read from the follower's catalog, no lock beyond a read).
+func (a *Applier) needsDDL(ctx context.Context, source string, t *ordering.Table) (bool, error) {
+	name := a.target(t)
+	cols, exists, err := a.columns(ctx, nil, name)
+	if err != nil {
+		return false, fmt.Errorf("inspect follower table %s: %w", name, err)
+	}
+	if !exists {
+		return true, nil
+	}
+	have := map[string]FollowerColumn{}
+	for _, c := range cols {
+		have[c.Name] = c
+	}
+	srcEngine := a.cfg.SourceEngines[source]
+	inShape := map[string]bool{}
+	for _, c := range t.Columns {
+		inShape[c.Name] = true
+		want, err := a.d.ColumnType(c, srcEngine)
+		if err != nil {
+			return false, fmt.Errorf("table %s: column %s: %w", name, c.Name, err)
+		}
+		fc, ok := have[c.Name]
+		if !ok || !a.d.TypeCompatible(fc.Type, want) {
+			return true, nil
+		}
+	}
+	if a.cfg.DropColumns {
+		for n := range have {
+			if !inShape[n] {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // ensureAll resolves shapes one at a time (schemaMu), never holding mu
