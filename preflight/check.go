@@ -40,8 +40,12 @@ type target struct {
 // returns every problem found. See the package documentation.
 func Check(ctx context.Context, cfg *config.Config) Report {
 	var targets []target
+	sourceAt := map[int]string{} // target index -> source name
 	for i, s := range cfg.Sources {
 		key := fmt.Sprintf("sources[%d]", i)
+		if s.Postgres != nil || s.MySQL != nil {
+			sourceAt[len(targets)] = s.Name
+		}
 		switch {
 		case s.Postgres != nil:
 			targets = append(targets, pgSource(key+".postgres", s.Name, s.Postgres))
@@ -73,6 +77,9 @@ func Check(ctx context.Context, cfg *config.Config) Report {
 		wg.Go(func() { results[i] = runTarget(ctx, t) })
 	}
 	wg.Wait()
+	for i, name := range sourceAt {
+		reservedTargets(&results[i], name, cfg.Sinks)
+	}
 	return Report{Results: results}
 }
 

@@ -298,3 +298,21 @@ func TestStateDirIsAFile(t *testing.T) {
 		t.Errorf("a creatable state_dir: %+v", r)
 	}
 }
+
+// TestReservedTargetName: a captured table a sink would write into
+// walship_positions is a problem naming the sink; renamed, it is not.
+func TestReservedTargetName(t *testing.T) {
+	root := testenv.PGSource(t)
+	db := "walship_pf_rt_" + suffix(t)
+	pgExec(t, root, "CREATE DATABASE "+db)
+	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
+	dsn := withUser(t, root, "postgres", "", db)
+	pgExec(t, dsn, `CREATE TABLE walship_positions (id int PRIMARY KEY)`)
+	cfg := pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))
+	cfg.Sinks = []config.Sink{{Name: "lite", From: []string{"pg-main"}}}
+	rep := Check(context.Background(), cfg)
+	wantProblem(t, rep.Results[0], Config, "sink lite would write captured table", `"public"."walship_positions"`, "tables.rename")
+	cfg.Sinks[0].Tables.Rename = map[string]string{"public.walship_positions": "their_positions"}
+	rep = Check(context.Background(), cfg)
+	wantNoProblems(t, rep.Results[0])
+}

@@ -79,6 +79,9 @@ type Result struct {
 	// Notes are advice that does not fail the check (walship works, but
 	// slower or with a caveat the note names).
 	Notes []string
+	// captured are a source's captured tables (schema, table), for the
+	// checks that need the sinks too.
+	captured [][2]string
 }
 
 // fact records a verified fact.

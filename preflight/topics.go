@@ -1,6 +1,7 @@
 package preflight
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,12 +26,7 @@ func topicCollisions(r *Result, tables [][2]string) {
 			clashes = append(clashes, strings.Join(names, " and ")+" → <prefix>"+topic)
 		}
 	}
-	for _, t := range tables {
-		if strings.EqualFold(t[1], sqlsink.PositionsTable) || strings.EqualFold(t[1], sqlsink.AppliedTable) {
-			r.note("captured table %q.%q has the name of walship's own table on its followers: every sink of this source must map it to "+
-				"another name (tables.rename or tables.prefix), or it stops on it", t[0], t[1])
-		}
-	}
+	r.captured = tables
 	sort.Strings(clashes)
 	for _, c := range clashes {
 		r.problem(Config, "tables map to the same topic (Kafka allows letters, digits, '.', '_' and '-' in a topic name; walship writes '_' for the rest): %s; exclude or rename one", c)
@@ -60,4 +56,29 @@ func unmatchedPatterns(r *Result, key string, patterns []string, tables [][2]str
 		}
 	}
 	return total
+}
+
+// reservedTargets reports, on a source's result, each captured table that
+// a sink of that source would write into walship's own positions tables
+// (the sink stops on it): by its name, unless tables.rename maps it, with
+// tables.prefix.
+func reservedTargets(r *Result, source string, sinks []config.Sink) {
+	for _, sk := range sinks {
+		if !slices.Contains(sk.From, source) {
+			continue
+		}
+		for _, t := range r.captured {
+			name := sk.Tables.Prefix + t[1]
+			if to, ok := sk.Tables.Rename[t[0]+"."+t[1]]; ok {
+				name = to
+				if _, tbl, ok := strings.Cut(to, "."); ok {
+					name = tbl
+				}
+			}
+			if strings.EqualFold(name, sqlsink.PositionsTable) || strings.EqualFold(name, sqlsink.AppliedTable) {
+				r.problem(Config, "sink %s would write captured table %q.%q into %s, walship's own positions table: map it to another name (the sink's tables.rename or tables.prefix)",
+					sk.Name, t[0], t[1], name)
+			}
+		}
+	}
 }
