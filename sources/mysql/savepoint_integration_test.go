@@ -232,3 +232,32 @@ func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 	h.caughtUp()
 	converged(t, fold(t, h.read()), h.sourceState("a"))
 }
+
+// TestUndefinedCharsetBytesStop (issue 28): a greek column holding bytes
+// ISO 8859-7 does not define stops the source permanently, naming the
+// table, the column and the transaction; nothing of it is published (it
+// used to reach the followers with U+FFFD in place of three bytes).
+func TestUndefinedCharsetBytesStop(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek)`)
+	cfg := h.config()
+	h.start(cfg)
+	waitStreaming(t, h)
+	h.exec("INSERT INTO g VALUES (1, 'Αβ')")
+	h.caughtUp()
+	h.stop()
+	h.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
+	src := New(cfg, h.src.newLog, h.store, h.srcLog())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := src.Run(ctx, func() {})
+	if !errors.Is(err, ErrUndefinedBytes) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{h.name + ".g", "column v", "transaction "} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %q: %v", want, err)
+		}
+	}
+	t.Logf("error: %v", err)
+	sameShapes(t, txnShapes(h.read()), []string{"g c 1=Αβ"})
+}

@@ -512,3 +512,30 @@ func TestCharsetUndefinedBytes(t *testing.T) {
 		t.Errorf("gb18030 U+FFFD: %q %v", s, err)
 	}
 }
+
+// TestEveryCharsetRefusesUndefinedBytes: for every supported single-byte
+// character set, each byte its table does not define is refused, and
+// every byte it defines decodes.
+func TestEveryCharsetRefusesUndefinedBytes(t *testing.T) {
+	undefined := 0
+	for name, cs := range typesCharsets {
+		if cs.maxLen != 1 || cs.decode == nil || name == "latin1" {
+			continue
+		}
+		for b := 0; b < 256; b++ {
+			s, err := cs.decode([]byte{byte(b)})
+			switch {
+			case errors.Is(err, ErrUndefinedBytes):
+				undefined++
+			case err != nil:
+				t.Errorf("%s byte %#x: %v", name, b, err)
+			case strings.ContainsRune(s, '\uFFFD'):
+				t.Errorf("%s byte %#x became U+FFFD", name, b)
+			}
+		}
+	}
+	if undefined == 0 {
+		t.Error("no charset has an undefined byte: the test checks nothing")
+	}
+	t.Logf("%d undefined bytes refused across the single-byte charsets", undefined)
+}
