@@ -16,7 +16,7 @@ import (
 // runs those updates in order after every earlier transaction (correct,
 // but not in parallel). REPLICA IDENTITY FULL gives the old row.
 func pgReplicaIdentity(ctx context.Context, r *Result, conn *pgx.Conn, src *config.PostgresSource) {
-	rows, err := conn.Query(ctx, `
+	all, err := pgTableNames(ctx, conn, `
 		SELECT n.nspname::text, c.relname::text
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relreplident <> 'f'
@@ -29,22 +29,7 @@ func pgReplicaIdentity(ctx context.Context, r *Result, conn *pgx.Conn, src *conf
 		pgQueryProblem(r, "reading the replica identities of the captured tables", err)
 		return
 	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var schema, table string
-		if err := rows.Scan(&schema, &table); err != nil {
-			pgQueryProblem(r, "reading the replica identities of the captured tables", err)
-			return
-		}
-		if config.MatchTable(src.Tables, schema, table) {
-			tables = append(tables, schema+"."+table)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		pgQueryProblem(r, "reading the replica identities of the captured tables", err)
-		return
-	}
+	tables := matching(src.Tables, all)
 	if len(tables) == 0 {
 		return
 	}
@@ -57,10 +42,33 @@ func pgReplicaIdentity(ctx context.Context, r *Result, conn *pgx.Conn, src *conf
 		len(tables), strings.Join(shown, ", "))
 }
 
+// pgTableNames runs a query of (schema, table) rows.
+func pgTableNames(ctx context.Context, conn *pgx.Conn, q string) ([][2]string, error) {
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
+		var t [2]string
+		return t, row.Scan(&t[0], &t[1])
+	})
+}
+
+// matching is schema.table of the tables the patterns match.
+func matching(patterns []string, tables [][2]string) []string {
+	var out []string
+	for _, t := range tables {
+		if config.MatchTable(patterns, t[0], t[1]) {
+			out = append(out, t[0]+"."+t[1])
+		}
+	}
+	return out
+}
+
 // pgUnlogged notes the tables the patterns match that PostgreSQL never
 // writes to the WAL (UNLOGGED): they cannot be captured, and are not.
 func pgUnlogged(ctx context.Context, r *Result, conn *pgx.Conn, src *config.PostgresSource) {
-	rows, err := conn.Query(ctx, `
+	all, err := pgTableNames(ctx, conn, `
 		SELECT n.nspname::text, c.relname::text
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'u'
@@ -70,23 +78,7 @@ func pgUnlogged(ctx context.Context, r *Result, conn *pgx.Conn, src *config.Post
 		pgQueryProblem(r, "listing unlogged tables", err)
 		return
 	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var schema, table string
-		if err := rows.Scan(&schema, &table); err != nil {
-			pgQueryProblem(r, "listing unlogged tables", err)
-			return
-		}
-		if config.MatchTable(src.Tables, schema, table) {
-			tables = append(tables, schema+"."+table)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		pgQueryProblem(r, "listing unlogged tables", err)
-		return
-	}
-	if len(tables) > 0 {
+	if tables := matching(src.Tables, all); len(tables) > 0 {
 		r.note("%d tables the patterns match are UNLOGGED, never in the WAL, so not captured (ALTER TABLE … SET LOGGED to capture them): %s",
 			len(tables), strings.Join(tables, ", "))
 	}
@@ -113,24 +105,10 @@ func pgEncoding(ctx context.Context, r *Result, conn *pgx.Conn) {
 // pattern names a whole schema (schema.*, published FOR TABLES IN SCHEMA,
 // so tables created later are captured) and no table matches.
 func pgUnmatchedPatterns(ctx context.Context, r *Result, conn *pgx.Conn, key string, src *config.PostgresSource) {
-	rows, err := conn.Query(ctx, `SELECT n.nspname::text, c.relname::text
+	tables, err := pgTableNames(ctx, conn, `SELECT n.nspname::text, c.relname::text
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'`)
 	if err != nil {
-		pgQueryProblem(r, "listing the tables", err)
-		return
-	}
-	defer rows.Close()
-	var tables [][2]string
-	for rows.Next() {
-		var t [2]string
-		if err := rows.Scan(&t[0], &t[1]); err != nil {
-			pgQueryProblem(r, "listing the tables", err)
-			return
-		}
-		tables = append(tables, t)
-	}
-	if err := rows.Err(); err != nil {
 		pgQueryProblem(r, "listing the tables", err)
 		return
 	}
