@@ -84,6 +84,13 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	floor := offsets.Seq{}
 	switch {
 	case cfg.Snapshot == "initial" && !snapshotDone:
+		// A checkpoint without SnapshotDone is the start marker of a
+		// snapshot that did not finish: its chunks may be on the
+		// followers, so the new one clears them first.
+		if r.haveCheckpoint {
+			r.src.log.Warn("snapshot did not finish before the last stop; redoing it, clearing the captured tables on the followers first",
+				"started_at", r.checkpoint.Position.String())
+		}
 		r.tracker = ordering.NewTracker(0, offsets.Seq{})
 		pos, last, err := r.snapshot(ctx, r.haveCheckpoint)
 		if err != nil {
@@ -91,6 +98,10 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		}
 		start, floor = pos, last
 	case r.haveCheckpoint:
+		if !snapshotDone {
+			r.src.log.Warn("a snapshot did not finish before the last stop and snapshot is never: the followers keep what it sent; streaming from where it started",
+				"started_at", r.checkpoint.Position.String())
+		}
 		start, floor = r.checkpoint.Position, r.checkpoint.Seq
 	default:
 		pos, err := r.currentPosition(ctx, r.db)

@@ -18,10 +18,18 @@ import (
 // snapshot transaction started on another connection, the lock released,
 // then the tables read in that transaction. Rows are op=r changes in chunk
 // transactions whose Seq is the recorded position with the chunk number, so
-// they sort before the stream that starts there. With redo (an earlier
-// snapshot did not finish) each table's first chunk starts with a
-// truncate. It returns the position to stream from and the last chunk's
-// Seq, once everything is durable and checkpointed.
+// they sort before the stream that starts there.
+//
+// Before its first chunk is published, the snapshot's start is saved in
+// the checkpoint store (SnapshotDone false): a start that finds it knows
+// an earlier snapshot did not finish, and redoes it (redo). A redo's first
+// chunk truncates every captured table, children before parents, so what
+// the unfinished attempt left on the followers (rows deleted since, or a
+// keyless table's rows) is cleared before the new rows arrive; its chunks
+// sort after the unfinished attempt's (firstChunk).
+//
+// It returns the position to stream from and the last chunk's Seq, once
+// everything is durable and checkpointed.
 func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, offsets.Seq, error) {
 	cfg := r.cfg()
 	r.src.update(func(s *sources.Status) { s.State = sources.StateSnapshotting })
@@ -72,19 +80,38 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 	if err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
 	}
-	r.src.log.Info("snapshot started", "tables", len(tables), "gtids", pos.GTIDs.String(), "binlog", pos.Binlog.String(), "redo", redo)
+	first := uint32(0)
+	if redo {
+		if first, err = firstChunk(r.checkpoint, r.haveCheckpoint, base); err != nil {
+			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
+		}
+	}
+	// The start marker is durable before any chunk can reach a follower.
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: offsets.Seq{Pos: base, Sub: first}}); err != nil {
+		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: record its start: %w", cfg.Name, err)
+	}
+	r.src.log.Info("snapshot started", "tables", len(tables), "gtids", pos.GTIDs.String(), "binlog", pos.Binlog.String(),
+		"redo", redo, "first_chunk", first)
 
-	chunk := uint32(0)
+	chunk := first
 	publish := func(buf *sources.TxnBuffer, last bool) error {
+		if chunk-first >= chunkGeneration {
+			return fmt.Errorf("snapshot of more than %d chunks: raise snapshot_chunk_rows", chunkGeneration)
+		}
 		seq := offsets.Seq{Pos: base, Sub: chunk}
 		txn := &ordering.Txn{Source: cfg.Name, Seq: seq, Pos: pos, CommitTime: started, Snapshot: true, LastSnapshot: last}
 		txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
 		chunk++
 		return r.out.Publish(ctx, txn, buf.Live(), buf.Changes())
 	}
+	if redo {
+		if err := r.truncateChunk(tables, publish); err != nil {
+			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+		}
+	}
 	var rows int64
 	for _, t := range tables {
-		n, err := r.snapshotTable(ctx, snapConn, t, redo, publish)
+		n, err := r.snapshotTable(ctx, snapConn, t, publish)
 		if err != nil {
 			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, t.table.QualifiedName(), err)
 		}
@@ -151,7 +178,7 @@ func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlog
 }
 
 // snapshotTable streams one table's rows in chunks of SnapshotChunkRows.
-func (r *session) snapshotTable(ctx context.Context, conn *sql.Conn, t *binlogTable, truncate bool, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
+func (r *session) snapshotTable(ctx context.Context, conn *sql.Conn, t *binlogTable, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
 	cfg := r.cfg()
 	// selectList reads floats exactly (CAST AS DOUBLE) and skips MariaDB's
 	// hidden hash columns.
@@ -163,11 +190,6 @@ func (r *session) snapshotTable(ctx context.Context, conn *sql.Conn, t *binlogTa
 	var total int64
 	buf := sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes)
 	defer func() { buf.Close() }()
-	if truncate {
-		if err := buf.Add(0, ordering.Change{Table: t.table, Op: ordering.OpTruncate}); err != nil {
-			return 0, err
-		}
-	}
 	raw := make([]sql.RawBytes, len(t.cols))
 	ptrs := make([]any, len(t.cols))
 	for i := range raw {
@@ -200,13 +222,28 @@ func (r *session) snapshotTable(ctx context.Context, conn *sql.Conn, t *binlogTa
 	if err := rows.Err(); err != nil {
 		return total, err
 	}
-	if n > 0 || buf.Live() > 0 {
+	if n > 0 {
 		if err := publish(buf, false); err != nil {
 			return total, err
 		}
 		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
 	}
 	return total, nil
+}
+
+// truncateChunk publishes a redo's first chunk: a truncate of every
+// captured table, children before parents, so a follower that enforces
+// foreign keys can empty each table (a PostgreSQL sink truncates them in
+// one statement). It is a barrier: every later chunk follows it.
+func (r *session) truncateChunk(tables []*binlogTable, publish func(*sources.TxnBuffer, bool) error) error {
+	buf := sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
+	defer buf.Close()
+	for i := len(tables) - 1; i >= 0; i-- {
+		if err := buf.Add(0, ordering.Change{Table: tables[i].table, Op: ordering.OpTruncate}); err != nil {
+			return err
+		}
+	}
+	return publish(buf, false)
 }
 
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }

@@ -88,6 +88,11 @@ var (
 	// binlog_format=ROW, so its changes cannot be replicated; the
 	// snapshot refuses it, permanently.
 	ErrTrxPrecise = errors.New("transaction-precise system-versioned table not supported")
+	// ErrSnapshotRedo: a snapshot that did not finish cannot be redone so
+	// that its chunks sort after the unfinished attempt's: the binlog
+	// position went below the one that attempt recorded (permanent), or
+	// too many attempts share one position (retried).
+	ErrSnapshotRedo = errors.New("snapshot cannot be redone")
 )
 
 // Source captures one MySQL or MariaDB server.
