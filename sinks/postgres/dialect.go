@@ -323,6 +323,17 @@ func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
 // Truncate is TRUNCATE TABLE, which is transactional in PostgreSQL.
 func (d *Dialect) Truncate(n sqlsink.Name) string { return "TRUNCATE TABLE " + d.QuoteName(n) }
 
+// TruncateTables is one TRUNCATE TABLE of every table in ns: PostgreSQL
+// refuses to truncate a table a foreign key references unless the
+// referencing table is named in the same statement.
+func (d *Dialect) TruncateTables(ns []sqlsink.Name) string {
+	names := make([]string, len(ns))
+	for i, n := range ns {
+		names[i] = d.QuoteName(n)
+	}
+	return "TRUNCATE TABLE " + strings.Join(names, ", ")
+}
+
 // Upsert is a multi-row INSERT … ON CONFLICT (key) DO UPDATE SET c =
 // EXCLUDED.c for the non-key columns (DO NOTHING when every column is a
 // key column); a plain INSERT without a key. One statement must not carry

@@ -62,6 +62,7 @@ func TestDDL(t *testing.T) {
 		{dia.DropNotNull(n, sqlsink.ColumnDef{Name: "c", Type: "integer"}), `ALTER TABLE "s"."t" ALTER COLUMN "c" DROP NOT NULL`},
 		{dia.DropColumn(n, "c"), `ALTER TABLE "s"."t" DROP COLUMN IF EXISTS "c"`},
 		{dia.Truncate(n), `TRUNCATE TABLE "s"."t"`},
+		{dia.TruncateTables([]sqlsink.Name{{Schema: "s", Table: "child"}, n}), `TRUNCATE TABLE "s"."child", "s"."t"`},
 	} {
 		if c.got != c.want {
 			t.Errorf("got  %s\nwant %s", c.got, c.want)

@@ -192,6 +192,24 @@ func TestIntegrationEvolve(t *testing.T) {
 	}
 }
 
+// TestIntegrationTruncateReferenced: a table a foreign key references
+// cannot be truncated alone, even once the referencing table is empty;
+// TruncateTables empties both in one statement.
+func TestIntegrationTruncateReferenced(t *testing.T) {
+	d, db, ctx := follower(t)
+	parent, child := sqlsink.Name{Schema: "public", Table: "p"}, sqlsink.Name{Schema: "public", Table: "c"}
+	exec(t, ctx, db, `CREATE TABLE p (id int PRIMARY KEY)`, `CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p)`,
+		`INSERT INTO p VALUES (1)`, `INSERT INTO c VALUES (1, 1)`, d.Truncate(child))
+	if _, err := db.ExecContext(ctx, d.Truncate(parent)); err == nil {
+		t.Fatal("TRUNCATE of the referenced table alone succeeded: the dialect needs no TruncateTables")
+	}
+	exec(t, ctx, db, `INSERT INTO c VALUES (1, 1)`, d.TruncateTables([]sqlsink.Name{child, parent}))
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM p) + (SELECT count(*) FROM c)").Scan(&n); err != nil || n != 0 {
+		t.Errorf("after TruncateTables: %d rows, %v", n, err)
+	}
+}
+
 func TestIntegrationRetryable(t *testing.T) {
 	d, db, ctx := follower(t)
 	exec(t, ctx, db, `CREATE TABLE u (id int PRIMARY KEY)`, `INSERT INTO u VALUES (1)`)

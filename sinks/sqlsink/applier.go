@@ -407,13 +407,16 @@ type Tx struct {
 	// inside itself: a rollback undoes that DDL, so their cached shapes
 	// are forgotten with it.
 	ddl []Name
+	// pendTrunc holds consecutive truncates, written before anything
+	// that follows them (see TableTruncater).
+	pendTrunc []*shape
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it
 // writes the pending rows.
 func (t *Tx) Commit() error {
 	defer t.release()
-	if len(t.pendRows) > 0 {
+	if len(t.pendRows) > 0 || len(t.pendTrunc) > 0 {
 		t.tx.Rollback()
 		t.a.forget(t.ddl)
 		return errors.New("commit with unwritten rows: Record was not called last")

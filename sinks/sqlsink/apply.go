@@ -3,6 +3,7 @@ package sqlsink
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/walship/walship/ordering"
@@ -77,6 +78,19 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 		t.pendBytes += size
 		return nil
 	}
+	if ch.Op == ordering.OpTruncate {
+		// Consecutive truncates gather into one statement (TableTruncater);
+		// rows pending before them are written first.
+		if len(t.pendRows) > 0 {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+		}
+		if !slices.Contains(t.pendTrunc, sh) {
+			t.pendTrunc = append(t.pendTrunc, sh)
+		}
+		return nil
+	}
 	if err := t.flush(ctx); err != nil {
 		return err
 	}
@@ -85,11 +99,6 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 		return t.update(ctx, sh, ch)
 	case ordering.OpDelete:
 		return t.delete(ctx, sh, ch)
-	case ordering.OpTruncate:
-		if _, err := t.tx.ExecContext(ctx, t.a.d.Truncate(sh.name)); err != nil {
-			return t.fail(sh, ch.Op, err)
-		}
-		return nil
 	}
 	return fmt.Errorf("apply to %s: unknown op %q", sh.name, ch.Op)
 }
@@ -136,10 +145,13 @@ func rowKey(row []any, key []int) string {
 	return b.String()
 }
 
-// flush writes the pending rows: one bulk load when the dialect has one
+// flush writes the pending truncates, then the pending rows: one bulk load when the dialect has one
 // and the batch is large, otherwise multi-row statements within the
 // engines' parameter limits.
 func (t *Tx) flush(ctx context.Context) error {
+	if err := t.truncate(ctx); err != nil {
+		return err
+	}
 	if len(t.pendRows) == 0 {
 		return nil
 	}
@@ -175,6 +187,32 @@ func (t *Tx) flush(ctx context.Context) error {
 		}
 		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 			return t.fail(sh, op, err)
+		}
+	}
+	return nil
+}
+
+// truncate writes the pending truncates: one statement with a
+// TableTruncater dialect, else one per table in the order received.
+func (t *Tx) truncate(ctx context.Context) error {
+	if len(t.pendTrunc) == 0 {
+		return nil
+	}
+	shs := t.pendTrunc
+	t.pendTrunc = nil
+	if tt, ok := t.a.d.(TableTruncater); ok {
+		names := make([]Name, len(shs))
+		for i, sh := range shs {
+			names[i] = sh.name
+		}
+		if _, err := t.tx.ExecContext(ctx, tt.TruncateTables(names)); err != nil {
+			return t.fail(shs[0], ordering.OpTruncate, err)
+		}
+		return nil
+	}
+	for _, sh := range shs {
+		if _, err := t.tx.ExecContext(ctx, t.a.d.Truncate(sh.name)); err != nil {
+			return t.fail(sh, ordering.OpTruncate, err)
 		}
 	}
 	return nil

@@ -152,6 +152,18 @@ type BulkLoader interface {
 	BulkLoad(ctx context.Context, conn *sql.Conn, n Name, cols, key []string, rows [][]any) error
 }
 
+// TableTruncater is implemented by a Dialect whose truncate of a table
+// that a foreign key references fails unless the referencing table is
+// truncated in the same statement, even when it is empty (PostgreSQL).
+// The applier gathers a transaction's consecutive truncates (a redone
+// snapshot's first chunk truncates every captured table, children first;
+// a PostgreSQL source's TRUNCATE of several tables) into one statement.
+// Other dialects get one Truncate per table, in the order received.
+type TableTruncater interface {
+	// TruncateTables empties ns (at least one) in one statement.
+	TruncateTables(ns []Name) string
+}
+
 // ColumnDef is a column to create.
 type ColumnDef struct {
 	Name    string

@@ -6,7 +6,9 @@
 //   - Rows: inserts and snapshot rows become multi-row INSERTs (snapshot
 //     rows as upserts), updates are keyed by the before image's primary key
 //     (so a key change works) and leave unchanged values out of SET,
-//     deletes are keyed likewise, truncates empty the table. A table without
+//     deletes are keyed likewise, truncates empty the table (consecutive
+//     truncates in one statement where the engine needs it for foreign
+//     keys: TableTruncater). A table without
 //     a primary key matches one row on the full before image; without a
 //     before image that is an error naming the table. An update or delete
 //     that finds no row is an error (the follower diverged): never skipped.
