@@ -15,8 +15,8 @@ import (
 )
 
 // TestMariaDBSnapshotKilledMidway (issue 27): the daemon is killed by
-// SIGKILL in the middle of a MariaDB source's initial snapshot, after part
-// of it is in Kafka. Between the two attempts the source deletes rows the
+// SIGKILL in the middle of a MariaDB source's initial snapshot, once every
+// follower applied the part of it that holds a keyless table. Between the two attempts the source deletes rows the
 // first attempt sent (customers and their orders, under the followers'
 // foreign keys), updates others, and changes a keyless table: deletes
 // rows, and inserts copies of rows it already holds. The restarted daemon
@@ -32,8 +32,8 @@ func TestMariaDBSnapshotKilledMidway(t *testing.T) {
 	for _, q := range []string{
 		`CREATE TABLE a_notes (n int, msg varchar(20))`,
 		`INSERT INTO a_notes SELECT seq % 1000, 'm' FROM seq_1_to_3000`,
-		`INSERT INTO customers SELECT seq, concat('customer ', seq, ' ', repeat('n', 40)) FROM seq_1_to_100000`,
-		`INSERT INTO orders SELECT seq * 10, seq, (seq % 1000) + 0.25, 0 FROM seq_1_to_100000`,
+		`INSERT INTO customers SELECT seq, concat('customer ', seq, ' ', repeat('n', 40)) FROM seq_1_to_250000`,
+		`INSERT INTO orders SELECT seq * 10, seq, (seq % 1000) + 0.25, 0 FROM seq_1_to_250000`,
 	} {
 		if _, err := e.src.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -41,18 +41,18 @@ func TestMariaDBSnapshotKilledMidway(t *testing.T) {
 	}
 	status := "http://" + regexp.MustCompile(`listen: "([^"]+)"`).FindStringSubmatch(mustRead(t, e.cfgPath))[1] + "/api/v1/status"
 
-	// Attempt one: killed once a chunk of customers is in Kafka (the
-	// snapshot reads a_notes, accounts, customers, then orders, in chunks
-	// of 10,000 rows).
+	// Attempt one: killed once every follower holds the keyless table
+	// (the snapshot reads a_notes, accounts, customers, then orders, in
+	// chunks of 10,000 rows), with the source still snapshotting.
 	e.start()
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		st, ok := sourceStatus(status)
 		if ok && st.State == "streaming" {
 			t.Skip("the snapshot finished before the kill; nothing to redo")
 		}
-		if ok && st.State == "snapshotting" && st.SnapshotRows >= 15000 {
-			t.Logf("killed with %d snapshot rows published", st.SnapshotRows)
+		if ok && st.State == "snapshotting" && followersHave(e, "a_notes", 3000) {
+			t.Logf("killed with %d snapshot rows published, a_notes on every follower", st.SnapshotRows)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -122,6 +122,17 @@ func TestMariaDBSnapshotKilledMidway(t *testing.T) {
 	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "snapshot did not finish before the last stop") {
 		t.Errorf("the restarted daemon did not say it redoes the snapshot; log tail:\n%s", e.logTail())
 	}
+}
+
+// followersHave reports whether table has n rows on every follower.
+func followersHave(e *e2e, table string, n int) bool {
+	for _, db := range e.followers {
+		var got int
+		if db.QueryRow("SELECT count(*) FROM "+table).Scan(&got) != nil || got != n {
+			return false
+		}
+	}
+	return true
 }
 
 // sourceStatus reads the daemon's one source from its status API.
