@@ -45,6 +45,10 @@
 //   - The initial snapshot takes a brief global read lock, records the GTID
 //     set and binlog position, starts a consistent-snapshot transaction,
 //     unlocks, and reads the tables; the stream starts at the recorded set.
+//     Its start is checkpointed (SnapshotDone false) before the first
+//     chunk; a start that finds that mark redoes the snapshot, beginning
+//     with a chunk that truncates every captured table (children first) and
+//     numbering its chunks after the unfinished attempt's (firstChunk).
 //   - Unique and foreign keys, which the binlog does not carry, are read
 //     from information_schema for dependency tracking, and re-read after
 //     DDL touching the table.

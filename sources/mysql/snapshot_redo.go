@@ -26,7 +26,10 @@ const (
 // applied, so the redo's chunks must sort above all of them. A redo at a
 // later binlog position does so by Pos. One at the same position (nothing
 // was written to the binlog in between) starts a new generation, after
-// every chunk the unfinished attempt could have numbered.
+// every chunk the unfinished attempt could have numbered. (walship replay
+// --from snapshot starts at the newest chunk numbered 0: for such a redo,
+// the unfinished attempt's first chunk, which the redo's truncates then
+// clear.)
 func firstChunk(prev offsets.Checkpoint, havePrev bool, base uint64) (uint32, error) {
 	if !havePrev || prev.SnapshotDone {
 		return 0, nil
