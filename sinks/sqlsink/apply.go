@@ -193,7 +193,7 @@ func (t *Tx) flush(ctx context.Context) error {
 }
 
 // truncate writes the pending truncates: one statement with a
-// TableTruncater dialect, else one per table in the order received.
+// TableTruncater dialect, else one per table, children first.
 func (t *Tx) truncate(ctx context.Context) error {
 	if len(t.pendTrunc) == 0 {
 		return nil
@@ -210,12 +210,48 @@ func (t *Tx) truncate(ctx context.Context) error {
 		}
 		return nil
 	}
-	for _, sh := range shs {
+	for _, sh := range childrenFirst(shs) {
 		if _, err := t.tx.ExecContext(ctx, t.a.d.Truncate(sh.name)); err != nil {
 			return t.fail(sh, ordering.OpTruncate, err)
 		}
 	}
 	return nil
+}
+
+// childrenFirst orders shapes so that a table comes before the tables its
+// foreign keys reference: a DELETE FROM of a parent whose children still
+// hold rows fails. Otherwise (and in a cycle) the order received is kept.
+func childrenFirst(shs []*shape) []*shape {
+	out := make([]*shape, 0, len(shs))
+	state := map[*shape]int{} // 1 visiting, 2 done
+	var visit func(*shape)
+	visit = func(p *shape) {
+		if state[p] != 0 {
+			return
+		}
+		state[p] = 1
+		for _, c := range shs {
+			if c != p && references(c.src, p.src) {
+				visit(c)
+			}
+		}
+		state[p] = 2
+		out = append(out, p)
+	}
+	for _, sh := range shs {
+		visit(sh)
+	}
+	return out
+}
+
+// references reports whether a foreign key of child references parent.
+func references(child, parent *ordering.Table) bool {
+	for _, fk := range child.ForeignKeys {
+		if fk.ParentSchema == parent.Schema && fk.ParentTable == parent.Name {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *Tx) insert(n Name, cols []string, rows int) string {

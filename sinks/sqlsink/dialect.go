@@ -158,7 +158,8 @@ type BulkLoader interface {
 // The applier gathers a transaction's consecutive truncates (a redone
 // snapshot's first chunk truncates every captured table, children first;
 // a PostgreSQL source's TRUNCATE of several tables) into one statement.
-// Other dialects get one Truncate per table, in the order received.
+// Other dialects get one Truncate per table, each table before the tables
+// its foreign keys reference (else in the order received).
 type TableTruncater interface {
 	// TruncateTables empties ns (at least one) in one statement.
 	TruncateTables(ns []Name) string
