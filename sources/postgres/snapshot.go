@@ -20,8 +20,9 @@ import (
 // streamed transaction, which commits at or after that point. Parents are
 // read before children, and chunks get dependencies like any transaction,
 // so a follower with enforced foreign keys applies them in a valid order.
-// With redo, each table's first chunk starts with a truncate, clearing what
-// an unfinished earlier snapshot left on the followers.
+// With redo, the first chunk truncates every table, children before
+// parents, clearing what an unfinished earlier snapshot left on the
+// followers.
 //
 // It returns once the last chunk is durable, and checkpoints it.
 func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, redo bool) (offsets.Seq, error) {
@@ -75,8 +76,25 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		chunk++
 		return r.out.Publish(ctx, txn, buf.Live(), buf.Changes())
 	}
+	if redo {
+		// Children before parents, in one chunk: a follower with foreign
+		// keys can empty every table (a PostgreSQL follower truncates them
+		// in one statement).
+		buf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
+		for i := len(rels) - 1; i >= 0; i-- {
+			if err := buf.Add(0, ordering.Change{Table: rels[i].table, Op: ordering.OpTruncate}); err != nil {
+				buf.Close()
+				return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+			}
+		}
+		err := publish(buf, false)
+		buf.Close()
+		if err != nil {
+			return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+		}
+	}
 	for _, rel := range rels {
-		n, err := r.snapshotTable(ctx, rel, redo, publish)
+		n, err := r.snapshotTable(ctx, rel, publish)
 		if err != nil {
 			return offsets.Seq{}, fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, rel.table.QualifiedName(), err)
 		}
@@ -117,7 +135,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 // partitioned table is read whole: the rows of every partition attached in
 // the exported snapshot, as rows of the root, just as the stream names
 // them (publish_via_partition_root).
-func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate bool, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
+func (r *session) snapshotTable(ctx context.Context, rel *relation, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
 	cfg := r.cfg()
 	names := make([]string, len(rel.table.Columns))
 	for i, c := range rel.table.Columns {
@@ -135,14 +153,8 @@ func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate boo
 	defer r.conn.Exec(context.WithoutCancel(ctx), "CLOSE walship_snapshot")
 	fetch := fmt.Sprintf("FETCH FORWARD %d FROM walship_snapshot", cfg.SnapshotChunkRows)
 	var total int64
-	first := true
 	for {
 		buf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
-		if first && truncate {
-			if err := buf.Add(0, ordering.Change{Table: rel.table, Op: ordering.OpTruncate}); err != nil {
-				return total, err
-			}
-		}
 		rr := r.conn.PgConn().ExecParams(ctx, fetch, nil, nil, nil, nil)
 		n := 0
 		for rr.NextRow() {
@@ -170,14 +182,13 @@ func (r *session) snapshotTable(ctx context.Context, rel *relation, truncate boo
 		}
 		total += int64(n)
 		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
-		if n > 0 || (first && truncate) {
+		if n > 0 {
 			if err := publish(buf, false); err != nil {
 				buf.Close()
 				return total, err
 			}
 		}
 		buf.Close()
-		first = false
 		if n < cfg.SnapshotChunkRows {
 			return total, nil
 		}
