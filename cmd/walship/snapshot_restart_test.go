@@ -16,25 +16,42 @@ import (
 
 // TestMariaDBSnapshotKilledMidway (issue 27): the daemon is killed by
 // SIGKILL in the middle of a MariaDB source's initial snapshot, once every
-// follower applied the part of it that holds a keyless table. Between the two attempts the source deletes rows the
-// first attempt sent (customers and their orders, under the followers'
-// foreign keys), updates others, and changes a keyless table: deletes
-// rows, and inserts copies of rows it already holds. The restarted daemon
-// redoes the snapshot, clearing the captured tables on every follower
-// first (children before parents: one TRUNCATE on PostgreSQL, DELETEs on
-// MariaDB and SQLite), then streams a workload. walship verify finds all
-// three followers equal to the source, the keyless table compared as a
-// multiset, and the keyless table's row counts match the source's.
-func TestMariaDBSnapshotKilledMidway(t *testing.T) {
+// follower applied the part of it that holds a keyless table. Between the
+// two attempts the source deletes rows the first attempt sent (customers
+// and their orders, under the followers' foreign keys), updates others,
+// and changes the keyless table: deletes rows, and inserts copies of rows
+// it already holds. The restarted daemon redoes the snapshot, clearing the
+// captured tables on every follower first (children before parents: one
+// TRUNCATE on PostgreSQL, DELETEs on MariaDB and SQLite), then streams a
+// workload. walship verify finds all three followers equal to the source,
+// the keyless table compared as a multiset, and the keyless table's row
+// counts match the source's.
+func TestMariaDBSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "mariadb") }
+
+// TestPostgresSnapshotKilledMidway: the same from a PostgreSQL source,
+// whose redo drops the slot and snapshots with a new one.
+func TestPostgresSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "postgres") }
+
+func snapshotKilledMidway(t *testing.T, engine string) {
 	testenv.Integration(t)
-	e := newE2EFrom(t, "mariadb", 2)
+	e := newE2EFrom(t, engine, 2)
 	withHTTP(t, e)
-	for _, q := range []string{
+	setup := []string{
 		`CREATE TABLE a_notes (n int, msg varchar(20))`,
 		`INSERT INTO a_notes SELECT seq % 1000, 'm' FROM seq_1_to_3000`,
 		`INSERT INTO customers SELECT seq, concat('customer ', seq, ' ', repeat('n', 40)) FROM seq_1_to_250000`,
 		`INSERT INTO orders SELECT seq * 10, seq, (seq % 1000) + 0.25, 0 FROM seq_1_to_250000`,
-	} {
+	}
+	if engine == "postgres" {
+		setup = []string{
+			`CREATE TABLE a_notes (n int, msg varchar(20))`,
+			`ALTER TABLE a_notes REPLICA IDENTITY FULL`, // keyless, and its deletes published
+			`INSERT INTO a_notes SELECT g % 1000, 'm' FROM generate_series(1, 3000) g`,
+			`INSERT INTO customers SELECT g, 'customer ' || g || ' ' || repeat('n', 40) FROM generate_series(1, 250000) g`,
+			`INSERT INTO orders SELECT g * 10, g, (g % 1000) + 0.25, 0 FROM generate_series(1, 250000) g`,
+		}
+	}
+	for _, q := range setup {
 		if _, err := e.src.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
