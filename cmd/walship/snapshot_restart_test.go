@@ -115,9 +115,10 @@ func snapshotKilledMidway(t *testing.T, engine string) {
 	}
 
 	for _, sink := range []string{"pgf", "myf", "lite"} {
-		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--timeout", "240s")
+		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--timeout", "420s")
 		if code != 0 || !strings.Contains(out, "sink "+sink+": equal: 4 tables") {
-			t.Fatalf("verify %s: exit %d:\n%s\nlog tail:\n%s", sink, code, out, e.logTail())
+			_, st, _ := get(status)
+			t.Fatalf("verify %s: exit %d:\n%s\nstatus: %s\nwarnings and errors:\n%s", sink, code, out, st, problems(e))
 		}
 		t.Logf("verify %s:\n%s", sink, out)
 	}
@@ -139,6 +140,18 @@ func snapshotKilledMidway(t *testing.T, engine string) {
 	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "snapshot did not finish before the last stop") {
 		t.Errorf("the restarted daemon did not say it redoes the snapshot; log tail:\n%s", e.logTail())
 	}
+}
+
+// problems is the daemon log's last warnings and errors.
+func problems(e *e2e) string {
+	b, _ := os.ReadFile(e.dir + "/walship.log")
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-30):], "\n")
 }
 
 // followersHave reports whether table has n rows on every follower.
