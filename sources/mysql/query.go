@@ -13,7 +13,8 @@ import (
 
 // query handles a QUERY_EVENT. Transaction control (BEGIN, COMMIT,
 // ROLLBACK, savepoints, XA) acts on the open transaction; any other
-// statement inside a transaction stops the source (ErrStatement), and
+// statement inside a transaction that may touch a captured table stops the
+// source (ErrStatement; another database's statement is skipped), and
 // outside one it is DDL (see ddl).
 func (r *session) query(ctx context.Context, h *replication.EventHeader, e *replication.QueryEvent) error {
 	st := parseTxnStmt(string(e.Query))
@@ -60,10 +61,32 @@ func (r *session) query(ctx context.Context, h *replication.EventHeader, e *repl
 			return nil
 		}
 	}
+	if r.inTxn && !mayTouchCaptured(r.cfg().Tables, string(e.Schema), string(e.Query)) {
+		// Another database's statement (a session with binlog_format
+		// STATEMENT, a transaction-precise versioned table elsewhere on
+		// the server): no captured row is in it.
+		r.src.log.Debug("statement of an uncaptured database inside a transaction", "schema", string(e.Schema), "gtid", r.curGTID)
+		return nil
+	}
 	if r.inTxn {
 		return r.stop(h, ErrStatement, fmt.Sprintf("statement %s (a QUERY_EVENT) inside a transaction, which is neither transaction control nor CREATE TABLE ... SELECT (a session with binlog_format=STATEMENT or MIXED, or a transaction-precise system-versioned table, whose changes MariaDB binlogs as statements?)", stmtVerb(string(e.Query))))
 	}
 	return r.ddl(ctx, string(e.Schema), strings.TrimSpace(string(e.Query)), h, e.GSet)
+}
+
+// mayTouchCaptured reports whether a statement run with default schema
+// schema may change a captured table: its schema is captured, or its text
+// names a captured schema, or a pattern's schema is a wildcard (then it
+// cannot be ruled out). Only a statement that may not is skipped.
+func mayTouchCaptured(patterns []string, schema, query string) bool {
+	lq := strings.ToLower(query)
+	for _, p := range patterns {
+		ps, _, _ := strings.Cut(p, ".")
+		if strings.Contains(ps, "*") || strings.EqualFold(ps, schema) || strings.Contains(lq, strings.ToLower(ps)) {
+			return true
+		}
+	}
+	return false
 }
 
 // stop is the permanent error that stops the source at the event h: what

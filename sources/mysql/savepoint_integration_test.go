@@ -261,3 +261,23 @@ func TestUndefinedCharsetBytesStop(t *testing.T) {
 	t.Logf("error: %v", err)
 	sameShapes(t, txnShapes(h.read()), []string{"g c 1=Αβ"})
 }
+
+// TestOtherDatabaseStatementsSkipped: a statement-format transaction of a
+// database walship does not capture (another application on the server)
+// does not stop the source; the captured changes after it arrive.
+func TestOtherDatabaseStatementsSkipped(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE a (id int PRIMARY KEY, v varchar(10))`)
+	other := h.name + "_other"
+	h.exec("CREATE DATABASE " + other)
+	t.Cleanup(func() { h.exec("DROP DATABASE IF EXISTS " + other) })
+	h.exec("CREATE TABLE " + other + ".t (id int PRIMARY KEY)")
+	cfg := h.config()
+	h.start(cfg)
+	waitStreaming(t, h)
+	h.exec("USE " + other + "; SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT; " +
+		"SET SESSION binlog_format = 'ROW'; USE " + h.name)
+	h.exec("INSERT INTO a VALUES (1, 'x')")
+	h.caughtUp()
+	h.stop()
+	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x"})
+}

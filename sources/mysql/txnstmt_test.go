@@ -79,3 +79,23 @@ func TestStmtVerb(t *testing.T) {
 		}
 	}
 }
+
+// TestMayTouchCaptured: only a statement that cannot concern a captured
+// table is skipped inside a transaction.
+func TestMayTouchCaptured(t *testing.T) {
+	for _, c := range []struct {
+		patterns      []string
+		schema, query string
+		want          bool
+	}{
+		{[]string{"shop.*"}, "shop", "UPDATE t SET v = 1", true},
+		{[]string{"shop.*"}, "other", "UPDATE t SET v = 1", false},
+		{[]string{"shop.*"}, "other", "UPDATE Shop.t SET v = 1", true},
+		{[]string{"shop.orders"}, "", "INSERT INTO `shop`.`orders` VALUES (1)", true},
+		{[]string{"*.orders"}, "other", "UPDATE t SET v = 1", true},
+	} {
+		if got := mayTouchCaptured(c.patterns, c.schema, c.query); got != c.want {
+			t.Errorf("%v %q %q: %v", c.patterns, c.schema, c.query, got)
+		}
+	}
+}
