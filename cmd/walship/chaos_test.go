@@ -65,6 +65,7 @@ type chaosSource struct {
 // newChaos builds the pipeline for the given source engines.
 func newChaos(t *testing.T, seed uint64, engines ...string) *chaos {
 	t.Helper()
+	testenv.Integration(t)
 	c := &chaos{t: t, name: fmt.Sprintf("walship_chaos_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: t.TempDir(),
 		rng: rand.New(rand.NewPCG(seed, 3)), seed: seed, proxies: map[string]*faultproxy.Proxy{}}
 	t.Logf("chaos seed %d (rerun with WALSHIP_CHAOS_SEED=%d)", seed, seed)

@@ -62,6 +62,7 @@ func (e *e2e) withKafka(t *testing.T, line string) {
 // that does not print the password; TLS without the right CA is a
 // certificate error, never a plaintext connection.
 func TestKafkaSASLAndTLS(t *testing.T) {
+	testenv.Integration(t)
 	saslAddr, tlsAddr, ca := os.Getenv("WALSHIP_TEST_KAFKA_SASL"), os.Getenv("WALSHIP_TEST_KAFKA_TLS"), os.Getenv("WALSHIP_TEST_KAFKA_TLS_CA")
 	if saslAddr == "" || tlsAddr == "" || ca == "" {
 		t.Fatal("WALSHIP_TEST_KAFKA_SASL/TLS/TLS_CA unset: source deploy/local/env.sh")
@@ -195,6 +196,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // with a CA that did not sign the server's certificate both fail with a
 // certificate error (no plaintext fallback).
 func TestSourceTLS(t *testing.T) {
+	testenv.Integration(t)
 	ca := os.Getenv("WALSHIP_TEST_TLS_CA")
 	if ca == "" {
 		t.Fatal("WALSHIP_TEST_TLS_CA unset: source deploy/local/env.sh")

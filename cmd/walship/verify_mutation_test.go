@@ -184,6 +184,7 @@ var sourceMutations = map[string][]mutation{
 }
 
 func TestVerifyMutations(t *testing.T) {
+	testenv.Integration(t)
 	kinds := map[verify.Kind]bool{}
 	for _, src := range []string{"postgres", "mariadb"} {
 		t.Run(src, func(t *testing.T) { verifyMutations(t, src, kinds) })
