@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS orders (
   total       numeric(12,2) NOT NULL,
   placed_at   timestamptz NOT NULL DEFAULT now()
 );
+-- Updates carry their old row, so walship sees the parent an order left
+-- and the email a customer freed, and applies them in parallel.
+ALTER TABLE customers REPLICA IDENTITY FULL;
+ALTER TABLE orders REPLICA IDENTITY FULL;
 INSERT INTO customers (email, name) VALUES ('ada@example.com', 'Ada'), ('alan@example.com', 'Alan')
   ON CONFLICT (email) DO NOTHING;
 SQL
