@@ -410,18 +410,19 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 			return p.fail(fmt.Errorf("transaction %s has more than the %d changes announced", txn.Seq, count))
 		}
 		name := ch.Table.QualifiedName()
+		topic := TopicName(p.cfg.TopicPrefix, ch.Table.Schema, ch.Table.Name)
 		if _, ok := perTable[name]; !ok {
 			tables = append(tables, name)
+			// Once per table and transaction, not per change.
+			if err := p.claim(topic, ch.Table); err != nil {
+				return p.fail(err)
+			}
 		}
 		rec, err := p.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, CollectionIndex: perTable[name], Count: count})
 		if err != nil {
 			return p.fail(err)
 		}
 		perTable[name]++
-		topic := TopicName(p.cfg.TopicPrefix, ch.Table.Schema, ch.Table.Name)
-		if err := p.claim(topic, ch.Table); err != nil {
-			return p.fail(err)
-		}
 		n, err := p.topics.Ensure(ctx, topic, 0)
 		if err != nil {
 			return p.fail(err)
