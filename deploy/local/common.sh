@@ -37,9 +37,27 @@ resolve_jars() {
   fi
 }
 
-# port_open HOST PORT: true when something accepts TCP connections there.
+# port_open HOST PORT: true when a socket listens on TCP PORT (of HOST or of
+# every address). It reads the kernel's socket table rather than connecting:
+# our ports lie in the ephemeral range, and a connect to a port nobody listens
+# on can pick that same port as its source (a TCP self-connect). The socket it
+# leaves in TIME_WAIT then keeps the server from binding for a minute.
 port_open() {
-  timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+  local host="$1" port hexport want f
+  port="$2"
+  hexport="$(printf '%04X' "$port")"
+  want="$(printf '%02X%02X%02X%02X' $(echo "$host" | tr '.' ' ' | awk '{print $4, $3, $2, $1}') 2>/dev/null || true)"
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [[ -r "$f" ]] || continue
+    # Columns: sl local_address rem_address st ...; st 0A is LISTEN.
+    awk -v p=":$hexport" -v a="$want" '
+      $4 == "0A" && substr($2, length($2) - 4) == p {
+        split($2, la, ":")
+        if (la[1] == a || la[1] ~ /^0+$/ || length(la[1]) == 32) { found = 1 }
+      }
+      END { exit !found }' "$f" && return 0
+  done
+  return 1
 }
 
 # pid_alive PIDFILE [PATTERN]: true when the pid in PIDFILE runs and its command
