@@ -51,6 +51,10 @@ type Column struct {
 	Scale     int `json:"scale,omitempty"`
 	// Enum holds the labels of an enum or set type, in declared order.
 	Enum []string `json:"enum,omitempty"`
+	// Default is what rows that existed when the column was added read in
+	// it at the source (see Default); nil when NULL or not known (log
+	// records written before walship carried defaults).
+	Default *Default `json:"default,omitempty"`
 }
 
 // ForeignKey is a reference from some columns of a table to a parent key.
