@@ -114,9 +114,18 @@ func (d *Dialect) ifExists(not bool) string {
 	return " IF EXISTS"
 }
 
-// AddColumn is ALTER TABLE … ADD COLUMN [IF NOT EXISTS].
+// AddColumn is ALTER TABLE … ADD COLUMN [IF NOT EXISTS] … [DEFAULT
+// literal] (MariaDB adds a column with a constant default instantly).
 func (d *Dialect) AddColumn(n sqlsink.Name, c sqlsink.ColumnDef) string {
-	return "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN" + d.ifExists(true) + " " + d.columnDef(c)
+	s := "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN" + d.ifExists(true) + " " + d.columnDef(c)
+	if c.Default != "" {
+		if d.server().mariadb {
+			s += " DEFAULT " + c.Default
+		} else {
+			s += " DEFAULT (" + c.Default + ")" // MySQL 8: TEXT, BLOB and JSON defaults are expressions
+		}
+	}
+	return s
 }
 
 // DropNotNull is MODIFY COLUMN c <type> NULL: c.Type must be the column's

@@ -305,9 +305,14 @@ func (d *Dialect) CreateTable(n sqlsink.Name, cols []sqlsink.ColumnDef, primaryK
 	return append(stmts, "CREATE TABLE IF NOT EXISTS "+d.QuoteName(n)+" ("+strings.Join(defs, ", ")+")")
 }
 
-// AddColumn is ALTER TABLE … ADD COLUMN IF NOT EXISTS.
+// AddColumn is ALTER TABLE … ADD COLUMN IF NOT EXISTS [DEFAULT literal]
+// (a constant default is stored once, not written into every row).
 func (d *Dialect) AddColumn(n sqlsink.Name, c sqlsink.ColumnDef) string {
-	return "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN IF NOT EXISTS " + d.columnDef(c)
+	s := "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN IF NOT EXISTS " + d.columnDef(c)
+	if c.Default != "" {
+		s += " DEFAULT " + c.Default
+	}
+	return s
 }
 
 // DropNotNull is ALTER COLUMN … DROP NOT NULL.

@@ -206,9 +206,15 @@ func (d *Dialect) CreateTable(n sqlsink.Name, cols []sqlsink.ColumnDef, primaryK
 	return []string{"CREATE TABLE IF NOT EXISTS " + d.QuoteName(n) + " (" + strings.Join(defs, ", ") + ")"}
 }
 
-// AddColumn adds a nullable column (SQLite DDL is transactional).
+// AddColumn adds a nullable column (SQLite DDL is transactional), with a
+// constant default its existing rows read (converted by the column's
+// affinity, as a bound value is).
 func (d *Dialect) AddColumn(n sqlsink.Name, c sqlsink.ColumnDef) string {
-	return "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN " + d.QuoteIdent(c.Name) + " " + c.Type
+	s := "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN " + d.QuoteIdent(c.Name) + " " + c.Type
+	if c.Default != "" {
+		s += " DEFAULT " + c.Default
+	}
+	return s
 }
 
 // DropNotNull does nothing ("SELECT 1"): walship's SQLite columns are never

@@ -94,6 +94,11 @@ type Dialect interface {
 	// the follower cannot hold is an error wrapping ErrUnsupported that
 	// names the column and why; it never silently changes the value.
 	Param(c ordering.Column, v ordering.Value) (any, error)
+	// Literal is v (of column c, never NULL) as a constant of the
+	// engine's SQL, for a DEFAULT clause: the value Param would bind, so a
+	// row reading it holds what a row bound with Param does. Errors as
+	// Param's.
+	Literal(c ordering.Column, v ordering.Value) (string, error)
 
 	// Columns introspects a follower table inside tx; exists is false when
 	// the table is missing.
@@ -170,6 +175,9 @@ type ColumnDef struct {
 	Name    string
 	Type    string
 	NotNull bool
+	// Default is a Literal the column's existing rows take when it is
+	// added (AddColumn only), or "".
+	Default string
 }
 
 // Meta tables, created by Applier.Prepare in every follower. Sequences are

@@ -30,7 +30,12 @@
 //     (Dialect.WidenType); otherwise the sink stops with a
 //     *ColumnTypeError (ErrIncompatible) naming the table, the column and
 //     both types, and the scheduler adds the position. A value is never
-//     rounded or truncated into a narrower column.
+//     rounded or truncated into a narrower column. A column the source
+//     added with a constant default (ordering.Default) is added with the
+//     same default (Dialect.Literal), so the follower's existing rows read
+//     what the source's do; one whose default gave existing rows values
+//     the log does not carry (Default.Expr) stops the sink with a
+//     *DefaultError (ErrNotInLog) unless the follower table is empty.
 //   - Positions: walship_applied rows are written by Tx.Record inside the
 //     data transaction; Fold moves the watermark in walship_positions. Both
 //     tables live in the follower, so a restart reads exactly what was

@@ -242,10 +242,14 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 		have, ok := ft.cols[c.Name]
 		if !ok {
 			def := ColumnDef{Name: c.Name, Type: want}
+			if err := a.columnDefault(ctx, tx, ft, t, c, &def); err != nil {
+				return err
+			}
 			if err := a.exec(ctx, tx, a.d.AddColumn(ft.name, def)); err != nil {
 				return fmt.Errorf("add column %s to %s: %w", c.Name, ft.name, err)
 			}
-			a.log.Info("added follower column", "table", ft.name.String(), "column", c.Name, "type", want)
+			a.log.Info("added follower column", "table", ft.name.String(), "column", c.Name, "type", want,
+				"with_default", def.Default != "")
 			ft.cols[c.Name] = FollowerColumn{Name: c.Name, Type: strings.ToLower(want), Nullable: true}
 			continue
 		}
@@ -363,4 +367,61 @@ func (a *Applier) inTx(ctx context.Context, tx *sql.Tx, f func(*sql.Tx) error) e
 	}
 	defer own.Rollback()
 	return f(own)
+}
+
+// ErrNotInLog is wrapped when the source changed rows by a schema change
+// that wrote no row to its log (a column added with a volatile default),
+// so the follower cannot follow.
+var ErrNotInLog = errors.New("a schema change changed rows the log does not carry")
+
+// DefaultError is a column the source added with a default whose values
+// in the rows it already held are not in the log (Default.Expr), to a
+// follower table that holds rows. It wraps ErrNotInLog.
+type DefaultError struct {
+	Source string // source table
+	Table  string // follower table
+	Column string
+	Expr   string // the source's default expression
+}
+
+func (e *DefaultError) Error() string {
+	return fmt.Sprintf("%s: column %s was added to %s with DEFAULT %s, which gave the rows the table already held values "+
+		"the source's log does not carry; follower table %s holds rows, which would read NULL. Add the column to %s yourself "+
+		"with the source's values and restart the sink, or rebuild the follower from a new snapshot (walship replay --resnapshot)",
+		ErrNotInLog, e.Column, e.Source, e.Expr, e.Table, e.Table)
+}
+
+// Unwrap returns ErrNotInLog.
+func (e *DefaultError) Unwrap() error { return ErrNotInLog }
+
+// columnDefault sets def.Default to the literal of source column c's
+// default, so that the follower's existing rows read what the source's
+// do; or stops with a DefaultError when those values are not in the log
+// and the follower table holds rows.
+func (a *Applier) columnDefault(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, c ordering.Column, def *ColumnDef) error {
+	d := c.Default
+	switch {
+	case d == nil:
+		return nil
+	case d.Constant():
+		lit, err := a.d.Literal(c, d.Value)
+		if err != nil {
+			return fmt.Errorf("add column %s to %s with the source's default: %w", c.Name, ft.name, err)
+		}
+		def.Default = lit
+		return nil
+	case d.Expr == "":
+		return nil
+	}
+	var one int
+	err := a.inTx(ctx, tx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT 1 FROM "+a.d.QuoteName(ft.name)+" LIMIT 1").Scan(&one)
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil // no row to give a value
+	case err != nil:
+		return fmt.Errorf("inspect follower table %s: %w", ft.name, err)
+	}
+	return &DefaultError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, Expr: d.Expr}
 }
