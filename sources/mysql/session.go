@@ -76,6 +76,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		return err
 	}
 	r.keys.logged = logged
+	r.keys.mariadb = cfg.Flavor == "mariadb"
 	r.clock = newLogicalClock(0)
 	r.tables = map[uint64]*binlogTable{}
 	r.byName = map[string]*binlogTable{}
