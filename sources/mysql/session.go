@@ -121,6 +121,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		r.tracker = ordering.NewTracker(0, floor)
 	}
 	r.saved, r.savedPos = floor, start
+	r.out.Resume(floor)
 	r.gset = start.GTIDs
 	r.file = start.Binlog.File
 

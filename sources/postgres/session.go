@@ -188,6 +188,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		r.tracker = ordering.NewTracker(0, floor)
 	}
 	r.saved, r.savedFlush = floor, start
+	r.out.Resume(floor)
 
 	err = pglogrepl.StartReplication(ctx, repl, cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,

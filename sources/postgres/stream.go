@@ -398,6 +398,11 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 	// The slot is confirmed only up to what Kafka holds: the newest durable
 	// END, or a durable heartbeat (written when idle at lastIdle, below).
 	seq, pos := r.out.Durable()
+	if seq.Less(r.saved) {
+		// Nothing of this session is durable yet (only heartbeats since a
+		// restart): the checkpoint keeps its Seq, which must never go back.
+		seq = r.saved
+	}
 	var flush offsets.LSN
 	if pos.Engine != "" {
 		flush = pos.EndLSN
