@@ -68,6 +68,9 @@ type Applier struct {
 type table struct {
 	name Name
 	cols map[string]FollowerColumn
+	// src is the source shape this process last evolved the table to
+	// (nil before the first).
+	src *ordering.Table
 }
 
 // shape is a source table shape resolved against its follower table.

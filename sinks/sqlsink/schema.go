@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/walship/walship/ordering"
@@ -232,6 +233,10 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 // evolve brings a follower table to a new source shape: added columns,
 // dropped columns, changed types.
 func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) error {
+	if err := a.renamed(ft, t); err != nil {
+		return err
+	}
+	defer func() { ft.src = t }()
 	inShape := map[string]bool{}
 	for _, c := range t.Columns {
 		inShape[c.Name] = true
@@ -424,4 +429,55 @@ func (a *Applier) columnDefault(ctx context.Context, tx *sql.Tx, ft *table, t *o
 		return fmt.Errorf("inspect follower table %s: %w", ft.name, err)
 	}
 	return &DefaultError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, Expr: d.Expr}
+}
+
+// RenameError is a shape change that both adds columns to a follower
+// table and takes others away: a RENAME COLUMN, or a DROP COLUMN and an
+// ADD COLUMN between two rows, which neither source's log tells apart.
+// Adding the new column would leave the follower's existing rows NULL
+// where a renamed column holds values at the source, so the sink stops.
+// It wraps ErrNotInLog.
+type RenameError struct {
+	Source   string   // source table
+	Table    string   // follower table
+	Added    []string // columns in the new shape, not on the follower
+	Vanished []string // follower columns the previous shape had, not the new one
+}
+
+func (e *RenameError) Error() string {
+	return fmt.Sprintf("%s: in %s, column(s) %s appeared and %s vanished in one schema change: a RENAME COLUMN, or a DROP COLUMN "+
+		"and an ADD COLUMN, which the source's log does not tell apart. On follower table %s, rename the column yourself if it "+
+		"was renamed (ALTER TABLE … RENAME COLUMN %s TO %s), or drop the old one if it was dropped, then restart the sink",
+		ErrNotInLog, e.Source, strings.Join(e.Added, ", "), strings.Join(e.Vanished, ", "), e.Table, e.Vanished[0], e.Added[0])
+}
+
+// Unwrap returns ErrNotInLog.
+func (e *RenameError) Unwrap() error { return ErrNotInLog }
+
+// renamed returns a *RenameError when t adds columns to ft while columns
+// of ft vanish from it: those the previous shape this process saw had, or,
+// for the first shape a process sees, any follower column t lacks (a
+// column kept after an earlier drop then stops the sink too, when a column
+// was added across the restart; drop it on the follower, or set
+// drop_columns).
+func (a *Applier) renamed(ft *table, t *ordering.Table) error {
+	var added, vanished []string
+	for _, c := range t.Columns {
+		if _, ok := ft.cols[c.Name]; !ok {
+			added = append(added, c.Name)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	for name := range ft.cols {
+		if t.ColumnIndex(name) < 0 && (ft.src == nil || ft.src.ColumnIndex(name) >= 0) {
+			vanished = append(vanished, name)
+		}
+	}
+	if len(vanished) == 0 {
+		return nil
+	}
+	sort.Strings(vanished)
+	return &RenameError{Source: t.QualifiedName(), Table: ft.name.String(), Added: added, Vanished: vanished}
 }
