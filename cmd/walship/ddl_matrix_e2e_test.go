@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -38,16 +39,9 @@ var ddlCases = []ddlCase{
 		myAfter: []string{`INSERT INTO d_addnn (id, v, n, z, s) VALUES (21, 'v', 21, 1, 'a')`}},
 	{table: "d_drop", pg: []string{`ALTER TABLE d_drop DROP COLUMN n`}, my: []string{`ALTER TABLE d_drop DROP COLUMN n`},
 		after: []string{`INSERT INTO d_drop VALUES (21, 'v')`, `UPDATE d_drop SET v = 'changed' WHERE id = 3`}},
-	{table: "d_rename", pg: []string{`ALTER TABLE d_rename RENAME COLUMN v TO w`}, my: []string{`ALTER TABLE d_rename RENAME COLUMN v TO w`},
-		after: []string{`INSERT INTO d_rename (id, w, n) VALUES (21, 'v', 21)`, `UPDATE d_rename SET n = 0 WHERE id = 4`}},
 	{table: "d_widen", pg: []string{`ALTER TABLE d_widen ALTER COLUMN v TYPE varchar(50), ALTER COLUMN n TYPE bigint`},
 		my:    []string{`ALTER TABLE d_widen MODIFY v varchar(50), MODIFY n bigint`},
 		after: []string{`INSERT INTO d_widen VALUES (21, 'a value of fifty characters, more than twenty ....', 5000000000)`}},
-	{table: "d_rentab", pg: []string{`ALTER TABLE d_rentab RENAME TO d_rentab2`}, my: []string{`RENAME TABLE d_rentab TO d_rentab2`},
-		after: []string{`INSERT INTO d_rentab2 VALUES (21, 'v', 21)`}},
-	{table: "d_recreate", pg: []string{`DROP TABLE d_recreate`, `CREATE TABLE d_recreate (id bigint PRIMARY KEY, v varchar(20), n int)`},
-		my:    []string{`DROP TABLE d_recreate`, `CREATE TABLE d_recreate (id bigint PRIMARY KEY, v varchar(20), n int)`},
-		after: []string{`INSERT INTO d_recreate VALUES (100, 'again', 1)`}},
 	{table: "d_addpk", keyless: true, pg: []string{`ALTER TABLE d_addpk ADD PRIMARY KEY (id)`}, my: []string{`ALTER TABLE d_addpk ADD PRIMARY KEY (id)`},
 		after: []string{`INSERT INTO d_addpk VALUES (21, 'v', 21)`, `UPDATE d_addpk SET n = 0 WHERE id = 6`}},
 	{table: "d_droppk", pg: []string{`ALTER TABLE d_droppk REPLICA IDENTITY FULL`, `ALTER TABLE d_droppk DROP CONSTRAINT d_droppk_pkey`},
@@ -61,8 +55,10 @@ var ddlCases = []ddlCase{
 
 // TestDDLMatrix runs issue 22's common DDL on a PostgreSQL source under a
 // workload, kills the daemon with SIGKILL between the DDL and the first
-// rows after it, and asks walship verify whether the three followers equal
-// the source.
+// rows after it, and walship verify finds the three followers equal to the
+// source; the rows a column was added to read its default. (RENAME COLUMN
+// and a volatile default stop the sinks: TestDDLStops. RENAME TABLE and
+// DROP then CREATE TABLE: see the README's schema-evolution table.)
 func TestDDLMatrix(t *testing.T) { ddlMatrix(t, "postgres") }
 
 // TestDDLMatrixFromMariaDB is the same with a MariaDB source.
@@ -139,7 +135,18 @@ func ddlMatrix(t *testing.T, engine string) {
 	wg.Wait()
 	for _, sink := range []string{"pgf", "myf", "lite"} {
 		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink)
-		t.Logf("verify %s: exit %d\n%s", sink, code, out)
+		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
+			t.Fatalf("verify %s: exit %d:\n%s\nproblems:\n%s", sink, code, out, e.logProblems())
+		}
 	}
-	t.Logf("problems:\n%s", e.logProblems())
+	want := "1|x|7"
+	for fe, db := range e.followers {
+		got, err := rows(db, "SELECT d_adddef.id, note, k FROM d_adddef JOIN d_addnn ON d_addnn.id = d_adddef.id WHERE d_adddef.id = 1")
+		if err != nil || len(got) != 1 || strings.ReplaceAll(got[0], "true:", "") != want {
+			t.Errorf("%s follower: the existing row reads %q (%v), want %s", fe, got, err, want)
+		}
+	}
+	if p := e.logProblems(); p != "" {
+		t.Errorf("problems:\n%s", p)
+	}
 }
