@@ -127,6 +127,11 @@ type Table struct {
 	// Only captured child tables are listed. Empty for sources whose log
 	// holds the cascaded rows (PostgreSQL).
 	Cascades []Cascade `json:"cascades,omitempty"`
+	// Recreated marks the shape of a table the source dropped and created
+	// again under the same name: a truncate of it comes before its first
+	// row in the log, so the follower's rows of the old table do not
+	// survive, and sinks do not take the new columns for renamed ones.
+	Recreated bool `json:"recreated,omitempty"`
 }
 
 // Cascading reports whether ch sets off one of t's cascades: it deletes a

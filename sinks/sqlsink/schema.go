@@ -233,7 +233,7 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 // evolve brings a follower table to a new source shape: added columns,
 // dropped columns, changed types.
 func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) error {
-	if err := a.renamed(ft, t); err != nil {
+	if err := a.renamed(ctx, tx, ft, t); err != nil {
 		return err
 	}
 	defer func() { ft.src = t }()
@@ -418,17 +418,25 @@ func (a *Applier) columnDefault(ctx context.Context, tx *sql.Tx, ft *table, t *o
 	case d.Expr == "":
 		return nil
 	}
+	if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
+		return err // no row to give a value
+	}
+	return &DefaultError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, Expr: d.Expr}
+}
+
+// empty reports whether follower table n holds no row.
+func (a *Applier) empty(ctx context.Context, tx *sql.Tx, n Name) (bool, error) {
 	var one int
 	err := a.inTx(ctx, tx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, "SELECT 1 FROM "+a.d.QuoteName(ft.name)+" LIMIT 1").Scan(&one)
+		return tx.QueryRowContext(ctx, "SELECT 1 FROM "+a.d.QuoteName(n)+" LIMIT 1").Scan(&one)
 	})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil // no row to give a value
+		return true, nil
 	case err != nil:
-		return fmt.Errorf("inspect follower table %s: %w", ft.name, err)
+		return false, fmt.Errorf("inspect follower table %s: %w", n, err)
 	}
-	return &DefaultError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, Expr: d.Expr}
+	return false, nil
 }
 
 // RenameError is a shape change that both adds columns to a follower
@@ -454,13 +462,16 @@ func (e *RenameError) Error() string {
 // Unwrap returns ErrNotInLog.
 func (e *RenameError) Unwrap() error { return ErrNotInLog }
 
-// renamed returns a *RenameError when t adds columns to ft while columns
-// of ft vanish from it: those the previous shape this process saw had, or,
-// for the first shape a process sees, any follower column t lacks (a
-// column kept after an earlier drop then stops the sink too, when a column
-// was added across the restart; drop it on the follower, or set
-// drop_columns).
-func (a *Applier) renamed(ft *table, t *ordering.Table) error {
+// renamed returns a *RenameError when t adds columns to ft, which holds
+// rows, while columns of ft vanish from it: those the previous shape this
+// process saw had, or, for the first shape a process sees, any follower
+// column t lacks (a column kept after an earlier drop then stops the sink
+// too, when a column was added across the restart; drop it on the
+// follower, or set drop_columns).
+func (a *Applier) renamed(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table) error {
+	if t.Recreated {
+		return nil // a truncate of the old table's rows comes first
+	}
 	var added, vanished []string
 	for _, c := range t.Columns {
 		if _, ok := ft.cols[c.Name]; !ok {
@@ -477,6 +488,9 @@ func (a *Applier) renamed(ft *table, t *ordering.Table) error {
 	}
 	if len(vanished) == 0 {
 		return nil
+	}
+	if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
+		return err // no row to lose (a table emptied and created again)
 	}
 	sort.Strings(vanished)
 	return &RenameError{Source: t.QualifiedName(), Table: ft.name.String(), Added: added, Vanished: vanished}

@@ -257,6 +257,17 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if !rel.capture {
 		return nil
 	}
+	if !rel.gone {
+		again, err := r.seeOID(ctx, name, m.RelationID)
+		if err != nil {
+			return err
+		}
+		if again {
+			r.recreated[m.RelationID] = true
+			rel.table.Recreated = true
+			r.src.log.Info("a captured table was dropped and created again: its followers are emptied before its first new row", "table", name.String())
+		}
+	}
 	if rel.gone {
 		r.src.log.Warn("a captured table was dropped after these changes were written: its key is the stream's replica identity, its unique and foreign keys are unknown, its transactions run in order",
 			"table", name.String(), "key_columns", len(rel.table.PrimaryKey))
@@ -316,6 +327,12 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 		return fmt.Errorf("source %s: change outside a transaction", r.cfg().Name)
 	} else {
 		sub = buf.XID()
+	}
+	if r.recreated[relid] {
+		delete(r.recreated, relid)
+		if err := buf.Add(sub, truncateFirst(rel)); err != nil {
+			return err
+		}
 	}
 	return buf.Add(sub, ch)
 }
