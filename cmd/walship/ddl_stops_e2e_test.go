@@ -18,7 +18,10 @@ import (
 // DDL and the rows after it. Each sink stops at the first; the column is
 // added by hand on the followers, with the source's values, and the
 // restarted sinks stop at the rename; the column is renamed by hand, and
-// after a restart walship verify finds the three followers equal.
+// after a restart; a decimal column then loses two decimal places at the
+// source (the sinks had seen its rows before), which stops the sinks until
+// the follower columns are changed the same way; walship verify then finds
+// the three followers equal.
 func TestDDLStops(t *testing.T) { ddlStops(t, "postgres") }
 
 // TestDDLStopsFromMariaDB is the same with a MariaDB source (DEFAULT
@@ -39,6 +42,8 @@ func ddlStops(t *testing.T, engine string) {
 	for _, q := range []string{
 		`CREATE TABLE s_vol (id bigint PRIMARY KEY, v varchar(20), n int)`,
 		`CREATE TABLE s_ren (id bigint PRIMARY KEY, v varchar(20), n int)`,
+		`CREATE TABLE s_num (id bigint PRIMARY KEY, amount decimal(10,4))`,
+		`INSERT INTO s_num VALUES (1, 1.2345), (2, 2.5)`,
 		`INSERT INTO s_vol SELECT ` + row + ` FROM ` + seq,
 		`INSERT INTO s_ren SELECT ` + row + ` FROM ` + seq,
 	} {
@@ -131,6 +136,37 @@ func ddlStops(t *testing.T, engine string) {
 	}
 	e.start()
 	e.waitRows("s_ren", 21, 60*time.Second)
+
+	// A type change that rounds the stored values, while the daemon runs
+	// (after a row of the table, so the sinks know its shape before).
+	if _, err := e.src.Exec(`INSERT INTO s_num VALUES (10, 9.8765)`); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRows("s_num", 3, 60*time.Second)
+	narrow := `ALTER TABLE s_num ALTER COLUMN amount TYPE decimal(10,2)`
+	if engine != "postgres" {
+		narrow = `ALTER TABLE s_num MODIFY amount decimal(10,2)`
+	}
+	for _, q := range []string{narrow, `INSERT INTO s_num VALUES (3, 3.5)`} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	waitStopped("s_num", "column amount", "rounds the values")
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	for fe, q := range map[string]string{
+		"postgres": `ALTER TABLE s_num ALTER COLUMN amount TYPE numeric(10,2)`,
+		"mysql":    `ALTER TABLE s_num MODIFY amount decimal(10,2)`,
+		"sqlite":   `UPDATE s_num SET amount = CASE id WHEN 1 THEN '1.23' WHEN 2 THEN '2.50' ELSE '9.88' END`,
+	} {
+		if _, err := e.followers[fe].Exec(q); err != nil {
+			t.Fatalf("%s follower: %s: %v", fe, q, err)
+		}
+	}
+	e.start()
+	e.waitRows("s_num", 4, 60*time.Second)
 	for _, sink := range []string{"pgf", "myf", "lite"} {
 		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink)
 		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {

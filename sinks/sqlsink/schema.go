@@ -232,11 +232,18 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 
 // evolve brings a follower table to a new source shape: added columns,
 // dropped columns, changed types.
-func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) error {
+func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) (err error) {
 	if err := a.renamed(ctx, tx, ft, t); err != nil {
 		return err
 	}
-	defer func() { ft.src = t }()
+	if err := a.narrowed(ctx, tx, ft, t); err != nil {
+		return err
+	}
+	defer func() {
+		if err == nil {
+			ft.src = t // a stop stays a stop when the batch is retried
+		}
+	}()
 	inShape := map[string]bool{}
 	for _, c := range t.Columns {
 		inShape[c.Name] = true
@@ -494,4 +501,69 @@ func (a *Applier) renamed(ctx context.Context, tx *sql.Tx, ft *table, t *orderin
 	}
 	sort.Strings(vanished)
 	return &RenameError{Source: t.QualifiedName(), Table: ft.name.String(), Added: added, Vanished: vanished}
+}
+
+// TypeChangeError is a column whose type the source changed in a way that
+// rounds the values the table held (fewer decimal places, fewer
+// fractional-second digits, a decimal or float made an integer): the
+// source's ALTER rewrote them without writing them to its log. It wraps
+// ErrNotInLog.
+type TypeChangeError struct {
+	Source   string // source table
+	Table    string // follower table
+	Column   string
+	From, To string // the source's types before and after
+}
+
+func (e *TypeChangeError) Error() string {
+	return fmt.Sprintf("%s: column %s of %s changed from %s to %s at the source, which rounds the values the table held without "+
+		"writing them to the log; follower table %s holds rows. Change the follower column the same way yourself (to %s, rounding "+
+		"as the source did) and restart the sink, or rebuild the follower from a new snapshot (walship replay --resnapshot)",
+		ErrNotInLog, e.Column, e.Source, e.From, e.To, e.Table, e.To)
+}
+
+// Unwrap returns ErrNotInLog.
+func (e *TypeChangeError) Unwrap() error { return ErrNotInLog }
+
+// narrowed returns a *TypeChangeError when a column of t rounds the values
+// of the same column in the previous shape this process saw of the table
+// (after a restart, the first shape has none to compare with), and the
+// follower table holds rows.
+func (a *Applier) narrowed(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table) error {
+	if ft.src == nil || t.Recreated {
+		return nil
+	}
+	for _, c := range t.Columns {
+		i := ft.src.ColumnIndex(c.Name)
+		if i < 0 || !rounds(ft.src.Columns[i], c) {
+			continue
+		}
+		if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
+			return err
+		}
+		return &TypeChangeError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, From: ft.src.Columns[i].Type, To: c.Type}
+	}
+	return nil
+}
+
+// rounds reports whether converting values of column from into column to
+// may round them.
+func rounds(from, to ordering.Column) bool {
+	fsp := func(c ordering.Column) int {
+		if c.Precision < 0 {
+			return 6
+		}
+		return c.Precision
+	}
+	switch {
+	case (from.Kind == ordering.KindDecimal || from.Kind == ordering.KindFloat) && (to.Kind == ordering.KindInt || to.Kind == ordering.KindUint):
+		return true
+	case from.Kind == ordering.KindFloat && to.Kind == ordering.KindDecimal:
+		return true
+	case from.Kind == ordering.KindDecimal && to.Kind == ordering.KindDecimal:
+		return to.Scale >= 0 && (from.Scale < 0 || to.Scale < from.Scale)
+	case from.Kind == to.Kind && (to.Kind == ordering.KindTimestamp || to.Kind == ordering.KindTimestampTZ || to.Kind == ordering.KindTime):
+		return fsp(to) < fsp(from)
+	}
+	return false
 }
