@@ -186,8 +186,10 @@ func loadDefaults(ctx context.Context, db *sql.DB, schema, table string, mariadb
 		}
 		v, err := st.cols[i].fromText(vals[k], text)
 		if err != nil {
-			c := st.table.Columns[i]
-			return nil, fmt.Errorf("default of column %s (%s) of %s: %w", c.Name, c.Type, name, err)
+			// Not a value walship reads: a sink adding the column stops
+			// rather than leave the rows NULL.
+			out[st.table.Columns[i].Name] = &ordering.Default{Expr: "(a default of type " + st.table.Columns[i].Type + " walship cannot read)"}
+			continue
 		}
 		out[st.table.Columns[i].Name] = &ordering.Default{Value: v}
 	}

@@ -309,7 +309,9 @@ func (a attr) columnDefault(pt *pgType) (*ordering.Default, error) {
 	case a.hasMissing && a.missing != nil:
 		v, err := pt.decode([]byte(*a.missing))
 		if err != nil {
-			return nil, err
+			// Not a value walship decodes: a sink adding the column stops
+			// rather than leave the rows NULL.
+			return &ordering.Default{Expr: "(a missing value walship cannot decode: " + a.expr + ")"}, nil
 		}
 		return &ordering.Default{Value: v}, nil
 	case a.hasMissing:
