@@ -73,7 +73,7 @@ type Follower interface {
 }
 
 // FollowerTx is one follower transaction: the changes of one or more whole
-// source transactions, and their record in walship_applied.
+// source transactions, and their record in walship's applied table.
 type FollowerTx interface {
 	// EnsureSchema is Follower.EnsureSchema for shapes first met inside this
 	// transaction (a big transaction streams in); it must not deadlock with

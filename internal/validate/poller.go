@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/sinks/sqlsink"
 )
 
 // Violations collects what the checks found, bounded in what it keeps.
@@ -48,7 +49,7 @@ type Follower struct {
 	DB     *sql.DB
 	// Schema qualifies the tables on a PostgreSQL follower.
 	Schema string
-	// Sink and Source name the row of walship_positions to check; Source
+	// Sink and Source name the row of walship's positions table to check; Source
 	// engine is offsets.EnginePostgres or offsets.EngineMariaDB.
 	Sink, Source string
 	SourceEngine offsets.Engine
@@ -113,7 +114,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	defer tx.Rollback()
 	// The stored position first, then the rows: the snapshot holds both.
 	var pos sql.NullString
-	perr := tx.QueryRowContext(ctx, "SELECT position FROM walship_positions WHERE sink = "+ph(p.F.Engine, 1)+" AND source = "+ph(p.F.Engine, 2),
+	perr := tx.QueryRowContext(ctx, "SELECT position FROM "+positionsTable(p.F.Engine)+" WHERE sink = "+ph(p.F.Engine, 1)+" AND source = "+ph(p.F.Engine, 2),
 		p.F.Sink, p.F.Source).Scan(&pos)
 	if perr != nil && perr != sql.ErrNoRows {
 		pos.Valid = false // the table may not exist yet
@@ -224,4 +225,14 @@ func ph(engine string, i int) string {
 		return fmt.Sprintf("$%d", i)
 	}
 	return "?"
+}
+
+// positionsTable is walship's positions table on a follower of engine,
+// quoted.
+func positionsTable(engine string) string {
+	n, _ := sqlsink.MetaNames(engine)
+	if n.Schema != "" {
+		return `"` + n.Schema + `"."` + n.Table + `"`
+	}
+	return n.Table
 }

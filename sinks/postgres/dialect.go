@@ -386,19 +386,21 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// MetaTables creates walship_positions and walship_applied in the
-// connection's first search_path schema. Key columns use the "C" collation:
-// byte order (seq text order is sequence order) and exact equality,
-// whatever the database's default collation.
+// MetaTables creates the schema walship and its positions and applied
+// tables. Key columns use the "C" collation: byte order (seq text order is
+// sequence order) and exact equality, whatever the database's default
+// collation.
 func (d *Dialect) MetaTables() []string {
 	q := d.QuoteIdent
+	pos, app := sqlsink.MetaNames("postgres")
 	keys := q("sink") + ` text COLLATE "C" NOT NULL, ` + q("source") + ` text COLLATE "C" NOT NULL, ` +
 		q("seq") + ` text COLLATE "C" NOT NULL, `
 	return []string{
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.PositionsTable) + " (" + keys + q("position") + " text, " +
+		"CREATE SCHEMA IF NOT EXISTS " + q(sqlsink.MetaSchema),
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(pos) + " (" + keys + q("position") + " text, " +
 			q("commit_ts") + " text, " + q("offsets") + " text, " + q("applied_at") + " text, " +
 			"PRIMARY KEY (" + q("sink") + ", " + q("source") + "))",
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.AppliedTable) + " (" + keys + q("position") + " text, " +
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(app) + " (" + keys + q("position") + " text, " +
 			q("commit_ts") + " text, PRIMARY KEY (" + q("sink") + ", " + q("source") + ", " + q("seq") + "))",
 	}
 }

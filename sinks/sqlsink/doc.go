@@ -31,10 +31,14 @@
 //     *ColumnTypeError (ErrIncompatible) naming the table, the column and
 //     both types, and the scheduler adds the position. A value is never
 //     rounded or truncated into a narrower column.
-//   - Positions: walship_applied rows are written by Tx.Record inside the
-//     data transaction; Fold moves the watermark in walship_positions. Both
+//   - Positions: applied rows are written by Tx.Record inside the data
+//     transaction; Fold moves the watermark in the positions table. Both
 //     tables live in the follower, so a restart reads exactly what was
-//     committed.
+//     committed, in a namespace of walship's own (MetaNames: the schema
+//     walship on PostgreSQL, the prefix _walship_ elsewhere) that no
+//     captured table maps onto (IsMeta refuses it). Prepare moves a sink's
+//     rows out of the walship_positions and walship_applied tables of
+//     earlier versions, in one transaction, and drops them once empty.
 //   - Lock: Prepare takes the sink's lock (Dialect.Lock) and checks its
 //     session every Config.LeaseCheck. Tx.Record, Fold and Forget prove
 //     inside their transaction, last before the commit, that the lock is
