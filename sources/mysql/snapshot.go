@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
 )
 
 // snapshot reads every captured table consistent with a recorded binlog
@@ -113,7 +115,12 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 	for _, t := range tables {
 		n, err := r.snapshotTable(ctx, snapConn, t, publish)
 		if err != nil {
-			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, t.table.QualifiedName(), err)
+			err = fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, t.table.QualifiedName(), err)
+			if errors.Is(err, ErrUndefinedBytes) {
+				// The same bytes are read on every retry.
+				err = supervise.Permanent(fmt.Errorf("%w; walship never replaces them: fix the value at the source (or the column's character set) and start again", err))
+			}
+			return offsets.Position{}, offsets.Seq{}, err
 		}
 		rows += n
 	}
