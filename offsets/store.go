@@ -73,7 +73,41 @@ func OpenStore(dir string) (*Store, error) {
 			return nil, fmt.Errorf("checkpoint store %s: add covers_slot: %w", path, err)
 		}
 	}
+	// Small per-source state kept beside the checkpoint (SaveNote).
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS notes (
+		source TEXT NOT NULL,
+		name   TEXT NOT NULL,
+		value  BLOB NOT NULL,
+		PRIMARY KEY (source, name)
+	)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
+	}
 	return &Store{db: db, path: path}, nil
+}
+
+// SaveNote durably records value under name for source: state a source
+// keeps across restarts beside its checkpoint (the PostgreSQL source's
+// partitions of captured partitioned tables). Delete forgets it.
+func (s *Store) SaveNote(ctx context.Context, source, name string, value []byte) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO notes (source, name, value) VALUES (?, ?, ?)
+		ON CONFLICT (source, name) DO UPDATE SET value = excluded.value`, source, name, value); err != nil {
+		return fmt.Errorf("save %s of %s: %w", name, source, err)
+	}
+	return nil
+}
+
+// LoadNote returns what SaveNote recorded under name for source, or nil.
+func (s *Store) LoadNote(ctx context.Context, source, name string) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM notes WHERE source = ? AND name = ?`, source, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s of %s: %w", name, source, err)
+	}
+	return v, nil
 }
 
 // Path is the database file.
@@ -132,8 +166,12 @@ func (s *Store) Save(ctx context.Context, source string, cp Checkpoint) error {
 	return nil
 }
 
-// Delete forgets the checkpoint of source (after a rebuild).
+// Delete forgets the checkpoint of source and its notes (after a
+// rebuild).
 func (s *Store) Delete(ctx context.Context, source string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM notes WHERE source = ?`, source); err != nil {
+		return err
+	}
 	_, err := s.db.ExecContext(ctx, `DELETE FROM checkpoints WHERE source = ?`, source)
 	return err
 }

@@ -93,3 +93,42 @@ func mustText(p Position) []byte {
 	}
 	return b
 }
+
+// TestStoreNotes: notes survive a reopen, are per source and name, are
+// replaced by a later save, and go with Delete.
+func TestStoreNotes(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.LoadNote(ctx, "pg", "partitions"); v != nil || err != nil {
+		t.Fatalf("no note: %q %v", v, err)
+	}
+	for _, v := range []string{"first", "second"} {
+		if err := s.SaveNote(ctx, "pg", "partitions", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SaveNote(ctx, "other", "partitions", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.LoadNote(ctx, "pg", "partitions"); string(v) != "second" || err != nil {
+		t.Errorf("after reopen: %q %v", v, err)
+	}
+	if err := s.Delete(ctx, "pg"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.LoadNote(ctx, "pg", "partitions"); v != nil {
+		t.Errorf("after Delete: %q", v)
+	}
+	if v, _ := s.LoadNote(ctx, "other", "partitions"); string(v) != "x" {
+		t.Errorf("other source's note: %q", v)
+	}
+}
