@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Config is the whole walship configuration file.
 type Config struct {
@@ -212,6 +215,32 @@ type MySQLSource struct {
 	// TLS, when set, encrypts the binlog and SQL connections and verifies
 	// the server's certificate; nothing connects in plaintext.
 	TLS *TLS `yaml:"tls"`
+	// RawCharsets lists character sets (MariaDB's names: greek, koi8r,
+	// sjis, ..., or * for all of RawCharsetNames) whose text columns are
+	// captured as their bytes, never decoded: followers get binary columns
+	// (bytea, VARBINARY/BLOB, BLOB) holding exactly the source's bytes. A
+	// value holding bytes its charset does not define then passes; without
+	// it, such a value stops the source. Default: none.
+	RawCharsets []string `yaml:"raw_charsets"`
+}
+
+// RawCharsetNames are the character sets walship decodes itself, and so
+// the ones raw_charsets can name: the single-byte sets other than ascii,
+// and the multi-byte sets other than utf8mb3 and utf8mb4.
+var RawCharsetNames = []string{
+	"latin1", "latin2", "latin5", "latin7", "cp1250", "cp1251", "cp1256", "cp1257", "cp850", "cp852", "cp866",
+	"greek", "hebrew", "koi8r", "koi8u", "macroman", "tis620",
+	"ucs2", "utf16", "utf16le", "utf32", "sjis", "cp932", "ujis", "eucjpms", "euckr", "gb2312", "gbk", "gb18030", "big5",
+}
+
+// RawCharset reports whether text in charset is captured as bytes.
+func (my *MySQLSource) RawCharset(charset string) bool {
+	for _, c := range my.RawCharsets {
+		if c == "*" || strings.EqualFold(c, charset) {
+			return true
+		}
+	}
+	return false
 }
 
 // Sink is one follower database. Exactly one engine block is set.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -329,6 +330,12 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 	d.tables(p+".tables", my.Tables)
 	d.oneOf(p+".snapshot", my.Snapshot, "initial", "never")
 	d.oneOf(p+".durability", my.Durability, "async", "semisync")
+	for i, c := range my.RawCharsets {
+		if c != "*" && !slices.Contains(RawCharsetNames, strings.ToLower(c)) {
+			d.fail(fmt.Sprintf("%s.raw_charsets[%d]", p, i), "%q is not a character set walship decodes; one of %s, or *",
+				c, strings.Join(RawCharsetNames, ", "))
+		}
+	}
 }
 
 // uniqueSlots rejects two PostgreSQL sources on one DSN sharing a slot: the

@@ -95,7 +95,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		return mysqlsource.New(mysqlsource.Config{
 			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
-			Semisync: my.Durability == "semisync", TLS: tlsConf,
+			Semisync: my.Durability == "semisync", TLS: tlsConf, RawCharsets: my.RawCharsets,
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)

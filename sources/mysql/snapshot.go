@@ -174,6 +174,7 @@ func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlog
 		if err != nil {
 			return nil, err
 		}
+		t.rawText(r.cfg().raw)
 		keyed, err := r.keys.withKeys(ctx, t.table)
 		if err != nil {
 			return nil, err

@@ -49,6 +49,9 @@ type Config struct {
 	// TLS, when set, is used for the binlog and the SQL connections; a
 	// server without TLS is refused, never used in plaintext.
 	TLS *tls.Config
+	// RawCharsets are character sets (or "*") whose text columns are
+	// captured as their bytes (types_raw.go).
+	RawCharsets []string
 }
 
 func (c *Config) defaults() {

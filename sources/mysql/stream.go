@@ -83,6 +83,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		if err != nil {
 			return fmt.Errorf("source %s: %w", r.cfg().Name, err)
 		}
+		t.rawText(r.cfg().raw)
 		r.tables[e.TableID] = t
 		r.byName[t.table.QualifiedName()] = t
 	case *replication.RowsEvent:
