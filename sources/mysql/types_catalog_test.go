@@ -366,7 +366,7 @@ func TestCatalogTextRow(t *testing.T) {
 		{"ts3", "1970-01-01 00:00:01.500", ordering.TimestampTZ(1500000)},
 		{"vc", "😀 ✓", ordering.String("😀 ✓")},
 		{"l1", "\x80\xe9", ordering.String("€é")}, // the column's latin1 bytes (selectList), decoded as the binlog's
-		{"ucs", "\x00\xfc", ordering.String("ü")},   // UCS-2 big-endian
+		{"ucs", "\x00\xfc", ordering.String("ü")}, // UCS-2 big-endian
 		{"ch5", "", ordering.String("")},
 		{"bin4", "a\x00\x00\x00", by("a\x00\x00\x00")},
 		{"bin4", "a", by("a\x00\x00\x00")},
