@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -14,14 +15,29 @@ import (
 // bytes, also bytes those charsets do not define (which otherwise stop the
 // source), from the snapshot and from the stream: bytea on PostgreSQL,
 // VARBINARY/BLOB on MariaDB and SQLite. A utf8mb4 column beside them stays
-// text. walship verify compares them as bytes and finds each follower
-// equal.
+// text. Every single-byte charset walship decodes carries all 255 non-zero
+// bytes the same way (the table "every": a column per charset, a row from
+// the snapshot and one from the stream). walship verify compares them as
+// bytes and finds each follower equal.
 func TestRawCharsetsEndToEndFromMariaDB(t *testing.T) {
 	testenv.Integration(t)
 	e := newE2EFrom(t, "mariadb", 2)
 	cfg, _ := os.ReadFile(e.cfgPath)
-	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), "flavor: mariadb, tables:", "flavor: mariadb, raw_charsets: [greek, koi8r, cp1251], tables:", 1)), 0o600)
-	for _, q := range []string{
+	single := []string{"latin1", "latin2", "latin5", "latin7", "cp1250", "cp1251", "cp1256", "cp1257", "cp850", "cp852", "cp866",
+		"greek", "hebrew", "koi8r", "koi8u", "macroman", "tis620"}
+	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), "flavor: mariadb, tables:",
+		"flavor: mariadb, raw_charsets: ["+strings.Join(single, ", ")+"], tables:", 1)), 0o600)
+	var all strings.Builder
+	for b := 1; b < 256; b++ {
+		fmt.Fprintf(&all, "%02X", b)
+	}
+	every := "CREATE TABLE every (id int PRIMARY KEY"
+	fill := "INSERT INTO every VALUES (1"
+	for _, cs := range single {
+		every += ", c_" + cs + " varchar(300) CHARACTER SET " + cs
+		fill += ", unhex('" + all.String() + "')"
+	}
+	for _, q := range []string{every + ")", fill + ")",
 		`CREATE TABLE cs (id int PRIMARY KEY, g varchar(10) CHARACTER SET greek, k char(4) CHARACTER SET koi8r,
 			t text CHARACTER SET cp1251, u varchar(10) CHARACTER SET utf8mb4)`,
 		`INSERT INTO cs VALUES (1, unhex('C1E2D2AEFF'), 'Щи', 'Жж ', 'x'), (2, 'Αβγ', unhex('FF'), unhex('98'), NULL)`,
@@ -34,6 +50,7 @@ func TestRawCharsetsEndToEndFromMariaDB(t *testing.T) {
 	e.start()
 	e.waitRows("cs", 2, 60*time.Second)
 	for _, q := range []string{
+		strings.Replace(fill, "VALUES (1", "VALUES (2", 1) + ")",
 		"INSERT INTO cs VALUES (3, unhex('AEAEFF'), 'ab', unhex('98'), 'y')",
 		"UPDATE cs SET g = unhex('D2'), u = 'z' WHERE id = 1",
 		"DELETE FROM cs WHERE id = 2",
@@ -45,6 +62,27 @@ func TestRawCharsetsEndToEndFromMariaDB(t *testing.T) {
 	want, err := rows(e.src, "SELECT id, lower(hex(g)), lower(hex(k)), lower(hex(t)), u FROM cs ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
+	}
+	e.waitRows("every", 2, 30*time.Second)
+	hexAll := "SELECT id"
+	pgAll := "SELECT id"
+	for _, cs := range single {
+		hexAll += ", lower(hex(c_" + cs + "))"
+		pgAll += ", encode(c_" + cs + ", 'hex')"
+	}
+	wantAll, err := rows(e.src, hexAll+" FROM every ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for engine, db := range e.followers {
+		q := hexAll
+		if engine == "postgres" {
+			q = pgAll
+		}
+		got, err := rows(db, q+" FROM every ORDER BY id")
+		if err != nil || strings.Join(got, "\n") != strings.Join(wantAll, "\n") {
+			t.Errorf("%s follower: every charset's bytes differ (%v)", engine, err)
+		}
 	}
 	queries := map[string]string{
 		"postgres": "SELECT id, encode(g, 'hex'), encode(k, 'hex'), encode(t, 'hex'), u FROM cs ORDER BY id",
