@@ -269,6 +269,13 @@ type Sink struct {
 	// and the original topic. Default: unset, and a rejected transaction
 	// stops the sink.
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// CommitOrder is source (follower transactions commit in the order of
+	// each source's log, so the follower only ever shows states its source
+	// had) or dependencies (each commits once the transactions it depends
+	// on have: faster with many workers, but a reader can see a later
+	// transaction without an earlier one it did not write-conflict with).
+	// Default: source.
+	CommitOrder string `yaml:"commit_order"`
 }
 
 // TableMapping names follower tables. By default a follower table keeps
@@ -405,6 +412,9 @@ func (c *Config) applyDefaults() {
 	for i := range c.Sinks {
 		if c.Sinks[i].Workers == 0 {
 			c.Sinks[i].Workers = DefaultWorkers
+		}
+		if c.Sinks[i].CommitOrder == "" {
+			c.Sinks[i].CommitOrder = "source"
 		}
 	}
 	for i := range c.Sources {

@@ -166,6 +166,7 @@ func (d *decoder) validate(c *Config) {
 		if s.Workers < 1 || s.Workers > 256 {
 			d.fail(p+".workers", "must be from 1 to 256, got %d", s.Workers)
 		}
+		d.oneOf(p+".commit_order", s.CommitOrder, "source", "dependencies")
 		targets := map[string]string{}
 		for src, dst := range s.Tables.Rename {
 			kp := fmt.Sprintf("%s.tables.rename.%s", p, src)

@@ -64,7 +64,8 @@ func (f *Follower) table(t string) string {
 
 // Poller polls a follower while the workload runs. Each poll reads, in one
 // snapshot of the follower: the sum of balances, orders without their
-// customer, every row's version, and the sink's stored position.
+// customer, every row's version, the sink's stored position, and whether
+// prefix_seq is 1..k (RunSequence: a consistent prefix of the source).
 type Poller struct {
 	F        *Follower
 	W        *Workload
@@ -72,15 +73,21 @@ type Poller struct {
 	V        *Violations
 	Interval time.Duration // default 200ms
 
-	polls   int
-	seen    map[Key]int64 // newest version seen per key
-	checked int           // ledger transactions checked against stored positions
-	next    int           // ledger transactions taken into pending
-	pending []int         // ledger transactions not yet covered by a stored position
+	polls int
+	// prefixPolls counts polls that read prefix_seq (it exists on the
+	// follower once the sink created it).
+	prefixPolls int
+	seen        map[Key]int64 // newest version seen per key
+	checked     int           // ledger transactions checked against stored positions
+	next        int           // ledger transactions taken into pending
+	pending     []int         // ledger transactions not yet covered by a stored position
 }
 
 // Polls is how many polls completed.
 func (p *Poller) Polls() int { return p.polls }
+
+// PrefixPolls is how many polls checked the consistent prefix.
+func (p *Poller) PrefixPolls() int { return p.prefixPolls }
 
 // Run polls until ctx ends. A follower that is down (a fault) is retried.
 func (p *Poller) Run(ctx context.Context) {
@@ -170,6 +177,14 @@ func (p *Poller) poll(ctx context.Context) error {
 	if pos.Valid && pos.String != "" {
 		p.checkPosition(pos.String, rows)
 	}
+	// Consistent prefix: prefix_seq's rows are 1..k at every source state.
+	var seqRows, seqMax int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*), coalesce(max(id), 0) FROM "+p.F.table("prefix_seq")).Scan(&seqRows, &seqMax); err == nil {
+		if seqRows != seqMax {
+			p.V.Add("%s: consistent prefix: prefix_seq holds %d rows up to id %d, a state the source never had", p.F.Name, seqRows, seqMax)
+		}
+		p.prefixPolls++
+	} // else not on the follower yet
 	return nil
 }
 

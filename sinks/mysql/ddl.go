@@ -167,6 +167,16 @@ func (d *Dialect) Upsert(n sqlsink.Name, cols []string, key []string, rows int) 
 	return b.String()
 }
 
+// BlocksOthersQuery implements sqlsink.LockProbe: an InnoDB lock wait
+// whose blocking transaction is this connection's (needs the PROCESS
+// privilege to read INNODB_TRX; without it the sink falls back to a
+// timeout).
+func (d *Dialect) BlocksOthersQuery() string {
+	return `SELECT EXISTS (SELECT 1 FROM information_schema.INNODB_LOCK_WAITS w
+		JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+		WHERE b.trx_mysql_thread_id = CONNECTION_ID())`
+}
+
 // MetaTables creates walship's positions and applied tables in the sink's
 // database; key columns are VARCHAR so they can be indexed.
 func (d *Dialect) MetaTables() []string {

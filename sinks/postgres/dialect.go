@@ -45,11 +45,17 @@ func New(cfg config.PostgresSink) *Dialect { return &Dialect{cfg: cfg} }
 func (d *Dialect) Engine() string { return "postgres" }
 
 // sessionParams are sent in every connection's startup message; the value
-// encodings of params.go rely on them.
+// encodings of params.go rely on them. synchronous_commit is off, as for
+// PostgreSQL's own subscriptions: commits in source order are serial, and
+// a commit then does not wait for its WAL flush. It is safe because every
+// follower transaction records its position in itself: a follower crash
+// loses a suffix of its last commits together with their positions (WAL
+// is replayed in order), and the sink applies them again on restart.
 var sessionParams = map[string]string{
-	"TimeZone":      "UTC",
-	"DateStyle":     "ISO, MDY",
-	"IntervalStyle": "iso_8601",
+	"TimeZone":           "UTC",
+	"DateStyle":          "ISO, MDY",
+	"IntervalStyle":      "iso_8601",
+	"synchronous_commit": "off",
 }
 
 // Open connects a pool through pgx's database/sql driver in simple-protocol
@@ -384,6 +390,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// BlocksOthersQuery implements sqlsink.LockProbe: a backend waiting for a
+// lock that this session holds (pg_blocking_pids of each waiting lock).
+func (d *Dialect) BlocksOthersQuery() string {
+	return `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE NOT l.granted AND l.pid <> pg_backend_pid()
+		AND pg_backend_pid() = ANY (pg_catalog.pg_blocking_pids(l.pid)))`
 }
 
 // MetaTables creates the schema walship and its positions and applied

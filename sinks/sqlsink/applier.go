@@ -396,6 +396,22 @@ func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
 	return &Tx{a: a, tx: tx, conn: conn, bulk: bulk}, nil
 }
 
+// SerialWrites implements sinks.SerialWriter: SQLite has one writer at a
+// time.
+func (a *Applier) SerialWrites() bool { return a.d.Engine() == "sqlite" }
+
+// BlocksOthers implements sinks.LockProber where the dialect has a probe
+// (LockProbe); without one it answers false.
+func (t *Tx) BlocksOthers(ctx context.Context) (bool, error) {
+	p, ok := t.a.d.(LockProbe)
+	if !ok {
+		return false, nil
+	}
+	var b bool
+	err := t.tx.QueryRowContext(ctx, p.BlocksOthersQuery()).Scan(&b)
+	return b, err
+}
+
 // Tx is one follower transaction.
 type Tx struct {
 	a    *Applier

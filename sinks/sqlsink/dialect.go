@@ -154,6 +154,14 @@ type BulkLoader interface {
 	BulkLoad(ctx context.Context, conn *sql.Conn, n Name, cols, key []string, rows [][]any) error
 }
 
+// LockProbe is implemented by a Dialect that can ask, inside a
+// transaction, whether another session waits for a lock the transaction
+// holds (sinks.LockProber).
+type LockProbe interface {
+	// BlocksOthersQuery returns one boolean row.
+	BlocksOthersQuery() string
+}
+
 // TableTruncater is implemented by a Dialect whose truncate of a table
 // that a foreign key references fails unless the referencing table is
 // truncated in the same statement, even when it is empty (PostgreSQL).
