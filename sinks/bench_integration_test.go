@@ -547,6 +547,20 @@ func (t *countingTx) Commit() error {
 	return err
 }
 
+// BlocksOthers passes the lock probe through (sinks.LockProber).
+func (t *countingTx) BlocksOthers(ctx context.Context) (bool, error) {
+	if p, ok := t.FollowerTx.(sinks.LockProber); ok {
+		return p.BlocksOthers(ctx)
+	}
+	return false, nil
+}
+
+// SerialWrites passes sinks.SerialWriter through.
+func (f *countingFollower) SerialWrites() bool {
+	sw, ok := f.Follower.(sinks.SerialWriter)
+	return ok && sw.SerialWrites()
+}
+
 func (t *countingTx) Rollback() error {
 	err := t.FollowerTx.Rollback()
 	t.end()
@@ -559,11 +573,14 @@ type sinkRun struct {
 	Workers int    `json:"workers"`
 	// Order is the sink's commit_order (source, the default, or
 	// dependencies).
-	Order     string `json:"commit_order"`
-	BatchTxns int    `json:"batch_txns"`
-	Txns      int    `json:"txns"`     // stream transactions
-	LogTxns   int    `json:"log_txns"` // with the snapshot chunks
-	Changes   int    `json:"changes"`
+	Order string `json:"commit_order"`
+	// Yields counts follower transactions that gave way (commit_order
+	// source).
+	Yields    int64 `json:"commit_yields"`
+	BatchTxns int   `json:"batch_txns"`
+	Txns      int   `json:"txns"`     // stream transactions
+	LogTxns   int   `json:"log_txns"` // with the snapshot chunks
+	Changes   int   `json:"changes"`
 	// Seconds is Run start → watermark at the last Seq; TxnPerS is Txns
 	// over it. StreamTxnPerS leaves the snapshot out: Txns over the time
 	// from the watermark passing the last snapshot chunk to the end.
@@ -812,7 +829,7 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 		FollowerTxns:  cf.commits.Load(), MaxOpen: cf.maxOpen.Load(),
 		AvgOpen:    float64(cf.openNanos.Load()) / float64(elapsed),
 		ProcessCPU: cpu1 - cpu0, Profile: prof,
-		AvgQueued: smp.avgQueued(), MaxQueued: smp.maxQueued, ReadSeconds: smp.readAt.Seconds()}
+		AvgQueued: smp.avgQueued(), MaxQueued: smp.maxQueued, ReadSeconds: smp.readAt.Seconds(), Yields: s.Status().CommitYields}
 	if total1 > total0 {
 		r.MachineBusy = (busy1 - busy0) / (total1 - total0)
 	}
@@ -820,9 +837,9 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 		r.AvgBatch = float64(r.LogTxns) / float64(r.FollowerTxns)
 		r.AvgCommitMs = float64(cf.commitNano.Load()) / float64(r.FollowerTxns) / 1e6
 	}
-	b.Logf("%s workers=%d batch_txns=%d: %.2fs (ready %.3fs, snapshot applied %.3fs, whole log read %.2fs) %.0f txn/s, stream alone %.0f txn/s; "+
+	b.Logf("%s workers=%d commit_order=%s (%d gave way) batch_txns=%d: %.2fs (ready %.3fs, snapshot applied %.3fs, whole log read %.2fs) %.0f txn/s, stream alone %.0f txn/s; "+
 		"%d follower txns (avg %.1f source txns each, commit %.2fms), open at once avg %.2f max %d; queued avg %.0f max %d; process CPU %.2fs, machine busy %.0f%%",
-		r.Engine, r.Workers, r.BatchTxns, r.Seconds, r.ReadySeconds, r.SnapshotSeconds, r.ReadSeconds, r.TxnPerS, r.StreamTxnPerS,
+		r.Engine, r.Workers, r.Order, r.Yields, r.BatchTxns, r.Seconds, r.ReadySeconds, r.SnapshotSeconds, r.ReadSeconds, r.TxnPerS, r.StreamTxnPerS,
 		r.FollowerTxns, r.AvgBatch, r.AvgCommitMs, r.AvgOpen, r.MaxOpen, r.AvgQueued, r.MaxQueued, r.ProcessCPU, 100*r.MachineBusy)
 	return r
 }

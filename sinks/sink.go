@@ -784,13 +784,17 @@ func (r *run) applyOnce(ctx context.Context, batch []*item, beforeCommit func(Fo
 		}
 		recs = append(recs, it.ap)
 	}
-	if err := tx.Record(ctx, source, recs); err != nil {
-		return err
-	}
+	// The turn first, then the record: a batch waiting for its turn holds
+	// no lock in walship's applied table, where the fold's range delete
+	// (MySQL takes next-key locks) would queue behind it and the batch
+	// whose turn it is behind the fold.
 	if beforeCommit != nil {
 		if err := beforeCommit(tx); err != nil {
 			return err
 		}
+	}
+	if err := tx.Record(ctx, source, recs); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
