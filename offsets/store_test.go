@@ -51,8 +51,9 @@ func TestStore(t *testing.T) {
 	}
 }
 
-// TestStoreMigratesCoversSlot: a store written before covers_slot existed
-// opens, its checkpoints load without it, and new saves keep it.
+// TestStoreMigratesCoversSlot: a store written before covers_slot,
+// seq_scheme and clean existed opens, its checkpoints load without them,
+// and new saves keep them.
 func TestStoreMigratesCoversSlot(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -74,15 +75,24 @@ func TestStoreMigratesCoversSlot(t *testing.T) {
 	}
 	defer s.Close()
 	cp, err := s.Load(ctx, "pg")
-	if err != nil || cp.CoversSlot || !cp.SnapshotDone {
+	if err != nil || cp.CoversSlot || !cp.SnapshotDone || cp.SeqScheme != "" || cp.Clean {
 		t.Fatalf("old checkpoint: %+v %v", cp, err)
 	}
-	cp.CoversSlot = true
+	cp.CoversSlot, cp.SeqScheme, cp.Clean = true, "gtid:0", true
 	if err := s.Save(ctx, "pg", cp); err != nil {
 		t.Fatal(err)
 	}
-	if cp, err = s.Load(ctx, "pg"); err != nil || !cp.CoversSlot {
+	if cp, err = s.Load(ctx, "pg"); err != nil || !cp.CoversSlot || cp.SeqScheme != "gtid:0" || !cp.Clean {
 		t.Fatalf("saved: %+v %v", cp, err)
+	}
+	// A later save without them clears them (the source clears Clean
+	// before it publishes anything).
+	cp.Clean = false
+	if err := s.Save(ctx, "pg", cp); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err = s.Load(ctx, "pg"); err != nil || cp.Clean || cp.SeqScheme != "gtid:0" {
+		t.Fatalf("saved again: %+v %v", cp, err)
 	}
 }
 
