@@ -94,6 +94,15 @@ func OpenStore(dir string) (*Store, error) {
 			}
 		}
 	}
+	// The sequence scheme each source has used (SeqSchemeUsed), kept
+	// across Delete.
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS seq_schemes (
+		source TEXT PRIMARY KEY,
+		scheme TEXT NOT NULL
+	)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
+	}
 	// Small per-source state kept beside the checkpoint (SaveNote).
 	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS notes (
 		source TEXT NOT NULL,
@@ -172,7 +181,12 @@ func (s *Store) Save(ctx context.Context, source string, cp Checkpoint) error {
 	if cp.UpdatedAt.IsZero() {
 		cp.UpdatedAt = time.Now()
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, covers_slot, seq_scheme, clean, updated_at)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save checkpoint of %s: %w", source, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, covers_slot, seq_scheme, clean, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source) DO UPDATE SET position = excluded.position, seq = excluded.seq,
 			snapshot_done = excluded.snapshot_done, covers_slot = excluded.covers_slot,
@@ -185,11 +199,36 @@ func (s *Store) Save(ctx context.Context, source string, cp Checkpoint) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("save checkpoint of %s: %w: %s is below the stored checkpoint", source, ErrBackwards, cp.Seq)
 	}
+	if cp.SeqScheme != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO seq_schemes (source, scheme) VALUES (?, ?)
+			ON CONFLICT (source) DO UPDATE SET scheme = excluded.scheme`, source, cp.SeqScheme); err != nil {
+			return fmt.Errorf("save checkpoint of %s: %w", source, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save checkpoint of %s: %w", source, err)
+	}
 	return nil
 }
 
+// SeqSchemeUsed returns the last non-empty Checkpoint.SeqScheme saved for
+// source, also after Delete: the log may still hold transactions
+// numbered that way, so a source starting without a checkpoint must not
+// choose a way that numbers below them. "" when none was saved.
+func (s *Store) SeqSchemeUsed(ctx context.Context, source string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT scheme FROM seq_schemes WHERE source = ?`, source).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("sequence scheme of %s: %w", source, err)
+	}
+	return v, nil
+}
+
 // Delete forgets the checkpoint of source and its notes (after a
-// rebuild).
+// rebuild), not the sequence scheme it used (SeqSchemeUsed).
 func (s *Store) Delete(ctx context.Context, source string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM notes WHERE source = ?`, source); err != nil {
 		return err

@@ -51,6 +51,41 @@ func TestStore(t *testing.T) {
 	}
 }
 
+// TestStoreSeqSchemeUsed: the sequence scheme a source saved outlives
+// Delete (the log still holds what it numbered) and is per source.
+func TestStoreSeqSchemeUsed(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SeqSchemeUsed(ctx, "my"); v != "" || err != nil {
+		t.Fatalf("none saved: %q %v", v, err)
+	}
+	if err := s.Save(ctx, "my", Checkpoint{Seq: Seq{Pos: 5 << 40}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.SeqSchemeUsed(ctx, "my"); v != "" {
+		t.Errorf("binlog scheme saved: %q", v)
+	}
+	if err := s.Save(ctx, "my", Checkpoint{Seq: Seq{Pos: GTIDSeqBit | 9}, SeqScheme: "gtid:0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "my", Checkpoint{Seq: Seq{Pos: 1}, SeqScheme: "gtid:7"}); !errors.Is(err, ErrBackwards) {
+		t.Fatalf("backwards save: %v", err)
+	}
+	if err := s.Delete(ctx, "my"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.SeqSchemeUsed(ctx, "my"); v != "gtid:0" || err != nil {
+		t.Errorf("after Delete: %q %v (a refused save must not record its scheme)", v, err)
+	}
+	if v, _ := s.SeqSchemeUsed(ctx, "other"); v != "" {
+		t.Errorf("other source: %q", v)
+	}
+}
+
 // TestStoreMigratesCoversSlot: a store written before covers_slot,
 // seq_scheme and clean existed opens, its checkpoints load without them,
 // and new saves keep them.

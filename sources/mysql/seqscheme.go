@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -59,12 +60,22 @@ func parseSeqScheme(str string) (seqScheme, error) {
 	return seqScheme{gtid: true, domain: uint32(n)}, nil
 }
 
+// schemesUsed is implemented by a checkpoint store that remembers the
+// sequence scheme of a source whose checkpoint was deleted
+// (offsets.Store). A store without it (tests' own) does not.
+type schemesUsed interface {
+	SeqSchemeUsed(ctx context.Context, source string) (string, error)
+}
+
 // schemeStart is what the scheme of a run is decided from.
 type schemeStart struct {
 	mariadb bool
 	// have, cp: the checkpoint found at start.
 	have bool
 	cp   offsets.Checkpoint
+	// used: the scheme saved with an earlier checkpoint of the source,
+	// also one deleted since (a rebuild): the log may hold its Seqs.
+	used string
 	// snapshot: the run starts with a (new or redone) snapshot.
 	snapshot bool
 	// domains of the server's gtid_binlog_pos at start (domain → N), and
@@ -82,8 +93,9 @@ type schemeStart struct {
 // without a checkpoint, a start with a snapshot (whose chunks and stream
 // sort above everything before), or a start from a Clean checkpoint (saved
 // at a graceful stop with nothing in the log beyond it). A source never
-// switches from gtid back to binlog: binlog Seqs sort below GTID ones, and
-// sinks would drop them as applied.
+// switches from gtid back to binlog, also not after its checkpoint was
+// deleted (used): binlog Seqs sort below GTID ones, and sinks would drop
+// them as applied.
 //
 // gtid needs one GTID domain: the N of different domains are not ordered
 // with each other. A server whose binlog holds several domains keeps (or
@@ -93,6 +105,15 @@ type schemeStart struct {
 func chooseScheme(s schemeStart) (seqScheme, string, error) {
 	if !s.mariadb {
 		return seqScheme{}, "MySQL GTIDs are numbered per server", nil
+	}
+	if !s.have && s.used != "" {
+		used, err := parseSeqScheme(s.used)
+		if err != nil {
+			return seqScheme{}, "", supervise.Permanent(err)
+		}
+		if used.gtid {
+			return used, "used before the checkpoint was deleted: the log may hold its sequence numbers, and binlog sequences would sort below them", nil
+		}
 	}
 	if s.have {
 		rec, err := parseSeqScheme(s.cp.SeqScheme)

@@ -61,6 +61,8 @@ func TestChooseScheme(t *testing.T) {
 		{name: "gtid checkpoint, now two domains: never back to binlog", in: schemeStart{mariadb: true, have: true, cp: gtid0, domains: two}, want: seqScheme{gtid: true}},
 		{name: "gtid checkpoint, redo snapshot, two domains", in: schemeStart{mariadb: true, have: true, cp: offsets.Checkpoint{SeqScheme: "gtid:0"}, snapshot: true, domains: two}, want: seqScheme{gtid: true}},
 		{name: "gtid checkpoint follows its recorded domain", in: schemeStart{mariadb: true, have: true, cp: offsets.Checkpoint{SeqScheme: "gtid:3"}, domains: one}, want: seqScheme{gtid: true, domain: 3}},
+		{name: "checkpoint deleted after gtid, now two domains: never back to binlog", in: schemeStart{mariadb: true, used: "gtid:0", domains: two, snapshot: true}, want: seqScheme{gtid: true}},
+		{name: "checkpoint deleted after gtid, other domain now", in: schemeStart{mariadb: true, used: "gtid:0", domains: other, snapshot: true}, want: seqScheme{gtid: true}},
 		{name: "unreadable scheme", in: schemeStart{mariadb: true, have: true, cp: offsets.Checkpoint{SeqScheme: "lsn"}}, err: true},
 	} {
 		got, why, err := chooseScheme(c.in)

@@ -196,6 +196,11 @@ func (r *session) decideScheme(ctx context.Context, snapshot bool) error {
 			return fmt.Errorf("source %s: read gtid_domain_id: %w", cfg.Name, err)
 		}
 	}
+	if u, ok := r.src.store.(schemesUsed); ok && !r.haveCheckpoint {
+		if in.used, err = u.SeqSchemeUsed(ctx, cfg.Name); err != nil {
+			return fmt.Errorf("source %s: %w", cfg.Name, err)
+		}
+	}
 	scheme, why, err := chooseScheme(in)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", cfg.Name, err)
