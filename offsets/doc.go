@@ -21,7 +21,8 @@
 //   - Store keeps each source's Checkpoint (SQLite, <state_dir>/
 //     checkpoints.db) and small notes beside it. Columns added later
 //     (covers_slot, seq_scheme, clean) are added in place on open, with
-//     defaults that mean what checkpoints saved before them meant.
+//     defaults that mean what checkpoints saved before them meant. The
+//     sequence scheme a source used outlives Delete (SeqSchemeUsed).
 //
 // The package is a leaf: it imports no other walship package. Values are
 // immutable and safe to share between goroutines.
