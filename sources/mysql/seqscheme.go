@@ -183,7 +183,7 @@ func (r *session) checkGTIDOrder(seq offsets.Seq, at offsets.Position) error {
 		return fmt.Errorf("source %s: transaction ending at binlog %s had no MariaDB GTID event to take its sequence from", r.cfg().Name, at.Binlog)
 	}
 	if r.curDomain != r.scheme.domain {
-		return supervise.Permanent(fmt.Errorf("source %s: %w: transaction %s (binlog %s) changed captured tables in GTID domain %d, and this source orders its transactions by the GTID sequence numbers of domain %d, which are not ordered with another domain's. Write to the captured tables in domain %d only (session gtid_domain_id); or capture them across domains by rebuilding every follower of this source from a new snapshot under a new source name, which takes the binlog file sequence when the binlog holds several domains (that sequence does not survive a change of server)",
+		return supervise.Permanent(fmt.Errorf("source %s: %w: transaction %s (binlog %s) changed captured tables in GTID domain %d, and this source orders its transactions by the GTID sequence numbers of domain %d, which are not ordered with another domain's; the source stops here on every start. If that write was a one-off, rebuild the followers from a snapshot taken after it (walship replay --resnapshot), which keeps this sequence, and write to the captured tables in domain %d only. To capture several domains for good, rebuild every follower of this source from a new snapshot under a new source name, which takes the binlog file sequence while the binlog holds several domains (that sequence does not survive a change of server)",
 			r.cfg().Name, ErrGTIDDomain, r.curGTID, at.Binlog, r.curDomain, r.scheme.domain, r.scheme.domain))
 	}
 	if !r.lastSeq.Less(seq) {
