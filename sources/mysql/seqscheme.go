@@ -193,3 +193,12 @@ func (r *session) checkGTIDOrder(seq offsets.Seq, at offsets.Position) error {
 	r.lastSeq = seq
 	return nil
 }
+
+// binlogSeqBackwards is the stop of a source under binlog whose
+// transaction to publish sorts at or below its checkpoint: the binlog
+// files were numbered anew (another server, or RESET MASTER). Before, the
+// source dropped such transactions as durable; sinks would have too.
+func (r *session) binlogSeqBackwards(seq offsets.Seq, at offsets.Position) error {
+	return supervise.Permanent(fmt.Errorf("source %s: %w: transaction %s at binlog %s has seq %s, not above the checkpoint's %s (at %s): the server numbers its binlog files anew (another server, a promoted replica, or RESET MASTER), and this source orders by binlog file and offset, so sinks would drop it as applied. Rebuild the followers from a new snapshot (walship replay --resnapshot), which orders by GTID sequence numbers on a MariaDB binlog with one GTID domain",
+		r.cfg().Name, ErrSeqBackwards, r.curGTID, at.Binlog, seq, r.saved, r.savedPos))
+}

@@ -3,14 +3,17 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/walship/walship/internal/logread"
 	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/supervise"
 )
 
 // forceCheckpoint stores cp as the source's checkpoint even below the one
@@ -289,7 +292,9 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 // RESET MASTER with the GTID state kept (SET GLOBAL gtid_binlog_state), as
 // on a promoted replica, binlog files are numbered from 1 again, so the
 // binlog sequence of new transactions would sort below the checkpoint and
-// sinks would drop them; the GTID sequence does not.
+// sinks would drop them; the GTID sequence does not. A source still on
+// the binlog sequence stops there, naming the rebuild, instead of dropping
+// them.
 //
 // It resets the shared server's binlogs: it runs only in the serial phase
 // of make test (SERIAL_TESTS, which sets WALSHIP_SERIAL=1), alone on the
@@ -298,8 +303,24 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	if os.Getenv("WALSHIP_SERIAL") != "1" {
 		t.Skip("resets the server's binlogs: only in the serial phase of make test (WALSHIP_SERIAL=1)")
 	}
+	ctx := context.Background()
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, v int)`)
 	cfg := h.config()
+	// A second source still on the binlog sequence: upgraded from an old
+	// checkpoint, and killed since (not clean).
+	old := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, v int)`)
+	oldCfg := old.config()
+	oldCfg.ServerID += 500
+	var r session
+	r.src = &Source{cfg: oldCfg}
+	head, err := r.currentPosition(ctx, old.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
+		t.Fatal(err)
+	}
+
 	h.start(cfg)
 	waitStreaming(t, h)
 	for i := 1; i <= 3; i++ {
@@ -307,8 +328,24 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	}
 	h.caughtUp()
 	h.stop()
+	old.start(oldCfg)
+	waitStreaming(t, old)
+	old.exec("INSERT INTO t VALUES (1, 0)")
+	old.caughtUp()
+	old.stop()
+	oldCP := old.checkpoint()
+	if oldCP.SeqScheme != "" || oldCP.Seq.FromGTID() {
+		t.Fatalf("old-scheme source: %+v", oldCP)
+	}
+	oldCP.Clean = false
+	old.forceCheckpoint(oldCP)
+	// Both checkpoints at the server's head, which is all a reset keeps.
+	h.start(cfg)
+	waitStreaming(t, h)
+	h.caughtUp()
+	h.stop()
 	before := h.checkpoint()
-	if before.SeqScheme != "gtid:0" {
+	if before.SeqScheme != "gtid:0" || !before.Seq.FromGTID() {
 		t.Fatalf("checkpoint %+v", before)
 	}
 	var state string
@@ -356,4 +393,16 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	}
 	appliedOnce(t, l)
 	converged(t, fold(t, l), h.sourceState("t"))
+
+	// The source on the binlog sequence stops at its first transaction
+	// after the reset instead of dropping it (as it did before).
+	old.exec("INSERT INTO t VALUES (2, 0)")
+	src := New(oldCfg, old.logFor(oldCfg), old.store, old.srcLog())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = src.Run(ctx, func() {})
+	if !errors.Is(err, ErrSeqBackwards) || !supervise.IsPermanent(err) {
+		t.Fatalf("binlog-sequence source after the reset: %v", err)
+	}
+	t.Logf("binlog-sequence source: %v", err)
 }

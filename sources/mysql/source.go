@@ -100,6 +100,10 @@ var (
 	// ErrGTIDOrder: a MariaDB GTID sequence number went backwards within
 	// the followed domain (gtid_strict_mode off). Permanent.
 	ErrGTIDOrder = errors.New("GTID sequence number out of order")
+	// ErrSeqBackwards: a source ordering by binlog file and offset met a
+	// transaction below its checkpoint: the binlog files were numbered
+	// anew (another server, RESET MASTER). Permanent.
+	ErrSeqBackwards = errors.New("binlog sequence went backwards")
 )
 
 // Source captures one MySQL or MariaDB server.

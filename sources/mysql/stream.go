@@ -247,13 +247,20 @@ func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset g
 		return nil
 	}
 	defer buf.Close()
-	if r.scheme.gtid && buf.Live() > 0 {
-		if err := r.checkGTIDOrder(seq, pos); err != nil {
-			return err
+	if buf.Live() > 0 {
+		// The stream resumes after the checkpoint's GTID set, so a
+		// transaction to publish sorts above the checkpoint, or the
+		// sequence broke: stop rather than let sinks drop it as applied.
+		if r.scheme.gtid {
+			if err := r.checkGTIDOrder(seq, pos); err != nil {
+				return err
+			}
+		} else if !r.saved.Less(seq) {
+			return r.binlogSeqBackwards(seq, pos)
 		}
 	}
 	if !r.saved.Less(seq) {
-		return nil // durable before the last restart
+		return nil // nothing to publish
 	}
 	n := buf.Live()
 	if n == 0 {
