@@ -52,9 +52,13 @@
 //     snapshot, or a checkpoint marked Clean, which a graceful stop saves
 //     once everything published is durable and checkpointed and the
 //     checkpoint is past the server's position at the run's start. It
-//     never moves back. Under the GTID sequence, a captured change of
-//     another domain (ErrGTIDDomain) or a sequence number that goes
-//     backwards (ErrGTIDOrder) stops the source permanently.
+//     never moves back, also not after its checkpoint was deleted
+//     (offsets.Store.SeqSchemeUsed). Under the GTID sequence, a captured
+//     change of another domain (ErrGTIDDomain) or a sequence number that
+//     goes backwards (ErrGTIDOrder) stops the source permanently; under
+//     the binlog sequence, so does a transaction to publish at or below
+//     the checkpoint (ErrSeqBackwards: binlog files numbered anew), which
+//     was dropped as durable before.
 //   - The durable GTID set is saved in the checkpoint store only once Kafka
 //     acknowledged everything up to it; a restart streams from it. Binlogs
 //     purged past it stop the source with an error naming the rebuild.
