@@ -43,16 +43,18 @@ unit: ## unit tests only: no servers needed
 # they restart servers (TestFault{ServerRestarts,MariaDBSource}), change
 # server-wide settings (TestSemiSync, TestSyncDurability: a synchronous
 # standby every PostgreSQL commit would wait for), or hold prepared XA
-# transactions that every MariaDB snapshot waits for. The servers are
-# stopped again even when the tests fail, and the tests' exit status is
-# kept. WALSHIP_KEEP_ENV=1 leaves them running afterwards.
-SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA)$$
+# transactions that every MariaDB snapshot waits for, or reset the MariaDB
+# binlogs (TestGTIDSeqSurvivesBinlogReset, which also needs WALSHIP_SERIAL=1,
+# so a package run outside this phase skips it). The servers are stopped
+# again even when the tests fail, and the tests' exit status is kept.
+# WALSHIP_KEEP_ENV=1 leaves them running afterwards.
+SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
 test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	@status=0; \
 	{ $(MAKE) --no-print-directory env-up && \
 	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)' ./... && \
-	  $(GO) test -p 1 -count=1 -timeout 20m -run '$(SERIAL_TESTS)' ./cmd/walship/ ./sources/...; } || status=$$?; \
+	  WALSHIP_SERIAL=1 $(GO) test -p 1 -count=1 -timeout 20m -run '$(SERIAL_TESTS)' ./cmd/walship/ ./sources/...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
 	exit $$status
 

@@ -19,8 +19,9 @@ import (
 // position: a brief global read lock, the position read, a consistent-
 // snapshot transaction started on another connection, the lock released,
 // then the tables read in that transaction. Rows are op=r changes in chunk
-// transactions whose Seq is the recorded position with the chunk number, so
-// they sort before the stream that starts there.
+// transactions whose Seq is the recorded position (its GTID sequence
+// number, or binlog file and offset: seqScheme.snapshotBase) with the
+// chunk number, so they sort before the stream that starts there.
 //
 // Before its first chunk is published, the snapshot's start is saved in
 // the checkpoint store (SnapshotDone false): a start that finds it knows
@@ -73,9 +74,9 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		return offsets.Position{}, offsets.Seq{}, err
 	}
 	unlock()
-	base, err := offsets.BinlogSeqPos(pos.Binlog)
+	base, err := r.scheme.snapshotBase(pos)
 	if err != nil {
-		return offsets.Position{}, offsets.Seq{}, err
+		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
 	}
 
 	tables, err := r.snapshotTables(ctx, snapConn)
@@ -89,7 +90,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		}
 	}
 	// The start marker is durable before any chunk can reach a follower.
-	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: offsets.Seq{Pos: base, Sub: first}}); err != nil {
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: offsets.Seq{Pos: base, Sub: first}, SeqScheme: r.scheme.String()}); err != nil {
 		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: record its start: %w", cfg.Name, err)
 	}
 	r.src.log.Info("snapshot started", "tables", len(tables), "gtids", pos.GTIDs.String(), "binlog", pos.Binlog.String(),
@@ -141,7 +142,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		case <-r.out.Notify():
 		}
 	}
-	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: last, SnapshotDone: true}); err != nil {
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: last, SnapshotDone: true, SeqScheme: r.scheme.String()}); err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
 	}
 	r.src.log.Info("snapshot done", "tables", len(tables), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))
