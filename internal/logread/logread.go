@@ -21,6 +21,9 @@ import (
 type Txn struct {
 	Begin, End envelope.Marker
 	Events     []envelope.Decoded // in index order; a key change's halves merged into its update
+	// Records counts the data records read (Debezium's events, as END
+	// counts them): a key change is two, tombstones none.
+	Records int
 }
 
 // Log is everything read.
@@ -124,6 +127,7 @@ func Read(ctx context.Context, broker, prefix string) (*Log, error) {
 			ei, ej := t.Events[i], t.Events[j]
 			return ei.Index < ej.Index || ei.Index == ej.Index && ei.KeyChange == envelope.KeyChangeDelete
 		})
+		t.Records = len(t.Events)
 		merged := t.Events[:0]
 		for i := 0; i < len(t.Events); i++ {
 			e := t.Events[i]
