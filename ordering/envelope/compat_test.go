@@ -178,3 +178,34 @@ func TestMergeKeyChangeRejectsMismatch(t *testing.T) {
 		t.Error("halves of different changes merged")
 	}
 }
+
+// The int64 fast path of decimalText agrees with the big.Int one.
+func TestSmallDecimalText(t *testing.T) {
+	for _, u := range []int64{0, 1, -1, 9, 10, -10, 1250, -12340, 1 << 62, -1 << 63, 1<<63 - 1} {
+		for scale := -2; scale <= 25; scale++ {
+			want := bigDecimalText(big.NewInt(u), scale)
+			if got := smallDecimalText(u, scale); got != want {
+				t.Errorf("%d at scale %d: %q, want %q", u, scale, got, want)
+			}
+		}
+	}
+}
+
+// bigDecimalText is decimalText without the int64 fast path.
+func bigDecimalText(unscaled *big.Int, scale int) string {
+	s := new(big.Int).Abs(unscaled).String()
+	if scale <= 0 {
+		if scale < 0 && unscaled.Sign() != 0 {
+			s += strings.Repeat("0", -scale)
+		}
+	} else {
+		if len(s) <= scale {
+			s = strings.Repeat("0", scale-len(s)+1) + s
+		}
+		s = s[:len(s)-scale] + "." + s[len(s)-scale:]
+	}
+	if unscaled.Sign() < 0 {
+		s = "-" + s
+	}
+	return s
+}

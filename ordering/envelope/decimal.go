@@ -140,6 +140,9 @@ func fromTwosComplement(b []byte) *big.Int {
 
 // decimalText is the text of unscaled at scale ("-12340", 3 is "-12.340").
 func decimalText(unscaled *big.Int, scale int) string {
+	if unscaled.IsInt64() {
+		return smallDecimalText(unscaled.Int64(), scale)
+	}
 	if scale <= 0 {
 		s := unscaled.String()
 		if scale < 0 && unscaled.Sign() != 0 {
@@ -157,6 +160,42 @@ func decimalText(unscaled *big.Int, scale int) string {
 		s = "-" + s
 	}
 	return s
+}
+
+// smallDecimalText is decimalText for an unscaled value that fits an int64.
+func smallDecimalText(u int64, scale int) string {
+	var dbuf [24]byte
+	if scale <= 0 {
+		b := strconv.AppendInt(dbuf[:0], u, 10)
+		if scale < 0 && u != 0 {
+			b = append(b, strings.Repeat("0", -scale)...)
+		}
+		return string(b)
+	}
+	digits := strconv.AppendUint(dbuf[:0], absU(u), 10)
+	out := make([]byte, 0, len(digits)+scale+3)
+	if u < 0 {
+		out = append(out, '-')
+	}
+	if len(digits) <= scale {
+		out = append(out, '0', '.')
+		for range scale - len(digits) {
+			out = append(out, '0')
+		}
+		out = append(out, digits...)
+	} else {
+		out = append(out, digits[:len(digits)-scale]...)
+		out = append(out, '.')
+		out = append(out, digits[len(digits)-scale:]...)
+	}
+	return string(out)
+}
+
+func absU(u int64) uint64 {
+	if u < 0 {
+		return uint64(-(u + 1)) + 1
+	}
+	return uint64(u)
 }
 
 // appendDecimal appends a decimal of column c in mode m. exact reports

@@ -221,11 +221,16 @@ func (dec *Decoder) Decode(r Record) (Decoded, error) {
 	if schema == nil {
 		return d, malformed("no %s header", HeaderSchema)
 	}
-	mode := DecimalString // the first log format's
-	if decimal != nil {
-		if mode, err = ParseDecimalMode(string(decimal)); err != nil || mode == DecimalString {
-			return d, malformed("%s %q", HeaderDecimal, decimal)
-		}
+	var mode DecimalMode
+	switch string(decimal) {
+	case "": // absent: the first log format's
+		mode = DecimalString
+	case "precise":
+		mode = DecimalPrecise
+	case "double":
+		mode = DecimalDouble
+	default:
+		return d, malformed("%s %q", HeaderDecimal, decimal)
 	}
 	switch string(keyChange) {
 	case "", KeyChangeDelete, KeyChangeCreate:
