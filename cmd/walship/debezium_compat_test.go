@@ -44,6 +44,7 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/internal/testenv"
+	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/verify"
 )
 
@@ -372,12 +373,99 @@ rootLogger.appenderRef.file.ref = file
 		}
 		t.Logf("%s equals the sources", sink)
 	}
+	// The events as Debezium's connectors send them (REPLICA IDENTITY
+	// DEFAULT on PostgreSQL, a FULL row image on MariaDB).
+	for _, c := range []struct {
+		topic      string
+		fullBefore bool
+	}{{name + ".pg.public.dbz_pg", false}, {name + ".my." + name + ".dbz_my", true}} {
+		got := dbzEvents(t, broker, c.topic, c.fullBefore)
+		want := "r=4 c=8 u=3 d=5 tombstones=5 newkey=3 oldkey=3"
+		if got != want {
+			t.Errorf("%s: events %s, want %s", c.topic, got, want)
+		}
+	}
 	if !checkConnect() {
 		t.Errorf("Debezium's JDBC sink is not running\n%s", connectTail())
 	}
 	if p := dbzLogProblems(connectLog); strings.Contains(p, "ERROR") {
 		t.Errorf("Kafka Connect logged errors:\n%s", p)
 	}
+}
+
+// dbzEvents reads every record of topic and counts them as "r=… c=… u=…
+// d=… tombstones=… newkey=… oldkey=…" (the key-change headers). It checks
+// Debezium's before images: an update's is null unless the source sends
+// full images (fullBefore), a delete's holds the key, and without full
+// images nothing else.
+func dbzEvents(t *testing.T, broker, topic string, fullBefore bool) string {
+	t.Helper()
+	parts, err := kafka.Partitions(context.Background(), []string{broker}, kafka.Security{}, 10*time.Second, topic)
+	if err != nil || parts == 0 {
+		t.Fatalf("topic %s: %d partitions, %v", topic, parts, err)
+	}
+	n := map[string]int{}
+	for p := range parts {
+		conn, err := kafkago.DialLeader(context.Background(), "tcp", broker, topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, last, err := conn.ReadOffsets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Seek(first, kafkago.SeekAbsolute)
+		for off := first; off < last; off++ {
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			m, err := conn.ReadMessage(64 << 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			off = m.Offset
+			for _, h := range m.Headers {
+				switch h.Key {
+				case "__debezium.newkey":
+					n["newkey"]++
+				case "__debezium.oldkey":
+					n["oldkey"]++
+				}
+				if len(h.Value) > 0 && (h.Value[0] == '{' || h.Value[0] == '[') {
+					t.Errorf("%s/%d@%d: header %s is a JSON object or array", topic, p, m.Offset, h.Key)
+				}
+			}
+			if m.Value == nil {
+				n["tombstones"]++
+				continue
+			}
+			var env struct {
+				Payload struct {
+					Op     string                     `json:"op"`
+					Before map[string]json.RawMessage `json:"before"`
+				} `json:"payload"`
+			}
+			if err := json.Unmarshal(m.Value, &env); err != nil {
+				t.Fatalf("%s/%d@%d: %v", topic, p, m.Offset, err)
+			}
+			op, before := env.Payload.Op, env.Payload.Before
+			n[op]++
+			switch {
+			case op == "u" && !fullBefore && before != nil:
+				t.Errorf("%s/%d@%d: an update's before is not null under REPLICA IDENTITY DEFAULT", topic, p, m.Offset)
+			case op == "u" && fullBefore && before == nil:
+				t.Errorf("%s/%d@%d: an update's before is null from a full row image", topic, p, m.Offset)
+			case op == "d" && string(before["id"]) == "" || op == "d" && string(before["id"]) == "null":
+				t.Errorf("%s/%d@%d: a delete's before lacks the key", topic, p, m.Offset)
+			case op == "d" && !fullBefore:
+				for k, v := range before {
+					if k != "id" && string(v) != "null" {
+						t.Errorf("%s/%d@%d: a delete's before holds %s = %s, not only the key", topic, p, m.Offset, k, v)
+					}
+				}
+			}
+		}
+		conn.Close()
+	}
+	return fmt.Sprintf("r=%d c=%d u=%d d=%d tombstones=%d newkey=%d oldkey=%d", n["r"], n["c"], n["u"], n["d"], n["tombstones"], n["newkey"], n["oldkey"])
 }
 
 // dbzLogProblems is the ERROR lines of Connect's log (with the start of
