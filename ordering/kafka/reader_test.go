@@ -142,6 +142,7 @@ func TestReaderResumesAndSurvivesTornWrites(t *testing.T) {
 func TestReaderKeyChangesAndTombstones(t *testing.T) {
 	broker := testenv.Kafka(t)
 	prefix := fmt.Sprintf("dbzreadtest%d", time.Now().UnixNano())
+	t.Cleanup(func() { testenv.DropTopics(t, prefix+".") })
 	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: prefix}, envelope.Options{})
 	ctx := context.Background()
 	p := NewPublisher(Config{Brokers: []string{broker}, TopicPrefix: prefix, Partitions: 3}, enc)
