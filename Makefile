@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load test-debezium demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -98,6 +98,15 @@ bench-mysql-source: env-up ## MariaDB source decode+publish rate vs raw BinlogSy
 # bench/results/sink-<date>.json.
 bench-sink: env-up ## sink apply rate: workers=1 vs parallel workers
 	$(ENV) && WALSHIP_INTEGRATION=1 $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/
+
+# Debezium's own JDBC sink (Kafka Connect standalone, default converters)
+# reads walship's topics of a PostgreSQL and a MariaDB source unchanged, and
+# the tables it writes equal the sources (cmd/walship/debezium_compat_test.go).
+# make test runs it too; this runs it alone. The jars come from
+# deploy/bench/debezium/fetch.sh (cached outside the repository).
+test-debezium: env-up ## Debezium's JDBC sink over walship's topics (both sources): tables equal, no task failure
+	$(ENV) && libs="$$(bash deploy/bench/debezium/fetch.sh)" && export WALSHIP_DEBEZIUM_LIBS="$$libs" && \
+	  WALSHIP_INTEGRATION=1 $(GO) test -count=1 -run '^TestDebeziumJDBCSinkReadsWalshipTopics$$' -timeout 20m -v ./cmd/walship/
 
 # walship beside Debezium (PostgreSQL connector + JDBC sink in Kafka Connect
 # standalone) on the same servers and workload: sustained throughput and

@@ -70,6 +70,13 @@ type Kafka struct {
 	// or "json-schema" (Kafka Connect JSON with schema and payload).
 	// Default: json.
 	Envelope string `yaml:"envelope"`
+	// DecimalHandling is how decimal and numeric values travel, as
+	// Debezium's decimal.handling.mode: "precise" (Kafka Connect's Decimal
+	// logical type, or Debezium's VariableScaleDecimal for PostgreSQL
+	// numeric without a declared scale), "string" (the exact text) or
+	// "double" (a JSON number, which may round). walship's own sinks get
+	// every value exactly in every mode. Default: precise (Debezium's).
+	DecimalHandling string `yaml:"decimal_handling"`
 	// DialTimeout bounds connecting to a broker. Default: 10s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// MaxMessageBytes is the largest record walship writes: one change
@@ -368,6 +375,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Kafka.Envelope == "" {
 		c.Kafka.Envelope = "json"
+	}
+	if c.Kafka.DecimalHandling == "" {
+		c.Kafka.DecimalHandling = "precise"
 	}
 	if c.Kafka.DialTimeout == 0 {
 		c.Kafka.DialTimeout = DefaultDialTimeout

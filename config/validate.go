@@ -277,6 +277,7 @@ func (d *decoder) validateKafka(c *Config) {
 		d.fail("kafka.replication_factor", "must be from 1 to 32, got %d", k.ReplicationFactor)
 	}
 	d.oneOf("kafka.envelope", k.Envelope, "json", "json-schema")
+	d.oneOf("kafka.decimal_handling", k.DecimalHandling, "precise", "string", "double")
 }
 
 func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
