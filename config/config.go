@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Config is the whole walship configuration file.
 type Config struct {
@@ -67,6 +70,13 @@ type Kafka struct {
 	// or "json-schema" (Kafka Connect JSON with schema and payload).
 	// Default: json.
 	Envelope string `yaml:"envelope"`
+	// DecimalHandling is how decimal and numeric values travel, as
+	// Debezium's decimal.handling.mode: "precise" (Kafka Connect's Decimal
+	// logical type, or Debezium's VariableScaleDecimal for PostgreSQL
+	// numeric without a declared scale), "string" (the exact text) or
+	// "double" (a JSON number, which may round). walship's own sinks get
+	// every value exactly in every mode. Default: precise (Debezium's).
+	DecimalHandling string `yaml:"decimal_handling"`
 	// DialTimeout bounds connecting to a broker. Default: 10s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// MaxMessageBytes is the largest record walship writes: one change
@@ -212,6 +222,32 @@ type MySQLSource struct {
 	// TLS, when set, encrypts the binlog and SQL connections and verifies
 	// the server's certificate; nothing connects in plaintext.
 	TLS *TLS `yaml:"tls"`
+	// RawCharsets lists character sets (MariaDB's names: greek, koi8r,
+	// sjis, ..., or * for all of RawCharsetNames) whose text columns are
+	// captured as their bytes, never decoded: followers get binary columns
+	// (bytea, VARBINARY/BLOB, BLOB) holding exactly the source's bytes. A
+	// value holding bytes its charset does not define then passes; without
+	// it, such a value stops the source. Default: none.
+	RawCharsets []string `yaml:"raw_charsets"`
+}
+
+// RawCharsetNames are the character sets walship decodes itself, and so
+// the ones raw_charsets can name: the single-byte sets other than ascii,
+// and the multi-byte sets other than utf8mb3 and utf8mb4.
+var RawCharsetNames = []string{
+	"latin1", "latin2", "latin5", "latin7", "cp1250", "cp1251", "cp1256", "cp1257", "cp850", "cp852", "cp866",
+	"greek", "hebrew", "koi8r", "koi8u", "macroman", "tis620",
+	"ucs2", "utf16", "utf16le", "utf32", "sjis", "cp932", "ujis", "eucjpms", "euckr", "gb2312", "gbk", "gb18030", "big5",
+}
+
+// RawCharset reports whether text in charset is captured as bytes.
+func (my *MySQLSource) RawCharset(charset string) bool {
+	for _, c := range my.RawCharsets {
+		if c == "*" || strings.EqualFold(c, charset) {
+			return true
+		}
+	}
+	return false
 }
 
 // Sink is one follower database. Exactly one engine block is set.
@@ -240,6 +276,13 @@ type Sink struct {
 	// and the original topic. Default: unset, and a rejected transaction
 	// stops the sink.
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// CommitOrder is source (follower transactions commit in the order of
+	// each source's log, so the follower only ever shows states its source
+	// had) or dependencies (each commits once the transactions it depends
+	// on have: faster with many workers, but a reader can see a later
+	// transaction without an earlier one it did not write-conflict with).
+	// Default: source.
+	CommitOrder string `yaml:"commit_order"`
 }
 
 // TableMapping names follower tables. By default a follower table keeps
@@ -333,6 +376,9 @@ func (c *Config) applyDefaults() {
 	if c.Kafka.Envelope == "" {
 		c.Kafka.Envelope = "json"
 	}
+	if c.Kafka.DecimalHandling == "" {
+		c.Kafka.DecimalHandling = "precise"
+	}
 	if c.Kafka.DialTimeout == 0 {
 		c.Kafka.DialTimeout = DefaultDialTimeout
 	}
@@ -376,6 +422,9 @@ func (c *Config) applyDefaults() {
 	for i := range c.Sinks {
 		if c.Sinks[i].Workers == 0 {
 			c.Sinks[i].Workers = DefaultWorkers
+		}
+		if c.Sinks[i].CommitOrder == "" {
+			c.Sinks[i].CommitOrder = "source"
 		}
 	}
 	for i := range c.Sources {

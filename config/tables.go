@@ -1,6 +1,9 @@
 package config
 
-import "path"
+import (
+	"path"
+	"strings"
+)
 
 // MatchTable reports whether schema.table matches one of the table
 // patterns of a source's tables list (or replay --tables): each pattern is
@@ -8,8 +11,16 @@ import "path"
 // characters). The parts match on their own, so "a*.b" never matches
 // schema "ax.y" with table "b" by spanning the dot; a pattern whose schema
 // contains a dot is tried at every dot.
+//
+// walship's own tables on a follower (OwnTable) match only a pattern that
+// names them without wildcards: a follower that is itself a source does not
+// capture its positions through "public.*".
 func MatchTable(patterns []string, schema, table string) bool {
+	own := OwnTable(schema, table)
 	for _, p := range patterns {
+		if own && strings.ContainsAny(p, `*?[\`) {
+			continue
+		}
 		for i := 0; i < len(p); i++ {
 			if p[i] != '.' {
 				continue
@@ -20,6 +31,20 @@ func MatchTable(patterns []string, schema, table string) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// OwnTable reports whether schema.table is one of the tables walship keeps
+// on its followers (sinks/sqlsink.MetaNames): positions and applied in the
+// schema walship on PostgreSQL, _walship_positions and _walship_applied on
+// MySQL and SQLite. Names compare without regard to case.
+func OwnTable(schema, table string) bool {
+	switch strings.ToLower(table) {
+	case "_walship_positions", "_walship_applied":
+		return true
+	case "positions", "applied":
+		return strings.EqualFold(schema, "walship")
 	}
 	return false
 }

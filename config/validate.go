@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -165,6 +166,7 @@ func (d *decoder) validate(c *Config) {
 		if s.Workers < 1 || s.Workers > 256 {
 			d.fail(p+".workers", "must be from 1 to 256, got %d", s.Workers)
 		}
+		d.oneOf(p+".commit_order", s.CommitOrder, "source", "dependencies")
 		targets := map[string]string{}
 		for src, dst := range s.Tables.Rename {
 			kp := fmt.Sprintf("%s.tables.rename.%s", p, src)
@@ -275,6 +277,7 @@ func (d *decoder) validateKafka(c *Config) {
 		d.fail("kafka.replication_factor", "must be from 1 to 32, got %d", k.ReplicationFactor)
 	}
 	d.oneOf("kafka.envelope", k.Envelope, "json", "json-schema")
+	d.oneOf("kafka.decimal_handling", k.DecimalHandling, "precise", "string", "double")
 }
 
 func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
@@ -329,6 +332,12 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 	d.tables(p+".tables", my.Tables)
 	d.oneOf(p+".snapshot", my.Snapshot, "initial", "never")
 	d.oneOf(p+".durability", my.Durability, "async", "semisync")
+	for i, c := range my.RawCharsets {
+		if c != "*" && !slices.Contains(RawCharsetNames, strings.ToLower(c)) {
+			d.fail(fmt.Sprintf("%s.raw_charsets[%d]", p, i), "%q is not a character set walship decodes; one of %s, or *",
+				c, strings.Join(RawCharsetNames, ", "))
+		}
+	}
 }
 
 // uniqueSlots rejects two PostgreSQL sources on one DSN sharing a slot: the

@@ -48,6 +48,9 @@ type SinkStatus struct {
 	// DeadLettered counts transactions the follower rejected that went to
 	// the sink's dead-letter topic (since the daemon started).
 	DeadLettered int64 `json:"dead_lettered_transactions"`
+	// CommitYields counts follower transactions that gave way to an
+	// earlier one that waited for their locks (commit_order source).
+	CommitYields int64 `json:"commit_yields"`
 	// OperatorPaused: an operator paused the sink (POST .../pause).
 	OperatorPaused bool    `json:"operator_paused"`
 	TxnsPerSec     float64 `json:"transactions_per_second"`

@@ -73,3 +73,18 @@ func (g GTIDSet) Equal(o GTIDSet) bool {
 // Native returns the go-mysql set for the binlog protocol; callers must not
 // modify it.
 func (g GTIDSet) Native() mysql.GTIDSet { return g.set }
+
+// Domains returns, for a MariaDB set, the sequence number of the last
+// transaction of each GTID domain it holds (domain-server-seq: domain →
+// seq). It is nil for a MySQL set and empty for the empty set.
+func (g GTIDSet) Domains() map[uint32]uint64 {
+	m, ok := g.set.(*mysql.MariadbGTIDSet)
+	if g.flavor != FlavorMariaDB || !ok {
+		return nil
+	}
+	out := make(map[uint32]uint64, len(m.Sets))
+	for d, gtid := range m.Sets {
+		out[d] = gtid.SequenceNumber
+	}
+	return out
+}

@@ -54,6 +54,59 @@ func TestSeqOrderAndText(t *testing.T) {
 	}
 }
 
+// TestGTIDSeqAboveBinlogSeq: a MariaDB GTID-derived Seq sorts above every
+// binlog-derived one (a source that switches never goes backwards), in
+// number and in text, and the GTID sequence numbers keep their order.
+func TestGTIDSeqAboveBinlogSeq(t *testing.T) {
+	maxBinlog, err := BinlogSeqPos(BinlogPos{File: "mysql-bin.8388607", Pos: 1<<40 - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := BinlogSeqPos(BinlogPos{File: "mysql-bin.8388608", Pos: 4}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("file index 2^23 packed: %v", err)
+	}
+	var prev Seq
+	for _, n := range []uint64{0, 1, 2, 135884, 1<<63 - 1} {
+		pos, err := GTIDSeqPos(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := Seq{Pos: pos, Sub: StreamSub}
+		if !s.FromGTID() || pos&^GTIDSeqBit != n {
+			t.Errorf("GTIDSeqPos(%d) = %#x", n, pos)
+		}
+		old := Seq{Pos: maxBinlog, Sub: StreamSub}
+		if old.FromGTID() || !old.Less(Seq{Pos: pos}) || old.String() >= s.String() {
+			t.Errorf("binlog seq %s not below GTID seq %s", old, s)
+		}
+		if !prev.IsZero() && !prev.Less(s) {
+			t.Errorf("GTID seqs out of order: %s, %s", prev, s)
+		}
+		prev = s
+	}
+	if _, err := GTIDSeqPos(1 << 63); !errors.Is(err, ErrMalformed) {
+		t.Errorf("GTIDSeqPos(2^63): %v", err)
+	}
+}
+
+func TestGTIDSetDomains(t *testing.T) {
+	g, err := ParseGTIDSet(FlavorMariaDB, "0-1-42,1-2-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := g.Domains(); len(d) != 2 || d[0] != 42 || d[1] != 7 {
+		t.Errorf("domains %v", d)
+	}
+	empty, _ := ParseGTIDSet(FlavorMariaDB, "")
+	if d := empty.Domains(); d == nil || len(d) != 0 {
+		t.Errorf("empty set domains %v", d)
+	}
+	my, _ := ParseGTIDSet(FlavorMySQL, "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5")
+	if d := my.Domains(); d != nil {
+		t.Errorf("MySQL set domains %v", d)
+	}
+}
+
 func TestBinlogPos(t *testing.T) {
 	a, err := ParseBinlogPos("mysql-bin.000009:4000")
 	if err != nil {

@@ -12,7 +12,16 @@ import (
 // after a source restart carries the same Seq and sinks drop it.
 //
 //   - PostgreSQL: Pos is the commit LSN.
-//   - MySQL/MariaDB: Pos is the binlog file index << 40 | end offset.
+//   - MariaDB with one GTID domain: Pos is 1<<63 | the GTID's sequence
+//     number (GTIDSeqPos), which the whole replication topology shares, so
+//     it survives a change of server (a promoted replica).
+//   - MySQL, and MariaDB sources that keep it: Pos is the binlog file
+//     index << 40 | end offset (BinlogSeqPos). It orders one server's
+//     binlog only: another server numbers its files differently.
+//
+// The high bit (GTIDSeqBit) sets the MariaDB GTID form above every binlog
+// form, so a source that switches from the binlog form to the GTID form
+// (see sources/mysql) never sorts a new transaction below an old one.
 //
 // Sub orders what shares a Pos: snapshot chunks at the consistent point
 // have Sub 0, 1, 2, ... and a streamed transaction has Sub StreamSub, so
@@ -68,14 +77,32 @@ func (s *Seq) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// BinlogSeqPos packs a binlog position into Seq.Pos.
+// BinlogSeqPos packs a binlog position into Seq.Pos: file index << 40 |
+// offset. The file index must be below 2^23 (mysql-bin.8388608), so the
+// result stays below GTIDSeqBit.
 func BinlogSeqPos(b BinlogPos) (uint64, error) {
 	idx, err := b.FileIndex()
 	if err != nil {
 		return 0, err
 	}
-	if idx >= 1<<24 || b.Pos >= 1<<40 {
+	if idx >= 1<<23 || b.Pos >= 1<<40 {
 		return 0, fmt.Errorf("%w: binlog position %s is out of the packable range", ErrMalformed, b)
 	}
 	return idx<<40 | b.Pos, nil
 }
+
+// GTIDSeqBit is set in the Seq.Pos of every MariaDB GTID-derived Seq and
+// in no binlog-derived one.
+const GTIDSeqBit = uint64(1) << 63
+
+// GTIDSeqPos packs a MariaDB GTID sequence number (the N of domain-server-N)
+// into Seq.Pos: GTIDSeqBit | n.
+func GTIDSeqPos(n uint64) (uint64, error) {
+	if n&GTIDSeqBit != 0 {
+		return 0, fmt.Errorf("%w: GTID sequence number %d is out of the packable range", ErrMalformed, n)
+	}
+	return GTIDSeqBit | n, nil
+}
+
+// FromGTID reports whether s is a MariaDB GTID-derived Seq (GTIDSeqPos).
+func (s Seq) FromGTID() bool { return s.Pos&GTIDSeqBit != 0 }

@@ -24,7 +24,19 @@ type Checkpoint struct {
 	// passes Position, so a slot found past it was moved by someone else.
 	// Checkpoints saved before this field existed load without it.
 	CoversSlot bool
-	UpdatedAt  time.Time
+	// SeqScheme records how the source derives Seq from its position, for
+	// sources with more than one way (MySQL and MariaDB: "" is the binlog
+	// file index and offset, "gtid:D" MariaDB's GTID sequence numbers of
+	// domain D; sources/mysql). Checkpoints saved before this field existed
+	// load with "".
+	SeqScheme string
+	// Clean is set on a checkpoint saved at a graceful stop, when the log
+	// holds no transaction of the source beyond Position: a restart from
+	// it re-sends nothing, so it may change how Seq is derived. The source
+	// clears it (saves the checkpoint without it) before it publishes
+	// anything.
+	Clean     bool
+	UpdatedAt time.Time
 }
 
 // Store keeps checkpoints in an embedded SQLite database
@@ -56,24 +68,76 @@ func OpenStore(dir string) (*Store, error) {
 		seq           TEXT NOT NULL,
 		snapshot_done INTEGER NOT NULL DEFAULT 0,
 		updated_at    TEXT NOT NULL,
-		covers_slot   INTEGER NOT NULL DEFAULT 0
+		covers_slot   INTEGER NOT NULL DEFAULT 0,
+		seq_scheme    TEXT NOT NULL DEFAULT '',
+		clean         INTEGER NOT NULL DEFAULT 0
 	)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
 	}
-	// Stores written before covers_slot existed get it, 0 for every row.
-	var has int
-	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('checkpoints') WHERE name = 'covers_slot'`).Scan(&has); err != nil {
+	// Stores written before a column existed get it, with its default for
+	// every row.
+	for _, col := range []struct{ name, def string }{
+		{"covers_slot", "INTEGER NOT NULL DEFAULT 0"},
+		{"seq_scheme", "TEXT NOT NULL DEFAULT ''"},
+		{"clean", "INTEGER NOT NULL DEFAULT 0"},
+	} {
+		var has int
+		if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('checkpoints') WHERE name = ?`, col.name).Scan(&has); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
+		}
+		if has == 0 {
+			if _, err := db.Exec(`ALTER TABLE checkpoints ADD COLUMN ` + col.name + ` ` + col.def); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("checkpoint store %s: add %s: %w", path, col.name, err)
+			}
+		}
+	}
+	// The sequence scheme each source has used (SeqSchemeUsed), kept
+	// across Delete.
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS seq_schemes (
+		source TEXT PRIMARY KEY,
+		scheme TEXT NOT NULL
+	)`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
 	}
-	if has == 0 {
-		if _, err := db.Exec(`ALTER TABLE checkpoints ADD COLUMN covers_slot INTEGER NOT NULL DEFAULT 0`); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("checkpoint store %s: add covers_slot: %w", path, err)
-		}
+	// Small per-source state kept beside the checkpoint (SaveNote).
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS notes (
+		source TEXT NOT NULL,
+		name   TEXT NOT NULL,
+		value  BLOB NOT NULL,
+		PRIMARY KEY (source, name)
+	)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("checkpoint store %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
+}
+
+// SaveNote durably records value under name for source: state a source
+// keeps across restarts beside its checkpoint (the PostgreSQL source's
+// partitions of captured partitioned tables). Delete forgets it.
+func (s *Store) SaveNote(ctx context.Context, source, name string, value []byte) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO notes (source, name, value) VALUES (?, ?, ?)
+		ON CONFLICT (source, name) DO UPDATE SET value = excluded.value`, source, name, value); err != nil {
+		return fmt.Errorf("save %s of %s: %w", name, source, err)
+	}
+	return nil
+}
+
+// LoadNote returns what SaveNote recorded under name for source, or nil.
+func (s *Store) LoadNote(ctx context.Context, source, name string) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM notes WHERE source = ? AND name = ?`, source, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s of %s: %w", name, source, err)
+	}
+	return v, nil
 }
 
 // Path is the database file.
@@ -86,8 +150,8 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Load(ctx context.Context, source string) (Checkpoint, error) {
 	var pos, seq, at string
 	var cp Checkpoint
-	err := s.db.QueryRowContext(ctx, `SELECT position, seq, snapshot_done, covers_slot, updated_at FROM checkpoints WHERE source = ?`, source).
-		Scan(&pos, &seq, &cp.SnapshotDone, &cp.CoversSlot, &at)
+	err := s.db.QueryRowContext(ctx, `SELECT position, seq, snapshot_done, covers_slot, seq_scheme, clean, updated_at FROM checkpoints WHERE source = ?`, source).
+		Scan(&pos, &seq, &cp.SnapshotDone, &cp.CoversSlot, &cp.SeqScheme, &cp.Clean, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, ErrNoCheckpoint
 	}
@@ -117,23 +181,58 @@ func (s *Store) Save(ctx context.Context, source string, cp Checkpoint) error {
 	if cp.UpdatedAt.IsZero() {
 		cp.UpdatedAt = time.Now()
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, covers_slot, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save checkpoint of %s: %w", source, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, covers_slot, seq_scheme, clean, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source) DO UPDATE SET position = excluded.position, seq = excluded.seq,
-			snapshot_done = excluded.snapshot_done, covers_slot = excluded.covers_slot, updated_at = excluded.updated_at
+			snapshot_done = excluded.snapshot_done, covers_slot = excluded.covers_slot,
+			seq_scheme = excluded.seq_scheme, clean = excluded.clean, updated_at = excluded.updated_at
 		WHERE excluded.seq >= checkpoints.seq`,
-		source, string(pos), cp.Seq.String(), cp.SnapshotDone, cp.CoversSlot, cp.UpdatedAt.UTC().Format(time.RFC3339Nano))
+		source, string(pos), cp.Seq.String(), cp.SnapshotDone, cp.CoversSlot, cp.SeqScheme, cp.Clean, cp.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return fmt.Errorf("save checkpoint of %s: %w", source, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("save checkpoint of %s: %w: %s is below the stored checkpoint", source, ErrBackwards, cp.Seq)
 	}
+	if cp.SeqScheme != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO seq_schemes (source, scheme) VALUES (?, ?)
+			ON CONFLICT (source) DO UPDATE SET scheme = excluded.scheme`, source, cp.SeqScheme); err != nil {
+			return fmt.Errorf("save checkpoint of %s: %w", source, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save checkpoint of %s: %w", source, err)
+	}
 	return nil
 }
 
-// Delete forgets the checkpoint of source (after a rebuild).
+// SeqSchemeUsed returns the last non-empty Checkpoint.SeqScheme saved for
+// source, also after Delete: the log may still hold transactions
+// numbered that way, so a source starting without a checkpoint must not
+// choose a way that numbers below them. "" when none was saved.
+func (s *Store) SeqSchemeUsed(ctx context.Context, source string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT scheme FROM seq_schemes WHERE source = ?`, source).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("sequence scheme of %s: %w", source, err)
+	}
+	return v, nil
+}
+
+// Delete forgets the checkpoint of source and its notes (after a
+// rebuild), not the sequence scheme it used (SeqSchemeUsed).
 func (s *Store) Delete(ctx context.Context, source string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM notes WHERE source = ?`, source); err != nil {
+		return err
+	}
 	_, err := s.db.ExecContext(ctx, `DELETE FROM checkpoints WHERE source = ?`, source)
 	return err
 }

@@ -51,8 +51,44 @@ func TestStore(t *testing.T) {
 	}
 }
 
-// TestStoreMigratesCoversSlot: a store written before covers_slot existed
-// opens, its checkpoints load without it, and new saves keep it.
+// TestStoreSeqSchemeUsed: the sequence scheme a source saved outlives
+// Delete (the log still holds what it numbered) and is per source.
+func TestStoreSeqSchemeUsed(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SeqSchemeUsed(ctx, "my"); v != "" || err != nil {
+		t.Fatalf("none saved: %q %v", v, err)
+	}
+	if err := s.Save(ctx, "my", Checkpoint{Seq: Seq{Pos: 5 << 40}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.SeqSchemeUsed(ctx, "my"); v != "" {
+		t.Errorf("binlog scheme saved: %q", v)
+	}
+	if err := s.Save(ctx, "my", Checkpoint{Seq: Seq{Pos: GTIDSeqBit | 9}, SeqScheme: "gtid:0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "my", Checkpoint{Seq: Seq{Pos: 1}, SeqScheme: "gtid:7"}); !errors.Is(err, ErrBackwards) {
+		t.Fatalf("backwards save: %v", err)
+	}
+	if err := s.Delete(ctx, "my"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.SeqSchemeUsed(ctx, "my"); v != "gtid:0" || err != nil {
+		t.Errorf("after Delete: %q %v (a refused save must not record its scheme)", v, err)
+	}
+	if v, _ := s.SeqSchemeUsed(ctx, "other"); v != "" {
+		t.Errorf("other source: %q", v)
+	}
+}
+
+// TestStoreMigratesCoversSlot: a store written before covers_slot,
+// seq_scheme and clean existed opens, its checkpoints load without them,
+// and new saves keep them.
 func TestStoreMigratesCoversSlot(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -74,15 +110,24 @@ func TestStoreMigratesCoversSlot(t *testing.T) {
 	}
 	defer s.Close()
 	cp, err := s.Load(ctx, "pg")
-	if err != nil || cp.CoversSlot || !cp.SnapshotDone {
+	if err != nil || cp.CoversSlot || !cp.SnapshotDone || cp.SeqScheme != "" || cp.Clean {
 		t.Fatalf("old checkpoint: %+v %v", cp, err)
 	}
-	cp.CoversSlot = true
+	cp.CoversSlot, cp.SeqScheme, cp.Clean = true, "gtid:0", true
 	if err := s.Save(ctx, "pg", cp); err != nil {
 		t.Fatal(err)
 	}
-	if cp, err = s.Load(ctx, "pg"); err != nil || !cp.CoversSlot {
+	if cp, err = s.Load(ctx, "pg"); err != nil || !cp.CoversSlot || cp.SeqScheme != "gtid:0" || !cp.Clean {
 		t.Fatalf("saved: %+v %v", cp, err)
+	}
+	// A later save without them clears them (the source clears Clean
+	// before it publishes anything).
+	cp.Clean = false
+	if err := s.Save(ctx, "pg", cp); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err = s.Load(ctx, "pg"); err != nil || cp.Clean || cp.SeqScheme != "gtid:0" {
+		t.Fatalf("saved again: %+v %v", cp, err)
 	}
 }
 
@@ -92,4 +137,43 @@ func mustText(p Position) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestStoreNotes: notes survive a reopen, are per source and name, are
+// replaced by a later save, and go with Delete.
+func TestStoreNotes(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.LoadNote(ctx, "pg", "partitions"); v != nil || err != nil {
+		t.Fatalf("no note: %q %v", v, err)
+	}
+	for _, v := range []string{"first", "second"} {
+		if err := s.SaveNote(ctx, "pg", "partitions", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SaveNote(ctx, "other", "partitions", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = OpenStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.LoadNote(ctx, "pg", "partitions"); string(v) != "second" || err != nil {
+		t.Errorf("after reopen: %q %v", v, err)
+	}
+	if err := s.Delete(ctx, "pg"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.LoadNote(ctx, "pg", "partitions"); v != nil {
+		t.Errorf("after Delete: %q", v)
+	}
+	if v, _ := s.LoadNote(ctx, "other", "partitions"); string(v) != "x" {
+		t.Errorf("other source's note: %q", v)
+	}
 }

@@ -104,6 +104,9 @@ func checkMySQLSource(ctx context.Context, r *Result, mc *mysql.Config, key stri
 			r.fact("GTIDs on (gtid_binlog_pos is empty: nothing logged yet)")
 		default:
 			r.fact("gtid_binlog_pos=%s", pos)
+			if strings.Contains(pos, ",") {
+				r.fact("several GTID domains in the binlog: a new source orders transactions by binlog file and offset, which does not survive a change of server (with one domain, by GTID sequence number)")
+			}
 		}
 	} else {
 		switch mode, exists, err := sysVar(ctx, conn, "gtid_mode"); {

@@ -300,19 +300,29 @@ func TestStateDirIsAFile(t *testing.T) {
 }
 
 // TestReservedTargetName: a captured table a sink would write into
-// walship_positions is a problem naming the sink; renamed, it is not.
+// walship's own positions table is a problem naming the sink; renamed, it
+// is not. A wildcard leaves walship's tables out (a follower that is itself
+// a source), so only a pattern naming them captures them.
 func TestReservedTargetName(t *testing.T) {
 	root := testenv.PGSource(t)
 	db := "walship_pf_rt_" + suffix(t)
 	pgExec(t, root, "CREATE DATABASE "+db)
 	t.Cleanup(func() { pgExec(t, root, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
 	dsn := withUser(t, root, "postgres", "", db)
-	pgExec(t, dsn, `CREATE TABLE walship_positions (id int PRIMARY KEY)`)
+	pgExec(t, dsn, `CREATE TABLE _walship_positions (id int PRIMARY KEY)`, `CREATE TABLE walship_positions (id int PRIMARY KEY)`,
+		`CREATE SCHEMA walship`, `CREATE TABLE walship.positions (id int PRIMARY KEY)`)
 	cfg := pgSourceConfig(dsn, "", "walship_pf_"+suffix(t))
-	cfg.Sinks = []config.Sink{{Name: "lite", From: []string{"pg-main"}}}
+	cfg.Sources[0].Postgres.Tables = []string{"public.*", "walship.*"}
+	cfg.Sinks = []config.Sink{{Name: "lite", From: []string{"pg-main"}, SQLite: &config.SQLiteSink{Path: filepath.Join(t.TempDir(), "f.db")}},
+		{Name: "pgf", From: []string{"pg-main"}, Postgres: &config.PostgresSink{DSN: config.Secret(dsn)}}}
 	rep := Check(context.Background(), cfg)
-	wantProblem(t, rep.Results[0], Config, "sink lite would write captured table", `"public"."walship_positions"`, "tables.rename")
-	cfg.Sinks[0].Tables.Rename = map[string]string{"public.walship_positions": "their_positions"}
+	wantNoProblems(t, rep.Results[0])
+	cfg.Sources[0].Postgres.Tables = []string{"public.*", "public._walship_positions", "walship.positions"}
+	rep = Check(context.Background(), cfg)
+	wantProblem(t, rep.Results[0], Config, "sink lite would write captured table", `"public"."_walship_positions"`, "tables.rename")
+	wantProblem(t, rep.Results[0], Config, "sink pgf would write captured table", `"walship"."positions"`, "tables.rename")
+	cfg.Sinks[0].Tables.Rename = map[string]string{"public._walship_positions": "their_positions"}
+	cfg.Sinks[1].Tables.Rename = map[string]string{"walship.positions": "public.their_positions"}
 	rep = Check(context.Background(), cfg)
 	wantNoProblems(t, rep.Results[0])
 }

@@ -67,17 +67,24 @@ func reservedTargets(r *Result, source string, sinks []config.Sink) {
 		if !slices.Contains(sk.From, source) {
 			continue
 		}
+		engine := sk.Engine()
 		for _, t := range r.captured {
-			name := sk.Tables.Prefix + t[1]
+			n := sqlsink.Name{Table: sk.Tables.Prefix + t[1]}
+			if engine == "postgres" {
+				n.Schema = t[0]
+			}
 			if to, ok := sk.Tables.Rename[t[0]+"."+t[1]]; ok {
-				name = to
-				if _, tbl, ok := strings.Cut(to, "."); ok {
-					name = tbl
+				n.Table = to
+				if s, tbl, ok := strings.Cut(to, "."); ok {
+					n.Table = tbl
+					if engine == "postgres" {
+						n.Schema = s
+					}
 				}
 			}
-			if strings.EqualFold(name, sqlsink.PositionsTable) || strings.EqualFold(name, sqlsink.AppliedTable) {
+			if sqlsink.IsMeta(engine, n) {
 				r.problem(Config, "sink %s would write captured table %q.%q into %s, walship's own positions table: map it to another name (the sink's tables.rename or tables.prefix)",
-					sk.Name, t[0], t[1], name)
+					sk.Name, t[0], t[1], n)
 			}
 		}
 	}

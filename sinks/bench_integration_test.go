@@ -67,6 +67,9 @@ import (
 //	WALSHIP_BENCH_INDEPENDENT 1: no two stream transactions touch a row (no dependencies
 //	                          but on the snapshot), to tell dependency waits from the rest;
 //	                          set WALSHIP_BENCH_KEYS to 3x the transactions to keep the mix
+//	WALSHIP_BENCH_ORDERS      0: skip the parallel run with commit_order dependencies (by
+//	                          default each parallel engine is also measured that way, and
+//	                          the line shows source/dependencies)
 //	WALSHIP_BENCH_CPUPROFILE  folder: write a CPU profile of each sink run there
 //	WALSHIP_BENCH_OUT         results folder (default <repo>/bench/results; "-" = none)
 func BenchmarkSinkParallelApply(b *testing.B) {
@@ -81,6 +84,7 @@ func BenchmarkSinkParallelApply(b *testing.B) {
 	ctx := context.Background()
 
 	independent := os.Getenv("WALSHIP_BENCH_INDEPENDENT") == "1"
+	compareOrders := os.Getenv("WALSHIP_BENCH_ORDERS") != "0"
 	lg := generateLog(nTxns, keys, independent)
 	b.Logf("log: %d snapshot chunks (%d rows), %d stream transactions, %d row changes; depends_on: %d on a stream transaction, %d on one of the previous 8, %d of the previous 100, %d of the previous 1000",
 		lg.snapChunks, keys, lg.streamTxns, lg.changes, lg.depStream, lg.depNear, lg.dep100, lg.dep1000)
@@ -108,7 +112,13 @@ func BenchmarkSinkParallelApply(b *testing.B) {
 				}
 				sum := summaryFor(&summaries, eng.name, batch, lg.streamTxns, workersN)
 				for _, w := range ws {
-					r := runSink(b, ctx, eng, brokers, prefix, lg, w, batch, profDir)
+					r := runSink(b, ctx, eng, brokers, prefix, lg, w, batch, profDir, sinks.CommitSource)
+					sum.Runs = append(sum.Runs, r)
+				}
+				if eng.parallel && compareOrders {
+					// The same parallel run committing by dependencies only
+					// (commit_order dependencies): what source order costs.
+					r := runSink(b, ctx, eng, brokers, prefix, lg, workersN, batch, profDir, sinks.CommitDependencies)
 					sum.Runs = append(sum.Runs, r)
 				}
 			}
@@ -131,6 +141,10 @@ func BenchmarkSinkParallelApply(b *testing.B) {
 		} else {
 			line = fmt.Sprintf("sink engine=%s txns=%d workers=1: %.0f txn/s  workers=%d: %.0f txn/s  ratio=%.2f",
 				s.Engine, s.Txns, s.Workers1, s.N, s.WorkersN, s.Ratio)
+			if s.DependenciesN > 0 {
+				line += fmt.Sprintf("  (commit_order dependencies: %.0f txn/s; source/dependencies=%.2f)", s.DependenciesN, s.OrderRatio)
+				b.ReportMetric(s.OrderRatio, tag+"_order_ratio")
+			}
 			b.ReportMetric(s.Workers1, tag+"_w1_txn/s")
 			b.ReportMetric(s.WorkersN, fmt.Sprintf("%s_w%d_txn/s", tag, s.N))
 			b.ReportMetric(s.Ratio, tag+"_ratio")
@@ -533,6 +547,20 @@ func (t *countingTx) Commit() error {
 	return err
 }
 
+// BlocksOthers passes the lock probe through (sinks.LockProber).
+func (t *countingTx) BlocksOthers(ctx context.Context) (bool, error) {
+	if p, ok := t.FollowerTx.(sinks.LockProber); ok {
+		return p.BlocksOthers(ctx)
+	}
+	return false, nil
+}
+
+// SerialWrites passes sinks.SerialWriter through.
+func (f *countingFollower) SerialWrites() bool {
+	sw, ok := f.Follower.(sinks.SerialWriter)
+	return ok && sw.SerialWrites()
+}
+
 func (t *countingTx) Rollback() error {
 	err := t.FollowerTx.Rollback()
 	t.end()
@@ -541,12 +569,18 @@ func (t *countingTx) Rollback() error {
 
 // sinkRun is one measurement: one engine, one worker count, one batch size.
 type sinkRun struct {
-	Engine    string `json:"engine"`
-	Workers   int    `json:"workers"`
-	BatchTxns int    `json:"batch_txns"`
-	Txns      int    `json:"txns"`     // stream transactions
-	LogTxns   int    `json:"log_txns"` // with the snapshot chunks
-	Changes   int    `json:"changes"`
+	Engine  string `json:"engine"`
+	Workers int    `json:"workers"`
+	// Order is the sink's commit_order (source, the default, or
+	// dependencies).
+	Order string `json:"commit_order"`
+	// Yields counts follower transactions that gave way (commit_order
+	// source).
+	Yields    int64 `json:"commit_yields"`
+	BatchTxns int   `json:"batch_txns"`
+	Txns      int   `json:"txns"`     // stream transactions
+	LogTxns   int   `json:"log_txns"` // with the snapshot chunks
+	Changes   int   `json:"changes"`
 	// Seconds is Run start → watermark at the last Seq; TxnPerS is Txns
 	// over it. StreamTxnPerS leaves the snapshot out: Txns over the time
 	// from the watermark passing the last snapshot chunk to the end.
@@ -696,7 +730,7 @@ func (f *simFollower) verify(b *testing.B, engine string, workers int, want expe
 }
 
 func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []string, prefix string, lg *benchLog,
-	workers, batch int, profDir string) sinkRun {
+	workers, batch int, profDir string, order sinks.CommitOrder) sinkRun {
 	log := benchkit.Logger(slog.LevelWarn)
 	var d sqlsink.Dialect
 	var sim *simFollower
@@ -711,7 +745,7 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 		cf.Follower = sqlsink.New(sqlsink.Config{Sink: "bench", SourceEngines: map[string]string{"pg": "postgres"}}, d, log)
 	}
 	s := sinks.New(sinks.Config{Name: "bench", Sources: []sinks.SourceLog{{Name: "pg", Prefix: prefix}}, Brokers: brokers,
-		Workers: workers, BatchTxns: batch}, cf, log)
+		Workers: workers, BatchTxns: batch, CommitOrder: order}, cf, log)
 
 	var prof string
 	if profDir != "" {
@@ -788,14 +822,14 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 		verifyFollower(b, ctx, eng.name, workers, d, lg.want)
 	}
 
-	r := sinkRun{Engine: eng.name, Workers: workers, BatchTxns: batch, Txns: lg.streamTxns, LogTxns: len(lg.txns), Changes: lg.changes,
+	r := sinkRun{Engine: eng.name, Workers: workers, Order: string(order), BatchTxns: batch, Txns: lg.streamTxns, LogTxns: len(lg.txns), Changes: lg.changes,
 		Seconds: elapsed.Seconds(), ReadySeconds: time.Duration(readyAt.Load()).Seconds(), SnapshotSeconds: snapAt.Seconds(),
 		TxnPerS:       float64(lg.streamTxns) / elapsed.Seconds(),
 		StreamTxnPerS: float64(lg.streamTxns) / (elapsed - snapAt).Seconds(),
 		FollowerTxns:  cf.commits.Load(), MaxOpen: cf.maxOpen.Load(),
 		AvgOpen:    float64(cf.openNanos.Load()) / float64(elapsed),
 		ProcessCPU: cpu1 - cpu0, Profile: prof,
-		AvgQueued: smp.avgQueued(), MaxQueued: smp.maxQueued, ReadSeconds: smp.readAt.Seconds()}
+		AvgQueued: smp.avgQueued(), MaxQueued: smp.maxQueued, ReadSeconds: smp.readAt.Seconds(), Yields: s.Status().CommitYields}
 	if total1 > total0 {
 		r.MachineBusy = (busy1 - busy0) / (total1 - total0)
 	}
@@ -803,9 +837,9 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 		r.AvgBatch = float64(r.LogTxns) / float64(r.FollowerTxns)
 		r.AvgCommitMs = float64(cf.commitNano.Load()) / float64(r.FollowerTxns) / 1e6
 	}
-	b.Logf("%s workers=%d batch_txns=%d: %.2fs (ready %.3fs, snapshot applied %.3fs, whole log read %.2fs) %.0f txn/s, stream alone %.0f txn/s; "+
+	b.Logf("%s workers=%d commit_order=%s (%d gave way) batch_txns=%d: %.2fs (ready %.3fs, snapshot applied %.3fs, whole log read %.2fs) %.0f txn/s, stream alone %.0f txn/s; "+
 		"%d follower txns (avg %.1f source txns each, commit %.2fms), open at once avg %.2f max %d; queued avg %.0f max %d; process CPU %.2fs, machine busy %.0f%%",
-		r.Engine, r.Workers, r.BatchTxns, r.Seconds, r.ReadySeconds, r.SnapshotSeconds, r.ReadSeconds, r.TxnPerS, r.StreamTxnPerS,
+		r.Engine, r.Workers, r.Order, r.Yields, r.BatchTxns, r.Seconds, r.ReadySeconds, r.SnapshotSeconds, r.ReadSeconds, r.TxnPerS, r.StreamTxnPerS,
 		r.FollowerTxns, r.AvgBatch, r.AvgCommitMs, r.AvgOpen, r.MaxOpen, r.AvgQueued, r.MaxQueued, r.ProcessCPU, 100*r.MachineBusy)
 	return r
 }
@@ -833,15 +867,19 @@ func verifyFollower(b *testing.B, ctx context.Context, engine string, workers in
 // --- summary and results ---------------------------------------------------------
 
 type engineSummary struct {
-	Engine    string    `json:"engine"`
-	Txns      int       `json:"txns"`
-	BatchTxns int       `json:"batch_txns"`
-	Workers1  float64   `json:"workers_1_txn_per_s"`
-	WorkersN  float64   `json:"workers_n_txn_per_s,omitempty"`
-	N         int       `json:"n"`
-	Ratio     float64   `json:"ratio,omitempty"`
-	Runs      []sinkRun `json:"runs"`
-	n         int       // the requested parallel worker count
+	Engine    string  `json:"engine"`
+	Txns      int     `json:"txns"`
+	BatchTxns int     `json:"batch_txns"`
+	Workers1  float64 `json:"workers_1_txn_per_s"`
+	WorkersN  float64 `json:"workers_n_txn_per_s,omitempty"`
+	N         int     `json:"n"`
+	Ratio     float64 `json:"ratio,omitempty"`
+	// DependenciesN is the parallel run with commit_order dependencies;
+	// OrderRatio is WorkersN (commit_order source) over it.
+	DependenciesN float64   `json:"workers_n_dependencies_txn_per_s,omitempty"`
+	OrderRatio    float64   `json:"commit_order_ratio,omitempty"`
+	Runs          []sinkRun `json:"runs"`
+	n             int       // the requested parallel worker count
 }
 
 func summaryFor(all *[]*engineSummary, engine string, batch, txns, n int) *engineSummary {
@@ -859,7 +897,14 @@ func summaryFor(all *[]*engineSummary, engine string, batch, txns, n int) *engin
 func (s *engineSummary) finish() {
 	var sum1, sumN float64
 	var c1, cN int
+	var sumD float64
+	var cD int
 	for _, r := range s.Runs {
+		if r.Order == string(sinks.CommitDependencies) {
+			sumD += r.TxnPerS
+			cD++
+			continue
+		}
 		if r.Workers == 1 {
 			sum1 += r.TxnPerS
 			c1++
@@ -871,12 +916,18 @@ func (s *engineSummary) finish() {
 	if c1 > 0 {
 		s.Workers1 = sum1 / float64(c1)
 	}
+	if cD > 0 {
+		s.DependenciesN = sumD / float64(cD)
+	}
 	s.N = 1
 	if cN > 0 {
 		s.N = s.n
 		s.WorkersN = sumN / float64(cN)
 		if s.Workers1 > 0 {
 			s.Ratio = s.WorkersN / s.Workers1
+		}
+		if s.DependenciesN > 0 {
+			s.OrderRatio = s.WorkersN / s.DependenciesN
 		}
 	}
 }

@@ -18,7 +18,11 @@
 //     are a hint, not the truth.
 //  7. A sink never starts a transaction before every transaction it depends
 //     on (depends_on, or its predecessor when it has no key) has committed
-//     on the follower. Independent transactions run in parallel workers.
+//     on the follower. Independent transactions run in parallel workers,
+//     and with CommitSource (the default) commit in each source's log
+//     order, so the follower only ever shows a prefix of each source's
+//     commits (order.go); CommitDependencies lets them commit as they
+//     finish.
 //  9. Before the first row that needs a new table shape, the sink evolves
 //     the follower table; what it cannot apply stops that table with a
 //     clear error and never corrupts it.

@@ -73,7 +73,7 @@ type Follower interface {
 }
 
 // FollowerTx is one follower transaction: the changes of one or more whole
-// source transactions, and their record in walship_applied.
+// source transactions, and their record in walship's applied table.
 type FollowerTx interface {
 	// EnsureSchema is Follower.EnsureSchema for shapes first met inside this
 	// transaction (a big transaction streams in); it must not deadlock with
@@ -83,4 +83,22 @@ type FollowerTx interface {
 	Record(ctx context.Context, source string, txns []Applied) error
 	Commit() error
 	Rollback() error
+}
+
+// LockProber is implemented by a FollowerTx that can tell whether another
+// session of the follower waits for a lock the transaction holds. With
+// commits in source order, a later follower transaction waiting for its
+// turn asks it, and gives way (rolls back, and runs again in its turn)
+// when it blocks someone: the one it blocks may be the earlier
+// transaction it waits for. An error means the transaction is unusable.
+type LockProber interface {
+	BlocksOthers(ctx context.Context) (bool, error)
+}
+
+// SerialWriter is implemented by a Follower whose writers exclude each
+// other (SQLite: one write transaction at a time). With commits in source
+// order, a follower transaction then begins only in its turn: a later one
+// holding the write lock would keep the earlier one from writing at all.
+type SerialWriter interface {
+	SerialWrites() bool
 }

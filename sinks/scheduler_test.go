@@ -1,8 +1,11 @@
 package sinks
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 
 	"github.com/walship/walship/offsets"
@@ -15,7 +18,11 @@ func seq(n uint64) offsets.Seq { return offsets.Seq{Pos: n, Sub: offsets.StreamS
 
 // testRun is a run whose dispatches land in a buffered channel.
 func testRun(t *testing.T, workers int, state map[string]SourceState) *run {
-	s := New(Config{Name: "s", Sources: []SourceLog{{Name: "pg", Prefix: "p"}}, Workers: workers, BatchTxns: 3},
+	return testRunOrder(t, workers, state, CommitSource)
+}
+
+func testRunOrder(t *testing.T, workers int, state map[string]SourceState, order CommitOrder) *run {
+	s := New(Config{Name: "s", Sources: []SourceLog{{Name: "pg", Prefix: "p"}}, Workers: workers, BatchTxns: 3, CommitOrder: order},
 		nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r := newRun(s, state)
 	r.work = make(chan []*item, 100)
@@ -139,11 +146,11 @@ func TestBigTransactionRunsAlone(t *testing.T) {
 	}
 }
 
-// TestLookAheadSkipsAWaitingTransaction: a ready transaction behind one
-// that waits on an uncommitted dependency may go first; one that depends on
-// the waiting one may not.
+// TestLookAheadSkipsAWaitingTransaction: with commit_order dependencies,
+// a ready transaction behind one that waits on an uncommitted dependency
+// may go first; one that depends on the waiting one may not.
 func TestLookAheadSkipsAWaitingTransaction(t *testing.T) {
-	r := testRun(t, 3, nil)
+	r := testRunOrder(t, 3, nil, CommitDependencies)
 	for _, it := range []*item{txnItem(r, 1, 0, 1), txnItem(r, 2, 1, 1), txnItem(r, 3, 0, 1), txnItem(r, 4, 2, 1)} {
 		r.arrive(it)
 	}
@@ -157,3 +164,76 @@ func TestLookAheadSkipsAWaitingTransaction(t *testing.T) {
 		t.Fatalf("batches %v", got)
 	}
 }
+
+// TestSourceOrderBatchesAreContiguous: with commit_order source (the
+// default) nothing passes a transaction that waits: batches are ranges of
+// the log, each with the next ticket.
+func TestSourceOrderBatchesAreContiguous(t *testing.T) {
+	r := testRun(t, 3, nil)
+	for _, it := range []*item{txnItem(r, 1, 0, 1), txnItem(r, 2, 1, 1), txnItem(r, 3, 0, 1), txnItem(r, 4, 2, 1)} {
+		r.arrive(it)
+	}
+	r.streams[0].items[0].state, r.streams[0].items[0].ticket = dispatched, 0 // 1 is in flight
+	r.streams[0].inflight, r.streams[0].issued = 1, 1
+	r.idle = 2
+	r.dispatch()
+	if got := batches(r); len(got) != 0 {
+		t.Fatalf("3 passed the waiting 2: %v", got)
+	}
+	done(r, []uint64{1})
+	r.dispatch()
+	got := batches(r)
+	if len(got) != 1 || len(got[0]) != 3 {
+		t.Fatalf("batches %v", got)
+	}
+	if tk := r.streams[0].items[0].ticket; tk != 1 {
+		t.Errorf("ticket %d, want 1", tk)
+	}
+}
+
+// TestTurns: a batch commits only in its turn; a failure breaks the order
+// for those after it, with the failure as the cause; a batch holding locks
+// that another session waits for gives way.
+func TestTurns(t *testing.T) {
+	ctx := context.Background()
+	tr := newTurns()
+	var probing atomic.Bool
+	probing.Store(true)
+	got := make(chan uint64, 3)
+	for _, tk := range []uint64{2, 1, 0} {
+		go func() {
+			if err := tr.wait(ctx, tk, nil, nil); err == nil {
+				got <- tk
+				tr.done(tk)
+			}
+		}()
+	}
+	for want := uint64(0); want < 3; want++ {
+		if tk := <-got; tk != want {
+			t.Fatalf("turn %d went to %d", want, tk)
+		}
+	}
+	blocker := &probeTx{blocks: true}
+	if err := tr.wait(ctx, 4, blocker, &probing); !errors.Is(err, errYield) {
+		t.Errorf("a waiting batch that blocks another session: %v", err)
+	}
+	failing := &probeTx{err: errors.New("permission denied")}
+	if err := tr.wait(ctx, 4, failing, &probing); !errors.Is(err, errYield) || probing.Load() {
+		t.Errorf("a failing probe: %v, probing %v", err, probing.Load())
+	}
+	cause := errors.New("rejected")
+	tr.fail(cause)
+	err := tr.wait(ctx, 4, nil, nil)
+	if ob := new(orderBroken); !errors.Is(err, errOrderBroken) || !errors.As(err, &ob) || ob.cause != cause {
+		t.Errorf("after a failure: %v", err)
+	}
+}
+
+// probeTx is a FollowerTx whose only part is its lock probe.
+type probeTx struct {
+	FollowerTx
+	blocks bool
+	err    error
+}
+
+func (p *probeTx) BlocksOthers(context.Context) (bool, error) { return p.blocks, p.err }

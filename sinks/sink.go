@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/walship/walship/offsets"
@@ -58,6 +59,9 @@ type Config struct {
 	// (walship replay). Unset, Run applies until ctx is done.
 	End   map[string]int64
 	Until func(source string, txn *kafka.Txn) bool
+	// CommitOrder is when follower transactions may commit. Default:
+	// CommitSource.
+	CommitOrder CommitOrder
 	// DeadLetter, if set, receives a transaction the follower rejects
 	// instead of the sink stopping on it; the transaction is then recorded
 	// as applied, so it is skipped from then on. Unset, a rejected
@@ -101,6 +105,9 @@ func (c *Config) defaults() {
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = 10 * time.Second
+	}
+	if c.CommitOrder == "" {
+		c.CommitOrder = CommitSource
 	}
 }
 
@@ -248,6 +255,7 @@ type item struct {
 	done      chan struct{} // big: closed when the stream was drained
 	state     int           // queued, dispatched, committed
 	ap        Applied
+	ticket    uint64 // its batch's commit turn (CommitSource)
 }
 
 const (
@@ -269,7 +277,9 @@ type stream struct {
 	foldedAt string // position text of the last fold
 	above    map[offsets.Seq]bool
 	newest   Applied
-	ended    bool // the log ended for this run (Config.End, Config.Until)
+	ended    bool   // the log ended for this run (Config.End, Config.Until)
+	turns    *turns // commit turns (CommitSource)
+	issued   uint64 // tickets handed out (dispatcher only)
 
 	qmu    sync.Mutex
 	qcond  *sync.Cond
@@ -300,6 +310,11 @@ type run struct {
 	// waits for it first, so watermarks are recorded in order.
 	folding  bool
 	foldDone chan foldResult
+	// ordered: commits in source order (order.go). serial: the follower
+	// has one writer at a time (SerialWriter). probing: the follower
+	// answers LockProber (cleared at its first error).
+	ordered, serial bool
+	probing         atomic.Bool
 }
 
 // foldJob is one source's watermark to record.
@@ -317,12 +332,18 @@ type foldResult struct {
 
 func newRun(s *Sink, state map[string]SourceState) *run {
 	r := &run{s: s, arrivals: make(chan *item), ended: make(chan *stream, len(s.cfg.Sources)), errs: make(chan error, len(s.cfg.Sources)),
-		work: make(chan []*item), results: make(chan result, s.cfg.Workers), idle: s.cfg.Workers, foldDone: make(chan foldResult, 1)}
+		work: make(chan []*item), results: make(chan result, s.cfg.Workers), idle: s.cfg.Workers, foldDone: make(chan foldResult, 1),
+		ordered: s.cfg.CommitOrder == CommitSource}
+	if sw, ok := s.f.(SerialWriter); ok {
+		r.serial = sw.SerialWrites()
+	}
+	r.probing.Store(true)
 	for _, src := range s.cfg.Sources {
 		st := state[src.Name]
 		str := &stream{name: src.Name, w: st.Watermark, wOffsets: st.Offsets, folded: st.Watermark.Seq, above: st.Above,
 			newest: st.Watermark}
 		str.qcond = sync.NewCond(&str.qmu)
+		str.turns = newTurns()
 		end, bounded := s.cfg.End[src.Name]
 		str.ended = bounded && end <= 0
 		str.reader = kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Brokers, Prefix: src.Prefix,
@@ -515,11 +536,13 @@ func (r *run) arrive(it *item) {
 // dispatch hands ready transactions to idle workers. A transaction may
 // start when every transaction it depends on has committed: its
 // depends_on is at or below the source's watermark, or nothing before it
-// is still in flight. Transactions behind one that must wait may go first
-// when they are ready themselves (look-ahead, within a window): a
-// transaction that conflicts with the waiting one depends on it, so only
-// independent transactions ever commit out of log order. A big
-// transaction runs alone, once everything before it committed.
+// is still in flight. With CommitSource a batch is a contiguous range of
+// the log, and commits in its turn (order.go). With CommitDependencies,
+// transactions behind one that must wait may go first when they are ready
+// themselves (look-ahead, within a window): a transaction that conflicts
+// with the waiting one depends on it, so only independent transactions
+// ever commit out of log order. A big transaction runs alone, once
+// everything before it committed.
 func (r *run) dispatch() {
 	if r.s.paused() {
 		return
@@ -535,8 +558,9 @@ func (r *run) dispatch() {
 				continue
 			}
 			for _, it := range batch {
-				it.state = dispatched
+				it.state, it.ticket = dispatched, st.issued
 			}
+			st.issued++
 			st.inflight += len(batch)
 			r.idle--
 			r.work <- batch
@@ -571,6 +595,9 @@ func (r *run) take(st *stream) []*item {
 			break // nothing passes a big transaction
 		}
 		if !prefix && st.w.Seq.Less(n.dep) {
+			if r.ordered {
+				break // batches are contiguous: commits follow the log
+			}
 			continue // it waits; look further
 		}
 		if len(batch) > 0 && changes+len(n.txn.Changes) > cfg.BatchChanges {
@@ -585,7 +612,15 @@ func (r *run) take(st *stream) []*item {
 func (r *run) worker(ctx context.Context) {
 	defer r.wg.Done()
 	for batch := range r.work {
-		r.results <- result{batch: batch, err: r.applyOrDeadLetter(ctx, batch)}
+		err := r.applyOrDeadLetter(ctx, batch)
+		if r.ordered {
+			if err == nil {
+				batch[0].src.turns.done(batch[0].ticket)
+			} else {
+				batch[0].src.turns.fail(err)
+			}
+		}
+		r.results <- result{batch: batch, err: err}
 	}
 }
 
@@ -641,6 +676,11 @@ func (r *run) applyOrDeadLetter(ctx context.Context, batch []*item) error {
 
 // record marks a transaction applied without its changes (dead-lettered).
 func (r *run) record(ctx context.Context, it *item) (err error) {
+	if r.ordered {
+		if err := it.src.turns.wait(ctx, it.ticket, nil, nil); err != nil {
+			return err
+		}
+	}
 	tx, err := r.s.f.Begin(ctx)
 	if err != nil {
 		return err
@@ -657,8 +697,38 @@ func (r *run) record(ctx context.Context, it *item) (err error) {
 }
 
 // apply writes a batch of whole transactions in one follower transaction,
-// recording them in the same transaction.
-func (r *run) apply(ctx context.Context, batch []*item) (err error) {
+// recording them in the same transaction. With CommitSource it commits in
+// its turn, giving way (and running again in its turn) when it holds a
+// lock another session waits for.
+func (r *run) apply(ctx context.Context, batch []*item) error {
+	if !r.ordered {
+		return r.applyOnce(ctx, batch, nil)
+	}
+	st, ticket := batch[0].src, batch[0].ticket
+	if r.serial {
+		if err := st.turns.wait(ctx, ticket, nil, nil); err != nil {
+			return err
+		}
+	}
+	for {
+		err := r.applyOnce(ctx, batch, func(tx FollowerTx) error { return st.turns.wait(ctx, ticket, tx, &r.probing) })
+		if !errors.Is(err, errYield) {
+			return err
+		}
+		r.s.update(func(s *Status) { s.CommitYields++ })
+		if pe := new(probeError); errors.As(err, &pe) {
+			r.s.log.Warn("the follower does not say which sessions wait for locks (grant it the right to read them); "+
+				"a transaction waiting for its turn now gives way only after "+orderWaitMax.String(), "err", pe.err)
+		}
+		if err := st.turns.wait(ctx, ticket, nil, nil); err != nil {
+			return err
+		}
+	}
+}
+
+// applyOnce is one attempt of apply; beforeCommit, if set, runs last
+// before the commit.
+func (r *run) applyOnce(ctx context.Context, batch []*item, beforeCommit func(FollowerTx) error) (err error) {
 	f := r.s.f
 	source := batch[0].src.name
 	if batch[0].big {
@@ -714,6 +784,15 @@ func (r *run) apply(ctx context.Context, batch []*item) (err error) {
 		}
 		recs = append(recs, it.ap)
 	}
+	// The turn first, then the record: a batch waiting for its turn holds
+	// no lock in walship's applied table, where the fold's range delete
+	// (MySQL takes next-key locks) would queue behind it and the batch
+	// whose turn it is behind the fold.
+	if beforeCommit != nil {
+		if err := beforeCommit(tx); err != nil {
+			return err
+		}
+	}
 	if err := tx.Record(ctx, source, recs); err != nil {
 		return err
 	}
@@ -743,6 +822,9 @@ func (r *run) finish(res result) error {
 	r.idle++
 	st := res.batch[0].src
 	st.inflight -= len(res.batch)
+	if ob := new(orderBroken); errors.As(res.err, &ob) {
+		res.err = ob.cause // report the batch that failed, not those it stopped
+	}
 	if res.err != nil {
 		if errors.Is(res.err, ErrLockLost) {
 			return fmt.Errorf("sink %s stopped: %w", r.s.cfg.Name, res.err)

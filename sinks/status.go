@@ -25,6 +25,9 @@ type Status struct {
 	// DeadLettered counts transactions this process skipped into the
 	// dead-letter topic.
 	DeadLettered int64
+	// CommitYields counts follower transactions that gave way to an earlier
+	// one waiting for their locks (CommitSource), and ran again in turn.
+	CommitYields int64
 	// OperatorPaused is set while an operator paused the sink (Pause):
 	// nothing new starts on the follower.
 	OperatorPaused bool

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ type source struct {
 	flavor string // "mariadb" or "mysql" for a MySQL source
 	db     *sql.DB
 	tables []string
+	// raw reports a MySQL character set whose text the source captures
+	// as bytes (raw_charsets): such columns are compared as bytes.
+	raw func(charset string) bool
 }
 
 // openSource connects to a configured source for catalog queries and reads,
@@ -81,7 +85,7 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 			db.Close()
 			return nil, fmt.Errorf("source %s: connect to %s: %w", s.Name, s.MySQL.Addr, err)
 		}
-		return &source{name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables}, nil
+		return &source{name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables, raw: s.MySQL.RawCharset}, nil
 	case s.External != "":
 		return nil, fmt.Errorf("source %s is external (captured by another daemon): verify needs its database; run verify with that daemon's config", s.Name)
 	}
@@ -215,7 +219,7 @@ func (s *source) describe(ctx context.Context, t *Table) error {
 	// as the source publishes them: without the period columns (explicit
 	// ones have GENERATION_EXPRESSION 'ROW START' / 'ROW END'; implicit
 	// ones are not in COLUMNS), keyed without ROW END.
-	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS
+	rows, err := s.db.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, COALESCE(CHARACTER_SET_NAME, '') FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') NOT IN ('ROW START', 'ROW END')
 		ORDER BY ORDINAL_POSITION`, t.Schema, t.Name)
 	if err != nil {
@@ -223,12 +227,15 @@ func (s *source) describe(ctx context.Context, t *Table) error {
 	}
 	for rows.Next() {
 		var c Column
-		var dataType string
-		if err := rows.Scan(&c.Name, &c.Type, &dataType); err != nil {
+		var dataType, charset string
+		if err := rows.Scan(&c.Name, &c.Type, &dataType, &charset); err != nil {
 			rows.Close()
 			return err
 		}
 		c.Kind = mysqlKind(dataType)
+		if c.Kind == KindText && charset != "" && s.raw != nil && s.raw(charset) && !slices.Contains([]string{"enum", "set"}, strings.ToLower(dataType)) {
+			c.Kind = KindBytes // captured as its bytes: read by readExpr as CAST(... AS BINARY)
+		}
 		t.Columns = append(t.Columns, c)
 	}
 	rows.Close()

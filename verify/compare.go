@@ -55,6 +55,11 @@ func readExpr(engine, quoted, typ string, k Kind, exact, bound bool) colRead {
 		}
 		return colRead{expr: quoted + "::text"}
 	case "mysql":
+		if k == KindBytes && (strings.Contains(typ, "char") || strings.Contains(typ, "text")) {
+			// Text captured as its bytes (raw_charsets): the bytes, not the
+			// server's conversion.
+			return colRead{expr: "CAST(" + quoted + " AS BINARY)"}
+		}
 		if !exact && k == KindBit && strings.HasPrefix(typ, "bit") {
 			return colRead{expr: "CAST(" + quoted + " AS UNSIGNED)"}
 		}

@@ -151,7 +151,12 @@ func print(w io.Writer, res map[string]result) {
 		for _, e := range r.list("engines") {
 			row(fmt.Sprintf("Kafka → %v follower, %.0f independent transactions", e["engine"], e.num("txns")),
 				fmt.Sprintf("%.0f workers: %s txn/s", e.num("n"), rate(e.num("workers_n_txn_per_s"))),
-				"1 worker: "+rate(e.num("workers_1_txn_per_s"))+" txn/s", fmt.Sprintf("%.2f", e.num("ratio")), "> 1: "+mark(e.num("ratio") > 1))
+				"1 worker: "+rate(e.num("workers_1_txn_per_s"))+" txn/s", fmt.Sprintf("%.2f", e.num("ratio")), "> 1.5: "+mark(e.num("ratio") > 1.5))
+			if d := e.num("workers_n_dependencies_txn_per_s"); d > 0 {
+				row(fmt.Sprintf("same, `commit_order: source` (default) vs `dependencies`, %.0f workers", e.num("n")),
+					rate(e.num("workers_n_txn_per_s"))+" txn/s", "`dependencies` "+rate(d)+" txn/s",
+					fmt.Sprintf("%.2f", e.num("commit_order_ratio")), "≥ 0.8: "+mark(e.num("commit_order_ratio") >= 0.8))
+			}
 		}
 	}
 	if r, ok := res["BenchmarkSinkVsCopy"]; ok {

@@ -454,6 +454,14 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 	var mu sync.Mutex
 	for _, s := range c.srcs {
 		s.wl.Pace = p.pace
+		// The consistent-prefix probe: one session's sequence of inserts.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.wl.RunSequence(ctx); err != nil {
+				t.Errorf("source %s: %v", s.name, err)
+			}
+		}()
 		for w := 0; w < p.workers; w++ {
 			wg.Add(1)
 			go func() {
@@ -562,17 +570,21 @@ func (c *chaos) run(p chaosPlan) chaosResult {
 		t.Logf("source %s: %d transactions in the ledger; log: %d transactions, %d events, %d keys, %d duplicates (re-sent runs), %d orphans (torn writes)",
 			s.name, s.ledger.Len(), st.Txns, st.Events, st.Keys, st.Duplicates, st.Orphans)
 	}
-	polls, checked := 0, 0
+	polls, checked, prefixPolls := 0, 0, 0
 	for _, pl := range c.pollers {
 		polls += pl.Polls()
 		checked += pl.Checked()
+		prefixPolls += pl.PrefixPolls()
+	}
+	if prefixPolls == 0 && len(c.pollers) > 0 {
+		t.Errorf("no poll checked the consistent prefix (prefix_seq never reached a follower)")
 	}
 	slotPolls := 0
 	for _, sc := range c.slots {
 		slotPolls += sc.Polls()
 	}
-	t.Logf("%d transactions (%d retried by the workload), %d faults (%d kill -9), %d follower polls, %d ledger transactions checked against stored positions, %d slot polls",
-		res.txns, res.retries, res.faults, c.kills, polls, checked, slotPolls)
+	t.Logf("%d transactions (%d retried by the workload), %d faults (%d kill -9), %d follower polls (%d of the consistent prefix), %d ledger transactions checked against stored positions, %d slot polls",
+		res.txns, res.retries, res.faults, c.kills, polls, prefixPolls, checked, slotPolls)
 	if n := c.v.Count(); n > 0 {
 		t.Errorf("%d violations; first: %s\nfaults: %v", n, strings.Join(c.v.First(), "\n  "), c.faults)
 	}

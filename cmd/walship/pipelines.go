@@ -73,7 +73,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		}
 		enc := envelope.NewEncoder(envelope.Source{
 			Name: s.Name, Connector: "postgresql", Logical: s.TopicPrefix, Database: pc.Database,
-		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
+		}, envelopeOptions(cfg))
 		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
 		return pgsource.New(pgsource.Config{
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
@@ -90,12 +90,12 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		}
 		enc := envelope.NewEncoder(envelope.Source{
 			Name: s.Name, Connector: my.Flavor, Logical: s.TopicPrefix,
-		}, envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version})
+		}, envelopeOptions(cfg))
 		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
 		return mysqlsource.New(mysqlsource.Config{
 			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
-			Semisync: my.Durability == "semisync", TLS: tlsConf,
+			Semisync: my.Durability == "semisync", TLS: tlsConf, RawCharsets: my.RawCharsets,
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)
@@ -164,4 +164,11 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(srcRetainDesc, prometheus.GaugeValue, float64(st.RetainedBytes), name)
 		}
 	}
+}
+
+// envelopeOptions is the record format the config asks for. The config was
+// validated, so the decimal mode parses.
+func envelopeOptions(cfg *config.Config) envelope.Options {
+	mode, _ := envelope.ParseDecimalMode(cfg.Kafka.DecimalHandling)
+	return envelope.Options{Schemas: cfg.Kafka.Envelope == "json-schema", Version: "walship-" + version, Decimal: mode}
 }

@@ -36,6 +36,18 @@ func TestFaultKillSchedule(t *testing.T) {
 	}})
 }
 
+// TestFaultKillScheduleMariaDB: the same kills and SIGTERMs with a MariaDB
+// source, whose transactions take their Seq from their GTIDs: what a kill
+// makes the source send again carries the Seq it had, so no follower
+// applies it twice (the validators' order and convergence checks). Only
+// the daemon is killed, never a server.
+func TestFaultKillScheduleMariaDB(t *testing.T) {
+	c := newChaos(t, chaosSeed(), "mariadb")
+	c.run(chaosPlan{d: 14 * time.Second, gap: [2]int{400, 1800}, schedule: []fault{
+		killFault(), killFault(), termFault(), killFault(), killFault(), termFault(),
+	}})
+}
+
 // TestFaultNetwork: stalls, resets, cuts, delays and refusals of the
 // connections to the PostgreSQL source, Kafka and both follower servers.
 func TestFaultNetwork(t *testing.T) {

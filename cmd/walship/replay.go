@@ -474,7 +474,7 @@ func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg
 	}
 	sink := sinks.New(sinks.Config{
 		Name: sk.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout, MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
-		BatchTxns: o.batchTxns, End: end, Until: until, KafkaSecurity: kafkaSecurity(cfg),
+		BatchTxns: o.batchTxns, End: end, Until: until, KafkaSecurity: kafkaSecurity(cfg), CommitOrder: sinks.CommitOrder(sk.CommitOrder),
 	}, f, log)
 
 	fmt.Fprintf(stderr, "replay: sink %s into %s\n", sk.Name, target)

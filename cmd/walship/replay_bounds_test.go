@@ -161,7 +161,7 @@ func (f *logFixture) ids(sink, table string) []int64 {
 // positions tables (none when they were never created).
 func (f *logFixture) positions(sink string) int {
 	n := 0
-	for _, t := range []string{"walship_positions", "walship_applied"} {
+	for _, t := range []string{"_walship_positions", "_walship_applied"} {
 		db, err := sql.Open("sqlite3", "file:"+f.path(sink)+"?mode=ro&_busy_timeout=10000")
 		if err != nil {
 			f.t.Fatal(err)

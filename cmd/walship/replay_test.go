@@ -269,7 +269,7 @@ func TestReplayTables(t *testing.T) {
 	}
 	sameRows(t, "pgf orders rebuilt", pg, want, updates)
 	var n int
-	pg.QueryRow("SELECT count(*) FROM walship_positions WHERE sink LIKE 'pgf/tables-%'").Scan(&n)
+	pg.QueryRow("SELECT count(*) FROM walship.positions WHERE sink LIKE 'pgf/tables-%'").Scan(&n)
 	if n != 0 {
 		t.Errorf("%d positions rows of the --tables replay left behind", n)
 	}
@@ -324,7 +324,7 @@ func TestReplayFromPosition(t *testing.T) {
 	}
 	dsn, pg := freshPG(t, e, "restored")
 	replayOK(t, e, "--sink", "pgf", "--into", dsn, "--to", lsn)
-	for _, q := range []string{"DELETE FROM walship_positions", "DELETE FROM walship_applied"} {
+	for _, q := range []string{"DELETE FROM walship.positions", "DELETE FROM walship.applied"} {
 		if _, err := pg.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 	}
 	sc := sinks.Config{
 		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout, MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
-		Observer: newSinkMetrics(s.Name), KafkaSecurity: kafkaSecurity(cfg),
+		Observer: newSinkMetrics(s.Name), KafkaSecurity: kafkaSecurity(cfg), CommitOrder: sinks.CommitOrder(s.CommitOrder),
 	}
 	if s.DeadLetterTopic != "" {
 		prefixes := map[string]string{}
@@ -99,6 +99,8 @@ var (
 		"Row changes applied to the follower.", []string{"sink"}, nil)
 	sinkDeadLetteredDesc = prometheus.NewDesc("walship_sink_dead_lettered_transactions_total",
 		"Transactions the follower rejected that went to the sink's dead-letter topic.", []string{"sink"}, nil)
+	sinkYieldsDesc = prometheus.NewDesc("walship_sink_commit_yields_total",
+		"Follower transactions that gave way to an earlier one waiting for their locks (commit_order source) and ran again.", []string{"sink"}, nil)
 )
 
 // sinkCollector exports every sink's Status; lag also counts what the
@@ -109,7 +111,7 @@ type sinkCollector struct {
 }
 
 func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc, sinkDeadLetteredDesc} {
+	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc, sinkDeadLetteredDesc, sinkYieldsDesc} {
 		ch <- d
 	}
 }
@@ -120,6 +122,7 @@ func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(sinkTxnsDesc, prometheus.CounterValue, float64(st.AppliedTxns), name)
 		ch <- prometheus.MustNewConstMetric(sinkChangesDesc, prometheus.CounterValue, float64(st.AppliedChanges), name)
 		ch <- prometheus.MustNewConstMetric(sinkDeadLetteredDesc, prometheus.CounterValue, float64(st.DeadLettered), name)
+		ch <- prometheus.MustNewConstMetric(sinkYieldsDesc, prometheus.CounterValue, float64(st.CommitYields), name)
 		for _, src := range st.Sources {
 			var srcStatus *sources.Status
 			if v, ok := c.sources[src.Source]; ok {

@@ -141,9 +141,16 @@ func followerPositions(ctx context.Context, s config.Sink) (map[string]positionR
 		return nil, err
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SELECT source, seq, position, commit_ts FROM "+sqlsink.PositionsTable+" WHERE sink = "+d.Placeholder(0), s.Name)
+	// walship's own table, or, for a sink that has not started since
+	// walship moved its positions there, the table of earlier versions.
+	pos, _ := sqlsink.MetaNames(d.Engine())
+	q := "SELECT source, seq, position, commit_ts FROM %s WHERE sink = " + d.Placeholder(0)
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(q, d.QuoteName(pos)), s.Name)
 	if err != nil {
-		return nil, fmt.Errorf("read positions: %w", err)
+		var lerr error
+		if rows, lerr = db.QueryContext(ctx, fmt.Sprintf(q, d.QuoteIdent(sqlsink.LegacyPositionsTable)), s.Name); lerr != nil {
+			return nil, fmt.Errorf("read positions: %w", err)
+		}
 	}
 	defer rows.Close()
 	out := map[string]positionRow{}

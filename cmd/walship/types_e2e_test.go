@@ -825,7 +825,7 @@ func tyUnrepresentable(t *testing.T) {
 		if c.knownBug != "" {
 			// A database of its own: two PostgreSQL sinks starting together
 			// on one database race on CREATE TABLE IF NOT EXISTS
-			// walship_positions (a bug of its own, see the report).
+			// walship.positions (a bug of its own, see the report).
 			dsn, db := r.pgFollowerDB(c.name)
 			pg.name, pg.db = "pg_"+c.name, db
 			fmt.Fprintf(&sinkCfg, "  - { name: %s, from: [%s], postgres: { dsn: %q } }\n", pg.name, c.name, dsn)

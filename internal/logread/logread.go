@@ -20,7 +20,10 @@ import (
 // Txn is one transaction as the log holds it.
 type Txn struct {
 	Begin, End envelope.Marker
-	Events     []envelope.Decoded // in index order
+	Events     []envelope.Decoded // in index order; a key change's halves merged into its update
+	// Records counts the data records read (Debezium's events, as END
+	// counts them): a key change is two, tombstones none.
+	Records int
 }
 
 // Log is everything read.
@@ -65,6 +68,9 @@ func Read(ctx context.Context, broker, prefix string) (*Log, error) {
 				markers = append(markers, m)
 				continue
 			}
+			if envelope.IsTombstone(r) {
+				continue // tombstones follow deletes; no change
+			}
 			d, err := envelope.Decode(r)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", key, err)
@@ -101,11 +107,15 @@ func Read(ctx context.Context, broker, prefix string) (*Log, error) {
 				if u[i] || e.Seq != m.Seq {
 					continue
 				}
-				u[i] = true // a copy of an index already taken is used up too
-				if seen[e.Index] {
+				u[i] = true       // a copy of an index already taken is used up too
+				id := 2 * e.Index // a key change's two halves share the index
+				if e.KeyChange == envelope.KeyChangeCreate {
+					id++
+				}
+				if seen[id] {
 					continue
 				}
-				seen[e.Index] = true
+				seen[id] = true
 				t.Events = append(t.Events, e)
 				n++
 			}
@@ -113,7 +123,25 @@ func Read(ctx context.Context, broker, prefix string) (*Log, error) {
 				return nil, fmt.Errorf("transaction %s: %s has %d of its %d events", m.Seq, key, n, pc.Count)
 			}
 		}
-		sort.Slice(t.Events, func(i, j int) bool { return t.Events[i].Index < t.Events[j].Index })
+		sort.Slice(t.Events, func(i, j int) bool {
+			ei, ej := t.Events[i], t.Events[j]
+			return ei.Index < ej.Index || ei.Index == ej.Index && ei.KeyChange == envelope.KeyChangeDelete
+		})
+		t.Records = len(t.Events)
+		merged := t.Events[:0]
+		for i := 0; i < len(t.Events); i++ {
+			e := t.Events[i]
+			if e.KeyChange == envelope.KeyChangeDelete && i+1 < len(t.Events) {
+				m, err := envelope.MergeKeyChange(e, t.Events[i+1])
+				if err != nil {
+					return nil, fmt.Errorf("transaction %s: %w", e.Seq, err)
+				}
+				e = m
+				i++
+			}
+			merged = append(merged, e)
+		}
+		t.Events = merged
 		l.Txns = append(l.Txns, t)
 	}
 	return l, nil

@@ -9,8 +9,11 @@
 //   - Poller watches a follower while the workload runs, each poll in one
 //     read snapshot: the balance sum (atomicity), orders without their
 //     customer (dependencies), per-key versions never going back (order),
-//     and the sink's stored position against the ledger (a follower's
-//     stored position never passes what it applied).
+//     the sink's stored position against the ledger (a follower's stored
+//     position never passes what it applied), and a consistent prefix:
+//     RunSequence has one session insert ids 1, 2, 3, ... into prefix_seq,
+//     so every state of the source is 1..k and so must every follower's
+//     be (a gap is a state the source never had).
 //   - SlotCheck polls a PostgreSQL slot's confirmed_flush_lsn against the
 //     positions the log holds in Kafka: the slot is never acknowledged past
 //     what Kafka acknowledged.

@@ -122,6 +122,7 @@ type LogStats struct {
 type logEvent struct {
 	seq     offsets.Seq
 	index   int
+	half    string
 	table   string
 	id      int64
 	op      byte
@@ -160,6 +161,7 @@ func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *V
 	type eventID struct {
 		seq   offsets.Seq
 		index int
+		half  string // a key change's delete and create share the index
 	}
 	seen := map[eventID]bool{}
 	byKey := map[Key][]logEvent{}
@@ -171,12 +173,15 @@ func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *V
 		}
 		for part := 0; part < n; part++ {
 			err := readPartition(ctx, brokers, topic, part, func(m kafkago.Message) error {
+				if m.Value == nil {
+					return nil // a tombstone after a delete
+				}
 				e, err := decodeLogEvent(m, table)
 				if err != nil {
 					return fmt.Errorf("offset %d: %w", m.Offset, err)
 				}
 				st.Events++
-				id := eventID{e.seq, e.index}
+				id := eventID{e.seq, e.index, e.half}
 				if seen[id] {
 					st.Duplicates++
 					return nil
@@ -274,6 +279,8 @@ func decodeLogEvent(m kafkago.Message, table string) (logEvent, error) {
 				return e, err
 			}
 			e.index = n
+		case envelope.HeaderKeyChange:
+			e.half = string(h.Value)
 		}
 	}
 	op, id, version, err := decodeEvent(m.Value)

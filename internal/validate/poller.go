@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/sinks/sqlsink"
 )
 
 // Violations collects what the checks found, bounded in what it keeps.
@@ -48,7 +49,7 @@ type Follower struct {
 	DB     *sql.DB
 	// Schema qualifies the tables on a PostgreSQL follower.
 	Schema string
-	// Sink and Source name the row of walship_positions to check; Source
+	// Sink and Source name the row of walship's positions table to check; Source
 	// engine is offsets.EnginePostgres or offsets.EngineMariaDB.
 	Sink, Source string
 	SourceEngine offsets.Engine
@@ -63,7 +64,8 @@ func (f *Follower) table(t string) string {
 
 // Poller polls a follower while the workload runs. Each poll reads, in one
 // snapshot of the follower: the sum of balances, orders without their
-// customer, every row's version, and the sink's stored position.
+// customer, every row's version, the sink's stored position, and whether
+// prefix_seq is 1..k (RunSequence: a consistent prefix of the source).
 type Poller struct {
 	F        *Follower
 	W        *Workload
@@ -71,15 +73,21 @@ type Poller struct {
 	V        *Violations
 	Interval time.Duration // default 200ms
 
-	polls   int
-	seen    map[Key]int64 // newest version seen per key
-	checked int           // ledger transactions checked against stored positions
-	next    int           // ledger transactions taken into pending
-	pending []int         // ledger transactions not yet covered by a stored position
+	polls int
+	// prefixPolls counts polls that read prefix_seq (it exists on the
+	// follower once the sink created it).
+	prefixPolls int
+	seen        map[Key]int64 // newest version seen per key
+	checked     int           // ledger transactions checked against stored positions
+	next        int           // ledger transactions taken into pending
+	pending     []int         // ledger transactions not yet covered by a stored position
 }
 
 // Polls is how many polls completed.
 func (p *Poller) Polls() int { return p.polls }
+
+// PrefixPolls is how many polls checked the consistent prefix.
+func (p *Poller) PrefixPolls() int { return p.prefixPolls }
 
 // Run polls until ctx ends. A follower that is down (a fault) is retried.
 func (p *Poller) Run(ctx context.Context) {
@@ -113,7 +121,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	defer tx.Rollback()
 	// The stored position first, then the rows: the snapshot holds both.
 	var pos sql.NullString
-	perr := tx.QueryRowContext(ctx, "SELECT position FROM walship_positions WHERE sink = "+ph(p.F.Engine, 1)+" AND source = "+ph(p.F.Engine, 2),
+	perr := tx.QueryRowContext(ctx, "SELECT position FROM "+positionsTable(p.F.Engine)+" WHERE sink = "+ph(p.F.Engine, 1)+" AND source = "+ph(p.F.Engine, 2),
 		p.F.Sink, p.F.Source).Scan(&pos)
 	if perr != nil && perr != sql.ErrNoRows {
 		pos.Valid = false // the table may not exist yet
@@ -169,6 +177,14 @@ func (p *Poller) poll(ctx context.Context) error {
 	if pos.Valid && pos.String != "" {
 		p.checkPosition(pos.String, rows)
 	}
+	// Consistent prefix: prefix_seq's rows are 1..k at every source state.
+	var seqRows, seqMax int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*), coalesce(max(id), 0) FROM "+p.F.table("prefix_seq")).Scan(&seqRows, &seqMax); err == nil {
+		if seqRows != seqMax {
+			p.V.Add("%s: consistent prefix: prefix_seq holds %d rows up to id %d, a state the source never had", p.F.Name, seqRows, seqMax)
+		}
+		p.prefixPolls++
+	} // else not on the follower yet
 	return nil
 }
 
@@ -224,4 +240,14 @@ func ph(engine string, i int) string {
 		return fmt.Sprintf("$%d", i)
 	}
 	return "?"
+}
+
+// positionsTable is walship's positions table on a follower of engine,
+// quoted.
+func positionsTable(engine string) string {
+	n, _ := sqlsink.MetaNames(engine)
+	if n.Schema != "" {
+		return `"` + n.Schema + `"."` + n.Table + `"`
+	}
+	return n.Table
 }

@@ -9,12 +9,14 @@ var sourceDDL = map[string][]string{
 		`CREATE TABLE customers (id bigint PRIMARY KEY, name text, version bigint NOT NULL)`,
 		`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES customers(id), amount numeric(12,2) NOT NULL, version bigint NOT NULL)`,
 		`CREATE TABLE txlog (id bigint PRIMARY KEY)`,
+		`CREATE TABLE prefix_seq (id bigint PRIMARY KEY)`,
 	},
 	"mariadb": {
 		`CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)`,
 		`CREATE TABLE customers (id bigint PRIMARY KEY, name longtext, version bigint NOT NULL)`,
 		`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount decimal(12,2) NOT NULL, version bigint NOT NULL, FOREIGN KEY (customer_id) REFERENCES customers(id))`,
 		`CREATE TABLE txlog (id bigint PRIMARY KEY)`,
+		`CREATE TABLE prefix_seq (id bigint PRIMARY KEY)`,
 	},
 }
 
@@ -29,18 +31,21 @@ func FollowerDDL(engine, schema string) []string {
 			`CREATE TABLE ` + q("accounts") + ` (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)`,
 			`CREATE TABLE ` + q("customers") + ` (id bigint PRIMARY KEY, name text, version bigint NOT NULL)`,
 			`CREATE TABLE ` + q("orders") + ` (id bigint PRIMARY KEY, customer_id bigint NOT NULL REFERENCES ` + q("customers") + `(id), amount numeric(12,2) NOT NULL, version bigint NOT NULL)`,
+			`CREATE TABLE ` + q("prefix_seq") + ` (id bigint PRIMARY KEY)`,
 		}
 	case "mysql":
 		return []string{
 			`CREATE TABLE accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)`,
 			`CREATE TABLE customers (id bigint PRIMARY KEY, name longtext, version bigint NOT NULL)`,
 			`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount decimal(12,2) NOT NULL, version bigint NOT NULL, FOREIGN KEY (customer_id) REFERENCES customers(id))`,
+			`CREATE TABLE prefix_seq (id bigint PRIMARY KEY)`,
 		}
 	}
 	return []string{
 		`CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL, version INTEGER NOT NULL)`,
 		`CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, version INTEGER NOT NULL)`,
 		`CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), amount TEXT NOT NULL, version INTEGER NOT NULL)`,
+		`CREATE TABLE prefix_seq (id INTEGER PRIMARY KEY)`,
 	}
 }
 

@@ -397,3 +397,44 @@ func (w *Workload) rebind(q string) string {
 	}
 	return b.String()
 }
+
+// RunSequence is the consistent-prefix probe: one session inserting ids
+// 1, 2, 3, ... into prefix_seq, one transaction each, until ctx ends. Every
+// state of the source is then {1..k}: a follower that ever shows rows
+// with a gap (count below max id) showed a state the source never had
+// (Poller checks it). It returns how many it committed.
+func (w *Workload) RunSequence(ctx context.Context) (int64, error) {
+	var next int64 = 1
+	for attempt := 0; ctx.Err() == nil; {
+		_, err := w.DB.ExecContext(ctx, w.rebind("INSERT INTO prefix_seq VALUES (?)"), next)
+		if err != nil && ctx.Err() == nil && retryable(err) {
+			// The answer may be lost with the insert committed.
+			var n int
+			if qerr := w.DB.QueryRowContext(ctx, w.rebind("SELECT count(*) FROM prefix_seq WHERE id = ?"), next).Scan(&n); qerr == nil && n == 1 {
+				err = nil
+			}
+		}
+		if err == nil {
+			next, attempt = next+1, 0
+			if w.Pace > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(w.Pace):
+				}
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if !retryable(err) || attempt > 200 {
+			return next - 1, fmt.Errorf("sequence writer: %w", err)
+		}
+		attempt++
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(min(attempt, 20)) * 50 * time.Millisecond):
+		}
+	}
+	return next - 1, nil
+}

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -28,6 +29,31 @@ type Decoded struct {
 	Snapshot     bool
 	LastSnapshot bool
 	Change       ordering.Change
+	// KeyChange is "delete" or "create" on the halves of an update that
+	// changed the primary key (HeaderKeyChange): Change is then that half's
+	// delete or insert, and MergeKeyChange joins the two into the update.
+	KeyChange string
+}
+
+// The values of HeaderKeyChange.
+const (
+	KeyChangeDelete = "delete"
+	KeyChangeCreate = "create"
+)
+
+// MergeKeyChange joins the two halves of a primary-key change (the delete
+// and then the create, same transaction and index) into the update the
+// source made.
+func MergeKeyChange(del, cre Decoded) (Decoded, error) {
+	if del.KeyChange != KeyChangeDelete || cre.KeyChange != KeyChangeCreate || del.Seq != cre.Seq || del.Index != cre.Index ||
+		del.Change.Table.QualifiedName() != cre.Change.Table.QualifiedName() {
+		return Decoded{}, malformed("key change halves do not match: %s %s/%d and %s %s/%d",
+			del.KeyChange, del.Seq, del.Index, cre.KeyChange, cre.Seq, cre.Index)
+	}
+	out := cre
+	out.KeyChange = ""
+	out.Change = ordering.Change{Table: cre.Change.Table, Op: ordering.OpUpdate, Before: del.Change.Before, After: cre.Change.After}
+	return out, nil
 }
 
 func malformed(format string, args ...any) error {
@@ -88,8 +114,16 @@ func (d *Decoder) table(schema []byte) (*ordering.Table, error) {
 	if ok {
 		return t, nil
 	}
+	j := schema
+	switch {
+	case bytes.HasPrefix(schema, []byte(SchemaPrefix)):
+		j = schema[len(SchemaPrefix):]
+	case len(schema) > 0 && schema[0] == '{': // the first log format
+	default:
+		return nil, fmt.Errorf("unknown format %.20q (written by a newer walship?)", schema)
+	}
 	t = new(ordering.Table)
-	if err := json.Unmarshal(schema, t); err != nil {
+	if err := json.Unmarshal(j, t); err != nil {
 		return nil, err
 	}
 	sh.mu.Lock()
@@ -115,9 +149,26 @@ func (dec *Decoder) Decode(r Record) (Decoded, error) {
 	var d Decoded
 	var ok bool
 	var err error
-	var src, seq, dep, pos, index, count, snapshot, unchangedAfter, unchangedBefore, schema []byte
+	if IsTombstone(r) {
+		return d, malformed("a tombstone (null value) is no change: skip it (IsTombstone)")
+	}
+	var src, seq, dep, pos, index, count, snapshot, unchangedAfter, unchangedBefore, schema, keyChange, beforeKey, decimal []byte
+	var exact map[string]string // "after."/"before." + column -> text
 	for _, h := range r.Headers {
 		switch h.Key {
+		case HeaderKeyChange:
+			keyChange = h.Value
+		case HeaderBeforeKey:
+			beforeKey = h.Value
+		case HeaderDecimal:
+			decimal = h.Value
+		default:
+			if rest, ok := strings.CutPrefix(h.Key, "walship.exact."); ok {
+				if exact == nil {
+					exact = map[string]string{}
+				}
+				exact[rest] = string(h.Value)
+			}
 		case HeaderSource:
 			src, ok = h.Value, true
 		case HeaderSeq:
@@ -170,6 +221,23 @@ func (dec *Decoder) Decode(r Record) (Decoded, error) {
 	if schema == nil {
 		return d, malformed("no %s header", HeaderSchema)
 	}
+	var mode DecimalMode
+	switch string(decimal) {
+	case "": // absent: the first log format's
+		mode = DecimalString
+	case "precise":
+		mode = DecimalPrecise
+	case "double":
+		mode = DecimalDouble
+	default:
+		return d, malformed("%s %q", HeaderDecimal, decimal)
+	}
+	switch string(keyChange) {
+	case "", KeyChangeDelete, KeyChangeCreate:
+		d.KeyChange = string(keyChange)
+	default:
+		return d, malformed("%s %q", HeaderKeyChange, keyChange)
+	}
 	t, err := dec.table(schema)
 	if err != nil {
 		return d, malformed("%s: %v", HeaderSchema, err)
@@ -191,11 +259,24 @@ func (dec *Decoder) Decode(r Record) (Decoded, error) {
 	if !d.Change.Op.Valid() {
 		return d, malformed("op %q", ev.GetStringBytes("op"))
 	}
-	if d.Change.Before, err = decodeRow(t, ev.Get("before"), string(unchangedBefore)); err != nil {
+	if d.Change.Before, err = decodeRow(t, ev.Get("before"), string(unchangedBefore), mode, exact, "before."); err != nil {
 		return d, malformed("before image of %s: %v", t.QualifiedName(), err)
 	}
-	if d.Change.After, err = decodeRow(t, ev.Get("after"), string(unchangedAfter)); err != nil {
+	if d.Change.After, err = decodeRow(t, ev.Get("after"), string(unchangedAfter), mode, exact, "after."); err != nil {
 		return d, malformed("after image of %s: %v", t.QualifiedName(), err)
+	}
+	if len(beforeKey) > 0 {
+		if string(beforeKey) != "key" || d.Change.After == nil || d.Change.Before != nil {
+			return d, malformed("%s %q on this record", HeaderBeforeKey, beforeKey)
+		}
+		d.Change.Before = make([]ordering.Value, len(t.Columns))
+		for i, c := range t.Columns {
+			if isKey(t, c.Name) {
+				d.Change.Before[i] = d.Change.After[i]
+			} else {
+				d.Change.Before[i] = ordering.Unchanged()
+			}
+		}
 	}
 	return d, nil
 }
@@ -222,7 +303,9 @@ func firstByte(s []byte) byte {
 	return s[0]
 }
 
-func decodeRow(t *ordering.Table, raw *fastjson.Value, unchanged string) ([]ordering.Value, error) {
+// decodeRow decodes one image; exact holds the exact-header texts, by
+// image prefix ("after.", "before.") and column.
+func decodeRow(t *ordering.Table, raw *fastjson.Value, unchanged string, mode DecimalMode, exact map[string]string, image string) ([]ordering.Value, error) {
 	if raw == nil || raw.Type() == fastjson.TypeNull {
 		return nil, nil
 	}
@@ -262,7 +345,19 @@ func decodeRow(t *ordering.Table, raw *fastjson.Value, unchanged string) ([]orde
 			row[i] = ordering.Unchanged()
 			continue
 		}
-		v, err := decodeValue(msg, c.Kind, c.Elem)
+		if exact != nil {
+			if text, ok := exact[image+c.Name]; ok {
+				row[i] = ordering.Decimal(text)
+				continue
+			}
+		}
+		var v ordering.Value
+		var err error
+		if c.Kind == ordering.KindDecimal && msg.Type() != fastjson.TypeNull {
+			v, err = decodeDecimal(msg, c, mode)
+		} else {
+			v, err = decodeValue(msg, c.Kind, c.Elem)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("column %s (%s): %v", c.Name, c.Kind, err)
 		}

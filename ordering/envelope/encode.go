@@ -40,6 +40,9 @@ type Options struct {
 	Version string
 	// Now is the clock for ts_ms (processing time). Default: time.Now.
 	Now func() time.Time
+	// Decimal is how decimals travel. Default: DecimalPrecise (Debezium's
+	// default decimal.handling.mode).
+	Decimal DecimalMode
 }
 
 // Encoder turns changes of one source into records. It is safe for
@@ -77,39 +80,124 @@ func NewEncoder(src Source, opts Options) *Encoder {
 type Event struct {
 	Txn    *ordering.Txn
 	Change *ordering.Change
-	// Index is the 0-based position of the change in the transaction;
-	// CollectionIndex its 0-based position among the transaction's changes
-	// to the same table; Count the transaction's number of changes.
-	Index, CollectionIndex, Count int
+	// Index is the 0-based position of the change in the transaction, and
+	// Count the transaction's number of changes (walship's own
+	// numbering). Order is the number of data records (Debezium's events:
+	// tombstones are not events) the transaction's earlier changes made,
+	// and CollectionIndex the number of those on the same table: they set
+	// transaction.total_order and data_collection_order.
+	Index, Count           int
+	Order, CollectionIndex int
 }
 
-// Encode builds the record for one change.
-func (e *Encoder) Encode(ev Event) (Record, error) {
-	ch, txn := ev.Change, ev.Txn
+// Encode builds the records of one change, in the order they are written:
+//   - one record for an insert, update, snapshot read or truncate;
+//   - for a delete, the record and its tombstone (the key and a null
+//     value, as Debezium's tombstones.on.delete=true sends it; none for a
+//     table without a key);
+//   - for an update that changes the primary key, as Debezium's PostgreSQL
+//     and MySQL connectors send it: a delete of the old key (with the
+//     __debezium.newkey header), its tombstone, and a create of the new key
+//     (with __debezium.oldkey). Both data records carry HeaderKeyChange,
+//     so walship's sinks apply them as the one update they were.
+//
+// Tombstones carry no headers; every other record carries the walship.*
+// headers. A tombstone has a nil Value (see IsTombstone).
+func (e *Encoder) Encode(ev Event) ([]Record, error) {
+	ch := ev.Change
 	t := ch.Table
 	if !ch.Op.Valid() {
-		return Record{}, fmt.Errorf("envelope: invalid op %q", ch.Op)
+		return nil, fmt.Errorf("envelope: invalid op %q", ch.Op)
 	}
 	if err := checkRow(t, ch.Before, "before"); err != nil {
-		return Record{}, err
+		return nil, err
 	}
 	if err := checkRow(t, ch.After, "after"); err != nil {
-		return Record{}, err
+		return nil, err
 	}
+	if keyChanged(t, ch) {
+		del := ordering.Change{Table: t, Op: ordering.OpDelete, Before: ch.Before}
+		cre := ordering.Change{Table: t, Op: ordering.OpInsert, After: ch.After}
+		d, err := e.record(ev, &del, 0, e.key(t, ch.Before))
+		if err != nil {
+			return nil, err
+		}
+		c, err := e.record(ev, &cre, 1, e.key(t, ch.After))
+		if err != nil {
+			return nil, err
+		}
+		d.Headers = append(d.Headers, Header{HeaderKeyChange, []byte("delete")}, Header{HeaderDebeziumNewKey, structText(t, ch.After)})
+		c.Headers = append(c.Headers, Header{HeaderKeyChange, []byte("create")}, Header{HeaderDebeziumOldKey, structText(t, ch.Before)})
+		return []Record{d, {Key: d.Key}, c}, nil
+	}
+	r, err := e.record(ev, ch, 0, e.key(t, keyRow(ch)))
+	if err != nil {
+		return nil, err
+	}
+	if ch.Op == ordering.OpDelete && r.Key != nil {
+		return []Record{r, {Key: r.Key}}, nil
+	}
+	return []Record{r}, nil
+}
 
-	var r Record
-	r.Key = e.key(t, ch)
+// IsTombstone reports whether r is a tombstone: a key and a null value,
+// which walship's sinks skip.
+func IsTombstone(r Record) bool { return r.Value == nil }
 
+// keyChanged reports an update whose before image has a primary key value
+// other than the after image's.
+func keyChanged(t *ordering.Table, ch *ordering.Change) bool {
+	if ch.Op != ordering.OpUpdate || ch.Before == nil || ch.After == nil || len(t.PrimaryKey) == 0 {
+		return false
+	}
+	for _, k := range t.PrimaryKey {
+		i := t.ColumnIndex(k)
+		if b := ch.Before[i]; !b.IsUnchanged() && !b.Equal(ch.After[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// beforeIsKey reports an update whose before image is the key columns
+// alone, equal to the after image's (every other column not sent).
+func beforeIsKey(t *ordering.Table, ch *ordering.Change) bool {
+	if ch.Op != ordering.OpUpdate || ch.Before == nil || ch.After == nil || len(t.PrimaryKey) == 0 {
+		return false
+	}
+	for i, v := range ch.Before {
+		if isKey(t, t.Columns[i].Name) {
+			if v.IsUnchanged() || !v.Equal(ch.After[i]) {
+				return false
+			}
+		} else if !v.IsUnchanged() {
+			return false
+		}
+	}
+	return true
+}
+
+// record builds the data record of ch; n is its place among the records
+// of the event (the create of a key change is 1).
+func (e *Encoder) record(ev Event, ch *ordering.Change, n int, key []byte) (Record, error) {
+	txn, t := ev.Txn, ch.Table
+	r := Record{Key: key}
+	var exact []Header
 	b := make([]byte, 0, e.sizeHint.Load()+64)
 	if e.opts.Schemas {
 		b = append(b, `{"schema":`...)
-		b = appendEnvelopeSchema(b, e.src, t)
+		b = appendEnvelopeSchema(b, e.src, t, e.opts.Decimal)
 		b = append(b, `,"payload":`...)
 	}
+	before := ch.Before
+	beforeKey := beforeIsKey(t, ch)
+	if beforeKey {
+		before = nil
+	}
 	b = append(b, `{"before":`...)
-	b = appendRow(b, t, ch.Before)
+	b = e.appendImage(b, t, before, HeaderExactBefore, &exact)
 	b = append(b, `,"after":`...)
-	b = appendRow(b, t, ch.After)
+	b = e.appendImage(b, t, ch.After, HeaderExactAfter, &exact)
 	b = append(b, `,"source":`...)
 	b = e.appendSource(b, txn, t)
 	b = append(b, `,"op":`...)
@@ -118,9 +206,9 @@ func (e *Encoder) Encode(ev Event) (Record, error) {
 	b = append(b, `,"transaction":{"id":`...)
 	b = appendString(b, TxnID(txn))
 	b = append(b, `,"total_order":`...)
-	b = strconv.AppendInt(b, int64(ev.Index+1), 10)
+	b = strconv.AppendInt(b, int64(ev.Order+n+1), 10)
 	b = append(b, `,"data_collection_order":`...)
-	b = strconv.AppendInt(b, int64(ev.CollectionIndex+1), 10)
+	b = strconv.AppendInt(b, int64(ev.CollectionIndex+n+1), 10)
 	b = append(b, "}}"...)
 	if e.opts.Schemas {
 		b = append(b, '}')
@@ -138,7 +226,7 @@ func (e *Encoder) Encode(ev Event) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	r.Headers = make([]Header, 0, len(shared)+4)
+	r.Headers = make([]Header, 0, len(shared)+6+len(exact))
 	r.Headers = append(r.Headers, shared...)
 	r.Headers = append(r.Headers,
 		Header{HeaderIndex, strconv.AppendInt(nil, int64(ev.Index), 10)},
@@ -147,10 +235,93 @@ func (e *Encoder) Encode(ev Event) (Record, error) {
 	if u := unchangedColumns(t, ch.After); u != "" {
 		r.Headers = append(r.Headers, Header{HeaderUnchanged, []byte(u)})
 	}
-	if u := unchangedColumns(t, ch.Before); u != "" {
+	if beforeKey {
+		r.Headers = append(r.Headers, Header{HeaderBeforeKey, []byte("key")})
+	} else if u := unchangedColumns(t, ch.Before); u != "" {
 		r.Headers = append(r.Headers, Header{HeaderUnchangedBefore, []byte(u)})
 	}
+	r.Headers = append(r.Headers, exact...)
 	return r, nil
+}
+
+// appendImage appends a row image (null for none). In a before image a
+// value the source did not send is null, as Debezium writes it; in an
+// after image it is Debezium's placeholder where the field's type can hold
+// it (see unavailable). Decimals follow the DecimalMode; one the value does
+// not hold exactly adds a header named prefix + column to exact.
+func (e *Encoder) appendImage(b []byte, t *ordering.Table, row []ordering.Value, prefix string, exact *[]Header) []byte {
+	if row == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	for i, c := range t.Columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, c.Name)
+		b = append(b, ':')
+		v := row[i]
+		switch {
+		case v.IsUnchanged() && prefix == HeaderExactBefore:
+			b = append(b, "null"...)
+		case v.IsUnchanged():
+			b = appendUnavailable(b, c)
+		case v.Kind() == ordering.KindDecimal && c.Kind == ordering.KindDecimal:
+			var ok bool
+			if b, ok = appendDecimal(b, c, v.Text(), e.opts.Decimal); !ok {
+				*exact = append(*exact, Header{prefix + c.Name, []byte(v.Text())})
+			}
+		default:
+			b = appendValue(b, v)
+		}
+	}
+	return append(b, '}')
+}
+
+// appendUnavailable appends Debezium's placeholder for an unchanged
+// (TOASTed) value of column c: the text for character-like fields, its
+// bytes for binary ones, a one-element list for arrays of text, and null
+// for every other type, which cannot hold it. walship's sinks read the
+// HeaderUnchanged header, not the value.
+func appendUnavailable(b []byte, c ordering.Column) []byte {
+	switch c.Kind {
+	case ordering.KindString, ordering.KindText, ordering.KindJSON, ordering.KindEnum, ordering.KindUUID, ordering.KindInterval:
+		return appendString(b, Unavailable)
+	case ordering.KindBytes:
+		return appendValue(b, ordering.Bytes([]byte(Unavailable)))
+	case ordering.KindArray:
+		switch c.Elem {
+		case ordering.KindString, ordering.KindText, ordering.KindJSON, ordering.KindEnum, ordering.KindUUID, ordering.KindInterval, ordering.KindDecimal:
+			b = append(b, '[')
+			b = appendString(b, Unavailable)
+			return append(b, ']')
+		}
+	}
+	return append(b, "null"...)
+}
+
+// structText is Kafka Connect's Struct text of row's key ("Struct{id=20}").
+func structText(t *ordering.Table, row []ordering.Value) []byte {
+	b := []byte("Struct{")
+	for i, k := range t.PrimaryKey {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, k...)
+		b = append(b, '=')
+		v := row[t.ColumnIndex(k)]
+		switch v.Kind() {
+		case ordering.KindInt:
+			b = strconv.AppendInt(b, v.Int(), 10)
+		case ordering.KindUint:
+			b = strconv.AppendUint(b, v.Uint(), 10)
+		case ordering.KindString, ordering.KindText, ordering.KindDecimal, ordering.KindUUID, ordering.KindEnum:
+			b = append(b, v.Text()...)
+		default:
+			b = append(b, v.String()...)
+		}
+	}
+	return append(b, '}')
 }
 
 // schema is the walship.schema header of t, encoded once per shape.
@@ -158,10 +329,11 @@ func (e *Encoder) schema(t *ordering.Table) ([]byte, error) {
 	if b, ok := e.schemas.Load(t); ok {
 		return b.([]byte), nil
 	}
-	b, err := json.Marshal(tableJSON(t))
+	j, err := json.Marshal(tableJSON(t))
 	if err != nil {
 		return nil, fmt.Errorf("envelope: encode schema of %s: %w", t.QualifiedName(), err)
 	}
+	b := append([]byte(SchemaPrefix), j...)
 	e.schemas.Store(t, b)
 	return b, nil
 }
@@ -184,6 +356,9 @@ func (e *Encoder) shared(txn *ordering.Txn, count int) ([]Header, error) {
 	if s := snapshotMark(txn); s != "false" {
 		hs = append(hs, Header{HeaderSnapshot, []byte(s)})
 	}
+	if e.opts.Decimal != DecimalString {
+		hs = append(hs, Header{HeaderDecimal, []byte(e.opts.Decimal.String())})
+	}
 	e.txnHdrs.Store(&txnHeaders{txn: txn, count: count, headers: hs})
 	return hs, nil
 }
@@ -205,23 +380,28 @@ func unchangedColumns(t *ordering.Table, row []ordering.Value) string {
 	return strings.Join(names, ",")
 }
 
-// key is the JSON object of the primary key columns, from the after image,
-// or the before image for deletes. Tables without a key have a null key.
-func (e *Encoder) key(t *ordering.Table, ch *ordering.Change) []byte {
-	if len(t.PrimaryKey) == 0 || ch.Op == ordering.OpTruncate {
+// keyRow is the image the key of ch comes from: the after image, or the
+// before image for deletes; nil for truncates.
+func keyRow(ch *ordering.Change) []ordering.Value {
+	if ch.Op == ordering.OpTruncate {
 		return nil
 	}
-	row := ch.After
-	if row == nil {
-		row = ch.Before
+	if ch.After != nil {
+		return ch.After
 	}
-	if row == nil {
+	return ch.Before
+}
+
+// key is the JSON object of the primary key columns of row. Tables without
+// a key, and a nil row, have a null key.
+func (e *Encoder) key(t *ordering.Table, row []ordering.Value) []byte {
+	if len(t.PrimaryKey) == 0 || row == nil {
 		return nil
 	}
 	b := make([]byte, 0, 64)
 	if e.opts.Schemas {
 		b = append(b, `{"schema":`...)
-		b = appendKeySchema(b, e.src, t)
+		b = appendKeySchema(b, e.src, t, e.opts.Decimal)
 		b = append(b, `,"payload":`...)
 	}
 	b = append(b, '{')
@@ -231,7 +411,13 @@ func (e *Encoder) key(t *ordering.Table, ch *ordering.Change) []byte {
 		}
 		b = appendString(b, name)
 		b = append(b, ':')
-		b = appendValue(b, row[t.ColumnIndex(name)])
+		c := t.Columns[t.ColumnIndex(name)]
+		v := row[t.ColumnIndex(name)]
+		if v.Kind() == ordering.KindDecimal && c.Kind == ordering.KindDecimal {
+			b, _ = appendDecimal(b, c, v.Text(), e.opts.Decimal)
+		} else {
+			b = appendValue(b, v)
+		}
 	}
 	b = append(b, '}')
 	if e.opts.Schemas {

@@ -113,6 +113,22 @@ func cases() map[string]struct {
 	myUpd := o.Change{Table: orders, Op: o.OpUpdate,
 		Before: []o.Value{o.Int(7), o.Enum("new"), o.Special(o.KindTimestamp, "0000-00-00 00:00:00")},
 		After:  []o.Value{o.Int(7), o.Enum("paid"), o.Timestamp(1529507596945104)}}
+	// A key change under REPLICA IDENTITY DEFAULT: the old key alone.
+	oldKey := make([]o.Value, len(row))
+	oldKey[0] = o.Int(41)
+	for i := 1; i < len(oldKey); i++ {
+		oldKey[i] = o.Unchanged()
+	}
+	keyChange := o.Change{Table: allKinds, Op: o.OpUpdate, Before: oldKey, After: row}
+	sameKey := make([]o.Value, len(oldKey))
+	copy(sameKey, oldKey)
+	sameKey[0] = o.Int(42)
+	keyBefore := o.Change{Table: allKinds, Op: o.OpUpdate, Before: sameKey, After: row}
+	myKey := o.Change{Table: orders, Op: o.OpUpdate,
+		Before: []o.Value{o.Int(7), o.Enum("new"), o.Timestamp(1529507596945104)},
+		After:  []o.Value{o.Int(8), o.Enum("new"), o.Timestamp(1529507596945104)}}
+	pgString := NewEncoder(pgSource, Options{Now: fixedNow, Version: "walship-test", Decimal: DecimalString})
+	pgDouble := NewEncoder(pgSource, Options{Now: fixedNow, Version: "walship-test", Decimal: DecimalDouble, Schemas: true})
 	snap := pgTxn(insert)
 	snap.Snapshot, snap.LastSnapshot, snap.Seq, snap.DependsOn = true, true, offsets.Seq{Pos: 0x16B0000, Sub: 3}, offsets.Seq{}
 	return map[string]struct {
@@ -126,6 +142,11 @@ func cases() map[string]struct {
 		"pg-insert-schemas": {pgSchema, Event{Txn: pgTxn(insert), Change: &insert, Index: 0, Count: 1}},
 		"pg-snapshot-last":  {pgJSON, Event{Txn: snap, Change: &insert, Index: 0, Count: 1}},
 		"mariadb-update":    {maria, Event{Txn: mariaTxn(myUpd), Change: &myUpd, Index: 0, Count: 1}},
+		"pg-keychange":      {pgJSON, Event{Txn: pgTxn(keyChange), Change: &keyChange, Index: 1, Count: 3, Order: 1, CollectionIndex: 1}},
+		"pg-before-key":     {pgJSON, Event{Txn: pgTxn(keyBefore), Change: &keyBefore, Index: 0, Count: 1}},
+		"mariadb-keychange": {maria, Event{Txn: mariaTxn(myKey), Change: &myKey, Index: 0, Count: 1}},
+		"pg-insert-string":  {pgString, Event{Txn: pgTxn(insert), Change: &insert, Index: 0, Count: 1}},
+		"pg-update-double":  {pgDouble, Event{Txn: pgTxn(update), Change: &update, Index: 0, Count: 1}},
 	}
 }
 
@@ -157,22 +178,73 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// decodeAll decodes the records of one change as a sink does: tombstones
+// skipped, a key change's halves merged.
+func decodeAll(t *testing.T, recs []Record) Decoded {
+	t.Helper()
+	var ds []Decoded
+	for _, r := range recs {
+		if IsTombstone(r) {
+			continue
+		}
+		d, err := Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	switch len(ds) {
+	case 1:
+		if ds[0].KeyChange != "" {
+			t.Fatalf("a lone key change half %q", ds[0].KeyChange)
+		}
+		return ds[0]
+	case 2:
+		m, err := MergeKeyChange(ds[0], ds[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	t.Fatalf("%d data records for one change", len(ds))
+	return Decoded{}
+}
+
+// encode1 encodes an event that makes one data record (and maybe its
+// tombstone), and returns that record.
+func encode1(t testing.TB, enc *Encoder, ev Event) Record {
+	t.Helper()
+	recs, err := enc.Encode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) == 0 || IsTombstone(recs[0]) {
+		t.Fatalf("got %d records, the first a tombstone", len(recs))
+	}
+	return recs[0]
+}
+
 func TestGoldenAndRoundTrip(t *testing.T) {
 	for name, c := range cases() {
 		t.Run(name, func(t *testing.T) {
-			r, err := c.enc.Encode(c.ev)
+			recs, err := c.enc.Encode(c.ev)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !json.Valid(r.Value) || (r.Key != nil && !json.Valid(r.Key)) {
-				t.Fatalf("invalid JSON:\n%s", render(r))
+			var all []byte
+			for _, r := range recs {
+				all = append(all, render(r)...)
+				if r.Value != nil && !json.Valid(r.Value) || (r.Key != nil && !json.Valid(r.Key)) {
+					t.Fatalf("invalid JSON:\n%s", render(r))
+				}
+				for _, h := range r.Headers {
+					if len(h.Value) > 0 && (h.Value[0] == '{' || h.Value[0] == '[') {
+						t.Errorf("header %s is a JSON object or array, which Kafka Connect's default header converter cannot give a schema", h.Key)
+					}
+				}
 			}
-			golden(t, name, render(r))
-
-			d, err := Decode(r)
-			if err != nil {
-				t.Fatal(err)
-			}
+			golden(t, name, all)
+			d := decodeAll(t, recs)
 			txn := c.ev.Txn
 			if d.Source != txn.Source || d.Seq != txn.Seq || d.DependsOn != txn.DependsOn || d.Index != c.ev.Index ||
 				d.Count != c.ev.Count || d.Snapshot != txn.Snapshot || d.LastSnapshot != txn.LastSnapshot ||
@@ -219,10 +291,7 @@ func assertChange(t *testing.T, want, got *o.Change) {
 func TestPlaceholderStringIsNotUnchanged(t *testing.T) {
 	tbl := &o.Table{Schema: "s", Name: "t", Columns: []o.Column{{Name: "id", Kind: o.KindInt}, {Name: "v", Kind: o.KindString}}, PrimaryKey: []string{"id"}}
 	ch := o.Change{Table: tbl, Op: o.OpInsert, After: []o.Value{o.Int(1), o.String(Unavailable)}}
-	r, err := NewEncoder(pgSource, Options{}).Encode(Event{Txn: pgTxn(ch), Change: &ch, Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := encode1(t, NewEncoder(pgSource, Options{}), Event{Txn: pgTxn(ch), Change: &ch, Count: 1})
 	d, err := Decode(r)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +331,7 @@ func TestMarkers(t *testing.T) {
 
 func TestDecodeRejectsMalformed(t *testing.T) {
 	c := cases()["pg-insert"]
-	good, _ := c.enc.Encode(c.ev)
+	good := encode1(t, c.enc, c.ev)
 	mutate := map[string]func(r *Record){
 		"no source":     func(r *Record) { r.Headers = r.Headers[1:] },
 		"bad seq":       func(r *Record) { r.Headers[1].Value = []byte("x") },
@@ -335,10 +404,7 @@ var benchRows = &o.Table{Schema: "public", Name: "bench_rows", Columns: []o.Colu
 
 func benchDecode(b *testing.B, ch o.Change) {
 	enc := NewEncoder(pgSource, Options{Now: fixedNow})
-	rec, err := enc.Encode(Event{Txn: pgTxn(ch), Change: &ch, Index: 0, Count: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	rec := encode1(b, enc, Event{Txn: pgTxn(ch), Change: &ch, Index: 0, Count: 1})
 	var dec Decoder
 	b.SetBytes(int64(len(rec.Value)))
 	b.ReportAllocs()

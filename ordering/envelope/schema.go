@@ -69,9 +69,48 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 	return false
 }
 
+// appendDecimalSchema appends the schema of a decimal column in mode m
+// (precise or double; string is connectType's).
+func appendDecimalSchema(b []byte, c ordering.Column, m DecimalMode, field string, optional bool) []byte {
+	if m == DecimalDouble {
+		b = append(b, `{"type":"double","optional":`...)
+		b = strconv.AppendBool(b, optional)
+	} else if _, fixed := fixedScale(c); fixed {
+		b = append(b, `{"type":"bytes","optional":`...)
+		b = strconv.AppendBool(b, optional)
+		b = append(b, `,"name":"org.apache.kafka.connect.data.Decimal","version":1`...)
+	} else {
+		b = append(b, `{"type":"struct","fields":[{"type":"int32","optional":false,"field":"scale"},{"type":"bytes","optional":false,"field":"value"}],"optional":`...)
+		b = strconv.AppendBool(b, optional)
+		b = append(b, `,"name":"io.debezium.data.VariableScaleDecimal","version":1,"doc":"Variable scaled decimal"`...)
+	}
+	b = append(b, `,"parameters":{`...)
+	if scale, fixed := fixedScale(c); fixed && m == DecimalPrecise {
+		b = append(b, `"scale":`...)
+		b = appendString(b, strconv.Itoa(scale))
+		b = append(b, `,"connect.decimal.precision":`...)
+		b = appendString(b, strconv.Itoa(c.Precision))
+		b = append(b, ',')
+	}
+	b = append(b, `"__debezium.source.column.type":`...)
+	b = appendString(b, c.Type)
+	if c.Precision > 0 {
+		b = append(b, `,"__debezium.source.column.length":`...)
+		b = appendString(b, strconv.Itoa(c.Precision))
+		b = append(b, `,"__debezium.source.column.scale":`...)
+		b = appendString(b, strconv.Itoa(c.Scale))
+	}
+	b = append(b, `},"field":`...)
+	b = appendString(b, field)
+	return append(b, '}')
+}
+
 // appendFieldSchema appends the schema of one column; field is its name, or
-// "" for array items.
-func appendFieldSchema(b []byte, c ordering.Column, k ordering.Kind, field string, optional bool) []byte {
+// "" for array items (decimals in arrays travel as text in every mode).
+func appendFieldSchema(b []byte, c ordering.Column, k ordering.Kind, m DecimalMode, field string, optional bool) []byte {
+	if k == ordering.KindDecimal && field != "" && m != DecimalString {
+		return appendDecimalSchema(b, c, m, field, optional)
+	}
 	typ, name := connectType(c, k)
 	b = append(b, `{"type":`...)
 	b = appendString(b, typ)
@@ -84,7 +123,7 @@ func appendFieldSchema(b []byte, c ordering.Column, k ordering.Kind, field strin
 	}
 	if k == ordering.KindArray {
 		b = append(b, `,"items":`...)
-		b = appendFieldSchema(b, c, c.Elem, "", true)
+		b = appendFieldSchema(b, c, c.Elem, m, "", true)
 	}
 	if field != "" {
 		b = append(b, `,"parameters":{"__debezium.source.column.type":`...)
@@ -107,7 +146,7 @@ func appendFieldSchema(b []byte, c ordering.Column, k ordering.Kind, field strin
 	return append(b, '}')
 }
 
-func appendRowSchema(b []byte, src Source, t *ordering.Table, field string) []byte {
+func appendRowSchema(b []byte, src Source, t *ordering.Table, m DecimalMode, field string) []byte {
 	b = append(b, `{"type":"struct","optional":true,"name":`...)
 	b = appendString(b, schemaName(src, t, "Value"))
 	b = append(b, `,"field":`...)
@@ -117,7 +156,7 @@ func appendRowSchema(b []byte, src Source, t *ordering.Table, field string) []by
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendFieldSchema(b, c, c.Kind, c.Name, c.Nullable || !isKey(t, c.Name))
+		b = appendFieldSchema(b, c, c.Kind, m, c.Name, c.Nullable || !isKey(t, c.Name))
 	}
 	return append(b, "]}"...)
 }
@@ -147,7 +186,7 @@ func avroSafe(s string) string {
 	return string(b)
 }
 
-func appendKeySchema(b []byte, src Source, t *ordering.Table) []byte {
+func appendKeySchema(b []byte, src Source, t *ordering.Table, m DecimalMode) []byte {
 	b = append(b, `{"type":"struct","optional":false,"name":`...)
 	b = appendString(b, schemaName(src, t, "Key"))
 	b = append(b, `,"fields":[`...)
@@ -156,20 +195,20 @@ func appendKeySchema(b []byte, src Source, t *ordering.Table) []byte {
 			b = append(b, ',')
 		}
 		c := t.Columns[t.ColumnIndex(k)]
-		b = appendFieldSchema(b, c, c.Kind, c.Name, false)
+		b = appendFieldSchema(b, c, c.Kind, m, c.Name, false)
 	}
 	return append(b, "]}"...)
 }
 
 const snapshotAllowed = "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"
 
-func appendEnvelopeSchema(b []byte, src Source, t *ordering.Table) []byte {
+func appendEnvelopeSchema(b []byte, src Source, t *ordering.Table, m DecimalMode) []byte {
 	b = append(b, `{"type":"struct","optional":false,"name":`...)
 	b = appendString(b, schemaName(src, t, "Envelope"))
 	b = append(b, `,"version":2,"fields":[`...)
-	b = appendRowSchema(b, src, t, "before")
+	b = appendRowSchema(b, src, t, m, "before")
 	b = append(b, ',')
-	b = appendRowSchema(b, src, t, "after")
+	b = appendRowSchema(b, src, t, m, "after")
 	b = append(b, `,{"type":"struct","optional":false,"name":`...)
 	b = appendString(b, "io.debezium.connector."+src.Connector+".Source")
 	b = append(b, `,"version":1,"field":"source","fields":[`...)

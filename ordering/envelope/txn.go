@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/walship/walship/offsets"
@@ -56,8 +57,55 @@ type PartitionCount struct {
 	Count     int    `json:"count"`
 }
 
-// HeaderPartitions carries an END marker's []PartitionCount as JSON.
+// HeaderPartitions carries an END marker's []PartitionCount as text,
+// "topic/partition=count" joined by commas (topic names have none of "/=,"),
+// so Kafka Connect's default header converter reads it as a string. END
+// markers of the first log format carry a JSON array; DecodeMarker reads
+// both.
 const HeaderPartitions = "walship.partitions"
+
+func appendPartitions(b []byte, parts []PartitionCount) []byte {
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, p.Topic...)
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(p.Partition), 10)
+		b = append(b, '=')
+		b = strconv.AppendInt(b, int64(p.Count), 10)
+	}
+	return b
+}
+
+func parsePartitions(b []byte) ([]PartitionCount, error) {
+	if len(b) > 0 && b[0] == '[' || string(b) == "null" { // the first log format
+		var parts []PartitionCount
+		err := json.Unmarshal(b, &parts)
+		return parts, err
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var parts []PartitionCount
+	for _, item := range strings.Split(string(b), ",") {
+		tp, count, ok := strings.Cut(item, "=")
+		i := strings.LastIndexByte(tp, '/')
+		if !ok || i <= 0 {
+			return nil, fmt.Errorf("%q: want topic/partition=count", item)
+		}
+		part, err := strconv.Atoi(tp[i+1:])
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", item, err)
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", item, err)
+		}
+		parts = append(parts, PartitionCount{Topic: tp[:i], Partition: part, Count: n})
+	}
+	return parts, nil
+}
 
 // NewMarker starts a marker for txn.
 func NewMarker(status string, txn *ordering.Txn) Marker {
@@ -114,11 +162,7 @@ func EncodeMarker(m Marker) (Record, error) {
 		r.Headers = append(r.Headers, Header{HeaderSnapshot, []byte("true")})
 	}
 	if m.Status == StatusEnd {
-		parts, err := json.Marshal(m.Partitions)
-		if err != nil {
-			return Record{}, err
-		}
-		r.Headers = append(r.Headers, Header{HeaderPartitions, parts})
+		r.Headers = append(r.Headers, Header{HeaderPartitions, appendPartitions(nil, m.Partitions)})
 	}
 	return r, nil
 }
@@ -169,7 +213,7 @@ func DecodeMarker(r Record) (Marker, error) {
 		if !ok {
 			return m, malformed("END marker without %s", HeaderPartitions)
 		}
-		if err := json.Unmarshal(parts, &m.Partitions); err != nil {
+		if m.Partitions, err = parsePartitions(parts); err != nil {
 			return m, malformed("END marker %s: %v", HeaderPartitions, err)
 		}
 	}

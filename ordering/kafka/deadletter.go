@@ -93,20 +93,27 @@ func (d *DeadLetters) Send(ctx context.Context, source string, m envelope.Marker
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	perTable := map[*ordering.Table]int{}
 	msgs := make([]kafkago.Message, 0, len(changes))
+	events := 0
 	for i := range changes {
 		ch := &changes[i]
-		r, err := enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, CollectionIndex: perTable[ch.Table], Count: len(changes)})
+		recs, err := enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, Count: len(changes), Order: events, CollectionIndex: perTable[ch.Table]})
 		if err != nil {
 			return fmt.Errorf("dead-letter: encode change %d: %w", i, err)
 		}
-		perTable[ch.Table]++
-		r.Headers = append(r.Headers,
-			envelope.Header{Key: HeaderDLQSink, Value: []byte(d.cfg.Sink)},
-			envelope.Header{Key: HeaderDLQError, Value: []byte(cause.Error())},
-			envelope.Header{Key: HeaderDLQTopic, Value: []byte(TopicName(d.cfg.Prefixes[source], ch.Table.Schema, ch.Table.Name))},
-			envelope.Header{Key: HeaderDLQRejected, Value: []byte(now)},
-		)
-		msgs = append(msgs, message("", 0, r, nil))
+		for _, r := range recs {
+			if envelope.IsTombstone(r) {
+				continue // the dead-letter topic holds the changes, not their tombstones
+			}
+			perTable[ch.Table]++
+			events++
+			r.Headers = append(r.Headers,
+				envelope.Header{Key: HeaderDLQSink, Value: []byte(d.cfg.Sink)},
+				envelope.Header{Key: HeaderDLQError, Value: []byte(cause.Error())},
+				envelope.Header{Key: HeaderDLQTopic, Value: []byte(TopicName(d.cfg.Prefixes[source], ch.Table.Schema, ch.Table.Name))},
+				envelope.Header{Key: HeaderDLQRejected, Value: []byte(now)},
+			)
+			msgs = append(msgs, message("", 0, r, nil))
+		}
 	}
 	if err := d.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("dead-letter topic %s: write %d records: %w", d.cfg.Topic, len(msgs), err)

@@ -5,9 +5,12 @@
 // is called, as:
 //
 //  1. a BEGIN marker on <prefix>.transaction (one partition: the spine);
-//  2. each change on <prefix>.<schema>.<table>, partitioned by the murmur2
-//     hash of its key (Java's default partitioner, so per-key order holds
-//     for every consumer), or by table name when the key is null;
+//  2. each change's records (see envelope.Encode: a delete is followed by
+//     its tombstone, a primary-key change is a delete of the old key, its
+//     tombstone and a create of the new key) on <prefix>.<schema>.<table>,
+//     each partitioned by the murmur2 hash of its key (Java's default
+//     partitioner, so per-key order holds for every consumer), or by table
+//     name when the key is null;
 //  3. an END marker carrying the event count per table and per
 //     topic-partition, so a sink knows when it holds the whole transaction.
 //     The END is written only once Kafka acknowledged every data record of
@@ -37,5 +40,7 @@
 //
 // A Reader fetches and decodes each partition on its own goroutine, ahead
 // of the transaction being assembled (bounded per partition by events and
-// bytes).
+// bytes). It skips tombstones (the END counts data records only) and joins
+// the two halves of a key change, wherever their partitions, into the
+// update the source made.
 package kafka

@@ -401,7 +401,7 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	}
 	perPart := map[tp]int{}
 	var parts []tp
-	i := 0
+	i, events := 0, 0
 	for ch, err := range changes {
 		if err != nil {
 			return p.fail(fmt.Errorf("read transaction %s: %w", txn.Seq, err))
@@ -418,27 +418,35 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 				return p.fail(err)
 			}
 		}
-		rec, err := p.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, CollectionIndex: perTable[name], Count: count})
+		recs, err := p.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, Count: count, Order: events, CollectionIndex: perTable[name]})
 		if err != nil {
 			return p.fail(err)
 		}
-		perTable[name]++
 		n, err := p.topics.Ensure(ctx, topic, 0)
 		if err != nil {
 			return p.fail(err)
 		}
-		key := rec.Key
-		if key == nil {
-			key = []byte(name) // keyless rows and truncates: by table
-		}
-		part := kafkago.Murmur2Balancer{Consistent: true}.Balance(kafkago.Message{Key: key}, seq(n)...)
-		k := tp{topic, part}
-		if _, ok := perPart[k]; !ok {
-			parts = append(parts, k)
-		}
-		perPart[k]++
-		if err := b.add(ctx, topic, part, rec); err != nil {
-			return err
+		for _, rec := range recs {
+			key := rec.Key
+			if key == nil {
+				key = []byte(name) // keyless rows and truncates: by table
+			}
+			part := kafkago.Murmur2Balancer{Consistent: true}.Balance(kafkago.Message{Key: key}, seq(n)...)
+			// Tombstones are written beside their delete but are not
+			// events: neither Debezium's counts nor the END's per-partition
+			// counts (sinks skip them) include them.
+			if !envelope.IsTombstone(rec) {
+				k := tp{topic, part}
+				if _, ok := perPart[k]; !ok {
+					parts = append(parts, k)
+				}
+				perPart[k]++
+				perTable[name]++
+				events++
+			}
+			if err := b.add(ctx, topic, part, rec); err != nil {
+				return err
+			}
 		}
 		i++
 	}
@@ -447,7 +455,7 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	}
 
 	end := envelope.NewMarker(envelope.StatusEnd, txn)
-	end.EventCount = count
+	end.EventCount = events
 	for _, t := range tables {
 		end.Collections = append(end.Collections, envelope.Collection{DataCollection: t, EventCount: perTable[t]})
 	}

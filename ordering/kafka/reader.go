@@ -362,7 +362,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				yield(nil, err)
 				return
 			}
-			srcs = append(srcs, &src{p: p, left: pc.Count, seen: map[int]bool{}})
+			srcs = append(srcs, &src{p: p, left: pc.Count, seen: map[int]bool{}}) // seen: eventIDs
 		}
 		pull := func(i int) error {
 			s := srcs[i]
@@ -374,10 +374,11 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				if err != nil {
 					return fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
 				}
-				if s.seen[e.Index] {
+				id := eventID(e)
+				if s.seen[id] {
 					continue // a copy left by a torn attempt
 				}
-				s.seen[e.Index] = true
+				s.seen[id] = true
 				s.left--
 				heap.Push(&h, heapItem{e, i})
 				return nil
@@ -395,7 +396,28 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				yield(nil, err)
 				return
 			}
-			ch := it.e.Change
+			e := it.e
+			if e.KeyChange == envelope.KeyChangeDelete {
+				// The create half has the same index and sorts right after
+				// (its partition's next event, or another partition's head).
+				var cre heapItem
+				if h.Len() > 0 {
+					cre = heap.Pop(&h).(heapItem)
+					if err := pull(cre.src); err != nil {
+						yield(nil, err)
+						return
+					}
+				}
+				var err error
+				if e, err = envelope.MergeKeyChange(e, cre.e); err != nil {
+					yield(nil, fmt.Errorf("transaction %s: %w", mk.Seq, err))
+					return
+				}
+			} else if e.KeyChange != "" {
+				yield(nil, fmt.Errorf("transaction %s: event %d: %w: a key change's create without its delete", mk.Seq, e.Index, ordering.ErrMalformed))
+				return
+			}
+			ch := e.Change
 			if !yield(&ch, nil) {
 				return
 			}
@@ -487,6 +509,12 @@ func (r *Reader) prefetch(ctx context.Context, p *partition, next int64) {
 			f.err = err
 		} else {
 			next = m.Offset + 1
+			if m.Value == nil {
+				// A tombstone after a delete: no event (the END does not
+				// count it); a resumed reader may meet it again and skip it
+				// again.
+				continue
+			}
 			f.offset = m.Offset
 			f.size = min(int64(len(m.Key)+len(m.Value)+256), prefetchBytes)
 			if f.d, err = dec.Decode(record(m)); err != nil {
@@ -665,9 +693,19 @@ type heapItem struct {
 type eventHeap []heapItem
 
 func (h eventHeap) Len() int           { return len(h) }
-func (h eventHeap) Less(i, j int) bool { return h[i].e.Index < h[j].e.Index }
-func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)        { *h = append(*h, x.(heapItem)) }
+func (h eventHeap) Less(i, j int) bool { return eventID(h[i].e) < eventID(h[j].e) }
+
+// eventID orders a transaction's events: by index, and a key change's
+// delete half before its create half (they share the index).
+func eventID(e envelope.Decoded) int {
+	id := 2 * e.Index
+	if e.KeyChange == envelope.KeyChangeCreate {
+		id++
+	}
+	return id
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(heapItem)) }
 func (h *eventHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]

@@ -62,7 +62,8 @@ func TestReaderResumesAndSurvivesTornWrites(t *testing.T) {
 	txn4, chs4 := testTxn(4, 5)
 	w := &kafkago.Writer{Addr: kafkago.TCP(broker), Balancer: chosenPartition{}, RequiredAcks: kafkago.RequireAll}
 	for i := 0; i < 2; i++ {
-		r, _ := enc.Encode(envelope.Event{Txn: txn4, Change: &chs4[i], Index: i, Count: 5})
+		recs, _ := enc.Encode(envelope.Event{Txn: txn4, Change: &chs4[i], Index: i, Count: 5})
+		r := recs[0]
 		topic := TopicName(prefix, "public", "customers")
 		part := kafkago.Murmur2Balancer{Consistent: true}.Balance(kafkago.Message{Key: r.Key}, 0, 1, 2)
 		if err := w.WriteMessages(ctx, message(topic, part, r, nil)); err != nil {
@@ -131,6 +132,77 @@ func TestReaderResumesAndSurvivesTornWrites(t *testing.T) {
 	}
 	if len(again[3].Changes) != 1 {
 		t.Errorf("txn 6 has %d changes", len(again[3].Changes))
+	}
+}
+
+// TestReaderKeyChangesAndTombstones: deletes are followed by tombstones and
+// key changes travel as delete, tombstone and create (often in different
+// partitions); the reader skips the tombstones and gives back the changes
+// the source made, held whole or streamed, and resumes past them.
+func TestReaderKeyChangesAndTombstones(t *testing.T) {
+	broker := testenv.Kafka(t)
+	prefix := fmt.Sprintf("dbzreadtest%d", time.Now().UnixNano())
+	t.Cleanup(func() { testenv.DropTopics(t, prefix+".") })
+	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: prefix}, envelope.Options{})
+	ctx := context.Background()
+	p := NewPublisher(Config{Brokers: []string{broker}, TopicPrefix: prefix, Partitions: 3}, enc)
+	defer p.Close(ctx)
+	row := func(id int64, v string) []ordering.Value {
+		return []ordering.Value{ordering.Int(id), ordering.String(v)}
+	}
+	var want [][]ordering.Change
+	for i := 1; i <= 3; i++ {
+		txn, _ := testTxn(i, 0)
+		var chs []ordering.Change
+		for k := int64(0); k < 8; k++ {
+			id := int64(i*1000) + k
+			chs = append(chs,
+				ordering.Change{Table: parents, Op: ordering.OpInsert, After: row(id, "a")},
+				ordering.Change{Table: parents, Op: ordering.OpUpdate, Before: row(id, "a"), After: row(id+500, "b")},
+				ordering.Change{Table: parents, Op: ordering.OpUpdate, Before: row(id+500, "b"), After: row(id+500, "c")},
+			)
+			if k%2 == 0 {
+				chs = append(chs, ordering.Change{Table: parents, Op: ordering.OpDelete, Before: row(id+500, "c")})
+			}
+		}
+		if err := p.Publish(ctx, txn, len(chs), changes(chs)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, chs)
+	}
+	waitDurable(t, p, 3)
+	for _, bigTxn := range []int{1000, 10} { // held whole, then streamed
+		r := NewReader(ReaderConfig{Brokers: []string{broker}, Prefix: prefix, BigTxn: bigTxn})
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		for i := range want {
+			txn, err := r.Next(rctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if txn.End.EventCount != len(want[i])+8 { // each key change is two events
+				t.Errorf("txn %d: END counts %d events, want %d", i+1, txn.End.EventCount, len(want[i])+8)
+			}
+			got := txn.Changes
+			if txn.Stream != nil {
+				for ch, err := range txn.Stream {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, *ch)
+				}
+			}
+			if len(got) != len(want[i]) {
+				t.Fatalf("txn %d: %d changes, want %d", i+1, len(got), len(want[i]))
+			}
+			for k, ch := range got {
+				w := want[i][k]
+				if ch.Op != w.Op || fmt.Sprint(ch.Before) != fmt.Sprint(w.Before) || fmt.Sprint(ch.After) != fmt.Sprint(w.After) {
+					t.Fatalf("txn %d change %d: %v %v -> %v, want %v %v -> %v", i+1, k, ch.Op, ch.Before, ch.After, w.Op, w.Before, w.After)
+				}
+			}
+		}
+		cancel()
+		r.Close()
 	}
 }
 

@@ -176,16 +176,27 @@ func (d *Dialect) Upsert(n sqlsink.Name, cols []string, key []string, rows int) 
 	return b.String()
 }
 
-// MetaTables creates walship_positions and walship_applied in the sink's
+// BlocksOthersQuery implements sqlsink.LockProbe: an InnoDB lock wait
+// whose blocking transaction is this connection's (needs the PROCESS
+// privilege to read INNODB_TRX; without it the sink falls back to a
+// timeout).
+func (d *Dialect) BlocksOthersQuery() string {
+	return `SELECT EXISTS (SELECT 1 FROM information_schema.INNODB_LOCK_WAITS w
+		JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+		WHERE b.trx_mysql_thread_id = CONNECTION_ID())`
+}
+
+// MetaTables creates walship's positions and applied tables in the sink's
 // database; key columns are VARCHAR so they can be indexed.
 func (d *Dialect) MetaTables() []string {
 	q := d.QuoteIdent
+	pos, app := sqlsink.MetaNames("mysql")
 	keys := q("sink") + " VARCHAR(255) NOT NULL, " + q("source") + " VARCHAR(255) NOT NULL, " + q("seq") + " VARCHAR(32) NOT NULL, "
 	return []string{
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.PositionsTable) + " (" + keys + q("position") + " TEXT NULL, " +
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(pos) + " (" + keys + q("position") + " TEXT NULL, " +
 			q("commit_ts") + " VARCHAR(64) NULL, " + q("offsets") + " LONGTEXT NULL, " + q("applied_at") + " VARCHAR(64) NULL, " +
 			"PRIMARY KEY (" + q("sink") + ", " + q("source") + "))" + d.tableOptions(),
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.AppliedTable) + " (" + keys + q("position") + " TEXT NULL, " +
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(app) + " (" + keys + q("position") + " TEXT NULL, " +
 			q("commit_ts") + " VARCHAR(64) NULL, PRIMARY KEY (" + q("sink") + ", " + q("source") + ", " + q("seq") + "))" + d.tableOptions(),
 	}
 }

@@ -117,12 +117,12 @@ func TestIntegrationMetaTables(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		exec(t, ctx, db, d.MetaTables()...)
 	}
-	exec(t, ctx, db, "INSERT INTO walship_positions VALUES ('k', 's', '0001', 'p', 't', '{}', 'now')",
-		"INSERT INTO walship_applied VALUES ('k', 's', '0001', 'p', 't')")
-	if _, err := db.ExecContext(ctx, "INSERT INTO walship_applied VALUES ('k', 's', '0001', 'p', 't')"); d.Code(err) != "1062" {
-		t.Errorf("walship_applied has no primary key (sink, source, seq): %v", err)
+	exec(t, ctx, db, "INSERT INTO _walship_positions VALUES ('k', 's', '0001', 'p', 't', '{}', 'now')",
+		"INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')")
+	if _, err := db.ExecContext(ctx, "INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')"); d.Code(err) != "1062" {
+		t.Errorf("_walship_applied has no primary key (sink, source, seq): %v", err)
 	}
-	if _, err := db.ExecContext(ctx, "INSERT INTO walship_positions (sink, source, seq) VALUES ('K', 's', '0002')"); err != nil {
+	if _, err := db.ExecContext(ctx, "INSERT INTO _walship_positions (sink, source, seq) VALUES ('K', 's', '0002')"); err != nil {
 		t.Errorf("sink keys are not case-sensitive: %v", err)
 	}
 }

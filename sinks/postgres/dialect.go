@@ -45,11 +45,17 @@ func New(cfg config.PostgresSink) *Dialect { return &Dialect{cfg: cfg} }
 func (d *Dialect) Engine() string { return "postgres" }
 
 // sessionParams are sent in every connection's startup message; the value
-// encodings of params.go rely on them.
+// encodings of params.go rely on them. synchronous_commit is off, as for
+// PostgreSQL's own subscriptions: commits in source order are serial, and
+// a commit then does not wait for its WAL flush. It is safe because every
+// follower transaction records its position in itself: a follower crash
+// loses a suffix of its last commits together with their positions (WAL
+// is replayed in order), and the sink applies them again on restart.
 var sessionParams = map[string]string{
-	"TimeZone":      "UTC",
-	"DateStyle":     "ISO, MDY",
-	"IntervalStyle": "iso_8601",
+	"TimeZone":           "UTC",
+	"DateStyle":          "ISO, MDY",
+	"IntervalStyle":      "iso_8601",
+	"synchronous_commit": "off",
 }
 
 // Open connects a pool through pgx's database/sql driver in simple-protocol
@@ -391,19 +397,28 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// MetaTables creates walship_positions and walship_applied in the
-// connection's first search_path schema. Key columns use the "C" collation:
-// byte order (seq text order is sequence order) and exact equality,
-// whatever the database's default collation.
+// BlocksOthersQuery implements sqlsink.LockProbe: a backend waiting for a
+// lock that this session holds (pg_blocking_pids of each waiting lock).
+func (d *Dialect) BlocksOthersQuery() string {
+	return `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE NOT l.granted AND l.pid <> pg_backend_pid()
+		AND pg_backend_pid() = ANY (pg_catalog.pg_blocking_pids(l.pid)))`
+}
+
+// MetaTables creates the schema walship and its positions and applied
+// tables. Key columns use the "C" collation: byte order (seq text order is
+// sequence order) and exact equality, whatever the database's default
+// collation.
 func (d *Dialect) MetaTables() []string {
 	q := d.QuoteIdent
+	pos, app := sqlsink.MetaNames("postgres")
 	keys := q("sink") + ` text COLLATE "C" NOT NULL, ` + q("source") + ` text COLLATE "C" NOT NULL, ` +
 		q("seq") + ` text COLLATE "C" NOT NULL, `
 	return []string{
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.PositionsTable) + " (" + keys + q("position") + " text, " +
+		"CREATE SCHEMA IF NOT EXISTS " + q(sqlsink.MetaSchema),
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(pos) + " (" + keys + q("position") + " text, " +
 			q("commit_ts") + " text, " + q("offsets") + " text, " + q("applied_at") + " text, " +
 			"PRIMARY KEY (" + q("sink") + ", " + q("source") + "))",
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.AppliedTable) + " (" + keys + q("position") + " text, " +
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(app) + " (" + keys + q("position") + " text, " +
 			q("commit_ts") + " text, PRIMARY KEY (" + q("sink") + ", " + q("source") + ", " + q("seq") + "))",
 	}
 }

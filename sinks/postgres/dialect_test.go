@@ -68,7 +68,7 @@ func TestDDL(t *testing.T) {
 			t.Errorf("got  %s\nwant %s", c.got, c.want)
 		}
 	}
-	if m := dia.MetaTables(); len(m) != 2 {
+	if m := dia.MetaTables(); len(m) != 3 || m[0] != `CREATE SCHEMA IF NOT EXISTS "walship"` {
 		t.Errorf("MetaTables: %d statements", len(m))
 	}
 }

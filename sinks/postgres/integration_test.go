@@ -120,11 +120,12 @@ func TestIntegrationMetaTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	for table, want := range map[string]string{
-		sqlsink.PositionsTable: "sink source seq position commit_ts offsets applied_at",
-		sqlsink.AppliedTable:   "sink source seq position commit_ts",
+	pos, app := sqlsink.MetaNames("postgres")
+	for table, want := range map[sqlsink.Name]string{
+		pos: "sink source seq position commit_ts offsets applied_at",
+		app: "sink source seq position commit_ts",
 	} {
-		cols, ok, err := d.Columns(ctx, tx, sqlsink.Name{Table: table})
+		cols, ok, err := d.Columns(ctx, tx, table)
 		if err != nil || !ok {
 			t.Fatalf("Columns(%s) = %v, %v", table, ok, err)
 		}
@@ -136,9 +137,9 @@ func TestIntegrationMetaTables(t *testing.T) {
 			t.Errorf("%s columns %v, want %s", table, names, want)
 		}
 	}
-	exec(t, ctx, db, `INSERT INTO walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
-	if _, err := db.ExecContext(ctx, `INSERT INTO walship_applied VALUES ('k', 's', '0001', 'p', 't')`); err == nil {
-		t.Error("walship_applied has no primary key (sink, source, seq)")
+	exec(t, ctx, db, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`)
+	if _, err := db.ExecContext(ctx, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`); err == nil {
+		t.Error("walship.applied has no primary key (sink, source, seq)")
 	}
 }
 

@@ -262,15 +262,16 @@ func (d *Dialect) Upsert(n sqlsink.Name, cols []string, key []string, rows int) 
 	return b.String()
 }
 
-// MetaTables creates walship_positions and walship_applied.
+// MetaTables creates walship's positions and applied tables.
 func (d *Dialect) MetaTables() []string {
 	q := d.QuoteIdent
+	pos, app := sqlsink.MetaNames("sqlite")
 	keys := q("sink") + " TEXT NOT NULL, " + q("source") + " TEXT NOT NULL, " + q("seq") + " TEXT NOT NULL, "
 	return []string{
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.PositionsTable) + " (" + keys + q("position") + " TEXT, " +
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(pos) + " (" + keys + q("position") + " TEXT, " +
 			q("commit_ts") + " TEXT, " + q("offsets") + " TEXT, " + q("applied_at") + " TEXT, " +
 			"PRIMARY KEY (" + q("sink") + ", " + q("source") + "))",
-		"CREATE TABLE IF NOT EXISTS " + q(sqlsink.AppliedTable) + " (" + keys + q("position") + " TEXT, " +
+		"CREATE TABLE IF NOT EXISTS " + d.QuoteName(app) + " (" + keys + q("position") + " TEXT, " +
 			q("commit_ts") + " TEXT, PRIMARY KEY (" + q("sink") + ", " + q("source") + ", " + q("seq") + "))",
 	}
 }

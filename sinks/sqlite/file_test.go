@@ -87,8 +87,8 @@ func TestFileMetaTables(t *testing.T) {
 	d, db, ctx := follower(t)
 	exec(t, ctx, db, d.MetaTables()...)
 	exec(t, ctx, db, d.MetaTables()...)
-	exec(t, ctx, db, `INSERT INTO walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
-	_, err := db.ExecContext(ctx, `INSERT INTO walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
+	exec(t, ctx, db, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
+	_, err := db.ExecContext(ctx, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
 	if d.Code(err) != "1555" || d.Retryable(err) { // SQLITE_CONSTRAINT_PRIMARYKEY
 		t.Errorf("duplicate applied row: %v (code %s)", err, d.Code(err))
 	}

@@ -62,6 +62,9 @@ type Applier struct {
 	owners   map[Name]string // follower name -> "source schema.table"
 	shapes   map[*ordering.Table]*shape
 	present  map[Name]bool // follower tables a cascade found
+
+	// posT and appT are walship's tables on this follower (MetaNames).
+	posT, appT Name
 }
 
 // table is what walship knows of a follower table.
@@ -87,8 +90,10 @@ var (
 
 // New returns an Applier; Prepare connects.
 func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
-	return &Applier{cfg: cfg, d: d, log: log, tables: map[Name]*table{},
+	a := &Applier{cfg: cfg, d: d, log: log, tables: map[Name]*table{},
 		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}, present: map[Name]bool{}}
+	a.posT, a.appT = MetaNames(d.Engine())
+	return a
 }
 
 // Retryable implements sinks.Follower. A lost lock is retryable: the
@@ -127,6 +132,10 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 			release()
 			return nil, nil, fmt.Errorf("create walship tables: %w", err)
 		}
+	}
+	if err := a.migrate(ctx); err != nil {
+		release()
+		return nil, nil, err
 	}
 	state, err := a.StateOf(ctx, a.cfg.Sink)
 	if err != nil {
@@ -230,34 +239,34 @@ func (a *Applier) fence(ctx context.Context, tx *sql.Tx) error {
 // Prepare).
 func (a *Applier) StateOf(ctx context.Context, sink string) (map[string]sinks.SourceState, error) {
 	q := fmt.Sprintf("SELECT source, seq, position, commit_ts, offsets FROM %s WHERE sink = %s",
-		PositionsTable, a.d.Placeholder(0))
+		a.d.QuoteName(a.posT), a.d.Placeholder(0))
 	rows, err := a.db.QueryContext(ctx, q, sink)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", PositionsTable, err)
+		return nil, fmt.Errorf("read %s: %w", a.posT, err)
 	}
 	defer rows.Close()
 	out := map[string]sinks.SourceState{}
 	for rows.Next() {
 		var source, seq, pos, ts, offs string
 		if err := rows.Scan(&source, &seq, &pos, &ts, &offs); err != nil {
-			return nil, fmt.Errorf("read %s: %w", PositionsTable, err)
+			return nil, fmt.Errorf("read %s: %w", a.posT, err)
 		}
 		st := sinks.SourceState{Above: map[offsets.Seq]bool{}}
 		if st.Watermark, err = parseApplied(seq, pos, ts); err != nil {
-			return nil, fmt.Errorf("%s row of %s/%s: %w", PositionsTable, sink, source, err)
+			return nil, fmt.Errorf("%s row of %s/%s: %w", a.posT, sink, source, err)
 		}
 		if err := json.Unmarshal([]byte(offs), &st.Offsets); err != nil {
-			return nil, fmt.Errorf("%s row of %s/%s: offsets: %w", PositionsTable, sink, source, err)
+			return nil, fmt.Errorf("%s row of %s/%s: offsets: %w", a.posT, sink, source, err)
 		}
 		out[source] = st
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	q = fmt.Sprintf("SELECT source, seq FROM %s WHERE sink = %s", AppliedTable, a.d.Placeholder(0))
+	q = fmt.Sprintf("SELECT source, seq FROM %s WHERE sink = %s", a.d.QuoteName(a.appT), a.d.Placeholder(0))
 	rows2, err := a.db.QueryContext(ctx, q, sink)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", AppliedTable, err)
+		return nil, fmt.Errorf("read %s: %w", a.appT, err)
 	}
 	defer rows2.Close()
 	for rows2.Next() {
@@ -267,7 +276,7 @@ func (a *Applier) StateOf(ctx context.Context, sink string) (map[string]sinks.So
 		}
 		s, err := offsets.ParseSeq(seq)
 		if err != nil {
-			return nil, fmt.Errorf("%s row of %s/%s: %w", AppliedTable, sink, source, err)
+			return nil, fmt.Errorf("%s row of %s/%s: %w", a.appT, sink, source, err)
 		}
 		st, ok := out[source]
 		if !ok {
@@ -306,8 +315,8 @@ func (a *Applier) Forget(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, t := range []string{PositionsTable, AppliedTable} {
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE sink = %s", t, a.d.Placeholder(0)), a.cfg.Sink); err != nil {
+	for _, t := range []Name{a.posT, a.appT} {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE sink = %s", a.d.QuoteName(t), a.d.Placeholder(0)), a.cfg.Sink); err != nil {
 			return fmt.Errorf("forget the positions of %s: %w", a.cfg.Sink, err)
 		}
 	}
@@ -341,12 +350,12 @@ func (a *Applier) Fold(ctx context.Context, source string, w sinks.Applied, resu
 	}
 	defer tx.Rollback()
 	cols := []string{"sink", "source", "seq", "position", "commit_ts", "offsets", "applied_at"}
-	q := a.d.Upsert(Name{Table: PositionsTable}, cols, []string{"sink", "source"}, 1)
+	q := a.d.Upsert(a.posT, cols, []string{"sink", "source"}, 1)
 	if _, err := tx.ExecContext(ctx, q, a.cfg.Sink, source, w.Seq.String(), string(pos), formatTime(w.CommitTime),
 		string(offs), formatTime(time.Now())); err != nil {
 		return fmt.Errorf("record watermark: %w", err)
 	}
-	q = fmt.Sprintf("DELETE FROM %s WHERE sink = %s AND source = %s AND seq <= %s", AppliedTable,
+	q = fmt.Sprintf("DELETE FROM %s WHERE sink = %s AND source = %s AND seq <= %s", a.d.QuoteName(a.appT),
 		a.d.Placeholder(0), a.d.Placeholder(1), a.d.Placeholder(2))
 	if _, err := tx.ExecContext(ctx, q, a.cfg.Sink, source, w.Seq.String()); err != nil {
 		return fmt.Errorf("fold applied transactions: %w", err)
@@ -388,6 +397,22 @@ func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
 		return nil, err
 	}
 	return &Tx{a: a, tx: tx, conn: conn, bulk: bulk}, nil
+}
+
+// SerialWrites implements sinks.SerialWriter: SQLite has one writer at a
+// time.
+func (a *Applier) SerialWrites() bool { return a.d.Engine() == "sqlite" }
+
+// BlocksOthers implements sinks.LockProber where the dialect has a probe
+// (LockProbe); without one it answers false.
+func (t *Tx) BlocksOthers(ctx context.Context) (bool, error) {
+	p, ok := t.a.d.(LockProbe)
+	if !ok {
+		return false, nil
+	}
+	var b bool
+	err := t.tx.QueryRowContext(ctx, p.BlocksOthersQuery()).Scan(&b)
+	return b, err
 }
 
 // Tx is one follower transaction.
@@ -474,7 +499,7 @@ func (t *Tx) Record(ctx context.Context, source string, txns []sinks.Applied) er
 	for start := 0; start < len(txns); start += 100 {
 		batch := txns[start:min(start+100, len(txns))]
 		var b strings.Builder
-		fmt.Fprintf(&b, "INSERT INTO %s (sink, source, seq, position, commit_ts) VALUES ", AppliedTable)
+		fmt.Fprintf(&b, "INSERT INTO %s (sink, source, seq, position, commit_ts) VALUES ", t.a.d.QuoteName(t.a.appT))
 		args := make([]any, 0, 5*len(batch))
 		for i, ap := range batch {
 			if i > 0 {

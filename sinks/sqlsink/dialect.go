@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks"
@@ -130,8 +131,9 @@ type Dialect interface {
 	// default, comment), which it reads inside tx.
 	AlterType(ctx context.Context, tx *sql.Tx, n Name, c FollowerColumn, typ string) (string, error)
 
-	// MetaTables is the DDL (IF NOT EXISTS) of the walship_positions and
-	// walship_applied tables below. Columns: sink, source, seq (text up to
+	// MetaTables is the DDL (IF NOT EXISTS) of walship's positions and
+	// applied tables, named by MetaNames (and on PostgreSQL of their
+	// schema). Columns: sink, source, seq (text up to
 	// 32 chars), position (text), commit_ts (text, RFC 3339 UTC), and for
 	// positions also offsets (text, JSON) and applied_at (text); primary
 	// keys (sink, source) and (sink, source, seq).
@@ -157,6 +159,14 @@ type BulkLoader interface {
 	BulkLoad(ctx context.Context, conn *sql.Conn, n Name, cols, key []string, rows [][]any) error
 }
 
+// LockProbe is implemented by a Dialect that can ask, inside a
+// transaction, whether another session waits for a lock the transaction
+// holds (sinks.LockProber).
+type LockProbe interface {
+	// BlocksOthersQuery returns one boolean row.
+	BlocksOthersQuery() string
+}
+
 // TableTruncater is implemented by a Dialect whose truncate of a table
 // that a foreign key references fails unless the referencing table is
 // truncated in the same statement, even when it is empty (PostgreSQL).
@@ -180,16 +190,53 @@ type ColumnDef struct {
 	Default string
 }
 
-// Meta tables, created by Applier.Prepare in every follower. Sequences are
-// offsets.Seq text (fixed width, so text order is sequence order).
+// Meta tables, created by Applier.Prepare in every follower, in a
+// namespace of walship's own so that no captured table can take their
+// place: the schema walship on PostgreSQL, the prefix _walship_ on MySQL
+// and SQLite (whose tables of one database share one namespace). Sequences
+// are offsets.Seq text (fixed width, so text order is sequence order).
 //
-//	walship_positions (sink, source, seq, position, commit_ts, offsets, applied_at)
+//	positions (sink, source, seq, position, commit_ts, offsets, applied_at)
 //	    the watermark: every transaction of source with Seq <= seq is
 //	    applied; offsets (JSON) is where the log reader resumes.
-//	walship_applied (sink, source, seq, position, commit_ts)
+//	applied (sink, source, seq, position, commit_ts)
 //	    transactions above the watermark applied out of order by parallel
 //	    workers; folded into the watermark as it advances.
+//
+// Versions before this layout kept them as walship_positions and
+// walship_applied in the connection's default schema or database;
+// Applier.Prepare moves a sink's rows from there (see migrate.go).
 const (
-	PositionsTable = "walship_positions"
-	AppliedTable   = "walship_applied"
+	// MetaSchema is the PostgreSQL schema of walship's tables.
+	MetaSchema = "walship"
+	// MetaPrefix begins the names of walship's tables where they share a
+	// namespace with the follower's tables (MySQL, SQLite).
+	MetaPrefix = "_walship_"
+
+	// LegacyPositionsTable and LegacyAppliedTable are the earlier names,
+	// unqualified.
+	LegacyPositionsTable = "walship_positions"
+	LegacyAppliedTable   = "walship_applied"
 )
+
+// MetaNames is where a follower of engine ("postgres", "mysql",
+// "sqlite") keeps walship's positions and applied tables.
+func MetaNames(engine string) (positions, applied Name) {
+	if engine == "postgres" {
+		return Name{Schema: MetaSchema, Table: "positions"}, Name{Schema: MetaSchema, Table: "applied"}
+	}
+	return Name{Table: MetaPrefix + "positions"}, Name{Table: MetaPrefix + "applied"}
+}
+
+// IsMeta reports whether the follower table n of engine is one of
+// walship's own (compared as the engines compare names: without regard
+// to case, which is the stricter choice where a server folds it).
+func IsMeta(engine string, n Name) bool {
+	p, a := MetaNames(engine)
+	for _, m := range []Name{p, a} {
+		if strings.EqualFold(n.Schema, m.Schema) && strings.EqualFold(n.Table, m.Table) {
+			return true
+		}
+	}
+	return false
+}

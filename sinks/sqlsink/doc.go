@@ -33,13 +33,20 @@
 //     rounded or truncated into a narrower column. A column the source
 //     added with a constant default (ordering.Default) is added with the
 //     same default (Dialect.Literal), so the follower's existing rows read
-//     what the source's do; one whose default gave existing rows values
-//     the log does not carry (Default.Expr) stops the sink with a
-//     *DefaultError (ErrNotInLog) unless the follower table is empty.
-//   - Positions: walship_applied rows are written by Tx.Record inside the
-//     data transaction; Fold moves the watermark in walship_positions. Both
+//     what the source's do. What the log cannot carry stops the sink with
+//     an error wrapping ErrNotInLog, naming the table and the way out,
+//     unless the follower table is empty: a column added with a default
+//     whose values it lacks (Default.Expr, *DefaultError), columns added
+//     while others vanish (a rename, *RenameError), a type change that
+//     rounds stored values (*TypeChangeError).
+//   - Positions: applied rows are written by Tx.Record inside the data
+//     transaction; Fold moves the watermark in the positions table. Both
 //     tables live in the follower, so a restart reads exactly what was
-//     committed.
+//     committed, in a namespace of walship's own (MetaNames: the schema
+//     walship on PostgreSQL, the prefix _walship_ elsewhere) that no
+//     captured table maps onto (IsMeta refuses it). Prepare moves a sink's
+//     rows out of the walship_positions and walship_applied tables of
+//     earlier versions, in one transaction, and drops them once empty.
 //   - Lock: Prepare takes the sink's lock (Dialect.Lock) and checks its
 //     session every Config.LeaseCheck. Tx.Record, Fold and Forget prove
 //     inside their transaction, last before the commit, that the lock is

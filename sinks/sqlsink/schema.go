@@ -172,7 +172,7 @@ func (a *Applier) columns(ctx context.Context, tx *sql.Tx, n Name) ([]FollowerCo
 func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, tx *sql.Tx) (*shape, error) {
 	name := a.target(t)
 	owner := source + " " + t.QualifiedName()
-	if strings.EqualFold(name.Table, PositionsTable) || strings.EqualFold(name.Table, AppliedTable) {
+	if IsMeta(a.d.Engine(), name) {
 		// walship's own bookkeeping: never altered to take a source's rows.
 		return nil, fmt.Errorf("%w: %s maps to follower table %s, whose name walship keeps for its positions; map it to another name "+
 			"(the sink's tables.rename or tables.prefix)", ErrNameClash, owner, name)
@@ -193,6 +193,11 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 		cols, exists, err := a.columns(ctx, tx, name)
 		if err != nil {
 			return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
+		}
+		if exists && isLegacyMeta(name, cols) {
+			return nil, fmt.Errorf("%w: %s maps to follower table %s, which still holds positions of sinks an earlier walship wrote "+
+				"(each sink moves its rows to %s when it starts on this version): start those sinks once, or map the table to another name "+
+				"(the sink's tables.rename or tables.prefix)", ErrNameClash, owner, name, a.posT)
 		}
 		if !exists {
 			defs := make([]ColumnDef, len(t.Columns))

@@ -350,11 +350,13 @@ func (l *binlogBenchDiscardLog) Publish(ctx context.Context, txn *ordering.Txn, 
 			return err
 		}
 		if l.enc != nil {
-			rec, err := l.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, CollectionIndex: i, Count: count})
+			recs, err := l.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, Order: i, CollectionIndex: i, Count: count})
 			if err != nil {
 				return err
 			}
-			l.encoded += int64(len(rec.Value))
+			for _, rec := range recs {
+				l.encoded += int64(len(rec.Value))
+			}
 		}
 		i++
 	}

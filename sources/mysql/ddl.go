@@ -60,11 +60,12 @@ func (r *session) shapeOf(ctx context.Context, schema, table string) (*ordering.
 	if t, ok := r.byName[schema+"."+table]; ok {
 		return r.keys.withKeys(ctx, t.table)
 	}
-	t, err := catalogTable(ctx, r.db, schema, table)
+	t, err := snapshotTableOf(ctx, r.db, schema, table)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: shape of %s.%s for a truncate: %w", r.cfg().Name, schema, table, err)
 	}
-	return r.keys.withKeys(ctx, t)
+	t.rawText(r.cfg().raw)
+	return r.keys.withKeys(ctx, t.table)
 }
 
 var nameRE = regexp.MustCompile("^(?:(`[^`]+`|[^.`\\s]+)\\s*\\.\\s*)?(`[^`]+`|[^.`\\s]+)$")

@@ -37,8 +37,28 @@
 //     snapshot nor the stream. The source retries (ErrXAPending) until
 //     they end.
 //   - Positions are GTID sets (MariaDB domain-server-seq, MySQL uuid:n)
-//     with the binlog file:pos kept beside them. The per-source sequence is
-//     the binlog file index and the end offset of the transaction.
+//     with the binlog file:pos kept beside them.
+//   - The per-source sequence (seqscheme.go) is, on MariaDB with one GTID
+//     domain, the transaction's GTID sequence number with the high bit set
+//     (offsets.GTIDSeqPos): it survives a change of server. Snapshot chunks
+//     take the sequence number of the consistent point. MySQL sources, and
+//     MariaDB sources whose binlog holds several domains when the sequence
+//     is chosen, use the binlog file index and end offset
+//     (offsets.BinlogSeqPos), which orders one server's binlog only. The
+//     choice is made once per run before anything is published and
+//     recorded with the checkpoint (SeqScheme). A source moves from the
+//     binlog sequence to the GTID one only at a start that can send
+//     nothing again under the old one: no checkpoint, a new or redone
+//     snapshot, or a checkpoint marked Clean, which a graceful stop saves
+//     once everything published is durable and checkpointed and the
+//     checkpoint is past the server's position at the run's start. It
+//     never moves back, also not after its checkpoint was deleted
+//     (offsets.Store.SeqSchemeUsed). Under the GTID sequence, a captured
+//     change of another domain (ErrGTIDDomain) or a sequence number that
+//     goes backwards (ErrGTIDOrder) stops the source permanently; under
+//     the binlog sequence, so does a transaction to publish at or below
+//     the checkpoint (ErrSeqBackwards: binlog files numbered anew), which
+//     was dropped as durable before.
 //   - The durable GTID set is saved in the checkpoint store only once Kafka
 //     acknowledged everything up to it; a restart streams from it. Binlogs
 //     purged past it stop the source with an error naming the rebuild.

@@ -281,3 +281,49 @@ func TestOtherDatabaseStatementsSkipped(t *testing.T) {
 	h.stop()
 	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x"})
 }
+
+// TestUndefinedCharsetBytesInSnapshot (issue 28): the snapshot reads text in
+// single-byte charsets as the column's bytes and decodes them as the binlog
+// decoding does. The server's conversion would give '?' for bytes the charset
+// does not define: a changed value. Defined text comes through exact; a value
+// with undefined bytes stops the source, naming the table and column.
+func TestUndefinedCharsetBytesInSnapshot(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek, c char(4) CHARACTER SET koi8r, t text CHARACTER SET cp1251)`)
+	h.exec("INSERT INTO g VALUES (1, 'Αβγ', 'Щи', 'Жж ')")
+	cfg := h.config()
+	h.start(cfg)
+	waitStreaming(t, h)
+	h.caughtUp()
+	h.stop()
+	var got []string
+	for _, txn := range h.read().Txns {
+		for _, e := range txn.Events {
+			if e.Change.Table != nil && e.Change.Table.Name == "g" {
+				var vals []string
+				for _, v := range e.Change.After {
+					vals = append(vals, v.String())
+				}
+				got = append(got, strings.Join(vals, "|"))
+			}
+		}
+	}
+	if strings.Join(got, "\n") != "1|Αβγ|Щи|Жж " {
+		t.Errorf("snapshot rows %q", got)
+	}
+
+	bad := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek)`)
+	bad.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
+	src := New(bad.config(), bad.logFor(bad.config()), bad.store, bad.srcLog())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := src.Run(ctx, func() {})
+	if !errors.Is(err, ErrUndefinedBytes) || !supervise.IsPermanent(err) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{bad.name + ".g", "column v"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %q: %v", want, err)
+		}
+	}
+	t.Logf("error: %v", err)
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -46,10 +47,23 @@ type session struct {
 	curXA     bool
 	sp        savepoints      // the open transaction's savepoints
 	curTables map[string]bool // the captured tables it changed
-	saved     offsets.Seq
-	savedPos  offsets.Position
-	lastSave  time.Time
-	idle      offsets.Position // a position with nothing in flight
+	// curDomain, curSeqNo: the open group's MariaDB GTID (domain-server-N);
+	// curHasGTID says there was one.
+	curDomain  uint32
+	curSeqNo   uint64
+	curHasGTID bool
+	// scheme derives Seq (seqscheme.go); lastSeq is the newest Seq
+	// published or checkpointed, under gtid.
+	scheme  seqScheme
+	lastSeq offsets.Seq
+	// cleanBound: a graceful stop marks the checkpoint Clean only once it
+	// holds this GTID set, past everything an earlier run may have
+	// published (the server's position at start, or a Clean checkpoint's).
+	cleanBound offsets.GTIDSet
+	saved      offsets.Seq
+	savedPos   offsets.Position
+	lastSave   time.Time
+	idle       offsets.Position // a position with nothing in flight
 }
 
 func (r *session) cfg() *Config { return &r.src.cfg }
@@ -81,6 +95,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	r.tables = map[uint64]*binlogTable{}
 	r.byName = map[string]*binlogTable{}
 	snapshotDone := r.haveCheckpoint && r.checkpoint.SnapshotDone
+	if err := r.decideScheme(ctx, cfg.Snapshot == "initial" && !snapshotDone); err != nil {
+		return err
+	}
 	var start offsets.Position
 	floor := offsets.Seq{}
 	switch {
@@ -104,6 +121,16 @@ func (r *session) run(ctx context.Context, ready func()) error {
 				"started_at", r.checkpoint.Position.String())
 		}
 		start, floor = r.checkpoint.Position, r.checkpoint.Seq
+		if r.checkpoint.Clean || r.checkpoint.SeqScheme != r.scheme.String() {
+			// Recorded before anything is published: a run that dies
+			// from here on leaves no Clean mark, and the next one
+			// derives Seq the same way.
+			cp := r.checkpoint
+			cp.Clean, cp.SeqScheme, cp.UpdatedAt = false, r.scheme.String(), time.Time{}
+			if err := r.src.store.Save(ctx, cfg.Name, cp); err != nil {
+				return fmt.Errorf("source %s: record the sequence scheme: %w", cfg.Name, err)
+			}
+		}
 	default:
 		pos, err := r.currentPosition(ctx, r.db)
 		if err != nil {
@@ -113,14 +140,14 @@ func (r *session) run(ctx context.Context, ready func()) error {
 			return err
 		}
 		start = pos
-		if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, SnapshotDone: true}); err != nil {
+		if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, SnapshotDone: true, SeqScheme: r.scheme.String()}); err != nil {
 			return err
 		}
 	}
 	if r.tracker == nil {
 		r.tracker = ordering.NewTracker(0, floor)
 	}
-	r.saved, r.savedPos = floor, start
+	r.saved, r.savedPos, r.lastSeq = floor, start, floor
 	r.out.Resume(floor)
 	r.gset = start.GTIDs
 	r.file = start.Binlog.File
@@ -153,6 +180,44 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		return sync.wait(ctx, streamer)
 	}
 	return r.stream(ctx, streamer)
+}
+
+// decideScheme decides how the run derives Seq (chooseScheme) from the
+// checkpoint and the server's GTID position, and where a graceful stop
+// may mark the checkpoint Clean. snapshot: the run starts with one.
+func (r *session) decideScheme(ctx context.Context, snapshot bool) error {
+	cfg := r.cfg()
+	head, err := r.currentPosition(ctx, r.db)
+	if err != nil {
+		return err
+	}
+	in := schemeStart{mariadb: cfg.Flavor == "mariadb", have: r.haveCheckpoint, cp: r.checkpoint, snapshot: snapshot,
+		domains: head.GTIDs.Domains()}
+	if in.mariadb {
+		if err := r.db.QueryRowContext(ctx, "SELECT @@global.gtid_domain_id").Scan(&in.serverDomain); err != nil {
+			return fmt.Errorf("source %s: read gtid_domain_id: %w", cfg.Name, err)
+		}
+	}
+	if u, ok := r.src.store.(schemesUsed); ok && !r.haveCheckpoint {
+		if in.used, err = u.SeqSchemeUsed(ctx, cfg.Name); err != nil {
+			return fmt.Errorf("source %s: %w", cfg.Name, err)
+		}
+	}
+	scheme, why, err := chooseScheme(in)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", cfg.Name, err)
+	}
+	r.scheme = scheme
+	r.cleanBound = head.GTIDs
+	if r.haveCheckpoint && r.checkpoint.Clean && !snapshot {
+		r.cleanBound = r.checkpoint.Position.GTIDs
+	}
+	level := slog.LevelInfo
+	if in.mariadb && !scheme.gtid {
+		level = slog.LevelWarn
+	}
+	r.src.log.Log(ctx, level, "transaction sequence", "from", scheme.describe(), "because", why)
+	return nil
 }
 
 // syncerConfig is the BinlogSyncer configuration; with a handler, events

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,14 +12,16 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
 )
 
 // snapshot reads every captured table consistent with a recorded binlog
 // position: a brief global read lock, the position read, a consistent-
 // snapshot transaction started on another connection, the lock released,
 // then the tables read in that transaction. Rows are op=r changes in chunk
-// transactions whose Seq is the recorded position with the chunk number, so
-// they sort before the stream that starts there.
+// transactions whose Seq is the recorded position (its GTID sequence
+// number, or binlog file and offset: seqScheme.snapshotBase) with the
+// chunk number, so they sort before the stream that starts there.
 //
 // Before its first chunk is published, the snapshot's start is saved in
 // the checkpoint store (SnapshotDone false): a start that finds it knows
@@ -71,9 +74,9 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		return offsets.Position{}, offsets.Seq{}, err
 	}
 	unlock()
-	base, err := offsets.BinlogSeqPos(pos.Binlog)
+	base, err := r.scheme.snapshotBase(pos)
 	if err != nil {
-		return offsets.Position{}, offsets.Seq{}, err
+		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
 	}
 
 	tables, err := r.snapshotTables(ctx, snapConn)
@@ -87,7 +90,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		}
 	}
 	// The start marker is durable before any chunk can reach a follower.
-	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: offsets.Seq{Pos: base, Sub: first}}); err != nil {
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: offsets.Seq{Pos: base, Sub: first}, SeqScheme: r.scheme.String()}); err != nil {
 		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: record its start: %w", cfg.Name, err)
 	}
 	r.src.log.Info("snapshot started", "tables", len(tables), "gtids", pos.GTIDs.String(), "binlog", pos.Binlog.String(),
@@ -113,7 +116,12 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 	for _, t := range tables {
 		n, err := r.snapshotTable(ctx, snapConn, t, publish)
 		if err != nil {
-			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, t.table.QualifiedName(), err)
+			err = fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, t.table.QualifiedName(), err)
+			if errors.Is(err, ErrUndefinedBytes) {
+				// The same bytes are read on every retry.
+				err = supervise.Permanent(fmt.Errorf("%w; walship never replaces them: fix the value at the source (or the column's character set) and start again", err))
+			}
+			return offsets.Position{}, offsets.Seq{}, err
 		}
 		rows += n
 	}
@@ -134,7 +142,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		case <-r.out.Notify():
 		}
 	}
-	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: last, SnapshotDone: true}); err != nil {
+	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: last, SnapshotDone: true, SeqScheme: r.scheme.String()}); err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
 	}
 	r.src.log.Info("snapshot done", "tables", len(tables), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))
@@ -167,6 +175,7 @@ func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlog
 		if err != nil {
 			return nil, err
 		}
+		t.rawText(r.cfg().raw)
 		keyed, err := r.keys.withKeys(ctx, t.table)
 		if err != nil {
 			return nil, err

@@ -17,8 +17,10 @@ const (
 )
 
 // firstChunk is the Sub of the first chunk of a snapshot at base (the
-// Seq.Pos of its binlog position). prev is the checkpoint found at start,
-// if any.
+// Seq.Pos of its position: binlog file and offset, or GTID sequence
+// number, seqScheme.snapshotBase). prev is the checkpoint found at start,
+// if any. An unfinished attempt under the binlog scheme sorts below any
+// redo under the GTID scheme (offsets.GTIDSeqBit).
 //
 // An unfinished snapshot leaves its start marker in the checkpoint store
 // (SnapshotDone false, Seq its first chunk). Its chunks may be on the
@@ -38,12 +40,12 @@ func firstChunk(prev offsets.Checkpoint, havePrev bool, base uint64) (uint32, er
 	case prev.Seq.Pos < base:
 		return 0, nil
 	case prev.Seq.Pos > base:
-		return 0, supervise.Permanent(fmt.Errorf("%w: the binlog position (seq %016X) is below the one the unfinished snapshot started at (%s): the server's binlogs were reset or it is another server, so sinks would skip the new snapshot as already applied; rebuild the followers: walship replay --resnapshot",
+		return 0, supervise.Permanent(fmt.Errorf("%w: the source position (seq %016X) is below the one the unfinished snapshot started at (%s): the server's binlogs or GTID state were reset or it is another server, so sinks would skip the new snapshot as already applied; rebuild the followers: walship replay --resnapshot",
 			ErrSnapshotRedo, base, prev.Seq))
 	}
 	gen := prev.Seq.Sub/chunkGeneration + 1
 	if gen > maxGeneration {
-		return 0, fmt.Errorf("%w: %d unfinished attempts at binlog seq %016X; the next one starts once anything is written to the server's binlog",
+		return 0, fmt.Errorf("%w: %d unfinished attempts at seq %016X; the next one starts once anything is written to the server's binlog",
 			ErrSnapshotRedo, gen, base)
 	}
 	return gen * chunkGeneration, nil

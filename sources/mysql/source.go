@@ -49,6 +49,9 @@ type Config struct {
 	// TLS, when set, is used for the binlog and the SQL connections; a
 	// server without TLS is refused, never used in plaintext.
 	TLS *tls.Config
+	// RawCharsets are character sets (or "*") whose text columns are
+	// captured as their bytes (types_raw.go).
+	RawCharsets []string
 }
 
 func (c *Config) defaults() {
@@ -93,6 +96,17 @@ var (
 	// position went below the one that attempt recorded (permanent), or
 	// too many attempts share one position (retried).
 	ErrSnapshotRedo = errors.New("snapshot cannot be redone")
+	// ErrGTIDDomain: a source that orders its transactions by the GTID
+	// sequence numbers of one MariaDB domain met a change of a captured
+	// table in another domain. Permanent.
+	ErrGTIDDomain = errors.New("captured change in another GTID domain")
+	// ErrGTIDOrder: a MariaDB GTID sequence number went backwards within
+	// the followed domain (gtid_strict_mode off). Permanent.
+	ErrGTIDOrder = errors.New("GTID sequence number out of order")
+	// ErrSeqBackwards: a source ordering by binlog file and offset met a
+	// transaction below its checkpoint: the binlog files were numbered
+	// anew (another server, RESET MASTER). Permanent.
+	ErrSeqBackwards = errors.New("binlog sequence went backwards")
 )
 
 // Source captures one MySQL or MariaDB server.

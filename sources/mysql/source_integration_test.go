@@ -79,8 +79,8 @@ func TestStreamWorkload(t *testing.T) {
 	maxEvents := 0
 	inserted := map[string]string{} // customer -> seq of its insert txn
 	for _, txn := range l.Txns {
-		if txn.End.EventCount != len(txn.Events) {
-			t.Fatalf("txn %s: END says %d, read %d", txn.End.Seq, txn.End.EventCount, len(txn.Events))
+		if txn.End.EventCount != txn.Records {
+			t.Fatalf("txn %s: END says %d, read %d", txn.End.Seq, txn.End.EventCount, txn.Records)
 		}
 		maxEvents = max(maxEvents, len(txn.Events))
 		for _, e := range txn.Events {

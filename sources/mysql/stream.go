@@ -58,6 +58,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		r.clock.rotate()
 	case *replication.MariadbGTIDEvent:
 		r.begin(e.GTID.String(), time.Unix(int64(h.Timestamp), 0))
+		r.curDomain, r.curSeqNo, r.curHasGTID = e.GTID.DomainID, e.GTID.SequenceNumber, true
 		// A group without FL_STANDALONE is a transaction: its statements
 		// up to the XID (or COMMIT, ROLLBACK, XA PREPARE) are part of it.
 		r.inTxn = e.Flags&replication.BINLOG_MARIADB_FL_STANDALONE == 0
@@ -83,6 +84,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		if err != nil {
 			return fmt.Errorf("source %s: %w", r.cfg().Name, err)
 		}
+		t.rawText(r.cfg().raw)
 		r.tables[e.TableID] = t
 		r.byName[t.table.QualifiedName()] = t
 	case *replication.RowsEvent:
@@ -104,6 +106,7 @@ func (r *session) begin(gtid string, at time.Time) {
 	r.cur = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
 	r.curGTID, r.curTime = gtid, at
 	r.curLC, r.curSN = 0, 0
+	r.curDomain, r.curSeqNo, r.curHasGTID = 0, 0, false
 	r.inTxn, r.curXA = false, false
 	r.sp.reset()
 	clear(r.curTables)
@@ -221,11 +224,11 @@ func (r *session) position(h *replication.EventHeader, gset gomysql.GTIDSet) (of
 	} else {
 		p.GTIDs = r.gset
 	}
-	pos, err := offsets.BinlogSeqPos(p.Binlog)
+	seq, err := r.scheme.streamSeq(p, r.curSeqNo, r.curHasGTID)
 	if err != nil {
 		return p, offsets.Seq{}, fmt.Errorf("source %s: %w", r.cfg().Name, err)
 	}
-	return p, offsets.Seq{Pos: pos, Sub: offsets.StreamSub}, nil
+	return p, seq, nil
 }
 
 // commit publishes the open transaction.
@@ -245,8 +248,20 @@ func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset g
 		return nil
 	}
 	defer buf.Close()
+	if buf.Live() > 0 {
+		// The stream resumes after the checkpoint's GTID set, so a
+		// transaction to publish sorts above the checkpoint, or the
+		// sequence broke: stop rather than let sinks drop it as applied.
+		if r.scheme.gtid {
+			if err := r.checkGTIDOrder(seq, pos); err != nil {
+				return err
+			}
+		} else if !r.saved.Less(seq) {
+			return r.binlogSeqBackwards(seq, pos)
+		}
+	}
 	if !r.saved.Less(seq) {
-		return nil // durable before the last restart
+		return nil // nothing to publish
 	}
 	n := buf.Live()
 	if n == 0 {
@@ -285,7 +300,7 @@ func (r *session) idleAt(p offsets.Position) {
 // then, and on force.
 func (r *session) persist(ctx context.Context, force bool) error {
 	seq, pos := r.out.Durable()
-	cp := offsets.Checkpoint{Seq: r.saved, Position: r.savedPos, SnapshotDone: true}
+	cp := offsets.Checkpoint{Seq: r.saved, Position: r.savedPos, SnapshotDone: true, SeqScheme: r.scheme.String()}
 	moved := false
 	if r.saved.Less(seq) {
 		cp.Seq, cp.Position, moved = seq, pos, true
@@ -328,7 +343,29 @@ func (r *session) drain() error {
 	}
 	if err := r.persist(ctx, true); err != nil {
 		r.src.log.Warn("shutdown: final checkpoint failed", "err", err)
+	} else if err := r.markClean(ctx); err != nil {
+		r.src.log.Warn("shutdown: marking the checkpoint clean failed", "err", err)
 	}
 	r.src.update(func(s *sources.Status) { s.State = sources.StateStopped })
+	return nil
+}
+
+// markClean saves the final checkpoint Clean when the log holds nothing of
+// the source beyond it: everything this run published is durable and
+// checkpointed, and the checkpoint is past cleanBound, beyond which no
+// earlier run published anything. A start from it may switch the sequence
+// scheme (chooseScheme).
+func (r *session) markClean(ctx context.Context) error {
+	if r.out.Pending() > 0 || r.out.Err() != nil {
+		return nil
+	}
+	if seq, _ := r.out.Durable(); r.saved.Less(seq) || !r.savedPos.GTIDs.Contains(r.cleanBound) {
+		return nil
+	}
+	cp := offsets.Checkpoint{Seq: r.saved, Position: r.savedPos, SnapshotDone: true, SeqScheme: r.scheme.String(), Clean: true}
+	if err := r.src.store.Save(ctx, r.cfg().Name, cp); err != nil {
+		return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+	}
+	r.src.log.Info("checkpoint clean: nothing after it is in the log", "at", r.savedPos.String())
 	return nil
 }

@@ -97,6 +97,7 @@ type binlogColumn struct {
 	meta     uint16 // the TABLE_MAP metadata
 	unsigned bool
 	binary   bool          // binary collation (63): bytes, not text
+	raw      bool          // text captured as its bytes (Config.RawCharsets, types_raw.go)
 	charset  *typesCharset // text columns (and enum/set labels)
 	width    int           // integer bits; binary(n) bytes; decimal scale
 	enum     []string      // enum labels (UTF-8)
@@ -396,7 +397,7 @@ func (c *binlogColumn) decode(v any) (ordering.Value, error) {
 		var b []byte
 		switch s := v.(type) {
 		case string:
-			if !c.binary && c.typ != mysql.MYSQL_TYPE_GEOMETRY && (c.charset == nil || c.charset.decode == nil) {
+			if !c.binary && !c.raw && c.typ != mysql.MYSQL_TYPE_GEOMETRY && (c.charset == nil || c.charset.decode == nil) {
 				return ordering.String(strings.Clone(s)), nil // UTF-8 already
 			}
 			b = []byte(s)
@@ -404,6 +405,9 @@ func (c *binlogColumn) decode(v any) (ordering.Value, error) {
 			b = s
 		default:
 			return ordering.Value{}, fmt.Errorf("unexpected Go type %T", v)
+		}
+		if c.raw {
+			return ordering.Bytes(b), nil // copies; never padded
 		}
 		if c.binary || c.typ == mysql.MYSQL_TYPE_GEOMETRY {
 			if c.typ == mysql.MYSQL_TYPE_STRING && len(b) < c.width {

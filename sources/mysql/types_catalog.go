@@ -61,9 +61,11 @@ package mysql
 //     int64, uint64 or float64; keys sorted; compact): equal for documents
 //     of strings, numbers, literals, arrays and objects; scalars stored
 //     from SQL values (CAST(date AS JSON), decimals) render differently.
-//   - Text in charsets other than utf8mb4/utf8mb3/ascii/latin1 is converted
-//     by the server, not by types_charset.go: bytes the charset does not
-//     map become '?' here and U+FFFD in the binlog decoding.
+//   - Text in charsets that types_charset.go decodes (the single-byte
+//     ones) is selected as its bytes (CAST AS BINARY) and decoded there,
+//     as the binlog's is: the server's conversion would turn bytes the
+//     charset does not define into '?', and the decoding refuses them
+//     (ErrUndefinedBytes). Other charsets are converted by the server.
 
 import (
 	"bytes"
@@ -642,6 +644,10 @@ func (t *binlogTable) selectList() string {
 			out[i] = "NULL"
 		case t.cols[i].typ == mysql.MYSQL_TYPE_FLOAT || t.cols[i].typ == mysql.MYSQL_TYPE_DOUBLE:
 			out[i] = "CAST(" + catalogQuote(c.Name) + " AS DOUBLE)"
+		case t.cols[i].ownDecoding():
+			// The column's bytes, decoded as the binlog's are: the server
+			// would turn bytes the charset does not define into '?'.
+			out[i] = "CAST(" + catalogQuote(c.Name) + " AS BINARY)"
 		default:
 			out[i] = catalogQuote(c.Name)
 		}
@@ -763,6 +769,9 @@ func (c *binlogColumn) fromText(b []byte, text catalogText) (ordering.Value, err
 		if c.binary {
 			return c.decode(b) // binary(n) re-padded
 		}
+		if c.ownDecoding() {
+			return c.decode(b) // the column's bytes (selectList): decoded as in the binlog
+		}
 		return ordering.String(s), nil // the server converted it to UTF-8
 	case mysql.MYSQL_TYPE_GEOMETRY:
 		return c.decode(b)
@@ -799,6 +808,17 @@ func (c *binlogColumn) fromText(b []byte, text catalogText) (ordering.Value, err
 		return c.decode(s) // the text go-mysql formats; TIMESTAMP in UTC (session time_zone '+00:00')
 	}
 	return ordering.Value{}, errors.New("unsupported column type")
+}
+
+// ownDecoding reports whether the text column c is decoded by walship
+// from its charset's bytes (types_charset.go) rather than taken as the
+// server's UTF-8.
+func (c *binlogColumn) ownDecoding() bool {
+	switch c.typ {
+	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING, mysql.MYSQL_TYPE_STRING, mysql.MYSQL_TYPE_BLOB:
+		return !c.binary && c.charset != nil && c.charset.decode != nil
+	}
+	return false
 }
 
 func catalogIndexOf(labels []string, s string) int {

@@ -38,6 +38,7 @@ type harness struct {
 	src      *Source
 	cancel   context.CancelFunc
 	done     chan error
+	stopRun  func() // stops the newest runUntilError and waits for it
 }
 
 func newHarness(t *testing.T, schema string) *harness {

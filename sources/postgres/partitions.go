@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +22,12 @@ import (
 // source notices a changed partition set when pgoutput describes the root
 // again (it does before the first change after an ATTACH or DETACH), and
 // stops instead.
+//
+// The partitions last accepted are kept beside the checkpoint (a note of
+// the checkpoint store), so a change made while walship was stopped is
+// noticed after the restart, at the root's first change, and a stop is not
+// forgotten by restarting: the followers stay wrong until rebuilt, and a
+// rebuild (replay --resnapshot, a new snapshot) records the partitions anew.
 
 // The classified errors of partition changes. Both are permanent: the
 // followers differ from the source until they are rebuilt or repaired.
@@ -114,6 +122,9 @@ func (r *session) checkPartitions(ctx context.Context, rel *relation) error {
 	before, ok := r.leaves[rel.id]
 	r.leaves[rel.id] = now
 	if !ok {
+		return r.saveLeaves(ctx)
+	}
+	if maps.Equal(before, now) {
 		return nil
 	}
 	table, at := rel.table.QualifiedName(), r.position()
@@ -157,7 +168,48 @@ func (r *session) checkPartitions(ctx context.Context, rel *relation) error {
 		}
 		r.src.log.Info("empty partition removed", "table", table, "partition", before[oid].String(), "at", at)
 	}
+	return r.saveLeaves(ctx)
+}
+
+// partitionNotes is implemented by a checkpoint store that keeps notes
+// beside the checkpoint (offsets.Store). A store without it (tests' own)
+// keeps the partitions for the session only.
+type partitionNotes interface {
+	SaveNote(ctx context.Context, source, name string, value []byte) error
+	LoadNote(ctx context.Context, source, name string) ([]byte, error)
+}
+
+// partitionsNote names the note of the accepted partitions: JSON, root
+// oid -> leaf oid -> name.
+const partitionsNote = "partitions"
+
+// loadLeaves starts the session with the partitions last accepted.
+func (r *session) loadLeaves(ctx context.Context) error {
+	n, ok := r.src.store.(partitionNotes)
+	if !ok {
+		return nil
+	}
+	b, err := n.LoadNote(ctx, r.cfg().Name, partitionsNote)
+	if err != nil || b == nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &r.leaves); err != nil {
+		return fmt.Errorf("source %s: the partitions kept with the checkpoint: %w", r.cfg().Name, err)
+	}
 	return nil
+}
+
+// saveLeaves records the partitions accepted now.
+func (r *session) saveLeaves(ctx context.Context) error {
+	n, ok := r.src.store.(partitionNotes)
+	if !ok {
+		return nil
+	}
+	b, err := json.Marshal(r.leaves)
+	if err != nil {
+		return err
+	}
+	return n.SaveNote(ctx, r.cfg().Name, partitionsNote, b)
 }
 
 // position names where the stream is, for errors: the commit LSN of the

@@ -90,6 +90,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		return fmt.Errorf("source %s: %w", cfg.Name, err)
 	}
 	r.leaves = map[uint32]map[uint32]tableName{}
+	if err := r.loadLeaves(ctx); err != nil {
+		return err
+	}
 	r.streams = map[uint32]*sources.TxnBuffer{}
 
 	// Before any slot is made: a database whose text bytes have no

@@ -63,6 +63,9 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		}
 		rels = append(rels, rel)
 	}
+	if err := r.saveLeaves(ctx); err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
+	}
 	rels = parentsFirst(rels)
 	r.src.log.Info("snapshot started", "tables", len(rels), "consistent_point", cp.String(), "redo", redo)
 

@@ -10,7 +10,9 @@
 # Versions (override from the environment):
 #   WALSHIP_DEBEZIUM_VERSION  3.5.0.Final — the newest release tried whose JDBC
 #                             sink resolves from Maven Central with all its
-#                             dependencies here: 3.6.1's sink is not served, and
+#                             dependencies here: 3.6.1's sink is not served
+#                             (tried again 2026-12-06: "Could not find artifact
+#                             io.debezium:debezium-connector-jdbc:jar:3.6.1.Final"), and
 #                             3.6.0's needs hibernate-agroal, which is not
 #                             either (its config class loads the Agroal provider
 #                             class). The PG connector is taken at the same
