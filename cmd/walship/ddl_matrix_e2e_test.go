@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -146,7 +148,22 @@ func ddlMatrix(t *testing.T, engine string) {
 			t.Errorf("%s follower: the existing row reads %q (%v), want %s", fe, got, err, want)
 		}
 	}
+	schema := "public"
+	if engine != "postgres" {
+		schema = e.name
+	}
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		if cmd := "walship verify --sink " + sink + " --tables " + schema + ".d_adddef"; !strings.Contains(e.logAll(), cmd) {
+			t.Errorf("the log does not name %q after the DDL", cmd)
+		}
+	}
 	if p := e.logProblems(); p != "" {
 		t.Errorf("problems:\n%s", p)
 	}
+}
+
+// logAll is the whole daemon log.
+func (e *e2e) logAll() string {
+	b, _ := os.ReadFile(filepath.Join(e.dir, "walship.log"))
+	return string(b)
 }

@@ -244,9 +244,15 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 	if err := a.narrowed(ctx, tx, ft, t); err != nil {
 		return err
 	}
+	changed := false
 	defer func() {
 		if err == nil {
 			ft.src = t // a stop stays a stop when the batch is retried
+		}
+		if err == nil && changed && a.cfg.Sink != "" {
+			// Verify after DDL: the one table to compare.
+			a.log.Info("follower table changed with its source's schema; compare it", "table", ft.name.String(),
+				"command", "walship verify --sink "+a.cfg.Sink+" --tables "+t.QualifiedName())
 		}
 	}()
 	inShape := map[string]bool{}
@@ -265,6 +271,7 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 			if err := a.exec(ctx, tx, a.d.AddColumn(ft.name, def)); err != nil {
 				return fmt.Errorf("add column %s to %s: %w", c.Name, ft.name, err)
 			}
+			changed = true
 			a.log.Info("added follower column", "table", ft.name.String(), "column", c.Name, "type", want,
 				"with_default", def.Default != "")
 			ft.cols[c.Name] = FollowerColumn{Name: c.Name, Type: strings.ToLower(want), Nullable: true}
@@ -277,6 +284,7 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 			if err := a.widen(ctx, tx, ft, have, c, want); err != nil {
 				return err
 			}
+			changed = true
 		}
 	}
 	for name, fc := range ft.cols {
@@ -289,6 +297,7 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 				return fmt.Errorf("drop column %s of %s: %w", name, ft.name, err)
 			}
 			delete(ft.cols, name)
+			changed = true
 			a.log.Info("dropped follower column", "table", ft.name.String(), "column", name)
 		case !fc.Nullable:
 			if err := a.exec(ctx, tx, a.d.DropNotNull(ft.name, ColumnDef{Name: name, Type: fc.Type})); err != nil {
