@@ -16,10 +16,12 @@ import (
 // message): a Relation for a new oid under a known name, whose old oid is
 // gone from the catalog, makes the first change of the new table follow a
 // truncate of it in the same transaction. Every row of the new table comes
-// after that in the log, so the followers end equal. A table renamed away
-// and another created under its name (the old oid still exists) is not
-// recognised, nor a drop and create while walship was stopped, or between
-// its start and the new table's first row.
+// after that in the log, so the followers end equal. This holds when
+// walship is behind, too, as long as it meets a change of the old table
+// after it starts (its Relation message records the old oid). A table
+// renamed away and another created under its name (the old oid still
+// exists) is not recognised, nor a drop and create that walship's restart
+// falls between with no change of the old table left to decode.
 
 // capturedOIDs reads the oid of each table matching patterns.
 func capturedOIDs(ctx context.Context, conn *pgx.Conn, patterns []string) (map[tableName]uint32, error) {

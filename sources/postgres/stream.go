@@ -257,11 +257,13 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if !rel.capture {
 		return nil
 	}
+	// A dropped table's oid is recorded too: walship behind, it meets the
+	// old table's last changes before the new table's first.
+	again, err := r.seeOID(ctx, name, m.RelationID)
+	if err != nil {
+		return err
+	}
 	if !rel.gone {
-		again, err := r.seeOID(ctx, name, m.RelationID)
-		if err != nil {
-			return err
-		}
 		if again {
 			r.recreated[m.RelationID] = true
 			rel.table.Recreated = true
