@@ -132,6 +132,11 @@ type Table struct {
 	// row in the log, so the follower's rows of the old table do not
 	// survive, and sinks do not take the new columns for renamed ones.
 	Recreated bool `json:"recreated,omitempty"`
+	// RenamedFrom is "schema.table", the name the source table had before
+	// a rename the source saw: a sink whose follower table of the new name
+	// does not exist renames the old one. Such a shape is Serial, so the
+	// rename runs after every earlier transaction on the old name.
+	RenamedFrom string `json:"renamed_from,omitempty"`
 }
 
 // Cascading reports whether ch sets off one of t's cascades: it deletes a

@@ -144,6 +144,11 @@ func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
 // implicitly, and the position must commit with the rows.
 func (d *Dialect) Truncate(n sqlsink.Name) string { return "DELETE FROM " + d.QuoteName(n) }
 
+// RenameTable is RENAME TABLE … TO ….
+func (d *Dialect) RenameTable(from, to sqlsink.Name) string {
+	return "RENAME TABLE " + d.QuoteName(from) + " TO " + d.QuoteName(to)
+}
+
 // Upsert is a multi-row INSERT … ON DUPLICATE KEY UPDATE c = VALUES(c) for
 // the non-key columns (k = k when every column is a key column); a plain
 // INSERT without a key. ON DUPLICATE KEY fires on any unique key: follower

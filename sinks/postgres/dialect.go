@@ -334,6 +334,14 @@ func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
 // Truncate is TRUNCATE TABLE, which is transactional in PostgreSQL.
 func (d *Dialect) Truncate(n sqlsink.Name) string { return "TRUNCATE TABLE " + d.QuoteName(n) }
 
+// RenameTable is ALTER TABLE … RENAME TO, within one schema.
+func (d *Dialect) RenameTable(from, to sqlsink.Name) string {
+	if from.Schema != to.Schema {
+		return ""
+	}
+	return "ALTER TABLE " + d.QuoteName(from) + " RENAME TO " + d.QuoteIdent(to.Table)
+}
+
 // TruncateTables is one TRUNCATE TABLE of every table in ns: PostgreSQL
 // refuses to truncate a table a foreign key references unless the
 // referencing table is named in the same statement.

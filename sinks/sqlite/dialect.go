@@ -230,6 +230,11 @@ func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
 // Truncate is DELETE FROM (SQLite has no TRUNCATE).
 func (d *Dialect) Truncate(n sqlsink.Name) string { return "DELETE FROM " + d.QuoteName(n) }
 
+// RenameTable is ALTER TABLE … RENAME TO.
+func (d *Dialect) RenameTable(from, to sqlsink.Name) string {
+	return "ALTER TABLE " + d.QuoteName(from) + " RENAME TO " + d.QuoteName(to)
+}
+
 // Upsert is a multi-row INSERT … ON CONFLICT (key) DO UPDATE SET c =
 // excluded.c (DO NOTHING when every column is a key column); a plain
 // INSERT without a key.

@@ -114,6 +114,9 @@ type Dialect interface {
 	DropColumn(n Name, column string) string
 	// Truncate empties n (DELETE FROM on SQLite).
 	Truncate(n Name) string
+	// RenameTable is the DDL renaming follower table from to to, or ""
+	// when the engine cannot (PostgreSQL: another schema).
+	RenameTable(from, to Name) string
 	// Upsert is an INSERT of rows rows of cols that replaces the row with
 	// the same primary key (snapshot rows and idempotent inserts).
 	Upsert(n Name, cols []string, key []string, rows int) string

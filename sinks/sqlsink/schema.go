@@ -200,6 +200,11 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 				"(the sink's tables.rename or tables.prefix)", ErrNameClash, owner, name, a.posT)
 		}
 		if !exists {
+			if cols, exists, err = a.renameFrom(ctx, tx, t, name); err != nil {
+				return nil, err
+			}
+		}
+		if !exists {
 			defs := make([]ColumnDef, len(t.Columns))
 			for i, c := range t.Columns {
 				typ, err := a.d.ColumnType(c, srcEngine)
@@ -580,4 +585,37 @@ func rounds(from, to ordering.Column) bool {
 		return fsp(to) < fsp(from)
 	}
 	return false
+}
+
+// renameFrom renames the follower table of t.RenamedFrom to name, when t
+// was renamed at the source and that table exists, and returns its columns.
+func (a *Applier) renameFrom(ctx context.Context, tx *sql.Tx, t *ordering.Table, name Name) ([]FollowerColumn, bool, error) {
+	schema, table, ok := strings.Cut(t.RenamedFrom, ".")
+	if !ok {
+		return nil, false, nil
+	}
+	old := a.target(&ordering.Table{Schema: schema, Name: table})
+	if old == name {
+		return nil, false, nil
+	}
+	if _, exists, err := a.columns(ctx, tx, old); err != nil || !exists {
+		return nil, false, err
+	}
+	ddl := a.d.RenameTable(old, name)
+	if ddl == "" {
+		return nil, false, nil
+	}
+	if err := a.exec(ctx, tx, ddl); err != nil {
+		return nil, false, fmt.Errorf("rename follower table %s to %s: %w", old, name, err)
+	}
+	a.mu.Lock()
+	delete(a.tables, old)
+	delete(a.owners, old)
+	a.mu.Unlock()
+	a.log.Info("renamed follower table", "from", old.String(), "to", name.String(), "source", t.QualifiedName())
+	cols, exists, err := a.columns(ctx, tx, name)
+	if err != nil {
+		return nil, false, fmt.Errorf("inspect follower table %s: %w", name, err)
+	}
+	return cols, exists, nil
 }

@@ -76,3 +76,23 @@ func TestDroppedTables(t *testing.T) {
 		}
 	}
 }
+
+func TestRenamedTables(t *testing.T) {
+	for q, want := range map[string]string{
+		"RENAME TABLE `a` TO `b`":                         "db.a>db.b",
+		"rename table a to b, `x`.`c` TO d /* comment */": "db.a>db.b x.c>db.d",
+		"ALTER TABLE a RENAME TO b":                       "db.a>db.b",
+		"ALTER TABLE `s`.`a` RENAME AS `t`":               "s.a>db.t",
+		"ALTER TABLE a RENAME b":                          "db.a>db.b",
+		"ALTER TABLE a RENAME COLUMN x TO y":              "",
+		"ALTER TABLE a ADD COLUMN x int":                  "",
+	} {
+		var got []string
+		for _, p := range renamedTables(q, "db") {
+			got = append(got, p[0]+">"+p[1])
+		}
+		if s := strings.Join(got, " "); s != want {
+			t.Errorf("renamedTables(%q) = %q, want %q", q, s, want)
+		}
+	}
+}

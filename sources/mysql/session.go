@@ -32,6 +32,9 @@ type session struct {
 	keys    *keyCache
 	tables  map[uint64]*binlogTable // by table id, per TABLE_MAP
 	byName  map[string]*binlogTable // newest shape per schema.table
+	// renamed maps schema.table to the name it had before a RENAME this
+	// session decoded (ddl.go).
+	renamed map[string]string
 
 	file    string // current binlog file
 	gset    offsets.GTIDSet
@@ -85,6 +88,7 @@ func (r *session) close(ctx context.Context) {
 func (r *session) run(ctx context.Context, ready func()) error {
 	cfg := r.cfg()
 	r.keys = newKeyCache(r.db, func(schema, table string) bool { return matches(cfg.Tables, schema, table) })
+	r.renamed = map[string]string{}
 	logged, err := cascadesLogged(ctx, r.db, cfg.Flavor)
 	if err != nil {
 		return err

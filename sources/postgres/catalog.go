@@ -120,6 +120,9 @@ type relation struct {
 	types   []*pgType // per column
 	keyCols []bool    // replica identity columns
 	capture bool      // matches the configured patterns
+	// after is the shape changes take after the first one of a renamed
+	// table, whose shape names the old name (recreate.go); nil otherwise.
+	after *ordering.Table
 	// partitioned: a partitioned table, whose rows are those of its
 	// partitions (set for the snapshot, which reads it without ONLY).
 	partitioned bool

@@ -65,3 +65,18 @@ func (r *session) seeOID(ctx context.Context, name tableName, oid uint32) (bool,
 func truncateFirst(rel *relation) ordering.Change {
 	return ordering.Change{Table: rel.table, Op: ordering.OpTruncate}
 }
+
+// renamedFrom returns the name a captured table of this oid had before,
+// when it was renamed (the oid is known under another name), and forgets
+// that name. The new shape carries it (ordering.Table.RenamedFrom) so
+// sinks rename their follower table; it is Serial, so the rename waits for
+// every earlier transaction. Seen as the oids are (see above).
+func (r *session) renamedFrom(name tableName, oid uint32) (tableName, bool) {
+	for n, o := range r.oids {
+		if o == oid && n != name {
+			delete(r.oids, n)
+			return n, true
+		}
+	}
+	return tableName{}, false
+}

@@ -257,6 +257,14 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if !rel.capture {
 		return nil
 	}
+	prev, renamed := r.renamedFrom(name, m.RelationID)
+	if renamed && !rel.gone {
+		rel.after = rel.table
+		t := *rel.table
+		t.RenamedFrom, t.Serial = prev.String(), true
+		rel.table = &t
+		r.src.log.Info("a captured table was renamed: its followers' table is renamed before its first row", "from", prev.String(), "to", name.String())
+	}
 	// A dropped table's oid is recorded too: walship behind, it meets the
 	// old table's last changes before the new table's first.
 	again, err := r.seeOID(ctx, name, m.RelationID)
@@ -335,6 +343,11 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 		if err := buf.Add(sub, truncateFirst(rel)); err != nil {
 			return err
 		}
+	}
+	if rel.after != nil {
+		// The first change renames the followers' table; later ones need
+		// neither the old name nor to run alone.
+		rel.table, rel.after = rel.after, nil
 	}
 	return buf.Add(sub, ch)
 }
