@@ -195,6 +195,11 @@ func (r *run) applyOnce(ctx context.Context, batch []*item, beforeCommit func(Fo
 	// (MySQL takes next-key locks) would queue behind it and the batch
 	// whose turn it is behind the fold.
 	if beforeCommit != nil {
+		if f, ok := tx.(Flusher); ok {
+			if err := f.Flush(ctx); err != nil {
+				return err // as from Record: applyOrDeadLetter names the transaction
+			}
+		}
 		if err := beforeCommit(tx); err != nil {
 			return err
 		}
