@@ -103,9 +103,7 @@ func prefixCatchUp(t *testing.T, engine, order string) (gaps, polls int) {
 // MariaDB followers, still in source order.
 func TestCommitOrderYields(t *testing.T) {
 	e := newE2E(t, 4)
-	addr := freePort(t)
-	cfg, _ := os.ReadFile(e.cfgPath)
-	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)), 0o600)
+	addr := withHTTP(t, e)
 	for engine, stmts := range map[string][]string{
 		"postgres": {
 			`CREATE TABLE public.hot (id bigint PRIMARY KEY, v bigint)`,
