@@ -41,8 +41,8 @@ type PlanSource struct {
 // nothing. With an error it returns the plan of the sources read before
 // it (Complete false), or none when the options are refused.
 func DryRun(ctx context.Context, cfg *config.Config, o Options, eng Engines) (*Plan, error) {
-	if o.Resnapshot {
-		return nil, usagef("--resnapshot writes a snapshot into the log: it has no dry run")
+	if err := o.CheckDryRun(); err != nil {
+		return nil, err
 	}
 	j, err := newJob(cfg, o, eng)
 	if err != nil {

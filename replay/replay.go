@@ -74,6 +74,17 @@ func (o Options) Check() error {
 	return nil
 }
 
+// CheckDryRun is Check for a dry run, which refuses Resnapshot.
+func (o Options) CheckDryRun() error {
+	if err := o.Check(); err != nil {
+		return err
+	}
+	if o.Resnapshot {
+		return usagef("--resnapshot writes a snapshot into the log: it has no dry run")
+	}
+	return nil
+}
+
 func (o Options) from() string {
 	if o.From == "" || o.From == "resume" {
 		return "earliest" // resume is the old spelling: a follower with positions resumes anyway

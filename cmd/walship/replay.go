@@ -91,11 +91,12 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	ro := replay.Options{Sink: o.sink, Into: o.into, To: o.to, From: o.from, Resnapshot: o.resnapshot,
 		Workers: o.workers, BatchTxns: o.batchTxns, Retries: o.retries, Progress: stderr}
-	if err := ro.Check(); err != nil {
-		return withCode(exitUsage, err)
+	check := ro.Check
+	if o.dryRun {
+		check = ro.CheckDryRun
 	}
-	if o.resnapshot && o.dryRun {
-		return withCode(exitUsage, fmt.Errorf("--resnapshot writes a snapshot into the log: it has no dry run"))
+	if err := check(); err != nil {
+		return withCode(exitUsage, err)
 	}
 	tables, err := replay.ParseTables(o.tables)
 	if err != nil {
