@@ -104,7 +104,7 @@ type Engines struct {
 	Follower func(sk config.Sink, engines map[string]string) (sqlsink.Config, sqlsink.Dialect)
 	// Source builds the capture of a source as the daemon runs it, without
 	// taking the source's lock (the replay holds it). Only Resnapshot calls
-	// it.
+	// it, and needs it.
 	Source func(sc config.Source, store *offsets.Store) (Capture, error)
 	// ResetSource drops what the source's server keeps for a capture
 	// resuming (a PostgreSQL replication slot), so that the next capture
@@ -352,7 +352,7 @@ type progress struct {
 // apply runs the sink's apply path over the log surveyed, retrying while
 // the follower or Kafka is unavailable.
 func (j *job) apply(ctx context.Context) (*Report, error) {
-	sk, b, stderr := j.sk, j.to, j.progress
+	sk, b, out := j.sk, j.to, j.progress
 	ac, d := j.eng.Follower(sk, j.sinkEngines())
 	var logs []sinks.SourceLog
 	end := map[string]int64{}
@@ -376,9 +376,9 @@ func (j *job) apply(ctx context.Context) (*Report, error) {
 		// The source's unlogged cascades reach only the tables rebuilt: the
 		// others are at the sink's positions, not the log's.
 		ac.CascadeInto = func(schema, table string) bool { return config.MatchTable(tables, schema, table) }
-		fmt.Fprintf(stderr, "replay: tables %s, positions kept as sink %q\n", strings.Join(tables, ", "), ac.Sink)
+		fmt.Fprintf(out, "replay: tables %s, positions kept as sink %q\n", strings.Join(tables, ", "), ac.Sink)
 	}
-	f := &follower{Applier: sqlsink.New(ac, d, j.log.With("sink", sk.Name)), progress: stderr,
+	f := &follower{Applier: sqlsink.New(ac, d, j.log.With("sink", sk.Name)), progress: out,
 		starts: j.starts, tables: tables, main: sk.Name, to: j.o.To}
 	if j.o.Resnapshot {
 		f.requireEmpty = "--resnapshot"
@@ -433,18 +433,18 @@ func (j *job) apply(ctx context.Context) (*Report, error) {
 		BatchTxns: j.o.BatchTxns, End: end, Until: until, KafkaSecurity: j.o.Kafka, CommitOrder: sinks.CommitOrder(sk.CommitOrder),
 	}, f, j.log)
 
-	fmt.Fprintf(stderr, "replay: sink %s into %s\n", sk.Name, j.target)
+	fmt.Fprintf(out, "replay: sink %s into %s\n", sk.Name, j.target)
 	for _, s := range j.srcs {
 		if s.exists {
-			fmt.Fprintf(stderr, "replay: source %s: %s offsets %d..%d\n", s.name, kafka.TransactionTopic(s.prefix), s.first, s.end-1)
+			fmt.Fprintf(out, "replay: source %s: %s offsets %d..%d\n", s.name, kafka.TransactionTopic(s.prefix), s.first, s.end-1)
 		} else {
-			fmt.Fprintf(stderr, "replay: source %s: no log yet (%s does not exist)\n", s.name, kafka.TransactionTopic(s.prefix))
+			fmt.Fprintf(out, "replay: source %s: no log yet (%s does not exist)\n", s.name, kafka.TransactionTopic(s.prefix))
 		}
 	}
 	start := time.Now()
 	progCtx, stopProg := context.WithCancel(ctx)
 	progDone := make(chan struct{})
-	go func() { defer close(progDone); reportProgress(progCtx, stderr, sink, j.srcs, pr, start) }()
+	go func() { defer close(progDone); reportProgress(progCtx, out, sink, j.srcs, pr, start) }()
 	var runErr error
 	for attempt := 0; ; attempt++ {
 		runErr = sink.Run(ctx, func() {})
@@ -452,7 +452,7 @@ func (j *job) apply(ctx context.Context) (*Report, error) {
 			break
 		}
 		wait := min(time.Duration(attempt+1)*time.Second, 5*time.Second)
-		fmt.Fprintf(stderr, "replay: %v; retrying in %s\n", runErr, wait)
+		fmt.Fprintf(out, "replay: %v; retrying in %s\n", runErr, wait)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
