@@ -183,6 +183,23 @@ type filterTx struct {
 	f *follower
 }
 
+// BlocksOthers passes the follower's lock probe through (sinks.LockProber),
+// so a batch waiting for its commit turn still sees that it blocks another.
+func (t filterTx) BlocksOthers(ctx context.Context) (bool, error) {
+	if p, ok := t.FollowerTx.(sinks.LockProber); ok {
+		return p.BlocksOthers(ctx)
+	}
+	return false, nil
+}
+
+// Flush passes sinks.Flusher through.
+func (t filterTx) Flush(ctx context.Context) error {
+	if f, ok := t.FollowerTx.(sinks.Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
+
 func (t filterTx) Apply(ctx context.Context, source string, ch *ordering.Change) error {
 	if !config.MatchTable(t.f.tables, ch.Table.Schema, ch.Table.Name) {
 		// Its foreign-key actions the source did not log may reach the
