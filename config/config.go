@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"time"
+
+	"github.com/walship/walship/offsets"
 )
 
 // Config is the whole walship configuration file.
@@ -149,6 +151,19 @@ func (s Source) Engine() string {
 		return "mysql"
 	}
 	return s.External
+}
+
+// PositionEngine is the engine of the source's positions: the flavor
+// decides between MySQL and MariaDB, and an external source names its
+// engine.
+func (s Source) PositionEngine() offsets.Engine {
+	switch {
+	case s.Postgres != nil || s.External == "postgres":
+		return offsets.EnginePostgres
+	case s.MySQL != nil && s.MySQL.Flavor == "mariadb", s.External == "mariadb":
+		return offsets.EngineMariaDB
+	}
+	return offsets.EngineMySQL
 }
 
 // PostgresSource reads the WAL with pgoutput.
@@ -346,6 +361,26 @@ const (
 	DefaultDialTimeout       = 10 * time.Second
 	DefaultMaxMessageBytes   = 32 << 20
 )
+
+// SinkNamed is the sink called name, nil when the file has none; the
+// error for none lists SinkNames.
+func (c *Config) SinkNamed(name string) *Sink {
+	for i := range c.Sinks {
+		if c.Sinks[i].Name == name {
+			return &c.Sinks[i]
+		}
+	}
+	return nil
+}
+
+// SinkNames are the sinks' names, in file order.
+func (c *Config) SinkNames() []string {
+	names := make([]string, 0, len(c.Sinks))
+	for _, s := range c.Sinks {
+		names = append(names, s.Name)
+	}
+	return names
+}
 
 // applyDefaults fills every absent key with its documented default.
 func (c *Config) applyDefaults() {

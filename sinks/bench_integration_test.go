@@ -555,6 +555,14 @@ func (t *countingTx) BlocksOthers(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+// Flush passes sinks.Flusher through.
+func (t *countingTx) Flush(ctx context.Context) error {
+	if f, ok := t.FollowerTx.(sinks.Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
+
 // SerialWrites passes sinks.SerialWriter through.
 func (f *countingFollower) SerialWrites() bool {
 	sw, ok := f.Follower.(sinks.SerialWriter)

@@ -95,6 +95,14 @@ type LockProber interface {
 	BlocksOthers(ctx context.Context) (bool, error)
 }
 
+// Flusher is implemented by a FollowerTx that holds changes back to write
+// them together (multi-row inserts): Flush writes them now. A batch
+// flushes before it waits for its commit turn, so the wait overlaps work
+// already done, not work still to do.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
 // SerialWriter is implemented by a Follower whose writers exclude each
 // other (SQLite: one write transaction at a time). With commits in source
 // order, a follower transaction then begins only in its turn: a later one

@@ -65,18 +65,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 	case o.ChunkRows < 0:
 		return nil, usage("chunk rows must be positive, not %d", o.ChunkRows)
 	}
-	var sink *config.Sink
-	for i := range cfg.Sinks {
-		if cfg.Sinks[i].Name == o.Sink {
-			sink = &cfg.Sinks[i]
-		}
-	}
+	sink := cfg.SinkNamed(o.Sink)
 	if sink == nil {
-		var names []string
-		for _, s := range cfg.Sinks {
-			names = append(names, s.Name)
-		}
-		return nil, usage("no sink named %q in %s (sinks: %s)", o.Sink, cfg.File, strings.Join(names, ", "))
+		return nil, usage("no sink named %q in %s (sinks: %s)", o.Sink, cfg.File, strings.Join(cfg.SinkNames(), ", "))
 	}
 	if o.Wait && cfg.HTTP.Listen == "off" {
 		return nil, usage("http.listen is off, so there is no wait API to ask: pass --no-wait to compare without waiting")

@@ -108,7 +108,11 @@ func (p *benchPipe) config(external, sink bool, workers int) string {
 	}
 	sinks := "sinks: []\n"
 	if sink {
-		sinks = fmt.Sprintf("sinks:\n  - { name: pgf, from: [src], workers: %d, postgres: { dsn: %q } }\n", workers, p.folDSN)
+		order := "source"
+		if o := os.Getenv("WALSHIP_BENCH_COMMIT_ORDER"); o != "" {
+			order = o // source (the default) or dependencies
+		}
+		sinks = fmt.Sprintf("sinks:\n  - { name: pgf, from: [src], workers: %d, commit_order: %s, postgres: { dsn: %q } }\n", workers, order, p.folDSN)
 	}
 	p.http = freePortB(p.b)
 	path := filepath.Join(p.dir, fmt.Sprintf("walship-%v-%v.yaml", external, sink))

@@ -17,9 +17,7 @@ import (
 // slot's WAL). Later transactions are not published past it.
 func TestOversizedValueBoundedMemory(t *testing.T) {
 	e := newE2E(t, 2)
-	addr := freePort(t)
-	cfg, _ := os.ReadFile(e.cfgPath)
-	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)), 0o600)
+	addr := withHTTP(t, e)
 	e.start()
 	e.waitRows("accounts", accounts, 60*time.Second)
 	const size = 50 << 20

@@ -103,20 +103,20 @@ func prefixCatchUp(t *testing.T, engine, order string) (gaps, polls int) {
 // MariaDB followers, still in source order.
 func TestCommitOrderYields(t *testing.T) {
 	e := newE2E(t, 4)
-	addr := freePort(t)
-	cfg, _ := os.ReadFile(e.cfgPath)
-	os.WriteFile(e.cfgPath, []byte(strings.Replace(string(cfg), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)), 0o600)
+	addr := withHTTP(t, e)
 	for engine, stmts := range map[string][]string{
 		"postgres": {
 			`CREATE TABLE public.hot (id bigint PRIMARY KEY, v bigint)`,
 			`CREATE TABLE public.hits (n bigint NOT NULL)`, `INSERT INTO public.hits VALUES (0)`,
-			`CREATE FUNCTION count_hit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.hits SET n = n + 1; RETURN NEW; END $$`,
+			// A short random pause before the counter is taken, so that a
+			// later follower transaction often takes it before an earlier one.
+			`CREATE FUNCTION count_hit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(random() * 0.004); UPDATE public.hits SET n = n + 1; RETURN NEW; END $$`,
 			`CREATE TRIGGER hot_hits AFTER INSERT ON public.hot FOR EACH ROW EXECUTE FUNCTION count_hit()`,
 		},
 		"mysql": {
 			`CREATE TABLE hot (id bigint PRIMARY KEY, v bigint)`,
 			`CREATE TABLE hits (n bigint NOT NULL)`, `INSERT INTO hits VALUES (0)`,
-			`CREATE TRIGGER hot_hits AFTER INSERT ON hot FOR EACH ROW UPDATE hits SET n = n + 1`,
+			`CREATE TRIGGER hot_hits AFTER INSERT ON hot FOR EACH ROW BEGIN DO SLEEP(RAND() * 0.004); UPDATE hits SET n = n + 1; END`,
 		},
 	} {
 		for _, q := range stmts {

@@ -6,26 +6,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/signal"
-	"sort"
-	"strings"
-	"sync"
 	"syscall"
-	"time"
 
-	kafkago "github.com/segmentio/kafka-go"
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/offsets"
-	"github.com/walship/walship/ordering/envelope"
-	"github.com/walship/walship/ordering/kafka"
-	"github.com/walship/walship/sinks"
+	"github.com/walship/walship/replay"
 	"github.com/walship/walship/sinks/sqlsink"
-	"github.com/walship/walship/supervise"
 )
 
+// replayOpts are the flags of `walship replay`.
 type replayOpts struct {
 	path, sink, into, to, from string
 	tables                     string
@@ -91,587 +84,163 @@ stopped), then rebuilds an empty follower from it.`,
 	return cmd
 }
 
-// replaySource is one source of the replayed sink.
-type replaySource struct {
-	name, prefix string
-	engine       offsets.Engine
-	first, end   int64 // spine offsets: first held, end (next to be written) at start
-	exists       bool
-}
-
+// runReplay is `walship replay`: the flags checked, the config loaded,
+// then package replay with the daemon's engine pieces; its errors map to
+// exit codes, and a log that lost what the follower needs is explained.
 func runReplay(cmd *cobra.Command, o replayOpts) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if o.from == "resume" {
-		o.from = "earliest" // the old spelling: a follower with positions resumes anyway
+	ro := replay.Options{Sink: o.sink, Into: o.into, To: o.to, From: o.from, Resnapshot: o.resnapshot,
+		Workers: o.workers, BatchTxns: o.batchTxns, Retries: o.retries, Progress: stderr}
+	check := ro.Check
+	if o.dryRun {
+		check = ro.CheckDryRun
 	}
-	if o.resnapshot && o.from != "earliest" && o.from != "snapshot" {
-		return withCode(exitUsage, fmt.Errorf("--resnapshot rebuilds from the new snapshot: --from %s does not apply", o.from))
+	if err := check(); err != nil {
+		return withCode(exitUsage, err)
 	}
-	if o.resnapshot && o.dryRun {
-		return withCode(exitUsage, fmt.Errorf("--resnapshot writes a snapshot into the log: it has no dry run"))
-	}
-	tables, err := parseTables(o.tables)
+	tables, err := replay.ParseTables(o.tables)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
+	ro.Tables = tables
 	cfg, err := config.Load(o.path)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	if _, err := newKafkaSecurity(cfg.Kafka); err != nil {
+	if ro.Kafka, err = newKafkaSecurity(cfg.Kafka); err != nil {
 		return withCode(exitUsage, err)
-	}
-	var sk *config.Sink
-	for i := range cfg.Sinks {
-		if cfg.Sinks[i].Name == o.sink {
-			sk = &cfg.Sinks[i]
-		}
-	}
-	if sk == nil {
-		var names []string
-		for _, s := range cfg.Sinks {
-			names = append(names, s.Name)
-		}
-		return withCode(exitUsage, fmt.Errorf("no sink %q in %s (sinks: %s)", o.sink, o.path, strings.Join(names, ", ")))
-	}
-	target, err := replayTarget(sk, o.into)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	var srcs []*replaySource
-	for _, name := range sk.From {
-		for _, s := range cfg.Sources {
-			if s.Name == name {
-				srcs = append(srcs, &replaySource{name: name, prefix: s.TopicPrefix, engine: sourceEngine(s)})
-			}
-		}
-	}
-	b, err := parseBound(o.to, srcs)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	var fromBound *bound
-	if o.from != "earliest" && o.from != "snapshot" {
-		if fromBound, err = parseBound(o.from, srcs); err != nil {
-			return withCode(exitUsage, fmt.Errorf("--from: want earliest, snapshot, a position or a time: %w", err))
-		}
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(stderr, cfg.Log)
-	if o.resnapshot {
-		// Refuse a follower with positions before touching the source.
-		if err := requireNoPositions(ctx, sk, sinkEngines(srcs), log); err != nil {
-			return withCode(exitFailure, err)
-		}
-		if err := resnapshot(ctx, stderr, log, cfg, sk); err != nil {
-			return withCode(exitFailure, err)
-		}
-		o.from = "snapshot"
-	}
-	for _, s := range srcs {
-		if err := s.spineBounds(ctx, cfg.Kafka.Brokers, kafkaSecurity(cfg), cfg.Kafka.DialTimeout); err != nil {
-			return withCode(exitFailure, err)
-		}
-	}
-	if b != nil && b.isTime {
-		b.ends = map[string]timeBound{}
-		for _, s := range srcs {
-			tb, err := resolveTime(ctx, cfg, s, b.time)
-			if err != nil {
-				return withCode(exitFailure, fmt.Errorf("source %s: --to %s: %w", s.name, b.text, err))
-			}
-			b.ends[s.name] = tb
-			if s.exists {
-				fmt.Fprintf(stderr, "replay: source %s: --to %s %s\n", s.name, b.text, tb.describe(b.time))
-			}
-		}
-	}
-	var starts map[string]sinks.SourceState
-	if o.from != "earliest" {
-		starts = map[string]sinks.SourceState{}
-		for _, s := range srcs {
-			st, what, err := findStart(ctx, cfg, s, o.from, fromBound)
-			if err != nil {
-				return withCode(exitFailure, err)
-			}
-			fmt.Fprintf(stderr, "replay: source %s: --from %s %s\n", s.name, o.from, what)
-			starts[s.name] = st
-		}
-	}
+	ro.Log = log
+	eng := replayEngines(cfg, log)
 	if o.dryRun {
-		return withCode(exitFailure, dryRun(ctx, stdout, cfg, sk.Name, target, srcs, b))
-	}
-	rf := replayFollowerOpts{starts: starts, tables: tables}
-	if o.resnapshot {
-		rf.requireEmpty = "--resnapshot"
-	}
-	return withCode(exitFailure, replay(ctx, stdout, stderr, log, cfg, sk, target, srcs, b, o, rf))
-}
-
-// sinkEngines maps each source to its type family for the applier.
-func sinkEngines(srcs []*replaySource) map[string]string {
-	engines := map[string]string{}
-	for _, s := range srcs {
-		engines[s.name] = string(s.engine)
-		if s.engine == offsets.EngineMariaDB {
-			engines[s.name] = "mysql"
+		plan, err := replay.DryRun(ctx, cfg, ro, eng)
+		if plan != nil {
+			plan.Print(stdout)
 		}
+		return replayExit(err)
 	}
-	return engines
-}
-
-// requireNoPositions refuses a --resnapshot into a follower that recorded
-// positions of the sink.
-func requireNoPositions(ctx context.Context, sk *config.Sink, engines map[string]string, log *slog.Logger) error {
-	a := applierFor(*sk, engines, dialectFor(*sk), log)
-	state, release, err := a.Prepare(ctx)
-	if err != nil {
-		return err
+	rep, err := replay.Run(ctx, cfg, ro, eng)
+	if rep != nil {
+		rep.Print(stdout)
 	}
-	defer a.Close()
-	defer release()
-	if hasPositions(state) {
-		return fmt.Errorf("--resnapshot rebuilds an empty follower, and this one recorded positions of sink %s: drop and recreate the follower database, or replay --into an empty one", sk.Name)
-	}
-	return nil
-}
-
-// replayFollowerOpts configure the replayFollower.
-type replayFollowerOpts struct {
-	starts       map[string]sinks.SourceState
-	tables       []string
-	requireEmpty string
-}
-
-// replayTarget applies --into to the sink and describes where it writes.
-func replayTarget(sk *config.Sink, into string) (string, error) {
+	var trimmed *replay.TrimmedLogError
+	var lost *replay.RetentionError
 	switch {
-	case sk.Postgres != nil:
-		pg := *sk.Postgres
-		if into != "" {
-			pg.DSN = config.Secret(into)
-		}
-		sk.Postgres = &pg
-		return "PostgreSQL " + config.RedactDSN(pg.DSN.Reveal()), nil
-	case sk.MySQL != nil:
-		my := *sk.MySQL
-		if into != "" {
-			my.DSN = config.Secret(into)
-		}
-		sk.MySQL = &my
-		return "MySQL/MariaDB " + config.RedactDSN(my.DSN.Reveal()), nil
-	case sk.SQLite != nil:
-		lite := *sk.SQLite
-		if into != "" {
-			lite.Path = into
-		}
-		sk.SQLite = &lite
-		return "SQLite " + lite.Path, nil
-	}
-	return "", fmt.Errorf("sink %s has no engine block", sk.Name)
-}
-
-// spineBounds reads the source's transaction topic bounds: the log as of
-// now is what the replay applies.
-func (s *replaySource) spineBounds(ctx context.Context, brokers []string, sec kafka.Security, timeout time.Duration) error {
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	topic := kafka.TransactionTopic(s.prefix)
-	n, err := kafka.Partitions(ctx, brokers, sec, timeout, topic)
-	if err != nil {
-		return fmt.Errorf("source %s: %w", s.name, err)
-	}
-	s.exists = n > 0
-	if !s.exists {
-		return nil // the source never wrote: nothing to replay
-	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	d := sec.Dialer(timeout)
-	var conn *kafkago.Conn
-	for _, b := range brokers {
-		if conn, err = d.DialLeader(dctx, "tcp", b, topic, 0); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("source %s: connect to the leader of %s/0: %w", s.name, topic, err)
-	}
-	defer conn.Close()
-	s.first, s.end, err = conn.ReadOffsets()
-	if err != nil {
-		return fmt.Errorf("source %s: offsets of %s/0: %w", s.name, topic, err)
-	}
-	return nil
-}
-
-// bound is --to: a commit time, or a position per source. A time is
-// resolved on each source's log before the replay (resolveTime): the
-// prefix up to the last transaction committed at or before it.
-type bound struct {
-	text   string
-	time   time.Time
-	isTime bool
-	pos    map[string]offsets.Position
-	ends   map[string]timeBound // a time resolved, per source
-}
-
-func parseBound(s string, srcs []*replaySource) (*bound, error) {
-	if s == "" {
-		return nil, nil
-	}
-	b := &bound{text: s, pos: map[string]offsets.Position{}}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		b.time, b.isTime = t, true
-		return b, nil
-	}
-	for _, src := range srcs {
-		p, err := offsets.ParseTarget(src.engine, s)
-		if err != nil {
-			return nil, fmt.Errorf("--to %q is neither an RFC 3339 time nor a position of source %s (%s): %v", s, src.name, src.engine, err)
-		}
-		b.pos[src.name] = p
-	}
-	return b, nil
-}
-
-// limit is the time bound resolved on source's log, if the bound is a time.
-func (b *bound) limit(source string) (timeBound, bool) {
-	if b == nil || !b.isTime {
-		return timeBound{}, false
-	}
-	tb, ok := b.ends[source]
-	return tb, ok
-}
-
-// beyond reports whether the log of source passed the bound at txn: txn
-// is a transaction after it, or a heartbeat saying every transaction up to
-// the bound was sent before it. Neither it nor anything later is applied.
-func (b *bound) beyond(source string, txn *kafka.Txn) bool {
-	mk := txn.End
-	if b.isTime {
-		// --from TIME (findStart); --to TIME is resolved to an offset.
-		return !mk.Time.IsZero() && mk.Time.After(b.time)
-	}
-	t, p := b.pos[source], mk.Pos
-	if p.IsZero() || p.Engine != t.Engine && !(isMy(p.Engine) && isMy(t.Engine)) {
-		return false
-	}
-	if p.Engine == offsets.EnginePostgres {
-		limit := max(t.LSN, t.EndLSN)
-		if txn.Heartbeat {
-			return max(p.LSN, p.EndLSN) >= limit
-		}
-		return p.LSN > limit
-	}
-	if txn.Heartbeat {
-		return !p.GTIDs.IsEmpty() && p.GTIDs.Contains(t.GTIDs)
-	}
-	if p.GTID != "" {
-		if g, err := offsets.ParseGTIDSet(t.GTIDs.Flavor(), p.GTID); err == nil {
-			return !t.GTIDs.Contains(g)
-		}
-	}
-	return !p.GTIDs.IsEmpty() && !t.GTIDs.Contains(p.GTIDs)
-}
-
-func isMy(e offsets.Engine) bool { return e == offsets.EngineMySQL || e == offsets.EngineMariaDB }
-
-// reached reports whether a watermark at applied covers the bound.
-func (b *bound) reached(source string, applied sinks.Applied) bool {
-	if b.isTime {
-		return !applied.CommitTime.Before(b.time)
-	}
-	ok, err := applied.Pos.Reached(b.pos[source])
-	return err == nil && ok
-}
-
-// progress is what the replay's log readers saw, per source.
-type progress struct {
-	mu      sync.Mutex
-	read    map[string]int64 // next spine offset of the last transaction read
-	first   map[string]int64 // the same, of the first transaction this process read
-	crossed map[string]bool  // the log passed --to
-}
-
-func replay(ctx context.Context, stdout, stderr io.Writer, log *slog.Logger, cfg *config.Config, sk *config.Sink,
-	target string, srcs []*replaySource, b *bound, o replayOpts, rfo replayFollowerOpts) error {
-	d := dialectFor(*sk)
-	// As buildSink: the same applier and dialect as the daemon.
-	engines := sinkEngines(srcs)
-	var logs []sinks.SourceLog
-	end := map[string]int64{}
-	for _, s := range srcs {
-		logs = append(logs, sinks.SourceLog{Name: s.name, Prefix: s.prefix})
-		end[s.name] = s.end
-		if !s.exists {
-			end[s.name] = 0
-		}
-		if tb, ok := b.limit(s.name); ok {
-			end[s.name] = min(end[s.name], tb.end)
-		}
-	}
-	ac := applierConfig(*sk, engines)
-	if rfo.tables != nil {
-		// The other tables are not at the states the log passes through:
-		// foreign keys between them and these would fail on the way, and
-		// hold again at the end.
-		d.(interface{ ForeignKeysOff() }).ForeignKeysOff()
-		ac.Lock, ac.Sink = sk.Name, tablesKey(sk.Name, rfo.tables)
-		// The source's unlogged cascades reach only the tables rebuilt: the
-		// others are at the sink's positions, not the log's.
-		ac.CascadeInto = func(schema, table string) bool { return config.MatchTable(rfo.tables, schema, table) }
-		fmt.Fprintf(stderr, "replay: tables %s, positions kept as sink %q\n", strings.Join(rfo.tables, ", "), ac.Sink)
-	}
-	f := &replayFollower{Applier: sqlsink.New(ac, d, log.With("sink", sk.Name)), stderr: stderr,
-		starts: rfo.starts, requireEmpty: rfo.requireEmpty, tables: rfo.tables, main: sk.Name, to: o.to}
-	checked := map[string]bool{}
-	for _, s := range srcs {
-		f.sources = append(f.sources, s.name)
-	}
-	f.logStart = func(ctx context.Context, source string) error {
-		if checked[source] {
-			return nil
-		}
-		for _, s := range srcs {
-			if s.name == source {
-				if err := checkLogStart(ctx, cfg, s, end[source]); err != nil {
-					return err
-				}
-			}
-		}
-		checked[source] = true
-		return nil
-	}
-	workers := sk.Workers
-	if o.workers > 0 {
-		workers = o.workers
-	}
-	if sk.SQLite != nil {
-		workers = 1
-	}
-	pr := &progress{read: map[string]int64{}, first: map[string]int64{}, crossed: map[string]bool{}}
-	for _, s := range srcs {
-		if tb, ok := b.limit(s.name); ok {
-			pr.crossed[s.name] = tb.crossed
-		}
-	}
-	until := func(source string, txn *kafka.Txn) bool {
-		pr.mu.Lock()
-		defer pr.mu.Unlock()
-		// A time bound is a spine offset (end), not a test of each commit.
-		if (b != nil && !b.isTime && b.beyond(source, txn)) || f.beyondLimit(source, txn) {
-			pr.crossed[source] = true
-			return true
-		}
-		pr.read[source] = txn.Offsets.Spine
-		if _, ok := pr.first[source]; !ok {
-			pr.first[source] = txn.Offsets.Spine
-		}
-		return false
-	}
-	sink := sinks.New(sinks.Config{
-		Name: sk.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout, MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
-		BatchTxns: o.batchTxns, End: end, Until: until, KafkaSecurity: kafkaSecurity(cfg), CommitOrder: sinks.CommitOrder(sk.CommitOrder),
-	}, f, log)
-
-	fmt.Fprintf(stderr, "replay: sink %s into %s\n", sk.Name, target)
-	for _, s := range srcs {
-		if s.exists {
-			fmt.Fprintf(stderr, "replay: source %s: %s offsets %d..%d\n", s.name, kafka.TransactionTopic(s.prefix), s.first, s.end-1)
-		} else {
-			fmt.Fprintf(stderr, "replay: source %s: no log yet (%s does not exist)\n", s.name, kafka.TransactionTopic(s.prefix))
-		}
-	}
-	start := time.Now()
-	progCtx, stopProg := context.WithCancel(ctx)
-	progDone := make(chan struct{})
-	go func() { defer close(progDone); reportProgress(progCtx, stderr, sink, srcs, pr, start) }()
-	var runErr error
-	for attempt := 0; ; attempt++ {
-		runErr = sink.Run(ctx, func() {})
-		if runErr == nil || ctx.Err() != nil || supervise.IsPermanent(runErr) || attempt >= o.retries {
-			break
-		}
-		wait := min(time.Duration(attempt+1)*time.Second, 5*time.Second)
-		fmt.Fprintf(stderr, "replay: %v; retrying in %s\n", runErr, wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-	}
-	stopProg()
-	<-progDone
-	st := sink.Status()
-	elapsed := time.Since(start)
-	var trimmed *kafka.TrimmedError
-	switch {
-	case errors.As(runErr, &trimmed):
-		explainTrimmed(ctx, stderr, cfg, o, srcs, st.AppliedTxns, runErr)
-		return errors.New("the log no longer holds its beginning, which this follower needs: start from a snapshot")
-	case errors.Is(runErr, kafka.ErrRetention):
+	case errors.As(err, &trimmed):
+		explainTrimmed(stderr, o, trimmed)
+	case errors.As(err, &lost):
 		fmt.Fprintf(stderr, `replay: %v
 The log no longer holds everything this follower needs: a replay cannot rebuild it.
 Take a new snapshot instead: stop the daemon, empty the follower database, and run
   walship replay -c %s --sink %s --resnapshot
 README.md, "Rebuild and verify", has the runbook.
-`, runErr, o.path, sk.Name)
-		return errors.New("the log no longer holds what the replay needs")
-	case errors.Is(runErr, sinks.ErrLocked):
-		return fmt.Errorf("%w: stop the daemon applying to this follower, or replay --into another database", runErr)
-	case runErr != nil:
-		return runErr
-	case ctx.Err() != nil:
-		return fmt.Errorf("replay interrupted after %d transactions; run it again to resume where it stopped", st.AppliedTxns)
+`, lost.Err, o.path, o.sink)
 	}
-	fmt.Fprintf(stdout, "replayed sink %s into %s: %d transactions, %d rows in %s\n", sk.Name, target, st.AppliedTxns, st.AppliedChanges,
-		elapsed.Round(time.Millisecond))
-	var short []string
-	for i, s := range st.Sources {
-		at := "nothing applied"
-		if !s.Applied.Pos.IsZero() {
-			at = "applied up to " + s.Applied.Pos.String()
-			if !s.Applied.CommitTime.IsZero() {
-				at += " (commit " + s.Applied.CommitTime.Format(time.RFC3339Nano) + ")"
-			}
-		}
-		fmt.Fprintf(stdout, "  source %s: %s\n", s.Source, at)
-		if b != nil && !pr.crossed[srcs[i].name] && !b.reached(s.Source, s.Applied) {
-			short = append(short, s.Source)
-		}
-	}
-	if f.isLive() {
-		// The tables caught up with the sink: its own positions cover them
-		// from here on.
-		if err := forgetTables(ctx, sqlsink.New(ac, d, log.With("sink", sk.Name))); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "  tables %s are at the sink's recorded positions; the daemon goes on with every table\n", strings.Join(rfo.tables, ", "))
-	}
-	if len(short) > 0 {
-		return fmt.Errorf("the log of %s ended (as of the start of the replay) before --to %s: everything it held is applied; run again later to go further",
-			strings.Join(short, ", "), b.text)
-	}
-	return nil
+	return replayExit(err)
 }
 
-// reportProgress prints a progress line on w every second (a bar when w
-// is a terminal).
-func reportProgress(ctx context.Context, w io.Writer, sink *sinks.Sink, srcs []*replaySource, pr *progress, start time.Time) {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
+// replayExit maps a replay's error to the exit code.
+func replayExit(err error) error {
+	if errors.Is(err, replay.ErrUsage) {
+		return withCode(exitUsage, err)
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var lastRows int64
-	last := start
-	for {
-		select {
-		case <-ctx.Done():
-			if tty {
-				fmt.Fprintln(w)
+	return withCode(exitFailure, err)
+}
+
+// replayEngines lends the replay the daemon's engine pieces: the sink's
+// applier and dialect, the sources' captures, and the PostgreSQL slot a
+// re-snapshot drops.
+func replayEngines(cfg *config.Config, log *slog.Logger) replay.Engines {
+	return replay.Engines{
+		Follower: func(sk config.Sink, engines map[string]string) (sqlsink.Config, sqlsink.Dialect) {
+			return applierConfig(sk, engines), dialectFor(sk)
+		},
+		Source: func(sc config.Source, store *offsets.Store) (replay.Capture, error) {
+			return buildEngineSource(cfg, sc, store, log)
+		},
+		ResetSource: func(ctx context.Context, sc config.Source) error {
+			if sc.Postgres == nil {
+				return nil
 			}
-			return
-		case now := <-tick.C:
-			st := sink.Status()
-			var total, done, startRead int64
-			pr.mu.Lock()
-			for _, s := range srcs {
-				if !s.exists {
-					continue
-				}
-				total += s.end - s.first
-				if r, ok := pr.read[s.name]; ok {
-					done += min(r, s.end) - s.first
-					startRead += pr.first[s.name] - s.first
-				}
-			}
-			pr.mu.Unlock()
-			rate := float64(st.AppliedChanges-lastRows) / now.Sub(last).Seconds()
-			lastRows, last = st.AppliedChanges, now
-			pct, eta := 100.0, "-"
-			if total > 0 {
-				pct = 100 * float64(done) / float64(total)
-				if el := now.Sub(start).Seconds(); done > startRead && el > 0 {
-					secs := float64(total-done) / (float64(done-startRead) / el)
-					eta = (time.Duration(secs) * time.Second).String()
-				}
-			}
-			line := fmt.Sprintf("replay %s: %d transactions, %d rows applied, %.0f rows/s, log %.1f%% read, ETA %s",
-				st.Name, st.AppliedTxns, st.AppliedChanges, rate, pct, eta)
-			if tty {
-				n := int(pct / 5)
-				fmt.Fprintf(w, "\r[%s%s] %s\x1b[K", strings.Repeat("#", n), strings.Repeat(" ", 20-n), line)
-			} else {
-				fmt.Fprintln(w, line)
-			}
-		}
+			return dropSlot(ctx, *sc.Postgres)
+		},
 	}
 }
 
-// dryRun prints the plan: per source, the spine range and what it holds
-// up to the bound.
-func dryRun(ctx context.Context, w io.Writer, cfg *config.Config, sink, target string, srcs []*replaySource, b *bound) error {
-	fmt.Fprintf(w, "replay plan for sink %s into %s (dry run: nothing is written)\n", sink, target)
-	if b != nil {
-		fmt.Fprintf(w, "  stop after the last transaction at or before %s\n", b.text)
+// explainTrimmed tells the user how to build a follower whose log lost its
+// beginning: from the newest snapshot in the log when each source's log
+// still holds one, with a new snapshot otherwise.
+func explainTrimmed(w io.Writer, o replayOpts, e *replay.TrimmedLogError) {
+	fmt.Fprintf(w, "replay: %v\n", e.Err)
+	fmt.Fprintln(w, "The log no longer begins at offset 0: retention removed its beginning (the snapshot and the changes")
+	fmt.Fprintln(w, "after it), which a follower without recorded positions needs. Only a start from a snapshot can")
+	fmt.Fprintln(w, "build this follower.")
+	if e.Applied == 0 {
+		fmt.Fprintln(w, "Nothing was applied.")
 	} else {
-		fmt.Fprintf(w, "  stop at the end of the log as of now\n")
+		fmt.Fprintf(w, "%d transactions were applied before the hole was found: empty the follower database first.\n", e.Applied)
 	}
-	for _, s := range srcs {
-		topic := kafka.TransactionTopic(s.prefix)
-		if !s.exists || s.end <= s.first {
-			fmt.Fprintf(w, "source %s: %s holds nothing\n", s.name, topic)
-			continue
-		}
-		txns, hbs, upto, parts, err := scanSpine(ctx, cfg, s, b)
-		if err != nil {
-			return fmt.Errorf("source %s: %w", s.name, err)
-		}
-		fmt.Fprintf(w, "source %s: topic %s offsets %d..%d (up to %d with the bound): %d transactions (END markers), %d heartbeats\n",
-			s.name, topic, s.first, s.end-1, upto, txns, hbs)
-		keys := make([]string, 0, len(parts))
-		for k := range parts {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %d events\n", k, parts[k])
+	for _, s := range e.Snapshots {
+		switch {
+		case s.Err != nil:
+			fmt.Fprintf(w, "  source %s: could not look for a snapshot in the log: %v\n", s.Source, s.Err)
+		case !s.Held:
+			fmt.Fprintf(w, "  source %s: the log holds no snapshot\n", s.Source)
+		default:
+			fmt.Fprintf(w, "  source %s: the log holds a snapshot: %s\n", s.Source, s.Where)
 		}
 	}
-	fmt.Fprintln(w, "a replay resumes after the positions the follower recorded; on an empty follower it applies all of the above")
-	return nil
+	into := ""
+	if o.into != "" {
+		into = " --into DB" // not printed: a DSN may hold a password
+	}
+	if o.tables != "" {
+		into += " --tables " + o.tables
+	}
+	if e.FromSnapshot {
+		fmt.Fprintf(w, "Start from the newest snapshot the log holds:\n  walship replay -c %s --sink %s%s --from snapshot\n", o.path, o.sink, into)
+		fmt.Fprintln(w, "(or take a new one: stop the daemon, empty the follower database, and run replay --resnapshot)")
+		return
+	}
+	fmt.Fprintf(w, "Take a new snapshot: stop the daemon, empty the follower database, and run\n  walship replay -c %s --sink %s --resnapshot\n", o.path, o.sink)
 }
 
-// scanSpine reads a source's transaction topic from first to end, or to
-// the bound.
-func scanSpine(ctx context.Context, cfg *config.Config, s *replaySource, b *bound) (txns, hbs, upto int64, parts map[string]int64, err error) {
-	parts = map[string]int64{}
-	upto = s.first - 1
-	end := s.end
-	if tb, ok := b.limit(s.name); ok {
-		end = min(end, tb.end)
+// dropSlot drops the source's replication slot if it exists; an active
+// slot (a daemon streams from it) is refused.
+func dropSlot(ctx context.Context, pg config.PostgresSource) error {
+	cc, err := pgx.ParseConfig(pg.DSN.Reveal())
+	if err != nil {
+		return fmt.Errorf("%s", config.DSNProblem(pg.DSN.Reveal(), err))
 	}
-	err = eachMarker(ctx, cfg, s, s.first, end, func(off int64, mk envelope.Marker) bool {
-		hb := mk.Status == envelope.StatusHeartbeat
-		if b != nil && !b.isTime && b.beyond(s.name, &kafka.Txn{End: mk, Heartbeat: hb}) {
-			return false
+	if pw := pg.Password.Reveal(); pw != "" {
+		cc.Password = pw
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", cc.Host, err)
+	}
+	defer conn.Close(ctx)
+	var active bool
+	var pid *int32
+	err = conn.QueryRow(ctx, "SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = $1", pg.Slot).Scan(&active, &pid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up slot %s: %w", pg.Slot, err)
+	}
+	if active {
+		who := ""
+		if pid != nil {
+			who = fmt.Sprintf(" (server pid %d)", *pid)
 		}
-		upto = off
-		if hb {
-			hbs++
-			return true
-		}
-		txns++
-		for _, pc := range mk.Partitions {
-			parts[fmt.Sprintf("%s/%d", pc.Topic, pc.Partition)] += int64(pc.Count)
-		}
-		return true
-	})
-	return
+		return fmt.Errorf("replication slot %s is in use%s: stop the daemon capturing this source first", pg.Slot, who)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", pg.Slot); err != nil {
+		return fmt.Errorf("drop slot %s: %w", pg.Slot, err)
+	}
+	return nil
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/walship/walship/internal/logfixture"
 	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/offsets"
-	"github.com/walship/walship/ordering"
-	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
 )
 
@@ -32,9 +28,7 @@ type logFixture struct {
 	prefix  string
 	cfgPath string
 	httpAt  string
-	pub     *kafka.Publisher
-	seq     uint64
-	tables  map[string]*ordering.Table
+	log     *logfixture.Log
 }
 
 // newLogFixture writes a config with one external source and one SQLite
@@ -42,16 +36,12 @@ type logFixture struct {
 func newLogFixture(t *testing.T, sinkNames ...string) *logFixture {
 	t.Helper()
 	broker := testenv.Kafka(t)
-	f := &logFixture{t: t, name: fmt.Sprintf("walship_rb_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: t.TempDir(),
-		tables: map[string]*ordering.Table{}}
+	f := &logFixture{t: t, name: fmt.Sprintf("walship_rb_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: t.TempDir()}
 	f.prefix = f.name + ".src"
 	if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
 		t.Cleanup(func() { testenv.DropTopics(t, f.name+".") })
 	}
-	enc := envelope.NewEncoder(envelope.Source{Name: "src", Connector: "postgresql", Logical: f.prefix}, envelope.Options{})
-	// One partition per data topic: the test knows each event's offset.
-	f.pub = kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: f.prefix, Partitions: 1}, enc)
-	t.Cleanup(func() { f.pub.Close(context.Background()) })
+	f.log = logfixture.New(t, broker, f.prefix)
 	f.httpAt = freePort(t)
 	var sinks strings.Builder
 	for _, s := range sinkNames {
@@ -73,106 +63,22 @@ sinks:
 
 func (f *logFixture) path(sink string) string { return filepath.Join(f.dir, sink+".db") }
 
-func (f *logFixture) table(name string) *ordering.Table {
-	if t := f.tables[name]; t != nil {
-		return t
-	}
-	t := &ordering.Table{Schema: "public", Name: name, Columns: []ordering.Column{
-		{Name: "id", Kind: ordering.KindInt, Type: "bigint"}, {Name: "note", Kind: ordering.KindString, Type: "text", Nullable: true},
-	}, PrimaryKey: []string{"id"}}
-	f.tables[name] = t
-	return t
-}
-
-// txn publishes one transaction committed at at: a row per id into table
-// (inserts; snapshot rows for a snapshot chunk), and waits until it is
-// durable. It returns the transaction's Seq.
+// txn publishes one transaction (logfixture.Log.Txn).
 func (f *logFixture) txn(table string, at time.Time, snapshot bool, ids ...int64) offsets.Seq {
 	f.t.Helper()
-	f.seq += 100
-	txn := &ordering.Txn{Source: "src", ID: fmt.Sprint(f.seq), Seq: offsets.Seq{Pos: f.seq, Sub: offsets.StreamSub},
-		Pos: offsets.PGPosition(offsets.LSN(f.seq), offsets.LSN(f.seq)), CommitTime: at}
-	op := ordering.OpInsert
-	if snapshot {
-		txn.Seq.Sub, txn.Snapshot, txn.LastSnapshot, op = 0, true, true, ordering.OpRead
-	}
-	var chs []ordering.Change
-	for _, id := range ids {
-		chs = append(chs, ordering.Change{Table: f.table(table), Op: op, After: []ordering.Value{ordering.Int(id), ordering.String(fmt.Sprint("row ", id))}})
-	}
-	seq := iter.Seq2[*ordering.Change, error](func(yield func(*ordering.Change, error) bool) {
-		for i := range chs {
-			if !yield(&chs[i], nil) {
-				return
-			}
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := f.pub.Publish(ctx, txn, len(chs), seq); err != nil {
-		f.t.Fatal(err)
-	}
-	for {
-		if s, _ := f.pub.Durable(); !s.Less(txn.Seq) {
-			return txn.Seq
-		}
-		select {
-		case <-f.pub.Notify():
-		case <-ctx.Done():
-			f.t.Fatalf("transaction %s not durable: %v", txn.Seq, f.pub.Err())
-		}
-	}
+	return f.log.Txn(table, at, snapshot, ids...)
 }
 
-// ids reads the ids of table in a SQLite follower (none when the table
-// was never created).
+// ids reads the ids of table in a SQLite follower.
 func (f *logFixture) ids(sink, table string) []int64 {
 	f.t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+f.path(sink)+"?mode=ro&_busy_timeout=10000")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n); err != nil {
-		if _, serr := os.Stat(f.path(sink)); os.IsNotExist(serr) {
-			return nil
-		}
-		f.t.Fatal(err)
-	}
-	if n == 0 {
-		return nil
-	}
-	r, err := db.Query("SELECT id FROM " + table + " ORDER BY id")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer r.Close()
-	var out []int64
-	for r.Next() {
-		var id int64
-		r.Scan(&id)
-		out = append(out, id)
-	}
-	return out
+	return logfixture.IDs(f.t, f.path(sink), table)
 }
 
-// positions counts the rows a SQLite follower recorded in walship's
-// positions tables (none when they were never created).
+// positions counts the positions rows of a SQLite follower.
 func (f *logFixture) positions(sink string) int {
-	n := 0
-	for _, t := range []string{"_walship_positions", "_walship_applied"} {
-		db, err := sql.Open("sqlite3", "file:"+f.path(sink)+"?mode=ro&_busy_timeout=10000")
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		var k int
-		if err := db.QueryRow("SELECT count(*) FROM " + t).Scan(&k); err == nil {
-			n += k
-		}
-		db.Close()
-	}
-	return n
+	f.t.Helper()
+	return logfixture.Positions(f.t, f.path(sink))
 }
 
 // run starts the daemon; stop ends it (SIGTERM) and returns its output.
@@ -247,65 +153,6 @@ func wantIDs(t *testing.T, what string, got []int64, want ...int64) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("%s: ids %v, want %v", what, got, want)
 	}
-}
-
-// TestReplayToTimeNotInLogOrder: commit times that are not monotonic in
-// log order (as PostgreSQL's are in LSN order, and MariaDB's whole
-// seconds make them look). --to TIME applies the prefix of the log up to
-// the last transaction committed at or before TIME: the one at TIME that
-// follows a later one is applied, with the later one before it (a
-// prefix, never a hole), and nothing after it.
-func TestReplayToTimeNotInLogOrder(t *testing.T) {
-	f := newLogFixture(t, "lite")
-	T := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
-	f.txn("items", T.Add(-3*time.Second), false, 1)
-	f.txn("items", T.Add(time.Second), false, 2) // later clock, earlier in the log
-	f.txn("items", T, false, 3)                  // at the bound, after a later one
-	f.txn("items", T.Add(2*time.Second), false, 4)
-	f.txn("items", T.Add(-time.Second), false, 5) // at or before the bound, last such: the bound
-	f.txn("items", T.Add(3*time.Second), false, 6)
-	f.txn("items", T.Add(5*time.Second), false, 7)
-	bound := T.Format(time.RFC3339Nano)
-
-	plan, code := f.replay("--sink", "lite", "--dry-run", "--to", bound)
-	if code != 0 || !strings.Contains(plan, ": 5 transactions (END markers)") {
-		t.Errorf("dry run --to %s: exit %d\n%s", bound, code, plan)
-	}
-
-	out, code := f.replay("--sink", "lite", "--to", bound)
-	t.Logf("replay --to %s:\n%s", bound, out)
-	if code != 0 {
-		t.Fatalf("replay --to %s: exit %d", bound, code)
-	}
-	if !strings.Contains(out, "5 transactions, 2 of them committed after") {
-		t.Errorf("the replay does not say where the bound resolved:\n%s", out)
-	}
-	wantIDs(t, "--to "+bound, f.ids("lite", "items"), 1, 2, 3, 4, 5)
-
-	// Into another follower, a bound before all but the first: only it.
-	dir := t.TempDir()
-	early := T.Add(-2 * time.Second).Format(time.RFC3339Nano)
-	other := filepath.Join(dir, "early.db")
-	if out, code := f.replay("--sink", "lite", "--into", other, "--to", early); code != 0 {
-		t.Fatalf("replay --to %s: exit %d\n%s", early, code, out)
-	}
-	f2 := *f
-	f2.dir = dir
-	wantIDs(t, "--to "+early, f2.ids("early", "items"), 1)
-
-	// A bound before every transaction applies nothing and says so.
-	none := filepath.Join(dir, "none.db")
-	out, code = f.replay("--sink", "lite", "--into", none, "--to", T.Add(-time.Hour).Format(time.RFC3339Nano))
-	if code != 0 || !strings.Contains(out, "no transaction committed at or before") {
-		t.Errorf("replay --to before the log: exit %d\n%s", code, out)
-	}
-	wantIDs(t, "--to before the log", f2.ids("none", "items"))
-
-	// The rest of the log applies on top, to the end.
-	if out, code := f.replay("--sink", "lite"); code != 0 {
-		t.Fatalf("replay to the end: exit %d\n%s", code, out)
-	}
-	wantIDs(t, "to the end", f.ids("lite", "items"), 1, 2, 3, 4, 5, 6, 7)
 }
 
 // TestTrimmedLogRefused: retention (here DeleteRecords) removed the

@@ -101,7 +101,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		}
 		engines := map[string]offsets.Engine{}
 		for _, s := range cfg.Sources {
-			engines[s.Name] = sourceEngine(s)
+			engines[s.Name] = s.PositionEngine()
 		}
 		mon := httpapi.NewMonitor(ver, srcViews, sinkViews, engines, group)
 		srv := httpapi.New(cfg.HTTP.Listen, cfg.HTTP.Token.Reveal(), cfg.HTTP.Pprof, log, reg, group, mon)
@@ -121,17 +121,6 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("stopped cleanly")
 	return nil
-}
-
-// sourceEngine is the position engine of a configured source.
-func sourceEngine(s config.Source) offsets.Engine {
-	switch {
-	case s.Postgres != nil || s.External == "postgres":
-		return offsets.EnginePostgres
-	case s.MySQL != nil && s.MySQL.Flavor == "mariadb", s.External == "mariadb":
-		return offsets.EngineMariaDB
-	}
-	return offsets.EngineMySQL
 }
 
 // newRegistry builds the Prometheus registry: process and Go runtime

@@ -65,15 +65,17 @@ sinks:
 
 // withHTTP gives the pipeline's daemon an HTTP listener, so verify can ask
 // its wait API.
-func withHTTP(t *testing.T, e *e2e) {
+func withHTTP(t *testing.T, e *e2e) string {
 	b, err := os.ReadFile(e.cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Replace(string(b), `http: { listen: "off" }`, `http: { listen: "`+freePort(t)+`" }`, 1)
+	addr := freePort(t)
+	text := strings.Replace(string(b), `http: { listen: "off" }`, `http: { listen: "`+addr+`" }`, 1)
 	if err := os.WriteFile(e.cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return addr
 }
 
 // TestVerifyEqualThenDifferences: a PostgreSQL source and three followers

@@ -415,6 +415,10 @@ func (t *Tx) BlocksOthers(ctx context.Context) (bool, error) {
 	return b, err
 }
 
+// Flush implements sinks.Flusher: the inserts held back for one
+// multi-row statement are written now.
+func (t *Tx) Flush(ctx context.Context) error { return t.flush(ctx) }
+
 // Tx is one follower transaction.
 type Tx struct {
 	a    *Applier

@@ -2,6 +2,10 @@ package mysql
 
 // Table shapes from information_schema, and rows from SELECT.
 //
+// This file is long on purpose: it is one table, the catalog's view of
+// every column type beside the binlog's (types.go), kept in one place so
+// that the two can be read against each other line by line.
+//
 // The snapshot reads tables with SELECT before any of their TABLE_MAP
 // events, and a TRUNCATE can name a table the stream has not mapped yet.
 // snapshotTableOf builds the shape newBinlogTable would build from the
