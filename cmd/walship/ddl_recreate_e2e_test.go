@@ -39,6 +39,9 @@ func ddlTableRecreated(t *testing.T, engine string) {
 		if _, err := e.src.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+		// The source decodes the DROP with the table gone from the catalog
+		// (MariaDB: its shape is not known, as no row of it was decoded).
+		time.Sleep(time.Second)
 	}
 	if engine != "postgres" {
 		time.Sleep(300 * time.Millisecond)
@@ -55,6 +58,9 @@ func ddlTableRecreated(t *testing.T, engine string) {
 		e.start()
 	}
 	e.waitRows("r_tab", 2, 60*time.Second)
+	if engine != "postgres" && !strings.Contains(e.logAll(), "its follower tables are emptied as they are") {
+		t.Errorf("the DROP was not decoded with the table's shape unknown")
+	}
 	for _, sink := range []string{"pgf", "myf", "lite"} {
 		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink)
 		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {

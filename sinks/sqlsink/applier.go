@@ -81,6 +81,10 @@ type shape struct {
 	name Name
 	src  *ordering.Table
 	key  []int // indexes of the key columns in src.Columns
+	// absent: a shape without columns (a truncate of a dropped table whose
+	// shape the source no longer knew) whose follower table does not
+	// exist; its truncate does nothing.
+	absent bool
 }
 
 var (

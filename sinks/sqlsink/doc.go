@@ -38,7 +38,11 @@
 //     unless the follower table is empty: a column added with a default
 //     whose values it lacks (Default.Expr, *DefaultError), columns added
 //     while others vanish (a rename, *RenameError), a type change that
-//     rounds stored values (*TypeChangeError).
+//     rounds stored values (*TypeChangeError). A shape without columns (a
+//     truncate of a dropped table whose shape the source no longer knew)
+//     empties the follower table if it exists and never creates or
+//     changes it. A shape with RenamedFrom renames the old follower table
+//     when the new one does not exist (Dialect.RenameTable).
 //   - Positions: applied rows are written by Tx.Record inside the data
 //     transaction; Fold moves the watermark in the positions table. Both
 //     tables live in the follower, so a restart reads exactly what was

@@ -187,6 +187,16 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 		return nil, fmt.Errorf("%w: %s and %s both map to %s; rename one in the sink's tables mapping", ErrNameClash, prev, owner, name)
 	}
 	srcEngine := a.cfg.SourceEngines[source]
+	if len(t.Columns) == 0 {
+		// A truncate of a table the source dropped without knowing its
+		// shape any more: the follower table is emptied if it exists,
+		// never created or changed.
+		_, exists, err := a.columns(ctx, tx, name)
+		if err != nil {
+			return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
+		}
+		return &shape{name: name, src: t, absent: !exists}, nil
+	}
 
 	ft := a.tables[name]
 	if ft == nil {

@@ -132,8 +132,9 @@ func splitList(s string) []string {
 // TABLE dropped, in the statement's own transaction: the followers empty
 // the table, so a table created again with the same name starts empty
 // there as at the source (its rows all follow in the log). A table whose
-// shape is not known any more (dropped, and not seen since walship
-// started) is left as it is on the followers, with a warning.
+// shape is not known any more (dropped, and no row of it decoded since
+// walship started) is truncated with a shape without columns, which
+// sinks apply to the follower table as it is.
 func (r *session) dropped(ctx context.Context, names [][2]string, h *replication.EventHeader, gset gomysql.GTIDSet) error {
 	for _, n := range names {
 		db, table := n[0], n[1]
@@ -142,10 +143,9 @@ func (r *session) dropped(ctx context.Context, names [][2]string, h *replication
 		}
 		t, err := r.shapeOf(ctx, db, table)
 		if err != nil {
-			r.src.log.Warn("a captured table was dropped, and walship no longer knows its shape: the followers keep its rows; "+
-				"if it is created again with the same name, empty its follower tables before its first row arrives",
+			r.src.log.Info("a captured table was dropped; walship no longer knows its shape: its follower tables are emptied as they are",
 				"table", db+"."+table, "gtid", r.curGTID)
-			continue
+			t = &ordering.Table{Schema: db, Name: table}
 		}
 		if r.cur == nil {
 			r.begin(r.curGTID, r.curTime)
