@@ -23,7 +23,7 @@ func (r *run) worker(ctx context.Context) {
 			if err == nil {
 				batch[0].src.turns.done(batch[0].ticket)
 			} else {
-				batch[0].src.turns.fail(err)
+				batch[0].src.turns.fail(batch[0].ticket, err)
 			}
 		}
 		r.results <- result{batch: batch, err: err}

@@ -66,7 +66,8 @@ type turns struct {
 	mu      sync.Mutex
 	next    uint64        // the ticket whose turn it is
 	changed chan struct{} // closed when next or broken changes
-	broken  error
+	broken  error         // set by the batch of ticket failed
+	failed  uint64
 }
 
 func newTurns() *turns { return &turns{changed: make(chan struct{})} }
@@ -76,8 +77,8 @@ func newTurns() *turns { return &turns{changed: make(chan struct{})} }
 func (t *turns) state(ticket uint64) (bool, <-chan struct{}, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.broken != nil {
-		return false, nil, t.broken
+	if t.broken != nil && ticket > t.failed {
+		return false, nil, t.broken // a batch before this one failed
 	}
 	return t.next == ticket, t.changed, nil
 }
@@ -93,12 +94,13 @@ func (t *turns) done(ticket uint64) {
 	}
 }
 
-// fail breaks the order: no later batch of the source commits in this run.
-func (t *turns) fail(err error) {
+// fail breaks the order after ticket, whose batch failed: no later batch
+// of the source commits in this run (earlier ones still do, in turn).
+func (t *turns) fail(ticket uint64, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.broken == nil {
-		t.broken = &orderBroken{cause: err}
+	if t.broken == nil || ticket < t.failed {
+		t.broken, t.failed = &orderBroken{cause: err}, ticket
 		close(t.changed)
 		t.changed = make(chan struct{})
 	}

@@ -221,11 +221,15 @@ func TestTurns(t *testing.T) {
 	if err := tr.wait(ctx, 4, failing, &probing); !errors.Is(err, errYield) || probing.Load() {
 		t.Errorf("a failing probe: %v, probing %v", err, probing.Load())
 	}
+	// Batch 5 fails: 4, before it, still commits in its turn; 6 may not.
 	cause := errors.New("rejected")
-	tr.fail(cause)
-	err := tr.wait(ctx, 4, nil, nil)
+	tr.fail(5, cause)
+	err := tr.wait(ctx, 6, nil, nil)
 	if ob := new(orderBroken); !errors.Is(err, errOrderBroken) || !errors.As(err, &ob) || ob.cause != cause {
 		t.Errorf("after a failure: %v", err)
+	}
+	if err := tr.wait(ctx, 3, nil, nil); err != nil {
+		t.Errorf("the batch before the failed one: %v", err)
 	}
 }
 
