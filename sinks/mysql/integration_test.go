@@ -5,10 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,53 +14,36 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/internal/testenv"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
-
-var dbSeq atomic.Int64
 
 // follower creates a database walship_dialect_<pid>_<n> on the follower
 // server, opens the dialect's pool on it, and drops it when the test ends.
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
 	dsn := testenv.MySQLFollower(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
+	ctx := sinktest.Context(t, 2*time.Minute)
 	admin, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatalf("open the follower: %v", err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("walship_dialect_%d_%d", os.Getpid(), dbSeq.Add(1))
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
 	mc, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		t.Fatalf("follower DSN: %v", err)
 	}
-	mc.DBName = name
+	mc.DBName = sinktest.Database(t, ctx, func(ctx context.Context, stmt string) error {
+		_, err := admin.ExecContext(ctx, stmt)
+		return err
+	}, "")
 	d := New(config.MySQLSink{DSN: config.Secret(mc.FormatDSN())})
-	db, err := d.Open(ctx)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return d, db, ctx
+	return d, sinktest.Open(t, ctx, d), ctx
 }
 
 func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
 	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	sinktest.Exec(t, ctx, db, stmts...)
 }
 
 func TestOpenNeedsDatabase(t *testing.T) {

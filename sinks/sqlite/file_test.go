@@ -18,30 +18,21 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 	"github.com/walship/walship/sinks/sqltext"
 )
 
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
+	ctx := sinktest.Context(t, time.Minute)
 	d := New(config.SQLiteSink{Path: filepath.Join(t.TempDir(), "odd ?#% name.db")})
-	db, err := d.Open(ctx)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return d, db, ctx
+	return d, sinktest.Open(t, ctx, d), ctx
 }
 
 func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
 	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	sinktest.Exec(t, ctx, db, stmts...)
 }
 
 func TestFileSettings(t *testing.T) {

@@ -1,0 +1,26 @@
+// Package sinktest is the test harness the SQL follower dialects share
+// (sinks/mysql, sinks/postgres, sinks/sqlite). Only tests import it.
+//
+// It holds what every engine's tests do the same way, so that each
+// engine's test file states only what differs:
+//
+//   - [Context], [Database], [Open] and [Exec] set up a follower: a
+//     per-test database on a shared server (dropped when the test ends),
+//     the dialect's pool on it, and plain statements run on it.
+//   - [LockSessionKilled] is the lease scenario: the lock's session dies
+//     with a transaction in flight. An engine passes a [Lease]: how its
+//     lock session is killed and how it lists the rows.
+//   - [Applier], [Insert], [Col] and [Incompatible] drive a
+//     [sqlsink.Applier] the way the widening tests do.
+//   - [Cell], [C], [Arr], [With], [Read], [CreateCells], [Row] and
+//     [CheckCells] are the round trip of one row of every type: columns
+//     made by the dialect, values written through it, text read back.
+//
+// Servers are reached through internal/testenv only: the caller gets its
+// DSN from testenv (which skips without WALSHIP_INTEGRATION and fails in
+// CI when a server is missing) and passes it in. Failures are reported
+// on the *testing.T the caller passes; nothing here logs.
+//
+// The package must not import a dialect package: their in-package tests
+// import it.
+package sinktest
