@@ -3,36 +3,23 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 	"github.com/walship/walship/sinks/sqltext"
 )
 
-// cell is one column of a round-trip table: how the source describes it,
-// the value it sent, and the follower's text of the stored value, read
-// with read (a format of the quoted column; plain column when empty).
-type cell struct {
-	col  ordering.Column
-	val  ordering.Value
-	want string
-	read string
-}
+type cell = sinktest.Cell
 
-func c(typ string, k ordering.Kind, v ordering.Value, want string) cell {
-	return cell{col: ordering.Column{Type: typ, Kind: k, Precision: -1, Scale: -1}, val: v, want: want}
-}
-
-func arr(typ string, elem ordering.Kind, v ordering.Value, want string) cell {
-	return cell{col: ordering.Column{Type: typ, Kind: ordering.KindArray, Elem: elem, Precision: -1, Scale: -1}, val: v, want: want}
-}
-
-func with(x cell, f func(*ordering.Column)) cell { f(&x.col); return x }
-func read(x cell, expr string) cell              { x.read = expr; return x }
+var (
+	c    = sinktest.C
+	arr  = sinktest.Arr
+	with = sinktest.With
+	read = sinktest.Read
+)
 
 var pgCells = []cell{
 	c("smallint", ordering.KindInt, ordering.Int(-32768), "-32768"),
@@ -119,41 +106,8 @@ var myCells = []cell{
 // with a plain INSERT (row 1) and two Upserts (rows 2 and 3: NULLs then
 // values, and values then NULLs), and compares what the follower stored.
 func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src string, cells []cell) {
-	n := sqlsink.Name{Table: "types_" + src}
-	key := ordering.Column{Name: "id", Type: "bigint", Kind: ordering.KindInt}
-	cols := []ordering.Column{key}
-	for i, x := range cells {
-		x.col.Name = fmt.Sprintf("c%02d", i)
-		cols = append(cols, x.col)
-	}
-	defs := make([]sqlsink.ColumnDef, len(cols))
-	names := make([]string, len(cols))
-	for i, col := range cols {
-		typ, err := d.ColumnType(col, src)
-		if err != nil {
-			t.Fatalf("ColumnType(%s %q): %v", col.Name, col.Type, err)
-		}
-		defs[i], names[i] = sqlsink.ColumnDef{Name: col.Name, Type: typ, NotNull: i == 0}, col.Name
-	}
-	exec(t, ctx, db, d.CreateTable(n, defs, []string{"id"})...)
-
-	row := func(id int64, null bool) []any {
-		args := []any{id}
-		for i, x := range cells {
-			v := x.val
-			if null {
-				v = ordering.Null()
-			}
-			p, err := d.Param(cols[i+1], v)
-			if err != nil {
-				t.Fatalf("Param(%s %q, %v): %v", cols[i+1].Name, cols[i+1].Type, v, err)
-			}
-			args = append(args, p)
-		}
-		return args
-	}
-	insert := "INSERT INTO " + d.QuoteName(n) + " (" + d.identList(names) + ") VALUES (" +
-		strings.TrimSuffix(strings.Repeat(d.Placeholder(0)+", ", len(cols)), ", ") + ")"
+	ct := sinktest.CreateCells(t, ctx, d, db, sqlsink.Name{Table: "types_" + src},
+		ordering.Column{Name: "id", Type: "bigint", Kind: ordering.KindInt}, src, cells)
 	// One session, so that @@warning_count is that of the statement before:
 	// strict mode turns truncation into errors, but rounding is only a note.
 	conn, err := db.Conn(ctx)
@@ -171,51 +125,11 @@ func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src st
 			t.Errorf("%.40s… left %d warnings (%v)", stmt, warnings, err)
 		}
 	}
-	write(insert, row(1, false))
-	upsert := d.Upsert(n, names, []string{"id"}, 2)
-	write(upsert, append(row(2, true), row(3, false)...))
-	write(upsert, append(row(2, false), row(3, true)...))
-
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	have, ok, err := d.Columns(ctx, tx, n)
-	if err != nil || !ok || len(have) != len(defs) {
-		t.Fatalf("Columns = %d columns, %v, %v", len(have), ok, err)
-	}
-	for i, h := range have {
-		if !d.TypeCompatible(h.Type, defs[i].Type) {
-			t.Errorf("%s: TypeCompatible(%q, %q) = false for the column CreateTable made", h.Name, h.Type, defs[i].Type)
-		}
-	}
-	exprs := make([]string, len(cells))
-	for i, x := range cells {
-		exprs[i] = d.QuoteIdent(cols[i+1].Name)
-		if x.read != "" {
-			exprs[i] = fmt.Sprintf(x.read, exprs[i])
-		}
-	}
-	for id, null := range map[int64]bool{1: false, 2: false, 3: true} {
-		got := make([]sql.NullString, len(cells))
-		dest := make([]any, len(cells))
-		for i := range got {
-			dest[i] = &got[i]
-		}
-		q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + d.QuoteName(n) + " WHERE id = ?"
-		if err := tx.QueryRowContext(ctx, q, id).Scan(dest...); err != nil {
-			t.Fatalf("read row %d: %v", id, err)
-		}
-		for i, x := range cells {
-			switch {
-			case null && got[i].Valid && x.read == "":
-				t.Errorf("row %d %s (%s): got %q, want NULL", id, cols[i+1].Name, x.col.Type, got[i].String)
-			case !null && (!got[i].Valid || got[i].String != x.want):
-				t.Errorf("row %d %s (%s as %s): got %q (valid %v), want %q", id, cols[i+1].Name, x.col.Type, defs[i+1].Type, got[i].String, got[i].Valid, x.want)
-			}
-		}
-	}
+	write(ct.Insert(d), ct.Row(t, d, int64(1), false))
+	upsert := d.Upsert(ct.Name, ct.Names, []string{"id"}, 2)
+	write(upsert, append(ct.Row(t, d, int64(2), true), ct.Row(t, d, int64(3), false)...))
+	write(upsert, append(ct.Row(t, d, int64(2), false), ct.Row(t, d, int64(3), true)...))
+	ct.Check(t, ctx, d, db, map[int64]bool{1: false, 2: false, 3: true}, nil, nil)
 }
 
 func TestIntegrationRoundTripFromPostgres(t *testing.T) {

@@ -5,32 +5,21 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 	"github.com/walship/walship/sinks/sqltext"
 )
 
-// cell is one column of a round-trip table: how the source describes it,
-// the value it sent, and the follower's text of the stored value (its
-// output function: for a PostgreSQL source, the text the source had).
-type cell struct {
-	col  ordering.Column
-	val  ordering.Value
-	want string
-}
+type cell = sinktest.Cell
 
-func c(typ string, k ordering.Kind, v ordering.Value, want string) cell {
-	return cell{ordering.Column{Type: typ, Kind: k, Precision: -1, Scale: -1}, v, want}
-}
-
-func arr(typ string, elem ordering.Kind, v ordering.Value, want string) cell {
-	return cell{ordering.Column{Type: typ, Kind: ordering.KindArray, Elem: elem, Precision: -1, Scale: -1}, v, want}
-}
-
-func with(x cell, f func(*ordering.Column)) cell { f(&x.col); return x }
+var (
+	c    = sinktest.C
+	arr  = sinktest.Arr
+	with = sinktest.With
+)
 
 // pgCells are columns as the PostgreSQL source describes them, with values
 // as it decodes them; want is the source's own output text.
@@ -144,53 +133,18 @@ var myCells = []cell{
 // with a plain INSERT (row 1) and two Upserts (rows 2 and 3: NULLs then
 // values, and values then NULLs), then the same through BulkLoad's COPY
 // (row 4 inserted, rows 5 and 6 upserted twice), and compares what the
-// follower stored.
+// follower stored, as text (concat) of the key's text.
 func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src string, cells []cell) {
-	n := sqlsink.Name{Schema: "rt_" + src, Table: "types"}
 	key := ordering.Column{Name: "id", Type: "bigint", Kind: ordering.KindInt}
 	if src == "mysql" {
 		key.Type = "bigint(20)"
 	}
-	cols := []ordering.Column{key}
-	for i, x := range cells {
-		x.col.Name = fmt.Sprintf("c%02d", i)
-		cols = append(cols, x.col)
-	}
-	defs := make([]sqlsink.ColumnDef, len(cols))
-	names := make([]string, len(cols))
-	for i, col := range cols {
-		typ, err := d.ColumnType(col, src)
-		if err != nil {
-			t.Fatalf("ColumnType(%s %q): %v", col.Name, col.Type, err)
-		}
-		defs[i], names[i] = sqlsink.ColumnDef{Name: col.Name, Type: typ, NotNull: i == 0}, col.Name
-	}
-	exec(t, ctx, db, d.CreateTable(n, defs, []string{"id"})...)
-
-	row := func(id int64, null bool) []any {
-		args := []any{fmt.Sprint(id)}
-		for i, x := range cells {
-			v := x.val
-			if null {
-				v = ordering.Null()
-			}
-			p, err := d.Param(cols[i+1], v)
-			if err != nil {
-				t.Fatalf("Param(%s %q, %v): %v", cols[i+1].Name, cols[i+1].Type, v, err)
-			}
-			args = append(args, p)
-		}
-		return args
-	}
-	ph := make([]string, len(cols))
-	for i := range ph {
-		ph[i] = d.Placeholder(i)
-	}
-	insert := "INSERT INTO " + d.QuoteName(n) + " (" + d.identList(names) + ") VALUES (" + strings.Join(ph, ", ") + ")"
-	if _, err := db.ExecContext(ctx, insert, row(1, false)...); err != nil {
+	ct := sinktest.CreateCells(t, ctx, d, db, sqlsink.Name{Schema: "rt_" + src, Table: "types"}, key, src, cells)
+	row := func(id int64, null bool) []any { return ct.Row(t, d, fmt.Sprint(id), null) }
+	if _, err := db.ExecContext(ctx, ct.Insert(d), row(1, false)...); err != nil {
 		t.Fatalf("INSERT: %v", err)
 	}
-	upsert := d.Upsert(n, names, []string{"id"}, 2)
+	upsert := d.Upsert(ct.Name, ct.Names, []string{"id"}, 2)
 	for _, args := range [][]any{append(row(2, true), row(3, false)...), append(row(2, false), row(3, true)...)} {
 		if _, err := db.ExecContext(ctx, upsert, args...); err != nil {
 			t.Fatalf("Upsert: %v", err)
@@ -207,7 +161,7 @@ func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src st
 			t.Fatal(err)
 		}
 		defer tx.Rollback()
-		if err := d.BulkLoad(ctx, conn, n, names, key, rows); err != nil {
+		if err := d.BulkLoad(ctx, conn, ct.Name, ct.Names, key, rows); err != nil {
 			t.Fatalf("BulkLoad(key %v): %v", key, err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -217,45 +171,11 @@ func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src st
 	bulk(nil, row(4, false))
 	bulk([]string{"id"}, row(5, true), row(6, false))
 	bulk([]string{"id"}, row(5, false), row(6, true))
-
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	have, ok, err := d.Columns(ctx, tx, n)
-	if err != nil || !ok || len(have) != len(defs) {
-		t.Fatalf("Columns = %d columns, %v, %v", len(have), ok, err)
-	}
-	for i, h := range have {
-		if !d.TypeCompatible(h.Type, defs[i].Type) {
-			t.Errorf("%s: TypeCompatible(%q, %q) = false for the column CreateTable made", h.Name, h.Type, defs[i].Type)
-		}
-	}
-	exprs := make([]string, len(cells))
-	for i := range cells {
-		q := d.QuoteIdent(cols[i+1].Name)
-		exprs[i] = "CASE WHEN " + q + " IS NULL THEN NULL ELSE concat(" + q + ") END"
-	}
-	for id, null := range map[int64]bool{1: false, 2: false, 3: true, 4: false, 5: false, 6: true} {
-		got := make([]sql.NullString, len(cells))
-		dest := make([]any, len(cells))
-		for i := range got {
-			dest[i] = &got[i]
-		}
-		q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + d.QuoteName(n) + " WHERE id = $1"
-		if err := tx.QueryRowContext(ctx, q, fmt.Sprint(id)).Scan(dest...); err != nil {
-			t.Fatalf("read row %d: %v", id, err)
-		}
-		for i, x := range cells {
-			switch {
-			case null && got[i].Valid:
-				t.Errorf("row %d %s (%s): got %q, want NULL", id, cols[i+1].Name, x.col.Type, got[i].String)
-			case !null && (!got[i].Valid || got[i].String != x.want):
-				t.Errorf("row %d %s (%s as %s): got %q (valid %v), want %q", id, cols[i+1].Name, x.col.Type, defs[i+1].Type, got[i].String, got[i].Valid, x.want)
-			}
-		}
-	}
+	ct.Check(t, ctx, d, db, map[int64]bool{1: false, 2: false, 3: true, 4: false, 5: false, 6: true},
+		func(q string, _ sinktest.Cell) string {
+			return "CASE WHEN " + q + " IS NULL THEN NULL ELSE concat(" + q + ") END"
+		},
+		func(id int64) any { return fmt.Sprint(id) })
 }
 
 func TestIntegrationRoundTripFromPostgres(t *testing.T) {
