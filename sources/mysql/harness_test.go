@@ -3,9 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -18,8 +16,8 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/envelope"
-	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/sources"
+	"github.com/walship/walship/sources/sourcetest"
 )
 
 var harnessSeq atomic.Int64
@@ -35,8 +33,7 @@ type harness struct {
 	stateDir string
 	store    *offsets.Store
 	src      *Source
-	cancel   context.CancelFunc
-	done     chan error
+	run      sourcetest.Runner
 }
 
 func newHarness(t *testing.T, schema ...string) *harness {
@@ -81,48 +78,21 @@ func (h *harness) config() Config {
 		Flavor: "mariadb", Tables: []string{h.name + ".*"}, Snapshot: "initial", StateDir: h.stateDir, Heartbeat: time.Second}
 }
 
-func (h *harness) srcLog() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func (h *harness) srcLog() *slog.Logger { return sourcetest.Logger() }
 
 // logFor makes the source's Logs: publishers to the harness's topics.
 func (h *harness) logFor(cfg Config) func() (sources.Log, error) {
-	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "mariadb", Logical: h.name}, envelope.Options{})
-	return func() (sources.Log, error) {
-		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
-	}
+	return sourcetest.Publisher(h.broker, h.name,
+		envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "mariadb", Logical: h.name}, envelope.Options{}))
 }
 
+// start runs the source until stop, restarting it after errors.
 func (h *harness) start(cfg Config) {
 	h.src = New(cfg, h.logFor(cfg), h.store, h.srcLog())
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() {
-		for {
-			err := h.src.Run(ctx, func() {})
-			if ctx.Err() != nil {
-				h.done <- err
-				return
-			}
-			h.t.Logf("source run ended: %v", err)
-			time.Sleep(300 * time.Millisecond)
-		}
-	}()
+	h.run.Start(h.t, h.src.Run, 300*time.Millisecond)
 }
 
-func (h *harness) stop() {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	if err := <-h.done; err != nil {
-		h.t.Errorf("source stopped with %v", err)
-	}
-	h.cancel = nil
-}
+func (h *harness) stop() { h.run.Stop(h.t) }
 
 func (h *harness) exec(q string, args ...any) {
 	h.t.Helper()
@@ -133,13 +103,8 @@ func (h *harness) exec(q string, args ...any) {
 
 func waitStreaming(t *testing.T, h *harness) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for h.src.Status().State != sources.StateStreaming {
-		if time.Now().After(deadline) {
-			t.Fatalf("source not streaming: %+v", h.src.Status())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	sourcetest.Until(t, 60*time.Second, 10*time.Millisecond, func() bool { return h.src.Status().State == sources.StateStreaming },
+		func() string { return fmt.Sprintf("source not streaming: %+v", h.src.Status()) })
 }
 
 // caughtUp waits until the checkpoint holds the server's GTID position.
@@ -153,77 +118,24 @@ func (h *harness) caughtUp() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		cp, err := h.store.Load(context.Background(), "my")
-		if err == nil && cp.Position.GTIDs.Contains(target) {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("checkpoint %v never reached %s; status %+v", cp.Position, pos, h.src.Status())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var cp offsets.Checkpoint
+	sourcetest.Until(h.t, 60*time.Second, 20*time.Millisecond, func() bool {
+		cp, err = h.store.Load(context.Background(), "my")
+		return err == nil && cp.Position.GTIDs.Contains(target)
+	}, func() string {
+		return fmt.Sprintf("checkpoint %v never reached %s; status %+v", cp.Position, pos, h.src.Status())
+	})
 }
 
-func (h *harness) read() *logread.Log {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	l, err := logread.Read(ctx, h.broker, h.name)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return l
-}
+func (h *harness) read() *logread.Log { h.t.Helper(); return sourcetest.Read(h.t, h.broker, h.name) }
 
-type state map[string]map[string][]ordering.Value
+type state = sourcetest.State
+
+var rowKey = sourcetest.RowKey
 
 // fold applies the log like a sink (each transaction once, by Seq).
 func fold(t *testing.T, l *logread.Log) state {
-	st := state{}
-	var applied offsets.Seq
-	for _, txn := range l.Txns {
-		if !applied.Less(txn.End.Seq) {
-			continue
-		}
-		applied = txn.End.Seq
-		for _, e := range txn.Events {
-			ch := e.Change
-			rows := st[ch.Table.Name]
-			if rows == nil {
-				rows = map[string][]ordering.Value{}
-				st[ch.Table.Name] = rows
-			}
-			switch ch.Op {
-			case ordering.OpTruncate:
-				clear(rows)
-			case ordering.OpDelete:
-				delete(rows, rowKey(ch.Table, ch.Before))
-			default:
-				if ch.Before != nil {
-					delete(rows, rowKey(ch.Table, ch.Before))
-				}
-				rows[rowKey(ch.Table, ch.After)] = ch.After
-			}
-		}
-	}
-	return st
-}
-
-func rowKey(t *ordering.Table, row []ordering.Value) string {
-	var parts []string
-	if len(t.PrimaryKey) == 0 {
-		for _, v := range row {
-			parts = append(parts, v.String())
-		}
-	} else {
-		for _, k := range t.PrimaryKey {
-			parts = append(parts, row[t.ColumnIndex(k)].String())
-		}
-	}
-	b, _ := json.Marshal(parts)
-	return string(b)
+	return sourcetest.Fold(t, l, func(t *ordering.Table) string { return t.Name })
 }
 
 // sourceState reads the live tables through the snapshot's decoders.
@@ -263,42 +175,4 @@ func (h *harness) sourceState(tables ...string) state {
 	return st
 }
 
-func converged(t *testing.T, got, want state) {
-	t.Helper()
-	for table, rows := range want {
-		g := got[table]
-		missing, extra, diff := 0, 0, 0
-		for k, row := range rows {
-			gr, ok := g[k]
-			switch {
-			case !ok:
-				missing++
-			case !rowsEqual(gr, row):
-				diff++
-				if diff <= 3 {
-					t.Errorf("%s %s differs: %v vs %v", table, k, gr, row)
-				}
-			}
-		}
-		for k := range g {
-			if _, ok := rows[k]; !ok {
-				extra++
-			}
-		}
-		if missing+extra+diff > 0 {
-			t.Errorf("%s: %d missing, %d extra, %d different (of %d)", table, missing, extra, diff, len(rows))
-		}
-	}
-}
-
-func rowsEqual(a, b []ordering.Value) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			return false
-		}
-	}
-	return true
-}
+func converged(t *testing.T, got, want state) { t.Helper(); sourcetest.Converged(t, got, want, true) }

@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/walship/walship/sources"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -20,7 +17,8 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/envelope"
-	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/sources/sourcetest"
 )
 
 var harnessSeq atomic.Int64
@@ -36,8 +34,7 @@ type harness struct {
 	stateDir string
 	store    *offsets.Store
 	src      *Source
-	cancel   context.CancelFunc
-	done     chan error
+	run      sourcetest.Runner
 	stopRun  func() // stops the newest runUntilError and waits for it
 }
 
@@ -98,36 +95,17 @@ func (h *harness) config() Config {
 // supervisor would; errors are reported to the test as logs.
 func (h *harness) start(cfg Config) {
 	h.t.Helper()
-	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{})
-	newLog := func() (sources.Log, error) {
-		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
-	}
-	h.src = New(cfg, newLog, h.store, h.srcLog())
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() {
-		for {
-			err := h.src.Run(ctx, func() {})
-			if ctx.Err() != nil {
-				h.done <- err
-				return
-			}
-			h.t.Logf("source run ended: %v", err)
-			time.Sleep(200 * time.Millisecond)
-		}
-	}()
+	h.src = New(cfg, h.logFor(cfg), h.store, h.srcLog())
+	h.run.Start(h.t, h.src.Run, 200*time.Millisecond)
 }
 
-func (h *harness) stop() {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	if err := <-h.done; err != nil {
-		h.t.Errorf("source stopped with %v", err)
-	}
-	h.cancel = nil
+// logFor makes the source's Logs: publishers to the harness's topics.
+func (h *harness) logFor(cfg Config) func() (sources.Log, error) {
+	return sourcetest.Publisher(h.broker, h.name, envelope.NewEncoder(
+		envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{}))
 }
+
+func (h *harness) stop() { h.run.Stop(h.t) }
 
 func (h *harness) exec(sql string, args ...any) {
 	h.t.Helper()
@@ -143,94 +121,19 @@ func (h *harness) caughtUp() {
 	if err := h.admin.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()").Scan(&target); err != nil {
 		h.t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if h.src.Status().AckedBytes >= uint64(target) {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("source never acknowledged %s; status %+v", target, h.src.Status())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	sourcetest.Until(h.t, 60*time.Second, 20*time.Millisecond, func() bool { return h.src.Status().AckedBytes >= uint64(target) },
+		func() string { return fmt.Sprintf("source never acknowledged %s; status %+v", target, h.src.Status()) })
 }
 
-func (h *harness) read() *logread.Log {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	l, err := logread.Read(ctx, h.broker, h.name)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return l
-}
+func (h *harness) read() *logread.Log { h.t.Helper(); return sourcetest.Read(h.t, h.broker, h.name) }
 
-// state folds the log into table -> key -> row, applying each transaction
-// once (a re-sent one is skipped by Seq), like a sink would.
-type state map[string]map[string][]ordering.Value
+type state = sourcetest.State
 
+var rowKey = sourcetest.RowKey
+
+// fold applies the log like a sink, tables by qualified name.
 func fold(t *testing.T, l *logread.Log) state {
-	st := state{}
-	var applied offsets.Seq
-	for _, txn := range l.Txns {
-		if !applied.Less(txn.End.Seq) {
-			continue
-		}
-		applied = txn.End.Seq
-		for _, e := range txn.Events {
-			ch := e.Change
-			name := ch.Table.QualifiedName()
-			rows := st[name]
-			if rows == nil {
-				rows = map[string][]ordering.Value{}
-				st[name] = rows
-			}
-			switch ch.Op {
-			case ordering.OpTruncate:
-				clear(rows)
-			case ordering.OpDelete:
-				delete(rows, rowKey(ch.Table, ch.Before))
-			default:
-				// Unchanged columns keep the value of the row the update
-				// found: the before image's key when there is one.
-				k := rowKey(ch.Table, ch.After)
-				old := rows[k]
-				if ch.Before != nil {
-					bk := rowKey(ch.Table, ch.Before)
-					old = rows[bk]
-					delete(rows, bk)
-				}
-				row := append([]ordering.Value(nil), ch.After...)
-				for i, v := range row {
-					if v.IsUnchanged() {
-						if old == nil {
-							t.Fatalf("%s %s: unchanged column %s with no earlier value", name, k, ch.Table.Columns[i].Name)
-						}
-						row[i] = old[i]
-					}
-				}
-				rows[k] = row
-			}
-		}
-	}
-	return st
-}
-
-// rowKey is the primary key, or the whole row for keyless tables.
-func rowKey(t *ordering.Table, row []ordering.Value) string {
-	var parts []string
-	if len(t.PrimaryKey) == 0 {
-		for _, v := range row {
-			parts = append(parts, v.String())
-		}
-	} else {
-		for _, k := range t.PrimaryKey {
-			parts = append(parts, row[t.ColumnIndex(k)].String())
-		}
-	}
-	b, _ := json.Marshal(parts)
-	return string(b)
+	return sourcetest.Fold(t, l, (*ordering.Table).QualifiedName)
 }
 
 // sourceState reads the live tables through the same decoders.
@@ -280,49 +183,6 @@ func (h *harness) sourceState(tables ...string) state {
 }
 
 // converged compares the folded log with the source, table by table.
-func converged(t *testing.T, got, want state) {
-	t.Helper()
-	for table, rows := range want {
-		g := got[table]
-		missing, extra, diff := 0, 0, 0
-		for k, row := range rows {
-			gr, ok := g[k]
-			switch {
-			case !ok:
-				missing++
-			case !rowsEqual(gr, row):
-				diff++
-				if diff <= 3 {
-					t.Errorf("%s %s differs", table, k)
-				}
-			}
-		}
-		for k := range g {
-			if _, ok := rows[k]; !ok {
-				extra++
-			}
-		}
-		if missing+extra+diff > 0 {
-			t.Errorf("%s: %d missing, %d extra, %d different (of %d)", table, missing, extra, diff, len(rows))
-		}
-	}
-}
+func converged(t *testing.T, got, want state) { t.Helper(); sourcetest.Converged(t, got, want, false) }
 
-func rowsEqual(a, b []ordering.Value) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func (h *harness) srcLog() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+func (h *harness) srcLog() *slog.Logger { return sourcetest.Logger() }

@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/walship/walship/ordering"
-	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
-	"github.com/walship/walship/sources"
 	"github.com/walship/walship/supervise"
 )
 
@@ -197,11 +195,7 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 // ends its run (a supervisor would stop there on a permanent one) is sent
 // on the returned channel.
 func (h *harness) runUntilError(cfg Config) <-chan error {
-	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{})
-	newLog := func() (sources.Log, error) {
-		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
-	}
-	h.src = New(cfg, newLog, h.store, h.srcLog())
+	h.src = New(cfg, h.logFor(cfg), h.store, h.srcLog())
 	ctx, cancel := context.WithCancel(context.Background())
 	done, exited := make(chan error, 1), make(chan struct{})
 	go func() {
