@@ -25,79 +25,64 @@ var harnessSeq atomic.Int64
 // harness runs a Source against a fresh database on the real MariaDB
 // source and a fresh topic prefix on the real Kafka.
 type harness struct {
-	t        *testing.T
-	name     string
-	db       *sql.DB // root on the test database
-	addr     string
-	broker   string
-	stateDir string
-	store    *offsets.Store
-	src      *Source
-	run      sourcetest.Runner
+	*sourcetest.Harness
+	db   *sql.DB // root on the test database
+	addr string
+	src  *Source
 }
 
 func newHarness(t *testing.T, schema ...string) *harness {
 	t.Helper()
 	dsn := testenv.MySQLSource(t)
-	h := &harness{t: t, broker: testenv.Kafka(t), stateDir: t.TempDir(),
-		name: fmt.Sprintf("walship_my_%d_%d", os.Getpid(), harnessSeq.Add(1))}
+	h := &harness{Harness: sourcetest.NewHarness(t, fmt.Sprintf("walship_my_%d_%d", os.Getpid(), harnessSeq.Add(1)))}
 	h.addr = dsn[strings.Index(dsn, "(")+1 : strings.Index(dsn, ")")]
 	root, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := root.Exec("CREATE DATABASE " + h.name); err != nil {
+	if _, err := root.Exec("CREATE DATABASE " + h.Name); err != nil {
 		t.Fatal(err)
 	}
 	root.Close()
-	if h.db, err = sql.Open("mysql", dsn+h.name+"?multiStatements=true"); err != nil {
+	if h.db, err = sql.Open("mysql", dsn+h.Name+"?multiStatements=true"); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		h.Stop()
+		h.db.Exec("DROP DATABASE IF EXISTS " + h.Name)
+		h.db.Close()
+	})
 	for _, q := range schema {
 		if _, err := h.db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if h.store, err = offsets.OpenStore(h.stateDir); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.stop()
-		if h.broker != "" {
-			defer testenv.DropTopics(t, h.name+".")
-		}
-		h.db.Exec("DROP DATABASE IF EXISTS " + h.name)
-		h.db.Close()
-		h.store.Close()
-	})
 	return h
 }
 
 func (h *harness) config() Config {
 	return Config{Name: "my", Addr: h.addr, User: "root", ServerID: uint32(40000 + os.Getpid()%10000 + int(harnessSeq.Load())),
-		Flavor: "mariadb", Tables: []string{h.name + ".*"}, Snapshot: "initial", StateDir: h.stateDir, Heartbeat: time.Second}
+		Flavor: "mariadb", Tables: []string{h.Name + ".*"}, Snapshot: "initial", StateDir: h.StateDir, Heartbeat: time.Second}
 }
 
 func (h *harness) srcLog() *slog.Logger { return sourcetest.Logger() }
 
 // logFor makes the source's Logs: publishers to the harness's topics.
 func (h *harness) logFor(cfg Config) func() (sources.Log, error) {
-	return sourcetest.Publisher(h.broker, h.name,
-		envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "mariadb", Logical: h.name}, envelope.Options{}))
+	return sourcetest.Publisher(h.Broker, h.Name,
+		envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "mariadb", Logical: h.Name}, envelope.Options{}))
 }
 
 // start runs the source until stop, restarting it after errors.
 func (h *harness) start(cfg Config) {
-	h.src = New(cfg, h.logFor(cfg), h.store, h.srcLog())
-	h.run.Start(h.t, h.src.Run, 300*time.Millisecond)
+	h.src = New(cfg, h.logFor(cfg), h.Store, h.srcLog())
+	h.Run(h.src.Run, 300*time.Millisecond)
 }
 
-func (h *harness) stop() { h.run.Stop(h.t) }
-
 func (h *harness) exec(q string, args ...any) {
-	h.t.Helper()
+	h.T.Helper()
 	if _, err := h.db.Exec(q, args...); err != nil {
-		h.t.Fatalf("%s: %v", q, err)
+		h.T.Fatalf("%s: %v", q, err)
 	}
 }
 
@@ -109,25 +94,23 @@ func waitStreaming(t *testing.T, h *harness) {
 
 // caughtUp waits until the checkpoint holds the server's GTID position.
 func (h *harness) caughtUp() {
-	h.t.Helper()
+	h.T.Helper()
 	var pos string
 	if err := h.db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	target, err := offsets.ParseGTIDSet(offsets.FlavorMariaDB, pos)
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	var cp offsets.Checkpoint
-	sourcetest.Until(h.t, 60*time.Second, 20*time.Millisecond, func() bool {
-		cp, err = h.store.Load(context.Background(), "my")
+	sourcetest.Until(h.T, 60*time.Second, 20*time.Millisecond, func() bool {
+		cp, err = h.Store.Load(context.Background(), "my")
 		return err == nil && cp.Position.GTIDs.Contains(target)
 	}, func() string {
 		return fmt.Sprintf("checkpoint %v never reached %s; status %+v", cp.Position, pos, h.src.Status())
 	})
 }
-
-func (h *harness) read() *logread.Log { h.t.Helper(); return sourcetest.Read(h.t, h.broker, h.name) }
 
 type state = sourcetest.State
 
@@ -140,18 +123,18 @@ func fold(t *testing.T, l *logread.Log) state {
 
 // sourceState reads the live tables through the snapshot's decoders.
 func (h *harness) sourceState(tables ...string) state {
-	h.t.Helper()
+	h.T.Helper()
 	ctx := context.Background()
 	st := state{}
 	for _, name := range tables {
-		t, err := snapshotTableOf(ctx, h.db, h.name, name)
+		t, err := snapshotTableOf(ctx, h.db, h.Name, name)
 		if err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		cols := t.cols
 		rs, err := h.db.Query("SELECT " + t.selectList() + " FROM " + quoteIdent(name))
 		if err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		rows := map[string][]ordering.Value{}
 		raw := make([]sql.RawBytes, len(cols))
@@ -161,11 +144,11 @@ func (h *harness) sourceState(tables ...string) state {
 		}
 		for rs.Next() {
 			if err := rs.Scan(ptrs...); err != nil {
-				h.t.Fatal(err)
+				h.T.Fatal(err)
 			}
 			row, err := t.textRow(raw)
 			if err != nil {
-				h.t.Fatal(err)
+				h.T.Fatal(err)
 			}
 			rows[rowKey(t.table, row)] = row
 		}

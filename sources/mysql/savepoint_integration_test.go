@@ -97,7 +97,7 @@ func TestSavepointsInBinlogTxns(t *testing.T) {
 	// The source is still streaming.
 	h.exec("INSERT INTO c VALUES (100, 'x')")
 	h.caughtUp()
-	l := h.read()
+	l := h.Read()
 	sameShapes(t, txnShapes(l), []string{
 		"a c 1=x, b c 1=x",
 		"a c 2=x, b c 2=x, c c 3=x, a u 2=y",
@@ -130,10 +130,10 @@ func TestXAInBinlog(t *testing.T) {
 		`CREATE TABLE b (id int PRIMARY KEY, v varchar(10))`,
 		`CREATE TABLE u (id int PRIMARY KEY, v varchar(10))`)
 	cfg := h.config()
-	cfg.Tables = []string{h.name + ".a", h.name + ".b"}
+	cfg.Tables = []string{h.Name + ".a", h.Name + ".b"}
 	// XIDs are server-wide: each is named after the harness, and a branch
 	// a failed run leaves prepared is rolled back.
-	xid := func(n string) string { return "'" + h.name + "_" + n + "'" }
+	xid := func(n string) string { return "'" + h.Name + "_" + n + "'" }
 	t.Cleanup(func() { h.db.Exec("XA ROLLBACK " + xid("w4")) })
 	h.start(cfg)
 	waitStreaming(t, h)
@@ -142,19 +142,19 @@ func TestXAInBinlog(t *testing.T) {
 	h.exec(strings.NewReplacer("{x}", xid("w3")+", 'branch', 7").Replace("XA START {x}; INSERT INTO u VALUES (2, 'x'); XA END {x}; XA PREPARE {x}; XA ROLLBACK {x}"))
 	h.exec("INSERT INTO a VALUES (2, 'x')")
 	h.caughtUp()
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
-	h.stop()
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
+	h.Stop()
 
 	run := func() error {
 		t.Helper()
-		src := New(cfg, h.src.newLog, h.store, h.srcLog())
+		src := New(cfg, h.src.newLog, h.Store, h.srcLog())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return src.Run(ctx, func() {})
 	}
 	// Prepared on a connection of its own, closed after the prepare (the
 	// prepared branch outlives it), so the other statements can go on.
-	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.name+"?multiStatements=true")
+	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.Name+"?multiStatements=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,13 +166,13 @@ func TestXAInBinlog(t *testing.T) {
 	h.exec("XA COMMIT " + xid("w4"))
 	for i := 0; i < 2; i++ {
 		err := run()
-		if !errors.Is(err, ErrXA) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), "binlog ") || !strings.Contains(err.Error(), h.name+".a") {
+		if !errors.Is(err, ErrXA) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), "binlog ") || !strings.Contains(err.Error(), h.Name+".a") {
 			t.Fatalf("run %d: err = %v", i, err)
 		}
 		t.Logf("run %d: %v", i, err)
 	}
 	// Nothing of w4, and nothing after it.
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
 }
 
 // TestStatementInBinlogTxnStops: a statement-format change inside a
@@ -186,9 +186,9 @@ func TestStatementInBinlogTxnStops(t *testing.T) {
 	waitStreaming(t, h)
 	h.exec("INSERT INTO a VALUES (1, 'x')")
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	h.exec("SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO a VALUES (2, 'x'); UPDATE a SET v = 'y' WHERE id = 1; COMMIT; SET SESSION binlog_format = 'ROW'")
-	src := New(cfg, h.src.newLog, h.store, h.srcLog())
+	src := New(cfg, h.src.newLog, h.Store, h.srcLog())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
@@ -196,7 +196,7 @@ func TestStatementInBinlogTxnStops(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	t.Logf("error: %v", err)
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x"})
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x"})
 }
 
 // TestSnapshotWaitsForPreparedXA: an XA transaction prepared before the
@@ -207,9 +207,9 @@ func TestStatementInBinlogTxnStops(t *testing.T) {
 // follower gets its rows.
 func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE a (id int PRIMARY KEY, v varchar(10))`, `INSERT INTO a VALUES (1, 'x')`)
-	xid := "'" + h.name + "_p'"
+	xid := "'" + h.Name + "_p'"
 	t.Cleanup(func() { h.db.Exec("XA ROLLBACK " + xid) })
-	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.name+"?multiStatements=true")
+	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.Name+"?multiStatements=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 	}
 	xa.Close()
 	cfg := h.config()
-	src := New(cfg, h.logFor(cfg), h.store, h.srcLog())
+	src := New(cfg, h.logFor(cfg), h.Store, h.srcLog())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = src.Run(ctx, func() {})
@@ -230,7 +230,7 @@ func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 	h.start(cfg)
 	waitStreaming(t, h)
 	h.caughtUp()
-	converged(t, fold(t, h.read()), h.sourceState("a"))
+	converged(t, fold(t, h.Read()), h.sourceState("a"))
 }
 
 // TestUndefinedCharsetBytesStop (issue 28): a greek column holding bytes
@@ -244,22 +244,22 @@ func TestUndefinedCharsetBytesStop(t *testing.T) {
 	waitStreaming(t, h)
 	h.exec("INSERT INTO g VALUES (1, 'Αβ')")
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	h.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
-	src := New(cfg, h.src.newLog, h.store, h.srcLog())
+	src := New(cfg, h.src.newLog, h.Store, h.srcLog())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
 	if !errors.Is(err, ErrUndefinedBytes) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{h.name + ".g", "column v", "transaction "} {
+	for _, want := range []string{h.Name + ".g", "column v", "transaction "} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q: %v", want, err)
 		}
 	}
 	t.Logf("error: %v", err)
-	sameShapes(t, txnShapes(h.read()), []string{"g c 1=Αβ"})
+	sameShapes(t, txnShapes(h.Read()), []string{"g c 1=Αβ"})
 }
 
 // TestOtherDatabaseStatementsSkipped: a statement-format transaction of a
@@ -267,7 +267,7 @@ func TestUndefinedCharsetBytesStop(t *testing.T) {
 // does not stop the source; the captured changes after it arrive.
 func TestOtherDatabaseStatementsSkipped(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE a (id int PRIMARY KEY, v varchar(10))`)
-	other := h.name + "_other"
+	other := h.Name + "_other"
 	h.exec("CREATE DATABASE " + other)
 	t.Cleanup(func() { h.exec("DROP DATABASE IF EXISTS " + other) })
 	h.exec("CREATE TABLE " + other + ".t (id int PRIMARY KEY)")
@@ -275,11 +275,11 @@ func TestOtherDatabaseStatementsSkipped(t *testing.T) {
 	h.start(cfg)
 	waitStreaming(t, h)
 	h.exec("USE " + other + "; SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT; " +
-		"SET SESSION binlog_format = 'ROW'; USE " + h.name)
+		"SET SESSION binlog_format = 'ROW'; USE " + h.Name)
 	h.exec("INSERT INTO a VALUES (1, 'x')")
 	h.caughtUp()
-	h.stop()
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x"})
+	h.Stop()
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x"})
 }
 
 // TestUndefinedCharsetBytesInSnapshot (issue 28): the snapshot reads text in
@@ -294,9 +294,9 @@ func TestUndefinedCharsetBytesInSnapshot(t *testing.T) {
 	h.start(cfg)
 	waitStreaming(t, h)
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	var got []string
-	for _, txn := range h.read().Txns {
+	for _, txn := range h.Read().Txns {
 		for _, e := range txn.Events {
 			if e.Change.Table != nil && e.Change.Table.Name == "g" {
 				var vals []string
@@ -313,14 +313,14 @@ func TestUndefinedCharsetBytesInSnapshot(t *testing.T) {
 
 	bad := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek)`)
 	bad.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
-	src := New(bad.config(), bad.logFor(bad.config()), bad.store, bad.srcLog())
+	src := New(bad.config(), bad.logFor(bad.config()), bad.Store, bad.srcLog())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
 	if !errors.Is(err, ErrUndefinedBytes) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{bad.name + ".g", "column v"} {
+	for _, want := range []string{bad.Name + ".g", "column v"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q: %v", want, err)
 		}

@@ -21,27 +21,27 @@ import (
 // checkpointing what it published, leaves behind (Store.Save refuses to
 // go backwards). The source must be stopped.
 func (h *harness) forceCheckpoint(cp offsets.Checkpoint) {
-	h.t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+h.store.Path()+"?_busy_timeout=5000")
+	h.T.Helper()
+	db, err := sql.Open("sqlite3", "file:"+h.Store.Path()+"?_busy_timeout=5000")
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	defer db.Close()
 	pos, err := cp.Position.MarshalText()
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	if _, err := db.Exec(`UPDATE checkpoints SET position = ?, seq = ?, snapshot_done = ?, seq_scheme = ?, clean = ? WHERE source = 'my'`,
 		string(pos), cp.Seq.String(), cp.SnapshotDone, cp.SeqScheme, cp.Clean); err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 }
 
 func (h *harness) checkpoint() offsets.Checkpoint {
-	h.t.Helper()
-	cp, err := h.store.Load(context.Background(), "my")
+	h.T.Helper()
+	cp, err := h.Store.Load(context.Background(), "my")
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return cp
 }
@@ -118,7 +118,7 @@ func TestGTIDSeqFresh(t *testing.T) {
 		h.exec("UPDATE t SET v = v + 1 WHERE id <= ?", i)
 	}
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	if cp := h.checkpoint(); !cp.Clean || cp.SeqScheme != "gtid:0" {
 		t.Errorf("checkpoint after a graceful stop: %+v", cp)
 	}
@@ -131,7 +131,7 @@ func TestGTIDSeqFresh(t *testing.T) {
 	if cp := h.checkpoint(); cp.Clean || cp.SeqScheme != "gtid:0" {
 		t.Errorf("checkpoint while running: %+v", cp)
 	}
-	l := h.read()
+	l := h.Read()
 	resent := 0
 	var prev offsets.Seq
 	seen := map[string]bool{}
@@ -187,12 +187,12 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
+	if err := h.Store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
 		t.Fatal(err)
 	}
 	phase := map[string]string{} // GTID → the run that first sent it
 	note := func(run string) {
-		for _, txn := range h.read().Txns {
+		for _, txn := range h.Read().Txns {
 			if _, ok := phase[txn.End.Pos.GTID]; !ok {
 				phase[txn.End.Pos.GTID] = run
 			}
@@ -212,7 +212,7 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	h.exec("UPDATE t SET v = 1 WHERE id = 1")
 	h.exec("UPDATE t SET v = 1 WHERE id = 2")
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	note("A")
 	// Killed after publishing the updates, before checkpointing them.
 	h.forceCheckpoint(midA)
@@ -223,7 +223,7 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	waitStreaming(t, h)
 	h.exec("INSERT INTO t VALUES (4, 0)")
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	note("B")
 	cpB := h.checkpoint()
 	if cpB.SeqScheme != "" || cpB.Seq.FromGTID() || !cpB.Clean {
@@ -242,7 +242,7 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	h.exec("UPDATE t SET v = 2 WHERE id = 5")
 	h.exec("DELETE FROM t WHERE id = 3")
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	note("C")
 	h.forceCheckpoint(midC) // killed again, now under the GTID sequence
 
@@ -251,10 +251,10 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	waitStreaming(t, h)
 	h.exec("INSERT INTO t VALUES (6, 0)")
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	note("D")
 
-	l := h.read()
+	l := h.Read()
 	applied := appliedOnce(t, l)
 	count := map[string]int{}
 	for _, txn := range l.Txns {
@@ -317,7 +317,7 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := old.store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
+	if err := old.Store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -327,12 +327,12 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 		h.exec("INSERT INTO t VALUES (?, 0)", i)
 	}
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	old.start(oldCfg)
 	waitStreaming(t, old)
 	old.exec("INSERT INTO t VALUES (1, 0)")
 	old.caughtUp()
-	old.stop()
+	old.Stop()
 	oldCP := old.checkpoint()
 	if oldCP.SeqScheme != "" || oldCP.Seq.FromGTID() {
 		t.Fatalf("old-scheme source: %+v", oldCP)
@@ -343,7 +343,7 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	h.start(cfg)
 	waitStreaming(t, h)
 	h.caughtUp()
-	h.stop()
+	h.Stop()
 	before := h.checkpoint()
 	if before.SeqScheme != "gtid:0" || !before.Seq.FromGTID() {
 		t.Fatalf("checkpoint %+v", before)
@@ -370,8 +370,8 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	h.exec("INSERT INTO t VALUES (4, 0)")
 	h.exec("UPDATE t SET v = 1")
 	h.caughtUp()
-	h.stop()
-	l := h.read()
+	h.Stop()
+	l := h.Read()
 	after := 0
 	for _, txn := range l.Txns {
 		if txn.End.Snapshot || txn.End.Pos.Binlog.File != file {
@@ -397,7 +397,7 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	// The source on the binlog sequence stops at its first transaction
 	// after the reset instead of dropping it (as it did before).
 	old.exec("INSERT INTO t VALUES (2, 0)")
-	src := New(oldCfg, old.logFor(oldCfg), old.store, old.srcLog())
+	src := New(oldCfg, old.logFor(oldCfg), old.Store, old.srcLog())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = src.Run(ctx, func() {})

@@ -76,17 +76,17 @@ func dec(rows map[string]int, k string) {
 
 // sourceCounts reads the live tables through the snapshot's decoders.
 func (h *harness) sourceCounts(tables ...string) counts {
-	h.t.Helper()
+	h.T.Helper()
 	ctx := context.Background()
 	st := counts{}
 	for _, name := range tables {
-		t, err := snapshotTableOf(ctx, h.db, h.name, name)
+		t, err := snapshotTableOf(ctx, h.db, h.Name, name)
 		if err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		rs, err := h.db.Query("SELECT " + t.selectList() + " FROM " + quoteIdent(name))
 		if err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		rows := map[string]int{}
 		raw := make([]sql.RawBytes, len(t.cols))
@@ -96,11 +96,11 @@ func (h *harness) sourceCounts(tables ...string) counts {
 		}
 		for rs.Next() {
 			if err := rs.Scan(ptrs...); err != nil {
-				h.t.Fatal(err)
+				h.T.Fatal(err)
 			}
 			row, err := t.textRow(raw)
 			if err != nil {
-				h.t.Fatal(err)
+				h.T.Fatal(err)
 			}
 			rows[rowKey(t.table, row)]++
 		}
@@ -145,11 +145,11 @@ func stopMidSnapshot(t *testing.T, h *harness, cfg Config, rows int64) offsets.C
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	h.stop()
+	h.Stop()
 	if h.src.Status().State == "streaming" {
 		t.Skip("the snapshot finished before the stop; nothing to redo")
 	}
-	cp, err := h.store.Load(context.Background(), "my")
+	cp, err := h.Store.Load(context.Background(), "my")
 	if err != nil {
 		t.Fatalf("no checkpoint after a stop mid-snapshot: %v", err)
 	}
@@ -227,7 +227,7 @@ func TestSnapshotRedoneAfterStopMidway(t *testing.T) {
 	h.exec("INSERT INTO parent VALUES (100)")
 	h.exec("INSERT INTO child VALUES (100, 100)")
 	h.caughtUp()
-	l := h.read()
+	l := h.Read()
 	countsEqual(t, foldCounts(l), h.sourceCounts(redoTables...))
 	redoChunks(t, l)
 	seen := map[offsets.Seq]bool{}
@@ -259,7 +259,7 @@ func TestSnapshotRedoneAtSamePosition(t *testing.T) {
 	h.start(cfg)
 	waitStreaming(t, h)
 	h.caughtUp()
-	l := h.read()
+	l := h.Read()
 	redo := redoChunks(t, l)
 	if redo.Pos == second.Seq.Pos && redo.Sub < second.Seq.Sub+chunkGeneration {
 		t.Errorf("redo at the second attempt's position starts at %s, inside its generation", redo)

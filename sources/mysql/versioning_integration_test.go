@@ -97,7 +97,7 @@ func TestSystemVersionedTables(t *testing.T) {
 		t.Fatal("no history rows at the source: the test tests nothing")
 	}
 	h.caughtUp()
-	l := h.read()
+	l := h.Read()
 
 	sameShapes(t, svChanges(l, true), []string{"sv r - → 1,1; sv r - → 2,20", "sx r - → 2,bb"})
 	sameShapes(t, svChanges(l, false), []string{
@@ -147,10 +147,10 @@ func TestSystemVersionedTrxPreciseRefused(t *testing.T) {
 	run := func(cfg Config) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return New(cfg, h.logFor(cfg), h.store, h.srcLog()).Run(ctx, func() {})
+		return New(cfg, h.logFor(cfg), h.Store, h.srcLog()).Run(ctx, func() {})
 	}
 	err := run(cfg)
-	if !errors.Is(err, ErrTrxPrecise) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), h.name+".st") {
+	if !errors.Is(err, ErrTrxPrecise) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), h.Name+".st") {
 		t.Fatalf("snapshot: err = %v", err)
 	}
 	t.Logf("snapshot: %v", err)
@@ -158,7 +158,7 @@ func TestSystemVersionedTrxPreciseRefused(t *testing.T) {
 	cfg.Snapshot = "never"
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.stop()
+	h.Stop()
 	h.exec("UPDATE st SET v = 2 WHERE id = 1")
 	err = run(cfg)
 	if !errors.Is(err, ErrStatement) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), "transaction-precise") {
@@ -187,7 +187,7 @@ func TestSystemVersioningAddedAndDropped(t *testing.T) {
 	h.exec("ALTER TABLE p DROP SYSTEM VERSIONING")
 	h.exec("UPDATE p SET v = 30 WHERE id = 3")
 	h.caughtUp()
-	l := h.read()
+	l := h.Read()
 	var got []string
 	for _, txn := range l.Txns {
 		if txn.End.Snapshot {

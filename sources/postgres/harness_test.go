@@ -26,106 +26,90 @@ var harnessSeq atomic.Int64
 // harness runs a Source against a fresh database on the real PostgreSQL
 // source server and a fresh topic prefix on the real Kafka.
 type harness struct {
-	t        *testing.T
-	name     string // database, slot, publication and topic prefix
-	dsn      string
-	admin    *pgx.Conn // on the test database
-	broker   string
-	stateDir string
-	store    *offsets.Store
-	src      *Source
-	run      sourcetest.Runner
-	stopRun  func() // stops the newest runUntilError and waits for it
+	*sourcetest.Harness // Name: database, slot, publication and topic prefix
+	dsn                 string
+	admin               *pgx.Conn // on the test database
+	src                 *Source
+	stopRun             func() // stops the newest runUntilError and waits for it
 }
 
 func newHarness(t *testing.T, schema string) *harness {
 	t.Helper()
 	base := testenv.PGSource(t)
-	broker := testenv.Kafka(t)
 	ctx := context.Background()
-	h := &harness{t: t, broker: broker, stateDir: t.TempDir(),
-		name: fmt.Sprintf("walship_it_%d_%d", os.Getpid(), harnessSeq.Add(1))}
+	h := &harness{Harness: sourcetest.NewHarness(t, fmt.Sprintf("walship_it_%d_%d", os.Getpid(), harnessSeq.Add(1)))}
 	root, err := pgx.Connect(ctx, base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := root.Exec(ctx, "CREATE DATABASE "+h.name); err != nil {
+	if _, err := root.Exec(ctx, "CREATE DATABASE "+h.Name); err != nil {
 		t.Fatal(err)
 	}
 	root.Close(ctx)
-	h.dsn = strings.Replace(base, "/postgres?", "/"+h.name+"?", 1)
+	h.dsn = strings.Replace(base, "/postgres?", "/"+h.Name+"?", 1)
 	if h.admin, err = pgx.Connect(ctx, h.dsn); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.cleanup)
 	if schema != "" {
 		if _, err := h.admin.Exec(ctx, schema); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if h.store, err = offsets.OpenStore(h.stateDir); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.cleanup)
 	return h
 }
 
+// cleanup stops the source and drops the slot and the database; the
+// embedded Harness then closes the store and drops the topics.
 func (h *harness) cleanup() {
-	h.stop()
-	if h.broker != "" {
-		defer testenv.DropTopics(h.t, h.name+".")
-	}
+	h.Stop()
 	ctx := context.Background()
 	h.admin.Close(ctx)
-	h.store.Close()
-	root, err := pgx.Connect(ctx, testenv.PGSource(h.t))
+	root, err := pgx.Connect(ctx, testenv.PGSource(h.T))
 	if err != nil {
 		return
 	}
 	defer root.Close(ctx)
-	root.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", h.name)
-	root.Exec(ctx, "DROP DATABASE IF EXISTS "+h.name+" WITH (FORCE)")
+	root.Exec(ctx, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", h.Name)
+	root.Exec(ctx, "DROP DATABASE IF EXISTS "+h.Name+" WITH (FORCE)")
 }
 
 func (h *harness) config() Config {
-	return Config{Name: "pg", DSN: h.dsn, Slot: h.name, Publication: h.name, Tables: []string{"public.*"},
-		Snapshot: "initial", StateDir: h.stateDir, HeartbeatInterval: 100 * time.Millisecond, StatusInterval: 100 * time.Millisecond}
+	return Config{Name: "pg", DSN: h.dsn, Slot: h.Name, Publication: h.Name, Tables: []string{"public.*"},
+		Snapshot: "initial", StateDir: h.StateDir, HeartbeatInterval: 100 * time.Millisecond, StatusInterval: 100 * time.Millisecond}
 }
 
 // start runs the source until stop, restarting it after errors like the
 // supervisor would; errors are reported to the test as logs.
 func (h *harness) start(cfg Config) {
-	h.t.Helper()
-	h.src = New(cfg, h.logFor(cfg), h.store, h.srcLog())
-	h.run.Start(h.t, h.src.Run, 200*time.Millisecond)
+	h.T.Helper()
+	h.src = New(cfg, h.logFor(cfg), h.Store, h.srcLog())
+	h.Run(h.src.Run, 200*time.Millisecond)
 }
 
 // logFor makes the source's Logs: publishers to the harness's topics.
 func (h *harness) logFor(cfg Config) func() (sources.Log, error) {
-	return sourcetest.Publisher(h.broker, h.name, envelope.NewEncoder(
-		envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{}))
+	return sourcetest.Publisher(h.Broker, h.Name, envelope.NewEncoder(
+		envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.Name, Database: h.Name}, envelope.Options{}))
 }
 
-func (h *harness) stop() { h.run.Stop(h.t) }
-
 func (h *harness) exec(sql string, args ...any) {
-	h.t.Helper()
+	h.T.Helper()
 	if _, err := h.admin.Exec(context.Background(), sql, args...); err != nil {
-		h.t.Fatalf("%s: %v", sql, err)
+		h.T.Fatalf("%s: %v", sql, err)
 	}
 }
 
 // caughtUp waits until the source acknowledged everything written so far.
 func (h *harness) caughtUp() {
-	h.t.Helper()
+	h.T.Helper()
 	var target offsets.LSN
 	if err := h.admin.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()").Scan(&target); err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
-	sourcetest.Until(h.t, 60*time.Second, 20*time.Millisecond, func() bool { return h.src.Status().AckedBytes >= uint64(target) },
+	sourcetest.Until(h.T, 60*time.Second, 20*time.Millisecond, func() bool { return h.src.Status().AckedBytes >= uint64(target) },
 		func() string { return fmt.Sprintf("source never acknowledged %s; status %+v", target, h.src.Status()) })
 }
-
-func (h *harness) read() *logread.Log { h.t.Helper(); return sourcetest.Read(h.t, h.broker, h.name) }
 
 type state = sourcetest.State
 
@@ -138,11 +122,11 @@ func fold(t *testing.T, l *logread.Log) state {
 
 // sourceState reads the live tables through the same decoders.
 func (h *harness) sourceState(tables ...string) state {
-	h.t.Helper()
+	h.T.Helper()
 	ctx := context.Background()
 	conn, err := h.src.connect(ctx)
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	defer conn.Close(ctx)
 	st := state{}
@@ -151,11 +135,11 @@ func (h *harness) sourceState(tables ...string) state {
 		tn := tableName{schema, tbl}
 		relid, cols, err := catalogColumns(ctx, conn, tn)
 		if err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		rel, err := buildRelation(ctx, conn, relid, tn, cols, []string{"*.*"})
 		if err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		names := make([]string, len(cols))
 		for i, c := range cols {
@@ -168,14 +152,14 @@ func (h *harness) sourceState(tables ...string) state {
 			for i, v := range rr.Values() {
 				if v != nil {
 					if row[i], err = rel.types[i].decode(v); err != nil {
-						h.t.Fatal(err)
+						h.T.Fatal(err)
 					}
 				}
 			}
 			rows[rowKey(rel.table, row)] = row
 		}
 		if _, err := rr.Close(); err != nil {
-			h.t.Fatal(err)
+			h.T.Fatal(err)
 		}
 		st[name] = rows
 	}

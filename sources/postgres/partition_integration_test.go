@@ -54,10 +54,10 @@ func TestPartitionedTable(t *testing.T) {
 	h.exec("UPDATE pt_eu SET v = 'through the partition' WHERE id = 8")               // names the partition itself
 	h.caughtUp()
 
-	l := h.read()
+	l := h.Read()
 	converged(t, fold(t, l), h.sourceState("public.pt", "public.notes"))
 
-	rootTopic := kafka.TopicName(h.name, "public", "pt")
+	rootTopic := kafka.TopicName(h.Name, "public", "pt")
 	var snap, moved int
 	var ops []string
 	for part, evs := range l.Partitions {
@@ -144,8 +144,8 @@ func TestPartitionedPublication(t *testing.T) {
 		t.Run(strings.Join(tc.tables, ","), func(t *testing.T) {
 			cfg := h.config()
 			cfg.Tables = tc.tables
-			src := New(cfg, nil, h.store, h.srcLog())
-			h.exec("DROP PUBLICATION IF EXISTS " + h.name)
+			src := New(cfg, nil, h.Store, h.srcLog())
+			h.exec("DROP PUBLICATION IF EXISTS " + h.Name)
 			if err := src.ensurePublication(ctx, h.admin, false); err != nil {
 				t.Fatal(err)
 			}
@@ -168,8 +168,8 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 	ctx := context.Background()
 	cfg := h.config()
 	cfg.Tables = []string{"public.pt"}
-	src := New(cfg, nil, h.store, h.srcLog())
-	h.exec("CREATE PUBLICATION " + h.name + " FOR TABLE pt")
+	src := New(cfg, nil, h.Store, h.srcLog())
+	h.exec("CREATE PUBLICATION " + h.Name + " FOR TABLE pt")
 
 	err := src.ensurePublication(ctx, h.admin, false)
 	if !errors.Is(err, ErrPartitionsAsTables) || !strings.Contains(err.Error(), "publish_via_partition_root = true") {
@@ -179,7 +179,7 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	var viaRoot bool
-	if err := h.admin.QueryRow(ctx, "SELECT pubviaroot FROM pg_publication WHERE pubname = $1", h.name).Scan(&viaRoot); err != nil {
+	if err := h.admin.QueryRow(ctx, "SELECT pubviaroot FROM pg_publication WHERE pubname = $1", h.Name).Scan(&viaRoot); err != nil {
 		t.Fatal(err)
 	}
 	got, err := publicationTables(ctx, h.admin, cfg.Publication, cfg.Tables)
@@ -195,14 +195,14 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 // ends its run (a supervisor would stop there on a permanent one) is sent
 // on the returned channel.
 func (h *harness) runUntilError(cfg Config) <-chan error {
-	h.src = New(cfg, h.logFor(cfg), h.store, h.srcLog())
+	h.src = New(cfg, h.logFor(cfg), h.Store, h.srcLog())
 	ctx, cancel := context.WithCancel(context.Background())
 	done, exited := make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(exited)
 		done <- h.src.Run(ctx, func() {})
 	}()
-	h.t.Cleanup(func() { cancel(); <-exited })
+	h.T.Cleanup(func() { cancel(); <-exited })
 	h.stopRun = func() { cancel(); <-exited }
 	return done
 }
@@ -211,9 +211,9 @@ func (h *harness) runUntilError(cfg Config) <-chan error {
 // rebuild (replay --resnapshot, which deletes the checkpoint) does: the
 // next run takes them as they are.
 func (h *harness) rebuiltPartitions(cfg Config) {
-	h.t.Helper()
-	if err := h.store.SaveNote(context.Background(), cfg.Name, partitionsNote, []byte("{}")); err != nil {
-		h.t.Fatal(err)
+	h.T.Helper()
+	if err := h.Store.SaveNote(context.Background(), cfg.Name, partitionsNote, []byte("{}")); err != nil {
+		h.T.Fatal(err)
 	}
 }
 
@@ -238,7 +238,7 @@ func TestPartitionChangedWhileStopped(t *testing.T) {
 	waitStreaming(t, h)
 	h.caughtUp()
 	noError(t, errs)
-	converged(t, fold(t, h.read()), h.sourceState("public.pt"))
+	converged(t, fold(t, h.Read()), h.sourceState("public.pt"))
 	h.stopRun()
 
 	h.exec("CREATE TABLE pt_x (id int, region text NOT NULL, v text, PRIMARY KEY (id, region))")
@@ -311,7 +311,7 @@ func TestPartitionAttachDetach(t *testing.T) {
 	h.exec("INSERT INTO pt VALUES (201, 'eu', 'after the detach')")
 	h.caughtUp()
 	noError(t, errs)
-	converged(t, fold(t, h.read()), h.sourceState("public.pt"))
+	converged(t, fold(t, h.Read()), h.sourceState("public.pt"))
 
 	h.exec("CREATE TABLE pt_x (id int, region text NOT NULL, v text, PRIMARY KEY (id, region))")
 	h.exec("INSERT INTO pt_x VALUES (400, 'x', 'written before the attach')")

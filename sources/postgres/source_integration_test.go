@@ -93,7 +93,7 @@ func TestStreamWorkload(t *testing.T) {
 	h.exec("DELETE FROM keyless WHERE n % 2 = 0")
 	h.caughtUp()
 
-	l := h.read()
+	l := h.Read()
 	got := fold(t, l)
 	converged(t, got, h.sourceState("public.customers", "public.orders", "public.docs", "public.keyless", "public.bulk"))
 
@@ -221,7 +221,7 @@ func TestStreamedTransactions(t *testing.T) {
 	if n := h.src.streamed.Load(); n < 2 {
 		t.Fatalf("the server streamed %d transactions; the test needs it to stream", n)
 	}
-	l := h.read()
+	l := h.Read()
 	converged(t, fold(t, l), h.sourceState("public.items"))
 	for _, txn := range l.Txns {
 		for _, e := range txn.Events {
