@@ -13,6 +13,10 @@
 //   - [Until] polls for a condition with a deadline.
 //   - [State], [Fold], [RowKey] and [Converged] fold the log into rows like
 //     a sink, and compare them with the source's tables.
+//   - [RaceSnapshot] and [SnapshotKeys] race writers against a snapshot
+//     and check that no key was snapshotted twice.
+//   - [BenchLoad], [Bench] and [RunBench] are the source benchmarks' load
+//     size, their report, and the timed run of walship's source.
 //
 // Servers are reached through internal/testenv only, so a test skips
 // without WALSHIP_INTEGRATION and fails in CI when a server is missing.
