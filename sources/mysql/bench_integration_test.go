@@ -53,10 +53,9 @@ import (
 // whatever other tests write meanwhile (walship skips those tables' rows).
 func BenchmarkBinlogSourceVsRawSyncer(b *testing.B) {
 	dsn := testenv.MySQLSource(b)
-	broker := testenv.Kafka(b)
-	rows, perTxn, changes := sourcetest.BenchLoad(b)
-	runs, raw, ws := sourcetest.Bench(b, func() binlogBenchRun { return runBinlogBench(b, dsn, broker, rows, perTxn, changes) },
-		func(r binlogBenchRun) (float64, float64) { return r.RawRate, r.WalshipRate }, "raw_syncer_rows/s", "walship/raw")
+	runs, raw, ws := sourcetest.Bench(b, "raw_syncer_rows/s", "walship/raw",
+		func(l sourcetest.BenchLoad) binlogBenchRun { return runBinlogBench(b, dsn, l) },
+		func(r binlogBenchRun) (float64, float64) { return r.RawRate, r.WalshipRate })
 	writeBinlogBenchResult(b, dsn, runs, raw, ws)
 }
 
@@ -90,7 +89,8 @@ type binlogBenchRun struct {
 	EncodeOnlyCPU  float64 `json:"walship_encode_only_cpu_seconds,omitempty"`
 }
 
-func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn, changes int) binlogBenchRun {
+func runBinlogBench(b *testing.B, dsn string, l sourcetest.BenchLoad) binlogBenchRun {
+	broker, rows, perTxn, changes := l.Broker, l.Rows, l.PerTxn, l.Changes
 	ctx := context.Background()
 	mc, err := mysqldriver.ParseDSN(dsn)
 	if err != nil {
@@ -100,7 +100,7 @@ func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn, changes int)
 	if err != nil {
 		b.Fatalf("%s: address %q: %v", testenv.EnvMySQLSource, mc.Addr, err)
 	}
-	seq := harnessSeq.Add(1)
+	seq := sourcetest.NextSeq()
 	name := fmt.Sprintf("walship_mybench_%d_%d", os.Getpid(), seq)
 	// Server ids of their own (raw, walship, two diagnostics), away from
 	// the harness's 40000+ range.

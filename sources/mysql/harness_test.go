@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,12 +13,9 @@ import (
 	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
-	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/sources"
 	"github.com/walship/walship/sources/sourcetest"
 )
-
-var harnessSeq atomic.Int64
 
 // harness runs a Source against a fresh database on the real MariaDB
 // source and a fresh topic prefix on the real Kafka.
@@ -34,7 +29,7 @@ type harness struct {
 func newHarness(t *testing.T, schema ...string) *harness {
 	t.Helper()
 	dsn := testenv.MySQLSource(t)
-	h := &harness{Harness: sourcetest.NewHarness(t, fmt.Sprintf("walship_my_%d_%d", os.Getpid(), harnessSeq.Add(1)))}
+	h := &harness{Harness: sourcetest.NewHarness(t, "walship_my")}
 	h.addr = dsn[strings.Index(dsn, "(")+1 : strings.Index(dsn, ")")]
 	root, err := sql.Open("mysql", dsn)
 	if err != nil {
@@ -61,25 +56,20 @@ func newHarness(t *testing.T, schema ...string) *harness {
 }
 
 func (h *harness) config() Config {
-	return Config{Name: "my", Addr: h.addr, User: "root", ServerID: uint32(40000 + os.Getpid()%10000 + int(harnessSeq.Load())),
+	return Config{Name: "my", Addr: h.addr, User: "root", ServerID: uint32(40000 + os.Getpid()%10000 + int(sourcetest.LastSeq())),
 		Flavor: "mariadb", Tables: []string{h.Name + ".*"}, Snapshot: "initial", StateDir: h.StateDir, Heartbeat: time.Second}
 }
 
-func (h *harness) srcLog() *slog.Logger { return sourcetest.Logger() }
-
 // logFor makes the source's Logs: publishers to the harness's topics.
-func (h *harness) logFor(cfg Config) func() (sources.Log, error) {
-	return sourcetest.Publisher(h.Broker, h.Name,
-		envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "mariadb", Logical: h.Name}, envelope.Options{}))
-}
+func (h *harness) logFor(cfg Config) sourcetest.NewLog { return h.Log(cfg.Name, "mariadb", "") }
 
 // start runs the source until stop, restarting it after errors.
 func (h *harness) start(cfg Config) {
-	h.src = New(cfg, h.logFor(cfg), h.Store, h.srcLog())
+	h.src = New(cfg, h.logFor(cfg), h.Store, h.Logger())
 	h.Run(h.src.Run, 300*time.Millisecond)
 }
 
-func (h *harness) exec(q string, args ...any) {
+func (h *harness) Exec(q string, args ...any) {
 	h.T.Helper()
 	if _, err := h.db.Exec(q, args...); err != nil {
 		h.T.Fatalf("%s: %v", q, err)
@@ -92,8 +82,8 @@ func waitStreaming(t *testing.T, h *harness) {
 		func() string { return fmt.Sprintf("source not streaming: %+v", h.src.Status()) })
 }
 
-// caughtUp waits until the checkpoint holds the server's GTID position.
-func (h *harness) caughtUp() {
+// CaughtUp waits until the checkpoint holds the server's GTID position.
+func (h *harness) CaughtUp() {
 	h.T.Helper()
 	var pos string
 	if err := h.db.QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
@@ -124,38 +114,59 @@ func fold(t *testing.T, l *logread.Log) state {
 // sourceState reads the live tables through the snapshot's decoders.
 func (h *harness) sourceState(tables ...string) state {
 	h.T.Helper()
-	ctx := context.Background()
 	st := state{}
 	for _, name := range tables {
-		t, err := snapshotTableOf(ctx, h.db, h.Name, name)
-		if err != nil {
-			h.T.Fatal(err)
-		}
-		cols := t.cols
-		rs, err := h.db.Query("SELECT " + t.selectList() + " FROM " + quoteIdent(name))
-		if err != nil {
-			h.T.Fatal(err)
-		}
 		rows := map[string][]ordering.Value{}
-		raw := make([]sql.RawBytes, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range raw {
-			ptrs[i] = &raw[i]
-		}
-		for rs.Next() {
-			if err := rs.Scan(ptrs...); err != nil {
-				h.T.Fatal(err)
-			}
-			row, err := t.textRow(raw)
-			if err != nil {
-				h.T.Fatal(err)
-			}
-			rows[rowKey(t.table, row)] = row
-		}
-		rs.Close()
+		h.sourceRows(name, func(t *ordering.Table, row []ordering.Value) { rows[rowKey(t, row)] = row })
 		st[name] = rows
 	}
 	return st
 }
 
+// sourceRows reads the live table name through the snapshot's decoders,
+// passing each row to f.
+func (h *harness) sourceRows(name string, f func(t *ordering.Table, row []ordering.Value)) {
+	h.T.Helper()
+	t, err := snapshotTableOf(context.Background(), h.db, h.Name, name)
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	rs, err := h.db.Query("SELECT " + t.selectList() + " FROM " + quoteIdent(name))
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	defer rs.Close()
+	raw := make([]sql.RawBytes, len(t.cols))
+	ptrs := make([]any, len(t.cols))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	for rs.Next() {
+		if err := rs.Scan(ptrs...); err != nil {
+			h.T.Fatal(err)
+		}
+		row, err := t.textRow(raw)
+		if err != nil {
+			h.T.Fatal(err)
+		}
+		f(t.table, row)
+	}
+}
+
 func converged(t *testing.T, got, want state) { t.Helper(); sourcetest.Converged(t, got, want, true) }
+
+var _ sourcetest.Source = (*harness)(nil)
+
+// StartChunked starts the source reading the snapshot in chunks of rows
+// rows, and waits until it streams.
+func (h *harness) StartChunked(rows int) {
+	cfg := h.config()
+	cfg.SnapshotChunkRows = rows
+	h.start(cfg)
+	waitStreaming(h.T, h)
+}
+
+// Converged folds l and compares it with the live tables.
+func (h *harness) Converged(l *logread.Log, tables ...string) {
+	converged(h.T, fold(h.T, l), h.sourceState(tables...))
+}

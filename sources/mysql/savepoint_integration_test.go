@@ -70,33 +70,33 @@ func TestSavepointsInBinlogTxns(t *testing.T) {
 	waitStreaming(t, h)
 
 	// The case of issue 27.
-	h.exec("BEGIN; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); COMMIT")
+	h.Exec("BEGIN; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); COMMIT")
 	// Nested savepoints, a rollback to the inner one, a release of the
 	// outer one (InnoDB only: the rolled-back row is not in the binlog).
-	h.exec("BEGIN; INSERT INTO a VALUES (2, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (2, 'x'); SAVEPOINT s2; INSERT INTO c VALUES (2, 'gone');" +
+	h.Exec("BEGIN; INSERT INTO a VALUES (2, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (2, 'x'); SAVEPOINT s2; INSERT INTO c VALUES (2, 'gone');" +
 		" ROLLBACK TO SAVEPOINT s2; INSERT INTO c VALUES (3, 'x'); RELEASE SAVEPOINT s1; UPDATE a SET v = 'y' WHERE id = 2; COMMIT")
 	// A non-transactional table in the transaction: the rolled-back rows
 	// (b 4 and b 5) are in the binlog, followed by ROLLBACK TO. The MyISAM
 	// row is a group of its own, written when its statement ended.
-	h.exec("BEGIN; INSERT INTO a VALUES (4, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (4, 'gone'); INSERT INTO m VALUES (4, 'x');" +
+	h.Exec("BEGIN; INSERT INTO a VALUES (4, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (4, 'gone'); INSERT INTO m VALUES (4, 'x');" +
 		" INSERT INTO b VALUES (5, 'gone'); ROLLBACK TO s1; INSERT INTO c VALUES (4, 'x'); COMMIT")
 	// The same with nested savepoints, a rollback to the outer one and a
 	// name that needs quoting; then a second rollback to the same one.
-	h.exec("BEGIN; INSERT INTO a VALUES (6, 'x'); SAVEPOINT `we``ird name`; INSERT INTO m VALUES (6, 'x'); INSERT INTO b VALUES (6, 'gone');" +
+	h.Exec("BEGIN; INSERT INTO a VALUES (6, 'x'); SAVEPOINT `we``ird name`; INSERT INTO m VALUES (6, 'x'); INSERT INTO b VALUES (6, 'gone');" +
 		" SAVEPOINT inner_sp; UPDATE a SET v = 'gone' WHERE id = 6; ROLLBACK TO `we``ird name`; INSERT INTO c VALUES (6, 'x');" +
 		" DELETE FROM a WHERE id = 1; ROLLBACK TO `we``ird name`; INSERT INTO c VALUES (7, 'x'); COMMIT")
 	// A savepoint before the first logged change, rolled back to after a
 	// non-transactional change: MariaDB writes the group so far ending in
 	// ROLLBACK, and the rest as a transaction of its own.
-	h.exec("BEGIN; SAVEPOINT s0; INSERT INTO a VALUES (8, 'gone'); INSERT INTO m VALUES (8, 'x'); ROLLBACK TO s0; INSERT INTO b VALUES (8, 'x'); COMMIT")
+	h.Exec("BEGIN; SAVEPOINT s0; INSERT INTO a VALUES (8, 'gone'); INSERT INTO m VALUES (8, 'x'); ROLLBACK TO s0; INSERT INTO b VALUES (8, 'x'); COMMIT")
 	// A plain ROLLBACK after a non-transactional change.
-	h.exec("BEGIN; INSERT INTO a VALUES (9, 'gone'); INSERT INTO m VALUES (9, 'x'); ROLLBACK")
+	h.Exec("BEGIN; INSERT INTO a VALUES (9, 'gone'); INSERT INTO m VALUES (9, 'x'); ROLLBACK")
 	// CREATE TABLE ... SELECT: MariaDB writes the CREATE TABLE inside the
 	// transaction that holds the copied rows.
-	h.exec("CREATE TABLE d (id int PRIMARY KEY, v varchar(10)) SELECT id, v FROM a WHERE id <= 2")
+	h.Exec("CREATE TABLE d (id int PRIMARY KEY, v varchar(10)) SELECT id, v FROM a WHERE id <= 2")
 	// The source is still streaming.
-	h.exec("INSERT INTO c VALUES (100, 'x')")
-	h.caughtUp()
+	h.Exec("INSERT INTO c VALUES (100, 'x')")
+	h.CaughtUp()
 	l := h.Read()
 	sameShapes(t, txnShapes(l), []string{
 		"a c 1=x, b c 1=x",
@@ -137,17 +137,17 @@ func TestXAInBinlog(t *testing.T) {
 	t.Cleanup(func() { h.db.Exec("XA ROLLBACK " + xid("w4")) })
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec(strings.NewReplacer("{x}", xid("w1")).Replace("XA START {x}; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); XA END {x}; XA COMMIT {x} ONE PHASE"))
-	h.exec(strings.NewReplacer("{x}", xid("w2")).Replace("XA START {x}; INSERT INTO u VALUES (1, 'x'); XA END {x}; XA PREPARE {x}; XA COMMIT {x}"))
-	h.exec(strings.NewReplacer("{x}", xid("w3")+", 'branch', 7").Replace("XA START {x}; INSERT INTO u VALUES (2, 'x'); XA END {x}; XA PREPARE {x}; XA ROLLBACK {x}"))
-	h.exec("INSERT INTO a VALUES (2, 'x')")
-	h.caughtUp()
+	h.Exec(strings.NewReplacer("{x}", xid("w1")).Replace("XA START {x}; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); XA END {x}; XA COMMIT {x} ONE PHASE"))
+	h.Exec(strings.NewReplacer("{x}", xid("w2")).Replace("XA START {x}; INSERT INTO u VALUES (1, 'x'); XA END {x}; XA PREPARE {x}; XA COMMIT {x}"))
+	h.Exec(strings.NewReplacer("{x}", xid("w3")+", 'branch', 7").Replace("XA START {x}; INSERT INTO u VALUES (2, 'x'); XA END {x}; XA PREPARE {x}; XA ROLLBACK {x}"))
+	h.Exec("INSERT INTO a VALUES (2, 'x')")
+	h.CaughtUp()
 	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
 	h.Stop()
 
 	run := func() error {
 		t.Helper()
-		src := New(cfg, h.src.newLog, h.Store, h.srcLog())
+		src := New(cfg, h.src.newLog, h.Store, h.Logger())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return src.Run(ctx, func() {})
@@ -162,8 +162,8 @@ func TestXAInBinlog(t *testing.T) {
 		t.Fatal(err)
 	}
 	xa.Close()
-	h.exec("INSERT INTO b VALUES (3, 'x')")
-	h.exec("XA COMMIT " + xid("w4"))
+	h.Exec("INSERT INTO b VALUES (3, 'x')")
+	h.Exec("XA COMMIT " + xid("w4"))
 	for i := 0; i < 2; i++ {
 		err := run()
 		if !errors.Is(err, ErrXA) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), "binlog ") || !strings.Contains(err.Error(), h.Name+".a") {
@@ -184,11 +184,11 @@ func TestStatementInBinlogTxnStops(t *testing.T) {
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO a VALUES (1, 'x')")
-	h.caughtUp()
+	h.Exec("INSERT INTO a VALUES (1, 'x')")
+	h.CaughtUp()
 	h.Stop()
-	h.exec("SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO a VALUES (2, 'x'); UPDATE a SET v = 'y' WHERE id = 1; COMMIT; SET SESSION binlog_format = 'ROW'")
-	src := New(cfg, h.src.newLog, h.Store, h.srcLog())
+	h.Exec("SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO a VALUES (2, 'x'); UPDATE a SET v = 'y' WHERE id = 1; COMMIT; SET SESSION binlog_format = 'ROW'")
+	src := New(cfg, h.src.newLog, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
@@ -218,7 +218,7 @@ func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 	}
 	xa.Close()
 	cfg := h.config()
-	src := New(cfg, h.logFor(cfg), h.Store, h.srcLog())
+	src := New(cfg, h.logFor(cfg), h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = src.Run(ctx, func() {})
@@ -226,10 +226,10 @@ func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	t.Logf("error: %v", err)
-	h.exec("XA COMMIT " + xid)
+	h.Exec("XA COMMIT " + xid)
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
+	h.CaughtUp()
 	converged(t, fold(t, h.Read()), h.sourceState("a"))
 }
 
@@ -242,11 +242,11 @@ func TestUndefinedCharsetBytesStop(t *testing.T) {
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO g VALUES (1, 'Αβ')")
-	h.caughtUp()
+	h.Exec("INSERT INTO g VALUES (1, 'Αβ')")
+	h.CaughtUp()
 	h.Stop()
-	h.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
-	src := New(cfg, h.src.newLog, h.Store, h.srcLog())
+	h.Exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
+	src := New(cfg, h.src.newLog, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
@@ -268,16 +268,16 @@ func TestUndefinedCharsetBytesStop(t *testing.T) {
 func TestOtherDatabaseStatementsSkipped(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE a (id int PRIMARY KEY, v varchar(10))`)
 	other := h.Name + "_other"
-	h.exec("CREATE DATABASE " + other)
-	t.Cleanup(func() { h.exec("DROP DATABASE IF EXISTS " + other) })
-	h.exec("CREATE TABLE " + other + ".t (id int PRIMARY KEY)")
+	h.Exec("CREATE DATABASE " + other)
+	t.Cleanup(func() { h.Exec("DROP DATABASE IF EXISTS " + other) })
+	h.Exec("CREATE TABLE " + other + ".t (id int PRIMARY KEY)")
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("USE " + other + "; SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT; " +
+	h.Exec("USE " + other + "; SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT; " +
 		"SET SESSION binlog_format = 'ROW'; USE " + h.Name)
-	h.exec("INSERT INTO a VALUES (1, 'x')")
-	h.caughtUp()
+	h.Exec("INSERT INTO a VALUES (1, 'x')")
+	h.CaughtUp()
 	h.Stop()
 	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x"})
 }
@@ -289,11 +289,11 @@ func TestOtherDatabaseStatementsSkipped(t *testing.T) {
 // with undefined bytes stops the source, naming the table and column.
 func TestUndefinedCharsetBytesInSnapshot(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek, c char(4) CHARACTER SET koi8r, t text CHARACTER SET cp1251)`)
-	h.exec("INSERT INTO g VALUES (1, 'Αβγ', 'Щи', 'Жж ')")
+	h.Exec("INSERT INTO g VALUES (1, 'Αβγ', 'Щи', 'Жж ')")
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
+	h.CaughtUp()
 	h.Stop()
 	var got []string
 	for _, txn := range h.Read().Txns {
@@ -312,8 +312,8 @@ func TestUndefinedCharsetBytesInSnapshot(t *testing.T) {
 	}
 
 	bad := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek)`)
-	bad.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
-	src := New(bad.config(), bad.logFor(bad.config()), bad.Store, bad.srcLog())
+	bad.Exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
+	src := New(bad.config(), bad.logFor(bad.config()), bad.Store, bad.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})

@@ -40,11 +40,10 @@ import (
 // stream holds rows + rows/10 row changes; the rates count row changes.
 func BenchmarkSourceVsRecvlogical(b *testing.B) {
 	base := testenv.PGSource(b)
-	broker := testenv.Kafka(b)
-	rows, perTxn, changes := sourcetest.BenchLoad(b)
 	recvlogical := pgBinary(b, "pg_recvlogical")
-	runs, rl, ws := sourcetest.Bench(b, func() benchRun { return runSourceBench(b, base, broker, recvlogical, rows, perTxn, changes) },
-		func(r benchRun) (float64, float64) { return r.RecvlogicalRate, r.WalshipRate }, "recvlogical_rows/s", "walship/recvlogical")
+	runs, rl, ws := sourcetest.Bench(b, "recvlogical_rows/s", "walship/recvlogical",
+		func(l sourcetest.BenchLoad) benchRun { return runSourceBench(b, base, recvlogical, l) },
+		func(r benchRun) (float64, float64) { return r.RecvlogicalRate, r.WalshipRate })
 	writeBenchResult(b, runs, rl, ws)
 }
 
@@ -64,9 +63,10 @@ type benchRun struct {
 	Ratio            float64 `json:"ratio"`
 }
 
-func runSourceBench(b *testing.B, base, broker, recvlogical string, rows, perTxn, changes int) benchRun {
+func runSourceBench(b *testing.B, base, recvlogical string, l sourcetest.BenchLoad) benchRun {
+	broker, rows, perTxn, changes := l.Broker, l.Rows, l.PerTxn, l.Changes
 	ctx := context.Background()
-	name := fmt.Sprintf("walship_bench_%d_%d", os.Getpid(), harnessSeq.Add(1))
+	name := fmt.Sprintf("walship_bench_%d_%d", os.Getpid(), sourcetest.NextSeq())
 	slotRL, slotWS := name+"_rl", name+"_ws"
 
 	root, err := pgx.Connect(ctx, base)

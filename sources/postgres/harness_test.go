@@ -3,10 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,12 +13,8 @@ import (
 	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
-	"github.com/walship/walship/ordering/envelope"
-	"github.com/walship/walship/sources"
 	"github.com/walship/walship/sources/sourcetest"
 )
-
-var harnessSeq atomic.Int64
 
 // harness runs a Source against a fresh database on the real PostgreSQL
 // source server and a fresh topic prefix on the real Kafka.
@@ -37,7 +30,7 @@ func newHarness(t *testing.T, schema string) *harness {
 	t.Helper()
 	base := testenv.PGSource(t)
 	ctx := context.Background()
-	h := &harness{Harness: sourcetest.NewHarness(t, fmt.Sprintf("walship_it_%d_%d", os.Getpid(), harnessSeq.Add(1)))}
+	h := &harness{Harness: sourcetest.NewHarness(t, "walship_it")}
 	root, err := pgx.Connect(ctx, base)
 	if err != nil {
 		t.Fatal(err)
@@ -83,25 +76,22 @@ func (h *harness) config() Config {
 // supervisor would; errors are reported to the test as logs.
 func (h *harness) start(cfg Config) {
 	h.T.Helper()
-	h.src = New(cfg, h.logFor(cfg), h.Store, h.srcLog())
+	h.src = New(cfg, h.logFor(cfg), h.Store, h.Logger())
 	h.Run(h.src.Run, 200*time.Millisecond)
 }
 
 // logFor makes the source's Logs: publishers to the harness's topics.
-func (h *harness) logFor(cfg Config) func() (sources.Log, error) {
-	return sourcetest.Publisher(h.Broker, h.Name, envelope.NewEncoder(
-		envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.Name, Database: h.Name}, envelope.Options{}))
-}
+func (h *harness) logFor(cfg Config) sourcetest.NewLog { return h.Log(cfg.Name, "postgresql", h.Name) }
 
-func (h *harness) exec(sql string, args ...any) {
+func (h *harness) Exec(sql string, args ...any) {
 	h.T.Helper()
 	if _, err := h.admin.Exec(context.Background(), sql, args...); err != nil {
 		h.T.Fatalf("%s: %v", sql, err)
 	}
 }
 
-// caughtUp waits until the source acknowledged everything written so far.
-func (h *harness) caughtUp() {
+// CaughtUp waits until the source acknowledged everything written so far.
+func (h *harness) CaughtUp() {
 	h.T.Helper()
 	var target offsets.LSN
 	if err := h.admin.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()").Scan(&target); err != nil {
@@ -169,4 +159,9 @@ func (h *harness) sourceState(tables ...string) state {
 // converged compares the folded log with the source, table by table.
 func converged(t *testing.T, got, want state) { t.Helper(); sourcetest.Converged(t, got, want, false) }
 
-func (h *harness) srcLog() *slog.Logger { return sourcetest.Logger() }
+var _ sourcetest.Source = (*harness)(nil)
+
+// Converged folds l and compares it with the live tables (schema.table).
+func (h *harness) Converged(l *logread.Log, tables ...string) {
+	converged(h.T, fold(h.T, l), h.sourceState(tables...))
+}

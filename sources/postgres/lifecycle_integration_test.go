@@ -27,7 +27,7 @@ import (
 func TestSnapshotJoinsStream(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, v int NOT NULL DEFAULT 0);
 		INSERT INTO accounts SELECT g, 100, 0 FROM generate_series(1, 30000) g;`)
-	writes := sourcetest.RaceSnapshot(3, func(ctx context.Context, committed func()) {
+	l, seen := sourcetest.SnapshotJoinsStream(t, h, "public.accounts", 3, func(ctx context.Context, committed func()) {
 		conn, err := pgx.Connect(context.Background(), h.dsn)
 		if err != nil {
 			t.Error(err)
@@ -47,18 +47,7 @@ func TestSnapshotJoinsStream(t *testing.T) {
 				committed()
 			}
 		}
-	}, func() {
-		cfg := h.config()
-		cfg.SnapshotChunkRows = 1000
-		h.start(cfg)
-		waitStreaming(t, h)
 	})
-	h.caughtUp()
-	t.Logf("%d write transactions raced the snapshot", writes)
-
-	l := h.Read()
-	converged(t, fold(t, l), h.sourceState("public.accounts"))
-	seen := sourcetest.SnapshotKeys(t, l)
 	var point uint64
 	for _, txn := range l.Txns {
 		if txn.End.Snapshot {
@@ -80,15 +69,15 @@ func TestDDLMidStream(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, a text);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1, 'one')")
-	h.exec("ALTER TABLE t ADD COLUMN b numeric(6,2) DEFAULT 1.5")
-	h.exec("INSERT INTO t VALUES (2, 'two', 2.25)")
-	h.exec("UPDATE t SET a = 'uno' WHERE id = 1")
-	h.exec("ALTER TABLE t DROP COLUMN a")
-	h.exec("INSERT INTO t VALUES (3, 3.75)")
-	h.exec("ALTER TABLE t ALTER COLUMN b TYPE text")
-	h.exec("INSERT INTO t VALUES (4, 'four')")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (1, 'one')")
+	h.Exec("ALTER TABLE t ADD COLUMN b numeric(6,2) DEFAULT 1.5")
+	h.Exec("INSERT INTO t VALUES (2, 'two', 2.25)")
+	h.Exec("UPDATE t SET a = 'uno' WHERE id = 1")
+	h.Exec("ALTER TABLE t DROP COLUMN a")
+	h.Exec("INSERT INTO t VALUES (3, 3.75)")
+	h.Exec("ALTER TABLE t ALTER COLUMN b TYPE text")
+	h.Exec("INSERT INTO t VALUES (4, 'four')")
+	h.CaughtUp()
 	l := h.Read()
 	var shapes, values []string
 	for _, txn := range l.Txns {
@@ -123,26 +112,7 @@ func TestDDLMidStream(t *testing.T) {
 // nothing; the checkpoint drops what was durable before.
 func TestRestartResumes(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, v int);`)
-	h.start(h.config())
-	waitStreaming(t, h)
-	h.exec("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
-	h.caughtUp()
-	h.Stop()
-	h.exec("UPDATE t SET v = 1 WHERE id <= 50")
-	h.exec("DELETE FROM t WHERE id > 90")
-	h.start(h.config())
-	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1000, 7)")
-	h.caughtUp()
-	l := h.Read()
-	converged(t, fold(t, l), h.sourceState("public.t"))
-	seen := map[offsets.Seq]bool{}
-	for _, txn := range l.Txns {
-		if seen[txn.End.Seq] {
-			t.Errorf("transaction %s written twice after a clean restart", txn.End.Seq)
-		}
-		seen[txn.End.Seq] = true
-	}
+	sourcetest.RestartResumes(t, h, "public.t", "INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
 }
 
 // TestSlotDroppedStops: a slot dropped under walship stops the source with
@@ -151,8 +121,8 @@ func TestSlotDroppedStops(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1)")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (1)")
+	h.CaughtUp()
 	h.Stop()
 	// The walsender may take a moment to notice the stop.
 	deadline := time.Now().Add(10 * time.Second)
@@ -199,7 +169,7 @@ func TestHeartbeatAdvancesSlot(t *testing.T) {
 	var before offsets.LSN
 	h.admin.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", h.Name).Scan(&before)
 	for i := 0; i < 20; i++ {
-		h.exec("INSERT INTO other.noise (pad) SELECT repeat('x', 1000) FROM generate_series(1, 100)")
+		h.Exec("INSERT INTO other.noise (pad) SELECT repeat('x', 1000) FROM generate_series(1, 100)")
 	}
 	var target offsets.LSN
 	h.admin.QueryRow(ctx, "SELECT pg_current_wal_lsn()").Scan(&target)
@@ -227,8 +197,8 @@ func TestSyncDurability(t *testing.T) {
 	h.start(cfg)
 	waitStreaming(t, h)
 	ctx := context.Background()
-	h.exec("ALTER SYSTEM SET synchronous_standby_names = " + quoteLiteral(h.Name))
-	h.exec("SELECT pg_reload_conf()")
+	h.Exec("ALTER SYSTEM SET synchronous_standby_names = " + quoteLiteral(h.Name))
+	h.Exec("SELECT pg_reload_conf()")
 	t.Cleanup(func() {
 		c, _ := pgx.Connect(ctx, h.dsn)
 		c.Exec(ctx, "ALTER SYSTEM RESET synchronous_standby_names")
@@ -249,7 +219,7 @@ func TestSyncDurability(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for i := 1; i <= 5; i++ {
-		h.exec("INSERT INTO t VALUES ($1)", i)
+		h.Exec("INSERT INTO t VALUES ($1)", i)
 		// COMMIT has returned: the row must already be durable in Kafka.
 		l := h.Read()
 		found := false
@@ -268,7 +238,7 @@ func TestSyncDurability(t *testing.T) {
 
 // runOnce runs a fresh source once and returns its error.
 func (h *harness) runOnce(cfg Config) error {
-	src := New(cfg, func() (sources.Log, error) { return &nopLog{}, nil }, h.Store, h.srcLog())
+	src := New(cfg, func() (sources.Log, error) { return &nopLog{}, nil }, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return src.Run(ctx, func() {})
@@ -310,11 +280,11 @@ func TestSnapshotRedoneAfterStopMidway(t *testing.T) {
 	if st := h.src.Status(); st.State == "streaming" {
 		t.Skip("the snapshot finished before the stop; nothing to redo")
 	}
-	h.exec("DELETE FROM big WHERE id <= 1000") // rows the first attempt already sent
-	h.exec("UPDATE big SET v = 'changed' WHERE id % 7 = 0")
+	h.Exec("DELETE FROM big WHERE id <= 1000") // rows the first attempt already sent
+	h.Exec("UPDATE big SET v = 'changed' WHERE id % 7 = 0")
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
+	h.CaughtUp()
 	l := h.Read()
 	got := fold(t, l)
 	converged(t, got, h.sourceState("public.big"))
@@ -344,13 +314,13 @@ func TestCatalogAsOfTheChange(t *testing.T) {
 		CREATE TABLE moods (id int PRIMARY KEY, m mood);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.caughtUp()
+	h.CaughtUp()
 	h.Stop()
-	h.exec("INSERT INTO gone VALUES (1, 'x'), (2, 'y')")
-	h.exec("UPDATE gone SET v = 'z' WHERE id = 2")
-	h.exec("DROP TABLE gone")
+	h.Exec("INSERT INTO gone VALUES (1, 'x'), (2, 'y')")
+	h.Exec("UPDATE gone SET v = 'z' WHERE id = 2")
+	h.Exec("DROP TABLE gone")
 	h.start(h.config())
-	h.caughtUp()
+	h.CaughtUp()
 	h.Stop()
 	var got []string
 	for _, txn := range h.Read().Txns {
@@ -364,9 +334,9 @@ func TestCatalogAsOfTheChange(t *testing.T) {
 		t.Errorf("changes of the dropped table: %v, want %s", got, want)
 	}
 
-	h.exec("INSERT INTO moods VALUES (1, 'sad')")
-	h.exec("DROP TABLE moods")
-	h.exec("DROP TYPE mood")
+	h.Exec("INSERT INTO moods VALUES (1, 'sad')")
+	h.Exec("DROP TABLE moods")
+	h.Exec("DROP TYPE mood")
 	err := h.runOnce(h.config())
 	if !errors.Is(err, ErrTypeGone) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v, want a permanent ErrTypeGone", err)
@@ -385,17 +355,17 @@ func TestSlotAdvancedByHandRefused(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1)")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (1)")
+	h.CaughtUp()
 	h.Stop()
 	// A plain restart is not refused: walship confirms the slot only up to
 	// its checkpoint.
 	h.start(h.config())
-	h.exec("INSERT INTO t VALUES (2)")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (2)")
+	h.CaughtUp()
 	h.Stop()
 
-	h.exec("INSERT INTO t VALUES (3)")
+	h.Exec("INSERT INTO t VALUES (3)")
 	var confirmed string
 	if err := h.admin.QueryRow(context.Background(),
 		"SELECT end_lsn::text FROM pg_replication_slot_advance($1, pg_current_wal_lsn())", h.Name).Scan(&confirmed); err != nil {
@@ -414,8 +384,8 @@ func TestSlotAdvancedByHandRefused(t *testing.T) {
 	}
 	cfg.AcceptSlotGapAt = at
 	h.start(cfg)
-	h.exec("INSERT INTO t VALUES (4)")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (4)")
+	h.CaughtUp()
 	h.Stop()
 	var ids []string
 	for _, txn := range h.Read().Txns {
@@ -448,7 +418,7 @@ func dedupe(s []string) []string {
 func TestSQLASCIIRefused(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	db := h.Name + "_ascii"
-	h.exec("CREATE DATABASE " + db + " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	h.Exec("CREATE DATABASE " + db + " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
 	t.Cleanup(func() { h.admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
 	cfg := h.config()
 	cfg.DSN = strings.Replace(cfg.DSN, "/"+h.Name+"?", "/"+db+"?", 1)
@@ -471,13 +441,13 @@ func TestOversizedChangeStops(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE big (id int PRIMARY KEY, v text);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.caughtUp()
+	h.CaughtUp()
 	h.Stop()
-	h.exec("INSERT INTO big VALUES (1, repeat('abcdefghij', 300000))") // 3 MB
+	h.Exec("INSERT INTO big VALUES (1, repeat('abcdefghij', 300000))") // 3 MB
 	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: h.Name, Database: h.Name}, envelope.Options{})
 	src := New(h.config(), func() (sources.Log, error) {
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.Broker}, TopicPrefix: h.Name, Partitions: 3, MaxMessageBytes: 1 << 20}, enc), nil
-	}, h.Store, h.srcLog())
+	}, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})

@@ -7,36 +7,42 @@ import (
 	"time"
 
 	"github.com/walship/walship/internal/benchkit"
+	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/sources"
 )
 
-// BenchLoad is the size of a source benchmark's load:
-//
-//	WALSHIP_BENCH_ROWS   inserted rows (default 200000)
-//	WALSHIP_BENCH_TXN    rows per transaction (default 100)
-//
-// and changes, the row changes the load makes: after every 10th
+// BenchLoad is a source benchmark's Kafka broker and the size of its
+// load, inserts in transactions of PerTxn rows; after every 10th
 // transaction, one more updates the rows just inserted.
-func BenchLoad(b *testing.B) (rows, perTxn, changes int) {
-	rows = benchkit.EnvInt(b, "WALSHIP_BENCH_ROWS", 200000)
-	perTxn = benchkit.EnvInt(b, "WALSHIP_BENCH_TXN", 100)
-	changes = rows
-	for i := 0; i < rows; {
-		i += perTxn
-		if i%(perTxn*10) == 0 {
-			changes += min(i, rows) - (i - perTxn)
-		}
-	}
-	return rows, perTxn, changes
+type BenchLoad struct {
+	Broker  string
+	Rows    int // WALSHIP_BENCH_ROWS, default 200000
+	PerTxn  int // WALSHIP_BENCH_TXN, default 100
+	Changes int // the row changes the load makes
 }
 
-// Bench runs run b.N times (one iteration is one whole measurement),
-// averages each run's rates of the ceiling (what walship is measured
-// against) and of walship, and reports them as ceilingUnit,
-// "walship_rows/s" and ratioUnit (walship over the ceiling).
-func Bench[R any](b *testing.B, run func() R, rates func(R) (ceiling, walship float64), ceilingUnit, ratioUnit string) (runs []R, ceiling, walship float64) {
+func benchLoad(b *testing.B) BenchLoad {
+	l := BenchLoad{Broker: testenv.Kafka(b), Rows: benchkit.EnvInt(b, "WALSHIP_BENCH_ROWS", 200000),
+		PerTxn: benchkit.EnvInt(b, "WALSHIP_BENCH_TXN", 100)}
+	l.Changes = l.Rows
+	for i := 0; i < l.Rows; {
+		i += l.PerTxn
+		if i%(l.PerTxn*10) == 0 {
+			l.Changes += min(i, l.Rows) - (i - l.PerTxn)
+		}
+	}
+	return l
+}
+
+// Bench runs run on the [BenchLoad] of the environment b.N times (one
+// iteration is one whole measurement), averages each run's rates of the
+// ceiling (what walship is measured against) and of walship, and reports
+// them as ceilingUnit, "walship_rows/s" and ratioUnit (walship over the
+// ceiling).
+func Bench[R any](b *testing.B, ceilingUnit, ratioUnit string, run func(BenchLoad) R, rates func(R) (ceiling, walship float64)) (runs []R, ceiling, walship float64) {
+	l := benchLoad(b)
 	for i := 0; i < b.N; i++ {
-		runs = append(runs, run())
+		runs = append(runs, run(l))
 	}
 	for _, r := range runs {
 		c, w := rates(r)

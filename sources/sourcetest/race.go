@@ -53,3 +53,17 @@ func SnapshotKeys(t testing.TB, l *logread.Log) map[string]bool {
 	}
 	return seen
 }
+
+// SnapshotJoinsStream: writers writers race the snapshot of table (read in
+// chunks of 1000 rows, [RaceSnapshot]); once the source caught up, the
+// snapshot plus the stream converge with the source, with no key
+// snapshotted twice. It returns the log and the snapshot's keys.
+func SnapshotJoinsStream(t *testing.T, r Source, table string, writers int, writer func(ctx context.Context, committed func())) (*logread.Log, map[string]bool) {
+	t.Helper()
+	writes := RaceSnapshot(writers, writer, func() { r.StartChunked(1000) })
+	r.CaughtUp()
+	t.Logf("%d write transactions raced the snapshot", writes)
+	l := r.Read()
+	r.Converged(l, table)
+	return l, SnapshotKeys(t, l)
+}

@@ -2,6 +2,7 @@ package sourcetest
 
 import (
 	"encoding/json"
+	"iter"
 	"testing"
 
 	"github.com/walship/walship/internal/logread"
@@ -18,47 +19,59 @@ type State map[string]map[string][]ordering.Value
 // found (the before image's key when there is one).
 func Fold(t testing.TB, l *logread.Log, name func(*ordering.Table) string) State {
 	st := State{}
-	var applied offsets.Seq
-	for _, txn := range l.Txns {
-		if !applied.Less(txn.End.Seq) {
-			continue
+	for ch := range Applied(l) {
+		name := name(ch.Table)
+		rows := st[name]
+		if rows == nil {
+			rows = map[string][]ordering.Value{}
+			st[name] = rows
 		}
-		applied = txn.End.Seq
-		for _, e := range txn.Events {
-			ch := e.Change
-			name := name(ch.Table)
-			rows := st[name]
-			if rows == nil {
-				rows = map[string][]ordering.Value{}
-				st[name] = rows
+		switch ch.Op {
+		case ordering.OpTruncate:
+			clear(rows)
+		case ordering.OpDelete:
+			delete(rows, RowKey(ch.Table, ch.Before))
+		default:
+			k := RowKey(ch.Table, ch.After)
+			old := rows[k]
+			if ch.Before != nil {
+				bk := RowKey(ch.Table, ch.Before)
+				old = rows[bk]
+				delete(rows, bk)
 			}
-			switch ch.Op {
-			case ordering.OpTruncate:
-				clear(rows)
-			case ordering.OpDelete:
-				delete(rows, RowKey(ch.Table, ch.Before))
-			default:
-				k := RowKey(ch.Table, ch.After)
-				old := rows[k]
-				if ch.Before != nil {
-					bk := RowKey(ch.Table, ch.Before)
-					old = rows[bk]
-					delete(rows, bk)
-				}
-				row := append([]ordering.Value(nil), ch.After...)
-				for i, v := range row {
-					if v.IsUnchanged() {
-						if old == nil {
-							t.Fatalf("%s %s: unchanged column %s with no earlier value", name, k, ch.Table.Columns[i].Name)
-						}
-						row[i] = old[i]
+			row := append([]ordering.Value(nil), ch.After...)
+			for i, v := range row {
+				if v.IsUnchanged() {
+					if old == nil {
+						t.Fatalf("%s %s: unchanged column %s with no earlier value", name, k, ch.Table.Columns[i].Name)
 					}
+					row[i] = old[i]
 				}
-				rows[k] = row
 			}
+			rows[k] = row
 		}
 	}
 	return st
+}
+
+// Applied is the changes of l a sink applies, in order: each
+// transaction's once, skipping one whose Seq sorts at or below the last
+// applied (a re-sent one).
+func Applied(l *logread.Log) iter.Seq[*ordering.Change] {
+	return func(yield func(*ordering.Change) bool) {
+		var applied offsets.Seq
+		for _, txn := range l.Txns {
+			if !applied.Less(txn.End.Seq) {
+				continue
+			}
+			applied = txn.End.Seq
+			for i := range txn.Events {
+				if !yield(&txn.Events[i].Change) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // RowKey is the primary key, or the whole row for keyless tables.
