@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -70,27 +69,7 @@ func TestIntegrationSessionSettings(t *testing.T) {
 
 func TestIntegrationLock(t *testing.T) {
 	d, db, ctx := follower(t)
-	release, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("first Lock: %v", err)
-	}
-	_, err = d.Lock(ctx, db, "s1")
-	if !errors.Is(err, sqlsink.ErrLocked) || !strings.Contains(err.Error(), "connection id ") {
-		t.Fatalf("second Lock = %v, want ErrLocked naming the connection", err)
-	}
-	t.Logf("ErrLocked: %v", err)
-	other, err := d.Lock(ctx, db, "s2")
-	if err != nil {
-		t.Fatalf("Lock of another sink: %v", err)
-	}
-	other.Release()
-	release.Release()
-	release.Release()
-	again, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("Lock after release: %v", err)
-	}
-	again.Release()
+	sinktest.LockOnce(t, ctx, d, db, "s1", "s2", false, "connection id ")
 }
 
 func TestIntegrationMetaTables(t *testing.T) {
@@ -111,65 +90,34 @@ func TestIntegrationMetaTables(t *testing.T) {
 func TestIntegrationEvolve(t *testing.T) {
 	d, db, ctx := follower(t)
 	n := sqlsink.Name{Table: "odd `name`"}
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{
-		{Name: "id", Type: "LONGTEXT", NotNull: true}, {Name: "a", Type: "LONGTEXT", NotNull: true}, {Name: "b", Type: "INT"},
-	}, []string{"id"})...)
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "BIGINT"}}, nil)...)
-	columns := func() string {
-		t.Helper()
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		cols, ok, err := d.Columns(ctx, tx, n)
-		if err != nil || !ok {
-			t.Fatalf("Columns = %v, %v", ok, err)
-		}
-		var s []string
-		for _, c := range cols {
-			s = append(s, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Nullable))
-		}
-		return strings.Join(s, " ")
-	}
-	if got, want := columns(), "id:varchar(255):false a:longtext:false b:int(11):true"; got != want {
-		t.Errorf("Columns = %s, want %s", got, want)
-	}
+	sinktest.EvolveTable(t, ctx, d, db, sinktest.Evolve{Name: n,
+		Create: []sqlsink.ColumnDef{
+			{Name: "id", Type: "LONGTEXT", NotNull: true}, {Name: "a", Type: "LONGTEXT", NotNull: true}, {Name: "b", Type: "INT"}},
+		Again:   []sqlsink.ColumnDef{{Name: "id", Type: "BIGINT"}},
+		Created: "id:varchar(255):false a:longtext:false b:int(11):true",
+		Evolve: []string{d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}),
+			d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "LONGTEXT", NotNull: true}), d.DropColumn(n, "b"), d.DropColumn(n, "b")},
+		Evolved: "id:varchar(255):false a:longtext:true c:enum('x','X'):true",
+		// Keys compare exactly: case and trailing spaces make different rows.
+		Insert: "INSERT INTO " + d.QuoteName(n) + " (id, a, c) VALUES ('k', NULL, 'x'), ('K', NULL, 'X'), ('k ', NULL, NULL)",
+		BeforeTruncate: func() {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, d.Truncate(n)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if count := sinktest.Count(t, ctx, d, db, n); count != 3 {
+				t.Errorf("Truncate is not transactional: %d rows after rollback", count)
+			}
+		},
+		Missing: []sqlsink.Name{{Table: "missing"}}})
 	if !d.TypeCompatible("varchar(255)", "LONGTEXT") {
 		t.Error("the key column CreateTable made is not compatible with its type")
-	}
-	exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}),
-		d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "LONGTEXT", NotNull: true}), d.DropColumn(n, "b"), d.DropColumn(n, "b"))
-	if got, want := columns(), "id:varchar(255):false a:longtext:true c:enum('x','X'):true"; got != want {
-		t.Errorf("after evolving: Columns = %s, want %s", got, want)
-	}
-	// Keys compare exactly: case and trailing spaces make different rows.
-	exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" (id, a, c) VALUES ('k', NULL, 'x'), ('K', NULL, 'X'), ('k ', NULL, NULL)")
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, d.Truncate(n)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	var count int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 3 {
-		t.Errorf("Truncate is not transactional: %d rows after rollback, %v", count, err)
-	}
-	exec(t, ctx, db, d.Truncate(n))
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 0 {
-		t.Errorf("after Truncate: %d rows, %v", count, err)
-	}
-	tx, err = db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Table: "missing"}); ok || err != nil {
-		t.Errorf("Columns(missing) = %v, %v", ok, err)
 	}
 }
 

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -64,30 +63,7 @@ func TestIntegrationLock(t *testing.T) {
 	// hashtext('walship_sink:s1') is positive, that of 'walship_sink:b' negative:
 	// both halves of the bigint key must match pg_locks' classid/objid.
 	for _, sink := range []string{"s1", "b"} {
-		release, err := d.Lock(ctx, db, sink)
-		if err != nil {
-			t.Fatalf("first Lock(%s): %v", sink, err)
-		}
-		_, err = d.Lock(ctx, db, sink)
-		if !errors.Is(err, sqlsink.ErrLocked) {
-			t.Fatalf("second Lock(%s) = %v, want ErrLocked", sink, err)
-		}
-		t.Logf("ErrLocked: %v", err)
-		if !strings.Contains(err.Error(), `"walship sink `+sink+`"`) || !strings.Contains(err.Error(), "pid ") {
-			t.Errorf("ErrLocked does not name the holder: %v", err)
-		}
-		other, err := d.Lock(ctx, db, sink+"-other")
-		if err != nil {
-			t.Fatalf("Lock of another sink: %v", err)
-		}
-		other.Release()
-		release.Release()
-		release.Release() // idempotent
-		again, err := d.Lock(ctx, db, sink)
-		if err != nil {
-			t.Fatalf("Lock(%s) after release: %v", sink, err)
-		}
-		again.Release()
+		sinktest.LockOnce(t, ctx, d, db, sink, sink+"-other", false, `"walship sink `+sink+`"`, "pid ")
 	}
 }
 
@@ -127,51 +103,16 @@ func TestIntegrationMetaTables(t *testing.T) {
 func TestIntegrationEvolve(t *testing.T) {
 	d, db, ctx := follower(t)
 	n := sqlsink.Name{Schema: "Sch", Table: `odd "name"`}
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{
-		{Name: "id", Type: "bigint", NotNull: true}, {Name: "a", Type: "text", NotNull: true}, {Name: "b", Type: "integer"},
-	}, []string{"id"})...)
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "bigint"}}, nil)...) // exists: no-op
-	columns := func() string {
-		t.Helper()
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		cols, ok, err := d.Columns(ctx, tx, n)
-		if err != nil || !ok {
-			t.Fatalf("Columns = %v, %v", ok, err)
-		}
-		var s []string
-		for _, c := range cols {
-			s = append(s, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Nullable))
-		}
-		return strings.Join(s, " ")
-	}
-	if got, want := columns(), "id:bigint:false a:text:false b:integer:true"; got != want {
-		t.Errorf("Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}),
-		d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "text"}), d.DropColumn(n, "b"), d.DropColumn(n, "b"))
-	if got, want := columns(), "id:bigint:false a:text:true c:numeric(5,1)[]:true"; got != want {
-		t.Errorf("after evolving: Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+` (id, a) VALUES (1, NULL)`, d.Truncate(n))
-	var count int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 0 {
-		t.Errorf("after Truncate: %d rows, %v", count, err)
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Schema: "Sch", Table: "missing"}); ok || err != nil {
-		t.Errorf("Columns(missing) = %v, %v", ok, err)
-	}
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Schema: "nosuchschema", Table: "t"}); ok || err != nil {
-		t.Errorf("Columns(missing schema) = %v, %v", ok, err)
-	}
+	sinktest.EvolveTable(t, ctx, d, db, sinktest.Evolve{Name: n,
+		Create: []sqlsink.ColumnDef{
+			{Name: "id", Type: "bigint", NotNull: true}, {Name: "a", Type: "text", NotNull: true}, {Name: "b", Type: "integer"}},
+		Again:   []sqlsink.ColumnDef{{Name: "id", Type: "bigint"}}, // exists: no-op
+		Created: "id:bigint:false a:text:false b:integer:true",
+		Evolve: []string{d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}),
+			d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "text"}), d.DropColumn(n, "b"), d.DropColumn(n, "b")},
+		Evolved: "id:bigint:false a:text:true c:numeric(5,1)[]:true",
+		Insert:  "INSERT INTO " + d.QuoteName(n) + ` (id, a) VALUES (1, NULL)`,
+		Missing: []sqlsink.Name{{Schema: "Sch", Table: "missing"}, {Schema: "nosuchschema", Table: "t"}}})
 }
 
 // TestIntegrationTruncateReferenced: a table a foreign key references

@@ -7,14 +7,19 @@
 //   - [Context], [Database], [Open] and [Exec] set up a follower: a
 //     per-test database on a shared server (dropped when the test ends),
 //     the dialect's pool on it, and plain statements run on it.
-//   - [LockSessionKilled] is the lease scenario: the lock's session dies
-//     with a transaction in flight. An engine passes a [Lease]: how its
-//     lock session is killed and how it lists the rows.
-//   - [Applier], [Insert], [Col] and [Incompatible] drive a
+//   - [LockOnce] is a lock taken once; [LockSessionKilled] is the lease
+//     scenario: the lock's session dies with a transaction in flight. An
+//     engine passes a [Lease]: how its lock session is killed and how it
+//     lists the rows.
+//   - [EvolveTable] creates and evolves a table ([Evolve]), checking
+//     [Columns] after each step and [Count] after a truncate.
+//   - [Applier], [Insert], [Col] and [CheckIncompatible] drive a
 //     [sqlsink.Applier] the way the widening tests do.
-//   - [Cell], [C], [Arr], [With], [Read], [CreateCells], [Row] and
-//     [CheckCells] are the round trip of one row of every type: columns
-//     made by the dialect, values written through it, text read back.
+//   - [FromPostgres] and [FromMySQL] are the round-trip cells: a column
+//     and value as each source sends them, and the text each follower
+//     engine stores ([CellsFor] picks an engine's). [CreateCells] makes
+//     the table of the cells, [CellTable.Row] and [CellTable.Insert]
+//     write them, and [CellTable.Check] reads them back.
 //
 // Servers are reached through internal/testenv only: the caller gets its
 // DSN from testenv (which skips without WALSHIP_INTEGRATION and fails in

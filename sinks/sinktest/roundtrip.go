@@ -22,20 +22,17 @@ type Cell struct {
 }
 
 // C is a cell of a column with no precision or scale.
-func C(typ string, k ordering.Kind, v ordering.Value, want string) Cell {
-	return Cell{Col: ordering.Column{Type: typ, Kind: k, Precision: -1, Scale: -1}, Val: v, Want: want}
+func C(typ string, k ordering.Kind, v ordering.Value) Cell {
+	return Cell{Col: ordering.Column{Type: typ, Kind: k, Precision: -1, Scale: -1}, Val: v}
 }
 
 // Arr is a cell of an array column of elem.
-func Arr(typ string, elem ordering.Kind, v ordering.Value, want string) Cell {
-	return Cell{Col: ordering.Column{Type: typ, Kind: ordering.KindArray, Elem: elem, Precision: -1, Scale: -1}, Val: v, Want: want}
+func Arr(typ string, elem ordering.Kind, v ordering.Value) Cell {
+	return Cell{Col: ordering.Column{Type: typ, Kind: ordering.KindArray, Elem: elem, Precision: -1, Scale: -1}, Val: v}
 }
 
 // With is x with f applied to its column.
 func With(x Cell, f func(*ordering.Column)) Cell { f(&x.Col); return x }
-
-// Read is x read with expr, a format of the quoted column.
-func Read(x Cell, expr string) Cell { x.Read = expr; return x }
 
 // CellTable is a follower table of cells made by a dialect: the key
 // column "id", then a column cNN for each cell.

@@ -6,7 +6,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -53,25 +52,7 @@ func TestFileSettings(t *testing.T) {
 
 func TestFileLock(t *testing.T) {
 	d, db, ctx := follower(t)
-	release, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("first Lock: %v", err)
-	}
-	_, err = d.Lock(ctx, db, "s1")
-	if !errors.Is(err, sqlsink.ErrLocked) || !strings.Contains(err.Error(), "pid ") {
-		t.Fatalf("second Lock = %v, want ErrLocked naming the pid", err)
-	}
-	t.Logf("ErrLocked: %v", err)
-	if _, err := d.Lock(ctx, db, "other"); !errors.Is(err, sqlsink.ErrLocked) {
-		t.Errorf("the lock is per file: Lock(other) = %v", err)
-	}
-	release.Release()
-	release.Release()
-	again, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("Lock after release: %v", err)
-	}
-	again.Release()
+	sinktest.LockOnce(t, ctx, d, db, "s1", "other", true, "pid ")
 }
 
 func TestFileMetaTables(t *testing.T) {
@@ -88,46 +69,15 @@ func TestFileMetaTables(t *testing.T) {
 func TestFileEvolve(t *testing.T) {
 	d, db, ctx := follower(t)
 	n := sqlsink.Name{Table: `odd "name"`}
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "INTEGER", NotNull: true}, {Name: "a", Type: "TEXT", NotNull: true},
-		{Name: "b", Type: "REAL"}}, []string{"id"})...)
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "TEXT"}}, nil)...)
-	columns := func() string {
-		t.Helper()
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		cols, ok, err := d.Columns(ctx, tx, sqlsink.Name{Table: `ODD "name"`})
-		if err != nil || !ok {
-			t.Fatalf("Columns = %v, %v", ok, err)
-		}
-		var s []string
-		for _, c := range cols {
-			s = append(s, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Nullable))
-		}
-		return strings.Join(s, " ")
-	}
-	if got, want := columns(), "id:integer:true a:text:true b:real:true"; got != want {
-		t.Errorf("Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "BLOB"}), d.DropNotNull(n, sqlsink.ColumnDef{Name: "a"}), d.DropColumn(n, "b"))
-	if got, want := columns(), "id:integer:true a:text:true c:blob:true"; got != want {
-		t.Errorf("after evolving: Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" (id, a) VALUES (1, NULL)", d.Truncate(n))
-	var count int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 0 {
-		t.Errorf("after Truncate: %d rows, %v", count, err)
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Table: "missing"}); ok || err != nil {
-		t.Errorf("Columns(missing) = %v, %v", ok, err)
-	}
+	sinktest.EvolveTable(t, ctx, d, db, sinktest.Evolve{Name: n, Lookup: sqlsink.Name{Table: `ODD "name"`},
+		Create: []sqlsink.ColumnDef{{Name: "id", Type: "INTEGER", NotNull: true}, {Name: "a", Type: "TEXT", NotNull: true},
+			{Name: "b", Type: "REAL"}},
+		Again:   []sqlsink.ColumnDef{{Name: "id", Type: "TEXT"}},
+		Created: "id:integer:true a:text:true b:real:true",
+		Evolve:  []string{d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "BLOB"}), d.DropNotNull(n, sqlsink.ColumnDef{Name: "a"}), d.DropColumn(n, "b")},
+		Evolved: "id:integer:true a:text:true c:blob:true",
+		Insert:  "INSERT INTO " + d.QuoteName(n) + " (id, a) VALUES (1, NULL)",
+		Missing: []sqlsink.Name{{Table: "missing"}}})
 }
 
 func TestFileRetryable(t *testing.T) {
