@@ -7,42 +7,19 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/walship/walship/config"
-	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
-// follower creates a database walship_dialect_<pid>_<n> on the follower
-// server, opens the dialect's pool on it, and drops it when the test ends.
+// follower opens the dialect on a database of the test's own
+// ([sinktest.Follower]).
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
-	dsn := testenv.MySQLFollower(t)
-	ctx := sinktest.Context(t, 2*time.Minute)
-	admin, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatalf("open the follower: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	mc, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("follower DSN: %v", err)
-	}
-	mc.DBName = sinktest.Database(t, ctx, func(ctx context.Context, stmt string) error {
-		_, err := admin.ExecContext(ctx, stmt)
-		return err
-	}, "")
-	d := New(config.MySQLSink{DSN: config.Secret(mc.FormatDSN())})
+	ctx, cfg := sinktest.MySQLSink(t)
+	d := New(cfg)
 	return d, sinktest.Open(t, ctx, d), ctx
-}
-
-func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
-	t.Helper()
-	sinktest.Exec(t, ctx, db, stmts...)
 }
 
 func TestOpenNeedsDatabase(t *testing.T) {
@@ -75,9 +52,9 @@ func TestIntegrationLock(t *testing.T) {
 func TestIntegrationMetaTables(t *testing.T) {
 	d, db, ctx := follower(t)
 	for i := 0; i < 2; i++ {
-		exec(t, ctx, db, d.MetaTables()...)
+		sinktest.Exec(t, ctx, db, d.MetaTables()...)
 	}
-	exec(t, ctx, db, "INSERT INTO _walship_positions VALUES ('k', 's', '0001', 'p', 't', '{}', 'now')",
+	sinktest.Exec(t, ctx, db, "INSERT INTO _walship_positions VALUES ('k', 's', '0001', 'p', 't', '{}', 'now')",
 		"INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')")
 	if _, err := db.ExecContext(ctx, "INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')"); d.Code(err) != "1062" {
 		t.Errorf("_walship_applied has no primary key (sink, source, seq): %v", err)
@@ -128,12 +105,12 @@ func TestIntegrationWideRow(t *testing.T) {
 		cols = append(cols, sqlsink.ColumnDef{Name: fmt.Sprint("v", i), Type: "VARCHAR(1000)"})
 	}
 	cols = append(cols, sqlsink.ColumnDef{Name: "w", Type: "VARCHAR(16383)"}, sqlsink.ColumnDef{Name: "b", Type: "VARBINARY(30000)"})
-	exec(t, ctx, db, d.CreateTable(sqlsink.Name{Table: "wide"}, cols, []string{"id"})...)
+	sinktest.Exec(t, ctx, db, d.CreateTable(sqlsink.Name{Table: "wide"}, cols, []string{"id"})...)
 }
 
 func TestIntegrationRetryable(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, "CREATE TABLE u (id int PRIMARY KEY, s varchar(2))", "INSERT INTO u VALUES (1, 'a')")
+	sinktest.Exec(t, ctx, db, "CREATE TABLE u (id int PRIMARY KEY, s varchar(2))", "INSERT INTO u VALUES (1, 'a')")
 	for stmt, code := range map[string]string{
 		"INSERT INTO u VALUES (1, 'b')":   "1062",
 		"INSERT INTO u VALUES (2, 'abc')": "1406",
@@ -153,7 +130,7 @@ func TestIntegrationRetryable(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, ctx, db, fmt.Sprintf("KILL %d", id))
+	sinktest.Exec(t, ctx, db, fmt.Sprintf("KILL %d", id))
 	_, err = conn.ExecContext(ctx, "DO 1")
 	if err == nil || !d.Retryable(err) {
 		t.Errorf("statement on a killed connection: err %v, Retryable %v", err, d.Retryable(err))

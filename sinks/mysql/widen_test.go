@@ -17,7 +17,7 @@ import (
 // column and both types where it cannot widen.
 func TestIntegrationWidenFollowerColumns(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db,
+	sinktest.Exec(t, ctx, db,
 		"CREATE TABLE w (id INT PRIMARY KEY, amount DECIMAL(10,2) DEFAULT 0.00 COMMENT 'money', "+
 			"code VARCHAR(5) COLLATE utf8mb4_bin NOT NULL, n INT, ts DATETIME, e ENUM('a','b'), f FLOAT, note VARCHAR(5))",
 		"CREATE TABLE narrow (id INT PRIMARY KEY, amount DOUBLE)",

@@ -4,45 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/walship/walship/config"
-	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
-// follower creates a database walship_dialect_<pid>_<n> on the follower
-// server, opens the dialect's pool on it, and drops it when the test ends.
+// follower opens the dialect on a database of the test's own
+// ([sinktest.Follower]).
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
-	dsn := testenv.PGFollower(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("follower DSN is not a URL: %v", err)
-	}
-	ctx := sinktest.Context(t, 2*time.Minute)
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to the follower: %v", err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) })
-	u.Path = "/" + sinktest.Database(t, ctx, func(ctx context.Context, stmt string) error {
-		_, err := admin.Exec(ctx, stmt)
-		return err
-	}, " WITH (FORCE)")
-	d := New(config.PostgresSink{DSN: config.Secret(u.String())})
+	ctx, cfg := sinktest.PostgresSink(t)
+	d := New(cfg)
 	return d, sinktest.Open(t, ctx, d), ctx
-}
-
-func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
-	t.Helper()
-	sinktest.Exec(t, ctx, db, stmts...)
 }
 
 func TestIntegrationSessionSettings(t *testing.T) {
@@ -70,7 +45,7 @@ func TestIntegrationLock(t *testing.T) {
 func TestIntegrationMetaTables(t *testing.T) {
 	d, db, ctx := follower(t)
 	for i := 0; i < 2; i++ {
-		exec(t, ctx, db, d.MetaTables()...)
+		sinktest.Exec(t, ctx, db, d.MetaTables()...)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -94,7 +69,7 @@ func TestIntegrationMetaTables(t *testing.T) {
 			t.Errorf("%s columns %v, want %s", table, names, want)
 		}
 	}
-	exec(t, ctx, db, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`)
+	sinktest.Exec(t, ctx, db, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`)
 	if _, err := db.ExecContext(ctx, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`); err == nil {
 		t.Error("walship.applied has no primary key (sink, source, seq)")
 	}
@@ -121,12 +96,12 @@ func TestIntegrationEvolve(t *testing.T) {
 func TestIntegrationTruncateReferenced(t *testing.T) {
 	d, db, ctx := follower(t)
 	parent, child := sqlsink.Name{Schema: "public", Table: "p"}, sqlsink.Name{Schema: "public", Table: "c"}
-	exec(t, ctx, db, `CREATE TABLE p (id int PRIMARY KEY)`, `CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p)`,
+	sinktest.Exec(t, ctx, db, `CREATE TABLE p (id int PRIMARY KEY)`, `CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p)`,
 		`INSERT INTO p VALUES (1)`, `INSERT INTO c VALUES (1, 1)`, d.Truncate(child))
 	if _, err := db.ExecContext(ctx, d.Truncate(parent)); err == nil {
 		t.Fatal("TRUNCATE of the referenced table alone succeeded: the dialect needs no TruncateTables")
 	}
-	exec(t, ctx, db, `INSERT INTO c VALUES (1, 1)`, d.TruncateTables([]sqlsink.Name{child, parent}))
+	sinktest.Exec(t, ctx, db, `INSERT INTO c VALUES (1, 1)`, d.TruncateTables([]sqlsink.Name{child, parent}))
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM p) + (SELECT count(*) FROM c)").Scan(&n); err != nil || n != 0 {
 		t.Errorf("after TruncateTables: %d rows, %v", n, err)
@@ -135,7 +110,7 @@ func TestIntegrationTruncateReferenced(t *testing.T) {
 
 func TestIntegrationRetryable(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, `CREATE TABLE u (id int PRIMARY KEY)`, `INSERT INTO u VALUES (1)`)
+	sinktest.Exec(t, ctx, db, `CREATE TABLE u (id int PRIMARY KEY)`, `INSERT INTO u VALUES (1)`)
 	_, err := db.ExecContext(ctx, `INSERT INTO u VALUES ($1)`, "1")
 	if err == nil || d.Retryable(err) || d.Code(err) != "23505" {
 		t.Errorf("unique violation: err %v, Retryable %v, Code %q", err, d.Retryable(err), d.Code(err))
@@ -153,7 +128,7 @@ func TestIntegrationRetryable(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, ctx, db, fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
+	sinktest.Exec(t, ctx, db, fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
 	_, err = conn.ExecContext(ctx, "SELECT 1")
 	if err == nil || !d.Retryable(err) {
 		t.Errorf("statement on a terminated session: err %v, Retryable %v", err, d.Retryable(err))

@@ -17,7 +17,7 @@ import (
 // types where it cannot widen.
 func TestIntegrationWidenFollowerColumns(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db,
+	sinktest.Exec(t, ctx, db,
 		`CREATE TABLE public.w (id integer PRIMARY KEY, amount numeric(10,2), code character varying(5), n integer,
 			ts timestamp(0) without time zone, f real, keep numeric(20,6))`,
 		`CREATE TABLE public.narrow (id integer PRIMARY KEY, amount real)`,

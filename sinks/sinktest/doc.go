@@ -4,9 +4,10 @@
 // It holds what every engine's tests do the same way, so that each
 // engine's test file states only what differs:
 //
-//   - [Context], [Database], [Open] and [Exec] set up a follower: a
-//     per-test database on a shared server (dropped when the test ends),
-//     the dialect's pool on it, and plain statements run on it.
+//   - [Follower] ([MySQLSink], [PostgresSink]), [Context], [Open] and
+//     [Exec] set up a follower: a per-test database on a shared server
+//     (dropped when the test ends), the dialect's pool on it, and plain
+//     statements run on it.
 //   - [LockOnce] is a lock taken once; [LockSessionKilled] is the lease
 //     scenario: the lock's session dies with a transaction in flight. An
 //     engine passes a [Lease]: how its lock session is killed and how it

@@ -29,11 +29,6 @@ func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	return d, sinktest.Open(t, ctx, d), ctx
 }
 
-func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
-	t.Helper()
-	sinktest.Exec(t, ctx, db, stmts...)
-}
-
 func TestFileSettings(t *testing.T) {
 	d, db, ctx := follower(t)
 	var mode string
@@ -57,9 +52,9 @@ func TestFileLock(t *testing.T) {
 
 func TestFileMetaTables(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, d.MetaTables()...)
-	exec(t, ctx, db, d.MetaTables()...)
-	exec(t, ctx, db, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
+	sinktest.Exec(t, ctx, db, d.MetaTables()...)
+	sinktest.Exec(t, ctx, db, d.MetaTables()...)
+	sinktest.Exec(t, ctx, db, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
 	_, err := db.ExecContext(ctx, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
 	if d.Code(err) != "1555" || d.Retryable(err) { // SQLITE_CONSTRAINT_PRIMARYKEY
 		t.Errorf("duplicate applied row: %v (code %s)", err, d.Code(err))
@@ -82,7 +77,7 @@ func TestFileEvolve(t *testing.T) {
 
 func TestFileRetryable(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, `CREATE TABLE u (id INTEGER PRIMARY KEY, s TEXT UNIQUE)`, `INSERT INTO u VALUES (1, 'a')`)
+	sinktest.Exec(t, ctx, db, `CREATE TABLE u (id INTEGER PRIMARY KEY, s TEXT UNIQUE)`, `INSERT INTO u VALUES (1, 'a')`)
 	_, err := db.ExecContext(ctx, `INSERT INTO u VALUES (2, 'a')`)
 	if err == nil || d.Retryable(err) || d.Code(err) != "2067" {
 		t.Errorf("unique violation: %v, Retryable %v, Code %q", err, d.Retryable(err), d.Code(err))
@@ -158,7 +153,7 @@ func TestFileRoundTrip(t *testing.T) {
 			}
 			defs, names = append(defs, sqlsink.ColumnDef{Name: fmt.Sprintf("c%02d", i), Type: typ}), append(names, fmt.Sprintf("c%02d", i))
 		}
-		exec(t, ctx, db, d.CreateTable(n, defs, []string{"id"})...)
+		sinktest.Exec(t, ctx, db, d.CreateTable(n, defs, []string{"id"})...)
 		row := func(id int64, null bool) []any {
 			args := []any{id}
 			for _, x := range cells {

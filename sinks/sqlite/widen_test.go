@@ -17,7 +17,7 @@ import (
 // with a ColumnTypeError naming the table, the column and both types.
 func TestFileFollowerColumnAffinity(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, `CREATE TABLE w (id INTEGER PRIMARY KEY, amount VARCHAR(5), code VARCHAR(5))`,
+	sinktest.Exec(t, ctx, db, `CREATE TABLE w (id INTEGER PRIMARY KEY, amount VARCHAR(5), code VARCHAR(5))`,
 		`CREATE TABLE narrow (id INTEGER PRIMARY KEY, amount DECIMAL(10,2))`,
 		`CREATE TABLE floats (id INTEGER PRIMARY KEY, n REAL)`)
 	a := sinktest.Applier(t, ctx, d, "widen")
