@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,4 +161,44 @@ func LockSessionKilled(t *testing.T, ctx context.Context, e Lease) {
 	if err := Insert(ctx, a2, tbl, ordering.Int(3)); !errors.Is(err, sinks.ErrLockLost) {
 		t.Errorf("insert after the check noticed = %v", err)
 	}
+}
+
+// LockOnce: the sink's lock is held once. A second Lock is ErrLocked, and
+// its message names the holder (it holds each of holder); the lock of
+// sink other is another one (with perFile, the same one: refused too);
+// Release is idempotent and frees the lock.
+func LockOnce(t testing.TB, ctx context.Context, d sqlsink.Dialect, db *sql.DB, sink, other string, perFile bool, holder ...string) {
+	t.Helper()
+	release, err := d.Lock(ctx, db, sink)
+	if err != nil {
+		t.Fatalf("first Lock(%s): %v", sink, err)
+	}
+	_, err = d.Lock(ctx, db, sink)
+	if !errors.Is(err, sqlsink.ErrLocked) {
+		t.Fatalf("second Lock(%s) = %v, want ErrLocked", sink, err)
+	}
+	t.Logf("ErrLocked: %v", err)
+	for _, h := range holder {
+		if !strings.Contains(err.Error(), h) {
+			t.Errorf("ErrLocked does not name the holder (%s): %v", h, err)
+		}
+	}
+	if perFile {
+		if _, err := d.Lock(ctx, db, other); !errors.Is(err, sqlsink.ErrLocked) {
+			t.Errorf("the lock is per file: Lock(%s) = %v", other, err)
+		}
+	} else {
+		o, err := d.Lock(ctx, db, other)
+		if err != nil {
+			t.Fatalf("Lock of another sink: %v", err)
+		}
+		o.Release()
+	}
+	release.Release()
+	release.Release() // idempotent
+	again, err := d.Lock(ctx, db, sink)
+	if err != nil {
+		t.Fatalf("Lock(%s) after release: %v", sink, err)
+	}
+	again.Release()
 }

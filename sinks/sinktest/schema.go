@@ -3,7 +3,6 @@ package sinktest
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -92,44 +91,4 @@ func Count(t testing.TB, ctx context.Context, d sqlsink.Dialect, db *sql.DB, n s
 		t.Errorf("count %s: %v", n, err)
 	}
 	return count
-}
-
-// LockOnce: the sink's lock is held once. A second Lock is ErrLocked, and
-// its message names the holder (it holds each of holder); the lock of
-// sink other is another one (with perFile, the same one: refused too);
-// Release is idempotent and frees the lock.
-func LockOnce(t testing.TB, ctx context.Context, d sqlsink.Dialect, db *sql.DB, sink, other string, perFile bool, holder ...string) {
-	t.Helper()
-	release, err := d.Lock(ctx, db, sink)
-	if err != nil {
-		t.Fatalf("first Lock(%s): %v", sink, err)
-	}
-	_, err = d.Lock(ctx, db, sink)
-	if !errors.Is(err, sqlsink.ErrLocked) {
-		t.Fatalf("second Lock(%s) = %v, want ErrLocked", sink, err)
-	}
-	t.Logf("ErrLocked: %v", err)
-	for _, h := range holder {
-		if !strings.Contains(err.Error(), h) {
-			t.Errorf("ErrLocked does not name the holder (%s): %v", h, err)
-		}
-	}
-	if perFile {
-		if _, err := d.Lock(ctx, db, other); !errors.Is(err, sqlsink.ErrLocked) {
-			t.Errorf("the lock is per file: Lock(%s) = %v", other, err)
-		}
-	} else {
-		o, err := d.Lock(ctx, db, other)
-		if err != nil {
-			t.Fatalf("Lock of another sink: %v", err)
-		}
-		o.Release()
-	}
-	release.Release()
-	release.Release() // idempotent
-	again, err := d.Lock(ctx, db, sink)
-	if err != nil {
-		t.Fatalf("Lock(%s) after release: %v", sink, err)
-	}
-	again.Release()
 }
