@@ -51,6 +51,10 @@ type Column struct {
 	Scale     int `json:"scale,omitempty"`
 	// Enum holds the labels of an enum or set type, in declared order.
 	Enum []string `json:"enum,omitempty"`
+	// Default is what rows that existed when the column was added read in
+	// it at the source (see Default); nil when NULL or not known (log
+	// records written before walship carried defaults).
+	Default *Default `json:"default,omitempty"`
 }
 
 // ForeignKey is a reference from some columns of a table to a parent key.
@@ -123,6 +127,16 @@ type Table struct {
 	// Only captured child tables are listed. Empty for sources whose log
 	// holds the cascaded rows (PostgreSQL).
 	Cascades []Cascade `json:"cascades,omitempty"`
+	// Recreated marks the shape of a table the source dropped and created
+	// again under the same name: a truncate of it comes before its first
+	// row in the log, so the follower's rows of the old table do not
+	// survive, and sinks do not take the new columns for renamed ones.
+	Recreated bool `json:"recreated,omitempty"`
+	// RenamedFrom is "schema.table", the name the source table had before
+	// a rename the source saw: a sink whose follower table of the new name
+	// does not exist renames the old one. Such a shape is Serial, so the
+	// rename runs after every earlier transaction on the old name.
+	RenamedFrom string `json:"renamed_from,omitempty"`
 }
 
 // Cascading reports whether ch sets off one of t's cascades: it deletes a

@@ -3,6 +3,8 @@ package preflight
 import (
 	"context"
 	"database/sql"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +205,11 @@ func TestMySQLSinkLimitedUser(t *testing.T) {
 	}
 	if n := len(res.Problems); n != 5 {
 		t.Errorf("got %d problems, want 5", n)
+	}
+	// Without PROCESS, commit_order source notices a lock wait late: a note.
+	if !slices.ContainsFunc(res.Notes, func(n string) bool {
+		return strings.Contains(n, "lacks PROCESS") && strings.Contains(n, "GRANT PROCESS")
+	}) {
+		t.Errorf("no note of the missing PROCESS privilege: %v", res.Notes)
 	}
 }

@@ -31,6 +31,11 @@ type Log interface {
 	// DurableHeartbeat is the position of the newest heartbeat the log
 	// holds durably (zero before the first).
 	DurableHeartbeat() offsets.Position
+	// Resume says the source's stream goes on after seq (its checkpoint),
+	// before the first Publish: heartbeats written before a new
+	// transaction is durable carry seq, so sinks, whose watermark is at
+	// seq, take their positions (a zero Seq would be below it).
+	Resume(seq offsets.Seq)
 	// Close flushes and releases the log.
 	Close(ctx context.Context) error
 }

@@ -613,6 +613,15 @@ func (b *batch) flush(ctx context.Context) error {
 	return nil
 }
 
+// Resume implements sources.Log: Durable reports at least seq.
+func (p *Publisher) Resume(seq offsets.Seq) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.durSeq.Less(seq) {
+		p.durSeq = seq
+	}
+}
+
 // Heartbeat writes a HEARTBEAT marker saying the source had nothing more
 // to send up to pos. It is written only when every published transaction
 // is durable (else it returns false without writing), so it follows their

@@ -114,9 +114,18 @@ func (d *Dialect) ifExists(not bool) string {
 	return " IF EXISTS"
 }
 
-// AddColumn is ALTER TABLE … ADD COLUMN [IF NOT EXISTS].
+// AddColumn is ALTER TABLE … ADD COLUMN [IF NOT EXISTS] … [DEFAULT
+// literal] (MariaDB adds a column with a constant default instantly).
 func (d *Dialect) AddColumn(n sqlsink.Name, c sqlsink.ColumnDef) string {
-	return "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN" + d.ifExists(true) + " " + d.columnDef(c)
+	s := "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN" + d.ifExists(true) + " " + d.columnDef(c)
+	if c.Default != "" {
+		if d.server().mariadb {
+			s += " DEFAULT " + c.Default
+		} else {
+			s += " DEFAULT (" + c.Default + ")" // MySQL 8: TEXT, BLOB and JSON defaults are expressions
+		}
+	}
+	return s
 }
 
 // DropNotNull is MODIFY COLUMN c <type> NULL: c.Type must be the column's
@@ -134,6 +143,11 @@ func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
 // Truncate is DELETE FROM: TRUNCATE TABLE would commit the transaction
 // implicitly, and the position must commit with the rows.
 func (d *Dialect) Truncate(n sqlsink.Name) string { return "DELETE FROM " + d.QuoteName(n) }
+
+// RenameTable is RENAME TABLE … TO ….
+func (d *Dialect) RenameTable(from, to sqlsink.Name) string {
+	return "RENAME TABLE " + d.QuoteName(from) + " TO " + d.QuoteName(to)
+}
 
 // Upsert is a multi-row INSERT … ON DUPLICATE KEY UPDATE c = VALUES(c) for
 // the non-key columns (k = k when every column is a key column); a plain

@@ -40,12 +40,23 @@ func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src st
 	ct.Check(t, ctx, d, db, map[int64]bool{1: false, 2: false, 3: true}, nil, nil)
 }
 
+// addedWithDefaults is [sinktest.AddedWithDefaults] 20 columns to a table
+// (the row size limit), each typed as fitRow makes it.
+func addedWithDefaults(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src string, cells []sinktest.Cell) {
+	sinktest.AddedWithDefaults(t, ctx, d, db, sqlsink.Name{Table: "defaults_" + src}, src, cells, 20,
+		func(typ string) string { return fitRow([]sqlsink.ColumnDef{{Name: "x", Type: typ}}, nil)[0].Type }, nil)
+}
+
 func TestIntegrationRoundTripFromPostgres(t *testing.T) {
 	d, db, ctx := follower(t)
-	roundTrip(t, d, db, ctx, "postgres", sinktest.CellsFor("mysql", sinktest.FromPostgres))
+	cells := sinktest.CellsFor("mysql", sinktest.FromPostgres)
+	roundTrip(t, d, db, ctx, "postgres", cells)
+	addedWithDefaults(t, d, db, ctx, "postgres", cells)
 }
 
 func TestIntegrationRoundTripFromMySQL(t *testing.T) {
 	d, db, ctx := follower(t)
-	roundTrip(t, d, db, ctx, "mysql", sinktest.CellsFor("mysql", sinktest.FromMySQL))
+	cells := sinktest.CellsFor("mysql", sinktest.FromMySQL)
+	roundTrip(t, d, db, ctx, "mysql", cells)
+	addedWithDefaults(t, d, db, ctx, "mysql", cells)
 }

@@ -311,9 +311,14 @@ func (d *Dialect) CreateTable(n sqlsink.Name, cols []sqlsink.ColumnDef, primaryK
 	return append(stmts, "CREATE TABLE IF NOT EXISTS "+d.QuoteName(n)+" ("+strings.Join(defs, ", ")+")")
 }
 
-// AddColumn is ALTER TABLE … ADD COLUMN IF NOT EXISTS.
+// AddColumn is ALTER TABLE … ADD COLUMN IF NOT EXISTS [DEFAULT literal]
+// (a constant default is stored once, not written into every row).
 func (d *Dialect) AddColumn(n sqlsink.Name, c sqlsink.ColumnDef) string {
-	return "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN IF NOT EXISTS " + d.columnDef(c)
+	s := "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN IF NOT EXISTS " + d.columnDef(c)
+	if c.Default != "" {
+		s += " DEFAULT " + c.Default
+	}
+	return s
 }
 
 // DropNotNull is ALTER COLUMN … DROP NOT NULL.
@@ -328,6 +333,14 @@ func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
 
 // Truncate is TRUNCATE TABLE, which is transactional in PostgreSQL.
 func (d *Dialect) Truncate(n sqlsink.Name) string { return "TRUNCATE TABLE " + d.QuoteName(n) }
+
+// RenameTable is ALTER TABLE … RENAME TO, within one schema.
+func (d *Dialect) RenameTable(from, to sqlsink.Name) string {
+	if from.Schema != to.Schema {
+		return ""
+	}
+	return "ALTER TABLE " + d.QuoteName(from) + " RENAME TO " + d.QuoteIdent(to.Table)
+}
 
 // TruncateTables is one TRUNCATE TABLE of every table in ns: PostgreSQL
 // refuses to truncate a table a foreign key references unless the

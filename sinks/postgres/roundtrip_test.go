@@ -60,12 +60,25 @@ func roundTrip(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src st
 		func(id int64) any { return fmt.Sprint(id) })
 }
 
+// addedWithDefaults is [sinktest.AddedWithDefaults], all columns to one
+// table, read as text (concat).
+func addedWithDefaults(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context, src string, cells []sinktest.Cell) {
+	sinktest.AddedWithDefaults(t, ctx, d, db, sqlsink.Name{Schema: "rt_" + src, Table: "defaults"}, src, cells, 0, nil,
+		func(q string, _ sinktest.Cell) string {
+			return "CASE WHEN " + q + " IS NULL THEN NULL ELSE concat(" + q + ") END"
+		})
+}
+
 func TestIntegrationRoundTripFromPostgres(t *testing.T) {
 	d, db, ctx := follower(t)
-	roundTrip(t, d, db, ctx, "postgres", sinktest.CellsFor("postgres", sinktest.FromPostgres))
+	cells := sinktest.CellsFor("postgres", sinktest.FromPostgres)
+	roundTrip(t, d, db, ctx, "postgres", cells)
+	addedWithDefaults(t, d, db, ctx, "postgres", cells)
 }
 
 func TestIntegrationRoundTripFromMySQL(t *testing.T) {
 	d, db, ctx := follower(t)
-	roundTrip(t, d, db, ctx, "mysql", sinktest.CellsFor("postgres", sinktest.FromMySQL))
+	cells := sinktest.CellsFor("postgres", sinktest.FromMySQL)
+	roundTrip(t, d, db, ctx, "mysql", cells)
+	addedWithDefaults(t, d, db, ctx, "mysql", cells)
 }

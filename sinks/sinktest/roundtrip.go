@@ -154,3 +154,71 @@ func (ct *CellTable) Check(t testing.TB, ctx context.Context, d sqlsink.Dialect,
 		}
 	}
 }
+
+// AddedWithDefaults adds a column of each cell, with the cell's value as
+// its default (the dialect's Literal), to table n holding a row: the row
+// must read what a bound value stores. A cell whose value has no Literal
+// is passed over (Param refuses it too). The columns go batch at a time
+// to a fresh table (batch 0: all to one). colType is the type added for
+// the dialect's ColumnType (nil: that type); expr is how a quoted column
+// is read (nil: with the cell's Read).
+func AddedWithDefaults(t testing.TB, ctx context.Context, d sqlsink.Dialect, db *sql.DB, n sqlsink.Name, src string, cells []Cell,
+	batch int, colType func(string) string, expr func(quoted string, x Cell) string) {
+	t.Helper()
+	if colType == nil {
+		colType = func(typ string) string { return typ }
+	}
+	if expr == nil {
+		expr = func(q string, x Cell) string {
+			if x.Read != "" {
+				return fmt.Sprintf(x.Read, q)
+			}
+			return q
+		}
+	}
+	fresh := func() {
+		Exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "bigint", NotNull: true}}, []string{"id"})...)
+		Exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" VALUES (1)")
+	}
+	var exprs []string
+	var added []Cell
+	check := func() {
+		got := make([]sql.NullString, len(exprs))
+		dest := make([]any, len(exprs))
+		for i := range got {
+			dest[i] = &got[i]
+		}
+		if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+d.QuoteName(n)).Scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		for k, x := range added {
+			if !got[k].Valid || got[k].String != x.Want {
+				t.Errorf("column added with default %v (%s): existing row reads %q (valid %v), want %q", x.Val, x.Col.Type, got[k].String, got[k].Valid, x.Want)
+			}
+		}
+		exprs, added = nil, nil
+	}
+	fresh()
+	for i, x := range cells {
+		x.Col.Name = fmt.Sprintf("d%02d", i)
+		typ, err := d.ColumnType(x.Col, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lit, err := d.Literal(x.Col, x.Val)
+		if err != nil {
+			continue // Param refuses it too (see the round trip)
+		}
+		Exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: x.Col.Name, Type: colType(typ), Default: lit}))
+		exprs = append(exprs, expr(d.QuoteIdent(x.Col.Name), x))
+		added = append(added, x)
+		if len(exprs) == batch {
+			check()
+			Exec(t, ctx, db, "DROP TABLE "+d.QuoteName(n))
+			fresh()
+		}
+	}
+	if len(exprs) > 0 {
+		check()
+	}
+}

@@ -206,9 +206,15 @@ func (d *Dialect) CreateTable(n sqlsink.Name, cols []sqlsink.ColumnDef, primaryK
 	return []string{"CREATE TABLE IF NOT EXISTS " + d.QuoteName(n) + " (" + strings.Join(defs, ", ") + ")"}
 }
 
-// AddColumn adds a nullable column (SQLite DDL is transactional).
+// AddColumn adds a nullable column (SQLite DDL is transactional), with a
+// constant default its existing rows read (converted by the column's
+// affinity, as a bound value is).
 func (d *Dialect) AddColumn(n sqlsink.Name, c sqlsink.ColumnDef) string {
-	return "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN " + d.QuoteIdent(c.Name) + " " + c.Type
+	s := "ALTER TABLE " + d.QuoteName(n) + " ADD COLUMN " + d.QuoteIdent(c.Name) + " " + c.Type
+	if c.Default != "" {
+		s += " DEFAULT " + c.Default
+	}
+	return s
 }
 
 // DropNotNull does nothing ("SELECT 1"): walship's SQLite columns are never
@@ -223,6 +229,11 @@ func (d *Dialect) DropColumn(n sqlsink.Name, column string) string {
 
 // Truncate is DELETE FROM (SQLite has no TRUNCATE).
 func (d *Dialect) Truncate(n sqlsink.Name) string { return "DELETE FROM " + d.QuoteName(n) }
+
+// RenameTable is ALTER TABLE … RENAME TO.
+func (d *Dialect) RenameTable(from, to sqlsink.Name) string {
+	return "ALTER TABLE " + d.QuoteName(from) + " RENAME TO " + d.QuoteName(to)
+}
 
 // Upsert is a multi-row INSERT … ON CONFLICT (key) DO UPDATE SET c =
 // excluded.c (DO NOTHING when every column is a key column); a plain

@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -138,6 +139,41 @@ var cells = []struct {
 		ordering.Array(ordering.String(`q"`), ordering.Null(), ordering.Array()), `text:["q\"",null,[]]`},
 	{ordering.Column{Type: "double precision[]", Kind: ordering.KindArray, Elem: ordering.KindFloat},
 		ordering.Array(ordering.Float(math.NaN()), ordering.Float(-0.5)), `text:["NaN",-0.5]`},
+}
+
+// TestFileAddedWithDefaults adds a column of each cell with the cell's
+// value as its default (Literal) to a table holding a row: the row reads
+// what a bound value stores, storage class included.
+func TestFileAddedWithDefaults(t *testing.T) {
+	for _, src := range []string{"postgres", "mysql"} {
+		d, db, ctx := follower(t)
+		n := d.Target("public", "defaults")
+		sinktest.Exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "INTEGER"}}, []string{"id"})...)
+		sinktest.Exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" VALUES (1)")
+		for i, x := range cells {
+			typ, err := d.ColumnType(x.col, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lit, err := d.Literal(x.col, x.val)
+			if errors.Is(err, sqlsink.ErrUnsupported) && strings.Contains(x.val.Text(), "\x00") {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("Literal(%s, %v): %v", x.col.Type, x.val, err)
+			}
+			col := fmt.Sprintf("d%02d", i)
+			sinktest.Exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: col, Type: typ, Default: lit}))
+			var styp string
+			var v any
+			if err := db.QueryRowContext(ctx, `SELECT typeof(`+col+`), `+col+` FROM `+d.QuoteName(n)).Scan(&styp, &v); err != nil {
+				t.Fatal(err)
+			}
+			if got := styp + ":" + show(v); got != x.want {
+				t.Errorf("%s: column %s added with default %s: existing row reads %q, want %q", src, x.col.Type, lit, got, x.want)
+			}
+		}
+	}
 }
 
 func TestFileRoundTrip(t *testing.T) {

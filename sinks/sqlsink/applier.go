@@ -71,6 +71,9 @@ type Applier struct {
 type table struct {
 	name Name
 	cols map[string]FollowerColumn
+	// src is the source shape this process last evolved the table to
+	// (nil before the first).
+	src *ordering.Table
 }
 
 // shape is a source table shape resolved against its follower table.
@@ -78,6 +81,10 @@ type shape struct {
 	name Name
 	src  *ordering.Table
 	key  []int // indexes of the key columns in src.Columns
+	// absent: a shape without columns (a truncate of a dropped table whose
+	// shape the source no longer knew) whose follower table does not
+	// exist; its truncate does nothing.
+	absent bool
 }
 
 var (

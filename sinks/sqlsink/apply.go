@@ -79,6 +79,9 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 		return nil
 	}
 	if ch.Op == ordering.OpTruncate {
+		if sh.absent {
+			return nil // nothing to empty
+		}
 		// Consecutive truncates gather into one statement (TableTruncater);
 		// rows pending before them are written first.
 		if len(t.pendRows) > 0 {

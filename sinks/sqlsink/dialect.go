@@ -95,6 +95,11 @@ type Dialect interface {
 	// the follower cannot hold is an error wrapping ErrUnsupported that
 	// names the column and why; it never silently changes the value.
 	Param(c ordering.Column, v ordering.Value) (any, error)
+	// Literal is v (of column c, never NULL) as a constant of the
+	// engine's SQL, for a DEFAULT clause: the value Param would bind, so a
+	// row reading it holds what a row bound with Param does. Errors as
+	// Param's.
+	Literal(c ordering.Column, v ordering.Value) (string, error)
 
 	// Columns introspects a follower table inside tx; exists is false when
 	// the table is missing.
@@ -109,6 +114,9 @@ type Dialect interface {
 	DropColumn(n Name, column string) string
 	// Truncate empties n (DELETE FROM on SQLite).
 	Truncate(n Name) string
+	// RenameTable is the DDL renaming follower table from to to, or ""
+	// when the engine cannot (PostgreSQL: another schema).
+	RenameTable(from, to Name) string
 	// Upsert is an INSERT of rows rows of cols that replaces the row with
 	// the same primary key (snapshot rows and idempotent inserts).
 	Upsert(n Name, cols []string, key []string, rows int) string
@@ -180,6 +188,9 @@ type ColumnDef struct {
 	Name    string
 	Type    string
 	NotNull bool
+	// Default is a Literal the column's existing rows take when it is
+	// added (AddColumn only), or "".
+	Default string
 }
 
 // Meta tables, created by Applier.Prepare in every follower, in a

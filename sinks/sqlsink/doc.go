@@ -30,7 +30,19 @@
 //     (Dialect.WidenType); otherwise the sink stops with a
 //     *ColumnTypeError (ErrIncompatible) naming the table, the column and
 //     both types, and the scheduler adds the position. A value is never
-//     rounded or truncated into a narrower column.
+//     rounded or truncated into a narrower column. A column the source
+//     added with a constant default (ordering.Default) is added with the
+//     same default (Dialect.Literal), so the follower's existing rows read
+//     what the source's do. What the log cannot carry stops the sink with
+//     an error wrapping ErrNotInLog, naming the table and the way out,
+//     unless the follower table is empty: a column added with a default
+//     whose values it lacks (Default.Expr, *DefaultError), columns added
+//     while others vanish (a rename, *RenameError), a type change that
+//     rounds stored values (*TypeChangeError). A shape without columns (a
+//     truncate of a dropped table whose shape the source no longer knew)
+//     empties the follower table if it exists and never creates or
+//     changes it. A shape with RenamedFrom renames the old follower table
+//     when the new one does not exist (Dialect.RenameTable).
 //   - Positions: applied rows are written by Tx.Record inside the data
 //     transaction; Fold moves the watermark in the positions table. Both
 //     tables live in the follower, so a restart reads exactly what was

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/walship/walship/ordering"
@@ -186,6 +187,16 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 		return nil, fmt.Errorf("%w: %s and %s both map to %s; rename one in the sink's tables mapping", ErrNameClash, prev, owner, name)
 	}
 	srcEngine := a.cfg.SourceEngines[source]
+	if len(t.Columns) == 0 {
+		// A truncate of a table the source dropped without knowing its
+		// shape any more: the follower table is emptied if it exists,
+		// never created or changed.
+		_, exists, err := a.columns(ctx, tx, name)
+		if err != nil {
+			return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
+		}
+		return &shape{name: name, src: t, absent: !exists}, nil
+	}
 
 	ft := a.tables[name]
 	if ft == nil {
@@ -197,6 +208,11 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 			return nil, fmt.Errorf("%w: %s maps to follower table %s, which still holds positions of sinks an earlier walship wrote "+
 				"(each sink moves its rows to %s when it starts on this version): start those sinks once, or map the table to another name "+
 				"(the sink's tables.rename or tables.prefix)", ErrNameClash, owner, name, a.posT)
+		}
+		if !exists {
+			if cols, exists, err = a.renameFrom(ctx, tx, t, name); err != nil {
+				return nil, err
+			}
 		}
 		if !exists {
 			defs := make([]ColumnDef, len(t.Columns))
@@ -236,7 +252,24 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 
 // evolve brings a follower table to a new source shape: added columns,
 // dropped columns, changed types.
-func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) error {
+func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) (err error) {
+	if err := a.renamed(ctx, tx, ft, t); err != nil {
+		return err
+	}
+	if err := a.narrowed(ctx, tx, ft, t); err != nil {
+		return err
+	}
+	changed := false
+	defer func() {
+		if err == nil {
+			ft.src = t // a stop stays a stop when the batch is retried
+		}
+		if err == nil && changed && a.cfg.Sink != "" {
+			// Verify after DDL: the one table to compare.
+			a.log.Info("follower table changed with its source's schema; compare it", "table", ft.name.String(),
+				"command", "walship verify --sink "+a.cfg.Sink+" --tables "+t.QualifiedName())
+		}
+	}()
 	inShape := map[string]bool{}
 	for _, c := range t.Columns {
 		inShape[c.Name] = true
@@ -247,10 +280,15 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 		have, ok := ft.cols[c.Name]
 		if !ok {
 			def := ColumnDef{Name: c.Name, Type: want}
+			if err := a.columnDefault(ctx, tx, ft, t, c, &def); err != nil {
+				return err
+			}
 			if err := a.exec(ctx, tx, a.d.AddColumn(ft.name, def)); err != nil {
 				return fmt.Errorf("add column %s to %s: %w", c.Name, ft.name, err)
 			}
-			a.log.Info("added follower column", "table", ft.name.String(), "column", c.Name, "type", want)
+			changed = true
+			a.log.Info("added follower column", "table", ft.name.String(), "column", c.Name, "type", want,
+				"with_default", def.Default != "")
 			ft.cols[c.Name] = FollowerColumn{Name: c.Name, Type: strings.ToLower(want), Nullable: true}
 			continue
 		}
@@ -261,6 +299,7 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 			if err := a.widen(ctx, tx, ft, have, c, want); err != nil {
 				return err
 			}
+			changed = true
 		}
 	}
 	for name, fc := range ft.cols {
@@ -273,6 +312,7 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 				return fmt.Errorf("drop column %s of %s: %w", name, ft.name, err)
 			}
 			delete(ft.cols, name)
+			changed = true
 			a.log.Info("dropped follower column", "table", ft.name.String(), "column", name)
 		case !fc.Nullable:
 			if err := a.exec(ctx, tx, a.d.DropNotNull(ft.name, ColumnDef{Name: name, Type: fc.Type})); err != nil {
@@ -368,4 +408,224 @@ func (a *Applier) inTx(ctx context.Context, tx *sql.Tx, f func(*sql.Tx) error) e
 	}
 	defer own.Rollback()
 	return f(own)
+}
+
+// ErrNotInLog is wrapped when the source changed rows by a schema change
+// that wrote no row to its log (a column added with a volatile default),
+// so the follower cannot follow.
+var ErrNotInLog = errors.New("a schema change changed rows the log does not carry")
+
+// DefaultError is a column the source added with a default whose values
+// in the rows it already held are not in the log (Default.Expr), to a
+// follower table that holds rows. It wraps ErrNotInLog.
+type DefaultError struct {
+	Source string // source table
+	Table  string // follower table
+	Column string
+	Expr   string // the source's default expression
+}
+
+func (e *DefaultError) Error() string {
+	return fmt.Sprintf("%s: column %s was added to %s with DEFAULT %s, which gave the rows the table already held values "+
+		"the source's log does not carry; follower table %s holds rows, which would read NULL. Add the column to %s yourself "+
+		"with the source's values and restart the sink, or rebuild the follower from a new snapshot (walship replay --resnapshot)",
+		ErrNotInLog, e.Column, e.Source, e.Expr, e.Table, e.Table)
+}
+
+// Unwrap returns ErrNotInLog.
+func (e *DefaultError) Unwrap() error { return ErrNotInLog }
+
+// columnDefault sets def.Default to the literal of source column c's
+// default, so that the follower's existing rows read what the source's
+// do; or stops with a DefaultError when those values are not in the log
+// and the follower table holds rows.
+func (a *Applier) columnDefault(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, c ordering.Column, def *ColumnDef) error {
+	d := c.Default
+	switch {
+	case d == nil:
+		return nil
+	case d.Constant():
+		lit, err := a.d.Literal(c, d.Value)
+		if err != nil {
+			return fmt.Errorf("add column %s to %s with the source's default: %w", c.Name, ft.name, err)
+		}
+		def.Default = lit
+		return nil
+	case d.Expr == "":
+		return nil
+	}
+	if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
+		return err // no row to give a value
+	}
+	return &DefaultError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, Expr: d.Expr}
+}
+
+// empty reports whether follower table n holds no row.
+func (a *Applier) empty(ctx context.Context, tx *sql.Tx, n Name) (bool, error) {
+	var one int
+	err := a.inTx(ctx, tx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT 1 FROM "+a.d.QuoteName(n)+" LIMIT 1").Scan(&one)
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("inspect follower table %s: %w", n, err)
+	}
+	return false, nil
+}
+
+// RenameError is a shape change that both adds columns to a follower
+// table and takes others away: a RENAME COLUMN, or a DROP COLUMN and an
+// ADD COLUMN between two rows, which neither source's log tells apart.
+// Adding the new column would leave the follower's existing rows NULL
+// where a renamed column holds values at the source, so the sink stops.
+// It wraps ErrNotInLog.
+type RenameError struct {
+	Source   string   // source table
+	Table    string   // follower table
+	Added    []string // columns in the new shape, not on the follower
+	Vanished []string // follower columns the previous shape had, not the new one
+}
+
+func (e *RenameError) Error() string {
+	return fmt.Sprintf("%s: in %s, column(s) %s appeared and %s vanished in one schema change: a RENAME COLUMN, or a DROP COLUMN "+
+		"and an ADD COLUMN, which the source's log does not tell apart. On follower table %s, rename the column yourself if it "+
+		"was renamed (ALTER TABLE … RENAME COLUMN %s TO %s), or drop the old one if it was dropped, then restart the sink",
+		ErrNotInLog, e.Source, strings.Join(e.Added, ", "), strings.Join(e.Vanished, ", "), e.Table, e.Vanished[0], e.Added[0])
+}
+
+// Unwrap returns ErrNotInLog.
+func (e *RenameError) Unwrap() error { return ErrNotInLog }
+
+// renamed returns a *RenameError when t adds columns to ft, which holds
+// rows, while columns of ft vanish from it: those the previous shape this
+// process saw had, or, for the first shape a process sees, any follower
+// column t lacks (a column kept after an earlier drop then stops the sink
+// too, when a column was added across the restart; drop it on the
+// follower, or set drop_columns).
+func (a *Applier) renamed(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table) error {
+	if t.Recreated {
+		return nil // a truncate of the old table's rows comes first
+	}
+	var added, vanished []string
+	for _, c := range t.Columns {
+		if _, ok := ft.cols[c.Name]; !ok {
+			added = append(added, c.Name)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	for name := range ft.cols {
+		if t.ColumnIndex(name) < 0 && (ft.src == nil || ft.src.ColumnIndex(name) >= 0) {
+			vanished = append(vanished, name)
+		}
+	}
+	if len(vanished) == 0 {
+		return nil
+	}
+	if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
+		return err // no row to lose (a table emptied and created again)
+	}
+	sort.Strings(vanished)
+	return &RenameError{Source: t.QualifiedName(), Table: ft.name.String(), Added: added, Vanished: vanished}
+}
+
+// TypeChangeError is a column whose type the source changed in a way that
+// rounds the values the table held (fewer decimal places, fewer
+// fractional-second digits, a decimal or float made an integer): the
+// source's ALTER rewrote them without writing them to its log. It wraps
+// ErrNotInLog.
+type TypeChangeError struct {
+	Source   string // source table
+	Table    string // follower table
+	Column   string
+	From, To string // the source's types before and after
+}
+
+func (e *TypeChangeError) Error() string {
+	return fmt.Sprintf("%s: column %s of %s changed from %s to %s at the source, which rounds the values the table held without "+
+		"writing them to the log; follower table %s holds rows. Change the follower column the same way yourself (to %s, rounding "+
+		"as the source did) and restart the sink, or rebuild the follower from a new snapshot (walship replay --resnapshot)",
+		ErrNotInLog, e.Column, e.Source, e.From, e.To, e.Table, e.To)
+}
+
+// Unwrap returns ErrNotInLog.
+func (e *TypeChangeError) Unwrap() error { return ErrNotInLog }
+
+// narrowed returns a *TypeChangeError when a column of t rounds the values
+// of the same column in the previous shape this process saw of the table
+// (after a restart, the first shape has none to compare with), and the
+// follower table holds rows.
+func (a *Applier) narrowed(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table) error {
+	if ft.src == nil || t.Recreated {
+		return nil
+	}
+	for _, c := range t.Columns {
+		i := ft.src.ColumnIndex(c.Name)
+		if i < 0 || !rounds(ft.src.Columns[i], c) {
+			continue
+		}
+		if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
+			return err
+		}
+		return &TypeChangeError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, From: ft.src.Columns[i].Type, To: c.Type}
+	}
+	return nil
+}
+
+// rounds reports whether converting values of column from into column to
+// may round them.
+func rounds(from, to ordering.Column) bool {
+	fsp := func(c ordering.Column) int {
+		if c.Precision < 0 {
+			return 6
+		}
+		return c.Precision
+	}
+	switch {
+	case (from.Kind == ordering.KindDecimal || from.Kind == ordering.KindFloat) && (to.Kind == ordering.KindInt || to.Kind == ordering.KindUint):
+		return true
+	case from.Kind == ordering.KindFloat && to.Kind == ordering.KindDecimal:
+		return true
+	case from.Kind == ordering.KindDecimal && to.Kind == ordering.KindDecimal:
+		return to.Scale >= 0 && (from.Scale < 0 || to.Scale < from.Scale)
+	case from.Kind == to.Kind && (to.Kind == ordering.KindTimestamp || to.Kind == ordering.KindTimestampTZ || to.Kind == ordering.KindTime):
+		return fsp(to) < fsp(from)
+	}
+	return false
+}
+
+// renameFrom renames the follower table of t.RenamedFrom to name, when t
+// was renamed at the source and that table exists, and returns its columns.
+func (a *Applier) renameFrom(ctx context.Context, tx *sql.Tx, t *ordering.Table, name Name) ([]FollowerColumn, bool, error) {
+	schema, table, ok := strings.Cut(t.RenamedFrom, ".")
+	if !ok {
+		return nil, false, nil
+	}
+	old := a.target(&ordering.Table{Schema: schema, Name: table})
+	if old == name {
+		return nil, false, nil
+	}
+	if _, exists, err := a.columns(ctx, tx, old); err != nil || !exists {
+		return nil, false, err
+	}
+	ddl := a.d.RenameTable(old, name)
+	if ddl == "" {
+		return nil, false, nil
+	}
+	if err := a.exec(ctx, tx, ddl); err != nil {
+		return nil, false, fmt.Errorf("rename follower table %s to %s: %w", old, name, err)
+	}
+	a.mu.Lock()
+	delete(a.tables, old)
+	delete(a.owners, old)
+	a.mu.Unlock()
+	a.log.Info("renamed follower table", "from", old.String(), "to", name.String(), "source", t.QualifiedName())
+	cols, exists, err := a.columns(ctx, tx, name)
+	if err != nil {
+		return nil, false, fmt.Errorf("inspect follower table %s: %w", name, err)
+	}
+	return cols, exists, nil
 }

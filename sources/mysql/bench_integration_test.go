@@ -473,3 +473,4 @@ func (l *binlogBenchDiscardLog) Heartbeat(context.Context, string, offsets.Posit
 }
 
 func (l *binlogBenchDiscardLog) DurableHeartbeat() offsets.Position { return offsets.Position{} }
+func (l *binlogBenchDiscardLog) Resume(offsets.Seq)                 {}

@@ -71,7 +71,13 @@
 //     numbering its chunks after the unfinished attempt's (firstChunk).
 //   - Unique and foreign keys, which the binlog does not carry, are read
 //     from information_schema for dependency tracking, and re-read after
-//     DDL touching the table.
+//     DDL touching the table. So are the column defaults (defaults.go),
+//     carried with each column (ordering.Default) so a sink adding a
+//     column gives the follower's existing rows what the source's read.
+//   - TRUNCATE of a captured table becomes a truncate change in its own
+//     transaction, and so does DROP TABLE (ddl.go), with the shape marked
+//     Recreated: a table created again under the name starts empty on the
+//     followers too.
 //   - So are the foreign-key actions InnoDB performs without logging the
 //     child rows (ON DELETE/UPDATE CASCADE, SET NULL): each shape carries
 //     those of the captured tables referencing it, transitively

@@ -30,6 +30,8 @@ type keyCache struct {
 	// logged is set when the server writes cascaded rows to the binlog
 	// itself (MySQL's SQL-layer foreign keys): then no cascade is carried.
 	logged bool
+	// mariadb says how information_schema shows defaults (defaults.go).
+	mariadb bool
 }
 
 type tableKeys struct {
@@ -41,6 +43,8 @@ type tableKeys struct {
 	// changes child rows (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT),
 	// from captured child tables.
 	refs []ordering.Cascade
+	// defaults are the column defaults by column name (defaults.go).
+	defaults map[string]*ordering.Default
 }
 
 // keyedShape is the shape changes of one binlog shape are published
@@ -169,6 +173,12 @@ func (c *keyCache) view(ctx context.Context, t *ordering.Table) (*ordering.Table
 		}
 	}
 	s.Cascades = casc
+	if len(k.defaults) > 0 {
+		s.Columns = append([]ordering.Column(nil), s.Columns...)
+		for i := range s.Columns {
+			s.Columns[i].Default = k.defaults[s.Columns[i].Name]
+		}
+	}
 	if len(c.shapes) > 10000 {
 		clear(c.shapes)
 	}
@@ -263,6 +273,9 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 	}
 	rows.Close()
 	if k.refs, err = c.loadRefs(ctx, schema, table); err != nil {
+		return k, err
+	}
+	if k.defaults, err = loadDefaults(ctx, c.db, schema, table, c.mariadb); err != nil {
 		return k, err
 	}
 	return k, nil

@@ -185,6 +185,7 @@ func (l *cleanLog) Heartbeat(context.Context, string, offsets.Position, time.Tim
 	return false, nil
 }
 func (l *cleanLog) DurableHeartbeat() offsets.Position { return offsets.Position{} }
+func (l *cleanLog) Resume(offsets.Seq)                 {}
 func (l *cleanLog) Close(context.Context) error        { return nil }
 
 // memCheckpoints is an in-memory sources.Checkpoints.

@@ -32,6 +32,9 @@ type session struct {
 	keys    *keyCache
 	tables  map[uint64]*binlogTable // by table id, per TABLE_MAP
 	byName  map[string]*binlogTable // newest shape per schema.table
+	// renamed maps schema.table to the name it had before a RENAME this
+	// session decoded (ddl.go).
+	renamed map[string]string
 
 	file    string // current binlog file
 	gset    offsets.GTIDSet
@@ -85,11 +88,13 @@ func (r *session) close(ctx context.Context) {
 func (r *session) run(ctx context.Context, ready func()) error {
 	cfg := r.cfg()
 	r.keys = newKeyCache(r.db, func(schema, table string) bool { return matches(cfg.Tables, schema, table) })
+	r.renamed = map[string]string{}
 	logged, err := cascadesLogged(ctx, r.db, cfg.Flavor)
 	if err != nil {
 		return err
 	}
 	r.keys.logged = logged
+	r.keys.mariadb = cfg.Flavor == "mariadb"
 	r.clock = newLogicalClock(0)
 	r.tables = map[uint64]*binlogTable{}
 	r.byName = map[string]*binlogTable{}
@@ -147,6 +152,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		r.tracker = ordering.NewTracker(0, floor)
 	}
 	r.saved, r.savedPos, r.lastSeq = floor, start, floor
+	r.out.Resume(floor)
 	r.gset = start.GTIDs
 	r.file = start.Binlog.File
 

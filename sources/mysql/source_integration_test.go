@@ -156,12 +156,18 @@ func TestDDLMidStream(t *testing.T) {
 		for _, e := range txn.Events {
 			var s string
 			for i, c := range e.Change.Table.Columns {
+				if e.Change.Op == ordering.OpTruncate {
+					s = "truncate"
+					break
+				}
 				s += c.Name + "=" + e.Change.After[i].String() + " "
 			}
 			got = append(got, e.Change.Table.Name+": "+s)
 		}
 	}
-	want := []string{"t: id=1 a=one ", "t: id=2 a=two b=2.25 ", "t: id=3 b=3.75 ", "t: id=4 c=4.00 ", "u: id=1 s=x ", "t: id=5 c=5.50 "}
+	// DROP TABLE of a captured table is a truncate of it (a table created
+	// again under the name starts empty on the followers).
+	want := []string{"t: id=1 a=one ", "t: id=2 a=two b=2.25 ", "t: id=3 b=3.75 ", "t: id=4 c=4.00 ", "u: id=1 s=x ", "u: truncate", "t: id=5 c=5.50 "}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -84,6 +84,12 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		if err != nil {
 			return fmt.Errorf("source %s: %w", r.cfg().Name, err)
 		}
+		if from, ok := r.renamed[t.table.QualifiedName()]; ok {
+			// Serial: the followers rename after every earlier transaction.
+			// Only this transaction's shape says so.
+			t.table.RenamedFrom, t.table.Serial = from, true
+			delete(r.renamed, t.table.QualifiedName())
+		}
 		t.rawText(r.cfg().raw)
 		r.tables[e.TableID] = t
 		r.byName[t.table.QualifiedName()] = t

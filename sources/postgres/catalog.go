@@ -120,6 +120,9 @@ type relation struct {
 	types   []*pgType // per column
 	keyCols []bool    // replica identity columns
 	capture bool      // matches the configured patterns
+	// after is the shape changes take after the first one of a renamed
+	// table, whose shape names the old name (recreate.go); nil otherwise.
+	after *ordering.Table
 	// partitioned: a partitioned table, whose rows are those of its
 	// partitions (set for the snapshot, which reads it without ONLY).
 	partitioned bool
@@ -227,7 +230,7 @@ func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name table
 	if err != nil {
 		return nil, fmt.Errorf("column types of %s: %w", name, err)
 	}
-	notNull, err := notNullColumns(ctx, conn, relid)
+	attrs, err := columnAttrs(ctx, conn, relid)
 	if err != nil {
 		return nil, fmt.Errorf("columns of %s: %w", name, err)
 	}
@@ -240,7 +243,11 @@ func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name table
 		}
 		rel.types = append(rel.types, pt)
 		rel.keyCols = append(rel.keyCols, c.Key)
-		rel.table.Columns = append(rel.table.Columns, pt.column(c.Name, !notNull[c.Name]))
+		col := pt.column(c.Name, !attrs[c.Name].notNull)
+		if col.Default, err = attrs[c.Name].columnDefault(pt); err != nil {
+			return nil, fmt.Errorf("default of column %s of %s: %w", c.Name, name, err)
+		}
+		rel.table.Columns = append(rel.table.Columns, col)
 	}
 	if !exists {
 		// Dropped since: the key flags are the replica identity as of the
@@ -283,20 +290,63 @@ func flatten(keys [][]string) []string {
 	return out
 }
 
-func notNullColumns(ctx context.Context, conn *pgx.Conn, relid uint32) (map[string]bool, error) {
-	rows, err := conn.Query(ctx, `SELECT attname::text FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attnotnull`, relid)
+// attr is what the catalog says of a column beyond the Relation message.
+type attr struct {
+	notNull bool
+	// missing is the text of the value rows older than the column read
+	// (attmissingval: ADD COLUMN with a non-volatile default, evaluated
+	// once, now() included), when hasMissing.
+	hasMissing bool
+	missing    *string
+	// expr is the column's default expression (pg_attrdef), or "identity".
+	expr string
+}
+
+// columnDefault is the ordering.Default of a column of type pt: the
+// missing value when the catalog has one; else, for a column with a
+// default expression, that expression (its rows' values are not in the
+// log: a volatile default, or a table rewrite since, gave them); else nil
+// (NULL).
+func (a attr) columnDefault(pt *pgType) (*ordering.Default, error) {
+	switch {
+	case a.hasMissing && a.missing != nil:
+		v, err := pt.decode([]byte(*a.missing))
+		if err != nil {
+			// Not a value walship decodes: a sink adding the column stops
+			// rather than leave the rows NULL.
+			return &ordering.Default{Expr: "(a missing value walship cannot decode: " + a.expr + ")"}, nil
+		}
+		return &ordering.Default{Value: v}, nil
+	case a.hasMissing:
+		return nil, nil // missing value NULL
+	case a.expr != "":
+		return &ordering.Default{Expr: a.expr}, nil
+	}
+	return nil, nil
+}
+
+// columnAttrs reads the catalog's NOT NULL flags, missing values and
+// default expressions of a table's columns, as of now.
+func columnAttrs(ctx context.Context, conn *pgx.Conn, relid uint32) (map[string]attr, error) {
+	rows, err := conn.Query(ctx, `SELECT a.attname::text, a.attnotnull, a.atthasmissing,
+			CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END,
+			CASE WHEN a.attidentity <> '' THEN 'identity' ELSE COALESCE(pg_get_expr(d.adbin, d.adrelid), '') END
+		FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, relid)
 	if err != nil {
 		return nil, err
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
+	m := map[string]attr{}
+	for rows.Next() {
+		var n string
+		var a attr
+		if err := rows.Scan(&n, &a.notNull, &a.hasMissing, &a.missing, &a.expr); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		m[n] = a
 	}
-	m := make(map[string]bool, len(names))
-	for _, n := range names {
-		m[n] = true
-	}
-	return m, nil
+	return m, rows.Err()
 }
 
 // catalogColumns reads a table's live columns (for the snapshot, which

@@ -302,6 +302,7 @@ func TestSnapshotRedoneAfterStopMidway(t *testing.T) {
 }
 
 func (*nopLog) DurableHeartbeat() offsets.Position { return offsets.Position{} }
+func (*nopLog) Resume(offsets.Seq)                 {}
 
 // TestCatalogAsOfTheChange: the catalog holds only today's tables and
 // types. A captured table dropped before walship decoded its changes

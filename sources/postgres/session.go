@@ -28,6 +28,9 @@ type session struct {
 	haveCheckpoint bool
 
 	relations map[uint32]*relation
+	// oids and recreated: see recreate.go.
+	oids      map[tableName]uint32
+	recreated map[uint32]bool
 	tracker   *ordering.Tracker
 	// leaves holds the leaf partitions of each captured partitioned table
 	// (by oid) last seen, for checkPartitions.
@@ -82,6 +85,10 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	}
 	r.repl = repl
 	r.relations = map[uint32]*relation{}
+	r.recreated = map[uint32]bool{}
+	if r.oids, err = capturedOIDs(ctx, r.conn, cfg.Tables); err != nil {
+		return fmt.Errorf("source %s: %w", cfg.Name, err)
+	}
 	r.leaves = map[uint32]map[uint32]tableName{}
 	if err := r.loadLeaves(ctx); err != nil {
 		return err
@@ -191,6 +198,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		r.tracker = ordering.NewTracker(0, floor)
 	}
 	r.saved, r.savedFlush = floor, start
+	r.out.Resume(floor)
 
 	err = pglogrepl.StartReplication(ctx, repl, cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
 		Mode: pglogrepl.LogicalReplication,

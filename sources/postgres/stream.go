@@ -257,6 +257,27 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 	if !rel.capture {
 		return nil
 	}
+	prev, renamed := r.renamedFrom(name, m.RelationID)
+	if renamed && !rel.gone {
+		rel.after = rel.table
+		t := *rel.table
+		t.RenamedFrom, t.Serial = prev.String(), true
+		rel.table = &t
+		r.src.log.Info("a captured table was renamed: its followers' table is renamed before its first row", "from", prev.String(), "to", name.String())
+	}
+	// A dropped table's oid is recorded too: walship behind, it meets the
+	// old table's last changes before the new table's first.
+	again, err := r.seeOID(ctx, name, m.RelationID)
+	if err != nil {
+		return err
+	}
+	if !rel.gone {
+		if again {
+			r.recreated[m.RelationID] = true
+			rel.table.Recreated = true
+			r.src.log.Info("a captured table was dropped and created again: its followers are emptied before its first new row", "table", name.String())
+		}
+	}
 	if rel.gone {
 		r.src.log.Warn("a captured table was dropped after these changes were written: its key is the stream's replica identity, its unique and foreign keys are unknown, its transactions run in order",
 			"table", name.String(), "key_columns", len(rel.table.PrimaryKey))
@@ -316,6 +337,17 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 		return fmt.Errorf("source %s: change outside a transaction", r.cfg().Name)
 	} else {
 		sub = buf.XID()
+	}
+	if r.recreated[relid] {
+		delete(r.recreated, relid)
+		if err := buf.Add(sub, truncateFirst(rel)); err != nil {
+			return err
+		}
+	}
+	if rel.after != nil {
+		// The first change renames the followers' table; later ones need
+		// neither the old name nor to run alone.
+		rel.table, rel.after = rel.after, nil
 	}
 	return buf.Add(sub, ch)
 }
@@ -398,6 +430,11 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 	// The slot is confirmed only up to what Kafka holds: the newest durable
 	// END, or a durable heartbeat (written when idle at lastIdle, below).
 	seq, pos := r.out.Durable()
+	if seq.Less(r.saved) {
+		// Nothing of this session is durable yet (only heartbeats since a
+		// restart): the checkpoint keeps its Seq, which must never go back.
+		seq = r.saved
+	}
 	var flush offsets.LSN
 	if pos.Engine != "" {
 		flush = pos.EndLSN

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/walship/walship/internal/testenv"
+)
+
+// TestDDLStops: what the log cannot carry stops every sink, naming the
+// table, the change and the way out, and the way out works. A PostgreSQL
+// source adds a column with a volatile default (the table is rewritten,
+// nothing is logged) and renames a column (which its log does not tell
+// from a drop and an add); the daemon is killed with SIGKILL between the
+// DDL and the rows after it. Each sink stops at the first; the column is
+// added by hand on the followers, with the source's values, and the
+// restarted sinks stop at the rename; the column is renamed by hand, and
+// after a restart; a decimal column then loses two decimal places at the
+// source (the sinks had seen its rows before), which stops the sinks until
+// the follower columns are changed the same way; walship verify then finds
+// the three followers equal.
+func TestDDLStops(t *testing.T) { ddlStops(t, "postgres") }
+
+// TestDDLStopsFromMariaDB is the same with a MariaDB source (DEFAULT
+// uuid()).
+func TestDDLStopsFromMariaDB(t *testing.T) { ddlStops(t, "mariadb") }
+
+func ddlStops(t *testing.T, engine string) {
+	testenv.Integration(t)
+	e := newE2EFrom(t, engine, 2)
+	withHTTP(t, e)
+	seq := "generate_series(1, 20) g"
+	row := "g, 'v' || g, g"
+	volatile, uuidType := `ALTER TABLE s_vol ADD COLUMN u uuid DEFAULT gen_random_uuid()`, "uuid"
+	if engine != "postgres" {
+		seq, row = "seq_1_to_20", "seq, concat('v', seq), seq"
+		volatile, uuidType = `ALTER TABLE s_vol ADD COLUMN u varchar(36) DEFAULT uuid()`, "varchar(36)"
+	}
+	for _, q := range []string{
+		`CREATE TABLE s_vol (id bigint PRIMARY KEY, v varchar(20), n int)`,
+		`CREATE TABLE s_ren (id bigint PRIMARY KEY, v varchar(20), n int)`,
+		`CREATE TABLE s_num (id bigint PRIMARY KEY, amount decimal(10,4))`,
+		`INSERT INTO s_num VALUES (1, 1.2345), (2, 2.5)`,
+		`INSERT INTO s_vol SELECT ` + row + ` FROM ` + seq,
+		`INSERT INTO s_ren SELECT ` + row + ` FROM ` + seq,
+	} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	e.start()
+	e.waitRows("s_vol", 20, 60*time.Second)
+	e.waitRows("s_ren", 20, 60*time.Second)
+	for _, q := range []string{volatile, `ALTER TABLE s_ren RENAME COLUMN v TO w`} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := e.stop(syscall.SIGKILL); err == nil {
+		t.Fatal("the daemon was not killed")
+	}
+	if _, err := e.src.Exec(`INSERT INTO s_vol (id, v, n) VALUES (21, 'v', 21)`); err != nil {
+		t.Fatal(err)
+	}
+
+	// waitStopped waits until every sink failed with an error holding all
+	// of want.
+	waitStopped := func(want ...string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			n := 0
+			for _, l := range strings.Split(e.logProblems(), "\n") {
+				if !strings.Contains(l, "failed permanently") {
+					continue
+				}
+				ok := true
+				for _, w := range want {
+					ok = ok && strings.Contains(l, w)
+				}
+				if ok {
+					n++
+				}
+			}
+			if n == 3 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of 3 sinks stopped with %q; problems:\n%s", n, want, e.logProblems())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	e.start()
+	waitStopped("s_vol", "column u was added", "DEFAULT", "walship replay --resnapshot")
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	// The way out: the column, with the source's values, on each follower.
+	vals, err := rows(e.src, "SELECT id, u FROM s_vol ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fe, db := range e.followers {
+		typ := map[string]string{"postgres": uuidType, "mysql": "varchar(36)", "sqlite": "TEXT"}[fe]
+		if fe == "postgres" && engine != "postgres" {
+			typ = "character varying(36)"
+		}
+		if _, err := db.Exec(`ALTER TABLE s_vol ADD COLUMN u ` + typ); err != nil {
+			t.Fatalf("%s follower: %v", fe, err)
+		}
+		for _, v := range vals {
+			id, u, _ := strings.Cut(strings.ReplaceAll(v, "true:", ""), "|")
+			if id == "21" {
+				continue // not applied yet
+			}
+			if _, err := db.Exec(fmt.Sprintf(`UPDATE s_vol SET u = '%s' WHERE id = %s`, u, id)); err != nil {
+				t.Fatalf("%s follower: %v", fe, err)
+			}
+		}
+	}
+	// The rename's first row only now, so that each sink stops at one
+	// change at a time (parallel batches may report either first).
+	if _, err := e.src.Exec(`INSERT INTO s_ren (id, w, n) VALUES (21, 'v', 21)`); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	waitStopped("s_ren", "column(s) w appeared and v vanished", "RENAME COLUMN v TO w")
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	for fe, db := range e.followers {
+		if _, err := db.Exec(`ALTER TABLE s_ren RENAME COLUMN v TO w`); err != nil {
+			t.Fatalf("%s follower: %v", fe, err)
+		}
+	}
+	e.start()
+	e.waitRows("s_ren", 21, 60*time.Second)
+
+	// A type change that rounds the stored values, while the daemon runs
+	// (after a row of the table, so the sinks know its shape before).
+	if _, err := e.src.Exec(`INSERT INTO s_num VALUES (10, 9.8765)`); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRows("s_num", 3, 60*time.Second)
+	narrow := `ALTER TABLE s_num ALTER COLUMN amount TYPE decimal(10,2)`
+	if engine != "postgres" {
+		narrow = `ALTER TABLE s_num MODIFY amount decimal(10,2)`
+	}
+	for _, q := range []string{narrow, `INSERT INTO s_num VALUES (3, 3.5)`} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	waitStopped("s_num", "column amount", "rounds the values")
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	for fe, q := range map[string]string{
+		"postgres": `ALTER TABLE s_num ALTER COLUMN amount TYPE numeric(10,2)`,
+		"mysql":    `ALTER TABLE s_num MODIFY amount decimal(10,2)`,
+		"sqlite":   `UPDATE s_num SET amount = CASE id WHEN 1 THEN '1.23' WHEN 2 THEN '2.50' ELSE '9.88' END`,
+	} {
+		if _, err := e.followers[fe].Exec(q); err != nil {
+			t.Fatalf("%s follower: %s: %v", fe, q, err)
+		}
+	}
+	e.start()
+	e.waitRows("s_num", 4, 60*time.Second)
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink)
+		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
+			t.Fatalf("verify %s: exit %d:\n%s\nlog tail:\n%s", sink, code, out, e.logTail())
+		}
+	}
+}
