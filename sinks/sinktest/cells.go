@@ -2,6 +2,7 @@ package sinktest
 
 import (
 	"math"
+	"testing"
 	"time"
 
 	"github.com/walship/walship/ordering"
@@ -176,4 +177,15 @@ var FromMySQL = []SourceCell{
 	{C("json", ordering.KindJSON, ordering.JSON(`{"k": [1, "two", null]}`)), Wants{"mysql": {Text: `{"k": [1, "two", null]}`}, "postgres": {Text: `{"k": [1, "two", null]}`}}},
 	{C("enum('a','b')", ordering.KindEnum, ordering.Enum("b")), Wants{"mysql": {Text: "b"}, "postgres": {Text: "b"}}},
 	{C("set('x','y')", ordering.KindString, ordering.String("x,y")), Wants{"mysql": {Text: "x,y"}, "postgres": {Text: "x,y"}}},
+}
+
+// RoundTrips runs run in a subtest From<Engine> for each source engine,
+// with the cells of that source that follower (an engine name) stores.
+func RoundTrips(t *testing.T, follower string, run func(t *testing.T, src string, cells []Cell)) {
+	for _, s := range []struct {
+		name, engine string
+		cells        []SourceCell
+	}{{"FromPostgres", "postgres", FromPostgres}, {"FromMySQL", "mysql", FromMySQL}} {
+		t.Run(s.name, func(t *testing.T) { run(t, s.engine, CellsFor(follower, s.cells)) })
+	}
 }

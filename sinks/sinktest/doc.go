@@ -20,7 +20,9 @@
 //     and value as each source sends them, and the text each follower
 //     engine stores ([CellsFor] picks an engine's). [CreateCells] makes
 //     the table of the cells, [CellTable.Row] and [CellTable.Insert]
-//     write them, and [CellTable.Check] reads them back.
+//     write them, and [CellTable.Check] reads them back. [RoundTrips]
+//     runs a subtest per source engine; [AddedWithDefaults] adds the
+//     cells as column defaults to a table holding a row.
 //
 // Servers are reached through internal/testenv only: the caller gets its
 // DSN from testenv (which skips without WALSHIP_INTEGRATION and fails in
