@@ -3,66 +3,23 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/walship/walship/config"
-	"github.com/walship/walship/internal/testenv"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
-var dbSeq atomic.Int64
-
-// follower creates a database walship_dialect_<pid>_<n> on the follower
-// server, opens the dialect's pool on it, and drops it when the test ends.
+// follower opens the dialect on a database of the test's own
+// ([sinktest.Follower]).
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
-	dsn := testenv.MySQLFollower(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	admin, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatalf("open the follower: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("walship_dialect_%d_%d", os.Getpid(), dbSeq.Add(1))
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	mc, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("follower DSN: %v", err)
-	}
-	mc.DBName = name
-	d := New(config.MySQLSink{DSN: config.Secret(mc.FormatDSN())})
-	db, err := d.Open(ctx)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return d, db, ctx
-}
-
-func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	ctx, cfg := sinktest.MySQLSink(t)
+	d := New(cfg)
+	return d, sinktest.Open(t, ctx, d), ctx
 }
 
 func TestOpenNeedsDatabase(t *testing.T) {
@@ -89,35 +46,15 @@ func TestIntegrationSessionSettings(t *testing.T) {
 
 func TestIntegrationLock(t *testing.T) {
 	d, db, ctx := follower(t)
-	release, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("first Lock: %v", err)
-	}
-	_, err = d.Lock(ctx, db, "s1")
-	if !errors.Is(err, sqlsink.ErrLocked) || !strings.Contains(err.Error(), "connection id ") {
-		t.Fatalf("second Lock = %v, want ErrLocked naming the connection", err)
-	}
-	t.Logf("ErrLocked: %v", err)
-	other, err := d.Lock(ctx, db, "s2")
-	if err != nil {
-		t.Fatalf("Lock of another sink: %v", err)
-	}
-	other.Release()
-	release.Release()
-	release.Release()
-	again, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("Lock after release: %v", err)
-	}
-	again.Release()
+	sinktest.LockOnce(t, ctx, d, db, "s1", "s2", false, "connection id ")
 }
 
 func TestIntegrationMetaTables(t *testing.T) {
 	d, db, ctx := follower(t)
 	for i := 0; i < 2; i++ {
-		exec(t, ctx, db, d.MetaTables()...)
+		sinktest.Exec(t, ctx, db, d.MetaTables()...)
 	}
-	exec(t, ctx, db, "INSERT INTO _walship_positions VALUES ('k', 's', '0001', 'p', 't', '{}', 'now')",
+	sinktest.Exec(t, ctx, db, "INSERT INTO _walship_positions VALUES ('k', 's', '0001', 'p', 't', '{}', 'now')",
 		"INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')")
 	if _, err := db.ExecContext(ctx, "INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')"); d.Code(err) != "1062" {
 		t.Errorf("_walship_applied has no primary key (sink, source, seq): %v", err)
@@ -130,65 +67,34 @@ func TestIntegrationMetaTables(t *testing.T) {
 func TestIntegrationEvolve(t *testing.T) {
 	d, db, ctx := follower(t)
 	n := sqlsink.Name{Table: "odd `name`"}
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{
-		{Name: "id", Type: "LONGTEXT", NotNull: true}, {Name: "a", Type: "LONGTEXT", NotNull: true}, {Name: "b", Type: "INT"},
-	}, []string{"id"})...)
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "BIGINT"}}, nil)...)
-	columns := func() string {
-		t.Helper()
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		cols, ok, err := d.Columns(ctx, tx, n)
-		if err != nil || !ok {
-			t.Fatalf("Columns = %v, %v", ok, err)
-		}
-		var s []string
-		for _, c := range cols {
-			s = append(s, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Nullable))
-		}
-		return strings.Join(s, " ")
-	}
-	if got, want := columns(), "id:varchar(255):false a:longtext:false b:int(11):true"; got != want {
-		t.Errorf("Columns = %s, want %s", got, want)
-	}
+	sinktest.EvolveTable(t, ctx, d, db, sinktest.Evolve{Name: n,
+		Create: []sqlsink.ColumnDef{
+			{Name: "id", Type: "LONGTEXT", NotNull: true}, {Name: "a", Type: "LONGTEXT", NotNull: true}, {Name: "b", Type: "INT"}},
+		Again:   []sqlsink.ColumnDef{{Name: "id", Type: "BIGINT"}},
+		Created: "id:varchar(255):false a:longtext:false b:int(11):true",
+		Evolve: []string{d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}),
+			d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "LONGTEXT", NotNull: true}), d.DropColumn(n, "b"), d.DropColumn(n, "b")},
+		Evolved: "id:varchar(255):false a:longtext:true c:enum('x','X'):true",
+		// Keys compare exactly: case and trailing spaces make different rows.
+		Insert: "INSERT INTO " + d.QuoteName(n) + " (id, a, c) VALUES ('k', NULL, 'x'), ('K', NULL, 'X'), ('k ', NULL, NULL)",
+		BeforeTruncate: func() {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, d.Truncate(n)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if count := sinktest.Count(t, ctx, d, db, n); count != 3 {
+				t.Errorf("Truncate is not transactional: %d rows after rollback", count)
+			}
+		},
+		Missing: []sqlsink.Name{{Table: "missing"}}})
 	if !d.TypeCompatible("varchar(255)", "LONGTEXT") {
 		t.Error("the key column CreateTable made is not compatible with its type")
-	}
-	exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "ENUM('x','X')"}),
-		d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "LONGTEXT", NotNull: true}), d.DropColumn(n, "b"), d.DropColumn(n, "b"))
-	if got, want := columns(), "id:varchar(255):false a:longtext:true c:enum('x','X'):true"; got != want {
-		t.Errorf("after evolving: Columns = %s, want %s", got, want)
-	}
-	// Keys compare exactly: case and trailing spaces make different rows.
-	exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" (id, a, c) VALUES ('k', NULL, 'x'), ('K', NULL, 'X'), ('k ', NULL, NULL)")
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, d.Truncate(n)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	var count int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 3 {
-		t.Errorf("Truncate is not transactional: %d rows after rollback, %v", count, err)
-	}
-	exec(t, ctx, db, d.Truncate(n))
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 0 {
-		t.Errorf("after Truncate: %d rows, %v", count, err)
-	}
-	tx, err = db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Table: "missing"}); ok || err != nil {
-		t.Errorf("Columns(missing) = %v, %v", ok, err)
 	}
 }
 
@@ -199,12 +105,12 @@ func TestIntegrationWideRow(t *testing.T) {
 		cols = append(cols, sqlsink.ColumnDef{Name: fmt.Sprint("v", i), Type: "VARCHAR(1000)"})
 	}
 	cols = append(cols, sqlsink.ColumnDef{Name: "w", Type: "VARCHAR(16383)"}, sqlsink.ColumnDef{Name: "b", Type: "VARBINARY(30000)"})
-	exec(t, ctx, db, d.CreateTable(sqlsink.Name{Table: "wide"}, cols, []string{"id"})...)
+	sinktest.Exec(t, ctx, db, d.CreateTable(sqlsink.Name{Table: "wide"}, cols, []string{"id"})...)
 }
 
 func TestIntegrationRetryable(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, "CREATE TABLE u (id int PRIMARY KEY, s varchar(2))", "INSERT INTO u VALUES (1, 'a')")
+	sinktest.Exec(t, ctx, db, "CREATE TABLE u (id int PRIMARY KEY, s varchar(2))", "INSERT INTO u VALUES (1, 'a')")
 	for stmt, code := range map[string]string{
 		"INSERT INTO u VALUES (1, 'b')":   "1062",
 		"INSERT INTO u VALUES (2, 'abc')": "1406",
@@ -224,7 +130,7 @@ func TestIntegrationRetryable(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, ctx, db, fmt.Sprintf("KILL %d", id))
+	sinktest.Exec(t, ctx, db, fmt.Sprintf("KILL %d", id))
 	_, err = conn.ExecContext(ctx, "DO 1")
 	if err == nil || !d.Retryable(err) {
 		t.Errorf("statement on a killed connection: err %v, Retryable %v", err, d.Retryable(err))

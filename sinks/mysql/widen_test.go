@@ -1,15 +1,11 @@
 package mysql
 
 import (
-	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/walship/walship/ordering"
-	"github.com/walship/walship/sinks"
-	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sinks/sinktest"
 )
 
 // TestIntegrationWidenFollowerColumns: follower tables walship did not
@@ -21,22 +17,13 @@ import (
 // column and both types where it cannot widen.
 func TestIntegrationWidenFollowerColumns(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db,
+	sinktest.Exec(t, ctx, db,
 		"CREATE TABLE w (id INT PRIMARY KEY, amount DECIMAL(10,2) DEFAULT 0.00 COMMENT 'money', "+
 			"code VARCHAR(5) COLLATE utf8mb4_bin NOT NULL, n INT, ts DATETIME, e ENUM('a','b'), f FLOAT, note VARCHAR(5))",
 		"CREATE TABLE narrow (id INT PRIMARY KEY, amount DOUBLE)",
 		"CREATE TABLE dated (id INT PRIMARY KEY, at DATE)")
-	a := sqlsink.New(sqlsink.Config{Sink: "widen", SourceEngines: map[string]string{"pg": "postgres"}}, d,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	_, release, err := a.Prepare(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	defer a.Close()
-	col := func(name, typ string, k ordering.Kind) ordering.Column {
-		return ordering.Column{Name: name, Type: typ, Kind: k, Nullable: true, Precision: -1, Scale: -1}
-	}
+	a := sinktest.Applier(t, ctx, d, "widen")
+	col := sinktest.Col
 	codeCol := col("code", "character varying(20)", ordering.KindString)
 	codeCol.Length = 20
 	e := col("e", "mood", ordering.KindEnum)
@@ -59,21 +46,10 @@ func TestIntegrationWidenFollowerColumns(t *testing.T) {
 			t.Errorf("after EnsureSchema the table lacks %s:\n%s", want, create)
 		}
 	}
-	ftx, err := a.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ftx.Rollback() // after a failure: DROP DATABASE would wait for its locks
-	ch := ordering.Change{Op: ordering.OpInsert, Table: w, After: []ordering.Value{ordering.Int(1), ordering.Decimal("1.2345"),
-		ordering.String(strings.Repeat("x", 20)), ordering.Int(1 << 40), ordering.Timestamp(1_700_000_000_123_456),
-		ordering.Enum("c"), ordering.Float(0.1), ordering.String(strings.Repeat("y", 100))}}
-	if err := ftx.Apply(ctx, "pg", &ch); err != nil {
-		t.Fatal(err)
-	}
-	if err := ftx.Record(ctx, "pg", []sinks.Applied{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ftx.Commit(); err != nil {
+	// Insert rolls back a failure: DROP DATABASE would wait for its locks.
+	if err := sinktest.Insert(ctx, a, w, ordering.Int(1), ordering.Decimal("1.2345"),
+		ordering.String(strings.Repeat("x", 20)), ordering.Int(1<<40), ordering.Timestamp(1_700_000_000_123_456),
+		ordering.Enum("c"), ordering.Float(0.1), ordering.String(strings.Repeat("y", 100))); err != nil {
 		t.Fatal(err)
 	}
 	var amount, code, ts, ev, f, note string
@@ -85,26 +61,9 @@ func TestIntegrationWidenFollowerColumns(t *testing.T) {
 		t.Errorf("stored amount %s code %q n %d ts %s e %s f %s", amount, code, n, ts, ev, f)
 	}
 
-	for _, c := range []struct {
-		table  string
-		column ordering.Column
-		have   string
-	}{
-		{"narrow", col("amount", "numeric(12,4)", ordering.KindDecimal), "double"},
-		{"dated", col("at", "timestamp(6) without time zone", ordering.KindTimestamp), "date"},
-	} {
-		tbl := &ordering.Table{Schema: "public", Name: c.table, PrimaryKey: []string{"id"},
-			Columns: []ordering.Column{col("id", "integer", ordering.KindInt), c.column}}
-		err := a.EnsureSchema(ctx, "pg", []*ordering.Table{tbl})
-		var cte *sqlsink.ColumnTypeError
-		if !errors.As(err, &cte) || !errors.Is(err, sqlsink.ErrIncompatible) {
-			t.Fatalf("EnsureSchema(%s) = %v, want a ColumnTypeError", c.table, err)
-		}
-		t.Logf("stop: %v", err)
-		if cte.Table != c.table || cte.Column != c.column.Name || cte.Have != c.have || cte.SourceType != c.column.Type {
-			t.Errorf("ColumnTypeError %+v does not name the table, column and both types", cte)
-		}
-	}
+	sinktest.CheckIncompatible(t, ctx, a, "", false,
+		sinktest.Incompatible{Table: "narrow", Column: col("amount", "numeric(12,4)", ordering.KindDecimal), Have: "double"},
+		sinktest.Incompatible{Table: "dated", Column: col("at", "timestamp(6) without time zone", ordering.KindTimestamp), Have: "date"})
 	var typ string
 	if err := db.QueryRowContext(ctx, "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "+
 		"AND TABLE_NAME = 'narrow' AND COLUMN_NAME = 'amount'").Scan(&typ); err != nil || typ != "double" {

@@ -3,66 +3,21 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/walship/walship/config"
-	"github.com/walship/walship/internal/testenv"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
-var dbSeq atomic.Int64
-
-// follower creates a database walship_dialect_<pid>_<n> on the follower
-// server, opens the dialect's pool on it, and drops it when the test ends.
+// follower opens the dialect on a database of the test's own
+// ([sinktest.Follower]).
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
-	dsn := testenv.PGFollower(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to the follower: %v", err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) })
-	name := fmt.Sprintf("walship_dialect_%d_%d", os.Getpid(), dbSeq.Add(1))
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("follower DSN is not a URL: %v", err)
-	}
-	u.Path = "/" + name
-	d := New(config.PostgresSink{DSN: config.Secret(u.String())})
-	db, err := d.Open(ctx)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return d, db, ctx
-}
-
-func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	ctx, cfg := sinktest.PostgresSink(t)
+	d := New(cfg)
+	return d, sinktest.Open(t, ctx, d), ctx
 }
 
 func TestIntegrationSessionSettings(t *testing.T) {
@@ -83,37 +38,14 @@ func TestIntegrationLock(t *testing.T) {
 	// hashtext('walship_sink:s1') is positive, that of 'walship_sink:b' negative:
 	// both halves of the bigint key must match pg_locks' classid/objid.
 	for _, sink := range []string{"s1", "b"} {
-		release, err := d.Lock(ctx, db, sink)
-		if err != nil {
-			t.Fatalf("first Lock(%s): %v", sink, err)
-		}
-		_, err = d.Lock(ctx, db, sink)
-		if !errors.Is(err, sqlsink.ErrLocked) {
-			t.Fatalf("second Lock(%s) = %v, want ErrLocked", sink, err)
-		}
-		t.Logf("ErrLocked: %v", err)
-		if !strings.Contains(err.Error(), `"walship sink `+sink+`"`) || !strings.Contains(err.Error(), "pid ") {
-			t.Errorf("ErrLocked does not name the holder: %v", err)
-		}
-		other, err := d.Lock(ctx, db, sink+"-other")
-		if err != nil {
-			t.Fatalf("Lock of another sink: %v", err)
-		}
-		other.Release()
-		release.Release()
-		release.Release() // idempotent
-		again, err := d.Lock(ctx, db, sink)
-		if err != nil {
-			t.Fatalf("Lock(%s) after release: %v", sink, err)
-		}
-		again.Release()
+		sinktest.LockOnce(t, ctx, d, db, sink, sink+"-other", false, `"walship sink `+sink+`"`, "pid ")
 	}
 }
 
 func TestIntegrationMetaTables(t *testing.T) {
 	d, db, ctx := follower(t)
 	for i := 0; i < 2; i++ {
-		exec(t, ctx, db, d.MetaTables()...)
+		sinktest.Exec(t, ctx, db, d.MetaTables()...)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -137,7 +69,7 @@ func TestIntegrationMetaTables(t *testing.T) {
 			t.Errorf("%s columns %v, want %s", table, names, want)
 		}
 	}
-	exec(t, ctx, db, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`)
+	sinktest.Exec(t, ctx, db, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`)
 	if _, err := db.ExecContext(ctx, `INSERT INTO walship.applied VALUES ('k', 's', '0001', 'p', 't')`); err == nil {
 		t.Error("walship.applied has no primary key (sink, source, seq)")
 	}
@@ -146,51 +78,16 @@ func TestIntegrationMetaTables(t *testing.T) {
 func TestIntegrationEvolve(t *testing.T) {
 	d, db, ctx := follower(t)
 	n := sqlsink.Name{Schema: "Sch", Table: `odd "name"`}
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{
-		{Name: "id", Type: "bigint", NotNull: true}, {Name: "a", Type: "text", NotNull: true}, {Name: "b", Type: "integer"},
-	}, []string{"id"})...)
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "bigint"}}, nil)...) // exists: no-op
-	columns := func() string {
-		t.Helper()
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		cols, ok, err := d.Columns(ctx, tx, n)
-		if err != nil || !ok {
-			t.Fatalf("Columns = %v, %v", ok, err)
-		}
-		var s []string
-		for _, c := range cols {
-			s = append(s, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Nullable))
-		}
-		return strings.Join(s, " ")
-	}
-	if got, want := columns(), "id:bigint:false a:text:false b:integer:true"; got != want {
-		t.Errorf("Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}),
-		d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "text"}), d.DropColumn(n, "b"), d.DropColumn(n, "b"))
-	if got, want := columns(), "id:bigint:false a:text:true c:numeric(5,1)[]:true"; got != want {
-		t.Errorf("after evolving: Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+` (id, a) VALUES (1, NULL)`, d.Truncate(n))
-	var count int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 0 {
-		t.Errorf("after Truncate: %d rows, %v", count, err)
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Schema: "Sch", Table: "missing"}); ok || err != nil {
-		t.Errorf("Columns(missing) = %v, %v", ok, err)
-	}
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Schema: "nosuchschema", Table: "t"}); ok || err != nil {
-		t.Errorf("Columns(missing schema) = %v, %v", ok, err)
-	}
+	sinktest.EvolveTable(t, ctx, d, db, sinktest.Evolve{Name: n,
+		Create: []sqlsink.ColumnDef{
+			{Name: "id", Type: "bigint", NotNull: true}, {Name: "a", Type: "text", NotNull: true}, {Name: "b", Type: "integer"}},
+		Again:   []sqlsink.ColumnDef{{Name: "id", Type: "bigint"}}, // exists: no-op
+		Created: "id:bigint:false a:text:false b:integer:true",
+		Evolve: []string{d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}), d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "numeric(5,1)[]"}),
+			d.DropNotNull(n, sqlsink.ColumnDef{Name: "a", Type: "text"}), d.DropColumn(n, "b"), d.DropColumn(n, "b")},
+		Evolved: "id:bigint:false a:text:true c:numeric(5,1)[]:true",
+		Insert:  "INSERT INTO " + d.QuoteName(n) + ` (id, a) VALUES (1, NULL)`,
+		Missing: []sqlsink.Name{{Schema: "Sch", Table: "missing"}, {Schema: "nosuchschema", Table: "t"}}})
 }
 
 // TestIntegrationTruncateReferenced: a table a foreign key references
@@ -199,12 +96,12 @@ func TestIntegrationEvolve(t *testing.T) {
 func TestIntegrationTruncateReferenced(t *testing.T) {
 	d, db, ctx := follower(t)
 	parent, child := sqlsink.Name{Schema: "public", Table: "p"}, sqlsink.Name{Schema: "public", Table: "c"}
-	exec(t, ctx, db, `CREATE TABLE p (id int PRIMARY KEY)`, `CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p)`,
+	sinktest.Exec(t, ctx, db, `CREATE TABLE p (id int PRIMARY KEY)`, `CREATE TABLE c (id int PRIMARY KEY, pid int REFERENCES p)`,
 		`INSERT INTO p VALUES (1)`, `INSERT INTO c VALUES (1, 1)`, d.Truncate(child))
 	if _, err := db.ExecContext(ctx, d.Truncate(parent)); err == nil {
 		t.Fatal("TRUNCATE of the referenced table alone succeeded: the dialect needs no TruncateTables")
 	}
-	exec(t, ctx, db, `INSERT INTO c VALUES (1, 1)`, d.TruncateTables([]sqlsink.Name{child, parent}))
+	sinktest.Exec(t, ctx, db, `INSERT INTO c VALUES (1, 1)`, d.TruncateTables([]sqlsink.Name{child, parent}))
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM p) + (SELECT count(*) FROM c)").Scan(&n); err != nil || n != 0 {
 		t.Errorf("after TruncateTables: %d rows, %v", n, err)
@@ -213,7 +110,7 @@ func TestIntegrationTruncateReferenced(t *testing.T) {
 
 func TestIntegrationRetryable(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, `CREATE TABLE u (id int PRIMARY KEY)`, `INSERT INTO u VALUES (1)`)
+	sinktest.Exec(t, ctx, db, `CREATE TABLE u (id int PRIMARY KEY)`, `INSERT INTO u VALUES (1)`)
 	_, err := db.ExecContext(ctx, `INSERT INTO u VALUES ($1)`, "1")
 	if err == nil || d.Retryable(err) || d.Code(err) != "23505" {
 		t.Errorf("unique violation: err %v, Retryable %v, Code %q", err, d.Retryable(err), d.Code(err))
@@ -231,7 +128,7 @@ func TestIntegrationRetryable(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, ctx, db, fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
+	sinktest.Exec(t, ctx, db, fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
 	_, err = conn.ExecContext(ctx, "SELECT 1")
 	if err == nil || !d.Retryable(err) {
 		t.Errorf("statement on a terminated session: err %v, Retryable %v", err, d.Retryable(err))

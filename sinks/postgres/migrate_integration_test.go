@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
@@ -16,7 +17,7 @@ import (
 // source table may then take their name.
 func TestIntegrationLegacyPositions(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db,
+	sinktest.Exec(t, ctx, db,
 		`CREATE TABLE walship_positions (sink text COLLATE "C" NOT NULL, source text COLLATE "C" NOT NULL, seq text COLLATE "C" NOT NULL, position text, commit_ts text, offsets text, applied_at text, PRIMARY KEY (sink, source))`,
 		`CREATE TABLE walship_applied (sink text COLLATE "C" NOT NULL, source text COLLATE "C" NOT NULL, seq text COLLATE "C" NOT NULL, position text, commit_ts text, PRIMARY KEY (sink, source, seq))`,
 		`INSERT INTO walship_positions VALUES ('pgf', 'src', '0000000000000000.00000005', 'postgres:lsn=0/5', '', '{"whole":true}', 'x')`,

@@ -1,14 +1,11 @@
 package postgres
 
 import (
-	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/walship/walship/ordering"
-	"github.com/walship/walship/sinks"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
@@ -20,22 +17,13 @@ import (
 // types where it cannot widen.
 func TestIntegrationWidenFollowerColumns(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db,
+	sinktest.Exec(t, ctx, db,
 		`CREATE TABLE public.w (id integer PRIMARY KEY, amount numeric(10,2), code character varying(5), n integer,
 			ts timestamp(0) without time zone, f real, keep numeric(20,6))`,
 		`CREATE TABLE public.narrow (id integer PRIMARY KEY, amount real)`,
 		`CREATE TABLE public.padded (id integer PRIMARY KEY, code character(5))`)
-	a := sqlsink.New(sqlsink.Config{Sink: "widen", SourceEngines: map[string]string{"pg": "postgres"}}, d,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	_, release, err := a.Prepare(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	defer a.Close()
-	col := func(name, typ string, k ordering.Kind) ordering.Column {
-		return ordering.Column{Name: name, Type: typ, Kind: k, Nullable: true, Precision: -1, Scale: -1}
-	}
+	a := sinktest.Applier(t, ctx, d, "widen")
+	col := sinktest.Col
 	w := &ordering.Table{Schema: "public", Name: "w", PrimaryKey: []string{"id"}, Columns: []ordering.Column{
 		col("id", "integer", ordering.KindInt), col("amount", "numeric(12,4)", ordering.KindDecimal),
 		col("code", "character varying(20)", ordering.KindString), col("n", "bigint", ordering.KindInt),
@@ -62,21 +50,10 @@ func TestIntegrationWidenFollowerColumns(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("after EnsureSchema: %s\nwant %s", strings.Join(got, " "), want)
 	}
-	ftx, err := a.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ftx.Rollback() // after a failure: DROP DATABASE would wait for its locks
-	ch := ordering.Change{Op: ordering.OpInsert, Table: w, After: []ordering.Value{ordering.Int(1), ordering.Decimal("1.2345"),
-		ordering.String(strings.Repeat("x", 20)), ordering.Int(1 << 40), ordering.Timestamp(1_700_000_000_123_456),
-		ordering.Float(0.1), ordering.Decimal("-12345678.9876")}}
-	if err := ftx.Apply(ctx, "pg", &ch); err != nil {
-		t.Fatal(err)
-	}
-	if err := ftx.Record(ctx, "pg", []sinks.Applied{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ftx.Commit(); err != nil {
+	// Insert rolls back a failure: DROP DATABASE would wait for its locks.
+	if err := sinktest.Insert(ctx, a, w, ordering.Int(1), ordering.Decimal("1.2345"),
+		ordering.String(strings.Repeat("x", 20)), ordering.Int(1<<40), ordering.Timestamp(1_700_000_000_123_456),
+		ordering.Float(0.1), ordering.Decimal("-12345678.9876")); err != nil {
 		t.Fatal(err)
 	}
 	var amount, code, ts, f, keep string
@@ -89,27 +66,9 @@ func TestIntegrationWidenFollowerColumns(t *testing.T) {
 		t.Errorf("stored amount %s code %q n %d ts %s f %s keep %s", amount, code, n, ts, f, keep)
 	}
 
-	for _, c := range []struct {
-		table  string
-		column ordering.Column
-		have   string
-	}{
-		{"narrow", col("amount", "numeric(12,4)", ordering.KindDecimal), "real"},
-		{"padded", col("code", "character(10)", ordering.KindString), "character(5)"},
-	} {
-		tbl := &ordering.Table{Schema: "public", Name: c.table, PrimaryKey: []string{"id"},
-			Columns: []ordering.Column{col("id", "integer", ordering.KindInt), c.column}}
-		err := a.EnsureSchema(ctx, "pg", []*ordering.Table{tbl})
-		var cte *sqlsink.ColumnTypeError
-		if !errors.As(err, &cte) || !errors.Is(err, sqlsink.ErrIncompatible) {
-			t.Fatalf("EnsureSchema(%s) = %v, want a ColumnTypeError", c.table, err)
-		}
-		t.Logf("stop: %v", err)
-		if cte.Table != "public."+c.table || cte.Column != c.column.Name || cte.Have != c.have || cte.SourceType != c.column.Type ||
-			!strings.Contains(err.Error(), c.have) || !strings.Contains(err.Error(), c.column.Type) {
-			t.Errorf("ColumnTypeError %+v does not name the table, column and both types", cte)
-		}
-	}
+	sinktest.CheckIncompatible(t, ctx, a, "public.", true,
+		sinktest.Incompatible{Table: "narrow", Column: col("amount", "numeric(12,4)", ordering.KindDecimal), Have: "real"},
+		sinktest.Incompatible{Table: "padded", Column: col("code", "character(10)", ordering.KindString), Have: "character(5)"})
 	var typ string
 	if err := db.QueryRowContext(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
 		WHERE attrelid = 'public.narrow'::regclass AND attname = 'amount'`).Scan(&typ); err != nil || typ != "real" {

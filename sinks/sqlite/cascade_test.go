@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
@@ -232,7 +233,7 @@ func TestApplyCascadesOnly(t *testing.T) {
 			if err := a.EnsureSchema(ctx, "src", []*ordering.Table{cT, g}); err != nil {
 				t.Fatal(err)
 			}
-			exec(t, ctx, db, "INSERT INTO c VALUES (10, 1), (20, 2)", "INSERT INTO g VALUES (100, 10), (200, 20)")
+			sinktest.Exec(t, ctx, db, "INSERT INTO c VALUES (10, 1), (20, 2)", "INSERT INTO g VALUES (100, 10), (200, 20)")
 			tx, err := a.Begin(ctx)
 			if err != nil {
 				t.Fatal(err)

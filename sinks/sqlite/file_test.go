@@ -18,30 +18,16 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 	"github.com/walship/walship/sinks/sqltext"
 )
 
 func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
+	ctx := sinktest.Context(t, time.Minute)
 	d := New(config.SQLiteSink{Path: filepath.Join(t.TempDir(), "odd ?#% name.db")})
-	db, err := d.Open(ctx)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return d, db, ctx
-}
-
-func exec(t *testing.T, ctx context.Context, db *sql.DB, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
+	return d, sinktest.Open(t, ctx, d), ctx
 }
 
 func TestFileSettings(t *testing.T) {
@@ -62,32 +48,14 @@ func TestFileSettings(t *testing.T) {
 
 func TestFileLock(t *testing.T) {
 	d, db, ctx := follower(t)
-	release, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("first Lock: %v", err)
-	}
-	_, err = d.Lock(ctx, db, "s1")
-	if !errors.Is(err, sqlsink.ErrLocked) || !strings.Contains(err.Error(), "pid ") {
-		t.Fatalf("second Lock = %v, want ErrLocked naming the pid", err)
-	}
-	t.Logf("ErrLocked: %v", err)
-	if _, err := d.Lock(ctx, db, "other"); !errors.Is(err, sqlsink.ErrLocked) {
-		t.Errorf("the lock is per file: Lock(other) = %v", err)
-	}
-	release.Release()
-	release.Release()
-	again, err := d.Lock(ctx, db, "s1")
-	if err != nil {
-		t.Fatalf("Lock after release: %v", err)
-	}
-	again.Release()
+	sinktest.LockOnce(t, ctx, d, db, "s1", "other", true, "pid ")
 }
 
 func TestFileMetaTables(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, d.MetaTables()...)
-	exec(t, ctx, db, d.MetaTables()...)
-	exec(t, ctx, db, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
+	sinktest.Exec(t, ctx, db, d.MetaTables()...)
+	sinktest.Exec(t, ctx, db, d.MetaTables()...)
+	sinktest.Exec(t, ctx, db, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
 	_, err := db.ExecContext(ctx, `INSERT INTO _walship_applied VALUES ('k', 's', '0001', 'p', 't')`)
 	if d.Code(err) != "1555" || d.Retryable(err) { // SQLITE_CONSTRAINT_PRIMARYKEY
 		t.Errorf("duplicate applied row: %v (code %s)", err, d.Code(err))
@@ -97,51 +65,20 @@ func TestFileMetaTables(t *testing.T) {
 func TestFileEvolve(t *testing.T) {
 	d, db, ctx := follower(t)
 	n := sqlsink.Name{Table: `odd "name"`}
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "INTEGER", NotNull: true}, {Name: "a", Type: "TEXT", NotNull: true},
-		{Name: "b", Type: "REAL"}}, []string{"id"})...)
-	exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "TEXT"}}, nil)...)
-	columns := func() string {
-		t.Helper()
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		cols, ok, err := d.Columns(ctx, tx, sqlsink.Name{Table: `ODD "name"`})
-		if err != nil || !ok {
-			t.Fatalf("Columns = %v, %v", ok, err)
-		}
-		var s []string
-		for _, c := range cols {
-			s = append(s, fmt.Sprintf("%s:%s:%v", c.Name, c.Type, c.Nullable))
-		}
-		return strings.Join(s, " ")
-	}
-	if got, want := columns(), "id:integer:true a:text:true b:real:true"; got != want {
-		t.Errorf("Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "BLOB"}), d.DropNotNull(n, sqlsink.ColumnDef{Name: "a"}), d.DropColumn(n, "b"))
-	if got, want := columns(), "id:integer:true a:text:true c:blob:true"; got != want {
-		t.Errorf("after evolving: Columns = %s, want %s", got, want)
-	}
-	exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" (id, a) VALUES (1, NULL)", d.Truncate(n))
-	var count int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+d.QuoteName(n)).Scan(&count); err != nil || count != 0 {
-		t.Errorf("after Truncate: %d rows, %v", count, err)
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if _, ok, err := d.Columns(ctx, tx, sqlsink.Name{Table: "missing"}); ok || err != nil {
-		t.Errorf("Columns(missing) = %v, %v", ok, err)
-	}
+	sinktest.EvolveTable(t, ctx, d, db, sinktest.Evolve{Name: n, Lookup: sqlsink.Name{Table: `ODD "name"`},
+		Create: []sqlsink.ColumnDef{{Name: "id", Type: "INTEGER", NotNull: true}, {Name: "a", Type: "TEXT", NotNull: true},
+			{Name: "b", Type: "REAL"}},
+		Again:   []sqlsink.ColumnDef{{Name: "id", Type: "TEXT"}},
+		Created: "id:integer:true a:text:true b:real:true",
+		Evolve:  []string{d.AddColumn(n, sqlsink.ColumnDef{Name: "c", Type: "BLOB"}), d.DropNotNull(n, sqlsink.ColumnDef{Name: "a"}), d.DropColumn(n, "b")},
+		Evolved: "id:integer:true a:text:true c:blob:true",
+		Insert:  "INSERT INTO " + d.QuoteName(n) + " (id, a) VALUES (1, NULL)",
+		Missing: []sqlsink.Name{{Table: "missing"}}})
 }
 
 func TestFileRetryable(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db, `CREATE TABLE u (id INTEGER PRIMARY KEY, s TEXT UNIQUE)`, `INSERT INTO u VALUES (1, 'a')`)
+	sinktest.Exec(t, ctx, db, `CREATE TABLE u (id INTEGER PRIMARY KEY, s TEXT UNIQUE)`, `INSERT INTO u VALUES (1, 'a')`)
 	_, err := db.ExecContext(ctx, `INSERT INTO u VALUES (2, 'a')`)
 	if err == nil || d.Retryable(err) || d.Code(err) != "2067" {
 		t.Errorf("unique violation: %v, Retryable %v, Code %q", err, d.Retryable(err), d.Code(err))
@@ -211,8 +148,8 @@ func TestFileAddedWithDefaults(t *testing.T) {
 	for _, src := range []string{"postgres", "mysql"} {
 		d, db, ctx := follower(t)
 		n := d.Target("public", "defaults")
-		exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "INTEGER"}}, []string{"id"})...)
-		exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" VALUES (1)")
+		sinktest.Exec(t, ctx, db, d.CreateTable(n, []sqlsink.ColumnDef{{Name: "id", Type: "INTEGER"}}, []string{"id"})...)
+		sinktest.Exec(t, ctx, db, "INSERT INTO "+d.QuoteName(n)+" VALUES (1)")
 		for i, x := range cells {
 			typ, err := d.ColumnType(x.col, src)
 			if err != nil {
@@ -226,7 +163,7 @@ func TestFileAddedWithDefaults(t *testing.T) {
 				t.Fatalf("Literal(%s, %v): %v", x.col.Type, x.val, err)
 			}
 			col := fmt.Sprintf("d%02d", i)
-			exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: col, Type: typ, Default: lit}))
+			sinktest.Exec(t, ctx, db, d.AddColumn(n, sqlsink.ColumnDef{Name: col, Type: typ, Default: lit}))
 			var styp string
 			var v any
 			if err := db.QueryRowContext(ctx, `SELECT typeof(`+col+`), `+col+` FROM `+d.QuoteName(n)).Scan(&styp, &v); err != nil {
@@ -252,7 +189,7 @@ func TestFileRoundTrip(t *testing.T) {
 			}
 			defs, names = append(defs, sqlsink.ColumnDef{Name: fmt.Sprintf("c%02d", i), Type: typ}), append(names, fmt.Sprintf("c%02d", i))
 		}
-		exec(t, ctx, db, d.CreateTable(n, defs, []string{"id"})...)
+		sinktest.Exec(t, ctx, db, d.CreateTable(n, defs, []string{"id"})...)
 		row := func(id int64, null bool) []any {
 			args := []any{id}
 			for _, x := range cells {

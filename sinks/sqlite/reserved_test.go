@@ -9,6 +9,7 @@ import (
 
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks"
+	"github.com/walship/walship/sinks/sinktest"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
@@ -57,7 +58,7 @@ func TestReservedTableName(t *testing.T) {
 // in both places stop the sink.
 func TestLegacyPositionsMigrate(t *testing.T) {
 	d, db, ctx := follower(t)
-	exec(t, ctx, db,
+	sinktest.Exec(t, ctx, db,
 		`CREATE TABLE walship_positions (sink TEXT NOT NULL, source TEXT NOT NULL, seq TEXT NOT NULL, position TEXT, commit_ts TEXT, offsets TEXT, applied_at TEXT, PRIMARY KEY (sink, source))`,
 		`CREATE TABLE walship_applied (sink TEXT NOT NULL, source TEXT NOT NULL, seq TEXT NOT NULL, position TEXT, commit_ts TEXT, PRIMARY KEY (sink, source, seq))`,
 		`INSERT INTO walship_positions VALUES ('s', 'src', '0000000000000000.00000005', 'postgres:lsn=0/5', '', '{"whole":true}', 'x'), ('other', 'src', '0000000000000000.00000003', 'postgres:lsn=0/3', '', '{}', 'x')`,
@@ -100,7 +101,7 @@ func TestLegacyPositionsMigrate(t *testing.T) {
 	}
 
 	// An earlier walship ran again: positions in both places.
-	exec(t, ctx, db,
+	sinktest.Exec(t, ctx, db,
 		`CREATE TABLE walship_positions (sink TEXT NOT NULL, source TEXT NOT NULL, seq TEXT NOT NULL, position TEXT, commit_ts TEXT, offsets TEXT, applied_at TEXT, PRIMARY KEY (sink, source))`,
 		`INSERT INTO walship_positions VALUES ('s', 'src', '0000000000000000.00000001', 'postgres:lsn=0/1', '', '{}', 'y')`)
 	b := sqlsink.New(sqlsink.Config{Sink: "s", SourceEngines: map[string]string{"src": "postgres"}}, d, logger)

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/sources"
+	"github.com/walship/walship/sources/sourcetest"
 )
 
 // BenchmarkBinlogSourceVsRawSyncer compares the MariaDB source's decode +
@@ -53,24 +53,9 @@ import (
 // whatever other tests write meanwhile (walship skips those tables' rows).
 func BenchmarkBinlogSourceVsRawSyncer(b *testing.B) {
 	dsn := testenv.MySQLSource(b)
-	broker := testenv.Kafka(b)
-	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_ROWS", 200000)
-	perTxn := benchkit.EnvInt(b, "WALSHIP_BENCH_TXN", 100)
-
-	var runs []binlogBenchRun
-	for i := 0; i < b.N; i++ {
-		runs = append(runs, runBinlogBench(b, dsn, broker, rows, perTxn))
-	}
-	var raw, ws float64
-	for _, r := range runs {
-		raw += r.RawRate
-		ws += r.WalshipRate
-	}
-	raw, ws = raw/float64(len(runs)), ws/float64(len(runs))
-	b.ReportMetric(0, "ns/op") // one op is a whole measurement: meaningless
-	b.ReportMetric(raw, "raw_syncer_rows/s")
-	b.ReportMetric(ws, "walship_rows/s")
-	b.ReportMetric(ws/raw, "walship/raw")
+	runs, raw, ws := sourcetest.Bench(b, "raw_syncer_rows/s", "walship/raw",
+		func(l sourcetest.BenchLoad) binlogBenchRun { return runBinlogBench(b, dsn, l) },
+		func(r binlogBenchRun) (float64, float64) { return r.RawRate, r.WalshipRate })
 	writeBinlogBenchResult(b, dsn, runs, raw, ws)
 }
 
@@ -104,7 +89,8 @@ type binlogBenchRun struct {
 	EncodeOnlyCPU  float64 `json:"walship_encode_only_cpu_seconds,omitempty"`
 }
 
-func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn int) binlogBenchRun {
+func runBinlogBench(b *testing.B, dsn string, l sourcetest.BenchLoad) binlogBenchRun {
+	broker, rows, perTxn, changes := l.Broker, l.Rows, l.PerTxn, l.Changes
 	ctx := context.Background()
 	mc, err := mysqldriver.ParseDSN(dsn)
 	if err != nil {
@@ -114,7 +100,7 @@ func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn int) binlogBe
 	if err != nil {
 		b.Fatalf("%s: address %q: %v", testenv.EnvMySQLSource, mc.Addr, err)
 	}
-	seq := harnessSeq.Add(1)
+	seq := sourcetest.NextSeq()
 	name := fmt.Sprintf("walship_mybench_%d_%d", os.Getpid(), seq)
 	// Server ids of their own (raw, walship, two diagnostics), away from
 	// the harness's 40000+ range.
@@ -156,13 +142,6 @@ func runBinlogBench(b *testing.B, dsn, broker string, rows, perTxn int) binlogBe
 	// 2. The load: rows inserts in transactions of perTxn rows; after every
 	// 10th, one more transaction updates the rows just inserted. One
 	// compound statement, one round trip, a COMMIT per transaction.
-	changes := rows
-	for i := 0; i < rows; {
-		i += perTxn
-		if i%(perTxn*10) == 0 {
-			changes += min(i, rows) - (i - perTxn)
-		}
-	}
 	load := fmt.Sprintf(`BEGIN NOT ATOMIC
   DECLARE n BIGINT DEFAULT %d;
   DECLARE per BIGINT DEFAULT %d;
@@ -210,14 +189,14 @@ END`, rows, perTxn, rows)
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
 	})
 	b.Logf("walship→kafka: binlog stream started after %s, all changes handed to Kafka after %s, checkpoint at %s after %s (%s CPU, %.2f µs/change)",
-		ws.streaming.Round(time.Millisecond), ws.published.Round(time.Millisecond), after.GTIDs, ws.elapsed.Round(time.Millisecond),
-		ws.cpu.Round(time.Millisecond), float64(ws.cpu.Microseconds())/float64(changes))
+		ws.Streaming.Round(time.Millisecond), ws.Published.Round(time.Millisecond), after.GTIDs, ws.Elapsed.Round(time.Millisecond),
+		ws.CPU.Round(time.Millisecond), float64(ws.CPU.Microseconds())/float64(changes))
 
 	// 5. Optional diagnostics (WALSHIP_BENCH_DISCARD=1): the same source
 	// into a Log that drops the changes (binlog decode and buffering only),
 	// and into one that encodes each change's envelope and drops it (no
 	// Kafka). Their own server ids; checkpoints seeded the same way.
-	var discard, encodeOnly binlogBenchWalship
+	var discard, encodeOnly sourcetest.BenchTimes
 	if os.Getenv("WALSHIP_BENCH_DISCARD") == "1" {
 		cfg.ServerID = wsID + 1
 		discard = runBinlogBenchWalship(b, cfg, before, after, changes, "", func() (sources.Log, error) {
@@ -228,22 +207,22 @@ END`, rows, perTxn, rows)
 			return &binlogBenchDiscardLog{enc: enc}, nil
 		})
 		b.Logf("walship→discard: %s (%.0f rows/s, %.2f µs CPU/change); walship→envelope→discard: %s (%.0f rows/s, %.2f µs CPU/change)",
-			discard.elapsed.Round(time.Millisecond), float64(changes)/discard.elapsed.Seconds(), float64(discard.cpu.Microseconds())/float64(changes),
-			encodeOnly.elapsed.Round(time.Millisecond), float64(changes)/encodeOnly.elapsed.Seconds(), float64(encodeOnly.cpu.Microseconds())/float64(changes))
+			discard.Elapsed.Round(time.Millisecond), float64(changes)/discard.Elapsed.Seconds(), float64(discard.CPU.Microseconds())/float64(changes),
+			encodeOnly.Elapsed.Round(time.Millisecond), float64(changes)/encodeOnly.Elapsed.Seconds(), float64(encodeOnly.CPU.Microseconds())/float64(changes))
 	}
 
 	r := binlogBenchRun{Rows: rows, Changes: changes, RowsPerTxn: perTxn,
 		GTIDsBefore: before.GTIDs.String(), GTIDsAfter: after.GTIDs.String(),
 		BinlogBefore: before.Binlog.String(), BinlogAfter: after.Binlog.String(), BinlogBytes: binlogBytes,
 		LoadSeconds: loadTime.Seconds(), RawSecs: raw.elapsed.Seconds(), RawEvents: raw.events, RawAllChanges: raw.allChanges,
-		WalshipStreaming: ws.streaming.Seconds(), WalshipPublished: ws.published.Seconds(), WalshipSecs: ws.elapsed.Seconds(),
-		RawCPUSecs: raw.cpu.Seconds(), WalshipCPUSecs: ws.cpu.Seconds(),
-		RawRate: float64(changes) / raw.elapsed.Seconds(), WalshipRate: float64(changes) / ws.elapsed.Seconds()}
+		WalshipStreaming: ws.Streaming.Seconds(), WalshipPublished: ws.Published.Seconds(), WalshipSecs: ws.Elapsed.Seconds(),
+		RawCPUSecs: raw.cpu.Seconds(), WalshipCPUSecs: ws.CPU.Seconds(),
+		RawRate: float64(changes) / raw.elapsed.Seconds(), WalshipRate: float64(changes) / ws.Elapsed.Seconds()}
 	r.Ratio = r.WalshipRate / r.RawRate
-	if discard.elapsed > 0 {
-		r.DiscardRate = float64(changes) / discard.elapsed.Seconds()
-		r.EncodeOnlyRate = float64(changes) / encodeOnly.elapsed.Seconds()
-		r.DiscardCPU, r.EncodeOnlyCPU = discard.cpu.Seconds(), encodeOnly.cpu.Seconds()
+	if discard.Elapsed > 0 {
+		r.DiscardRate = float64(changes) / discard.Elapsed.Seconds()
+		r.EncodeOnlyRate = float64(changes) / encodeOnly.Elapsed.Seconds()
+		r.DiscardCPU, r.EncodeOnlyCPU = discard.CPU.Seconds(), encodeOnly.CPU.Seconds()
 	}
 	line := fmt.Sprintf("binlog source rows=%d changes=%d raw BinlogSyncer=%.0f rows/s (%.2fs) walship→kafka=%.0f rows/s (%.2fs) ratio=%.2f",
 		rows, changes, r.RawRate, r.RawSecs, r.WalshipRate, r.WalshipSecs, r.Ratio)
@@ -252,17 +231,10 @@ END`, rows, perTxn, rows)
 	return r
 }
 
-type binlogBenchWalship struct {
-	streaming time.Duration // start → binlog stream started
-	published time.Duration // start → every change handed to the Log
-	elapsed   time.Duration // start → checkpoint holds after
-	cpu       time.Duration // this process's user+sys CPU meanwhile
-}
-
 // runBinlogBenchWalship runs the source from a checkpoint seeded at before
 // until its checkpoint holds after, and checks it published changes row
 // changes. A non-empty cpuProfile profiles this phase alone.
-func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Position, changes int, cpuProfile string, newLog func() (sources.Log, error)) binlogBenchWalship {
+func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Position, changes int, cpuProfile string, newLog func() (sources.Log, error)) sourcetest.BenchTimes {
 	ctx := context.Background()
 	cfg.StateDir = b.TempDir()
 	store, err := offsets.OpenStore(cfg.StateDir)
@@ -274,57 +246,20 @@ func runBinlogBenchWalship(b *testing.B, cfg Config, before, after offsets.Posit
 		b.Fatal(err)
 	}
 	src := New(cfg, newLog, store, benchkit.Logger(slog.LevelInfo))
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	stopped := false
-	stopSource := func() {
-		if !stopped {
-			stopped = true
-			stop()
-			if err := <-done; err != nil {
-				b.Errorf("source stopped with %v", err)
-			}
-		}
-	}
-	defer stopSource()
-	defer benchkit.CPUProfile(b, cpuProfile)()
-	var r binlogBenchWalship
-	var streamingAt atomic.Int64 // ns after t0
 	var acked string
-	cpu0 := benchkit.ProcessCPU()
-	t0 := time.Now()
-	go func() { done <- src.Run(sctx, func() { streamingAt.Store(int64(time.Since(t0))) }) }()
-	deadline := t0.Add(10 * time.Minute)
-	for {
-		st := src.Status()
-		if r.published == 0 && st.Events >= int64(changes) {
-			r.published = time.Since(t0)
-		}
+	r := sourcetest.RunBench(b, src, changes, cpuProfile, func(st sources.Status) bool {
 		// Acked is the saved checkpoint's position: "<gtids> (<file:pos>)".
 		if st.Acked != acked {
 			acked = st.Acked
 			gtids, _, _ := strings.Cut(acked, " (")
 			if set, err := offsets.ParseGTIDSet(offsets.FlavorMariaDB, gtids); err == nil && set.Contains(after.GTIDs) {
-				break
+				return true
 			}
 		}
-		select {
-		case err := <-done:
-			stopped = true
-			b.Fatalf("source stopped early: %v; status %+v", err, st)
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("walship's checkpoint never reached %s; status %+v", after.GTIDs, st)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	r.elapsed, r.cpu = time.Since(t0), benchkit.ProcessCPU()-cpu0
-	stopSource()
-	r.streaming = time.Duration(streamingAt.Load())
-	if st := src.Status(); st.Events != int64(changes) {
-		b.Errorf("walship published %d row changes in %d transactions, want %d", st.Events, st.Txns, changes)
-	}
+		return false
+	}, func(st sources.Status) string {
+		return fmt.Sprintf("walship's checkpoint never reached %s; status %+v", after.GTIDs, st)
+	})
 	if cp, err := store.Load(ctx, cfg.Name); err != nil || !cp.Position.GTIDs.Contains(after.GTIDs) {
 		b.Errorf("stored checkpoint %v (%v) does not hold %s", cp.Position, err, after.GTIDs)
 	}

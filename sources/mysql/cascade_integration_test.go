@@ -36,18 +36,18 @@ func TestCascadeCatalog(t *testing.T) {
 		want  []ordering.Cascade
 	}{
 		{"p", []ordering.Cascade{
-			{ChildSchema: h.name, ChildTable: "c", Columns: []string{"pcode"}, ParentSchema: h.name, ParentTable: "p",
+			{ChildSchema: h.Name, ChildTable: "c", Columns: []string{"pcode"}, ParentSchema: h.Name, ParentTable: "p",
 				ParentColumns: []string{"code"}, OnDelete: ordering.ActionSetNull, OnUpdate: ordering.ActionCascade},
-			{ChildSchema: h.name, ChildTable: "c", Columns: []string{"pid"}, ParentSchema: h.name, ParentTable: "p",
+			{ChildSchema: h.Name, ChildTable: "c", Columns: []string{"pid"}, ParentSchema: h.Name, ParentTable: "p",
 				ParentColumns: []string{"id"}, OnDelete: ordering.ActionCascade},
-			{ChildSchema: h.name, ChildTable: "g", Columns: []string{"cid"}, ParentSchema: h.name, ParentTable: "c",
+			{ChildSchema: h.Name, ChildTable: "g", Columns: []string{"cid"}, ParentSchema: h.Name, ParentTable: "c",
 				ParentColumns: []string{"id"}, OnDelete: ordering.ActionSetNull},
 		}},
 		{"g", nil},
-		{"tree", []ordering.Cascade{{ChildSchema: h.name, ChildTable: "tree", Columns: []string{"up"}, ParentSchema: h.name,
+		{"tree", []ordering.Cascade{{ChildSchema: h.Name, ChildTable: "tree", Columns: []string{"up"}, ParentSchema: h.Name,
 			ParentTable: "tree", ParentColumns: []string{"id"}, OnDelete: ordering.ActionCascade}}},
 	} {
-		shape := &ordering.Table{Schema: h.name, Name: c.table, PrimaryKey: []string{"id"},
+		shape := &ordering.Table{Schema: h.Name, Name: c.table, PrimaryKey: []string{"id"},
 			Columns: []ordering.Column{{Name: "id", Kind: ordering.KindInt}, {Name: "code", Kind: ordering.KindString}, {Name: "cid", Kind: ordering.KindInt}}}
 		got, err := keys.withKeys(ctx, shape)
 		if err != nil {

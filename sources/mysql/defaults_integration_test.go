@@ -23,9 +23,9 @@ func TestDefaultsFromCatalog(t *testing.T) {
 		now datetime DEFAULT current_timestamp(), rnd varchar(36) DEFAULT uuid(), nul int DEFAULT NULL)`)
 	// One session (multiStatements): NOT NULL columns without a default
 	// take their implicit one outside strict mode.
-	h.exec("SET SESSION sql_mode = ''; INSERT INTO d () VALUES ()")
+	h.Exec("SET SESSION sql_mode = ''; INSERT INTO d () VALUES ()")
 	ctx := context.Background()
-	defs, err := loadDefaults(ctx, h.db, h.name, "d", true)
+	defs, err := loadDefaults(ctx, h.db, h.Name, "d", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestDefaultsFromCatalog(t *testing.T) {
 	for _, r := range st {
 		row = r
 	}
-	tbl, err := snapshotTableOf(ctx, h.db, h.name, "d")
+	tbl, err := snapshotTableOf(ctx, h.db, h.Name, "d")
 	if err != nil {
 		t.Fatal(err)
 	}

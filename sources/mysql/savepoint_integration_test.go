@@ -70,34 +70,34 @@ func TestSavepointsInBinlogTxns(t *testing.T) {
 	waitStreaming(t, h)
 
 	// The case of issue 27.
-	h.exec("BEGIN; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); COMMIT")
+	h.Exec("BEGIN; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); COMMIT")
 	// Nested savepoints, a rollback to the inner one, a release of the
 	// outer one (InnoDB only: the rolled-back row is not in the binlog).
-	h.exec("BEGIN; INSERT INTO a VALUES (2, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (2, 'x'); SAVEPOINT s2; INSERT INTO c VALUES (2, 'gone');" +
+	h.Exec("BEGIN; INSERT INTO a VALUES (2, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (2, 'x'); SAVEPOINT s2; INSERT INTO c VALUES (2, 'gone');" +
 		" ROLLBACK TO SAVEPOINT s2; INSERT INTO c VALUES (3, 'x'); RELEASE SAVEPOINT s1; UPDATE a SET v = 'y' WHERE id = 2; COMMIT")
 	// A non-transactional table in the transaction: the rolled-back rows
 	// (b 4 and b 5) are in the binlog, followed by ROLLBACK TO. The MyISAM
 	// row is a group of its own, written when its statement ended.
-	h.exec("BEGIN; INSERT INTO a VALUES (4, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (4, 'gone'); INSERT INTO m VALUES (4, 'x');" +
+	h.Exec("BEGIN; INSERT INTO a VALUES (4, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (4, 'gone'); INSERT INTO m VALUES (4, 'x');" +
 		" INSERT INTO b VALUES (5, 'gone'); ROLLBACK TO s1; INSERT INTO c VALUES (4, 'x'); COMMIT")
 	// The same with nested savepoints, a rollback to the outer one and a
 	// name that needs quoting; then a second rollback to the same one.
-	h.exec("BEGIN; INSERT INTO a VALUES (6, 'x'); SAVEPOINT `we``ird name`; INSERT INTO m VALUES (6, 'x'); INSERT INTO b VALUES (6, 'gone');" +
+	h.Exec("BEGIN; INSERT INTO a VALUES (6, 'x'); SAVEPOINT `we``ird name`; INSERT INTO m VALUES (6, 'x'); INSERT INTO b VALUES (6, 'gone');" +
 		" SAVEPOINT inner_sp; UPDATE a SET v = 'gone' WHERE id = 6; ROLLBACK TO `we``ird name`; INSERT INTO c VALUES (6, 'x');" +
 		" DELETE FROM a WHERE id = 1; ROLLBACK TO `we``ird name`; INSERT INTO c VALUES (7, 'x'); COMMIT")
 	// A savepoint before the first logged change, rolled back to after a
 	// non-transactional change: MariaDB writes the group so far ending in
 	// ROLLBACK, and the rest as a transaction of its own.
-	h.exec("BEGIN; SAVEPOINT s0; INSERT INTO a VALUES (8, 'gone'); INSERT INTO m VALUES (8, 'x'); ROLLBACK TO s0; INSERT INTO b VALUES (8, 'x'); COMMIT")
+	h.Exec("BEGIN; SAVEPOINT s0; INSERT INTO a VALUES (8, 'gone'); INSERT INTO m VALUES (8, 'x'); ROLLBACK TO s0; INSERT INTO b VALUES (8, 'x'); COMMIT")
 	// A plain ROLLBACK after a non-transactional change.
-	h.exec("BEGIN; INSERT INTO a VALUES (9, 'gone'); INSERT INTO m VALUES (9, 'x'); ROLLBACK")
+	h.Exec("BEGIN; INSERT INTO a VALUES (9, 'gone'); INSERT INTO m VALUES (9, 'x'); ROLLBACK")
 	// CREATE TABLE ... SELECT: MariaDB writes the CREATE TABLE inside the
 	// transaction that holds the copied rows.
-	h.exec("CREATE TABLE d (id int PRIMARY KEY, v varchar(10)) SELECT id, v FROM a WHERE id <= 2")
+	h.Exec("CREATE TABLE d (id int PRIMARY KEY, v varchar(10)) SELECT id, v FROM a WHERE id <= 2")
 	// The source is still streaming.
-	h.exec("INSERT INTO c VALUES (100, 'x')")
-	h.caughtUp()
-	l := h.read()
+	h.Exec("INSERT INTO c VALUES (100, 'x')")
+	h.CaughtUp()
+	l := h.Read()
 	sameShapes(t, txnShapes(l), []string{
 		"a c 1=x, b c 1=x",
 		"a c 2=x, b c 2=x, c c 3=x, a u 2=y",
@@ -130,31 +130,31 @@ func TestXAInBinlog(t *testing.T) {
 		`CREATE TABLE b (id int PRIMARY KEY, v varchar(10))`,
 		`CREATE TABLE u (id int PRIMARY KEY, v varchar(10))`)
 	cfg := h.config()
-	cfg.Tables = []string{h.name + ".a", h.name + ".b"}
+	cfg.Tables = []string{h.Name + ".a", h.Name + ".b"}
 	// XIDs are server-wide: each is named after the harness, and a branch
 	// a failed run leaves prepared is rolled back.
-	xid := func(n string) string { return "'" + h.name + "_" + n + "'" }
+	xid := func(n string) string { return "'" + h.Name + "_" + n + "'" }
 	t.Cleanup(func() { h.db.Exec("XA ROLLBACK " + xid("w4")) })
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec(strings.NewReplacer("{x}", xid("w1")).Replace("XA START {x}; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); XA END {x}; XA COMMIT {x} ONE PHASE"))
-	h.exec(strings.NewReplacer("{x}", xid("w2")).Replace("XA START {x}; INSERT INTO u VALUES (1, 'x'); XA END {x}; XA PREPARE {x}; XA COMMIT {x}"))
-	h.exec(strings.NewReplacer("{x}", xid("w3")+", 'branch', 7").Replace("XA START {x}; INSERT INTO u VALUES (2, 'x'); XA END {x}; XA PREPARE {x}; XA ROLLBACK {x}"))
-	h.exec("INSERT INTO a VALUES (2, 'x')")
-	h.caughtUp()
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
-	h.stop()
+	h.Exec(strings.NewReplacer("{x}", xid("w1")).Replace("XA START {x}; INSERT INTO a VALUES (1, 'x'); SAVEPOINT s1; INSERT INTO b VALUES (1, 'x'); XA END {x}; XA COMMIT {x} ONE PHASE"))
+	h.Exec(strings.NewReplacer("{x}", xid("w2")).Replace("XA START {x}; INSERT INTO u VALUES (1, 'x'); XA END {x}; XA PREPARE {x}; XA COMMIT {x}"))
+	h.Exec(strings.NewReplacer("{x}", xid("w3")+", 'branch', 7").Replace("XA START {x}; INSERT INTO u VALUES (2, 'x'); XA END {x}; XA PREPARE {x}; XA ROLLBACK {x}"))
+	h.Exec("INSERT INTO a VALUES (2, 'x')")
+	h.CaughtUp()
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
+	h.Stop()
 
 	run := func() error {
 		t.Helper()
-		src := New(cfg, h.src.newLog, h.store, h.srcLog())
+		src := New(cfg, h.src.newLog, h.Store, h.Logger())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		return src.Run(ctx, func() {})
 	}
 	// Prepared on a connection of its own, closed after the prepare (the
 	// prepared branch outlives it), so the other statements can go on.
-	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.name+"?multiStatements=true")
+	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.Name+"?multiStatements=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,17 +162,17 @@ func TestXAInBinlog(t *testing.T) {
 		t.Fatal(err)
 	}
 	xa.Close()
-	h.exec("INSERT INTO b VALUES (3, 'x')")
-	h.exec("XA COMMIT " + xid("w4"))
+	h.Exec("INSERT INTO b VALUES (3, 'x')")
+	h.Exec("XA COMMIT " + xid("w4"))
 	for i := 0; i < 2; i++ {
 		err := run()
-		if !errors.Is(err, ErrXA) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), "binlog ") || !strings.Contains(err.Error(), h.name+".a") {
+		if !errors.Is(err, ErrXA) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), "binlog ") || !strings.Contains(err.Error(), h.Name+".a") {
 			t.Fatalf("run %d: err = %v", i, err)
 		}
 		t.Logf("run %d: %v", i, err)
 	}
 	// Nothing of w4, and nothing after it.
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x, b c 1=x", "a c 2=x"})
 }
 
 // TestStatementInBinlogTxnStops: a statement-format change inside a
@@ -184,11 +184,11 @@ func TestStatementInBinlogTxnStops(t *testing.T) {
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO a VALUES (1, 'x')")
-	h.caughtUp()
-	h.stop()
-	h.exec("SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO a VALUES (2, 'x'); UPDATE a SET v = 'y' WHERE id = 1; COMMIT; SET SESSION binlog_format = 'ROW'")
-	src := New(cfg, h.src.newLog, h.store, h.srcLog())
+	h.Exec("INSERT INTO a VALUES (1, 'x')")
+	h.CaughtUp()
+	h.Stop()
+	h.Exec("SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO a VALUES (2, 'x'); UPDATE a SET v = 'y' WHERE id = 1; COMMIT; SET SESSION binlog_format = 'ROW'")
+	src := New(cfg, h.src.newLog, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
@@ -196,7 +196,7 @@ func TestStatementInBinlogTxnStops(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	t.Logf("error: %v", err)
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x"})
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x"})
 }
 
 // TestSnapshotWaitsForPreparedXA: an XA transaction prepared before the
@@ -207,9 +207,9 @@ func TestStatementInBinlogTxnStops(t *testing.T) {
 // follower gets its rows.
 func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE a (id int PRIMARY KEY, v varchar(10))`, `INSERT INTO a VALUES (1, 'x')`)
-	xid := "'" + h.name + "_p'"
+	xid := "'" + h.Name + "_p'"
 	t.Cleanup(func() { h.db.Exec("XA ROLLBACK " + xid) })
-	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.name+"?multiStatements=true")
+	xa, err := sql.Open("mysql", testenv.MySQLSource(t)+h.Name+"?multiStatements=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 	}
 	xa.Close()
 	cfg := h.config()
-	src := New(cfg, h.logFor(cfg), h.store, h.srcLog())
+	src := New(cfg, h.logFor(cfg), h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = src.Run(ctx, func() {})
@@ -226,11 +226,11 @@ func TestSnapshotWaitsForPreparedXA(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	t.Logf("error: %v", err)
-	h.exec("XA COMMIT " + xid)
+	h.Exec("XA COMMIT " + xid)
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
-	converged(t, fold(t, h.read()), h.sourceState("a"))
+	h.CaughtUp()
+	converged(t, fold(t, h.Read()), h.sourceState("a"))
 }
 
 // TestUndefinedCharsetBytesStop (issue 28): a greek column holding bytes
@@ -242,24 +242,24 @@ func TestUndefinedCharsetBytesStop(t *testing.T) {
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO g VALUES (1, 'Αβ')")
-	h.caughtUp()
-	h.stop()
-	h.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
-	src := New(cfg, h.src.newLog, h.store, h.srcLog())
+	h.Exec("INSERT INTO g VALUES (1, 'Αβ')")
+	h.CaughtUp()
+	h.Stop()
+	h.Exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
+	src := New(cfg, h.src.newLog, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
 	if !errors.Is(err, ErrUndefinedBytes) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{h.name + ".g", "column v", "transaction "} {
+	for _, want := range []string{h.Name + ".g", "column v", "transaction "} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q: %v", want, err)
 		}
 	}
 	t.Logf("error: %v", err)
-	sameShapes(t, txnShapes(h.read()), []string{"g c 1=Αβ"})
+	sameShapes(t, txnShapes(h.Read()), []string{"g c 1=Αβ"})
 }
 
 // TestOtherDatabaseStatementsSkipped: a statement-format transaction of a
@@ -267,19 +267,19 @@ func TestUndefinedCharsetBytesStop(t *testing.T) {
 // does not stop the source; the captured changes after it arrive.
 func TestOtherDatabaseStatementsSkipped(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE a (id int PRIMARY KEY, v varchar(10))`)
-	other := h.name + "_other"
-	h.exec("CREATE DATABASE " + other)
-	t.Cleanup(func() { h.exec("DROP DATABASE IF EXISTS " + other) })
-	h.exec("CREATE TABLE " + other + ".t (id int PRIMARY KEY)")
+	other := h.Name + "_other"
+	h.Exec("CREATE DATABASE " + other)
+	t.Cleanup(func() { h.Exec("DROP DATABASE IF EXISTS " + other) })
+	h.Exec("CREATE TABLE " + other + ".t (id int PRIMARY KEY)")
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("USE " + other + "; SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT; " +
-		"SET SESSION binlog_format = 'ROW'; USE " + h.name)
-	h.exec("INSERT INTO a VALUES (1, 'x')")
-	h.caughtUp()
-	h.stop()
-	sameShapes(t, txnShapes(h.read()), []string{"a c 1=x"})
+	h.Exec("USE " + other + "; SET SESSION binlog_format = 'STATEMENT'; BEGIN; INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); COMMIT; " +
+		"SET SESSION binlog_format = 'ROW'; USE " + h.Name)
+	h.Exec("INSERT INTO a VALUES (1, 'x')")
+	h.CaughtUp()
+	h.Stop()
+	sameShapes(t, txnShapes(h.Read()), []string{"a c 1=x"})
 }
 
 // TestUndefinedCharsetBytesInSnapshot (issue 28): the snapshot reads text in
@@ -289,14 +289,14 @@ func TestOtherDatabaseStatementsSkipped(t *testing.T) {
 // with undefined bytes stops the source, naming the table and column.
 func TestUndefinedCharsetBytesInSnapshot(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek, c char(4) CHARACTER SET koi8r, t text CHARACTER SET cp1251)`)
-	h.exec("INSERT INTO g VALUES (1, 'Αβγ', 'Щи', 'Жж ')")
+	h.Exec("INSERT INTO g VALUES (1, 'Αβγ', 'Щи', 'Жж ')")
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
-	h.stop()
+	h.CaughtUp()
+	h.Stop()
 	var got []string
-	for _, txn := range h.read().Txns {
+	for _, txn := range h.Read().Txns {
 		for _, e := range txn.Events {
 			if e.Change.Table != nil && e.Change.Table.Name == "g" {
 				var vals []string
@@ -312,15 +312,15 @@ func TestUndefinedCharsetBytesInSnapshot(t *testing.T) {
 	}
 
 	bad := newHarness(t, `CREATE TABLE g (id int PRIMARY KEY, v varchar(10) CHARACTER SET greek)`)
-	bad.exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
-	src := New(bad.config(), bad.logFor(bad.config()), bad.store, bad.srcLog())
+	bad.Exec("INSERT INTO g VALUES (2, unhex('C1E2D2AEFF'))")
+	src := New(bad.config(), bad.logFor(bad.config()), bad.Store, bad.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
 	if !errors.Is(err, ErrUndefinedBytes) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{bad.name + ".g", "column v"} {
+	for _, want := range []string{bad.Name + ".g", "column v"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q: %v", want, err)
 		}

@@ -21,27 +21,27 @@ import (
 // checkpointing what it published, leaves behind (Store.Save refuses to
 // go backwards). The source must be stopped.
 func (h *harness) forceCheckpoint(cp offsets.Checkpoint) {
-	h.t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+h.store.Path()+"?_busy_timeout=5000")
+	h.T.Helper()
+	db, err := sql.Open("sqlite3", "file:"+h.Store.Path()+"?_busy_timeout=5000")
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	defer db.Close()
 	pos, err := cp.Position.MarshalText()
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	if _, err := db.Exec(`UPDATE checkpoints SET position = ?, seq = ?, snapshot_done = ?, seq_scheme = ?, clean = ? WHERE source = 'my'`,
 		string(pos), cp.Seq.String(), cp.SnapshotDone, cp.SeqScheme, cp.Clean); err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 }
 
 func (h *harness) checkpoint() offsets.Checkpoint {
-	h.t.Helper()
-	cp, err := h.store.Load(context.Background(), "my")
+	h.T.Helper()
+	cp, err := h.Store.Load(context.Background(), "my")
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	return cp
 }
@@ -110,15 +110,15 @@ func TestGTIDSeqFresh(t *testing.T) {
 		t.Fatalf("after the snapshot: %+v", cp)
 	}
 	for i := 3; i <= 6; i++ {
-		h.exec("INSERT INTO t VALUES (?, 0)", i)
+		h.Exec("INSERT INTO t VALUES (?, 0)", i)
 	}
-	h.caughtUp()
+	h.CaughtUp()
 	mid := h.checkpoint()
 	for i := 7; i <= 10; i++ {
-		h.exec("UPDATE t SET v = v + 1 WHERE id <= ?", i)
+		h.Exec("UPDATE t SET v = v + 1 WHERE id <= ?", i)
 	}
-	h.caughtUp()
-	h.stop()
+	h.CaughtUp()
+	h.Stop()
 	if cp := h.checkpoint(); !cp.Clean || cp.SeqScheme != "gtid:0" {
 		t.Errorf("checkpoint after a graceful stop: %+v", cp)
 	}
@@ -126,12 +126,12 @@ func TestGTIDSeqFresh(t *testing.T) {
 	h.forceCheckpoint(mid)
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("DELETE FROM t WHERE id = 1")
-	h.caughtUp()
+	h.Exec("DELETE FROM t WHERE id = 1")
+	h.CaughtUp()
 	if cp := h.checkpoint(); cp.Clean || cp.SeqScheme != "gtid:0" {
 		t.Errorf("checkpoint while running: %+v", cp)
 	}
-	l := h.read()
+	l := h.Read()
 	resent := 0
 	var prev offsets.Seq
 	seen := map[string]bool{}
@@ -187,12 +187,12 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
+	if err := h.Store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
 		t.Fatal(err)
 	}
 	phase := map[string]string{} // GTID → the run that first sent it
 	note := func(run string) {
-		for _, txn := range h.read().Txns {
+		for _, txn := range h.Read().Txns {
 			if _, ok := phase[txn.End.Pos.GTID]; !ok {
 				phase[txn.End.Pos.GTID] = run
 			}
@@ -202,17 +202,17 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	// Run A: upgraded, from the old checkpoint: binlog sequence.
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1, 0), (2, 0)")
-	h.exec("INSERT INTO t VALUES (3, 0)")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (1, 0), (2, 0)")
+	h.Exec("INSERT INTO t VALUES (3, 0)")
+	h.CaughtUp()
 	midA := h.checkpoint()
 	if midA.SeqScheme != "" || midA.Seq.FromGTID() {
 		t.Fatalf("run A from an old checkpoint: %+v", midA)
 	}
-	h.exec("UPDATE t SET v = 1 WHERE id = 1")
-	h.exec("UPDATE t SET v = 1 WHERE id = 2")
-	h.caughtUp()
-	h.stop()
+	h.Exec("UPDATE t SET v = 1 WHERE id = 1")
+	h.Exec("UPDATE t SET v = 1 WHERE id = 2")
+	h.CaughtUp()
+	h.Stop()
 	note("A")
 	// Killed after publishing the updates, before checkpointing them.
 	h.forceCheckpoint(midA)
@@ -221,9 +221,9 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	// again with their Seqs; its graceful stop is past them: clean.
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (4, 0)")
-	h.caughtUp()
-	h.stop()
+	h.Exec("INSERT INTO t VALUES (4, 0)")
+	h.CaughtUp()
+	h.Stop()
 	note("B")
 	cpB := h.checkpoint()
 	if cpB.SeqScheme != "" || cpB.Seq.FromGTID() || !cpB.Clean {
@@ -236,25 +236,25 @@ func TestGTIDSeqUpgrade(t *testing.T) {
 	if cp := h.checkpoint(); cp.SeqScheme != "gtid:0" || cp.Clean {
 		t.Errorf("run C started from a clean checkpoint: %+v", cp)
 	}
-	h.exec("INSERT INTO t VALUES (5, 0)")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (5, 0)")
+	h.CaughtUp()
 	midC := h.checkpoint()
-	h.exec("UPDATE t SET v = 2 WHERE id = 5")
-	h.exec("DELETE FROM t WHERE id = 3")
-	h.caughtUp()
-	h.stop()
+	h.Exec("UPDATE t SET v = 2 WHERE id = 5")
+	h.Exec("DELETE FROM t WHERE id = 3")
+	h.CaughtUp()
+	h.Stop()
 	note("C")
 	h.forceCheckpoint(midC) // killed again, now under the GTID sequence
 
 	// Run D: keeps the GTID sequence (recorded), sends C's last two again.
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (6, 0)")
-	h.caughtUp()
-	h.stop()
+	h.Exec("INSERT INTO t VALUES (6, 0)")
+	h.CaughtUp()
+	h.Stop()
 	note("D")
 
-	l := h.read()
+	l := h.Read()
 	applied := appliedOnce(t, l)
 	count := map[string]int{}
 	for _, txn := range l.Txns {
@@ -317,22 +317,22 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := old.store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
+	if err := old.Store.Save(ctx, "my", offsets.Checkpoint{Position: head, SnapshotDone: true}); err != nil {
 		t.Fatal(err)
 	}
 
 	h.start(cfg)
 	waitStreaming(t, h)
 	for i := 1; i <= 3; i++ {
-		h.exec("INSERT INTO t VALUES (?, 0)", i)
+		h.Exec("INSERT INTO t VALUES (?, 0)", i)
 	}
-	h.caughtUp()
-	h.stop()
+	h.CaughtUp()
+	h.Stop()
 	old.start(oldCfg)
 	waitStreaming(t, old)
-	old.exec("INSERT INTO t VALUES (1, 0)")
-	old.caughtUp()
-	old.stop()
+	old.Exec("INSERT INTO t VALUES (1, 0)")
+	old.CaughtUp()
+	old.Stop()
 	oldCP := old.checkpoint()
 	if oldCP.SeqScheme != "" || oldCP.Seq.FromGTID() {
 		t.Fatalf("old-scheme source: %+v", oldCP)
@@ -342,8 +342,8 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	// Both checkpoints at the server's head, which is all a reset keeps.
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
-	h.stop()
+	h.CaughtUp()
+	h.Stop()
 	before := h.checkpoint()
 	if before.SeqScheme != "gtid:0" || !before.Seq.FromGTID() {
 		t.Fatalf("checkpoint %+v", before)
@@ -357,7 +357,7 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	}
 	// One batch (text protocol: placeholders would make it a prepared
 	// statement, one statement only), so the GTID state comes back at once.
-	h.exec("RESET MASTER; SET GLOBAL gtid_binlog_state = '" + state + "'")
+	h.Exec("RESET MASTER; SET GLOBAL gtid_binlog_state = '" + state + "'")
 	var file string
 	var pos int64
 	var x1, x2 sql.NullString
@@ -367,11 +367,11 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 	t.Logf("binlog now at %s:%d, GTID state %s kept; checkpoint %s at %s", file, pos, state, before.Seq, before.Position)
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (4, 0)")
-	h.exec("UPDATE t SET v = 1")
-	h.caughtUp()
-	h.stop()
-	l := h.read()
+	h.Exec("INSERT INTO t VALUES (4, 0)")
+	h.Exec("UPDATE t SET v = 1")
+	h.CaughtUp()
+	h.Stop()
+	l := h.Read()
 	after := 0
 	for _, txn := range l.Txns {
 		if txn.End.Snapshot || txn.End.Pos.Binlog.File != file {
@@ -396,8 +396,8 @@ func TestGTIDSeqSurvivesBinlogReset(t *testing.T) {
 
 	// The source on the binlog sequence stops at its first transaction
 	// after the reset instead of dropping it (as it did before).
-	old.exec("INSERT INTO t VALUES (2, 0)")
-	src := New(oldCfg, old.logFor(oldCfg), old.store, old.srcLog())
+	old.Exec("INSERT INTO t VALUES (2, 0)")
+	src := New(oldCfg, old.logFor(oldCfg), old.Store, old.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = src.Run(ctx, func() {})

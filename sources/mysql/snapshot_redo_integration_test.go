@@ -2,13 +2,13 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/walship/walship/internal/logread"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources/sourcetest"
 )
 
 // redoSchema: a keyless table read first, a large keyed one, and a parent
@@ -34,34 +34,25 @@ type counts map[string]map[string]int
 // skipping what sorts at or below the last applied), counting rows.
 func foldCounts(l *logread.Log) counts {
 	st := counts{}
-	var applied offsets.Seq
-	for _, txn := range l.Txns {
-		if !applied.Less(txn.End.Seq) {
-			continue
+	for ch := range sourcetest.Applied(l) {
+		if st[ch.Table.Name] == nil {
+			st[ch.Table.Name] = map[string]int{}
 		}
-		applied = txn.End.Seq
-		for _, e := range txn.Events {
-			ch := e.Change
-			rows := st[ch.Table.Name]
-			if rows == nil {
-				rows = map[string]int{}
-				st[ch.Table.Name] = rows
-			}
-			switch ch.Op {
-			case ordering.OpTruncate:
-				clear(rows)
-			case ordering.OpDelete:
-				dec(rows, rowKey(ch.Table, ch.Before))
-			case ordering.OpUpdate:
-				dec(rows, rowKey(ch.Table, ch.Before))
-				rows[rowKey(ch.Table, ch.After)]++
-			default:
-				k := rowKey(ch.Table, ch.After)
-				if len(ch.Table.PrimaryKey) > 0 {
-					rows[k] = 1 // an upsert
-				} else {
-					rows[k]++
-				}
+		rows := st[ch.Table.Name]
+		switch ch.Op {
+		case ordering.OpTruncate:
+			clear(rows)
+		case ordering.OpDelete:
+			dec(rows, rowKey(ch.Table, ch.Before))
+		case ordering.OpUpdate:
+			dec(rows, rowKey(ch.Table, ch.Before))
+			rows[rowKey(ch.Table, ch.After)]++
+		default:
+			k := rowKey(ch.Table, ch.After)
+			if len(ch.Table.PrimaryKey) > 0 {
+				rows[k] = 1 // an upsert
+			} else {
+				rows[k]++
 			}
 		}
 	}
@@ -76,35 +67,11 @@ func dec(rows map[string]int, k string) {
 
 // sourceCounts reads the live tables through the snapshot's decoders.
 func (h *harness) sourceCounts(tables ...string) counts {
-	h.t.Helper()
-	ctx := context.Background()
+	h.T.Helper()
 	st := counts{}
 	for _, name := range tables {
-		t, err := snapshotTableOf(ctx, h.db, h.name, name)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rs, err := h.db.Query("SELECT " + t.selectList() + " FROM " + quoteIdent(name))
-		if err != nil {
-			h.t.Fatal(err)
-		}
 		rows := map[string]int{}
-		raw := make([]sql.RawBytes, len(t.cols))
-		ptrs := make([]any, len(t.cols))
-		for i := range raw {
-			ptrs[i] = &raw[i]
-		}
-		for rs.Next() {
-			if err := rs.Scan(ptrs...); err != nil {
-				h.t.Fatal(err)
-			}
-			row, err := t.textRow(raw)
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			rows[rowKey(t.table, row)]++
-		}
-		rs.Close()
+		h.sourceRows(name, func(t *ordering.Table, row []ordering.Value) { rows[rowKey(t, row)]++ })
 		st[name] = rows
 	}
 	return st
@@ -145,11 +112,11 @@ func stopMidSnapshot(t *testing.T, h *harness, cfg Config, rows int64) offsets.C
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	h.stop()
+	h.Stop()
 	if h.src.Status().State == "streaming" {
 		t.Skip("the snapshot finished before the stop; nothing to redo")
 	}
-	cp, err := h.store.Load(context.Background(), "my")
+	cp, err := h.Store.Load(context.Background(), "my")
 	if err != nil {
 		t.Fatalf("no checkpoint after a stop mid-snapshot: %v", err)
 	}
@@ -212,22 +179,22 @@ func TestSnapshotRedoneAfterStopMidway(t *testing.T) {
 	cfg := h.config()
 	cfg.SnapshotChunkRows = 500
 	stopMidSnapshot(t, h, cfg, 5000)           // a_nokey whole, big in part
-	h.exec("DELETE FROM big WHERE id <= 1000") // rows the first attempt sent
-	h.exec("UPDATE big SET v = 'changed' WHERE id % 7 = 0")
-	h.exec("DELETE FROM a_nokey WHERE n % 3 = 0")
-	h.exec("INSERT INTO a_nokey VALUES (1, 'm'), (1, 'm'), (5000, 'new')") // copies of rows it has
-	h.exec("DELETE FROM child WHERE id = 3")
-	h.exec("DELETE FROM parent WHERE id = 3")
+	h.Exec("DELETE FROM big WHERE id <= 1000") // rows the first attempt sent
+	h.Exec("UPDATE big SET v = 'changed' WHERE id % 7 = 0")
+	h.Exec("DELETE FROM a_nokey WHERE n % 3 = 0")
+	h.Exec("INSERT INTO a_nokey VALUES (1, 'm'), (1, 'm'), (5000, 'new')") // copies of rows it has
+	h.Exec("DELETE FROM child WHERE id = 3")
+	h.Exec("DELETE FROM parent WHERE id = 3")
 	h.start(cfg)
 	waitStreaming(t, h)
 	// The stream after the snapshot: applied once, or a keyless row
 	// counts twice.
-	h.exec("INSERT INTO a_nokey VALUES (1, 'm'), (7000, 'streamed')")
-	h.exec("DELETE FROM big WHERE id BETWEEN 2000 AND 2010")
-	h.exec("INSERT INTO parent VALUES (100)")
-	h.exec("INSERT INTO child VALUES (100, 100)")
-	h.caughtUp()
-	l := h.read()
+	h.Exec("INSERT INTO a_nokey VALUES (1, 'm'), (7000, 'streamed')")
+	h.Exec("DELETE FROM big WHERE id BETWEEN 2000 AND 2010")
+	h.Exec("INSERT INTO parent VALUES (100)")
+	h.Exec("INSERT INTO child VALUES (100, 100)")
+	h.CaughtUp()
+	l := h.Read()
 	countsEqual(t, foldCounts(l), h.sourceCounts(redoTables...))
 	redoChunks(t, l)
 	seen := map[offsets.Seq]bool{}
@@ -258,8 +225,8 @@ func TestSnapshotRedoneAtSamePosition(t *testing.T) {
 	t.Logf("attempts started at %s and %s (the same binlog position: %v)", first.Seq, second.Seq, first.Seq.Pos == second.Seq.Pos)
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
-	l := h.read()
+	h.CaughtUp()
+	l := h.Read()
 	redo := redoChunks(t, l)
 	if redo.Pos == second.Seq.Pos && redo.Sub < second.Seq.Sub+chunkGeneration {
 		t.Errorf("redo at the second attempt's position starts at %s, inside its generation", redo)

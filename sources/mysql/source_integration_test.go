@@ -8,13 +8,13 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/walship/walship/internal/testenv"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources/sourcetest"
 	"github.com/walship/walship/supervise"
 )
 
@@ -38,7 +38,7 @@ func TestStreamWorkload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			db, err := sql.Open("mysql", testenv.MySQLSource(t)+h.name)
+			db, err := sql.Open("mysql", testenv.MySQLSource(t)+h.Name)
 			if err != nil {
 				t.Error(err)
 				return
@@ -67,12 +67,12 @@ func TestStreamWorkload(t *testing.T) {
 			}
 		}()
 	}
-	h.exec("TRUNCATE TABLE keyless")
-	h.exec("INSERT INTO bulk SELECT seq, concat('p', seq) FROM seq_1_to_100000")
+	h.Exec("TRUNCATE TABLE keyless")
+	h.Exec("INSERT INTO bulk SELECT seq, concat('p', seq) FROM seq_1_to_100000")
 	wg.Wait()
-	h.exec("DELETE FROM keyless WHERE n % 2 = 0")
-	h.caughtUp()
-	l := h.read()
+	h.Exec("DELETE FROM keyless WHERE n % 2 = 0")
+	h.CaughtUp()
+	l := h.Read()
 	converged(t, fold(t, l), h.sourceState("customers", "orders", "keyless", "bulk"))
 
 	var sawTruncate bool
@@ -112,57 +112,25 @@ func TestStreamWorkload(t *testing.T) {
 func TestSnapshotJoinsStream(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, v int NOT NULL DEFAULT 0)`,
 		`INSERT INTO accounts (id, balance) SELECT seq, 100 FROM seq_1_to_20000`)
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	for w := 0; w < 3; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			db, _ := sql.Open("mysql", testenv.MySQLSource(t)+h.name)
-			defer db.Close()
-			for ctx.Err() == nil {
-				a, b := rand.IntN(25000)+1, rand.IntN(20000)+1
-				tx, err := db.Begin()
-				if err != nil {
-					continue
-				}
-				tx.Exec("UPDATE accounts SET balance = balance - 1, v = v + 1 WHERE id = ?", b)
-				tx.Exec("INSERT INTO accounts (id, balance) VALUES (?, 1) ON DUPLICATE KEY UPDATE balance = balance + 1, v = v + 1", a)
-				if a%17 == 0 {
-					tx.Exec("DELETE FROM accounts WHERE id = ?", a)
-				}
-				if tx.Commit() == nil {
-					writes.Add(1)
-				}
+	sourcetest.SnapshotJoinsStream(t, h, "accounts", 3, func(ctx context.Context, committed func()) {
+		db, _ := sql.Open("mysql", testenv.MySQLSource(t)+h.Name)
+		defer db.Close()
+		for ctx.Err() == nil {
+			a, b := rand.IntN(25000)+1, rand.IntN(20000)+1
+			tx, err := db.Begin()
+			if err != nil {
+				continue
 			}
-		}()
-	}
-	time.Sleep(200 * time.Millisecond)
-	cfg := h.config()
-	cfg.SnapshotChunkRows = 1000
-	h.start(cfg)
-	waitStreaming(t, h)
-	time.Sleep(time.Second)
-	stop()
-	wg.Wait()
-	h.caughtUp()
-	t.Logf("%d write transactions raced the snapshot", writes.Load())
-	l := h.read()
-	converged(t, fold(t, l), h.sourceState("accounts"))
-	seen := map[string]bool{}
-	for _, txn := range l.Txns {
-		if !txn.End.Snapshot {
-			continue
-		}
-		for _, e := range txn.Events {
-			k := rowKey(e.Change.Table, e.Change.After)
-			if seen[k] {
-				t.Fatalf("key %s snapshotted twice", k)
+			tx.Exec("UPDATE accounts SET balance = balance - 1, v = v + 1 WHERE id = ?", b)
+			tx.Exec("INSERT INTO accounts (id, balance) VALUES (?, 1) ON DUPLICATE KEY UPDATE balance = balance + 1, v = v + 1", a)
+			if a%17 == 0 {
+				tx.Exec("DELETE FROM accounts WHERE id = ?", a)
 			}
-			seen[k] = true
+			if tx.Commit() == nil {
+				committed()
+			}
 		}
-	}
+	})
 }
 
 // TestDDLMidStream: rows decode with their own shape across add, drop and
@@ -171,20 +139,20 @@ func TestDDLMidStream(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, a varchar(10))`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1, 'one')")
-	h.exec("ALTER TABLE t ADD COLUMN b decimal(6,2) DEFAULT 1.5")
-	h.exec("INSERT INTO t VALUES (2, 'two', 2.25)")
-	h.exec("ALTER TABLE t DROP COLUMN a")
-	h.exec("INSERT INTO t VALUES (3, 3.75)")
-	h.exec("ALTER TABLE t RENAME COLUMN b TO c")
-	h.exec("INSERT INTO t VALUES (4, 4.00)")
-	h.exec("CREATE TABLE u (id int PRIMARY KEY, s varchar(5))")
-	h.exec("INSERT INTO u VALUES (1, 'x')")
-	h.exec("DROP TABLE u")
-	h.exec("INSERT INTO t VALUES (5, 5.5)")
-	h.caughtUp()
+	h.Exec("INSERT INTO t VALUES (1, 'one')")
+	h.Exec("ALTER TABLE t ADD COLUMN b decimal(6,2) DEFAULT 1.5")
+	h.Exec("INSERT INTO t VALUES (2, 'two', 2.25)")
+	h.Exec("ALTER TABLE t DROP COLUMN a")
+	h.Exec("INSERT INTO t VALUES (3, 3.75)")
+	h.Exec("ALTER TABLE t RENAME COLUMN b TO c")
+	h.Exec("INSERT INTO t VALUES (4, 4.00)")
+	h.Exec("CREATE TABLE u (id int PRIMARY KEY, s varchar(5))")
+	h.Exec("INSERT INTO u VALUES (1, 'x')")
+	h.Exec("DROP TABLE u")
+	h.Exec("INSERT INTO t VALUES (5, 5.5)")
+	h.CaughtUp()
 	var got []string
-	for _, txn := range h.read().Txns {
+	for _, txn := range h.Read().Txns {
 		for _, e := range txn.Events {
 			var s string
 			for i, c := range e.Change.Table.Columns {
@@ -208,26 +176,7 @@ func TestDDLMidStream(t *testing.T) {
 // TestRestartResumes: a stop and a restart lose and repeat nothing.
 func TestRestartResumes(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, v int)`)
-	h.start(h.config())
-	waitStreaming(t, h)
-	h.exec("INSERT INTO t SELECT seq, 0 FROM seq_1_to_100")
-	h.caughtUp()
-	h.stop()
-	h.exec("UPDATE t SET v = 1 WHERE id <= 50")
-	h.exec("DELETE FROM t WHERE id > 90")
-	h.start(h.config())
-	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1000, 7)")
-	h.caughtUp()
-	l := h.read()
-	converged(t, fold(t, l), h.sourceState("t"))
-	seen := map[string]bool{}
-	for _, txn := range l.Txns {
-		if seen[txn.End.Seq.String()] {
-			t.Errorf("transaction %s written twice after a clean restart", txn.End.Seq)
-		}
-		seen[txn.End.Seq.String()] = true
-	}
+	sourcetest.RestartResumes(t, h, "t", "INSERT INTO t SELECT seq, 0 FROM seq_1_to_100")
 }
 
 // TestServerIDClash: a second consumer with the same server_id is refused.
@@ -236,7 +185,7 @@ func TestServerIDClash(t *testing.T) {
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	second := New(cfg, h.src.newLog, h.store, h.srcLog())
+	second := New(cfg, h.src.newLog, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := second.Run(ctx, func() {})
@@ -253,10 +202,10 @@ func TestPurgedBinlogStops(t *testing.T) {
 	cfg := h.config()
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1)")
-	h.caughtUp()
-	h.stop()
-	cp, err := h.store.Load(context.Background(), "my")
+	h.Exec("INSERT INTO t VALUES (1)")
+	h.CaughtUp()
+	h.Stop()
+	cp, err := h.Store.Load(context.Background(), "my")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,10 +218,10 @@ func TestPurgedBinlogStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad.Seq.Pos = cp.Seq.Pos + 1
-	if err := h.store.Save(context.Background(), "my", bad); err != nil {
+	if err := h.Store.Save(context.Background(), "my", bad); err != nil {
 		t.Fatal(err)
 	}
-	src := New(cfg, h.src.newLog, h.store, h.srcLog())
+	src := New(cfg, h.src.newLog, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = src.Run(ctx, func() {})
@@ -288,7 +237,7 @@ func TestSemiSync(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY)`)
 	for _, q := range []string{"SET GLOBAL rpl_semi_sync_master_enabled = ON", "SET GLOBAL rpl_semi_sync_master_timeout = 30000",
 		"SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC"} {
-		h.exec(q)
+		h.Exec(q)
 	}
 	t.Cleanup(func() {
 		db, _ := sql.Open("mysql", testenv.MySQLSource(t))
@@ -313,9 +262,9 @@ func TestSemiSync(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for i := 1; i <= 5; i++ {
-		h.exec("INSERT INTO t VALUES (?)", i)
+		h.Exec("INSERT INTO t VALUES (?)", i)
 		found := false
-		for _, txn := range h.read().Txns {
+		for _, txn := range h.Read().Txns {
 			for _, e := range txn.Events {
 				if e.Change.Op == ordering.OpInsert && e.Change.After[0].Int() == int64(i) {
 					found = true

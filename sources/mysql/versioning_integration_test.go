@@ -87,7 +87,7 @@ func TestSystemVersionedTables(t *testing.T) {
 		// A duplicate of a current key is refused, of a history key not.
 		"INSERT INTO sv (id, v) VALUES (1, 100)",
 	} {
-		h.exec(q)
+		h.Exec(q)
 	}
 	var history int
 	if err := h.db.QueryRow("SELECT count(*) FROM sv FOR SYSTEM_TIME ALL WHERE row_end < '2038-01-01'").Scan(&history); err != nil {
@@ -96,8 +96,8 @@ func TestSystemVersionedTables(t *testing.T) {
 	if history == 0 {
 		t.Fatal("no history rows at the source: the test tests nothing")
 	}
-	h.caughtUp()
-	l := h.read()
+	h.CaughtUp()
+	l := h.Read()
 
 	sameShapes(t, svChanges(l, true), []string{"sv r - → 1,1; sv r - → 2,20", "sx r - → 2,bb"})
 	sameShapes(t, svChanges(l, false), []string{
@@ -147,10 +147,10 @@ func TestSystemVersionedTrxPreciseRefused(t *testing.T) {
 	run := func(cfg Config) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return New(cfg, h.logFor(cfg), h.store, h.srcLog()).Run(ctx, func() {})
+		return New(cfg, h.logFor(cfg), h.Store, h.Logger()).Run(ctx, func() {})
 	}
 	err := run(cfg)
-	if !errors.Is(err, ErrTrxPrecise) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), h.name+".st") {
+	if !errors.Is(err, ErrTrxPrecise) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), h.Name+".st") {
 		t.Fatalf("snapshot: err = %v", err)
 	}
 	t.Logf("snapshot: %v", err)
@@ -158,8 +158,8 @@ func TestSystemVersionedTrxPreciseRefused(t *testing.T) {
 	cfg.Snapshot = "never"
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.stop()
-	h.exec("UPDATE st SET v = 2 WHERE id = 1")
+	h.Stop()
+	h.Exec("UPDATE st SET v = 2 WHERE id = 1")
 	err = run(cfg)
 	if !errors.Is(err, ErrStatement) || !supervise.IsPermanent(err) || !strings.Contains(err.Error(), "transaction-precise") {
 		t.Fatalf("stream: err = %v", err)
@@ -176,18 +176,18 @@ func TestSystemVersioningAddedAndDropped(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE p (id int PRIMARY KEY, v int)`, `INSERT INTO p VALUES (1, 1), (2, 2)`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("UPDATE p SET v = 10 WHERE id = 1")
-	h.exec("ALTER TABLE p ADD SYSTEM VERSIONING")
-	h.exec("UPDATE p SET v = 20 WHERE id = 2")
-	h.exec("DELETE FROM p WHERE id = 1")
-	h.exec("INSERT INTO p VALUES (3, 3)")
+	h.Exec("UPDATE p SET v = 10 WHERE id = 1")
+	h.Exec("ALTER TABLE p ADD SYSTEM VERSIONING")
+	h.Exec("UPDATE p SET v = 20 WHERE id = 2")
+	h.Exec("DELETE FROM p WHERE id = 1")
+	h.Exec("INSERT INTO p VALUES (3, 3)")
 	// The source reads the catalog after DDL: let it pass the versioned
 	// rows before versioning goes (see versioning.go).
-	h.caughtUp()
-	h.exec("ALTER TABLE p DROP SYSTEM VERSIONING")
-	h.exec("UPDATE p SET v = 30 WHERE id = 3")
-	h.caughtUp()
-	l := h.read()
+	h.CaughtUp()
+	h.Exec("ALTER TABLE p DROP SYSTEM VERSIONING")
+	h.Exec("UPDATE p SET v = 30 WHERE id = 3")
+	h.CaughtUp()
+	l := h.Read()
 	var got []string
 	for _, txn := range l.Txns {
 		if txn.End.Snapshot {

@@ -3,13 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"github.com/walship/walship/sources"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +18,8 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/sources"
+	"github.com/walship/walship/sources/sourcetest"
 )
 
 // BenchmarkSourceVsRecvlogical compares the PostgreSQL source's decode +
@@ -40,25 +40,10 @@ import (
 // stream holds rows + rows/10 row changes; the rates count row changes.
 func BenchmarkSourceVsRecvlogical(b *testing.B) {
 	base := testenv.PGSource(b)
-	broker := testenv.Kafka(b)
-	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_ROWS", 200000)
-	perTxn := benchkit.EnvInt(b, "WALSHIP_BENCH_TXN", 100)
 	recvlogical := pgBinary(b, "pg_recvlogical")
-
-	var runs []benchRun
-	for i := 0; i < b.N; i++ {
-		runs = append(runs, runSourceBench(b, base, broker, recvlogical, rows, perTxn))
-	}
-	var rl, ws float64
-	for _, r := range runs {
-		rl += r.RecvlogicalRate
-		ws += r.WalshipRate
-	}
-	rl, ws = rl/float64(len(runs)), ws/float64(len(runs))
-	b.ReportMetric(0, "ns/op") // one op is a whole measurement: meaningless
-	b.ReportMetric(rl, "recvlogical_rows/s")
-	b.ReportMetric(ws, "walship_rows/s")
-	b.ReportMetric(ws/rl, "walship/recvlogical")
+	runs, rl, ws := sourcetest.Bench(b, "recvlogical_rows/s", "walship/recvlogical",
+		func(l sourcetest.BenchLoad) benchRun { return runSourceBench(b, base, recvlogical, l) },
+		func(r benchRun) (float64, float64) { return r.RecvlogicalRate, r.WalshipRate })
 	writeBenchResult(b, runs, rl, ws)
 }
 
@@ -78,9 +63,10 @@ type benchRun struct {
 	Ratio            float64 `json:"ratio"`
 }
 
-func runSourceBench(b *testing.B, base, broker, recvlogical string, rows, perTxn int) benchRun {
+func runSourceBench(b *testing.B, base, recvlogical string, l sourcetest.BenchLoad) benchRun {
+	broker, rows, perTxn, changes := l.Broker, l.Rows, l.PerTxn, l.Changes
 	ctx := context.Background()
-	name := fmt.Sprintf("walship_bench_%d_%d", os.Getpid(), harnessSeq.Add(1))
+	name := fmt.Sprintf("walship_bench_%d_%d", os.Getpid(), sourcetest.NextSeq())
 	slotRL, slotWS := name+"_rl", name+"_ws"
 
 	root, err := pgx.Connect(ctx, base)
@@ -135,13 +121,6 @@ func runSourceBench(b *testing.B, base, broker, recvlogical string, rows, perTxn
 	// 3. The load: rows inserts in transactions of perTxn rows; after every
 	// 10th, one more transaction updates the rows just inserted. One DO
 	// block, one round trip, a COMMIT per transaction.
-	changes := rows
-	for i := 0; i < rows; {
-		i += perTxn
-		if i%(perTxn*10) == 0 {
-			changes += min(i, rows) - (i - perTxn)
-		}
-	}
 	load := fmt.Sprintf(`DO $$
 DECLARE
   n bigint := %d;
@@ -207,57 +186,18 @@ END $$`, rows, perTxn)
 		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
 	}
 	src := New(cfg, newLog, store, benchkit.Logger(slog.LevelInfo))
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	stopped := false
-	stopSource := func() {
-		if !stopped {
-			stopped = true
-			stop()
-			if err := <-done; err != nil {
-				b.Errorf("source stopped with %v", err)
-			}
-		}
-	}
-	defer stopSource()
-	defer benchkit.CPUProfile(b, os.Getenv("WALSHIP_BENCH_CPUPROFILE"))()
-	var streamingAt atomic.Int64 // ns after t0
-	var published time.Duration
-	t0 = time.Now()
-	go func() { done <- src.Run(sctx, func() { streamingAt.Store(int64(time.Since(t0))) }) }()
-	deadline := t0.Add(10 * time.Minute)
-	for {
-		st := src.Status()
-		if published == 0 && st.Events >= int64(changes) {
-			published = time.Since(t0)
-		}
-		if st.AckedBytes >= uint64(endLSN) {
-			break
-		}
-		select {
-		case err := <-done:
-			stopped = true
-			b.Fatalf("source stopped early: %v; status %+v", err, st)
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("walship never acknowledged %s; status %+v", endLSN, st)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	wsTime := time.Since(t0)
-	stopSource()
-	if st := src.Status(); st.Events != int64(changes) {
-		b.Errorf("walship published %d row changes in %d transactions, want %d", st.Events, st.Txns, changes)
-	}
-	streaming := time.Duration(streamingAt.Load())
+	ws := sourcetest.RunBench(b, src, changes, os.Getenv("WALSHIP_BENCH_CPUPROFILE"),
+		func(st sources.Status) bool { return st.AckedBytes >= uint64(endLSN) },
+		func(st sources.Status) string {
+			return fmt.Sprintf("walship never acknowledged %s; status %+v", endLSN, st)
+		})
 	b.Logf("walship: replication started after %s, all changes handed to Kafka after %s, slot acknowledged (durable) after %s",
-		streaming.Round(time.Millisecond), published.Round(time.Millisecond), wsTime.Round(time.Millisecond))
+		ws.Streaming.Round(time.Millisecond), ws.Published.Round(time.Millisecond), ws.Elapsed.Round(time.Millisecond))
 
 	r := benchRun{Rows: rows, Changes: changes, RowsPerTxn: perTxn, WALBytes: uint64(endLSN - startLSN),
-		LoadSeconds: loadTime.Seconds(), RecvlogicalSecs: rlTime.Seconds(), WalshipStreaming: streaming.Seconds(),
-		WalshipPublished: published.Seconds(), WalshipSecs: wsTime.Seconds(),
-		RecvlogicalRate: float64(changes) / rlTime.Seconds(), WalshipRate: float64(changes) / wsTime.Seconds()}
+		LoadSeconds: loadTime.Seconds(), RecvlogicalSecs: rlTime.Seconds(), WalshipStreaming: ws.Streaming.Seconds(),
+		WalshipPublished: ws.Published.Seconds(), WalshipSecs: ws.Elapsed.Seconds(),
+		RecvlogicalRate: float64(changes) / rlTime.Seconds(), WalshipRate: float64(changes) / ws.Elapsed.Seconds()}
 	r.Ratio = r.WalshipRate / r.RecvlogicalRate
 	line := fmt.Sprintf("source rows=%d changes=%d pg_recvlogical=%.0f rows/s (%.2fs) walship→kafka=%.0f rows/s (%.2fs) ratio=%.2f",
 		rows, changes, r.RecvlogicalRate, r.RecvlogicalSecs, r.WalshipRate, r.WalshipSecs, r.Ratio)

@@ -19,11 +19,11 @@ func TestColumnDefaults(t *testing.T) {
 		ALTER TABLE v ADD COLUMN u uuid DEFAULT gen_random_uuid();`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("UPDATE t SET id = id WHERE id = 1")
-	h.exec("UPDATE v SET id = id WHERE id = 1")
-	h.caughtUp()
+	h.Exec("UPDATE t SET id = id WHERE id = 1")
+	h.Exec("UPDATE v SET id = id WHERE id = 1")
+	h.CaughtUp()
 	seen := 0
-	for _, txn := range h.read().Txns {
+	for _, txn := range h.Read().Txns {
 		for _, e := range txn.Events {
 			tbl := e.Change.Table
 			for i, c := range tbl.Columns {

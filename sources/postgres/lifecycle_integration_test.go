@@ -8,8 +8,6 @@ import (
 	"iter"
 	"math/rand/v2"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
+	"github.com/walship/walship/sources/sourcetest"
 	"github.com/walship/walship/supervise"
 )
 
@@ -28,59 +27,31 @@ import (
 func TestSnapshotJoinsStream(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, v int NOT NULL DEFAULT 0);
 		INSERT INTO accounts SELECT g, 100, 0 FROM generate_series(1, 30000) g;`)
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	for w := 0; w < 3; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			conn, err := pgx.Connect(context.Background(), h.dsn)
-			if err != nil {
-				t.Error(err)
-				return
+	l, seen := sourcetest.SnapshotJoinsStream(t, h, "public.accounts", 3, func(ctx context.Context, committed func()) {
+		conn, err := pgx.Connect(context.Background(), h.dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		for ctx.Err() == nil {
+			a, b := rand.IntN(40000)+1, rand.IntN(30000)+1
+			// Move money, insert new accounts past the snapshot range, delete some.
+			batch := &pgx.Batch{}
+			batch.Queue("UPDATE accounts SET balance = balance - 1, v = v + 1 WHERE id = $1", b)
+			batch.Queue("INSERT INTO accounts VALUES ($1, 1, 0) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1, v = accounts.v + 1", a)
+			if a%17 == 0 {
+				batch.Queue("DELETE FROM accounts WHERE id = $1", a)
 			}
-			defer conn.Close(context.Background())
-			for ctx.Err() == nil {
-				a, b := rand.IntN(40000)+1, rand.IntN(30000)+1
-				// Move money, insert new accounts past the snapshot range, delete some.
-				batch := &pgx.Batch{}
-				batch.Queue("UPDATE accounts SET balance = balance - 1, v = v + 1 WHERE id = $1", b)
-				batch.Queue("INSERT INTO accounts VALUES ($1, 1, 0) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1, v = accounts.v + 1", a)
-				if a%17 == 0 {
-					batch.Queue("DELETE FROM accounts WHERE id = $1", a)
-				}
-				if err := conn.SendBatch(context.Background(), batch).Close(); err == nil {
-					writes.Add(1)
-				}
+			if err := conn.SendBatch(context.Background(), batch).Close(); err == nil {
+				committed()
 			}
-		}()
-	}
-	time.Sleep(200 * time.Millisecond)
-	cfg := h.config()
-	cfg.SnapshotChunkRows = 1000
-	h.start(cfg)
-	waitStreaming(t, h)
-	time.Sleep(time.Second)
-	stop()
-	wg.Wait()
-	h.caughtUp()
-	t.Logf("%d write transactions raced the snapshot", writes.Load())
-
-	l := h.read()
-	converged(t, fold(t, l), h.sourceState("public.accounts"))
+		}
+	})
 	var point uint64
-	seen := map[string]bool{}
 	for _, txn := range l.Txns {
 		if txn.End.Snapshot {
 			point = txn.End.Seq.Pos
-			for _, e := range txn.Events {
-				k := rowKey(e.Change.Table, e.Change.After)
-				if seen[k] {
-					t.Fatalf("key %s snapshotted twice", k)
-				}
-				seen[k] = true
-			}
 			continue
 		}
 		if txn.End.Seq.Pos < point {
@@ -98,16 +69,16 @@ func TestDDLMidStream(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, a text);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1, 'one')")
-	h.exec("ALTER TABLE t ADD COLUMN b numeric(6,2) DEFAULT 1.5")
-	h.exec("INSERT INTO t VALUES (2, 'two', 2.25)")
-	h.exec("UPDATE t SET a = 'uno' WHERE id = 1")
-	h.exec("ALTER TABLE t DROP COLUMN a")
-	h.exec("INSERT INTO t VALUES (3, 3.75)")
-	h.exec("ALTER TABLE t ALTER COLUMN b TYPE text")
-	h.exec("INSERT INTO t VALUES (4, 'four')")
-	h.caughtUp()
-	l := h.read()
+	h.Exec("INSERT INTO t VALUES (1, 'one')")
+	h.Exec("ALTER TABLE t ADD COLUMN b numeric(6,2) DEFAULT 1.5")
+	h.Exec("INSERT INTO t VALUES (2, 'two', 2.25)")
+	h.Exec("UPDATE t SET a = 'uno' WHERE id = 1")
+	h.Exec("ALTER TABLE t DROP COLUMN a")
+	h.Exec("INSERT INTO t VALUES (3, 3.75)")
+	h.Exec("ALTER TABLE t ALTER COLUMN b TYPE text")
+	h.Exec("INSERT INTO t VALUES (4, 'four')")
+	h.CaughtUp()
+	l := h.Read()
 	var shapes, values []string
 	for _, txn := range l.Txns {
 		for _, e := range txn.Events {
@@ -141,26 +112,7 @@ func TestDDLMidStream(t *testing.T) {
 // nothing; the checkpoint drops what was durable before.
 func TestRestartResumes(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, v int);`)
-	h.start(h.config())
-	waitStreaming(t, h)
-	h.exec("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
-	h.caughtUp()
-	h.stop()
-	h.exec("UPDATE t SET v = 1 WHERE id <= 50")
-	h.exec("DELETE FROM t WHERE id > 90")
-	h.start(h.config())
-	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1000, 7)")
-	h.caughtUp()
-	l := h.read()
-	converged(t, fold(t, l), h.sourceState("public.t"))
-	seen := map[offsets.Seq]bool{}
-	for _, txn := range l.Txns {
-		if seen[txn.End.Seq] {
-			t.Errorf("transaction %s written twice after a clean restart", txn.End.Seq)
-		}
-		seen[txn.End.Seq] = true
-	}
+	sourcetest.RestartResumes(t, h, "public.t", "INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
 }
 
 // TestSlotDroppedStops: a slot dropped under walship stops the source with
@@ -169,13 +121,13 @@ func TestSlotDroppedStops(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1)")
-	h.caughtUp()
-	h.stop()
+	h.Exec("INSERT INTO t VALUES (1)")
+	h.CaughtUp()
+	h.Stop()
 	// The walsender may take a moment to notice the stop.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := h.admin.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", h.name); err == nil {
+		if _, err := h.admin.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", h.Name); err == nil {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatal(err)
@@ -188,7 +140,7 @@ func TestSlotDroppedStops(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 	var n int
-	h.admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", h.name).Scan(&n)
+	h.admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", h.Name).Scan(&n)
 	if n != 0 {
 		t.Error("the slot was recreated")
 	}
@@ -199,7 +151,7 @@ func TestSlotBusy(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	second := New(h.config(), func() (sources.Log, error) { return &nopLog{}, nil }, h.store, h.src.log)
+	second := New(h.config(), func() (sources.Log, error) { return &nopLog{}, nil }, h.Store, h.src.log)
 	err := second.Run(context.Background(), func() {})
 	if !errors.Is(err, ErrSlotBusy) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
@@ -215,16 +167,16 @@ func TestHeartbeatAdvancesSlot(t *testing.T) {
 	waitStreaming(t, h)
 	ctx := context.Background()
 	var before offsets.LSN
-	h.admin.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", h.name).Scan(&before)
+	h.admin.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", h.Name).Scan(&before)
 	for i := 0; i < 20; i++ {
-		h.exec("INSERT INTO other.noise (pad) SELECT repeat('x', 1000) FROM generate_series(1, 100)")
+		h.Exec("INSERT INTO other.noise (pad) SELECT repeat('x', 1000) FROM generate_series(1, 100)")
 	}
 	var target offsets.LSN
 	h.admin.QueryRow(ctx, "SELECT pg_current_wal_lsn()").Scan(&target)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var now offsets.LSN
-		h.admin.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", h.name).Scan(&now)
+		h.admin.QueryRow(ctx, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1", h.Name).Scan(&now)
 		if now >= target {
 			t.Logf("confirmed_flush_lsn moved from %s to %s with no captured change", before, now)
 			return
@@ -245,8 +197,8 @@ func TestSyncDurability(t *testing.T) {
 	h.start(cfg)
 	waitStreaming(t, h)
 	ctx := context.Background()
-	h.exec("ALTER SYSTEM SET synchronous_standby_names = " + quoteLiteral(h.name))
-	h.exec("SELECT pg_reload_conf()")
+	h.Exec("ALTER SYSTEM SET synchronous_standby_names = " + quoteLiteral(h.Name))
+	h.Exec("SELECT pg_reload_conf()")
 	t.Cleanup(func() {
 		c, _ := pgx.Connect(ctx, h.dsn)
 		c.Exec(ctx, "ALTER SYSTEM RESET synchronous_standby_names")
@@ -257,7 +209,7 @@ func TestSyncDurability(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var state string
-		h.admin.QueryRow(ctx, "SELECT coalesce(max(sync_state), '') FROM pg_stat_replication WHERE application_name = $1", h.name).Scan(&state)
+		h.admin.QueryRow(ctx, "SELECT coalesce(max(sync_state), '') FROM pg_stat_replication WHERE application_name = $1", h.Name).Scan(&state)
 		if state == "sync" {
 			break
 		}
@@ -267,9 +219,9 @@ func TestSyncDurability(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for i := 1; i <= 5; i++ {
-		h.exec("INSERT INTO t VALUES ($1)", i)
+		h.Exec("INSERT INTO t VALUES ($1)", i)
 		// COMMIT has returned: the row must already be durable in Kafka.
-		l := h.read()
+		l := h.Read()
 		found := false
 		for _, txn := range l.Txns {
 			for _, e := range txn.Events {
@@ -286,7 +238,7 @@ func TestSyncDurability(t *testing.T) {
 
 // runOnce runs a fresh source once and returns its error.
 func (h *harness) runOnce(cfg Config) error {
-	src := New(cfg, func() (sources.Log, error) { return &nopLog{}, nil }, h.store, h.srcLog())
+	src := New(cfg, func() (sources.Log, error) { return &nopLog{}, nil }, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return src.Run(ctx, func() {})
@@ -324,16 +276,16 @@ func TestSnapshotRedoneAfterStopMidway(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	h.stop()
+	h.Stop()
 	if st := h.src.Status(); st.State == "streaming" {
 		t.Skip("the snapshot finished before the stop; nothing to redo")
 	}
-	h.exec("DELETE FROM big WHERE id <= 1000") // rows the first attempt already sent
-	h.exec("UPDATE big SET v = 'changed' WHERE id % 7 = 0")
+	h.Exec("DELETE FROM big WHERE id <= 1000") // rows the first attempt already sent
+	h.Exec("UPDATE big SET v = 'changed' WHERE id % 7 = 0")
 	h.start(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
-	l := h.read()
+	h.CaughtUp()
+	l := h.Read()
 	got := fold(t, l)
 	converged(t, got, h.sourceState("public.big"))
 	truncates := 0
@@ -363,16 +315,16 @@ func TestCatalogAsOfTheChange(t *testing.T) {
 		CREATE TABLE moods (id int PRIMARY KEY, m mood);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.caughtUp()
-	h.stop()
-	h.exec("INSERT INTO gone VALUES (1, 'x'), (2, 'y')")
-	h.exec("UPDATE gone SET v = 'z' WHERE id = 2")
-	h.exec("DROP TABLE gone")
+	h.CaughtUp()
+	h.Stop()
+	h.Exec("INSERT INTO gone VALUES (1, 'x'), (2, 'y')")
+	h.Exec("UPDATE gone SET v = 'z' WHERE id = 2")
+	h.Exec("DROP TABLE gone")
 	h.start(h.config())
-	h.caughtUp()
-	h.stop()
+	h.CaughtUp()
+	h.Stop()
 	var got []string
-	for _, txn := range h.read().Txns {
+	for _, txn := range h.Read().Txns {
 		for _, e := range txn.Events {
 			if e.Change.Table.Name == "gone" {
 				got = append(got, fmt.Sprintf("%s key=%v serial=%v", e.Change.Op, e.Change.Table.PrimaryKey, e.Change.Table.Serial))
@@ -383,9 +335,9 @@ func TestCatalogAsOfTheChange(t *testing.T) {
 		t.Errorf("changes of the dropped table: %v, want %s", got, want)
 	}
 
-	h.exec("INSERT INTO moods VALUES (1, 'sad')")
-	h.exec("DROP TABLE moods")
-	h.exec("DROP TYPE mood")
+	h.Exec("INSERT INTO moods VALUES (1, 'sad')")
+	h.Exec("DROP TABLE moods")
+	h.Exec("DROP TYPE mood")
 	err := h.runOnce(h.config())
 	if !errors.Is(err, ErrTypeGone) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v, want a permanent ErrTypeGone", err)
@@ -404,20 +356,20 @@ func TestSlotAdvancedByHandRefused(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.exec("INSERT INTO t VALUES (1)")
-	h.caughtUp()
-	h.stop()
+	h.Exec("INSERT INTO t VALUES (1)")
+	h.CaughtUp()
+	h.Stop()
 	// A plain restart is not refused: walship confirms the slot only up to
 	// its checkpoint.
 	h.start(h.config())
-	h.exec("INSERT INTO t VALUES (2)")
-	h.caughtUp()
-	h.stop()
+	h.Exec("INSERT INTO t VALUES (2)")
+	h.CaughtUp()
+	h.Stop()
 
-	h.exec("INSERT INTO t VALUES (3)")
+	h.Exec("INSERT INTO t VALUES (3)")
 	var confirmed string
 	if err := h.admin.QueryRow(context.Background(),
-		"SELECT end_lsn::text FROM pg_replication_slot_advance($1, pg_current_wal_lsn())", h.name).Scan(&confirmed); err != nil {
+		"SELECT end_lsn::text FROM pg_replication_slot_advance($1, pg_current_wal_lsn())", h.Name).Scan(&confirmed); err != nil {
 		t.Fatal(err)
 	}
 	err := h.runOnce(h.config())
@@ -433,11 +385,11 @@ func TestSlotAdvancedByHandRefused(t *testing.T) {
 	}
 	cfg.AcceptSlotGapAt = at
 	h.start(cfg)
-	h.exec("INSERT INTO t VALUES (4)")
-	h.caughtUp()
-	h.stop()
+	h.Exec("INSERT INTO t VALUES (4)")
+	h.CaughtUp()
+	h.Stop()
 	var ids []string
-	for _, txn := range h.read().Txns {
+	for _, txn := range h.Read().Txns {
 		for _, e := range txn.Events {
 			if e.Change.Table.Name == "t" && e.Change.After != nil {
 				ids = append(ids, fmt.Sprint(e.Change.After[0].Int()))
@@ -466,11 +418,11 @@ func dedupe(s []string) []string {
 // created, permanently (it used to retry forever, a new slot each time).
 func TestSQLASCIIRefused(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
-	db := h.name + "_ascii"
-	h.exec("CREATE DATABASE " + db + " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+	db := h.Name + "_ascii"
+	h.Exec("CREATE DATABASE " + db + " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
 	t.Cleanup(func() { h.admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
 	cfg := h.config()
-	cfg.DSN = strings.Replace(cfg.DSN, "/"+h.name+"?", "/"+db+"?", 1)
+	cfg.DSN = strings.Replace(cfg.DSN, "/"+h.Name+"?", "/"+db+"?", 1)
 	cfg.Slot = db
 	err := h.runOnce(cfg)
 	if !errors.Is(err, ErrEncoding) || !supervise.IsPermanent(err) {
@@ -490,20 +442,20 @@ func TestOversizedChangeStops(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE big (id int PRIMARY KEY, v text);`)
 	h.start(h.config())
 	waitStreaming(t, h)
-	h.caughtUp()
-	h.stop()
-	h.exec("INSERT INTO big VALUES (1, repeat('abcdefghij', 300000))") // 3 MB
-	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{})
+	h.CaughtUp()
+	h.Stop()
+	h.Exec("INSERT INTO big VALUES (1, repeat('abcdefghij', 300000))") // 3 MB
+	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: h.Name, Database: h.Name}, envelope.Options{})
 	src := New(h.config(), func() (sources.Log, error) {
-		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3, MaxMessageBytes: 1 << 20}, enc), nil
-	}, h.store, h.srcLog())
+		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.Broker}, TopicPrefix: h.Name, Partitions: 3, MaxMessageBytes: 1 << 20}, enc), nil
+	}, h.Store, h.Logger())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	err := src.Run(ctx, func() {})
 	if !errors.Is(err, kafka.ErrRecordTooLarge) || !supervise.IsPermanent(err) {
 		t.Fatalf("err = %v, want a permanent ErrRecordTooLarge", err)
 	}
-	for _, want := range []string{h.name + ".public.big", "kafka.max_message_bytes", "position"} {
+	for _, want := range []string{h.Name + ".public.big", "kafka.max_message_bytes", "position"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not name %q: %v", want, err)
 		}
@@ -517,9 +469,9 @@ func TestOversizedChangeStops(t *testing.T) {
 func TestMissingDatabaseStops(t *testing.T) {
 	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY);`)
 	cfg := h.config()
-	cfg.DSN = strings.Replace(cfg.DSN, "/"+h.name+"?", "/"+h.name+"_nosuch?", 1)
+	cfg.DSN = strings.Replace(cfg.DSN, "/"+h.Name+"?", "/"+h.Name+"_nosuch?", 1)
 	err := h.runOnce(cfg)
-	if !supervise.IsPermanent(err) || !strings.Contains(err.Error(), `database "`+h.name+`_nosuch" does not exist`) {
+	if !supervise.IsPermanent(err) || !strings.Contains(err.Error(), `database "`+h.Name+`_nosuch" does not exist`) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/walship/walship/ordering"
-	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
-	"github.com/walship/walship/sources"
 	"github.com/walship/walship/supervise"
 )
 
@@ -44,22 +42,22 @@ func TestPartitionedTable(t *testing.T) {
 	cfg.SnapshotChunkRows = 30
 	// On the root only: the partitions keep the default (the primary key),
 	// and deletes send their old key by the partition's identity.
-	h.exec("ALTER TABLE pt REPLICA IDENTITY FULL")
+	h.Exec("ALTER TABLE pt REPLICA IDENTITY FULL")
 	h.start(cfg)
 	waitStreaming(t, h)
 
-	h.exec("INSERT INTO pt VALUES (101, 'eu', 'new'), (102, 'us', 'new')")
-	h.exec("UPDATE pt SET v = 'same partition' WHERE id = 4 AND region = 'eu'")
-	h.exec("UPDATE pt SET region = 'us', v = 'moved' WHERE id = 2 AND region = 'eu'") // eu -> us
-	h.exec("UPDATE pt SET region = 'eu', v = 'moved' WHERE id = 1 AND region = 'us'") // us -> eu, cascades to notes
-	h.exec("DELETE FROM pt WHERE id IN (3, 6)")                                       // one row of each partition
-	h.exec("UPDATE pt_eu SET v = 'through the partition' WHERE id = 8")               // names the partition itself
-	h.caughtUp()
+	h.Exec("INSERT INTO pt VALUES (101, 'eu', 'new'), (102, 'us', 'new')")
+	h.Exec("UPDATE pt SET v = 'same partition' WHERE id = 4 AND region = 'eu'")
+	h.Exec("UPDATE pt SET region = 'us', v = 'moved' WHERE id = 2 AND region = 'eu'") // eu -> us
+	h.Exec("UPDATE pt SET region = 'eu', v = 'moved' WHERE id = 1 AND region = 'us'") // us -> eu, cascades to notes
+	h.Exec("DELETE FROM pt WHERE id IN (3, 6)")                                       // one row of each partition
+	h.Exec("UPDATE pt_eu SET v = 'through the partition' WHERE id = 8")               // names the partition itself
+	h.CaughtUp()
 
-	l := h.read()
+	l := h.Read()
 	converged(t, fold(t, l), h.sourceState("public.pt", "public.notes"))
 
-	rootTopic := kafka.TopicName(h.name, "public", "pt")
+	rootTopic := kafka.TopicName(h.Name, "public", "pt")
 	var snap, moved int
 	var ops []string
 	for part, evs := range l.Partitions {
@@ -146,8 +144,8 @@ func TestPartitionedPublication(t *testing.T) {
 		t.Run(strings.Join(tc.tables, ","), func(t *testing.T) {
 			cfg := h.config()
 			cfg.Tables = tc.tables
-			src := New(cfg, nil, h.store, h.srcLog())
-			h.exec("DROP PUBLICATION IF EXISTS " + h.name)
+			src := New(cfg, nil, h.Store, h.Logger())
+			h.Exec("DROP PUBLICATION IF EXISTS " + h.Name)
 			if err := src.ensurePublication(ctx, h.admin, false); err != nil {
 				t.Fatal(err)
 			}
@@ -170,8 +168,8 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 	ctx := context.Background()
 	cfg := h.config()
 	cfg.Tables = []string{"public.pt"}
-	src := New(cfg, nil, h.store, h.srcLog())
-	h.exec("CREATE PUBLICATION " + h.name + " FOR TABLE pt")
+	src := New(cfg, nil, h.Store, h.Logger())
+	h.Exec("CREATE PUBLICATION " + h.Name + " FOR TABLE pt")
 
 	err := src.ensurePublication(ctx, h.admin, false)
 	if !errors.Is(err, ErrPartitionsAsTables) || !strings.Contains(err.Error(), "publish_via_partition_root = true") {
@@ -181,7 +179,7 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	var viaRoot bool
-	if err := h.admin.QueryRow(ctx, "SELECT pubviaroot FROM pg_publication WHERE pubname = $1", h.name).Scan(&viaRoot); err != nil {
+	if err := h.admin.QueryRow(ctx, "SELECT pubviaroot FROM pg_publication WHERE pubname = $1", h.Name).Scan(&viaRoot); err != nil {
 		t.Fatal(err)
 	}
 	got, err := publicationTables(ctx, h.admin, cfg.Publication, cfg.Tables)
@@ -197,18 +195,14 @@ func TestPartitionedPublicationMigrated(t *testing.T) {
 // ends its run (a supervisor would stop there on a permanent one) is sent
 // on the returned channel.
 func (h *harness) runUntilError(cfg Config) <-chan error {
-	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: h.name, Database: h.name}, envelope.Options{})
-	newLog := func() (sources.Log, error) {
-		return kafka.NewPublisher(kafka.Config{Brokers: []string{h.broker}, TopicPrefix: h.name, Partitions: 3}, enc), nil
-	}
-	h.src = New(cfg, newLog, h.store, h.srcLog())
+	h.src = New(cfg, h.logFor(cfg), h.Store, h.Logger())
 	ctx, cancel := context.WithCancel(context.Background())
 	done, exited := make(chan error, 1), make(chan struct{})
 	go func() {
 		defer close(exited)
 		done <- h.src.Run(ctx, func() {})
 	}()
-	h.t.Cleanup(func() { cancel(); <-exited })
+	h.T.Cleanup(func() { cancel(); <-exited })
 	h.stopRun = func() { cancel(); <-exited }
 	return done
 }
@@ -217,9 +211,9 @@ func (h *harness) runUntilError(cfg Config) <-chan error {
 // rebuild (replay --resnapshot, which deletes the checkpoint) does: the
 // next run takes them as they are.
 func (h *harness) rebuiltPartitions(cfg Config) {
-	h.t.Helper()
-	if err := h.store.SaveNote(context.Background(), cfg.Name, partitionsNote, []byte("{}")); err != nil {
-		h.t.Fatal(err)
+	h.T.Helper()
+	if err := h.Store.SaveNote(context.Background(), cfg.Name, partitionsNote, []byte("{}")); err != nil {
+		h.T.Fatal(err)
 	}
 }
 
@@ -233,34 +227,34 @@ func TestPartitionChangedWhileStopped(t *testing.T) {
 	cfg.Tables = []string{"public.pt"}
 	errs := h.runUntilError(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO pt VALUES (200, 'eu', 'streamed')")
-	h.caughtUp()
+	h.Exec("INSERT INTO pt VALUES (200, 'eu', 'streamed')")
+	h.CaughtUp()
 	noError(t, errs)
 	h.stopRun()
 
-	h.exec("CREATE TABLE pt_ap PARTITION OF pt FOR VALUES IN ('ap')")
-	h.exec("INSERT INTO pt VALUES (201, 'ap', 'in a partition created while stopped')")
+	h.Exec("CREATE TABLE pt_ap PARTITION OF pt FOR VALUES IN ('ap')")
+	h.Exec("INSERT INTO pt VALUES (201, 'ap', 'in a partition created while stopped')")
 	errs = h.runUntilError(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
+	h.CaughtUp()
 	noError(t, errs)
-	converged(t, fold(t, h.read()), h.sourceState("public.pt"))
+	converged(t, fold(t, h.Read()), h.sourceState("public.pt"))
 	h.stopRun()
 
-	h.exec("CREATE TABLE pt_x (id int, region text NOT NULL, v text, PRIMARY KEY (id, region))")
-	h.exec("INSERT INTO pt_x VALUES (400, 'x', 'written before the attach')")
-	h.exec("ALTER TABLE pt ATTACH PARTITION pt_x FOR VALUES IN ('x')")
-	h.exec("INSERT INTO pt VALUES (401, 'x', 'after the attach')")
+	h.Exec("CREATE TABLE pt_x (id int, region text NOT NULL, v text, PRIMARY KEY (id, region))")
+	h.Exec("INSERT INTO pt_x VALUES (400, 'x', 'written before the attach')")
+	h.Exec("ALTER TABLE pt ATTACH PARTITION pt_x FOR VALUES IN ('x')")
+	h.Exec("INSERT INTO pt VALUES (401, 'x', 'after the attach')")
 	wantStop(t, h.runUntilError(cfg), ErrPartitionAttached, "public.pt_x", "public.pt", "walship replay --resnapshot")
 
 	h.rebuiltPartitions(cfg)
 	errs = h.runUntilError(cfg)
 	waitStreaming(t, h)
-	h.caughtUp()
+	h.CaughtUp()
 	noError(t, errs)
 	h.stopRun()
-	h.exec("ALTER TABLE pt DETACH PARTITION pt_eu")
-	h.exec("INSERT INTO pt VALUES (403, 'us', 'after the detach')")
+	h.Exec("ALTER TABLE pt DETACH PARTITION pt_eu")
+	h.Exec("INSERT INTO pt VALUES (403, 'us', 'after the detach')")
 	wantStop(t, h.runUntilError(cfg), ErrPartitionDetached, "public.pt_eu", "public.pt")
 }
 
@@ -307,22 +301,22 @@ func TestPartitionAttachDetach(t *testing.T) {
 	errs := h.runUntilError(cfg)
 	waitStreaming(t, h)
 
-	h.exec("CREATE TABLE pt_ap PARTITION OF pt FOR VALUES IN ('ap')")
-	h.exec("INSERT INTO pt VALUES (200, 'ap', 'in a new partition')")
-	h.exec("CREATE TABLE pt_old PARTITION OF pt FOR VALUES IN ('old')")
-	h.exec("INSERT INTO pt VALUES (300, 'old', 'deleted before the detach')")
-	h.caughtUp()
-	h.exec("DELETE FROM pt WHERE region = 'old'") // through the root: replicated
-	h.exec("ALTER TABLE pt DETACH PARTITION pt_old")
-	h.exec("INSERT INTO pt VALUES (201, 'eu', 'after the detach')")
-	h.caughtUp()
+	h.Exec("CREATE TABLE pt_ap PARTITION OF pt FOR VALUES IN ('ap')")
+	h.Exec("INSERT INTO pt VALUES (200, 'ap', 'in a new partition')")
+	h.Exec("CREATE TABLE pt_old PARTITION OF pt FOR VALUES IN ('old')")
+	h.Exec("INSERT INTO pt VALUES (300, 'old', 'deleted before the detach')")
+	h.CaughtUp()
+	h.Exec("DELETE FROM pt WHERE region = 'old'") // through the root: replicated
+	h.Exec("ALTER TABLE pt DETACH PARTITION pt_old")
+	h.Exec("INSERT INTO pt VALUES (201, 'eu', 'after the detach')")
+	h.CaughtUp()
 	noError(t, errs)
-	converged(t, fold(t, h.read()), h.sourceState("public.pt"))
+	converged(t, fold(t, h.Read()), h.sourceState("public.pt"))
 
-	h.exec("CREATE TABLE pt_x (id int, region text NOT NULL, v text, PRIMARY KEY (id, region))")
-	h.exec("INSERT INTO pt_x VALUES (400, 'x', 'written before the attach')")
-	h.exec("ALTER TABLE pt ATTACH PARTITION pt_x FOR VALUES IN ('x')")
-	h.exec("INSERT INTO pt VALUES (401, 'x', 'after the attach')")
+	h.Exec("CREATE TABLE pt_x (id int, region text NOT NULL, v text, PRIMARY KEY (id, region))")
+	h.Exec("INSERT INTO pt_x VALUES (400, 'x', 'written before the attach')")
+	h.Exec("ALTER TABLE pt ATTACH PARTITION pt_x FOR VALUES IN ('x')")
+	h.Exec("INSERT INTO pt VALUES (401, 'x', 'after the attach')")
 	wantStop(t, errs, ErrPartitionAttached, "public.pt_x", "public.pt", "noticed at the transaction committing at", "walship replay --resnapshot")
 
 	// A restart does not forget it: the followers still lack the rows.
@@ -334,22 +328,22 @@ func TestPartitionAttachDetach(t *testing.T) {
 	h.rebuiltPartitions(cfg)
 	errs = h.runUntilError(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO pt VALUES (402, 'x', 'streamed')")
-	h.caughtUp()
+	h.Exec("INSERT INTO pt VALUES (402, 'x', 'streamed')")
+	h.CaughtUp()
 	noError(t, errs)
-	h.exec("ALTER TABLE pt DETACH PARTITION pt_eu")
-	h.exec("INSERT INTO pt VALUES (403, 'us', 'after the detach')")
+	h.Exec("ALTER TABLE pt DETACH PARTITION pt_eu")
+	h.Exec("INSERT INTO pt VALUES (403, 'us', 'after the detach')")
 	wantStop(t, errs, ErrPartitionDetached, "public.pt_eu", "public.pt", "delete its rows through public.pt first")
 
 	// Dropping a partition: its rows are gone from the source, unknown.
 	h.rebuiltPartitions(cfg)
 	errs = h.runUntilError(cfg)
 	waitStreaming(t, h)
-	h.exec("INSERT INTO pt VALUES (404, 'us', 'streamed')")
-	h.caughtUp()
+	h.Exec("INSERT INTO pt VALUES (404, 'us', 'streamed')")
+	h.CaughtUp()
 	noError(t, errs)
-	h.exec("DROP TABLE notes") // its foreign key depends on every partition
-	h.exec("DROP TABLE pt_ap")
-	h.exec("INSERT INTO pt VALUES (405, 'us', 'after the drop')")
+	h.Exec("DROP TABLE notes") // its foreign key depends on every partition
+	h.Exec("DROP TABLE pt_ap")
+	h.Exec("INSERT INTO pt VALUES (405, 'us', 'after the drop')")
 	wantStop(t, errs, ErrPartitionDetached, "public.pt_ap", "is gone", "walship replay --resnapshot")
 }

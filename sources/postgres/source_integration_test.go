@@ -83,17 +83,17 @@ func TestStreamWorkload(t *testing.T) {
 		}()
 	}
 	// Meanwhile: a truncate, a big transaction, big and TOASTed values.
-	h.exec("INSERT INTO docs VALUES (1, $1), (2, $2)", randomText(100_000), randomText(1_600_000))
-	h.exec("UPDATE docs SET counter = counter + 1") // body unchanged: TOAST not sent
-	h.exec("TRUNCATE keyless")
-	h.exec("INSERT INTO bulk SELECT g, 'p' || g FROM generate_series(1, 100000) g")
-	h.exec("UPDATE docs SET counter = counter + 1, body = body || 'x' WHERE id = 1")
-	h.exec("UPDATE docs SET id = 3 WHERE id = 2") // a key change
+	h.Exec("INSERT INTO docs VALUES (1, $1), (2, $2)", randomText(100_000), randomText(1_600_000))
+	h.Exec("UPDATE docs SET counter = counter + 1") // body unchanged: TOAST not sent
+	h.Exec("TRUNCATE keyless")
+	h.Exec("INSERT INTO bulk SELECT g, 'p' || g FROM generate_series(1, 100000) g")
+	h.Exec("UPDATE docs SET counter = counter + 1, body = body || 'x' WHERE id = 1")
+	h.Exec("UPDATE docs SET id = 3 WHERE id = 2") // a key change
 	wg.Wait()
-	h.exec("DELETE FROM keyless WHERE n % 2 = 0")
-	h.caughtUp()
+	h.Exec("DELETE FROM keyless WHERE n % 2 = 0")
+	h.CaughtUp()
 
-	l := h.read()
+	l := h.Read()
 	got := fold(t, l)
 	converged(t, got, h.sourceState("public.customers", "public.orders", "public.docs", "public.keyless", "public.bulk"))
 
@@ -174,6 +174,15 @@ func checkPerKeyOrder(t *testing.T, l *logread.Log) {
 	}
 }
 
+// StartChunked starts the source reading the snapshot in chunks of rows
+// rows, and waits until it streams.
+func (h *harness) StartChunked(rows int) {
+	cfg := h.config()
+	cfg.SnapshotChunkRows = rows
+	h.start(cfg)
+	waitStreaming(h.T, h)
+}
+
 func waitStreaming(t *testing.T, h *harness) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -215,13 +224,13 @@ func TestStreamedTransactions(t *testing.T) {
 	tx.Exec(ctx, "INSERT INTO items SELECT g, 'aborted' FROM generate_series(100001, 130000) g")
 	time.Sleep(300 * time.Millisecond) // let the server stream part of it
 	tx.Rollback(ctx)
-	h.exec("INSERT INTO items VALUES (0, 'small')")
-	h.caughtUp()
+	h.Exec("INSERT INTO items VALUES (0, 'small')")
+	h.CaughtUp()
 
 	if n := h.src.streamed.Load(); n < 2 {
 		t.Fatalf("the server streamed %d transactions; the test needs it to stream", n)
 	}
-	l := h.read()
+	l := h.Read()
 	converged(t, fold(t, l), h.sourceState("public.items"))
 	for _, txn := range l.Txns {
 		for _, e := range txn.Events {
