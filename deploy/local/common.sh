@@ -60,6 +60,34 @@ port_open() {
   return 1
 }
 
+# reserve_ports: keep the kernel from giving our servers' ports to outgoing
+# connections as their local port. They lie in the ephemeral range (32768-
+# 60999), and a client socket that got one keeps the server from binding it
+# when it starts again (seen when a test restarts Kafka under load: "Address
+# already in use"). Idempotent; needs root, else it says so once and the
+# start retries instead.
+reserve_ports() {
+  local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur p lo hi r missing=()
+  [[ -r "$f" ]] || return 0
+  cur="$(cat "$f")"
+  for p in "$WALSHIP_PG_SOURCE_PORT" "$WALSHIP_PG_FOLLOWER_PORT" "$WALSHIP_MYSQL_SOURCE_PORT" "$WALSHIP_MYSQL_FOLLOWER_PORT" \
+    "$WALSHIP_KAFKA_PORT" "$WALSHIP_KAFKA_CONTROLLER_PORT" "$WALSHIP_KAFKA_FAULT_PORT" "$WALSHIP_KAFKA_FAULT_PROXY_PORT" \
+    "$WALSHIP_KAFKA_SASL_PORT" "$WALSHIP_KAFKA_TLS_PORT"; do
+    local covered=0
+    for r in ${cur//,/ }; do
+      lo="${r%-*}"; hi="${r#*-}"
+      if (( p >= lo && p <= hi )); then covered=1; break; fi
+    done
+    (( covered )) || missing+=("$p")
+  done
+  (( ${#missing[@]} )) || return 0
+  local IFS=,
+  if ! { echo "${cur:+$cur,}${missing[*]}" >"$f"; } 2>/dev/null; then
+    [[ -n "${WALSHIP_RESERVE_NOTED:-}" ]] || warn "could not reserve ports ${missing[*]} from the ephemeral range (needs root); a server restart may find its port taken and retry"
+    export WALSHIP_RESERVE_NOTED=1
+  fi
+}
+
 # pid_alive PIDFILE [PATTERN]: true when the pid in PIDFILE runs and its command
 # line contains PATTERN (guards against a recycled pid).
 pid_alive() {

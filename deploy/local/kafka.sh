@@ -143,6 +143,7 @@ listening_and_started() {
 }
 
 start() {
+  reserve_ports
   fetch
   if running; then
     wait_until 60 port_open "$WALSHIP_HOST" "$WALSHIP_KAFKA_PORT" \
@@ -155,6 +156,22 @@ start() {
   done
   write_config
   format_storage
+  # A port can be taken for a moment by a client socket that got it as its
+  # local port (see reserve_ports): the broker then exits at once with
+  # "Address already in use". That start is tried again, a few times.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    launch && return 0
+    grep -q "Address already in use" "$logfile" 2>/dev/null && [[ "$attempt" -lt 5 ]] || break
+    warn "kafka: a port was in use (attempt $attempt); starting again in 3 s"
+    sleep 3
+  done
+  die "kafka failed to start"
+}
+
+# launch starts the broker once and waits until it is ready; false when it
+# is not (the broker is then stopped).
+launch() {
   # Fresh logs per start so the "started" check sees this run only.
   [[ -f "$logfile" ]] && mv -f "$logfile" "$logfile.prev"
   : >"$logdir/check.log"
@@ -173,7 +190,7 @@ start() {
   if [[ "$ok" != 1 ]] || ! running; then
     log_tail "$logfile"; log_tail "$logdir/stdout.log" 20; log_tail "$logdir/check.log" 20
     stop >/dev/null 2>&1 || true   # do not leave a half-started broker behind
-    die "kafka failed to start"
+    return 1
   fi
   log "kafka up on $addr (controller $controller)"
 }

@@ -82,6 +82,7 @@ SQL
 }
 
 start() {
+  reserve_ports
   if running; then
     wait_until 30 ready || { log_tail "$logfile"; die "$name runs but does not answer on $WALSHIP_HOST:$port"; }
     log "$name already running on $WALSHIP_HOST:$port  ($dsn)"

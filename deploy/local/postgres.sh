@@ -67,6 +67,7 @@ HBA
 }
 
 start() {
+  reserve_ports
   if running; then
     ready || wait_until 30 ready || { log_tail "$logfile"; die "$name runs but does not answer on $WALSHIP_HOST:$port"; }
     log "$name already running on $WALSHIP_HOST:$port  ($url)"

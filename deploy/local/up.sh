@@ -7,6 +7,7 @@ here="$(dirname "${BASH_SOURCE[0]}")"
 env_lock
 [[ -z "$WALSHIP_ENV_DIR_NOTE" ]] || warn "$WALSHIP_ENV_DIR_NOTE"
 log "local test environment: $WALSHIP_ENV_DIR"
+reserve_ports
 bash "$here/postgres.sh" start source
 bash "$here/postgres.sh" start follower
 bash "$here/mariadb.sh"  start source
