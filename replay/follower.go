@@ -192,6 +192,14 @@ func (t filterTx) BlocksOthers(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
+// Fence passes sinks.Fencer through.
+func (t filterTx) Fence(ctx context.Context) error {
+	if f, ok := t.FollowerTx.(sinks.Fencer); ok {
+		return f.Fence(ctx)
+	}
+	return nil
+}
+
 // Flush passes sinks.Flusher through.
 func (t filterTx) Flush(ctx context.Context) error {
 	if f, ok := t.FollowerTx.(sinks.Flusher); ok {

@@ -190,11 +190,17 @@ func (r *run) applyOnce(ctx context.Context, batch []*item, beforeCommit func(Fo
 		}
 		recs = append(recs, it.ap)
 	}
-	// The turn first, then the record: a batch waiting for its turn holds
-	// no lock in walship's applied table, where the fold's range delete
-	// (MySQL takes next-key locks) would queue behind it and the batch
-	// whose turn it is behind the fold.
-	if beforeCommit != nil {
+	if beforeCommit == nil {
+		if err := tx.Record(ctx, source, recs); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	// In source order: the work is done before the wait for the turn, so
+	// that only the commit is serial. The record too, but on a follower
+	// that must record in its turn (RecorderInTurn); a record made before
+	// the wait is fenced again after it, last before the commit.
+	if r.recordInTurn {
 		if f, ok := tx.(Flusher); ok {
 			if err := f.Flush(ctx); err != nil {
 				return err // as from Record: applyOrDeadLetter names the transaction
@@ -203,9 +209,21 @@ func (r *run) applyOnce(ctx context.Context, batch []*item, beforeCommit func(Fo
 		if err := beforeCommit(tx); err != nil {
 			return err
 		}
+		if err := tx.Record(ctx, source, recs); err != nil {
+			return err
+		}
+		return tx.Commit()
 	}
 	if err := tx.Record(ctx, source, recs); err != nil {
 		return err
+	}
+	if err := beforeCommit(tx); err != nil {
+		return err
+	}
+	if f, ok := tx.(Fencer); ok {
+		if err := f.Fence(ctx); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

@@ -563,6 +563,20 @@ func (t *countingTx) Flush(ctx context.Context) error {
 	return nil
 }
 
+// Fence passes sinks.Fencer through.
+func (t *countingTx) Fence(ctx context.Context) error {
+	if f, ok := t.FollowerTx.(sinks.Fencer); ok {
+		return f.Fence(ctx)
+	}
+	return nil
+}
+
+// RecordsInTurn passes sinks.RecorderInTurn through.
+func (f *countingFollower) RecordsInTurn() bool {
+	rt, ok := f.Follower.(sinks.RecorderInTurn)
+	return ok && rt.RecordsInTurn()
+}
+
 // SerialWrites passes sinks.SerialWriter through.
 func (f *countingFollower) SerialWrites() bool {
 	sw, ok := f.Follower.(sinks.SerialWriter)

@@ -103,6 +103,23 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Fencer is implemented by a FollowerTx that can prove again, inside
+// itself, that the sink's lock is held (Record proves it too). A batch
+// that recorded itself before waiting for its commit turn proves it once
+// more after the wait, last before the commit.
+type Fencer interface {
+	Fence(ctx context.Context) error
+}
+
+// RecorderInTurn is implemented by a Follower whose applied-table records
+// must wait for the commit turn (MySQL: the fold's range delete takes
+// next-key locks there, and would queue behind a waiting batch's records
+// while the batch whose turn it is queues behind the fold). Others record
+// before the wait, so only the commit is serial.
+type RecorderInTurn interface {
+	RecordsInTurn() bool
+}
+
 // SerialWriter is implemented by a Follower whose writers exclude each
 // other (SQLite: one write transaction at a time). With commits in source
 // order, a follower transaction then begins only in its turn: a later one

@@ -54,8 +54,10 @@ func (e *orderBroken) Unwrap() []error { return []error{errOrderBroken, e.cause}
 
 const (
 	// orderProbeEvery is how often a waiting batch asks whether it blocks
-	// another session.
-	orderProbeEvery = 10 * time.Millisecond
+	// another session: not at once (most waits end within a commit or
+	// two), and not too often (PostgreSQL's pg_blocking_pids takes every
+	// lock-manager partition lock).
+	orderProbeEvery = 25 * time.Millisecond
 	// orderWaitMax is how long a waiting batch holds its locks at most
 	// (a lock wait the probe cannot see, or no probe).
 	orderWaitMax = 2 * time.Second

@@ -88,6 +88,7 @@ type run struct {
 	// has one writer at a time (SerialWriter). probing: the follower
 	// answers LockProber (cleared at its first error).
 	ordered, serial bool
+	recordInTurn    bool // the follower records in its turn (RecorderInTurn)
 	probing         atomic.Bool
 }
 
@@ -97,6 +98,9 @@ func newRun(s *Sink, state map[string]SourceState) *run {
 		ordered: s.cfg.CommitOrder == CommitSource}
 	if sw, ok := s.f.(SerialWriter); ok {
 		r.serial = sw.SerialWrites()
+	}
+	if rt, ok := s.f.(RecorderInTurn); ok {
+		r.recordInTurn = rt.RecordsInTurn()
 	}
 	r.probing.Store(true)
 	for _, src := range s.cfg.Sources {

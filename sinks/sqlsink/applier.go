@@ -407,6 +407,13 @@ func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
 // time.
 func (a *Applier) SerialWrites() bool { return a.d.Engine() == "sqlite" }
 
+// RecordsInTurn implements sinks.RecorderInTurn: on MySQL the fold's range
+// delete in the applied table takes next-key locks.
+func (a *Applier) RecordsInTurn() bool { return a.d.Engine() == "mysql" }
+
+// Fence implements sinks.Fencer.
+func (t *Tx) Fence(ctx context.Context) error { return t.a.fence(ctx, t.tx) }
+
 // BlocksOthers implements sinks.LockProber where the dialect has a probe
 // (LockProbe); without one it answers false.
 func (t *Tx) BlocksOthers(ctx context.Context) (bool, error) {
