@@ -407,6 +407,11 @@ func (w *Workload) RunSequence(ctx context.Context) (int64, error) {
 	var next int64 = 1
 	for attempt := 0; ctx.Err() == nil; {
 		_, err := w.DB.ExecContext(ctx, w.rebind("INSERT INTO prefix_seq VALUES (?)"), next)
+		if duplicateKey(err) {
+			// This session is prefix_seq's only writer: an earlier attempt
+			// committed and its answer was lost.
+			err = nil
+		}
 		if err != nil && ctx.Err() == nil && retryable(err) {
 			// The answer may be lost with the insert committed.
 			var n int
@@ -437,4 +442,14 @@ func (w *Workload) RunSequence(ctx context.Context) (int64, error) {
 		}
 	}
 	return next - 1, nil
+}
+
+// duplicateKey reports a unique violation (PostgreSQL 23505, MySQL 1062).
+func duplicateKey(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
 }
