@@ -37,6 +37,10 @@ type Options struct {
 	// match these schema.table patterns (at the source). A pattern that
 	// matches no captured table is a usage error.
 	Tables []string
+	// SinceDDL, when set, limits the comparison to the tables whose shape
+	// the sink recorded at or after it (a schema change it applied, or a
+	// table it created: sqlsink.ChangedShapes).
+	SinceDDL time.Time
 	// ChunkRows is the number of source rows per checksummed chunk.
 	// Default: DefaultChunkRows.
 	ChunkRows int
@@ -124,6 +128,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 	}
 
 	rep := &Report{Sink: sink.Name, ShowValues: o.ShowValues}
+	var changed map[string]string
+	if !o.SinceDDL.IsZero() {
+		if changed, err = sqlsink.ChangedShapes(ctx, fol.db, fol.dialect, sink.Name, o.SinceDDL); err != nil {
+			return nil, err
+		}
+		o.progress("%d table(s) changed shape since %s", len(changed), o.SinceDDL.Format(time.RFC3339))
+	}
 	matched := make([]bool, len(o.Tables))
 	for _, src := range sources {
 		tables, err := src.listTables(ctx)
@@ -144,6 +155,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 			}
 			tr := TableReport{Source: src.name, Table: t.String()}
 			name := followerName(fol.dialect, sink.Tables, t.Schema, t.Name)
+			if changed != nil {
+				if _, ok := changed[name.String()]; !ok {
+					continue
+				}
+			}
 			tr.Follower = name.String()
 			o.progress("comparing %s with %s", t, name)
 			if err := compareTable(ctx, src, fol, t, name, &tr, o); err != nil {

@@ -300,3 +300,20 @@ func TestVerifyTypesCrossEngine(t *testing.T) {
 	}
 	t.Log(out)
 }
+
+func TestParseSince(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"1h":                   now.Add(-time.Hour),
+		"2026-12-07T10:00:00Z": time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseSince(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-1h", ""} {
+		if _, err := parseSince(bad, now); err == nil {
+			t.Errorf("parseSince(%q): no error", bad)
+		}
+	}
+}

@@ -63,17 +63,20 @@ type Applier struct {
 	shapes   map[*ordering.Table]*shape
 	present  map[Name]bool // follower tables a cascade found
 
-	// posT and appT are walship's tables on this follower (MetaNames).
-	posT, appT Name
+	// posT and appT are walship's tables on this follower (MetaNames),
+	// shapesT its record of the shapes (MetaShapes).
+	posT, appT, shapesT Name
 }
 
 // table is what walship knows of a follower table.
 type table struct {
 	name Name
 	cols map[string]FollowerColumn
-	// src is the source shape this process last evolved the table to
-	// (nil before the first).
-	src *ordering.Table
+	// src is the source shape the table was last evolved to: by this
+	// process, or as recorded in the follower (shapes.go); nil before the
+	// first. stored is the recorded form (shapeJSON).
+	src    *ordering.Table
+	stored []byte
 }
 
 // shape is a source table shape resolved against its follower table.
@@ -97,6 +100,7 @@ func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
 	a := &Applier{cfg: cfg, d: d, log: log, tables: map[Name]*table{},
 		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}, present: map[Name]bool{}}
 	a.posT, a.appT = MetaNames(d.Engine())
+	a.shapesT = MetaShapes(d.Engine())
 	return a
 }
 
@@ -122,7 +126,7 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 		return nil, nil, err
 	}
 	release := a.hold(lease)
-	for _, ddl := range a.d.MetaTables() {
+	for _, ddl := range append(a.d.MetaTables(), a.shapesDDL()) {
 		// Two sinks on one database may create the tables at once; an
 		// IF NOT EXISTS that loses the race fails, and a retry sees them.
 		var err error

@@ -42,7 +42,12 @@
 //     truncate of a dropped table whose shape the source no longer knew)
 //     empties the follower table if it exists and never creates or
 //     changes it. A shape with RenamedFrom renames the old follower table
-//     when the new one does not exist (Dialect.RenameTable).
+//     when the new one does not exist (Dialect.RenameTable). The shape each
+//     follower table was last brought to is recorded in the follower
+//     (MetaShapes, shapes.go), with the DDL, and is what a restarted sink
+//     compares the next shape with; ChangedShapes lists the tables recorded
+//     since a time (walship verify --since-ddl), ForgetShapes forgets them
+//     (walship accept-ddl).
 //   - Positions: applied rows are written by Tx.Record inside the data
 //     transaction; Fold moves the watermark in the positions table. Both
 //     tables live in the follower, so a restart reads exactly what was

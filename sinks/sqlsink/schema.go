@@ -238,6 +238,9 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 		for _, c := range cols {
 			ft.cols[c.Name] = c
 		}
+		if ft.src, ft.stored, err = a.loadShape(ctx, tx, name); err != nil {
+			return nil, err
+		}
 		a.tables[name] = ft
 	}
 	if err := a.evolve(ctx, tx, ft, t, srcEngine); err != nil {
@@ -256,11 +259,14 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 	if err := a.renamed(ctx, tx, ft, t); err != nil {
 		return err
 	}
-	if err := a.narrowed(ctx, tx, ft, t); err != nil {
+	if err := a.narrowed(ctx, tx, ft, t, srcEngine); err != nil {
 		return err
 	}
 	changed := false
 	defer func() {
+		if err == nil {
+			err = a.saveShape(ctx, tx, ft, t)
+		}
 		if err == nil {
 			ft.src = t // a stop stays a stop when the batch is retried
 		}
@@ -547,8 +553,9 @@ type TypeChangeError struct {
 func (e *TypeChangeError) Error() string {
 	return fmt.Sprintf("%s: column %s of %s changed from %s to %s at the source, which rounds the values the table held without "+
 		"writing them to the log; follower table %s holds rows. Change the follower column the same way yourself (to %s, rounding "+
-		"as the source did) and restart the sink, or rebuild the follower from a new snapshot (walship replay --resnapshot)",
-		ErrNotInLog, e.Column, e.Source, e.From, e.To, e.Table, e.To)
+		"as the source did; on SQLite, round the values and run walship accept-ddl --sink SINK --tables %s) and restart the sink, "+
+		"or rebuild the follower from a new snapshot (walship replay --resnapshot)",
+		ErrNotInLog, e.Column, e.Source, e.From, e.To, e.Table, e.To, e.Source)
 }
 
 // Unwrap returns ErrNotInLog.
@@ -556,9 +563,11 @@ func (e *TypeChangeError) Unwrap() error { return ErrNotInLog }
 
 // narrowed returns a *TypeChangeError when a column of t rounds the values
 // of the same column in the previous shape this process saw of the table
-// (after a restart, the first shape has none to compare with), and the
-// follower table holds rows.
-func (a *Applier) narrowed(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table) error {
+// (or recorded in the follower: shapes.go), and the follower table holds
+// rows, unless the follower column is no wider than the new type (the
+// user changed it as the stop says; SQLite's columns take any value, so
+// there walship accept-ddl says so).
+func (a *Applier) narrowed(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table, srcEngine string) error {
 	if ft.src == nil || t.Recreated {
 		return nil
 	}
@@ -566,6 +575,13 @@ func (a *Applier) narrowed(ctx context.Context, tx *sql.Tx, ft *table, t *orderi
 		i := ft.src.ColumnIndex(c.Name)
 		if i < 0 || !rounds(ft.src.Columns[i], c) {
 			continue
+		}
+		if have, ok := ft.cols[c.Name]; ok && a.d.Engine() != "sqlite" {
+			// Changed the same way on the follower already (the way out):
+			// the new type holds every value the follower column can.
+			if want, err := a.d.ColumnType(c, srcEngine); err == nil && a.d.TypeCompatible(want, have.Type) {
+				continue
+			}
 		}
 		if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
 			return err
@@ -617,6 +633,9 @@ func (a *Applier) renameFrom(ctx context.Context, tx *sql.Tx, t *ordering.Table,
 	}
 	if err := a.exec(ctx, tx, ddl); err != nil {
 		return nil, false, fmt.Errorf("rename follower table %s to %s: %w", old, name, err)
+	}
+	if err := a.moveShape(ctx, tx, old, name); err != nil {
+		return nil, false, err
 	}
 	a.mu.Lock()
 	delete(a.tables, old)

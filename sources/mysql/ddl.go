@@ -52,7 +52,9 @@ func (r *session) ddl(ctx context.Context, schema, q string, h *replication.Even
 		r.src.log.Info("DDL", "schema", schema, "statement", firstWords(q, 4))
 		return r.dropped(ctx, names, h, gset)
 	} else if ddlRE.MatchString(q) {
-		r.seeRenames(q, schema)
+		if err := r.seeRenames(ctx, q, schema); err != nil {
+			return err
+		}
 		r.keys.forget("")
 		r.src.log.Info("DDL", "schema", schema, "statement", firstWords(q, 4))
 	}
@@ -188,17 +190,29 @@ func renamedTables(q, schema string) [][2]string {
 }
 
 // seeRenames records the renames of a statement: the next shapes of a
-// renamed table carry its old name (ordering.Table.RenamedFrom), in this
-// session. A rename a restart falls between, before the table's first row,
-// is not seen.
-func (r *session) seeRenames(q, schema string) {
+// renamed table carry its old name (ordering.Table.RenamedFrom), and
+// saves them with the checkpoint (renames.go) before the statement's
+// position can be checkpointed.
+func (r *session) seeRenames(ctx context.Context, q, schema string) error {
+	var pairs [][2]string
 	for _, p := range renamedTables(q, schema) {
+		if db, table, _ := strings.Cut(p[1], "."); matches(r.cfg().Tables, db, table) {
+			pairs = append(pairs, p)
+		}
+	}
+	for _, p := range pairs {
 		from := p[0]
 		if earlier, ok := r.renamed[from]; ok {
 			from = earlier // renamed twice before a row: the followers still have the first name
 			delete(r.renamed, p[0])
+			delete(r.renameNotes, p[0])
 		}
 		r.renamed[p[1]] = from
+		r.renameNotes[p[1]] = renameNote{From: from}
 		r.src.log.Info("a table was renamed: its followers' table is renamed before its first row", "from", from, "to", p[1])
 	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	return r.saveRenames(ctx)
 }

@@ -77,7 +77,10 @@
 //   - TRUNCATE of a captured table becomes a truncate change in its own
 //     transaction, and so does DROP TABLE (ddl.go), with the shape marked
 //     Recreated: a table created again under the name starts empty on the
-//     followers too.
+//     followers too. A RENAME TABLE makes the table's next shape carry its
+//     old name (RenamedFrom); pending renames are a note beside the
+//     checkpoint (renames.go), so a restart between the RENAME and the
+//     table's first row still carries it.
 //   - So are the foreign-key actions InnoDB performs without logging the
 //     child rows (ON DELETE/UPDATE CASCADE, SET NULL): each shape carries
 //     those of the captured tables referencing it, transitively

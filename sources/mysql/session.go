@@ -35,6 +35,8 @@ type session struct {
 	// renamed maps schema.table to the name it had before a RENAME this
 	// session decoded (ddl.go).
 	renamed map[string]string
+	// renameNotes are the renames kept with the checkpoint (renames.go).
+	renameNotes map[string]renameNote
 
 	file    string // current binlog file
 	gset    offsets.GTIDSet
@@ -88,7 +90,9 @@ func (r *session) close(ctx context.Context) {
 func (r *session) run(ctx context.Context, ready func()) error {
 	cfg := r.cfg()
 	r.keys = newKeyCache(r.db, func(schema, table string) bool { return matches(cfg.Tables, schema, table) })
-	r.renamed = map[string]string{}
+	if err := r.loadRenames(ctx); err != nil {
+		return err
+	}
 	logged, err := cascadesLogged(ctx, r.db, cfg.Flavor)
 	if err != nil {
 		return err

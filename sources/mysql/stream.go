@@ -89,6 +89,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 			// Only this transaction's shape says so.
 			t.table.RenamedFrom, t.table.Serial = from, true
 			delete(r.renamed, t.table.QualifiedName())
+			r.renameUsed(t.table.QualifiedName())
 		}
 		t.rawText(r.cfg().raw)
 		r.tables[e.TableID] = t
@@ -331,7 +332,7 @@ func (r *session) persist(ctx context.Context, force bool) error {
 	}
 	r.saved, r.savedPos, r.lastSave = cp.Seq, cp.Position, time.Now()
 	r.src.update(func(s *sources.Status) { s.Acked = cp.Position.String() })
-	return nil
+	return r.pruneRenames(ctx, cp.Position)
 }
 
 // drain waits (up to 20s) for what was published to become durable and

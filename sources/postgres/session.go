@@ -31,7 +31,11 @@ type session struct {
 	// oids and recreated: see recreate.go.
 	oids      map[tableName]uint32
 	recreated map[uint32]bool
-	tracker   *ordering.Tracker
+	// oidsDurable are the oids the checkpoint's note holds, oidsPending
+	// the changes since, until the checkpoint covers them.
+	oidsDurable map[tableName]uint32
+	oidsPending []oidSeen
+	tracker     *ordering.Tracker
 	// leaves holds the leaf partitions of each captured partitioned table
 	// (by oid) last seen, for checkPartitions.
 	leaves map[uint32]map[uint32]tableName
@@ -86,8 +90,8 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	r.repl = repl
 	r.relations = map[uint32]*relation{}
 	r.recreated = map[uint32]bool{}
-	if r.oids, err = capturedOIDs(ctx, r.conn, cfg.Tables); err != nil {
-		return fmt.Errorf("source %s: %w", cfg.Name, err)
+	if err := r.startOIDs(ctx); err != nil {
+		return err
 	}
 	r.leaves = map[uint32]map[uint32]tableName{}
 	if err := r.loadLeaves(ctx); err != nil {

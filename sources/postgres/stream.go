@@ -222,6 +222,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		if m.SubXid == m.Xid {
 			buf.Close()
 			delete(r.streams, m.Xid)
+			r.oidsAborted(m.Xid)
 		} else {
 			buf.Abort(m.SubXid)
 		}
@@ -391,6 +392,7 @@ func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]
 // commit publishes a committed transaction.
 func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, end offsets.LSN, at time.Time) error {
 	seq := offsets.Seq{Pos: uint64(commit), Sub: offsets.StreamSub}
+	r.oidsCommitted(buf.XID(), commit)
 	if !r.saved.Less(seq) {
 		return nil // durable before the last restart: the log holds it
 	}
@@ -455,6 +457,9 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 			}
 		} else {
 			r.saved, r.savedFlush, r.lastSave = seq, flush, time.Now()
+			if err := r.saveOIDs(ctx, flush); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("source %s: %w", r.cfg().Name, err)
+			}
 		}
 	}
 	flush = min(flush, r.savedFlush)
