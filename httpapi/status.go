@@ -51,6 +51,10 @@ type SinkStatus struct {
 	// CommitYields counts follower transactions that gave way to an
 	// earlier one that waited for their locks (commit_order source).
 	CommitYields int64 `json:"commit_yields"`
+	// FollowerTxns counts follower transactions; Statements the data
+	// statements sent (see walship_sink_statements_total).
+	FollowerTxns int64 `json:"follower_transactions"`
+	Statements   int64 `json:"statements"`
 	// OperatorPaused: an operator paused the sink (POST .../pause).
 	OperatorPaused bool    `json:"operator_paused"`
 	TxnsPerSec     float64 `json:"transactions_per_second"`

@@ -166,6 +166,9 @@ func (r *run) applyOnce(ctx context.Context, batch []*item, beforeCommit func(Fo
 	var recs []Applied
 	for _, it := range batch {
 		if it.big {
+			if f, ok := tx.(Folder); ok {
+				f.NoFold()
+			}
 			seen := map[*ordering.Table]bool{}
 			for ch, err := range it.txn.Stream {
 				if err != nil {
@@ -288,6 +291,15 @@ func (r *run) finish(res result) error {
 	r.s.update(func(s *Status) {
 		s.AppliedTxns += int64(len(res.batch))
 		s.AppliedChanges += int64(changes)
+		s.FollowerTxns++
+		b := len(BatchBuckets)
+		for i, max := range BatchBuckets {
+			if len(res.batch) <= max {
+				b = i
+				break
+			}
+		}
+		s.BatchSizes[b]++
 	})
 	r.advance(st)
 	return nil

@@ -103,6 +103,14 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Folder is implemented by a FollowerTx that holds row changes back to
+// write their net effect per key: NoFold makes it apply them as they
+// come, for a big transaction streamed from the log (its changes are
+// neither held in memory nor read twice).
+type Folder interface {
+	NoFold()
+}
+
 // Fencer is implemented by a FollowerTx that can prove again, inside
 // itself, that the sink's lock is held (Record proves it too). A batch
 // that recorded itself before waiting for its commit turn proves it once

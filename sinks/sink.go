@@ -165,6 +165,9 @@ func (s *Sink) Status() Status {
 	defer s.mu.Unlock()
 	st := s.status
 	st.Sources = append([]SourceStatus(nil), s.status.Sources...)
+	if c, ok := s.f.(StatementCounter); ok {
+		st.Statements = c.Statements()
+	}
 	return st
 }
 

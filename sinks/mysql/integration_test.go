@@ -136,3 +136,11 @@ func TestIntegrationRetryable(t *testing.T) {
 		t.Errorf("statement on a killed connection: err %v, Retryable %v", err, d.Retryable(err))
 	}
 }
+
+// Folded changes on a MariaDB follower with foreign keys and a trigger.
+func TestIntegrationFold(t *testing.T) {
+	d, db, ctx := follower(t)
+	sinktest.Fold(t, ctx, d, db, func(br, trig string) []string {
+		return []string{"CREATE TRIGGER br_upd AFTER UPDATE ON " + br + " FOR EACH ROW INSERT INTO " + trig + " VALUES (NEW.id, NEW.bal)"}
+	})
+}

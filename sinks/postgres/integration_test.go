@@ -134,3 +134,14 @@ func TestIntegrationRetryable(t *testing.T) {
 		t.Errorf("statement on a terminated session: err %v, Retryable %v", err, d.Retryable(err))
 	}
 }
+
+// Folded changes on a PostgreSQL follower with foreign keys and a trigger.
+func TestIntegrationFold(t *testing.T) {
+	d, db, ctx := follower(t)
+	sinktest.Fold(t, ctx, d, db, func(br, trig string) []string {
+		return []string{
+			"CREATE FUNCTION public.br_upd() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO " + trig + " VALUES (NEW.id, NEW.bal); RETURN NEW; END$$",
+			"CREATE TRIGGER br_upd AFTER UPDATE ON " + br + " FOR EACH ROW EXECUTE FUNCTION public.br_upd()",
+		}
+	})
+}

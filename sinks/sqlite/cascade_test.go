@@ -256,3 +256,11 @@ func TestApplyCascadesOnly(t *testing.T) {
 		})
 	}
 }
+
+// Folded changes on a SQLite follower with foreign keys and a trigger.
+func TestFold(t *testing.T) {
+	d, db, ctx := follower(t)
+	sinktest.Fold(t, ctx, d, db, func(br, trig string) []string {
+		return []string{"CREATE TRIGGER br_upd AFTER UPDATE ON " + br + " BEGIN INSERT INTO " + trig + " VALUES (NEW.id, NEW.bal); END"}
+	})
+}

@@ -63,9 +63,33 @@ type Applier struct {
 	shapes   map[*ordering.Table]*shape
 	present  map[Name]bool // follower tables a cascade found
 
+	stats applyStats
+
 	// posT and appT are walship's tables on this follower (MetaNames),
 	// shapesT its record of the shapes (MetaShapes).
 	posT, appT, shapesT Name
+}
+
+// applyStats counts what the applier wrote.
+type applyStats struct {
+	statements atomic.Int64 // data statements sent (inserts, updates, deletes, upserts)
+	changes    atomic.Int64 // row changes held for folding
+	unfolded   atomic.Int64 // windows the follower refused folded, applied change by change
+}
+
+// Stats are the applier's counters since it started.
+type Stats struct {
+	Statements int64 // data statements sent
+	Folded     int64 // row changes written through the folding window
+	Unfolded   int64 // windows the follower refused folded
+}
+
+// Statements implements sinks.StatementCounter.
+func (a *Applier) Statements() int64 { return a.stats.statements.Load() }
+
+// Stats returns the counters.
+func (a *Applier) Stats() Stats {
+	return Stats{Statements: a.stats.statements.Load(), Folded: a.stats.changes.Load(), Unfolded: a.stats.unfolded.Load()}
 }
 
 // table is what walship knows of a follower table.
@@ -457,13 +481,18 @@ type Tx struct {
 	// pendTrunc holds consecutive truncates, written before anything
 	// that follows them (see TableTruncater).
 	pendTrunc []*shape
+	// win holds row changes back to write them folded (fold.go); noFold
+	// turns that off, savepoints counts the fold's savepoints.
+	win        *window
+	noFold     bool
+	savepoints int
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it
 // writes the pending rows.
 func (t *Tx) Commit() error {
 	defer t.release()
-	if len(t.pendRows) > 0 || len(t.pendTrunc) > 0 {
+	if len(t.pendRows) > 0 || len(t.pendTrunc) > 0 || t.win != nil {
 		t.tx.Rollback()
 		t.a.forget(t.ddl)
 		return errors.New("commit with unwritten rows: Record was not called last")

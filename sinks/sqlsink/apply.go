@@ -38,26 +38,37 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 		t.touched = map[Name]bool{}
 	}
 	t.touched[sh.name] = true
+	if ch.Op != ordering.OpRead && ch.Op != ordering.OpTruncate && !t.noFold {
+		if len(t.pendRows) > 0 {
+			if err := t.flushPend(ctx); err != nil {
+				return err
+			}
+		}
+		held, err := t.hold(ctx, sh, ch)
+		if err != nil {
+			return err
+		}
+		if held {
+			if t.win.full() {
+				return t.flush(ctx)
+			}
+			return nil
+		}
+	}
 	switch ch.Op {
 	case ordering.OpInsert, ordering.OpRead:
 		limit := maxRows
 		if t.bulk != nil {
 			limit = bulkMaxRows
 		}
-		if t.pend != sh || t.pendOp != ch.Op || len(t.pendRows) >= limit || t.pendBytes >= bulkMaxBytes {
+		if t.win != nil || t.pend != sh || t.pendOp != ch.Op || len(t.pendRows) >= limit || t.pendBytes >= bulkMaxBytes {
 			if err := t.flush(ctx); err != nil {
 				return err
 			}
 		}
-		row := make([]any, len(ch.After))
-		size := 0
-		for i, v := range ch.After {
-			p, err := t.param(sh, i, v, ch.Op)
-			if err != nil {
-				return err
-			}
-			row[i] = p
-			size += paramSize(p)
+		row, size, err := t.row(sh, ch)
+		if err != nil {
+			return err
 		}
 		if ch.Op == ordering.OpRead && len(sh.key) > 0 {
 			// An upsert statement must not carry one key twice (a snapshot
@@ -84,7 +95,7 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 		}
 		// Consecutive truncates gather into one statement (TableTruncater);
 		// rows pending before them are written first.
-		if len(t.pendRows) > 0 {
+		if len(t.pendRows) > 0 || t.win != nil {
 			if err := t.flush(ctx); err != nil {
 				return err
 			}
@@ -155,11 +166,29 @@ func (t *Tx) flush(ctx context.Context) error {
 	if err := t.truncate(ctx); err != nil {
 		return err
 	}
+	if err := t.flushWindow(ctx); err != nil {
+		return err
+	}
+	return t.flushPend(ctx)
+}
+
+// flushPend writes the pending snapshot rows (or, unfolded, inserts).
+func (t *Tx) flushPend(ctx context.Context) error {
 	if len(t.pendRows) == 0 {
 		return nil
 	}
 	sh, rows, op := t.pend, t.pendRows, t.pendOp
 	t.pend, t.pendRows, t.pendBytes, t.pendKeys = nil, nil, 0, nil
+	return t.writeRows(ctx, sh, op, rows)
+}
+
+// writeRows writes rows of sh: snapshot rows as upserts, inserts as
+// inserts; one bulk load when the dialect has one and the rows are many,
+// otherwise multi-row statements within the engines' parameter limits.
+func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	cols := make([]string, len(sh.src.Columns))
 	for i, c := range sh.src.Columns {
 		cols[i] = c.Name
@@ -188,6 +217,7 @@ func (t *Tx) flush(ctx context.Context) error {
 		for _, r := range chunk {
 			args = append(args, r...)
 		}
+		t.a.stats.statements.Add(1)
 		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
 			return t.fail(sh, op, err)
 		}
@@ -389,6 +419,7 @@ func (t *Tx) delete(ctx context.Context, sh *shape, ch *ordering.Change) error {
 
 // exec runs an update or delete that must change exactly one row.
 func (t *Tx) exec(ctx context.Context, sh *shape, op ordering.Op, q string, args []any) error {
+	t.a.stats.statements.Add(1)
 	res, err := t.tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return t.fail(sh, op, err)
