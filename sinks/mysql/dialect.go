@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,4 +353,42 @@ func (d *Dialect) Code(err error) string {
 		return strconv.Itoa(int(me.Number))
 	}
 	return ""
+}
+
+// MultiUpdate implements sqlsink.MultiUpdater: UPDATE … JOIN a derived
+// table of the rows' keys and values (types are not needed).
+func (d *Dialect) MultiUpdate(n sqlsink.Name, key, cols []string, _ map[string]string, rows int) string {
+	var b strings.Builder
+	b.WriteString("UPDATE " + d.QuoteName(n) + " AS _w JOIN (")
+	all := append(slices.Clone(key), cols...)
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		b.WriteString("SELECT ")
+		for i, c := range all {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("?")
+			if r == 0 {
+				b.WriteString(" AS " + d.QuoteIdent(c))
+			}
+		}
+	}
+	b.WriteString(") AS _v ON ")
+	for i, k := range key {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString("_w." + d.QuoteIdent(k) + " = _v." + d.QuoteIdent(k))
+	}
+	b.WriteString(" SET ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("_w." + d.QuoteIdent(c) + " = _v." + d.QuoteIdent(c))
+	}
+	return b.String()
 }

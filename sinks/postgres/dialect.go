@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -490,4 +491,45 @@ func (d *Dialect) Code(err error) string {
 		return pe.Code
 	}
 	return ""
+}
+
+// MultiUpdate implements sqlsink.MultiUpdater: UPDATE … FROM (VALUES …),
+// each value cast to its column's follower type.
+func (d *Dialect) MultiUpdate(n sqlsink.Name, key, cols []string, types map[string]string, rows int) string {
+	var b strings.Builder
+	b.WriteString("UPDATE " + d.QuoteName(n) + " AS _w SET ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.QuoteIdent(c) + " = _v." + d.QuoteIdent(c))
+	}
+	b.WriteString(" FROM (VALUES ")
+	all := append(slices.Clone(key), cols...)
+	p := 0
+	for r := 0; r < rows; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i, c := range all {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(d.Placeholder(p))
+			if typ := types[c]; typ != "" {
+				b.WriteString("::" + typ)
+			}
+			p++
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(") AS _v (" + d.identList(all) + ") WHERE ")
+	for i, k := range key {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString("_w." + d.QuoteIdent(k) + " = _v." + d.QuoteIdent(k))
+	}
+	return b.String()
 }

@@ -108,6 +108,8 @@ type shape struct {
 	name Name
 	src  *ordering.Table
 	key  []int // indexes of the key columns in src.Columns
+	// types are the follower's column types when the shape was resolved.
+	types map[string]string
 	// absent: a shape without columns (a truncate of a dropped table whose
 	// shape the source no longer knew) whose follower table does not
 	// exist; its truncate does nothing.

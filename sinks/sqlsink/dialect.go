@@ -151,6 +151,16 @@ type Dialect interface {
 	Code(err error) string
 }
 
+// MultiUpdater is implemented by a Dialect that updates many rows of a
+// table in one statement, each to its own values: rows rows of the key
+// columns then cols, in that order per row, joined to n on key. types
+// holds the follower type of each key and value column (PostgreSQL casts
+// its VALUES list to them). The statement's rows affected must be the
+// rows matched.
+type MultiUpdater interface {
+	MultiUpdate(n Name, key, cols []string, types map[string]string, rows int) string
+}
+
 // BulkLoader is implemented by a Dialect with a bulk path that beats
 // multi-row statements on large batches (PostgreSQL COPY). The applier
 // uses it for batches of at least bulkMinRows inserts or snapshot rows.

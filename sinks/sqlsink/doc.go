@@ -3,6 +3,13 @@
 // implements sinks.Follower.
 //
 // Contract:
+//   - Folding: the row changes of a follower transaction are written as
+//     their net effect per key (fold.go): inserts per table parents first,
+//     updates merged per row and, where the dialect can (MultiUpdater),
+//     many rows in one statement; anything that cannot move writes what is
+//     held and is applied in place. A follower that refuses the folded
+//     order gets the changes one by one in log order, after a rollback to a
+//     savepoint: the final state never depends on folding.
 //   - Rows: inserts and snapshot rows become multi-row INSERTs (snapshot
 //     rows as upserts), updates are keyed by the before image's primary key
 //     (so a key change works) and leave unchanged values out of SET,

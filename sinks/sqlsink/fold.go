@@ -3,6 +3,7 @@ package sqlsink
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/walship/walship/ordering"
@@ -181,8 +182,8 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 		}
 		w.updSeen = true
 		for c, v := range ch.After {
-			if v.IsUnchanged() {
-				continue
+			if v.IsUnchanged() || slices.Contains(sh.key, c) {
+				continue // the key is unchanged
 			}
 			p, err := t.param(sh, c, v, ch.Op)
 			if err != nil {
@@ -338,11 +339,101 @@ func (t *Tx) writeWindow(ctx context.Context, w *window, order []*shape) error {
 			return err
 		}
 	}
-	d := t.a.d
-	for _, e := range w.upd {
+	return t.writeUpdates(ctx, w.upd)
+}
+
+// writeUpdates writes held updates: those of one table that set the same
+// columns in multi-row statements (MultiUpdater), the rest one by one.
+func (t *Tx) writeUpdates(ctx context.Context, upd []*updEntry) error {
+	type group struct {
+		sh      *shape
+		cols    []int
+		entries []*updEntry
+	}
+	mu, multi := t.a.d.(MultiUpdater)
+	var groups []*group
+	byCols := map[string]*group{}
+	for _, e := range upd {
 		if len(e.cols) == 0 {
+			// Nothing the source sent changed: the row must still be
+			// there (SET key = key).
+			for i, k := range e.sh.key {
+				e.cols, e.vals[k] = append(e.cols, k), e.key[i]
+			}
+			if err := t.updateOne(ctx, e); err != nil {
+				return err
+			}
 			continue
 		}
+		if !multi {
+			if err := t.updateOne(ctx, e); err != nil {
+				return err
+			}
+			continue
+		}
+		cols := slices.Clone(e.cols)
+		slices.Sort(cols)
+		k := fmt.Sprintf("%p%v", e.sh, cols)
+		g := byCols[k]
+		if g == nil {
+			g = &group{sh: e.sh, cols: cols}
+			byCols[k] = g
+			groups = append(groups, g)
+		}
+		g.entries = append(g.entries, e)
+	}
+	for _, g := range groups {
+		src := g.sh.src
+		key := make([]string, len(g.sh.key))
+		for i, k := range g.sh.key {
+			key[i] = src.Columns[k].Name
+		}
+		cols := make([]string, len(g.cols))
+		for i, c := range g.cols {
+			cols[i] = src.Columns[c].Name
+		}
+		types := g.sh.types
+		per := max(1, min(maxRows, maxParams/(len(key)+len(cols))))
+		for rest := g.entries; len(rest) > 0; {
+			chunk := rest[:min(per, len(rest))]
+			rest = rest[len(chunk):]
+			if len(chunk) == 1 {
+				if err := t.updateOne(ctx, chunk[0]); err != nil {
+					return err
+				}
+				continue
+			}
+			args := make([]any, 0, len(chunk)*(len(key)+len(cols)))
+			for _, e := range chunk {
+				args = append(args, e.key...)
+				for _, c := range g.cols {
+					args = append(args, e.vals[c])
+				}
+			}
+			t.a.stats.statements.Add(1)
+			res, err := t.tx.ExecContext(ctx, mu.MultiUpdate(g.sh.name, key, cols, types, len(chunk)), args...)
+			if err != nil {
+				return t.fail(g.sh, ordering.OpUpdate, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return t.fail(g.sh, ordering.OpUpdate, err)
+			} else if n != int64(len(chunk)) {
+				// A row is missing: one by one, to name the error.
+				for _, e := range chunk {
+					if err := t.updateOne(ctx, e); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// updateOne writes one held update.
+func (t *Tx) updateOne(ctx context.Context, e *updEntry) error {
+	d := t.a.d
+	{
 		var b strings.Builder
 		b.WriteString("UPDATE ")
 		b.WriteString(d.QuoteName(e.sh.name))
@@ -363,11 +454,8 @@ func (t *Tx) writeWindow(ctx context.Context, w *window, order []*shape) error {
 			b.WriteString(d.QuoteIdent(e.sh.src.Columns[k].Name) + " = " + d.Placeholder(len(args)))
 			args = append(args, e.key[i])
 		}
-		if err := t.exec(ctx, e.sh, ordering.OpUpdate, b.String(), args); err != nil {
-			return err
-		}
+		return t.exec(ctx, e.sh, ordering.OpUpdate, b.String(), args)
 	}
-	return nil
 }
 
 // writeRaw applies the held changes one by one, in log order.

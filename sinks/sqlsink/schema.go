@@ -246,7 +246,10 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 	if err := a.evolve(ctx, tx, ft, t, srcEngine); err != nil {
 		return nil, err
 	}
-	sh := &shape{name: name, src: t}
+	sh := &shape{name: name, src: t, types: map[string]string{}}
+	for n, c := range ft.cols {
+		sh.types[n] = c.Type
+	}
 	for _, k := range t.PrimaryKey {
 		sh.key = append(sh.key, t.ColumnIndex(k))
 	}
