@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load test-debezium demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp test-debezium demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -73,13 +73,13 @@ DURATION ?= 30m
 # The benchmark table: every figure beside its baseline, measured in the
 # same run (ratios; the machine is noisy). Results go to bench/results/*.json
 # and the lines are collected in bench.log; see README "Performance".
-bench: env-up ## source, sink, latency, large-transaction, initial-load and step-load benchmarks against their baselines
+bench: env-up ## source, sink, latency, large-transaction, initial-load, step-load and hot-row OLTP benchmarks against their baselines
 	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
 	  $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
 	  WALSHIP_BENCH_INDEPENDENT=1 WALSHIP_BENCH_KEYS=60000 WALSHIP_BENCH_ENGINES=postgres $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/ && \
-	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkStepLoad' -benchtime=1x -timeout 150m ./cmd/walship/; } 2>&1 | tee bench.log | \
-	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|step load|results:|FAIL|ok )' && \
+	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkStepLoad|BenchmarkHotRow' -benchtime=1x -timeout 150m ./cmd/walship/; } 2>&1 | tee bench.log | \
+	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|step load|hot-row OLTP|results:|FAIL|ok )' && \
 	  echo && $(GO) run ./cmd/benchtable -since $$start | tee bench/results/table.md
 
 soak: env-up ## make soak DURATION=30m: mixed workload, random faults, validators, summary
@@ -143,6 +143,26 @@ bench-load: env-up ## initial load vs pg_dump | psql; step load: highest rate wi
 	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  $(GO) test -run '^$$' -bench 'BenchmarkInitialLoad|BenchmarkStepLoad' -benchtime=1x -timeout 120m ./cmd/walship/; } 2>&1 | tee bench-load.log | \
 	  grep -E '^(initial load|step load|results:|FAIL|ok )'
+
+# The hot-row OLTP benchmark of issue 15 alone (servers stay up): a
+# TPC-B-like workload (5 branches, 50 tellers, WALSHIP_BENCH_ACCOUNTS
+# accounts, default 100000, and an insert-only history, foreign keys on)
+# from WALSHIP_BENCH_CLIENTS clients (default 8) at the source's full rate
+# for WALSHIP_BENCH_DURATION (default 60s) into PostgreSQL, MariaDB and
+# SQLite followers together: source txn/s, each follower's max and p99
+# lag_seconds and catch-up time, the invariant polled on every follower,
+# history counts and walship verify after; then the same log applied by
+# each sink alone: apply txn/s and its ratio to the source's, CPU-µs and
+# statements per transaction. WALSHIP_BENCH_SOURCE=mariadb writes a MariaDB
+# source instead; WALSHIP_BENCH_WORKERS (default 4), WALSHIP_BENCH_POLL_MS
+# (default 500) and WALSHIP_BENCH_CPUPROFILE are the other knobs (see
+# cmd/walship/bench_oltp_test.go); the figures go to
+# bench/results/hotrow-<date>.json.
+bench-oltp: env-up ## hot-row OLTP (TPC-B-like): lag and catch-up with 3 sinks, then apply-only rate, CPU and statements per txn
+	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	  $(GO) test -run '^$$' -bench '^BenchmarkHotRow$$' -benchtime=1x -timeout 60m ./cmd/walship/; } 2>&1 | tee bench-oltp.log | \
+	  grep -E '^(hot-row OLTP|results:|FAIL|ok |--- FAIL|    bench_oltp)' && \
+	  echo && $(GO) run ./cmd/benchtable -since $$start
 
 demo: env-up build ## start servers, demo schema and traffic; run walship with its dashboard (Ctrl-C stops)
 	bash deploy/demo/setup.sh

@@ -190,6 +190,26 @@ func print(w io.Writer, res map[string]result) {
 			fmt.Sprintf("%s txn/s (step %s/s; ended by %s)", rate(r.num("highest_flat_achieved_rate")), rate(r.num("highest_flat_target")),
 				strings.SplitN(r.str("limited_by"), " ", 2)[0]), "—", "—", "—")
 	}
+	if r, ok := res["BenchmarkHotRow"]; ok {
+		follower := map[string]string{"postgres": "PostgreSQL", "mysql": "MariaDB", "sqlite": "SQLite"}
+		for i, s := range r.list("sinks") {
+			lagOK := s.num("lag_max_seconds") <= 5 && s.num("catch_up_seconds") <= 5
+			stmts := "statements n/a"
+			if n := s.num("statements_per_txn"); n > 0 {
+				stmts = fmt.Sprintf("%.1f statements/txn", n)
+			}
+			figure := fmt.Sprintf("hot-row OLTP (TPC-B-like, %.0f clients, %.0f s at the %s source's full rate, 3 sinks together) → %s follower",
+				r.num("clients"), r.num("seconds"), r.str("source_engine"), follower[s.str("engine")])
+			if i > 0 {
+				figure = "same → " + follower[s.str("engine")] + " follower"
+			}
+			row(figure,
+				fmt.Sprintf("lag max %.1f s, p99 %.1f s, caught up in %.1f s; apply-only %s txn/s, %.0f CPU-µs/txn, %s",
+					s.num("lag_max_seconds"), s.num("lag_p99_seconds"), s.num("catch_up_seconds"), rate(s.num("apply_only_txn_per_s")), s.num("cpu_us_per_txn"), stmts),
+				"source "+rate(r.num("source_txn_per_s"))+" txn/s", fmt.Sprintf("%.2f", s.num("apply_only_ratio")),
+				fmt.Sprintf("lag ≤ 5 s and caught up ≤ 5 s: %s; apply-only ≥ 3×: %s", mark(lagOK), mark(s.num("apply_only_ratio") >= 3)))
+		}
+	}
 	if r, ok := res["BenchmarkDebeziumSideBySide"]; ok {
 		row(fmt.Sprintf("end-to-end throughput, %.0f rows in %.0f-row txns, vs Debezium %s + JDBC sink", r.num("rows"), r.num("txn_rows"), r.str("debezium_version")),
 			rate(r.num("walship", "rows_per_s"))+" rows/s", "Debezium "+rate(r.num("debezium", "rows_per_s"))+" rows/s",

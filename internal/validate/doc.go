@@ -23,6 +23,12 @@
 //   - Converge compares a follower with the source row by row in primary
 //     key order (missing, extra, different), and CheckLedger that every
 //     committed transaction reached the follower (no lost acknowledgement).
+//   - HotRow is a TPC-B-like hot-row workload (a few branch rows, tellers,
+//     accounts and an insert-only history, with foreign keys) for the OLTP
+//     apply benchmark; HotRowPoller polls its invariant on a follower (the
+//     branch, teller and account balances and the history deltas have one
+//     sum at every committed state) and CheckHotRow compares the history
+//     row counts and sums with the source afterwards.
 //
 // Every check returns its violations as text (positions, tables and keys,
 // never row values beyond ids and versions), for the test to report.
