@@ -373,8 +373,11 @@ func (t *Tx) update(ctx context.Context, sh *shape, ch *ordering.Change) error {
 	d := t.a.d
 	var sets []string
 	var args []any
+	// An unchanged key stays out of SET: SQLite counts a parent key in SET
+	// as modified and checks every referencing row.
+	sameKey := len(sh.key) > 0 && (ch.Before == nil || !ordering.KeyChanged(sh.src, sh.src.PrimaryKey, ch))
 	for i, v := range ch.After {
-		if v.IsUnchanged() {
+		if v.IsUnchanged() || sameKey && slices.Contains(sh.key, i) {
 			continue
 		}
 		p, err := t.param(sh, i, v, ch.Op)
@@ -385,7 +388,16 @@ func (t *Tx) update(ctx context.Context, sh *shape, ch *ordering.Change) error {
 		args = append(args, p)
 	}
 	if len(sets) == 0 {
-		return nil // nothing the source sent changed
+		if !sameKey {
+			return nil // nothing the source sent changed
+		}
+		// Nothing but the key: the row must still be there.
+		k := sh.key[0]
+		p, err := t.param(sh, k, ch.After[k], ch.Op)
+		if err != nil {
+			return err
+		}
+		sets, args = []string{d.QuoteIdent(sh.src.Columns[k].Name) + " = " + d.Placeholder(0)}, []any{p}
 	}
 	cond, wargs, err := t.where(sh, ch, len(args))
 	if err != nil {
