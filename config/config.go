@@ -68,8 +68,13 @@ type Kafka struct {
 	Partitions int `yaml:"partitions"`
 	// ReplicationFactor of created topics. Default: 1.
 	ReplicationFactor int `yaml:"replication_factor"`
-	// Envelope is the value format: "json" (Debezium envelope, schemas off)
-	// or "json-schema" (Kafka Connect JSON with schema and payload).
+	// Envelope is the value format: "json" (Debezium envelope, schemas off),
+	// "json-schema" (Kafka Connect JSON with schema and payload), or "rows"
+	// (walship's row batches: a transaction's changes of a table in one
+	// record of a compact binary encoding, several times cheaper to write
+	// and read, which only walship's sinks and replay read; see
+	// envelope.EncodeRows). Sinks read every format, so it can change
+	// between runs; Debezium consumers need json or json-schema.
 	// Default: json.
 	Envelope string `yaml:"envelope"`
 	// DecimalHandling is how decimal and numeric values travel, as

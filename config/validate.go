@@ -276,7 +276,7 @@ func (d *decoder) validateKafka(c *Config) {
 	if k.ReplicationFactor < 1 || k.ReplicationFactor > 32 {
 		d.fail("kafka.replication_factor", "must be from 1 to 32, got %d", k.ReplicationFactor)
 	}
-	d.oneOf("kafka.envelope", k.Envelope, "json", "json-schema")
+	d.oneOf("kafka.envelope", k.Envelope, "json", "json-schema", "rows")
 	d.oneOf("kafka.decimal_handling", k.DecimalHandling, "precise", "string", "double")
 }
 

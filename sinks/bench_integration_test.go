@@ -324,7 +324,7 @@ func changesOf(chs []ordering.Change) iter.Seq2[*ordering.Change, error] {
 // publishLog publishes the log and waits until all of it is durable.
 func publishLog(b *testing.B, ctx context.Context, brokers []string, prefix string, lg *benchLog) time.Duration {
 	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: prefix, Database: "bench"}, envelope.Options{})
-	p := kafka.NewPublisher(kafka.Config{Brokers: brokers, TopicPrefix: prefix}, enc)
+	p := kafka.NewPublisher(kafka.Config{Brokers: brokers, TopicPrefix: prefix, Rows: os.Getenv("WALSHIP_BENCH_ENVELOPE") == "rows"}, enc)
 	defer p.Close(context.Background())
 	t0 := time.Now()
 	for i, txn := range lg.txns {

@@ -119,12 +119,12 @@ func (p *benchPipe) config(external, sink bool, workers int) string {
 	os.WriteFile(path, []byte(fmt.Sprintf(`state_dir: %s
 http: { listen: %q, pprof: true }
 log: { level: %s }
-kafka: { brokers: [%q], topic_prefix: %s, partitions: 8 }
+kafka: { brokers: [%q], topic_prefix: %s, partitions: 8, envelope: %s }
 sources:
   - name: src
     topic_prefix: %s.src
     %s
-%s`, filepath.Join(p.dir, "state"), p.http, logLevel(), testenv.Kafka(p.b), p.name, p.name, src, sinks)), 0o600)
+%s`, filepath.Join(p.dir, "state"), p.http, logLevel(), testenv.Kafka(p.b), p.name, benchEnvelope(), p.name, src, sinks)), 0o600)
 	return path
 }
 
@@ -575,4 +575,13 @@ func BenchmarkLargeTransaction(b *testing.B) {
 		rows, firstAt.Sub(committed).Seconds(), applied.Seconds(), hwm>>20)
 	benchkit.WriteResult(b, "large-transaction", map[string]any{"benchmark": "BenchmarkLargeTransaction", "rows": rows,
 		"first_event_seconds": firstAt.Sub(committed).Seconds(), "applied_seconds": applied.Seconds(), "peak_rss_bytes": hwm})
+}
+
+// benchEnvelope is the log format benchmarks write: WALSHIP_BENCH_ENVELOPE
+// (json, the default, or rows).
+func benchEnvelope() string {
+	if e := os.Getenv("WALSHIP_BENCH_ENVELOPE"); e != "" {
+		return e
+	}
+	return "json"
 }

@@ -30,6 +30,7 @@ import (
 // and followers on all three engines, each watched by a validate.Poller.
 type chaos struct {
 	t       *testing.T
+	rows    bool // kafka.envelope: rows
 	name    string
 	dir     string
 	cfgPath string
@@ -65,8 +66,15 @@ type chaosSource struct {
 // newChaos builds the pipeline for the given source engines.
 func newChaos(t *testing.T, seed uint64, engines ...string) *chaos {
 	t.Helper()
+	return newChaosLog(t, seed, false, engines...)
+}
+
+// newChaosLog is newChaos writing row batches (kafka.envelope: rows) when
+// rows is set.
+func newChaosLog(t *testing.T, seed uint64, rows bool, engines ...string) *chaos {
+	t.Helper()
 	testenv.Integration(t)
-	c := &chaos{t: t, name: fmt.Sprintf("walship_chaos_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: t.TempDir(),
+	c := &chaos{t: t, rows: rows, name: fmt.Sprintf("walship_chaos_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: t.TempDir(),
 		rng: rand.New(rand.NewPCG(seed, 3)), seed: seed, proxies: map[string]*faultproxy.Proxy{}}
 	t.Logf("chaos seed %d (rerun with WALSHIP_CHAOS_SEED=%d)", seed, seed)
 	t.Cleanup(c.close)
@@ -185,8 +193,12 @@ func newChaos(t *testing.T, seed uint64, engines ...string) *chaos {
 	fmt.Fprintf(&sinks, "  - { name: pgf, from: [%s], workers: 4, postgres: { dsn: %q } }\n", strings.Join(pgFrom, ", "), pgFolProxied)
 	c.cfgPath = filepath.Join(c.dir, "walship.yaml")
 	c.httpAddr = freePort(t)
-	cfg := fmt.Sprintf("state_dir: %s\nhttp: { listen: %q }\nshutdown_timeout: 30s\nkafka: { brokers: [%q], topic_prefix: %s, partitions: 4, dial_timeout: 5s }\nsources:\n%ssinks:\n%s",
-		filepath.Join(c.dir, "state"), c.httpAddr, c.proxies["kafka"].Addr(), c.name, sources.String(), sinks.String())
+	envelope := "json"
+	if c.rows {
+		envelope = "rows"
+	}
+	cfg := fmt.Sprintf("state_dir: %s\nhttp: { listen: %q }\nshutdown_timeout: 30s\nkafka: { brokers: [%q], topic_prefix: %s, partitions: 4, dial_timeout: 5s, envelope: %s }\nsources:\n%ssinks:\n%s",
+		filepath.Join(c.dir, "state"), c.httpAddr, c.proxies["kafka"].Addr(), c.name, envelope, sources.String(), sinks.String())
 	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

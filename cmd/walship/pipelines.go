@@ -106,6 +106,7 @@ func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {
 		Brokers: cfg.Kafka.Brokers, TopicPrefix: prefix,
 		Partitions: cfg.Kafka.Partitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		DialTimeout: cfg.Kafka.DialTimeout, Security: kafkaSecurity(cfg), MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
+		Rows: cfg.Kafka.Envelope == "rows",
 	}
 }
 

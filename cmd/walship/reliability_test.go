@@ -48,6 +48,15 @@ func TestFaultKillScheduleMariaDB(t *testing.T) {
 	}})
 }
 
+// TestFaultKillScheduleRows: the kill schedule with the log in row batches
+// (kafka.envelope: rows), both sources at once.
+func TestFaultKillScheduleRows(t *testing.T) {
+	c := newChaosLog(t, chaosSeed(), true, "postgres", "mariadb")
+	c.run(chaosPlan{d: 14 * time.Second, gap: [2]int{400, 1800}, schedule: []fault{
+		killFault(), killFault(), termFault(), killFault(), killFault(), termFault(),
+	}})
+}
+
 // TestFaultNetwork: stalls, resets, cuts, delays and refusals of the
 // connections to the PostgreSQL source, Kafka and both follower servers.
 func TestFaultNetwork(t *testing.T) {

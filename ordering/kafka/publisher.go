@@ -39,6 +39,16 @@ type Config struct {
 	Compression kafkago.Compression
 	// Security is TLS and SASL to the brokers. Default: neither.
 	Security Security
+	// Rows writes row batches (envelope.EncodeRows, kafka.envelope: rows)
+	// instead of one Debezium JSON record per change: each transaction's
+	// changes of a table go to one partition of its topic (chosen by the
+	// transaction's Seq, so consecutive transactions spread over the
+	// partitions), in records of up to RowBatchBytes. Only walship reads
+	// them. Default: false.
+	Rows bool
+	// RowBatchBytes bounds the encoded changes of one row batch. Default:
+	// 1 MiB (or MaxMessageBytes/4, if smaller).
+	RowBatchBytes int
 }
 
 func (c *Config) defaults() {
@@ -59,6 +69,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.RowBatchBytes == 0 {
+		c.RowBatchBytes = min(1<<20, c.MaxMessageBytes/4)
 	}
 }
 
@@ -402,6 +415,34 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	perPart := map[tp]int{}
 	var parts []tp
 	i, events := 0, 0
+	// Rows: the open batch of each table, and their bytes.
+	type rowBatch struct {
+		topic string
+		part  int
+		t     *ordering.Table
+		held  []ordering.Change // copies: a change may be reused once yielded
+		idx   []int             // their indexes in the transaction
+		bytes int
+	}
+	open := map[string]*rowBatch{}
+	var openOrder []*rowBatch
+	openBytes := 0
+	flushRows := func(rb *rowBatch) error {
+		if len(rb.held) == 0 {
+			return nil
+		}
+		evs := make([]envelope.RowEvent, len(rb.held))
+		for j := range rb.held {
+			evs[j] = envelope.RowEvent{Index: rb.idx[j], Change: &rb.held[j]}
+		}
+		rec, err := p.enc.EncodeRows(txn, count, rb.t, evs)
+		if err != nil {
+			return p.fail(err)
+		}
+		openBytes -= rb.bytes
+		rb.held, rb.idx, rb.bytes = nil, nil, 0
+		return b.add(ctx, rb.topic, rb.part, rec)
+	}
 	for ch, err := range changes {
 		if err != nil {
 			return p.fail(fmt.Errorf("read transaction %s: %w", txn.Seq, err))
@@ -418,11 +459,57 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 				return p.fail(err)
 			}
 		}
-		recs, err := p.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, Count: count, Order: events, CollectionIndex: perTable[name]})
+		n, err := p.topics.Ensure(ctx, topic, 0)
 		if err != nil {
 			return p.fail(err)
 		}
-		n, err := p.topics.Ensure(ctx, topic, 0)
+		if p.cfg.Rows {
+			rb := open[name]
+			if rb != nil && rb.t != ch.Table {
+				// A new shape: the old one's rows go first, in index order.
+				if err := flushRows(rb); err != nil {
+					return err
+				}
+				rb.t = ch.Table
+			}
+			if rb == nil {
+				part := int((txn.Seq.Pos ^ uint64(txn.Seq.Sub)*0x9E3779B97F4A7C15) % uint64(n))
+				rb = &rowBatch{topic: topic, part: part, t: ch.Table}
+				open[name] = rb
+				openOrder = append(openOrder, rb)
+			}
+			rb.held, rb.idx = append(rb.held, *ch), append(rb.idx, i)
+			size := 16
+			for _, v := range ch.Before {
+				size += v.Size() - 30
+			}
+			for _, v := range ch.After {
+				size += v.Size() - 30
+			}
+			rb.bytes += size
+			openBytes += size
+			k := tp{topic, rb.part}
+			if _, ok := perPart[k]; !ok {
+				parts = append(parts, k)
+			}
+			perPart[k]++
+			perTable[name]++
+			events++
+			if rb.bytes >= p.cfg.RowBatchBytes {
+				if err := flushRows(rb); err != nil {
+					return err
+				}
+			} else if openBytes >= 8*p.cfg.RowBatchBytes {
+				for _, o := range openOrder {
+					if err := flushRows(o); err != nil {
+						return err
+					}
+				}
+			}
+			i++
+			continue
+		}
+		recs, err := p.enc.Encode(envelope.Event{Txn: txn, Change: ch, Index: i, Count: count, Order: events, CollectionIndex: perTable[name]})
 		if err != nil {
 			return p.fail(err)
 		}
@@ -452,6 +539,11 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	}
 	if i != count {
 		return p.fail(fmt.Errorf("transaction %s announced %d changes but had %d", txn.Seq, count, i))
+	}
+	for _, rb := range openOrder {
+		if err := flushRows(rb); err != nil {
+			return err
+		}
 	}
 
 	end := envelope.NewMarker(envelope.StatusEnd, txn)

@@ -495,6 +495,7 @@ func (r *Reader) receive(ctx context.Context, p *partition, need offsets.Seq) (f
 func (r *Reader) prefetch(ctx context.Context, p *partition, next int64) {
 	defer close(p.done)
 	dec := envelope.Decoder{Shapes: &r.shapes}
+	var batch []envelope.Decoded
 	for {
 		var f fetched
 		// No watchdog here: while the reader waits for this partition,
@@ -517,7 +518,28 @@ func (r *Reader) prefetch(ctx context.Context, p *partition, next int64) {
 			}
 			f.offset = m.Offset
 			f.size = min(int64(len(m.Key)+len(m.Value)+256), prefetchBytes)
-			if f.d, err = dec.Decode(record(m)); err != nil {
+			if rec := record(m); envelope.IsRows(rec) {
+				// A row batch: its changes are events of their own, at one
+				// offset (all of one transaction).
+				if batch, err = dec.DecodeRows(rec, batch[:0]); err != nil {
+					f.err = fmt.Errorf("offset %d: %w", m.Offset, err)
+				} else if len(batch) > 0 {
+					each := max(1, f.size/int64(len(batch)))
+					for _, d := range batch[:len(batch)-1] {
+						if err := p.budget.Acquire(ctx, each); err != nil {
+							return
+						}
+						select {
+						case p.in <- fetched{offset: m.Offset, d: d, size: each}:
+						case <-ctx.Done():
+							return
+						}
+					}
+					f.d, f.size = batch[len(batch)-1], each
+				} else {
+					continue
+				}
+			} else if f.d, err = dec.Decode(rec); err != nil {
 				f.err = fmt.Errorf("offset %d: %w", m.Offset, err)
 			}
 		}

@@ -218,3 +218,88 @@ func TestReaderWaitsForALogNotWrittenYet(t *testing.T) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
 }
+
+// TestReaderRowBatches: a log whose format changes from JSON records to
+// row batches (kafka.envelope changed between runs) is read as one: row
+// batches split by size, two tables and a shape change in one transaction,
+// a primary-key change, a big streamed transaction, and a resume.
+func TestReaderRowBatches(t *testing.T) {
+	broker := testenv.Kafka(t)
+	prefix := fmt.Sprintf("rowstest%d", time.Now().UnixNano())
+	t.Cleanup(func() { testenv.DropTopics(t, prefix+".") })
+	enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: prefix}, envelope.Options{})
+	ctx := context.Background()
+	p := NewPublisher(Config{Brokers: []string{broker}, TopicPrefix: prefix, Partitions: 3}, enc)
+	publish := func(p *Publisher, txn *ordering.Txn, chs []ordering.Change) {
+		t.Helper()
+		if err := p.Publish(ctx, txn, len(chs), changes(chs)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn1, chs1 := testTxn(1, 5)
+	publish(p, txn1, chs1)
+	waitDurable(t, p, 1)
+	p.Close(ctx)
+
+	p = NewPublisher(Config{Brokers: []string{broker}, TopicPrefix: prefix, Partitions: 3, Rows: true, RowBatchBytes: 200}, enc)
+	defer p.Close(ctx)
+	wide := &ordering.Table{Schema: "public", Name: "customers", PrimaryKey: parents.PrimaryKey,
+		Columns: append(append([]ordering.Column(nil), parents.Columns...), ordering.Column{Name: "extra", Kind: ordering.KindInt, Type: "bigint", Nullable: true})}
+	other := &ordering.Table{Schema: "public", Name: "other", PrimaryKey: parents.PrimaryKey, Columns: parents.Columns}
+	txn2, chs2 := testTxn(2, 30)
+	chs2 = append(chs2,
+		ordering.Change{Table: other, Op: ordering.OpInsert, After: []ordering.Value{ordering.Int(1), ordering.String("o")}},
+		ordering.Change{Table: parents, Op: ordering.OpUpdate, Before: []ordering.Value{ordering.Int(200000), ordering.Unchanged()},
+			After: []ordering.Value{ordering.Int(7), ordering.String("moved")}},
+		ordering.Change{Table: wide, Op: ordering.OpInsert, After: []ordering.Value{ordering.Int(8), ordering.String("w"), ordering.Int(3)}},
+		ordering.Change{Table: other, Op: ordering.OpDelete, Before: []ordering.Value{ordering.Int(1), ordering.Null()}})
+	publish(p, txn2, chs2)
+	txn3, chs3 := testTxn(3, 40) // big: streamed by the reader
+	publish(p, txn3, chs3)
+	txn4, chs4 := testTxn(4, 1)
+	publish(p, txn4, chs4)
+	waitDurable(t, p, 4)
+
+	want := [][]ordering.Change{chs1, chs2, chs3, chs4}
+	read := func(r *Reader, from int) Offsets {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		var resume Offsets
+		for i := from; i < len(want); i++ {
+			txn, err := r.Next(rctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := txn.Changes
+			if txn.Stream != nil {
+				for ch, err := range txn.Stream {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, *ch)
+				}
+			}
+			if txn.End.Seq.Pos != uint64(i+1) || len(got) != len(want[i]) {
+				t.Fatalf("txn %d: seq %v, %d changes, want %d", i+1, txn.End.Seq, len(got), len(want[i]))
+			}
+			for k, ch := range got {
+				w := want[i][k]
+				if ch.Op != w.Op || ch.Table.QualifiedName() != w.Table.QualifiedName() || len(ch.Table.Columns) != len(w.Table.Columns) ||
+					fmt.Sprint(ch.Before) != fmt.Sprint(w.Before) || fmt.Sprint(ch.After) != fmt.Sprint(w.After) {
+					t.Fatalf("txn %d change %d: %v %v %v, want %v %v %v", i+1, k, ch.Op, ch.Before, ch.After, w.Op, w.Before, w.After)
+				}
+			}
+			if i == 1 {
+				resume = txn.Offsets
+			}
+		}
+		return resume
+	}
+	r := NewReader(ReaderConfig{Brokers: []string{broker}, Prefix: prefix, BigTxn: 35})
+	resume := read(r, 0)
+	r.Close()
+	r = NewReader(ReaderConfig{Brokers: []string{broker}, Prefix: prefix, Resume: resume, After: txn2.Seq, BigTxn: 35})
+	defer r.Close()
+	read(r, 2)
+}

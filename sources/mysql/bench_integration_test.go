@@ -186,7 +186,7 @@ END`, rows, perTxn, rows)
 		Tables: []string{name + ".bench"}, Snapshot: "never"}
 	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "mariadb", Logical: name, Database: name}, envelope.Options{})
 	ws := runBinlogBenchWalship(b, cfg, before, after, changes, os.Getenv("WALSHIP_BENCH_CPUPROFILE"), func() (sources.Log, error) {
-		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
+		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name, Rows: os.Getenv("WALSHIP_BENCH_ENVELOPE") == "rows"}, enc), nil
 	})
 	b.Logf("walship→kafka: binlog stream started after %s, all changes handed to Kafka after %s, checkpoint at %s after %s (%s CPU, %.2f µs/change)",
 		ws.Streaming.Round(time.Millisecond), ws.Published.Round(time.Millisecond), after.GTIDs, ws.Elapsed.Round(time.Millisecond),

@@ -183,7 +183,7 @@ END $$`, rows, perTxn)
 		Snapshot: "never", StateDir: stateDir, HeartbeatInterval: 100 * time.Millisecond}
 	enc := envelope.NewEncoder(envelope.Source{Name: cfg.Name, Connector: "postgresql", Logical: name, Database: name}, envelope.Options{})
 	newLog := func() (sources.Log, error) {
-		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name}, enc), nil
+		return kafka.NewPublisher(kafka.Config{Brokers: []string{broker}, TopicPrefix: name, Rows: os.Getenv("WALSHIP_BENCH_ENVELOPE") == "rows"}, enc), nil
 	}
 	src := New(cfg, newLog, store, benchkit.Logger(slog.LevelInfo))
 	ws := sourcetest.RunBench(b, src, changes, os.Getenv("WALSHIP_BENCH_CPUPROFILE"),
