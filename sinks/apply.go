@@ -292,14 +292,6 @@ func (r *run) finish(res result) error {
 		s.AppliedTxns += int64(len(res.batch))
 		s.AppliedChanges += int64(changes)
 		s.FollowerTxns++
-		b := len(BatchBuckets)
-		for i, max := range BatchBuckets {
-			if len(res.batch) <= max {
-				b = i
-				break
-			}
-		}
-		s.BatchSizes[b]++
 	})
 	r.advance(st)
 	return nil

@@ -28,11 +28,9 @@ type Status struct {
 	// CommitYields counts follower transactions that gave way to an earlier
 	// one waiting for their locks (CommitSource), and ran again in turn.
 	CommitYields int64
-	// FollowerTxns counts the follower transactions that applied them, and
-	// BatchSizes those by how many source transactions each held: bucket i
-	// counts batches of at most BatchBuckets[i] (the last, more).
+	// FollowerTxns counts the follower transactions that applied them
+	// (their sizes: the walship_sink_batch_transactions histogram).
 	FollowerTxns int64
-	BatchSizes   [len(BatchBuckets) + 1]int64
 	// Statements counts the data statements the follower was sent (a
 	// Follower implementing StatementCounter).
 	Statements int64
@@ -42,9 +40,6 @@ type Status struct {
 	LastError      string
 	ErrorTime      time.Time
 }
-
-// BatchBuckets are the upper bounds of Status.BatchSizes.
-var BatchBuckets = [...]int{1, 2, 5, 10, 25, 50, 100, 250, 1000}
 
 // StatementCounter is implemented by a Follower that counts the data
 // statements it sent the follower (sqlsink.Applier).
