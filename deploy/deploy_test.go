@@ -72,6 +72,7 @@ var walshipMetrics = []string{
 	"walship_sink_kafka_lag_messages",
 	"walship_sink_applied_transactions_total",
 	"walship_sink_applied_changes_total",
+	"walship_sink_statements_total",
 	"walship_sink_errors_total",
 }
 
