@@ -303,6 +303,13 @@ type Sink struct {
 	// transaction without an earlier one it did not write-conflict with).
 	// Default: source.
 	CommitOrder string `yaml:"commit_order"`
+	// Fold writes each follower transaction's changes as their net effect
+	// per row (repeated updates of a row as one, an insert and its updates
+	// as one insert, many rows in one statement): the follower's state is
+	// the same, in far fewer statements. false applies every change as its
+	// own statement, in log order, for followers whose triggers must see
+	// every change. Default: true.
+	Fold *bool `yaml:"fold"`
 }
 
 // TableMapping names follower tables. By default a follower table keeps

@@ -22,6 +22,9 @@ import (
 type Config struct {
 	// Sink is the sink's name (positions rows, the lock).
 	Sink string
+	// NoFold applies every change as it comes (fold.go): follower
+	// triggers see each one. Default: folded.
+	NoFold bool
 	// Lock, if set, names the lock instead of Sink: a replay of some tables
 	// keeps positions of its own under the sink's lock.
 	Lock string
@@ -419,7 +422,7 @@ func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Tx{a: a, tx: tx}, nil
+		return &Tx{a: a, tx: tx, noFold: a.cfg.NoFold}, nil
 	}
 	conn, err := a.db.Conn(ctx)
 	if err != nil {
@@ -430,7 +433,7 @@ func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &Tx{a: a, tx: tx, conn: conn, bulk: bulk}, nil
+	return &Tx{a: a, tx: tx, conn: conn, bulk: bulk, noFold: a.cfg.NoFold}, nil
 }
 
 // SerialWrites implements sinks.SerialWriter: SQLite has one writer at a
