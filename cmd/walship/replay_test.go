@@ -223,6 +223,7 @@ func verifyOK(t *testing.T, e *e2e, sink string) {
 // applied once, and walship verify reports it equal.
 func TestReplayRebuildsFollowers(t *testing.T) {
 	e := newE2E(t, 2)
+	e.sinkOption("fold: false") // the follower trigger counts every update
 	updates := pipeline(t, e, 2, 2*time.Second)
 	want := snapshotRows(t, e.src)
 	t.Logf("%d account updates, %d orders", updates, len(want[compareQueries[2]]))
@@ -256,6 +257,7 @@ func TestReplayRebuildsFollowers(t *testing.T) {
 // every table; --tables into another database builds only those tables.
 func TestReplayTables(t *testing.T) {
 	e := newE2E(t, 2)
+	e.sinkOption("fold: false") // the follower trigger counts every update
 	updates := pipeline(t, e, 2, 2*time.Second)
 	want := snapshotRows(t, e.src)
 	pg := e.followers["postgres"]
@@ -310,6 +312,7 @@ func TestReplayTables(t *testing.T) {
 // brought up to date with replay --from that LSN.
 func TestReplayFromPosition(t *testing.T) {
 	e := newE2E(t, 2)
+	e.sinkOption("fold: false") // the follower trigger counts every update
 	e.start()
 	e.waitRows("accounts", accounts, 60*time.Second)
 	before := e.runWorkload(2, time.Second, 0)
@@ -343,6 +346,7 @@ func TestReplayFromPosition(t *testing.T) {
 // emptied follower from it; the daemon then streams on from the new slot.
 func TestReplayResnapshot(t *testing.T) {
 	e := newE2E(t, 2)
+	e.sinkOption("fold: false") // the follower trigger counts every update
 	pipeline(t, e, 2, 2*time.Second)
 	if _, err := e.src.Exec("SELECT pg_drop_replication_slot($1)", e.name); err != nil {
 		t.Fatal(err)
@@ -374,6 +378,7 @@ func TestReplayResnapshot(t *testing.T) {
 // between two workloads rebuilds the source as it was then.
 func TestReplayToPosition(t *testing.T) {
 	e := newE2E(t, 2)
+	e.sinkOption("fold: false") // the follower trigger counts every update
 	e.start()
 	e.waitRows("accounts", accounts, 60*time.Second)
 	before := e.runWorkload(2, time.Second, 0)
@@ -414,6 +419,7 @@ func TestReplayToPosition(t *testing.T) {
 // run again and completes with no duplicate and no gap.
 func TestReplayKilledResumes(t *testing.T) {
 	e := newE2E(t, 2)
+	e.sinkOption("fold: false") // the follower trigger counts every update
 	updates := pipeline(t, e, 3, 4*time.Second)
 	want := snapshotRows(t, e.src)
 	dsn, pg := freshPG(t, e, "kill")

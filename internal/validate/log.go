@@ -14,6 +14,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
 )
@@ -165,6 +166,7 @@ func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *V
 	}
 	seen := map[eventID]bool{}
 	byKey := map[Key][]logEvent{}
+	var dec envelope.Decoder
 	for _, table := range Tables {
 		topic := kafka.TopicName(prefix, schema, table)
 		n, err := kafka.Partitions(ctx, brokers, kafka.Security{}, 10*time.Second, topic)
@@ -176,23 +178,33 @@ func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *V
 				if m.Value == nil {
 					return nil // a tombstone after a delete
 				}
-				e, err := decodeLogEvent(m, table)
-				if err != nil {
-					return fmt.Errorf("offset %d: %w", m.Offset, err)
+				var evs []logEvent
+				if rec := record(m); envelope.IsRows(rec) {
+					if evs, err = decodeRowEvents(&dec, rec, table); err != nil {
+						return fmt.Errorf("offset %d: %w", m.Offset, err)
+					}
+				} else {
+					e, err := decodeLogEvent(m, table)
+					if err != nil {
+						return fmt.Errorf("offset %d: %w", m.Offset, err)
+					}
+					evs = []logEvent{e}
 				}
-				st.Events++
-				id := eventID{e.seq, e.index, e.half}
-				if seen[id] {
-					st.Duplicates++
-					return nil
+				for _, e := range evs {
+					st.Events++
+					id := eventID{e.seq, e.index, e.half}
+					if seen[id] {
+						st.Duplicates++
+						continue
+					}
+					seen[id] = true
+					if _, ok := order[e.seq]; !ok {
+						st.Orphans++
+						continue
+					}
+					k := Key{table, e.id}
+					byKey[k] = append(byKey[k], e)
 				}
-				seen[id] = true
-				if _, ok := order[e.seq]; !ok {
-					st.Orphans++
-					return nil
-				}
-				k := Key{table, e.id}
-				byKey[k] = append(byKey[k], e)
 				return nil
 			})
 			if err != nil {
@@ -289,6 +301,51 @@ func decodeLogEvent(m kafkago.Message, table string) (logEvent, error) {
 	}
 	e.op, e.id, e.version = op[0], id, version
 	return e, nil
+}
+
+// decodeRowEvents reads the events of a row batch; an update that
+// changed the key becomes the delete and create halves JSON records have.
+func decodeRowEvents(dec *envelope.Decoder, rec envelope.Record, table string) ([]logEvent, error) {
+	ds, err := dec.DecodeRows(rec, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []logEvent
+	for _, d := range ds {
+		t := d.Change.Table
+		col := func(row []ordering.Value, name string) (int64, bool) {
+			i := t.ColumnIndex(name)
+			if i < 0 || row == nil || i >= len(row) || row[i].Kind() != ordering.KindInt {
+				return 0, false
+			}
+			return row[i].Int(), true
+		}
+		e := logEvent{seq: d.Seq, index: d.Index, table: table, op: byte(d.Change.Op)}
+		switch d.Change.Op {
+		case ordering.OpDelete:
+			id, ok := col(d.Change.Before, "id")
+			if !ok {
+				return nil, fmt.Errorf("a delete without its id")
+			}
+			e.id = id
+			out = append(out, e)
+			continue
+		}
+		id, ok := col(d.Change.After, "id")
+		if !ok {
+			return nil, fmt.Errorf("op %c without its id", d.Change.Op)
+		}
+		if e.version, ok = col(d.Change.After, "version"); !ok {
+			return nil, fmt.Errorf("op %c of id %d without its version", d.Change.Op, id)
+		}
+		e.id = id
+		if old, ok := col(d.Change.Before, "id"); ok && old != id {
+			out = append(out, logEvent{seq: d.Seq, index: d.Index, table: table, op: 'd', id: old, half: envelope.KeyChangeDelete})
+			e.half, e.op = envelope.KeyChangeCreate, 'c'
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // decodeEvent reads op, id and version from a Debezium envelope value.
