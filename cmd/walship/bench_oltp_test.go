@@ -401,12 +401,12 @@ func (h *hotRowPipe) config(what string, external bool, sinks string) (path, htt
 http: { listen: %q, pprof: true }
 log: { level: %s }
 shutdown_timeout: 30s
-kafka: { brokers: [%q], topic_prefix: %s, partitions: 4 }
+kafka: { brokers: [%q], topic_prefix: %s, partitions: 4, envelope: %s }
 sources:
   - name: src
     %s
 sinks:
-%s`, filepath.Join(h.dir, "state-"+what), httpAddr, logLevel(), testenv.Kafka(h.b), h.name, src, sinks)), 0o600)
+%s`, filepath.Join(h.dir, "state-"+what), httpAddr, logLevel(), testenv.Kafka(h.b), h.name, benchEnvelope(), src, sinks)), 0o600)
 	if err != nil {
 		h.b.Fatal(err)
 	}
