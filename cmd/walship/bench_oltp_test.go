@@ -161,6 +161,15 @@ func BenchmarkHotRow(b *testing.B) {
 
 	catchUp := h.catchUp(d, fols, 15*time.Minute)
 	runCPU := d.cpu() - cpu0
+	// Source transactions per follower transaction over the run.
+	batch := map[string]float64{}
+	if doc, ok := d.status(); ok {
+		for _, s := range doc.Sinks {
+			if s.FollowerTxns > 0 {
+				batch[s.Name] = float64(s.Applied) / float64(s.FollowerTxns)
+			}
+		}
+	}
 	pstop()
 	pwg.Wait()
 	type sinkFigures struct {
@@ -177,11 +186,14 @@ func BenchmarkHotRow(b *testing.B) {
 		Statements    float64   `json:"statements_per_txn,omitempty"`
 		FollowerStats any       `json:"follower_stats_per_txn,omitempty"`
 		LagSamples    []float64 `json:"lag_samples_seconds"`
+		// Batch is the mean source transactions per follower transaction
+		// during the run and catch-up.
+		Batch float64 `json:"run_txns_per_follower_txn"`
 	}
 	var figs []*sinkFigures
 	for i, e := range hotRowEngines {
 		f := fols[e]
-		s := &sinkFigures{Engine: e, Sink: f.Sink, CatchUp: catchUp[f.Sink].Seconds(), Polls: pollers[i].Polls(), LagSamples: lags[f.Sink]}
+		s := &sinkFigures{Engine: e, Sink: f.Sink, CatchUp: catchUp[f.Sink].Seconds(), Polls: pollers[i].Polls(), LagSamples: lags[f.Sink], Batch: batch[f.Sink]}
 		s.LagMax, s.LagP99 = maxP99(lags[f.Sink])
 		figs = append(figs, s)
 		if pollers[i].Polls() == 0 {
@@ -228,8 +240,8 @@ func BenchmarkHotRow(b *testing.B) {
 		if s.Statements > 0 {
 			stmts = fmt.Sprintf("%.2f statements/txn", s.Statements)
 		}
-		parts = append(parts, fmt.Sprintf("%s: lag max %.1f s, p99 %.1f s, caught up %.1f s after; apply-only %.0f txn/s (%.2f× source), %.0f CPU-µs/txn, %s",
-			s.Sink, s.LagMax, s.LagP99, s.CatchUp, s.ApplyRate, s.ApplyRatio, s.CPUMicros, stmts))
+		parts = append(parts, fmt.Sprintf("%s: lag max %.1f s, p99 %.1f s, caught up %.1f s after, %.1f txns per follower txn; apply-only %.0f txn/s (%.2f× source), %.0f CPU-µs/txn, %s",
+			s.Sink, s.LagMax, s.LagP99, s.CatchUp, s.Batch, s.ApplyRate, s.ApplyRatio, s.CPUMicros, stmts))
 	}
 	fmt.Printf("hot-row OLTP (TPC-B-like, %s source, 5 branches, %d accounts, %d clients, %.0f s, 3 sinks of %d workers): source %.0f txn/s (%d txns), daemon %.0f CPU-µs/txn over run and catch-up, invariant held (%d polls); %s\n",
 		engine, h.accounts, clients, elapsed.Seconds(), workers, srcRate, txns, float64(runCPU.Microseconds())/float64(txns), pollCount(pollers), strings.Join(parts, "; "))
@@ -460,11 +472,13 @@ type statusDoc struct {
 		State string `json:"state"`
 	} `json:"sources"`
 	Sinks []struct {
-		Name       string  `json:"name"`
-		State      string  `json:"state"`
-		LastError  string  `json:"last_error"`
-		Applied    int64   `json:"applied_transactions"`
-		LagSeconds float64 `json:"lag_seconds"`
+		Name      string `json:"name"`
+		State     string `json:"state"`
+		LastError string `json:"last_error"`
+		Applied   int64  `json:"applied_transactions"`
+		// FollowerTxns counts follower transactions (since the start).
+		FollowerTxns int64   `json:"follower_transactions"`
+		LagSeconds   float64 `json:"lag_seconds"`
 	} `json:"sinks"`
 }
 
