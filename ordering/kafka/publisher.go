@@ -47,7 +47,9 @@ type Config struct {
 	// them. Default: false.
 	Rows bool
 	// RowBatchBytes bounds the encoded changes of one row batch. Default:
-	// 1 MiB (or MaxMessageBytes/4, if smaller).
+	// 256 KiB (or MaxMessageBytes/4, if smaller): large enough to pay the
+	// per-record costs once per thousands of rows, small enough that a
+	// reader decodes one record at a time within its memory bound.
 	RowBatchBytes int
 }
 
@@ -71,7 +73,7 @@ func (c *Config) defaults() {
 		c.WriteTimeout = 30 * time.Second
 	}
 	if c.RowBatchBytes == 0 {
-		c.RowBatchBytes = min(1<<20, c.MaxMessageBytes/4)
+		c.RowBatchBytes = min(256<<10, c.MaxMessageBytes/4)
 	}
 }
 
@@ -499,6 +501,10 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 				if err := flushRows(rb); err != nil {
 					return err
 				}
+				// The table's next batch goes to the next partition: a big
+				// transaction is written and read on all of them at once
+				// (each partition still holds its changes in index order).
+				rb.part = (rb.part + 1) % n
 			} else if openBytes >= 8*p.cfg.RowBatchBytes {
 				for _, o := range openOrder {
 					if err := flushRows(o); err != nil {

@@ -524,8 +524,10 @@ func (r *Reader) prefetch(ctx context.Context, p *partition, next int64) {
 				if batch, err = dec.DecodeRows(rec, batch[:0]); err != nil {
 					f.err = fmt.Errorf("offset %d: %w", m.Offset, err)
 				} else if len(batch) > 0 {
-					each := max(1, f.size/int64(len(batch)))
+					// Each change counts what it holds decoded, several
+					// times its encoded bytes.
 					for _, d := range batch[:len(batch)-1] {
+						each := decodedSize(d)
 						if err := p.budget.Acquire(ctx, each); err != nil {
 							return
 						}
@@ -535,7 +537,8 @@ func (r *Reader) prefetch(ctx context.Context, p *partition, next int64) {
 							return
 						}
 					}
-					f.d, f.size = batch[len(batch)-1], each
+					f.d = batch[len(batch)-1]
+					f.size = decodedSize(f.d)
 				} else {
 					continue
 				}
@@ -733,4 +736,17 @@ func (h *eventHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// decodedSize approximates the memory a decoded change holds, within the
+// prefetch bound.
+func decodedSize(d envelope.Decoded) int64 {
+	n := 256
+	for _, v := range d.Change.Before {
+		n += v.Size()
+	}
+	for _, v := range d.Change.After {
+		n += v.Size()
+	}
+	return int64(min(n, prefetchBytes))
 }
