@@ -172,7 +172,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: last, SnapshotDone: true, SeqScheme: r.scheme.String()}); err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
 	}
-	r.src.log.Info("snapshot done", "tables", len(tables), "rows", rows, "chunks", chunk, "workers", len(conns), "took", time.Since(started).Round(time.Millisecond))
+	r.src.log.Info("snapshot done", "tables", len(tables), "parts", len(parts), "rows", rows, "chunks", chunk, "workers", len(conns), "took", time.Since(started).Round(time.Millisecond))
 	return pos, last, nil
 }
 

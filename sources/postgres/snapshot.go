@@ -144,7 +144,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: offsets.PGPosition(cp, cp), Seq: last, SnapshotDone: true, CoversSlot: true}); err != nil {
 		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 	}
-	r.src.log.Info("snapshot done", "tables", len(rels), "rows", rows, "chunks", chunk, "workers", cfg.SnapshotWorkers, "took", time.Since(started).Round(time.Millisecond))
+	r.src.log.Info("snapshot done", "tables", len(rels), "parts", len(parts), "rows", rows, "chunks", chunk, "workers", cfg.SnapshotWorkers, "took", time.Since(started).Round(time.Millisecond))
 	return last, nil
 }
 

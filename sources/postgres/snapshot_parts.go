@@ -37,7 +37,9 @@ const (
 // of heap pages (ctid ranges: TID range scans), published in page order,
 // the order a sequential scan reads them; a partitioned table, and every
 // table when the server is older than PostgreSQL 14 or a single worker
-// reads, is one part. The caller closes conns[1:], also on error.
+// reads, is one part. A self-referencing table with a primary key is one
+// part read in key order, so parents with smaller keys than their
+// children come first whatever their place in the heap. The caller closes conns[1:], also on error.
 func (r *session) snapshotParts(ctx context.Context, name string, rels []*relation) ([]sources.SnapshotPart, []*pgx.Conn, error) {
 	cfg := r.cfg()
 	conns := []*pgx.Conn{r.conn}
@@ -65,6 +67,14 @@ func (r *session) snapshotParts(ctx context.Context, name string, rels []*relati
 	var parts []sources.SnapshotPart
 	for _, rel := range rels {
 		whole := &tablePart{r: r, rel: rel, conns: conns, from: -1, to: -1}
+		if selfReferencing(rel.table) && len(rel.table.PrimaryKey) > 0 {
+			// Key order, as MariaDB's clustered scan gives: a parent whose
+			// key sorts before its children's (serial ids) comes first,
+			// also when an update moved it to a later heap page.
+			whole.keyOrder = true
+			parts = append(parts, whole)
+			continue
+		}
 		if !split || rel.partitioned {
 			parts = append(parts, whole)
 			continue
@@ -114,6 +124,18 @@ type tablePart struct {
 	rel      *relation
 	conns    []*pgx.Conn
 	from, to int64
+	// keyOrder reads the table in primary-key order (ORDER BY).
+	keyOrder bool
+}
+
+// selfReferencing reports whether one of t's foreign keys references t.
+func selfReferencing(t *ordering.Table) bool {
+	for _, fk := range t.ForeignKeys {
+		if fk.ParentSchema == t.Schema && fk.ParentTable == t.Name {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *tablePart) query() string {
@@ -133,6 +155,13 @@ func (p *tablePart) query() string {
 		q += fmt.Sprintf(" WHERE ctid >= '(%d,0)'::tid", p.from)
 	default:
 		q += fmt.Sprintf(" WHERE ctid >= '(%d,0)'::tid AND ctid < '(%d,0)'::tid", p.from, p.to)
+	}
+	if p.keyOrder {
+		keys := make([]string, len(t.PrimaryKey))
+		for i, k := range t.PrimaryKey {
+			keys[i] = pgx.Identifier{k}.Sanitize()
+		}
+		q += " ORDER BY " + strings.Join(keys, ", ")
 	}
 	return q
 }
