@@ -26,8 +26,9 @@ var ErrSnapshotStopped = errors.New("snapshot stopped")
 // calling goroutine, in part order and, within a part, in Read's order:
 // the log sees exactly the sequence one worker reading the parts one
 // after another would have produced. Parts start in list order, so the
-// part being published is always being read or done, and a worker whose
-// part is ahead waits once ahead chunks of it are queued: at most
+// part being published is always being read or done; at most workers
+// parts are in flight (taken and not yet all published), and a worker
+// whose part is ahead waits once ahead chunks of it are queued: at most
 // workers*(ahead+1) chunks are held at once, besides the one publish has.
 // publish owns (and closes) every buffer it is given; ReadSnapshot closes
 // those it never passes on. The first error, of a Read or of publish,
@@ -39,6 +40,7 @@ func ReadSnapshot(ctx context.Context, workers, ahead int, parts []SnapshotPart,
 	if ahead < 1 {
 		ahead = 1
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -52,6 +54,11 @@ func ReadSnapshot(ctx context.Context, workers, ahead int, parts []SnapshotPart,
 	var firstErr error // the first failure of a Read, not a stop it caused
 	var errOnce sync.Once
 	next := make(chan int) // part indexes, in order
+	// inFlight holds a token for each part taken by a worker and not yet
+	// all published: a worker done with a part takes the next only while
+	// fewer than workers parts are in flight, so finished parts' queued
+	// chunks cannot pile up behind a slow one.
+	inFlight := make(chan struct{}, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -85,6 +92,11 @@ func ReadSnapshot(ctx context.Context, workers, ahead int, parts []SnapshotPart,
 		defer close(next)
 		for i := range parts {
 			select {
+			case inFlight <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
 			case next <- i:
 			case <-ctx.Done():
 				return
@@ -109,24 +121,37 @@ func ReadSnapshot(ctx context.Context, workers, ahead int, parts []SnapshotPart,
 			}
 		}
 	}
+	failed := func(err error) error {
+		stop()
+		switch {
+		case firstErr != nil:
+			return firstErr
+		case parent.Err() != nil:
+			return parent.Err()
+		}
+		return err
+	}
 	for _, res := range results {
-		for b := range res.chunks {
+		for {
+			var b *TxnBuffer
+			var ok bool
+			select {
+			case b, ok = <-res.chunks:
+			case <-ctx.Done(): // the part may never have been taken
+				return failed(ErrSnapshotStopped)
+			}
+			if !ok {
+				break
+			}
 			if err := publish(b); err != nil {
 				stop()
 				return err
 			}
 		}
 		if res.err != nil {
-			parent := ctx.Err()
-			stop()
-			if firstErr != nil {
-				return firstErr
-			}
-			if parent != nil {
-				return parent
-			}
-			return res.err
+			return failed(res.err)
 		}
+		<-inFlight
 	}
 	stop()
 	return nil
