@@ -101,6 +101,8 @@ var (
 		"Transactions the follower rejected that went to the sink's dead-letter topic.", []string{"sink"}, nil)
 	sinkFollowerTxnsDesc = prometheus.NewDesc("walship_sink_follower_transactions_total",
 		"Follower transactions committed; applied source transactions per follower transaction is the batch size.", []string{"sink"}, nil)
+	sinkBatchDesc = prometheus.NewDesc("walship_sink_batch_transactions",
+		"Source transactions per follower transaction.", []string{"sink"}, nil)
 	sinkStatementsDesc = prometheus.NewDesc("walship_sink_statements_total",
 		"Data statements sent to the follower (changes folded per key and gathered into multi-row statements).", []string{"sink"}, nil)
 	sinkYieldsDesc = prometheus.NewDesc("walship_sink_commit_yields_total",
@@ -115,7 +117,7 @@ type sinkCollector struct {
 }
 
 func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc, sinkDeadLetteredDesc, sinkYieldsDesc, sinkFollowerTxnsDesc, sinkStatementsDesc} {
+	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc, sinkDeadLetteredDesc, sinkYieldsDesc, sinkFollowerTxnsDesc, sinkBatchDesc, sinkStatementsDesc} {
 		ch <- d
 	}
 }
@@ -129,6 +131,14 @@ func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(sinkYieldsDesc, prometheus.CounterValue, float64(st.CommitYields), name)
 		ch <- prometheus.MustNewConstMetric(sinkFollowerTxnsDesc, prometheus.CounterValue, float64(st.FollowerTxns), name)
 		ch <- prometheus.MustNewConstMetric(sinkStatementsDesc, prometheus.CounterValue, float64(st.Statements), name)
+		buckets := map[float64]uint64{}
+		var cum uint64
+		for i, le := range sinks.BatchBuckets {
+			cum += uint64(st.BatchSizes[i])
+			buckets[float64(le)] = cum
+		}
+		cum += uint64(st.BatchSizes[len(sinks.BatchBuckets)])
+		ch <- prometheus.MustNewConstHistogram(sinkBatchDesc, cum, float64(st.AppliedTxns), buckets, name)
 		for _, src := range st.Sources {
 			var srcStatus *sources.Status
 			if v, ok := c.sources[src.Source]; ok {
