@@ -80,6 +80,10 @@ func (d *decoder) validate(c *Config) {
 	for i, s := range c.Sources {
 		if s.Postgres != nil {
 			d.explicitZero(fmt.Sprintf("sources[%d].postgres.heartbeat_interval", i), "heartbeats need an interval")
+			d.explicitZero(fmt.Sprintf("sources[%d].postgres.snapshot_workers", i), "a snapshot needs at least one worker")
+		}
+		if s.MySQL != nil {
+			d.explicitZero(fmt.Sprintf("sources[%d].mysql.snapshot_workers", i), "a snapshot needs at least one worker")
 		}
 	}
 	if c.HTTP.Listen != "off" {
@@ -290,6 +294,7 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	}
 	d.tables(p+".tables", pg.Tables)
 	d.oneOf(p+".snapshot", pg.Snapshot, "initial", "never")
+	d.snapshotWorkers(p, pg.SnapshotWorkers)
 	d.oneOf(p+".durability", pg.Durability, "async", "sync")
 	if kb, ok := workMemKB(pg.DecodingWorkMem); pg.DecodingWorkMem != "" && (!ok || kb < 64 || kb > 2<<20) {
 		d.fail(p+".decoding_work_mem", "expected a size from 64kB to 2GB such as 8MB (units kB, MB, GB), got %q", pg.DecodingWorkMem)
@@ -326,6 +331,7 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 		d.fail(p+".server_id", "missing required key: a non-zero replica server id, unique on the server")
 	}
 	d.oneOf(p+".flavor", my.Flavor, "mysql", "mariadb")
+	d.snapshotWorkers(p, my.SnapshotWorkers)
 	if len(my.Tables) == 0 {
 		d.fail(p+".tables", "missing required key: schema.table patterns to capture, such as shop.*")
 	}
@@ -390,4 +396,12 @@ func (d *decoder) oneOf(path, v string, allowed ...string) {
 		}
 	}
 	d.fail(path, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+}
+
+// snapshotWorkers checks a source's snapshot_workers (0, written out, is
+// reported by explicitZero).
+func (d *decoder) snapshotWorkers(p string, n int) {
+	if n < 0 || n > 64 {
+		d.fail(p+".snapshot_workers", "must be from 1 to 64, got %d", n)
+	}
 }

@@ -20,7 +20,10 @@
 //     PostgreSQL reads inside the snapshot exported at slot creation,
 //     MySQL/MariaDB inside a consistent snapshot taken at a recorded GTID
 //     set. Snapshot rows are op=r changes in synthetic transactions whose
-//     offsets.Seq sorts before the first streamed transaction.
+//     offsets.Seq sorts before the first streamed transaction. Several
+//     connections may read a snapshot at once, all in the one consistent
+//     snapshot (ReadSnapshot); its chunks are published in one order, as
+//     one connection reading the tables one after another would give them.
 //  4. Schema changes are data: a source decodes each event with the table
 //     shape in force when it was written (PostgreSQL Relation messages,
 //     MySQL DDL and TABLE_MAP full metadata), never with today's catalog.

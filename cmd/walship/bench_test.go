@@ -102,6 +102,9 @@ func (p *benchPipe) config(external, sink bool, workers int) string {
 	if v := os.Getenv("WALSHIP_BENCH_DECODING_WORK_MEM"); v != "" {
 		mem = ", decoding_work_mem: " + v
 	}
+	if v := os.Getenv("WALSHIP_BENCH_SNAPSHOT_WORKERS"); v != "" {
+		mem += ", snapshot_workers: " + v
+	}
 	src := fmt.Sprintf("postgres: { dsn: %q, slot: %s, publication: %s, tables: [public.*], heartbeat_interval: 200ms%s }", p.srcDSN, p.name, p.name, mem)
 	if external {
 		src = "external: postgres"

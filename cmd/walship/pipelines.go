@@ -79,7 +79,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
-			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap,
+			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, SnapshotWorkers: pg.SnapshotWorkers,
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL
@@ -95,7 +95,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		return mysqlsource.New(mysqlsource.Config{
 			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
-			Semisync: my.Durability == "semisync", TLS: tlsConf, RawCharsets: my.RawCharsets,
+			Semisync: my.Durability == "semisync", TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers,
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)

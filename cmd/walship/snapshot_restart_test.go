@@ -26,16 +26,30 @@ import (
 // workload. walship verify finds all three followers equal to the source,
 // the keyless table compared as a multiset, and the keyless table's row
 // counts match the source's.
-func TestMariaDBSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "mariadb") }
+func TestMariaDBSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "mariadb", 0) }
 
 // TestPostgresSnapshotKilledMidway: the same from a PostgreSQL source,
 // whose redo drops the slot and snapshots with a new one.
-func TestPostgresSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "postgres") }
+func TestPostgresSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "postgres", 0) }
 
-func snapshotKilledMidway(t *testing.T, engine string) {
+// TestMariaDBParallelSnapshotKilledMidway (issue 16): the same with four
+// snapshot workers, so the kill lands while several key ranges of
+// customers and orders are being read at once.
+func TestMariaDBParallelSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "mariadb", 4) }
+
+// TestPostgresParallelSnapshotKilledMidway: the same from PostgreSQL,
+// whose four workers import the slot's exported snapshot and read page
+// ranges.
+func TestPostgresParallelSnapshotKilledMidway(t *testing.T) { snapshotKilledMidway(t, "postgres", 4) }
+
+// snapshotKilledMidway runs with snapshot_workers workers (0: the default).
+func snapshotKilledMidway(t *testing.T, engine string, workers int) {
 	testenv.Integration(t)
 	e := newE2EFrom(t, engine, 2)
 	withHTTP(t, e)
+	if workers > 0 {
+		setSnapshotWorkers(t, e, workers)
+	}
 	setup := []string{
 		`CREATE TABLE a_notes (n int, msg varchar(20))`,
 		`INSERT INTO a_notes SELECT seq % 1000, 'm' FROM seq_1_to_3000`,

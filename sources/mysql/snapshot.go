@@ -16,9 +16,14 @@ import (
 )
 
 // snapshot reads every captured table consistent with a recorded binlog
-// position: a brief global read lock, the position read, a consistent-
-// snapshot transaction started on another connection, the lock released,
-// then the tables read in that transaction. Rows are op=r changes in chunk
+// position: a brief global read lock, a consistent-snapshot transaction
+// started on each of snapshot_workers other connections, the position
+// read, the lock released, then the tables read in those transactions,
+// several tables and key ranges of large tables at once (snapshotParts),
+// their chunks published by this goroutine in the order one connection
+// reading the tables one after another would have: table by table,
+// parents first, each table's rows in primary-key order
+// (sources.ReadSnapshot). Rows are op=r changes in chunk
 // transactions whose Seq is the recorded position (its GTID sequence
 // number, or binlog file and offset: seqScheme.snapshotBase) with the
 // chunk number, so they sort before the stream that starts there.
@@ -42,11 +47,26 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		return offsets.Position{}, offsets.Seq{}, err
 	}
 	defer lockConn.Close()
-	snapConn, err := r.db.Conn(ctx)
-	if err != nil {
-		return offsets.Position{}, offsets.Seq{}, err
+	// Every worker's connection is open before the lock, so taking the
+	// lock is all that stands between the first and the last snapshot.
+	var conns []*sql.Conn
+	defer func() {
+		for _, c := range conns {
+			c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			c.Close()
+		}
+	}()
+	for len(conns) < max(cfg.SnapshotWorkers, 1) {
+		c, err := r.db.Conn(ctx)
+		if err != nil {
+			return offsets.Position{}, offsets.Seq{}, err
+		}
+		conns = append(conns, c)
+		if _, err := c.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			return offsets.Position{}, offsets.Seq{}, err
+		}
 	}
-	defer snapConn.Close()
+	snapConn := conns[0]
 
 	if _, err := lockConn.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
 		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: FLUSH TABLES WITH READ LOCK (needs RELOAD): %w", cfg.Name, err)
@@ -59,13 +79,13 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		}
 	}
 	defer unlock()
-	if _, err := snapConn.ExecContext(ctx, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
-		return offsets.Position{}, offsets.Seq{}, err
+	// Under the lock nothing commits: every worker's snapshot sees the
+	// same transactions, those up to the position read below.
+	for _, c := range conns {
+		if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+		}
 	}
-	if _, err := snapConn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
-	}
-	defer snapConn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	pos, err := r.currentPosition(ctx, lockConn)
 	if err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
@@ -112,18 +132,25 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 			return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
 		}
 	}
+	parts, err := r.snapshotParts(ctx, snapConn, conns, tables)
+	if err != nil {
+		return offsets.Position{}, offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+	}
 	var rows int64
-	for _, t := range tables {
-		n, err := r.snapshotTable(ctx, snapConn, t, publish)
-		if err != nil {
-			err = fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, t.table.QualifiedName(), err)
-			if errors.Is(err, ErrUndefinedBytes) {
-				// The same bytes are read on every retry.
-				err = supervise.Permanent(fmt.Errorf("%w; walship never replaces them: fix the value at the source (or the column's character set) and start again", err))
-			}
-			return offsets.Position{}, offsets.Seq{}, err
+	err = sources.ReadSnapshot(ctx, len(conns), snapshotAhead, parts, func(buf *sources.TxnBuffer) error {
+		defer buf.Close()
+		n := buf.Live()
+		rows += int64(n)
+		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
+		return publish(buf, false)
+	})
+	if err != nil {
+		err = fmt.Errorf("source %s: %w", cfg.Name, err)
+		if errors.Is(err, ErrUndefinedBytes) {
+			// The same bytes are read on every retry.
+			err = supervise.Permanent(fmt.Errorf("%w; walship never replaces them: fix the value at the source (or the column's character set) and start again", err))
 		}
-		rows += n
+		return offsets.Position{}, offsets.Seq{}, err
 	}
 	if err := publish(sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes), true); err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
@@ -145,7 +172,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: pos, Seq: last, SnapshotDone: true, SeqScheme: r.scheme.String()}); err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
 	}
-	r.src.log.Info("snapshot done", "tables", len(tables), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))
+	r.src.log.Info("snapshot done", "tables", len(tables), "parts", len(parts), "rows", rows, "chunks", chunk, "workers", len(conns), "took", time.Since(started).Round(time.Millisecond))
 	return pos, last, nil
 }
 
@@ -184,60 +211,6 @@ func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlog
 		out = append(out, t)
 	}
 	return parentsFirst(out), nil
-}
-
-// snapshotTable streams one table's rows in chunks of SnapshotChunkRows.
-func (r *session) snapshotTable(ctx context.Context, conn *sql.Conn, t *binlogTable, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
-	cfg := r.cfg()
-	// selectList reads floats exactly (CAST AS DOUBLE) and skips MariaDB's
-	// hidden hash columns.
-	rows, err := conn.QueryContext(ctx, "SELECT "+t.selectList()+" FROM "+quoteIdent(t.table.Schema)+"."+quoteIdent(t.table.Name))
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var total int64
-	buf := sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes)
-	defer func() { buf.Close() }()
-	raw := make([]sql.RawBytes, len(t.cols))
-	ptrs := make([]any, len(t.cols))
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
-	n := 0
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return total, err
-		}
-		row, err := t.textRow(raw)
-		if err != nil {
-			return total, err
-		}
-		if err := buf.Add(0, ordering.Change{Table: t.table, Op: ordering.OpRead, After: row}); err != nil {
-			return total, err
-		}
-		n++
-		total++
-		if n == cfg.SnapshotChunkRows {
-			if err := publish(buf, false); err != nil {
-				return total, err
-			}
-			buf.Close()
-			buf = sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes)
-			r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
-			n = 0
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return total, err
-	}
-	if n > 0 {
-		if err := publish(buf, false); err != nil {
-			return total, err
-		}
-		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
-	}
-	return total, nil
 }
 
 // truncateChunk publishes a redo's first chunk: a truncate of every

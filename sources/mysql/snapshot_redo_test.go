@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/walship/walship/offsets"
@@ -48,6 +49,25 @@ func TestFirstChunk(t *testing.T) {
 		}
 		if last := got + chunkGeneration - 1; last >= offsets.StreamSub {
 			t.Errorf("%s: chunks reach the stream's Sub", c.name)
+		}
+	}
+}
+
+// TestKeyRanges: the bounds between n ranges of [lo, hi] ascend, stay
+// inside it, and survive the extremes of int64.
+func TestKeyRanges(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi, n int64
+		want      string
+	}{
+		{1, 100, 4, "[25 49 73]"},
+		{1, 3, 10, "[2 3]"},
+		{5, 5, 3, "[]"},
+		{1, 100, 1, "[]"},
+		{-9223372036854775808, 9223372036854775807, 2, "[-1]"},
+	} {
+		if got := fmt.Sprint(keyRanges(c.lo, c.hi, c.n)); got != c.want && !(got == "[]" && c.want == "[]") {
+			t.Errorf("keyRanges(%d, %d, %d) = %s, want %s", c.lo, c.hi, c.n, got, c.want)
 		}
 	}
 }

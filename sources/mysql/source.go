@@ -14,6 +14,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/walship/walship/config"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/sources"
 	"github.com/walship/walship/supervise"
@@ -41,6 +42,11 @@ type Config struct {
 	SpillBytes int64
 	// SnapshotChunkRows per snapshot chunk. Default: 10000.
 	SnapshotChunkRows int
+	// SnapshotWorkers is the number of connections reading the snapshot
+	// at once, each in a consistent snapshot started under the same
+	// global read lock; 1 reads the tables one after another on one
+	// connection. Default: 2.
+	SnapshotWorkers int
 	// Heartbeat is the master heartbeat period. Default: 5s.
 	Heartbeat time.Duration
 	// Semisync registers walship as a semi-synchronous replica that
@@ -60,6 +66,9 @@ func (c *Config) defaults() {
 	}
 	if c.SnapshotChunkRows == 0 {
 		c.SnapshotChunkRows = 10000
+	}
+	if c.SnapshotWorkers == 0 {
+		c.SnapshotWorkers = config.DefaultSnapshotWorkers
 	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = 5 * time.Second

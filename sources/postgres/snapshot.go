@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,8 +17,13 @@ import (
 // exported, as op=r changes in chunk transactions whose Seq is the
 // consistent point with the chunk number: they sort before the first
 // streamed transaction, which commits at or after that point. Parents are
-// read before children, and chunks get dependencies like any transaction,
-// so a follower with enforced foreign keys applies them in a valid order.
+// published before children, and chunks get dependencies like any
+// transaction, so a follower with enforced foreign keys applies them in a
+// valid order. snapshot_workers connections read tables and page ranges
+// of large tables at once (snapshotParts), and this goroutine numbers and
+// publishes their chunks in the order one connection reading the tables
+// one after another would have: table by table, parents first, each
+// table's rows in heap order (sources.ReadSnapshot).
 // With redo, the first chunk truncates every table, children before
 // parents, clearing what an unfinished earlier snapshot left on the
 // followers.
@@ -96,12 +100,24 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 			return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
 		}
 	}
-	for _, rel := range rels {
-		n, err := r.snapshotTable(ctx, rel, publish)
-		if err != nil {
-			return offsets.Seq{}, fmt.Errorf("source %s: snapshot of %s: %w", cfg.Name, rel.table.QualifiedName(), err)
+	parts, conns, err := r.snapshotParts(ctx, name, rels)
+	defer func() {
+		for _, c := range conns[1:] {
+			c.Close(context.WithoutCancel(ctx))
 		}
-		rows += n
+	}()
+	if err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: snapshot: %w", cfg.Name, err)
+	}
+	err = sources.ReadSnapshot(ctx, len(conns), snapshotAhead, parts, func(buf *sources.TxnBuffer) error {
+		defer buf.Close()
+		n := buf.Live()
+		rows += int64(n)
+		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
+		return publish(buf, false)
+	})
+	if err != nil {
+		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 	}
 	// A last, empty chunk marks the end for consumers (snapshot=last).
 	lastBuf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
@@ -128,74 +144,8 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 	if err := r.src.store.Save(ctx, cfg.Name, offsets.Checkpoint{Position: offsets.PGPosition(cp, cp), Seq: last, SnapshotDone: true, CoversSlot: true}); err != nil {
 		return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 	}
-	r.src.log.Info("snapshot done", "tables", len(rels), "rows", rows, "chunks", chunk, "took", time.Since(started).Round(time.Millisecond))
+	r.src.log.Info("snapshot done", "tables", len(rels), "parts", len(parts), "rows", rows, "chunks", chunk, "workers", cfg.SnapshotWorkers, "took", time.Since(started).Round(time.Millisecond))
 	return last, nil
-}
-
-// snapshotTable reads one table through a cursor, chunk by chunk, in text
-// format so values decode exactly like the stream's. An ordinary table is
-// read ONLY (children of old-style inheritance are tables of their own); a
-// partitioned table is read whole: the rows of every partition attached in
-// the exported snapshot, as rows of the root, just as the stream names
-// them (publish_via_partition_root).
-func (r *session) snapshotTable(ctx context.Context, rel *relation, publish func(*sources.TxnBuffer, bool) error) (int64, error) {
-	cfg := r.cfg()
-	names := make([]string, len(rel.table.Columns))
-	for i, c := range rel.table.Columns {
-		names[i] = pgx.Identifier{c.Name}.Sanitize()
-	}
-	from := " FROM ONLY "
-	if rel.partitioned {
-		from = " FROM "
-	}
-	q := "DECLARE walship_snapshot NO SCROLL CURSOR FOR SELECT " + strings.Join(names, ", ") +
-		from + pgx.Identifier{rel.table.Schema, rel.table.Name}.Sanitize()
-	if _, err := r.conn.Exec(ctx, q); err != nil {
-		return 0, err
-	}
-	defer r.conn.Exec(context.WithoutCancel(ctx), "CLOSE walship_snapshot")
-	fetch := fmt.Sprintf("FETCH FORWARD %d FROM walship_snapshot", cfg.SnapshotChunkRows)
-	var total int64
-	for {
-		buf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
-		rr := r.conn.PgConn().ExecParams(ctx, fetch, nil, nil, nil, nil)
-		n := 0
-		for rr.NextRow() {
-			vals := rr.Values()
-			row := make([]ordering.Value, len(vals))
-			for i, v := range vals {
-				if v == nil {
-					continue
-				}
-				dv, err := rel.types[i].decode(v)
-				if err != nil {
-					rr.Close()
-					return total, fmt.Errorf("column %s: %w", rel.table.Columns[i].Name, err)
-				}
-				row[i] = dv
-			}
-			if err := buf.Add(0, ordering.Change{Table: rel.table, Op: ordering.OpRead, After: row}); err != nil {
-				rr.Close()
-				return total, err
-			}
-			n++
-		}
-		if _, err := rr.Close(); err != nil {
-			return total, err
-		}
-		total += int64(n)
-		r.src.update(func(s *sources.Status) { s.SnapshotRows += int64(n) })
-		if n > 0 {
-			if err := publish(buf, false); err != nil {
-				buf.Close()
-				return total, err
-			}
-		}
-		buf.Close()
-		if n < cfg.SnapshotChunkRows {
-			return total, nil
-		}
-	}
 }
 
 // parentsFirst orders relations so a table comes after the tables its

@@ -45,6 +45,10 @@ type Config struct {
 	// SnapshotChunkRows is the number of rows per snapshot chunk.
 	// Default: 10000.
 	SnapshotChunkRows int
+	// SnapshotWorkers is the number of connections reading the snapshot
+	// at once, all in the slot's exported snapshot; 1 reads the tables
+	// one after another on the session's connection. Default: 2.
+	SnapshotWorkers int
 	// StatusInterval bounds the time between standby status updates.
 	// Default: 1s. Updates are also sent as soon as the durable position
 	// advances.
@@ -69,6 +73,9 @@ func (c *Config) defaults() {
 	}
 	if c.SnapshotChunkRows == 0 {
 		c.SnapshotChunkRows = 10000
+	}
+	if c.SnapshotWorkers == 0 {
+		c.SnapshotWorkers = config.DefaultSnapshotWorkers
 	}
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
