@@ -53,16 +53,16 @@ func snapshotKilledMidway(t *testing.T, engine string, workers int) {
 	setup := []string{
 		`CREATE TABLE a_notes (n int, msg varchar(20))`,
 		`INSERT INTO a_notes SELECT seq % 1000, 'm' FROM seq_1_to_3000`,
-		`INSERT INTO customers SELECT seq, concat('customer ', seq, ' ', repeat('n', 40)) FROM seq_1_to_250000`,
-		`INSERT INTO orders SELECT seq * 10, seq, (seq % 1000) + 0.25, 0 FROM seq_1_to_250000`,
+		`INSERT INTO customers SELECT seq, concat('customer ', seq, ' ', repeat('n', 40)) FROM seq_1_to_100000`,
+		`INSERT INTO orders SELECT seq * 10, seq, (seq % 1000) + 0.25, 0 FROM seq_1_to_100000`,
 	}
 	if engine == "postgres" {
 		setup = []string{
 			`CREATE TABLE a_notes (n int, msg varchar(20))`,
 			`ALTER TABLE a_notes REPLICA IDENTITY FULL`, // keyless, and its deletes published
 			`INSERT INTO a_notes SELECT g % 1000, 'm' FROM generate_series(1, 3000) g`,
-			`INSERT INTO customers SELECT g, 'customer ' || g || ' ' || repeat('n', 40) FROM generate_series(1, 250000) g`,
-			`INSERT INTO orders SELECT g * 10, g, (g % 1000) + 0.25, 0 FROM generate_series(1, 250000) g`,
+			`INSERT INTO customers SELECT g, 'customer ' || g || ' ' || repeat('n', 40) FROM generate_series(1, 100000) g`,
+			`INSERT INTO orders SELECT g * 10, g, (g % 1000) + 0.25, 0 FROM generate_series(1, 100000) g`,
 		}
 	}
 	for _, q := range setup {
