@@ -491,6 +491,8 @@ type Tx struct {
 	win        *window
 	noFold     bool
 	savepoints int
+	// stmts are the statements kept prepared (SQLite: run).
+	stmts map[string]*sql.Stmt
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it

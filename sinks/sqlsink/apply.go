@@ -2,6 +2,7 @@ package sqlsink
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -218,7 +219,7 @@ func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]
 			args = append(args, r...)
 		}
 		t.a.stats.statements.Add(1)
-		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := t.run(ctx, q, args); err != nil {
 			return t.fail(sh, op, err)
 		}
 	}
@@ -432,7 +433,7 @@ func (t *Tx) delete(ctx context.Context, sh *shape, ch *ordering.Change) error {
 // exec runs an update or delete that must change exactly one row.
 func (t *Tx) exec(ctx context.Context, sh *shape, op ordering.Op, q string, args []any) error {
 	t.a.stats.statements.Add(1)
-	res, err := t.tx.ExecContext(ctx, q, args...)
+	res, err := t.run(ctx, q, args)
 	if err != nil {
 		return t.fail(sh, op, err)
 	}
@@ -444,4 +445,35 @@ func (t *Tx) exec(ctx context.Context, sh *shape, op ordering.Op, q string, args
 		return &ChangeError{Table: sh.name.String(), Op: op, Err: ErrNoRow}
 	}
 	return nil
+}
+
+// maxStmts bounds the statements a SQLite transaction keeps prepared.
+const maxStmts = 64
+
+// run executes a data statement. On SQLite, in-process, where preparing
+// is a good part of a statement's cost, the transaction keeps its
+// statements prepared and reuses them (the engine closes them with the
+// transaction); elsewhere the driver's own statement handling is used.
+func (t *Tx) run(ctx context.Context, q string, args []any) (sql.Result, error) {
+	if t.a.d.Engine() != "sqlite" {
+		return t.tx.ExecContext(ctx, q, args...)
+	}
+	st := t.stmts[q]
+	if st == nil {
+		if len(t.stmts) >= maxStmts {
+			for k, old := range t.stmts {
+				old.Close()
+				delete(t.stmts, k)
+			}
+		}
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		if t.stmts == nil {
+			t.stmts = map[string]*sql.Stmt{}
+		}
+		t.stmts[q] = st
+	}
+	return st.ExecContext(ctx, args...)
 }
