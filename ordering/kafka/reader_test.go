@@ -214,8 +214,10 @@ func TestReaderWaitsForALogNotWrittenYet(t *testing.T) {
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 	defer cancel()
-	if _, err := r.Next(ctx); err != context.DeadlineExceeded {
-		t.Fatalf("err = %v, want the deadline", err)
+	// It returns only at the deadline (its error may be a metadata call's
+	// that the deadline cut short).
+	if _, err := r.Next(ctx); err == nil || ctx.Err() == nil {
+		t.Fatalf("err = %v before the deadline, want a wait until it", err)
 	}
 }
 
