@@ -67,36 +67,8 @@ func ddlStops(t *testing.T, engine string) {
 		t.Fatal(err)
 	}
 
-	// waitStopped waits until every sink failed with an error holding all
-	// of want.
-	waitStopped := func(want ...string) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			n := 0
-			for _, l := range strings.Split(e.logProblems(), "\n") {
-				if !strings.Contains(l, "failed permanently") {
-					continue
-				}
-				ok := true
-				for _, w := range want {
-					ok = ok && strings.Contains(l, w)
-				}
-				if ok {
-					n++
-				}
-			}
-			if n == 3 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of 3 sinks stopped with %q; problems:\n%s", n, want, e.logProblems())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
 	e.start()
-	waitStopped("s_vol", "column u was added", "DEFAULT", "walship replay --resnapshot")
+	waitSinksStopped(t, e, "s_vol", "column u was added", "DEFAULT", "walship replay --resnapshot")
 	if err := e.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
@@ -129,7 +101,7 @@ func ddlStops(t *testing.T, engine string) {
 		t.Fatal(err)
 	}
 	e.start()
-	waitStopped("s_ren", "column(s) w appeared and v vanished", "RENAME COLUMN v TO w")
+	waitSinksStopped(t, e, "s_ren", "column(s) w appeared and v vanished", "RENAME COLUMN v TO w")
 	if err := e.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
@@ -156,7 +128,7 @@ func ddlStops(t *testing.T, engine string) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	waitStopped("s_num", "column amount", "rounds the values")
+	waitSinksStopped(t, e, "s_num", "column amount", "rounds the values")
 	if err := e.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
