@@ -137,6 +137,21 @@ type Table struct {
 	// does not exist renames the old one. Such a shape is Serial, so the
 	// rename runs after every earlier transaction on the old name.
 	RenamedFrom string `json:"renamed_from,omitempty"`
+	// Rewrite is the newest rewrite of the table's stored rows by an
+	// expression that the source knows of and its log does not carry
+	// (PostgreSQL's ALTER … TYPE … USING). Every shape after it carries
+	// it, until a newer one: a sink whose follower recorded a shape with
+	// another Rewrite (or none) stops rather than keep the old values.
+	// Absent from log records written before walship noted rewrites.
+	Rewrite *Rewrite `json:"rewrite,omitempty"`
+}
+
+// Rewrite is one rewrite of a table's rows at the source (Table.Rewrite).
+type Rewrite struct {
+	// At is the source's log position of the rewrite, its identity.
+	At string `json:"at"`
+	// Statement is the statement that ran it, as the source recorded it.
+	Statement string `json:"statement"`
 }
 
 // Cascading reports whether ch sets off one of t's cascades: it deletes a

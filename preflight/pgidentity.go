@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/sources/postgres"
 )
 
 // pgReplicaIdentity notes the captured tables whose updates carry no old
@@ -128,5 +129,26 @@ func pgUnmatchedPatterns(ctx context.Context, r *Result, conn *pgx.Conn, key str
 	if !exists {
 		r.problem(NotFound, "no table matches %s.tables (%s), so walship cannot create publication %s: create the tables or fix the patterns",
 			key, strings.Join(src.Tables, ", "), src.Publication)
+	}
+}
+
+// pgRewriteTrigger says whether the source database records table
+// rewrites (the event trigger that lets walship detect ALTER … USING), and
+// what a superuser runs when walship cannot install it itself.
+func pgRewriteTrigger(ctx context.Context, r *Result, conn *pgx.Conn, super bool) {
+	var installed bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'walship_rewrites' AND evtenabled <> 'D')`).
+		Scan(&installed); err != nil {
+		pgQueryProblem(r, "reading pg_event_trigger", err)
+		return
+	}
+	switch {
+	case installed:
+		r.fact("event trigger walship_rewrites records table rewrites")
+	case super:
+		r.fact("event trigger walship_rewrites will be created (it records table rewrites)")
+	default:
+		r.note("ALTER TABLE … TYPE … USING rewrites a table's rows without logging them, and walship will not detect it: its role may not "+
+			"create the event trigger that records rewrites. A superuser runs, in this database:\n%s", postgres.RewriteTriggerSQL())
 	}
 }

@@ -228,6 +228,7 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 	pgUnmatchedPatterns(ctx, r, conn, key, src)
 	pgReplicaIdentity(ctx, r, conn, src)
 	pgUnlogged(ctx, r, conn, src)
+	pgRewriteTrigger(ctx, r, conn, super)
 	checkPGTables(ctx, r, conn, versionNum, version, key, src)
 
 	if len(r.Problems) == 0 {

@@ -115,6 +115,15 @@ func TestPGSourceReplicationRole(t *testing.T) {
 	wantNoProblems(t, res)
 	wantFact(t, res, "has REPLICATION")
 	wantFact(t, res, "replication connection ok")
+	// Not a superuser: the rewrite trigger is named, with what to run,
+	// unless a superuser installed it in this database already.
+	noted := false
+	for _, n := range res.Notes {
+		noted = noted || strings.Contains(n, "CREATE EVENT TRIGGER walship_rewrites ON table_rewrite")
+	}
+	if !noted {
+		wantFact(t, res, "event trigger walship_rewrites records table rewrites")
+	}
 }
 
 // The password is in the DSN here, not in the password key.

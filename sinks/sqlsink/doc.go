@@ -45,7 +45,9 @@
 //     unless the follower table is empty: a column added with a default
 //     whose values it lacks (Default.Expr, *DefaultError), columns added
 //     while others vanish (a rename, *RenameError), a type change that
-//     rounds stored values (*TypeChangeError). A shape without columns (a
+//     rounds stored values (*TypeChangeError), a rewrite of the rows by
+//     an expression that the recorded shape does not carry
+//     (ordering.Rewrite, *RewriteError). A shape without columns (a
 //     truncate of a dropped table whose shape the source no longer knew)
 //     empties the follower table if it exists and never creates or
 //     changes it. A shape with RenamedFrom renames the old follower table

@@ -265,6 +265,9 @@ func (a *Applier) evolve(ctx context.Context, tx *sql.Tx, ft *table, t *ordering
 	if err := a.narrowed(ctx, tx, ft, t, srcEngine); err != nil {
 		return err
 	}
+	if err := a.rewritten(ctx, tx, ft, t); err != nil {
+		return err
+	}
 	changed := false
 	defer func() {
 		if err == nil {
@@ -592,6 +595,49 @@ func (a *Applier) narrowed(ctx context.Context, tx *sql.Tx, ft *table, t *orderi
 		return &TypeChangeError{Source: t.QualifiedName(), Table: ft.name.String(), Column: c.Name, From: ft.src.Columns[i].Type, To: c.Type}
 	}
 	return nil
+}
+
+// RewriteError is a table whose stored rows the source rewrote by an
+// expression after the shape the follower recorded (ordering.Rewrite: an
+// ALTER … TYPE … USING): the new values are not in the log. It wraps
+// ErrNotInLog.
+type RewriteError struct {
+	Source    string // source table
+	Table     string // follower table
+	Sink      string
+	At        string // the source's position of the rewrite
+	Statement string
+}
+
+func (e *RewriteError) Error() string {
+	stmt := e.Statement
+	if len(stmt) > 200 {
+		stmt = stmt[:200] + "…"
+	}
+	return fmt.Sprintf("%s: %s was rewritten at the source (at %s) by a statement that gave its rows new values the log does not "+
+		"carry: %q; follower table %s holds the old values. Rebuild the follower from a new snapshot (walship replay --resnapshot), or "+
+		"change its rows the same way yourself, run walship accept-ddl --sink %s --tables %s, and restart the sink",
+		ErrNotInLog, e.Source, e.At, stmt, e.Table, e.Sink, e.Source)
+}
+
+// Unwrap returns ErrNotInLog.
+func (e *RewriteError) Unwrap() error { return ErrNotInLog }
+
+// rewritten returns a *RewriteError when t carries a rewrite of its rows
+// that the shape the follower recorded does not, and the follower table
+// holds rows. A table without a recorded shape (a follower of an earlier
+// version, or one walship accept-ddl released) takes t's as its own.
+func (a *Applier) rewritten(ctx context.Context, tx *sql.Tx, ft *table, t *ordering.Table) error {
+	if t.Rewrite == nil || ft.src == nil || t.Recreated {
+		return nil
+	}
+	if ft.src.Rewrite != nil && ft.src.Rewrite.At == t.Rewrite.At {
+		return nil
+	}
+	if empty, err := a.empty(ctx, tx, ft.name); err != nil || empty {
+		return err
+	}
+	return &RewriteError{Source: t.QualifiedName(), Table: ft.name.String(), Sink: a.cfg.Sink, At: t.Rewrite.At, Statement: t.Rewrite.Statement}
 }
 
 // rounds reports whether converting values of column from into column to

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/supervise"
 )
@@ -204,7 +205,11 @@ func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.
 // the stream's key flags as its primary key and runs serially (its unique
 // and foreign keys are unknown). A type dropped since is ErrTypeGone,
 // permanent: restarting would meet it again.
-func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name tableName, cols []column, patterns []string) (*relation, error) {
+//
+// rw, when not nil, gives the table's newest rewrite by an expression
+// before position before (rewrites.go).
+func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name tableName, cols []column, patterns []string,
+	rw *rewrites, before offsets.LSN) (*relation, error) {
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = $1)`, relid).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("look up %s: %w", name, err)
@@ -263,6 +268,11 @@ func buildRelation(ctx context.Context, conn *pgx.Conn, relid uint32, name table
 	}
 	if err := constraints(ctx, conn, relid, rel.table); err != nil {
 		return nil, err
+	}
+	if rw != nil && rel.capture {
+		if rel.table.Rewrite, err = rw.last(ctx, conn, relid, before); err != nil {
+			return nil, fmt.Errorf("rewrites of %s: %w", name, err)
+		}
 	}
 	// A key column the stream does not carry (dropped since) cannot key rows.
 	for _, k := range append(append([]string{}, rel.table.PrimaryKey...), flatten(rel.table.UniqueKeys)...) {

@@ -50,3 +50,41 @@ func TestColumnDefaults(t *testing.T) {
 		t.Fatalf("%d events, want 4", seen)
 	}
 }
+
+// TestRewriteNoted: a rewrite by ALTER … TYPE … USING reaches the table's
+// next shapes as its Rewrite, from the event trigger the source installs,
+// and across a restart of the source; a type change without USING does
+// not.
+func TestRewriteNoted(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY, n int, m int);
+		INSERT INTO t VALUES (1, 1, 1);`)
+	h.start(h.config())
+	waitStreaming(t, h)
+	h.Exec("ALTER TABLE t ALTER COLUMN n TYPE bigint")
+	h.Exec("INSERT INTO t VALUES (2, 2, 2)")
+	h.Exec("ALTER TABLE t ALTER COLUMN m TYPE int USING m * 100")
+	h.Exec("INSERT INTO t VALUES (3, 3, 3)")
+	h.CaughtUp()
+	h.Stop()
+	h.Exec("INSERT INTO t VALUES (4, 4, 4)")
+	h.start(h.config())
+	h.CaughtUp()
+	at := map[int64]string{}
+	for _, txn := range h.Read().Txns {
+		for _, e := range txn.Events {
+			id := e.Change.After[0].Int()
+			rw := e.Change.Table.Rewrite
+			switch {
+			case id <= 2 && rw != nil:
+				t.Errorf("row %d: rewrite %+v, want none", id, rw)
+			case id > 2 && (rw == nil || rw.Statement != "ALTER TABLE t ALTER COLUMN m TYPE int USING m * 100"):
+				t.Errorf("row %d: rewrite %+v, want the ALTER … USING", id, rw)
+			case rw != nil:
+				at[id] = rw.At
+			}
+		}
+	}
+	if at[3] == "" || at[3] != at[4] {
+		t.Fatalf("rewrite positions %v: want the same for rows 3 and 4", at)
+	}
+}

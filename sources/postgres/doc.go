@@ -22,6 +22,12 @@
 //     table follows a truncate of it, a renamed table's shape names its old
 //     name. The oids as of the checkpoint are a note beside it, so this
 //     holds across a restart between the DDL and the table's next row.
+//   - Rewrites: an event trigger the source installs (superuser) notes
+//     each table rewrite in walship.rewrites in the source database; the
+//     newest one by an expression (ALTER … TYPE … USING) before the
+//     decoded transaction becomes the shape's ordering.Rewrite
+//     (rewrites.go), across restarts too. Without the privilege the source
+//     warns and walship check prints the statements to run.
 //   - Partitions: partitioned tables are published by their root; the
 //     accepted partitions are a note beside the checkpoint, and a
 //     partition detached or dropped with rows stops the source

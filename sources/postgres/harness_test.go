@@ -127,7 +127,7 @@ func (h *harness) sourceState(tables ...string) state {
 		if err != nil {
 			h.T.Fatal(err)
 		}
-		rel, err := buildRelation(ctx, conn, relid, tn, cols, []string{"*.*"})
+		rel, err := buildRelation(ctx, conn, relid, tn, cols, []string{"*.*"}, nil, 0)
 		if err != nil {
 			h.T.Fatal(err)
 		}

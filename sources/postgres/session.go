@@ -28,6 +28,9 @@ type session struct {
 	haveCheckpoint bool
 
 	relations map[uint32]*relation
+	// rewrites reads the rewrites noted at the source; nil when the
+	// trigger is not installed (rewrites.go).
+	rewrites *rewrites
 	// oids and recreated: see recreate.go.
 	oids      map[tableName]uint32
 	recreated map[uint32]bool

@@ -51,7 +51,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		if err != nil {
 			return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 		}
-		rel, err := buildRelation(ctx, r.conn, relid, t, cols, cfg.Tables)
+		rel, err := buildRelation(ctx, r.conn, relid, t, cols, cfg.Tables, r.rewrites, 0)
 		if err != nil {
 			return offsets.Seq{}, fmt.Errorf("source %s: %w", cfg.Name, err)
 		}

@@ -264,11 +264,18 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 		return err
 	}
 
+	var rw *rewrites
+	if ok, err := s.ensureRewriteTrigger(ctx, conn); err != nil {
+		return err
+	} else if ok {
+		rw = &rewrites{}
+	}
+
 	log, err := s.newLog()
 	if err != nil {
 		return err
 	}
-	run := &session{src: s, conn: conn, out: log, checkpoint: cp, haveCheckpoint: haveCheckpoint}
+	run := &session{src: s, conn: conn, out: log, rewrites: rw, checkpoint: cp, haveCheckpoint: haveCheckpoint}
 	defer run.close(ctx)
 	if err := run.run(ctx, ready); err != nil && ctx.Err() == nil {
 		return err

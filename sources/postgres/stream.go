@@ -246,7 +246,13 @@ func (r *session) relation(ctx context.Context, m *pglogrepl.RelationMessage) er
 		cols[i] = column{Name: c.Name, Type: typeRef{OID: c.DataType, Typmod: c.TypeModifier}, Key: c.Flags&1 == 1}
 	}
 	name := tableName{Schema: m.Namespace, Name: m.RelationName}
-	rel, err := buildRelation(ctx, r.conn, m.RelationID, name, cols, r.cfg().Tables)
+	// Rewrites noted before this transaction's commit (unknown for one
+	// streamed in progress: then all).
+	var before offsets.LSN
+	if r.cur != nil {
+		before = offsets.LSN(r.curBegin.FinalLSN)
+	}
+	rel, err := buildRelation(ctx, r.conn, m.RelationID, name, cols, r.cfg().Tables, r.rewrites, before)
 	if err != nil {
 		return fmt.Errorf("source %s: relation %s: %w", r.cfg().Name, name, err)
 	}
