@@ -546,7 +546,8 @@ func (a *Applier) renamed(ctx context.Context, tx *sql.Tx, ft *table, t *orderin
 
 // TypeChangeError is a column whose type the source changed in a way that
 // rounds the values the table held (fewer decimal places, fewer
-// fractional-second digits, a decimal or float made an integer): the
+// fractional-second digits, a decimal or float made an integer, a double
+// made a single-precision float): the
 // source's ALTER rewrote them without writing them to its log. It wraps
 // ErrNotInLog.
 type TypeChangeError struct {
@@ -654,12 +655,21 @@ func rounds(from, to ordering.Column) bool {
 		return true
 	case from.Kind == ordering.KindFloat && to.Kind == ordering.KindDecimal:
 		return true
+	case from.Kind == ordering.KindFloat && to.Kind == ordering.KindFloat:
+		return !single(from.Type) && single(to.Type) // double to single precision
 	case from.Kind == ordering.KindDecimal && to.Kind == ordering.KindDecimal:
 		return to.Scale >= 0 && (from.Scale < 0 || to.Scale < from.Scale)
 	case from.Kind == to.Kind && (to.Kind == ordering.KindTimestamp || to.Kind == ordering.KindTimestampTZ || to.Kind == ordering.KindTime):
 		return fsp(to) < fsp(from)
 	}
 	return false
+}
+
+// single reports a single-precision floating-point type name: PostgreSQL
+// real (float4), MySQL FLOAT.
+func single(typ string) bool {
+	typ = strings.ToLower(typ)
+	return typ == "real" || typ == "float4" || strings.HasPrefix(typ, "float") && !strings.HasPrefix(typ, "float8")
 }
 
 // renameFrom renames the follower table of t.RenamedFrom to name, when t

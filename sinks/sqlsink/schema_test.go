@@ -26,6 +26,10 @@ func TestRounds(t *testing.T) {
 		{ts(-1), ts(3), true},
 		{ts(3), ts(6), false},
 		{ts(6), ts(-1), false},
+		{ordering.Column{Kind: ordering.KindFloat, Type: "double precision"}, ordering.Column{Kind: ordering.KindFloat, Type: "real"}, true},
+		{ordering.Column{Kind: ordering.KindFloat, Type: "double"}, ordering.Column{Kind: ordering.KindFloat, Type: "float unsigned"}, true},
+		{ordering.Column{Kind: ordering.KindFloat, Type: "real"}, ordering.Column{Kind: ordering.KindFloat, Type: "double precision"}, false},
+		{ordering.Column{Kind: ordering.KindFloat, Type: "float"}, ordering.Column{Kind: ordering.KindFloat, Type: "float"}, false},
 	} {
 		if got := rounds(c.from, c.to); got != c.want {
 			t.Errorf("rounds(%+v, %+v) = %v, want %v", c.from, c.to, got, c.want)
