@@ -145,8 +145,9 @@ func (r *run) advance(st *stream) {
 		case !it.heartbeat:
 			st.w, st.wOffsets = it.ap, it.txn.Offsets
 		case !it.seq.Less(st.w.Seq) && !it.ap.Pos.IsZero():
-			// Nothing after the watermark's transaction up to the heartbeat.
-			st.w.Pos, st.wOffsets = it.ap.Pos, it.txn.Offsets
+			// Nothing after the watermark's transaction up to the heartbeat
+			// (sent by a source that streams: its snapshot is over).
+			st.w.Pos, st.wOffsets, st.w.Snapshotting = it.ap.Pos, it.txn.Offsets, false
 		}
 		st.items = st.items[1:]
 		st.next--

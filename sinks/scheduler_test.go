@@ -265,3 +265,24 @@ func TestChainCatchesUpInBigBatches(t *testing.T) {
 		t.Fatalf("batches %v", got)
 	}
 }
+
+// TestWatermarkAtSnapshotChunk: a watermark read back at a snapshot chunk
+// counts as mid-snapshot (a wait for a position is not over) until a
+// heartbeat, which a source sends only once it streams.
+func TestWatermarkAtSnapshotChunk(t *testing.T) {
+	chunk := offsets.Seq{Pos: 7, Sub: 2}
+	r := testRun(t, 1, map[string]SourceState{"pg": {Watermark: Applied{Seq: chunk}}})
+	if !r.streams[0].w.Snapshotting {
+		t.Fatal("a watermark at a snapshot chunk is not taken as mid-snapshot")
+	}
+	hb := &item{src: r.streams[0], heartbeat: true, seq: chunk, txn: &kafka.Txn{Heartbeat: true},
+		ap: Applied{Seq: chunk, Pos: offsets.PGPosition(9, 9)}}
+	r.arrive(hb)
+	if w := r.streams[0].w; w.Snapshotting || w.Pos.IsZero() {
+		t.Fatalf("after a heartbeat: %+v", w)
+	}
+	r2 := testRun(t, 1, map[string]SourceState{"pg": {Watermark: Applied{Seq: seq(7)}}})
+	if r2.streams[0].w.Snapshotting {
+		t.Fatal("a streamed watermark taken as mid-snapshot")
+	}
+}
