@@ -219,6 +219,13 @@ type PostgresSource struct {
 	// to a slot at exactly this LSN, so leaving it set accepts no later
 	// gap. Default: none.
 	AcceptSlotGapAt string `yaml:"accept_slot_gap_at"`
+	// AcceptSystemID accepts, knowingly, a server whose system identifier
+	// (SELECT system_identifier FROM pg_control_system()) is this one,
+	// where walship followed another cluster: the same database moved by
+	// pg_upgrade or restored from a backup that holds every change walship
+	// streamed. walship refuses another cluster otherwise, naming both.
+	// Default: none.
+	AcceptSystemID string `yaml:"accept_system_id"`
 }
 
 // MySQLSource reads the binlog of MySQL or MariaDB.

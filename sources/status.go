@@ -36,6 +36,10 @@ type Status struct {
 	RetainedBytes uint64
 	// LastCommit is the commit time of the newest durable transaction.
 	LastCommit time.Time
-	LastError  string
-	ErrorTime  time.Time
+	// Leader names the server the source streams from, with what tells
+	// one leader from another (PostgreSQL: its system identifier and
+	// timeline); "" before it connected.
+	Leader    string
+	LastError string
+	ErrorTime time.Time
 }

@@ -32,6 +32,10 @@
 //     accepted partitions are a note beside the checkpoint, and a
 //     partition detached or dropped with rows stops the source
 //     (ErrPartitionDetached), since no delete of its rows is streamed.
+//   - Leader: the server's system identifier and timeline are a note
+//     beside the checkpoint (leader.go); another cluster (ErrOtherLeader)
+//     or an older timeline (ErrOldTimeline, an old primary come back) is
+//     refused, a newer one (a promotion) followed.
 //   - Errors name the source, the table and the position; row values are
 //     never logged.
 package postgres

@@ -91,6 +91,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		return err
 	}
 	r.repl = repl
+	if err := r.checkLeader(ctx); err != nil {
+		return err
+	}
 	r.relations = map[uint32]*relation{}
 	r.recreated = map[uint32]bool{}
 	if err := r.startOIDs(ctx); err != nil {
