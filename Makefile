@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp test-debezium demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp test-debezium demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -59,14 +59,24 @@ unit: ## unit tests only: no servers needed
 SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
 E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
+# The PostgreSQL source's and sink's tests again on PostgreSQL 18 (the
+# pg18-primary of deploy/local, a server of its own), beside the first
+# phase. make test-pg18 runs them alone.
+PG18_TEST = WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18_PRIMARY" WALSHIP_TEST_PG_FOLLOWER="$$WALSHIP_TEST_PG18_PRIMARY" \
+	$(GO) test -count=1 -timeout 20m ./sources/postgres/ ./sinks/postgres/
+test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (servers stay up)
+	$(ENV) && export WALSHIP_INTEGRATION=1 && $(PG18_TEST)
+
 test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
-	@status=0; side="$$(mktemp)"; \
+	@status=0; side="$$(mktemp)"; pg18="$$(mktemp)"; \
 	{ $(MAKE) --no-print-directory env-up && \
 	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  { $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE)' ./cmd/walship/ >"$$side" 2>&1 & sidepid=$$!; \
+	    $(PG18_TEST) >"$$pg18" 2>&1 & pg18pid=$$!; \
 	    $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)|$(E2E_SIDE)|$(E2E_SNAP)' ./...; main=$$?; \
 	    wait $$sidepid; sidest=$$?; echo "--- cmd/walship, $(E2E_SIDE) beside it:"; cat "$$side"; rm -f "$$side"; \
-	    [[ $$main == 0 && $$sidest == 0 ]]; } && \
+	    wait $$pg18pid; pg18st=$$?; echo "--- on PostgreSQL 18, beside it:"; cat "$$pg18"; rm -f "$$pg18"; \
+	    [[ $$main == 0 && $$sidest == 0 && $$pg18st == 0 ]]; } && \
 	  $(GO) test -count=1 -timeout 20m -run '$(E2E_SNAP)' ./cmd/walship/ && \
 	  WALSHIP_SERIAL=1 $(GO) test -p 1 -count=1 -timeout 20m -run '$(SERIAL_TESTS)' ./cmd/walship/ ./sources/...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
