@@ -40,7 +40,7 @@ unit: ## unit tests only: no servers needed
 # Integration + unit tests against real servers, in two phases. First every
 # package, two at a time (they use their own databases, slots and topics),
 # except the tests below; then those, one at a time, alone on the servers:
-# they restart servers (TestFault{ServerRestarts,MariaDBSource,BrokerRestartDuringLoad}), change
+# they restart servers (TestFault{ServerRestarts,MariaDBSource,BrokerRestartDuringLoad,PostgresFailover}), change
 # server-wide settings (TestSemiSync, TestSyncDurability: a synchronous
 # standby every PostgreSQL commit would wait for), or hold prepared XA
 # transactions that every MariaDB snapshot waits for, or reset the MariaDB
@@ -56,7 +56,7 @@ unit: ## unit tests only: no servers needed
 # waits for every transaction running on the server, and their long
 # snapshot transactions made other tests' slot creation wait past their
 # timeouts.
-SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
+SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultPostgresFailover|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
 E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
 # The PostgreSQL source's and sink's tests again on PostgreSQL 18 (the

@@ -226,6 +226,14 @@ type PostgresSource struct {
 	// streamed. walship refuses another cluster otherwise, naming both.
 	// Default: none.
 	AcceptSystemID string `yaml:"accept_system_id"`
+	// FailoverSlot makes the replication slot a failover slot (PostgreSQL
+	// 17+), which standbys running with sync_replication_slots keep, so
+	// that the source goes on from a promoted standby (list both hosts in
+	// the DSN: host=a,b target_session_attrs=primary). auto creates it
+	// where the server has failover slots (and turns failover on for an
+	// existing slot); on refuses an older server; off never asks for it.
+	// Default: auto.
+	FailoverSlot string `yaml:"failover_slot"`
 }
 
 // MySQLSource reads the binlog of MySQL or MariaDB.
@@ -473,6 +481,9 @@ func (c *Config) applyDefaults() {
 			}
 			if pg.Snapshot == "" {
 				pg.Snapshot = "initial"
+			}
+			if pg.FailoverSlot == "" {
+				pg.FailoverSlot = "auto"
 			}
 			if pg.SnapshotWorkers == 0 {
 				pg.SnapshotWorkers = DefaultSnapshotWorkers

@@ -294,6 +294,7 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	}
 	d.tables(p+".tables", pg.Tables)
 	d.oneOf(p+".snapshot", pg.Snapshot, "initial", "never")
+	d.oneOf(p+".failover_slot", pg.FailoverSlot, "auto", "on", "off")
 	d.snapshotWorkers(p, pg.SnapshotWorkers)
 	d.oneOf(p+".durability", pg.Durability, "async", "sync")
 	if kb, ok := workMemKB(pg.DecodingWorkMem); pg.DecodingWorkMem != "" && (!ok || kb < 64 || kb > 2<<20) {

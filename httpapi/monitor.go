@@ -156,7 +156,7 @@ func (m *Monitor) Status() StatusDoc {
 	m.mu.Unlock()
 	for _, name := range sortedKeys(m.sources) {
 		st := m.sources[name].Status()
-		s := SourceStatus{Name: name, Engine: st.Engine, State: string(st.State), Leader: st.Leader, Head: st.Head, Acked: st.Acked,
+		s := SourceStatus{Name: name, Engine: st.Engine, State: string(st.State), Leader: st.Leader, FailoverSlot: st.FailoverSlot, Head: st.Head, Acked: st.Acked,
 			Transactions: st.Txns, Events: st.Events, SnapshotRows: st.SnapshotRows,
 			TxnsPerSec: rates["source/"+name][0], RowsPerSec: rates["source/"+name][1]}
 		if st.HeadBytes > st.AckedBytes {

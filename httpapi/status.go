@@ -25,8 +25,10 @@ type SourceStatus struct {
 	// Leader is the server the source streams from (PostgreSQL: with its
 	// system identifier and timeline).
 	Leader string `json:"leader,omitempty"`
-	Head   string `json:"head,omitempty"`
-	Acked  string `json:"acked,omitempty"`
+	// FailoverSlot: the slot is synced to standbys (PostgreSQL 17+).
+	FailoverSlot bool   `json:"failover_slot,omitempty"`
+	Head         string `json:"head,omitempty"`
+	Acked        string `json:"acked,omitempty"`
 	// LagBytes is head minus acked (PostgreSQL).
 	LagBytes     uint64  `json:"lag_bytes"`
 	Transactions int64   `json:"transactions"`

@@ -39,7 +39,10 @@ type Status struct {
 	// Leader names the server the source streams from, with what tells
 	// one leader from another (PostgreSQL: its system identifier and
 	// timeline); "" before it connected.
-	Leader    string
-	LastError string
-	ErrorTime time.Time
+	Leader string
+	// FailoverSlot: the source's slot is synced to standbys (PostgreSQL
+	// 17+ failover slots), so a promoted standby holds it.
+	FailoverSlot bool
+	LastError    string
+	ErrorTime    time.Time
 }

@@ -79,7 +79,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
-			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, SnapshotWorkers: pg.SnapshotWorkers,
+			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers,
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL

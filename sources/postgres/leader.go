@@ -89,6 +89,7 @@ func (r *session) checkLeader(ctx context.Context) error {
 			"leader's history. Point the source at the current primary (timeline %d or later)",
 			cfg.Name, ErrOldTimeline, host, now.Timeline, prev.SystemID, prev.Timeline, prev.Timeline))
 	case now.Timeline > prev.Timeline:
+		r.promoted = fmt.Sprintf("timeline %d to %d", prev.Timeline, now.Timeline)
 		r.src.log.Info("the server was promoted since walship last streamed: following its new timeline", "host", host,
 			"timeline", now.Timeline, "previous_timeline", prev.Timeline)
 	default:

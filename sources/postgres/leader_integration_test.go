@@ -66,3 +66,35 @@ func TestLeaderGuard(t *testing.T) {
 		t.Fatalf("newer timeline: %v", err)
 	}
 }
+
+// TestFailoverSlotSetting: failover_slot: auto makes a failover slot on a
+// server that has them (PostgreSQL 17+; make test-pg18 runs this there),
+// and failover_slot: on is refused, naming the cause, on one that has not.
+func TestFailoverSlotSetting(t *testing.T) {
+	h := newHarness(t, `CREATE TABLE t (id int PRIMARY KEY)`)
+	ctx := context.Background()
+	var version int
+	if err := h.admin.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.config()
+	if version < failoverVersion {
+		cfg.FailoverSlot = "on"
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		err := New(cfg, h.logFor(cfg), h.Store, h.Logger()).Run(rctx, func() { cancel() })
+		if !errors.Is(err, ErrNoFailoverSlots) || !supervise.IsPermanent(err) {
+			t.Fatalf("failover_slot: on, server %d: %v", version, err)
+		}
+		return
+	}
+	h.start(cfg)
+	waitStreaming(t, h)
+	var failover bool
+	if err := h.admin.QueryRow(ctx, "SELECT failover FROM pg_replication_slots WHERE slot_name = $1", cfg.Slot).Scan(&failover); err != nil || !failover {
+		t.Fatalf("slot failover %v: %v", failover, err)
+	}
+	if !h.src.Status().FailoverSlot {
+		t.Error("the status does not say the slot is a failover slot")
+	}
+}

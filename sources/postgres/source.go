@@ -59,6 +59,8 @@ type Config struct {
 	// AcceptSystemID accepts, knowingly, a server with this system
 	// identifier where the source followed another (ErrOtherLeader).
 	AcceptSystemID string
+	// FailoverSlot is auto (default), on or off (failover.go).
+	FailoverSlot string
 	// DecodingWorkMem sets logical_decoding_work_mem on the replication
 	// connection (e.g. "64MB"): transactions larger than it are streamed
 	// by the server before they commit. Default: the server's setting.

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/walship/walship/internal/testenv"
+)
+
+// TestFaultPostgresFailover (issue 24; serial: it kills the PostgreSQL 18
+// pair's primary, then rebuilds the pair): a PostgreSQL 18 source behind a
+// multi-host DSN (the primary, then its standby; target_session_attrs=
+// primary) with a failover slot (failover_slot: auto), into all three
+// followers. Rows are written and replicated; the primary is killed
+// (SIGKILL) and its standby promoted. walship finds the new primary by
+// itself, follows its new timeline from the synced slot, and the rows
+// written there reach every follower; walship verify finds each follower
+// equal to the new primary, and the status names its timeline.
+func TestFaultPostgresFailover(t *testing.T) {
+	testenv.Integration(t)
+	if os.Getenv("WALSHIP_SERIAL") != "1" {
+		t.Skip("kills the PostgreSQL 18 primary: runs in make test's serial phase (WALSHIP_SERIAL=1)")
+	}
+	primary, standby := os.Getenv("WALSHIP_TEST_PG18_PRIMARY"), os.Getenv("WALSHIP_TEST_PG18_STANDBY")
+	if primary == "" || standby == "" {
+		t.Fatal("WALSHIP_TEST_PG18_PRIMARY and WALSHIP_TEST_PG18_STANDBY are not set (source deploy/local/env.sh, or run make test)")
+	}
+	failover := func(action string) {
+		if out, err := exec.Command("bash", filepath.Join("..", "..", "deploy", "local", "failover.sh"), "pg", action).CombinedOutput(); err != nil {
+			t.Fatalf("failover.sh pg %s: %v\n%s", action, err, out)
+		}
+	}
+	t.Cleanup(func() { failover("reset") })
+	pu, su := mustURL(t, primary), mustURL(t, standby)
+	t.Setenv("WALSHIP_TEST_PG_SOURCE", fmt.Sprintf("postgres://postgres@%s,%s/postgres?sslmode=disable&target_session_attrs=primary", pu.Host, su.Host))
+
+	e := newE2E(t, 2)
+	// Cleanups run last first: the harness's then drops the database
+	// and slot on the new primary (t.Setenv restores the variable after).
+	t.Cleanup(func() { os.Setenv("WALSHIP_TEST_PG_SOURCE", standby) })
+	withHTTP(t, e)
+	e.start()
+	for i := 1; i <= 200; i++ {
+		if _, err := e.src.Exec(`INSERT INTO customers VALUES ($1, 'before')`, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitRows("customers", 200, 60*time.Second)
+
+	// The standby keeps the slot (synced, persistent) before the primary
+	// dies.
+	ctx := context.Background()
+	sconn, err := pgx.Connect(ctx, standby)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var synced bool
+		err := sconn.QueryRow(ctx, `SELECT synced AND NOT temporary FROM pg_replication_slots WHERE slot_name = $1`, e.name).Scan(&synced)
+		if err == nil && synced {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot %s never synced to the standby (last: %v)", e.name, err)
+		}
+	}
+	sconn.Close(ctx)
+
+	failover("promote")
+	promoted := time.Now()
+	// New connections find the promoted standby; writes retry until then.
+	for i := 201; i <= 300; i++ {
+		for attempt := 0; ; attempt++ {
+			_, err := e.src.Exec(`INSERT INTO customers VALUES ($1, 'after') ON CONFLICT (id) DO NOTHING`, i)
+			if err == nil {
+				break
+			}
+			if attempt > 100 {
+				t.Fatalf("write to the new primary: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	e.waitRows("customers", 300, 120*time.Second)
+	t.Logf("the new primary's rows on every follower %.1f s after the promotion", time.Since(promoted).Seconds())
+
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--timeout", "120s")
+		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
+			t.Fatalf("verify %s: exit %d:\n%s\nwarnings and errors:\n%s", sink, code, out, problems(e))
+		}
+	}
+	status := "http://" + regexp.MustCompile(`listen: "([^"]+)"`).FindStringSubmatch(mustRead(t, e.cfgPath))[1] + "/api/v1/status"
+	st, ok := sourceStatus(status)
+	if !ok || !strings.Contains(st.Leader, su.Host) || !strings.Contains(st.Leader, "timeline 2") || !st.FailoverSlot {
+		t.Errorf("status after the failover: leader %q, failover slot %v", st.Leader, st.FailoverSlot)
+	}
+	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "following its new timeline") {
+		t.Errorf("the daemon did not say it followed the new timeline; log tail:\n%s", e.logTail())
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
