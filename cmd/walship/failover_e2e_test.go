@@ -21,8 +21,11 @@ import (
 // pair's primary, then rebuilds the pair): a PostgreSQL 18 source behind a
 // multi-host DSN (the primary, then its standby; target_session_attrs=
 // primary) with a failover slot (failover_slot: auto), into all three
-// followers. Rows are written and replicated; the primary is killed
-// (SIGKILL) and its standby promoted. walship finds the new primary by
+// followers. Rows are written and replicated; the standby's WAL receiver
+// is stopped and a row committed on the primary, which no follower then
+// receives (synchronized_standby_slots); the primary is killed (SIGKILL)
+// and its standby promoted, without that row, which no follower ever
+// shows. walship finds the new primary by
 // itself, follows its new timeline from the synced slot, and the rows
 // written there reach every follower; walship verify finds each follower
 // equal to the new primary, and the status names its timeline.
@@ -74,7 +77,37 @@ func TestFaultPostgresFailover(t *testing.T) {
 			t.Fatalf("slot %s never synced to the standby (last: %v)", e.name, err)
 		}
 	}
+	// The standby's WAL receiver stopped: a commit on the primary now
+	// reaches no follower (synchronized_standby_slots holds it back from
+	// walship), and after the promotion never does.
+	for _, q := range []string{`ALTER SYSTEM SET primary_conninfo = ''`, `SELECT pg_reload_conf()`} {
+		if _, err := sconn.Exec(ctx, q); err != nil {
+			t.Fatalf("standby: %s: %v", q, err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var receivers int
+		if err := sconn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_wal_receiver`).Scan(&receivers); err == nil && receivers == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the standby's WAL receiver did not stop")
+		}
+	}
 	sconn.Close(ctx)
+	if _, err := e.src.Exec(`INSERT INTO customers VALUES (9999, 'discarded')`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	discarded := func(when string) {
+		for engine, db := range e.followers {
+			var n int
+			if err := db.QueryRow(`SELECT count(*) FROM customers WHERE id = 9999`).Scan(&n); err != nil || n != 0 {
+				t.Errorf("%s: the %s follower holds the commit its new leader never had (%d rows, %v)", when, engine, n, err)
+			}
+		}
+	}
+	discarded("before the failover")
 
 	failover("promote")
 	promoted := time.Now()
@@ -92,6 +125,7 @@ func TestFaultPostgresFailover(t *testing.T) {
 		}
 	}
 	e.waitRows("customers", 300, 120*time.Second)
+	discarded("after the failover")
 	t.Logf("the new primary's rows on every follower %.1f s after the promotion", time.Since(promoted).Seconds())
 
 	for _, sink := range []string{"pgf", "myf", "lite"} {
