@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +29,10 @@ import (
 // shows. walship finds the new primary by
 // itself, follows its new timeline from the synced slot, and the rows
 // written there reach every follower; walship verify finds each follower
-// equal to the new primary, and the status names its timeline.
+// equal to the new primary, and the status names its timeline. Then the
+// old primary comes back as a primary, first in the DSN, and takes a
+// write: the restarted source refuses it, naming both timelines, and the
+// write reaches no follower.
 func TestFaultPostgresFailover(t *testing.T) {
 	testenv.Integration(t)
 	if os.Getenv("WALSHIP_SERIAL") != "1" {
@@ -141,6 +145,49 @@ func TestFaultPostgresFailover(t *testing.T) {
 	}
 	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "following its new timeline") {
 		t.Errorf("the daemon did not say it followed the new timeline; log tail:\n%s", e.logTail())
+	}
+
+	// Split brain: the old primary comes back as a primary (timeline 1),
+	// first in the DSN, and takes a write. The restarted source refuses
+	// it, naming both timelines; its write reaches no follower.
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	pgdata := filepath.Join(os.Getenv("WALSHIP_TEST_ENV_DIR"), "pg18-primary")
+	args := []string{filepath.Join(os.Getenv("WALSHIP_PG18_BIN"), "pg_ctl"), "start", "-D", pgdata, "-l", filepath.Join(pgdata, "server.log"), "-w", "-t", "60"}
+	if os.Getuid() == 0 { // as deploy/local does: PostgreSQL refuses root
+		args = append([]string{"runuser", "-u", "postgres", "--"}, args...)
+	}
+	start := exec.Command(args[0], args[1:]...)
+	start.Dir = "/"
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("start the old primary: %v\n%s", err, out)
+	}
+	old, err := pgx.Connect(ctx, strings.Replace(primary, "/postgres?", "/"+e.name+"?", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(ctx, `INSERT INTO customers VALUES (7777, 'split brain')`); err != nil {
+		t.Fatalf("write on the old primary: %v", err)
+	}
+	old.Close(ctx)
+	e.start()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if strings.Contains(e.logProblems(), "older timeline than one walship followed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the source did not refuse the old primary; log tail:\n%s", e.logTail())
+		}
+	}
+	if p := e.logProblems(); !strings.Contains(p, "timeline 1") || !strings.Contains(p, "up to timeline 2") {
+		t.Errorf("the refusal does not name both timelines:\n%s", p)
+	}
+	for engine, db := range e.followers {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM customers WHERE id = 7777`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("the %s follower holds the old primary's write (%d rows, %v)", engine, n, err)
+		}
 	}
 }
 
