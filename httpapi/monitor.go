@@ -162,6 +162,11 @@ func (m *Monitor) Status() StatusDoc {
 		if st.HeadBytes > st.AckedBytes {
 			s.LagBytes = st.HeadBytes - st.AckedBytes
 		}
+		s.Failovers = st.Failovers
+		if !st.LastFailover.IsZero() {
+			at := st.LastFailover.UTC()
+			s.LastFailover = &at
+		}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["source/"+name], st.LastError, st.ErrorTime)
 		doc.Sources = append(doc.Sources, s)
 	}

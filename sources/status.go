@@ -43,6 +43,11 @@ type Status struct {
 	// FailoverSlot: the source's slot is synced to standbys (PostgreSQL
 	// 17+ failover slots), so a promoted standby holds it.
 	FailoverSlot bool
+	// Failovers counts the new leaders the source went on with since the
+	// daemon started (PostgreSQL: a promoted standby on a newer timeline),
+	// the last at LastFailover.
+	Failovers    int64
+	LastFailover time.Time
 	LastError    string
 	ErrorTime    time.Time
 }

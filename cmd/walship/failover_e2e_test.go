@@ -140,8 +140,9 @@ func TestFaultPostgresFailover(t *testing.T) {
 	}
 	status := "http://" + regexp.MustCompile(`listen: "([^"]+)"`).FindStringSubmatch(mustRead(t, e.cfgPath))[1] + "/api/v1/status"
 	st, ok := sourceStatus(status)
-	if !ok || !strings.Contains(st.Leader, su.Host) || !strings.Contains(st.Leader, "timeline 2") || !st.FailoverSlot {
-		t.Errorf("status after the failover: leader %q, failover slot %v", st.Leader, st.FailoverSlot)
+	if !ok || !strings.Contains(st.Leader, su.Host) || !strings.Contains(st.Leader, "timeline 2") || !st.FailoverSlot ||
+		st.Failovers != 1 || st.LastFailover == nil {
+		t.Errorf("status after the failover: leader %q, failover slot %v, failovers %d at %v", st.Leader, st.FailoverSlot, st.Failovers, st.LastFailover)
 	}
 	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "following its new timeline") {
 		t.Errorf("the daemon did not say it followed the new timeline; log tail:\n%s", e.logTail())

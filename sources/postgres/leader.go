@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 
@@ -90,6 +91,7 @@ func (r *session) checkLeader(ctx context.Context) error {
 			cfg.Name, ErrOldTimeline, host, now.Timeline, prev.SystemID, prev.Timeline, prev.Timeline))
 	case now.Timeline > prev.Timeline:
 		r.promoted = fmt.Sprintf("timeline %d to %d", prev.Timeline, now.Timeline)
+		r.src.update(func(s *sources.Status) { s.Failovers, s.LastFailover = s.Failovers+1, time.Now() })
 		r.src.log.Info("the server was promoted since walship last streamed: following its new timeline", "host", host,
 			"timeline", now.Timeline, "previous_timeline", prev.Timeline)
 	default:
