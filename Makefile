@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp test-debezium demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp bench-failover test-debezium demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -179,6 +179,14 @@ bench-oltp: env-up ## hot-row OLTP (TPC-B-like): lag and catch-up with 3 sinks, 
 	  $(GO) test -run '^$$' -bench '^BenchmarkHotRow$$' -benchtime=1x -timeout 60m ./cmd/walship/; } 2>&1 | tee bench-oltp.log | \
 	  grep -E '^(hot-row OLTP|results:|FAIL|ok |--- FAIL|    bench_oltp)' && \
 	  echo && $(GO) run ./cmd/benchtable -since $$start
+
+# Time from a PostgreSQL 18 promotion to the new primary's first change on a
+# follower, over WALSHIP_BENCH_FAILOVERS failovers (default 5) of the local
+# pair (servers stay up; the pair is rebuilt after each).
+bench-failover: env-up ## failover time: promotion to the first change from the new leader on a follower (p50, max)
+	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 WALSHIP_SERIAL=1 WALSHIP_BENCH_FAILOVER=1 && \
+	  $(GO) test -count=1 -run '^TestBenchFailover$$' -v -timeout 30m ./cmd/walship/; } 2>&1 | tee bench-failover.log | \
+	  grep -E '^(failover|    failover_e2e|--- |ok |FAIL)'
 
 demo: env-up build ## start servers, demo schema and traffic; run walship with its dashboard (Ctrl-C stops)
 	bash deploy/demo/setup.sh
