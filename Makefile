@@ -40,7 +40,7 @@ unit: ## unit tests only: no servers needed
 # Integration + unit tests against real servers, in two phases. First every
 # package, two at a time (they use their own databases, slots and topics),
 # except the tests below; then those, one at a time, alone on the servers:
-# they restart servers (TestFault{ServerRestarts,MariaDBSource,BrokerRestartDuringLoad,PostgresFailover}), change
+# they restart servers (TestFault{ServerRestarts,MariaDBSource,BrokerRestartDuringLoad}), change
 # server-wide settings (TestSemiSync, TestSyncDurability: a synchronous
 # standby every PostgreSQL commit would wait for), or hold prepared XA
 # transactions that every MariaDB snapshot waits for, or reset the MariaDB
@@ -56,14 +56,18 @@ unit: ## unit tests only: no servers needed
 # waits for every transaction running on the server, and their long
 # snapshot transactions made other tests' slot creation wait past their
 # timeouts.
-SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultPostgresFailover|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
-E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*)$$
+SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
+E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*|TestFaultMariaDBFailover|TestFaultMariaDBDiscardedWrite)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
 # The PostgreSQL source's and sink's tests again on PostgreSQL 18 (the
-# pg18-primary of deploy/local, a server of its own), beside the first
-# phase. make test-pg18 runs them alone.
+# pg18-primary of deploy/local, a server of its own), then the failover
+# test that kills that pair's primary and rebuilds the pair, beside the
+# first phase. make test-pg18 runs them alone. The failover tests of the
+# MariaDB pair (WALSHIP_PAIRS=1: the pairs are servers of their own) run in
+# the E2E_SIDE process.
 PG18_TEST = WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18_PRIMARY" WALSHIP_TEST_PG_FOLLOWER="$$WALSHIP_TEST_PG18_PRIMARY" \
-	$(GO) test -count=1 -timeout 20m ./sources/postgres/ ./sinks/postgres/
+	$(GO) test -count=1 -timeout 20m ./sources/postgres/ ./sinks/postgres/ && \
+	WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '^TestFaultPostgresFailover$$' ./cmd/walship/
 test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (servers stay up)
 	$(ENV) && export WALSHIP_INTEGRATION=1 && $(PG18_TEST)
 
@@ -71,7 +75,7 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	@status=0; side="$$(mktemp)"; pg18="$$(mktemp)"; \
 	{ $(MAKE) --no-print-directory env-up && \
 	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
-	  { $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE)' ./cmd/walship/ >"$$side" 2>&1 & sidepid=$$!; \
+	  { WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE)' ./cmd/walship/ >"$$side" 2>&1 & sidepid=$$!; \
 	    $(PG18_TEST) >"$$pg18" 2>&1 & pg18pid=$$!; \
 	    $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)|$(E2E_SIDE)|$(E2E_SNAP)' ./...; main=$$?; \
 	    wait $$sidepid; sidest=$$?; echo "--- cmd/walship, $(E2E_SIDE) beside it:"; cat "$$side"; rm -f "$$side"; \
@@ -184,7 +188,7 @@ bench-oltp: env-up ## hot-row OLTP (TPC-B-like): lag and catch-up with 3 sinks, 
 # follower, over WALSHIP_BENCH_FAILOVERS failovers (default 5) of the local
 # pair (servers stay up; the pair is rebuilt after each).
 bench-failover: env-up ## failover time: promotion to the first change from the new leader on a follower (p50, max)
-	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 WALSHIP_SERIAL=1 WALSHIP_BENCH_FAILOVER=1 && \
+	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 WALSHIP_PAIRS=1 WALSHIP_BENCH_FAILOVER=1 && \
 	  $(GO) test -count=1 -run '^TestBenchFailover$$' -v -timeout 30m ./cmd/walship/; } 2>&1 | tee bench-failover.log | \
 	  grep -E '^(failover|    failover_e2e|--- |ok |FAIL)'
 

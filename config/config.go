@@ -238,7 +238,11 @@ type PostgresSource struct {
 
 // MySQLSource reads the binlog of MySQL or MariaDB.
 type MySQLSource struct {
-	// Addr is host:port. Required.
+	// Addr is host:port. Required. Several, comma-separated
+	// ("primary:3306,replica:3306"), are the servers a leader may be on:
+	// the source streams from the first that is a primary (not read_only,
+	// replicating from no one), and after a failover goes on with the
+	// promoted one once it holds every GTID walship shipped.
 	Addr string `yaml:"addr"`
 	// User to connect as. Required.
 	User string `yaml:"user"`

@@ -326,8 +326,11 @@ var workMem = regexp.MustCompile(`^([0-9]+)(kB|MB|GB)$`)
 
 func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 	if d.required(p+".addr", my.Addr) {
-		if _, _, err := net.SplitHostPort(my.Addr); err != nil {
-			d.fail(p+".addr", "expected host:port, got %q", my.Addr)
+		for _, a := range strings.Split(my.Addr, ",") {
+			if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
+				d.fail(p+".addr", "expected host:port (or several, comma-separated), got %q", my.Addr)
+				break
+			}
 		}
 	}
 	d.required(p+".user", my.User)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/walship/walship/config"
+	mysqlsource "github.com/walship/walship/sources/mysql"
 )
 
 // Column is a source column.
@@ -70,20 +71,32 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 		}
 		return &source{name: s.Name, engine: "postgres", db: db, tables: s.Postgres.Tables}, nil
 	case s.MySQL != nil:
-		mc := gomysql.NewConfig()
-		mc.User, mc.Passwd, mc.Net, mc.Addr = s.MySQL.User, s.MySQL.Password.Reveal(), "tcp", s.MySQL.Addr
-		mc.Timeout = 10 * time.Second
-		mc.Loc, mc.ParseTime = time.UTC, false
-		mc.Params = map[string]string{"time_zone": "'+00:00'"}
-		mc.Collation = "utf8mb4_general_ci"
-		connector, err := gomysql.NewConnector(mc)
+		open := func(addr string) (*sql.DB, error) {
+			mc := gomysql.NewConfig()
+			mc.User, mc.Passwd, mc.Net, mc.Addr = s.MySQL.User, s.MySQL.Password.Reveal(), "tcp", addr
+			mc.Timeout = 10 * time.Second
+			mc.Loc, mc.ParseTime = time.UTC, false
+			mc.Params = map[string]string{"time_zone": "'+00:00'"}
+			mc.Collation = "utf8mb4_general_ci"
+			connector, err := gomysql.NewConnector(mc)
+			if err != nil {
+				return nil, err
+			}
+			db := sql.OpenDB(connector)
+			if err := db.PingContext(ctx); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("connect to %s: %w", addr, err)
+			}
+			return db, nil
+		}
+		// The leader among the source's addresses, as the source picks it.
+		addrs := strings.Split(s.MySQL.Addr, ",")
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+		}
+		_, db, err := mysqlsource.OpenLeader(ctx, addrs, s.MySQL.Flavor, open)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
-		}
-		db := sql.OpenDB(connector)
-		if err := db.PingContext(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("source %s: connect to %s: %w", s.Name, s.MySQL.Addr, err)
 		}
 		return &source{name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables, raw: s.MySQL.RawCharset}, nil
 	case s.External != "":

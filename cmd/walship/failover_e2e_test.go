@@ -20,8 +20,8 @@ import (
 	"github.com/walship/walship/internal/testenv"
 )
 
-// TestFaultPostgresFailover (issue 24; serial: it kills the PostgreSQL 18
-// pair's primary, then rebuilds the pair): a PostgreSQL 18 source behind a
+// TestFaultPostgresFailover (issue 24; WALSHIP_PAIRS: it kills the PostgreSQL
+// 18 pair's primary, then rebuilds the pair): a PostgreSQL 18 source behind a
 // multi-host DSN (the primary, then its standby; target_session_attrs=
 // primary) with a failover slot (failover_slot: auto), into all three
 // followers. Rows are written and replicated; the standby's WAL receiver
@@ -37,8 +37,8 @@ import (
 // write reaches no follower.
 func TestFaultPostgresFailover(t *testing.T) {
 	testenv.Integration(t)
-	if os.Getenv("WALSHIP_SERIAL") != "1" {
-		t.Skip("kills the PostgreSQL 18 primary: runs in make test's serial phase (WALSHIP_SERIAL=1)")
+	if os.Getenv("WALSHIP_PAIRS") != "1" {
+		t.Skip("kills the PostgreSQL 18 pair's primary: make test runs it beside its first phase, on the pair alone (WALSHIP_PAIRS=1)")
 	}
 	e, primary, standby, failover := pg18Pipeline(t)
 	su := mustURL(t, standby)
@@ -173,7 +173,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 // pg18Pipeline is the end-to-end pipeline from the PostgreSQL 18 pair,
 // behind a multi-host DSN (the primary, then the standby;
 // target_session_attrs=primary), running; failover runs failover.sh pg
-// (the pair is rebuilt when the test ends). Serial only.
+// (the pair is rebuilt when the test ends). Alone on the pair only.
 func pg18Pipeline(t *testing.T) (e *e2e, primary, standby string, failover func(action string)) {
 	t.Helper()
 	primary, standby = os.Getenv("WALSHIP_TEST_PG18_PRIMARY"), os.Getenv("WALSHIP_TEST_PG18_STANDBY")
@@ -219,7 +219,7 @@ func waitSlotSynced(t *testing.T, e *e2e, standby string) *pgx.Conn {
 }
 
 // TestBenchFailover is make bench-failover (it runs only with
-// WALSHIP_BENCH_FAILOVER=1 and WALSHIP_SERIAL=1): WALSHIP_BENCH_FAILOVERS
+// WALSHIP_BENCH_FAILOVER=1 and WALSHIP_PAIRS=1): WALSHIP_BENCH_FAILOVERS
 // failovers (default 5) of the PostgreSQL 18 pair, each on a fresh
 // pipeline with the pair rebuilt, timed from the promotion's end to the
 // first change written on the new primary visible on the PostgreSQL
@@ -227,7 +227,7 @@ func waitSlotSynced(t *testing.T, e *e2e, standby string) *pgx.Conn {
 // write. It prints p50 and max and writes bench/results/failover-*.json.
 func TestBenchFailover(t *testing.T) {
 	testenv.Integration(t)
-	if os.Getenv("WALSHIP_BENCH_FAILOVER") != "1" || os.Getenv("WALSHIP_SERIAL") != "1" {
+	if os.Getenv("WALSHIP_BENCH_FAILOVER") != "1" || os.Getenv("WALSHIP_PAIRS") != "1" {
 		t.Skip("a benchmark: make bench-failover")
 	}
 	n := benchkit.EnvInt(t, "WALSHIP_BENCH_FAILOVERS", 5)

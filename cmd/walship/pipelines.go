@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,7 +84,10 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL
-		host, _, _ := net.SplitHostPort(my.Addr)
+		// TLS verifies the first address's host name (with several,
+		// give the servers a certificate that names it too).
+		first, _, _ := strings.Cut(my.Addr, ",")
+		host, _, _ := net.SplitHostPort(strings.TrimSpace(first))
 		tlsConf, err := my.TLS.Config(host)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: mysql.%w", s.Name, err)

@@ -9,6 +9,8 @@ here="$(dirname "${BASH_SOURCE[0]}")"
 env_lock
 rc=0
 bash "$here/kafka.sh"    stop          || rc=1
+bash "$here/mariadb.sh"  stop ha-replica || rc=1
+bash "$here/mariadb.sh"  stop ha-primary || rc=1
 bash "$here/mariadb.sh"  stop follower || rc=1
 bash "$here/mariadb.sh"  stop source   || rc=1
 bash "$here/postgres.sh" stop pg18-standby || rc=1

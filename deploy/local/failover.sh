@@ -1,20 +1,52 @@
 #!/usr/bin/env bash
-# deploy/local/failover.sh pg {promote|reset}
-#   promote: kill the PostgreSQL 18 pair's primary with SIGKILL and promote
-#            its standby (the standby then serves on its own port as the
-#            primary; the old primary stays down)
+# deploy/local/failover.sh {pg|mariadb} {promote|reset}
+#   promote: kill the pair's primary with SIGKILL and promote its standby
+#            (PostgreSQL 18: pg_ctl promote) or replica (MariaDB: replication
+#            stopped and reset, read_only off); it then serves on its own port
+#            as the primary, and the old primary stays down
 #   reset:   rebuild the pair as new (both data folders deleted, the primary
-#            initialised again, the standby copied from it), so the next
-#            test starts from a primary with a standby
-# The pair stands apart from the servers other tests share.
+#            initialised again, the standby or replica following it), so the
+#            next test starts from a primary with a standby
+# The pairs stand apart from the servers other tests share.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 . "$here/common.sh"
 
-usage="usage: failover.sh pg promote|reset"
+usage="usage: failover.sh pg|mariadb promote|reset"
 engine="${1:?$usage}"
 action="${2:?$usage}"
-[[ "$engine" == pg ]] || die "failover.sh: only the PostgreSQL pair (pg) exists yet"
+if [[ "$engine" == mariadb ]]; then
+  mprimary="$WALSHIP_ENV_DIR/mariadb-ha-primary"
+  mreplica="$WALSHIP_ENV_DIR/mariadb-ha-replica"
+  # mkill DIR: SIGKILL the server whose pid file is in DIR, and wait.
+  mkill() {
+    local pid
+    [[ -s "$1/mariadbd.pid" ]] || return 0
+    pid="$(tr -d '[:space:]' <"$1/mariadbd.pid")"
+    kill -9 "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  }
+  case "$action" in
+    promote)
+      mkill "$mprimary"
+      log "mariadb-ha-primary killed (SIGKILL)"
+      mariadb --no-defaults --protocol=tcp -h "$WALSHIP_HOST" -P "$WALSHIP_MYSQL_HA_REPLICA_PORT" -u root \
+        -e "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF" || die "mariadb-ha-replica did not promote"
+      log "mariadb-ha-replica promoted: the primary is now 127.0.0.1:$WALSHIP_MYSQL_HA_REPLICA_PORT"
+      ;;
+    reset)
+      env_lock
+      mkill "$mreplica"
+      mkill "$mprimary"
+      rm -rf "$mreplica" "$mprimary"
+      bash "$here/mariadb.sh" start ha-primary
+      bash "$here/mariadb.sh" start ha-replica
+      ;;
+    *) die "$usage" ;;
+  esac
+  exit 0
+fi
+[[ "$engine" == pg ]] || die "$usage"
 primary="$WALSHIP_ENV_DIR/pg18-primary"
 standby="$WALSHIP_ENV_DIR/pg18-standby"
 bin="$WALSHIP_PG18_BIN"

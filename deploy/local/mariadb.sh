@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# deploy/local/mariadb.sh {start|stop|status} {source|follower}
+# deploy/local/mariadb.sh {start|stop|status} {source|follower|ha-primary|ha-replica}
 # A throwaway MariaDB server per role, run as root, bound to $WALSHIP_HOST.
-#   source:   port $WALSHIP_MYSQL_SOURCE_PORT, server_id=1, row binlog with full metadata, GTID strict
-#   follower: port $WALSHIP_MYSQL_FOLLOWER_PORT, server_id=2
+#   source:     port $WALSHIP_MYSQL_SOURCE_PORT, server_id=1, row binlog with full metadata, GTID strict
+#   follower:   port $WALSHIP_MYSQL_FOLLOWER_PORT, server_id=2
+#   ha-primary: port $WALSHIP_MYSQL_HA_PRIMARY_PORT, server_id=11, binlog as the source's
+#   ha-replica: port $WALSHIP_MYSQL_HA_REPLICA_PORT, server_id=12, binlog as the source's,
+#               replicating from ha-primary by GTID (log_slave_updates): the failover pair
 # root@localhost and root@127.0.0.1 connect over TCP without a password.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-action="${1:?usage: mariadb.sh start|stop|status source|follower}"
-role="${2:?usage: mariadb.sh start|stop|status source|follower}"
+usage="usage: mariadb.sh start|stop|status source|follower|ha-primary|ha-replica"
+action="${1:?$usage}"
+role="${2:?$usage}"
 case "$role" in
-  source)   port="$WALSHIP_MYSQL_SOURCE_PORT";   server_id=1; dsn="$WALSHIP_TEST_MYSQL_SOURCE" ;;
-  follower) port="$WALSHIP_MYSQL_FOLLOWER_PORT"; server_id=2; dsn="$WALSHIP_TEST_MYSQL_FOLLOWER" ;;
-  *) die "unknown role $role (want source or follower)" ;;
+  source)     port="$WALSHIP_MYSQL_SOURCE_PORT";     server_id=1;  dsn="$WALSHIP_TEST_MYSQL_SOURCE" ;;
+  follower)   port="$WALSHIP_MYSQL_FOLLOWER_PORT";   server_id=2;  dsn="$WALSHIP_TEST_MYSQL_FOLLOWER" ;;
+  ha-primary) port="$WALSHIP_MYSQL_HA_PRIMARY_PORT"; server_id=11; dsn="$WALSHIP_TEST_MYSQL_HA_PRIMARY" ;;
+  ha-replica) port="$WALSHIP_MYSQL_HA_REPLICA_PORT"; server_id=12; dsn="$WALSHIP_TEST_MYSQL_HA_REPLICA" ;;
+  *) die "unknown role $role (want source, follower, ha-primary or ha-replica)" ;;
 esac
 
 name="mariadb-$role"
@@ -50,7 +56,9 @@ write_config() {
     # TLS offered (not required): tests connect with and without it.
     echo "ssl_cert = $WALSHIP_ENV_DIR/tls/server.crt"
     echo "ssl_key = $WALSHIP_ENV_DIR/tls/server.key"
-    if [[ "$role" == source ]]; then
+    # A replica takes no writes but its replication's (failover.sh clears it).
+    [[ "$role" == ha-replica ]] && echo "read_only = ON"
+    if [[ "$role" != follower ]]; then
       echo "log_bin = mariadb-bin"
       echo "binlog_format = ROW"
       echo "binlog_row_image = FULL"
@@ -103,6 +111,15 @@ start() {
   if [[ ! -f "$dir/.root-ok" ]]; then
     grant_root || { log_tail "$logfile"; die "$name: could not set up root@127.0.0.1"; }
     touch "$dir/.root-ok"
+  fi
+  if [[ "$role" == ha-replica && ! -f "$dir/.replica-ok" ]]; then
+    # Once: replicate from ha-primary by GTID, from its first transaction.
+    mariadb --no-defaults -S "$sock" -u root <<SQL || { log_tail "$logfile"; die "$name: could not start replicating from ha-primary"; }
+CHANGE MASTER TO MASTER_HOST = '$WALSHIP_HOST', MASTER_PORT = $WALSHIP_MYSQL_HA_PRIMARY_PORT, MASTER_USER = 'root',
+  MASTER_PASSWORD = '', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;
+START SLAVE;
+SQL
+    touch "$dir/.replica-ok"
   fi
   log "$name up on $WALSHIP_HOST:$port  ($dsn)"
 }

@@ -13,5 +13,7 @@ bash "$here/postgres.sh" status pg18-primary || rc=1
 bash "$here/postgres.sh" status pg18-standby || rc=1
 bash "$here/mariadb.sh"  status source   || rc=1
 bash "$here/mariadb.sh"  status follower || rc=1
+bash "$here/mariadb.sh"  status ha-primary || rc=1
+bash "$here/mariadb.sh"  status ha-replica || rc=1
 bash "$here/kafka.sh"    status          || rc=1
 exit "$rc"

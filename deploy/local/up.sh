@@ -14,5 +14,7 @@ bash "$here/postgres.sh" start pg18-primary
 bash "$here/postgres.sh" start pg18-standby
 bash "$here/mariadb.sh"  start source
 bash "$here/mariadb.sh"  start follower
+bash "$here/mariadb.sh"  start ha-primary
+bash "$here/mariadb.sh"  start ha-replica
 bash "$here/kafka.sh"    start
 log "all servers up. For tests: . deploy/local/env.sh  (exports WALSHIP_TEST_*)"

@@ -31,6 +31,13 @@ func LastShipped(ctx context.Context, brokers []string, sec Security, timeout ti
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	// A spine not created yet holds nothing (asked without creating it:
+	// dialing a missing topic's leader waits for one that never comes).
+	if n, err := Partitions(ctx, brokers, sec, timeout, spine); err != nil {
+		return offsets.Position{}, false, fmt.Errorf("read the end of %s: %w", spine, err)
+	} else if n == 0 {
+		return offsets.Position{}, false, nil
+	}
 	d := sec.Dialer(timeout)
 	var conn *kafkago.Conn
 	var err error

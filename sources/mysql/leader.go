@@ -2,14 +2,18 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/sources"
 	"github.com/walship/walship/supervise"
 )
 
@@ -80,7 +84,7 @@ func (r *session) checkLeaderHolds(ctx context.Context, cp offsets.Position) err
 		"gtid_binlog_state is %q). It is not the leader walship followed, or a replica promoted without them (lost in asynchronous "+
 		"replication): followers that applied them are ahead of it. Point the source back at a server that holds them, or rebuild "+
 		"the followers from this one (walship replay --resnapshot); durability: semisync keeps a replica from missing what walship ships",
-		cfg.Name, ErrLeaderBehind, cfg.Addr, strings.Join(missing, ", "), state))
+		cfg.Name, ErrLeaderBehind, r.src.addr, strings.Join(missing, ", "), state))
 }
 
 // missingGTIDs returns the GTIDs of shipped ("domain-server-seq") that the
@@ -116,4 +120,118 @@ func missingGTIDs(state string, shipped []string) ([]string, error) {
 	}
 	sort.Strings(missing)
 	return missing, nil
+}
+
+// OpenLeader opens the server a source streams from among addrs (host:port,
+// in order): the only one, or else the first that is a primary (IsPrimary).
+// open connects to one address and checks that it answers. With several
+// addresses, one that does not answer is passed over; the error names
+// every address tried.
+func OpenLeader(ctx context.Context, addrs []string, flavor string, open func(addr string) (*sql.DB, error)) (string, *sql.DB, error) {
+	if len(addrs) == 1 {
+		db, err := open(addrs[0])
+		return addrs[0], db, err
+	}
+	var why []string
+	for _, a := range addrs {
+		db, err := open(a)
+		if err != nil {
+			why = append(why, fmt.Sprintf("%s: %v", a, err))
+			continue
+		}
+		primary, err := IsPrimary(ctx, db, flavor)
+		if err == nil && primary {
+			return a, db, nil
+		}
+		db.Close()
+		if err != nil {
+			why = append(why, fmt.Sprintf("%s: %v", a, err))
+		} else {
+			why = append(why, a+": not a primary (read_only, or replicating)")
+		}
+	}
+	return "", nil, fmt.Errorf("%w: %s", ErrNoPrimary, strings.Join(why, "; "))
+}
+
+// ErrNoPrimary: none of a source's addresses is a primary (yet: a failover
+// may be under way). Retryable.
+var ErrNoPrimary = errors.New("no primary among the source's addresses")
+
+// IsPrimary reports whether the server takes writes as a leader: not
+// read_only, and replicating from no one (a replica promoted by hand has
+// its replication stopped and reset).
+func IsPrimary(ctx context.Context, db *sql.DB, flavor string) (bool, error) {
+	var readOnly bool
+	if err := db.QueryRowContext(ctx, "SELECT @@global.read_only").Scan(&readOnly); err != nil {
+		return false, fmt.Errorf("read read_only: %w", err)
+	}
+	if readOnly {
+		return false, nil
+	}
+	q := "SHOW REPLICA STATUS"
+	if flavor == "mariadb" {
+		q = "SHOW ALL SLAVES STATUS"
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", q, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return false, err
+		}
+		for i, c := range cols {
+			switch c {
+			case "Slave_IO_Running", "Slave_SQL_Running", "Replica_IO_Running", "Replica_SQL_Running":
+				if vals[i].String == "Yes" || vals[i].String == "Connecting" {
+					return false, nil
+				}
+			}
+		}
+	}
+	return true, rows.Err()
+}
+
+// leaderNoteName names the note of the server the source last streamed
+// from: its server_id, to count failovers.
+const leaderNoteName = "leader"
+
+// noteLeader shows the server in the status, and counts a failover when
+// its server_id is not the one noted.
+func (s *Source) noteLeader(ctx context.Context, db *sql.DB, addr string) error {
+	var id uint32
+	if err := db.QueryRowContext(ctx, "SELECT @@server_id").Scan(&id); err != nil {
+		return fmt.Errorf("source %s: read server_id: %w", s.cfg.Name, err)
+	}
+	s.update(func(st *sources.Status) { st.Leader = fmt.Sprintf("%s (server_id %d)", addr, id) })
+	n, ok := s.store.(notes)
+	if !ok {
+		return nil
+	}
+	b, err := n.LoadNote(ctx, s.cfg.Name, leaderNoteName)
+	if err != nil {
+		return fmt.Errorf("source %s: read the leader note: %w", s.cfg.Name, err)
+	}
+	now := strconv.FormatUint(uint64(id), 10)
+	if string(b) == now {
+		return nil
+	}
+	if b != nil {
+		s.log.Info("streaming from another server than last time: a new leader", "addr", addr, "server_id", id, "previous_server_id", string(b))
+		s.update(func(st *sources.Status) { st.Failovers, st.LastFailover = st.Failovers+1, time.Now() })
+	}
+	if err := n.SaveNote(ctx, s.cfg.Name, leaderNoteName, []byte(now)); err != nil {
+		return fmt.Errorf("source %s: save the leader note: %w", s.cfg.Name, err)
+	}
+	return nil
 }

@@ -163,9 +163,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	r.gset = start.GTIDs
 	r.file = start.Binlog.File
 
-	host, port, err := hostPort(cfg.Addr)
+	host, port, err := hostPort(r.src.addr)
 	if err != nil {
-		return supervise.Permanent(fmt.Errorf("source %s: addr %q: %w", cfg.Name, cfg.Addr, err))
+		return supervise.Permanent(fmt.Errorf("source %s: addr %q: %w", cfg.Name, r.src.addr, err))
 	}
 	var sync *syncHandler
 	var handler replication.EventHandler

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,6 +128,8 @@ type Source struct {
 
 	mu     sync.Mutex
 	status sources.Status
+	// addr is the server the current run streams from (one of Addr's).
+	addr string
 }
 
 // New returns a source. newLog makes a fresh Log for each run.
@@ -161,9 +164,9 @@ func (s *Source) engine() offsets.Engine {
 
 // connect opens a SQL connection pool to the source for catalog queries
 // and the snapshot. Session settings match the binlog decoding: UTC.
-func (s *Source) connect(ctx context.Context) (*sql.DB, error) {
+func (s *Source) connect(ctx context.Context, addr string) (*sql.DB, error) {
 	mc := gomysql.NewConfig()
-	mc.User, mc.Passwd, mc.Net, mc.Addr = s.cfg.User, s.cfg.Password, "tcp", s.cfg.Addr
+	mc.User, mc.Passwd, mc.Net, mc.Addr = s.cfg.User, s.cfg.Password, "tcp", addr
 	mc.Timeout, mc.ReadTimeout, mc.WriteTimeout = 10*time.Second, 0, 30*time.Second
 	mc.Loc, mc.ParseTime = time.UTC, false
 	mc.Params = map[string]string{"time_zone": "'+00:00'", "sql_mode": "''"}
@@ -180,9 +183,9 @@ func (s *Source) connect(ctx context.Context) (*sql.DB, error) {
 		db.Close()
 		var me *gomysql.MySQLError
 		if errors.As(err, &me) && me.Number == 1045 {
-			return nil, supervise.Permanent(fmt.Errorf("source %s: authentication failed for %s at %s", s.cfg.Name, s.cfg.User, s.cfg.Addr))
+			return nil, supervise.Permanent(fmt.Errorf("source %s: authentication failed for %s at %s", s.cfg.Name, s.cfg.User, addr))
 		}
-		return nil, fmt.Errorf("source %s: connect to %s: %w", s.cfg.Name, s.cfg.Addr, err)
+		return nil, fmt.Errorf("source %s: connect to %s: %w", s.cfg.Name, addr, err)
 	}
 	return db, nil
 }
@@ -278,11 +281,19 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 			})
 		}
 	}()
-	db, err := s.connect(ctx)
+	addrs := strings.Split(s.cfg.Addr, ",")
+	for i := range addrs {
+		addrs[i] = strings.TrimSpace(addrs[i])
+	}
+	addr, db, err := OpenLeader(ctx, addrs, s.cfg.Flavor, func(a string) (*sql.DB, error) { return s.connect(ctx, a) })
 	if err != nil {
-		return err
+		return fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
 	defer db.Close()
+	s.addr = addr
+	if err := s.noteLeader(ctx, db, addr); err != nil {
+		return err
+	}
 	if err := s.preflight(ctx, db); err != nil {
 		return err
 	}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"database/sql"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/walship/walship/internal/testenv"
+)
+
+// TestFaultMariaDBFailover (issue 24; WALSHIP_PAIRS: it kills the MariaDB
+// pair's primary, then rebuilds the pair): a MariaDB source given both servers
+// of the pair (addr: primary,replica) into all three followers. Rows are
+// written on the primary; once the replica holds them, the primary is
+// killed (SIGKILL) and the replica promoted. walship finds the promoted
+// replica by itself, checks that it holds every GTID walship shipped, and
+// goes on: rows written there reach every follower, and walship verify
+// finds each follower equal to the new primary.
+func TestFaultMariaDBFailover(t *testing.T) {
+	e, replica, failover := mariadbPair(t)
+	write(t, e.src, 1, 200, "before")
+	e.waitRows("customers", 200, 60*time.Second)
+	waitReplicaCaughtUp(t, e.src, replica)
+
+	failover("promote")
+	write(t, replica, 201, 300, "after")
+	e.waitRows("customers", 300, 120*time.Second)
+	verifyAll(t, e)
+	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "a new leader") {
+		t.Errorf("the daemon did not say it followed a new leader; log tail:\n%s", e.logTail())
+	}
+}
+
+// TestFaultMariaDBDiscardedWrite (issue 24; WALSHIP_PAIRS): the replica's IO
+// thread is stopped, a row committed on the primary and shipped by
+// walship to every follower; the primary is killed and the replica, which
+// never got that row, promoted. The source stops before it streams from
+// the new primary, naming the missing GTID: the followers are ahead of
+// their new leader, and walship says so instead of going on.
+func TestFaultMariaDBDiscardedWrite(t *testing.T) {
+	e, replica, failover := mariadbPair(t)
+	write(t, e.src, 1, 10, "before")
+	e.waitRows("customers", 10, 60*time.Second)
+	waitReplicaCaughtUp(t, e.src, replica)
+	if _, err := replica.Exec("STOP SLAVE IO_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, e.src, 11, 11, "lost")
+	var lost string
+	if err := e.src.QueryRow("SELECT @@last_gtid").Scan(&lost); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRows("customers", 11, 60*time.Second)
+
+	failover("promote")
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		p := e.logProblems()
+		if strings.Contains(p, "lacks transactions walship already shipped") {
+			if !strings.Contains(p, lost) {
+				t.Errorf("the stop does not name the lost GTID %s:\n%s", lost, p)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the source did not stop on the promoted replica that lacks %s; log tail:\n%s", lost, e.logTail())
+		}
+	}
+	// Nothing the new primary writes reaches a follower.
+	write(t, replica, 12, 12, "after")
+	time.Sleep(3 * time.Second)
+	for engine, db := range e.followers {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM customers WHERE id = 12`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("the %s follower took the new primary's row (%d, %v) after the source refused it", engine, n, err)
+		}
+	}
+}
+
+// mariadbPair is the end-to-end pipeline from the MariaDB pair (addr:
+// primary,replica), running; replica is a connection to the replica's
+// copy of the test database; failover runs failover.sh mariadb (the pair
+// is rebuilt when the test ends). Alone on the pair only.
+func mariadbPair(t *testing.T) (*e2e, *sql.DB, func(string)) {
+	t.Helper()
+	testenv.Integration(t)
+	if os.Getenv("WALSHIP_PAIRS") != "1" {
+		t.Skip("kills the MariaDB pair's primary: make test runs it beside its first phase, on the pair alone (WALSHIP_PAIRS=1)")
+	}
+	primary, replicaDSN := os.Getenv("WALSHIP_TEST_MYSQL_HA_PRIMARY"), os.Getenv("WALSHIP_TEST_MYSQL_HA_REPLICA")
+	if primary == "" || replicaDSN == "" {
+		t.Fatal("WALSHIP_TEST_MYSQL_HA_PRIMARY and WALSHIP_TEST_MYSQL_HA_REPLICA are not set (source deploy/local/env.sh, or run make test)")
+	}
+	failover := func(action string) {
+		if out, err := exec.Command("bash", filepath.Join("..", "..", "deploy", "local", "failover.sh"), "mariadb", action).CombinedOutput(); err != nil {
+			t.Fatalf("failover.sh mariadb %s: %v\n%s", action, err, out)
+		}
+	}
+	t.Cleanup(func() { failover("reset") })
+	t.Setenv("WALSHIP_TEST_MYSQL_SOURCE", primary)
+	e := newE2EFrom(t, "mariadb", 2)
+	// Cleanups run last first: the harness's then drops the database on
+	// the promoted replica (t.Setenv restores the variable after).
+	t.Cleanup(func() { os.Setenv("WALSHIP_TEST_MYSQL_SOURCE", replicaDSN) })
+	addr := func(dsn string) string { return dsn[strings.Index(dsn, "(")+1 : strings.Index(dsn, ")")] }
+	cfg := mustRead(t, e.cfgPath)
+	both := strings.Replace(cfg, `addr: "`+addr(primary)+`"`, `addr: "`+addr(primary)+`,`+addr(replicaDSN)+`"`, 1)
+	if both == cfg {
+		t.Fatalf("no source addr in\n%s", cfg)
+	}
+	if err := os.WriteFile(e.cfgPath, []byte(both), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	replica, err := sql.Open("mysql", replicaDSN+e.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { replica.Close() })
+	withHTTP(t, e)
+	e.start()
+	return e, replica, failover
+}
+
+// write inserts customers from..to with name.
+func write(t *testing.T, db *sql.DB, from, to int, name string) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if _, err := db.Exec(`INSERT INTO customers VALUES (?, ?)`, i, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitReplicaCaughtUp waits until the replica has applied everything the
+// primary's binlog holds.
+func waitReplicaCaughtUp(t *testing.T, primary, replica *sql.DB) {
+	t.Helper()
+	var want string
+	if err := primary.QueryRow("SELECT @@gtid_binlog_pos").Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var ok sql.NullInt64
+		if err := replica.QueryRow("SELECT MASTER_GTID_WAIT(?, 1)", want).Scan(&ok); err == nil && ok.Valid && ok.Int64 == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica never reached %s", want)
+		}
+	}
+}
+
+// verifyAll runs walship verify for every sink of the e2e pipeline.
+func verifyAll(t *testing.T, e *e2e) {
+	t.Helper()
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--timeout", "120s")
+		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
+			t.Fatalf("verify %s: exit %d:\n%s\nwarnings and errors:\n%s", sink, code, out, problems(e))
+		}
+	}
+}
