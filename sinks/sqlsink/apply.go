@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/walship/walship/ordering"
@@ -26,6 +27,11 @@ const (
 	bulkMaxRows  = 10000
 	bulkMaxBytes = 8 << 20
 )
+
+// maxBulkSavepoints bounds the savepoints of direct bulk upserts in one
+// follower transaction; with the fold's maxSavepoints it stays within
+// PostgreSQL's cache of 64 subtransactions.
+const maxBulkSavepoints = 24
 
 // Apply implements sinks.FollowerTx.
 func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) error {
@@ -67,14 +73,14 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 				return err
 			}
 		}
-		row, size, err := t.row(sh, ch)
-		if err != nil {
-			return err
-		}
+		row, size := t.row(ch)
 		if ch.Op == ordering.OpRead && len(sh.key) > 0 {
 			// An upsert statement must not carry one key twice (a snapshot
 			// redone inside one batch): the second starts a new statement.
-			k := rowKey(row, sh.key)
+			k, err := t.rowKey(sh, row, ch.Op)
+			if err != nil {
+				return err
+			}
 			if _, dup := t.pendKeys[k]; dup {
 				if err := t.flush(ctx); err != nil {
 					return err
@@ -131,7 +137,7 @@ func (t *Tx) fail(sh *shape, op ordering.Op, err error) error {
 	return serverError(t.a.d, sh.name.String(), op, err)
 }
 
-// paramSize is a parameter's size for the pending-bytes bound.
+// paramSize is a parameter's size for the window's bytes bound.
 func paramSize(p any) int {
 	switch v := p.(type) {
 	case string:
@@ -142,22 +148,51 @@ func paramSize(p any) int {
 	return 8
 }
 
-// rowKey is an injective text of the key columns' parameters.
-func rowKey(row []any, key []int) string {
-	var b strings.Builder
-	for _, k := range key {
-		switch v := row[k].(type) {
-		case nil:
-			b.WriteString("n;")
-		case string:
-			fmt.Fprintf(&b, "s%d:%s;", len(v), v)
-		case []byte:
-			fmt.Fprintf(&b, "b%d:%s;", len(v), v)
-		default:
-			fmt.Fprintf(&b, "%T:%v;", v, v)
+// valueSize is a value's size for the pending-bytes bound.
+func valueSize(v ordering.Value) int {
+	return len(v.Text()) + 8*(1+len(v.Elems()))
+}
+
+// rowKey is the key text (keyText) of a row's key columns.
+func (t *Tx) rowKey(sh *shape, row []ordering.Value, op ordering.Op) (string, error) {
+	t.keyBuf = t.keyBuf[:0]
+	for _, k := range sh.key {
+		p, err := t.param(sh, k, row[k], op)
+		if err != nil {
+			return "", err
 		}
+		t.keyBuf = appendKeyParam(t.keyBuf, p)
 	}
-	return b.String()
+	return string(t.keyBuf), nil
+}
+
+// keyText is an injective text of a key's parameters.
+func keyText(key []any) string {
+	var b []byte
+	for _, p := range key {
+		b = appendKeyParam(b, p)
+	}
+	return string(b)
+}
+
+func appendKeyParam(b []byte, p any) []byte {
+	switch v := p.(type) {
+	case nil:
+		return append(b, "n;"...)
+	case string:
+		b = append(b, 's')
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+		return append(b, ';')
+	case []byte:
+		b = append(b, 'b')
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+		return append(b, ';')
+	}
+	return fmt.Appendf(b, "%T:%v;", p, p)
 }
 
 // flush writes the pending truncates, then the pending rows: one bulk load when the dialect has one
@@ -186,7 +221,7 @@ func (t *Tx) flushPend(ctx context.Context) error {
 // writeRows writes rows of sh: snapshot rows as upserts, inserts as
 // inserts; one bulk load when the dialect has one and the rows are many,
 // otherwise multi-row statements within the engines' parameter limits.
-func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]any) error {
+func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]ordering.Value) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -199,8 +234,23 @@ func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]
 		key = sh.src.PrimaryKey
 	}
 	if t.bulk != nil && len(rows) >= bulkMinRows {
-		if err := t.bulk.BulkLoad(ctx, t.conn, sh.name, cols, key, rows); err != nil {
+		// An upsert may first try a plain load inside a savepoint (see
+		// BulkRows.Direct): within the transaction's savepoint budget, and
+		// not again for a table whose rows were there already.
+		direct := len(key) > 0 && t.bulkSavepoints < maxBulkSavepoints && !t.conflicted[sh.name]
+		if direct {
+			t.bulkSavepoints++
+		}
+		res, err := t.bulk.BulkLoad(ctx, t.conn, BulkRows{Name: sh.name, Columns: sh.src.Columns, Types: sh.types,
+			Key: key, Rows: rows, Direct: direct})
+		if err != nil {
 			return t.fail(sh, op, err)
+		}
+		if direct && res.Conflict {
+			if t.conflicted == nil {
+				t.conflicted = map[Name]bool{}
+			}
+			t.conflicted[sh.name] = true
 		}
 		return nil
 	}
@@ -216,7 +266,13 @@ func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]
 		}
 		args := make([]any, 0, len(chunk)*len(cols))
 		for _, r := range chunk {
-			args = append(args, r...)
+			for i, v := range r {
+				p, err := t.param(sh, i, v, op)
+				if err != nil {
+					return err
+				}
+				args = append(args, p)
+			}
 		}
 		t.a.stats.statements.Add(1)
 		if _, err := t.run(ctx, q, args); err != nil {
