@@ -153,26 +153,37 @@ func valueSize(v ordering.Value) int {
 	return len(v.Text()) + 8*(1+len(v.Elems()))
 }
 
-// rowKey is the key text (keyText) of a row's key columns.
+// rowKey is an injective text of a row's key values (appendKey).
 func (t *Tx) rowKey(sh *shape, row []ordering.Value, op ordering.Op) (string, error) {
-	t.keyBuf = t.keyBuf[:0]
+	b := t.keyBuf[:0]
+	var err error
 	for _, k := range sh.key {
-		p, err := t.param(sh, k, row[k], op)
-		if err != nil {
+		if b, err = t.appendKey(b, sh, k, row[k], op); err != nil {
 			return "", err
 		}
-		t.keyBuf = appendKeyParam(t.keyBuf, p)
 	}
-	return string(t.keyBuf), nil
+	t.keyBuf = b
+	return string(b), nil
 }
 
-// keyText is an injective text of a key's parameters.
-func keyText(key []any) string {
-	var b []byte
-	for _, p := range key {
-		b = appendKeyParam(b, p)
+// appendKey appends an injective text of key column k's value v: an
+// integer as its decimal digits, anything else as its parameter. Every
+// key text of the window is made here, so a row's key reads the same
+// from every image.
+func (t *Tx) appendKey(b []byte, sh *shape, k int, v ordering.Value, op ordering.Op) ([]byte, error) {
+	switch v.Kind() {
+	case ordering.KindInt:
+		b = strconv.AppendInt(append(b, 'i'), v.Int(), 10)
+		return append(b, ';'), nil
+	case ordering.KindUint:
+		b = strconv.AppendUint(append(b, 'i'), v.Uint(), 10)
+		return append(b, ';'), nil
 	}
-	return string(b)
+	p, err := t.param(sh, k, v, op)
+	if err != nil {
+		return b, err
+	}
+	return appendKeyParam(b, p), nil
 }
 
 func appendKeyParam(b []byte, p any) []byte {

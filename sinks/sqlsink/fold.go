@@ -264,7 +264,8 @@ func (t *Tx) keyOf(sh *shape, ch *ordering.Change) ([]any, string, error) {
 		}
 		key[i] = p
 	}
-	return key, keyText(key), nil
+	text, err := t.rowKey(sh, img, ch.Op)
+	return key, text, err
 }
 
 // flushWindow writes the held changes folded: inserts per table, parents
