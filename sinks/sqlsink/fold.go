@@ -55,7 +55,7 @@ type window struct {
 	upd     []*updEntry
 	byKey   map[foldKey]*updEntry
 	// raw are the held changes in log order, for the unfolded fallback.
-	raw         []*heldChange
+	raw         []heldChange
 	rows, bytes int
 	// inOrder: writing the groups then the updates is log order, and
 	// nothing was folded.
@@ -136,7 +136,7 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 		g.rows = append(g.rows, row)
 		w.rows++
 		w.bytes += size
-		w.raw = append(w.raw, &heldChange{sh, ch})
+		w.raw = append(w.raw, heldChange{sh, ch})
 		return true, nil
 	case ordering.OpUpdate:
 		if !keyed || src.Serial || len(src.Cascades) > 0 && src.Cascading(ch) || ch.After == nil {
@@ -167,7 +167,7 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 				}
 				g.rows[i] = row
 				w.inOrder = false
-				w.raw = append(w.raw, &heldChange{sh, ch})
+				w.raw = append(w.raw, heldChange{sh, ch})
 				return true, nil
 			}
 		}
@@ -195,7 +195,7 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 			e.vals[c] = p
 			w.bytes += paramSize(p)
 		}
-		w.raw = append(w.raw, &heldChange{sh, ch})
+		w.raw = append(w.raw, heldChange{sh, ch})
 		return true, nil
 	case ordering.OpDelete:
 		if !keyed || t.win == nil || len(src.Cascades) > 0 && src.Cascading(ch) {
@@ -216,7 +216,7 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 		g.rows[i] = nil
 		delete(g.at, k)
 		t.win.inOrder = false
-		t.win.raw = append(t.win.raw, &heldChange{sh, ch})
+		t.win.raw = append(t.win.raw, heldChange{sh, ch})
 		return true, nil
 	}
 	return false, nil
@@ -323,7 +323,7 @@ func (t *Tx) flushWindow(ctx context.Context) error {
 func (t *Tx) writeWindow(ctx context.Context, w *window, order []*shape) error {
 	for _, sh := range order {
 		g := w.byShape[sh]
-		rows := g.rows[:0:0]
+		rows := g.rows[:0] // the window is done with them
 		for _, r := range g.rows {
 			if r != nil {
 				rows = append(rows, r)
