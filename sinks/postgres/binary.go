@@ -93,7 +93,8 @@ func binaryType(t string) binType {
 	case "uuid":
 		return binUUID
 	}
-	if t == "character varying" || t == "varchar" || strings.HasPrefix(t, "character varying(") {
+	if t == "character varying" || t == "varchar" ||
+		strings.HasPrefix(t, "character varying(") && strings.HasSuffix(t, ")") && !strings.Contains(t, "[") {
 		return binText
 	}
 	return binNone
