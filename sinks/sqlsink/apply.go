@@ -150,7 +150,11 @@ func paramSize(p any) int {
 
 // valueSize is a value's size for the pending-bytes bound.
 func valueSize(v ordering.Value) int {
-	return len(v.Text()) + 8*(1+len(v.Elems()))
+	n := len(v.Text()) + 8
+	for _, e := range v.Elems() {
+		n += valueSize(e)
+	}
+	return n
 }
 
 // rowKey is an injective text of a row's key values (appendKey).
