@@ -28,3 +28,15 @@ func TestEventHeap(t *testing.T) {
 		}
 	}
 }
+
+func TestIDSet(t *testing.T) {
+	var s idSet
+	seen := map[int]bool{}
+	for range 2000 {
+		id := rand.IntN(700)
+		if got := s.add(id); got == seen[id] {
+			t.Fatalf("add(%d) = %v with seen %v", id, got, seen[id])
+		}
+		seen[id] = true
+	}
+}

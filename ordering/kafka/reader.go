@@ -349,10 +349,11 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.Seq2[*ordering.Change, error] {
 	return func(yield func(*ordering.Change, error) bool) {
 		var h eventHeap
+		var slab []ordering.Change
 		type src struct {
 			p    *partition
 			left int
-			seen map[int]bool
+			seen idSet // eventIDs
 		}
 		srcs := make([]*src, 0, len(mk.Partitions))
 		for _, pc := range mk.Partitions {
@@ -361,7 +362,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				yield(nil, err)
 				return
 			}
-			srcs = append(srcs, &src{p: p, left: pc.Count, seen: map[int]bool{}}) // seen: eventIDs
+			srcs = append(srcs, &src{p: p, left: pc.Count})
 		}
 		pull := func(i int) error {
 			s := srcs[i]
@@ -374,10 +375,9 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 					return fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
 				}
 				id := eventID(e)
-				if s.seen[id] {
+				if !s.seen.add(id) {
 					continue // a copy left by a torn attempt
 				}
-				s.seen[id] = true
 				s.left--
 				h.push(heapItem{e, i})
 				return nil
@@ -416,8 +416,14 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				yield(nil, fmt.Errorf("transaction %s: event %d: %w: a key change's create without its delete", mk.Seq, e.Index, ordering.ErrMalformed))
 				return
 			}
-			ch := e.Change
-			if !yield(&ch, nil) {
+			// The changes are cut from slabs: one allocation per slab,
+			// not per change.
+			if len(slab) == 0 {
+				slab = make([]ordering.Change, min(256, max(1, mk.EventCount)))
+			}
+			ch := &slab[0]
+			*ch, slab = e.Change, slab[1:]
+			if !yield(ch, nil) {
 				return
 			}
 		}
@@ -712,6 +718,22 @@ func record(m kafkago.Message) envelope.Record {
 type heapItem struct {
 	e   envelope.Decoded
 	src int
+}
+
+// idSet is a set of small non-negative integers.
+type idSet []uint64
+
+// add adds id and reports whether it was not there.
+func (s *idSet) add(id int) bool {
+	w, bit := id/64, uint64(1)<<(id%64)
+	if w >= len(*s) {
+		*s = append(*s, make([]uint64, w+1-len(*s))...)
+	}
+	if (*s)[w]&bit != 0 {
+		return false
+	}
+	(*s)[w] |= bit
+	return true
 }
 
 // eventHeap is a min-heap of events by eventID, typed (container/heap
