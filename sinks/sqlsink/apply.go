@@ -3,6 +3,7 @@ package sqlsink
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -258,16 +259,20 @@ func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]
 		}
 		res, err := t.bulk.BulkLoad(ctx, t.conn, BulkRows{Name: sh.name, Columns: sh.src.Columns, Types: sh.types,
 			Key: key, Rows: rows, Direct: direct})
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrBulkDeclined):
+			// Nothing written: the statements below write the rows.
+		case err != nil:
 			return t.fail(sh, op, err)
-		}
-		if direct && res.Conflict {
-			if t.conflicted == nil {
-				t.conflicted = map[Name]bool{}
+		default:
+			if direct && res.Conflict {
+				if t.conflicted == nil {
+					t.conflicted = map[Name]bool{}
+				}
+				t.conflicted[sh.name] = true
 			}
-			t.conflicted[sh.name] = true
+			return nil
 		}
-		return nil
 	}
 	per := max(1, min(maxRows, maxParams/len(cols)))
 	for len(rows) > 0 {

@@ -193,6 +193,12 @@ type BulkRows struct {
 	Direct bool
 }
 
+// ErrBulkDeclined is returned by a BulkLoad that wrote nothing and leaves
+// the rows to the statement path (multi-row INSERTs and upserts), which
+// then writes them or names their error: a load the dialect could not do
+// exactly as the statements would.
+var ErrBulkDeclined = errors.New("bulk load declined: the rows go through statements")
+
 // BulkResult is what a bulk load reports.
 type BulkResult struct {
 	// Conflict: a Direct load found a key there already and upserted.
