@@ -122,6 +122,10 @@ func uniqueViolation(err error) bool {
 // NULL, backslash escapes for backslash, tab, newline and carriage return.
 // Each value is what Param gives (bytea: its hex input form).
 func encodeText(buf *bytes.Buffer, cols []ordering.Column, rows [][]ordering.Value) error {
+	bit := make([]bool, len(cols)) // parsed once, not per value
+	for i, c := range cols {
+		bit[i] = isBitType(c)
+	}
 	b := buf.AvailableBuffer()
 	var err error
 	for _, r := range rows {
@@ -129,7 +133,7 @@ func encodeText(buf *bytes.Buffer, cols []ordering.Column, rows [][]ordering.Val
 			if i > 0 {
 				b = append(b, '\t')
 			}
-			if b, err = appendCopyText(b, cols[i], v); err != nil {
+			if b, err = appendCopyText(b, cols[i], bit[i], v); err != nil {
 				return err
 			}
 		}
@@ -143,8 +147,8 @@ func encodeText(buf *bytes.Buffer, cols []ordering.Column, rows [][]ordering.Val
 	return nil
 }
 
-// appendCopyText appends v as COPY text of column c.
-func appendCopyText(b []byte, c ordering.Column, v ordering.Value) ([]byte, error) {
+// appendCopyText appends v as COPY text of column c (bit: isBitType(c)).
+func appendCopyText(b []byte, c ordering.Column, bit bool, v ordering.Value) ([]byte, error) {
 	switch v.Kind() {
 	case ordering.KindNull:
 		return append(b, `\N`...), nil
@@ -159,11 +163,11 @@ func appendCopyText(b []byte, c ordering.Column, v ordering.Value) ([]byte, erro
 		}
 		return append(b, 'f'), nil
 	case ordering.KindInt:
-		if !isBitType(c) {
+		if !bit {
 			return strconv.AppendInt(b, v.Int(), 10), nil
 		}
 	case ordering.KindUint:
-		if !isBitType(c) {
+		if !bit {
 			return strconv.AppendUint(b, v.Uint(), 10), nil
 		}
 	case ordering.KindTimestamp, ordering.KindTimestampTZ:
