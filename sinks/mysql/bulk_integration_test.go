@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/walship/walship/internal/benchkit"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks"
 	"github.com/walship/walship/sinks/sinktest"
@@ -100,7 +101,7 @@ func TestIntegrationBulkApply(t *testing.T) {
 // statements only, alternately (WALSHIP_BENCH_ROUNDS, default 2).
 func BenchmarkIntegrationBulkApply(b *testing.B) {
 	d, db, ctx := follower(b)
-	for round := 0; round < 2; round++ {
+	for round := range benchkit.EnvInt(b, "WALSHIP_BENCH_ROUNDS", 2) {
 		for _, how := range []string{"statements", "load data"} {
 			var dia sqlsink.Dialect = d
 			if how == "statements" {
@@ -108,14 +109,14 @@ func BenchmarkIntegrationBulkApply(b *testing.B) {
 			}
 			sinktest.Exec(b, ctx, db, "DROP TABLE IF EXISTS bulk_rows")
 			a := bulkApplier(b, ctx, dia, fmt.Sprintf("bulk_bench_%d_%d", round, len(how)))
-			t0 := time.Now()
+			t0, c0 := time.Now(), benchkit.ProcessCPU()
 			applyRows(b, ctx, a, ordering.OpInsert, 0, 200000, 1000, "insert")
-			ins := time.Since(t0)
-			t0 = time.Now()
+			ins, insCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+			t0, c0 = time.Now(), benchkit.ProcessCPU()
 			applyRows(b, ctx, a, ordering.OpRead, 200000, 400000, 10000, "snapshot")
-			snap := time.Since(t0)
-			fmt.Printf("mariadb bulk apply (%s): 200000 inserts in 1000-row transactions %.0f rows/s, 200000 snapshot rows in 10000-row transactions %.0f rows/s\n",
-				how, 200000/ins.Seconds(), 200000/snap.Seconds())
+			snap, snapCPU := time.Since(t0), benchkit.ProcessCPU()-c0
+			fmt.Printf("mariadb bulk apply (%s): 200000 inserts in 1000-row transactions %.0f rows/s (CPU %.2f s), 200000 snapshot rows in 10000-row transactions %.0f rows/s (CPU %.2f s)\n",
+				how, 200000/ins.Seconds(), insCPU.Seconds(), 200000/snap.Seconds(), snapCPU.Seconds())
 			a.Close()
 		}
 	}
