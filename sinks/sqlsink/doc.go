@@ -15,7 +15,8 @@
 //     BulkLoader dialect, one bulk load per table of up to 10 000 rows
 //     or 8 MiB, handed the decoded values (BulkRows: no parameter per
 //     value; an upsert may first try a plain load inside a savepoint,
-//     BulkRows.Direct, at most 24 times a transaction). A value the
+//     BulkRows.Direct, at most 24 times a transaction; a load may decline,
+//     ErrBulkDeclined, and the rows then go through statements). A value the
 //     follower cannot hold is found when the rows are written, at the
 //     latest in Record, and fails the transaction as before. Updates are keyed by the before image's primary key
 //     (so a key change works) and leave unchanged values out of SET,
