@@ -38,9 +38,9 @@
 //     character types, DATE, DATETIME, TIMESTAMP), inside a savepoint. It
 //     stands only when every row was inserted without a warning or note;
 //     otherwise (a key already there, a value the column cannot store,
-//     local_infile off) it rolls back to the savepoint and declines, and the
-//     applier writes the rows with statements, which upsert or name the
-//     error. LOCAL would otherwise skip duplicates and truncate values
+//     local_infile off, which is remembered) it rolls back to the
+//     savepoint and declines, and the applier writes the rows with
+//     statements, which upsert or name the error. LOCAL would otherwise skip duplicates and truncate values
 //     with a warning, as IGNORE does.
 //   - Upsert is INSERT … ON DUPLICATE KEY UPDATE c = VALUES(c). Truncate is
 //     DELETE FROM, because TRUNCATE commits implicitly. CREATE/ALTER also

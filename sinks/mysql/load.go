@@ -34,6 +34,9 @@ var _ sqlsink.BulkLoader = (*Dialect)(nil)
 // there) or name the error, as without a bulk path.
 func (d *Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, b sqlsink.BulkRows) (sqlsink.BulkResult, error) {
 	var res sqlsink.BulkResult
+	if d.noLoad.Load() {
+		return res, sqlsink.ErrBulkDeclined
+	}
 	for _, c := range b.Columns {
 		if !loadType(b.Types[c.Name]) {
 			return res, sqlsink.ErrBulkDeclined
@@ -89,6 +92,9 @@ func (d *Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, b sqlsink.BulkRo
 			if d.Retryable(err) {
 				return err
 			}
+			if loadRefused(err) {
+				d.noLoad.Store(true)
+			}
 			return decline() // LOCAL refused, or an error the statements will name
 		}
 		n, err := r.RowsAffected()
@@ -106,6 +112,22 @@ func (d *Dialect) BulkLoad(ctx context.Context, conn *sql.Conn, b sqlsink.BulkRo
 		return err
 	})
 	return res, err
+}
+
+// loadRefused reports the errors of a server or client that does not
+// allow LOAD DATA LOCAL: ER_NOT_ALLOWED_COMMAND (1148), MySQL's
+// ER_CLIENT_LOCAL_FILES_DISABLED (3948) and MariaDB's
+// ER_LOAD_INFILE_CAPABILITY_DISABLED (4166).
+func loadRefused(err error) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	switch me.Number {
+	case 1148, 3948, 4166:
+		return true
+	}
+	return false
 }
 
 // loadSeq numbers the reader handlers of bulk loads.

@@ -5,8 +5,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sinks/sinktest"
@@ -117,6 +120,17 @@ func TestLoadText(t *testing.T) {
 		if got := loadType(typ); got != want {
 			t.Errorf("loadType(%q) = %v", typ, got)
 		}
+	}
+}
+
+func TestLoadRefused(t *testing.T) {
+	for n, want := range map[uint16]bool{1148: true, 3948: true, 4166: true, 1062: false, 1205: false} {
+		if got := loadRefused(fmt.Errorf("load: %w", &mysql.MySQLError{Number: n})); got != want {
+			t.Errorf("loadRefused(%d) = %v", n, got)
+		}
+	}
+	if loadRefused(errors.New("x")) {
+		t.Error("loadRefused of a plain error")
 	}
 }
 
