@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp test-debezium demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp bench-failover test-debezium demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ unit: ## unit tests only: no servers needed
 # Integration + unit tests against real servers, in two phases. First every
 # package, two at a time (they use their own databases, slots and topics),
 # except the tests below; then those, one at a time, alone on the servers:
-# they restart servers (TestFault{ServerRestarts,MariaDBSource}), change
+# they restart servers (TestFault{ServerRestarts,MariaDBSource,BrokerRestartDuringLoad,PostgresFailover}), change
 # server-wide settings (TestSemiSync, TestSyncDurability: a synchronous
 # standby every PostgreSQL commit would wait for), or hold prepared XA
 # transactions that every MariaDB snapshot waits for, or reset the MariaDB
@@ -56,17 +56,27 @@ unit: ## unit tests only: no servers needed
 # waits for every transaction running on the server, and their long
 # snapshot transactions made other tests' slot creation wait past their
 # timeouts.
-SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
+SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultPostgresFailover|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
 E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
+# The PostgreSQL source's and sink's tests again on PostgreSQL 18 (the
+# pg18-primary of deploy/local, a server of its own), beside the first
+# phase. make test-pg18 runs them alone.
+PG18_TEST = WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18_PRIMARY" WALSHIP_TEST_PG_FOLLOWER="$$WALSHIP_TEST_PG18_PRIMARY" \
+	$(GO) test -count=1 -timeout 20m ./sources/postgres/ ./sinks/postgres/
+test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (servers stay up)
+	$(ENV) && export WALSHIP_INTEGRATION=1 && $(PG18_TEST)
+
 test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
-	@status=0; side="$$(mktemp)"; \
+	@status=0; side="$$(mktemp)"; pg18="$$(mktemp)"; \
 	{ $(MAKE) --no-print-directory env-up && \
 	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  { $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE)' ./cmd/walship/ >"$$side" 2>&1 & sidepid=$$!; \
+	    $(PG18_TEST) >"$$pg18" 2>&1 & pg18pid=$$!; \
 	    $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)|$(E2E_SIDE)|$(E2E_SNAP)' ./...; main=$$?; \
 	    wait $$sidepid; sidest=$$?; echo "--- cmd/walship, $(E2E_SIDE) beside it:"; cat "$$side"; rm -f "$$side"; \
-	    [[ $$main == 0 && $$sidest == 0 ]]; } && \
+	    wait $$pg18pid; pg18st=$$?; echo "--- on PostgreSQL 18, beside it:"; cat "$$pg18"; rm -f "$$pg18"; \
+	    [[ $$main == 0 && $$sidest == 0 && $$pg18st == 0 ]]; } && \
 	  $(GO) test -count=1 -timeout 20m -run '$(E2E_SNAP)' ./cmd/walship/ && \
 	  WALSHIP_SERIAL=1 $(GO) test -p 1 -count=1 -timeout 20m -run '$(SERIAL_TESTS)' ./cmd/walship/ ./sources/...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
@@ -169,6 +179,14 @@ bench-oltp: env-up ## hot-row OLTP (TPC-B-like): lag and catch-up with 3 sinks, 
 	  $(GO) test -run '^$$' -bench '^BenchmarkHotRow$$' -benchtime=1x -timeout 60m ./cmd/walship/; } 2>&1 | tee bench-oltp.log | \
 	  grep -E '^(hot-row OLTP|results:|FAIL|ok |--- FAIL|    bench_oltp)' && \
 	  echo && $(GO) run ./cmd/benchtable -since $$start
+
+# Time from a PostgreSQL 18 promotion to the new primary's first change on a
+# follower, over WALSHIP_BENCH_FAILOVERS failovers (default 5) of the local
+# pair (servers stay up; the pair is rebuilt after each).
+bench-failover: env-up ## failover time: promotion to the first change from the new leader on a follower (p50, max)
+	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 WALSHIP_SERIAL=1 WALSHIP_BENCH_FAILOVER=1 && \
+	  $(GO) test -count=1 -run '^TestBenchFailover$$' -v -timeout 30m ./cmd/walship/; } 2>&1 | tee bench-failover.log | \
+	  grep -E '^(failover|    failover_e2e|--- |ok |FAIL)'
 
 demo: env-up build ## start servers, demo schema and traffic; run walship with its dashboard (Ctrl-C stops)
 	bash deploy/demo/setup.sh

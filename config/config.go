@@ -219,6 +219,21 @@ type PostgresSource struct {
 	// to a slot at exactly this LSN, so leaving it set accepts no later
 	// gap. Default: none.
 	AcceptSlotGapAt string `yaml:"accept_slot_gap_at"`
+	// AcceptSystemID accepts, knowingly, a server whose system identifier
+	// (SELECT system_identifier FROM pg_control_system()) is this one,
+	// where walship followed another cluster: the same database moved by
+	// pg_upgrade or restored from a backup that holds every change walship
+	// streamed. walship refuses another cluster otherwise, naming both.
+	// Default: none.
+	AcceptSystemID string `yaml:"accept_system_id"`
+	// FailoverSlot makes the replication slot a failover slot (PostgreSQL
+	// 17+), which standbys running with sync_replication_slots keep, so
+	// that the source goes on from a promoted standby (list both hosts in
+	// the DSN: host=a,b target_session_attrs=primary). auto creates it
+	// where the server has failover slots (and turns failover on for an
+	// existing slot); on refuses an older server; off never asks for it.
+	// Default: auto.
+	FailoverSlot string `yaml:"failover_slot"`
 }
 
 // MySQLSource reads the binlog of MySQL or MariaDB.
@@ -466,6 +481,9 @@ func (c *Config) applyDefaults() {
 			}
 			if pg.Snapshot == "" {
 				pg.Snapshot = "initial"
+			}
+			if pg.FailoverSlot == "" {
+				pg.FailoverSlot = "auto"
 			}
 			if pg.SnapshotWorkers == 0 {
 				pg.SnapshotWorkers = DefaultSnapshotWorkers

@@ -294,10 +294,14 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	}
 	d.tables(p+".tables", pg.Tables)
 	d.oneOf(p+".snapshot", pg.Snapshot, "initial", "never")
+	d.oneOf(p+".failover_slot", pg.FailoverSlot, "auto", "on", "off")
 	d.snapshotWorkers(p, pg.SnapshotWorkers)
 	d.oneOf(p+".durability", pg.Durability, "async", "sync")
 	if kb, ok := workMemKB(pg.DecodingWorkMem); pg.DecodingWorkMem != "" && (!ok || kb < 64 || kb > 2<<20) {
 		d.fail(p+".decoding_work_mem", "expected a size from 64kB to 2GB such as 8MB (units kB, MB, GB), got %q", pg.DecodingWorkMem)
+	}
+	if _, err := strconv.ParseUint(pg.AcceptSystemID, 10, 64); pg.AcceptSystemID != "" && err != nil {
+		d.fail(p+".accept_system_id", "expected a PostgreSQL system identifier, a decimal number such as 7345123456789012345 (the one walship's refusal named), got %q", pg.AcceptSystemID)
 	}
 	if _, err := offsets.ParseLSN(pg.AcceptSlotGapAt); pg.AcceptSlotGapAt != "" && err != nil {
 		d.fail(p+".accept_slot_gap_at", "expected an LSN such as 0/16B3748 (the slot position walship's refusal named), got %q", pg.AcceptSlotGapAt)

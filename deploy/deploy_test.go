@@ -64,6 +64,7 @@ var walshipMetrics = []string{
 	"walship_source_snapshot_rows_total",
 	"walship_source_slot_retained_bytes",
 	"walship_source_errors_total",
+	"walship_source_failovers_total",
 	"walship_sink_lag_seconds",
 	"walship_sink_wall_lag_seconds",
 	"walship_sink_applied_lsn_bytes",
@@ -656,7 +657,7 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"WalshipSinkLagHigh", "WalshipSinkFailed", "WalshipSinkPaused",
-		"WalshipSourceDisconnected", "WalshipSlotRetentionGrowing", "WalshipDown"} {
+		"WalshipSourceDisconnected", "WalshipSlotRetentionGrowing", "WalshipSourceFailover", "WalshipDown"} {
 		if !seen[name] {
 			t.Errorf("no alert %s", name)
 		}

@@ -156,11 +156,16 @@ func (m *Monitor) Status() StatusDoc {
 	m.mu.Unlock()
 	for _, name := range sortedKeys(m.sources) {
 		st := m.sources[name].Status()
-		s := SourceStatus{Name: name, Engine: st.Engine, State: string(st.State), Head: st.Head, Acked: st.Acked,
+		s := SourceStatus{Name: name, Engine: st.Engine, State: string(st.State), Leader: st.Leader, FailoverSlot: st.FailoverSlot, Head: st.Head, Acked: st.Acked,
 			Transactions: st.Txns, Events: st.Events, SnapshotRows: st.SnapshotRows,
 			TxnsPerSec: rates["source/"+name][0], RowsPerSec: rates["source/"+name][1]}
 		if st.HeadBytes > st.AckedBytes {
 			s.LagBytes = st.HeadBytes - st.AckedBytes
+		}
+		s.Failovers = st.Failovers
+		if !st.LastFailover.IsZero() {
+			at := st.LastFailover.UTC()
+			s.LastFailover = &at
 		}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["source/"+name], st.LastError, st.ErrorTime)
 		doc.Sources = append(doc.Sources, s)

@@ -22,8 +22,17 @@ type SourceStatus struct {
 	ErrorTime *time.Time `json:"error_time,omitempty"`
 	// Head is the newest source position seen; Acked what upstream was
 	// told is durable in Kafka.
-	Head  string `json:"head,omitempty"`
-	Acked string `json:"acked,omitempty"`
+	// Leader is the server the source streams from (PostgreSQL: with its
+	// system identifier and timeline).
+	Leader string `json:"leader,omitempty"`
+	// FailoverSlot: the slot is synced to standbys (PostgreSQL 17+).
+	FailoverSlot bool `json:"failover_slot,omitempty"`
+	// Failovers counts the new leaders followed since the daemon started,
+	// the last at LastFailover.
+	Failovers    int64      `json:"failovers"`
+	LastFailover *time.Time `json:"last_failover,omitempty"`
+	Head         string     `json:"head,omitempty"`
+	Acked        string     `json:"acked,omitempty"`
 	// LagBytes is head minus acked (PostgreSQL).
 	LagBytes     uint64  `json:"lag_bytes"`
 	Transactions int64   `json:"transactions"`

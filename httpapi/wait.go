@@ -27,8 +27,10 @@ type WaitResult struct {
 
 // Wait blocks until sink has applied position of source (a PostgreSQL
 // LSN such as 0/16B3748, or a MySQL/MariaDB GTID set) or ctx ends. source
-// may be empty when the sink applies one source. Waiters are woken by the
-// apply loop, never by polling the follower.
+// may be empty when the sink applies one source. A sink in the middle of
+// a snapshot has not reached it (every chunk carries the snapshot's
+// position: sinks.Applied.Snapshotting). Waiters are woken by the apply
+// loop, never by polling the follower.
 func (m *Monitor) Wait(ctx context.Context, sink, source, position string) (WaitResult, error) {
 	res := WaitResult{Sink: sink, Source: source, Target: position}
 	sv, ok := m.sinks[sink]
@@ -56,13 +58,14 @@ func (m *Monitor) Wait(ctx context.Context, sink, source, position string) (Wait
 	}
 	for {
 		changed := sv.Changed() // before reading, so no advance is missed
-		applied := sv.Status().Sources[idx].Applied.Pos
+		ap := sv.Status().Sources[idx].Applied
+		applied := ap.Pos
 		res.Applied = applied.String()
 		ok, err := applied.Reached(target)
 		if err != nil {
 			return res, fmt.Errorf("%w: %v", ErrBadRequest, err)
 		}
-		if ok {
+		if ok && !ap.Snapshotting {
 			res.Reached = true
 			return res, nil
 		}

@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -151,4 +152,49 @@ func pgRewriteTrigger(ctx context.Context, r *Result, conn *pgx.Conn, super bool
 		r.note("ALTER TABLE … TYPE … USING rewrites a table's rows without logging them, and walship will not detect it: its role may not "+
 			"create the event trigger that records rewrites. A superuser runs, in this database:\n%s", postgres.RewriteTriggerSQL())
 	}
+}
+
+// pgFailover says whether a failover to a standby would be safe for this
+// source: a failover slot (PostgreSQL 17+, failover_slot not off) and
+// synchronized_standby_slots naming the standbys' physical slots, so the
+// primary sends walship nothing a standby lacks. Otherwise it notes why
+// not. Advice, not a problem: walship runs without it.
+func pgFailover(ctx context.Context, r *Result, conn *pgx.Conn, versionNum int, src *config.PostgresSource) {
+	if versionNum < 170000 {
+		r.note("failover: PostgreSQL %d.%d has no failover slots, so a promoted standby would not have slot %s: the source would stop, "+
+			"and its followers need a rebuild (walship replay --resnapshot). PostgreSQL 17+ keeps the slot on standbys", versionNum/10000, versionNum%10000/100, src.Slot)
+		return
+	}
+	if src.FailoverSlot == "off" {
+		r.note("failover: failover_slot is off, so a promoted standby would not have slot %s: set failover_slot: auto", src.Slot)
+		return
+	}
+	var standbySlots string
+	var standbys int
+	var slotFailover *bool
+	err := conn.QueryRow(ctx, `SELECT current_setting('synchronized_standby_slots'),
+			(SELECT count(*)::int FROM pg_stat_replication WHERE state = 'streaming'),
+			(SELECT failover FROM pg_replication_slots WHERE slot_name = $1)`, src.Slot).Scan(&standbySlots, &standbys, &slotFailover)
+	if err != nil {
+		pgQueryProblem(r, "reading the failover settings", err)
+		return
+	}
+	var why []string
+	if slotFailover != nil && !*slotFailover {
+		why = append(why, fmt.Sprintf("slot %s is not a failover slot yet (walship makes it one at its next start)", src.Slot))
+	}
+	if standbySlots == "" {
+		why = append(why, "synchronized_standby_slots is empty: the primary may send walship changes a standby lacks, and after a "+
+			"promotion the followers would hold writes the new primary never had; name the standbys' physical slots in it")
+	}
+	if standbys == 0 {
+		why = append(why, "no standby is streaming from this server")
+	}
+	if len(why) > 0 {
+		r.note("failover: not safe yet: %s. Standbys also need sync_replication_slots = on and hot_standby_feedback = on, and the "+
+			"source both hosts in its DSN (host=primary,standby target_session_attrs=primary)", strings.Join(why, "; "))
+		return
+	}
+	r.fact("failover safe: a failover slot, synchronized_standby_slots = %s, %d standby streaming (each needs sync_replication_slots = on)",
+		standbySlots, standbys)
 }

@@ -229,6 +229,7 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 	pgReplicaIdentity(ctx, r, conn, src)
 	pgUnlogged(ctx, r, conn, src)
 	pgRewriteTrigger(ctx, r, conn, super)
+	pgFailover(ctx, r, conn, versionNum, src)
 	checkPGTables(ctx, r, conn, versionNum, version, key, src)
 
 	if len(r.Problems) == 0 {

@@ -335,3 +335,35 @@ func TestReservedTargetName(t *testing.T) {
 	rep = Check(context.Background(), cfg)
 	wantNoProblems(t, rep.Results[0])
 }
+
+// TestPGSourceFailover: walship check says whether a failover would be
+// safe: on PostgreSQL 15 that it is not (no failover slots), on the
+// PostgreSQL 18 primary with its standby that it is.
+func TestPGSourceFailover(t *testing.T) {
+	dsn := testenv.PGSource(t)
+	res := only(t, runCheck(t, pgSourceConfig(dsn, "", "walship_pf_fo_"+suffix(t))))
+	noted := false
+	for _, n := range res.Notes {
+		noted = noted || strings.Contains(n, "has no failover slots")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version int
+	err = conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version < 170000 && !noted {
+		t.Errorf("PostgreSQL %d: no note that failover slots are missing: %v", version, res.Notes)
+	}
+	pg18 := os.Getenv("WALSHIP_TEST_PG18_PRIMARY")
+	if pg18 == "" {
+		t.Skip("WALSHIP_TEST_PG18_PRIMARY not set")
+	}
+	res = only(t, runCheck(t, pgSourceConfig(pg18, "", "walship_pf_fo_"+suffix(t))))
+	wantFact(t, res, "failover safe: a failover slot, synchronized_standby_slots = walship_standby, 1 standby streaming")
+}

@@ -34,6 +34,14 @@ type Applied struct {
 	Seq        offsets.Seq
 	Pos        offsets.Position
 	CommitTime time.Time
+	// Snapshotting: the transaction is a snapshot chunk other than the
+	// last. Every chunk carries the snapshot's consistent position, which
+	// the follower reaches only with the last one: a wait for a position
+	// is not over while this is set. A watermark read back from the
+	// follower at a snapshot chunk is taken as one until the log says
+	// more (a later transaction, or a heartbeat, which a source sends only
+	// once it streams).
+	Snapshotting bool
 }
 
 // SourceState is what a follower recorded for one source: the watermark

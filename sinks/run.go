@@ -105,8 +105,10 @@ func newRun(s *Sink, state map[string]SourceState) *run {
 	r.probing.Store(true)
 	for _, src := range s.cfg.Sources {
 		st := state[src.Name]
-		str := &stream{name: src.Name, w: st.Watermark, wOffsets: st.Offsets, folded: st.Watermark.Seq, above: st.Above,
-			newest: st.Watermark}
+		w := st.Watermark
+		w.Snapshotting = !w.Seq.IsZero() && w.Seq.Sub != offsets.StreamSub
+		str := &stream{name: src.Name, w: w, wOffsets: st.Offsets, folded: st.Watermark.Seq, above: st.Above,
+			newest: w}
 		str.qcond = sync.NewCond(&str.qmu)
 		str.turns = newTurns()
 		end, bounded := s.cfg.End[src.Name]
@@ -225,7 +227,7 @@ func (r *run) read(ctx context.Context, st *stream) {
 			r.s.setKafkaLag(st.name, st.reader.Lag())
 		}
 		it := &item{src: st, txn: txn, seq: txn.End.Seq, dep: txn.End.DependsOn, big: txn.Stream != nil, heartbeat: txn.Heartbeat}
-		it.ap = Applied{Seq: txn.End.Seq, Pos: txn.End.Pos, CommitTime: txn.End.Time}
+		it.ap = Applied{Seq: txn.End.Seq, Pos: txn.End.Pos, CommitTime: txn.End.Time, Snapshotting: txn.End.Snapshot && !txn.End.LastSnapshot}
 		if it.big {
 			it.done = make(chan struct{})
 		}

@@ -93,9 +93,17 @@ func (r *run) take(st *stream) []*item {
 	}
 	limit := min(len(st.items), st.next+4*cfg.Workers*cfg.BatchTxns)
 	prefix := st.inflight == 0 // everything before st.next has committed
+	maxTxns := cfg.BatchTxns
+	if prefix && len(st.items)-st.next > cfg.BatchTxns {
+		// Behind, and nothing in flight: a chain of transactions that
+		// each depend on the batch (and could not go to another worker)
+		// extends it, to catch up in fewer follower transactions.
+		maxTxns = CatchUpBatches * cfg.BatchTxns
+		limit = min(len(st.items), max(limit, st.next+maxTxns))
+	}
 	var batch []*item
 	changes := 0
-	for i := st.next; i < limit && len(batch) < cfg.BatchTxns; i++ {
+	for i := st.next; i < limit && len(batch) < maxTxns; i++ {
 		n := st.items[i]
 		if n.state != queued {
 			continue
@@ -115,11 +123,18 @@ func (r *run) take(st *stream) []*item {
 		if len(batch) > 0 && changes+len(n.txn.Changes) > cfg.BatchChanges {
 			break
 		}
+		if len(batch) >= cfg.BatchTxns && !st.w.Seq.Less(n.dep) {
+			break // independent of the batch: another worker can take it
+		}
 		batch = append(batch, n)
 		changes += len(n.txn.Changes)
 	}
 	return batch
 }
+
+// CatchUpBatches is how many times BatchTxns a batch may take when the
+// sink is behind with nothing in flight (see Config.BatchTxns).
+const CatchUpBatches = 10
 
 // advance moves the watermark over the committed prefix.
 func (r *run) advance(st *stream) {
@@ -130,8 +145,9 @@ func (r *run) advance(st *stream) {
 		case !it.heartbeat:
 			st.w, st.wOffsets = it.ap, it.txn.Offsets
 		case !it.seq.Less(st.w.Seq) && !it.ap.Pos.IsZero():
-			// Nothing after the watermark's transaction up to the heartbeat.
-			st.w.Pos, st.wOffsets = it.ap.Pos, it.txn.Offsets
+			// Nothing after the watermark's transaction up to the heartbeat
+			// (sent by a source that streams: its snapshot is over).
+			st.w.Pos, st.wOffsets, st.w.Snapshotting = it.ap.Pos, it.txn.Offsets, false
 		}
 		st.items = st.items[1:]
 		st.next--

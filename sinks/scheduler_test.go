@@ -241,3 +241,48 @@ type probeTx struct {
 }
 
 func (p *probeTx) BlocksOthers(context.Context) (bool, error) { return p.blocks, p.err }
+
+// TestChainCatchesUpInBigBatches: behind on a chain of dependent
+// transactions with nothing in flight, a batch extends past BatchTxns
+// with the transactions that depend on it (no other worker could take
+// them), up to CatchUpBatches × BatchTxns; an independent one ends it.
+func TestChainCatchesUpInBigBatches(t *testing.T) {
+	r := testRun(t, 2, nil)
+	for n := uint64(1); n <= 40; n++ {
+		r.arrive(txnItem(r, n, n-1, 1))
+	}
+	r.arrive(txnItem(r, 41, 0, 1))
+	r.dispatch()
+	got := batches(r)
+	if len(got) != 1 || len(got[0]) != CatchUpBatches*3 || got[0][0] != 1 {
+		t.Fatalf("batches %v, want one of %d", got, CatchUpBatches*3)
+	}
+	done(r, got[0])
+	r.dispatch()
+	// 31..40 then 41, independent: 41 goes to the other worker.
+	got = batches(r)
+	if len(got) != 2 || len(got[0]) != 10 || got[0][9] != 40 || len(got[1]) != 1 || got[1][0] != 41 {
+		t.Fatalf("batches %v", got)
+	}
+}
+
+// TestWatermarkAtSnapshotChunk: a watermark read back at a snapshot chunk
+// counts as mid-snapshot (a wait for a position is not over) until a
+// heartbeat, which a source sends only once it streams.
+func TestWatermarkAtSnapshotChunk(t *testing.T) {
+	chunk := offsets.Seq{Pos: 7, Sub: 2}
+	r := testRun(t, 1, map[string]SourceState{"pg": {Watermark: Applied{Seq: chunk}}})
+	if !r.streams[0].w.Snapshotting {
+		t.Fatal("a watermark at a snapshot chunk is not taken as mid-snapshot")
+	}
+	hb := &item{src: r.streams[0], heartbeat: true, seq: chunk, txn: &kafka.Txn{Heartbeat: true},
+		ap: Applied{Seq: chunk, Pos: offsets.PGPosition(9, 9)}}
+	r.arrive(hb)
+	if w := r.streams[0].w; w.Snapshotting || w.Pos.IsZero() {
+		t.Fatalf("after a heartbeat: %+v", w)
+	}
+	r2 := testRun(t, 1, map[string]SourceState{"pg": {Watermark: Applied{Seq: seq(7)}}})
+	if r2.streams[0].w.Snapshotting {
+		t.Fatal("a streamed watermark taken as mid-snapshot")
+	}
+}

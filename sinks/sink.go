@@ -34,6 +34,12 @@ type Config struct {
 	Workers int
 	// BatchTxns and BatchChanges bound how many consecutive small
 	// transactions one follower transaction groups. Defaults: 100, 5000.
+	// A sink that is behind with nothing in flight extends a full batch
+	// with the transactions after it that depend on it (a chain, which
+	// no other worker could take before the batch commits), up to
+	// CatchUpBatches × BatchTxns, still bounded by BatchChanges: the
+	// follower's per-transaction cost is then paid once for more of the
+	// backlog, and folding merges more of it.
 	BatchTxns, BatchChanges int
 	// QueueBytes bounds memory of transactions read but not applied, per
 	// source. Default: 64 MiB.

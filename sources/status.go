@@ -36,6 +36,18 @@ type Status struct {
 	RetainedBytes uint64
 	// LastCommit is the commit time of the newest durable transaction.
 	LastCommit time.Time
-	LastError  string
-	ErrorTime  time.Time
+	// Leader names the server the source streams from, with what tells
+	// one leader from another (PostgreSQL: its system identifier and
+	// timeline); "" before it connected.
+	Leader string
+	// FailoverSlot: the source's slot is synced to standbys (PostgreSQL
+	// 17+ failover slots), so a promoted standby holds it.
+	FailoverSlot bool
+	// Failovers counts the new leaders the source went on with since the
+	// daemon started (PostgreSQL: a promoted standby on a newer timeline),
+	// the last at LastFailover.
+	Failovers    int64
+	LastFailover time.Time
+	LastError    string
+	ErrorTime    time.Time
 }

@@ -210,6 +210,11 @@ func print(w io.Writer, res map[string]result) {
 				fmt.Sprintf("lag ≤ 5 s and caught up ≤ 5 s: %s; apply-only ≥ 3×: %s", mark(lagOK), mark(s.num("apply_only_ratio") >= 3)))
 		}
 	}
+	if r, ok := res["TestBenchFailover"]; ok {
+		row(fmt.Sprintf("PostgreSQL 18 failover (%.0f promotions): promotion → the new leader's first change on a follower", r.num("failovers")),
+			fmt.Sprintf("p50 %.2f s, max %.2f s", r.num("visible_p50_seconds"), r.num("visible_max_seconds")), "—", "—",
+			"max ≤ 10 s: "+mark(r.num("visible_max_seconds") <= 10))
+	}
 	if r, ok := res["BenchmarkDebeziumSideBySide"]; ok {
 		row(fmt.Sprintf("end-to-end throughput, %.0f rows in %.0f-row txns, vs Debezium %s + JDBC sink", r.num("rows"), r.num("txn_rows"), r.str("debezium_version")),
 			rate(r.num("walship", "rows_per_s"))+" rows/s", "Debezium "+rate(r.num("debezium", "rows_per_s"))+" rows/s",

@@ -65,7 +65,8 @@ var hotRowEngines = []string{"postgres", "mysql", "sqlite"}
 // database's pg_stat_database deltas per source transaction (commits and
 // rows written), and its tables' (pg_stat_all_tables) row writes. With WALSHIP_BENCH_CPUPROFILE set, each apply-only daemon
 // is profiled for WALSHIP_BENCH_PROFILE_SECONDS (default 10) into
-// $WALSHIP_BENCH_CPUPROFILE-hotrow-<sink>.
+// $WALSHIP_BENCH_CPUPROFILE-hotrow-<sink>, and the run's daemon (source
+// and sinks) into $WALSHIP_BENCH_CPUPROFILE-hotrow-run.
 func BenchmarkHotRow(b *testing.B) {
 	dur := benchDuration(b, "WALSHIP_BENCH_DURATION", 60*time.Second)
 	clients := benchkit.EnvInt(b, "WALSHIP_BENCH_CLIENTS", 8)
@@ -135,6 +136,10 @@ func BenchmarkHotRow(b *testing.B) {
 	cpu0 := d.cpu()
 	rctx, rstop := context.WithTimeout(ctx, dur)
 	began := time.Now()
+	// The daemon's profile during the run (all three sinks and the
+	// source), over most of it.
+	waitRunProfile := d.profile("hotrow-run", max(1, int(dur.Seconds())-2))
+	defer waitRunProfile()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for c := 0; c < clients; c++ {
@@ -469,7 +474,9 @@ func (d *hotRowDaemon) logTail() string {
 // statusDoc is the part of the status API the benchmark reads.
 type statusDoc struct {
 	Sources []struct {
-		State string `json:"state"`
+		State        string `json:"state"`
+		Transactions int64  `json:"transactions"`
+		LagBytes     uint64 `json:"lag_bytes"`
 	} `json:"sources"`
 	Sinks []struct {
 		Name      string `json:"name"`
@@ -479,6 +486,10 @@ type statusDoc struct {
 		// FollowerTxns counts follower transactions (since the start).
 		FollowerTxns int64   `json:"follower_transactions"`
 		LagSeconds   float64 `json:"lag_seconds"`
+		Sources      []struct {
+			Queued   int              `json:"lag_transactions"`
+			KafkaLag map[string]int64 `json:"kafka_lag"`
+		} `json:"sources"`
 	} `json:"sinks"`
 }
 
@@ -495,8 +506,20 @@ func (d *hotRowDaemon) lags() map[string]float64 {
 		return nil
 	}
 	out := map[string]float64{}
+	if os.Getenv("WALSHIP_BENCH_TRACE") != "" && len(doc.Sources) > 0 {
+		fmt.Fprintf(os.Stderr, "trace %s source transactions %d lag-bytes %d\n", time.Now().Format("15:04:05.0"),
+			doc.Sources[0].Transactions, doc.Sources[0].LagBytes)
+	}
 	for _, s := range doc.Sinks {
 		out[s.Name] = s.LagSeconds
+		if os.Getenv("WALSHIP_BENCH_TRACE") != "" && len(s.Sources) > 0 {
+			var kl int64
+			for _, n := range s.Sources[0].KafkaLag {
+				kl += n
+			}
+			fmt.Fprintf(os.Stderr, "trace %s %s lag %.1f s queued %d kafka-lag %d applied %d follower-txns %d\n", time.Now().Format("15:04:05.0"),
+				s.Name, s.LagSeconds, s.Sources[0].Queued, kl, s.Applied, s.FollowerTxns)
+		}
 	}
 	return out
 }

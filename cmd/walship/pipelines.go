@@ -79,7 +79,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
-			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, SnapshotWorkers: pg.SnapshotWorkers,
+			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers,
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL
@@ -137,13 +137,14 @@ var (
 	srcEventsDesc = prometheus.NewDesc("walship_source_events_total", "Row changes written to the log.", []string{"source"}, nil)
 	srcSnapDesc   = prometheus.NewDesc("walship_source_snapshot_rows_total", "Rows read by initial snapshots.", []string{"source"}, nil)
 	srcRetainDesc = prometheus.NewDesc("walship_source_slot_retained_bytes", "Bytes of WAL the PostgreSQL slot holds back on the server (current WAL position minus restart_lsn).", []string{"source"}, nil)
+	srcFailDesc   = prometheus.NewDesc("walship_source_failovers_total", "New leaders the source went on with (a promoted standby on a newer timeline) since the daemon started.", []string{"source"}, nil)
 )
 
 // sourceCollector exports every source's Status.
 type sourceCollector struct{ sources map[string]source }
 
 func (c sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{srcHeadDesc, srcAckedDesc, srcLagDesc, srcTxnsDesc, srcEventsDesc, srcSnapDesc, srcRetainDesc} {
+	for _, d := range []*prometheus.Desc{srcHeadDesc, srcAckedDesc, srcLagDesc, srcTxnsDesc, srcEventsDesc, srcSnapDesc, srcRetainDesc, srcFailDesc} {
 		ch <- d
 	}
 }
@@ -161,6 +162,7 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(srcTxnsDesc, prometheus.CounterValue, float64(st.Txns), name)
 		ch <- prometheus.MustNewConstMetric(srcEventsDesc, prometheus.CounterValue, float64(st.Events), name)
 		ch <- prometheus.MustNewConstMetric(srcSnapDesc, prometheus.CounterValue, float64(st.SnapshotRows), name)
+		ch <- prometheus.MustNewConstMetric(srcFailDesc, prometheus.CounterValue, float64(st.Failovers), name)
 		if st.Engine == "postgres" {
 			ch <- prometheus.MustNewConstMetric(srcRetainDesc, prometheus.GaugeValue, float64(st.RetainedBytes), name)
 		}

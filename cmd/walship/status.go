@@ -175,9 +175,10 @@ func printStatus(w io.Writer, doc httpapi.StatusDoc, live bool) {
 		fmt.Fprintf(w, "no daemon answers: stored positions at %s\n\n", doc.Time.Format(time.RFC3339))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tENGINE\tSTATE\tHEAD\tACKED\tLAG BYTES\tTXN/S\tERROR")
+	fmt.Fprintln(tw, "SOURCE\tENGINE\tSTATE\tHEAD\tACKED\tLAG BYTES\tTXN/S\tLEADER\tFAILOVERS\tERROR")
 	for _, s := range doc.Sources {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.1f\t%s\n", s.Name, s.Engine, s.State, dash(s.Head), dash(s.Acked), s.LagBytes, s.TxnsPerSec, s.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.1f\t%s\t%d\t%s\n", s.Name, s.Engine, s.State, dash(s.Head), dash(s.Acked), s.LagBytes, s.TxnsPerSec,
+			dash(s.Leader), s.Failovers, s.LastError)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

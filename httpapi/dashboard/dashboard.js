@@ -601,7 +601,7 @@
     const sources = st.status.sources || [];
     const now = serverNow();
     $('#sources-count').textContent = sources.length + (sources.length === 1 ? ' source' : ' sources');
-    syncRows($('#sources-table tbody'), sources, 'source', 12, (c, s) => {
+    syncRows($('#sources-table tbody'), sources, 'source', 13, (c, s) => {
       c[0].className = 'name';
       setHTML(c[0], esc(s.name));
       setHTML(c[1], esc(s.engine));
@@ -616,8 +616,13 @@
         fmtCount(s.transactions), fmtCount(s.events), fmtCount(s.snapshot_rows)];
       const cls = ['lag-bytes num', 'tps num', 'rps num', 'transactions num', 'events num', 'snapshot num'];
       nums.forEach((v, i) => { c[5 + i].className = cls[i]; setHTML(c[5 + i], esc(v)); });
-      c[11].className = 'err-cell';
-      setHTML(c[11], errorHTML(s, now));
+      // The server followed, and the failovers since the daemon started.
+      c[11].className = 'leader';
+      const fo = num(s.failovers) > 0 ? ' <span class="muted">· ' + esc(fmtCount(s.failovers)) + ' failover' +
+        (num(s.failovers) === 1 ? '' : 's') + (s.last_failover ? ', last ' + esc(s.last_failover) : '') + '</span>' : '';
+      setHTML(c[11], (s.leader ? esc(s.leader) : '<span class="muted">–</span>') + (s.failover_slot ? ' <span class="muted">· failover slot</span>' : '') + fo);
+      c[12].className = 'err-cell';
+      setHTML(c[12], errorHTML(s, now));
     }, 'no sources captured by this daemon');
   }
 

@@ -92,9 +92,12 @@ func pgAddr(dsn string) (string, string, error) {
 		if err != nil {
 			return "", "", errors.New("not a valid postgres URL")
 		}
-		host = u.Hostname()
-		if p := u.Port(); p != "" {
-			port = p
+		// A multi-host URL (host1:port1,host2:port2): the first host.
+		first, _, _ := strings.Cut(u.Host, ",")
+		if h, p, err := net.SplitHostPort(first); err == nil {
+			host, port = h, p
+		} else {
+			host = first
 		}
 	} else {
 		for _, f := range strings.Fields(dsn) {

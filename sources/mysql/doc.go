@@ -108,4 +108,10 @@
 //     sequence_number in the GTID event, MySQL 5.7+), the Seq of the
 //     transaction it names is an extra lower bound (logicalClock). MariaDB
 //     writes no such clock.
+//   - Before streaming from a checkpoint, a MariaDB source checks that the
+//     server's gtid_binlog_state holds every GTID walship shipped (the
+//     checkpoint's and the log's newest END: kafka.Publisher.LastShipped);
+//     a server that lacks one (a replica promoted without a write that
+//     asynchronous replication lost) stops it with ErrLeaderBehind
+//     (leader.go).
 package mysql

@@ -129,6 +129,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 				"started_at", r.checkpoint.Position.String())
 		}
 		start, floor = r.checkpoint.Position, r.checkpoint.Seq
+		if err := r.checkLeaderHolds(ctx, start); err != nil {
+			return err
+		}
 		if r.checkpoint.Clean || r.checkpoint.SeqScheme != r.scheme.String() {
 			// Recorded before anything is published: a run that dies
 			// from here on leaves no Clean mark, and the next one

@@ -32,6 +32,13 @@
 //     accepted partitions are a note beside the checkpoint, and a
 //     partition detached or dropped with rows stops the source
 //     (ErrPartitionDetached), since no delete of its rows is streamed.
+//   - Leader: the server's system identifier and timeline are a note
+//     beside the checkpoint (leader.go); another cluster (ErrOtherLeader)
+//     or an older timeline (ErrOldTimeline, an old primary come back) is
+//     refused, a newer one (a promotion) followed. On PostgreSQL 17+ the
+//     slot is a failover slot (failover.go, failover_slot), so a standby
+//     with sync_replication_slots keeps it and a multi-host DSN
+//     (target_session_attrs=primary) goes on from the promoted standby.
 //   - Errors name the source, the table and the position; row values are
 //     never logged.
 package postgres

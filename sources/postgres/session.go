@@ -28,6 +28,9 @@ type session struct {
 	haveCheckpoint bool
 
 	relations map[uint32]*relation
+	// promoted says how the server's timeline moved since the source last
+	// streamed ("timeline 1 to 2"), when it did (leader.go).
+	promoted string
 	// rewrites reads the rewrites noted at the source; nil when the
 	// trigger is not installed (rewrites.go).
 	rewrites *rewrites
@@ -91,6 +94,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		return err
 	}
 	r.repl = repl
+	if err := r.checkLeader(ctx); err != nil {
+		return err
+	}
 	r.relations = map[uint32]*relation{}
 	r.recreated = map[uint32]bool{}
 	if err := r.startOIDs(ctx); err != nil {
@@ -127,6 +133,12 @@ func (r *session) run(ctx context.Context, ready func()) error {
 			cfg.Name, ErrSlotLost, cfg.Slot))
 	case st.found && st.plugin != "pgoutput":
 		return supervise.Permanent(fmt.Errorf("source %s: slot %s uses plugin %q, not pgoutput: drop it or configure another slot", cfg.Name, cfg.Slot, st.plugin))
+	case !st.found && r.haveCheckpoint && (snapshotDone || cfg.Snapshot == "never") && r.promoted != "":
+		return supervise.Permanent(fmt.Errorf("source %s: %w: slot %s is not on this server, a standby promoted since walship last streamed "+
+			"(%s), and walship streamed from the slot up to %s; the changes since then are gone, so the followers must be rebuilt: "+
+			"walship replay --resnapshot. To go on after a promotion, use failover slots (PostgreSQL 17+: failover_slot: auto, and "+
+			"sync_replication_slots = on with hot_standby_feedback on the standby, synchronized_standby_slots naming its slot on the primary)",
+			cfg.Name, ErrSlotLost, cfg.Slot, r.promoted, r.checkpoint.Position))
 	case !st.found && r.haveCheckpoint && (snapshotDone || cfg.Snapshot == "never"):
 		return supervise.Permanent(fmt.Errorf("source %s: %w: slot %s no longer exists, but walship streamed from it up to %s; changes since then are gone, so the followers must be rebuilt: walship replay --resnapshot",
 			cfg.Name, ErrSlotLost, cfg.Slot, r.checkpoint.Position))
@@ -176,13 +188,26 @@ func (r *session) run(ctx context.Context, ready func()) error {
 			floor = f
 		}
 	}
+	var version int
+	if err := r.conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		return fmt.Errorf("source %s: read the server version: %w", cfg.Name, err)
+	}
+	failover, err := r.src.wantFailover(version)
+	if err != nil {
+		return err
+	}
+	if st.found && failover && !st.failover {
+		if err := r.makeFailover(ctx); err != nil {
+			return err
+		}
+	}
+	r.src.update(func(s *sources.Status) { s.FailoverSlot = failover })
 	if !st.found {
 		action := "NOEXPORT_SNAPSHOT"
 		if wantSnapshot {
 			action = "EXPORT_SNAPSHOT"
 		}
-		res, err := pglogrepl.CreateReplicationSlot(ctx, repl, cfg.Slot, "pgoutput",
-			pglogrepl.CreateReplicationSlotOptions{SnapshotAction: action, Mode: pglogrepl.LogicalReplication})
+		res, err := r.createSlot(ctx, action, failover)
 		if err != nil {
 			return fmt.Errorf("source %s: create slot %s: %w", cfg.Name, cfg.Slot, err)
 		}
@@ -190,7 +215,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		if err != nil {
 			return fmt.Errorf("source %s: slot consistent point: %w", cfg.Name, err)
 		}
-		r.src.log.Info("created replication slot", "slot", cfg.Slot, "consistent_point", cp.String())
+		r.src.log.Info("created replication slot", "slot", cfg.Slot, "consistent_point", cp.String(), "failover", failover)
 		r.tracker = ordering.NewTracker(0, floor)
 		if wantSnapshot {
 			last, err := r.snapshot(ctx, res.SnapshotName, cp, redo)

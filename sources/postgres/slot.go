@@ -116,14 +116,17 @@ type slotState struct {
 	pid       int32
 	walStatus string
 	confirmed offsets.LSN // confirmed_flush_lsn
+	failover  bool        // PostgreSQL 17+: synced to standbys
 }
 
 func (s *Source) slotState(ctx context.Context, conn *pgx.Conn) (slotState, error) {
 	var st slotState
 	var pid *int32
 	var plugin, db, wal, confirmed *string
-	err := conn.QueryRow(ctx, `SELECT plugin, database, active, active_pid, wal_status, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1`,
-		s.cfg.Slot).Scan(&plugin, &db, &st.active, &pid, &wal, &confirmed)
+	err := conn.QueryRow(ctx, `SELECT plugin, database, active, active_pid, wal_status, confirmed_flush_lsn::text,
+			COALESCE((to_jsonb(s) ->> 'failover')::bool, false)
+		FROM pg_replication_slots s WHERE slot_name = $1`,
+		s.cfg.Slot).Scan(&plugin, &db, &st.active, &pid, &wal, &confirmed, &st.failover)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil
 	}

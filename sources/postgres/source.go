@@ -56,6 +56,11 @@ type Config struct {
 	// AcceptSlotGapAt accepts, once, a slot found confirmed at exactly
 	// this position, past the checkpoint (ErrSlotAhead). Default: none.
 	AcceptSlotGapAt offsets.LSN
+	// AcceptSystemID accepts, knowingly, a server with this system
+	// identifier where the source followed another (ErrOtherLeader).
+	AcceptSystemID string
+	// FailoverSlot is auto (default), on or off (failover.go).
+	FailoverSlot string
 	// DecodingWorkMem sets logical_decoding_work_mem on the replication
 	// connection (e.g. "64MB"): transactions larger than it are streamed
 	// by the server before they commit. Default: the server's setting.

