@@ -107,3 +107,115 @@ func (v Value) Size() int {
 	}
 	return n
 }
+
+// RowDecoder reads rows written by AppendRow from one string, without an
+// allocation per value: the values' text shares the string's memory, and
+// the rows are cut from shared slabs (a row's capacity is its length, so
+// appending to one copies it). A reader must not change a row it did not
+// copy. Off is the next byte to read.
+type RowDecoder struct {
+	S    string
+	Off  int
+	slab []Value
+}
+
+// slabValues is the size of the slabs rows are cut from.
+const slabValues = 1024
+
+// Byte reads one byte.
+func (d *RowDecoder) Byte() (byte, error) {
+	if d.Off >= len(d.S) {
+		return 0, io.ErrUnexpectedEOF
+	}
+	d.Off++
+	return d.S[d.Off-1], nil
+}
+
+// Uvarint reads an unsigned varint.
+func (d *RowDecoder) Uvarint() (uint64, error) {
+	var x uint64
+	var s uint
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		if d.Off >= len(d.S) {
+			return 0, io.ErrUnexpectedEOF
+		}
+		b := d.S[d.Off]
+		d.Off++
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				break
+			}
+			return x | uint64(b)<<s, nil
+		}
+		x |= uint64(b&0x7f) << s
+		s += 7
+	}
+	return 0, fmt.Errorf("%w: varint overflows 64 bits", ErrMalformed)
+}
+
+// Row reads a row as ReadRow does.
+func (d *RowDecoder) Row() ([]Value, error) {
+	present, err := d.Byte()
+	if err != nil || present == 0 {
+		return nil, err
+	}
+	n, err := d.Uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > 1<<16 {
+		return nil, fmt.Errorf("%w: row of %d columns", ErrMalformed, n)
+	}
+	row := d.values(int(n))
+	for i := range row {
+		if row[i], err = d.value(); err != nil {
+			return nil, err
+		}
+	}
+	return row, nil
+}
+
+// values cuts n values from the slab.
+func (d *RowDecoder) values(n int) []Value {
+	if n > len(d.slab) {
+		d.slab = make([]Value, max(slabValues, n))
+	}
+	row := d.slab[:n:n]
+	d.slab = d.slab[n:]
+	return row
+}
+
+func (d *RowDecoder) value() (Value, error) {
+	k, err := d.Byte()
+	if err != nil {
+		return Value{}, err
+	}
+	v := Value{kind: Kind(k)}
+	if v.num, err = d.Uvarint(); err != nil {
+		return Value{}, err
+	}
+	n, err := d.Uvarint()
+	if err != nil {
+		return Value{}, err
+	}
+	if n > uint64(len(d.S)-d.Off) {
+		return Value{}, io.ErrUnexpectedEOF
+	}
+	v.str = d.S[d.Off : d.Off+int(n)]
+	d.Off += int(n)
+	if n, err = d.Uvarint(); err != nil {
+		return Value{}, err
+	}
+	if n > 0 {
+		if n > uint64(len(d.S)-d.Off) {
+			return Value{}, io.ErrUnexpectedEOF // every element takes a byte at least
+		}
+		v.elems = make([]Value, n)
+		for i := range v.elems {
+			if v.elems[i], err = d.value(); err != nil {
+				return Value{}, err
+			}
+		}
+	}
+	return v, nil
+}

@@ -329,7 +329,7 @@ func BenchmarkSinkVsCopy(b *testing.B) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	sinkSecs, steadySecs := time.Since(start).Seconds(), time.Since(first).Seconds()
-	p.stop()
+	cpu := p.stopCPU()
 	if n := p.count("bench_rows"); n != rows {
 		b.Fatalf("the follower holds %d rows, want %d", n, rows)
 	}
@@ -357,12 +357,12 @@ func BenchmarkSinkVsCopy(b *testing.B) {
 	// last; the daemon's start (connections, topic metadata) is reported
 	// beside it.
 	sinkRate, copyRate := float64(rows)/steadySecs, float64(rows)/copySecs
-	fmt.Printf("sink vs COPY (PostgreSQL follower, %d rows in %d-row transactions, %d workers): walship %.0f rows/s, COPY %.0f rows/s, ratio %.2f (walship %.2fs from daemon start, %.2fs of it applying)\n",
-		rows, per, workers, sinkRate, copyRate, sinkRate/copyRate, sinkSecs, steadySecs)
+	fmt.Printf("sink vs COPY (PostgreSQL follower, %d rows in %d-row transactions, %d workers): walship %.0f rows/s, COPY %.0f rows/s, ratio %.2f (walship %.2fs from daemon start, %.2fs of it applying, CPU %.2f s)\n",
+		rows, per, workers, sinkRate, copyRate, sinkRate/copyRate, sinkSecs, steadySecs, cpu.Seconds())
 	b.ReportMetric(sinkRate/copyRate, "ratio")
 	benchkit.WriteResult(b, "sink-vs-copy", map[string]any{"benchmark": "BenchmarkSinkVsCopy", "rows": rows, "txn_rows": per, "workers": workers,
 		"walship_rows_per_s": sinkRate, "copy_rows_per_s": copyRate, "ratio": sinkRate / copyRate, "walship_seconds_from_start": sinkSecs,
-		"walship_seconds_applying": steadySecs, "copy_seconds": copySecs})
+		"walship_seconds_applying": steadySecs, "copy_seconds": copySecs, "walship_cpu_seconds": cpu.Seconds()})
 }
 
 // BenchmarkLatency: commit → follower-visible latency of single-row

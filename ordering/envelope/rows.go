@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -158,28 +157,29 @@ func (dec *Decoder) DecodeRows(r Record, out []Decoded) ([]Decoded, error) {
 	if err != nil {
 		return out, malformed("%s: %v", HeaderSchema, err)
 	}
-	rd := bytes.NewReader(r.Value)
-	n, err := binary.ReadUvarint(rd)
+	// One copy of the record: the values' text and the rows share it.
+	rd := ordering.RowDecoder{S: string(r.Value)}
+	n, err := rd.Uvarint()
 	if err != nil || n > uint64(len(r.Value)) {
 		return out, malformed("row batch of %s: its length", t.QualifiedName())
 	}
 	last := -1
 	for range n {
-		idx, err := binary.ReadUvarint(rd)
+		idx, err := rd.Uvarint()
 		if err != nil || idx >= uint64(d.Count) || int(idx) <= last {
 			return out, malformed("row batch of %s: index %d of %d after %d (%v)", t.QualifiedName(), idx, d.Count, last, err)
 		}
-		op, err := rd.ReadByte()
+		op, err := rd.Byte()
 		if err != nil || !ordering.Op(op).Valid() {
 			return out, malformed("row batch of %s: op %q (%v)", t.QualifiedName(), op, err)
 		}
 		e := d
 		e.Index, last = int(idx), int(idx)
 		e.Change = ordering.Change{Table: t, Op: ordering.Op(op)}
-		if e.Change.Before, err = ordering.ReadRow(rd); err != nil {
+		if e.Change.Before, err = rd.Row(); err != nil {
 			return out, malformed("row batch of %s: before image: %v", t.QualifiedName(), err)
 		}
-		if e.Change.After, err = ordering.ReadRow(rd); err != nil {
+		if e.Change.After, err = rd.Row(); err != nil {
 			return out, malformed("row batch of %s: after image: %v", t.QualifiedName(), err)
 		}
 		if err := checkRow(t, e.Change.Before, "before"); err != nil {
@@ -190,8 +190,8 @@ func (dec *Decoder) DecodeRows(r Record, out []Decoded) ([]Decoded, error) {
 		}
 		out = append(out, e)
 	}
-	if rd.Len() != 0 {
-		return out, malformed("row batch of %s: %d bytes after its last change", t.QualifiedName(), rd.Len())
+	if rd.Off != len(rd.S) {
+		return out, malformed("row batch of %s: %d bytes after its last change", t.QualifiedName(), len(rd.S)-rd.Off)
 	}
 	return out, nil
 }

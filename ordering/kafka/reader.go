@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -350,10 +349,11 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.Seq2[*ordering.Change, error] {
 	return func(yield func(*ordering.Change, error) bool) {
 		var h eventHeap
+		var slab []ordering.Change
 		type src struct {
 			p    *partition
 			left int
-			seen map[int]bool
+			seen idSet // eventIDs
 		}
 		srcs := make([]*src, 0, len(mk.Partitions))
 		for _, pc := range mk.Partitions {
@@ -362,7 +362,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				yield(nil, err)
 				return
 			}
-			srcs = append(srcs, &src{p: p, left: pc.Count, seen: map[int]bool{}}) // seen: eventIDs
+			srcs = append(srcs, &src{p: p, left: pc.Count})
 		}
 		pull := func(i int) error {
 			s := srcs[i]
@@ -375,12 +375,11 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 					return fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
 				}
 				id := eventID(e)
-				if s.seen[id] {
+				if !s.seen.add(id) {
 					continue // a copy left by a torn attempt
 				}
-				s.seen[id] = true
 				s.left--
-				heap.Push(&h, heapItem{e, i})
+				h.push(heapItem{e, i})
 				return nil
 			}
 		}
@@ -391,7 +390,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 			}
 		}
 		for h.Len() > 0 {
-			it := heap.Pop(&h).(heapItem)
+			it := h.pop()
 			if err := pull(it.src); err != nil {
 				yield(nil, err)
 				return
@@ -402,7 +401,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				// (its partition's next event, or another partition's head).
 				var cre heapItem
 				if h.Len() > 0 {
-					cre = heap.Pop(&h).(heapItem)
+					cre = h.pop()
 					if err := pull(cre.src); err != nil {
 						yield(nil, err)
 						return
@@ -417,8 +416,14 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				yield(nil, fmt.Errorf("transaction %s: event %d: %w: a key change's create without its delete", mk.Seq, e.Index, ordering.ErrMalformed))
 				return
 			}
-			ch := e.Change
-			if !yield(&ch, nil) {
+			// The changes are cut from slabs: one allocation per slab,
+			// not per change.
+			if len(slab) == 0 {
+				slab = make([]ordering.Change, min(256, max(1, mk.EventCount)))
+			}
+			ch := &slab[0]
+			*ch, slab = e.Change, slab[1:]
+			if !yield(ch, nil) {
 				return
 			}
 		}
@@ -715,10 +720,28 @@ type heapItem struct {
 	src int
 }
 
+// idSet is a set of small non-negative integers.
+type idSet []uint64
+
+// add adds id and reports whether it was not there.
+func (s *idSet) add(id int) bool {
+	w, bit := id/64, uint64(1)<<(id%64)
+	if w >= len(*s) {
+		*s = append(*s, make([]uint64, w+1-len(*s))...)
+	}
+	if (*s)[w]&bit != 0 {
+		return false
+	}
+	(*s)[w] |= bit
+	return true
+}
+
+// eventHeap is a min-heap of events by eventID, typed (container/heap
+// would copy each event into an interface).
 type eventHeap []heapItem
 
 func (h eventHeap) Len() int           { return len(h) }
-func (h eventHeap) Less(i, j int) bool { return eventID(h[i].e) < eventID(h[j].e) }
+func (h eventHeap) less(i, j int) bool { return eventID(h[i].e) < eventID(h[j].e) }
 
 // eventID orders a transaction's events: by index, and a key change's
 // delete half before its create half (they share the index).
@@ -729,13 +752,43 @@ func eventID(e envelope.Decoded) int {
 	}
 	return id
 }
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(heapItem)) }
-func (h *eventHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *eventHeap) push(it heapItem) {
+	*h = append(*h, it)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *eventHeap) pop() heapItem {
+	s := *h
+	n := len(s) - 1
+	s[0], s[n] = s[n], s[0]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s.less(r, l) {
+			m = r
+		}
+		if !s.less(m, i) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	it := s[n]
+	s[n] = heapItem{} // drop its references
+	*h = s[:n]
+	return it
 }
 
 // decodedSize approximates the memory a decoded change holds, within the

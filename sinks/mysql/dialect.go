@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -30,6 +31,9 @@ type Dialect struct {
 	noFKey bool
 	mu     sync.Mutex
 	srv    serverInfo
+	// noLoad: the server or client refused LOAD DATA LOCAL (loadRefused);
+	// BulkLoad declines at once from then on.
+	noLoad atomic.Bool
 }
 
 // ForeignKeysOff makes the connections Open returns skip foreign-key

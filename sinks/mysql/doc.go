@@ -31,6 +31,17 @@
 //     created utf8mb4 with a binary no-pad collation, so text keys compare
 //     exactly as in the source. TypeCompatible accepts the same type or a
 //     wider one.
+//   - BulkLoad (load.go) writes large batches with LOAD DATA LOCAL INFILE
+//     from memory (a go-sql-driver Reader:: handler) when every follower
+//     column's type is one whose text input stores what the statement's
+//     literal stores (loadType: integers but BIT, DOUBLE, DECIMAL, the
+//     character types, DATE, DATETIME, TIMESTAMP), inside a savepoint. It
+//     stands only when every row was inserted without a warning or note;
+//     otherwise (a key already there, a value the column cannot store,
+//     local_infile off, which is remembered) it rolls back to the
+//     savepoint and declines, and the applier writes the rows with
+//     statements, which upsert or name the error. LOCAL would otherwise skip duplicates and truncate values
+//     with a warning, as IGNORE does.
 //   - Upsert is INSERT … ON DUPLICATE KEY UPDATE c = VALUES(c). Truncate is
 //     DELETE FROM, because TRUNCATE commits implicitly. CREATE/ALTER also
 //     commit implicitly in MySQL: run DDL outside the data transaction; on

@@ -15,7 +15,7 @@ import (
 
 // follower opens the dialect on a database of the test's own
 // ([sinktest.Follower]).
-func follower(t *testing.T) (*Dialect, *sql.DB, context.Context) {
+func follower(t testing.TB) (*Dialect, *sql.DB, context.Context) {
 	t.Helper()
 	ctx, cfg := sinktest.MySQLSink(t)
 	d := New(cfg)

@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/walship/walship/ordering"
@@ -210,6 +211,25 @@ func quoteString(s string) string {
 // "datetime(3)"; MySQL's bare datetime/time/timestamp is 0, PostgreSQL's
 // undeclared is 6), else Column.Precision, else 6.
 func fsp(c ordering.Column) int {
+	k := fspKey{c.Type, c.Precision}
+	if p, ok := fspCache.Load(k); ok {
+		return p.(int)
+	}
+	p := parseFsp(c)
+	fspCache.Store(k, p)
+	return p
+}
+
+// fspCache holds fsp by what it depends on: a column type is parsed once,
+// not for each value.
+var fspCache sync.Map // fspKey -> int
+
+type fspKey struct {
+	typ  string
+	prec int
+}
+
+func parseFsp(c ordering.Column) int {
 	t, _ := parseMyType(c.Type) // "timestamp(3) with time zone" parses as timestamp(3) (not ok, but args kept)
 	if p, err := strconv.Atoi(t.arg(0)); err == nil && p >= 0 && p <= 6 {
 		return p

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
 	"errors"
@@ -303,5 +304,75 @@ func TestWidenType(t *testing.T) {
 		if ok && !dia.TypeCompatible(got, c.want) {
 			t.Errorf("WidenType(%q, %q) = %q does not take %s", c.have, c.want, got, c.want)
 		}
+	}
+}
+
+func TestBinaryType(t *testing.T) {
+	for typ, want := range map[string]binType{
+		"bigint": binInt8, "integer": binInt4, "smallint": binInt2, "boolean": binBool, "double precision": binFloat8,
+		"text": binText, "character varying": binText, "character varying(12)": binText, "bytea": binBytea,
+		"timestamp with time zone": binTimestampTZ, "timestamp without time zone": binTimestamp, "date": binDate, "uuid": binUUID,
+		"character varying(12)[]": binNone, "text[]": binNone, "numeric(10,2)": binNone, "real": binNone, "json": binNone,
+		"timestamp(3) with time zone": binNone, "character(3)": binNone, "interval": binNone, "": binNone,
+	} {
+		if got := binaryType(typ); got != want {
+			t.Errorf("binaryType(%q) = %d, want %d", typ, got, want)
+		}
+	}
+}
+
+func TestAppendBinary(t *testing.T) {
+	ok := func(bt binType, v ordering.Value, want string) {
+		t.Helper()
+		b, fits := appendBinary(nil, bt, v)
+		if !fits || fmt.Sprintf("%x", b) != want {
+			t.Errorf("appendBinary(%d, %v) = %x, %v; want %s", bt, v, b, fits, want)
+		}
+	}
+	no := func(bt binType, v ordering.Value) {
+		t.Helper()
+		if b, fits := appendBinary(nil, bt, v); fits {
+			t.Errorf("appendBinary(%d, %v) = %x; want text only", bt, v, b)
+		}
+	}
+	ok(binInt8, ordering.Null(), "ffffffff")
+	ok(binInt8, ordering.Int(-2), "00000008fffffffffffffffe")
+	ok(binInt4, ordering.Uint(7), "0000000400000007")
+	ok(binInt2, ordering.Int(-1), "00000002ffff")
+	no(binInt2, ordering.Int(1<<15))
+	no(binInt4, ordering.Int(-1<<31-1))
+	no(binInt8, ordering.Uint(1<<63))
+	no(binInt8, ordering.String("1"))
+	ok(binBool, ordering.Bool(true), "0000000101")
+	ok(binFloat8, ordering.Float(math.Copysign(0, -1)), "000000088000000000000000")
+	no(binFloat8, ordering.Float(math.NaN()))
+	ok(binText, ordering.String("é"), "00000002c3a9")
+	no(binText, ordering.String("a\x00"))
+	ok(binBytea, ordering.Bytes([]byte{0, 0xff}), "0000000200ff")
+	ok(binTimestampTZ, ordering.TimestampTZ(pgEpochMicros+1), "000000080000000000000001")
+	no(binTimestampTZ, ordering.Timestamp(pgEpochMicros))
+	no(binTimestamp, ordering.Special(ordering.KindTimestamp, "infinity"))
+	no(binTimestamp, ordering.Timestamp(math.MinInt64))
+	ok(binDate, ordering.Date(pgEpochDays-1), "00000004ffffffff")
+	no(binDate, ordering.Date(math.MaxInt64))
+	ok(binUUID, ordering.UUID("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), "00000010a0eebc999c0b4ef8bb6d6bb9bd380a11")
+	no(binUUID, ordering.UUID("{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"))
+}
+
+func TestEncodeText(t *testing.T) {
+	cols := []ordering.Column{{Name: "a", Type: "text", Kind: ordering.KindString}, {Name: "b", Type: "bytea", Kind: ordering.KindBytes},
+		{Name: "c", Type: "bigint", Kind: ordering.KindInt}, {Name: "d", Type: "timestamptz", Kind: ordering.KindTimestampTZ}}
+	var buf bytes.Buffer
+	rows := [][]ordering.Value{{ordering.String("x\ty\\z\n"), ordering.Bytes([]byte{1, 0xab}), ordering.Int(-3), ordering.TimestampTZ(0)},
+		{ordering.Null(), ordering.Null(), ordering.Null(), ordering.Special(ordering.KindTimestampTZ, "infinity")}}
+	if err := encodeText(&buf, cols, rows); err != nil {
+		t.Fatal(err)
+	}
+	want := "x\\ty\\\\z\\n\t\\\\x01ab\t-3\t1970-01-01 00:00:00.000000+00\n\\N\t\\N\t\\N\tinfinity\n"
+	if buf.String() != want {
+		t.Errorf("encodeText = %q, want %q", buf.String(), want)
+	}
+	if err := encodeText(&buf, cols[:1], [][]ordering.Value{{ordering.String("\x00")}}); !errors.Is(err, sqlsink.ErrUnsupported) {
+		t.Errorf("NUL: %v, want ErrUnsupported", err)
 	}
 }

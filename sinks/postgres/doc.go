@@ -29,6 +29,13 @@
 //   - ColumnType keeps a PostgreSQL source's built-in types verbatim and
 //     maps the rest by kind; the table is at the top of types.go.
 //     TypeCompatible accepts the same type or a strictly wider one.
+//   - BulkLoad (copy.go) writes large batches with COPY … FROM STDIN
+//     encoded straight from the values: binary format when every
+//     follower column's type and value has an exact binary form
+//     (binary.go lists them), else text format whose values are Param's
+//     text. Snapshot rows (upserts) are copied straight into the table
+//     inside a savepoint, and only when a key is there already (SQLSTATE
+//     23505) through a staging table and INSERT … ON CONFLICT.
 //   - Upsert is INSERT … ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c;
 //     Truncate is TRUNCATE (transactional); DDL uses IF [NOT] EXISTS so a
 //     repeated statement is harmless. The meta tables live in the first

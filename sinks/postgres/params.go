@@ -198,9 +198,15 @@ func appendDate(b []byte, days int64) []byte {
 
 // timestamp formats µs since 1970 as YYYY-MM-DD HH:MM:SS.ffffff[+00][ BC].
 func timestamp(us int64, tz bool) string {
+	return string(appendTimestamp(make([]byte, 0, 36), us, tz))
+}
+
+// appendTimestamp appends timestamp's text.
+func appendTimestamp(b []byte, us int64, tz bool) []byte {
 	days, tod := sqltext.SplitMicros(us)
-	b := appendDate(make([]byte, 0, 36), days)
-	bc := len(b) > 3 && string(b[len(b)-3:]) == " BC"
+	start := len(b)
+	b = appendDate(b, days)
+	bc := len(b)-start > 3 && string(b[len(b)-3:]) == " BC"
 	if bc {
 		b = b[:len(b)-3]
 	}
@@ -212,7 +218,7 @@ func timestamp(us int64, tz bool) string {
 	if bc {
 		b = append(b, " BC"...)
 	}
-	return string(b)
+	return b
 }
 
 // isBitType reports a bit(n) column, whose integer values (a MySQL source's

@@ -473,7 +473,7 @@ type Tx struct {
 	// table for a multi-row statement or a bulk load.
 	pend      *shape
 	pendOp    ordering.Op
-	pendRows  [][]any
+	pendRows  [][]ordering.Value // after images, not copied
 	pendBytes int
 	pendKeys  map[string]struct{} // keys of pending snapshot rows (upserts)
 	// touched are the follower tables this transaction changed (MySQL
@@ -493,6 +493,11 @@ type Tx struct {
 	savepoints int
 	// stmts are the statements kept prepared (SQLite: run).
 	stmts map[string]*sql.Stmt
+	// conflicted are the tables whose direct bulk upsert found a row
+	// there already (BulkRows.Direct); keyBuf is rowKey's buffer.
+	conflicted     map[Name]bool
+	bulkSavepoints int
+	keyBuf         []byte
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it

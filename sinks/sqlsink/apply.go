@@ -3,8 +3,10 @@ package sqlsink
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/walship/walship/ordering"
@@ -26,6 +28,11 @@ const (
 	bulkMaxRows  = 10000
 	bulkMaxBytes = 8 << 20
 )
+
+// maxBulkSavepoints bounds the savepoints of direct bulk upserts in one
+// follower transaction; with the fold's maxSavepoints it stays within
+// PostgreSQL's cache of 64 subtransactions.
+const maxBulkSavepoints = 24
 
 // Apply implements sinks.FollowerTx.
 func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) error {
@@ -67,14 +74,14 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 				return err
 			}
 		}
-		row, size, err := t.row(sh, ch)
-		if err != nil {
-			return err
-		}
+		row, size := t.row(ch)
 		if ch.Op == ordering.OpRead && len(sh.key) > 0 {
 			// An upsert statement must not carry one key twice (a snapshot
 			// redone inside one batch): the second starts a new statement.
-			k := rowKey(row, sh.key)
+			k, err := t.rowKey(sh, row, ch.Op)
+			if err != nil {
+				return err
+			}
 			if _, dup := t.pendKeys[k]; dup {
 				if err := t.flush(ctx); err != nil {
 					return err
@@ -131,7 +138,7 @@ func (t *Tx) fail(sh *shape, op ordering.Op, err error) error {
 	return serverError(t.a.d, sh.name.String(), op, err)
 }
 
-// paramSize is a parameter's size for the pending-bytes bound.
+// paramSize is a parameter's size for the window's bytes bound.
 func paramSize(p any) int {
 	switch v := p.(type) {
 	case string:
@@ -142,22 +149,66 @@ func paramSize(p any) int {
 	return 8
 }
 
-// rowKey is an injective text of the key columns' parameters.
-func rowKey(row []any, key []int) string {
-	var b strings.Builder
-	for _, k := range key {
-		switch v := row[k].(type) {
-		case nil:
-			b.WriteString("n;")
-		case string:
-			fmt.Fprintf(&b, "s%d:%s;", len(v), v)
-		case []byte:
-			fmt.Fprintf(&b, "b%d:%s;", len(v), v)
-		default:
-			fmt.Fprintf(&b, "%T:%v;", v, v)
+// valueSize is a value's size for the pending-bytes bound.
+func valueSize(v ordering.Value) int {
+	n := len(v.Text()) + 8
+	for _, e := range v.Elems() {
+		n += valueSize(e)
+	}
+	return n
+}
+
+// rowKey is an injective text of a row's key values (appendKey).
+func (t *Tx) rowKey(sh *shape, row []ordering.Value, op ordering.Op) (string, error) {
+	b := t.keyBuf[:0]
+	var err error
+	for _, k := range sh.key {
+		if b, err = t.appendKey(b, sh, k, row[k], op); err != nil {
+			return "", err
 		}
 	}
-	return b.String()
+	t.keyBuf = b
+	return string(b), nil
+}
+
+// appendKey appends an injective text of key column k's value v: an
+// integer as its decimal digits, anything else as its parameter. Every
+// key text of the window is made here, so a row's key reads the same
+// from every image.
+func (t *Tx) appendKey(b []byte, sh *shape, k int, v ordering.Value, op ordering.Op) ([]byte, error) {
+	switch v.Kind() {
+	case ordering.KindInt:
+		b = strconv.AppendInt(append(b, 'i'), v.Int(), 10)
+		return append(b, ';'), nil
+	case ordering.KindUint:
+		b = strconv.AppendUint(append(b, 'i'), v.Uint(), 10)
+		return append(b, ';'), nil
+	}
+	p, err := t.param(sh, k, v, op)
+	if err != nil {
+		return b, err
+	}
+	return appendKeyParam(b, p), nil
+}
+
+func appendKeyParam(b []byte, p any) []byte {
+	switch v := p.(type) {
+	case nil:
+		return append(b, "n;"...)
+	case string:
+		b = append(b, 's')
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+		return append(b, ';')
+	case []byte:
+		b = append(b, 'b')
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+		return append(b, ';')
+	}
+	return fmt.Appendf(b, "%T:%v;", p, p)
 }
 
 // flush writes the pending truncates, then the pending rows: one bulk load when the dialect has one
@@ -186,7 +237,7 @@ func (t *Tx) flushPend(ctx context.Context) error {
 // writeRows writes rows of sh: snapshot rows as upserts, inserts as
 // inserts; one bulk load when the dialect has one and the rows are many,
 // otherwise multi-row statements within the engines' parameter limits.
-func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]any) error {
+func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]ordering.Value) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -199,10 +250,29 @@ func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]
 		key = sh.src.PrimaryKey
 	}
 	if t.bulk != nil && len(rows) >= bulkMinRows {
-		if err := t.bulk.BulkLoad(ctx, t.conn, sh.name, cols, key, rows); err != nil {
-			return t.fail(sh, op, err)
+		// An upsert may first try a plain load inside a savepoint (see
+		// BulkRows.Direct): within the transaction's savepoint budget, and
+		// not again for a table whose rows were there already.
+		direct := len(key) > 0 && t.bulkSavepoints < maxBulkSavepoints && !t.conflicted[sh.name]
+		if direct {
+			t.bulkSavepoints++
 		}
-		return nil
+		res, err := t.bulk.BulkLoad(ctx, t.conn, BulkRows{Name: sh.name, Columns: sh.src.Columns, Types: sh.types,
+			Key: key, Rows: rows, Direct: direct})
+		switch {
+		case errors.Is(err, ErrBulkDeclined):
+			// Nothing written: the statements below write the rows.
+		case err != nil:
+			return t.fail(sh, op, err)
+		default:
+			if direct && res.Conflict {
+				if t.conflicted == nil {
+					t.conflicted = map[Name]bool{}
+				}
+				t.conflicted[sh.name] = true
+			}
+			return nil
+		}
 	}
 	per := max(1, min(maxRows, maxParams/len(cols)))
 	for len(rows) > 0 {
@@ -216,7 +286,13 @@ func (t *Tx) writeRows(ctx context.Context, sh *shape, op ordering.Op, rows [][]
 		}
 		args := make([]any, 0, len(chunk)*len(cols))
 		for _, r := range chunk {
-			args = append(args, r...)
+			for i, v := range r {
+				p, err := t.param(sh, i, v, op)
+				if err != nil {
+					return err
+				}
+				args = append(args, p)
+			}
 		}
 		t.a.stats.statements.Add(1)
 		if _, err := t.run(ctx, q, args); err != nil {

@@ -165,11 +165,44 @@ type MultiUpdater interface {
 // multi-row statements on large batches (PostgreSQL COPY). The applier
 // uses it for batches of at least bulkMinRows inserts or snapshot rows.
 type BulkLoader interface {
-	// BulkLoad writes rows (Param values of cols, in order) into n, inside
-	// the transaction open on conn. With key set, a row whose key exists
-	// replaces it, as Upsert does; without, it is a plain insert. rows
-	// never holds two rows with the same key.
-	BulkLoad(ctx context.Context, conn *sql.Conn, n Name, cols, key []string, rows [][]any) error
+	// BulkLoad writes b.Rows into b.Name, inside the transaction open on
+	// conn. With b.Key set, a row whose key exists replaces it, as Upsert
+	// does; without, it is a plain insert. A value the dialect cannot
+	// write is an error naming the column, never the value.
+	BulkLoad(ctx context.Context, conn *sql.Conn, b BulkRows) (BulkResult, error)
+}
+
+// BulkRows is one bulk load into one follower table.
+type BulkRows struct {
+	Name Name
+	// Columns are the source columns, in the order of each row's values.
+	Columns []ordering.Column
+	// Types are the follower's column types by column name, as
+	// Dialect.Columns read them (or as created); a column may be missing.
+	Types map[string]string
+	// Key, when set, makes the load an upsert by these columns. Rows never
+	// holds two rows with the same key.
+	Key []string
+	// Rows are after images: no value is unchanged. The loader must not
+	// keep or change them.
+	Rows [][]ordering.Value
+	// Direct lets an upsert load the rows into the table as plain inserts
+	// inside a savepoint first, and upsert them only when one's key is
+	// there already (BulkResult.Conflict). The applier sets it at most
+	// maxBulkSavepoints times a transaction.
+	Direct bool
+}
+
+// ErrBulkDeclined is returned by a BulkLoad that wrote nothing and leaves
+// the rows to the statement path (multi-row INSERTs and upserts), which
+// then writes them or names their error: a load the dialect could not do
+// exactly as the statements would.
+var ErrBulkDeclined = errors.New("bulk load declined: the rows go through statements")
+
+// BulkResult is what a bulk load reports.
+type BulkResult struct {
+	// Conflict: a Direct load found a key there already and upserted.
+	Conflict bool
 }
 
 // LockProbe is implemented by a Dialect that can ask, inside a

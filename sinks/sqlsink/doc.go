@@ -11,7 +11,14 @@
 //     order gets the changes one by one in log order, after a rollback to a
 //     savepoint: the final state never depends on folding.
 //   - Rows: inserts and snapshot rows become multi-row INSERTs (snapshot
-//     rows as upserts), updates are keyed by the before image's primary key
+//     rows as upserts), or, for a batch of at least 1000 rows on a
+//     BulkLoader dialect, one bulk load per table of up to 10 000 rows
+//     or 8 MiB, handed the decoded values (BulkRows: no parameter per
+//     value; an upsert may first try a plain load inside a savepoint,
+//     BulkRows.Direct, at most 24 times a transaction; a load may decline,
+//     ErrBulkDeclined, and the rows then go through statements). A value the
+//     follower cannot hold is found when the rows are written, at the
+//     latest in Record, and fails the transaction as before. Updates are keyed by the before image's primary key
 //     (so a key change works) and leave unchanged values out of SET,
 //     deletes are keyed likewise, truncates empty the table (consecutive
 //     truncates in one statement where the engine needs it for foreign

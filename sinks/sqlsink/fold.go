@@ -55,7 +55,7 @@ type window struct {
 	upd     []*updEntry
 	byKey   map[foldKey]*updEntry
 	// raw are the held changes in log order, for the unfolded fallback.
-	raw         []*heldChange
+	raw         []heldChange
 	rows, bytes int
 	// inOrder: writing the groups then the updates is log order, and
 	// nothing was folded.
@@ -77,8 +77,8 @@ type foldKey struct {
 // insGroup is the held inserts of one table.
 type insGroup struct {
 	sh   *shape
-	rows [][]any        // nil: inserted and deleted in the window
-	at   map[string]int // key -> index in rows (keyed tables)
+	rows [][]ordering.Value // after images (copied before a fold changes one); nil: inserted and deleted in the window
+	at   map[string]int     // key -> index in rows (keyed tables)
 }
 
 // updEntry is the held update of one row.
@@ -103,9 +103,13 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 	keyed := len(sh.key) > 0
 	switch ch.Op {
 	case ordering.OpInsert:
-		row, size, err := t.row(sh, ch)
-		if err != nil {
-			return false, err
+		row, size := t.row(ch)
+		var k string
+		if keyed {
+			var err error
+			if k, err = t.rowKey(sh, row, ch.Op); err != nil {
+				return false, err
+			}
 		}
 		w := t.window()
 		g := w.byShape[sh]
@@ -124,7 +128,6 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 		}
 		w.last = g
 		if keyed {
-			k := rowKey(row, sh.key)
 			if _, dup := g.at[k]; dup {
 				return false, nil // the follower refuses it as the source would have
 			}
@@ -133,7 +136,7 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 		g.rows = append(g.rows, row)
 		w.rows++
 		w.bytes += size
-		w.raw = append(w.raw, &heldChange{sh, ch})
+		w.raw = append(w.raw, heldChange{sh, ch})
 		return true, nil
 	case ordering.OpUpdate:
 		if !keyed || src.Serial || len(src.Cascades) > 0 && src.Cascading(ch) || ch.After == nil {
@@ -154,20 +157,17 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 		w := t.window()
 		if g := w.byShape[sh]; g != nil {
 			if i, ok := g.at[k]; ok {
-				row := g.rows[i]
+				row := slices.Clone(g.rows[i]) // not the insert's own image
 				for c, v := range ch.After {
 					if v.IsUnchanged() {
 						continue
 					}
-					p, err := t.param(sh, c, v, ch.Op)
-					if err != nil {
-						return false, err
-					}
-					w.bytes += paramSize(p)
-					row[c] = p
+					w.bytes += valueSize(v)
+					row[c] = v
 				}
+				g.rows[i] = row
 				w.inOrder = false
-				w.raw = append(w.raw, &heldChange{sh, ch})
+				w.raw = append(w.raw, heldChange{sh, ch})
 				return true, nil
 			}
 		}
@@ -195,7 +195,7 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 			e.vals[c] = p
 			w.bytes += paramSize(p)
 		}
-		w.raw = append(w.raw, &heldChange{sh, ch})
+		w.raw = append(w.raw, heldChange{sh, ch})
 		return true, nil
 	case ordering.OpDelete:
 		if !keyed || t.win == nil || len(src.Cascades) > 0 && src.Cascading(ch) {
@@ -216,7 +216,7 @@ func (t *Tx) hold(ctx context.Context, sh *shape, ch *ordering.Change) (bool, er
 		g.rows[i] = nil
 		delete(g.at, k)
 		t.win.inOrder = false
-		t.win.raw = append(t.win.raw, &heldChange{sh, ch})
+		t.win.raw = append(t.win.raw, heldChange{sh, ch})
 		return true, nil
 	}
 	return false, nil
@@ -235,19 +235,13 @@ func (w *window) full() bool {
 	return w.rows >= bulkMaxRows || w.bytes >= bulkMaxBytes
 }
 
-// row is the parameters of an insert's after image, and their size.
-func (t *Tx) row(sh *shape, ch *ordering.Change) ([]any, int, error) {
-	row := make([]any, len(ch.After))
+// row is an insert's after image, and its size.
+func (t *Tx) row(ch *ordering.Change) ([]ordering.Value, int) {
 	size := 0
-	for i, v := range ch.After {
-		p, err := t.param(sh, i, v, ch.Op)
-		if err != nil {
-			return nil, 0, err
-		}
-		row[i] = p
-		size += paramSize(p)
+	for _, v := range ch.After {
+		size += valueSize(v)
 	}
-	return row, size, nil
+	return ch.After, size
 }
 
 // keyOf is the primary key of the changed row: its parameters and text.
@@ -259,7 +253,6 @@ func (t *Tx) keyOf(sh *shape, ch *ordering.Change) ([]any, string, error) {
 	if img == nil {
 		return nil, "", &ChangeError{Table: sh.name.String(), Op: ch.Op, Err: fmt.Errorf("no image holds the primary key")}
 	}
-	row := make([]any, len(sh.src.Columns))
 	key := make([]any, len(sh.key))
 	for i, k := range sh.key {
 		if img[k].IsUnchanged() {
@@ -269,9 +262,10 @@ func (t *Tx) keyOf(sh *shape, ch *ordering.Change) ([]any, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		row[k], key[i] = p, p
+		key[i] = p
 	}
-	return key, rowKey(row, sh.key), nil
+	text, err := t.rowKey(sh, img, ch.Op)
+	return key, text, err
 }
 
 // flushWindow writes the held changes folded: inserts per table, parents
@@ -329,7 +323,7 @@ func (t *Tx) flushWindow(ctx context.Context) error {
 func (t *Tx) writeWindow(ctx context.Context, w *window, order []*shape) error {
 	for _, sh := range order {
 		g := w.byShape[sh]
-		rows := g.rows[:0:0]
+		rows := g.rows[:0] // the window is done with them
 		for _, r := range g.rows {
 			if r != nil {
 				rows = append(rows, r)
@@ -464,10 +458,7 @@ func (t *Tx) writeRaw(ctx context.Context, w *window) error {
 		var err error
 		switch h.ch.Op {
 		case ordering.OpInsert:
-			var row []any
-			if row, _, err = t.row(h.sh, h.ch); err == nil {
-				err = t.writeRows(ctx, h.sh, ordering.OpInsert, [][]any{row})
-			}
+			err = t.writeRows(ctx, h.sh, ordering.OpInsert, [][]ordering.Value{h.ch.After})
 		case ordering.OpUpdate:
 			err = t.update(ctx, h.sh, h.ch)
 		case ordering.OpDelete:
