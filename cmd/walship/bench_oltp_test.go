@@ -296,7 +296,7 @@ func maxP99(xs []float64) (mx, p99 float64) {
 // hotRowPipe is the source database of the hot-row workload, its
 // followers and the daemons between.
 type hotRowPipe struct {
-	b        *testing.B
+	b        testing.TB
 	name     string
 	dir      string
 	engine   string // source: postgres or mariadb
@@ -307,7 +307,7 @@ type hotRowPipe struct {
 	accounts int
 }
 
-func newHotRowPipe(b *testing.B, engine string, accounts int) *hotRowPipe {
+func newHotRowPipe(b testing.TB, engine string, accounts int) *hotRowPipe {
 	h := &hotRowPipe{b: b, name: fmt.Sprintf("walship_hot_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6), dir: b.TempDir(), engine: engine, accounts: accounts}
 	ctx := context.Background()
 	switch engine {
@@ -432,7 +432,7 @@ sinks:
 
 // hotRowDaemon is one running daemon of the benchmark.
 type hotRowDaemon struct {
-	b    *testing.B
+	b    testing.TB
 	cmd  *exec.Cmd
 	http string
 	logf string
@@ -733,7 +733,7 @@ func (h *hotRowPipe) applyOnly(engine string, workers int, total int64) applyFig
 	return a
 }
 
-func openB(b *testing.B, driver, dsn string) *sql.DB {
+func openB(b testing.TB, driver, dsn string) *sql.DB {
 	b.Helper()
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -743,7 +743,7 @@ func openB(b *testing.B, driver, dsn string) *sql.DB {
 	return db
 }
 
-func pgExecB(b *testing.B, dsn, q string) {
+func pgExecB(b testing.TB, dsn, q string) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

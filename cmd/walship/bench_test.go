@@ -139,7 +139,7 @@ func logLevel() string {
 	return "warn"
 }
 
-func freePortB(b *testing.B) string {
+func freePortB(b testing.TB) string {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
