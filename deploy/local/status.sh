@@ -9,6 +9,7 @@ log "data: $WALSHIP_ENV_DIR   kafka $WALSHIP_KAFKA_VERSION jars: $WALSHIP_KAFKA_
 rc=0
 bash "$here/postgres.sh" status source   || rc=1
 bash "$here/postgres.sh" status follower || rc=1
+bash "$here/postgres.sh" status pg18 || rc=1
 bash "$here/postgres.sh" status pg18-primary || rc=1
 bash "$here/postgres.sh" status pg18-standby || rc=1
 bash "$here/mariadb.sh"  status source   || rc=1

@@ -10,6 +10,7 @@ log "local test environment: $WALSHIP_ENV_DIR"
 reserve_ports
 bash "$here/postgres.sh" start source
 bash "$here/postgres.sh" start follower
+bash "$here/postgres.sh" start pg18
 bash "$here/postgres.sh" start pg18-primary
 bash "$here/postgres.sh" start pg18-standby
 bash "$here/mariadb.sh"  start source

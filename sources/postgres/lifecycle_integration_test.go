@@ -367,6 +367,16 @@ func TestSlotAdvancedByHandRefused(t *testing.T) {
 	h.Stop()
 
 	h.Exec("INSERT INTO t VALUES (3)")
+	// The stopped source's walsender lets go of the slot a moment later.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var active bool
+		if err := h.admin.QueryRow(context.Background(), "SELECT active FROM pg_replication_slots WHERE slot_name = $1", h.Name).Scan(&active); err == nil && !active {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slot stayed active after the source stopped")
+		}
+	}
 	var confirmed string
 	if err := h.admin.QueryRow(context.Background(),
 		"SELECT end_lsn::text FROM pg_replication_slot_advance($1, pg_current_wal_lsn())", h.Name).Scan(&confirmed); err != nil {

@@ -54,6 +54,14 @@ func (r *session) stream(ctx context.Context) error {
 			}
 		case *pgproto3.ErrorResponse:
 			return fmt.Errorf("source %s: server error %s: %s", r.cfg().Name, m.Code, m.Message)
+		case *pgproto3.NoticeResponse:
+			// A WARNING or NOTICE the walsender sends between copy data:
+			// PostgreSQL 17+ says so while a standby named in
+			// synchronized_standby_slots is gone (and holds changes back
+			// meanwhile). The stream goes on; the server's words are
+			// logged (they name slots and settings, never row values).
+			r.src.log.Warn("the server sent a notice on the replication stream", "severity", m.Severity, "code", m.Code,
+				"message", m.Message, "detail", m.Detail, "hint", m.Hint)
 		default:
 			return fmt.Errorf("source %s: unexpected replication message %T", r.cfg().Name, msg)
 		}
