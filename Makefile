@@ -66,7 +66,7 @@ E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKille
 # MariaDB pair (WALSHIP_PAIRS=1: the pairs are servers of their own) run in
 # the E2E_SIDE process.
 PG18_TEST = WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18" WALSHIP_TEST_PG_FOLLOWER="$$WALSHIP_TEST_PG18" \
-	$(GO) test -count=1 -timeout 20m ./sources/postgres/ ./sinks/postgres/ && \
+	$(GO) test -count=1 -timeout 20m -skip '$(SERIAL_TESTS)' ./sources/postgres/ ./sinks/postgres/ && \
 	WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18_PRIMARY" $(GO) test -count=1 -run '^TestPGSourceFailover$$' ./preflight/ && \
 	WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '^TestFaultPostgresFailover$$' ./cmd/walship/
 test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (servers stay up)
@@ -77,7 +77,7 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	{ $(MAKE) --no-print-directory env-up && \
 	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  { WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE)' ./cmd/walship/ >"$$side" 2>&1 & sidepid=$$!; \
-	    $(PG18_TEST) >"$$pg18" 2>&1 & pg18pid=$$!; \
+	    { $(PG18_TEST); } >"$$pg18" 2>&1 & pg18pid=$$!; \
 	    $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)|$(E2E_SIDE)|$(E2E_SNAP)' ./...; main=$$?; \
 	    wait $$sidepid; sidest=$$?; echo "--- cmd/walship, $(E2E_SIDE) beside it:"; cat "$$side"; rm -f "$$side"; \
 	    wait $$pg18pid; pg18st=$$?; echo "--- on PostgreSQL 18, beside it:"; cat "$$pg18"; rm -f "$$pg18"; \
