@@ -12,20 +12,23 @@ set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 . "$here/common.sh"
 
+# kill9_pidfile FILE: SIGKILL the process whose pid is the first line of
+# FILE (a server's pid file), and wait until it is gone.
+kill9_pidfile() {
+  local pid
+  [[ -s "$1" ]] || return 0
+  pid="$(head -1 "$1" | tr -d '[:space:]')"
+  kill -9 "$pid" 2>/dev/null || return 0
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
 usage="usage: failover.sh pg|mariadb promote|reset"
 engine="${1:?$usage}"
 action="${2:?$usage}"
 if [[ "$engine" == mariadb ]]; then
   mprimary="$WALSHIP_ENV_DIR/mariadb-ha-primary"
   mreplica="$WALSHIP_ENV_DIR/mariadb-ha-replica"
-  # mkill DIR: SIGKILL the server whose pid file is in DIR, and wait.
-  mkill() {
-    local pid
-    [[ -s "$1/mariadbd.pid" ]] || return 0
-    pid="$(tr -d '[:space:]' <"$1/mariadbd.pid")"
-    kill -9 "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  }
+  mkill() { kill9_pidfile "$1/mariadbd.pid"; }
   case "$action" in
     promote)
       mkill "$mprimary"
@@ -53,11 +56,7 @@ bin="$WALSHIP_PG18_BIN"
 
 # kill9 DATADIR: SIGKILL the postmaster of DATADIR (and wait until it is gone).
 kill9() {
-  local pid
-  [[ -s "$1/postmaster.pid" ]] || return 0
-  pid="$(head -1 "$1/postmaster.pid")"
-  kill -9 "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  kill9_pidfile "$1/postmaster.pid"
   # Its backends die with it once they notice; the port is free then.
   pkill -9 -f -- "-D $1" 2>/dev/null || true
 }

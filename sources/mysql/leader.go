@@ -177,25 +177,14 @@ func IsPrimary(ctx context.Context, db *sql.DB, flavor string) (bool, error) {
 		return false, fmt.Errorf("%s: %w", q, err)
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return false, err
-	}
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		row, err := namedRow(rows)
+		if err != nil {
 			return false, err
 		}
-		for i, c := range cols {
-			switch c {
-			case "Slave_IO_Running", "Slave_SQL_Running", "Replica_IO_Running", "Replica_SQL_Running":
-				if vals[i].String == "Yes" || vals[i].String == "Connecting" {
-					return false, nil
-				}
+		for _, c := range []string{"Slave_IO_Running", "Slave_SQL_Running", "Replica_IO_Running", "Replica_SQL_Running"} {
+			if row[c] == "Yes" || row[c] == "Connecting" {
+				return false, nil
 			}
 		}
 	}

@@ -250,25 +250,38 @@ func (s *Source) serverIDInUse(ctx context.Context, db *sql.DB) (host string, in
 		return "", false, fmt.Errorf("source %s: SHOW SLAVE HOSTS: %w", s.cfg.Name, err)
 	}
 	defer rows.Close()
-	cols, _ := rows.Columns()
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		row, err := namedRow(rows)
+		if err != nil {
 			return "", false, err
-		}
-		row := map[string]string{}
-		for i, c := range cols {
-			row[c] = vals[i].String
 		}
 		if row["Server_id"] == strconv.FormatUint(uint64(s.cfg.ServerID), 10) {
 			return row["Host"], true, nil
 		}
 	}
 	return "", false, rows.Err()
+}
+
+// namedRow scans the current row of a SHOW statement, whose columns vary
+// by server version, as text by column name (NULL as "").
+func namedRow(rows *sql.Rows) (map[string]string, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	row := make(map[string]string, len(cols))
+	for i, c := range cols {
+		row[c] = vals[i].String
+	}
+	return row, nil
 }
 
 // Run captures until ctx is done (then drains and returns nil) or an error
