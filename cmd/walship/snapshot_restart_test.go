@@ -92,6 +92,10 @@ func snapshotKilledMidway(t *testing.T, engine string, workers int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	e.stop(syscall.SIGKILL)
+	if strings.Contains(mustRead(t, e.dir+"/walship.log"), `msg="snapshot done"`) {
+		// The status lags the source by a moment: it had finished.
+		t.Skip("the snapshot finished before the kill; nothing to redo")
+	}
 
 	for _, q := range []string{
 		`DELETE FROM orders WHERE customer_id <= 5000`,

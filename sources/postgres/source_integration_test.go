@@ -222,7 +222,11 @@ func TestStreamedTransactions(t *testing.T) {
 	}
 	tx, _ = h.admin.Begin(ctx)
 	tx.Exec(ctx, "INSERT INTO items SELECT g, 'aborted' FROM generate_series(100001, 130000) g")
-	time.Sleep(300 * time.Millisecond) // let the server stream part of it
+	// Let the server stream part of it first (a loaded server takes its
+	// time; a fixed pause made the test flaky).
+	for deadline := time.Now().Add(30 * time.Second); h.src.streamed.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	tx.Rollback(ctx)
 	h.Exec("INSERT INTO items VALUES (0, 'small')")
 	h.CaughtUp()
