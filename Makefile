@@ -74,7 +74,7 @@ test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (serv
 
 test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	@status=0; side="$$(mktemp)"; pg18="$$(mktemp)"; \
-	{ $(MAKE) --no-print-directory env-up && \
+	{ $(MAKE) --no-print-directory env-up && bash deploy/local/kafka.sh prune && \
 	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  { WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE)' ./cmd/walship/ >"$$side" 2>&1 & sidepid=$$!; \
 	    { $(PG18_TEST); } >"$$pg18" 2>&1 & pg18pid=$$!; \

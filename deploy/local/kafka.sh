@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/local/kafka.sh {fetch|start|stop|status}
+# deploy/local/kafka.sh {fetch|start|stop|status|prune}
 # Apache Kafka in KRaft mode: one node that is both broker and controller.
 #   broker     PLAINTEXT://$WALSHIP_HOST:$WALSHIP_KAFKA_PORT
 #   controller CONTROLLER://$WALSHIP_HOST:$WALSHIP_KAFKA_CONTROLLER_PORT
@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-action="${1:?usage: kafka.sh fetch|start|stop|status}"
+action="${1:?usage: kafka.sh fetch|start|stop|status|prune}"
 
 version="$WALSHIP_KAFKA_VERSION"
 cache="$WALSHIP_KAFKA_CACHE"
@@ -184,7 +184,9 @@ launch() {
   echo "$pid" >"$pidfile"
   # Ready = port open, "Kafka Server started" logged, and a metadata request answered.
   local ok=0
-  if wait_ready 120 "$pid" listening_and_started; then
+  # A broker with thousands of topics (a test run's leftovers) loads each
+  # one's log at start: 40 s idle here, over 2 minutes on a busy machine.
+  if wait_ready 300 "$pid" listening_and_started; then
     metadata_ok && ok=1
   fi
   if [[ "$ok" != 1 ]] || ! running; then
@@ -206,6 +208,25 @@ stop() {
   fi
   rm -f "$pidfile"
   log "kafka stopped"
+}
+
+# The topics that test runs create, by the names the tests give them
+# (walship_e2e_<pid>_<n>, pubtest<nanos>, ...). A test drops its own when it
+# ends; a failed or killed run leaves them, and a broker with thousands of
+# topics takes minutes to start again. `make test` prunes them first. The
+# demo's topics (demo.*) and any other topic are kept.
+test_topics='(walship_[a-z0-9]+_[0-9]+|pubtest[0-9]+|readtest[0-9]+|dbzreadtest[0-9]+|rowstest[0-9]+|speed[0-9]+|dbzc_[0-9]+)[._].*'
+
+prune() {
+  running || { log "kafka not running: nothing to prune"; return 0; }
+  local n
+  n="$(timeout 120 java -cp "$libs/*" -Dlog4j.configuration="file:$dir/tools-log4j.properties" \
+    org.apache.kafka.tools.TopicCommand --bootstrap-server "$addr" --list 2>>"$logdir/check.log" | grep -cE "^$test_topics\$" || true)"
+  [[ "$n" -gt 0 ]] || { log "kafka: no test topics to prune"; return 0; }
+  timeout 300 java -cp "$libs/*" -Dlog4j.configuration="file:$dir/tools-log4j.properties" \
+    org.apache.kafka.tools.TopicCommand --bootstrap-server "$addr" --delete --topic "$test_topics" \
+    >/dev/null 2>>"$logdir/check.log" || { log_tail "$logdir/check.log" 20; die "kafka: pruning test topics failed"; }
+  log "kafka: pruned $n topics left by test runs"
 }
 
 status() {
