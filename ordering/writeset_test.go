@@ -135,3 +135,34 @@ func TestCascadingBarrier(t *testing.T) {
 		}
 	}
 }
+
+// Snapshot chunks: one table's chunks are independent, a child's follow
+// the parent's last chunk, a self-referencing table's run in order, and
+// everything after the snapshot's barrier follows all of it.
+func TestSnapshotChunks(t *testing.T) {
+	parent := &Table{Schema: "s", Name: "parent", PrimaryKey: []string{"id"}}
+	child := &Table{Schema: "s", Name: "child", PrimaryKey: []string{"id"},
+		ForeignKeys: []ForeignKey{{Columns: []string{"pid"}, ParentSchema: "s", ParentTable: "parent", ParentColumns: []string{"id"}}}}
+	tree := &Table{Schema: "s", Name: "tree", PrimaryKey: []string{"id"},
+		ForeignKeys: []ForeignKey{{Columns: []string{"up"}, ParentSchema: "s", ParentTable: "tree", ParentColumns: []string{"id"}}}}
+	chunk := func(n uint32) offsets.Seq { return offsets.Seq{Pos: 100, Sub: n} }
+	floor := offsets.Seq{Pos: 50, Sub: offsets.StreamSub}
+	tr := NewTracker(0, floor)
+	want := func(got, want offsets.Seq) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("depends_on %v, want %v", got, want)
+		}
+	}
+	want(tr.CommitChunk(chunk(0), []*Table{parent}), floor)
+	want(tr.CommitChunk(chunk(1), []*Table{parent}), floor)
+	want(tr.CommitChunk(chunk(2), []*Table{child}), chunk(1))
+	want(tr.CommitChunk(chunk(3), []*Table{child}), chunk(1))
+	want(tr.CommitChunk(chunk(4), []*Table{tree}), floor)
+	want(tr.CommitChunk(chunk(5), []*Table{tree}), chunk(4))
+	want(tr.CommitBarrier(chunk(6)), chunk(5))
+	// A streamed transaction on a key no chunk hashed still follows them all.
+	var w Writeset
+	w.Add(&Change{Table: parent, Op: OpUpdate, Before: []Value{Int(1)}, After: []Value{Int(1)}})
+	want(tr.Commit(seq(200), &w), chunk(6))
+}

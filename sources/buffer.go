@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"slices"
 
 	"github.com/walship/walship/ordering"
 )
@@ -34,8 +35,12 @@ type TxnBuffer struct {
 	count   int
 	perSub  map[uint32]int
 	aborted map[uint32]bool
-	// Writeset collects the keys of every change added.
+	// Writeset collects the keys of every change added, but in a chunk
+	// buffer (NewChunkBuffer).
 	Writeset ordering.Writeset
+	// chunk: no writeset, only the tables (chunkTables) of the changes.
+	chunk       bool
+	chunkTables []*ordering.Table
 }
 
 // XID is the transaction id the buffer was made for.
@@ -50,12 +55,33 @@ func NewTxnBuffer(xid uint32, dir string, memLimit int64) *TxnBuffer {
 	return &TxnBuffer{xid: xid, dir: dir, memLimit: memLimit, tableIdx: map[*ordering.Table]int{}, perSub: map[uint32]int{}}
 }
 
+// NewChunkBuffer is a TxnBuffer for a snapshot chunk: rows each read once,
+// ordered by ordering.Tracker.CommitChunk on the tables of its changes
+// (ChunkTables), so it collects no writeset.
+func NewChunkBuffer(dir string, memLimit int64) *TxnBuffer {
+	b := NewTxnBuffer(0, dir, memLimit)
+	b.chunk = true
+	return b
+}
+
+// ChunkTables are the tables of a chunk buffer's changes, in first-seen
+// order.
+func (b *TxnBuffer) ChunkTables() []*ordering.Table { return b.chunkTables }
+
 // Add appends a change made by subtransaction sub (the top xid for
 // changes of the transaction itself).
 func (b *TxnBuffer) Add(sub uint32, ch ordering.Change) error {
 	b.count++
 	b.perSub[sub]++
-	b.Writeset.Add(&ch)
+	if b.chunk {
+		if n := len(b.chunkTables); n == 0 || b.chunkTables[n-1] != ch.Table {
+			if !slices.Contains(b.chunkTables, ch.Table) {
+				b.chunkTables = append(b.chunkTables, ch.Table)
+			}
+		}
+	} else {
+		b.Writeset.Add(&ch)
+	}
 	if b.file == nil {
 		b.mem = append(b.mem, bufChange{sub, ch})
 		b.memBytes += changeSize(&ch)

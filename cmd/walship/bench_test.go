@@ -167,8 +167,22 @@ func (p *benchPipe) profile(what string, secs int) (wait func()) {
 		return func() {}
 	}
 	done := make(chan struct{})
+	kinds := []string{"profile"}
+	if os.Getenv("WALSHIP_BENCH_GOTRACE") != "" {
+		// The execution trace beside it: where the goroutines wait.
+		kinds = append(kinds, "trace")
+	}
+	var wg sync.WaitGroup
+	for _, kind := range kinds[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.fetchProfile(kind, out+"-"+what+"."+kind, secs)
+		}()
+	}
 	go func() {
 		defer close(done)
+		defer wg.Wait()
 		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.http, secs))
 		if err != nil {
 			p.b.Logf("cpu profile: %v", err)
@@ -186,6 +200,23 @@ func (p *benchPipe) profile(what string, secs int) (wait func()) {
 	return func() { <-done }
 }
 
+// fetchProfile writes /debug/pprof/<kind>?seconds=secs into path.
+func (p *benchPipe) fetchProfile(kind, path string, secs int) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", p.http, kind, secs))
+	if err != nil {
+		p.b.Logf("%s: %v", kind, err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		p.b.Logf("%s: %v", kind, err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
+}
+
 func (p *benchPipe) stop() {
 	if p.cmd == nil {
 		return
@@ -194,6 +225,12 @@ func (p *benchPipe) stop() {
 	p.cmd.Wait()
 	p.logf.Close()
 	p.cmd = nil
+	if keep := os.Getenv("WALSHIP_BENCH_KEEP_LOG"); keep != "" {
+		// The daemon's log outlives the run (set WALSHIP_BENCH_LOG_LEVEL too).
+		if b, err := os.ReadFile(filepath.Join(p.dir, "walship.log")); err == nil {
+			os.WriteFile(keep, b, 0o644)
+		}
+	}
 }
 
 func (p *benchPipe) logTail() string {

@@ -445,6 +445,8 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 		rb.held, rb.idx, rb.bytes = nil, nil, 0
 		return b.add(ctx, rb.topic, rb.part, rec)
 	}
+	var lastTable *ordering.Table
+	var name, topic string
 	for ch, err := range changes {
 		if err != nil {
 			return p.fail(fmt.Errorf("read transaction %s: %w", txn.Seq, err))
@@ -452,8 +454,10 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 		if i >= count {
 			return p.fail(fmt.Errorf("transaction %s has more than the %d changes announced", txn.Seq, count))
 		}
-		name := ch.Table.QualifiedName()
-		topic := TopicName(p.cfg.TopicPrefix, ch.Table.Schema, ch.Table.Name)
+		if ch.Table != lastTable {
+			// Names built once per run of one table's changes, not per change.
+			lastTable, name, topic = ch.Table, ch.Table.QualifiedName(), TopicName(p.cfg.TopicPrefix, ch.Table.Schema, ch.Table.Name)
+		}
 		if _, ok := perTable[name]; !ok {
 			tables = append(tables, name)
 			// Once per table and transaction, not per change.

@@ -183,7 +183,7 @@ func (p *tablePart) Read(ctx context.Context, worker int, emit func(*sources.Txn
 		}()
 		for rr.NextRow() {
 			if buf == nil {
-				buf = sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
+				buf = sources.NewChunkBuffer(r.src.spillDir(), cfg.SpillBytes)
 			}
 			vals := rr.Values()
 			row := make([]ordering.Value, len(vals))
