@@ -86,7 +86,14 @@ func BenchmarkInitialLoad(b *testing.B) {
 		snapCPU := q.stopCPU()
 		start = time.Now()
 		q.start(q.config(true, true, workers))
+		if os.Getenv("WALSHIP_BENCH_CPUPROFILE") != "" {
+			for _, ok := q.sinkApplied(); !ok && time.Since(start) < 30*time.Second; _, ok = q.sinkApplied() {
+				time.Sleep(10 * time.Millisecond) // the profile needs the HTTP server up
+			}
+		}
+		waitSinkProfile := q.profile("sink", benchkit.EnvInt(b, "WALSHIP_BENCH_PROFILE_SECONDS", 20))
 		_, loaded := q.waitLoaded(rows, start)
+		waitSinkProfile()
 		sinkSecs := loaded.Seconds()
 		sinkRSS := procBytes(q.cmd.Process.Pid, "VmHWM")
 		sinkCPU := q.stopCPU()

@@ -168,6 +168,7 @@ type fetched struct {
 const (
 	prefetchEvents = 512
 	prefetchBytes  = 4 << 20
+	readerQueue    = 16
 )
 
 type pendingEvent struct {
@@ -207,7 +208,12 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64, named bool
 	kr := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: r.cfg.Brokers, Topic: topic, Partition: part,
 		MinBytes: 1, MaxBytes: max(64<<20, r.cfg.MaxMessageBytes+1<<20), MaxWait: 50 * time.Millisecond,
-		Dialer: r.cfg.Security.Dialer(r.cfg.DialTimeout),
+		// kafka-go's own queue of fetched messages, ahead of the
+		// prefetcher's (prefetchBytes): its default of 100 row batches of
+		// 256 KiB held up to 25 MiB per partition, which took a 5M-row
+		// load's peak RSS past 512 MiB.
+		QueueCapacity: readerQueue,
+		Dialer:        r.cfg.Security.Dialer(r.cfg.DialTimeout),
 		// An offset out of range is an error, not a silent endless retry.
 		OffsetOutOfRangeError: true,
 	})
@@ -383,6 +389,61 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				return nil
 			}
 		}
+		// The changes are cut from slabs: one allocation per slab, not
+		// per change.
+		emit := func(e envelope.Decoded) bool {
+			if len(slab) == 0 {
+				slab = make([]ordering.Change, min(256, max(1, mk.EventCount)))
+			}
+			ch := &slab[0]
+			*ch, slab = e.Change, slab[1:]
+			return yield(ch, nil)
+		}
+		if len(srcs) == 1 {
+			// One partition (a snapshot chunk, a small transaction): its
+			// events come in index order, no heap to merge them in.
+			s := srcs[0]
+			next := func() (envelope.Decoded, error) {
+				for {
+					e, err := r.take(ctx, s.p, mk.Seq)
+					if err != nil {
+						return e, fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
+					}
+					if s.seen.add(eventID(e)) {
+						s.left--
+						return e, nil
+					}
+				}
+			}
+			for s.left > 0 {
+				e, err := next()
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if e.KeyChange == envelope.KeyChangeDelete {
+					var cre envelope.Decoded
+					if s.left > 0 {
+						if cre, err = next(); err != nil {
+							yield(nil, err)
+							return
+						}
+					}
+					if e, err = envelope.MergeKeyChange(e, cre); err != nil {
+						yield(nil, fmt.Errorf("transaction %s: %w", mk.Seq, err))
+						return
+					}
+				} else if e.KeyChange != "" {
+					yield(nil, fmt.Errorf("transaction %s: event %d: %w: a key change's create without its delete", mk.Seq, e.Index, ordering.ErrMalformed))
+					return
+				}
+				if !emit(e) {
+					return
+				}
+			}
+			txn.Offsets = r.snapshotOffsets()
+			return
+		}
 		for i := range srcs {
 			if err := pull(i); err != nil {
 				yield(nil, err)
@@ -416,14 +477,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				yield(nil, fmt.Errorf("transaction %s: event %d: %w: a key change's create without its delete", mk.Seq, e.Index, ordering.ErrMalformed))
 				return
 			}
-			// The changes are cut from slabs: one allocation per slab,
-			// not per change.
-			if len(slab) == 0 {
-				slab = make([]ordering.Change, min(256, max(1, mk.EventCount)))
-			}
-			ch := &slab[0]
-			*ch, slab = e.Change, slab[1:]
-			if !yield(ch, nil) {
+			if !emit(e) {
 				return
 			}
 		}
