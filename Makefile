@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-oltp bench-failover test-debezium demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover test-debezium demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -99,9 +99,22 @@ bench: env-up ## source, sink, latency, large-transaction, initial-load, step-lo
 	  $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
 	  $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
 	  WALSHIP_BENCH_INDEPENDENT=1 WALSHIP_BENCH_KEYS=60000 WALSHIP_BENCH_ENGINES=postgres $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/ && \
-	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkStepLoad|BenchmarkHotRow' -benchtime=1x -timeout 150m ./cmd/walship/; } 2>&1 | tee bench.log | \
+	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkStepLoad|BenchmarkHotRow' -benchtime=1x -timeout 150m ./cmd/walship/ && \
+	  $(BULK_ROWS); } 2>&1 | tee bench.log | \
 	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|step load|hot-row OLTP|results:|FAIL|ok )' && \
 	  echo && $(GO) run ./cmd/benchtable -since $$start | tee bench/results/table.md
+
+# The bulk path's figures (issue 16) again with the compact log
+# (kafka.envelope: rows) that only walship's sinks and replay read; make
+# bench runs them beside the default (json) ones, make bench-bulk alone.
+BULK_ROWS = WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
+	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
+	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB' -benchtime=1x -timeout 60m ./cmd/walship/
+
+bench-bulk: env-up ## the bulk path with the compact log (envelope rows): source ratios, sink vs COPY, initial loads to PostgreSQL and MariaDB
+	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && $(BULK_ROWS); } 2>&1 | tee bench-bulk.log | \
+	  grep -E '^(source rows|binlog source|sink vs COPY|initial load|results:|FAIL|ok )' && \
+	  echo && $(GO) run ./cmd/benchtable -since $$start
 
 soak: env-up ## make soak DURATION=30m: mixed workload, random faults, validators, summary
 	$(ENV) && WALSHIP_INTEGRATION=1 WALSHIP_SOAK_DURATION=$(DURATION) $(GO) test -count=1 -run '^TestSoak$$' -timeout 24h -v ./cmd/walship/ 2>&1 | tee soak.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|soak summary|  )|fault |violations'
@@ -162,7 +175,7 @@ bench-debezium: env-up ## walship vs Debezium (PG connector + JDBC sink): throug
 # bench/results/initial-load-<date>.json and step-load-<date>.json.
 bench-load: env-up ## initial load vs pg_dump | psql; step load: highest rate with flat lag
 	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
-	  $(GO) test -run '^$$' -bench 'BenchmarkInitialLoad|BenchmarkStepLoad' -benchtime=1x -timeout 120m ./cmd/walship/; } 2>&1 | tee bench-load.log | \
+	  $(GO) test -run '^$$' -bench 'BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkStepLoad' -benchtime=1x -timeout 120m ./cmd/walship/; } 2>&1 | tee bench-load.log | \
 	  grep -E '^(initial load|step load|results:|FAIL|ok )'
 
 # The hot-row OLTP benchmark of issue 15 alone (servers stay up): a

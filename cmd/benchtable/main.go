@@ -94,6 +94,10 @@ func load(dir string, after time.Time) (map[string]result, error) {
 			continue
 		}
 		name := r.str("benchmark")
+		if r.str("envelope") == "rows" {
+			// The compact log's figures stand beside the default's.
+			name += "/rows"
+		}
 		if prev, ok := newest[name]; ok && prev.str("date") >= r.str("date") {
 			continue
 		}
@@ -134,19 +138,34 @@ func print(w io.Writer, res map[string]result) {
 	fmt.Fprintf(w, "Machine: %s. Revision %.12s.\n\n", machine, revision)
 	fmt.Fprintln(w, "| figure | walship | baseline (same run) | ratio | target |")
 	fmt.Fprintln(w, "|---|---|---|---|---|")
+	// variants: the default envelope's result, then the compact log's.
+	variants := []struct{ key, label string }{{"", ""}, {"/rows", " (`rows` envelope)"}}
+	suffix := "" // a variant's label, after the figure's
 	row := func(figure, walship, baseline, ratio, target string) {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", figure, walship, baseline, ratio, target)
+		fmt.Fprintf(w, "| %s%s | %s | %s | %s | %s |\n", figure, suffix, walship, baseline, ratio, target)
 	}
-	if r, ok := res["BenchmarkSourceVsRecvlogical"]; ok {
+	for _, v := range variants {
+		r, ok := res["BenchmarkSourceVsRecvlogical"+v.key]
+		if !ok {
+			continue
+		}
+		suffix = v.label
 		row(fmt.Sprintf("PG source → Kafka (acks=all), %.0f row changes", r.num("changes")),
 			rate(r.num("walship_rows_per_s"))+" rows/s", "`pg_recvlogical` "+rate(r.num("recvlogical_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.8: "+mark(r.num("ratio") >= 0.8))
 	}
-	if r, ok := res["BenchmarkBinlogSourceVsRawSyncer"]; ok {
+	suffix = ""
+	for _, v := range variants {
+		r, ok := res["BenchmarkBinlogSourceVsRawSyncer"+v.key]
+		if !ok {
+			continue
+		}
+		suffix = v.label
 		row(fmt.Sprintf("MariaDB binlog → Kafka, %.0f row changes", r.num("changes")),
 			rate(r.num("walship_rows_per_s"))+" rows/s", "raw go-mysql `BinlogSyncer` "+rate(r.num("raw_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
 	}
+	suffix = ""
 	if r, ok := res["BenchmarkSinkParallelApply"]; ok {
 		for _, e := range r.list("engines") {
 			row(fmt.Sprintf("Kafka → %v follower, %.0f independent transactions", e["engine"], e.num("txns")),
@@ -159,11 +178,17 @@ func print(w io.Writer, res map[string]result) {
 			}
 		}
 	}
-	if r, ok := res["BenchmarkSinkVsCopy"]; ok {
+	for _, v := range variants {
+		r, ok := res["BenchmarkSinkVsCopy"+v.key]
+		if !ok {
+			continue
+		}
+		suffix = v.label
 		row(fmt.Sprintf("Kafka → PG follower, %.0f inserts in %.0f-row transactions", r.num("rows"), r.num("txn_rows")),
 			rate(r.num("walship_rows_per_s"))+" rows/s", "`COPY` (pgx) "+rate(r.num("copy_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
 	}
+	suffix = ""
 	if r, ok := res["BenchmarkLatency"]; ok {
 		for _, l := range r.list("rates") {
 			target := "—"
@@ -180,11 +205,28 @@ func print(w io.Writer, res map[string]result) {
 			fmt.Sprintf("first event in Kafka %.2f s after COMMIT, applied %.1f s after, peak RSS %.0f MiB", first, r.num("applied_seconds"), rss/(1<<20)),
 			"—", "—", fmt.Sprintf("≤ 1 s: %s; RSS ≤ 256 MB: %s", mark(first <= 1), mark(rss <= 256e6)))
 	}
-	if r, ok := res["BenchmarkInitialLoad"]; ok {
+	for _, v := range variants {
+		r, ok := res["BenchmarkInitialLoad"+v.key]
+		if !ok {
+			continue
+		}
+		suffix = v.label
 		row(fmt.Sprintf("initial load, %.0f-row table → PG follower", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
-			"`pg_dump \\| psql` "+rate(r.num("pg_dump_psql_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "—")
+			"`pg_dump \\| psql` "+rate(r.num("pg_dump_psql_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
 	}
+	suffix = ""
+	for _, v := range variants {
+		r, ok := res["BenchmarkInitialLoadMariaDB"+v.key]
+		if !ok {
+			continue
+		}
+		suffix = v.label
+		row(fmt.Sprintf("initial load, %.0f-row table → MariaDB follower", r.num("rows")),
+			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
+			"`mariadb-dump \\| mariadb` "+rate(r.num("mariadb_dump_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
+	}
+	suffix = ""
 	if r, ok := res["BenchmarkStepLoad"]; ok {
 		row("sustained: highest step with flat lag (single-row txns)",
 			fmt.Sprintf("%s txn/s (step %s/s; ended by %s)", rate(r.num("highest_flat_achieved_rate")), rate(r.num("highest_flat_target")),

@@ -66,7 +66,7 @@ func BenchmarkInitialLoad(b *testing.B) {
 	fmt.Printf("initial load (%d rows): walship %.0f rows/s (%.1f s; snapshot durable in Kafka at %.1f s), pg_dump|psql %.0f rows/s (%.1f s), ratio %.2f, walship peak RSS %d MiB, CPU %.1f s\n",
 		rows, walRate, walSecs, streamed.Seconds(), dumpRate, dumpSecs, walRate/dumpRate, hwm>>20, cpu.Seconds())
 	b.ReportMetric(walRate/dumpRate, "ratio")
-	result := map[string]any{"benchmark": "BenchmarkInitialLoad", "rows": rows, "workers": workers,
+	result := map[string]any{"benchmark": "BenchmarkInitialLoad", "envelope": benchEnvelope(), "rows": rows, "workers": workers,
 		"walship_rows_per_s": walRate, "walship_seconds": walSecs, "snapshot_durable_seconds": streamed.Seconds(),
 		"pg_dump_psql_rows_per_s": dumpRate, "pg_dump_psql_seconds": dumpSecs, "ratio": walRate / dumpRate, "peak_rss_bytes": hwm, "walship_cpu_seconds": cpu.Seconds(),
 		"note": "walship: daemon start until the follower holds every row (snapshot, Kafka acks=all, PostgreSQL sink); pg_dump -t table | psql into a fresh database of the follower server (COPY, then the primary key); phases: each half alone on a second copy of the table"}

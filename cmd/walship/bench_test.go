@@ -397,7 +397,7 @@ func BenchmarkSinkVsCopy(b *testing.B) {
 	fmt.Printf("sink vs COPY (PostgreSQL follower, %d rows in %d-row transactions, %d workers): walship %.0f rows/s, COPY %.0f rows/s, ratio %.2f (walship %.2fs from daemon start, %.2fs of it applying, CPU %.2f s)\n",
 		rows, per, workers, sinkRate, copyRate, sinkRate/copyRate, sinkSecs, steadySecs, cpu.Seconds())
 	b.ReportMetric(sinkRate/copyRate, "ratio")
-	benchkit.WriteResult(b, "sink-vs-copy", map[string]any{"benchmark": "BenchmarkSinkVsCopy", "rows": rows, "txn_rows": per, "workers": workers,
+	benchkit.WriteResult(b, "sink-vs-copy", map[string]any{"benchmark": "BenchmarkSinkVsCopy", "envelope": benchEnvelope(), "rows": rows, "txn_rows": per, "workers": workers,
 		"walship_rows_per_s": sinkRate, "copy_rows_per_s": copyRate, "ratio": sinkRate / copyRate, "walship_seconds_from_start": sinkSecs,
 		"walship_seconds_applying": steadySecs, "copy_seconds": copySecs, "walship_cpu_seconds": cpu.Seconds()})
 }

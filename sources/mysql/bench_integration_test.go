@@ -455,6 +455,7 @@ func writeBinlogBenchResult(b *testing.B, dsn string, runs []binlogBenchRun, raw
 	last := runs[len(runs)-1]
 	benchkit.WriteResult(b, "mysql-source", map[string]any{
 		"benchmark":          "BenchmarkBinlogSourceVsRawSyncer",
+		"envelope":           benchEnvelopeName(),
 		"rows":               last.Rows,
 		"changes":            last.Changes,
 		"rows_per_txn":       last.RowsPerTxn,
@@ -474,3 +475,12 @@ func (l *binlogBenchDiscardLog) Heartbeat(context.Context, string, offsets.Posit
 
 func (l *binlogBenchDiscardLog) DurableHeartbeat() offsets.Position { return offsets.Position{} }
 func (l *binlogBenchDiscardLog) Resume(offsets.Seq)                 {}
+
+// benchEnvelopeName is the log's value format in this run:
+// $WALSHIP_BENCH_ENVELOPE, or json.
+func benchEnvelopeName() string {
+	if e := os.Getenv("WALSHIP_BENCH_ENVELOPE"); e != "" {
+		return e
+	}
+	return "json"
+}

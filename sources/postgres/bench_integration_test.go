@@ -230,6 +230,7 @@ func writeBenchResult(b *testing.B, runs []benchRun, rl, ws float64) {
 	last := runs[len(runs)-1]
 	benchkit.WriteResult(b, "source", map[string]any{
 		"benchmark":              "BenchmarkSourceVsRecvlogical",
+		"envelope":               benchEnvelopeName(),
 		"rows":                   last.Rows,
 		"changes":                last.Changes,
 		"rows_per_txn":           last.RowsPerTxn,
@@ -240,4 +241,13 @@ func writeBenchResult(b *testing.B, runs []benchRun, rl, ws float64) {
 		"postgres_version":       os.Getenv("WALSHIP_PG_MAJOR"),
 		"note":                   "rates count row changes (inserts + updates); walship: pgoutput -> Kafka (acks=all) until the slot is acknowledged past the load's end LSN; pg_recvlogical: pgoutput to /dev/null until --endpos",
 	})
+}
+
+// benchEnvelopeName is the log's value format in this run:
+// $WALSHIP_BENCH_ENVELOPE, or json.
+func benchEnvelopeName() string {
+	if e := os.Getenv("WALSHIP_BENCH_ENVELOPE"); e != "" {
+		return e
+	}
+	return "json"
 }
