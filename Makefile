@@ -101,7 +101,7 @@ bench: env-up ## source, sink, latency, large-transaction, initial-load, step-lo
 	  WALSHIP_BENCH_INDEPENDENT=1 WALSHIP_BENCH_KEYS=60000 WALSHIP_BENCH_ENGINES=postgres $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/ && \
 	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkStepLoad|BenchmarkHotRow' -benchtime=1x -timeout 150m ./cmd/walship/ && \
 	  $(BULK_ROWS); } 2>&1 | tee bench.log | \
-	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|step load|hot-row OLTP|results:|FAIL|ok )' && \
+	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|replay vs COPY|step load|hot-row OLTP|results:|FAIL|ok )' && \
 	  echo && $(GO) run ./cmd/benchtable -since $$start | tee bench/results/table.md
 
 # The bulk path's figures (issue 16) again with the compact log
@@ -109,11 +109,12 @@ bench: env-up ## source, sink, latency, large-transaction, initial-load, step-lo
 # bench runs them beside the default (json) ones, make bench-bulk alone.
 BULK_ROWS = WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
 	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
-	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB' -benchtime=1x -timeout 60m ./cmd/walship/
+	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkReplayVsCopy' -benchtime=1x -timeout 60m ./cmd/walship/ && \
+	  WALSHIP_BENCH_ENVELOPE=rows WALSHIP_BENCH_LOAD_TABLES=8 WALSHIP_BENCH_LOAD_PHASES=0 $(GO) test -run '^$$' -bench '^BenchmarkInitialLoad$$' -benchtime=1x -timeout 60m ./cmd/walship/
 
 bench-bulk: env-up ## the bulk path with the compact log (envelope rows): source ratios, sink vs COPY, initial loads to PostgreSQL and MariaDB
 	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && $(BULK_ROWS); } 2>&1 | tee bench-bulk.log | \
-	  grep -E '^(source rows|binlog source|sink vs COPY|initial load|results:|FAIL|ok )' && \
+	  grep -E '^(source rows|binlog source|sink vs COPY|initial load|replay vs COPY|results:|FAIL|ok )' && \
 	  echo && $(GO) run ./cmd/benchtable -since $$start
 
 soak: env-up ## make soak DURATION=30m: mixed workload, random faults, validators, summary
@@ -175,7 +176,8 @@ bench-debezium: env-up ## walship vs Debezium (PG connector + JDBC sink): throug
 # bench/results/initial-load-<date>.json and step-load-<date>.json.
 bench-load: env-up ## initial load vs pg_dump | psql; step load: highest rate with flat lag
 	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
-	  $(GO) test -run '^$$' -bench 'BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkStepLoad' -benchtime=1x -timeout 120m ./cmd/walship/; } 2>&1 | tee bench-load.log | \
+	  $(GO) test -run '^$$' -bench 'BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkStepLoad' -benchtime=1x -timeout 120m ./cmd/walship/ && \
+	  WALSHIP_BENCH_LOAD_TABLES=8 WALSHIP_BENCH_LOAD_PHASES=0 $(GO) test -run '^$$' -bench '^BenchmarkInitialLoad$$' -benchtime=1x -timeout 60m ./cmd/walship/; } 2>&1 | tee bench-load.log | \
 	  grep -E '^(initial load|step load|results:|FAIL|ok )'
 
 # The hot-row OLTP benchmark of issue 15 alone (servers stay up): a

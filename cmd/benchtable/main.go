@@ -94,6 +94,9 @@ func load(dir string, after time.Time) (map[string]result, error) {
 			continue
 		}
 		name := r.str("benchmark")
+		if r.num("tables") > 1 {
+			name += "/tables" // several tables at once: a figure of its own
+		}
 		if r.str("envelope") == "rows" {
 			// The compact log's figures stand beside the default's.
 			name += "/rows"
@@ -217,6 +220,17 @@ func print(w io.Writer, res map[string]result) {
 	}
 	suffix = ""
 	for _, v := range variants {
+		r, ok := res["BenchmarkInitialLoad/tables"+v.key]
+		if !ok {
+			continue
+		}
+		suffix = v.label
+		row(fmt.Sprintf("initial load, %.0f tables of %.0f rows at once → PG follower", r.num("tables"), r.num("rows")/r.num("tables")),
+			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
+			"`pg_dump \\| psql` "+rate(r.num("pg_dump_psql_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "—")
+	}
+	suffix = ""
+	for _, v := range variants {
 		r, ok := res["BenchmarkInitialLoadMariaDB"+v.key]
 		if !ok {
 			continue
@@ -225,6 +239,17 @@ func print(w io.Writer, res map[string]result) {
 		row(fmt.Sprintf("initial load, %.0f-row table → MariaDB follower", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
 			"`mariadb-dump \\| mariadb` "+rate(r.num("mariadb_dump_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
+	}
+	suffix = ""
+	for _, v := range variants {
+		r, ok := res["BenchmarkReplayVsCopy"+v.key]
+		if !ok {
+			continue
+		}
+		suffix = v.label
+		row(fmt.Sprintf("rebuild of a PG follower from the log (`walship replay`), %.0f rows", r.num("rows")),
+			fmt.Sprintf("%s rows/s (%.0f s)", rate(r.num("replay_rows_per_s")), r.num("replay_seconds")),
+			"`COPY` (pgx) "+rate(r.num("copy_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
 	}
 	suffix = ""
 	if r, ok := res["BenchmarkStepLoad"]; ok {

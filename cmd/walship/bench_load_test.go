@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,10 +44,16 @@ import (
 // second copy of the table: a daemon without sinks until the snapshot is
 // durable in Kafka, then a daemon reading that log only (external source)
 // until the follower holds every row.
+//
+// WALSHIP_BENCH_LOAD_TABLES=N loads N tables (bench_rows_1 ... _N) of
+// WALSHIP_BENCH_LOAD_ROWS rows each (default then 1000000) at once, against
+// pg_dump of the same tables.
 func BenchmarkInitialLoad(b *testing.B) {
-	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_LOAD_ROWS", 5000000)
+	tables := benchkit.EnvInt(b, "WALSHIP_BENCH_LOAD_TABLES", 1)
+	perTable := benchkit.EnvInt(b, "WALSHIP_BENCH_LOAD_ROWS", map[bool]int{true: 5000000, false: 1000000}[tables == 1])
+	rows := perTable * tables
 	workers := benchkit.EnvInt(b, "WALSHIP_BENCH_WORKERS", 4)
-	p := newLoadPipe(b, rows)
+	p := newLoadPipe(b, perTable, tables)
 	start := time.Now()
 	p.start(p.config(false, true, workers))
 	if os.Getenv("WALSHIP_BENCH_CPUPROFILE") != "" {
@@ -61,18 +70,22 @@ func BenchmarkInitialLoad(b *testing.B) {
 	b.Logf("walship: %d rows in %.1f s (snapshot durable in Kafka at %.1f s), peak RSS %d MiB, CPU %.1f s",
 		rows, walSecs, streamed.Seconds(), hwm>>20, cpu.Seconds())
 
-	dumpSecs := dumpRestore(b, p, "bench_rows", rows)
+	dumpSecs := dumpRestore(b, p, rows)
 	walRate, dumpRate := float64(rows)/walSecs, float64(rows)/dumpSecs
-	fmt.Printf("initial load (%d rows): walship %.0f rows/s (%.1f s; snapshot durable in Kafka at %.1f s), pg_dump|psql %.0f rows/s (%.1f s), ratio %.2f, walship peak RSS %d MiB, CPU %.1f s\n",
-		rows, walRate, walSecs, streamed.Seconds(), dumpRate, dumpSecs, walRate/dumpRate, hwm>>20, cpu.Seconds())
+	what := fmt.Sprintf("%d rows", rows)
+	if tables > 1 {
+		what = fmt.Sprintf("%d tables of %d rows", tables, perTable)
+	}
+	fmt.Printf("initial load (%s): walship %.0f rows/s (%.1f s; snapshot durable in Kafka at %.1f s), pg_dump|psql %.0f rows/s (%.1f s), ratio %.2f, walship peak RSS %d MiB, CPU %.1f s\n",
+		what, walRate, walSecs, streamed.Seconds(), dumpRate, dumpSecs, walRate/dumpRate, hwm>>20, cpu.Seconds())
 	b.ReportMetric(walRate/dumpRate, "ratio")
-	result := map[string]any{"benchmark": "BenchmarkInitialLoad", "envelope": benchEnvelope(), "rows": rows, "workers": workers,
+	result := map[string]any{"benchmark": "BenchmarkInitialLoad", "envelope": benchEnvelope(), "rows": rows, "tables": tables, "workers": workers,
 		"walship_rows_per_s": walRate, "walship_seconds": walSecs, "snapshot_durable_seconds": streamed.Seconds(),
 		"pg_dump_psql_rows_per_s": dumpRate, "pg_dump_psql_seconds": dumpSecs, "ratio": walRate / dumpRate, "peak_rss_bytes": hwm, "walship_cpu_seconds": cpu.Seconds(),
 		"note": "walship: daemon start until the follower holds every row (snapshot, Kafka acks=all, PostgreSQL sink); pg_dump -t table | psql into a fresh database of the follower server (COPY, then the primary key); phases: each half alone on a second copy of the table"}
 
 	if os.Getenv("WALSHIP_BENCH_LOAD_PHASES") != "0" {
-		q := newLoadPipe(b, rows)
+		q := newLoadPipe(b, perTable, tables)
 		start := time.Now()
 		q.start(q.config(false, false, 0))
 		for st := ""; st != "streaming"; st, _, _ = q.status() {
@@ -97,8 +110,8 @@ func BenchmarkInitialLoad(b *testing.B) {
 		sinkSecs := loaded.Seconds()
 		sinkRSS := procBytes(q.cmd.Process.Pid, "VmHWM")
 		sinkCPU := q.stopCPU()
-		fmt.Printf("initial load phases (%d rows): snapshot → Kafka alone %.0f rows/s (%.1f s, peak RSS %d MiB, CPU %.1f s), Kafka → follower alone %.0f rows/s (%.1f s, peak RSS %d MiB, CPU %.1f s)\n",
-			rows, float64(rows)/snapSecs, snapSecs, snapRSS>>20, snapCPU.Seconds(), float64(rows)/sinkSecs, sinkSecs, sinkRSS>>20, sinkCPU.Seconds())
+		fmt.Printf("initial load phases (%s): snapshot → Kafka alone %.0f rows/s (%.1f s, peak RSS %d MiB, CPU %.1f s), Kafka → follower alone %.0f rows/s (%.1f s, peak RSS %d MiB, CPU %.1f s)\n",
+			what, float64(rows)/snapSecs, snapSecs, snapRSS>>20, snapCPU.Seconds(), float64(rows)/sinkSecs, sinkSecs, sinkRSS>>20, sinkCPU.Seconds())
 		result["phases"] = map[string]any{
 			"snapshot_rows_per_s": float64(rows) / snapSecs, "snapshot_seconds": snapSecs, "snapshot_peak_rss_bytes": snapRSS, "snapshot_cpu_seconds": snapCPU.Seconds(),
 			"sink_rows_per_s": float64(rows) / sinkSecs, "sink_seconds": sinkSecs, "sink_peak_rss_bytes": sinkRSS, "sink_cpu_seconds": sinkCPU.Seconds()}
@@ -107,19 +120,43 @@ func BenchmarkInitialLoad(b *testing.B) {
 }
 
 // newLoadPipe is a bench pipe whose source table bench_rows holds rows
-// rows.
-func newLoadPipe(b *testing.B, rows int) *benchPipe {
-	p := newBenchPipe(b, []string{benchRowsDDL}, []string{benchRowsDDL})
+// rows, or, with tables > 1, whose tables bench_rows_1 ... _tables hold
+// rows rows each.
+func newLoadPipe(b *testing.B, rows, tables int) *benchPipe {
+	names := []string{"bench_rows"}
+	if tables > 1 {
+		names = names[:0]
+		for i := 1; i <= tables; i++ {
+			names = append(names, fmt.Sprintf("bench_rows_%d", i))
+		}
+	}
+	var ddl []string
+	for _, n := range names {
+		ddl = append(ddl, strings.Replace(benchRowsDDL, "bench_rows", n, 1))
+	}
+	p := newBenchPipe(b, ddl, ddl)
+	p.tables = names
 	t0 := time.Now()
-	if _, err := p.src.Exec(`INSERT INTO bench_rows SELECT g, md5(g::text), g, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, $1::bigint) g`, rows); err != nil {
-		b.Fatal(err)
+	for _, n := range names {
+		if _, err := p.src.Exec(`INSERT INTO `+n+` SELECT g, md5(g::text), g, timestamptz '2026-01-01' + g * interval '1 second' FROM generate_series(1, $1::bigint) g`, rows); err != nil {
+			b.Fatal(err)
+		}
+		// Every reader then finds the same settled heap (hint bits set).
+		if _, err := p.src.Exec("VACUUM (ANALYZE) " + n); err != nil {
+			b.Fatal(err)
+		}
 	}
-	// Every reader then finds the same settled heap (hint bits set).
-	if _, err := p.src.Exec("VACUUM (ANALYZE) bench_rows"); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("filled %d rows in %s", rows, time.Since(t0).Round(time.Millisecond))
+	b.Logf("filled %d rows in %s", rows*len(names), time.Since(t0).Round(time.Millisecond))
 	return p
+}
+
+// countLoaded is the rows of the follower's load tables.
+func (p *benchPipe) countLoaded() int {
+	n := 0
+	for _, t := range p.tables {
+		n += p.count(t)
+	}
+	return n
 }
 
 // waitLoaded waits until the follower's bench_rows holds rows rows, and
@@ -148,7 +185,7 @@ func (p *benchPipe) waitLoaded(rows int, start time.Time) (streamed, loaded time
 		if (ok && applied >= int64(rows)) || time.Since(lastCount) > 2*time.Second {
 			lastCount = time.Now()
 			at := time.Since(start)
-			if p.count("bench_rows") >= rows {
+			if p.countLoaded() >= rows {
 				return streamed, at
 			}
 		}
@@ -170,10 +207,10 @@ func (p *benchPipe) stopCPU() time.Duration {
 	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
-// dumpRestore pipes pg_dump -t table of the source into psql on a fresh
-// database of the follower server, checks the row count and returns the
-// seconds the pipe took.
-func dumpRestore(b *testing.B, p *benchPipe, table string, rows int) float64 {
+// dumpRestore pipes pg_dump -t of the load tables of the source into psql
+// on a fresh database of the follower server, checks the row count and
+// returns the seconds the pipe took.
+func dumpRestore(b *testing.B, p *benchPipe, rows int) float64 {
 	ctx := context.Background()
 	pgFol := testenv.PGFollower(b)
 	db := p.name + "_dump"
@@ -192,7 +229,11 @@ func dumpRestore(b *testing.B, p *benchPipe, table string, rows int) float64 {
 		}
 	})
 	dumpDSN := strings.Replace(pgFol, "/postgres?", "/"+db+"?", 1)
-	dump := exec.Command(pgProgram(b, "pg_dump"), "--no-owner", "--no-privileges", "-t", "public."+table, "-d", p.srcDSN)
+	args := []string{"--no-owner", "--no-privileges", "-d", p.srcDSN}
+	for _, t := range p.tables {
+		args = append(args, "-t", "public."+t)
+	}
+	dump := exec.Command(pgProgram(b, "pg_dump"), args...)
 	restore := exec.Command(pgProgram(b, "psql"), "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", dumpDSN)
 	var dumpErr, restoreErr bytes.Buffer
 	dump.Stderr, restore.Stderr, restore.Stdout = &dumpErr, &restoreErr, io.Discard
@@ -220,9 +261,16 @@ func dumpRestore(b *testing.B, p *benchPipe, table string, rows int) float64 {
 		b.Fatal(err)
 	}
 	defer dc.Close(ctx)
-	var n int
-	if err := dc.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != rows {
-		b.Fatalf("pg_dump|psql restored %d rows (%v), want %d", n, err, rows)
+	n := 0
+	for _, t := range p.tables {
+		var c int
+		if err := dc.QueryRow(ctx, "SELECT count(*) FROM "+t).Scan(&c); err != nil {
+			b.Fatal(err)
+		}
+		n += c
+	}
+	if n != rows {
+		b.Fatalf("pg_dump|psql restored %d rows, want %d", n, rows)
 	}
 	return secs
 }
@@ -480,4 +528,73 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// BenchmarkReplayVsCopy: the rebuild of a follower from the log. A daemon
+// without sinks snapshots a table of WALSHIP_BENCH_LOAD_ROWS rows (default
+// 5000000) into Kafka; then `walship replay --sink pgf` applies that log
+// to an empty follower table and exits, timed from its start to its exit.
+// The baseline, in the same run, is COPY (pgx, binary) of the same values
+// into a fresh table of the same follower database, generated as they are
+// sent: the follower's own bulk load with nothing to read.
+func BenchmarkReplayVsCopy(b *testing.B) {
+	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_LOAD_ROWS", 5000000)
+	workers := benchkit.EnvInt(b, "WALSHIP_BENCH_WORKERS", 4)
+	p := newLoadPipe(b, rows, 1)
+	start := time.Now()
+	p.start(p.config(false, false, 0))
+	for st := ""; st != "streaming"; st, _, _ = p.status() {
+		if time.Since(start) > 30*time.Minute {
+			b.Fatalf("the snapshot never finished\n%s", p.logTail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.stopCPU()
+	b.Logf("snapshot in Kafka in %.1f s", time.Since(start).Seconds())
+
+	cfg := p.config(true, true, workers)
+	var out bytes.Buffer
+	replay := exec.Command(binary, "replay", "-c", cfg, "--sink", "pgf")
+	replay.Stdout, replay.Stderr = &out, &out
+	t0 := time.Now()
+	if err := replay.Run(); err != nil {
+		b.Fatalf("walship replay: %v\n%s", err, out.String())
+	}
+	replaySecs := time.Since(t0).Seconds()
+	cpu := replay.ProcessState.UserTime() + replay.ProcessState.SystemTime()
+	if n := p.countLoaded(); n != rows {
+		b.Fatalf("the replayed follower holds %d rows, want %d\n%s", n, rows, out.String())
+	}
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.folDSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, strings.Replace(benchRowsDDL, "bench_rows", "copy_rows", 1)); err != nil {
+		b.Fatal(err)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g := int64(0)
+	t0 = time.Now()
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"copy_rows"}, []string{"id", "a", "b", "c"}, pgx.CopyFromFunc(func() ([]any, error) {
+		if g == int64(rows) {
+			return nil, nil
+		}
+		g++
+		sum := md5.Sum([]byte(strconv.FormatInt(g, 10)))
+		return []any{g, hex.EncodeToString(sum[:]), g, base.Add(time.Duration(g) * time.Second)}, nil
+	})); err != nil {
+		b.Fatal(err)
+	}
+	copySecs := time.Since(t0).Seconds()
+	replayRate, copyRate := float64(rows)/replaySecs, float64(rows)/copySecs
+	fmt.Printf("replay vs COPY (%d rows, %d workers): walship replay %.0f rows/s (%.1f s, CPU %.1f s), COPY %.0f rows/s (%.1f s), ratio %.2f\n",
+		rows, workers, replayRate, replaySecs, cpu.Seconds(), copyRate, copySecs, replayRate/copyRate)
+	b.ReportMetric(replayRate/copyRate, "ratio")
+	benchkit.WriteResult(b, "replay-vs-copy", map[string]any{"benchmark": "BenchmarkReplayVsCopy", "envelope": benchEnvelope(), "rows": rows, "workers": workers,
+		"replay_rows_per_s": replayRate, "replay_seconds": replaySecs, "replay_cpu_seconds": cpu.Seconds(), "copy_rows_per_s": copyRate, "copy_seconds": copySecs,
+		"ratio": replayRate / copyRate,
+		"note":  "walship replay --sink pgf of a snapshot in Kafka into an empty follower table, process start to exit; COPY (pgx) of the same values, generated as sent, into a fresh table of the same database"})
 }

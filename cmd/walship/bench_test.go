@@ -42,6 +42,7 @@ type benchPipe struct {
 	srcDSN, folDSN string
 	src, fol       *sql.DB
 	http           string
+	tables         []string // the initial-load benchmarks' tables
 	cmd            *exec.Cmd
 	logf           *os.File
 }
