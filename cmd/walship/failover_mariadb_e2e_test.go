@@ -63,6 +63,12 @@ func TestFaultMariaDBDiscardedWrite(t *testing.T) {
 			if !strings.Contains(p, lost) {
 				t.Errorf("the stop does not name the lost GTID %s:\n%s", lost, p)
 			}
+			// Every follower applied the lost row: each is named ahead.
+			for _, sink := range []string{"pgf", "myf", "lite"} {
+				if !strings.Contains(p, sink+" ("+lost+")") {
+					t.Errorf("the stop does not name the follower %s as ahead, holding %s:\n%s", sink, lost, p)
+				}
+			}
 			break
 		}
 		if time.Now().After(deadline) {

@@ -50,15 +50,19 @@ func (s lockedSource) Run(ctx context.Context, ready func()) error {
 
 // buildSource wires one configured source: its engine, its log on Kafka
 // and the shared checkpoint store, under the source's lock.
-func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger) (source, error) {
-	src, err := buildEngineSource(cfg, s, store, log)
+func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger, ahead followersAhead) (source, error) {
+	src, err := buildEngineSource(cfg, s, store, log, ahead)
 	if err != nil {
 		return nil, err
 	}
 	return lockedSource{source: src, dir: cfg.StateDir, name: s.Name}, nil
 }
 
-func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger) (source, error) {
+// followersAhead names the followers whose applied position on source
+// holds any of gtids (nil: not known here).
+type followersAhead func(source string, gtids []string) []string
+
+func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger, ahead followersAhead) (source, error) {
 	switch {
 	case s.Postgres != nil:
 		pg := s.Postgres
@@ -100,6 +104,12 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
 			Semisync: my.Durability == "semisync", TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers,
+			FollowersAhead: func(missing []string) []string {
+				if ahead == nil {
+					return nil
+				}
+				return ahead(s.Name, missing)
+			},
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)

@@ -159,7 +159,7 @@ func replayEngines(cfg *config.Config, log *slog.Logger) replay.Engines {
 			return applierConfig(sk, engines), dialectFor(sk)
 		},
 		Source: func(sc config.Source, store *offsets.Store) (replay.Capture, error) {
-			return buildEngineSource(cfg, sc, store, log)
+			return buildEngineSource(cfg, sc, store, log, nil)
 		},
 		ResetSource: func(ctx context.Context, sc config.Source) error {
 			if sc.Postgres == nil {

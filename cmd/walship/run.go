@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +18,7 @@ import (
 	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/sinks"
+	mysqlsource "github.com/walship/walship/sources/mysql"
 	"github.com/walship/walship/supervise"
 )
 
@@ -61,13 +65,20 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		defer store.Close()
 	}
 	running := map[string]source{}
+	// The sinks are built before any source runs: a MariaDB source that
+	// finds its new leader behind names the followers ahead of it.
+	runningSinks := map[string]*sinks.Sink{}
+	for _, s := range cfg.Sinks {
+		runningSinks[s.Name] = buildSink(cfg, s, log)
+	}
+	ahead := func(source string, gtids []string) []string { return sinksHolding(runningSinks, source, gtids) }
 	var bad []error // every source that cannot be built, not just the first
 	for _, s := range cfg.Sources {
 		if s.External != "" {
 			log.Info("source captured by another daemon; reading its log only", "source", s.Name, "topic_prefix", s.TopicPrefix)
 			continue
 		}
-		src, err := buildSource(cfg, s, store, log)
+		src, err := buildSource(cfg, s, store, log, ahead)
 		if err != nil {
 			bad = append(bad, err)
 			continue
@@ -83,11 +94,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		}
 	}
 	reg.MustRegister(sourceCollector{running})
-	runningSinks := map[string]*sinks.Sink{}
 	for _, s := range cfg.Sinks {
-		sk := buildSink(cfg, s, log)
-		runningSinks[s.Name] = sk
-		group.Go("sink/"+s.Name, sk.Run)
+		group.Go("sink/"+s.Name, runningSinks[s.Name].Run)
 	}
 	reg.MustRegister(sinkCollector{runningSinks, running})
 	if cfg.HTTP.Listen != "off" {
@@ -168,4 +176,22 @@ func (c componentCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(componentUpDesc, prometheus.GaugeValue, up, s.Name, string(s.State))
 		ch <- prometheus.MustNewConstMetric(componentRestartsDesc, prometheus.CounterValue, float64(s.Restarts), s.Name)
 	}
+}
+
+// sinksHolding names the sinks whose applied position on source holds any
+// of gtids (MariaDB GTIDs a new leader lacks), with the GTIDs each holds.
+func sinksHolding(running map[string]*sinks.Sink, source string, gtids []string) []string {
+	var names []string
+	for name, sk := range running {
+		for _, ss := range sk.Status().Sources {
+			if ss.Source != source {
+				continue
+			}
+			if held, err := mysqlsource.HeldGTIDs([]offsets.Position{ss.Applied.Pos}, gtids); err == nil && len(held) > 0 {
+				names = append(names, fmt.Sprintf("%s (%s)", name, strings.Join(held, ", ")))
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
 }

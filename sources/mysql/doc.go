@@ -113,5 +113,6 @@
 //     checkpoint's and the log's newest END: kafka.Publisher.LastShipped);
 //     a server that lacks one (a replica promoted without a write that
 //     asynchronous replication lost) stops it with ErrLeaderBehind
-//     (leader.go).
+//     (leader.go), naming the followers ahead of it (Config.FollowersAhead,
+//     HeldGTIDs).
 package mysql

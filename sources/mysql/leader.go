@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,11 +81,49 @@ func (r *session) checkLeaderHolds(ctx context.Context, cp offsets.Position) err
 	if len(missing) == 0 {
 		return nil
 	}
+	ahead := "followers that applied them are ahead of it"
+	if cfg.FollowersAhead != nil {
+		if names := cfg.FollowersAhead(missing); len(names) > 0 {
+			ahead = "followers ahead of it, which applied them: " + strings.Join(names, ", ")
+		} else {
+			ahead = "no follower of this daemon reports them applied yet (the log holds them: a follower that applies them, or one whose position was not read yet, is ahead of it)"
+		}
+	}
 	return supervise.Permanent(fmt.Errorf("source %s: %w: the server at %s lacks %s, which walship already shipped to the log (its "+
 		"gtid_binlog_state is %q). It is not the leader walship followed, or a replica promoted without them (lost in asynchronous "+
-		"replication): followers that applied them are ahead of it. Point the source back at a server that holds them, or rebuild "+
+		"replication): %s. Point the source back at a server that holds them, or rebuild "+
 		"the followers from this one (walship replay --resnapshot); durability: semisync keeps a replica from missing what walship ships",
-		cfg.Name, ErrLeaderBehind, r.src.addr, strings.Join(missing, ", "), state))
+		cfg.Name, ErrLeaderBehind, r.src.addr, strings.Join(missing, ", "), state, ahead))
+}
+
+// HeldGTIDs returns those of gtids (MariaDB "domain-server-seq") that
+// positions cover: a GTID, or a GTID set, of the same domain and server id
+// with a sequence number at least as high. A follower's applied position
+// that holds one of a new leader's missing GTIDs is ahead of that leader.
+func HeldGTIDs(positions []offsets.Position, gtids []string) ([]string, error) {
+	var state []string
+	for _, p := range positions {
+		if p.GTID != "" {
+			state = append(state, p.GTID)
+		}
+		if s := p.GTIDs.String(); s != "" {
+			state = append(state, s)
+		}
+	}
+	if len(state) == 0 {
+		return nil, nil
+	}
+	missing, err := missingGTIDs(strings.Join(state, ","), gtids)
+	if err != nil {
+		return nil, err
+	}
+	var held []string
+	for _, g := range gtids {
+		if !slices.Contains(missing, strings.TrimSpace(g)) {
+			held = append(held, g)
+		}
+	}
+	return held, nil
 }
 
 // missingGTIDs returns the GTIDs of shipped ("domain-server-seq") that the

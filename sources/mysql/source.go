@@ -59,6 +59,10 @@ type Config struct {
 	// RawCharsets are character sets (or "*") whose text columns are
 	// captured as their bytes (types_raw.go).
 	RawCharsets []string
+	// FollowersAhead, if set, names the followers that applied any of
+	// missing (MariaDB GTIDs a new leader lacks, see ErrLeaderBehind): the
+	// stop names them as ahead of the new leader.
+	FollowersAhead func(missing []string) []string
 }
 
 func (c *Config) defaults() {
