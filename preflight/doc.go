@@ -53,7 +53,12 @@
 //     reported), and the privileges REPLICATION SLAVE, REPLICATION CLIENT
 //     (or BINLOG MONITOR) and SELECT on the captured tables, plus RELOAD and
 //     LOCK TABLES when snapshot is initial, read from SHOW GRANTS (ALL
-//     PRIVILEGES counts; privileges held through roles do not).
+//     PRIVILEGES counts; privileges held through roles do not). With several
+//     addresses (a replication group), those checks run on the leader the
+//     source would stream from (the first primary), and each other address
+//     is checked as one that may take over: it answers, and log_bin,
+//     log_slave_updates, ROW and FULL images would carry on the leader's
+//     history in its binlog.
 //   - PostgreSQL sink: reachable, login, database exists, not a standby,
 //     CREATE on the database and on schema public.
 //   - MySQL/MariaDB sink: the DSN names a database, reachable, login, the

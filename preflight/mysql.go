@@ -12,6 +12,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/walship/walship/config"
+	mysqlsource "github.com/walship/walship/sources/mysql"
 )
 
 // MySQL error numbers classified here.
@@ -31,10 +32,11 @@ func mysqlSource(key, name string, src *config.MySQLSource) target {
 	mc.User = src.User
 	mc.Passwd = src.Password.Reveal()
 	mc.Net = "tcp"
-	mc.Addr = src.Addr
+	addrs := splitAddrs(src.Addr)
+	mc.Addr = addrs[0]
 	mc.Timeout = ConnectTimeout
 	mc.Logger = &mysql.NopLogger{}
-	host, _, _ := net.SplitHostPort(src.Addr)
+	host, _, _ := net.SplitHostPort(addrs[0])
 	tlsConf, tlsErr := src.TLS.Config(host)
 	mc.TLS = tlsConf
 	return target{
@@ -45,9 +47,141 @@ func mysqlSource(key, name string, src *config.MySQLSource) target {
 				r.Problems = append(r.Problems, Problem{Code: Config, Msg: "mysql." + tlsErr.Error()})
 				return
 			}
-			checkMySQLSource(ctx, r, mc, key, src)
+			if len(addrs) == 1 {
+				checkMySQLSource(ctx, r, mc, key, src)
+				return
+			}
+			checkMySQLSourceAddrs(ctx, r, mc, key, src, addrs)
 		},
 	}
+}
+
+// splitAddrs is a source's comma-separated addresses, trimmed.
+func splitAddrs(addr string) []string {
+	var out []string
+	for _, a := range strings.Split(addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return []string{addr}
+	}
+	return out
+}
+
+// checkMySQLSourceAddrs checks a source given several addresses (the
+// servers of a replication group): the leader the source would stream
+// from (mysqlsource.OpenLeader's choice: the first primary) gets every
+// check of a single address; each other address is checked as a server
+// that may be promoted to lead: it answers, and its binlog would carry on
+// the leader's history (binary logging, ROW, full images, and
+// log_slave_updates, without which its binlog lacks the transactions it
+// replicated and the source refuses it after a failover).
+func checkMySQLSourceAddrs(ctx context.Context, r *Result, mc *mysql.Config, key string, src *config.MySQLSource, addrs []string) {
+	type probe struct {
+		addr    string
+		db      *sql.DB
+		conn    *sql.Conn
+		primary bool
+		why     string
+	}
+	var probes []*probe
+	defer func() {
+		for _, p := range probes {
+			if p.conn != nil {
+				p.conn.Close()
+				p.db.Close()
+			}
+		}
+	}()
+	leader := -1
+	for _, a := range addrs {
+		c := *mc
+		c.Addr = a
+		scratch := Result{Addr: a}
+		p := &probe{addr: a}
+		probes = append(probes, p)
+		if p.db, p.conn = mysqlConnect(ctx, &scratch, &c, key, key+".addr"); p.conn == nil {
+			for _, pr := range scratch.Problems {
+				p.why = pr.Msg
+			}
+			continue
+		}
+		primary, err := mysqlsource.IsPrimary(ctx, p.db, src.Flavor)
+		if err != nil {
+			p.why = err.Error()
+			continue
+		}
+		p.primary = primary
+		if primary && leader < 0 {
+			leader = len(probes) - 1
+		}
+	}
+	if leader < 0 {
+		var why []string
+		for _, p := range probes {
+			switch {
+			case p.why != "":
+				why = append(why, p.addr+": "+p.why)
+			default:
+				why = append(why, p.addr+": not a primary (read_only, or replicating)")
+			}
+		}
+		r.problem(Unreachable, "none of the %d addresses in %s.addr is a primary the source could stream from: %s", len(addrs), key, strings.Join(why, "; "))
+		return
+	}
+	c := *mc
+	c.Addr = probes[leader].addr
+	r.fact("%s is the leader (the first primary of %d addresses)", c.Addr, len(addrs))
+	checkMySQLSource(ctx, r, &c, key, src)
+	ready := 0
+	for i, p := range probes {
+		switch {
+		case i == leader:
+		case p.conn == nil || p.why != "":
+			r.note("%s does not answer (%s): the source passes it over, and it cannot take over as leader until it does", p.addr, p.why)
+		case p.primary:
+			r.problem(Setting, "%s is a primary too (writable, replicating from no one): two leaders in one source's addresses; the source streams from %s, the first. Make %s a replica of it (read_only, replicating), or drop it from %s.addr", p.addr, probes[leader].addr, p.addr, key)
+		default:
+			if standbyReady(ctx, r, p.conn, p.addr) {
+				ready++
+			}
+		}
+	}
+	r.fact("failover: %d of %d other addresses ready to lead", ready, len(addrs)-1)
+}
+
+// standbyReady checks that a replica's binlog would carry on its leader's
+// history once it is promoted, recording a problem for each setting that
+// would not.
+func standbyReady(ctx context.Context, r *Result, conn *sql.Conn, addr string) bool {
+	var logBin, slaveUpdates int64
+	var format, image string
+	err := conn.QueryRowContext(ctx, "SELECT @@GLOBAL.log_bin, @@GLOBAL.log_slave_updates, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image").
+		Scan(&logBin, &slaveUpdates, &format, &image)
+	if err != nil {
+		r.problem(Other, "%s: reading its binlog settings: %v", addr, err)
+		return false
+	}
+	ok := true
+	if logBin == 0 {
+		r.problem(Setting, "%s cannot take over as leader: binary logging is off (log_bin=OFF); set log_bin and restart it", addr)
+		ok = false
+	}
+	if slaveUpdates == 0 {
+		r.problem(Setting, "%s cannot take over as leader: log_slave_updates is OFF, so its binlog lacks the transactions it replicated and walship refuses it after a failover; set log_slave_updates=ON and restart it", addr)
+		ok = false
+	}
+	if !strings.EqualFold(format, "ROW") {
+		r.problem(Setting, "%s cannot take over as leader: binlog_format is %s, need ROW", addr, format)
+		ok = false
+	}
+	if !strings.EqualFold(image, "FULL") {
+		r.problem(Setting, "%s cannot take over as leader: binlog_row_image is %s, need FULL", addr, image)
+		ok = false
+	}
+	return ok
 }
 
 // mysqlSink builds the target of a MySQL or MariaDB sink from its DSN.

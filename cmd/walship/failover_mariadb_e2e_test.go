@@ -19,14 +19,30 @@ import (
 // killed (SIGKILL) and the replica promoted. walship finds the promoted
 // replica by itself, checks that it holds every GTID walship shipped, and
 // goes on: rows written there reach every follower, and walship verify
-// finds each follower equal to the new primary.
+// finds each follower equal to the new primary. walship check names the
+// leader before and after.
 func TestFaultMariaDBFailover(t *testing.T) {
 	e, replica, failover := mariadbPair(t)
+	primaryAddr, replicaAddr := hostPort(os.Getenv("WALSHIP_TEST_MYSQL_HA_PRIMARY")), hostPort(os.Getenv("WALSHIP_TEST_MYSQL_HA_REPLICA"))
+	// walship check names the leader among the addresses and checks the
+	// replica as one that can take over.
+	out, _ := walship(t, "check", "-c", e.cfgPath)
+	for _, want := range []string{primaryAddr + " is the leader", "failover: 1 of 1 other addresses ready to lead"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("walship check before the failover lacks %q:\n%s", want, out)
+		}
+	}
 	write(t, e.src, 1, 200, "before")
 	e.waitRows("customers", 200, 60*time.Second)
 	waitReplicaCaughtUp(t, e.src, replica)
 
 	failover("promote")
+	out, _ = walship(t, "check", "-c", e.cfgPath)
+	for _, want := range []string{replicaAddr + " is the leader", primaryAddr + " does not answer"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("walship check after the failover lacks %q:\n%s", want, out)
+		}
+	}
 	write(t, replica, 201, 300, "after")
 	e.waitRows("customers", 300, 120*time.Second)
 	verifyAll(t, e)
