@@ -8,7 +8,8 @@ import (
 )
 
 // Config builds the tls.Config of t, for host (the server name verified
-// unless ServerName is set). A nil t is no TLS (nil, nil).
+// unless ServerName is set; "" leaves it to the caller to set per
+// address). A nil t is no TLS (nil, nil).
 func (t *TLS) Config(host string) (*tls.Config, error) {
 	if t == nil {
 		return nil, nil

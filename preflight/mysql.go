@@ -2,10 +2,10 @@ package preflight
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 
@@ -36,9 +36,10 @@ func mysqlSource(key, name string, src *config.MySQLSource) target {
 	mc.Addr = addrs[0]
 	mc.Timeout = ConnectTimeout
 	mc.Logger = &mysql.NopLogger{}
-	host, _, _ := net.SplitHostPort(addrs[0])
-	tlsConf, tlsErr := src.TLS.Config(host)
-	mc.TLS = tlsConf
+	// Each address is verified against its own host name (or
+	// tls.server_name), as the source connects.
+	tlsConf, tlsErr := src.TLS.Config("")
+	mc.TLS = mysqlsource.TLSFor(tlsConf, addrs[0])
 	return target{
 		res:     Result{Target: "source " + name, Engine: src.Flavor, Addr: src.Addr},
 		secrets: []string{mc.Passwd},
@@ -51,7 +52,7 @@ func mysqlSource(key, name string, src *config.MySQLSource) target {
 				checkMySQLSource(ctx, r, mc, key, src)
 				return
 			}
-			checkMySQLSourceAddrs(ctx, r, mc, key, src, addrs)
+			checkMySQLSourceAddrs(ctx, r, mc, tlsConf, key, src, addrs)
 		},
 	}
 }
@@ -78,7 +79,7 @@ func splitAddrs(addr string) []string {
 // the leader's history (binary logging, ROW, full images, and
 // log_slave_updates, without which its binlog lacks the transactions it
 // replicated and the source refuses it after a failover).
-func checkMySQLSourceAddrs(ctx context.Context, r *Result, mc *mysql.Config, key string, src *config.MySQLSource, addrs []string) {
+func checkMySQLSourceAddrs(ctx context.Context, r *Result, mc *mysql.Config, tlsConf *tls.Config, key string, src *config.MySQLSource, addrs []string) {
 	type probe struct {
 		addr    string
 		db      *sql.DB
@@ -98,7 +99,7 @@ func checkMySQLSourceAddrs(ctx context.Context, r *Result, mc *mysql.Config, key
 	leader := -1
 	for _, a := range addrs {
 		c := *mc
-		c.Addr = a
+		c.Addr, c.TLS = a, mysqlsource.TLSFor(tlsConf, a)
 		scratch := Result{Addr: a}
 		p := &probe{addr: a}
 		probes = append(probes, p)
@@ -132,7 +133,7 @@ func checkMySQLSourceAddrs(ctx context.Context, r *Result, mc *mysql.Config, key
 		return
 	}
 	c := *mc
-	c.Addr = probes[leader].addr
+	c.Addr, c.TLS = probes[leader].addr, mysqlsource.TLSFor(tlsConf, probes[leader].addr)
 	r.fact("%s is the leader (the first primary of %d addresses)", c.Addr, len(addrs))
 	checkMySQLSource(ctx, r, &c, key, src)
 	ready := 0

@@ -71,9 +71,16 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 		}
 		return &source{name: s.Name, engine: "postgres", db: db, tables: s.Postgres.Tables}, nil
 	case s.MySQL != nil:
+		// The source's TLS, each address verified against its own name
+		// (or tls.server_name), as the source connects.
+		tlsConf, err := s.MySQL.TLS.Config("")
+		if err != nil {
+			return nil, fmt.Errorf("source %s: mysql.%w", s.Name, err)
+		}
 		open := func(addr string) (*sql.DB, error) {
 			mc := gomysql.NewConfig()
 			mc.User, mc.Passwd, mc.Net, mc.Addr = s.MySQL.User, s.MySQL.Password.Reveal(), "tcp", addr
+			mc.TLS = mysqlsource.TLSFor(tlsConf, addr)
 			mc.Timeout = 10 * time.Second
 			mc.Loc, mc.ParseTime = time.UTC, false
 			mc.Params = map[string]string{"time_zone": "'+00:00'"}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,11 +86,9 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL
-		// TLS verifies the first address's host name (with several,
-		// give the servers a certificate that names it too).
-		first, _, _ := strings.Cut(my.Addr, ",")
-		host, _, _ := net.SplitHostPort(strings.TrimSpace(first))
-		tlsConf, err := my.TLS.Config(host)
+		// TLS verifies each address's own host name (the source sets it
+		// per connection), or tls.server_name when set.
+		tlsConf, err := my.TLS.Config("")
 		if err != nil {
 			return nil, fmt.Errorf("source %s: mysql.%w", s.Name, err)
 		}

@@ -201,7 +201,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // TestSourceTLS: a PostgreSQL source over sslmode=verify-full, checked
 // against the server's certificate, and a MariaDB source with mysql.tls;
 // with a CA that did not sign the server's certificate both fail with a
-// certificate error (no plaintext fallback).
+// certificate error (no plaintext fallback). walship verify reads the
+// source over the same TLS.
 func TestSourceTLS(t *testing.T) {
 	testenv.Integration(t)
 	ca := os.Getenv("WALSHIP_TEST_TLS_CA")
@@ -240,6 +241,15 @@ func TestSourceTLS(t *testing.T) {
 			e.converge(60 * time.Second)
 			if err := e.stop(syscall.SIGTERM); err != nil {
 				t.Fatalf("exit: %v\n%s", err, e.logTail())
+			}
+			// verify reads the source over the same TLS: with the wrong CA
+			// it fails on the certificate.
+			if out, code := walship(t, "verify", "-c", e.cfgPath, "--sink", "myf", "--no-wait"); code != 0 {
+				t.Errorf("verify over TLS: exit %d\n%s", code, out)
+			}
+			os.WriteFile(e.cfgPath, []byte(bad), 0o600)
+			if out, code := walship(t, "verify", "-c", e.cfgPath, "--sink", "myf", "--no-wait"); code == 0 || !strings.Contains(out, "certificate") {
+				t.Errorf("verify with the wrong CA: exit %d\n%s", code, out)
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,7 +240,7 @@ func (r *session) syncerConfig(host string, port uint16, h replication.EventHand
 	c := replication.BinlogSyncerConfig{
 		ServerID: cfg.ServerID, Flavor: cfg.Flavor, Host: host, Port: port, User: cfg.User, Password: cfg.Password,
 		Charset: "utf8mb4", UseDecimal: true, ParseTime: false, TimestampStringLocation: time.UTC,
-		HeartbeatPeriod: cfg.Heartbeat, ReadTimeout: 3 * cfg.Heartbeat, DisableRetrySync: true, TLSConfig: cfg.TLS,
+		HeartbeatPeriod: cfg.Heartbeat, ReadTimeout: 3 * cfg.Heartbeat, DisableRetrySync: true, TLSConfig: TLSFor(cfg.TLS, net.JoinHostPort(host, strconv.Itoa(int(port)))),
 		Logger: r.src.log.With("component", "binlog"),
 		// Rows of tables walship does not capture are not decoded: a column
 		// type go-mysql cannot decode elsewhere on the server must not stop

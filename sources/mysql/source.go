@@ -54,7 +54,8 @@ type Config struct {
 	// acknowledges a transaction only once Kafka holds it.
 	Semisync bool
 	// TLS, when set, is used for the binlog and the SQL connections; a
-	// server without TLS is refused, never used in plaintext.
+	// server without TLS is refused, never used in plaintext. Without a
+	// ServerName, each address is verified against its own host name.
 	TLS *tls.Config
 	// RawCharsets are character sets (or "*") whose text columns are
 	// captured as their bytes (types_raw.go).
@@ -175,9 +176,7 @@ func (s *Source) connect(ctx context.Context, addr string) (*sql.DB, error) {
 	mc.Loc, mc.ParseTime = time.UTC, false
 	mc.Params = map[string]string{"time_zone": "'+00:00'", "sql_mode": "''"}
 	mc.Collation = "utf8mb4_general_ci"
-	if s.cfg.TLS != nil {
-		mc.TLS = s.cfg.TLS.Clone()
-	}
+	mc.TLS = TLSFor(s.cfg.TLS, addr)
 	connector, err := gomysql.NewConnector(mc)
 	if err != nil {
 		return nil, supervise.Permanent(fmt.Errorf("source %s: %w", s.cfg.Name, err))
@@ -338,4 +337,18 @@ func hostPort(addr string) (string, uint16, error) {
 	}
 	n, err := strconv.ParseUint(p, 10, 16)
 	return h, uint16(n), err
+}
+
+// TLSFor is conf for a connection to addr: a copy whose ServerName is
+// addr's host when conf names none (a source of several addresses, each
+// verified against its own name), nil without TLS.
+func TLSFor(conf *tls.Config, addr string) *tls.Config {
+	if conf == nil {
+		return nil
+	}
+	c := conf.Clone()
+	if c.ServerName == "" {
+		c.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	return c
 }
