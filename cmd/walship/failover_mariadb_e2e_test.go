@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,78 @@ func TestFaultMariaDBFailover(t *testing.T) {
 	verifyAll(t, e)
 	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "a new leader") {
 		t.Errorf("the daemon did not say it followed a new leader; log tail:\n%s", e.logTail())
+	}
+}
+
+// TestFaultMariaDBFailoverUnderLoad (issue 24; WALSHIP_PAIRS): a writer
+// inserts rows on the primary without pause; two seconds in, the primary
+// is killed (SIGKILL) and the replica promoted, and the writer goes on on
+// the new primary after the rows it holds. Asynchronous replication may
+// have lost the primary's last rows, and walship may have shipped some of
+// them: either way nothing is silent. Either the new primary holds all
+// walship shipped, and every follower ends equal to it (walship verify),
+// or the source stops naming the missing GTIDs and the followers ahead of
+// it, and no row of the new primary reaches a follower.
+func TestFaultMariaDBFailoverUnderLoad(t *testing.T) {
+	e, replica, failover := mariadbPair(t)
+	write(t, e.src, 1, 100, "before")
+	e.waitRows("customers", 100, 60*time.Second)
+	var written atomic.Int64
+	written.Store(100)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for id := 101; ; id++ {
+			if _, err := e.src.Exec(`INSERT INTO customers VALUES (?, ?)`, id, "load"); err != nil {
+				return // the primary is gone
+			}
+			written.Store(int64(id))
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	failover("promote")
+	<-stopped
+	var held int
+	if err := replica.QueryRow("SELECT COALESCE(MAX(id), 0) FROM customers").Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the writer committed up to id %d on the old primary; the promoted replica holds up to %d", written.Load(), held)
+	write(t, replica, held+1, held+50, "after")
+	var want int
+	if err := replica.QueryRow("SELECT count(*) FROM customers").Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if p := e.logProblems(); strings.Contains(p, "lacks transactions walship already shipped") {
+			t.Logf("the source stopped: the new primary lacks shipped GTIDs")
+			if !strings.Contains(p, "followers ahead of it") {
+				t.Errorf("the stop does not name the followers ahead:\n%s", p)
+			}
+			time.Sleep(2 * time.Second)
+			for engine, db := range e.followers {
+				var n int
+				if err := db.QueryRow(`SELECT count(*) FROM customers WHERE name = 'after'`).Scan(&n); err != nil || n != 0 {
+					t.Errorf("the %s follower took %d of the new primary's rows (%v) after the source refused it", engine, n, err)
+				}
+			}
+			return
+		}
+		done := true
+		for _, db := range e.followers {
+			var n int
+			if err := db.QueryRow(`SELECT count(*) FROM customers WHERE name = 'after'`).Scan(&n); err != nil || n < 50 {
+				done = false
+			}
+		}
+		if done {
+			t.Logf("the source followed the new primary")
+			e.waitRows("customers", want, 60*time.Second)
+			verifyAll(t, e)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("neither stopped nor followed the new primary; log tail:\n%s", e.logTail())
+		}
 	}
 }
 
