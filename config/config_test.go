@@ -173,3 +173,29 @@ func TestDSNProblem(t *testing.T) {
 		t.Errorf("bad syntax: %q", got)
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		on   bool
+		bad  bool
+	}{
+		{"448MiB", 448 << 20, true, false},
+		{"1GiB", 1 << 30, true, false},
+		{" 2 GiB", 2 << 30, true, false},
+		{"off", 0, false, false},
+		{"OFF", 0, false, false},
+		{"100000000", 100000000, true, false},
+		{"32MiB", 0, false, true},
+		{"448MB", 0, false, true},
+		{"lots", 0, false, true},
+		{"", 0, false, true},
+		{"99999999999TiB", 0, false, true},
+	} {
+		n, on, err := parseMemoryLimit(c.in)
+		if (err != nil) != c.bad || n != c.want || on != c.on {
+			t.Errorf("%q: %d %v %v, want %d %v bad=%v", c.in, n, on, err, c.want, c.on, c.bad)
+		}
+	}
+}

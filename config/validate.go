@@ -70,6 +70,9 @@ func (d *decoder) validate(c *Config) {
 		d.fail("shutdown_timeout", "must be positive")
 	}
 	d.explicitZero("shutdown_timeout", "a shutdown needs time to drain")
+	if _, _, err := c.MemoryLimitBytes(); err != nil {
+		d.fail("memory_limit", "%v", err)
+	}
 	d.explicitZero("kafka.partitions", "topics need at least one partition")
 	d.explicitZero("kafka.replication_factor", "topics need at least one replica")
 	d.explicitZero("kafka.dial_timeout", "a dial needs time")

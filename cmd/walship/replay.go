@@ -114,6 +114,7 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 	defer stop()
 	log := newLogger(stderr, cfg.Log)
 	ro.Log = log
+	applyMemoryLimit(cfg, log)
 	eng := replayEngines(cfg, log)
 	if o.dryRun {
 		plan, err := replay.DryRun(ctx, cfg, ro, eng)

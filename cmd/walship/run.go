@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -52,6 +54,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	ver, rev := buildInfo()
 	log.Info("walship starting", "version", ver, "revision", rev, "config", cfg.File,
 		"sources", len(cfg.Sources), "sinks", len(cfg.Sinks))
+	applyMemoryLimit(cfg, log)
 
 	group := supervise.New(context.Background(), log, supervise.Options{})
 	reg := newRegistry(group)
@@ -194,4 +197,18 @@ func sinksHolding(running map[string]*sinks.Sink, source string, gtids []string)
 	}
 	sort.Strings(names)
 	return names
+}
+
+// applyMemoryLimit sets the runtime's soft memory limit from memory_limit,
+// unless GOMEMLIMIT set one (the runtime applied it at start).
+func applyMemoryLimit(cfg *config.Config, log *slog.Logger) {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		log.Info("memory limit from GOMEMLIMIT", "limit", v)
+		return
+	}
+	n, ok, err := cfg.MemoryLimitBytes()
+	if err != nil || !ok {
+		return // validated when the config loaded; off
+	}
+	debug.SetMemoryLimit(n)
 }
