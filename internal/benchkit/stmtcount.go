@@ -103,22 +103,23 @@ func (c *StatementCounter) accept() {
 	}
 }
 
-// forward copies the client's bytes to the server, parsing them as they
-// pass.
+// forward copies the client's bytes to the server, parsing them first.
 func (c *StatementCounter) forward(client, server net.Conn) {
 	p := &wireParser{mysql: c.proto == "mysql", startup: true}
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := client.Read(buf)
 		if n > 0 {
-			if _, werr := server.Write(buf[:n]); werr != nil {
-				return
-			}
+			// Counted before they are forwarded: a statement the server
+			// answered is always counted (the answer cannot overtake it).
 			if !p.opaque {
 				c.statements.Add(p.feed(buf[:n]))
 				if p.opaque {
 					c.opaque.Add(1)
 				}
+			}
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				return
 			}
 		}
 		if err != nil {
