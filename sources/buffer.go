@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 )
 
@@ -57,16 +58,28 @@ func NewTxnBuffer(xid uint32, dir string, memLimit int64) *TxnBuffer {
 
 // NewChunkBuffer is a TxnBuffer for a snapshot chunk: rows each read once,
 // ordered by ordering.Tracker.CommitChunk on the tables of its changes
-// (ChunkTables), so it collects no writeset.
+// (SnapshotDependsOn), so it collects no writeset.
 func NewChunkBuffer(dir string, memLimit int64) *TxnBuffer {
 	b := NewTxnBuffer(0, dir, memLimit)
 	b.chunk = true
 	return b
 }
 
-// ChunkTables are the tables of a chunk buffer's changes, in first-seen
-// order.
-func (b *TxnBuffer) ChunkTables() []*ordering.Table { return b.chunkTables }
+// SnapshotDependsOn records a snapshot's transaction seq held in b with t
+// and returns its depends_on: the snapshot's last chunk (last) is a
+// barrier that every later transaction follows, a chunk buffer is ordered
+// by its tables (Tracker.CommitChunk), and any other (a redo's truncates)
+// by its writeset.
+func (b *TxnBuffer) SnapshotDependsOn(t *ordering.Tracker, seq offsets.Seq, last bool) offsets.Seq {
+	switch {
+	case last:
+		return t.CommitBarrier(seq)
+	case b.chunk:
+		return t.CommitChunk(seq, b.chunkTables)
+	default:
+		return t.Commit(seq, &b.Writeset)
+	}
+}
 
 // Add appends a change made by subtransaction sub (the top xid for
 // changes of the transaction itself).

@@ -147,28 +147,27 @@ func print(w io.Writer, res map[string]result) {
 	row := func(figure, walship, baseline, ratio, target string) {
 		fmt.Fprintf(w, "| %s%s | %s | %s | %s | %s |\n", figure, suffix, walship, baseline, ratio, target)
 	}
-	for _, v := range variants {
-		r, ok := res["BenchmarkSourceVsRecvlogical"+v.key]
-		if !ok {
-			continue
+	// each renders the results of name, the default envelope's then the
+	// compact log's, each figure labelled with its variant.
+	each := func(name string, render func(r result)) {
+		for _, v := range variants {
+			if r, ok := res[name+v.key]; ok {
+				suffix = v.label
+				render(r)
+			}
 		}
-		suffix = v.label
+		suffix = ""
+	}
+	each("BenchmarkSourceVsRecvlogical", func(r result) {
 		row(fmt.Sprintf("PG source → Kafka (acks=all), %.0f row changes", r.num("changes")),
 			rate(r.num("walship_rows_per_s"))+" rows/s", "`pg_recvlogical` "+rate(r.num("recvlogical_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.8: "+mark(r.num("ratio") >= 0.8))
-	}
-	suffix = ""
-	for _, v := range variants {
-		r, ok := res["BenchmarkBinlogSourceVsRawSyncer"+v.key]
-		if !ok {
-			continue
-		}
-		suffix = v.label
+	})
+	each("BenchmarkBinlogSourceVsRawSyncer", func(r result) {
 		row(fmt.Sprintf("MariaDB binlog → Kafka, %.0f row changes", r.num("changes")),
 			rate(r.num("walship_rows_per_s"))+" rows/s", "raw go-mysql `BinlogSyncer` "+rate(r.num("raw_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
-	}
-	suffix = ""
+	})
 	if r, ok := res["BenchmarkSinkParallelApply"]; ok {
 		for _, e := range r.list("engines") {
 			row(fmt.Sprintf("Kafka → %v follower, %.0f independent transactions", e["engine"], e.num("txns")),
@@ -181,17 +180,11 @@ func print(w io.Writer, res map[string]result) {
 			}
 		}
 	}
-	for _, v := range variants {
-		r, ok := res["BenchmarkSinkVsCopy"+v.key]
-		if !ok {
-			continue
-		}
-		suffix = v.label
+	each("BenchmarkSinkVsCopy", func(r result) {
 		row(fmt.Sprintf("Kafka → PG follower, %.0f inserts in %.0f-row transactions", r.num("rows"), r.num("txn_rows")),
 			rate(r.num("walship_rows_per_s"))+" rows/s", "`COPY` (pgx) "+rate(r.num("copy_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
-	}
-	suffix = ""
+	})
 	if r, ok := res["BenchmarkLatency"]; ok {
 		for _, l := range r.list("rates") {
 			target := "—"
@@ -208,50 +201,26 @@ func print(w io.Writer, res map[string]result) {
 			fmt.Sprintf("first event in Kafka %.2f s after COMMIT, applied %.1f s after, peak RSS %.0f MiB", first, r.num("applied_seconds"), rss/(1<<20)),
 			"—", "—", fmt.Sprintf("≤ 1 s: %s; RSS ≤ 256 MB: %s", mark(first <= 1), mark(rss <= 256e6)))
 	}
-	for _, v := range variants {
-		r, ok := res["BenchmarkInitialLoad"+v.key]
-		if !ok {
-			continue
-		}
-		suffix = v.label
+	each("BenchmarkInitialLoad", func(r result) {
 		row(fmt.Sprintf("initial load, %.0f-row table → PG follower", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
 			"`pg_dump \\| psql` "+rate(r.num("pg_dump_psql_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
-	}
-	suffix = ""
-	for _, v := range variants {
-		r, ok := res["BenchmarkInitialLoad/tables"+v.key]
-		if !ok {
-			continue
-		}
-		suffix = v.label
+	})
+	each("BenchmarkInitialLoad/tables", func(r result) {
 		row(fmt.Sprintf("initial load, %.0f tables of %.0f rows at once → PG follower", r.num("tables"), r.num("rows")/r.num("tables")),
 			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
 			"`pg_dump \\| psql` "+rate(r.num("pg_dump_psql_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "—")
-	}
-	suffix = ""
-	for _, v := range variants {
-		r, ok := res["BenchmarkInitialLoadMariaDB"+v.key]
-		if !ok {
-			continue
-		}
-		suffix = v.label
+	})
+	each("BenchmarkInitialLoadMariaDB", func(r result) {
 		row(fmt.Sprintf("initial load, %.0f-row table → MariaDB follower", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
 			"`mariadb-dump \\| mariadb` "+rate(r.num("mariadb_dump_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
-	}
-	suffix = ""
-	for _, v := range variants {
-		r, ok := res["BenchmarkReplayVsCopy"+v.key]
-		if !ok {
-			continue
-		}
-		suffix = v.label
+	})
+	each("BenchmarkReplayVsCopy", func(r result) {
 		row(fmt.Sprintf("rebuild of a PG follower from the log (`walship replay`), %.0f rows", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s)", rate(r.num("replay_rows_per_s")), r.num("replay_seconds")),
 			"`COPY` (pgx) "+rate(r.num("copy_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
-	}
-	suffix = ""
+	})
 	if r, ok := res["BenchmarkStepLoad"]; ok {
 		row("sustained: highest step with flat lag (single-row txns)",
 			fmt.Sprintf("%s txn/s (step %s/s; ended by %s)", rate(r.num("highest_flat_achieved_rate")), rate(r.num("highest_flat_target")),

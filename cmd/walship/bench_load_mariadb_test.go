@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"database/sql"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -113,25 +111,5 @@ func mariadbDumpRestore(b *testing.B, srcRoot, db, into, table string) float64 {
 	}
 	dump := exec.Command("mariadb-dump", append(args(srcRoot), "--single-transaction", "--skip-lock-tables", db, table)...)
 	restore := exec.Command("mariadb", append(args(testenv.MySQLFollower(b)), into)...)
-	var dumpErr, restoreErr bytes.Buffer
-	dump.Stderr, restore.Stderr, restore.Stdout = &dumpErr, &restoreErr, io.Discard
-	pipe, err := dump.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	restore.Stdin = pipe
-	t0 := time.Now()
-	if err := restore.Start(); err != nil {
-		b.Fatal(err)
-	}
-	if err := dump.Start(); err != nil {
-		b.Fatal(err)
-	}
-	if err := dump.Wait(); err != nil {
-		b.Fatalf("mariadb-dump: %v: %s", err, dumpErr.String())
-	}
-	if err := restore.Wait(); err != nil {
-		b.Fatalf("mariadb: %v: %s", err, restoreErr.String())
-	}
-	return time.Since(t0).Seconds()
+	return pipeSeconds(b, dump, restore)
 }

@@ -235,27 +235,7 @@ func dumpRestore(b *testing.B, p *benchPipe, rows int) float64 {
 	}
 	dump := exec.Command(pgProgram(b, "pg_dump"), args...)
 	restore := exec.Command(pgProgram(b, "psql"), "-q", "-X", "-v", "ON_ERROR_STOP=1", "-d", dumpDSN)
-	var dumpErr, restoreErr bytes.Buffer
-	dump.Stderr, restore.Stderr, restore.Stdout = &dumpErr, &restoreErr, io.Discard
-	pipe, err := dump.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	restore.Stdin = pipe
-	t0 := time.Now()
-	if err := restore.Start(); err != nil {
-		b.Fatal(err)
-	}
-	if err := dump.Start(); err != nil {
-		b.Fatal(err)
-	}
-	if err := dump.Wait(); err != nil {
-		b.Fatalf("pg_dump: %v: %s", err, dumpErr.String())
-	}
-	if err := restore.Wait(); err != nil {
-		b.Fatalf("psql: %v: %s", err, restoreErr.String())
-	}
-	secs := time.Since(t0).Seconds()
+	secs := pipeSeconds(b, dump, restore)
 	dc, err := pgx.Connect(ctx, dumpDSN)
 	if err != nil {
 		b.Fatal(err)
@@ -597,4 +577,31 @@ func BenchmarkReplayVsCopy(b *testing.B) {
 		"replay_rows_per_s": replayRate, "replay_seconds": replaySecs, "replay_cpu_seconds": cpu.Seconds(), "copy_rows_per_s": copyRate, "copy_seconds": copySecs,
 		"ratio": replayRate / copyRate,
 		"note":  "walship replay --sink pgf of a snapshot in Kafka into an empty follower table, process start to exit; COPY (pgx) of the same values, generated as sent, into a fresh table of the same database"})
+}
+
+// pipeSeconds runs dump | restore (a dump tool into its client) and
+// returns the seconds the pipe took; a failure of either ends the
+// benchmark with its stderr.
+func pipeSeconds(b *testing.B, dump, restore *exec.Cmd) float64 {
+	var dumpErr, restoreErr bytes.Buffer
+	dump.Stderr, restore.Stderr, restore.Stdout = &dumpErr, &restoreErr, io.Discard
+	pipe, err := dump.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	restore.Stdin = pipe
+	t0 := time.Now()
+	if err := restore.Start(); err != nil {
+		b.Fatal(err)
+	}
+	if err := dump.Start(); err != nil {
+		b.Fatal(err)
+	}
+	if err := dump.Wait(); err != nil {
+		b.Fatalf("%s: %v: %s", filepath.Base(dump.Path), err, dumpErr.String())
+	}
+	if err := restore.Wait(); err != nil {
+		b.Fatalf("%s: %v: %s", filepath.Base(restore.Path), err, restoreErr.String())
+	}
+	return time.Since(t0).Seconds()
 }

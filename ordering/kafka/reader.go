@@ -399,77 +399,58 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 			*ch, slab = e.Change, slab[1:]
 			return yield(ch, nil)
 		}
+		// next returns the transaction's events in index order: from its
+		// one partition as they come (a snapshot chunk, a small
+		// transaction), or merged from several by the heap.
+		var next func() (envelope.Decoded, bool, error)
 		if len(srcs) == 1 {
-			// One partition (a snapshot chunk, a small transaction): its
-			// events come in index order, no heap to merge them in.
 			s := srcs[0]
-			next := func() (envelope.Decoded, error) {
-				for {
+			next = func() (envelope.Decoded, bool, error) {
+				for s.left > 0 {
 					e, err := r.take(ctx, s.p, mk.Seq)
 					if err != nil {
-						return e, fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
+						return e, false, fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
 					}
 					if s.seen.add(eventID(e)) {
 						s.left--
-						return e, nil
+						return e, true, nil
 					}
 				}
+				return envelope.Decoded{}, false, nil
 			}
-			for s.left > 0 {
-				e, err := next()
+		} else {
+			for i := range srcs {
+				if err := pull(i); err != nil {
+					yield(nil, err)
+					return
+				}
+			}
+			next = func() (envelope.Decoded, bool, error) {
+				if h.Len() == 0 {
+					return envelope.Decoded{}, false, nil
+				}
+				it := h.pop()
+				return it.e, true, pull(it.src)
+			}
+		}
+		for {
+			e, ok, err := next()
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !ok {
+				break
+			}
+			if e.KeyChange == envelope.KeyChangeDelete {
+				// The create half has the same index and comes right after
+				// (its partition's next event, or another partition's head).
+				cre, _, err := next()
 				if err != nil {
 					yield(nil, err)
 					return
 				}
-				if e.KeyChange == envelope.KeyChangeDelete {
-					var cre envelope.Decoded
-					if s.left > 0 {
-						if cre, err = next(); err != nil {
-							yield(nil, err)
-							return
-						}
-					}
-					if e, err = envelope.MergeKeyChange(e, cre); err != nil {
-						yield(nil, fmt.Errorf("transaction %s: %w", mk.Seq, err))
-						return
-					}
-				} else if e.KeyChange != "" {
-					yield(nil, fmt.Errorf("transaction %s: event %d: %w: a key change's create without its delete", mk.Seq, e.Index, ordering.ErrMalformed))
-					return
-				}
-				if !emit(e) {
-					return
-				}
-			}
-			txn.Offsets = r.snapshotOffsets()
-			return
-		}
-		for i := range srcs {
-			if err := pull(i); err != nil {
-				yield(nil, err)
-				return
-			}
-		}
-		for h.Len() > 0 {
-			it := h.pop()
-			if err := pull(it.src); err != nil {
-				yield(nil, err)
-				return
-			}
-			e := it.e
-			if e.KeyChange == envelope.KeyChangeDelete {
-				// The create half has the same index and sorts right after
-				// (its partition's next event, or another partition's head).
-				var cre heapItem
-				if h.Len() > 0 {
-					cre = h.pop()
-					if err := pull(cre.src); err != nil {
-						yield(nil, err)
-						return
-					}
-				}
-				var err error
-				if e, err = envelope.MergeKeyChange(e, cre.e); err != nil {
+				if e, err = envelope.MergeKeyChange(e, cre); err != nil {
 					yield(nil, fmt.Errorf("transaction %s: %w", mk.Seq, err))
 					return
 				}

@@ -123,15 +123,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		}
 		seq := offsets.Seq{Pos: base, Sub: chunk}
 		txn := &ordering.Txn{Source: cfg.Name, Seq: seq, Pos: pos, CommitTime: started, Snapshot: true, LastSnapshot: last}
-		switch tables := buf.ChunkTables(); {
-		case last:
-			// Every transaction after the snapshot follows all of it.
-			txn.DependsOn = r.tracker.CommitBarrier(seq)
-		case tables != nil:
-			txn.DependsOn = r.tracker.CommitChunk(seq, tables)
-		default:
-			txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
-		}
+		txn.DependsOn = buf.SnapshotDependsOn(r.tracker, seq, last)
 		chunk++
 		return r.out.Publish(ctx, txn, buf.Live(), buf.Changes())
 	}

@@ -79,15 +79,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		seq := offsets.Seq{Pos: uint64(cp), Sub: chunk}
 		txn := &ordering.Txn{Source: cfg.Name, Seq: seq, Pos: offsets.PGPosition(cp, cp), CommitTime: started,
 			Snapshot: true, LastSnapshot: last}
-		switch tables := buf.ChunkTables(); {
-		case last:
-			// Every transaction after the snapshot follows all of it.
-			txn.DependsOn = r.tracker.CommitBarrier(seq)
-		case tables != nil:
-			txn.DependsOn = r.tracker.CommitChunk(seq, tables)
-		default:
-			txn.DependsOn = r.tracker.Commit(seq, &buf.Writeset)
-		}
+		txn.DependsOn = buf.SnapshotDependsOn(r.tracker, seq, last)
 		chunk++
 		return r.out.Publish(ctx, txn, buf.Live(), buf.Changes())
 	}
