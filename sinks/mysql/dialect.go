@@ -320,10 +320,15 @@ func lowerUnquoted(s string) string {
 
 // Retryable numbers: lock wait timeout, deadlock, too many connections,
 // server shutdown, server gone away / lost connection, connection killed,
-// network read/write errors.
+// network read/write errors, disk full (1021), out of memory (1037, 1038,
+// 1041). Below 1000 are the server's own file and memory failures
+// (mysys's EE_*: error 6 is "Error on delete of '…#sql-temptable…'", met
+// here on an information_schema read): conditions of the server, not of
+// the data, so they are retried too.
 var retryableNumbers = map[uint16]bool{
 	1205: true, 1213: true, 1040: true, 1053: true, 2006: true, 2013: true, 1927: true,
 	1158: true, 1159: true, 1160: true, 1161: true,
+	1021: true, 1037: true, 1038: true, 1041: true,
 }
 
 // Retryable: the server error numbers above, and connection failures
@@ -336,7 +341,7 @@ func (d *Dialect) Retryable(err error) bool {
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return retryableNumbers[me.Number]
+		return me.Number < 1000 || retryableNumbers[me.Number]
 	}
 	if errors.Is(err, context.Canceled) {
 		return false

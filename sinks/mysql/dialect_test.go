@@ -138,6 +138,8 @@ func TestRetryable(t *testing.T) {
 		{wrap(&mysql.MySQLError{Number: 2013}), true, "2013"},
 		{wrap(&mysql.MySQLError{Number: 1927}), true, "1927"},
 		{wrap(&mysql.MySQLError{Number: 1040}), true, "1040"},
+		{wrap(&mysql.MySQLError{Number: 6}), true, "6"},
+		{wrap(&mysql.MySQLError{Number: 1021}), true, "1021"},
 		{wrap(&mysql.MySQLError{Number: 1062}), false, "1062"},
 		{wrap(&mysql.MySQLError{Number: 1406}), false, "1406"},
 		{wrap(&mysql.MySQLError{Number: 1064}), false, "1064"},

@@ -47,6 +47,8 @@
 //     commit implicitly in MySQL: run DDL outside the data transaction; on
 //     MariaDB, ADD/DROP COLUMN say IF [NOT] EXISTS so a retry is harmless.
 //   - Retryable is true for errors 1205, 1213, 1040, 1053, 1158-1161, 1927,
-//     2006, 2013 and connection failures; Code is the error number. Error
-//     messages name columns and reasons, never values.
+//     2006, 2013, disk full and out of memory (1021, 1037, 1038, 1041), the
+//     server's own file errors (below 1000) and connection failures; Code
+//     is the error number. Error messages name columns and reasons, never
+//     values.
 package mysql
