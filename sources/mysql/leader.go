@@ -92,7 +92,7 @@ func (r *session) checkLeaderHolds(ctx context.Context, cp offsets.Position) err
 	return supervise.Permanent(fmt.Errorf("source %s: %w: the server at %s lacks %s, which walship already shipped to the log (its "+
 		"gtid_binlog_state is %q). It is not the leader walship followed, or a replica promoted without them (lost in asynchronous "+
 		"replication): %s. Point the source back at a server that holds them, or rebuild "+
-		"the followers from this one (walship replay --resnapshot); durability: semisync keeps a replica from missing what walship ships",
+		"the followers from this one (walship replay --resnapshot)",
 		cfg.Name, ErrLeaderBehind, r.src.addr, strings.Join(missing, ", "), state, ahead))
 }
 
