@@ -88,12 +88,7 @@ func BenchmarkInitialLoad(b *testing.B) {
 		q := newLoadPipe(b, perTable, tables)
 		start := time.Now()
 		q.start(q.config(false, false, 0))
-		for st := ""; st != "streaming"; st, _, _ = q.status() {
-			if time.Since(start) > 90*time.Minute {
-				b.Fatalf("the snapshot never finished\n%s", q.logTail())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		q.waitStreamingWithin(90 * time.Minute)
 		snapSecs := time.Since(start).Seconds()
 		snapRSS := procBytes(q.cmd.Process.Pid, "VmHWM")
 		snapCPU := q.stopCPU()
@@ -523,12 +518,7 @@ func BenchmarkReplayVsCopy(b *testing.B) {
 	p := newLoadPipe(b, rows, 1)
 	start := time.Now()
 	p.start(p.config(false, false, 0))
-	for st := ""; st != "streaming"; st, _, _ = p.status() {
-		if time.Since(start) > 30*time.Minute {
-			b.Fatalf("the snapshot never finished\n%s", p.logTail())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.waitStreamingWithin(30 * time.Minute)
 	p.stopCPU()
 	b.Logf("snapshot in Kafka in %.1f s", time.Since(start).Seconds())
 

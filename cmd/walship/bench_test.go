@@ -261,8 +261,12 @@ func (p *benchPipe) status() (srcState, acked string, ok bool) {
 }
 
 // waitStreaming waits for the source to finish its snapshot.
-func (p *benchPipe) waitStreaming() {
-	deadline := time.Now().Add(120 * time.Second)
+func (p *benchPipe) waitStreaming() { p.waitStreamingWithin(120 * time.Second) }
+
+// waitStreamingWithin waits up to limit for the source to finish its
+// snapshot (a large table's takes minutes).
+func (p *benchPipe) waitStreamingWithin(limit time.Duration) {
+	deadline := time.Now().Add(limit)
 	for {
 		if st, _, ok := p.status(); ok && st == "streaming" {
 			return
@@ -270,7 +274,7 @@ func (p *benchPipe) waitStreaming() {
 		if time.Now().After(deadline) {
 			p.b.Fatalf("the source never streamed\n%s", p.logTail())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
