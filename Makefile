@@ -57,7 +57,7 @@ unit: ## unit tests only: no servers needed
 # snapshot transactions made other tests' slot creation wait past their
 # timeouts.
 SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
-E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*|TestFaultMariaDBFailover|TestFaultMariaDBFailoverUnderLoad|TestFaultMariaDBDiscardedWrite)$$
+E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*|TestFaultMariaDBFailover|TestFaultMariaDBFailoverUnderLoad|TestFaultMariaDBDiscardedWrite|TestFaultMariaDBSemiSyncReplica)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
 # The PostgreSQL source's and sink's tests again on PostgreSQL 18 (pg18 of
 # deploy/local, a server of its own), then, on the PostgreSQL 18 pair,

@@ -288,6 +288,24 @@ type MySQLSource struct {
 	// MySQL) a COMMIT returns only when its change is durable in Kafka.
 	// Default: async.
 	Durability string `yaml:"durability"`
+	// StreamFrom is primary or replica: the server among addr's addresses
+	// that the source snapshots and streams from. primary: the first
+	// writable server replicating from no one. replica: the first replica
+	// (read_only or replicating) that answers, with log_slave_updates so
+	// that its binlog holds what it replicated; when none answers (its
+	// promotion made it the primary), the first primary. Streaming from
+	// the replica that a failover would promote means walship never ships
+	// a transaction that the new leader lacks: with asynchronous
+	// replication the primary's last transactions can be lost in a
+	// failover, and a follower that applied them would be ahead of its new
+	// leader. With the server's semi-synchronous replication
+	// (rpl_semi_sync_master_enabled on the primary,
+	// rpl_semi_sync_slave_enabled on that replica) a client's COMMIT
+	// also returns only once the replica holds it. durability: semisync
+	// alone does not give this: walship acknowledges as its own
+	// semi-synchronous replica, and the server sends binlog events to every
+	// replica before any acknowledgement. Default: primary.
+	StreamFrom string `yaml:"stream_from"`
 	// TLS, when set, encrypts the binlog and SQL connections and verifies
 	// the server's certificate; nothing connects in plaintext.
 	TLS *TLS `yaml:"tls"`
@@ -525,6 +543,9 @@ func (c *Config) applyDefaults() {
 			}
 			if my.SnapshotWorkers == 0 {
 				my.SnapshotWorkers = DefaultSnapshotWorkers
+			}
+			if my.StreamFrom == "" {
+				my.StreamFrom = "primary"
 			}
 			if my.Durability == "" {
 				my.Durability = "async"

@@ -348,6 +348,7 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 	d.tables(p+".tables", my.Tables)
 	d.oneOf(p+".snapshot", my.Snapshot, "initial", "never")
 	d.oneOf(p+".durability", my.Durability, "async", "semisync")
+	d.oneOf(p+".stream_from", my.StreamFrom, "primary", "replica")
 	for i, c := range my.RawCharsets {
 		if c != "*" && !slices.Contains(RawCharsetNames, strings.ToLower(c)) {
 			d.fail(fmt.Sprintf("%s.raw_charsets[%d]", p, i), "%q is not a character set walship decodes; one of %s, or *",

@@ -132,13 +132,34 @@ func checkMySQLSourceAddrs(ctx context.Context, r *Result, mc *mysql.Config, tls
 		r.problem(Unreachable, "none of the %d addresses in %s.addr is a primary the source could stream from: %s", len(addrs), key, strings.Join(why, "; "))
 		return
 	}
+	// stream_from: replica streams from the first replica that answers.
+	streamed := leader
+	if src.StreamFrom == "replica" {
+		for i, p := range probes {
+			if p.conn != nil && p.why == "" && !p.primary {
+				streamed = i
+				break
+			}
+		}
+	}
 	c := *mc
 	c.Addr, c.TLS = probes[leader].addr, mysqlsource.TLSFor(tlsConf, probes[leader].addr)
 	r.fact("%s is the leader (the first primary of %d addresses)", c.Addr, len(addrs))
+	switch {
+	case streamed != leader:
+		c.Addr, c.TLS = probes[streamed].addr, mysqlsource.TLSFor(tlsConf, probes[streamed].addr)
+		r.fact("%s is the replica the source streams from (stream_from: replica): walship ships only what it holds", c.Addr)
+	case src.StreamFrom == "replica":
+		r.problem(Setting, "stream_from is replica, but no replica among %s.addr answers: the source streams from the primary %s, and a replica promoted later may lack what walship ships", key, c.Addr)
+	}
 	checkMySQLSource(ctx, r, &c, key, src)
 	ready := 0
 	for i, p := range probes {
 		switch {
+		case i == streamed && i != leader:
+			if standbyReady(ctx, r, p.conn, p.addr) {
+				ready++
+			}
 		case i == leader:
 		case p.conn == nil || p.why != "":
 			r.note("%s does not answer (%s): the source passes it over, and it cannot take over as leader until it does", p.addr, p.why)

@@ -96,12 +96,13 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 			}
 			return db, nil
 		}
-		// The leader among the source's addresses, as the source picks it.
+		// The server among the source's addresses that the source streams
+		// from, picked as the source picks it.
 		addrs := strings.Split(s.MySQL.Addr, ",")
 		for i := range addrs {
 			addrs[i] = strings.TrimSpace(addrs[i])
 		}
-		_, db, err := mysqlsource.OpenLeader(ctx, addrs, s.MySQL.Flavor, open)
+		_, db, err := mysqlsource.OpenLeader(ctx, addrs, s.MySQL.Flavor, s.MySQL.StreamFrom == "replica", open)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}

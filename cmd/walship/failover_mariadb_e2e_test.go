@@ -23,7 +23,7 @@ import (
 // finds each follower equal to the new primary. walship check names the
 // leader before and after.
 func TestFaultMariaDBFailover(t *testing.T) {
-	e, replica, failover := mariadbPair(t)
+	e, replica, failover := mariadbPair(t, "")
 	primaryAddr, replicaAddr := hostPort(os.Getenv("WALSHIP_TEST_MYSQL_HA_PRIMARY")), hostPort(os.Getenv("WALSHIP_TEST_MYSQL_HA_REPLICA"))
 	// walship check names the leader among the addresses and checks the
 	// replica as one that can take over.
@@ -62,7 +62,7 @@ func TestFaultMariaDBFailover(t *testing.T) {
 // or the source stops naming the missing GTIDs and the followers ahead of
 // it, and no row of the new primary reaches a follower.
 func TestFaultMariaDBFailoverUnderLoad(t *testing.T) {
-	e, replica, failover := mariadbPair(t)
+	e, replica, failover := mariadbPair(t, "")
 	write(t, e.src, 1, 100, "before")
 	e.waitRows("customers", 100, 60*time.Second)
 	var written atomic.Int64
@@ -131,7 +131,7 @@ func TestFaultMariaDBFailoverUnderLoad(t *testing.T) {
 // the new primary, naming the missing GTID: the followers are ahead of
 // their new leader, and walship says so instead of going on.
 func TestFaultMariaDBDiscardedWrite(t *testing.T) {
-	e, replica, failover := mariadbPair(t)
+	e, replica, failover := mariadbPair(t, "")
 	write(t, e.src, 1, 10, "before")
 	e.waitRows("customers", 10, 60*time.Second)
 	waitReplicaCaughtUp(t, e.src, replica)
@@ -175,11 +175,87 @@ func TestFaultMariaDBDiscardedWrite(t *testing.T) {
 	}
 }
 
+// TestFaultMariaDBSemiSyncReplica (issue 24; WALSHIP_PAIRS): the
+// discarded-write sequence of TestFaultMariaDBDiscardedWrite, with the
+// pair in semi-synchronous replication and the source streaming from the
+// replica (stream_from: replica). The replica's IO thread is stopped and
+// a row committed on the primary (semi-sync times out to asynchronous):
+// walship, reading the replica, never ships it. The primary is killed and
+// the replica promoted: nothing is missing, walship goes on without a
+// stop, the new primary's rows reach every follower, and each equals it.
+func TestFaultMariaDBSemiSyncReplica(t *testing.T) {
+	e, replica, failover := mariadbPair(t, ", stream_from: replica")
+	replicaAddr := hostPort(os.Getenv("WALSHIP_TEST_MYSQL_HA_REPLICA"))
+	out, _ := walship(t, "check", "-c", e.cfgPath)
+	if want := replicaAddr + " is the replica the source streams from"; !strings.Contains(out, want) {
+		t.Errorf("walship check lacks %q:\n%s", want, out)
+	}
+	for _, q := range []string{"SET GLOBAL rpl_semi_sync_master_enabled = ON", "SET GLOBAL rpl_semi_sync_master_timeout = 2000",
+		"SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC"} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, q := range []string{"SET GLOBAL rpl_semi_sync_slave_enabled = ON", "STOP SLAVE IO_THREAD", "START SLAVE IO_THREAD"} {
+		if _, err := replica.Exec(q); err != nil {
+			t.Fatalf("replica: %s: %v", q, err)
+		}
+	}
+	semiSyncTx := func() int {
+		var name string
+		var n int
+		if err := e.src.QueryRow("SHOW STATUS LIKE 'Rpl_semi_sync_master_yes_tx'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var name string
+		var clients int
+		if err := e.src.QueryRow("SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'").Scan(&name, &clients); err != nil {
+			t.Fatal(err)
+		}
+		if clients > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never connected as a semi-synchronous replica")
+		}
+	}
+	before := semiSyncTx()
+	write(t, e.src, 1, 10, "before")
+	if n := semiSyncTx() - before; n != 10 {
+		t.Fatalf("%d of 10 commits were acknowledged by the semi-synchronous replica", n)
+	}
+	e.waitRows("customers", 10, 60*time.Second)
+
+	if _, err := replica.Exec("STOP SLAVE IO_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, e.src, 11, 11, "lost") // waits rpl_semi_sync_master_timeout, then commits asynchronously
+	time.Sleep(3 * time.Second)
+	for engine, db := range e.followers {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM customers WHERE id = 11`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("the %s follower took the row the replica lacks (%d, %v)", engine, n, err)
+		}
+	}
+
+	failover("promote")
+	write(t, replica, 12, 20, "after")
+	e.waitRows("customers", 19, 120*time.Second)
+	if p := e.logProblems(); strings.Contains(p, "lacks transactions walship already shipped") {
+		t.Fatalf("the source stopped on the promoted replica:\n%s", p)
+	}
+	verifyAll(t, e)
+}
+
 // mariadbPair is the end-to-end pipeline from the MariaDB pair (addr:
-// primary,replica), running; replica is a connection to the replica's
-// copy of the test database; failover runs failover.sh mariadb (the pair
-// is rebuilt when the test ends). Alone on the pair only.
-func mariadbPair(t *testing.T) (*e2e, *sql.DB, func(string)) {
+// primary,replica, then extra, flow-style keys of the source's mysql
+// block), running; replica is a connection to the replica's copy of the
+// test database; failover runs failover.sh mariadb (the pair is rebuilt
+// when the test ends). Alone on the pair only.
+func mariadbPair(t *testing.T, extra string) (*e2e, *sql.DB, func(string)) {
 	t.Helper()
 	testenv.Integration(t)
 	if os.Getenv("WALSHIP_PAIRS") != "1" {
@@ -202,7 +278,7 @@ func mariadbPair(t *testing.T) (*e2e, *sql.DB, func(string)) {
 	t.Cleanup(func() { os.Setenv("WALSHIP_TEST_MYSQL_SOURCE", replicaDSN) })
 	addr := func(dsn string) string { return dsn[strings.Index(dsn, "(")+1 : strings.Index(dsn, ")")] }
 	cfg := mustRead(t, e.cfgPath)
-	both := strings.Replace(cfg, `addr: "`+addr(primary)+`"`, `addr: "`+addr(primary)+`,`+addr(replicaDSN)+`"`, 1)
+	both := strings.Replace(cfg, `addr: "`+addr(primary)+`"`, `addr: "`+addr(primary)+`,`+addr(replicaDSN)+`"`+extra, 1)
 	if both == cfg {
 		t.Fatalf("no source addr in\n%s", cfg)
 	}
@@ -214,6 +290,9 @@ func mariadbPair(t *testing.T) (*e2e, *sql.DB, func(string)) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { replica.Close() })
+	// The replica holds the test tables before the source starts (it may
+	// stream from it).
+	waitReplicaCaughtUp(t, e.src, replica)
 	withHTTP(t, e)
 	e.start()
 	return e, replica, failover

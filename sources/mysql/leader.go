@@ -162,32 +162,49 @@ func missingGTIDs(state string, shipped []string) ([]string, error) {
 }
 
 // OpenLeader opens the server a source streams from among addrs (host:port,
-// in order): the only one, or else the first that is a primary (IsPrimary).
-// open connects to one address and checks that it answers. With several
-// addresses, one that does not answer is passed over; the error names
-// every address tried.
-func OpenLeader(ctx context.Context, addrs []string, flavor string, open func(addr string) (*sql.DB, error)) (string, *sql.DB, error) {
+// in order): the only one, or else the first that is a primary
+// (IsPrimary); with fromReplica, the first that is not a primary (a
+// replica, stream_from: replica), and only when none answers the first
+// primary (the replica promoted). open connects to one address and checks
+// that it answers. With several addresses, one that does not answer is
+// passed over; the error names every address tried.
+func OpenLeader(ctx context.Context, addrs []string, flavor string, fromReplica bool, open func(addr string) (*sql.DB, error)) (string, *sql.DB, error) {
 	if len(addrs) == 1 {
 		db, err := open(addrs[0])
 		return addrs[0], db, err
 	}
 	var why []string
-	for _, a := range addrs {
+	firstPrimary := -1
+	var primaryDB *sql.DB
+	for i, a := range addrs {
 		db, err := open(a)
 		if err != nil {
 			why = append(why, fmt.Sprintf("%s: %v", a, err))
 			continue
 		}
 		primary, err := IsPrimary(ctx, db, flavor)
-		if err == nil && primary {
-			return a, db, nil
-		}
-		db.Close()
-		if err != nil {
+		switch {
+		case err != nil:
 			why = append(why, fmt.Sprintf("%s: %v", a, err))
-		} else {
+		case primary && !fromReplica:
+			return a, db, nil
+		case !primary && fromReplica:
+			if primaryDB != nil {
+				primaryDB.Close()
+			}
+			return a, db, nil
+		case primary && firstPrimary < 0:
+			firstPrimary, primaryDB = i, db
+			continue
+		case primary:
+			why = append(why, a+": a primary too")
+		default:
 			why = append(why, a+": not a primary (read_only, or replicating)")
 		}
+		db.Close()
+	}
+	if primaryDB != nil {
+		return addrs[firstPrimary], primaryDB, nil
 	}
 	return "", nil, fmt.Errorf("%w: %s", ErrNoPrimary, strings.Join(why, "; "))
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// Semisync registers walship as a semi-synchronous replica that
 	// acknowledges a transaction only once Kafka holds it.
 	Semisync bool
+	// FromReplica streams from a replica among Addr's addresses, the
+	// first that answers; without one, the first primary (OpenLeader).
+	FromReplica bool
 	// TLS, when set, is used for the binlog and the SQL connections; a
 	// server without TLS is refused, never used in plaintext. Without a
 	// ServerName, each address is verified against its own host name.
@@ -231,6 +234,21 @@ func (s *Source) checkSettings(ctx context.Context, db *sql.DB) error {
 	if logBin != 1 {
 		bad = append(bad, "log_bin is off")
 	}
+	if s.cfg.FromReplica {
+		// A replica's binlog holds what it replicated only with
+		// log_slave_updates.
+		primary, err := IsPrimary(ctx, db, s.cfg.Flavor)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.cfg.Name, err)
+		}
+		var updates int
+		if err := db.QueryRowContext(ctx, "SELECT @@log_slave_updates").Scan(&updates); err != nil {
+			return fmt.Errorf("source %s: read log_slave_updates: %w", s.cfg.Name, err)
+		}
+		if !primary && updates != 1 {
+			bad = append(bad, "log_slave_updates is off on the replica streamed from (stream_from: replica), so its binlog lacks what it replicates")
+		}
+	}
 	if format != "ROW" {
 		bad = append(bad, "binlog_format is "+format+", need ROW")
 	}
@@ -301,12 +319,21 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 	for i := range addrs {
 		addrs[i] = strings.TrimSpace(addrs[i])
 	}
-	addr, db, err := OpenLeader(ctx, addrs, s.cfg.Flavor, func(a string) (*sql.DB, error) { return s.connect(ctx, a) })
+	addr, db, err := OpenLeader(ctx, addrs, s.cfg.Flavor, s.cfg.FromReplica, func(a string) (*sql.DB, error) { return s.connect(ctx, a) })
 	if err != nil {
 		return fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
 	defer db.Close()
 	s.addr = addr
+	if s.cfg.FromReplica {
+		primary, err := IsPrimary(ctx, db, s.cfg.Flavor)
+		if err != nil {
+			return fmt.Errorf("source %s: %s: %w", s.cfg.Name, addr, err)
+		}
+		if primary && len(addrs) > 1 {
+			s.log.Warn("stream_from replica: no replica answers; streaming from the primary, so a replica promoted later may lack what walship ships (the source then stops, naming what it lacks)", "addr", addr)
+		}
+	}
 	if err := s.noteLeader(ctx, db, addr); err != nil {
 		return err
 	}
