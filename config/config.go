@@ -356,6 +356,16 @@ type Sink struct {
 	// DropColumns drops follower columns that the source dropped; by
 	// default they stay, made nullable. Default: false.
 	DropColumns bool `yaml:"drop_columns"`
+	// Indexes is copy or primary_key_only. copy: a follower table walship
+	// creates gets the source table's secondary indexes, unique ones
+	// included, translated to the follower's engine (an index it cannot
+	// express is logged and left out), built once the table's initial load
+	// is applied, and kept in step as the source creates and drops
+	// indexes. primary_key_only: only the primary key (the fastest load;
+	// a follower nobody reads). tables.indexes overrides it per table.
+	// Tables walship did not create keep their own indexes either way.
+	// Default: copy.
+	Indexes string `yaml:"indexes"`
 	// DeadLetterTopic, if set, is a Kafka topic that receives a transaction
 	// the follower rejects (a constraint, a type), which is then skipped
 	// and recorded as applied. Each change becomes one record, as its source
@@ -386,6 +396,9 @@ type TableMapping struct {
 	Prefix string `yaml:"prefix"`
 	// Rename maps "schema.table" of a source to a follower table name.
 	Rename map[string]string `yaml:"rename"`
+	// Indexes overrides the sink's indexes per source table:
+	// { shop.events: primary_key_only }.
+	Indexes map[string]string `yaml:"indexes"`
 }
 
 // Engine names the configured engine block of a sink.
@@ -558,6 +571,9 @@ func (c *Config) applyDefaults() {
 		}
 		if c.Sinks[i].CommitOrder == "" {
 			c.Sinks[i].CommitOrder = "source"
+		}
+		if c.Sinks[i].Indexes == "" {
+			c.Sinks[i].Indexes = "copy"
 		}
 	}
 	for i := range c.Sources {

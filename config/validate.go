@@ -174,6 +174,14 @@ func (d *decoder) validate(c *Config) {
 			d.fail(p+".workers", "must be from 1 to 256, got %d", s.Workers)
 		}
 		d.oneOf(p+".commit_order", s.CommitOrder, "source", "dependencies")
+		d.oneOf(p+".indexes", s.Indexes, "copy", "primary_key_only")
+		for src, mode := range s.Tables.Indexes {
+			kp := fmt.Sprintf("%s.tables.indexes.%s", p, src)
+			if !tablePattern.MatchString(src) || strings.Contains(src, "*") {
+				d.fail(kp, "the key must be a source table schema.table without wildcards, got %q", src)
+			}
+			d.oneOf(kp, mode, "copy", "primary_key_only")
+		}
 		targets := map[string]string{}
 		for src, dst := range s.Tables.Rename {
 			kp := fmt.Sprintf("%s.tables.rename.%s", p, src)

@@ -1,6 +1,7 @@
 package ordering
 
 import (
+	"strings"
 	"time"
 
 	"github.com/walship/walship/offsets"
@@ -144,6 +145,60 @@ type Table struct {
 	// another Rewrite (or none) stops rather than keep the old values.
 	// Absent from log records written before walship noted rewrites.
 	Rewrite *Rewrite `json:"rewrite,omitempty"`
+	// Indexes are the table's secondary indexes (unique ones included,
+	// the primary key's not), as of the source catalog when the shape was
+	// read: what a sink builds on a follower table it created. Absent
+	// from log records written before walship carried them: a sink then
+	// builds none.
+	Indexes []Index `json:"indexes,omitempty"`
+}
+
+// Index is a secondary index of a source table (Table.Indexes).
+type Index struct {
+	Name   string `json:"name"`
+	Unique bool   `json:"unique,omitempty"`
+	// Deferrable: a PostgreSQL unique constraint checked at commit (or
+	// deferrable to it), which no other engine can express.
+	Deferrable bool `json:"deferrable,omitempty"`
+	// Method is the access method when not a B-tree: PostgreSQL's hash,
+	// gin, gist, brin, ...; MySQL's FULLTEXT, SPATIAL, HASH.
+	Method string      `json:"method,omitempty"`
+	Parts  []IndexPart `json:"parts"`
+	// Where is a partial index's predicate, in the source engine's SQL.
+	Where string `json:"where,omitempty"`
+	// Def is PostgreSQL's definition from USING on (pg_get_indexdef),
+	// exact for a PostgreSQL follower: operator classes, collations,
+	// INCLUDE, NULLS NOT DISTINCT, storage parameters.
+	Def string `json:"def,omitempty"`
+	// Exclusion: a PostgreSQL exclusion constraint's index; no follower
+	// builds it.
+	Exclusion bool `json:"exclusion,omitempty"`
+}
+
+// IndexPart is one key part of an Index: a column, or an expression.
+type IndexPart struct {
+	Column string `json:"column,omitempty"`
+	// Expr is the part's expression in the source engine's SQL, when it
+	// is not a column.
+	Expr string `json:"expr,omitempty"`
+	Desc bool   `json:"desc,omitempty"`
+	// Prefix is a MySQL prefix length (characters, bytes for binary
+	// columns); 0 for the whole value.
+	Prefix int `json:"prefix,omitempty"`
+}
+
+// Plain reports whether the index is on columns only: no expression, no
+// predicate, no method other than a B-tree, not an exclusion constraint.
+func (ix *Index) Plain() bool {
+	if ix.Where != "" || ix.Exclusion || ix.Method != "" && !strings.EqualFold(ix.Method, "btree") {
+		return false
+	}
+	for _, p := range ix.Parts {
+		if p.Column == "" {
+			return false
+		}
+	}
+	return len(ix.Parts) > 0
 }
 
 // Rewrite is one rewrite of a table's rows at the source (Table.Rewrite).

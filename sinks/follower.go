@@ -143,3 +143,17 @@ type RecorderInTurn interface {
 type SerialWriter interface {
 	SerialWrites() bool
 }
+
+// IndexBuilder is implemented by a Follower that builds secondary indexes
+// on the follower tables it created, once their rows are loaded
+// (sqlsink.Applier). The sink calls BuildIndexes at a quiet point: no
+// follower transaction open, and the source's snapshot applied.
+type IndexBuilder interface {
+	// IndexesDue reports whether index builds wait for source's tables.
+	// Cheap: called before every dispatch.
+	IndexesDue(source string) bool
+	// BuildIndexes builds them; building is called before each build
+	// (table, index) and with "" once done. An error is the follower's
+	// (unavailable): the sink stops and retries.
+	BuildIndexes(ctx context.Context, source string, building func(table, index string)) error
+}

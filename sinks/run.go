@@ -157,10 +157,27 @@ func (r *run) loop(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		if r.finished() {
+			if st := r.indexesDue(); st != nil { // a bounded run (replay) ends with its indexes built
+				if err := r.buildIndexes(workCtx, st); err != nil {
+					return err
+				}
+				continue
+			}
 			r.lag()
 			return r.fold(workCtx)
 		}
-		r.dispatch()
+		if st := r.indexesDue(); st != nil {
+			// Hold dispatching until nothing is in flight, then build.
+			if r.quiet() {
+				if err := r.buildIndexes(workCtx, st); err != nil {
+					r.drain(workCtx)
+					return err
+				}
+				continue
+			}
+		} else {
+			r.dispatch()
+		}
 		select {
 		case it := <-r.arrivals:
 			r.arrive(it)
@@ -261,4 +278,51 @@ func (s *Sink) setKafkaLag(source string, lag map[string]int64) {
 			s.status.Sources[i].KafkaLag = lag
 		}
 	}
+}
+
+// indexesDue is a source whose follower tables wait for index builds
+// (IndexBuilder), once its snapshot is applied and none is arriving; nil
+// if none.
+func (r *run) indexesDue() *stream {
+	ib, ok := r.s.f.(IndexBuilder)
+	if !ok {
+		return nil
+	}
+	for _, st := range r.streams {
+		if !st.w.Snapshotting && !st.newest.Snapshotting && ib.IndexesDue(st.name) {
+			return st
+		}
+	}
+	return nil
+}
+
+// quiet reports whether no follower transaction is in flight.
+func (r *run) quiet() bool {
+	for _, st := range r.streams {
+		if st.inflight > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// buildIndexes builds st's pending indexes, showing each in the status.
+func (r *run) buildIndexes(ctx context.Context, st *stream) error {
+	ib := r.s.f.(IndexBuilder)
+	err := ib.BuildIndexes(ctx, st.name, func(table, index string) {
+		r.s.update(func(s *Status) {
+			s.Building = ""
+			if table != "" {
+				s.Building = table + ": " + index
+			}
+		})
+	})
+	if err != nil {
+		r.s.update(func(s *Status) { s.Building = "" })
+		if r.s.f.Retryable(err) {
+			return fmt.Errorf("sink %s: follower unavailable: %w", r.s.cfg.Name, err)
+		}
+		return fmt.Errorf("sink %s: %w", r.s.cfg.Name, err)
+	}
+	return nil
 }

@@ -37,8 +37,11 @@ type Status struct {
 	// OperatorPaused is set while an operator paused the sink (Pause):
 	// nothing new starts on the follower.
 	OperatorPaused bool
-	LastError      string
-	ErrorTime      time.Time
+	// Building names the follower index being built ("table: index"),
+	// while one is (IndexBuilder); "" otherwise.
+	Building  string
+	LastError string
+	ErrorTime time.Time
 }
 
 // StatementCounter is implemented by a Follower that counts the data

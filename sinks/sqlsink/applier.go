@@ -39,6 +39,12 @@ type Config struct {
 	// DropColumns drops follower columns the source dropped; otherwise they
 	// stay, made nullable. Default: false.
 	DropColumns bool
+	// Indexes is copy (a follower table walship creates gets the source
+	// table's secondary indexes, built once its snapshot is applied) or
+	// primary_key_only; TableIndexes overrides it per source table
+	// ("schema.table"). Default: copy.
+	Indexes      string
+	TableIndexes map[string]string
 	// CascadeInto, if set, says which source tables (schema, table) the
 	// source's unlogged foreign-key actions are replayed into; the others'
 	// follower tables are left alone (a replay of some tables). Default:
@@ -68,9 +74,17 @@ type Applier struct {
 
 	stats applyStats
 
+	// pending are the follower tables whose indexes wait for
+	// BuildIndexes, by source (guarded by mu); warned the indexes already
+	// logged as not built (guarded by schemaMu). indexes.go.
+	pending map[string]map[Name]*table
+	warned  map[string]bool
+
 	// posT and appT are walship's tables on this follower (MetaNames),
 	// shapesT its record of the shapes (MetaShapes).
 	posT, appT, shapesT Name
+	// indexT records the indexes walship built (MetaIndexes).
+	indexT Name
 }
 
 // applyStats counts what the applier wrote.
@@ -104,6 +118,12 @@ type table struct {
 	// first. stored is the recorded form (shapeJSON).
 	src    *ordering.Table
 	stored []byte
+	// created: walship created the table (recorded in MetaIndexes); built
+	// are the indexes it built there (name -> DDL), want those the newest
+	// shape wants (indexes.go).
+	created bool
+	built   map[string]string
+	want    []wantIndex
 }
 
 // shape is a source table shape resolved against its follower table.
@@ -130,6 +150,8 @@ func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
 		owners: map[Name]string{}, shapes: map[*ordering.Table]*shape{}, present: map[Name]bool{}}
 	a.posT, a.appT = MetaNames(d.Engine())
 	a.shapesT = MetaShapes(d.Engine())
+	a.indexT = MetaIndexes(d.Engine())
+	a.pending, a.warned = map[string]map[Name]*table{}, map[string]bool{}
 	return a
 }
 
@@ -155,7 +177,7 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 		return nil, nil, err
 	}
 	release := a.hold(lease)
-	for _, ddl := range append(a.d.MetaTables(), a.shapesDDL()) {
+	for _, ddl := range append(a.d.MetaTables(), a.shapesDDL(), a.indexesDDL()) {
 		// Two sinks on one database may create the tables at once; an
 		// IF NOT EXISTS that loses the race fails, and a retry sees them.
 		var err error

@@ -95,6 +95,9 @@ func (a *Applier) needsDDL(ctx context.Context, source string, t *ordering.Table
 	if !exists {
 		return true, nil
 	}
+	if a.dropsIndexes(name, t, a.cfg.SourceEngines[source]) {
+		return true, nil
+	}
 	have := map[string]FollowerColumn{}
 	for _, c := range cols {
 		have[c.Name] = c
@@ -200,6 +203,7 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 
 	ft := a.tables[name]
 	if ft == nil {
+		created := false
 		cols, exists, err := a.columns(ctx, tx, name)
 		if err != nil {
 			return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
@@ -229,6 +233,7 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 				}
 			}
 			a.log.Info("created follower table", "table", name.String(), "from", owner, "columns", len(defs))
+			created = true
 			cols, _, err = a.columns(ctx, tx, name)
 			if err != nil {
 				return nil, fmt.Errorf("inspect follower table %s: %w", name, err)
@@ -241,9 +246,30 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 		if ft.src, ft.stored, err = a.loadShape(ctx, tx, name); err != nil {
 			return nil, err
 		}
+		if err := a.loadIndexes(ctx, tx, ft); err != nil {
+			return nil, err
+		}
+		if created {
+			var ex execer = a.db
+			if tx != nil {
+				ex = tx
+			}
+			// A table of this name dropped earlier left its records.
+			if _, err := ex.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE sink = %s AND tbl = %s", a.d.QuoteName(a.indexT),
+				a.d.Placeholder(0), a.d.Placeholder(1)), a.cfg.Sink, name.String()); err != nil && a.cfg.Sink != "" {
+				return nil, fmt.Errorf("clear %s of %s: %w", a.indexT, name, err)
+			}
+			if err := a.recordIndex(ctx, ex, ft, "", "created"); err != nil {
+				return nil, err
+			}
+			ft.created = true
+		}
 		a.tables[name] = ft
 	}
 	if err := a.evolve(ctx, tx, ft, t, srcEngine); err != nil {
+		return nil, err
+	}
+	if err := a.indexShape(ctx, tx, source, ft, t); err != nil {
 		return nil, err
 	}
 	sh := &shape{name: name, src: t, types: map[string]string{}}

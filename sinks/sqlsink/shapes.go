@@ -109,16 +109,18 @@ func (a *Applier) moveShape(ctx context.Context, tx *sql.Tx, from, to Name) erro
 	if a.cfg.Sink == "" {
 		return nil
 	}
-	q := fmt.Sprintf("UPDATE %s SET tbl = %s WHERE sink = %s AND tbl = %s", a.d.QuoteName(a.shapesT),
-		a.d.Placeholder(0), a.d.Placeholder(1), a.d.Placeholder(2))
-	var err error
-	if tx != nil {
-		_, err = tx.ExecContext(ctx, q, to.String(), a.cfg.Sink, from.String())
-	} else {
-		_, err = a.db.ExecContext(ctx, q, to.String(), a.cfg.Sink, from.String())
-	}
-	if err != nil {
-		return fmt.Errorf("rename %s in %s: %w", from, a.shapesT, err)
+	for _, meta := range []Name{a.shapesT, a.indexT} { // the indexes follow the table
+		q := fmt.Sprintf("UPDATE %s SET tbl = %s WHERE sink = %s AND tbl = %s", a.d.QuoteName(meta),
+			a.d.Placeholder(0), a.d.Placeholder(1), a.d.Placeholder(2))
+		var err error
+		if tx != nil {
+			_, err = tx.ExecContext(ctx, q, to.String(), a.cfg.Sink, from.String())
+		} else {
+			_, err = a.db.ExecContext(ctx, q, to.String(), a.cfg.Sink, from.String())
+		}
+		if err != nil {
+			return fmt.Errorf("rename %s in %s: %w", from, meta, err)
+		}
 	}
 	return nil
 }

@@ -45,6 +45,8 @@ type tableKeys struct {
 	refs []ordering.Cascade
 	// defaults are the column defaults by column name (defaults.go).
 	defaults map[string]*ordering.Default
+	// indexes are the secondary indexes (indexes.go).
+	indexes []ordering.Index
 }
 
 // keyedShape is the shape changes of one binlog shape are published
@@ -173,6 +175,12 @@ func (c *keyCache) view(ctx context.Context, t *ordering.Table) (*ordering.Table
 		}
 	}
 	s.Cascades = casc
+	s.Indexes = nil
+	for _, ix := range k.indexes {
+		if indexOn(t, ix) {
+			s.Indexes = append(s.Indexes, ix)
+		}
+	}
 	if len(k.defaults) > 0 {
 		s.Columns = append([]ordering.Column(nil), s.Columns...)
 		for i := range s.Columns {
@@ -276,6 +284,9 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 		return k, err
 	}
 	if k.defaults, err = loadDefaults(ctx, c.db, schema, table, c.mariadb); err != nil {
+		return k, err
+	}
+	if k.indexes, err = loadIndexes(ctx, c.db, schema, table, c.mariadb); err != nil {
 		return k, err
 	}
 	return k, nil

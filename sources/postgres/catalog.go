@@ -195,7 +195,7 @@ func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.
 		return fmt.Errorf("foreign keys of %s: %w", t.QualifiedName(), err)
 	}
 	t.ForeignKeys = fks
-	return nil
+	return indexes(ctx, conn, relid, t)
 }
 
 // buildRelation resolves a relation's column types and constraints into a

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFollowerIndexesFromPostgres and ...FromMariaDB (issue 26): a source
+// table with an index of each kind (unique, composite with a descending
+// part, partial, expression, on a text column, a unique constraint; on
+// MariaDB a prefix and a FULLTEXT key) is loaded into the three followers,
+// which walship creates: each gets the indexes its engine can express,
+// built after the load, and the others are logged by name. Then, under a
+// writer, the source creates one index and drops another: each follower
+// follows. walship verify finds every follower equal.
+func TestFollowerIndexesFromPostgres(t *testing.T) {
+	followerIndexes(t, "postgres", []string{
+		`CREATE TABLE ix_users (id bigint PRIMARY KEY, email varchar(200) NOT NULL, name text, region varchar(10), score int, deleted_at timestamptz)`,
+		`CREATE UNIQUE INDEX ix_users_email ON ix_users (email)`,
+		`CREATE INDEX ix_users_region_score ON ix_users (region, score DESC)`,
+		`CREATE INDEX ix_users_live ON ix_users (region) WHERE deleted_at IS NULL`,
+		`CREATE INDEX ix_users_lower ON ix_users (lower(name))`,
+		`CREATE INDEX ix_users_name ON ix_users (name)`,
+		`ALTER TABLE ix_users ADD CONSTRAINT ix_users_region_name UNIQUE (region, name)`,
+		`INSERT INTO ix_users SELECT g, 'u' || g || '@example.com', 'name ' || g, 'r' || (g % 7), g % 100, CASE WHEN g % 5 = 0 THEN now() END
+		   FROM generate_series(1, 2000) g`,
+	}, map[string]map[string]bool{
+		// index -> unique, per follower engine
+		"postgres": {"ix_users_email": true, "ix_users_region_score": false, "ix_users_live": false, "ix_users_lower": false,
+			"ix_users_name": false, "ix_users_region_name": true},
+		"mysql":  {"ix_users_email": true, "ix_users_region_score": false, "ix_users_name": false, "ix_users_region_name": false},
+		"sqlite": {"ix_users_email": true, "ix_users_region_score": false, "ix_users_name": false, "ix_users_region_name": true},
+	}, `INSERT INTO ix_users VALUES ($1, 'w' || $2 || '@example.com', 'writer ' || $2, 'r1', 1, NULL)`)
+}
+
+func TestFollowerIndexesFromMariaDB(t *testing.T) {
+	followerIndexes(t, "mariadb", []string{
+		`CREATE TABLE ix_users (id bigint PRIMARY KEY, email varchar(200) NOT NULL, name text, region varchar(10), score int, bio text,
+			UNIQUE KEY ix_users_email (email), KEY ix_users_region_score (region, score DESC), KEY ix_users_name (name(20)),
+			UNIQUE KEY ix_users_region_name (region, name(100)), FULLTEXT KEY ix_users_bio (bio))`,
+		`INSERT INTO ix_users SELECT seq, CONCAT('u', seq, '@example.com'), CONCAT('name ', seq), CONCAT('r', seq % 7), seq % 100, 'some words'
+		   FROM seq_1_to_2000`,
+	}, map[string]map[string]bool{
+		// A MariaDB source's index names are per table: PostgreSQL and
+		// SQLite followers prefix them with the table's.
+		"postgres": {"ix_users_ix_users_email": true, "ix_users_ix_users_region_score": false, "ix_users_ix_users_name": false},
+		"mysql": {"ix_users_email": true, "ix_users_region_score": false, "ix_users_name": false, "ix_users_region_name": true,
+			"ix_users_bio": false},
+		"sqlite": {"ix_users_ix_users_email": true, "ix_users_ix_users_region_score": false, "ix_users_ix_users_name": false,
+			"ix_users_ix_users_region_name": true},
+	}, `INSERT INTO ix_users VALUES (?, CONCAT('w', ?, '@example.com'), CONCAT('writer ', ?), 'r1', 1, NULL)`)
+}
+
+func followerIndexes(t *testing.T, engine string, setup []string, want map[string]map[string]bool, insert string) {
+	e := newE2EFrom(t, engine, 2)
+	for _, q := range setup {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	withHTTP(t, e)
+	e.start()
+	e.waitRows("ix_users", 2000, 120*time.Second)
+	waitIndexes(t, e, want)
+	if log := mustRead(t, e.dir+"/walship.log"); engine == "postgres" && !strings.Contains(log, "source index not built on the follower") {
+		t.Errorf("the partial and expression indexes a MySQL follower cannot build were not logged; log tail:\n%s", e.logTail())
+	}
+
+	// Under a writer: an index created, one dropped.
+	args := func(id int) []any {
+		if engine == "postgres" {
+			return []any{id, fmt.Sprint(id)}
+		}
+		return []any{id, id, id}
+	}
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		id := 100000
+		for {
+			select {
+			case <-stop:
+				done <- id
+				return
+			default:
+			}
+			if _, err := e.src.Exec(insert, args(id)...); err != nil {
+				t.Errorf("writer: %v", err)
+				done <- id
+				return
+			}
+			id++
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	prefix := ""
+	if engine != "postgres" {
+		prefix = "ix_users_"
+	}
+	for _, q := range []string{`CREATE INDEX ix_users_score ON ix_users (score)`, dropIndex(engine, "ix_users_region_score")} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	last := <-done
+	for eng := range want {
+		delete(want[eng], prefixed(eng, prefix)+"ix_users_region_score")
+		want[eng][prefixed(eng, prefix)+"ix_users_score"] = false
+	}
+	var total int
+	if err := e.src.QueryRow(`SELECT count(*) FROM ix_users`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the writer inserted up to id %d; the source holds %d rows", last-1, total)
+	e.waitRows("ix_users", total, 120*time.Second)
+	waitIndexes(t, e, want)
+	verifyAll(t, e)
+}
+
+// prefixed is prefix for the followers whose index names are not per
+// table (PostgreSQL, SQLite), "" for MySQL.
+func prefixed(engine, prefix string) string {
+	if engine == "mysql" {
+		return ""
+	}
+	return prefix
+}
+
+func dropIndex(engine, name string) string {
+	if engine == "postgres" {
+		return "DROP INDEX " + name
+	}
+	return "DROP INDEX " + name + " ON ix_users"
+}
+
+// waitIndexes waits until each follower's ix_users has exactly the
+// secondary indexes want names for its engine, unique as it says.
+func waitIndexes(t *testing.T, e *e2e, want map[string]map[string]bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for engine, db := range e.followers {
+		for {
+			got, err := followerIndexList(db, engine, e.name)
+			if err == nil && fmt.Sprint(got) == fmt.Sprint(want[engine]) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the %s follower's indexes of ix_users are %v (%v), want %v; log tail:\n%s", engine, got, err, want[engine], e.logTail())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+// followerIndexList is ix_users's secondary indexes on a follower: name ->
+// unique.
+func followerIndexList(db *sql.DB, engine, dbName string) (map[string]bool, error) {
+	var q string
+	switch engine {
+	case "postgres":
+		q = `SELECT c.relname, i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			WHERE i.indrelid = 'ix_users'::regclass AND NOT i.indisprimary`
+	case "mysql":
+		q = `SELECT INDEX_NAME, MIN(NON_UNIQUE) = 0 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '` + dbName + `'
+			AND TABLE_NAME = 'ix_users' AND INDEX_NAME <> 'PRIMARY' GROUP BY INDEX_NAME`
+	default:
+		q = `SELECT name, "unique" FROM pragma_index_list('ix_users') WHERE origin <> 'pk'`
+	}
+	rows, err := db.Query(q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	var names []string
+	for rows.Next() {
+		var name string
+		var unique bool
+		if err := rows.Scan(&name, &unique); err != nil {
+			return nil, err
+		}
+		out[name] = unique
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return out, rows.Err()
+}

@@ -1,0 +1,65 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/walship/walship/ordering"
+)
+
+// loadIndexes reads the secondary indexes of schema.table (unique ones
+// included, not the primary key) from information_schema.STATISTICS: key
+// parts in order, prefix lengths, descending parts, the index type when
+// not a B-tree, and on MySQL the expression of a functional key part.
+func loadIndexes(ctx context.Context, db *sql.DB, schema, table string, mariadb bool) ([]ordering.Index, error) {
+	expr := "EXPRESSION"
+	if mariadb {
+		expr = "NULL" // MariaDB has no functional key parts
+	}
+	rows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, COALESCE(COLLATION, 'A'), INDEX_TYPE, `+expr+`
+		FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'
+		ORDER BY INDEX_NAME, SEQ_IN_INDEX`, schema, table)
+	if err != nil {
+		return nil, fmt.Errorf("indexes of %s.%s: %w", schema, table, err)
+	}
+	defer rows.Close()
+	var out []ordering.Index
+	for rows.Next() {
+		var name, collation, typ string
+		var nonUnique int
+		var col, expression sql.NullString
+		var prefix sql.NullInt64
+		if err := rows.Scan(&name, &nonUnique, &col, &prefix, &collation, &typ, &expression); err != nil {
+			return nil, fmt.Errorf("indexes of %s.%s: %w", schema, table, err)
+		}
+		if len(out) == 0 || out[len(out)-1].Name != name {
+			ix := ordering.Index{Name: name, Unique: nonUnique == 0}
+			if !strings.EqualFold(typ, "BTREE") {
+				ix.Method = typ
+			}
+			out = append(out, ix)
+		}
+		p := ordering.IndexPart{Column: col.String, Desc: collation == "D", Prefix: int(prefix.Int64)}
+		if !col.Valid {
+			p.Expr = expression.String
+		}
+		ix := &out[len(out)-1]
+		ix.Parts = append(ix.Parts, p)
+	}
+	return out, rows.Err()
+}
+
+// indexOn reports whether every column ix names is one of t's (a
+// system-versioned table's indexes may name its period columns, which
+// its published shape lacks).
+func indexOn(t *ordering.Table, ix ordering.Index) bool {
+	for _, p := range ix.Parts {
+		if p.Column != "" && t.ColumnIndex(p.Column) < 0 {
+			return false
+		}
+	}
+	return true
+}
