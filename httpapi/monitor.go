@@ -173,7 +173,7 @@ func (m *Monitor) Status() StatusDoc {
 	for _, name := range sortedKeys(m.sinks) {
 		st := m.sinks[name].Status()
 		s := SinkStatus{Name: name, State: string(st.State), Applied: st.AppliedTxns, Changes: st.AppliedChanges, DeadLettered: st.DeadLettered,
-			CommitYields: st.CommitYields, OperatorPaused: st.OperatorPaused, FollowerTxns: st.FollowerTxns, Statements: st.Statements,
+			CommitYields: st.CommitYields, OperatorPaused: st.OperatorPaused, Building: st.Building, FollowerTxns: st.FollowerTxns, Statements: st.Statements,
 			TxnsPerSec: rates["sink/"+name][0], RowsPerSec: rates["sink/"+name][1]}
 		if st.OperatorPaused && st.State == sinks.StateApplying {
 			s.State = string(sinks.StatePaused)

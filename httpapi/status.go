@@ -65,9 +65,12 @@ type SinkStatus struct {
 	FollowerTxns int64 `json:"follower_transactions"`
 	Statements   int64 `json:"statements"`
 	// OperatorPaused: an operator paused the sink (POST .../pause).
-	OperatorPaused bool    `json:"operator_paused"`
-	TxnsPerSec     float64 `json:"transactions_per_second"`
-	RowsPerSec     float64 `json:"rows_per_second"`
+	OperatorPaused bool `json:"operator_paused"`
+	// Building names the follower index being built ("table: index"),
+	// while one is.
+	Building   string  `json:"building,omitempty"`
+	TxnsPerSec float64 `json:"transactions_per_second"`
+	RowsPerSec float64 `json:"rows_per_second"`
 	// LagSeconds is the largest of the sources' lags.
 	LagSeconds float64 `json:"lag_seconds"`
 }

@@ -286,3 +286,48 @@ func TestWatermarkAtSnapshotChunk(t *testing.T) {
 		t.Fatal("a streamed watermark taken as mid-snapshot")
 	}
 }
+
+// ibFollower is a Follower whose index builds are due while due is set.
+type ibFollower struct {
+	Follower
+	due bool
+}
+
+func (f *ibFollower) IndexesDue(string) bool { return f.due }
+func (f *ibFollower) BuildIndexes(context.Context, string, func(string, string)) error {
+	f.due = false
+	return nil
+}
+
+// Index builds wait until the source's snapshot chunks have all arrived
+// and nothing is in flight (issue 26).
+func TestIndexesWaitForSnapshotAndQuiet(t *testing.T) {
+	r := testRun(t, 2, nil)
+	f := &ibFollower{due: true}
+	r.s.f = f
+	chunk := txnItem(r, 1, 0, 1)
+	chunk.ap.Snapshotting = true
+	r.arrive(chunk)
+	if r.indexesDue() != nil {
+		t.Fatal("index builds due while snapshot chunks arrive")
+	}
+	last := txnItem(r, 2, 0, 1)
+	r.arrive(last)
+	if r.indexesDue() == nil {
+		t.Fatal("index builds not due once the snapshot's last chunk arrived")
+	}
+	r.dispatch()
+	b := batches(r)
+	if len(b) == 0 || r.quiet() {
+		t.Fatalf("dispatched %v; quiet %v", b, r.quiet())
+	}
+	for _, batch := range b {
+		done(r, batch)
+	}
+	if !r.quiet() {
+		t.Fatal("not quiet after every batch finished")
+	}
+	if err := r.buildIndexes(context.Background(), r.indexesDue()); err != nil || f.due {
+		t.Fatalf("build: %v, still due %v", err, f.due)
+	}
+}

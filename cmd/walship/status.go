@@ -190,6 +190,9 @@ func printStatus(w io.Writer, doc httpapi.StatusDoc, live bool) {
 		}
 		for i, src := range s.Sources {
 			name, state, errText := s.Name, s.State, s.LastError
+			if s.Building != "" {
+				state += " (building index " + s.Building + ")"
+			}
 			if i > 0 {
 				name, state, errText = "", "", ""
 			}

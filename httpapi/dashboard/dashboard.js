@@ -575,7 +575,7 @@
       c[0].firstChild.style.background = color(s.name);
       c[1].className = 'state';
       c[1].dataset.state = s.state || '';
-      setHTML(c[1], stateHTML(s.state));
+      setHTML(c[1], stateHTML(s.state) + (s.building ? ' <span class="muted" title="building a follower index">· building ' + esc(s.building) + '</span>' : ''));
       const nums = [fmtSeconds(s.lag_seconds), fmtBytes(tot.bytes), fmtCount(tot.txns), fmtRate(s.transactions_per_second),
         fmtRate(s.rows_per_second), fmtCount(s.applied_transactions), fmtCount(s.applied_changes)];
       const cls = ['lag num', 'lag-bytes num', 'lag-txns num', 'tps num', 'rps num', 'applied num', 'changes num'];
