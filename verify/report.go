@@ -35,6 +35,10 @@ type TableReport struct {
 	// Keyless marks a table without a primary key, compared as multisets
 	// of rows; its differences are listed by row hash.
 	Keyless bool `json:"keyless,omitempty"`
+	// Indexes lists the secondary indexes that differ between the source
+	// table and the follower table (indexes.go): warnings, not
+	// differences.
+	Indexes []string `json:"index_warnings,omitempty"`
 }
 
 // Diff is one differing row.
@@ -79,6 +83,7 @@ func (r *Report) Print(w io.Writer) {
 		}
 		if t.Equal() {
 			fmt.Fprintf(w, "%s: equal (%d rows, %s)\n", head, t.SourceRows, how)
+			printIndexes(w, t)
 			continue
 		}
 		unequal++
@@ -114,6 +119,7 @@ func (r *Report) Print(w io.Writer) {
 		if listed := int64(len(t.Diffs)); listed < t.Missing+t.Extra+t.Different {
 			fmt.Fprintf(w, "  ... %d more\n", t.Missing+t.Extra+t.Different-listed)
 		}
+		printIndexes(w, t)
 	}
 	if unequal == 0 {
 		fmt.Fprintf(w, "sink %s: equal: %d tables\n", r.Sink, len(r.Tables))
@@ -134,4 +140,11 @@ func plural(n int64, noun string) string {
 		return fmt.Sprintf("%d %ses", n, noun)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// printIndexes writes t's index warnings.
+func printIndexes(w io.Writer, t TableReport) {
+	for _, n := range t.Indexes {
+		fmt.Fprintf(w, "  warning: %s\n", n)
+	}
 }

@@ -164,6 +164,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 			o.progress("comparing %s with %s", t, name)
 			if err := compareTable(ctx, src, fol, t, name, &tr, o); err != nil {
 				tr.Problem = err.Error()
+			} else if tr.Indexes, err = indexNotes(ctx, src, fol, t, name); err != nil {
+				tr.Indexes = []string{"indexes not compared: " + err.Error()}
 			}
 			rep.Tables = append(rep.Tables, tr)
 		}

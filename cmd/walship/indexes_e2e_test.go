@@ -122,6 +122,16 @@ func followerIndexes(t *testing.T, engine string, setup []string, want map[strin
 	e.waitRows("ix_users", total, 120*time.Second)
 	waitIndexes(t, e, want)
 	verifyAll(t, e)
+	// verify warns of the indexes a follower lacks, and only of those.
+	for sink, warn := range map[string]string{"pgf": "", "myf": "source index ix_users_live is not on the follower"} {
+		if engine != "postgres" {
+			warn = map[string]string{"pgf": "source index ix_users_bio is not on the follower (as ix_users_ix_users_bio)", "myf": ""}[sink]
+		}
+		out, code := runVerify(t, "-c", e.cfgPath, "--sink", sink, "--timeout", "60s")
+		if code != 0 || (warn == "") != !strings.Contains(out, "warning:") || warn != "" && !strings.Contains(out, warn) {
+			t.Errorf("verify %s: exit %d, want the warning %q only:\n%s", sink, code, warn, out)
+		}
+	}
 }
 
 // prefixed is prefix for the followers whose index names are not per

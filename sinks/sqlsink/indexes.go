@@ -103,15 +103,16 @@ func (a *Applier) indexMode(t *ordering.Table) string {
 	return a.cfg.Indexes
 }
 
-// followerIndexName is the follower name of source index name on follower
-// table n: the source's name where the follower's namespace for index
-// names is the source's (MySQL: per table; PostgreSQL: per schema),
-// otherwise prefixed with the table's name (a MySQL source's names are
-// per table, PostgreSQL's and SQLite's per schema and database);
-// shortened with a hash to the engine's limit.
-func (a *Applier) followerIndexName(n Name, name, srcEngine string, max int) string {
+// FollowerIndexName is the name a follower of engine gives source index
+// name (of a source of engine srcEngine) on follower table n: the
+// source's name where the follower's namespace for index names is the
+// source's (MySQL: per table; PostgreSQL: per schema), otherwise prefixed
+// with the table's name (a MySQL source's names are per table, PostgreSQL's
+// and SQLite's per schema and database); shortened with a hash to max
+// bytes (0: no limit).
+func FollowerIndexName(engine, srcEngine string, n Name, name string, max int) string {
 	out := name
-	if a.d.Engine() != "mysql" && srcEngine != "postgres" {
+	if engine != "mysql" && srcEngine != "postgres" {
 		out = n.Table + "_" + name
 	}
 	if max > 0 && len(out) > max {
@@ -145,7 +146,7 @@ func (a *Applier) wantIndexes(ft *table, t *ordering.Table, srcEngine string) []
 	seen := map[string]bool{}
 	for i := range t.Indexes {
 		ix := &t.Indexes[i]
-		name := a.followerIndexName(ft.name, ix.Name, srcEngine, ixr.IndexNameMax())
+		name := FollowerIndexName(a.d.Engine(), srcEngine, ft.name, ix.Name, ixr.IndexNameMax())
 		if seen[name] {
 			continue
 		}
