@@ -202,3 +202,82 @@ func followerIndexList(db *sql.DB, engine, dbName string) (map[string]bool, erro
 	sort.Strings(names)
 	return out, rows.Err()
 }
+
+// TestFollowerIndexesTPCC (issue 26): go-tpc's TPC-C tables with secondary
+// indexes (customer, orders as oorder (the harness has an orders table), and history, which has no primary key) on
+// the MariaDB source: every follower gets idx_customer, idx_order and both
+// history indexes.
+func TestFollowerIndexesTPCC(t *testing.T) {
+	e := newE2EFrom(t, "mariadb", 2)
+	for _, q := range []string{
+		`CREATE TABLE customer (c_id INT NOT NULL, c_d_id INT NOT NULL, c_w_id INT NOT NULL, c_first VARCHAR(16), c_middle CHAR(2),
+			c_last VARCHAR(16), c_balance DECIMAL(12, 2), c_data VARCHAR(500), PRIMARY KEY (c_w_id, c_d_id, c_id),
+			INDEX idx_customer (c_w_id, c_d_id, c_last, c_first))`,
+		`CREATE TABLE oorder (o_id INT NOT NULL, o_d_id INT NOT NULL, o_w_id INT NOT NULL, o_c_id INT, o_entry_d DATETIME,
+			o_carrier_id INT, o_ol_cnt INT, o_all_local INT, PRIMARY KEY (o_w_id, o_d_id, o_id), INDEX idx_order (o_w_id, o_d_id, o_c_id, o_id))`,
+		`CREATE TABLE history (h_c_id INT NOT NULL, h_c_d_id INT NOT NULL, h_c_w_id INT NOT NULL, h_d_id INT NOT NULL, h_w_id INT NOT NULL,
+			h_date DATETIME, h_amount DECIMAL(6, 2), h_data VARCHAR(24), INDEX idx_h_w_id (h_w_id, h_d_id), INDEX idx_h_c_w_id (h_c_w_id, h_c_d_id, h_c_id))`,
+		`INSERT INTO customer SELECT seq % 3000 + 1, seq DIV 3000 % 10 + 1, 1, CONCAT('F', seq), 'OE', CONCAT('BAR', seq % 1000), 10, 'data'
+			FROM seq_0_to_29999`,
+		`INSERT INTO oorder SELECT seq % 3000 + 1, seq DIV 3000 % 10 + 1, 1, seq % 3000 + 1, NOW(), NULL, 5, 1 FROM seq_0_to_29999`,
+		`INSERT INTO history SELECT seq % 3000 + 1, seq DIV 3000 % 10 + 1, 1, seq DIV 3000 % 10 + 1, 1, NOW(), 10, 'h' FROM seq_0_to_29999`,
+	} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	withHTTP(t, e)
+	e.start()
+	for _, tbl := range []string{"customer", "oorder", "history"} {
+		e.waitRows(tbl, 30000, 120*time.Second)
+	}
+	want := map[string][]string{"customer": {"idx_customer"}, "oorder": {"idx_order"}, "history": {"idx_h_c_w_id", "idx_h_w_id"}}
+	deadline := time.Now().Add(90 * time.Second)
+	for engine, db := range e.followers {
+		for tbl, names := range want {
+			for {
+				got, err := tableIndexes(db, engine, e.name, tbl)
+				var exp []string
+				for _, n := range names {
+					exp = append(exp, prefixed(engine, tbl+"_")+n)
+				}
+				if err == nil && fmt.Sprint(got) == fmt.Sprint(exp) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s follower, %s: indexes %v (%v), want %v; log tail:\n%s", engine, tbl, got, err, exp, e.logTail())
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	verifyAll(t, e)
+}
+
+// tableIndexes lists the secondary index names of a follower table, sorted.
+func tableIndexes(db *sql.DB, engine, dbName, table string) ([]string, error) {
+	var q string
+	switch engine {
+	case "postgres":
+		q = `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = '` + table + `'::regclass AND NOT i.indisprimary`
+	case "mysql":
+		q = `SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '` + dbName + `' AND TABLE_NAME = '` + table + `' AND INDEX_NAME <> 'PRIMARY'`
+	default:
+		q = `SELECT name FROM pragma_index_list('` + table + `') WHERE origin <> 'pk'`
+	}
+	rows, err := db.Query(q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, rows.Err()
+}
