@@ -158,7 +158,10 @@ func (r *run) loop(ctx context.Context) error {
 	for {
 		if r.finished() {
 			if st := r.indexesDue(); st != nil { // a bounded run (replay) ends with its indexes built
-				if err := r.buildIndexes(workCtx, st); err != nil {
+				if err := r.buildIndexes(ctx, st); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
 					return err
 				}
 				continue
@@ -169,11 +172,15 @@ func (r *run) loop(ctx context.Context) error {
 		if st := r.indexesDue(); st != nil {
 			// Hold dispatching until nothing is in flight, then build.
 			if r.quiet() {
-				if err := r.buildIndexes(workCtx, st); err != nil {
+				// On ctx: a stop cancels a long build (rolled back, built
+				// again at the next start) instead of waiting for it.
+				if err := r.buildIndexes(ctx, st); err != nil && ctx.Err() == nil {
 					r.drain(workCtx)
 					return err
 				}
-				continue
+				if ctx.Err() == nil {
+					continue
+				}
 			}
 		} else {
 			r.dispatch()

@@ -216,6 +216,11 @@ func print(w io.Writer, res map[string]result) {
 			fmt.Sprintf("%s rows/s (%.0f s), peak RSS %.0f MiB", rate(r.num("walship_rows_per_s")), r.num("walship_seconds"), r.num("peak_rss_bytes")/(1<<20)),
 			"`mariadb-dump \\| mariadb` "+rate(r.num("mariadb_dump_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "≥ 0.5: "+mark(r.num("ratio") >= 0.5))
 	})
+	each("BenchmarkInitialLoadIndexes", func(r result) {
+		row(fmt.Sprintf("initial load, %.0f-row table with 3 secondary indexes → PG follower, `indexes: copy`", r.num("rows")),
+			fmt.Sprintf("%.1f s", r.num("copy_seconds")), fmt.Sprintf("`primary_key_only` %.1f s", r.num("primary_key_only_seconds")),
+			fmt.Sprintf("%.2f×", r.num("ratio")), "< 1.3×: "+mark(r.num("ratio") < 1.3))
+	})
 	each("BenchmarkReplayVsCopy", func(r result) {
 		row(fmt.Sprintf("rebuild of a PG follower from the log (`walship replay`), %.0f rows", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s)", rate(r.num("replay_rows_per_s")), r.num("replay_seconds")),

@@ -80,4 +80,9 @@
 //     the lock again) and Lost tells the sink at once.
 //   - Naming: Names maps a source table to its follower table; two source
 //     tables mapped to one follower table is an error.
+//   - Indexes: a follower table the Applier created gets the source's
+//     secondary indexes (Config.Indexes), built by BuildIndexes at a point
+//     the sink picks (no transaction open, the snapshot applied) and
+//     dropped before the first change of a shape without them; only what
+//     MetaIndexes records is ever dropped (indexes.go).
 package sqlsink
