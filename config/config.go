@@ -366,6 +366,15 @@ type Sink struct {
 	// Tables walship did not create keep their own indexes either way.
 	// Default: copy.
 	Indexes string `yaml:"indexes"`
+	// FollowerForeignKeys adds the source's foreign keys between the
+	// tables this sink applies to the follower tables walship creates
+	// (with indexes: copy), once their rows are loaded: DEFERRABLE
+	// INITIALLY DEFERRED, checked at each follower commit. Apply order
+	// already keeps them valid; this makes the follower enforce them for
+	// its own writers. PostgreSQL followers only: MySQL checks foreign keys
+	// row by row, and SQLite cannot add one to an existing table.
+	// Default: false.
+	FollowerForeignKeys bool `yaml:"follower_foreign_keys"`
 	// DeadLetterTopic, if set, is a Kafka topic that receives a transaction
 	// the follower rejects (a constraint, a type), which is then skipped
 	// and recorded as applied. Each change becomes one record, as its source

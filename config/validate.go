@@ -175,6 +175,9 @@ func (d *decoder) validate(c *Config) {
 		}
 		d.oneOf(p+".commit_order", s.CommitOrder, "source", "dependencies")
 		d.oneOf(p+".indexes", s.Indexes, "copy", "primary_key_only")
+		if s.FollowerForeignKeys && s.Engine() != "postgres" && s.Engine() != "" {
+			d.fail(p+".follower_foreign_keys", "needs a PostgreSQL follower (this sink's is %s): MySQL checks foreign keys row by row, so a transaction's changes applied in log order can break one on the way; SQLite cannot add one to an existing table", s.Engine())
+		}
 		for src, mode := range s.Tables.Indexes {
 			kp := fmt.Sprintf("%s.tables.indexes.%s", p, src)
 			if !tablePattern.MatchString(src) || strings.Contains(src, "*") {

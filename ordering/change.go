@@ -151,6 +151,17 @@ type Table struct {
 	// from log records written before walship carried them: a sink then
 	// builds none.
 	Indexes []Index `json:"indexes,omitempty"`
+	// Checks are the table's check constraints (validated ones), as of
+	// the source catalog when the shape was read. Absent from log records
+	// written before walship carried them.
+	Checks []Check `json:"checks,omitempty"`
+}
+
+// Check is a check constraint of a source table (Table.Checks).
+type Check struct {
+	Name string `json:"name"`
+	// Def is its definition in the source engine's SQL: CHECK (...).
+	Def string `json:"def"`
 }
 
 // Index is a secondary index of a source table (Table.Indexes).

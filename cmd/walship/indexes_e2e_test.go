@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -28,6 +29,9 @@ func TestFollowerIndexesFromPostgres(t *testing.T) {
 		`ALTER TABLE ix_users ADD CONSTRAINT ix_users_region_name UNIQUE (region, name)`,
 		`INSERT INTO ix_users SELECT g, 'u' || g || '@example.com', 'name ' || g, 'r' || (g % 7), g % 100, CASE WHEN g % 5 = 0 THEN now() END
 		   FROM generate_series(1, 2000) g`,
+		`ALTER TABLE ix_users ADD CONSTRAINT ix_users_score_check CHECK (score >= 0)`,
+		`CREATE TABLE ix_orders (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES ix_users (id) ON DELETE CASCADE, amount int)`,
+		`INSERT INTO ix_orders SELECT g, g % 50 + 1, g FROM generate_series(1, 500) g`,
 	}, map[string]map[string]bool{
 		// index -> unique, per follower engine
 		"postgres": {"ix_users_email": true, "ix_users_region_score": false, "ix_users_live": false, "ix_users_lower": false,
@@ -44,6 +48,9 @@ func TestFollowerIndexesFromMariaDB(t *testing.T) {
 			UNIQUE KEY ix_users_region_name (region, name(100)), FULLTEXT KEY ix_users_bio (bio))`,
 		`INSERT INTO ix_users SELECT seq, CONCAT('u', seq, '@example.com'), CONCAT('name ', seq), CONCAT('r', seq % 7), seq % 100, 'some words'
 		   FROM seq_1_to_2000`,
+		`ALTER TABLE ix_users ADD CONSTRAINT ix_users_score_check CHECK (score >= 0)`,
+		`CREATE TABLE ix_orders (id bigint PRIMARY KEY, user_id bigint NOT NULL, amount int, FOREIGN KEY (user_id) REFERENCES ix_users (id) ON DELETE CASCADE)`,
+		`INSERT INTO ix_orders SELECT seq, seq % 50 + 1, seq FROM seq_1_to_500`,
 	}, map[string]map[string]bool{
 		// A MariaDB source's index names are per table: PostgreSQL and
 		// SQLite followers prefix them with the table's.
@@ -62,10 +69,44 @@ func followerIndexes(t *testing.T, engine string, setup []string, want map[strin
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	cfg := mustRead(t, e.cfgPath)
+	if err := os.WriteFile(e.cfgPath, []byte(strings.Replace(cfg, "name: pgf, from: [src],", "name: pgf, from: [src], follower_foreign_keys: true,", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	withHTTP(t, e)
 	e.start()
 	e.waitRows("ix_users", 2000, 120*time.Second)
+	e.waitRows("ix_orders", 500, 120*time.Second)
 	waitIndexes(t, e, want)
+	// The check, where the follower speaks the source's SQL; the foreign
+	// key on the PostgreSQL follower (follower_foreign_keys), deferred.
+	checkEngine := map[string]string{"postgres": "postgres", "mariadb": "mysql"}[engine]
+	for eng, db := range e.followers {
+		var q string
+		switch eng {
+		case "postgres":
+			q = `SELECT string_agg(conname || ':' || contype::text || ':' || condeferred::text, ',' ORDER BY conname) FROM pg_constraint
+				WHERE conrelid IN ('ix_users'::regclass, 'ix_orders'::regclass) AND contype IN ('c', 'f')`
+		case "mysql":
+			q = `SELECT GROUP_CONCAT(CONSTRAINT_NAME) FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = '` + e.name + `'`
+		default:
+			continue
+		}
+		wantC := map[string]string{"postgres": "ix_orders_user_id_fkey:f:true", "mysql": ""}[eng]
+		if eng == checkEngine {
+			wantC = map[string]string{"postgres": "ix_orders_user_id_fkey:f:true,ix_users_score_check:c:false", "mysql": "ix_users_score_check"}[eng]
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			var got sql.NullString
+			err := db.QueryRow(q).Scan(&got)
+			if err == nil && got.String == wantC {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the %s follower's constraints are %q (%v), want %q; log tail:\n%s", eng, got.String, err, wantC, e.logTail())
+			}
+		}
+	}
 	if log := mustRead(t, e.dir+"/walship.log"); engine == "postgres" && !strings.Contains(log, "source index not built on the follower") {
 		t.Errorf("the partial and expression indexes a MySQL follower cannot build were not logged; log tail:\n%s", e.logTail())
 	}
@@ -107,6 +148,11 @@ func followerIndexes(t *testing.T, engine string, setup []string, want map[strin
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	// A user deleted with its orders (ON DELETE CASCADE): the PostgreSQL
+	// follower's deferred foreign key holds at the commit.
+	if _, err := e.src.Exec(`DELETE FROM ix_users WHERE id = 7`); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(time.Second)
 	close(stop)
 	last := <-done
@@ -120,6 +166,7 @@ func followerIndexes(t *testing.T, engine string, setup []string, want map[strin
 	}
 	t.Logf("the writer inserted up to id %d; the source holds %d rows", last-1, total)
 	e.waitRows("ix_users", total, 120*time.Second)
+	e.waitRows("ix_orders", 490, 120*time.Second)
 	waitIndexes(t, e, want)
 	verifyAll(t, e)
 	// verify warns of the indexes a follower lacks, and only of those.

@@ -77,7 +77,7 @@ func applierFor(s config.Sink, engines map[string]string, d sqlsink.Dialect, log
 func applierConfig(s config.Sink, engines map[string]string) sqlsink.Config {
 	return sqlsink.Config{
 		Sink: s.Name, SourceEngines: engines, Prefix: s.Tables.Prefix, Rename: s.Tables.Rename, DropColumns: s.DropColumns,
-		NoFold: s.Fold != nil && !*s.Fold, Indexes: s.Indexes, TableIndexes: s.Tables.Indexes,
+		NoFold: s.Fold != nil && !*s.Fold, Indexes: s.Indexes, TableIndexes: s.Tables.Indexes, ForeignKeys: s.FollowerForeignKeys,
 	}
 }
 

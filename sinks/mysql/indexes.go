@@ -132,3 +132,26 @@ func (d *Dialect) IndexGone(err error) bool {
 
 // IndexNameMax implements sqlsink.Indexer.
 func (d *Dialect) IndexNameMax() int { return 64 }
+
+// CreateCheck implements sqlsink.Indexer: a MySQL or MariaDB source's
+// check, as the source defines it.
+func (d *Dialect) CreateCheck(n sqlsink.Name, name string, c *ordering.Check, srcEngine string) (string, error) {
+	if srcEngine != "mysql" {
+		return "", fmt.Errorf("%w: a check in %s's SQL", sqlsink.ErrUnsupported, srcEngine)
+	}
+	return "ALTER TABLE " + d.QuoteName(n) + " ADD CONSTRAINT " + d.QuoteIdent(name) + " " + c.Def, nil
+}
+
+// CreateForeignKey implements sqlsink.Indexer: not on MySQL, which checks
+// foreign keys row by row (config refuses follower_foreign_keys here).
+func (d *Dialect) CreateForeignKey(sqlsink.Name, string, *ordering.ForeignKey, sqlsink.Name) (string, error) {
+	return "", fmt.Errorf("%w: MySQL checks foreign keys row by row, and a transaction's changes may pass through states that break them", sqlsink.ErrUnsupported)
+}
+
+// DropConstraint implements sqlsink.Indexer.
+func (d *Dialect) DropConstraint(n sqlsink.Name, kind, name string) string {
+	if kind == "fkey" {
+		return "ALTER TABLE " + d.QuoteName(n) + " DROP FOREIGN KEY " + d.QuoteIdent(name)
+	}
+	return "ALTER TABLE " + d.QuoteName(n) + " DROP CONSTRAINT " + d.QuoteIdent(name)
+}

@@ -104,3 +104,26 @@ func (d *Dialect) IndexGone(err error) bool {
 
 // IndexNameMax implements sqlsink.Indexer: NAMEDATALEN - 1.
 func (d *Dialect) IndexNameMax() int { return 63 }
+
+// CreateCheck implements sqlsink.Indexer: a PostgreSQL source's check, as
+// the source defines it.
+func (d *Dialect) CreateCheck(n sqlsink.Name, name string, c *ordering.Check, srcEngine string) (string, error) {
+	if srcEngine != "postgres" {
+		return "", fmt.Errorf("%w: a check in %s's SQL", sqlsink.ErrUnsupported, srcEngine)
+	}
+	return "ALTER TABLE " + d.QuoteName(n) + " ADD CONSTRAINT " + d.QuoteIdent(name) + " " + c.Def, nil
+}
+
+// CreateForeignKey implements sqlsink.Indexer: DEFERRABLE INITIALLY
+// DEFERRED, checked at commit, so the order of a follower transaction's
+// changes (the source's log order, folded) never matters: only its end
+// state, a state the source had.
+func (d *Dialect) CreateForeignKey(n sqlsink.Name, name string, fk *ordering.ForeignKey, parent sqlsink.Name) (string, error) {
+	return "ALTER TABLE " + d.QuoteName(n) + " ADD CONSTRAINT " + d.QuoteIdent(name) + " FOREIGN KEY (" + d.identList(fk.Columns) +
+		") REFERENCES " + d.QuoteName(parent) + " (" + d.identList(fk.ParentColumns) + ") DEFERRABLE INITIALLY DEFERRED", nil
+}
+
+// DropConstraint implements sqlsink.Indexer.
+func (d *Dialect) DropConstraint(n sqlsink.Name, _, name string) string {
+	return "ALTER TABLE " + d.QuoteName(n) + " DROP CONSTRAINT IF EXISTS " + d.QuoteIdent(name)
+}

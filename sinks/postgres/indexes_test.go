@@ -49,4 +49,12 @@ func TestCreateIndex(t *testing.T) {
 	if got := dia.DropIndex(n, "i"); got != `DROP INDEX IF EXISTS "s"."i"` {
 		t.Errorf("DropIndex: %s", got)
 	}
+	fk := &ordering.ForeignKey{Columns: []string{"user_id"}, ParentColumns: []string{"id"}}
+	if got, _ := dia.CreateForeignKey(n, "f", fk, sqlsink.Name{Schema: "s", Table: "p"}); got !=
+		`ALTER TABLE "s"."users" ADD CONSTRAINT "f" FOREIGN KEY ("user_id") REFERENCES "s"."p" ("id") DEFERRABLE INITIALLY DEFERRED` {
+		t.Errorf("CreateForeignKey: %s", got)
+	}
+	if _, err := dia.CreateCheck(n, "c", &ordering.Check{Def: "CHECK (n > 0)"}, "mysql"); !errors.Is(err, sqlsink.ErrUnsupported) {
+		t.Errorf("a MySQL check on PostgreSQL: %v", err)
+	}
 }

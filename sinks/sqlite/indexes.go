@@ -63,3 +63,18 @@ func (d *Dialect) IndexGone(error) bool { return false }
 
 // IndexNameMax implements sqlsink.Indexer: no limit.
 func (d *Dialect) IndexNameMax() int { return 0 }
+
+// CreateCheck implements sqlsink.Indexer: SQLite cannot add a constraint
+// to an existing table.
+func (d *Dialect) CreateCheck(sqlsink.Name, string, *ordering.Check, string) (string, error) {
+	return "", fmt.Errorf("%w: SQLite cannot add a check to an existing table", sqlsink.ErrUnsupported)
+}
+
+// CreateForeignKey implements sqlsink.Indexer: SQLite cannot add a
+// constraint to an existing table.
+func (d *Dialect) CreateForeignKey(sqlsink.Name, string, *ordering.ForeignKey, sqlsink.Name) (string, error) {
+	return "", fmt.Errorf("%w: SQLite cannot add a foreign key to an existing table", sqlsink.ErrUnsupported)
+}
+
+// DropConstraint implements sqlsink.Indexer: nothing to drop.
+func (d *Dialect) DropConstraint(sqlsink.Name, string, string) string { return "SELECT 1" }

@@ -45,6 +45,10 @@ type Config struct {
 	// ("schema.table"). Default: copy.
 	Indexes      string
 	TableIndexes map[string]string
+	// ForeignKeys adds the source's foreign keys between tables the sink
+	// applies to the follower tables it created (with Indexes copy), once
+	// their rows are loaded. Default: false.
+	ForeignKeys bool
 	// CascadeInto, if set, says which source tables (schema, table) the
 	// source's unlogged foreign-key actions are replayed into; the others'
 	// follower tables are left alone (a replay of some tables). Default:

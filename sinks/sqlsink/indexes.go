@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/walship/walship/ordering"
 )
@@ -49,10 +50,11 @@ import (
 // indexesTable is the name of the table in MetaIndexes.
 const indexesTable = "indexes"
 
-// MetaIndexes is where a follower of engine records the indexes its sinks
-// built. Columns: sink, tbl (follower table), name (the index's follower
-// name; empty for the row that marks a table walship created), ddl;
-// primary key (sink, tbl, name).
+// MetaIndexes is where a follower of engine records the indexes and
+// constraints its sinks built. Columns: sink, tbl (follower table), kind
+// (index, check, fkey; table for the row, with an empty name, that marks a
+// table walship created), name (the follower name), ddl; primary key
+// (sink, tbl, kind, name).
 func MetaIndexes(engine string) Name {
 	if engine == "postgres" {
 		return Name{Schema: MetaSchema, Table: indexesTable}
@@ -62,7 +64,7 @@ func MetaIndexes(engine string) Name {
 
 func (a *Applier) indexesDDL() string {
 	return "CREATE TABLE IF NOT EXISTS " + a.d.QuoteName(a.indexT) + " (sink varchar(191) NOT NULL, tbl varchar(191) NOT NULL, " +
-		"name varchar(191) NOT NULL, ddl text NOT NULL, PRIMARY KEY (sink, tbl, name))"
+		"kind varchar(16) NOT NULL, name varchar(191) NOT NULL, ddl text NOT NULL, PRIMARY KEY (sink, tbl, kind, name))"
 }
 
 // Indexer is implemented by a Dialect that builds secondary indexes.
@@ -83,7 +85,27 @@ type Indexer interface {
 	IndexGone(err error) bool
 	// IndexNameMax is the engine's longest index name, in bytes.
 	IndexNameMax() int
+	// CreateCheck is the DDL adding check constraint c (of a source of
+	// engine srcEngine) to n as name; ErrUnsupported where its SQL is not
+	// the follower's.
+	CreateCheck(n Name, name string, c *ordering.Check, srcEngine string) (string, error)
+	// CreateForeignKey is the DDL adding foreign key fk to n as name,
+	// referencing follower table parent; ErrUnsupported where the engine
+	// cannot add one to an existing table.
+	CreateForeignKey(n Name, name string, fk *ordering.ForeignKey, parent Name) (string, error)
+	// DropConstraint is the DDL dropping constraint name (kind check or
+	// fkey) of n; one not there is not an error (IF EXISTS), or IndexGone
+	// says so.
+	DropConstraint(n Name, kind, name string) string
 }
+
+// The kinds of objects walship builds on its follower tables.
+const (
+	kindIndex = "index"
+	kindCheck = "check"
+	kindFKey  = "fkey"
+	kindTable = "table" // the marker of a table walship created
+)
 
 // Index modes (Config.Indexes).
 const (
@@ -131,8 +153,17 @@ func FollowerIndexName(engine, srcEngine string, n Name, name string, max int) s
 // UTF-8 sequence.
 func validCut(s string, i int) bool { return i >= len(s) || s[i]&0xC0 != 0x80 }
 
-// wantIndex is an index a follower table should have: its name and DDL.
-type wantIndex struct{ name, ddl string }
+// wantIndex is an index or constraint a follower table should have.
+type wantIndex struct{ kind, name, ddl string }
+
+// key identifies w in table.built.
+func (w wantIndex) key() string { return w.kind + " " + w.name }
+
+// splitKey is the kind and name of a table.built key.
+func splitKey(k string) (kind, name string) {
+	kind, name, _ = strings.Cut(k, " ")
+	return kind, name
+}
 
 // wantIndexes is what t's follower table ft should have, by the sink's
 // mode; indexes the engine cannot express are logged once and left out.
@@ -164,7 +195,52 @@ func (a *Applier) wantIndexes(ft *table, t *ordering.Table, srcEngine string) []
 			a.warned[key] = true
 			a.log.Info("source index built weaker on the follower", "table", ft.name.String(), "index", ix.Name, "how", weaker)
 		}
-		out = append(out, wantIndex{name, ddl})
+		out = append(out, wantIndex{kindIndex, name, ddl})
+	}
+	out = append(out, a.wantChecks(ixr, ft, t, srcEngine)...)
+	return append(out, a.wantForeignKeys(ixr, ft, t)...)
+}
+
+// wantChecks is t's check constraints the follower can take (the source's
+// engine's), named as at the source.
+func (a *Applier) wantChecks(ixr Indexer, ft *table, t *ordering.Table, srcEngine string) []wantIndex {
+	var out []wantIndex
+	for i := range t.Checks {
+		c := &t.Checks[i]
+		ddl, err := ixr.CreateCheck(ft.name, c.Name, c, srcEngine)
+		if err != nil {
+			if key := ft.name.String() + "\x00check " + c.Name; !a.warned[key] {
+				a.warned[key] = true
+				a.log.Warn("source check constraint not built on the follower", "table", ft.name.String(), "constraint", c.Name, "why", err.Error())
+			}
+			continue
+		}
+		out = append(out, wantIndex{kindCheck, c.Name, ddl})
+	}
+	return out
+}
+
+// wantForeignKeys is t's foreign keys, with follower_foreign_keys, to
+// parents this sink applies (their follower tables), named
+// <table>_<columns>_fkey.
+func (a *Applier) wantForeignKeys(ixr Indexer, ft *table, t *ordering.Table) []wantIndex {
+	if !a.cfg.ForeignKeys {
+		return nil
+	}
+	var out []wantIndex
+	for i := range t.ForeignKeys {
+		fk := &t.ForeignKeys[i]
+		parent := a.target(&ordering.Table{Schema: fk.ParentSchema, Name: fk.ParentTable})
+		name := FollowerIndexName(a.d.Engine(), "postgres", ft.name, ft.name.Table+"_"+strings.Join(fk.Columns, "_")+"_fkey", ixr.IndexNameMax())
+		ddl, err := ixr.CreateForeignKey(ft.name, name, fk, parent)
+		if err != nil {
+			if key := ft.name.String() + "\x00fkey " + name; !a.warned[key] {
+				a.warned[key] = true
+				a.log.Warn("source foreign key not built on the follower", "table", ft.name.String(), "foreign_key", name, "why", err.Error())
+			}
+			continue
+		}
+		out = append(out, wantIndex{kindFKey, name, ddl})
 	}
 	return out
 }
@@ -175,7 +251,7 @@ func (a *Applier) loadIndexes(ctx context.Context, tx *sql.Tx, ft *table) error 
 	if a.cfg.Sink == "" {
 		return nil
 	}
-	q := fmt.Sprintf("SELECT name, ddl FROM %s WHERE sink = %s AND tbl = %s", a.d.QuoteName(a.indexT), a.d.Placeholder(0), a.d.Placeholder(1))
+	q := fmt.Sprintf("SELECT kind, name, ddl FROM %s WHERE sink = %s AND tbl = %s", a.d.QuoteName(a.indexT), a.d.Placeholder(0), a.d.Placeholder(1))
 	var rows *sql.Rows
 	var err error
 	if tx != nil {
@@ -188,37 +264,45 @@ func (a *Applier) loadIndexes(ctx context.Context, tx *sql.Tx, ft *table) error 
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var name, ddl string
-		if err := rows.Scan(&name, &ddl); err != nil {
+		var w wantIndex
+		if err := rows.Scan(&w.kind, &w.name, &w.ddl); err != nil {
 			return fmt.Errorf("read %s: %w", a.indexT, err)
 		}
-		if name == "" {
+		if w.kind == kindTable {
 			ft.created = true
 			continue
 		}
-		ft.built[name] = ddl
+		ft.built[w.key()] = w.ddl
 	}
 	return rows.Err()
 }
 
-// recordIndex records (ddl != "") or forgets (ddl == "") index name of ft;
-// name "" with ddl "created" marks ft as created by walship.
-func (a *Applier) recordIndex(ctx context.Context, ex execer, ft *table, name, ddl string) error {
+// recordIndex records w (forget: deletes its record) of ft.
+func (a *Applier) recordIndex(ctx context.Context, ex execer, ft *table, w wantIndex, forget bool) error {
 	if a.cfg.Sink == "" {
 		return nil
 	}
 	var err error
-	if ddl == "" {
-		_, err = ex.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE sink = %s AND tbl = %s AND name = %s", a.d.QuoteName(a.indexT),
-			a.d.Placeholder(0), a.d.Placeholder(1), a.d.Placeholder(2)), a.cfg.Sink, ft.name.String(), name)
+	if forget {
+		_, err = ex.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE sink = %s AND tbl = %s AND kind = %s AND name = %s", a.d.QuoteName(a.indexT),
+			a.d.Placeholder(0), a.d.Placeholder(1), a.d.Placeholder(2), a.d.Placeholder(3)), a.cfg.Sink, ft.name.String(), w.kind, w.name)
 	} else {
-		_, err = ex.ExecContext(ctx, a.d.Upsert(a.indexT, []string{"sink", "tbl", "name", "ddl"}, []string{"sink", "tbl", "name"}, 1),
-			a.cfg.Sink, ft.name.String(), name, ddl)
+		_, err = ex.ExecContext(ctx, a.d.Upsert(a.indexT, []string{"sink", "tbl", "kind", "name", "ddl"}, []string{"sink", "tbl", "kind", "name"}, 1),
+			a.cfg.Sink, ft.name.String(), w.kind, w.name, w.ddl)
 	}
 	if err != nil {
-		return fmt.Errorf("record index %s of %s in %s: %w", name, ft.name, a.indexT, err)
+		return fmt.Errorf("record %s %s of %s in %s: %w", w.kind, w.name, ft.name, a.indexT, err)
 	}
 	return nil
+}
+
+// dropDDL is the DDL dropping the built object of key from ft.
+func dropDDL(ixr Indexer, ft *table, key string) string {
+	kind, name := splitKey(key)
+	if kind == kindIndex {
+		return ixr.DropIndex(ft.name, name)
+	}
+	return ixr.DropConstraint(ft.name, kind, name)
 }
 
 type execer interface {
@@ -240,28 +324,29 @@ func (a *Applier) indexShape(ctx context.Context, tx *sql.Tx, source string, ft 
 	want := a.wantIndexes(ft, t, a.cfg.SourceEngines[source])
 	wanted := map[string]string{}
 	for _, w := range want {
-		wanted[w.name] = w.ddl
+		wanted[w.key()] = w.ddl
 	}
 	var ex execer = a.db
 	if tx != nil {
 		ex = tx
 	}
-	for name, ddl := range ft.built {
-		if wanted[name] == ddl {
+	for key, ddl := range ft.built {
+		if wanted[key] == ddl {
 			continue
 		}
-		if _, err := ex.ExecContext(ctx, ixr.DropIndex(ft.name, name)); err != nil && !ixr.IndexGone(err) {
-			return fmt.Errorf("drop index %s of follower table %s (the source dropped or changed it): %w", name, ft.name, err)
+		kind, name := splitKey(key)
+		if _, err := ex.ExecContext(ctx, dropDDL(ixr, ft, key)); err != nil && !ixr.IndexGone(err) {
+			return fmt.Errorf("drop %s %s of follower table %s (the source dropped or changed it): %w", kind, name, ft.name, err)
 		}
-		if err := a.recordIndex(ctx, ex, ft, name, ""); err != nil {
+		if err := a.recordIndex(ctx, ex, ft, wantIndex{kind: kind, name: name}, true); err != nil {
 			return err
 		}
-		delete(ft.built, name)
-		a.log.Info("dropped follower index", "table", ft.name.String(), "index", name)
+		delete(ft.built, key)
+		a.log.Info("dropped follower "+kind, "table", ft.name.String(), "name", name)
 	}
 	ft.want = want
 	for _, w := range want {
-		if _, ok := ft.built[w.name]; !ok {
+		if _, ok := ft.built[w.key()]; !ok {
 			a.mu.Lock()
 			if a.pending[source] == nil {
 				a.pending[source] = map[Name]*table{}
@@ -300,7 +385,7 @@ func (a *Applier) BuildIndexes(ctx context.Context, source string, building func
 	a.mu.Unlock()
 	for _, ft := range tables {
 		for _, w := range ft.want {
-			if _, ok := ft.built[w.name]; ok {
+			if _, ok := ft.built[w.key()]; ok {
 				continue
 			}
 			if building != nil {
@@ -309,8 +394,8 @@ func (a *Applier) BuildIndexes(ctx context.Context, source string, building func
 			err := a.buildIndex(ctx, ixr, ft, w)
 			switch {
 			case err == nil:
-				ft.built[w.name] = w.ddl
-				a.log.Info("built follower index", "table", ft.name.String(), "index", w.name)
+				ft.built[w.key()] = w.ddl
+				a.log.Info("built follower "+w.kind, "table", ft.name.String(), "name", w.name)
 			case ctx.Err() != nil || a.d.Retryable(err):
 				a.mu.Lock()
 				if a.pending[source] == nil {
@@ -318,10 +403,10 @@ func (a *Applier) BuildIndexes(ctx context.Context, source string, building func
 				}
 				a.pending[source][ft.name] = ft
 				a.mu.Unlock()
-				return fmt.Errorf("build index %s of follower table %s: %w", w.name, ft.name, err)
+				return fmt.Errorf("build %s %s of follower table %s: %w", w.kind, w.name, ft.name, err)
 			default:
-				a.log.Warn("follower index not built; tried again at the table's next shape or the next start (a unique index fails while the follower holds duplicates the source removed before creating it)",
-					"table", ft.name.String(), "index", w.name, "code", a.d.Code(err))
+				a.log.Warn("follower "+w.kind+" not built; tried again at the table's next shape or the next start (a unique index, a check or a foreign key fails while the follower holds rows the source changed before creating it)",
+					"table", ft.name.String(), "name", w.name, "code", a.d.Code(err))
 			}
 		}
 	}
@@ -339,7 +424,7 @@ func (a *Applier) buildIndex(ctx context.Context, ixr Indexer, ft *table, w want
 		if _, err := a.db.ExecContext(ctx, w.ddl); err != nil && !ixr.IndexGone(err) {
 			return err
 		}
-		return a.recordIndex(ctx, a.db, ft, w.name, w.ddl)
+		return a.recordIndex(ctx, a.db, ft, w, false)
 	}
 	tx, err := a.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -349,7 +434,7 @@ func (a *Applier) buildIndex(ctx context.Context, ixr Indexer, ft *table, w want
 	if _, err := tx.ExecContext(ctx, w.ddl); err != nil {
 		return err
 	}
-	if err := a.recordIndex(ctx, tx, ft, w.name, w.ddl); err != nil {
+	if err := a.recordIndex(ctx, tx, ft, w, false); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -368,10 +453,10 @@ func (a *Applier) dropsIndexes(name Name, t *ordering.Table, srcEngine string) b
 	}
 	wanted := map[string]string{}
 	for _, w := range a.wantIndexes(ft, t, srcEngine) {
-		wanted[w.name] = w.ddl
+		wanted[w.key()] = w.ddl
 	}
-	for name, ddl := range ft.built {
-		if wanted[name] != ddl {
+	for key, ddl := range ft.built {
+		if wanted[key] != ddl {
 			return true
 		}
 	}

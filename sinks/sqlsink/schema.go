@@ -259,7 +259,7 @@ func (a *Applier) ensure(ctx context.Context, source string, t *ordering.Table, 
 				a.d.Placeholder(0), a.d.Placeholder(1)), a.cfg.Sink, name.String()); err != nil && a.cfg.Sink != "" {
 				return nil, fmt.Errorf("clear %s of %s: %w", a.indexT, name, err)
 			}
-			if err := a.recordIndex(ctx, ex, ft, "", "created"); err != nil {
+			if err := a.recordIndex(ctx, ex, ft, wantIndex{kind: kindTable, ddl: "created"}, false); err != nil {
 				return nil, err
 			}
 			ft.created = true

@@ -63,3 +63,32 @@ func indexOn(t *ordering.Table, ix ordering.Index) bool {
 	}
 	return true
 }
+
+// loadChecks reads the check constraints of schema.table
+// (information_schema.CHECK_CONSTRAINTS; MySQL names the table in
+// TABLE_CONSTRAINTS).
+func loadChecks(ctx context.Context, db *sql.DB, schema, table string, mariadb bool) ([]ordering.Check, error) {
+	q := `SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+		WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? ORDER BY CONSTRAINT_NAME`
+	if !mariadb {
+		q = `SELECT c.CONSTRAINT_NAME, c.CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS c
+			JOIN information_schema.TABLE_CONSTRAINTS t ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME
+			WHERE c.CONSTRAINT_SCHEMA = ? AND t.TABLE_NAME = ? AND t.CONSTRAINT_TYPE = 'CHECK' AND t.ENFORCED = 'YES' ORDER BY c.CONSTRAINT_NAME`
+	}
+	rows, err := db.QueryContext(ctx, q, schema, table)
+	if err != nil {
+		return nil, fmt.Errorf("check constraints of %s.%s: %w", schema, table, err)
+	}
+	defer rows.Close()
+	var out []ordering.Check
+	for rows.Next() {
+		var c ordering.Check
+		var clause string
+		if err := rows.Scan(&c.Name, &clause); err != nil {
+			return nil, fmt.Errorf("check constraints of %s.%s: %w", schema, table, err)
+		}
+		c.Def = "CHECK (" + clause + ")"
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

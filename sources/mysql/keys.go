@@ -47,6 +47,7 @@ type tableKeys struct {
 	defaults map[string]*ordering.Default
 	// indexes are the secondary indexes (indexes.go).
 	indexes []ordering.Index
+	checks  []ordering.Check
 }
 
 // keyedShape is the shape changes of one binlog shape are published
@@ -175,6 +176,7 @@ func (c *keyCache) view(ctx context.Context, t *ordering.Table) (*ordering.Table
 		}
 	}
 	s.Cascades = casc
+	s.Checks = k.checks
 	s.Indexes = nil
 	for _, ix := range k.indexes {
 		if indexOn(t, ix) {
@@ -287,6 +289,9 @@ func (c *keyCache) load(ctx context.Context, schema, table string) (tableKeys, e
 		return k, err
 	}
 	if k.indexes, err = loadIndexes(ctx, c.db, schema, table, c.mariadb); err != nil {
+		return k, err
+	}
+	if k.checks, err = loadChecks(ctx, c.db, schema, table, c.mariadb); err != nil {
 		return k, err
 	}
 	return k, nil

@@ -195,7 +195,10 @@ func constraints(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.
 		return fmt.Errorf("foreign keys of %s: %w", t.QualifiedName(), err)
 	}
 	t.ForeignKeys = fks
-	return indexes(ctx, conn, relid, t)
+	if err := indexes(ctx, conn, relid, t); err != nil {
+		return err
+	}
+	return checks(ctx, conn, relid, t)
 }
 
 // buildRelation resolves a relation's column types and constraints into a

@@ -61,3 +61,21 @@ func indexes(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.Tabl
 	}
 	return rows.Err()
 }
+
+// checks fills t.Checks from the catalog (relid): its validated check
+// constraints, with their definitions (pg_get_constraintdef).
+func checks(ctx context.Context, conn *pgx.Conn, relid uint32, t *ordering.Table) error {
+	rows, err := conn.Query(ctx, `SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conrelid = $1 AND contype = 'c' AND convalidated ORDER BY conname`, relid)
+	if err != nil {
+		return fmt.Errorf("check constraints of %s: %w", t.QualifiedName(), err)
+	}
+	t.Checks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ordering.Check, error) {
+		var c ordering.Check
+		return c, r.Scan(&c.Name, &c.Def)
+	})
+	if err != nil {
+		return fmt.Errorf("check constraints of %s: %w", t.QualifiedName(), err)
+	}
+	return nil
+}
