@@ -98,9 +98,16 @@ func (r *run) folded(res foldResult) error {
 func (r *run) lag() {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
+	ib, _ := r.s.f.(IndexBuilder)
 	for i, st := range r.streams {
 		ss := &r.s.status.Sources[i]
 		ss.Applied, ss.Newest, ss.Queued = st.w, st.newest, len(st.items)
+		if st.indexing && (ib == nil || !ib.IndexesDue(st.name)) {
+			st.indexing = false
+		}
+		// The snapshot's tables are reported snapshotted once their
+		// indexes are built.
+		ss.Applied.Snapshotting = ss.Applied.Snapshotting || st.indexing
 		ss.LagSeconds = 0
 		if st.w.Seq.Less(st.newest.Seq) && st.newest.CommitTime.After(st.w.CommitTime) {
 			ss.LagSeconds = st.newest.CommitTime.Sub(st.w.CommitTime).Seconds()

@@ -54,6 +54,10 @@ type stream struct {
 	ended    bool   // the log ended for this run (Config.End, Config.Until)
 	turns    *turns // commit turns (CommitSource)
 	issued   uint64 // tickets handed out (dispatcher only)
+	// indexing: the snapshot is applied and the follower builds its
+	// indexes (IndexBuilder): the status still says snapshotting, so a
+	// wait for the snapshot's position ends once they are built.
+	indexing bool
 
 	qmu    sync.Mutex
 	qcond  *sync.Cond
@@ -324,6 +328,7 @@ func (r *run) buildIndexes(ctx context.Context, st *stream) error {
 			}
 		})
 	})
+	defer r.lag() // a snapshot's builds done: no longer snapshotting
 	if err != nil {
 		r.s.update(func(s *Status) { s.Building = "" })
 		if r.s.f.Retryable(err) {

@@ -144,6 +144,9 @@ func (r *run) advance(st *stream) {
 		switch {
 		case !it.heartbeat:
 			st.w, st.wOffsets = it.ap, it.txn.Offsets
+			if it.txn.End.LastSnapshot {
+				_, st.indexing = r.s.f.(IndexBuilder)
+			}
 		case !it.seq.Less(st.w.Seq) && !it.ap.Pos.IsZero():
 			// Nothing after the watermark's transaction up to the heartbeat
 			// (sent by a source that streams: its snapshot is over).

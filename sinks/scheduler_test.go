@@ -312,6 +312,7 @@ func TestIndexesWaitForSnapshotAndQuiet(t *testing.T) {
 		t.Fatal("index builds due while snapshot chunks arrive")
 	}
 	last := txnItem(r, 2, 0, 1)
+	last.txn.End.Snapshot, last.txn.End.LastSnapshot = true, true
 	r.arrive(last)
 	if r.indexesDue() == nil {
 		t.Fatal("index builds not due once the snapshot's last chunk arrived")
@@ -327,7 +328,13 @@ func TestIndexesWaitForSnapshotAndQuiet(t *testing.T) {
 	if !r.quiet() {
 		t.Fatal("not quiet after every batch finished")
 	}
+	if !r.s.Status().Sources[0].Applied.Snapshotting {
+		t.Fatal("the snapshot reported applied before its indexes are built")
+	}
 	if err := r.buildIndexes(context.Background(), r.indexesDue()); err != nil || f.due {
 		t.Fatalf("build: %v, still due %v", err, f.due)
+	}
+	if r.s.Status().Sources[0].Applied.Snapshotting {
+		t.Fatal("still snapshotting once the indexes are built")
 	}
 }
