@@ -31,6 +31,31 @@ type Pauser interface {
 	Resume()
 }
 
+// Backfiller is a source that takes incremental snapshots.
+type Backfiller interface {
+	Backfill(ctx context.Context, req sources.BackfillRequest) (string, error)
+}
+
+// ErrUnknownSource is returned for a source the daemon does not run.
+var ErrUnknownSource = errors.New("no such source")
+
+// ErrNoBackfill is returned for a source that cannot take incremental
+// snapshots.
+var ErrNoBackfill = errors.New("this source cannot take incremental snapshots yet (PostgreSQL sources can)")
+
+// Backfill asks source name for an incremental snapshot.
+func (m *Monitor) Backfill(ctx context.Context, name string, req sources.BackfillRequest) (string, error) {
+	v, ok := m.sources[name]
+	if !ok {
+		return "", ErrUnknownSource
+	}
+	b, ok := v.(Backfiller)
+	if !ok {
+		return "", ErrNoBackfill
+	}
+	return b.Backfill(ctx, req)
+}
+
 // ErrNotPausable is returned for a sink that cannot be paused.
 var ErrNotPausable = errors.New("this sink cannot be paused")
 
@@ -166,6 +191,16 @@ func (m *Monitor) Status() StatusDoc {
 		if !st.LastFailover.IsZero() {
 			at := st.LastFailover.UTC()
 			s.LastFailover = &at
+		}
+		for _, b := range st.Backfills {
+			ss := SnapshotStatus{ID: b.ID, Tables: b.Tables, Table: b.Table, Rows: b.Rows, Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started}
+			if secs := time.Since(b.Started).Seconds(); secs > 0 {
+				ss.RowsPerSec = float64(b.Rows) / secs
+				if ss.RowsPerSec > 0 && b.Estimate > b.Rows {
+					ss.ETASeconds = float64(b.Estimate-b.Rows) / ss.RowsPerSec
+				}
+			}
+			s.Snapshots = append(s.Snapshots, ss)
 		}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["source/"+name], st.LastError, st.ErrorTime)
 		doc.Sources = append(doc.Sources, s)

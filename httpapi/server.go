@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/walship/walship/sources"
 )
 
 // Readiness reports whether the daemon is ready and, if not, which
@@ -46,6 +48,7 @@ func New(listen, token string, pprof bool, log *slog.Logger, reg *prometheus.Reg
 		mux.HandleFunc("GET /api/v1/sinks/{name}/wait", s.wait)
 		mux.HandleFunc("POST /api/v1/sinks/{name}/pause", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, true) }))
 		mux.HandleFunc("POST /api/v1/sinks/{name}/resume", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, false) }))
+		mux.HandleFunc("POST /api/v1/sources/{name}/snapshots", s.authorized(s.snapshot))
 		mux.Handle("GET /", Dashboard())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +119,36 @@ func (s *Server) setPaused(w http.ResponseWriter, r *http.Request, paused bool) 
 	default:
 		s.log.Info("sink pause changed over the API", "sink", name, "paused", paused, "remote", r.RemoteAddr)
 		s.writeJSON(w, http.StatusOK, map[string]any{"sink": name, "paused": paused})
+	}
+}
+
+// snapshot starts an incremental snapshot: a JSON body {"tables":
+// ["schema.table", ...], "where": "condition"}; 202 with its id.
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	type problem struct {
+		Error string `json:"error"`
+	}
+	name := r.PathValue("name")
+	var req sources.BackfillRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.writeJSON(w, http.StatusBadRequest, problem{"the body must be JSON: {\"tables\": [\"schema.table\", ...], \"where\": \"condition\"}: " + err.Error()})
+		return
+	}
+	id, err := s.mon.Backfill(r.Context(), name, req)
+	switch {
+	case errors.Is(err, ErrUnknownSource):
+		s.writeJSON(w, http.StatusNotFound, problem{fmt.Sprintf("no source named %q", name)})
+	case errors.Is(err, ErrNoBackfill):
+		s.writeJSON(w, http.StatusConflict, problem{fmt.Sprintf("source %s: %v", name, err)})
+	case errors.Is(err, sources.ErrBackfillRefused):
+		s.writeJSON(w, http.StatusBadRequest, problem{err.Error()})
+	case err != nil:
+		s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
+	default:
+		s.log.Info("incremental snapshot requested over the API", "source", name, "id", id, "tables", strings.Join(req.Tables, ","), "remote", r.RemoteAddr)
+		s.writeJSON(w, http.StatusAccepted, map[string]any{"source": name, "id": id, "tables": req.Tables})
 	}
 }
 

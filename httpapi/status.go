@@ -40,6 +40,26 @@ type SourceStatus struct {
 	SnapshotRows int64   `json:"snapshot_rows"`
 	TxnsPerSec   float64 `json:"transactions_per_second"`
 	RowsPerSec   float64 `json:"rows_per_second"`
+	// Snapshots are the incremental snapshots running or waiting, in
+	// order.
+	Snapshots []SnapshotStatus `json:"snapshots,omitempty"`
+}
+
+// SnapshotStatus is an incremental snapshot of a source.
+type SnapshotStatus struct {
+	ID     string   `json:"id"`
+	Tables []string `json:"tables"`
+	// Table is the table being read.
+	Table  string `json:"table"`
+	Rows   int64  `json:"rows"`
+	Chunks int64  `json:"chunks"`
+	// Estimate is the catalog's estimate of its tables' rows when it was
+	// requested; RowsPerSec the rate since it started, ETASeconds the
+	// time left at that rate (while rows < estimate).
+	Estimate   int64     `json:"estimated_rows"`
+	RowsPerSec float64   `json:"rows_per_second"`
+	ETASeconds float64   `json:"eta_seconds"`
+	Started    time.Time `json:"started"`
 }
 
 // SinkStatus is one sink.

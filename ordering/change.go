@@ -155,6 +155,14 @@ type Table struct {
 	// the source catalog when the shape was read. Absent from log records
 	// written before walship carried them.
 	Checks []Check `json:"checks,omitempty"`
+	// Backfilling marks the shapes of a table's changes while an
+	// incremental snapshot reads it (sources/backfill.go): its rows reach
+	// the followers in chunks, each read after the changes before it, so a
+	// follower may lack a row a change updates or deletes (its chunk, which
+	// comes later, holds the result) or already hold one it inserts. Sinks
+	// apply such changes leniently: an insert as an upsert, an update or
+	// delete of a missing row as nothing. Absent otherwise.
+	Backfilling bool `json:"backfilling,omitempty"`
 }
 
 // Check is a check constraint of a source table (Table.Checks).

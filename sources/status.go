@@ -48,6 +48,9 @@ type Status struct {
 	// the last at LastFailover.
 	Failovers    int64
 	LastFailover time.Time
-	LastError    string
-	ErrorTime    time.Time
+	// Backfills are the incremental snapshots running or waiting, in
+	// order (backfill.go).
+	Backfills []BackfillStatus
+	LastError string
+	ErrorTime time.Time
 }

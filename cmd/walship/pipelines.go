@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering/envelope"
 	"github.com/walship/walship/ordering/kafka"
@@ -44,6 +45,16 @@ func (s lockedSource) Run(ctx context.Context, ready func()) error {
 	}
 	defer release()
 	return s.source.Run(ctx, ready)
+}
+
+// Backfill passes a request for an incremental snapshot to the source, if
+// it takes them (httpapi.Backfiller).
+func (s lockedSource) Backfill(ctx context.Context, req sources.BackfillRequest) (string, error) {
+	b, ok := s.source.(httpapi.Backfiller)
+	if !ok {
+		return "", httpapi.ErrNoBackfill
+	}
+	return b.Backfill(ctx, req)
 }
 
 // buildSource wires one configured source: its engine, its log on Kafka

@@ -55,7 +55,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newCheckCmd(), newStatusCmd(), newReplayCmd(), newVerifyCmd(), newAcceptDDLCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newCheckCmd(), newStatusCmd(), newReplayCmd(), newVerifyCmd(), newAcceptDDLCmd(), newSnapshotCmd(), newVersionCmd())
 	return root
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -182,6 +183,7 @@ func printStatus(w io.Writer, doc httpapi.StatusDoc, live bool) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	printSnapshots(w, doc)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tSTATE\tSOURCE\tAPPLIED\tLAG S\tLAG BYTES\tLAG TXNS\tTXN/S\tERROR")
 	for _, s := range doc.Sinks {
@@ -208,4 +210,32 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printSnapshots lists the incremental snapshots with a progress bar.
+func printSnapshots(w io.Writer, doc httpapi.StatusDoc) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	any := false
+	for _, s := range doc.Sources {
+		for _, b := range s.Snapshots {
+			if !any {
+				fmt.Fprintln(tw, "SNAPSHOT\tSOURCE\tTABLE\tPROGRESS\tROWS\tROWS/S\tETA")
+				any = true
+			}
+			frac := 0.0
+			if b.Estimate > 0 {
+				frac = min(1, float64(b.Rows)/float64(b.Estimate))
+			}
+			bar := strings.Repeat("#", int(frac*20)) + strings.Repeat(".", 20-int(frac*20))
+			eta := "-"
+			if b.ETASeconds > 0 {
+				eta = (time.Duration(b.ETASeconds) * time.Second).String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t[%s] %3.0f%%\t%d of ~%d\t%.0f\t%s\n", b.ID, s.Name, dash(b.Table), bar, frac*100, b.Rows, b.Estimate, b.RowsPerSec, eta)
+		}
+	}
+	if any {
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
 }

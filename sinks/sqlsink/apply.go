@@ -46,7 +46,25 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 		t.touched = map[Name]bool{}
 	}
 	t.touched[sh.name] = true
-	if ch.Op != ordering.OpRead && ch.Op != ordering.OpTruncate && !t.noFold {
+	if ch.Table.Backfilling {
+		// An incremental snapshot's chunk may have brought the row, or
+		// may not have yet, or may have left it out because this change
+		// is newer (sources/backfill.go): a whole new row is written as
+		// an upsert (a key change deletes the old key first).
+		switch {
+		case ch.Op == ordering.OpInsert, ch.Op == ordering.OpUpdate && complete(ch.After):
+			if ch.Op == ordering.OpUpdate && ch.Before != nil && len(ch.Table.PrimaryKey) > 0 && ordering.KeyChanged(ch.Table, ch.Table.PrimaryKey, ch) {
+				del := ordering.Change{Table: ch.Table, Op: ordering.OpDelete, Before: ch.Before}
+				if err := t.Apply(ctx, source, &del); err != nil {
+					return err
+				}
+			}
+			c := *ch
+			c.Op, c.Before = ordering.OpRead, nil
+			ch = &c
+		}
+	}
+	if ch.Op != ordering.OpRead && ch.Op != ordering.OpTruncate && !t.noFold && !ch.Table.Backfilling {
 		if len(t.pendRows) > 0 {
 			if err := t.flushPend(ctx); err != nil {
 				return err
@@ -518,6 +536,9 @@ func (t *Tx) exec(ctx context.Context, sh *shape, op ordering.Op, q string, args
 		return t.fail(sh, op, err)
 	}
 	if n == 0 {
+		if sh.src.Backfilling {
+			return nil // its snapshot chunk, read after this change, comes later
+		}
 		return &ChangeError{Table: sh.name.String(), Op: op, Err: ErrNoRow}
 	}
 	return nil
@@ -552,4 +573,15 @@ func (t *Tx) run(ctx context.Context, q string, args []any) (sql.Result, error) 
 		t.stmts[q] = st
 	}
 	return st.ExecContext(ctx, args...)
+}
+
+// complete reports whether row holds every column's value (none left out
+// as unchanged, such as PostgreSQL's unchanged TOAST values).
+func complete(row []ordering.Value) bool {
+	for _, v := range row {
+		if v.IsUnchanged() {
+			return false
+		}
+	}
+	return row != nil
 }

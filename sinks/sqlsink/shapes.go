@@ -51,7 +51,7 @@ func (a *Applier) shapesDDL() string {
 // (Cascades).
 func shapeJSON(t *ordering.Table) ([]byte, error) {
 	c := *t
-	c.Recreated, c.RenamedFrom, c.Cascades = false, "", nil
+	c.Recreated, c.RenamedFrom, c.Cascades, c.Backfilling = false, "", nil, false
 	return json.Marshal(&c)
 }
 

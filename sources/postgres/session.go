@@ -46,6 +46,10 @@ type session struct {
 	// (by oid) last seen, for checkPartitions.
 	leaves map[uint32]map[uint32]tableName
 
+	// bf is what the decoder and the incremental snapshots share
+	// (backfill.go).
+	bf *bfSession
+
 	// The transaction being received (Begin..Commit), and streamed ones.
 	cur       *sources.TxnBuffer
 	curBegin  pglogrepl.BeginMessage
@@ -107,6 +111,13 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		return err
 	}
 	r.streams = map[uint32]*sources.TxnBuffer{}
+	r.bf = newBFSession()
+	r.src.bfMu.Lock()
+	err = r.src.loadBackfills(ctx)
+	r.src.bfMu.Unlock()
+	if err != nil {
+		return err
+	}
 
 	// Before any slot is made: a database whose text bytes have no
 	// encoding cannot be decoded, and retrying would not change that.
@@ -258,6 +269,7 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	if cfg.HeartbeatInterval > 0 {
 		go r.heartbeats(hbCtx)
 	}
+	go r.runBackfills(hbCtx)
 	return r.stream(ctx)
 }
 

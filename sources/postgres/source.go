@@ -100,12 +100,22 @@ type Source struct {
 	status sources.Status
 	// streamed counts transactions the server streamed before commit.
 	streamed atomic.Int64
+	// durable is the commit LSN of the newest transaction checkpointed
+	// (durable in the log).
+	durable atomic.Uint64
+
+	// The incremental snapshots (backfill.go): bfs in order, loaded from
+	// their note once (bfLoaded); bfKick wakes the session's runner.
+	bfMu     sync.Mutex
+	bfs      []*sources.Backfill
+	bfLoaded bool
+	bfKick   chan struct{}
 }
 
 // New returns a source. newLog makes a fresh Log for each run.
 func New(cfg Config, newLog func() (sources.Log, error), store sources.Checkpoints, log *slog.Logger) *Source {
 	cfg.defaults()
-	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name)}
+	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name), bfKick: make(chan struct{}, 1)}
 	s.status = sources.Status{Name: cfg.Name, Engine: "postgres", State: sources.StateStarting}
 	return s
 }
@@ -113,8 +123,10 @@ func New(cfg Config, newLog func() (sources.Log, error), store sources.Checkpoin
 // Status returns a snapshot of the source's progress.
 func (s *Source) Status() sources.Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.status
+	st := s.status
+	s.mu.Unlock()
+	st.Backfills = s.backfillStatus()
+	return st
 }
 
 func (s *Source) update(f func(st *sources.Status)) {

@@ -221,8 +221,14 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		}
 		delete(r.streams, m.Xid)
 		defer buf.Close()
+		if r.bf.active.Load() {
+			r.bfStreamEnd(m.Xid, true)
+		}
 		return r.commit(ctx, buf, offsets.LSN(m.CommitLSN), offsets.LSN(m.TransactionEndLSN), m.CommitTime)
 	case *pglogrepl.StreamAbortMessageV2:
+		if m.SubXid == m.Xid && r.bf.active.Load() {
+			r.bfStreamEnd(m.Xid, false)
+		}
 		buf := r.streams[m.Xid]
 		if buf == nil {
 			return nil
@@ -237,6 +243,9 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 	case *pglogrepl.LogicalDecodingMessageV2:
 		if !m.Transactional && !r.inStream {
 			r.idleAt(offsets.LSN(m.LSN))
+		}
+		if m.Transactional && m.Prefix == backfillPrefix {
+			return r.bfMessage(m)
 		}
 	case *pglogrepl.TypeMessageV2, *pglogrepl.OriginMessage:
 		// Types are read from the catalog by OID; origins are not used.
@@ -364,6 +373,9 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 		// neither the old name nor to run alone.
 		rel.table, rel.after = rel.after, nil
 	}
+	if r.bf.active.Load() {
+		r.bfSee(&ch)
+	}
 	return buf.Add(sub, ch)
 }
 
@@ -413,6 +425,7 @@ func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, en
 	n := buf.Live()
 	if n == 0 {
 		r.idleAt(end)
+		r.bfCommitted(seq)
 		return nil
 	}
 	txn := &ordering.Txn{
@@ -436,6 +449,7 @@ func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, en
 	}
 	r.durableCommit = at
 	r.src.update(func(s *sources.Status) { s.Txns++; s.Events += int64(n) })
+	r.bfCommitted(seq)
 	return nil
 }
 
@@ -471,6 +485,7 @@ func (r *session) acknowledge(ctx context.Context, force bool) error {
 			}
 		} else {
 			r.saved, r.savedFlush, r.lastSave = seq, flush, time.Now()
+			r.src.durable.Store(seq.Pos)
 			if err := r.saveOIDs(ctx, flush); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("source %s: %w", r.cfg().Name, err)
 			}
