@@ -36,7 +36,7 @@ func TestFollowerIndexesFromPostgres(t *testing.T) {
 		// index -> unique, per follower engine
 		"postgres": {"ix_users_email": true, "ix_users_region_score": false, "ix_users_live": false, "ix_users_lower": false,
 			"ix_users_name": false, "ix_users_region_name": true},
-		"mysql":  {"ix_users_email": true, "ix_users_region_score": false, "ix_users_name": false, "ix_users_region_name": false},
+		"mysql": {"ix_users_email": true, "ix_users_region_score": false, "ix_users_name": false, "ix_users_region_name": false},
 		// SQLite evaluates lower(name) and deleted_at IS NULL alike.
 		"sqlite": {"ix_users_email": true, "ix_users_region_score": false, "ix_users_name": false, "ix_users_region_name": true,
 			"ix_users_live": false, "ix_users_lower": false},
