@@ -3,10 +3,20 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/walship/walship/ordering"
+)
+
+// errUnknownColumn is ER_BAD_FIELD_ERROR, errUnknownTable
+// ER_UNKNOWN_TABLE.
+const (
+	errUnknownColumn = 1054
+	errUnknownTable  = 1109
 )
 
 // loadIndexes reads the secondary indexes of schema.table (unique ones
@@ -14,14 +24,26 @@ import (
 // parts in order, prefix lengths, descending parts, the index type when
 // not a B-tree, and on MySQL the expression of a functional key part.
 func loadIndexes(ctx context.Context, db *sql.DB, schema, table string, mariadb bool) ([]ordering.Index, error) {
-	expr := "EXPRESSION"
-	if mariadb {
-		expr = "NULL" // MariaDB has no functional key parts
+	query := func(expr string) (*sql.Rows, error) {
+		return db.QueryContext(ctx, `SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, COALESCE(COLLATION, 'A'), INDEX_TYPE, `+expr+`
+			FROM information_schema.STATISTICS
+			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'
+			ORDER BY INDEX_NAME, SEQ_IN_INDEX`, schema, table)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, COALESCE(COLLATION, 'A'), INDEX_TYPE, `+expr+`
-		FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY'
-		ORDER BY INDEX_NAME, SEQ_IN_INDEX`, schema, table)
+	var rows *sql.Rows
+	var err error
+	if !mariadb {
+		// MySQL 8.0.13+ names a functional key part's expression; MariaDB
+		// and older MySQL have no such column.
+		rows, err = query("EXPRESSION")
+		var me *gomysql.MySQLError
+		if errors.As(err, &me) && me.Number == errUnknownColumn {
+			rows, err = nil, nil
+		}
+	}
+	if rows == nil && err == nil {
+		rows, err = query("NULL")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("indexes of %s.%s: %w", schema, table, err)
 	}
@@ -68,14 +90,26 @@ func indexOn(t *ordering.Table, ix ordering.Index) bool {
 // (information_schema.CHECK_CONSTRAINTS; MySQL names the table in
 // TABLE_CONSTRAINTS).
 func loadChecks(ctx context.Context, db *sql.DB, schema, table string, mariadb bool) ([]ordering.Check, error) {
-	q := `SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+	maria := `SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
 		WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? ORDER BY CONSTRAINT_NAME`
+	var rows *sql.Rows
+	var err error
+	var me *gomysql.MySQLError
 	if !mariadb {
-		q = `SELECT c.CONSTRAINT_NAME, c.CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS c
+		// MySQL 8.0.16+: the table and ENFORCED are in TABLE_CONSTRAINTS.
+		rows, err = db.QueryContext(ctx, `SELECT c.CONSTRAINT_NAME, c.CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS c
 			JOIN information_schema.TABLE_CONSTRAINTS t ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME
-			WHERE c.CONSTRAINT_SCHEMA = ? AND t.TABLE_NAME = ? AND t.CONSTRAINT_TYPE = 'CHECK' AND t.ENFORCED = 'YES' ORDER BY c.CONSTRAINT_NAME`
+			WHERE c.CONSTRAINT_SCHEMA = ? AND t.TABLE_NAME = ? AND t.CONSTRAINT_TYPE = 'CHECK' AND t.ENFORCED = 'YES' ORDER BY c.CONSTRAINT_NAME`, schema, table)
+		if errors.As(err, &me) && me.Number == errUnknownColumn {
+			rows, err = nil, nil
+		}
 	}
-	rows, err := db.QueryContext(ctx, q, schema, table)
+	if rows == nil && err == nil {
+		rows, err = db.QueryContext(ctx, maria, schema, table)
+	}
+	if errors.As(err, &me) && (me.Number == errUnknownTable || me.Number == errUnknownColumn) {
+		return nil, nil // a server without check constraints (MySQL before 8.0.16)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("check constraints of %s.%s: %w", schema, table, err)
 	}
