@@ -34,6 +34,9 @@ type Pauser interface {
 // Backfiller is a source that takes incremental snapshots.
 type Backfiller interface {
 	Backfill(ctx context.Context, req sources.BackfillRequest) (string, error)
+	// ControlBackfill pauses, resumes or cancels one
+	// (sources.BackfillPause, ...).
+	ControlBackfill(ctx context.Context, id, action string) error
 }
 
 // ErrUnknownSource is returned for a source the daemon does not run.
@@ -54,6 +57,20 @@ func (m *Monitor) Backfill(ctx context.Context, name string, req sources.Backfil
 		return "", ErrNoBackfill
 	}
 	return b.Backfill(ctx, req)
+}
+
+// ControlBackfill pauses, resumes or cancels incremental snapshot id of
+// source name.
+func (m *Monitor) ControlBackfill(ctx context.Context, name, id, action string) error {
+	v, ok := m.sources[name]
+	if !ok {
+		return ErrUnknownSource
+	}
+	b, ok := v.(Backfiller)
+	if !ok {
+		return ErrNoBackfill
+	}
+	return b.ControlBackfill(ctx, id, action)
 }
 
 // ErrNotPausable is returned for a sink that cannot be paused.
@@ -193,7 +210,7 @@ func (m *Monitor) Status() StatusDoc {
 			s.LastFailover = &at
 		}
 		for _, b := range st.Backfills {
-			ss := SnapshotStatus{ID: b.ID, Tables: b.Tables, Table: b.Table, Rows: b.Rows, Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started}
+			ss := SnapshotStatus{ID: b.ID, Tables: b.Tables, Table: b.Table, Rows: b.Rows, Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started, Paused: b.Paused}
 			if secs := time.Since(b.Started).Seconds(); secs > 0 {
 				ss.RowsPerSec = float64(b.Rows) / secs
 				if ss.RowsPerSec > 0 && b.Estimate > b.Rows {

@@ -49,6 +49,7 @@ func New(listen, token string, pprof bool, log *slog.Logger, reg *prometheus.Reg
 		mux.HandleFunc("POST /api/v1/sinks/{name}/pause", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, true) }))
 		mux.HandleFunc("POST /api/v1/sinks/{name}/resume", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, false) }))
 		mux.HandleFunc("POST /api/v1/sources/{name}/snapshots", s.authorized(s.snapshot))
+		mux.HandleFunc("POST /api/v1/sources/{name}/snapshots/{id}/{action}", s.authorized(s.controlSnapshot))
 		mux.Handle("GET /", Dashboard())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -149,6 +150,28 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.log.Info("incremental snapshot requested over the API", "source", name, "id", id, "tables", strings.Join(req.Tables, ","), "remote", r.RemoteAddr)
 		s.writeJSON(w, http.StatusAccepted, map[string]any{"source": name, "id": id, "tables": req.Tables})
+	}
+}
+
+// controlSnapshot pauses, resumes or cancels an incremental snapshot.
+func (s *Server) controlSnapshot(w http.ResponseWriter, r *http.Request) {
+	type problem struct {
+		Error string `json:"error"`
+	}
+	name, id, action := r.PathValue("name"), r.PathValue("id"), r.PathValue("action")
+	err := s.mon.ControlBackfill(r.Context(), name, id, action)
+	switch {
+	case errors.Is(err, ErrUnknownSource):
+		s.writeJSON(w, http.StatusNotFound, problem{fmt.Sprintf("no source named %q", name)})
+	case errors.Is(err, ErrNoBackfill):
+		s.writeJSON(w, http.StatusConflict, problem{fmt.Sprintf("source %s: %v", name, err)})
+	case errors.Is(err, sources.ErrBackfillRefused):
+		s.writeJSON(w, http.StatusBadRequest, problem{err.Error()})
+	case err != nil:
+		s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
+	default:
+		s.log.Info("incremental snapshot changed over the API", "source", name, "id", id, "action", action, "remote", r.RemoteAddr)
+		s.writeJSON(w, http.StatusOK, map[string]any{"source": name, "id": id, "action": action})
 	}
 }
 

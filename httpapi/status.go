@@ -60,6 +60,7 @@ type SnapshotStatus struct {
 	RowsPerSec float64   `json:"rows_per_second"`
 	ETASeconds float64   `json:"eta_seconds"`
 	Started    time.Time `json:"started"`
+	Paused     bool      `json:"paused,omitempty"`
 }
 
 // SinkStatus is one sink.

@@ -60,7 +60,19 @@ type Backfill struct {
 	Chunks   int64     `json:"chunks"`
 	Estimate int64     `json:"estimate"`
 	Started  time.Time `json:"started"`
+	// Paused: an operator paused it; Cancelled: cancelled, to be ended
+	// (its tables' changes made plain again) by the runner.
+	Paused    bool `json:"paused,omitempty"`
+	Cancelled bool `json:"cancelled,omitempty"`
 }
+
+// Backfill controls: what an operator can do to a running or waiting
+// incremental snapshot.
+const (
+	BackfillPause  = "pause"
+	BackfillResume = "resume"
+	BackfillCancel = "cancel"
+)
 
 // Current is the table being read ("" once done).
 func (b *Backfill) Current() string {
@@ -89,12 +101,13 @@ type BackfillStatus struct {
 	Chunks   int64
 	Estimate int64
 	Started  time.Time
+	Paused   bool
 }
 
 // Status is b as Status shows it.
 func (b *Backfill) Status() BackfillStatus {
 	return BackfillStatus{ID: b.ID, Tables: append([]string(nil), b.Tables...), Table: b.Current(), Rows: b.Rows,
-		Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started}
+		Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started, Paused: b.Paused}
 }
 
 // Window collects what the changes between a chunk's watermarks touched

@@ -52,6 +52,20 @@ func TestIncrementalSnapshot(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "incremental snapshot") {
 		t.Fatalf("walship snapshot: exit %d:\n%s", code, out)
 	}
+	// Paused, it reads nothing more; resumed, it goes on.
+	id := strings.Fields(out)[2]
+	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--pause", id); code != 0 {
+		t.Fatalf("pause: exit %d:\n%s", code, out)
+	}
+	time.Sleep(500 * time.Millisecond)
+	before := liveDoc(t, addr).Sources[0].Snapshots[0]
+	time.Sleep(time.Second)
+	if after := liveDoc(t, addr).Sources[0].Snapshots[0]; after.Rows != before.Rows || !after.Paused || after.Rows >= backfillRows {
+		t.Errorf("paused, it went on from %d to %d rows (paused %v)", before.Rows, after.Rows, after.Paused)
+	}
+	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--resume", id); code != 0 {
+		t.Fatalf("resume: exit %d:\n%s", code, out)
+	}
 	// A second request for the table while it runs is refused.
 	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", "public.bf_items"); code != 2 || !strings.Contains(out, "already running") {
 		t.Errorf("a second snapshot of a table: exit %d:\n%s", code, out)
@@ -180,6 +194,27 @@ func TestIncrementalSnapshotRefused(t *testing.T) {
 	}
 	if doc := liveDoc(t, addr); len(doc.Sources) != 1 || len(doc.Sources[0].Snapshots) != 0 {
 		t.Errorf("a refused request left a snapshot: %+v", doc.Sources)
+	}
+	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--cancel", "nosuch"); code != 2 || !strings.Contains(out, `no incremental snapshot "nosuch"`) {
+		t.Errorf("cancel of an unknown snapshot: exit %d:\n%s", code, out)
+	}
+	// Paused at once, then cancelled: it ends, and nothing runs.
+	if _, err := e.src.Exec(`CREATE TABLE bf_big (id bigint PRIMARY KEY); INSERT INTO bf_big SELECT generate_series(1, 50000)`); err != nil {
+		t.Fatal(err)
+	}
+	out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", "public.bf_big")
+	if code != 0 {
+		t.Fatalf("snapshot: exit %d:\n%s", code, out)
+	}
+	id := strings.Fields(out)[2]
+	for _, action := range []string{"--pause", "--cancel"} {
+		if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", action, id); code != 0 {
+			t.Fatalf("%s: exit %d:\n%s", action, code, out)
+		}
+	}
+	waitSnapshotDone(t, e, addr)
+	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "incremental snapshot cancelled") {
+		t.Errorf("the daemon did not report the cancel; log tail:\n%s", e.logTail())
 	}
 }
 

@@ -57,6 +57,15 @@ func (s lockedSource) Backfill(ctx context.Context, req sources.BackfillRequest)
 	return b.Backfill(ctx, req)
 }
 
+// ControlBackfill passes a pause, resume or cancel to the source.
+func (s lockedSource) ControlBackfill(ctx context.Context, id, action string) error {
+	b, ok := s.source.(httpapi.Backfiller)
+	if !ok {
+		return httpapi.ErrNoBackfill
+	}
+	return b.ControlBackfill(ctx, id, action)
+}
+
 // buildSource wires one configured source: its engine, its log on Kafka
 // and the shared checkpoint store, under the source's lock.
 func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger, ahead followersAhead) (source, error) {

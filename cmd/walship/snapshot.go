@@ -19,7 +19,7 @@ import (
 // incremental snapshot of some tables of a source (issue 17), over its
 // API (POST /api/v1/sources/{name}/snapshots, with http.token).
 func newSnapshotCmd() *cobra.Command {
-	var path, source, tables, where string
+	var path, source, tables, where, pause, resume, cancel string
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Re-read tables of a source while the daemon streams on (an incremental snapshot)",
@@ -29,8 +29,18 @@ a change already applied. Progress is kept, so a restart goes on from the last c
 shows it. PostgreSQL sources. Needs http.token (or http.token_file) in the config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if source == "" || tables == "" {
-				return withCode(exitUsage, errors.New("snapshot: --source and --tables are required"))
+			control := map[string]string{sources.BackfillPause: pause, sources.BackfillResume: resume, sources.BackfillCancel: cancel}
+			action, id := "", ""
+			for a, v := range control {
+				if v != "" {
+					if action != "" {
+						return withCode(exitUsage, errors.New("snapshot: give one of --pause, --resume and --cancel"))
+					}
+					action, id = a, v
+				}
+			}
+			if source == "" || (tables == "") == (action == "") {
+				return withCode(exitUsage, errors.New("snapshot: --source, and --tables (start one) or --pause, --resume or --cancel ID, are required"))
 			}
 			cfg, err := config.Load(path)
 			if err != nil {
@@ -50,7 +60,12 @@ shows it. PostgreSQL sources. Needs http.token (or http.token_file) in the confi
 				}
 			}
 			body, _ := json.Marshal(req)
-			hr, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, "http://"+cfg.HTTP.Listen+"/api/v1/sources/"+source+"/snapshots", bytes.NewReader(body))
+			url := "http://" + cfg.HTTP.Listen + "/api/v1/sources/" + source + "/snapshots"
+			if action != "" {
+				url += "/" + id + "/" + action
+				body = nil
+			}
+			hr, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, url, bytes.NewReader(body))
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
@@ -68,6 +83,9 @@ shows it. PostgreSQL sources. Needs http.token (or http.token_file) in the confi
 			}
 			json.NewDecoder(resp.Body).Decode(&answer)
 			switch {
+			case resp.StatusCode == http.StatusOK && action != "":
+				fmt.Fprintf(cmd.OutOrStdout(), "incremental snapshot %s of source %s: %s\n", id, source, action)
+				return nil
 			case resp.StatusCode == http.StatusAccepted:
 				fmt.Fprintf(cmd.OutOrStdout(), "incremental snapshot %s of %s started on source %s (walship status shows its progress)\n", answer.ID, strings.Join(req.Tables, ", "), source)
 				return nil
@@ -83,5 +101,8 @@ shows it. PostgreSQL sources. Needs http.token (or http.token_file) in the confi
 	f.StringVar(&source, "source", "", "the source (required)")
 	f.StringVar(&tables, "tables", "", "comma-separated schema.table names (required)")
 	f.StringVar(&where, "where", "", "read only the rows matching this condition (the source engine's SQL)")
+	f.StringVar(&pause, "pause", "", "pause the incremental snapshot of this id (after its current chunk)")
+	f.StringVar(&resume, "resume", "", "resume the paused incremental snapshot of this id")
+	f.StringVar(&cancel, "cancel", "", "cancel the incremental snapshot of this id (what it read stays on the followers)")
 	return cmd
 }

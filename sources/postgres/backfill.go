@@ -327,6 +327,45 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 	return b.ID, nil
 }
 
+// ControlBackfill pauses, resumes or cancels incremental snapshot id
+// (sources.BackfillPause, ...). A pause or a cancel takes effect after the
+// chunk being read.
+func (s *Source) ControlBackfill(ctx context.Context, id, action string) error {
+	s.bfMu.Lock()
+	defer s.bfMu.Unlock()
+	if err := s.loadBackfills(ctx); err != nil {
+		return err
+	}
+	var b *sources.Backfill
+	for _, x := range s.bfs {
+		if x.ID == id && !x.Cancelled {
+			b = x
+		}
+	}
+	if b == nil {
+		return fmt.Errorf("%w: source %s runs no incremental snapshot %q", sources.ErrBackfillRefused, s.cfg.Name, id)
+	}
+	switch action {
+	case sources.BackfillPause:
+		b.Paused = true
+	case sources.BackfillResume:
+		b.Paused = false
+	case sources.BackfillCancel:
+		b.Cancelled = true
+	default:
+		return fmt.Errorf("%w: %q is not pause, resume or cancel", sources.ErrBackfillRefused, action)
+	}
+	if err := s.saveBackfills(ctx); err != nil {
+		return err
+	}
+	s.log.Info("incremental snapshot "+action, "id", id)
+	select {
+	case s.bfKick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // loadBackfills reads the note once (bfMu held).
 func (s *Source) loadBackfills(ctx context.Context) error {
 	if s.bfLoaded {
@@ -403,11 +442,27 @@ func (r *session) backfills(ctx context.Context) error {
 	}()
 	for {
 		s.bfMu.Lock()
-		var b *sources.Backfill
-		if len(s.bfs) > 0 {
-			b = s.bfs[0]
+		var b, cancelled *sources.Backfill
+		for _, x := range s.bfs {
+			switch {
+			case x.Cancelled && cancelled == nil:
+				cancelled = x
+			case !x.Cancelled && !x.Paused && b == nil:
+				b = x
+			}
 		}
 		s.bfMu.Unlock()
+		if cancelled != nil {
+			if conn == nil {
+				if conn, err = s.connect(ctx); err != nil {
+					return err
+				}
+			}
+			if err := r.endBackfill(ctx, conn, cancelled); err != nil {
+				return err
+			}
+			continue
+		}
 		if b == nil {
 			select {
 			case <-ctx.Done():
@@ -450,9 +505,9 @@ func (r *session) backfill(ctx context.Context, conn *pgx.Conn, b *sources.Backf
 	}
 	for {
 		s.bfMu.Lock()
-		table, last, chunkNo := b.Current(), slices.Clone(b.LastKey), b.Chunks
+		table, last, chunkNo, stop := b.Current(), slices.Clone(b.LastKey), b.Chunks, b.Paused || b.Cancelled
 		s.bfMu.Unlock()
-		if table == "" {
+		if table == "" || stop {
 			break
 		}
 		schema, tbl, _ := strings.Cut(table, ".")
@@ -626,4 +681,27 @@ func (r *session) runBackfills(ctx context.Context) {
 		case <-time.After(5 * time.Second):
 		}
 	}
+}
+
+// endBackfill ends a cancelled backfill: its tables still to read are made
+// plain again in the log (be), and it is forgotten. What it read stays on
+// the followers.
+func (r *session) endBackfill(ctx context.Context, conn *pgx.Conn, b *sources.Backfill) error {
+	s := r.src
+	s.bfMu.Lock()
+	left := slices.Clone(b.Tables[min(b.Table, len(b.Tables)):])
+	s.bfMu.Unlock()
+	for _, t := range left {
+		if _, err := conn.Exec(ctx, "SELECT pg_logical_emit_message(true, $1, $2)", backfillPrefix, "be "+b.ID+" "+t); err != nil {
+			return fmt.Errorf("source %s: end incremental snapshot %s: %w", s.cfg.Name, b.ID, err)
+		}
+	}
+	s.bfMu.Lock()
+	s.bfs = slices.DeleteFunc(s.bfs, func(x *sources.Backfill) bool { return x == b })
+	err := s.saveBackfills(ctx)
+	s.bfMu.Unlock()
+	if err == nil {
+		s.log.Info("incremental snapshot cancelled", "id", b.ID, "rows", b.Rows, "tables_left", strings.Join(left, ","))
+	}
+	return err
 }
