@@ -197,6 +197,15 @@ type PostgresSource struct {
 	Slot string `yaml:"slot"`
 	// Publication is the pgoutput publication. Default: walship_<name>.
 	Publication string `yaml:"publication"`
+	// SignalTable is a captured table ("schema.table") whose inserted
+	// rows are requests to the source, in WAL order, like Debezium's
+	// signal table: columns id (text), type (text) and data (JSON text).
+	// Types: execute-snapshot with data {"data-collections":
+	// ["schema.table", ...], "additional-conditions": [{"data-collection":
+	// "schema.table", "filter": "condition"}]} starts an incremental
+	// snapshot; pause-snapshot, resume-snapshot and stop-snapshot act on
+	// the running ones. Default: none.
+	SignalTable string `yaml:"signal_table"`
 	// Tables are schema.table patterns with * wildcards. Default: [public.*].
 	Tables []string `yaml:"tables"`
 	// Snapshot is initial (snapshot then stream) or never. Default: initial.

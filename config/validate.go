@@ -311,6 +311,14 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	d.oneOf(p+".failover_slot", pg.FailoverSlot, "auto", "on", "off")
 	d.snapshotWorkers(p, pg.SnapshotWorkers)
 	d.oneOf(p+".durability", pg.Durability, "async", "sync")
+	if st := pg.SignalTable; st != "" {
+		schema, table, ok := strings.Cut(st, ".")
+		if !ok || strings.Contains(st, "*") || !tablePattern.MatchString(st) {
+			d.fail(p+".signal_table", "expected schema.table without wildcards, got %q", st)
+		} else if !MatchTable(pg.Tables, schema, table) {
+			d.fail(p+".signal_table", "%s is not among the captured tables: add it to tables:, so that its inserts reach the stream", st)
+		}
+	}
 	if kb, ok := workMemKB(pg.DecodingWorkMem); pg.DecodingWorkMem != "" && (!ok || kb < 64 || kb > 2<<20) {
 		d.fail(p+".decoding_work_mem", "expected a size from 64kB to 2GB such as 8MB (units kB, MB, GB), got %q", pg.DecodingWorkMem)
 	}

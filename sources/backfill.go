@@ -42,6 +42,10 @@ var ErrBackfillRefused = errors.New("incremental snapshot refused")
 type BackfillRequest struct {
 	Tables []string `json:"tables"`
 	Where  string   `json:"where,omitempty"`
+	// ID, when set (a signal's), names the snapshot: a request whose ID
+	// is already recorded is passed over (a signal decoded again after a
+	// restart).
+	ID string `json:"-"`
 }
 
 // Backfill is an incremental snapshot's progress, kept in a note.

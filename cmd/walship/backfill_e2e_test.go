@@ -272,3 +272,42 @@ func waitSnapshotDone(t *testing.T, e *e2e, addr string) {
 	}
 	t.Fatalf("the snapshot never finished; log tail:\n%s", e.logTail())
 }
+
+// TestIncrementalSnapshotSignal (issue 17): an application asks for an
+// incremental snapshot from SQL, by inserting a row into the source's
+// signal table (Debezium's format); the table's rows, wiped on the
+// followers, come back.
+func TestIncrementalSnapshotSignal(t *testing.T) {
+	testenv.Integration(t)
+	e := newE2E(t, 1)
+	for _, q := range []string{
+		`CREATE TABLE walship_signal (id text PRIMARY KEY, type text NOT NULL, data text)`,
+		`CREATE TABLE bf_sig (id bigint PRIMARY KEY, v text)`,
+		`INSERT INTO bf_sig SELECT g, md5(g::text) FROM generate_series(1, 5000) g`,
+	} {
+		if _, err := e.src.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := mustRead(t, e.cfgPath)
+	if err := os.WriteFile(e.cfgPath, []byte(strings.Replace(cfg, "heartbeat_interval: 200ms", "heartbeat_interval: 200ms, signal_table: public.walship_signal", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := withHTTP(t, e)
+	e.start()
+	e.waitRows("bf_sig", 5000, 60*time.Second)
+	for engine, db := range e.followers {
+		if _, err := db.Exec(`DELETE FROM bf_sig`); err != nil {
+			t.Fatalf("wipe the %s follower: %v", engine, err)
+		}
+	}
+	if _, err := e.src.Exec(`INSERT INTO walship_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["public.bf_sig"], "type": "incremental"}')`); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRows("bf_sig", 5000, 60*time.Second)
+	waitSnapshotDone(t, e, addr)
+	verifyAll(t, e)
+	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "incremental snapshot requested by signal") {
+		t.Errorf("the daemon did not report the signal; log tail:\n%s", e.logTail())
+	}
+}

@@ -100,7 +100,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
 		return pgsource.New(pgsource.Config{
 			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
-			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot,
+			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot, SignalTable: pg.SignalTable,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
 			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers,
 		}, newLog, store, log), nil

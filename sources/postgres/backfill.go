@@ -301,6 +301,9 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 		return "", err
 	}
 	for _, b := range s.bfs {
+		if req.ID != "" && b.ID == req.ID {
+			return b.ID, nil // a signal decoded again
+		}
 		for t := range seen {
 			if b.Reads(t) {
 				return "", fmt.Errorf("%w: an incremental snapshot of %s is already running (%s)", sources.ErrBackfillRefused, t, b.ID)
@@ -310,6 +313,9 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 	id := make([]byte, 4)
 	rand.Read(id)
 	b := &sources.Backfill{ID: hex.EncodeToString(id), Where: req.Where, Estimate: estimate, Started: time.Now().UTC()}
+	if req.ID != "" {
+		b.ID = req.ID
+	}
 	for _, t := range req.Tables {
 		schema, table, _ := strings.Cut(strings.TrimSpace(t), ".")
 		b.Tables = append(b.Tables, schema+"."+table)

@@ -49,6 +49,9 @@ type session struct {
 	// bf is what the decoder and the incremental snapshots share
 	// (backfill.go).
 	bf *bfSession
+	// signals are the signal rows of the transaction being received
+	// (signal.go).
+	signals []signal
 
 	// The transaction being received (Begin..Commit), and streamed ones.
 	cur       *sources.TxnBuffer

@@ -21,6 +21,9 @@ import (
 
 // Config configures one PostgreSQL source.
 type Config struct {
+	// SignalTable is a captured table ("schema.table") whose inserts are
+	// requests (signal.go); "" for none.
+	SignalTable string
 	// Name is the configured source name.
 	Name string
 	// DSN is the libpq URL or key=value string, secrets revealed.

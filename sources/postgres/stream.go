@@ -167,6 +167,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		}
 		r.cur = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
 		r.curBegin = *m
+		r.signals = nil
 	case *pglogrepl.CommitMessage:
 		if r.cur == nil {
 			return fmt.Errorf("source %s: COMMIT without BEGIN", r.cfg().Name)
@@ -376,6 +377,9 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 	if r.bf.active.Load() {
 		r.bfSee(&ch)
 	}
+	if r.cfg().SignalTable != "" {
+		r.seeSignal(rel, &ch)
+	}
 	return buf.Add(sub, ch)
 }
 
@@ -423,6 +427,9 @@ func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, en
 		return nil // durable before the last restart: the log holds it
 	}
 	n := buf.Live()
+	if len(r.signals) > 0 {
+		defer r.actOnSignals()
+	}
 	if n == 0 {
 		r.idleAt(end)
 		r.bfCommitted(seq)
