@@ -311,3 +311,47 @@ func TestIncrementalSnapshotSignal(t *testing.T) {
 		t.Errorf("the daemon did not report the signal; log tail:\n%s", e.logTail())
 	}
 }
+
+// TestTableAddedIsBackfilled (issue 17): a table with rows, added to the
+// PostgreSQL source's tables: between two runs (a publication of listed
+// tables), is added to the publication and its rows read by an
+// incremental snapshot while writes to it go on; every follower ends with
+// it, equal to the source.
+func TestTableAddedIsBackfilled(t *testing.T) {
+	testenv.Integration(t)
+	e := newE2E(t, 1)
+	if _, err := e.src.Exec(`CREATE TABLE bf_added (id bigint PRIMARY KEY, v bigint NOT NULL);
+		INSERT INTO bf_added SELECT g, 0 FROM generate_series(1, 20000) g`); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustRead(t, e.cfgPath)
+	listed := strings.Replace(cfg, "tables: [public.*]", "tables: [public.accounts, public.customers, public.orders]", 1)
+	if listed == cfg {
+		t.Fatal("no tables: [public.*] in the config")
+	}
+	if err := os.WriteFile(e.cfgPath, []byte(listed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := withHTTP(t, e)
+	e.start()
+	e.waitRows("accounts", accounts, 60*time.Second)
+	if err := e.stop(syscall.SIGTERM); err != nil {
+		t.Logf("stop: %v", err)
+	}
+	cfg = mustRead(t, e.cfgPath)
+	if err := os.WriteFile(e.cfgPath, []byte(strings.Replace(cfg, "public.orders]", "public.orders, public.bf_added]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	for i := 1; i <= 200; i++ {
+		if _, err := e.src.Exec(`UPDATE bf_added SET v = v + 1 WHERE id = $1`, i*97); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitRows("bf_added", 20000, 120*time.Second)
+	waitSnapshotDone(t, e, addr)
+	verifyAll(t, e)
+	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "tables added to tables: are captured from now on") {
+		t.Errorf("the daemon did not report the added table; log tail:\n%s", e.logTail())
+	}
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/sources"
+	"github.com/walship/walship/supervise"
 )
 
 // Incremental snapshots on PostgreSQL (sources/backfill.go has the
@@ -261,6 +263,11 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 	if err != nil {
 		return "", fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
+	return s.backfillOn(ctx, conn, req, captured)
+}
+
+// backfillOn records req for the tables captured (or about to be).
+func (s *Source) backfillOn(ctx context.Context, conn *pgx.Conn, req sources.BackfillRequest, captured []tableName) (string, error) {
 	var estimate int64
 	seen := map[string]bool{}
 	for _, name := range req.Tables {
@@ -710,4 +717,47 @@ func (r *session) endBackfill(ctx context.Context, conn *pgx.Conn, b *sources.Ba
 		s.log.Info("incremental snapshot cancelled", "id", b.ID, "rows", b.Rows, "tables_left", strings.Join(left, ","))
 	}
 	return err
+}
+
+// addTables brings tables matching tables: that the publication lacks
+// (added to tables: since it was created) into it, once the initial
+// snapshot is done (before, it reads them anyway). Their rows are read by
+// an incremental snapshot, recorded first, so their changes carry
+// Backfilling from the moment the publication has them. A table without a
+// primary key cannot be read that way: the source stops, naming it.
+func (s *Source) addTables(ctx context.Context, conn *pgx.Conn) error {
+	all, err := listTables(ctx, conn, s.cfg.Tables)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.cfg.Name, err)
+	}
+	published, err := publicationTables(ctx, conn, s.cfg.Publication, s.cfg.Tables)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", s.cfg.Name, err)
+	}
+	var added []tableName
+	var names, quoted []string
+	for _, t := range all {
+		if !slices.Contains(published, t.tableName) {
+			added = append(added, t.tableName)
+			names = append(names, t.String())
+			quoted = append(quoted, t.quoted())
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	id := "none (snapshot: never)"
+	if s.cfg.Snapshot != "never" {
+		sum := sha256.Sum256([]byte(strings.Join(names, ",")))
+		id, err = s.backfillOn(ctx, conn, sources.BackfillRequest{Tables: names, ID: "added-" + hex.EncodeToString(sum[:4])}, append(published, added...))
+		if err != nil {
+			return supervise.Permanent(fmt.Errorf("source %s: tables %s were added to tables: but their rows cannot be read while streaming: %w; "+
+				"give them a primary key, or rebuild the followers with them (walship replay --resnapshot)", s.cfg.Name, strings.Join(names, ", "), err))
+		}
+	}
+	if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+pgx.Identifier{s.cfg.Publication}.Sanitize()+" ADD TABLE "+strings.Join(quoted, ", ")); err != nil {
+		return fmt.Errorf("source %s: add %s to publication %s (as its owner): %w", s.cfg.Name, strings.Join(names, ", "), s.cfg.Publication, err)
+	}
+	s.log.Info("tables added to tables: are captured from now on, and their rows read by an incremental snapshot", "tables", strings.Join(names, ","), "id", id)
+	return nil
 }

@@ -283,6 +283,11 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 	if err := s.ensurePublication(ctx, conn, migrate); err != nil {
 		return err
 	}
+	if haveCheckpoint && cp.SnapshotDone {
+		if err := s.addTables(ctx, conn); err != nil {
+			return err
+		}
+	}
 
 	var rw *rewrites
 	if ok, err := s.ensureRewriteTrigger(ctx, conn); err != nil {
