@@ -46,7 +46,7 @@ const backfillPrefix = "walship.backfill"
 const backfillNote = "backfills"
 
 // backfillChunkRows is the rows of one chunk (Debezium's default is 1024).
-const backfillChunkRows = 2048
+const backfillChunkRows = 4096
 
 // bfChunk is a chunk read, waiting for its high watermark.
 type bfChunk struct {
@@ -384,6 +384,7 @@ func (s *Source) loadBackfills(ctx context.Context) error {
 	if s.bfLoaded {
 		return nil
 	}
+	s.bfs, s.bfDurable = nil, map[string]sources.Backfill{}
 	if n, ok := s.store.(partitionNotes); ok {
 		raw, err := n.LoadNote(ctx, s.cfg.Name, backfillNote)
 		if err != nil {
@@ -392,6 +393,9 @@ func (s *Source) loadBackfills(ctx context.Context) error {
 		if raw != nil {
 			if err := json.Unmarshal(raw, &s.bfs); err != nil {
 				return fmt.Errorf("source %s: the incremental snapshots' progress: %w", s.cfg.Name, err)
+			}
+			for _, b := range s.bfs {
+				s.bfDurable[b.ID] = *b
 			}
 		}
 	}
@@ -405,7 +409,18 @@ func (s *Source) saveBackfills(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	raw, err := json.Marshal(s.bfs)
+	// The note keeps each one's durable progress (bfDurable), with its
+	// operator's flags as they are now.
+	out := make([]sources.Backfill, len(s.bfs))
+	for i, b := range s.bfs {
+		out[i] = *b
+		if d, ok := s.bfDurable[b.ID]; ok {
+			out[i].Table, out[i].LastKey, out[i].Rows, out[i].Chunks = d.Table, d.LastKey, d.Rows, d.Chunks
+		} else if b.Chunks > 0 {
+			out[i].Table, out[i].LastKey, out[i].Rows, out[i].Chunks = 0, nil, 0, 0
+		}
+	}
+	raw, err := json.Marshal(out)
 	if err != nil {
 		return err
 	}
@@ -516,6 +531,8 @@ func (r *session) backfill(ctx context.Context, conn *pgx.Conn, b *sources.Backf
 			}
 		}
 	}
+	var pending uint64 // the newest chunk published, durable before progress is kept
+	lastSave := time.Now()
 	for {
 		s.bfMu.Lock()
 		table, last, chunkNo, stop := b.Current(), slices.Clone(b.LastKey), b.Chunks, b.Paused || b.Cancelled
@@ -563,14 +580,7 @@ func (r *session) backfill(ctx context.Context, conn *pgx.Conn, b *sources.Backf
 			continue
 		}
 		if res.kept > 0 {
-			// Progress is kept once the chunk is durable in the log.
-			for s.durable.Load() < res.seq.Pos {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
+			pending = max(pending, res.seq.Pos)
 		}
 		done := len(rows) < backfillChunkRows
 		if done {
@@ -589,11 +599,30 @@ func (r *session) backfill(ctx context.Context, conn *pgx.Conn, b *sources.Backf
 			s.log.Info("incremental snapshot read a table", "id", b.ID, "table", table, "rows", b.Rows)
 		}
 		finished := b.Current() == ""
+		s.bfMu.Unlock()
+		if !done && time.Since(lastSave) < time.Second {
+			continue // the next chunk; progress is kept about once a second
+		}
+		// Progress is kept once the chunks read are durable in the log.
+		for s.durable.Load() < pending {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		s.bfMu.Lock()
 		if finished {
 			s.bfs = slices.DeleteFunc(s.bfs, func(x *sources.Backfill) bool { return x == b })
+			delete(s.bfDurable, b.ID)
+		} else {
+			d := *b
+			d.LastKey = slices.Clone(b.LastKey)
+			s.bfDurable[b.ID] = d
 		}
 		err = s.saveBackfills(ctx)
 		s.bfMu.Unlock()
+		lastSave = time.Now()
 		if err != nil {
 			return err
 		}

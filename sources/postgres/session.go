@@ -115,7 +115,10 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	}
 	r.streams = map[uint32]*sources.TxnBuffer{}
 	r.bf = newBFSession()
+	// Each session goes on from the progress durable in the log, never
+	// from what an earlier session read ahead of it.
 	r.src.bfMu.Lock()
+	r.src.bfLoaded = false
 	err = r.src.loadBackfills(ctx)
 	r.src.bfMu.Unlock()
 	if err != nil {

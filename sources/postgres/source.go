@@ -113,6 +113,9 @@ type Source struct {
 	bfs      []*sources.Backfill
 	bfLoaded bool
 	bfKick   chan struct{}
+	// bfDurable is each backfill's progress durable in the log: what the
+	// note keeps (the running one reads ahead of it).
+	bfDurable map[string]sources.Backfill
 }
 
 // New returns a source. newLog makes a fresh Log for each run.
