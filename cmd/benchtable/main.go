@@ -221,6 +221,12 @@ func print(w io.Writer, res map[string]result) {
 			fmt.Sprintf("%.1f s", r.num("copy_seconds")), fmt.Sprintf("`primary_key_only` %.1f s", r.num("primary_key_only_seconds")),
 			fmt.Sprintf("%.2f×", r.num("ratio")), "< 1.3×: "+mark(r.num("ratio") < 1.3))
 	})
+	each("BenchmarkIncrementalSnapshot", func(r result) {
+		row(fmt.Sprintf("incremental snapshot (`walship snapshot`) of a %.0f-row table → PG follower", r.num("rows")),
+			fmt.Sprintf("%s rows/s (%.0f s); streaming p99 %.0f ms during it, %.0f ms without", rate(r.num("incremental_rows_per_s")), r.num("incremental_seconds"),
+				r.num("latency_during", "p99_ms"), r.num("latency_without", "p99_ms")),
+			"initial load "+rate(r.num("initial_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "—")
+	})
 	each("BenchmarkReplayVsCopy", func(r result) {
 		row(fmt.Sprintf("rebuild of a PG follower from the log (`walship replay`), %.0f rows", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s)", rate(r.num("replay_rows_per_s")), r.num("replay_seconds")),

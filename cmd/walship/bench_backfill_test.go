@@ -1,11 +1,13 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +24,14 @@ import (
 // initial-load rate.
 func BenchmarkIncrementalSnapshot(b *testing.B) {
 	rows := benchkit.EnvInt(b, "WALSHIP_BENCH_LOAD_ROWS", 1000000)
+	rate, secs := benchkit.EnvInt(b, "WALSHIP_BENCH_RATE", 1000), benchkit.EnvInt(b, "WALSHIP_BENCH_SECONDS", 5)
 	p := newLoadPipe(b, rows, 1)
+	lat := `CREATE TABLE lat (id bigint PRIMARY KEY, v bigint NOT NULL)`
+	for _, db := range []*sql.DB{p.src, p.fol} {
+		if _, err := db.Exec(lat); err != nil {
+			b.Fatal(err)
+		}
+	}
 	path := p.config(false, true, benchkit.EnvInt(b, "WALSHIP_BENCH_WORKERS", 4))
 	cfg, err := os.ReadFile(path)
 	if err != nil {
@@ -35,6 +44,17 @@ func BenchmarkIncrementalSnapshot(b *testing.B) {
 	p.start(path)
 	_, loaded := p.waitLoaded(rows, start)
 	initial := loaded.Seconds()
+	// The streaming workload's latency without the snapshot, then during.
+	var next atomic.Int64
+	for i := 0; i < 200; i++ {
+		if _, err := p.src.Exec("INSERT INTO lat VALUES ($1, $1)", next.Add(1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for p.count("lat") < int(next.Load()) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	quiet := latencyAtRate(b, p.src, p.fol, "INSERT INTO lat VALUES ($1, $1)", "lat", &next, rate, secs, p.logTail)
 
 	req, _ := http.NewRequest(http.MethodPost, "http://"+p.http+"/api/v1/sources/src/snapshots", strings.NewReader(`{"tables":["public.bench_rows"]}`))
 	req.Header.Set("Authorization", "Bearer bench")
@@ -47,6 +67,7 @@ func BenchmarkIncrementalSnapshot(b *testing.B) {
 	if resp.StatusCode != http.StatusAccepted {
 		b.Fatalf("snapshot request: %s", resp.Status)
 	}
+	during := latencyAtRate(b, p.src, p.fol, "INSERT INTO lat VALUES ($1, $1)", "lat", &next, rate, secs, p.logTail)
 	for {
 		_, body, err := get("http://" + p.http + "/api/v1/status")
 		var doc httpapi.StatusDoc
@@ -71,10 +92,11 @@ func BenchmarkIncrementalSnapshot(b *testing.B) {
 	incr := time.Since(t0).Seconds()
 	p.stop()
 	ratio := initial / incr
-	fmt.Printf("incremental snapshot (%d rows): %.0f rows/s (%.1f s), initial load %.0f rows/s (%.1f s), ratio %.2f\n",
-		rows, float64(rows)/incr, incr, float64(rows)/initial, initial, ratio)
+	fmt.Printf("incremental snapshot (%d rows): %.0f rows/s (%.1f s), initial load %.0f rows/s (%.1f s), ratio %.2f; streaming at %d txn/s: p99 %.1f ms during it, %.1f ms without (p50 %.1f / %.1f ms)\n",
+		rows, float64(rows)/incr, incr, float64(rows)/initial, initial, ratio, rate, during.p99, quiet.p99, during.p50, quiet.p50)
 	b.ReportMetric(ratio, "ratio")
 	benchkit.WriteResult(b, "incremental-snapshot", map[string]any{"benchmark": "BenchmarkIncrementalSnapshot", "envelope": benchEnvelope(), "rows": rows,
 		"incremental_rows_per_s": float64(rows) / incr, "incremental_seconds": incr, "initial_rows_per_s": float64(rows) / initial, "initial_seconds": initial, "ratio": ratio,
+		"latency_during": during.fields(rate), "latency_without": quiet.fields(rate),
 		"note": "initial: daemon start until the PG follower holds every row; incremental: request until the snapshot is done and the follower caught up, the same table, same run"})
 }
