@@ -607,7 +607,14 @@
       setHTML(c[1], esc(s.engine));
       c[2].className = 'state';
       c[2].dataset.state = s.state || '';
-      setHTML(c[2], stateHTML(s.state));
+      // Incremental snapshots: a progress bar each.
+      const snaps = (s.snapshots || []).map((b) => {
+        const pct = b.estimated_rows > 0 ? Math.min(100, Math.round(100 * b.rows / b.estimated_rows)) : 0;
+        return '<div class="snapshot" title="incremental snapshot ' + esc(b.id) + ' of ' + esc((b.tables || []).join(', ')) + '">' +
+          '<progress max="100" value="' + pct + '"></progress> <span class="muted">' + esc(b.table || '') + ' ' + pct + '%' +
+          (b.paused ? ' · paused' : (b.eta_seconds > 0 ? ' · ' + esc(fmtSeconds(b.eta_seconds)) + ' left' : '')) + '</span></div>';
+      }).join('');
+      setHTML(c[2], stateHTML(s.state) + snaps);
       c[3].className = 'position head';
       setHTML(c[3], posHTML(s.head));
       c[4].className = 'position acked';

@@ -39,6 +39,11 @@
 //     slot is a failover slot (failover.go, failover_slot), so a standby
 //     with sync_replication_slots keeps it and a multi-host DSN
 //     (target_session_attrs=primary) goes on from the promoted standby.
+//   - Incremental snapshots (backfill.go, sources/backfill.go): a table is
+//     read again chunk by chunk between watermarks the source writes into
+//     the WAL, while the stream goes on; requested over the API, by a row
+//     in the signal table (signal.go), or by a table added to tables:;
+//     progress is a note kept once durable in the log.
 //   - Errors name the source, the table and the position; row values are
 //     never logged.
 package postgres
