@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
@@ -785,7 +787,14 @@ func (s *Source) addTables(ctx context.Context, conn *pgx.Conn) error {
 		}
 	}
 	if _, err := conn.Exec(ctx, "ALTER PUBLICATION "+pgx.Identifier{s.cfg.Publication}.Sanitize()+" ADD TABLE "+strings.Join(quoted, ", ")); err != nil {
-		return fmt.Errorf("source %s: add %s to publication %s (as its owner): %w", s.cfg.Name, strings.Join(names, ", "), s.cfg.Publication, err)
+		err = fmt.Errorf("source %s: tables %s match tables: but publication %s lacks them, and adding them failed: %w; "+
+			"add them as the publication's owner (ALTER PUBLICATION %s ADD TABLE ...), or narrow tables:", s.cfg.Name, strings.Join(names, ", "),
+			s.cfg.Publication, err, s.cfg.Publication)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42501" { // insufficient_privilege
+			return supervise.Permanent(err)
+		}
+		return err
 	}
 	s.log.Info("tables added to tables: are captured from now on, and their rows read by an incremental snapshot", "tables", strings.Join(names, ","), "id", id)
 	return nil
