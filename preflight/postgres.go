@@ -200,6 +200,18 @@ func checkPGSource(ctx context.Context, r *Result, cc *pgx.ConnConfig, key strin
 			user, pgx.Identifier{user}.Sanitize())
 	}
 
+	// Incremental snapshots write their watermarks with
+	// pg_logical_emit_message.
+	var emit bool
+	if err := conn.QueryRow(ctx, `SELECT has_function_privilege(current_user, 'pg_logical_emit_message(boolean, text, text)', 'EXECUTE')`).Scan(&emit); err == nil {
+		if emit {
+			r.fact("incremental snapshots: %s may write watermarks (pg_logical_emit_message)", user)
+		} else {
+			r.note("incremental snapshots (walship snapshot, signal_table, tables added to tables:) need pg_logical_emit_message, which %s may not run: GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO %s",
+				user, pgx.Identifier{user}.Sanitize())
+		}
+	}
+
 	err = conn.QueryRow(ctx, `
 		SELECT (SELECT count(*)::int FROM pg_replication_slots), s.plugin::text, s.database::text, s.slot_type
 		FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`, src.Slot).
