@@ -315,6 +315,13 @@ type MySQLSource struct {
 	// semi-synchronous replica, and the server sends binlog events to every
 	// replica before any acknowledgement. Default: primary.
 	StreamFrom string `yaml:"stream_from"`
+	// SignalTable is a table ("database.table", created by walship when
+	// missing) that carries the watermarks of incremental snapshots in the
+	// binlog, and whose inserted rows are requests in binlog order, like
+	// Debezium's signal table (columns id, type, data; see the PostgreSQL
+	// source's signal_table). Incremental snapshots of this source need
+	// it, and INSERT and UPDATE on it (CREATE to make it). Default: none.
+	SignalTable string `yaml:"signal_table"`
 	// TLS, when set, encrypts the binlog and SQL connections and verifies
 	// the server's certificate; nothing connects in plaintext.
 	TLS *TLS `yaml:"tls"`

@@ -368,6 +368,9 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 	d.oneOf(p+".snapshot", my.Snapshot, "initial", "never")
 	d.oneOf(p+".durability", my.Durability, "async", "semisync")
 	d.oneOf(p+".stream_from", my.StreamFrom, "primary", "replica")
+	if st := my.SignalTable; st != "" && (!strings.Contains(st, ".") || strings.Contains(st, "*") || !tablePattern.MatchString(st)) {
+		d.fail(p+".signal_table", "expected database.table without wildcards, got %q", st)
+	}
 	for i, c := range my.RawCharsets {
 		if c != "*" && !slices.Contains(RawCharsetNames, strings.ToLower(c)) {
 			d.fail(fmt.Sprintf("%s.raw_charsets[%d]", p, i), "%q is not a character set walship decodes; one of %s, or *",

@@ -54,6 +54,7 @@ func checkMySQLSource(ctx context.Context, r *Result, mc *mysql.Config, key stri
 	if s.flavor != src.Flavor {
 		r.problem(Config, "the server is %s but %s.flavor is %s: set flavor: %s", s.describe(), key, src.Flavor, s.flavor)
 	}
+	checkSignalTable(ctx, r, conn, key, src)
 
 	var (
 		serverID      uint32
@@ -198,4 +199,25 @@ func checkMySQLSink(ctx context.Context, r *Result, mc *mysql.Config, key string
 		r.note("the user lacks PROCESS: with commit_order source, a follower transaction that blocks an earlier one " +
 			"(a trigger, a gap lock) is noticed after 2 s instead of at once (GRANT PROCESS ON *.* to notice it at once)")
 	}
+}
+
+// checkSignalTable says whether the source can take incremental snapshots:
+// a signal_table, there or to be created by walship.
+func checkSignalTable(ctx context.Context, r *Result, conn *sql.Conn, key string, src *config.MySQLSource) {
+	if src.SignalTable == "" {
+		r.note("incremental snapshots (walship snapshot, signals) need %s.signal_table: a table (database.table) that carries their watermarks in the binlog", key)
+		return
+	}
+	schema, table, _ := strings.Cut(src.SignalTable, ".")
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, table).Scan(&n); err != nil {
+		mysqlQueryProblem(r, "looking up the signal table", err)
+		return
+	}
+	if n == 1 {
+		r.fact("signal table %s", src.SignalTable)
+		return
+	}
+	r.note("signal table %s does not exist yet: walship creates it at the first incremental snapshot, which needs CREATE on %s (or create it: CREATE TABLE %s (id varchar(64) NOT NULL PRIMARY KEY, type varchar(64) NOT NULL, data text)); it needs INSERT and UPDATE on it",
+		src.SignalTable, schema, src.SignalTable)
 }

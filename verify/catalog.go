@@ -43,6 +43,9 @@ type source struct {
 	// raw reports a MySQL character set whose text the source captures
 	// as bytes (raw_charsets): such columns are compared as bytes.
 	raw func(charset string) bool
+	// signal is a MySQL source's signal table, whose rows it never
+	// publishes.
+	signal string
 }
 
 // openSource connects to a configured source for catalog queries and reads,
@@ -106,7 +109,7 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}
-		return &source{name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables, raw: s.MySQL.RawCharset}, nil
+		return &source{name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables, raw: s.MySQL.RawCharset, signal: s.MySQL.SignalTable}, nil
 	case s.External != "":
 		return nil, fmt.Errorf("source %s is external (captured by another daemon): verify needs its database; run verify with that daemon's config", s.Name)
 	}
@@ -185,7 +188,7 @@ func (s *source) listTables(ctx context.Context) ([]Table, error) {
 			rows.Close()
 			return nil, err
 		}
-		if matches(s.tables, t.Schema, t.Name) && !underMatched(s.tables, ancestors) {
+		if matches(s.tables, t.Schema, t.Name) && !underMatched(s.tables, ancestors) && t.String() != s.signal {
 			out = append(out, t)
 		}
 	}

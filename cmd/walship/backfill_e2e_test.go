@@ -28,16 +28,28 @@ const backfillRows = 100000
 // mid-snapshot. The snapshot resumes from its last chunk each time and
 // finishes; no follower row's version ever goes back (polled throughout);
 // every follower ends equal to the source (walship verify).
-func TestIncrementalSnapshot(t *testing.T) {
+func TestIncrementalSnapshot(t *testing.T) { incrementalSnapshot(t, "postgres") }
+
+// TestIncrementalSnapshotMariaDB is TestIncrementalSnapshot from a MariaDB
+// source, whose watermarks are writes to its signal table.
+func TestIncrementalSnapshotMariaDB(t *testing.T) { incrementalSnapshot(t, "mariadb") }
+
+func incrementalSnapshot(t *testing.T, engine string) {
 	testenv.Integration(t)
-	e := newE2E(t, 2)
-	for _, q := range []string{
-		`CREATE TABLE bf_items (id bigint PRIMARY KEY, version bigint NOT NULL, payload text)`,
-		fmt.Sprintf(`INSERT INTO bf_items SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, backfillRows),
-	} {
+	e := newE2EFrom(t, engine, 2)
+	fill := fmt.Sprintf(`INSERT INTO bf_items SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, backfillRows)
+	if engine != "postgres" {
+		fill = fmt.Sprintf(`INSERT INTO bf_items SELECT seq, 0, md5(seq) FROM seq_1_to_%d`, backfillRows)
+		withSignalTable(t, e)
+	}
+	for _, q := range []string{`CREATE TABLE bf_items (id bigint PRIMARY KEY, version bigint NOT NULL, payload text)`, fill} {
 		if _, err := e.src.Exec(q); err != nil {
 			t.Fatal(err)
 		}
+	}
+	table, random := "public.bf_items", "md5(random()::text)"
+	if engine != "postgres" {
+		table, random = e.name+".bf_items", "md5(rand())"
 	}
 	addr := withHTTP(t, e)
 	setToken(t, e, "s3cret")
@@ -48,7 +60,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 			t.Fatalf("wipe the %s follower: %v", engine, err)
 		}
 	}
-	out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", "public.bf_items")
+	out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", table)
 	if code != 0 || !strings.Contains(out, "incremental snapshot") {
 		t.Fatalf("walship snapshot: exit %d:\n%s", code, out)
 	}
@@ -67,7 +79,7 @@ func TestIncrementalSnapshot(t *testing.T) {
 		t.Fatalf("resume: exit %d:\n%s", code, out)
 	}
 	// A second request for the table while it runs is refused.
-	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", "public.bf_items"); code != 2 || !strings.Contains(out, "already running") {
+	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", table); code != 2 || !strings.Contains(out, "already running") {
 		t.Errorf("a second snapshot of a table: exit %d:\n%s", code, out)
 	}
 
@@ -87,11 +99,11 @@ func TestIncrementalSnapshot(t *testing.T) {
 			var err error
 			switch rng.IntN(10) {
 			case 0:
-				_, err = e.src.Exec(`DELETE FROM bf_items WHERE id = $1`, id)
+				_, err = e.src.Exec(e.rebind(`DELETE FROM bf_items WHERE id = ?`), id)
 			case 1:
-				_, err = e.src.Exec(`INSERT INTO bf_items VALUES ($1, 0, 'new')`, nextID.Add(1))
+				_, err = e.src.Exec(e.rebind(`INSERT INTO bf_items VALUES (?, 0, 'new')`), nextID.Add(1))
 			default:
-				_, err = e.src.Exec(`UPDATE bf_items SET version = version + 1, payload = md5(random()::text) WHERE id = $1`, id)
+				_, err = e.src.Exec(e.rebind(`UPDATE bf_items SET version = version + 1, payload = `+random+` WHERE id = ?`), id)
 			}
 			if err != nil && ctx.Err() == nil {
 				t.Errorf("writer: %v", err)
@@ -277,21 +289,34 @@ func waitSnapshotDone(t *testing.T, e *e2e, addr string) {
 // incremental snapshot from SQL, by inserting a row into the source's
 // signal table (Debezium's format); the table's rows, wiped on the
 // followers, come back.
-func TestIncrementalSnapshotSignal(t *testing.T) {
+func TestIncrementalSnapshotSignal(t *testing.T) { incrementalSnapshotSignal(t, "postgres") }
+
+// TestIncrementalSnapshotSignalMariaDB: the same from a MariaDB source,
+// whose signal table also carries the watermarks.
+func TestIncrementalSnapshotSignalMariaDB(t *testing.T) { incrementalSnapshotSignal(t, "mariadb") }
+
+func incrementalSnapshotSignal(t *testing.T, engine string) {
 	testenv.Integration(t)
-	e := newE2E(t, 1)
+	e := newE2EFrom(t, engine, 1)
+	fill, table := `INSERT INTO bf_sig SELECT g, md5(g::text) FROM generate_series(1, 5000) g`, "public.bf_sig"
+	if engine != "postgres" {
+		fill, table = `INSERT INTO bf_sig SELECT seq, md5(seq) FROM seq_1_to_5000`, e.name+".bf_sig"
+		withSignalTable(t, e)
+	}
 	for _, q := range []string{
-		`CREATE TABLE walship_signal (id text PRIMARY KEY, type text NOT NULL, data text)`,
+		`CREATE TABLE walship_signal (id varchar(64) PRIMARY KEY, type varchar(64) NOT NULL, data text)`,
 		`CREATE TABLE bf_sig (id bigint PRIMARY KEY, v text)`,
-		`INSERT INTO bf_sig SELECT g, md5(g::text) FROM generate_series(1, 5000) g`,
+		fill,
 	} {
 		if _, err := e.src.Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cfg := mustRead(t, e.cfgPath)
-	if err := os.WriteFile(e.cfgPath, []byte(strings.Replace(cfg, "heartbeat_interval: 200ms", "heartbeat_interval: 200ms, signal_table: public.walship_signal", 1)), 0o600); err != nil {
-		t.Fatal(err)
+	if engine == "postgres" {
+		cfg := mustRead(t, e.cfgPath)
+		if err := os.WriteFile(e.cfgPath, []byte(strings.Replace(cfg, "heartbeat_interval: 200ms", "heartbeat_interval: 200ms, signal_table: public.walship_signal", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	addr := withHTTP(t, e)
 	e.start()
@@ -301,7 +326,7 @@ func TestIncrementalSnapshotSignal(t *testing.T) {
 			t.Fatalf("wipe the %s follower: %v", engine, err)
 		}
 	}
-	if _, err := e.src.Exec(`INSERT INTO walship_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["public.bf_sig"], "type": "incremental"}')`); err != nil {
+	if _, err := e.src.Exec(`INSERT INTO walship_signal VALUES ('s1', 'execute-snapshot', '{"data-collections": ["` + table + `"], "type": "incremental"}')`); err != nil {
 		t.Fatal(err)
 	}
 	e.waitRows("bf_sig", 5000, 60*time.Second)
@@ -353,5 +378,19 @@ func TestTableAddedIsBackfilled(t *testing.T) {
 	verifyAll(t, e)
 	if log := mustRead(t, e.dir+"/walship.log"); !strings.Contains(log, "tables added to tables: are captured from now on") {
 		t.Errorf("the daemon did not report the added table; log tail:\n%s", e.logTail())
+	}
+}
+
+// withSignalTable gives the MariaDB source of e a signal table in its
+// database (walship creates it).
+func withSignalTable(t *testing.T, e *e2e) {
+	t.Helper()
+	cfg := mustRead(t, e.cfgPath)
+	with := strings.Replace(cfg, "tables: ["+e.name+".*] }", "tables: ["+e.name+".*], signal_table: "+e.name+".walship_signal }", 1)
+	if with == cfg {
+		t.Fatalf("no mysql tables in\n%s", cfg)
+	}
+	if err := os.WriteFile(e.cfgPath, []byte(with), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

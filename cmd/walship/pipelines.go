@@ -119,7 +119,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		return mysqlsource.New(mysqlsource.Config{
 			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
-			Semisync: my.Durability == "semisync", FromReplica: my.StreamFrom == "replica", TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers,
+			Semisync: my.Durability == "semisync", FromReplica: my.StreamFrom == "replica", SignalTable: my.SignalTable, TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers,
 			FollowersAhead: func(missing []string) []string {
 				if ahead == nil {
 					return nil

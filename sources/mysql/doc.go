@@ -115,4 +115,9 @@
 //     asynchronous replication lost) stops it with ErrLeaderBehind
 //     (leader.go), naming the followers ahead of it (Config.FollowersAhead,
 //     HeldGTIDs).
+//   - Incremental snapshots (backfill.go): chunks read between watermarks
+//     upserted into the signal table (Config.SignalTable), whose rows are
+//     never published; its other rows are signals (sources/signal.go).
+//     Requests over the API and by signal; progress is a note kept once
+//     durable in the log.
 package mysql

@@ -69,8 +69,14 @@ type session struct {
 	cleanBound offsets.GTIDSet
 	saved      offsets.Seq
 	savedPos   offsets.Position
-	lastSave   time.Time
-	idle       offsets.Position // a position with nothing in flight
+	// bf is what the decoder and the incremental snapshots share;
+	// signals are the signal rows (id, type, data) of the transaction
+	// being decoded (backfill.go).
+	bf       *sources.BackfillStream
+	signals  [][3]string
+	lastSave time.Time
+	idle     offsets.Position // a position with nothing in flight
+	idleNext offsets.Position // one, once what is in flight is durable
 }
 
 func (r *session) cfg() *Config { return &r.src.cfg }
@@ -92,6 +98,13 @@ func (r *session) close(ctx context.Context) {
 func (r *session) run(ctx context.Context, ready func()) error {
 	cfg := r.cfg()
 	r.keys = newKeyCache(r.db, func(schema, table string) bool { return matches(cfg.Tables, schema, table) })
+	// The incremental snapshots go on from the progress durable in the
+	// log; the tables they have yet to read carry Backfilling from the
+	// start.
+	if err := r.src.bfs.Reload(ctx); err != nil {
+		return err
+	}
+	r.bf = sources.NewBackfillStream(r.src.bfs.Unread())
 	if err := r.loadRenames(ctx); err != nil {
 		return err
 	}
@@ -189,6 +202,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	r.src.log.Info("streaming", "gtids", start.GTIDs.String(), "binlog", start.Binlog.String(), "semisync", cfg.Semisync)
 	r.src.update(func(s *sources.Status) { s.State, s.LastError = sources.StateStreaming, "" })
 	ready()
+	bfCtx, stopBF := context.WithCancel(ctx)
+	defer stopBF()
+	go r.runBackfills(bfCtx)
 	if cfg.Semisync {
 		return sync.wait(ctx, streamer)
 	}
@@ -250,7 +266,8 @@ func (r *session) syncerConfig(host string, port uint16, h replication.EventHand
 			if err != nil {
 				return err
 			}
-			if e.Table != nil && !matches(cfg.Tables, string(e.Table.Schema), string(e.Table.Table)) {
+			if e.Table != nil && !matches(cfg.Tables, string(e.Table.Schema), string(e.Table.Table)) &&
+				cfg.SignalTable != string(e.Table.Schema)+"."+string(e.Table.Table) {
 				return nil
 			}
 			return e.DecodeData(pos, data)

@@ -191,7 +191,7 @@ func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlog
 			rows.Close()
 			return nil, err
 		}
-		if matches(r.cfg().Tables, s, t) {
+		if matches(r.cfg().Tables, s, t) && !r.isSignal(s, t) {
 			names = append(names, [2]string{s, t})
 		}
 	}

@@ -56,6 +56,9 @@ type Config struct {
 	// FromReplica streams from a replica among Addr's addresses, the
 	// first that answers; without one, the first primary (OpenLeader).
 	FromReplica bool
+	// SignalTable ("database.table") carries incremental snapshots'
+	// watermarks and signals (backfill.go); "" for none.
+	SignalTable string
 	// TLS, when set, is used for the binlog and the SQL connections; a
 	// server without TLS is refused, never used in plaintext. Without a
 	// ServerName, each address is verified against its own host name.
@@ -138,6 +141,12 @@ type Source struct {
 	status sources.Status
 	// addr is the server the current run streams from (one of Addr's).
 	addr string
+	// db is the current run's pool (guarded by mu); durableSeq the Seq of
+	// the newest checkpoint (mu).
+	db         *sql.DB
+	durableSeq offsets.Seq
+	// bfs are the incremental snapshots (backfill.go).
+	bfs *sources.Backfills
 }
 
 // New returns a source. newLog makes a fresh Log for each run.
@@ -145,14 +154,17 @@ func New(cfg Config, newLog func() (sources.Log, error), store sources.Checkpoin
 	cfg.defaults()
 	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name)}
 	s.status = sources.Status{Name: cfg.Name, Engine: cfg.Flavor, State: sources.StateStarting}
+	s.bfs = sources.NewBackfills(cfg.Name, store, s.log)
 	return s
 }
 
 // Status returns a snapshot of the source's progress.
 func (s *Source) Status() sources.Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.status
+	st := s.status
+	s.mu.Unlock()
+	st.Backfills = s.bfs.Status()
+	return st
 }
 
 func (s *Source) update(f func(*sources.Status)) {
@@ -325,6 +337,14 @@ func (s *Source) Run(ctx context.Context, ready func()) (err error) {
 	}
 	defer db.Close()
 	s.addr = addr
+	s.mu.Lock()
+	s.db = db
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.db = nil
+		s.mu.Unlock()
+	}()
 	if s.cfg.FromReplica {
 		primary, err := IsPrimary(ctx, db, s.cfg.Flavor)
 		if err != nil {

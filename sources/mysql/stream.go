@@ -77,7 +77,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 	case *replication.QueryEvent:
 		return r.query(ctx, h, e)
 	case *replication.TableMapEvent:
-		if !matches(r.cfg().Tables, string(e.Schema), string(e.Table)) {
+		if !matches(r.cfg().Tables, string(e.Schema), string(e.Table)) && !r.isSignal(string(e.Schema), string(e.Table)) {
 			return nil // not captured: its rows are not even decoded
 		}
 		t, err := newBinlogTable(e)
@@ -107,6 +107,7 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 }
 
 func (r *session) begin(gtid string, at time.Time) {
+	r.signals = nil
 	if r.cur != nil {
 		r.cur.Close()
 	}
@@ -132,6 +133,26 @@ func (r *session) spillDir() string { return r.cfg().StateDir + "/spill/" + r.cf
 
 // rows decodes a rows event into the open transaction.
 func (r *session) rows(ctx context.Context, typ replication.EventType, e *replication.RowsEvent) error {
+	if e.Table != nil && r.isSignal(string(e.Table.Schema), string(e.Table.Table)) {
+		// The signal table: watermarks and requests, never published.
+		t := r.tables[e.TableID]
+		if t == nil {
+			return nil
+		}
+		var images [][]ordering.Value
+		for k, raw := range e.Rows {
+			if typ == replication.DELETE_ROWS_EVENTv1 || typ == replication.DELETE_ROWS_EVENTv2 || typ == replication.DELETE_ROWS_EVENTv0 ||
+				((typ == replication.UPDATE_ROWS_EVENTv1 || typ == replication.UPDATE_ROWS_EVENTv2 || typ == replication.UPDATE_ROWS_EVENTv0) && k%2 == 0) {
+				continue // only new rows carry a watermark or a request
+			}
+			row, err := t.row(raw)
+			if err != nil {
+				return fmt.Errorf("source %s: decode a row of the signal table %s: %w", r.cfg().Name, r.cfg().SignalTable, err)
+			}
+			images = append(images, row)
+		}
+		return r.signalRows(t, images)
+	}
 	if e.Table != nil && !matches(r.cfg().Tables, string(e.Table.Schema), string(e.Table.Table)) {
 		return nil
 	}
@@ -187,6 +208,9 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 			if ch.Op, ch.Before, ch.After, keep = sv.change(ch.Op, ch.Before, ch.After); !keep {
 				return nil // a history row
 			}
+		}
+		if r.bf.Active.Load() {
+			r.bf.See(&ch)
 		}
 		return r.cur.Add(seg, ch)
 	}
@@ -250,6 +274,12 @@ func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset g
 		}
 		return err
 	}
+	// The chunks joined to this transaction are settled (published, or
+	// read again), and its signals taken, whatever it publishes.
+	defer r.bf.Committed(seq)
+	if len(r.signals) > 0 {
+		defer r.actOnSignals()
+	}
 	if buf == nil {
 		r.idleAt(pos)
 		return nil
@@ -298,14 +328,24 @@ func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset g
 // idleAt records a position reached with nothing in flight: checkpointing
 // it saves re-reading transactions that published nothing.
 func (r *session) idleAt(p offsets.Position) {
-	if r.cur == nil && r.out.Pending() == 0 {
-		r.idle = p
+	switch {
+	case r.cur != nil:
+	case r.out.Pending() == 0:
+		r.idle, r.idleNext = p, offsets.Position{}
+	default:
+		// Idle once what is in flight is durable: a transaction that
+		// publishes nothing right after one that did (the last, for a
+		// while) must still reach the sinks' positions.
+		r.idleNext = p
 	}
 }
 
 // persist saves the durable position (or a later idle one) now and
 // then, and on force.
 func (r *session) persist(ctx context.Context, force bool) error {
+	if !r.idleNext.IsZero() && r.cur == nil && r.out.Pending() == 0 {
+		r.idle, r.idleNext = r.idleNext, offsets.Position{}
+	}
 	seq, pos := r.out.Durable()
 	cp := offsets.Checkpoint{Seq: r.saved, Position: r.savedPos, SnapshotDone: true, SeqScheme: r.scheme.String()}
 	moved := false
@@ -331,6 +371,9 @@ func (r *session) persist(ctx context.Context, force bool) error {
 		return fmt.Errorf("source %s: %w", r.cfg().Name, err)
 	}
 	r.saved, r.savedPos, r.lastSave = cp.Seq, cp.Position, time.Now()
+	r.src.mu.Lock()
+	r.src.durableSeq = cp.Seq
+	r.src.mu.Unlock()
 	r.src.update(func(s *sources.Status) { s.Acked = cp.Position.String() })
 	return r.pruneRenames(ctx, cp.Position)
 }

@@ -48,7 +48,7 @@ type session struct {
 
 	// bf is what the decoder and the incremental snapshots share
 	// (backfill.go).
-	bf *bfSession
+	bf *sources.BackfillStream
 	// signals are the signal rows of the transaction being received
 	// (signal.go).
 	signals []signal
@@ -114,16 +114,14 @@ func (r *session) run(ctx context.Context, ready func()) error {
 		return err
 	}
 	r.streams = map[uint32]*sources.TxnBuffer{}
-	r.bf = newBFSession()
 	// Each session goes on from the progress durable in the log, never
-	// from what an earlier session read ahead of it.
-	r.src.bfMu.Lock()
-	r.src.bfLoaded = false
-	err = r.src.loadBackfills(ctx)
-	r.src.bfMu.Unlock()
-	if err != nil {
+	// from what an earlier session read ahead of it; the tables still to
+	// read carry Backfilling from the start (their bs may be before the
+	// checkpoint).
+	if err := r.src.bfs.Reload(ctx); err != nil {
 		return err
 	}
+	r.bf = sources.NewBackfillStream(r.src.bfs.Unread())
 
 	// Before any slot is made: a database whose text bytes have no
 	// encoding cannot be decoded, and retrying would not change that.

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/walship/walship/ordering"
@@ -53,48 +51,5 @@ func (r *session) actOnSignals() {
 func (s *Source) actOnSignal(sig signal) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	log := s.log.With("signal", sig.id, "type", sig.kind)
-	switch sig.kind {
-	case "execute-snapshot":
-		var d struct {
-			Collections []string `json:"data-collections"`
-			Type        string   `json:"type"`
-			Conditions  []struct {
-				Collection string `json:"data-collection"`
-				Filter     string `json:"filter"`
-			} `json:"additional-conditions"`
-		}
-		if err := json.Unmarshal([]byte(sig.data), &d); err != nil || len(d.Collections) == 0 {
-			log.Warn("signal refused: data must be JSON with data-collections", "err", err)
-			return
-		}
-		if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
-			log.Warn("signal refused: only incremental snapshots are taken", "snapshot_type", d.Type)
-			return
-		}
-		req := sources.BackfillRequest{Tables: d.Collections, ID: "sig-" + sig.id}
-		for _, c := range d.Conditions {
-			if req.Where != "" && req.Where != c.Filter {
-				log.Warn("signal refused: one filter for all the snapshot's tables (send one signal per table)")
-				return
-			}
-			req.Where = c.Filter
-		}
-		id, err := s.Backfill(ctx, req)
-		if err != nil {
-			log.Warn("signal refused", "err", err)
-			return
-		}
-		log.Info("incremental snapshot requested by signal", "id", id)
-	case "pause-snapshot", "resume-snapshot", "stop-snapshot":
-		action := map[string]string{"pause-snapshot": sources.BackfillPause, "resume-snapshot": sources.BackfillResume,
-			"stop-snapshot": sources.BackfillCancel}[sig.kind]
-		for _, b := range s.backfillStatus() {
-			if err := s.ControlBackfill(ctx, b.ID, action); err != nil {
-				log.Warn("signal not carried out", "id", b.ID, "err", err)
-			}
-		}
-	default:
-		log.Warn("signal of an unknown type passed over (execute-snapshot, pause-snapshot, resume-snapshot, stop-snapshot)")
-	}
+	sources.ActOnSignal(ctx, s, s.bfs.Status(), sig.id, sig.kind, sig.data, s.log)
 }

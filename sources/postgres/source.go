@@ -107,21 +107,15 @@ type Source struct {
 	// (durable in the log).
 	durable atomic.Uint64
 
-	// The incremental snapshots (backfill.go): bfs in order, loaded from
-	// their note once (bfLoaded); bfKick wakes the session's runner.
-	bfMu     sync.Mutex
-	bfs      []*sources.Backfill
-	bfLoaded bool
-	bfKick   chan struct{}
-	// bfDurable is each backfill's progress durable in the log: what the
-	// note keeps (the running one reads ahead of it).
-	bfDurable map[string]sources.Backfill
+	// bfs are the incremental snapshots (backfill.go).
+	bfs *sources.Backfills
 }
 
 // New returns a source. newLog makes a fresh Log for each run.
 func New(cfg Config, newLog func() (sources.Log, error), store sources.Checkpoints, log *slog.Logger) *Source {
 	cfg.defaults()
-	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name), bfKick: make(chan struct{}, 1)}
+	s := &Source{cfg: cfg, newLog: newLog, store: store, log: log.With("source", cfg.Name)}
+	s.bfs = sources.NewBackfills(cfg.Name, store, s.log)
 	s.status = sources.Status{Name: cfg.Name, Engine: "postgres", State: sources.StateStarting}
 	return s
 }
@@ -131,7 +125,7 @@ func (s *Source) Status() sources.Status {
 	s.mu.Lock()
 	st := s.status
 	s.mu.Unlock()
-	st.Backfills = s.backfillStatus()
+	st.Backfills = s.bfs.Status()
 	return st
 }
 

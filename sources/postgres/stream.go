@@ -222,13 +222,13 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		}
 		delete(r.streams, m.Xid)
 		defer buf.Close()
-		if r.bf.active.Load() {
-			r.bfStreamEnd(m.Xid, true)
+		if r.bf.Active.Load() {
+			r.bf.StreamEnd(m.Xid, true)
 		}
 		return r.commit(ctx, buf, offsets.LSN(m.CommitLSN), offsets.LSN(m.TransactionEndLSN), m.CommitTime)
 	case *pglogrepl.StreamAbortMessageV2:
-		if m.SubXid == m.Xid && r.bf.active.Load() {
-			r.bfStreamEnd(m.Xid, false)
+		if m.SubXid == m.Xid && r.bf.Active.Load() {
+			r.bf.StreamEnd(m.Xid, false)
 		}
 		buf := r.streams[m.Xid]
 		if buf == nil {
@@ -374,8 +374,12 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 		// neither the old name nor to run alone.
 		rel.table, rel.after = rel.after, nil
 	}
-	if r.bf.active.Load() {
-		r.bfSee(&ch)
+	if r.bf.Active.Load() {
+		if r.inStream {
+			r.bf.SeeStreamed(r.streamXid, &ch)
+		} else {
+			r.bf.See(&ch)
+		}
 	}
 	if r.cfg().SignalTable != "" {
 		r.seeSignal(rel, &ch)
@@ -432,7 +436,7 @@ func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, en
 	}
 	if n == 0 {
 		r.idleAt(end)
-		r.bfCommitted(seq)
+		r.bf.Committed(seq)
 		return nil
 	}
 	txn := &ordering.Txn{
@@ -456,7 +460,7 @@ func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, en
 	}
 	r.durableCommit = at
 	r.src.update(func(s *sources.Status) { s.Txns++; s.Events += int64(n) })
-	r.bfCommitted(seq)
+	r.bf.Committed(seq)
 	return nil
 }
 

@@ -1,0 +1,367 @@
+package sources
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+)
+
+// The parts of an incremental snapshot that do not depend on the engine:
+// the state a source's decoder and its runner share (BackfillStream), and
+// the runner (RunBackfills) over an engine's watermarks and reads
+// (BackfillEngine).
+//
+// Watermark messages, written into the source's own log by the engine and
+// handed back by its decoder in log order:
+//
+//	bs <id> <table>    the backfill's tables: their changes carry Backfilling from here
+//	lw <token> <table> a chunk's low watermark: its window opens
+//	hw <token>         its high watermark: the chunk's rows, less those the window saw, join this transaction
+//	be <id> <table>    the table is read: its changes are plain again
+//
+// A token names the backfill, the chunk and the session (a random nonce):
+// watermarks of an earlier session, decoded again after a restart, find
+// no chunk and are passed over.
+
+// BackfillChunkRows is the rows of one chunk (Debezium's default is 1024).
+const BackfillChunkRows = 4096
+
+// BackfillChunk is a chunk read, waiting for its high watermark.
+type BackfillChunk struct {
+	Table string          // schema.table
+	Shape *ordering.Table // the shape it was read with
+	Rows  [][]ordering.Value
+	done  chan backfillResult
+}
+
+type backfillResult struct {
+	seq  offsets.Seq
+	kept int
+	redo bool
+}
+
+type backfillPending struct {
+	c    *BackfillChunk
+	kept int
+	redo bool
+}
+
+// BackfillStream is the backfill state a session's decoder and its runner
+// share. Its decoder methods run on the decoder's goroutine.
+type BackfillStream struct {
+	// Active: a backfill has state the decoder must look at (lenient
+	// tables, windows, chunks); read without a lock on the hot path.
+	Active atomic.Bool
+	nonce  string
+
+	mu      sync.Mutex
+	chunks  map[string]*BackfillChunk
+	windows map[string]*Window
+	lenient map[string]bool
+	shapes  map[*ordering.Table]*ordering.Table
+	// streamed are the tables each transaction streamed before its commit
+	// touched (PostgreSQL), by xid.
+	streamed map[uint32]map[string]bool
+	atCommit []backfillPending
+}
+
+// NewBackfillStream returns the shared state of a session, with tables
+// lenient (those its backfills have yet to read: their bs may be before
+// the checkpoint).
+func NewBackfillStream(lenient []string) *BackfillStream {
+	raw := make([]byte, 4)
+	rand.Read(raw)
+	b := &BackfillStream{nonce: hex.EncodeToString(raw), chunks: map[string]*BackfillChunk{}, windows: map[string]*Window{},
+		lenient: map[string]bool{}, shapes: map[*ordering.Table]*ordering.Table{}, streamed: map[uint32]map[string]bool{}}
+	for _, t := range lenient {
+		b.lenient[t] = true
+	}
+	b.refresh()
+	return b
+}
+
+// refresh sets Active (mu held).
+func (b *BackfillStream) refresh() {
+	b.Active.Store(len(b.lenient) > 0 || len(b.windows) > 0 || len(b.chunks) > 0)
+}
+
+// shape is t as changes carry it: marked Backfilling while its table is
+// (mu held).
+func (b *BackfillStream) shape(t *ordering.Table) *ordering.Table {
+	if !b.lenient[t.Schema+"."+t.Name] {
+		return t
+	}
+	if s, ok := b.shapes[t]; ok {
+		return s
+	}
+	s := *t
+	s.Backfilling = true
+	b.shapes[t] = &s
+	return &s
+}
+
+// See passes a decoded, committed change through the open windows and
+// marks its shape (decoder).
+func (b *BackfillStream) See(ch *ordering.Change) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range b.windows {
+		w.See(ch)
+	}
+	ch.Table = b.shape(ch.Table)
+}
+
+// SeeStreamed notes a change of transaction xid streamed before its
+// commit, and marks its shape (decoder, PostgreSQL).
+func (b *BackfillStream) SeeStreamed(xid uint32, ch *ordering.Change) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := ch.Table.Schema + "." + ch.Table.Name
+	if b.streamed[xid] == nil {
+		b.streamed[xid] = map[string]bool{}
+	}
+	b.streamed[xid][t] = true
+	ch.Table = b.shape(ch.Table)
+}
+
+// StreamEnd settles a streamed transaction: committed inside a window of a
+// table it touched (or one not followed: streamed before the backfill
+// began), that window's chunk is read again.
+func (b *BackfillStream) StreamEnd(xid uint32, committed bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	touched, known := b.streamed[xid]
+	delete(b.streamed, xid)
+	if !committed {
+		return
+	}
+	for _, w := range b.windows {
+		if touched[w.Table] || !known {
+			w.Redo = true
+		}
+	}
+}
+
+// Watermark handles a watermark message (decoder): add joins a chunk's row
+// to the transaction being decoded (nil: there is none); current is the
+// decoder's shape of a table, nil when it decoded none.
+func (b *BackfillStream) Watermark(msg string, current func(table string) *ordering.Table, add func(ordering.Change) error) error {
+	f := strings.Fields(msg)
+	if len(f) < 2 {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	defer b.refresh()
+	switch f[0] {
+	case "bs":
+		if len(f) == 3 {
+			b.lenient[f[2]] = true
+		}
+	case "be":
+		if len(f) == 3 {
+			delete(b.lenient, f[2])
+		}
+	case "lw":
+		if len(f) == 3 {
+			b.windows[f[1]] = NewWindow(f[2])
+		}
+	case "hw":
+		w, c := b.windows[f[1]], b.chunks[f[1]]
+		delete(b.windows, f[1])
+		delete(b.chunks, f[1])
+		if c == nil {
+			return nil // an earlier session's
+		}
+		t := c.Shape
+		if cur := current(c.Table); cur != nil {
+			if !sameColumns(cur, t) {
+				w = nil // the table changed shape since the read
+			} else {
+				t = cur
+			}
+		}
+		if w == nil || w.Redo || add == nil {
+			b.atCommit = append(b.atCommit, backfillPending{c: c, redo: true})
+			return nil
+		}
+		t = b.shape(t)
+		kept := 0
+		for _, row := range c.Rows {
+			if k, ok := RowKey(t, row); !ok || w.Drop(k) {
+				continue
+			}
+			if err := add(ordering.Change{Table: t, Op: ordering.OpRead, After: row}); err != nil {
+				return err
+			}
+			kept++
+		}
+		b.atCommit = append(b.atCommit, backfillPending{c: c, kept: kept})
+	}
+	return nil
+}
+
+func sameColumns(a, b *ordering.Table) bool {
+	if len(a.Columns) != len(b.Columns) {
+		return false
+	}
+	for i := range a.Columns {
+		if a.Columns[i].Name != b.Columns[i].Name || a.Columns[i].Type != b.Columns[i].Type {
+			return false
+		}
+	}
+	return true
+}
+
+// Committed tells the runner how the chunks of the transaction just
+// decoded went: published at seq (or nothing to publish).
+func (b *BackfillStream) Committed(seq offsets.Seq) {
+	b.mu.Lock()
+	pend := b.atCommit
+	b.atCommit = nil
+	b.mu.Unlock()
+	for _, p := range pend {
+		p.c.done <- backfillResult{seq: seq, kept: p.kept, redo: p.redo}
+	}
+}
+
+// register records a chunk read, before its high watermark.
+func (b *BackfillStream) register(token string, c *BackfillChunk) {
+	b.mu.Lock()
+	b.chunks[token] = c
+	b.refresh()
+	b.mu.Unlock()
+}
+
+// BackfillEngine is what the runner needs of a source's engine.
+type BackfillEngine interface {
+	// Emit writes a watermark message into the source's log, in its own
+	// transaction.
+	Emit(ctx context.Context, msg string) error
+	// ReadChunk reads up to n rows of table after the key last (text of
+	// each key column; none: from the start), in key order, matching
+	// where: the shape it read them with, the rows, and the text of the
+	// last row's key.
+	ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*ordering.Table, [][]ordering.Value, []string, error)
+	// Durable reports whether the log holds what was published at seq.
+	Durable(seq offsets.Seq) bool
+}
+
+// RunBackfills runs bs's backfills one after another until ctx ends
+// (returning nil) or an error.
+func RunBackfills(ctx context.Context, bs *Backfills, stream *BackfillStream, eng BackfillEngine, log *slog.Logger) error {
+	for {
+		b, cancelled := bs.Next()
+		switch {
+		case cancelled != nil:
+			left := bs.Left(cancelled)
+			for _, t := range left {
+				if err := eng.Emit(ctx, "be "+cancelled.ID+" "+t); err != nil {
+					return err
+				}
+			}
+			if err := bs.Forget(ctx, cancelled); err != nil {
+				return err
+			}
+			log.Info("incremental snapshot cancelled", "id", cancelled.ID, "tables_left", strings.Join(left, ","))
+		case b != nil:
+			if err := runBackfill(ctx, bs, stream, eng, log, b); err != nil || ctx.Err() != nil {
+				return err
+			}
+		default:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-bs.Kick:
+			}
+		}
+	}
+}
+
+// runBackfill reads b chunk by chunk until it ends, stops (paused,
+// cancelled) or ctx ends.
+func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng BackfillEngine, log *slog.Logger, b *Backfill) error {
+	if bs.Fresh(b) {
+		log.Info("incremental snapshot started", "id", b.ID, "tables", strings.Join(b.Tables, ","))
+		for _, t := range b.Tables {
+			if err := eng.Emit(ctx, "bs "+b.ID+" "+t); err != nil {
+				return err
+			}
+		}
+	}
+	var pending offsets.Seq // the newest chunk published: durable before progress is kept
+	lastSave := time.Now()
+	for {
+		table, last, chunkNo, stop := bs.Position(b)
+		if table == "" || stop {
+			return nil
+		}
+		token := fmt.Sprintf("%s.%d.%s", b.ID, chunkNo, stream.nonce)
+		if err := eng.Emit(ctx, "lw "+token+" "+table); err != nil {
+			return err
+		}
+		shape, rows, lastKey, err := eng.ReadChunk(ctx, table, last, b.Where, BackfillChunkRows)
+		if err != nil {
+			return fmt.Errorf("incremental snapshot %s of %s: %w", b.ID, table, err)
+		}
+		if len(shape.PrimaryKey) == 0 {
+			return fmt.Errorf("incremental snapshot %s: %s has no primary key any more", b.ID, table)
+		}
+		c := &BackfillChunk{Table: table, Shape: shape, Rows: rows, done: make(chan backfillResult, 1)}
+		stream.register(token, c)
+		if err := eng.Emit(ctx, "hw "+token); err != nil {
+			return err
+		}
+		var res backfillResult
+		select {
+		case <-ctx.Done():
+			return nil
+		case res = <-c.done:
+		}
+		if res.redo {
+			log.Info("incremental snapshot chunk read again", "id", b.ID, "table", table, "chunk", chunkNo)
+			continue
+		}
+		if res.kept > 0 && pending.Less(res.seq) {
+			pending = res.seq
+		}
+		done := len(rows) < BackfillChunkRows
+		if done {
+			if err := eng.Emit(ctx, "be "+b.ID+" "+table); err != nil {
+				return err
+			}
+		}
+		finished := bs.Read(b, len(rows), lastKey, done)
+		if done {
+			log.Info("incremental snapshot read a table", "id", b.ID, "table", table)
+		}
+		if !done && time.Since(lastSave) < time.Second {
+			continue // the next chunk; progress is kept about once a second
+		}
+		// Progress is kept once the chunks read are durable in the log.
+		for !pending.IsZero() && !eng.Durable(pending) {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if err := bs.Durable(ctx, b, finished); err != nil {
+			return err
+		}
+		lastSave = time.Now()
+		if finished {
+			log.Info("incremental snapshot done", "id", b.ID, "took", time.Since(b.Started).Round(time.Millisecond))
+			return nil
+		}
+	}
+}

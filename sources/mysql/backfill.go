@@ -1,0 +1,263 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/walship/walship/offsets"
+	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/sources"
+)
+
+// Incremental snapshots on MySQL and MariaDB (sources/backfill.go and
+// sources/backfill_run.go have the algorithm). The watermarks are writes
+// to the signal table (Config.SignalTable) that the binlog carries: one row
+// of type walship-watermark, whose data is the message, upserted for each
+// watermark in a transaction of its own. The decoder hands them back in
+// binlog order and never publishes that row. Chunks are read in a READ
+// ONLY transaction on the source's pool, in primary-key order after the
+// last key read, with the initial snapshot's reads (selectList, textRow).
+
+// signalDDL creates the signal table.
+const signalDDL = "CREATE TABLE IF NOT EXISTS %s (id varchar(64) NOT NULL PRIMARY KEY, type varchar(64) NOT NULL, data text)"
+
+// Backfill implements the request of an incremental snapshot: every
+// table captured, with a primary key, the condition accepted by the
+// server (EXPLAIN); the source needs a signal table.
+func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (string, error) {
+	if s.cfg.SignalTable == "" {
+		return "", fmt.Errorf("%w: source %s has no signal_table, where its incremental snapshots write their watermarks: set one (database.table)", sources.ErrBackfillRefused, s.cfg.Name)
+	}
+	if len(req.Tables) == 0 {
+		return "", fmt.Errorf("%w: no table named", sources.ErrBackfillRefused)
+	}
+	db := s.pool()
+	if db == nil {
+		return "", fmt.Errorf("source %s is not connected yet; try again", s.cfg.Name)
+	}
+	var tables []string
+	var estimate int64
+	for _, name := range req.Tables {
+		schema, table, ok := strings.Cut(strings.TrimSpace(name), ".")
+		if !ok || !matches(s.cfg.Tables, schema, table) {
+			return "", fmt.Errorf("%w: %s is not a table source %s captures (database.table, in its tables:)", sources.ErrBackfillRefused, name, s.cfg.Name)
+		}
+		var rows sql.NullInt64
+		err := db.QueryRowContext(ctx, `SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')`,
+			schema, table).Scan(&rows)
+		if err == sql.ErrNoRows {
+			return "", fmt.Errorf("%w: %s is not a table source %s captures (no such table)", sources.ErrBackfillRefused, name, s.cfg.Name)
+		}
+		if err != nil {
+			return "", fmt.Errorf("source %s: %s: %w", s.cfg.Name, name, err)
+		}
+		var keyed int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'`,
+			schema, table).Scan(&keyed); err != nil {
+			return "", fmt.Errorf("source %s: %s: %w", s.cfg.Name, name, err)
+		}
+		if keyed == 0 {
+			return "", fmt.Errorf("%w: %s.%s has no primary key: its rows cannot be read in key order, nor a change matched to a row read", sources.ErrBackfillRefused, schema, table)
+		}
+		if req.Where != "" {
+			if _, err := db.ExecContext(ctx, "EXPLAIN SELECT 1 FROM "+quoteIdent(schema)+"."+quoteIdent(table)+" WHERE ("+req.Where+")"); err != nil {
+				return "", fmt.Errorf("%w: the condition %q on %s.%s: %v", sources.ErrBackfillRefused, req.Where, schema, table, err)
+			}
+		}
+		estimate += rows.Int64
+		tables = append(tables, schema+"."+table)
+	}
+	return s.bfs.Add(ctx, req, tables, estimate)
+}
+
+// ControlBackfill pauses, resumes or cancels incremental snapshot id.
+func (s *Source) ControlBackfill(ctx context.Context, id, action string) error {
+	return s.bfs.Control(ctx, id, action)
+}
+
+// signalRows handles the rows of the signal table in a transaction being
+// decoded: the watermark row's message, and signals taken at commit.
+func (r *session) signalRows(t *binlogTable, images [][]ordering.Value) error {
+	col := func(row []ordering.Value, name string) string {
+		if i := t.table.ColumnIndex(name); i >= 0 && i < len(row) && !row[i].IsNull() && !row[i].IsUnchanged() {
+			return row[i].String()
+		}
+		return ""
+	}
+	for _, row := range images {
+		if col(row, "type") == sources.SignalWatermark {
+			var add func(ordering.Change) error
+			if r.cur != nil {
+				seg := r.sp.segment()
+				add = func(ch ordering.Change) error { return r.cur.Add(seg, ch) }
+			}
+			if err := r.bf.Watermark(col(row, "data"), func(string) *ordering.Table { return nil }, add); err != nil {
+				return err
+			}
+			continue
+		}
+		r.signals = append(r.signals, [3]string{col(row, "id"), col(row, "type"), col(row, "data")})
+	}
+	return nil
+}
+
+// actOnSignals takes the signals of the transaction just committed.
+func (r *session) actOnSignals() {
+	sigs := r.signals
+	r.signals = nil
+	for _, sig := range sigs {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			sources.ActOnSignal(ctx, r.src, r.src.bfs.Status(), sig[0], sig[1], sig[2], r.src.log)
+		}()
+	}
+}
+
+// myBackfill is the MySQL side of the backfill runner
+// (sources.BackfillEngine).
+type myBackfill struct {
+	r       *session
+	db      *sql.DB
+	keys    *keyCache
+	created bool
+}
+
+func (e *myBackfill) Emit(ctx context.Context, msg string) error {
+	cfg := e.r.cfg()
+	schema, table, _ := strings.Cut(cfg.SignalTable, ".")
+	name := quoteIdent(schema) + "." + quoteIdent(table)
+	if !e.created {
+		if _, err := e.db.ExecContext(ctx, fmt.Sprintf(signalDDL, name)); err != nil {
+			return fmt.Errorf("source %s: create the signal table %s (or create it: %s): %w", cfg.Name, cfg.SignalTable, fmt.Sprintf(signalDDL, name), err)
+		}
+		e.created = true
+	}
+	_, err := e.db.ExecContext(ctx, "INSERT INTO "+name+" (id, type, data) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data)",
+		sources.SignalWatermark, sources.SignalWatermark, msg)
+	if err != nil {
+		return fmt.Errorf("source %s: write an incremental snapshot watermark into %s: %w", cfg.Name, cfg.SignalTable, err)
+	}
+	return nil
+}
+
+func (e *myBackfill) ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*ordering.Table, [][]ordering.Value, []string, error) {
+	schema, name, _ := strings.Cut(table, ".")
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer conn.Close()
+	t, err := snapshotTableOf(ctx, conn, schema, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t.rawText(e.r.cfg().raw)
+	if t.table, err = e.keys.withKeys(ctx, t.table); err != nil {
+		return nil, nil, nil, err
+	}
+	keys := make([]string, len(t.table.PrimaryKey))
+	keyIdx := make([]int, len(keys))
+	for i, k := range t.table.PrimaryKey {
+		keys[i] = quoteIdent(k)
+		keyIdx[i] = t.table.ColumnIndex(k)
+	}
+	if len(keys) == 0 {
+		return t.table, nil, nil, nil
+	}
+	q := "SELECT " + t.selectList() + " FROM " + quoteIdent(schema) + "." + quoteIdent(name)
+	var conds []string
+	var args []any
+	if len(last) == len(keys) {
+		ph := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+		conds = append(conds, "("+strings.Join(keys, ", ")+") > ("+ph+")")
+		for _, v := range last {
+			args = append(args, v)
+		}
+	}
+	if where != "" {
+		conds = append(conds, "("+where+")")
+	}
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(keys, ", "), n)
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer rows.Close()
+	raw := make([]sql.RawBytes, len(t.cols))
+	ptrs := make([]any, len(raw))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	var out [][]ordering.Value
+	var lastKey []string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, nil, nil, err
+		}
+		row, err := t.textRow(raw)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		out = append(out, row)
+		lastKey = lastKey[:0]
+		for _, i := range keyIdx {
+			lastKey = append(lastKey, string(raw[i]))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+	return t.table, out, slices.Clone(lastKey), tx.Commit()
+}
+
+func (e *myBackfill) Durable(seq offsets.Seq) bool {
+	e.r.src.mu.Lock()
+	defer e.r.src.mu.Unlock()
+	return !e.r.src.durableSeq.Less(seq)
+}
+
+// runBackfills runs the backfills until ctx ends (the session's); an
+// error is logged and retried after a pause.
+func (r *session) runBackfills(ctx context.Context) {
+	if r.cfg().SignalTable == "" {
+		return
+	}
+	for ctx.Err() == nil {
+		eng := &myBackfill{r: r, db: r.db, keys: newKeyCache(r.db, func(schema, table string) bool { return matches(r.cfg().Tables, schema, table) })}
+		eng.keys.mariadb = r.cfg().Flavor == "mariadb"
+		err := sources.RunBackfills(ctx, r.src.bfs, r.bf, eng, r.src.log)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		r.src.log.Warn("incremental snapshot failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// isSignal reports whether schema.table is the signal table.
+func (r *session) isSignal(schema, table string) bool {
+	return r.cfg().SignalTable != "" && r.cfg().SignalTable == schema+"."+table
+}
+
+// pool is the connection pool of the current run, nil between runs.
+func (s *Source) pool() *sql.DB {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db
+}
