@@ -141,9 +141,13 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 		}
 		var images [][]ordering.Value
 		for k, raw := range e.Rows {
-			if typ == replication.DELETE_ROWS_EVENTv1 || typ == replication.DELETE_ROWS_EVENTv2 || typ == replication.DELETE_ROWS_EVENTv0 ||
-				((typ == replication.UPDATE_ROWS_EVENTv1 || typ == replication.UPDATE_ROWS_EVENTv2 || typ == replication.UPDATE_ROWS_EVENTv0) && k%2 == 0) {
+			switch typ {
+			case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2, replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
 				continue // only new rows carry a watermark or a request
+			case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2, replication.PARTIAL_UPDATE_ROWS_EVENT, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
+				if k%2 == 0 {
+					continue // the old row
+				}
 			}
 			row, err := t.row(raw)
 			if err != nil {
