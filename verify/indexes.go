@@ -71,6 +71,43 @@ func scanIndexes(rows *sql.Rows) (map[string]bool, error) {
 	return out, rows.Err()
 }
 
+// checks is t's check constraint names at the source.
+func (s *source) checks(ctx context.Context, t Table) (map[string]bool, error) {
+	var rows *sql.Rows
+	var err error
+	if s.engine == "postgres" {
+		rows, err = s.db.QueryContext(ctx, `SELECT conname::text, true FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' AND convalidated`,
+			pgx.Identifier{t.Schema, t.Name}.Sanitize())
+	} else {
+		rows, err = s.db.QueryContext(ctx, `SELECT CONSTRAINT_NAME, true FROM information_schema.TABLE_CONSTRAINTS
+			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'CHECK'`, t.Schema, t.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("source %s: check constraints of %s: %w", s.name, t, err)
+	}
+	return scanIndexes(rows)
+}
+
+// checks is follower table n's check constraint names (none on SQLite,
+// whose constraints walship never adds).
+func (f *follower) checks(ctx context.Context, n sqlsink.Name) (map[string]bool, error) {
+	var rows *sql.Rows
+	var err error
+	switch f.engine {
+	case "postgres":
+		rows, err = f.db.QueryContext(ctx, `SELECT conname::text, true FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'c'`, f.dialect.QuoteName(n))
+	case "mysql":
+		rows, err = f.db.QueryContext(ctx, `SELECT CONSTRAINT_NAME, true FROM information_schema.TABLE_CONSTRAINTS
+			WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'CHECK'`, n.Schema, n.Table)
+	default:
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("follower check constraints of %s: %w", n, err)
+	}
+	return scanIndexes(rows)
+}
+
 // indexNotes compares t's indexes at the source with follower table n's.
 func indexNotes(ctx context.Context, src *source, fol *follower, t Table, n sqlsink.Name) ([]string, error) {
 	have, err := src.indexes(ctx, t)
@@ -101,6 +138,24 @@ func indexNotes(ctx context.Context, src *source, fol *follower, t Table, n sqls
 	for name := range got {
 		if !mapped[name] && !strings.HasSuffix(name, "_fk") {
 			notes = append(notes, fmt.Sprintf("follower index %s is not on the source", name))
+		}
+	}
+	srcChecks, err := src.checks(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	folChecks, err := fol.checks(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	for name := range srcChecks {
+		if !folChecks[name] {
+			notes = append(notes, fmt.Sprintf("source check constraint %s is not on the follower", name))
+		}
+	}
+	for name := range folChecks {
+		if !srcChecks[name] {
+			notes = append(notes, fmt.Sprintf("follower check constraint %s is not on the source", name))
 		}
 	}
 	sort.Strings(notes)

@@ -173,7 +173,7 @@ func followerIndexes(t *testing.T, engine string, setup []string, want map[strin
 	verifyAll(t, e)
 	// verify warns of the indexes a follower lacks, and only of those.
 	for sink, warn := range map[string]string{"pgf": "", "myf": "source index ix_users_live is not on the follower",
-		"lite": ""} {
+		"lite": "source check constraint ix_users_score_check is not on the follower"} {
 		if engine != "postgres" {
 			warn = map[string]string{"pgf": "source index ix_users_bio is not on the follower (as ix_users_ix_users_bio)", "myf": "",
 				"lite": "source index ix_users_bio is not on the follower (as ix_users_ix_users_bio)"}[sink]
@@ -258,9 +258,15 @@ func followerIndexList(db *sql.DB, engine, dbName string) (map[string]bool, erro
 // indexes (customer, orders as oorder (the harness has an orders table), and history, which has no primary key) on
 // the MariaDB source: every follower gets idx_customer, idx_order and both
 // history indexes.
-func TestFollowerIndexesTPCC(t *testing.T) {
-	e := newE2EFrom(t, "mariadb", 2)
-	for _, q := range []string{
+func TestFollowerIndexesTPCC(t *testing.T) { followerIndexesTPCC(t, "mariadb") }
+
+// TestFollowerIndexesTPCCFromPostgres: the same tables on a PostgreSQL
+// source (index names kept on every follower: PostgreSQL's are per schema).
+func TestFollowerIndexesTPCCFromPostgres(t *testing.T) { followerIndexesTPCC(t, "postgres") }
+
+func followerIndexesTPCC(t *testing.T, engine string) {
+	e := newE2EFrom(t, engine, 2)
+	setup := []string{
 		`CREATE TABLE customer (c_id INT NOT NULL, c_d_id INT NOT NULL, c_w_id INT NOT NULL, c_first VARCHAR(16), c_middle CHAR(2),
 			c_last VARCHAR(16), c_balance DECIMAL(12, 2), c_data VARCHAR(500), PRIMARY KEY (c_w_id, c_d_id, c_id),
 			INDEX idx_customer (c_w_id, c_d_id, c_last, c_first))`,
@@ -272,7 +278,25 @@ func TestFollowerIndexesTPCC(t *testing.T) {
 			FROM seq_0_to_29999`,
 		`INSERT INTO oorder SELECT seq % 3000 + 1, seq DIV 3000 % 10 + 1, 1, seq % 3000 + 1, NOW(), NULL, 5, 1 FROM seq_0_to_29999`,
 		`INSERT INTO history SELECT seq % 3000 + 1, seq DIV 3000 % 10 + 1, 1, seq DIV 3000 % 10 + 1, 1, NOW(), 10, 'h' FROM seq_0_to_29999`,
-	} {
+	}
+	if engine == "postgres" {
+		setup = []string{
+			`CREATE TABLE customer (c_id int NOT NULL, c_d_id int NOT NULL, c_w_id int NOT NULL, c_first varchar(16), c_middle char(2),
+				c_last varchar(16), c_balance numeric(12, 2), c_data varchar(500), PRIMARY KEY (c_w_id, c_d_id, c_id))`,
+			`CREATE INDEX idx_customer ON customer (c_w_id, c_d_id, c_last, c_first)`,
+			`CREATE TABLE oorder (o_id int NOT NULL, o_d_id int NOT NULL, o_w_id int NOT NULL, o_c_id int, o_entry_d timestamp,
+				o_carrier_id int, o_ol_cnt int, o_all_local int, PRIMARY KEY (o_w_id, o_d_id, o_id))`,
+			`CREATE INDEX idx_order ON oorder (o_w_id, o_d_id, o_c_id, o_id)`,
+			`CREATE TABLE history (h_c_id int NOT NULL, h_c_d_id int NOT NULL, h_c_w_id int NOT NULL, h_d_id int NOT NULL, h_w_id int NOT NULL,
+				h_date timestamp, h_amount numeric(6, 2), h_data varchar(24))`,
+			`CREATE INDEX idx_h_w_id ON history (h_w_id, h_d_id)`,
+			`CREATE INDEX idx_h_c_w_id ON history (h_c_w_id, h_c_d_id, h_c_id)`,
+			`INSERT INTO customer SELECT g % 3000 + 1, g / 3000 % 10 + 1, 1, 'F' || g, 'OE', 'BAR' || (g % 1000), 10, 'data' FROM generate_series(0, 29999) g`,
+			`INSERT INTO oorder SELECT g % 3000 + 1, g / 3000 % 10 + 1, 1, g % 3000 + 1, now(), NULL, 5, 1 FROM generate_series(0, 29999) g`,
+			`INSERT INTO history SELECT g % 3000 + 1, g / 3000 % 10 + 1, 1, g / 3000 % 10 + 1, 1, now(), 10, 'h' FROM generate_series(0, 29999) g`,
+		}
+	}
+	for _, q := range setup {
 		if _, err := e.src.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -284,19 +308,23 @@ func TestFollowerIndexesTPCC(t *testing.T) {
 	}
 	want := map[string][]string{"customer": {"idx_customer"}, "oorder": {"idx_order"}, "history": {"idx_h_c_w_id", "idx_h_w_id"}}
 	deadline := time.Now().Add(90 * time.Second)
-	for engine, db := range e.followers {
+	for fol, db := range e.followers {
 		for tbl, names := range want {
 			for {
-				got, err := tableIndexes(db, engine, e.name, tbl)
+				got, err := tableIndexes(db, fol, e.name, tbl)
 				var exp []string
 				for _, n := range names {
-					exp = append(exp, prefixed(engine, tbl+"_")+n)
+					if engine == "mariadb" { // the source engine: MariaDB's names are per table
+						exp = append(exp, prefixed(fol, tbl+"_")+n)
+					} else {
+						exp = append(exp, n)
+					}
 				}
 				if err == nil && fmt.Sprint(got) == fmt.Sprint(exp) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s follower, %s: indexes %v (%v), want %v; log tail:\n%s", engine, tbl, got, err, exp, e.logTail())
+					t.Fatalf("%s follower, %s: indexes %v (%v), want %v; log tail:\n%s", fol, tbl, got, err, exp, e.logTail())
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
