@@ -46,6 +46,9 @@ type source struct {
 	// signal is a MySQL source's signal table, whose rows it never
 	// publishes.
 	signal string
+	// catalog caches a MySQL source's indexes and checks per database
+	// (indexes.go).
+	catalog map[string]map[string]map[string]bool
 }
 
 // openSource connects to a configured source for catalog queries and reads,

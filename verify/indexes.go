@@ -28,13 +28,58 @@ func (s *source) indexes(ctx context.Context, t Table) (map[string]bool, error) 
 		rows, err = s.db.QueryContext(ctx, `SELECT c.relname::text, i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 			WHERE i.indrelid = $1::regclass AND NOT i.indisprimary AND i.indisvalid`, pgx.Identifier{t.Schema, t.Name}.Sanitize())
 	} else {
-		rows, err = s.db.QueryContext(ctx, `SELECT INDEX_NAME, MIN(NON_UNIQUE) = 0 FROM information_schema.STATISTICS
-			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' GROUP BY INDEX_NAME`, t.Schema, t.Name)
+		return mysqlCatalog(ctx, s.db, &s.catalog, "index", t.Schema, t.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("source %s: indexes of %s: %w", s.name, t, err)
 	}
 	return scanIndexes(rows)
+}
+
+// mysqlCatalog is table's indexes (kind index: name -> unique) or checks
+// (kind check) on a MySQL server, read once per database into cache: the
+// server's information_schema reads go through internal temporary
+// tables, and MariaDB 10.11 has been seen to crash on them now and then.
+func mysqlCatalog(ctx context.Context, db *sql.DB, cache *map[string]map[string]map[string]bool, kind, schema, table string) (map[string]bool, error) {
+	if *cache == nil {
+		*cache = map[string]map[string]map[string]bool{}
+	}
+	key := kind + "\x00" + schema
+	if _, ok := (*cache)[key]; !ok {
+		q := `SELECT TABLE_NAME, INDEX_NAME, MIN(NON_UNIQUE) = 0 FROM information_schema.STATISTICS
+			WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND INDEX_NAME <> 'PRIMARY' GROUP BY TABLE_NAME, INDEX_NAME`
+		if kind == "check" {
+			q = `SELECT TABLE_NAME, CONSTRAINT_NAME, true FROM information_schema.TABLE_CONSTRAINTS
+				WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND CONSTRAINT_TYPE = 'CHECK'`
+		}
+		rows, err := db.QueryContext(ctx, q, schema)
+		if err != nil {
+			return nil, fmt.Errorf("%ss of database %s: %w", kind, schema, err)
+		}
+		byTable := map[string]map[string]bool{}
+		for rows.Next() {
+			var tbl, name string
+			var v bool
+			if err := rows.Scan(&tbl, &name, &v); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if byTable[tbl] == nil {
+				byTable[tbl] = map[string]bool{}
+			}
+			byTable[tbl][name] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		(*cache)[key] = byTable
+	}
+	out := (*cache)[key][table]
+	if out == nil {
+		out = map[string]bool{}
+	}
+	return out, nil
 }
 
 // indexes is follower table n's secondary indexes: name -> unique.
@@ -46,8 +91,7 @@ func (f *follower) indexes(ctx context.Context, n sqlsink.Name) (map[string]bool
 		rows, err = f.db.QueryContext(ctx, `SELECT c.relname::text, i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 			WHERE i.indrelid = to_regclass($1) AND NOT i.indisprimary`, f.dialect.QuoteName(n))
 	case "mysql":
-		rows, err = f.db.QueryContext(ctx, `SELECT INDEX_NAME, MIN(NON_UNIQUE) = 0 FROM information_schema.STATISTICS
-			WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND INDEX_NAME <> 'PRIMARY' GROUP BY INDEX_NAME`, n.Schema, n.Table)
+		return mysqlCatalog(ctx, f.db, &f.catalog, "index", n.Schema, n.Table)
 	default:
 		rows, err = f.db.QueryContext(ctx, `SELECT name, "unique" FROM pragma_index_list(?) WHERE origin <> 'pk'`, n.Table)
 	}
@@ -79,8 +123,7 @@ func (s *source) checks(ctx context.Context, t Table) (map[string]bool, error) {
 		rows, err = s.db.QueryContext(ctx, `SELECT conname::text, true FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' AND convalidated`,
 			pgx.Identifier{t.Schema, t.Name}.Sanitize())
 	} else {
-		rows, err = s.db.QueryContext(ctx, `SELECT CONSTRAINT_NAME, true FROM information_schema.TABLE_CONSTRAINTS
-			WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'CHECK'`, t.Schema, t.Name)
+		return mysqlCatalog(ctx, s.db, &s.catalog, "check", t.Schema, t.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("source %s: check constraints of %s: %w", s.name, t, err)
@@ -97,8 +140,7 @@ func (f *follower) checks(ctx context.Context, n sqlsink.Name) (map[string]bool,
 	case "postgres":
 		rows, err = f.db.QueryContext(ctx, `SELECT conname::text, true FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'c'`, f.dialect.QuoteName(n))
 	case "mysql":
-		rows, err = f.db.QueryContext(ctx, `SELECT CONSTRAINT_NAME, true FROM information_schema.TABLE_CONSTRAINTS
-			WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND CONSTRAINT_TYPE = 'CHECK'`, n.Schema, n.Table)
+		return mysqlCatalog(ctx, f.db, &f.catalog, "check", n.Schema, n.Table)
 	default:
 		return map[string]bool{}, nil
 	}

@@ -188,6 +188,9 @@ type follower struct {
 	engine  string
 	dialect sqlsink.Dialect
 	db      *sql.DB
+	// catalog caches a MySQL follower's indexes and checks per database
+	// (indexes.go): one information_schema read each, not one per table.
+	catalog map[string]map[string]map[string]bool
 }
 
 func openFollower(ctx context.Context, s config.Sink) (*follower, error) {
