@@ -35,7 +35,7 @@ ready()   { admin ping >/dev/null 2>&1; }
 running() { pid_alive "$pidfile" "$cnf"; }
 
 write_config() {
-  mkdir -p "$dir"
+  mkdir -p "$dir" "$dir/tmp"
   server_cert
   {
     echo "# Written by deploy/local/mariadb.sh on every start; edits are overwritten."
@@ -44,6 +44,12 @@ write_config() {
     echo "socket = $sock"
     echo "pid-file = $pidfile"
     echo "log-error = $logfile"
+    # A tmpdir of its own: a MariaDB server deletes every #sql* file in its
+    # tmpdir when it starts, so a server started (the failover tests
+    # rebuild the HA pair) while another used a shared /tmp took that one's
+    # internal temporary tables from under it (Error 6, or signal 11 in
+    # ha_maria::drop_table).
+    echo "tmpdir = $dir/tmp"
     echo "port = $port"
     echo "bind-address = $WALSHIP_HOST"
     echo "user = root"
@@ -106,9 +112,8 @@ start() {
     setsid nohup "$mariadbd_bin" --defaults-file="$cnf" >>"$dir/stdout.log" 2>&1 </dev/null 9>&- &
   else
     # The shared servers come back after a crash, as under mariadbd-safe:
-    # MariaDB 10.11 here dies now and then (signal 11 in an internal Aria
-    # temporary table of an information_schema query), and every test
-    # after it would fail. A stop (stop below) marks .stopping first.
+    # a crash of one would fail every test after it. A stop (stop below)
+    # marks .stopping first.
     setsid nohup bash -c 'while :; do "$0" --defaults-file="$1" </dev/null; code=$?
       [[ -f "$2/.stopping" || $code -eq 0 ]] && exit $code
       echo "$(date -u +%FT%TZ) mariadbd exited with $code; restarting" >>"$2/stdout.log"; sleep 1; done' \
