@@ -138,41 +138,42 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := s.mon.Backfill(r.Context(), name, req)
+	if s.snapshotRefused(w, name, err) {
+		return
+	}
+	s.log.Info("incremental snapshot requested over the API", "source", name, "id", id, "tables", strings.Join(req.Tables, ","), "remote", r.RemoteAddr)
+	s.writeJSON(w, http.StatusAccepted, map[string]any{"source": name, "id": id, "tables": req.Tables})
+}
+
+// snapshotRefused answers err of an incremental snapshot request of
+// source name, and reports whether there was one.
+func (s *Server) snapshotRefused(w http.ResponseWriter, name string, err error) bool {
+	type problem struct {
+		Error string `json:"error"`
+	}
 	switch {
+	case err == nil:
+		return false
 	case errors.Is(err, ErrUnknownSource):
 		s.writeJSON(w, http.StatusNotFound, problem{fmt.Sprintf("no source named %q", name)})
 	case errors.Is(err, ErrNoBackfill):
 		s.writeJSON(w, http.StatusConflict, problem{fmt.Sprintf("source %s: %v", name, err)})
 	case errors.Is(err, sources.ErrBackfillRefused):
 		s.writeJSON(w, http.StatusBadRequest, problem{err.Error()})
-	case err != nil:
-		s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
 	default:
-		s.log.Info("incremental snapshot requested over the API", "source", name, "id", id, "tables", strings.Join(req.Tables, ","), "remote", r.RemoteAddr)
-		s.writeJSON(w, http.StatusAccepted, map[string]any{"source": name, "id": id, "tables": req.Tables})
+		s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
 	}
+	return true
 }
 
 // controlSnapshot pauses, resumes or cancels an incremental snapshot.
 func (s *Server) controlSnapshot(w http.ResponseWriter, r *http.Request) {
-	type problem struct {
-		Error string `json:"error"`
-	}
 	name, id, action := r.PathValue("name"), r.PathValue("id"), r.PathValue("action")
-	err := s.mon.ControlBackfill(r.Context(), name, id, action)
-	switch {
-	case errors.Is(err, ErrUnknownSource):
-		s.writeJSON(w, http.StatusNotFound, problem{fmt.Sprintf("no source named %q", name)})
-	case errors.Is(err, ErrNoBackfill):
-		s.writeJSON(w, http.StatusConflict, problem{fmt.Sprintf("source %s: %v", name, err)})
-	case errors.Is(err, sources.ErrBackfillRefused):
-		s.writeJSON(w, http.StatusBadRequest, problem{err.Error()})
-	case err != nil:
-		s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
-	default:
-		s.log.Info("incremental snapshot changed over the API", "source", name, "id", id, "action", action, "remote", r.RemoteAddr)
-		s.writeJSON(w, http.StatusOK, map[string]any{"source": name, "id": id, "action": action})
+	if s.snapshotRefused(w, name, s.mon.ControlBackfill(r.Context(), name, id, action)) {
+		return
 	}
+	s.log.Info("incremental snapshot changed over the API", "source", name, "id", id, "action", action, "remote", r.RemoteAddr)
+	s.writeJSON(w, http.StatusOK, map[string]any{"source": name, "id": id, "action": action})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -365,3 +365,24 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 		}
 	}
 }
+
+// RunBackfillsRetrying runs the backfills until ctx ends (a session's),
+// with an engine from open: an error is logged and retried after a pause
+// (the progress kept says where to go on).
+func RunBackfillsRetrying(ctx context.Context, bs *Backfills, stream *BackfillStream, log *slog.Logger, open func() (BackfillEngine, func(), error)) {
+	for ctx.Err() == nil {
+		eng, release, err := open()
+		if err == nil {
+			err = RunBackfills(ctx, bs, stream, eng, log)
+			release()
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		log.Warn("incremental snapshot failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
+}

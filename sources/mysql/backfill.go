@@ -235,19 +235,11 @@ func (r *session) runBackfills(ctx context.Context) {
 	if r.cfg().SignalTable == "" {
 		return
 	}
-	for ctx.Err() == nil {
+	sources.RunBackfillsRetrying(ctx, r.src.bfs, r.bf, r.src.log, func() (sources.BackfillEngine, func(), error) {
 		eng := &myBackfill{r: r, db: r.db, keys: newKeyCache(r.db, func(schema, table string) bool { return matches(r.cfg().Tables, schema, table) })}
 		eng.keys.mariadb = r.cfg().Flavor == "mariadb"
-		err := sources.RunBackfills(ctx, r.src.bfs, r.bf, eng, r.src.log)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		r.src.log.Warn("incremental snapshot failed; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(5 * time.Second):
-		}
-	}
+		return eng, func() {}, nil
+	})
 }
 
 // isSignal reports whether schema.table is the signal table.

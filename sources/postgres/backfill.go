@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -221,17 +220,10 @@ func readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, last []string
 	var lastKey []string
 	for rr.NextRow() {
 		vals := rr.Values()
-		row := make([]ordering.Value, len(vals))
-		for i, v := range vals {
-			if v == nil {
-				continue
-			}
-			dv, err := rel.types[i].decode(v)
-			if err != nil {
-				rr.Close()
-				return nil, nil, fmt.Errorf("column %s: %w", t.Columns[i].Name, err)
-			}
-			row[i] = dv
+		row, err := rel.decodeRow(vals)
+		if err != nil {
+			rr.Close()
+			return nil, nil, err
 		}
 		out = append(out, row)
 		lastKey = lastKey[:0]
@@ -249,21 +241,13 @@ func readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, last []string
 // error is logged and retried after a pause (the progress kept says where
 // to go on).
 func (r *session) runBackfills(ctx context.Context) {
-	for ctx.Err() == nil {
+	sources.RunBackfillsRetrying(ctx, r.src.bfs, r.bf, r.src.log, func() (sources.BackfillEngine, func(), error) {
 		conn, err := r.src.connect(ctx)
-		if err == nil {
-			err = sources.RunBackfills(ctx, r.src.bfs, r.bf, &pgBackfill{r: r, conn: conn}, r.src.log)
-			conn.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, nil, err
 		}
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		r.src.log.Warn("incremental snapshot failed; retrying", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(5 * time.Second):
-		}
-	}
+		return &pgBackfill{r: r, conn: conn}, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
+	})
 }
 
 // addTables brings tables matching tables: that the publication lacks

@@ -185,17 +185,9 @@ func (p *tablePart) Read(ctx context.Context, worker int, emit func(*sources.Txn
 			if buf == nil {
 				buf = sources.NewChunkBuffer(r.src.spillDir(), cfg.SpillBytes)
 			}
-			vals := rr.Values()
-			row := make([]ordering.Value, len(vals))
-			for i, v := range vals {
-				if v == nil {
-					continue
-				}
-				dv, err := rel.types[i].decode(v)
-				if err != nil {
-					return fmt.Errorf("column %s: %w", rel.table.Columns[i].Name, err)
-				}
-				row[i] = dv
+			row, err := rel.decodeRow(rr.Values())
+			if err != nil {
+				return err
 			}
 			if err := buf.Add(0, ordering.Change{Table: rel.table, Op: ordering.OpRead, After: row}); err != nil {
 				return err
@@ -222,4 +214,21 @@ func (p *tablePart) Read(ctx context.Context, worker int, emit func(*sources.Txn
 		return fmt.Errorf("snapshot of %s: %w", rel.table.QualifiedName(), err)
 	}
 	return nil
+}
+
+// decodeRow decodes a row the server sent as text, column by column
+// (NULL: nil).
+func (rel *relation) decodeRow(vals [][]byte) ([]ordering.Value, error) {
+	row := make([]ordering.Value, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			continue
+		}
+		dv, err := rel.types[i].decode(v)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", rel.table.Columns[i].Name, err)
+		}
+		row[i] = dv
+	}
+	return row, nil
 }
