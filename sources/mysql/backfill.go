@@ -2,7 +2,10 @@ package mysql
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -252,4 +255,108 @@ func (s *Source) pool() *sql.DB {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.db
+}
+
+// tablesNote names the note of the tables the source captured at its last
+// start (JSON []string).
+const tablesNote = "tables"
+
+// addedTables finds the tables that match tables: now and did not at the
+// last start (added to tables: since): their rows from before the restart
+// are not on the followers. With a signal table they are read by an
+// incremental snapshot (requested before the stream starts, so their
+// changes carry Backfilling from it); without one the source says so and
+// how to get them. A table created while the daemon ran looks added too:
+// reading it again is harmless. Then the note is brought up to date.
+func (r *session) addedTables(ctx context.Context, snapshotDone bool) error {
+	notes, ok := r.src.store.(sources.Notes)
+	if !ok {
+		return nil
+	}
+	cfg := r.cfg()
+	now, err := r.capturedTables(ctx)
+	if err != nil {
+		return err
+	}
+	raw, err := notes.LoadNote(ctx, cfg.Name, tablesNote)
+	if err != nil {
+		return fmt.Errorf("source %s: read the tables note: %w", cfg.Name, err)
+	}
+	if raw != nil && snapshotDone {
+		var before []string
+		if err := json.Unmarshal(raw, &before); err != nil {
+			return fmt.Errorf("source %s: the tables note: %w", cfg.Name, err)
+		}
+		var added []string
+		for _, t := range now {
+			if !slices.Contains(before, t) {
+				added = append(added, t)
+			}
+		}
+		if len(added) > 0 {
+			if cfg.SignalTable == "" {
+				r.src.log.Warn("tables added to tables: are captured from now on, but their earlier rows are not on the followers: "+
+					"set signal_table to have them read by an incremental snapshot (walship snapshot), or rebuild the followers (walship replay --resnapshot)",
+					"tables", strings.Join(added, ","))
+			} else {
+				sum := sha256.Sum256([]byte(strings.Join(added, ",")))
+				id, err := r.src.Backfill(ctx, sources.BackfillRequest{Tables: added, ID: "added-" + hex.EncodeToString(sum[:4])})
+				if err != nil {
+					r.src.log.Warn("tables added to tables: are captured from now on, but their earlier rows cannot be read while streaming: "+
+						"give them a primary key, or rebuild the followers (walship replay --resnapshot)", "tables", strings.Join(added, ","), "err", err)
+				} else {
+					r.src.log.Info("tables added to tables: are captured from now on, and their rows read by an incremental snapshot", "tables", strings.Join(added, ","), "id", id)
+				}
+			}
+		}
+	}
+	return r.saveTables(ctx, notes, now)
+}
+
+// capturedTables lists the tables that match tables: now.
+func (r *session) capturedTables(ctx context.Context) ([]string, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: list tables: %w", r.cfg().Name, err)
+	}
+	defer rows.Close()
+	var now []string
+	for rows.Next() {
+		var s, t string
+		if err := rows.Scan(&s, &t); err != nil {
+			return nil, err
+		}
+		if matches(r.cfg().Tables, s, t) && !r.isSignal(s, t) {
+			now = append(now, s+"."+t)
+		}
+	}
+	return now, rows.Err()
+}
+
+func (r *session) saveTables(ctx context.Context, notes sources.Notes, tables []string) error {
+	b, err := json.Marshal(tables)
+	if err != nil {
+		return err
+	}
+	if err := notes.SaveNote(ctx, r.cfg().Name, tablesNote, b); err != nil {
+		return fmt.Errorf("source %s: save the tables note: %w", r.cfg().Name, err)
+	}
+	return nil
+}
+
+// tablesChanged brings the tables note up to date after DDL, so a table
+// created while the daemon runs is not taken for one added to tables: at
+// the next start.
+func (r *session) tablesChanged(ctx context.Context) error {
+	notes, ok := r.src.store.(sources.Notes)
+	if !ok {
+		return nil
+	}
+	now, err := r.capturedTables(ctx)
+	if err != nil {
+		return err
+	}
+	return r.saveTables(ctx, notes, now)
 }

@@ -50,6 +50,9 @@ func (r *session) ddl(ctx context.Context, schema, q string, h *replication.Even
 	} else if names := droppedTables(q, schema); len(names) > 0 {
 		r.keys.forget("")
 		r.src.log.Info("DDL", "schema", schema, "statement", firstWords(q, 4))
+		if err := r.tablesChanged(ctx); err != nil {
+			return err
+		}
 		return r.dropped(ctx, names, h, gset)
 	} else if ddlRE.MatchString(q) {
 		if err := r.seeRenames(ctx, q, schema); err != nil {
@@ -57,6 +60,9 @@ func (r *session) ddl(ctx context.Context, schema, q string, h *replication.Even
 		}
 		r.keys.forget("")
 		r.src.log.Info("DDL", "schema", schema, "statement", firstWords(q, 4))
+		if err := r.tablesChanged(ctx); err != nil {
+			return err
+		}
 	}
 	// A standalone statement: nothing of the open buffer is kept.
 	return r.commit(ctx, h, gset)

@@ -58,7 +58,7 @@ func (r *session) query(ctx context.Context, h *replication.EventHeader, e *repl
 			// transaction, decoded with their TABLE_MAP's shape.
 			r.keys.forget("")
 			r.src.log.Info("DDL in a transaction", "schema", string(e.Schema), "statement", firstWords(string(e.Query), 4), "gtid", r.curGTID)
-			return nil
+			return r.tablesChanged(ctx)
 		}
 	}
 	if r.inTxn && !mayTouchCaptured(r.cfg().Tables, string(e.Schema), string(e.Query)) {

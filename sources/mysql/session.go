@@ -104,6 +104,9 @@ func (r *session) run(ctx context.Context, ready func()) error {
 	if err := r.src.bfs.Reload(ctx); err != nil {
 		return err
 	}
+	if err := r.addedTables(ctx, r.haveCheckpoint && r.checkpoint.SnapshotDone); err != nil {
+		return err
+	}
 	r.bf = sources.NewBackfillStream(r.src.bfs.Unread())
 	if err := r.loadRenames(ctx); err != nil {
 		return err
