@@ -240,7 +240,6 @@ func followerIndexList(db *sql.DB, engine, dbName string) (map[string]bool, erro
 	}
 	defer rows.Close()
 	out := map[string]bool{}
-	var names []string
 	for rows.Next() {
 		var name string
 		var unique bool
@@ -248,9 +247,7 @@ func followerIndexList(db *sql.DB, engine, dbName string) (map[string]bool, erro
 			return nil, err
 		}
 		out[name] = unique
-		names = append(names, name)
 	}
-	sort.Strings(names)
 	return out, rows.Err()
 }
 
