@@ -44,7 +44,7 @@ var ErrUnknownSource = errors.New("no such source")
 
 // ErrNoBackfill is returned for a source that cannot take incremental
 // snapshots.
-var ErrNoBackfill = errors.New("this source cannot take incremental snapshots yet (PostgreSQL sources can)")
+var ErrNoBackfill = errors.New("this source cannot take incremental snapshots")
 
 // Backfill asks source name for an incremental snapshot.
 func (m *Monitor) Backfill(ctx context.Context, name string, req sources.BackfillRequest) (string, error) {
@@ -210,7 +210,8 @@ func (m *Monitor) Status() StatusDoc {
 			s.LastFailover = &at
 		}
 		for _, b := range st.Backfills {
-			ss := SnapshotStatus{ID: b.ID, Tables: b.Tables, Table: b.Table, Rows: b.Rows, Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started, Paused: b.Paused}
+			ss := SnapshotStatus{ID: b.ID, Tables: b.Tables, Table: b.Table, Rows: b.Rows, Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started, Paused: b.Paused,
+				DeleteUnseen: b.DeleteUnseen, Unpruned: b.Unpruned}
 			if secs := time.Since(b.Started).Seconds(); secs > 0 {
 				ss.RowsPerSec = float64(b.Rows) / secs
 				if ss.RowsPerSec > 0 && b.Estimate > b.Rows {

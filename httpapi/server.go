@@ -124,7 +124,8 @@ func (s *Server) setPaused(w http.ResponseWriter, r *http.Request, paused bool) 
 }
 
 // snapshot starts an incremental snapshot: a JSON body {"tables":
-// ["schema.table", ...], "where": "condition"}; 202 with its id.
+// ["schema.table", ...], "where": "condition", "delete_unseen": bool}
+// (or {"all": true, ...} for every table captured); 202 with its id.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	type problem struct {
 		Error string `json:"error"`
@@ -134,7 +135,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		s.writeJSON(w, http.StatusBadRequest, problem{"the body must be JSON: {\"tables\": [\"schema.table\", ...], \"where\": \"condition\"}: " + err.Error()})
+		s.writeJSON(w, http.StatusBadRequest, problem{"the body must be JSON: {\"tables\": [\"schema.table\", ...], \"where\": \"condition\", \"delete_unseen\": false} or {\"all\": true}: " + err.Error()})
 		return
 	}
 	id, err := s.mon.Backfill(r.Context(), name, req)

@@ -61,6 +61,11 @@ type SnapshotStatus struct {
 	ETASeconds float64   `json:"eta_seconds"`
 	Started    time.Time `json:"started"`
 	Paused     bool      `json:"paused,omitempty"`
+	// DeleteUnseen: its chunks delete the followers' rows the source no
+	// longer has, in every table but those Unpruned (keys that cannot
+	// bound a range on every engine).
+	DeleteUnseen bool     `json:"delete_unseen,omitempty"`
+	Unpruned     []string `json:"unpruned,omitempty"`
 }
 
 // SinkStatus is one sink.

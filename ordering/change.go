@@ -17,6 +17,14 @@ const (
 	OpDelete   Op = 'd'
 	OpRead     Op = 'r' // a snapshot row: applied as an upsert
 	OpTruncate Op = 't'
+	// OpPrune ends a chunk of an incremental snapshot that deletes rows
+	// not seen (sources/backfill.go): the follower deletes its rows of
+	// the table whose primary key is above Before's key (none: from the
+	// start) and at most After's (none: to the end) and that no snapshot
+	// row (op r) of the same transaction carried. Before and After hold
+	// the key columns only, every other value NULL. Not a Debezium op:
+	// only a snapshot asked to delete rows not seen writes it.
+	OpPrune Op = 'p'
 )
 
 func (o Op) String() string { return string(o) }
@@ -24,7 +32,7 @@ func (o Op) String() string { return string(o) }
 // Valid reports whether o is one of the operations.
 func (o Op) Valid() bool {
 	switch o {
-	case OpInsert, OpUpdate, OpDelete, OpRead, OpTruncate:
+	case OpInsert, OpUpdate, OpDelete, OpRead, OpTruncate, OpPrune:
 		return true
 	}
 	return false

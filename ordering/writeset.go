@@ -42,7 +42,7 @@ func (w *Writeset) Add(ch *Change) {
 		return
 	}
 	t := ch.Table
-	if ch.Op == OpTruncate || len(t.PrimaryKey) == 0 || t.Serial || (len(t.Cascades) > 0 && t.Cascading(ch)) {
+	if ch.Op == OpTruncate || ch.Op == OpPrune || len(t.PrimaryKey) == 0 || t.Serial || (len(t.Cascades) > 0 && t.Cascading(ch)) {
 		w.barrier, w.keys = true, nil
 		return
 	}

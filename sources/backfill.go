@@ -2,6 +2,9 @@ package sources
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +45,16 @@ var ErrBackfillRefused = errors.New("incremental snapshot refused")
 type BackfillRequest struct {
 	Tables []string `json:"tables"`
 	Where  string   `json:"where,omitempty"`
+	// DeleteUnseen: each chunk also deletes the follower's rows in its
+	// key range that the source no longer has (ordering.OpPrune), so a
+	// follower holding rows its source lost is repaired too. It needs
+	// keys of integers or uuids (PruneKind), and no Where.
+	DeleteUnseen bool `json:"delete_unseen,omitempty"`
+	// All asks for every table the source captures (but its signal
+	// table) instead of Tables. With DeleteUnseen, a table whose key
+	// cannot bound a prune is read without one (Backfill.Unpruned)
+	// instead of refusing the request.
+	All bool `json:"all,omitempty"`
 	// ID, when set (a signal's), names the snapshot: a request whose ID
 	// is already recorded is passed over (a signal decoded again after a
 	// restart).
@@ -58,6 +71,10 @@ type Backfill struct {
 	// its start).
 	Table   int      `json:"table"`
 	LastKey []string `json:"last_key,omitempty"`
+	// DeleteUnseen is the request's; Unpruned the tables read without
+	// a prune all the same (All).
+	DeleteUnseen bool     `json:"delete_unseen,omitempty"`
+	Unpruned     []string `json:"unpruned,omitempty"`
 	// Rows counts the rows read, Chunks the chunks done; Estimate is the
 	// catalog's estimate of the rows of all its tables.
 	Rows     int64     `json:"rows"`
@@ -86,6 +103,11 @@ func (b *Backfill) Current() string {
 	return ""
 }
 
+// Prunes reports whether b deletes the rows not seen of table.
+func (b *Backfill) Prunes(table string) bool {
+	return b.DeleteUnseen && !slices.Contains(b.Unpruned, table)
+}
+
 // Reads reports whether the backfill has yet to read table.
 func (b *Backfill) Reads(table string) bool {
 	for _, t := range b.Tables[min(b.Table, len(b.Tables)):] {
@@ -106,12 +128,97 @@ type BackfillStatus struct {
 	Estimate int64
 	Started  time.Time
 	Paused   bool
+	// DeleteUnseen and Unpruned are the Backfill's.
+	DeleteUnseen bool
+	Unpruned     []string
 }
 
 // Status is b as Status shows it.
 func (b *Backfill) Status() BackfillStatus {
 	return BackfillStatus{ID: b.ID, Tables: append([]string(nil), b.Tables...), Table: b.Current(), Rows: b.Rows,
-		Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started, Paused: b.Paused}
+		Chunks: b.Chunks, Estimate: b.Estimate, Started: b.Started, Paused: b.Paused,
+		DeleteUnseen: b.DeleteUnseen, Unpruned: slices.Clone(b.Unpruned)}
+}
+
+// ErrPruneKey is wrapped when a table's primary key is not one whose order
+// every follower engine shares, which deleting rows not seen needs.
+var ErrPruneKey = errors.New("deleting rows not seen needs a primary key of integers or uuids, whose order every follower engine shares")
+
+// PruneKind reports whether a key column of kind k can bound the range of
+// a prune (ordering.OpPrune): integers and uuids sort alike on every
+// engine; text, decimals and times may not (collations, formats).
+func PruneKind(k ordering.Kind) bool {
+	return k == ordering.KindInt || k == ordering.KindUint || k == ordering.KindUUID
+}
+
+// CheckPruneRequest refuses a request that names no table, or names
+// tables and asks for all, or deletes rows not seen with a condition (the
+// follower cannot tell which of its rows the condition leaves out).
+func CheckPruneRequest(req BackfillRequest) error {
+	if req.All && len(req.Tables) > 0 {
+		return fmt.Errorf("%w: name tables or ask for all of them, not both", ErrBackfillRefused)
+	}
+	if !req.All && len(req.Tables) == 0 {
+		return fmt.Errorf("%w: no table named", ErrBackfillRefused)
+	}
+	if req.DeleteUnseen && req.Where != "" {
+		return fmt.Errorf("%w: deleting rows not seen reads whole tables: it cannot be used with a condition (where)", ErrBackfillRefused)
+	}
+	return nil
+}
+
+// PruneKeyRefused is the refusal of deleting rows not seen in table,
+// whose key column col is of the source's type typ.
+func PruneKeyRefused(table, col, typ string) error {
+	return fmt.Errorf("%w: %w: %s's key column %s is %s", ErrBackfillRefused, ErrPruneKey, table, col, typ)
+}
+
+// KeyOnly is row with every column but t's primary key NULL.
+func KeyOnly(t *ordering.Table, row []ordering.Value) []ordering.Value {
+	out := make([]ordering.Value, len(t.Columns))
+	for _, k := range t.PrimaryKey {
+		if i := t.ColumnIndex(k); i >= 0 && i < len(row) {
+			out[i] = row[i]
+		}
+	}
+	return out
+}
+
+// KeyFromText is the key row (KeyOnly) of the text of t's key values
+// (BackfillEngine.ReadChunk's last key); nil for none.
+func KeyFromText(t *ordering.Table, last []string) ([]ordering.Value, error) {
+	if len(last) == 0 {
+		return nil, nil
+	}
+	if len(last) != len(t.PrimaryKey) {
+		return nil, fmt.Errorf("the last key read has %d values for %d key columns", len(last), len(t.PrimaryKey))
+	}
+	out := make([]ordering.Value, len(t.Columns))
+	for n, k := range t.PrimaryKey {
+		i := t.ColumnIndex(k)
+		if i < 0 {
+			return nil, fmt.Errorf("key column %s is not a column", k)
+		}
+		var err error
+		switch t.Columns[i].Kind {
+		case ordering.KindInt:
+			var v int64
+			v, err = strconv.ParseInt(last[n], 10, 64)
+			out[i] = ordering.Int(v)
+		case ordering.KindUint:
+			var v uint64
+			v, err = strconv.ParseUint(last[n], 10, 64)
+			out[i] = ordering.Uint(v)
+		case ordering.KindUUID:
+			out[i] = ordering.UUID(strings.ToLower(last[n]))
+		default:
+			return nil, fmt.Errorf("%w: %s.%s's key column %s is %s", ErrPruneKey, t.Schema, t.Name, k, t.Columns[i].Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("key column %s: %w", k, err)
+		}
+	}
+	return out, nil
 }
 
 // Window collects what the changes between a chunk's watermarks touched
@@ -125,11 +232,45 @@ type Window struct {
 	// streamed before its commit) touched the table: the chunk must be
 	// read again.
 	Redo bool
+	// images, kept for a chunk that deletes rows not seen (NewPruneWindow):
+	// the newest row of each key the window touched, nil once deleted.
+	images map[string]windowImage
+}
+
+type windowImage struct {
+	t   *ordering.Table
+	row []ordering.Value
 }
 
 // NewWindow opens a window on table ("schema.table").
 func NewWindow(table string) *Window {
 	return &Window{Table: table, keys: map[string]struct{}{}}
+}
+
+// NewPruneWindow opens a window on table that also keeps the newest row of
+// each key it sees (Images).
+func NewPruneWindow(table string) *Window {
+	w := NewWindow(table)
+	w.images = map[string]windowImage{}
+	return w
+}
+
+// Images are the rows the window's changes left, in key text order,
+// each with the shape it was decoded with (a key whose newest change
+// deleted it is left out).
+func (w *Window) Images() ([]*ordering.Table, [][]ordering.Value) {
+	keys := make([]string, 0, len(w.images))
+	for k, img := range w.images {
+		if img.row != nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	ts, rows := make([]*ordering.Table, len(keys)), make([][]ordering.Value, len(keys))
+	for i, k := range keys {
+		ts[i], rows[i] = w.images[k].t, w.images[k].row
+	}
+	return ts, rows
 }
 
 // See records the keys ch touches, if it is a change of the window's
@@ -141,6 +282,9 @@ func (w *Window) See(ch *ordering.Change) {
 	}
 	if ch.Op == ordering.OpTruncate {
 		w.all = true
+		if w.images != nil {
+			w.Redo = true // the rows after it are read again
+		}
 		return
 	}
 	if ch.Op == ordering.OpUpdate {
@@ -158,7 +302,19 @@ func (w *Window) See(ch *ordering.Change) {
 		if row != nil {
 			if k, ok := RowKey(t, row); ok {
 				w.keys[k] = struct{}{}
+				if w.images != nil {
+					// The old key of a key update and a deleted row are
+					// gone; an inserted or updated row is as After holds.
+					w.images[k] = windowImage{}
+				}
+			} else if w.images != nil {
+				w.Redo = true // a row the window cannot place
 			}
+		}
+	}
+	if w.images != nil && ch.After != nil && ch.Op != ordering.OpDelete {
+		if k, ok := RowKey(t, ch.After); ok {
+			w.images[k] = windowImage{t: t, row: ch.After}
 		}
 	}
 }

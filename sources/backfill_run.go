@@ -24,7 +24,8 @@ import (
 // handed back by its decoder in log order:
 //
 //	bs <id> <table>    the backfill's tables: their changes carry Backfilling from here
-//	lw <token> <table> a chunk's low watermark: its window opens
+//	lw <token> <table> [prune]
+//	                   a chunk's low watermark: its window opens (prune: it keeps the rows it sees)
 //	hw <token>         its high watermark: the chunk's rows, less those the window saw, join this transaction
 //	be <id> <table>    the table is read: its changes are plain again
 //
@@ -40,6 +41,12 @@ type BackfillChunk struct {
 	Table string          // schema.table
 	Shape *ordering.Table // the shape it was read with
 	Rows  [][]ordering.Value
+	// Prune: the backfill deletes rows not seen. Lo is the key row
+	// (ordering.OpPrune's Before) the chunk's rows are above, nil for
+	// the first; Final: the chunk reached the table's end.
+	Prune bool
+	Lo    []ordering.Value
+	Final bool
 	done  chan backfillResult
 }
 
@@ -172,7 +179,10 @@ func (b *BackfillStream) Watermark(msg string, current func(table string) *order
 			delete(b.lenient, f[2])
 		}
 	case "lw":
-		if len(f) == 3 {
+		switch {
+		case len(f) == 4 && f[3] == "prune":
+			b.windows[f[1]] = NewPruneWindow(f[2])
+		case len(f) == 3:
 			b.windows[f[1]] = NewWindow(f[2])
 		}
 	case "hw":
@@ -194,6 +204,23 @@ func (b *BackfillStream) Watermark(msg string, current func(table string) *order
 			b.atCommit = append(b.atCommit, backfillPending{c: c, redo: true})
 			return nil
 		}
+		var imgShapes []*ordering.Table
+		var images [][]ordering.Value
+		if c.Prune {
+			if w.images == nil {
+				w.Redo = true // opened without images: an earlier session's lw
+			}
+			imgShapes, images = w.Images()
+			for _, s := range imgShapes {
+				if !sameColumns(s, t) {
+					w.Redo = true // a row of another shape
+				}
+			}
+		}
+		if w.Redo {
+			b.atCommit = append(b.atCommit, backfillPending{c: c, redo: true})
+			return nil
+		}
 		t = b.shape(t)
 		kept := 0
 		for _, row := range c.Rows {
@@ -201,6 +228,25 @@ func (b *BackfillStream) Watermark(msg string, current func(table string) *order
 				continue
 			}
 			if err := add(ordering.Change{Table: t, Op: ordering.OpRead, After: row}); err != nil {
+				return err
+			}
+			kept++
+		}
+		if c.Prune {
+			// The rows the window's changes left join the chunk, so that
+			// every row the source has in the chunk's range at the high
+			// watermark is a row of this transaction: the follower deletes
+			// the others (ordering.OpPrune).
+			for _, row := range images {
+				if err := add(ordering.Change{Table: t, Op: ordering.OpRead, After: row}); err != nil {
+					return err
+				}
+			}
+			var hi []ordering.Value
+			if !c.Final && len(c.Rows) > 0 {
+				hi = KeyOnly(t, c.Rows[len(c.Rows)-1])
+			}
+			if err := add(ordering.Change{Table: t, Op: ordering.OpPrune, Before: c.Lo, After: hi}); err != nil {
 				return err
 			}
 			kept++
@@ -306,7 +352,12 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 			return nil
 		}
 		token := fmt.Sprintf("%s.%d.%s", b.ID, chunkNo, stream.nonce)
-		if err := eng.Emit(ctx, "lw "+token+" "+table); err != nil {
+		lw := "lw " + token + " " + table
+		prune := b.Prunes(table)
+		if prune {
+			lw += " prune"
+		}
+		if err := eng.Emit(ctx, lw); err != nil {
 			return err
 		}
 		shape, rows, lastKey, err := eng.ReadChunk(ctx, table, last, b.Where, BackfillChunkRows)
@@ -317,6 +368,12 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 			return fmt.Errorf("incremental snapshot %s: %s has no primary key any more", b.ID, table)
 		}
 		c := &BackfillChunk{Table: table, Shape: shape, Rows: rows, done: make(chan backfillResult, 1)}
+		if prune {
+			c.Prune, c.Final = true, len(rows) < BackfillChunkRows
+			if c.Lo, err = KeyFromText(shape, last); err != nil {
+				return fmt.Errorf("incremental snapshot %s of %s: %w", b.ID, table, err)
+			}
+		}
 		stream.register(token, c)
 		if err := eng.Emit(ctx, "hw "+token); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/walship/walship/ordering"
@@ -36,5 +37,54 @@ func TestWindow(t *testing.T) {
 	}
 	if _, ok := RowKey(&ordering.Table{Columns: tbl.Columns}, row(1, ordering.Null())); ok {
 		t.Error("a keyless table has row keys")
+	}
+}
+
+// A prune window keeps the newest row of each key it sees: an update's
+// new row, nothing for a deleted row or the old key of a key update; a
+// truncate makes the chunk read again.
+func TestPruneWindow(t *testing.T) {
+	tbl := &ordering.Table{Schema: "s", Name: "t", Columns: []ordering.Column{{Name: "id", Kind: ordering.KindInt}, {Name: "v"}}, PrimaryKey: []string{"id"}}
+	row := func(id, v int64) []ordering.Value { return []ordering.Value{ordering.Int(id), ordering.Int(v)} }
+	w := NewPruneWindow("s.t")
+	w.See(&ordering.Change{Table: tbl, Op: ordering.OpInsert, After: row(1, 0)})
+	w.See(&ordering.Change{Table: tbl, Op: ordering.OpUpdate, Before: row(1, 0), After: row(1, 5)})
+	w.See(&ordering.Change{Table: tbl, Op: ordering.OpUpdate, Before: row(2, 0), After: row(3, 1)})
+	w.See(&ordering.Change{Table: tbl, Op: ordering.OpInsert, After: row(4, 0)})
+	w.See(&ordering.Change{Table: tbl, Op: ordering.OpDelete, Before: row(4, 0)})
+	_, rows := w.Images()
+	if len(rows) != 2 || rows[0][0].Int() != 1 || rows[0][1].Int() != 5 || rows[1][0].Int() != 3 {
+		t.Fatalf("images %v, want rows 1 (v 5) and 3", rows)
+	}
+	if w.Redo {
+		t.Fatal("redo without cause")
+	}
+	w.See(&ordering.Change{Table: tbl, Op: ordering.OpTruncate})
+	if !w.Redo {
+		t.Error("a truncate inside a prune window does not make the chunk read again")
+	}
+}
+
+// The last key read, as text, becomes the key row of a prune's bound for
+// integer and uuid keys, and is refused for others.
+func TestKeyFromText(t *testing.T) {
+	tbl := &ordering.Table{Schema: "s", Name: "t", Columns: []ordering.Column{
+		{Name: "v", Kind: ordering.KindString}, {Name: "a", Kind: ordering.KindInt}, {Name: "b", Kind: ordering.KindUUID}}, PrimaryKey: []string{"a", "b"}}
+	row, err := KeyFromText(tbl, []string{"-12", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !row[0].IsNull() || row[1].Int() != -12 || row[2].Text() != "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" {
+		t.Errorf("key row %v", row)
+	}
+	if row, err := KeyFromText(tbl, nil); row != nil || err != nil {
+		t.Errorf("no last key: %v, %v", row, err)
+	}
+	text := &ordering.Table{Schema: "s", Name: "t", Columns: []ordering.Column{{Name: "k", Kind: ordering.KindString, Type: "text"}}, PrimaryKey: []string{"k"}}
+	if _, err := KeyFromText(text, []string{"x"}); !errors.Is(err, ErrPruneKey) {
+		t.Errorf("a text key: %v", err)
+	}
+	if _, err := KeyFromText(tbl, []string{"x", "y"}); err == nil {
+		t.Error("a key that is not a number was taken")
 	}
 }

@@ -112,10 +112,11 @@ func (bs *Backfills) save(ctx context.Context) error {
 }
 
 // Add records a request the engine checked (tables "schema.table" it
-// captures, with primary keys; estimate the rows in all). A table a
+// captures, with primary keys; unpruned those of them read without
+// deleting rows not seen; estimate the rows in all). A table a
 // recorded backfill has yet to read is refused; a request whose ID is
 // recorded is passed over (a signal decoded again).
-func (bs *Backfills) Add(ctx context.Context, req BackfillRequest, tables []string, estimate int64) (string, error) {
+func (bs *Backfills) Add(ctx context.Context, req BackfillRequest, tables, unpruned []string, estimate int64) (string, error) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	if err := bs.load(ctx); err != nil {
@@ -137,7 +138,7 @@ func (bs *Backfills) Add(ctx context.Context, req BackfillRequest, tables []stri
 		rand.Read(raw)
 		id = hex.EncodeToString(raw)
 	}
-	b := &Backfill{ID: id, Tables: tables, Where: req.Where, Estimate: estimate, Started: time.Now().UTC()}
+	b := &Backfill{ID: id, Tables: tables, Where: req.Where, DeleteUnseen: req.DeleteUnseen, Unpruned: unpruned, Estimate: estimate, Started: time.Now().UTC()}
 	bs.list = append(bs.list, b)
 	if err := bs.save(ctx); err != nil {
 		bs.list = bs.list[:len(bs.list)-1]

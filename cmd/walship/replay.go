@@ -7,15 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/walship/walship/client"
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/replay"
 	"github.com/walship/walship/sinks/sqlsink"
+	"github.com/walship/walship/sources"
 )
 
 // replayOpts are the flags of `walship replay`.
@@ -62,7 +66,13 @@ positions of their own, so the daemon then goes on with every table.
 
 --resnapshot first takes a new consistent snapshot of each source into the
 log (the recovery after a lost slot or a purged binlog; the daemon must be
-stopped), then rebuilds an empty follower from it.`,
+stopped), then rebuilds an empty follower from it. While the daemon runs
+the sink (its http API answers, with http.token) and its sources stream,
+--resnapshot instead asks each source for an incremental snapshot of every
+table it captures (or of --tables, named exactly) that also deletes the
+rows the source no longer has (keys of integers or uuids), and waits until
+the sink applied it: nothing stops, the follower need not be empty, and
+the other sinks of those sources get the same rows (as upserts).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runReplay(cmd, o)
@@ -112,6 +122,11 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if o.resnapshot && o.into == "" && o.to == "" && !o.dryRun {
+		if ok, err := resnapshotOnline(ctx, cfg, o, stdout, stderr); ok {
+			return err
+		}
+	}
 	log := newLogger(stderr, cfg.Log)
 	ro.Log = log
 	applyMemoryLimit(cfg, log)
@@ -244,4 +259,100 @@ func dropSlot(ctx context.Context, pg config.PostgresSource) error {
 		return fmt.Errorf("drop slot %s: %w", pg.Slot, err)
 	}
 	return nil
+}
+
+// resnapshotOnline is replay --resnapshot while the daemon runs the sink
+// and its sources stream (their slots are healthy): instead of stopping
+// anything, each source of the sink takes an incremental snapshot of
+// every table it captures (or of --tables), deleting the rows the source
+// no longer has where the keys allow it, and the replay waits until the
+// sink applied it. ok is false when the daemon does not answer (the
+// offline re-snapshot then runs).
+func resnapshotOnline(ctx context.Context, cfg *config.Config, o replayOpts, stdout, stderr io.Writer) (ok bool, err error) {
+	api, err := newDaemonAPI(cfg)
+	if err != nil {
+		return false, nil
+	}
+	doc, err := api.status(ctx)
+	if err != nil {
+		return false, nil // no daemon: the offline path
+	}
+	var sink *config.Sink
+	for i := range cfg.Sinks {
+		if cfg.Sinks[i].Name == o.sink {
+			sink = &cfg.Sinks[i]
+		}
+	}
+	if sink == nil {
+		return true, withCode(exitUsage, fmt.Errorf("replay: no sink named %q", o.sink))
+	}
+	for _, name := range sink.From {
+		src := findSource(doc, name)
+		switch {
+		case src == nil:
+			return true, withCode(exitUsage, fmt.Errorf("replay --resnapshot: the daemon at %s runs no source %s", cfg.HTTP.Listen, name))
+		case src.State == "failed" || src.State == "backoff":
+			return true, withCode(exitFailure, fmt.Errorf(`replay --resnapshot: source %s of the running daemon is %s (%s).
+An incremental snapshot needs it streaming. If its slot or binlog is lost, stop the daemon, empty the
+follower database, and run replay --resnapshot again: it then takes a new snapshot offline`, name, src.State, src.LastError))
+		}
+	}
+	fmt.Fprintf(stdout, "The daemon at %s runs: the follower is rebuilt in place by incremental snapshots, the pipeline running.\n", cfg.HTTP.Listen)
+	ids := map[string]string{}
+	for _, name := range sink.From {
+		req := sources.BackfillRequest{DeleteUnseen: true, All: o.tables == ""}
+		for _, t := range strings.Split(o.tables, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				req.Tables = append(req.Tables, t)
+			}
+		}
+		id, err := api.startSnapshot(ctx, name, req)
+		if err != nil {
+			return true, err
+		}
+		ids[name] = id
+		fmt.Fprintf(stdout, "source %s: incremental snapshot %s started\n", name, id)
+		if doc, err := api.status(ctx); err == nil {
+			if src := findSource(doc, name); src != nil {
+				for _, s := range src.Snapshots {
+					if s.ID == id && len(s.Unpruned) > 0 {
+						fmt.Fprintf(stdout, "source %s: %s: keys of other types than integers and uuids: rows the source no longer has are not deleted there\n", name, strings.Join(s.Unpruned, ", "))
+					}
+				}
+			}
+		}
+	}
+	for _, name := range sink.From {
+		if err := api.waitSnapshot(ctx, name, ids[name], stderr); err != nil {
+			return true, err
+		}
+	}
+	// Every row read is in the log; the sink has it once it applied the
+	// source's newest position.
+	doc, err = api.status(ctx)
+	if err != nil {
+		return true, withCode(exitFailure, err)
+	}
+	c := client.New("http://" + cfg.HTTP.Listen)
+	for _, name := range sink.From {
+		head := findSource(doc, name).Head
+		if head == "" {
+			continue
+		}
+		for {
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := c.WaitForSource(wctx, o.sink, name, head)
+			cancel()
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, client.ErrTimeout) || ctx.Err() != nil {
+				return true, withCode(exitFailure, fmt.Errorf("replay --resnapshot: sink %s: %w", o.sink, err))
+			}
+			fmt.Fprintf(stderr, "sink %s: %v\n", o.sink, err)
+		}
+		fmt.Fprintf(stdout, "sink %s applied source %s's snapshot (up to %s)\n", o.sink, name, head)
+	}
+	fmt.Fprintf(stdout, "Done. Check it with: walship verify -c %s --sink %s\n", o.path, o.sink)
+	return true, nil
 }

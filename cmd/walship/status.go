@@ -231,7 +231,11 @@ func printSnapshots(w io.Writer, doc httpapi.StatusDoc) {
 			if b.ETASeconds > 0 {
 				eta = (time.Duration(b.ETASeconds) * time.Second).String()
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t[%s] %3.0f%%\t%d of ~%d\t%.0f\t%s\n", b.ID, s.Name, dash(b.Table), bar, frac*100, b.Rows, b.Estimate, b.RowsPerSec, eta)
+			id := b.ID
+			if b.DeleteUnseen {
+				id += " (deletes unseen)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t[%s] %3.0f%%\t%d of ~%d\t%.0f\t%s\n", id, s.Name, dash(b.Table), bar, frac*100, b.Rows, b.Estimate, b.RowsPerSec, eta)
 		}
 	}
 	if any {

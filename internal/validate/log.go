@@ -191,6 +191,9 @@ func CheckLog(ctx context.Context, brokers []string, prefix, schema string, v *V
 					evs = []logEvent{e}
 				}
 				for _, e := range evs {
+					if e.op == byte(ordering.OpPrune) {
+						continue // an incremental snapshot's prune: no row of its own
+					}
 					st.Events++
 					id := eventID{e.seq, e.index, e.half}
 					if seen[id] {
@@ -312,6 +315,10 @@ func decodeRowEvents(dec *envelope.Decoder, rec envelope.Record, table string) (
 	}
 	var out []logEvent
 	for _, d := range ds {
+		if d.Change.Op == ordering.OpPrune {
+			out = append(out, logEvent{seq: d.Seq, index: d.Index, table: table, op: byte(ordering.OpPrune)})
+			continue
+		}
 		t := d.Change.Table
 		col := func(row []ordering.Value, name string) (int64, bool) {
 			i := t.ColumnIndex(name)
@@ -363,6 +370,9 @@ func decodeEvent(value []byte) (op string, id, version int64, err error) {
 	}
 	if len(env.Payload) > 0 && env.Op == "" {
 		return decodeEvent(env.Payload)
+	}
+	if env.Op == string(ordering.OpPrune) {
+		return env.Op, 0, 0, nil
 	}
 	row := env.After
 	if env.Op == "d" {

@@ -5,6 +5,12 @@
 // A change becomes one or more records (Encode), in this order:
 //
 //	insert, update, read, truncate   one data record
+//	prune (op "p")                   one data record with a null key: the
+//	                                 key range's bounds as before and
+//	                                 after (ordering.OpPrune; not a
+//	                                 Debezium op, written only by an
+//	                                 incremental snapshot that deletes
+//	                                 rows not seen)
 //	delete                           the data record, then a tombstone (the
 //	                                 key, a null value), unless the table
 //	                                 has no key

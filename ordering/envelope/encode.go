@@ -383,7 +383,7 @@ func unchangedColumns(t *ordering.Table, row []ordering.Value) string {
 // keyRow is the image the key of ch comes from: the after image, or the
 // before image for deletes; nil for truncates.
 func keyRow(ch *ordering.Change) []ordering.Value {
-	if ch.Op == ordering.OpTruncate {
+	if ch.Op == ordering.OpTruncate || ch.Op == ordering.OpPrune {
 		return nil
 	}
 	if ch.After != nil {

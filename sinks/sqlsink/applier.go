@@ -96,6 +96,7 @@ type applyStats struct {
 	statements atomic.Int64 // data statements sent (inserts, updates, deletes, upserts)
 	changes    atomic.Int64 // row changes held for folding
 	unfolded   atomic.Int64 // windows the follower refused folded, applied change by change
+	pruned     atomic.Int64 // rows deleted as not seen by an incremental snapshot (prune.go)
 }
 
 // Stats are the applier's counters since it started.
@@ -103,6 +104,7 @@ type Stats struct {
 	Statements int64 // data statements sent
 	Folded     int64 // row changes written through the folding window
 	Unfolded   int64 // windows the follower refused folded
+	Pruned     int64 // rows deleted as not seen by an incremental snapshot
 }
 
 // Statements implements sinks.StatementCounter.
@@ -110,7 +112,7 @@ func (a *Applier) Statements() int64 { return a.stats.statements.Load() }
 
 // Stats returns the counters.
 func (a *Applier) Stats() Stats {
-	return Stats{Statements: a.stats.statements.Load(), Folded: a.stats.changes.Load(), Unfolded: a.stats.unfolded.Load()}
+	return Stats{Statements: a.stats.statements.Load(), Folded: a.stats.changes.Load(), Unfolded: a.stats.unfolded.Load(), Pruned: a.stats.pruned.Load()}
 }
 
 // table is what walship knows of a follower table.
@@ -524,6 +526,9 @@ type Tx struct {
 	conflicted     map[Name]bool
 	bulkSavepoints int
 	keyBuf         []byte
+	// seen are the keys of the incremental snapshots' rows of each table
+	// since its last prune (prune.go).
+	seen map[Name]map[string]struct{}
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it
@@ -666,6 +671,8 @@ func opName(op ordering.Op) string {
 		return "truncate"
 	case ordering.OpRead:
 		return "snapshot row"
+	case ordering.OpPrune:
+		return "delete of rows not seen"
 	}
 	return string(op)
 }

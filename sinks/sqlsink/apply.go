@@ -64,6 +64,12 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 			ch = &c
 		}
 	}
+	if ch.Op == ordering.OpPrune {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		return t.prune(ctx, sh, ch)
+	}
 	if ch.Op != ordering.OpRead && ch.Op != ordering.OpTruncate && !t.noFold && !ch.Table.Backfilling {
 		if len(t.pendRows) > 0 {
 			if err := t.flushPend(ctx); err != nil {
@@ -93,6 +99,9 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 			}
 		}
 		row, size := t.row(ch)
+		if ch.Op == ordering.OpRead && ch.Table.Backfilling && len(sh.key) > 0 {
+			t.seeRead(sh, row)
+		}
 		if ch.Op == ordering.OpRead && len(sh.key) > 0 {
 			// An upsert statement must not carry one key twice (a snapshot
 			// redone inside one batch): the second starts a new statement.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,15 +36,25 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 	if s.cfg.SignalTable == "" {
 		return "", fmt.Errorf("%w: source %s has no signal_table, where its incremental snapshots write their watermarks: set one (database.table)", sources.ErrBackfillRefused, s.cfg.Name)
 	}
-	if len(req.Tables) == 0 {
-		return "", fmt.Errorf("%w: no table named", sources.ErrBackfillRefused)
+	if err := sources.CheckPruneRequest(req); err != nil {
+		return "", err
 	}
 	db := s.pool()
 	if db == nil {
 		return "", fmt.Errorf("source %s is not connected yet; try again", s.cfg.Name)
 	}
-	var tables []string
+	var tables, unpruned []string
 	var estimate int64
+	if req.All {
+		all, err := capturedTables(ctx, db, s.cfg)
+		if err != nil {
+			return "", err
+		}
+		if len(all) == 0 {
+			return "", fmt.Errorf("%w: source %s captures no table", sources.ErrBackfillRefused, s.cfg.Name)
+		}
+		req.Tables = all
+	}
 	for _, name := range req.Tables {
 		schema, table, ok := strings.Cut(strings.TrimSpace(name), ".")
 		if !ok || !matches(s.cfg.Tables, schema, table) {
@@ -66,6 +77,13 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 		if keyed == 0 {
 			return "", fmt.Errorf("%w: %s.%s has no primary key: its rows cannot be read in key order, nor a change matched to a row read", sources.ErrBackfillRefused, schema, table)
 		}
+		if req.DeleteUnseen {
+			if err := pruneKey(ctx, db, schema, table); errors.Is(err, sources.ErrPruneKey) && req.All {
+				unpruned = append(unpruned, schema+"."+table)
+			} else if err != nil {
+				return "", err
+			}
+		}
 		if req.Where != "" {
 			if _, err := db.ExecContext(ctx, "EXPLAIN SELECT 1 FROM "+quoteIdent(schema)+"."+quoteIdent(table)+" WHERE ("+req.Where+")"); err != nil {
 				return "", fmt.Errorf("%w: the condition %q on %s.%s: %v", sources.ErrBackfillRefused, req.Where, schema, table, err)
@@ -74,7 +92,32 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 		estimate += rows.Int64
 		tables = append(tables, schema+"."+table)
 	}
-	return s.bfs.Add(ctx, req, tables, estimate)
+	return s.bfs.Add(ctx, req, tables, unpruned, estimate)
+}
+
+// pruneKey refuses deleting rows not seen in schema.table unless its key
+// columns are integers (sources.PruneKind; MariaDB's uuid type sorts
+// otherwise than its text).
+func pruneKey(ctx context.Context, db *sql.DB, schema, table string) error {
+	rows, err := db.QueryContext(ctx, `SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.DATA_TYPE FROM information_schema.STATISTICS s
+		JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
+		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY'`, schema, table)
+	if err != nil {
+		return fmt.Errorf("%s.%s: its key columns: %w", schema, table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var col, typ, data string
+		if err := rows.Scan(&col, &typ, &data); err != nil {
+			return err
+		}
+		switch strings.ToLower(data) {
+		case "tinyint", "smallint", "mediumint", "int", "bigint":
+		default:
+			return sources.PruneKeyRefused(schema+"."+table, col, typ)
+		}
+	}
+	return rows.Err()
 }
 
 // ControlBackfill pauses, resumes or cancels incremental snapshot id.
@@ -315,11 +358,17 @@ func (r *session) addedTables(ctx context.Context, snapshotDone bool) error {
 
 // capturedTables lists the tables that match tables: now.
 func (r *session) capturedTables(ctx context.Context) ([]string, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+	return capturedTables(ctx, r.db, *r.cfg())
+}
+
+// capturedTables lists the tables of the server that match cfg's tables:,
+// but its signal table.
+func capturedTables(ctx context.Context, db *sql.DB, cfg Config) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
 		WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')
 		ORDER BY 1, 2`)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: list tables: %w", r.cfg().Name, err)
+		return nil, fmt.Errorf("source %s: list tables: %w", cfg.Name, err)
 	}
 	defer rows.Close()
 	var now []string
@@ -328,7 +377,7 @@ func (r *session) capturedTables(ctx context.Context) ([]string, error) {
 		if err := rows.Scan(&s, &t); err != nil {
 			return nil, err
 		}
-		if matches(r.cfg().Tables, s, t) && !r.isSignal(s, t) {
+		if matches(cfg.Tables, s, t) && cfg.SignalTable != s+"."+t {
 			now = append(now, s+"."+t)
 		}
 	}

@@ -69,8 +69,8 @@ func (r *session) relationOf(table string) *relation {
 // every table (captured, with a primary key, the condition accepted by
 // the server), records the request, and the running session reads it.
 func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (string, error) {
-	if len(req.Tables) == 0 {
-		return "", fmt.Errorf("%w: no table named", sources.ErrBackfillRefused)
+	if err := sources.CheckPruneRequest(req); err != nil {
+		return "", err
 	}
 	conn, err := s.connect(ctx)
 	if err != nil {
@@ -87,7 +87,19 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 // backfillOn records req for the tables captured (or about to be).
 func (s *Source) backfillOn(ctx context.Context, conn *pgx.Conn, req sources.BackfillRequest, captured []tableName) (string, error) {
 	var estimate int64
+	var unpruned []string
 	seen := map[string]bool{}
+	if req.All {
+		req.Tables = nil
+		for _, t := range captured {
+			if t.String() != s.cfg.SignalTable {
+				req.Tables = append(req.Tables, t.String())
+			}
+		}
+		if len(req.Tables) == 0 {
+			return "", fmt.Errorf("%w: source %s captures no table", sources.ErrBackfillRefused, s.cfg.Name)
+		}
+	}
 	for _, name := range req.Tables {
 		schema, table, ok := strings.Cut(strings.TrimSpace(name), ".")
 		t := tableName{schema, table}
@@ -108,6 +120,13 @@ func (s *Source) backfillOn(ctx context.Context, conn *pgx.Conn, req sources.Bac
 			return "", fmt.Errorf("%w: %s has no primary key: its rows cannot be read in key order, nor a change matched to a row read", sources.ErrBackfillRefused, t)
 		}
 		estimate += int64(rows)
+		if req.DeleteUnseen {
+			if err := pruneKey(ctx, conn, t); errors.Is(err, sources.ErrPruneKey) && req.All {
+				unpruned = append(unpruned, t.String())
+			} else if err != nil {
+				return "", err
+			}
+		}
 		if req.Where != "" {
 			tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 			if err != nil {
@@ -125,7 +144,31 @@ func (s *Source) backfillOn(ctx context.Context, conn *pgx.Conn, req sources.Bac
 		schema, table, _ := strings.Cut(strings.TrimSpace(t), ".")
 		tables = append(tables, schema+"."+table)
 	}
-	return s.bfs.Add(ctx, req, tables, estimate)
+	return s.bfs.Add(ctx, req, tables, unpruned, estimate)
+}
+
+// pruneKey refuses deleting rows not seen in t unless its key columns are
+// integers or uuids (sources.PruneKind).
+func pruneKey(ctx context.Context, conn *pgx.Conn, t tableName) error {
+	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = $1::regclass AND i.indisprimary`, t.quoted())
+	if err != nil {
+		return fmt.Errorf("%s: its key columns: %w", t, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var col, typ string
+		if err := rows.Scan(&col, &typ); err != nil {
+			return err
+		}
+		switch typ {
+		case "smallint", "integer", "bigint", "uuid":
+		default:
+			return sources.PruneKeyRefused(t.String(), col, typ)
+		}
+	}
+	return rows.Err()
 }
 
 // ControlBackfill pauses, resumes or cancels incremental snapshot id
