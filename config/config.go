@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/walship/walship/filter"
 	"github.com/walship/walship/offsets"
 )
 
@@ -158,6 +159,74 @@ type Source struct {
 	// and <prefix>.transaction. Default: <kafka.topic_prefix>.<name>.
 	// Prefixes of two sources must differ.
 	TopicPrefix string `yaml:"topic_prefix"`
+	// Columns rewrites columns of tables ("schema.table") before their
+	// changes enter the log, so the values never reach Kafka (package
+	// filter). exclude removes a column everywhere (not a primary-key
+	// column); hash replaces a value by its HMAC-SHA-256 under HashKey
+	// (hex; the follower column is varchar(64); a key column may be
+	// hashed); mask replaces it by "****"; truncate cuts text to N
+	// characters. Snapshots and incremental snapshots pass the same
+	// rules. Example:
+	//
+	//	columns:
+	//	  public.users: { exclude: [ssn], hash: [email], mask: [phone], truncate: { bio: 100 } }
+	Columns map[string]ColumnRules `yaml:"columns"`
+	// Where keeps only the rows of a table that match an expression
+	// (expr-lang, https://expr-lang.org) over the row's columns by name;
+	// an update that moves a row in becomes an insert, one that moves it
+	// out a delete, so followers hold exactly the rows that match. A
+	// predicate on a non-key column needs full before images (PostgreSQL
+	// REPLICA IDENTITY FULL). Example:
+	//
+	//	where:
+	//	  public.orders: "region == 'eu' && total > 0"
+	Where map[string]string `yaml:"where"`
+	// HashKey is the key of the columns: hash rule. Use ${ENV} or
+	// HashKeyFile. Required when a column is hashed.
+	HashKey Secret `yaml:"hash_key"`
+	// HashKeyFile is read at load time; its trimmed content is the key.
+	HashKeyFile string `yaml:"hash_key_file"`
+}
+
+// FilterRules are the columns: and where: rules as package filter takes
+// them.
+func FilterRules(cols map[string]ColumnRules, where map[string]string) filter.Rules {
+	if len(cols) == 0 && len(where) == 0 {
+		return nil
+	}
+	out := filter.Rules{}
+	for t, c := range cols {
+		out[t] = filter.Table{Exclude: c.Exclude, Hash: c.Hash, Mask: c.Mask, Truncate: c.Truncate}
+	}
+	for t, w := range where {
+		r := out[t]
+		r.Where = w
+		out[t] = r
+	}
+	return out
+}
+
+// Filter is the filter of the sink's columns: and where: rules; nil
+// without any.
+func (s Sink) Filter() (*filter.Filter, error) {
+	rules := FilterRules(s.Columns, s.Where)
+	if rules == nil {
+		return nil, nil
+	}
+	f, err := filter.New(rules, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: %w", s.Name, err)
+	}
+	return f, nil
+}
+
+// ColumnRules are the column rules of one table (Source.Columns; a sink
+// takes exclude only).
+type ColumnRules struct {
+	Exclude  []string       `yaml:"exclude"`
+	Hash     []string       `yaml:"hash"`
+	Mask     []string       `yaml:"mask"`
+	Truncate map[string]int `yaml:"truncate"`
 }
 
 // Engine names the configured engine block of a source.
@@ -367,6 +436,17 @@ type Sink struct {
 	MySQL *MySQLSink `yaml:"mysql"`
 	// SQLite configures a SQLite follower.
 	SQLite *SQLiteSink `yaml:"sqlite"`
+	// Columns excludes columns of tables ("schema.table", as the source
+	// names them) from this follower: exclude only (the log already holds
+	// the values). Example: columns: { public.users: { exclude: [notes] } }
+	Columns map[string]ColumnRules `yaml:"columns"`
+	// Where keeps only the rows of a table that match an expression, for
+	// this follower (as Source.Where, from what the log holds: a predicate
+	// on a non-key column needs the source's full before images). Example:
+	//
+	//	where:
+	//	  public.orders: "region == 'eu'"
+	Where map[string]string `yaml:"where"`
 	// Tables maps source tables to follower tables.
 	Tables TableMapping `yaml:"tables"`
 	// DropColumns drops follower columns that the source dropped; by

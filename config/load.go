@@ -94,8 +94,10 @@ func (d *decoder) readSecretFiles(cfg *Config) {
 	}
 	read := func(path string, pw *Secret, file string) { readKey(path, "password", pw, file) }
 	readKey("http", "token", &cfg.HTTP.Token, cfg.HTTP.TokenFile)
-	for i, s := range cfg.Sources {
+	for i := range cfg.Sources {
+		s := &cfg.Sources[i]
 		p := fmt.Sprintf("sources[%d]", i)
+		readKey(p, "hash_key", &s.HashKey, s.HashKeyFile)
 		if s.Postgres != nil {
 			read(p+".postgres", &s.Postgres.Password, s.Postgres.PasswordFile)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/walship/walship/filter"
 	"github.com/walship/walship/offsets"
 )
 
@@ -147,9 +148,13 @@ func (d *decoder) validate(c *Config) {
 		prefixes[s.TopicPrefix] = i
 	}
 
+	for i, s := range c.Sources {
+		d.filterRules(fmt.Sprintf("sources[%d]", i), s.Columns, s.Where, s.HashKey != "", false)
+	}
 	sinks := map[string]int{}
 	for i, s := range c.Sinks {
 		p := fmt.Sprintf("sinks[%d]", i)
+		d.filterRules(p, s.Columns, s.Where, false, true)
 		d.name(p, s.Name)
 		if first, dup := sinks[s.Name]; dup && s.Name != "" {
 			d.fail(p+".name", "duplicate sink name %q (first at sinks[%d])", s.Name, first)
@@ -381,6 +386,78 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 
 // uniqueSlots rejects two PostgreSQL sources on one DSN sharing a slot: the
 // second would be refused by the server at run time.
+// filterRules checks the columns: and where: rules of a source or, with
+// sink, of a sink (exclude only): table names, one rule per column, a
+// hash key where columns are hashed, the expressions' syntax (with the
+// position in the expression). The tables and columns themselves are
+// checked against the source by walship check and at run time.
+func (d *decoder) filterRules(p string, cols map[string]ColumnRules, where map[string]string, hashKey, sink bool) {
+	table := func(path, name string) bool {
+		if strings.Count(name, ".") != 1 || strings.ContainsAny(name, "*? ") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") {
+			d.fail(path, "expected a table as schema.table (no patterns), got %q", name)
+			return false
+		}
+		return true
+	}
+	for _, name := range sortedMapKeys(cols) {
+		r := cols[name]
+		tp := p + ".columns." + name
+		if !table(tp, name) {
+			continue
+		}
+		if sink && (len(r.Hash) > 0 || len(r.Mask) > 0 || len(r.Truncate) > 0) {
+			d.fail(tp, "a sink takes exclude only: hash, mask and truncate belong on the source, so the values never reach the log")
+		}
+		if len(r.Hash) > 0 && !hashKey {
+			d.fail(tp+".hash", "columns are hashed but the source has no hash_key (or hash_key_file)")
+		}
+		seen := map[string]string{}
+		rule := func(kind, c string) {
+			if first, dup := seen[c]; dup {
+				d.fail(tp+"."+kind, "column %s has two rules (%s and %s)", c, first, kind)
+			}
+			seen[c] = kind
+		}
+		for _, c := range r.Exclude {
+			rule("exclude", c)
+		}
+		for _, c := range r.Hash {
+			rule("hash", c)
+		}
+		for _, c := range r.Mask {
+			rule("mask", c)
+		}
+		for _, c := range sortedMapKeys(r.Truncate) {
+			rule("truncate", c)
+			if r.Truncate[c] <= 0 {
+				d.fail(tp+".truncate."+c, "truncate to %d characters: must be at least 1", r.Truncate[c])
+			}
+		}
+	}
+	for _, name := range sortedMapKeys(where) {
+		wp := p + ".where." + name
+		if !table(wp, name) {
+			continue
+		}
+		if strings.TrimSpace(where[name]) == "" {
+			d.fail(wp, "an empty condition (leave the table out to keep every row)")
+			continue
+		}
+		if err := filter.CheckWhere(where[name]); err != nil {
+			d.fail(wp, "the condition does not parse: %v", err)
+		}
+	}
+}
+
+func sortedMapKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 func (d *decoder) uniqueSlots(c *Config) {
 	seen := map[string]int{}
 	for i, s := range c.Sources {

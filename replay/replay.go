@@ -428,10 +428,16 @@ func (j *job) apply(ctx context.Context) (*Report, error) {
 		}
 		return false
 	}
-	sink := sinks.New(sinks.Config{
+	sc := sinks.Config{
 		Name: sk.Name, Sources: logs, Brokers: j.cfg.Kafka.Brokers, Workers: workers, DialTimeout: j.cfg.Kafka.DialTimeout, MaxMessageBytes: j.cfg.Kafka.MaxMessageBytes,
 		BatchTxns: j.o.BatchTxns, End: end, Until: until, KafkaSecurity: j.o.Kafka, CommitOrder: sinks.CommitOrder(sk.CommitOrder),
-	}, f, j.log)
+	}
+	if flt, err := sk.Filter(); err != nil {
+		return nil, err
+	} else if flt != nil {
+		sc.Filter = flt
+	}
+	sink := sinks.New(sc, f, j.log)
 
 	fmt.Fprintf(out, "replay: sink %s into %s\n", sk.Name, j.target)
 	for _, s := range j.srcs {

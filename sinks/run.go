@@ -202,6 +202,9 @@ func (r *run) loop(ctx context.Context) error {
 			}
 		case err := <-r.errs:
 			r.drain(workCtx)
+			if supervise.IsPermanent(err) {
+				return fmt.Errorf("sink %s stopped: %w", s.cfg.Name, err)
+			}
 			if errors.Is(err, kafka.ErrRetention) {
 				return supervise.Permanent(fmt.Errorf("sink %s: %w", s.cfg.Name, err))
 			}
@@ -253,6 +256,12 @@ func (r *run) read(ctx context.Context, st *stream) {
 		}
 		if txn.Stream == nil {
 			r.s.setKafkaLag(st.name, st.reader.Lag())
+		}
+		if f := r.s.cfg.Filter; f != nil {
+			if err := filterTxn(f, st.name, txn); err != nil {
+				r.errs <- supervise.Permanent(err)
+				return
+			}
 		}
 		it := &item{src: st, txn: txn, seq: txn.End.Seq, dep: txn.End.DependsOn, big: txn.Stream != nil, heartbeat: txn.Heartbeat}
 		it.ap = Applied{Seq: txn.End.Seq, Pos: txn.End.Pos, CommitTime: txn.End.Time, Snapshotting: txn.End.Snapshot && !txn.End.LastSnapshot}

@@ -22,7 +22,10 @@ type SourceLog struct {
 
 // Config configures a Sink.
 type Config struct {
-	Name    string
+	// Filter decides what of each change this follower applies (the
+	// sink's columns: and where:); nil applies every change.
+	Filter ChangeFilter
+	Name   string
 	Sources []SourceLog
 	Brokers []string
 	// KafkaSecurity is TLS and SASL to the brokers.

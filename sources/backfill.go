@@ -173,6 +173,17 @@ func PruneKeyRefused(table, col, typ string) error {
 	return fmt.Errorf("%w: %w: %s's key column %s is %s", ErrBackfillRefused, ErrPruneKey, table, col, typ)
 }
 
+// PruneHashed refuses deleting rows not seen in table when f hashes one
+// of its key columns: the hashed values lose the key order a prune's
+// range needs.
+func PruneHashed(f ChangeFilter, table string, key []string) error {
+	h, ok := f.(interface{ HashesKey(string, []string) bool })
+	if ok && h.HashesKey(table, key) {
+		return fmt.Errorf("%w: %w: %s's key is hashed (columns: hash), which loses its order", ErrBackfillRefused, ErrPruneKey, table)
+	}
+	return nil
+}
+
 // KeyOnly is row with every column but t's primary key NULL.
 func KeyOnly(t *ordering.Table, row []ordering.Value) []ordering.Value {
 	out := make([]ordering.Value, len(t.Columns))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering"
+	"github.com/walship/walship/supervise"
 )
 
 // TxnBuffer holds one transaction's changes until its commit: in memory up
@@ -42,6 +43,24 @@ type TxnBuffer struct {
 	// chunk: no writeset, only the tables (chunkTables) of the changes.
 	chunk       bool
 	chunkTables []*ordering.Table
+	// filter, when set, decides what of each change is held (Filtered).
+	filter ChangeFilter
+	at     string
+}
+
+// ChangeFilter decides what of each change enters the log (package filter:
+// a source's columns: and where: rules). Filter rewrites ch in place and
+// reports whether it is kept.
+type ChangeFilter interface {
+	Filter(ch *ordering.Change) (bool, error)
+}
+
+// Filtered makes b pass each change through f before it holds it (nil
+// keeps every change as it is); at says where the changes come from (a
+// transaction, a snapshot), for f's errors, which stop the source.
+func (b *TxnBuffer) Filtered(f ChangeFilter, at string) *TxnBuffer {
+	b.filter, b.at = f, at
+	return b
 }
 
 // XID is the transaction id the buffer was made for.
@@ -84,6 +103,15 @@ func (b *TxnBuffer) SnapshotDependsOn(t *ordering.Tracker, seq offsets.Seq, last
 // Add appends a change made by subtransaction sub (the top xid for
 // changes of the transaction itself).
 func (b *TxnBuffer) Add(sub uint32, ch ordering.Change) error {
+	if b.filter != nil {
+		keep, err := b.filter.Filter(&ch)
+		if err != nil {
+			return supervise.Permanent(fmt.Errorf("%s: %w (fix the rule, or the source, and start again)", b.at, err))
+		}
+		if !keep {
+			return nil
+		}
+	}
 	b.count++
 	b.perSub[sub]++
 	if b.chunk {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/filter"
 	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/ordering/envelope"
@@ -98,8 +99,12 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Name: s.Name, Connector: "postgresql", Logical: s.TopicPrefix, Database: pc.Database,
 		}, envelopeOptions(cfg))
 		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
+		flt, err := sourceFilter(s)
+		if err != nil {
+			return nil, err
+		}
 		return pgsource.New(pgsource.Config{
-			Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
+			Filter: flt, Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot, SignalTable: pg.SignalTable,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
 			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers,
@@ -116,8 +121,12 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Name: s.Name, Connector: my.Flavor, Logical: s.TopicPrefix,
 		}, envelopeOptions(cfg))
 		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
+		flt, err := sourceFilter(s)
+		if err != nil {
+			return nil, err
+		}
 		return mysqlsource.New(mysqlsource.Config{
-			Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
+			Filter: flt, Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
 			Semisync: my.Durability == "semisync", FromReplica: my.StreamFrom == "replica", SignalTable: my.SignalTable, TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers,
 			FollowersAhead: func(missing []string) []string {
@@ -129,6 +138,20 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)
+}
+
+// sourceFilter is the filter of s's columns: and where: rules, nil
+// without any.
+func sourceFilter(s config.Source) (sources.ChangeFilter, error) {
+	rules := config.FilterRules(s.Columns, s.Where)
+	if rules == nil {
+		return nil, nil
+	}
+	f, err := filter.New(rules, []byte(s.HashKey.Reveal()))
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.Name, err)
+	}
+	return f, nil
 }
 
 func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/httpapi"
+	"github.com/walship/walship/ordering"
 	"github.com/walship/walship/ordering/kafka"
 	"github.com/walship/walship/sinks"
 	mysqlsink "github.com/walship/walship/sinks/mysql"
@@ -16,6 +17,12 @@ import (
 	"github.com/walship/walship/sinks/sqlsink"
 	"github.com/walship/walship/sources"
 )
+
+// brokenFilter fails every change with the error that made the sink's
+// filter.
+type brokenFilter struct{ err error }
+
+func (b brokenFilter) Filter(*ordering.Change) (bool, error) { return false, b.err }
 
 // buildSink wires one configured sink: its dialect, the SQL applier and
 // the scheduler reading its sources' logs.
@@ -44,6 +51,12 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 	sc := sinks.Config{
 		Name: s.Name, Sources: logs, Brokers: cfg.Kafka.Brokers, Workers: workers, DialTimeout: cfg.Kafka.DialTimeout, MaxMessageBytes: cfg.Kafka.MaxMessageBytes,
 		Observer: newSinkMetrics(s.Name), KafkaSecurity: kafkaSecurity(cfg), CommitOrder: sinks.CommitOrder(s.CommitOrder),
+	}
+	if flt, err := s.Filter(); err != nil {
+		// The config was checked when it loaded: the sink stops with it.
+		sc.Filter = brokenFilter{err}
+	} else if flt != nil {
+		sc.Filter = flt
 	}
 	if s.DeadLetterTopic != "" {
 		prefixes := map[string]string{}

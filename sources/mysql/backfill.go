@@ -78,7 +78,7 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 			return "", fmt.Errorf("%w: %s.%s has no primary key: its rows cannot be read in key order, nor a change matched to a row read", sources.ErrBackfillRefused, schema, table)
 		}
 		if req.DeleteUnseen {
-			if err := pruneKey(ctx, db, schema, table); errors.Is(err, sources.ErrPruneKey) && req.All {
+			if err := pruneKey(ctx, db, schema, table, s.cfg.Filter); errors.Is(err, sources.ErrPruneKey) && req.All {
 				unpruned = append(unpruned, schema+"."+table)
 			} else if err != nil {
 				return "", err
@@ -98,7 +98,7 @@ func (s *Source) Backfill(ctx context.Context, req sources.BackfillRequest) (str
 // pruneKey refuses deleting rows not seen in schema.table unless its key
 // columns are integers (sources.PruneKind; MariaDB's uuid type sorts
 // otherwise than its text).
-func pruneKey(ctx context.Context, db *sql.DB, schema, table string) error {
+func pruneKey(ctx context.Context, db *sql.DB, schema, table string, f sources.ChangeFilter) error {
 	rows, err := db.QueryContext(ctx, `SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.DATA_TYPE FROM information_schema.STATISTICS s
 		JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
 		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY'`, schema, table)
@@ -106,6 +106,7 @@ func pruneKey(ctx context.Context, db *sql.DB, schema, table string) error {
 		return fmt.Errorf("%s.%s: its key columns: %w", schema, table, err)
 	}
 	defer rows.Close()
+	var key []string
 	for rows.Next() {
 		var col, typ, data string
 		if err := rows.Scan(&col, &typ, &data); err != nil {
@@ -116,8 +117,12 @@ func pruneKey(ctx context.Context, db *sql.DB, schema, table string) error {
 		default:
 			return sources.PruneKeyRefused(schema+"."+table, col, typ)
 		}
+		key = append(key, col)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return sources.PruneHashed(f, schema+"."+table, key)
 }
 
 // ControlBackfill pauses, resumes or cancels incremental snapshot id.

@@ -152,7 +152,7 @@ func (r *session) snapshot(ctx context.Context, redo bool) (offsets.Position, of
 		}
 		return offsets.Position{}, offsets.Seq{}, err
 	}
-	if err := publish(sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes), true); err != nil {
+	if err := publish(sources.NewTxnBuffer(0, r.spillDir(), cfg.SpillBytes).Filtered(cfg.Filter, "snapshot"), true); err != nil {
 		return offsets.Position{}, offsets.Seq{}, err
 	}
 	last := offsets.Seq{Pos: base, Sub: chunk - 1}
@@ -218,7 +218,7 @@ func (r *session) snapshotTables(ctx context.Context, conn *sql.Conn) ([]*binlog
 // foreign keys can empty each table (a PostgreSQL sink truncates them in
 // one statement). It is a barrier: every later chunk follows it.
 func (r *session) truncateChunk(tables []*binlogTable, publish func(*sources.TxnBuffer, bool) error) error {
-	buf := sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
+	buf := sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes).Filtered(r.cfg().Filter, "snapshot")
 	defer buf.Close()
 	for i := len(tables) - 1; i >= 0; i-- {
 		if err := buf.Add(0, ordering.Change{Table: tables[i].table, Op: ordering.OpTruncate}); err != nil {

@@ -169,7 +169,7 @@ func (p *tablePart) read(ctx context.Context, conn *sql.Conn, emit func(*sources
 			return err
 		}
 		if buf == nil {
-			buf = sources.NewChunkBuffer(r.spillDir(), cfg.SpillBytes)
+			buf = sources.NewChunkBuffer(r.spillDir(), cfg.SpillBytes).Filtered(cfg.Filter, "snapshot")
 		}
 		if err := buf.Add(0, ordering.Change{Table: t.table, Op: ordering.OpRead, After: row}); err != nil {
 			return err

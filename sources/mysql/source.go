@@ -23,6 +23,9 @@ import (
 
 // Config configures one MySQL or MariaDB source.
 type Config struct {
+	// Filter decides what of each change enters the log (a source's
+	// columns: and where:); nil keeps every change as it is.
+	Filter   sources.ChangeFilter
 	Name     string
 	Addr     string // host:port
 	User     string

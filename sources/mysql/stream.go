@@ -111,7 +111,7 @@ func (r *session) begin(gtid string, at time.Time) {
 	if r.cur != nil {
 		r.cur.Close()
 	}
-	r.cur = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
+	r.cur = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes).Filtered(r.cfg().Filter, "transaction "+gtid)
 	r.curGTID, r.curTime = gtid, at
 	r.curLC, r.curSN = 0, 0
 	r.curDomain, r.curSeqNo, r.curHasGTID = 0, 0, false

@@ -121,7 +121,7 @@ func (s *Source) backfillOn(ctx context.Context, conn *pgx.Conn, req sources.Bac
 		}
 		estimate += int64(rows)
 		if req.DeleteUnseen {
-			if err := pruneKey(ctx, conn, t); errors.Is(err, sources.ErrPruneKey) && req.All {
+			if err := pruneKey(ctx, conn, t, s.cfg.Filter); errors.Is(err, sources.ErrPruneKey) && req.All {
 				unpruned = append(unpruned, t.String())
 			} else if err != nil {
 				return "", err
@@ -149,7 +149,7 @@ func (s *Source) backfillOn(ctx context.Context, conn *pgx.Conn, req sources.Bac
 
 // pruneKey refuses deleting rows not seen in t unless its key columns are
 // integers or uuids (sources.PruneKind).
-func pruneKey(ctx context.Context, conn *pgx.Conn, t tableName) error {
+func pruneKey(ctx context.Context, conn *pgx.Conn, t tableName, f sources.ChangeFilter) error {
 	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_index i
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
 		WHERE i.indrelid = $1::regclass AND i.indisprimary`, t.quoted())
@@ -157,6 +157,7 @@ func pruneKey(ctx context.Context, conn *pgx.Conn, t tableName) error {
 		return fmt.Errorf("%s: its key columns: %w", t, err)
 	}
 	defer rows.Close()
+	var key []string
 	for rows.Next() {
 		var col, typ string
 		if err := rows.Scan(&col, &typ); err != nil {
@@ -167,8 +168,12 @@ func pruneKey(ctx context.Context, conn *pgx.Conn, t tableName) error {
 		default:
 			return sources.PruneKeyRefused(t.String(), col, typ)
 		}
+		key = append(key, col)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return sources.PruneHashed(f, t.String(), key)
 }
 
 // ControlBackfill pauses, resumes or cancels incremental snapshot id

@@ -87,7 +87,7 @@ func (r *session) snapshot(ctx context.Context, name string, cp offsets.LSN, red
 		// Children before parents, in one chunk: a follower with foreign
 		// keys can empty every table (a PostgreSQL follower truncates them
 		// in one statement).
-		buf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes)
+		buf := sources.NewTxnBuffer(0, r.src.spillDir(), cfg.SpillBytes).Filtered(cfg.Filter, "snapshot")
 		for i := len(rels) - 1; i >= 0; i-- {
 			if err := buf.Add(0, ordering.Change{Table: rels[i].table, Op: ordering.OpTruncate}); err != nil {
 				buf.Close()

@@ -183,7 +183,7 @@ func (p *tablePart) Read(ctx context.Context, worker int, emit func(*sources.Txn
 		}()
 		for rr.NextRow() {
 			if buf == nil {
-				buf = sources.NewChunkBuffer(r.src.spillDir(), cfg.SpillBytes)
+				buf = sources.NewChunkBuffer(r.src.spillDir(), cfg.SpillBytes).Filtered(cfg.Filter, "snapshot")
 			}
 			row, err := rel.decodeRow(rr.Values())
 			if err != nil {

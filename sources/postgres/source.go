@@ -21,6 +21,9 @@ import (
 
 // Config configures one PostgreSQL source.
 type Config struct {
+	// Filter decides what of each change enters the log (a source's
+	// columns: and where:); nil keeps every change as it is.
+	Filter sources.ChangeFilter
 	// SignalTable is a captured table ("schema.table") whose inserts are
 	// requests (signal.go); "" for none.
 	SignalTable string

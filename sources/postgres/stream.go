@@ -165,7 +165,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		if r.cur != nil {
 			return fmt.Errorf("source %s: BEGIN of %d inside transaction %d", r.cfg().Name, m.Xid, r.cur.XID())
 		}
-		r.cur = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+		r.cur = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes).Filtered(r.cfg().Filter, fmt.Sprintf("transaction %d (commit LSN %s)", m.Xid, m.FinalLSN))
 		r.curBegin = *m
 		r.signals = nil
 	case *pglogrepl.CommitMessage:
@@ -209,7 +209,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 	case *pglogrepl.StreamStartMessageV2:
 		r.inStream, r.streamXid = true, m.Xid
 		if r.streams[m.Xid] == nil {
-			r.streams[m.Xid] = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes)
+			r.streams[m.Xid] = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes).Filtered(r.cfg().Filter, fmt.Sprintf("streamed transaction %d", m.Xid))
 			r.src.streamed.Add(1)
 		}
 	case *pglogrepl.StreamStopMessageV2:
