@@ -24,8 +24,8 @@ type SourceLog struct {
 type Config struct {
 	// Filter decides what of each change this follower applies (the
 	// sink's columns: and where:); nil applies every change.
-	Filter ChangeFilter
-	Name   string
+	Filter  ChangeFilter
+	Name    string
 	Sources []SourceLog
 	Brokers []string
 	// KafkaSecurity is TLS and SASL to the brokers.

@@ -85,9 +85,9 @@ func filterSource(t *testing.T, engine string) {
 	exec(`UPDATE fl_tokens SET n = n + 100 WHERE n <= 10`)
 	exec(`INSERT INTO fl_orders VALUES (1001, 'eu', 10), (1002, 'us', 10), (1003, 'eu', 0)`)
 	exec(`UPDATE fl_orders SET region = 'eu' WHERE id IN (3, 6, 9)`) // moves in
-	exec(`UPDATE fl_orders SET region = 'us' WHERE id IN (1, 2)`)   // moves out
-	exec(`UPDATE fl_orders SET total = 0 WHERE id = 4`)             // moves out
-	exec(`UPDATE fl_orders SET total = 7 WHERE id IN (5, 10)`)      // 10 moves in, 5 stays out
+	exec(`UPDATE fl_orders SET region = 'us' WHERE id IN (1, 2)`)    // moves out
+	exec(`UPDATE fl_orders SET total = 0 WHERE id = 4`)              // moves out
+	exec(`UPDATE fl_orders SET total = 7 WHERE id IN (5, 10)`)       // 10 moves in, 5 stays out
 	exec(`UPDATE fl_orders SET total = total + 1 WHERE id IN (7, 8, 1002)`)
 	exec(`DELETE FROM fl_orders WHERE id IN (11, 12)`)
 
