@@ -42,6 +42,8 @@ type Config struct {
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `yaml:"-"`
+	// lines are the keys' lines in File (At).
+	lines map[string]int
 }
 
 // HTTP is the operations server.

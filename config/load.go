@@ -43,7 +43,28 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 		sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
 		return nil, d.errs
 	}
+	cfg.lines = make(map[string]int, len(d.nodes))
+	for p, n := range d.nodes {
+		cfg.lines[p] = n.Line
+	}
 	return cfg, nil
+}
+
+// At is where the key path (as errors name it: "sources[0].where.public.t")
+// is in the file, "file:line", or the file alone when the key is not in
+// it; for problems found later, against the servers.
+func (c *Config) At(path string) string {
+	for p := path; p != ""; {
+		if line, ok := c.lines[p]; ok && line > 0 {
+			return fmt.Sprintf("%s:%d", c.File, line)
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return c.File
 }
 
 // syntaxError turns a YAML parse error into an Error with its line.

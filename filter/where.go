@@ -178,3 +178,16 @@ func reason(err error) string {
 	}
 	return "evaluation failed (the value is not shown)"
 }
+
+// WhereColumns are the columns of t that where reads.
+func WhereColumns(t *ordering.Table, where string) ([]string, error) {
+	_, cols, err := compile(t, where)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = t.Columns[c].Name
+	}
+	return out, nil
+}

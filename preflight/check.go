@@ -53,6 +53,11 @@ func Check(ctx context.Context, cfg *config.Config) Report {
 			targets = append(targets, mysqlSource(key+".mysql", s.Name, s.MySQL))
 		}
 	}
+	for i := range cfg.Sources {
+		if t := rulesTarget(cfg, i); t != nil {
+			targets = append(targets, *t)
+		}
+	}
 	for i, s := range cfg.Sinks {
 		key := fmt.Sprintf("sinks[%d]", i)
 		switch {

@@ -378,3 +378,36 @@ func topicRecords(t *testing.T, prefix string) [][]byte {
 	}
 	return out
 }
+
+// TestFilterCheck (issue 18): walship check names each bad rule with its
+// place in the file: a condition that does not parse (with its position
+// in the expression), a hash without a key, an unknown table or column, a
+// key column excluded, a string compared with a number, and a where rule
+// on a non-key column of a table without full before images.
+func TestFilterCheck(t *testing.T) {
+	testenv.Integration(t)
+	e := newE2E(t, 1)
+	if _, err := e.src.Exec(`CREATE TABLE fc_t (id bigint PRIMARY KEY, region text, total int)`); err != nil {
+		t.Fatal(err)
+	}
+	base := mustRead(t, e.cfgPath)
+	try := func(opt string, code int, want ...string) {
+		t.Helper()
+		os.WriteFile(e.cfgPath, []byte(strings.Replace(base, "  - name: src\n", "  - name: src\n    "+opt+"\n", 1)), 0o600)
+		out, got := walship(t, "check", "-c", e.cfgPath)
+		for _, w := range want {
+			if got != code || !strings.Contains(out, w) {
+				t.Errorf("check with %s: exit %d (want %d), want %q in:\n%s", opt, got, code, w, out)
+				return
+			}
+		}
+	}
+	try(`where: { public.fc_t: "region == 'eu' &&" }`, 2, "walship.yaml:7", "does not parse", "(1:")
+	try(`columns: { public.fc_t: { hash: [region] } }`, 2, "walship.yaml:7", "no hash_key")
+	try(`columns: { public.nope: { exclude: [x] } }`, 1, "walship.yaml:7", "public.nope: no such table")
+	try(`columns: { public.fc_t: { exclude: [nope] } }`, 1, "no column nope")
+	try(`columns: { public.fc_t: { exclude: [id] } }`, 1, "id is a primary-key column")
+	try(`where: { public.fc_t: "region > 3" }`, 1, "walship.yaml:7", "mismatched types")
+	try(`where: { public.fc_t: "region == 'eu'" }`, 1, "reads region", "REPLICA IDENTITY FULL")
+	try(`where: { public.fc_t: "id > 3" }`, 0, "rules fit 1 table")
+}
