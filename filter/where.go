@@ -191,3 +191,30 @@ func WhereColumns(t *ordering.Table, where string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Predicate is a where rule compiled against a row of named values of the
+// given types (for a reader of rows other than changes: walship verify).
+type Predicate struct {
+	prog *vm.Program
+}
+
+// NewPredicate compiles where against env (a value of each column's type
+// by name, as Env gives for a shape).
+func NewPredicate(where string, env map[string]any) (*Predicate, error) {
+	prog, err := expr.Compile(where, expr.Env(env), expr.AsBool())
+	if err != nil {
+		return nil, err
+	}
+	return &Predicate{prog: prog}, nil
+}
+
+// Match evaluates the rule on row; an error wraps ErrPredicate and shows
+// no value.
+func (p *Predicate) Match(row map[string]any) (bool, error) {
+	out, err := expr.Run(p.prog, row)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s", ErrPredicate, reason(err))
+	}
+	b, _ := out.(bool)
+	return b, nil
+}

@@ -35,6 +35,7 @@ func (t Table) String() string { return t.Schema + "." + t.Name }
 
 // source is an open source database.
 type source struct {
+	cfg    config.Source
 	name   string
 	engine string // "postgres" or "mysql"
 	flavor string // "mariadb" or "mysql" for a MySQL source
@@ -75,7 +76,7 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 			db.Close()
 			return nil, fmt.Errorf("source %s: connect to %s: %w", s.Name, cc.Host, err)
 		}
-		return &source{name: s.Name, engine: "postgres", db: db, tables: s.Postgres.Tables}, nil
+		return &source{cfg: s, name: s.Name, engine: "postgres", db: db, tables: s.Postgres.Tables}, nil
 	case s.MySQL != nil:
 		// The source's TLS, each address verified against its own name
 		// (or tls.server_name), as the source connects.
@@ -112,7 +113,7 @@ func openSource(ctx context.Context, s config.Source) (*source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name, err)
 		}
-		return &source{name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables, raw: s.MySQL.RawCharset, signal: s.MySQL.SignalTable}, nil
+		return &source{cfg: s, name: s.Name, engine: "mysql", flavor: s.MySQL.Flavor, db: db, tables: s.MySQL.Tables, raw: s.MySQL.RawCharset, signal: s.MySQL.SignalTable}, nil
 	case s.External != "":
 		return nil, fmt.Errorf("source %s is external (captured by another daemon): verify needs its database; run verify with that daemon's config", s.Name)
 	}

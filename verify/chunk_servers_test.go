@@ -146,7 +146,7 @@ func (f *chunkFixture) compare(sc config.Source, sk config.Sink) map[string]Tabl
 		}
 		name := followerName(fol.dialect, config.TableMapping{}, t.Schema, t.Name)
 		tr := TableReport{Table: t.String()}
-		if err := compareTable(ctx, src, fol, t, name, &tr, Options{ChunkRows: 4, MaxListed: 100}); err != nil {
+		if err := compareTable(ctx, src, fol, t, name, &tr, Options{ChunkRows: 4, MaxListed: 100}, nil); err != nil {
 			tr.Problem = err.Error()
 		}
 		out[t.Name] = tr

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/walship/walship/filter"
 	"github.com/walship/walship/sinks/sqlsink"
 )
 
@@ -104,15 +105,23 @@ type tablePlan struct {
 	keyKinds []Kind // their kinds
 	exact    bool   // same engine: compare the servers' text forms exactly
 	src, fol *side
+	// preds are the where rules the source rows compared match (filter.go).
+	preds []*filter.Predicate
 }
 
 // compareTable compares one source table with its follower table: by
 // chunks of the source's primary key (see doc.go), or, for a table
 // without one, as multisets of rows (see compareKeyless).
-func compareTable(ctx context.Context, src *source, fol *follower, t Table, name sqlsink.Name, tr *TableReport, o Options) error {
-	tp, err := planTable(ctx, src, fol, t, name)
+func compareTable(ctx context.Context, src *source, fol *follower, t Table, name sqlsink.Name, tr *TableReport, o Options, where []string) error {
+	tp, err := planTable(ctx, src, fol, t, name, len(where) > 0)
 	if err != nil {
 		return err
+	}
+	if err := tp.predicates(where); err != nil {
+		return err
+	}
+	if len(where) > 0 && len(t.Key) == 0 {
+		return fmt.Errorf("a table without a primary key and with a where rule is not compared")
 	}
 	for _, p := range []struct {
 		s  *side
@@ -175,7 +184,7 @@ func (tp *tablePlan) compareNullKeys(ctx context.Context, tr *TableReport, o Opt
 }
 
 // planTable reads the follower table's columns and plans the comparison.
-func planTable(ctx context.Context, src *source, fol *follower, t Table, name sqlsink.Name) (*tablePlan, error) {
+func planTable(ctx context.Context, src *source, fol *follower, t Table, name sqlsink.Name, inGo bool) (*tablePlan, error) {
 	d := fol.dialect
 	tx, err := fol.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -204,7 +213,7 @@ func planTable(ctx context.Context, src *source, fol *follower, t Table, name sq
 	if len(missingCols) > 0 {
 		return nil, fmt.Errorf("follower table %s lacks column(s) %s", name, strings.Join(missingCols, ", "))
 	}
-	tp := &tablePlan{name: t.String(), cols: t.Columns, keyNames: t.Key, exact: src.engine == fol.engine}
+	tp := &tablePlan{name: t.String(), cols: t.Columns, keyNames: t.Key, exact: src.engine == fol.engine && !inGo}
 	for _, k := range t.Key {
 		i := slices.IndexFunc(t.Columns, func(c Column) bool { return c.Name == k })
 		if i < 0 {
@@ -306,6 +315,9 @@ func compareInGo(ctx context.Context, tp *tablePlan, tr *TableReport, o Options)
 		tr.Chunks++
 		srcRows, err := tp.readChunk(ctx, tp.src, c, srcOrder)
 		if err != nil {
+			return err
+		}
+		if srcRows, err = tp.matching(srcRows); err != nil {
 			return err
 		}
 		folRows, err := fs.take(c, srcRows)

@@ -39,6 +39,12 @@ type TableReport struct {
 	// table and the follower table (indexes.go): warnings, not
 	// differences.
 	Indexes []string `json:"index_warnings,omitempty"`
+	// Filtered says what the columns: and where: rules of the sink and
+	// its source left out of the comparison (filter.go).
+	Filtered []string `json:"filtered,omitempty"`
+	// NotCompared: the rules leave nothing to compare the rows by (a
+	// hashed key); Filtered says why.
+	NotCompared bool `json:"not_compared,omitempty"`
 }
 
 // Diff is one differing row.
@@ -80,6 +86,11 @@ func (r *Report) Print(w io.Writer) {
 		how := plural(t.Chunks, "chunk")
 		if t.Keyless {
 			how = "no primary key: compared as multisets of rows, " + plural(t.Chunks, "pass")
+		}
+		if t.NotCompared {
+			fmt.Fprintf(w, "%s: not compared\n", head)
+			printIndexes(w, t)
+			continue
 		}
 		if t.Equal() {
 			fmt.Fprintf(w, "%s: equal (%d rows, %s)\n", head, t.SourceRows, how)
@@ -142,9 +153,12 @@ func plural(n int64, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// printIndexes writes t's index warnings.
+// printIndexes writes t's index warnings and its filter notes.
 func printIndexes(w io.Writer, t TableReport) {
 	for _, n := range t.Indexes {
 		fmt.Fprintf(w, "  warning: %s\n", n)
+	}
+	for _, n := range t.Filtered {
+		fmt.Fprintf(w, "  note: %s\n", n)
 	}
 }

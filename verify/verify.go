@@ -161,8 +161,15 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 				}
 			}
 			tr.Follower = name.String()
+			rf := tableFilter(src.cfg, *sink, t)
+			tr.Filtered = rf.notes
+			if rf.keyHashed {
+				tr.NotCompared = true
+				rep.Tables = append(rep.Tables, tr)
+				continue
+			}
 			o.progress("comparing %s with %s", t, name)
-			if err := compareTable(ctx, src, fol, t, name, &tr, o); err != nil {
+			if err := compareTable(ctx, src, fol, rf.apply(t), name, &tr, o, rf.where); err != nil {
 				tr.Problem = err.Error()
 			} else if tr.Indexes, err = indexNotes(ctx, src, fol, t, name); err != nil {
 				tr.Indexes = []string{"indexes not compared: " + err.Error()}
