@@ -136,7 +136,7 @@ func (f *Filter) shape(t *ordering.Table) (*shapeRules, error) {
 		f.shapes[t] = nil
 		return nil, nil
 	}
-	sr, err := build(t, rules)
+	sr, err := build(t, rules, false)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrRule, t.QualifiedName(), err)
 	}
@@ -145,15 +145,25 @@ func (f *Filter) shape(t *ordering.Table) (*shapeRules, error) {
 	return sr, nil
 }
 
-// build makes the rules of t.
-func build(t *ordering.Table, r Table) (*shapeRules, error) {
+// CheckTable checks r against t: every column it names exists (a
+// Filter passes over a column a shape lacks: one dropped at the source
+// since), no key column is excluded, masked or truncated, the where rule
+// compiles against t's column types.
+func CheckTable(t *ordering.Table, r Table) error {
+	_, err := build(t, r, true)
+	return err
+}
+
+// build makes the rules of t; strict, a column the rules name that t
+// lacks is an error.
+func build(t *ordering.Table, r Table, strict bool) (*shapeRules, error) {
 	n := len(t.Columns)
 	sr := &shapeRules{hash: make([]bool, n), mask: make([]bool, n), trim: make([]int, n)}
 	excluded := make([]bool, n)
 	rewritten := map[string]bool{} // columns whose values change (not hash)
 	col := func(rule, name string) (int, error) {
 		i := t.ColumnIndex(name)
-		if i < 0 {
+		if i < 0 && strict {
 			return 0, fmt.Errorf("%s: no column %s", rule, name)
 		}
 		return i, nil
@@ -166,8 +176,11 @@ func build(t *ordering.Table, r Table) (*shapeRules, error) {
 	}
 	for _, c := range r.Exclude {
 		i, err := col("exclude", c)
-		if err != nil {
-			return nil, err
+		if err != nil || i < 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := noKey("exclude", c); err != nil {
 			return nil, err
@@ -176,15 +189,21 @@ func build(t *ordering.Table, r Table) (*shapeRules, error) {
 	}
 	for _, c := range r.Hash {
 		i, err := col("hash", c)
-		if err != nil {
-			return nil, err
+		if err != nil || i < 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		sr.hash[i] = true
 	}
 	for _, c := range r.Mask {
 		i, err := col("mask", c)
-		if err != nil {
-			return nil, err
+		if err != nil || i < 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := noKey("mask", c); err != nil {
 			return nil, err
@@ -193,8 +212,11 @@ func build(t *ordering.Table, r Table) (*shapeRules, error) {
 	}
 	for c, chars := range r.Truncate {
 		i, err := col("truncate", c)
-		if err != nil {
-			return nil, err
+		if err != nil || i < 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := noKey("truncate", c); err != nil {
 			return nil, err

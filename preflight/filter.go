@@ -111,12 +111,8 @@ func checkRules(r *Result, cfg *config.Config, key string, s config.Source, rule
 			r.problem(Other, "%s: read the columns of %s: %v", cfg.At(at), name, err)
 			continue
 		}
-		f, err := filter.New(filter.Rules{name: rule}, []byte("check"))
-		if err == nil {
-			_, err = f.Shape(t)
-		}
-		if err != nil {
-			r.problem(Config, "%s: %v", cfg.At(at), err)
+		if err := filter.CheckTable(t, rule); err != nil {
+			r.problem(Config, "%s: %s: %v", cfg.At(at), name, err)
 			continue
 		}
 		if rule.Where != "" && !full {

@@ -25,7 +25,7 @@ import (
 // and keeps only the rows of a third that match a where rule. Through the
 // snapshot, streaming changes (updates across the rule's boundary
 // included) and a SIGKILL and restart: no Kafka record and no log line
-// holds a clear value; every follower holds the hashed and masked values,
+// holds a clear value (an incremental snapshot's rows included); every follower holds the hashed and masked values,
 // no excluded column, the same hashed keys as before the restart, and
 // exactly the rows that match.
 func TestFilterSource(t *testing.T) { filterSource(t, "postgres") }
@@ -68,7 +68,11 @@ func filterSource(t *testing.T, engine string) {
       %[1]s.fl_tokens: { hash: [token] }
     where:
       %[1]s.fl_orders: "region == 'eu' && total > 0"`, schema))
-	withHTTP(t, e)
+	if engine != "postgres" {
+		withSignalTable(t, e)
+	}
+	addr := withHTTP(t, e)
+	setToken(t, e, "s3cret")
 	e.start()
 	e.waitRows("fl_users", 200, 120*time.Second)
 	e.waitRows("fl_tokens", 50, 60*time.Second)
@@ -101,6 +105,24 @@ func filterSource(t *testing.T, engine string) {
 	exec(`UPDATE fl_tokens SET n = n + 1000 WHERE n BETWEEN 11 AND 20`)
 	exec(`DELETE FROM fl_tokens WHERE n = 21`)
 	exec(`INSERT INTO fl_users VALUES (500, 'late@example.com', 'SSN-late-x', '+1-555-late', 'biography late', 'us')`)
+
+	// An incremental snapshot's rows pass the same rules.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if doc := liveDoc(t, addr); len(doc.Sources) == 1 && doc.Sources[0].State == "streaming" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the source does not stream after the restart; log tail:\n%s", e.logTail())
+		}
+	}
+	for engine, db := range e.followers {
+		if _, err := db.Exec(`DELETE FROM fl_users`); err != nil {
+			t.Fatalf("wipe the %s follower: %v", engine, err)
+		}
+	}
+	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", schema+".fl_users", "--wait"); code != 0 {
+		t.Fatalf("walship snapshot: exit %d:\n%s", code, out)
+	}
 
 	var users, tokens, orders int
 	e.src.QueryRow(`SELECT count(*) FROM fl_users`).Scan(&users)
