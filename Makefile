@@ -99,9 +99,9 @@ bench: env-up ## source, sink, latency, large-transaction, initial-load, step-lo
 	  $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
 	  $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
 	  WALSHIP_BENCH_INDEPENDENT=1 WALSHIP_BENCH_KEYS=60000 WALSHIP_BENCH_ENGINES=postgres $(GO) test -run '^$$' -bench BenchmarkSinkParallelApply -benchtime=1x -timeout 20m ./sinks/ && \
-	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkIncrementalSnapshot|BenchmarkStepLoad|BenchmarkHotRow' -benchtime=1x -timeout 150m ./cmd/walship/ && \
+	  $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkLatency|BenchmarkLargeTransaction|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkIncrementalSnapshot|BenchmarkFilterCost|BenchmarkStepLoad|BenchmarkHotRow' -benchtime=1x -timeout 150m ./cmd/walship/ && \
 	  $(BULK_ROWS); } 2>&1 | tee bench.log | \
-	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|incremental snapshot|replay vs COPY|step load|hot-row OLTP|results:|FAIL|ok )' && \
+	  grep -E '^(source rows|binlog source|sink engine|sink vs COPY|latency at|large transaction|initial load|incremental snapshot|filter cost|replay vs COPY|step load|hot-row OLTP|results:|FAIL|ok )' && \
 	  echo && $(GO) run ./cmd/benchtable -since $$start | tee bench/results/table.md
 
 # The bulk path's figures (issue 16) again with the compact log

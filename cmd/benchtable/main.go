@@ -227,6 +227,14 @@ func print(w io.Writer, res map[string]result) {
 				r.num("latency_during", "p99_ms"), r.num("latency_without", "p99_ms")),
 			"initial load "+rate(r.num("initial_rows_per_s"))+" rows/s", fmt.Sprintf("%.2f", r.num("ratio")), "—")
 	})
+	each("BenchmarkFilterCost", func(r result) {
+		row(fmt.Sprintf("source → Kafka with a hashed column and a where rule, %.0f rows", r.num("rows")),
+			rate(r.num("source_filtered_rows_per_s"))+" rows/s", "no rules "+rate(r.num("source_plain_rows_per_s"))+" rows/s",
+			fmt.Sprintf("%.2f", r.num("source_ratio")), "—")
+		row(fmt.Sprintf("Kafka → PG follower with a where rule and an excluded column, %.0f rows", r.num("rows")),
+			rate(r.num("sink_filtered_rows_per_s"))+" rows/s", "no rules "+rate(r.num("sink_plain_rows_per_s"))+" rows/s",
+			fmt.Sprintf("%.2f", r.num("sink_ratio")), "—")
+	})
 	each("BenchmarkReplayVsCopy", func(r result) {
 		row(fmt.Sprintf("rebuild of a PG follower from the log (`walship replay`), %.0f rows", r.num("rows")),
 			fmt.Sprintf("%s rows/s (%.0f s)", rate(r.num("replay_rows_per_s")), r.num("replay_seconds")),
