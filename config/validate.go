@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"regexp"
@@ -399,7 +400,7 @@ func (d *decoder) filterRules(p string, cols map[string]ColumnRules, where map[s
 		}
 		return true
 	}
-	for _, name := range sortedMapKeys(cols) {
+	for _, name := range slices.Sorted(maps.Keys(cols)) {
 		r := cols[name]
 		tp := p + ".columns." + name
 		if !table(tp, name) {
@@ -427,14 +428,14 @@ func (d *decoder) filterRules(p string, cols map[string]ColumnRules, where map[s
 		for _, c := range r.Mask {
 			rule("mask", c)
 		}
-		for _, c := range sortedMapKeys(r.Truncate) {
+		for _, c := range slices.Sorted(maps.Keys(r.Truncate)) {
 			rule("truncate", c)
 			if r.Truncate[c] <= 0 {
 				d.fail(tp+".truncate."+c, "truncate to %d characters: must be at least 1", r.Truncate[c])
 			}
 		}
 	}
-	for _, name := range sortedMapKeys(where) {
+	for _, name := range slices.Sorted(maps.Keys(where)) {
 		wp := p + ".where." + name
 		if !table(wp, name) {
 			continue
@@ -447,15 +448,6 @@ func (d *decoder) filterRules(p string, cols map[string]ColumnRules, where map[s
 			d.fail(wp, "the condition does not parse: %v", err)
 		}
 	}
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func (d *decoder) uniqueSlots(c *Config) {

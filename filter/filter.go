@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"unicode/utf8"
@@ -161,73 +162,43 @@ func build(t *ordering.Table, r Table, strict bool) (*shapeRules, error) {
 	sr := &shapeRules{hash: make([]bool, n), mask: make([]bool, n), trim: make([]int, n)}
 	excluded := make([]bool, n)
 	rewritten := map[string]bool{} // columns whose values change (not hash)
-	col := func(rule, name string) (int, error) {
-		i := t.ColumnIndex(name)
-		if i < 0 && strict {
-			return 0, fmt.Errorf("%s: no column %s", rule, name)
-		}
-		return i, nil
-	}
-	noKey := func(rule, name string) error {
-		if slices.Contains(t.PrimaryKey, name) {
-			return fmt.Errorf("%s: %s is a primary-key column (the rows would lose their identity; hash it instead)", rule, name)
-		}
-		return nil
-	}
-	for _, c := range r.Exclude {
-		i, err := col("exclude", c)
-		if err != nil || i < 0 {
-			if err != nil {
+	truncated := slices.Sorted(maps.Keys(r.Truncate))
+	// Each rule, over its columns: keyOK says whether a key column may
+	// take it, apply records it.
+	for _, rule := range []struct {
+		name  string
+		cols  []string
+		keyOK bool
+		apply func(i int, c string) error
+	}{
+		{"exclude", r.Exclude, false, func(i int, c string) error { excluded[i], rewritten[c] = true, true; return nil }},
+		{"hash", r.Hash, true, func(i int, c string) error { sr.hash[i] = true; return nil }},
+		{"mask", r.Mask, false, func(i int, c string) error { sr.mask[i], rewritten[c] = true, true; return nil }},
+		{"truncate", truncated, false, func(i int, c string) error {
+			if k := t.Columns[i].Kind; k != ordering.KindString && k != ordering.KindText {
+				return fmt.Errorf("truncate: %s is %s, not text", c, t.Columns[i].Type)
+			}
+			if r.Truncate[c] <= 0 {
+				return fmt.Errorf("truncate: %s: %d characters", c, r.Truncate[c])
+			}
+			sr.trim[i], rewritten[c] = r.Truncate[c], true
+			return nil
+		}},
+	} {
+		for _, c := range rule.cols {
+			i := t.ColumnIndex(c)
+			switch {
+			case i < 0 && strict:
+				return nil, fmt.Errorf("%s: no column %s", rule.name, c)
+			case i < 0:
+				continue // dropped at the source since: nothing to apply
+			case !rule.keyOK && slices.Contains(t.PrimaryKey, c):
+				return nil, fmt.Errorf("%s: %s is a primary-key column (the rows would lose their identity; hash it instead)", rule.name, c)
+			}
+			if err := rule.apply(i, c); err != nil {
 				return nil, err
 			}
-			continue
 		}
-		if err := noKey("exclude", c); err != nil {
-			return nil, err
-		}
-		excluded[i], rewritten[c] = true, true
-	}
-	for _, c := range r.Hash {
-		i, err := col("hash", c)
-		if err != nil || i < 0 {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		sr.hash[i] = true
-	}
-	for _, c := range r.Mask {
-		i, err := col("mask", c)
-		if err != nil || i < 0 {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := noKey("mask", c); err != nil {
-			return nil, err
-		}
-		sr.mask[i], rewritten[c] = true, true
-	}
-	for c, chars := range r.Truncate {
-		i, err := col("truncate", c)
-		if err != nil || i < 0 {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := noKey("truncate", c); err != nil {
-			return nil, err
-		}
-		if k := t.Columns[i].Kind; k != ordering.KindString && k != ordering.KindText {
-			return nil, fmt.Errorf("truncate: %s is %s, not text", c, t.Columns[i].Type)
-		}
-		if chars <= 0 {
-			return nil, fmt.Errorf("truncate: %s: %d characters", c, chars)
-		}
-		sr.trim[i], rewritten[c] = chars, true
 	}
 	for i := range n {
 		if (sr.hash[i] || sr.mask[i] || sr.trim[i] > 0) && excluded[i] {

@@ -147,74 +147,59 @@ func filterSource(t *testing.T, engine string) {
 
 	// What the source holds in clear.
 	var clear []string
-	rows, err := e.src.Query(`SELECT email, ssn, phone, bio FROM fl_users`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
+	eachRow(t, e.src, `SELECT email, ssn, phone, bio FROM fl_users`, func(scan func(...any)) {
 		var a, b, c, d string
-		rows.Scan(&a, &b, &c, &d)
+		scan(&a, &b, &c, &d)
 		clear = append(clear, a, b, c, d)
-	}
-	rows.Close()
+	})
 	clear = append(clear, "user5@example.com", "SSN-5-x", "biography changed", "tok-21")
 	want := map[string]int{}
-	rows, err = e.src.Query(`SELECT token, n FROM fl_tokens`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
+	eachRow(t, e.src, `SELECT token, n FROM fl_tokens`, func(scan func(...any)) {
 		var tok string
 		var n int
-		rows.Scan(&tok, &n)
+		scan(&tok, &n)
 		clear = append(clear, tok)
 		m := hmac.New(sha256.New, []byte("k3y"))
 		m.Write([]byte(tok))
 		want[hex.EncodeToString(m.Sum(nil))] = n
+	})
+	orderRows := func(db *sql.DB, q string) []string {
+		var out []string
+		eachRow(t, db, q, func(scan func(...any)) {
+			var id int64
+			var total string
+			scan(&id, &total)
+			if strings.Contains(total, ".") {
+				total = strings.TrimRight(strings.TrimRight(total, "0"), ".")
+			}
+			out = append(out, fmt.Sprintf("%d:%s", id, total))
+		})
+		return out
 	}
-	rows.Close()
-	var wantOrders []string
-	rows, err = e.src.Query(`SELECT id, total FROM fl_orders WHERE region = 'eu' AND total > 0 ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int64
-		var total string
-		rows.Scan(&id, &total)
-		wantOrders = append(wantOrders, fmt.Sprintf("%d:%s", id, strings.TrimRight(strings.TrimRight(total, "0"), ".")))
-	}
-	rows.Close()
+	wantOrders := orderRows(e.src, `SELECT id, total FROM fl_orders WHERE region = 'eu' AND total > 0 ORDER BY id`)
 
 	for engine, db := range e.followers {
 		if _, err := db.Exec(`SELECT ssn FROM fl_users`); err == nil {
 			t.Errorf("%s follower: fl_users has the excluded column ssn", engine)
 		}
-		rows, err := db.Query(`SELECT email, phone, bio FROM fl_users`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
+		bad := 0
+		eachRow(t, db, `SELECT email, phone, bio FROM fl_users`, func(scan func(...any)) {
 			var email, phone, bio sql.NullString
-			rows.Scan(&email, &phone, &bio)
+			scan(&email, &phone, &bio)
 			if _, err := hex.DecodeString(email.String); err != nil || len(email.String) != 64 || phone.String != "****" || len([]rune(bio.String)) > 4 {
-				t.Errorf("%s follower: a row of fl_users not hashed, masked or truncated: %q %q %q", engine, email.String, phone.String, bio.String)
-				break
+				bad++
 			}
+		})
+		if bad > 0 {
+			t.Errorf("%s follower: %d rows of fl_users not hashed, masked or truncated", engine, bad)
 		}
-		rows.Close()
 		got := map[string]int{}
-		rows, err = db.Query(`SELECT token, n FROM fl_tokens`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
+		eachRow(t, db, `SELECT token, n FROM fl_tokens`, func(scan func(...any)) {
 			var tok string
 			var n int
-			rows.Scan(&tok, &n)
+			scan(&tok, &n)
 			got[tok] = n
-		}
-		rows.Close()
+		})
 		if len(got) != len(want) {
 			t.Errorf("%s follower: %d tokens, want %d", engine, len(got), len(want))
 		}
@@ -224,21 +209,7 @@ func filterSource(t *testing.T, engine string) {
 				break
 			}
 		}
-		var gotOrders []string
-		rows, err = db.Query(`SELECT id, total FROM fl_orders ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id int64
-			var total string
-			rows.Scan(&id, &total)
-			if strings.Contains(total, ".") {
-				total = strings.TrimRight(strings.TrimRight(total, "0"), ".")
-			}
-			gotOrders = append(gotOrders, fmt.Sprintf("%d:%s", id, total))
-		}
-		rows.Close()
+		gotOrders := orderRows(db, `SELECT id, total FROM fl_orders ORDER BY id`)
 		if !slices.Equal(gotOrders, wantOrders) {
 			t.Errorf("%s follower: fl_orders holds %v,\nwant the rows that match: %v", engine, gotOrders, wantOrders)
 		}
@@ -344,18 +315,33 @@ func TestFilterSink(t *testing.T) {
 
 func idsOf(t *testing.T, db *sql.DB, q string) []int64 {
 	t.Helper()
+	var out []int64
+	eachRow(t, db, q, func(scan func(...any)) {
+		var id int64
+		scan(&id)
+		out = append(out, id)
+	})
+	return out
+}
+
+// eachRow calls fn for every row of q, with the row's Scan.
+func eachRow(t *testing.T, db *sql.DB, q string, fn func(scan func(...any))) {
+	t.Helper()
 	rows, err := db.Query(q)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", q, err)
 	}
 	defer rows.Close()
-	var out []int64
 	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		out = append(out, id)
+		fn(func(dst ...any) {
+			if err := rows.Scan(dst...); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		})
 	}
-	return out
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
 }
 
 // sourceOption adds YAML lines (indented for the source's mapping) to the
