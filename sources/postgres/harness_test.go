@@ -92,12 +92,15 @@ func (h *harness) Exec(sql string, args ...any) {
 
 // CaughtUp waits until the source acknowledged everything written so far.
 func (h *harness) CaughtUp() {
+	// A liveness bound, not a measure: the default test run decodes this
+	// beside the whole suite on two cores (PostgreSQL 18's run beside the
+	// main one), where a big transaction's catch-up took over a minute.
 	h.T.Helper()
 	var target offsets.LSN
 	if err := h.admin.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()").Scan(&target); err != nil {
 		h.T.Fatal(err)
 	}
-	sourcetest.Until(h.T, 60*time.Second, 20*time.Millisecond, func() bool { return h.src.Status().AckedBytes >= uint64(target) },
+	sourcetest.Until(h.T, 180*time.Second, 20*time.Millisecond, func() bool { return h.src.Status().AckedBytes >= uint64(target) },
 		func() string { return fmt.Sprintf("source never acknowledged %s; status %+v", target, h.src.Status()) })
 }
 
