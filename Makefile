@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover test-debezium demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover test-debezium test-backfill-large demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -147,6 +147,10 @@ bench-sink: env-up ## sink apply rate: workers=1 vs parallel workers
 # the tables it writes equal the sources (cmd/walship/debezium_compat_test.go).
 # make test runs it too; this runs it alone. The jars come from
 # deploy/bench/debezium/fetch.sh (cached outside the repository).
+test-backfill-large: env-up ## issue 17's incremental snapshot test at 1M rows (both sources, three followers, two SIGKILLs)
+	$(ENV) && WALSHIP_INTEGRATION=1 WALSHIP_TEST_BACKFILL_ROWS=1000000 $(GO) test -count=1 -run '^TestIncrementalSnapshot(MariaDB)?$$' -timeout 40m -v ./cmd/walship/ 2>&1 | \
+	  grep -E '^(=== RUN|--- |PASS|FAIL|ok)|backfill_e2e|the writer made'
+
 test-debezium: env-up ## Debezium's JDBC sink over walship's topics (both sources): tables equal, no task failure
 	$(ENV) && libs="$$(bash deploy/bench/debezium/fetch.sh)" && export WALSHIP_DEBEZIUM_LIBS="$$libs" && \
 	  WALSHIP_INTEGRATION=1 $(GO) test -count=1 -run '^TestDebeziumJDBCSinkReadsWalshipTopics$$' -timeout 20m -v ./cmd/walship/

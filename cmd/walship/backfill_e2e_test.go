@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +19,10 @@ import (
 	"github.com/walship/walship/internal/testenv"
 )
 
-// backfillRows is the table the incremental snapshot test reads.
-const backfillRows = 100000
+// backfillRowsDefault is the table the incremental snapshot test reads;
+// WALSHIP_TEST_BACKFILL_ROWS sets another (make test-backfill-large: the
+// issue's 1M rows).
+const backfillRowsDefault = 100000
 
 // TestIncrementalSnapshot (issue 17): a PostgreSQL table of 100k rows is on
 // all three followers; each follower's copy is wiped, and walship snapshot
@@ -36,6 +39,14 @@ func TestIncrementalSnapshotMariaDB(t *testing.T) { incrementalSnapshot(t, "mari
 
 func incrementalSnapshot(t *testing.T, engine string) {
 	testenv.Integration(t)
+	backfillRows := int64(backfillRowsDefault)
+	if v := os.Getenv("WALSHIP_TEST_BACKFILL_ROWS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 10000 {
+			t.Fatalf("WALSHIP_TEST_BACKFILL_ROWS=%q: want a number of rows, at least 10000", v)
+		}
+		backfillRows = n
+	}
 	e := newE2EFrom(t, engine, 2)
 	fill := fmt.Sprintf(`INSERT INTO bf_items SELECT g, 0, md5(g::text) FROM generate_series(1, %d) g`, backfillRows)
 	if engine != "postgres" {
@@ -54,7 +65,7 @@ func incrementalSnapshot(t *testing.T, engine string) {
 	addr := withHTTP(t, e)
 	setToken(t, e, "s3cret")
 	e.start()
-	e.waitRows("bf_items", backfillRows, 120*time.Second)
+	e.waitRows("bf_items", int(backfillRows), 600*time.Second)
 	for engine, db := range e.followers {
 		if _, err := db.Exec(`DELETE FROM bf_items`); err != nil {
 			t.Fatalf("wipe the %s follower: %v", engine, err)
@@ -146,7 +157,7 @@ func incrementalSnapshot(t *testing.T, engine string) {
 
 	// Two kills mid-snapshot; the snapshot resumes each time.
 	for kill := 0; kill < 2; kill++ {
-		waitSnapshotRows(t, e, addr, int64((kill+1)*30000))
+		waitSnapshotRows(t, e, addr, int64(kill+1)*backfillRows*3/10)
 		if err := e.stop(syscall.SIGKILL); err != nil {
 			t.Logf("kill: %v", err)
 		}
