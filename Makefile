@@ -58,6 +58,9 @@ unit: ## unit tests only: no servers needed
 # timeouts.
 SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
 E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*|TestFaultMariaDBFailover|TestFaultMariaDBFailoverUnderLoad|TestFaultMariaDBDiscardedWrite|TestFaultMariaDBSemiSyncReplica)$$
+# A third cmd/walship process beside the other two: the default run is
+# bound by cmd/walship's end-to-end tests, which mostly wait on servers.
+E2E_SIDE2 := ^(TestIncrementalSnapshot.*|TestTableAddedIsBackfilled.*|TestFilter.*|TestFollowerIndexes.*|TestKilledDuring.*|TestLargeSnapshotAndTransaction)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
 # The PostgreSQL source's and sink's tests again on PostgreSQL 18 (pg18 of
 # deploy/local, a server of its own), then, on the PostgreSQL 18 pair,
@@ -73,15 +76,17 @@ test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (serv
 	$(ENV) && export WALSHIP_INTEGRATION=1 && $(PG18_TEST)
 
 test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
-	@status=0; side="$$(mktemp)"; pg18="$$(mktemp)"; \
+	@status=0; side="$$(mktemp)"; side2="$$(mktemp)"; pg18="$$(mktemp)"; \
 	{ $(MAKE) --no-print-directory env-up && bash deploy/local/kafka.sh prune && \
 	  $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  { WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE)' ./cmd/walship/ >"$$side" 2>&1 & sidepid=$$!; \
+	    $(GO) test -count=1 -timeout 20m -run '$(E2E_SIDE2)' ./cmd/walship/ >"$$side2" 2>&1 & side2pid=$$!; \
 	    { $(PG18_TEST); } >"$$pg18" 2>&1 & pg18pid=$$!; \
-	    $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)|$(E2E_SIDE)|$(E2E_SNAP)' ./...; main=$$?; \
+	    $(GO) test -p 2 -count=1 -timeout 20m -skip '$(SERIAL_TESTS)|$(E2E_SIDE)|$(E2E_SIDE2)|$(E2E_SNAP)' ./...; main=$$?; \
 	    wait $$sidepid; sidest=$$?; echo "--- cmd/walship, $(E2E_SIDE) beside it:"; cat "$$side"; rm -f "$$side"; \
+	    wait $$side2pid; side2st=$$?; echo "--- cmd/walship, $(E2E_SIDE2) beside it:"; cat "$$side2"; rm -f "$$side2"; \
 	    wait $$pg18pid; pg18st=$$?; echo "--- on PostgreSQL 18, beside it:"; cat "$$pg18"; rm -f "$$pg18"; \
-	    [[ $$main == 0 && $$sidest == 0 && $$pg18st == 0 ]]; } && \
+	    [[ $$main == 0 && $$sidest == 0 && $$side2st == 0 && $$pg18st == 0 ]]; } && \
 	  $(GO) test -count=1 -timeout 20m -run '$(E2E_SNAP)' ./cmd/walship/ && \
 	  WALSHIP_SERIAL=1 $(GO) test -p 1 -count=1 -timeout 20m -run '$(SERIAL_TESTS)' ./cmd/walship/ ./sources/...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \

@@ -80,8 +80,17 @@ func incrementalSnapshot(t *testing.T, engine string) {
 	if out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--pause", id); code != 0 {
 		t.Fatalf("pause: exit %d:\n%s", code, out)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The chunk being read when the pause came may still finish (slowly,
+	// on a loaded machine): then nothing more.
 	before := liveDoc(t, addr).Sources[0].Snapshots[0]
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(time.Second)
+		now := liveDoc(t, addr).Sources[0].Snapshots[0]
+		if now.Rows == before.Rows {
+			break
+		}
+		before = now
+	}
 	time.Sleep(time.Second)
 	if after := liveDoc(t, addr).Sources[0].Snapshots[0]; after.Rows != before.Rows || !after.Paused || after.Rows >= backfillRows {
 		t.Errorf("paused, it went on from %d to %d rows (paused %v)", before.Rows, after.Rows, after.Paused)
