@@ -22,7 +22,7 @@ import (
 // backfillRowsDefault is the table the incremental snapshot test reads;
 // WALSHIP_TEST_BACKFILL_ROWS sets another (make test-backfill-large: the
 // issue's 1M rows).
-const backfillRowsDefault = 100000
+const backfillRowsDefault = 40000
 
 // TestIncrementalSnapshot (issue 17): a PostgreSQL table of 100k rows is on
 // all three followers; each follower's copy is wiped, and walship snapshot

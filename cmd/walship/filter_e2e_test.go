@@ -235,6 +235,9 @@ func filterSource(t *testing.T, engine string) {
 		}
 	}
 	t.Logf("%d records checked, %d clear values", len(recs), len(clear))
+	// A last transaction the where rule leaves empty still moves the
+	// sinks' positions: verify waits for the source's position.
+	exec(`INSERT INTO fl_orders VALUES (2000, 'us', 5)`)
 	// walship verify compares what the rules leave comparable: the
 	// columns passed as they are, the rows that match.
 	verifyAll(t, e)

@@ -14,7 +14,7 @@ import (
 
 // pruneRows is the rows of the table TestIncrementalSnapshotDeleteUnseen
 // reads: several chunks (sources.BackfillChunkRows).
-const pruneRows = 20000
+const pruneRows = 10000
 
 // TestIncrementalSnapshotDeleteUnseen (issue 17): every follower is made
 // wrong three ways (rows the source does not have, below, inside and
