@@ -7,6 +7,7 @@ import (
 	"iter"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -171,6 +172,10 @@ const (
 	readerQueue    = 16
 )
 
+// idleFetchWait is how long the broker holds a fetch of a partition with
+// nothing new (see newKafkaReader).
+const idleFetchWait = time.Second
+
 type pendingEvent struct {
 	offset int64
 	d      envelope.Decoded
@@ -207,7 +212,12 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64, named bool
 	}
 	kr := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: r.cfg.Brokers, Topic: topic, Partition: part,
-		MinBytes: 1, MaxBytes: max(64<<20, r.cfg.MaxMessageBytes+1<<20), MaxWait: 50 * time.Millisecond,
+		// MaxWait is the broker's long poll: a fetch returns as soon as
+		// one byte is there (MinBytes), so it bounds no latency; it is how
+		// often an idle partition asks again. At 50 ms, a daemon reading
+		// 100 idle partitions sent 2000 fetches a second, and the broker
+		// and the daemon spent a core between them answering them.
+		MinBytes: 1, MaxBytes: max(64<<20, r.cfg.MaxMessageBytes+1<<20), MaxWait: idleFetchWait,
 		// kafka-go's own queue of fetched messages, ahead of the
 		// prefetcher's (prefetchBytes): its default of 100 row batches of
 		// 256 KiB held up to 25 MiB per partition, which took a 5M-row
@@ -723,10 +733,6 @@ func (r *Reader) Lag() map[string]int64 {
 
 // Close releases the connections.
 func (r *Reader) Close() error {
-	var errs []error
-	if r.spine != nil {
-		errs = append(errs, r.spine.Close())
-	}
 	keys := make([]string, 0, len(r.parts))
 	for k := range r.parts {
 		keys = append(keys, k)
@@ -735,10 +741,20 @@ func (r *Reader) Close() error {
 	for _, k := range keys {
 		r.parts[k].stop()
 	}
-	for _, k := range keys {
-		<-r.parts[k].done
-		errs = append(errs, r.parts[k].r.Close())
+	// A kafka-go reader's Close waits out its fetch in flight (up to
+	// idleFetchWait): close them all at once.
+	errs := make([]error, len(keys)+1)
+	var wg sync.WaitGroup
+	if r.spine != nil {
+		wg.Go(func() { errs[len(keys)] = r.spine.Close() })
 	}
+	for i, k := range keys {
+		wg.Go(func() {
+			<-r.parts[k].done
+			errs[i] = r.parts[k].r.Close()
+		})
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
