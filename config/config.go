@@ -289,6 +289,12 @@ type PostgresSource struct {
 	// would have (table by table, parents first). 1 reads the tables one
 	// after another on one connection. From 1 to 64. Default: 2.
 	SnapshotWorkers int `yaml:"snapshot_workers"`
+	// SnapshotChunkRows is the rows of one initial-snapshot chunk (one
+	// transaction of the log, one follower transaction); a part of a
+	// large table is 5 chunks. Larger chunks cost fewer round trips and
+	// more memory on the source and the sinks. From 1 to 1000000.
+	// Default: 10000.
+	SnapshotChunkRows int `yaml:"snapshot_chunk_rows"`
 	// HeartbeatInterval is how often a heartbeat keeps the slot advancing
 	// when only uncaptured tables change. Default: 10s.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
@@ -361,6 +367,12 @@ type MySQLSource struct {
 	// would have (table by table, parents first). 1 reads the tables one
 	// after another on one connection. From 1 to 64. Default: 2.
 	SnapshotWorkers int `yaml:"snapshot_workers"`
+	// SnapshotChunkRows is the rows of one initial-snapshot chunk (one
+	// transaction of the log, one follower transaction); a part of a
+	// large table is 5 chunks. Larger chunks cost fewer round trips and
+	// more memory on the source and the sinks. From 1 to 1000000.
+	// Default: 10000.
+	SnapshotChunkRows int `yaml:"snapshot_chunk_rows"`
 	// Durability is async (save the position as Kafka acks) or semisync:
 	// walship registers as a semi-synchronous replica and acknowledges each
 	// transaction to the server only once Kafka holds it, so with

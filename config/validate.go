@@ -86,9 +86,11 @@ func (d *decoder) validate(c *Config) {
 		if s.Postgres != nil {
 			d.explicitZero(fmt.Sprintf("sources[%d].postgres.heartbeat_interval", i), "heartbeats need an interval")
 			d.explicitZero(fmt.Sprintf("sources[%d].postgres.snapshot_workers", i), "a snapshot needs at least one worker")
+			d.explicitZero(fmt.Sprintf("sources[%d].postgres.snapshot_chunk_rows", i), "a chunk needs at least one row")
 		}
 		if s.MySQL != nil {
 			d.explicitZero(fmt.Sprintf("sources[%d].mysql.snapshot_workers", i), "a snapshot needs at least one worker")
+			d.explicitZero(fmt.Sprintf("sources[%d].mysql.snapshot_chunk_rows", i), "a chunk needs at least one row")
 		}
 	}
 	if c.HTTP.Listen != "off" {
@@ -315,7 +317,7 @@ func (d *decoder) validatePGSource(p string, pg *PostgresSource) {
 	d.tables(p+".tables", pg.Tables)
 	d.oneOf(p+".snapshot", pg.Snapshot, "initial", "never")
 	d.oneOf(p+".failover_slot", pg.FailoverSlot, "auto", "on", "off")
-	d.snapshotWorkers(p, pg.SnapshotWorkers)
+	d.snapshotWorkers(p, pg.SnapshotWorkers, pg.SnapshotChunkRows)
 	d.oneOf(p+".durability", pg.Durability, "async", "sync")
 	if st := pg.SignalTable; st != "" {
 		schema, table, ok := strings.Cut(st, ".")
@@ -366,7 +368,7 @@ func (d *decoder) validateMySQLSource(p string, my *MySQLSource) {
 		d.fail(p+".server_id", "missing required key: a non-zero replica server id, unique on the server")
 	}
 	d.oneOf(p+".flavor", my.Flavor, "mysql", "mariadb")
-	d.snapshotWorkers(p, my.SnapshotWorkers)
+	d.snapshotWorkers(p, my.SnapshotWorkers, my.SnapshotChunkRows)
 	if len(my.Tables) == 0 {
 		d.fail(p+".tables", "missing required key: schema.table patterns to capture, such as shop.*")
 	}
@@ -500,10 +502,13 @@ func (d *decoder) oneOf(path, v string, allowed ...string) {
 	d.fail(path, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
 }
 
-// snapshotWorkers checks a source's snapshot_workers (0, written out, is
-// reported by explicitZero).
-func (d *decoder) snapshotWorkers(p string, n int) {
+// snapshotWorkers checks a source's snapshot_workers and
+// snapshot_chunk_rows (0, written out, is reported by explicitZero).
+func (d *decoder) snapshotWorkers(p string, n, rows int) {
 	if n < 0 || n > 64 {
 		d.fail(p+".snapshot_workers", "must be from 1 to 64, got %d", n)
+	}
+	if rows < 0 || rows > 1000000 {
+		d.fail(p+".snapshot_chunk_rows", "must be from 1 to 1000000, got %d", rows)
 	}
 }

@@ -55,6 +55,11 @@ type BackfillRequest struct {
 	// cannot bound a prune is read without one (Backfill.Unpruned)
 	// instead of refusing the request.
 	All bool `json:"all,omitempty"`
+	// ChunkRows is the rows of each chunk (Debezium's
+	// incremental.snapshot.chunk.size); 0: BackfillChunkRows. Smaller
+	// chunks hold the stream's changes of the window for less time;
+	// larger ones read a big table with fewer round trips.
+	ChunkRows int `json:"chunk_rows,omitempty"`
 	// ID, when set (a signal's), names the snapshot: a request whose ID
 	// is already recorded is passed over (a signal decoded again after a
 	// restart).
@@ -75,6 +80,9 @@ type Backfill struct {
 	// a prune all the same (All).
 	DeleteUnseen bool     `json:"delete_unseen,omitempty"`
 	Unpruned     []string `json:"unpruned,omitempty"`
+	// ChunkRows is the request's (0 in notes written before it existed:
+	// BackfillChunkRows).
+	ChunkRows int `json:"chunk_rows,omitempty"`
 	// Rows counts the rows read, Chunks the chunks done; Estimate is the
 	// catalog's estimate of the rows of all its tables.
 	Rows     int64     `json:"rows"`
@@ -94,6 +102,14 @@ const (
 	BackfillResume = "resume"
 	BackfillCancel = "cancel"
 )
+
+// Chunk is the rows of each of b's chunks.
+func (b *Backfill) Chunk() int {
+	if b.ChunkRows > 0 {
+		return b.ChunkRows
+	}
+	return BackfillChunkRows
+}
 
 // Current is the table being read ("" once done).
 func (b *Backfill) Current() string {
@@ -153,7 +169,8 @@ func PruneKind(k ordering.Kind) bool {
 
 // CheckPruneRequest refuses a request that names no table, or names
 // tables and asks for all, or deletes rows not seen with a condition (the
-// follower cannot tell which of its rows the condition leaves out).
+// follower cannot tell which of its rows the condition leaves out), or
+// whose chunk_rows is out of range.
 func CheckPruneRequest(req BackfillRequest) error {
 	if req.All && len(req.Tables) > 0 {
 		return fmt.Errorf("%w: name tables or ask for all of them, not both", ErrBackfillRefused)
@@ -163,6 +180,9 @@ func CheckPruneRequest(req BackfillRequest) error {
 	}
 	if req.DeleteUnseen && req.Where != "" {
 		return fmt.Errorf("%w: deleting rows not seen reads whole tables: it cannot be used with a condition (where)", ErrBackfillRefused)
+	}
+	if req.ChunkRows < 0 || req.ChunkRows > MaxBackfillChunkRows {
+		return fmt.Errorf("%w: chunk_rows %d: want 1 to %d (0: %d)", ErrBackfillRefused, req.ChunkRows, MaxBackfillChunkRows, BackfillChunkRows)
 	}
 	return nil
 }

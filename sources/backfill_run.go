@@ -36,6 +36,10 @@ import (
 // BackfillChunkRows is the rows of one chunk (Debezium's default is 1024).
 const BackfillChunkRows = 4096
 
+// MaxBackfillChunkRows bounds a request's chunk_rows: a chunk's rows and
+// the window's changes are held in memory until its high watermark.
+const MaxBackfillChunkRows = 100000
+
 // BackfillChunk is a chunk read, waiting for its high watermark.
 type BackfillChunk struct {
 	Table string          // schema.table
@@ -360,7 +364,7 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 		if err := eng.Emit(ctx, lw); err != nil {
 			return err
 		}
-		shape, rows, lastKey, err := eng.ReadChunk(ctx, table, last, b.Where, BackfillChunkRows)
+		shape, rows, lastKey, err := eng.ReadChunk(ctx, table, last, b.Where, b.Chunk())
 		if err != nil {
 			return fmt.Errorf("incremental snapshot %s of %s: %w", b.ID, table, err)
 		}
@@ -369,7 +373,7 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 		}
 		c := &BackfillChunk{Table: table, Shape: shape, Rows: rows, done: make(chan backfillResult, 1)}
 		if prune {
-			c.Prune, c.Final = true, len(rows) < BackfillChunkRows
+			c.Prune, c.Final = true, len(rows) < b.Chunk()
 			if c.Lo, err = KeyFromText(shape, last); err != nil {
 				return fmt.Errorf("incremental snapshot %s of %s: %w", b.ID, table, err)
 			}
@@ -391,7 +395,7 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 		if res.kept > 0 && pending.Less(res.seq) {
 			pending = res.seq
 		}
-		done := len(rows) < BackfillChunkRows
+		done := len(rows) < b.Chunk()
 		if done {
 			if err := eng.Emit(ctx, "be "+b.ID+" "+table); err != nil {
 				return err

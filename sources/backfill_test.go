@@ -88,3 +88,33 @@ func TestKeyFromText(t *testing.T) {
 		t.Error("a key that is not a number was taken")
 	}
 }
+
+// A request is refused for what it asks that cannot be done; a chunk size
+// out of range among them. A note written before chunk_rows existed reads
+// with the default.
+func TestCheckPruneRequest(t *testing.T) {
+	for _, c := range []struct {
+		req BackfillRequest
+		ok  bool
+	}{
+		{BackfillRequest{Tables: []string{"s.t"}}, true},
+		{BackfillRequest{All: true, DeleteUnseen: true, ChunkRows: 1}, true},
+		{BackfillRequest{Tables: []string{"s.t"}, ChunkRows: MaxBackfillChunkRows}, true},
+		{BackfillRequest{}, false},
+		{BackfillRequest{All: true, Tables: []string{"s.t"}}, false},
+		{BackfillRequest{Tables: []string{"s.t"}, DeleteUnseen: true, Where: "id > 1"}, false},
+		{BackfillRequest{Tables: []string{"s.t"}, ChunkRows: -1}, false},
+		{BackfillRequest{Tables: []string{"s.t"}, ChunkRows: MaxBackfillChunkRows + 1}, false},
+	} {
+		err := CheckPruneRequest(c.req)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrBackfillRefused)) {
+			t.Errorf("%+v: %v", c.req, err)
+		}
+	}
+	if n := (&Backfill{}).Chunk(); n != BackfillChunkRows {
+		t.Errorf("a note without chunk_rows: chunks of %d rows", n)
+	}
+	if n := (&Backfill{ChunkRows: 100}).Chunk(); n != 100 {
+		t.Errorf("chunk_rows 100: chunks of %d rows", n)
+	}
+}

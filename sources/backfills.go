@@ -138,7 +138,7 @@ func (bs *Backfills) Add(ctx context.Context, req BackfillRequest, tables, unpru
 		rand.Read(raw)
 		id = hex.EncodeToString(raw)
 	}
-	b := &Backfill{ID: id, Tables: tables, Where: req.Where, DeleteUnseen: req.DeleteUnseen, Unpruned: unpruned, Estimate: estimate, Started: time.Now().UTC()}
+	b := &Backfill{ID: id, Tables: tables, Where: req.Where, DeleteUnseen: req.DeleteUnseen, Unpruned: unpruned, ChunkRows: req.ChunkRows, Estimate: estimate, Started: time.Now().UTC()}
 	bs.list = append(bs.list, b)
 	if err := bs.save(ctx); err != nil {
 		bs.list = bs.list[:len(bs.list)-1]

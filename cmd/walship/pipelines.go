@@ -107,7 +107,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Filter: flt, Name: s.Name, DSN: pg.DSN.Reveal(), Password: pg.Password.Reveal(),
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot, SignalTable: pg.SignalTable,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
-			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers,
+			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers, SnapshotChunkRows: pg.SnapshotChunkRows,
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL
@@ -128,7 +128,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 		return mysqlsource.New(mysqlsource.Config{
 			Filter: flt, Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
-			Semisync: my.Durability == "semisync", FromReplica: my.StreamFrom == "replica", SignalTable: my.SignalTable, TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers,
+			Semisync: my.Durability == "semisync", FromReplica: my.StreamFrom == "replica", SignalTable: my.SignalTable, TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers, SnapshotChunkRows: my.SnapshotChunkRows,
 			FollowersAhead: func(missing []string) []string {
 				if ahead == nil {
 					return nil

@@ -24,6 +24,7 @@ import (
 func newSnapshotCmd() *cobra.Command {
 	var path, source, tables, where, pause, resume, cancel string
 	var all, deleteUnseen, wait bool
+	var chunkRows int
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Re-read tables of a source while the daemon streams on (an incremental snapshot)",
@@ -67,7 +68,7 @@ longer has, so a follower holding rows its source lost is repaired too. It needs
 				fmt.Fprintf(cmd.OutOrStdout(), "incremental snapshot %s of source %s: %s\n", id, source, action)
 				return nil
 			}
-			req := sources.BackfillRequest{Where: where, All: all, DeleteUnseen: deleteUnseen}
+			req := sources.BackfillRequest{Where: where, All: all, DeleteUnseen: deleteUnseen, ChunkRows: chunkRows}
 			for _, t := range strings.Split(tables, ",") {
 				if t = strings.TrimSpace(t); t != "" {
 					req.Tables = append(req.Tables, t)
@@ -95,6 +96,7 @@ longer has, so a follower holding rows its source lost is repaired too. It needs
 	f.BoolVar(&all, "all", false, "every table the source captures (but its signal table), instead of --tables")
 	f.StringVar(&where, "where", "", "read only the rows matching this condition (the source engine's SQL)")
 	f.BoolVar(&deleteUnseen, "delete-unseen", false, "also delete the followers' rows that the source no longer has (keys of integers or uuids; not with --where)")
+	f.IntVar(&chunkRows, "chunk-rows", 0, fmt.Sprintf("rows per chunk (default %d)", sources.BackfillChunkRows))
 	f.BoolVar(&wait, "wait", false, "wait until the snapshot has read every table, printing its progress")
 	f.StringVar(&pause, "pause", "", "pause the incremental snapshot of this id (after its current chunk)")
 	f.StringVar(&resume, "resume", "", "resume the paused incremental snapshot of this id")
