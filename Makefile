@@ -52,10 +52,11 @@ unit: ## unit tests only: no servers needed
 # ones below (E2E_SIDE: each on databases and topics of its own, none on the
 # fault proxy or the Kafka TLS/SASL listeners) run in a second test process
 # beside it, their output printed after the first's. The PostgreSQL
-# snapshot tests (E2E_SNAP) run alone after them: a logical slot's creation
-# waits for every transaction running on the server, and their long
-# snapshot transactions made other tests' slot creation wait past their
-# timeouts.
+# snapshot tests (E2E_SNAP) run on a server no other test uses meanwhile: a
+# logical slot's creation waits for every transaction running on the
+# server, and their long snapshot transactions made other tests' slot
+# creation wait past their timeouts. They run on PostgreSQL 18 (pg18)
+# after the version matrix there, beside the first phase.
 SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestFaultMariaDBSource|TestSemiSync|TestSyncDurability|TestXAInBinlog|TestSnapshotWaitsForPreparedXA|TestGTIDSeqSurvivesBinlogReset)$$
 E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify.*|TestTypes.*|TestTypeWidened.*|TestFaultMariaDBFailover|TestFaultMariaDBFailoverUnderLoad|TestFaultMariaDBDiscardedWrite|TestFaultMariaDBSemiSyncReplica)$$
 # A third cmd/walship process beside the other two: the default run is
@@ -63,13 +64,15 @@ E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrd
 E2E_SIDE2 := ^(TestIncrementalSnapshot.*|TestTableAddedIsBackfilled.*|TestFilter.*|TestFollowerIndexes.*|TestKilledDuring.*|TestLargeSnapshotAndTransaction)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
 # The PostgreSQL source's and sink's tests again on PostgreSQL 18 (pg18 of
-# deploy/local, a server of its own), then, on the PostgreSQL 18 pair,
+# deploy/local, a server of its own), and cmd/walship's PostgreSQL snapshot
+# tests (E2E_SNAP) there after them, then, on the PostgreSQL 18 pair,
 # walship check's failover advice and the failover test that kills the
 # pair's primary and rebuilds the pair, beside the first phase. make test-pg18 runs them alone. The failover tests of the
 # MariaDB pair (WALSHIP_PAIRS=1: the pairs are servers of their own) run in
 # the E2E_SIDE process.
 PG18_TEST = WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18" WALSHIP_TEST_PG_FOLLOWER="$$WALSHIP_TEST_PG18" \
 	$(GO) test -count=1 -timeout 20m -skip '$(SERIAL_TESTS)' ./sources/postgres/ ./sinks/postgres/ && \
+	WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18" $(GO) test -count=1 -timeout 20m -run '$(E2E_SNAP)' ./cmd/walship/ && \
 	WALSHIP_TEST_PG_SOURCE="$$WALSHIP_TEST_PG18_PRIMARY" $(GO) test -count=1 -run '^TestPGSourceFailover$$' ./preflight/ && \
 	WALSHIP_PAIRS=1 $(GO) test -count=1 -timeout 20m -run '^TestFaultPostgresFailover$$' ./cmd/walship/
 test-pg18: env-up ## the PostgreSQL source and sink tests on PostgreSQL 18 (servers stay up)
@@ -87,7 +90,6 @@ test: ## start servers, run all tests with WALSHIP_INTEGRATION=1, stop servers
 	    wait $$side2pid; side2st=$$?; echo "--- cmd/walship, $(E2E_SIDE2) beside it:"; cat "$$side2"; rm -f "$$side2"; \
 	    wait $$pg18pid; pg18st=$$?; echo "--- on PostgreSQL 18, beside it:"; cat "$$pg18"; rm -f "$$pg18"; \
 	    [[ $$main == 0 && $$sidest == 0 && $$side2st == 0 && $$pg18st == 0 ]]; } && \
-	  $(GO) test -count=1 -timeout 20m -run '$(E2E_SNAP)' ./cmd/walship/ && \
 	  WALSHIP_SERIAL=1 $(GO) test -p 1 -count=1 -timeout 20m -run '$(SERIAL_TESTS)' ./cmd/walship/ ./sources/...; } || status=$$?; \
 	if [[ "$${WALSHIP_KEEP_ENV:-}" != 1 ]]; then $(MAKE) --no-print-directory env-down || true; fi; \
 	exit $$status

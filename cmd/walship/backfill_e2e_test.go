@@ -17,14 +17,25 @@ import (
 
 	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/internal/testenv"
+	"github.com/walship/walship/sources"
 )
 
-// backfillRowsDefault is the table the incremental snapshot test reads;
+// backfillRowsDefault is the table the incremental snapshot test reads,
+// in chunks of a tenth of it (at most the default chunk);
 // WALSHIP_TEST_BACKFILL_ROWS sets another (make test-backfill-large: the
 // issue's 1M rows).
-const backfillRowsDefault = 40000
+const backfillRowsDefault = 12000
 
-// TestIncrementalSnapshot (issue 17): a PostgreSQL table of 100k rows is on
+// backfillChunkArgs is the --chunk-rows of a snapshot of rows rows: about
+// ten chunks, so that pauses and kills land mid-snapshot.
+func backfillChunkArgs(rows int64) []string {
+	if c := rows / 10; c < sources.BackfillChunkRows {
+		return []string{"--chunk-rows", strconv.FormatInt(c, 10)}
+	}
+	return nil
+}
+
+// TestIncrementalSnapshot (issue 17): a PostgreSQL table of 12k rows is on
 // all three followers; each follower's copy is wiped, and walship snapshot
 // reads the table again while a writer updates (version + 1), deletes and
 // inserts random rows of it, and the daemon is killed (SIGKILL) twice
@@ -42,8 +53,8 @@ func incrementalSnapshot(t *testing.T, engine string) {
 	backfillRows := int64(backfillRowsDefault)
 	if v := os.Getenv("WALSHIP_TEST_BACKFILL_ROWS"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 10000 {
-			t.Fatalf("WALSHIP_TEST_BACKFILL_ROWS=%q: want a number of rows, at least 10000", v)
+		if err != nil || n < 1000 {
+			t.Fatalf("WALSHIP_TEST_BACKFILL_ROWS=%q: want a number of rows, at least 1000", v)
 		}
 		backfillRows = n
 	}
@@ -71,7 +82,7 @@ func incrementalSnapshot(t *testing.T, engine string) {
 			t.Fatalf("wipe the %s follower: %v", engine, err)
 		}
 	}
-	out, code := walship(t, "snapshot", "-c", e.cfgPath, "--source", "src", "--tables", table)
+	out, code := walship(t, append([]string{"snapshot", "-c", e.cfgPath, "--source", "src", "--tables", table}, backfillChunkArgs(backfillRows)...)...)
 	if code != 0 || !strings.Contains(out, "incremental snapshot") {
 		t.Fatalf("walship snapshot: exit %d:\n%s", code, out)
 	}

@@ -33,8 +33,8 @@ func TestLargeSnapshotAndTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		`INSERT INTO customers SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE ` + name + ` END FROM generate_series(100001, 150000) g`,
-		`INSERT INTO orders SELECT g * 10, g, ((g % 1000) || '.75')::numeric, 1 FROM generate_series(100001, 150000) g`,
+		`INSERT INTO customers SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE ` + name + ` END FROM generate_series(100001, 130000) g`,
+		`INSERT INTO orders SELECT g * 10, g, ((g % 1000) || '.75')::numeric, 1 FROM generate_series(100001, 130000) g`,
 		`UPDATE orders SET amount = amount + 1, version = version + 1 WHERE customer_id <= 2000`,
 		`DELETE FROM orders WHERE customer_id > 3000 AND customer_id <= 4000`,
 		`DELETE FROM customers WHERE id > 3000 AND id <= 4000`,
@@ -51,5 +51,5 @@ func TestLargeSnapshotAndTransaction(t *testing.T) {
 	e.stop(syscall.SIGKILL)
 	e.start()
 	e.converge(240 * time.Second)
-	t.Logf("104,000-change transaction on three followers %s after its commit (one kill -9 on the way)", time.Since(committed).Round(time.Millisecond))
+	t.Logf("64,000-change transaction on three followers %s after its commit (one kill -9 on the way)", time.Since(committed).Round(time.Millisecond))
 }

@@ -30,6 +30,21 @@ func TestParallelSnapshotPostgres(t *testing.T) { parallelSnapshot(t, "postgres"
 // tables split into primary-key ranges.
 func TestParallelSnapshotMariaDB(t *testing.T) { parallelSnapshot(t, "mariadb") }
 
+// setSnapshotChunkRows sets the e2e source's snapshot_chunk_rows.
+func setSnapshotChunkRows(t *testing.T, e *e2e, n int) {
+	t.Helper()
+	text := mustRead(t, e.cfgPath)
+	for _, engine := range []string{"postgres", "mysql"} {
+		text = strings.Replace(text, "    "+engine+": { ", fmt.Sprintf("    %s: { snapshot_chunk_rows: %d, ", engine, n), 1)
+	}
+	if !strings.Contains(text, "snapshot_chunk_rows") {
+		t.Fatalf("no source block in\n%s", text)
+	}
+	if err := os.WriteFile(e.cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // setSnapshotWorkers sets the e2e source's snapshot_workers.
 func setSnapshotWorkers(t *testing.T, e *e2e, n int) {
 	t.Helper()
@@ -54,13 +69,19 @@ var treeSchema = map[string]string{
 	"sqlite":   `CREATE TABLE tree (id INTEGER PRIMARY KEY, up INTEGER REFERENCES tree(id), v INTEGER NOT NULL)`,
 }
 
-const treeRows = 60000
+const treeRows = 15000
+
+// snapRows is the rows of customers and of orders.
+const snapRows = 40000
 
 func parallelSnapshot(t *testing.T, engine string) {
 	testenv.Integration(t)
 	e := newE2EFrom(t, engine, 2)
 	withHTTP(t, e)
 	setSnapshotWorkers(t, e, 4)
+	// Chunks of 2000 rows (parts of 10000): the 40000-row tables split
+	// into 4 parts each.
+	setSnapshotChunkRows(t, e, 2000)
 	series := "generate_series(1, %d) g"
 	col := "g"
 	if engine == "mariadb" {
@@ -69,8 +90,8 @@ func parallelSnapshot(t *testing.T, engine string) {
 	from := func(n int) string { return fmt.Sprintf(series, n) }
 	for _, q := range []string{
 		treeSchema[engine],
-		fmt.Sprintf(`INSERT INTO customers SELECT %[1]s, concat('customer ', %[1]s) FROM %[2]s`, col, from(150000)),
-		fmt.Sprintf(`INSERT INTO orders SELECT %[1]s * 10, %[1]s, (%[1]s %% 1000) + 0.25, 0 FROM %[2]s`, col, from(150000)),
+		fmt.Sprintf(`INSERT INTO customers SELECT %[1]s, concat('customer ', %[1]s) FROM %[2]s`, col, from(snapRows)),
+		fmt.Sprintf(`INSERT INTO orders SELECT %[1]s * 10, %[1]s, (%[1]s %% 1000) + 0.25, 0 FROM %[2]s`, col, from(snapRows)),
 		fmt.Sprintf(`INSERT INTO tree SELECT %[1]s, CASE WHEN %[1]s = 1 THEN NULL ELSE %[1]s / 2 END, 0 FROM %[2]s ORDER BY 1`,
 			col, from(treeRows)),
 	} {
@@ -111,7 +132,7 @@ func parallelSnapshot(t *testing.T, engine string) {
 		rng := rand.New(rand.NewPCG(16, 2))
 		for i := 0; ctx.Err() == nil; i++ {
 			var stmts []string
-			switch r := rng.IntN(150000) + 1; i % 5 {
+			switch r := rng.IntN(snapRows) + 1; i % 5 {
 			case 0:
 				stmts = []string{fmt.Sprintf("UPDATE customers SET name = 'renamed %d' WHERE id = %d", i, r)}
 			case 1:

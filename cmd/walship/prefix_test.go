@@ -53,7 +53,7 @@ func prefixCatchUp(t *testing.T, engine, order string) (gaps, polls int) {
 	if err := e.stop(syscall.SIGKILL); err != nil && !strings.Contains(err.Error(), "killed") {
 		t.Logf("stop: %v", err)
 	}
-	const n = 4000
+	const n = 2500
 	for i := 1; i <= n; i++ {
 		if _, err := e.src.Exec(e.rebind("INSERT INTO seqt VALUES (?)"), i); err != nil {
 			t.Fatal(err)
