@@ -31,28 +31,19 @@ func TestParallelSnapshotPostgres(t *testing.T) { parallelSnapshot(t, "postgres"
 func TestParallelSnapshotMariaDB(t *testing.T) { parallelSnapshot(t, "mariadb") }
 
 // setSnapshotChunkRows sets the e2e source's snapshot_chunk_rows.
-func setSnapshotChunkRows(t *testing.T, e *e2e, n int) {
-	t.Helper()
-	text := mustRead(t, e.cfgPath)
-	for _, engine := range []string{"postgres", "mysql"} {
-		text = strings.Replace(text, "    "+engine+": { ", fmt.Sprintf("    %s: { snapshot_chunk_rows: %d, ", engine, n), 1)
-	}
-	if !strings.Contains(text, "snapshot_chunk_rows") {
-		t.Fatalf("no source block in\n%s", text)
-	}
-	if err := os.WriteFile(e.cfgPath, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
+func setSnapshotChunkRows(t *testing.T, e *e2e, n int) { setSourceKey(t, e, "snapshot_chunk_rows", n) }
 
 // setSnapshotWorkers sets the e2e source's snapshot_workers.
-func setSnapshotWorkers(t *testing.T, e *e2e, n int) {
+func setSnapshotWorkers(t *testing.T, e *e2e, n int) { setSourceKey(t, e, "snapshot_workers", n) }
+
+// setSourceKey sets key to n in the e2e source's block.
+func setSourceKey(t *testing.T, e *e2e, key string, n int) {
 	t.Helper()
 	text := mustRead(t, e.cfgPath)
 	for _, engine := range []string{"postgres", "mysql"} {
-		text = strings.Replace(text, "    "+engine+": { ", fmt.Sprintf("    %s: { snapshot_workers: %d, ", engine, n), 1)
+		text = strings.Replace(text, "    "+engine+": { ", fmt.Sprintf("    %s: { %s: %d, ", engine, key, n), 1)
 	}
-	if !strings.Contains(text, "snapshot_workers") {
+	if !strings.Contains(text, key) {
 		t.Fatalf("no source block in\n%s", text)
 	}
 	if err := os.WriteFile(e.cfgPath, []byte(text), 0o600); err != nil {
