@@ -2,7 +2,7 @@ package ordering
 
 import (
 	"encoding/binary"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -54,9 +54,13 @@ func (w *Writeset) Add(ch *Change) {
 		w.barrier, w.keys = true, nil
 		return
 	}
-	for _, row := range [][]Value{ch.Before, ch.After} {
+	start, mid := len(w.keys), len(w.keys)
+	for i, row := range [][]Value{ch.Before, ch.After} {
 		if row == nil {
 			continue
+		}
+		if i == 1 {
+			mid = len(w.keys)
 		}
 		w.addKey(t.Schema, t.Name, t, t.PrimaryKey, t.PrimaryKey, row)
 		for _, uk := range t.UniqueKeys {
@@ -65,6 +69,10 @@ func (w *Writeset) Add(ch *Change) {
 		for _, fk := range t.ForeignKeys {
 			w.addKey(fk.ParentSchema, fk.ParentTable, t, fk.Columns, fk.ParentColumns, row)
 		}
+	}
+	if mid > start && slices.Equal(w.keys[start:mid], w.keys[mid:]) {
+		// An update that keeps its keys: once is enough.
+		w.keys = w.keys[:mid]
 	}
 	max := w.MaxKeys
 	if max == 0 {
@@ -89,7 +97,12 @@ func (w *Writeset) addKey(schema, table string, t *Table, cols, keyNames []strin
 		name string
 		v    Value
 	}
-	parts := make([]part, len(cols))
+	var small [4]part // most keys: no allocation
+	parts := small[:0]
+	if len(cols) > len(small) {
+		parts = make([]part, 0, len(cols))
+	}
+	parts = parts[:len(cols)]
 	for i, c := range cols {
 		idx := t.ColumnIndex(c)
 		if idx < 0 {
@@ -106,8 +119,11 @@ func (w *Writeset) addKey(schema, table string, t *Table, cols, keyNames []strin
 		}
 		parts[i] = part{keyNames[i], v}
 	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i].name < parts[j].name })
-	d := xxhash.New()
+	if len(parts) > 1 {
+		slices.SortFunc(parts, func(a, b part) int { return strings.Compare(a.name, b.name) })
+	}
+	var d xxhash.Digest
+	d.Reset()
 	d.WriteString(schema)
 	d.Write([]byte{0})
 	d.WriteString(table)
@@ -116,7 +132,7 @@ func (w *Writeset) addKey(schema, table string, t *Table, cols, keyNames []strin
 		d.Write([]byte{0})
 		d.WriteString(p.name)
 		d.Write([]byte{0})
-		hashValue(d, p.v, buf[:])
+		hashValue(&d, p.v, buf[:])
 	}
 	w.keys = append(w.keys, d.Sum64())
 }

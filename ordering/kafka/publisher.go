@@ -419,12 +419,12 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	i, events := 0, 0
 	// Rows: the open batch of each table, and their bytes.
 	type rowBatch struct {
-		topic string
-		part  int
-		t     *ordering.Table
-		held  []ordering.Change // copies: a change may be reused once yielded
-		idx   []int             // their indexes in the transaction
-		bytes int
+		name, topic string
+		part        int
+		t           *ordering.Table
+		held        []ordering.Change // copies: a change may be reused once yielded
+		idx         []int             // their indexes in the transaction
+		bytes       int
 	}
 	open := map[string]*rowBatch{}
 	var openOrder []*rowBatch
@@ -441,12 +441,23 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 		if err != nil {
 			return p.fail(err)
 		}
+		// Counted per batch, not per row: the maps cost more than the
+		// rows' encoding.
+		k := tp{rb.topic, rb.part}
+		if _, ok := perPart[k]; !ok {
+			parts = append(parts, k)
+		}
+		perPart[k] += len(rb.held)
+		perTable[rb.name] += len(rb.held)
 		openBytes -= rb.bytes
-		rb.held, rb.idx, rb.bytes = nil, nil, 0
+		// The record holds the encoded rows: the copies are reused.
+		rb.held, rb.idx, rb.bytes = rb.held[:0], rb.idx[:0], 0
 		return b.add(ctx, rb.topic, rb.part, rec)
 	}
 	var lastTable *ordering.Table
 	var name, topic string
+	var n int         // topic's partitions
+	var cur *rowBatch // rows: lastTable's open batch
 	for ch, err := range changes {
 		if err != nil {
 			return p.fail(fmt.Errorf("read transaction %s: %w", txn.Seq, err))
@@ -455,33 +466,39 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 			return p.fail(fmt.Errorf("transaction %s has more than the %d changes announced", txn.Seq, count))
 		}
 		if ch.Table != lastTable {
-			// Names built once per run of one table's changes, not per change.
+			// Names, the topic and the open batch are looked up once per
+			// run of one table's changes, not per change.
 			lastTable, name, topic = ch.Table, ch.Table.QualifiedName(), TopicName(p.cfg.TopicPrefix, ch.Table.Schema, ch.Table.Name)
-		}
-		if _, ok := perTable[name]; !ok {
-			tables = append(tables, name)
-			// Once per table and transaction, not per change.
-			if err := p.claim(topic, ch.Table); err != nil {
+			if _, ok := perTable[name]; !ok {
+				perTable[name] = 0
+				tables = append(tables, name)
+				// Once per table and transaction.
+				if err := p.claim(topic, ch.Table); err != nil {
+					return p.fail(err)
+				}
+			}
+			if n, err = p.topics.Ensure(ctx, topic, 0); err != nil {
 				return p.fail(err)
 			}
-		}
-		n, err := p.topics.Ensure(ctx, topic, 0)
-		if err != nil {
-			return p.fail(err)
+			cur = nil
+			if p.cfg.Rows {
+				cur = open[name]
+				if cur != nil && cur.t != ch.Table {
+					// A new shape: the old one's rows go first, in index order.
+					if err := flushRows(cur); err != nil {
+						return err
+					}
+					cur.t = ch.Table
+				}
+			}
 		}
 		if p.cfg.Rows {
-			rb := open[name]
-			if rb != nil && rb.t != ch.Table {
-				// A new shape: the old one's rows go first, in index order.
-				if err := flushRows(rb); err != nil {
-					return err
-				}
-				rb.t = ch.Table
-			}
+			rb := cur
 			if rb == nil {
 				part := int((txn.Seq.Pos ^ uint64(txn.Seq.Sub)*0x9E3779B97F4A7C15) % uint64(n))
-				rb = &rowBatch{topic: topic, part: part, t: ch.Table}
-				open[name] = rb
+				c := min(count-i, 1024)
+				rb = &rowBatch{name: name, topic: topic, part: part, t: ch.Table, held: make([]ordering.Change, 0, c), idx: make([]int, 0, c)}
+				open[name], cur = rb, rb
 				openOrder = append(openOrder, rb)
 			}
 			rb.held, rb.idx = append(rb.held, *ch), append(rb.idx, i)
@@ -494,12 +511,6 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 			}
 			rb.bytes += size
 			openBytes += size
-			k := tp{topic, rb.part}
-			if _, ok := perPart[k]; !ok {
-				parts = append(parts, k)
-			}
-			perPart[k]++
-			perTable[name]++
 			events++
 			if rb.bytes >= p.cfg.RowBatchBytes {
 				if err := flushRows(rb); err != nil {
