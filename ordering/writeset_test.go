@@ -166,3 +166,22 @@ func TestSnapshotChunks(t *testing.T) {
 	w.Add(&Change{Table: parent, Op: OpUpdate, Before: []Value{Int(1)}, After: []Value{Int(1)}})
 	want(tr.Commit(seq(200), &w), chunk(6))
 }
+
+// An update that keeps every key adds its keys once; one that changes a
+// key adds the old and the new, and a later transaction touching either
+// follows it.
+func TestUpdateKeysOnce(t *testing.T) {
+	same := ws(Change{Table: parents, Op: OpUpdate, Before: []Value{Int(1), String("a@x")}, After: []Value{Int(1), String("a@x")}})
+	if same.Barrier() || same.Len() != 2 {
+		t.Errorf("an update keeping its keys: barrier %v, %d keys, want 2 (primary and unique)", same.Barrier(), same.Len())
+	}
+	moved := ws(Change{Table: parents, Op: OpUpdate, Before: []Value{Int(1), String("a@x")}, After: []Value{Int(1), String("b@x")}})
+	if moved.Len() != 4 {
+		t.Errorf("an update of a unique key: %d keys, want 4", moved.Len())
+	}
+	tr := NewTracker(100, offsets.Seq{})
+	tr.Commit(seq(1), moved)
+	if dep := tr.Commit(seq(2), ws(ins(parents, Int(7), String("a@x")))); dep != seq(1) {
+		t.Errorf("taking the freed unique value depends on %v, want %v", dep, seq(1))
+	}
+}
