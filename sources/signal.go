@@ -3,6 +3,8 @@ package sources
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 )
@@ -15,7 +17,9 @@ import (
 //	                   "additional-conditions": [{"data-collection": "schema.table", "filter": "condition"}]}
 //	pause-snapshot, resume-snapshot, stop-snapshot  (the running incremental snapshots)
 //
-// A request the source refuses is logged with the signal's id and why.
+// A request the source refuses is logged with the signal's id (the
+// operator's name for the request, like the API's snapshot id) and why;
+// never with the data's text, which a JSON error would quote.
 
 // SignalWatermark is the type of the signal table's row that carries a
 // MariaDB/MySQL source's watermarks: never a request, never published.
@@ -41,7 +45,7 @@ func ActOnSignal(ctx context.Context, b Backfiller, running []BackfillStatus, id
 			} `json:"additional-conditions"`
 		}
 		if err := json.Unmarshal([]byte(data), &d); err != nil || len(d.Collections) == 0 {
-			log.Warn("signal refused: data must be JSON with data-collections", "err", err)
+			log.Warn("signal refused: data must be JSON with data-collections", "reason", jsonReason(err))
 			return
 		}
 		if d.Type != "" && !strings.EqualFold(d.Type, "incremental") {
@@ -71,5 +75,22 @@ func ActOnSignal(ctx context.Context, b Backfiller, running []BackfillStatus, id
 		}
 	default:
 		log.Warn("signal of an unknown type passed over (execute-snapshot, pause-snapshot, resume-snapshot, stop-snapshot)")
+	}
+}
+
+// jsonReason says why data is not the JSON a signal needs without quoting
+// any of it (encoding/json's messages quote the offending bytes).
+func jsonReason(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return "no data-collections"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("not JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("%s is not a %s", typ.Field, typ.Type)
+	default:
+		return "not a JSON object"
 	}
 }
