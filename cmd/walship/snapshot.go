@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,6 +125,10 @@ func newDaemonAPI(cfg *config.Config) (*daemonAPI, error) {
 	return &daemonAPI{listen: cfg.HTTP.Listen, token: token, hc: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
+// apiStartWait is how long a request waits for a daemon whose API
+// refuses connections (it is starting).
+const apiStartWait = 10 * time.Second
+
 // post sends body to path; the answer's status and its error field.
 func (d *daemonAPI) post(ctx context.Context, path string, body []byte, answer any) (int, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.listen+path, bytes.NewReader(body))
@@ -133,6 +138,17 @@ func (d *daemonAPI) post(ctx context.Context, path string, body []byte, answer a
 	hr.Header.Set("Authorization", "Bearer "+d.token)
 	hr.Header.Set("Content-Type", "application/json")
 	resp, err := d.hc.Do(hr)
+	// A daemon that has just started may not listen yet: a refused
+	// connection never reached it, so asking again is safe.
+	for wait := time.Now().Add(apiStartWait); err != nil && errors.Is(err, syscall.ECONNREFUSED) && time.Now().Before(wait); {
+		select {
+		case <-ctx.Done():
+			return 0, withCode(exitFailure, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+		hr.Body = io.NopCloser(bytes.NewReader(body))
+		resp, err = d.hc.Do(hr)
+	}
 	if err != nil {
 		return 0, withCode(exitFailure, fmt.Errorf("the daemon at %s: %w", d.listen, err))
 	}
