@@ -610,8 +610,12 @@
       // Incremental snapshots: a progress bar each.
       const snaps = (s.snapshots || []).map((b) => {
         const pct = b.estimated_rows > 0 ? Math.min(100, Math.round(100 * b.rows / b.estimated_rows)) : 0;
+        // delete_unseen: the followers' rows the source lost go too (but in
+        // the tables listed as unpruned).
+        const prune = b.delete_unseen ? ' · deleting rows not seen' +
+          ((b.unpruned || []).length ? ' (not in ' + esc(b.unpruned.join(', ')) + ')' : '') : '';
         return '<div class="snapshot" title="incremental snapshot ' + esc(b.id) + ' of ' + esc((b.tables || []).join(', ')) + '">' +
-          '<progress max="100" value="' + pct + '"></progress> <span class="muted">' + esc(b.table || '') + ' ' + pct + '%' +
+          '<progress max="100" value="' + pct + '"></progress> <span class="muted">' + esc(b.table || '') + ' ' + pct + '%' + prune +
           (b.paused ? ' · paused' : (b.eta_seconds > 0 ? ' · ' + esc(fmtSeconds(b.eta_seconds)) + ' left' : '')) + '</span></div>';
       }).join('');
       setHTML(c[2], stateHTML(s.state) + snaps);
