@@ -116,7 +116,7 @@ bench: env-up ## source, sink, latency, large-transaction, initial-load, step-lo
 # bench runs them beside the default (json) ones, make bench-bulk alone.
 BULK_ROWS = WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench BenchmarkSourceVsRecvlogical -benchtime=1x -timeout 20m ./sources/postgres/ && \
 	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench BenchmarkBinlogSourceVsRawSyncer -benchtime=1x -timeout 20m ./sources/mysql/ && \
-	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench 'BenchmarkSinkVsCopy|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkReplayVsCopy' -benchtime=1x -timeout 60m ./cmd/walship/ && \
+	  WALSHIP_BENCH_ENVELOPE=rows $(GO) test -run '^$$' -bench '^(BenchmarkSinkVsCopy|BenchmarkInitialLoad|BenchmarkInitialLoadMariaDB|BenchmarkReplayVsCopy)$$' -benchtime=1x -timeout 60m ./cmd/walship/ && \
 	  WALSHIP_BENCH_ENVELOPE=rows WALSHIP_BENCH_LOAD_TABLES=8 WALSHIP_BENCH_LOAD_PHASES=0 $(GO) test -run '^$$' -bench '^BenchmarkInitialLoad$$' -benchtime=1x -timeout 60m ./cmd/walship/
 
 bench-bulk: env-up ## the bulk path with the compact log (envelope rows): source ratios, sink vs COPY, initial loads to PostgreSQL and MariaDB
