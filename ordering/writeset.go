@@ -33,6 +33,16 @@ type Writeset struct {
 // Barrier reports whether the transaction must run alone in order.
 func (w *Writeset) Barrier() bool { return w.barrier }
 
+// Reset returns an empty writeset with w's MaxKeys that reuses w's keys'
+// array (unless it grew large); w must not be used after.
+func (w *Writeset) Reset() Writeset {
+	keys := w.keys[:0]
+	if cap(keys) > 1<<14 {
+		keys = nil
+	}
+	return Writeset{keys: keys, MaxKeys: w.MaxKeys}
+}
+
 // Len is the number of keys collected.
 func (w *Writeset) Len() int { return len(w.keys) }
 

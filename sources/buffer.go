@@ -26,6 +26,7 @@ type TxnBuffer struct {
 
 	mem      []bufChange
 	memBytes int64
+	memKept  []bufChange // mem's array, emptied by Close, for Reset
 
 	file    *os.File
 	w       *bufio.Writer
@@ -283,11 +284,33 @@ func unexpected(err error) error {
 	return err
 }
 
+// Reset empties b for the next transaction, as NewTxnBuffer(xid, dir,
+// memLimit) would make it, and keeps the memory
+// that held the changes (unless it grew large): a source that publishes
+// each transaction before it reads the next reuses one buffer. The changes
+// it yielded must no longer be in use.
+func (b *TxnBuffer) Reset(xid uint32, dir string, memLimit int64) {
+	b.Close()
+	mem := b.memKept[:0]
+	if cap(mem) > 1<<14 {
+		mem = nil
+	}
+	clear(b.tableIdx)
+	clear(b.perSub)
+	keys := b.Writeset.Reset()
+	*b = TxnBuffer{xid: xid, dir: dir, memLimit: memLimit, mem: mem, scratch: b.scratch,
+		tableIdx: b.tableIdx, perSub: b.perSub, Writeset: keys}
+}
+
 // Close releases the spill file.
 func (b *TxnBuffer) Close() {
 	if b.file != nil {
 		b.file.Close()
 		b.file = nil
 	}
-	b.mem = nil
+	// The changes go (clear), the array stays for Reset.
+	if b.mem != nil {
+		clear(b.mem)
+		b.memKept, b.mem = b.mem[:0], nil
+	}
 }

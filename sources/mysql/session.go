@@ -43,6 +43,7 @@ type session struct {
 	file    string // current binlog file
 	gset    offsets.GTIDSet
 	cur     *sources.TxnBuffer
+	spare   *sources.TxnBuffer // the last one published, for begin to reuse
 	curGTID string
 	curLC   int64 // the open transaction's last_committed (MySQL; 0 on MariaDB)
 	curSN   int64 // its sequence_number (MySQL; 0 on MariaDB)

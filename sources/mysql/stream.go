@@ -108,10 +108,16 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 
 func (r *session) begin(gtid string, at time.Time) {
 	r.signals = nil
-	if r.cur != nil {
-		r.cur.Close()
+	buf := r.cur
+	if buf == nil {
+		buf, r.spare = r.spare, nil
 	}
-	r.cur = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes).Filtered(r.cfg().Filter, "transaction "+gtid)
+	if buf != nil {
+		buf.Reset(0, r.spillDir(), r.cfg().SpillBytes)
+	} else {
+		buf = sources.NewTxnBuffer(0, r.spillDir(), r.cfg().SpillBytes)
+	}
+	r.cur = buf.Filtered(r.cfg().Filter, "transaction "+gtid)
 	r.curGTID, r.curTime = gtid, at
 	r.curLC, r.curSN = 0, 0
 	r.curDomain, r.curSeqNo, r.curHasGTID = 0, 0, false
@@ -194,16 +200,19 @@ func (r *session) rows(ctx context.Context, typ replication.EventType, e *replic
 		}
 		return err
 	}
+	// One slab holds the values of all the event's rows: they live and
+	// die with its transaction.
+	slab := make([]ordering.Value, 0, len(e.Rows)*len(t.cols))
 	add := func(op ordering.Op, before, after []any, skipBefore, skipAfter []int) error {
 		ch := ordering.Change{Table: tbl, Op: op}
 		var err error
 		if before != nil {
-			if ch.Before, err = t.row(before, skipBefore...); err != nil {
+			if ch.Before, err = t.rowFrom(&slab, before, skipBefore); err != nil {
 				return decodeErr(err)
 			}
 		}
 		if after != nil {
-			if ch.After, err = t.row(after, skipAfter...); err != nil {
+			if ch.After, err = t.rowFrom(&slab, after, skipAfter); err != nil {
 				return decodeErr(err)
 			}
 		}
@@ -288,7 +297,11 @@ func (r *session) commit(ctx context.Context, h *replication.EventHeader, gset g
 		r.idleAt(pos)
 		return nil
 	}
-	defer buf.Close()
+	defer func() {
+		// Published (or dropped): the next transaction reuses its memory.
+		buf.Close()
+		r.spare = buf
+	}()
 	if buf.Live() > 0 {
 		// The stream resumes after the checkpoint's GTID set, so a
 		// transaction to publish sorts above the checkpoint, or the

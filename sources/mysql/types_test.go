@@ -539,3 +539,25 @@ func TestEveryCharsetRefusesUndefinedBytes(t *testing.T) {
 	}
 	t.Logf("%d undefined bytes refused across the single-byte charsets", undefined)
 }
+
+func TestTypesFixedMatchesStringFixed(t *testing.T) {
+	for _, c := range []struct {
+		text  string
+		scale int
+	}{
+		{"0", 0}, {"7", 0}, {"-7", 0}, {"0.00", 2}, {"0.05", 2}, {"-0.05", 2}, {"123.45", 2}, {"-123.45", 2},
+		{"999999999999999999", 0}, {"-999999999999999999", 0}, {"0.999999999999999999", 18},
+		{"-0.000000000000000001", 18}, {"12345678.9012345678", 10}, {"100.000", 3},
+	} {
+		d, err := decimal.NewFromString(c.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Exponent() != -int32(c.scale) {
+			t.Fatalf("%s: exponent %d, want %d", c.text, d.Exponent(), -c.scale)
+		}
+		if got, want := typesFixed(d.CoefficientInt64(), c.scale), d.StringFixed(int32(c.scale)); got != want {
+			t.Errorf("typesFixed(%s) = %q, StringFixed %q", c.text, got, want)
+		}
+	}
+}
