@@ -39,12 +39,51 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	// Sinks are the followers the log is applied to. Names are unique.
 	Sinks []Sink `yaml:"sinks"`
+	// Cluster, when set, makes the daemon a member of a cluster: every
+	// daemon started with the same file (and cluster name) shares its
+	// sources and sinks, each run by exactly one live member (package
+	// cluster). Absent: the daemon runs every component itself.
+	Cluster *Cluster `yaml:"cluster"`
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `yaml:"-"`
 	// lines are the keys' lines in File (At).
 	lines map[string]int
 }
+
+// Cluster makes the daemon one member of several that share its
+// components.
+type Cluster struct {
+	// Name of the cluster: members with the same name and Kafka share the
+	// components; clusters with other names do not see each other.
+	// Letters, digits, '.', '_' and '-'. Required.
+	Name string `yaml:"name"`
+	// Member names this daemon in the cluster's status. Default: the host
+	// name and the process id.
+	Member string `yaml:"member"`
+	// Advertise is the address other members and operators reach this
+	// member's HTTP server at, shown in the cluster's status. Default:
+	// http.listen.
+	Advertise string `yaml:"advertise"`
+	// SessionTimeout is how long Kafka waits for a member's heartbeat
+	// before it gives the member's components to others: with
+	// HeartbeatInterval and RebalanceTimeout it bounds the takeover time.
+	// Default: 10s; from 6s (Kafka's group.min.session.timeout.ms) to 5m.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// HeartbeatInterval is how often a member tells Kafka it is alive.
+	// Default: 1s; less than a third of session_timeout.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// RebalanceTimeout is how long members have to stop their components
+	// and join again when the membership changes. Default: 10s.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+}
+
+// Cluster defaults.
+const (
+	DefaultClusterSessionTimeout    = 10 * time.Second
+	DefaultClusterHeartbeatInterval = time.Second
+	DefaultClusterRebalanceTimeout  = 10 * time.Second
+)
 
 // HTTP is the operations server.
 type HTTP struct {
@@ -637,6 +676,20 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Kafka.MaxMessageBytes == 0 {
 		c.Kafka.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cl := c.Cluster; cl != nil {
+		if cl.SessionTimeout == 0 {
+			cl.SessionTimeout = DefaultClusterSessionTimeout
+		}
+		if cl.HeartbeatInterval == 0 {
+			cl.HeartbeatInterval = DefaultClusterHeartbeatInterval
+		}
+		if cl.RebalanceTimeout == 0 {
+			cl.RebalanceTimeout = DefaultClusterRebalanceTimeout
+		}
+		if cl.Advertise == "" && c.HTTP.Listen != "off" {
+			cl.Advertise = c.HTTP.Listen
+		}
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]

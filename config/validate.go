@@ -67,6 +67,10 @@ func (d *decoder) explicitZero(path, want string) {
 	}
 }
 
+// clusterName is what cluster.name may hold: it becomes part of Kafka
+// topic and group names.
+var clusterName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+
 func (d *decoder) validate(c *Config) {
 	if c.ShutdownTimeout < 0 {
 		d.fail("shutdown_timeout", "must be positive")
@@ -74,6 +78,23 @@ func (d *decoder) validate(c *Config) {
 	d.explicitZero("shutdown_timeout", "a shutdown needs time to drain")
 	if _, _, err := c.MemoryLimitBytes(); err != nil {
 		d.fail("memory_limit", "%v", err)
+	}
+	if cl := c.Cluster; cl != nil {
+		switch {
+		case cl.Name == "":
+			d.fail("cluster.name", "is required: members with the same name share the components")
+		case !clusterName.MatchString(cl.Name):
+			d.fail("cluster.name", "%q: use letters, digits, '.', '_' and '-' (at most 100)", cl.Name)
+		}
+		if cl.SessionTimeout < 6*time.Second || cl.SessionTimeout > 5*time.Minute {
+			d.fail("cluster.session_timeout", "%s is outside Kafka's group session bounds, 6s to 5m", cl.SessionTimeout)
+		}
+		if cl.HeartbeatInterval <= 0 || cl.HeartbeatInterval*3 > cl.SessionTimeout {
+			d.fail("cluster.heartbeat_interval", "%s must be positive and at most a third of session_timeout (%s)", cl.HeartbeatInterval, cl.SessionTimeout)
+		}
+		if cl.RebalanceTimeout < time.Second {
+			d.fail("cluster.rebalance_timeout", "%s is too short for members to stop their components (at least 1s)", cl.RebalanceTimeout)
+		}
 	}
 	d.explicitZero("kafka.partitions", "topics need at least one partition")
 	d.explicitZero("kafka.replication_factor", "topics need at least one replica")

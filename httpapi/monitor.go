@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/walship/walship/cluster"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/sinks"
 	"github.com/walship/walship/sources"
@@ -102,6 +103,20 @@ type Components interface {
 	Ready() (bool, []string)
 }
 
+// ClusterView is the cluster this daemon is a member of
+// (cluster.Member).
+type ClusterView interface {
+	Status(ctx context.Context) cluster.Status
+	Name() string
+}
+
+// InCluster makes the status documents show the cluster and each
+// component's owner.
+func (m *Monitor) InCluster(c ClusterView) *Monitor {
+	m.cluster = c
+	return m
+}
+
 // Monitor assembles the status documents, samples rates and lag history
 // once a second, and answers read-your-writes waits. Safe for concurrent
 // use.
@@ -111,6 +126,7 @@ type Monitor struct {
 	sinks   map[string]SinkView
 	engines map[string]offsets.Engine // source name -> engine
 	comps   Components
+	cluster ClusterView // nil outside cluster mode
 
 	mu      sync.Mutex
 	prev    map[string]counts // last sample's counters, by "source/x" or "sink/x"
@@ -122,6 +138,9 @@ type counts struct {
 	at         time.Time
 	txns, rows int64
 }
+
+// StateStandby is the state of a component another cluster member runs.
+const StateStandby = "standby"
 
 // historyLen is ten minutes of one-second samples.
 const historyLen = 600
@@ -186,6 +205,13 @@ func (m *Monitor) sample() {
 // Status builds the status document.
 func (m *Monitor) Status() StatusDoc {
 	doc := StatusDoc{Version: m.version, Time: time.Now().UTC()}
+	var cl *cluster.Status
+	if m.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st := m.cluster.Status(ctx)
+		cancel()
+		cl, doc.Cluster = &st, &st
+	}
 	comp := map[string]supervise.Status{}
 	for _, c := range m.comps.Status() {
 		comp[c.Name] = c
@@ -221,6 +247,12 @@ func (m *Monitor) Status() StatusDoc {
 			s.Snapshots = append(s.Snapshots, ss)
 		}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["source/"+name], st.LastError, st.ErrorTime)
+		if cl != nil {
+			s.Owner = cl.Owners["source/"+name]
+			if s.Owner != cl.Member {
+				s.State = StateStandby
+			}
+		}
 		doc.Sources = append(doc.Sources, s)
 	}
 	for _, name := range sortedKeys(m.sinks) {
@@ -232,6 +264,12 @@ func (m *Monitor) Status() StatusDoc {
 			s.State = string(sinks.StatePaused)
 		}
 		mergeComponent(&s.State, &s.LastError, &s.ErrorTime, comp["sink/"+name], st.LastError, st.ErrorTime)
+		if cl != nil {
+			s.Owner = cl.Owners["sink/"+name]
+			if s.Owner != cl.Member {
+				s.State = StateStandby
+			}
+		}
 		for _, src := range st.Sources {
 			var srcStatus *sources.Status
 			if v, ok := m.sources[src.Source]; ok {

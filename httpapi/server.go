@@ -266,6 +266,17 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		}
 		timeout = d
 	}
+	// In a cluster, the member that runs the sink answers: the others
+	// redirect there.
+	var where *ElsewhereError
+	if err := s.mon.Owner(r.Context(), r.PathValue("name")); errors.As(err, &where) {
+		if where.Advertise == "" {
+			s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
+			return
+		}
+		http.Redirect(w, r, "http://"+where.Advertise+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	res, err := s.mon.Wait(ctx, r.PathValue("name"), q.Get("source"), pos)

@@ -1,6 +1,10 @@
 package httpapi
 
-import "time"
+import (
+	"time"
+
+	"github.com/walship/walship/cluster"
+)
 
 // StatusDoc is the JSON of GET /api/v1/status. Field names are stable:
 // operators script against them.
@@ -9,6 +13,11 @@ type StatusDoc struct {
 	Time    time.Time      `json:"time"`
 	Sources []SourceStatus `json:"sources"`
 	Sinks   []SinkStatus   `json:"sinks"`
+	// Cluster is set for a member of a cluster (config cluster:): its
+	// members, the generation, and the member that runs each component.
+	// A component another member runs is "standby" here, with that
+	// member as its Owner (its figures are on that member's status).
+	Cluster *cluster.Status `json:"cluster,omitempty"`
 }
 
 // SourceStatus is one source.
@@ -20,6 +29,8 @@ type SourceStatus struct {
 	State     string     `json:"state"`
 	LastError string     `json:"last_error,omitempty"`
 	ErrorTime *time.Time `json:"error_time,omitempty"`
+	// Owner is the cluster member that runs the source (cluster mode).
+	Owner string `json:"owner,omitempty"`
 	// Head is the newest source position seen; Acked what upstream was
 	// told is durable in Kafka.
 	// Leader is the server the source streams from (PostgreSQL: with its
@@ -77,6 +88,7 @@ type SinkStatus struct {
 	State     string       `json:"state"`
 	LastError string       `json:"last_error,omitempty"`
 	ErrorTime *time.Time   `json:"error_time,omitempty"`
+	Owner     string       `json:"owner,omitempty"` // the cluster member that runs it (cluster mode)
 	Sources   []SinkSource `json:"sources"`
 	Applied   int64        `json:"applied_transactions"`
 	Changes   int64        `json:"applied_changes"`

@@ -239,3 +239,111 @@ func (s *Store) Delete(ctx context.Context, source string) error {
 
 // ErrBackwards is returned when a checkpoint would move backwards.
 var ErrBackwards = errors.New("checkpoint would move backwards")
+
+// SourceState is everything the store keeps for one source, as text: what
+// a cluster member hands to the next owner of the source (package
+// cluster). Its JSON form is stored in Kafka, so a change to it needs a
+// migration: fields are only ever added, and absent ones mean what states
+// saved before them meant.
+type SourceState struct {
+	// Checkpoint is nil for a source never saved (or deleted).
+	Checkpoint *StoredCheckpoint `json:"checkpoint,omitempty"`
+	Notes      map[string][]byte `json:"notes,omitempty"`
+	// SeqScheme is SeqSchemeUsed.
+	SeqScheme string `json:"seq_scheme,omitempty"`
+}
+
+// StoredCheckpoint is a Checkpoint in the text the store keeps it in.
+type StoredCheckpoint struct {
+	Position     string `json:"position"`
+	Seq          string `json:"seq"`
+	SnapshotDone bool   `json:"snapshot_done,omitempty"`
+	CoversSlot   bool   `json:"covers_slot,omitempty"`
+	SeqScheme    string `json:"seq_scheme,omitempty"`
+	Clean        bool   `json:"clean,omitempty"`
+	UpdatedAt    string `json:"updated_at"`
+}
+
+// Export returns what the store holds for source.
+func (s *Store) Export(ctx context.Context, source string) (SourceState, error) {
+	var st SourceState
+	var cp StoredCheckpoint
+	err := s.db.QueryRowContext(ctx, `SELECT position, seq, snapshot_done, covers_slot, seq_scheme, clean, updated_at FROM checkpoints WHERE source = ?`, source).
+		Scan(&cp.Position, &cp.Seq, &cp.SnapshotDone, &cp.CoversSlot, &cp.SeqScheme, &cp.Clean, &cp.UpdatedAt)
+	switch {
+	case err == nil:
+		st.Checkpoint = &cp
+	case !errors.Is(err, sql.ErrNoRows):
+		return st, fmt.Errorf("export %s: %w", source, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM notes WHERE source = ?`, source)
+	if err != nil {
+		return st, fmt.Errorf("export %s: %w", source, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var v []byte
+		if err := rows.Scan(&name, &v); err != nil {
+			return st, fmt.Errorf("export %s: %w", source, err)
+		}
+		if st.Notes == nil {
+			st.Notes = map[string][]byte{}
+		}
+		st.Notes[name] = v
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("export %s: %w", source, err)
+	}
+	if st.SeqScheme, err = s.SeqSchemeUsed(ctx, source); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// Import replaces what the store holds for source with st, in one
+// transaction. A checkpoint whose position or sequence does not parse is
+// refused (ErrMalformed) and nothing changes.
+func (s *Store) Import(ctx context.Context, source string, st SourceState) error {
+	if cp := st.Checkpoint; cp != nil {
+		if _, err := ParsePosition(cp.Position); err != nil {
+			return fmt.Errorf("import %s: %w", source, err)
+		}
+		if _, err := ParseSeq(cp.Seq); err != nil {
+			return fmt.Errorf("import %s: %w", source, err)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, cp.UpdatedAt); err != nil {
+			return fmt.Errorf("import %s: %w: %v", source, ErrMalformed, err)
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", source, err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`DELETE FROM checkpoints WHERE source = ?`, `DELETE FROM notes WHERE source = ?`, `DELETE FROM seq_schemes WHERE source = ?`} {
+		if _, err := tx.ExecContext(ctx, q, source); err != nil {
+			return fmt.Errorf("import %s: %w", source, err)
+		}
+	}
+	if cp := st.Checkpoint; cp != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (source, position, seq, snapshot_done, covers_slot, seq_scheme, clean, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, source, cp.Position, cp.Seq, cp.SnapshotDone, cp.CoversSlot, cp.SeqScheme, cp.Clean, cp.UpdatedAt); err != nil {
+			return fmt.Errorf("import %s: %w", source, err)
+		}
+	}
+	for name, v := range st.Notes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notes (source, name, value) VALUES (?, ?, ?)`, source, name, v); err != nil {
+			return fmt.Errorf("import %s: %w", source, err)
+		}
+	}
+	if st.SeqScheme != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO seq_schemes (source, scheme) VALUES (?, ?)`, source, st.SeqScheme); err != nil {
+			return fmt.Errorf("import %s: %w", source, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("import %s: %w", source, err)
+	}
+	return nil
+}

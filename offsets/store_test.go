@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestStore(t *testing.T) {
@@ -175,5 +176,62 @@ func TestStoreNotes(t *testing.T) {
 	}
 	if v, _ := s.LoadNote(ctx, "other", "partitions"); string(v) != "x" {
 		t.Errorf("other source's note: %q", v)
+	}
+}
+
+func TestExportImportSourceState(t *testing.T) {
+	ctx := context.Background()
+	a, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cp := Checkpoint{Position: Position{Engine: EnginePostgres, LSN: 0x10, EndLSN: 0x20}, Seq: Seq{Pos: 0x10}, SnapshotDone: true, CoversSlot: true}
+	if err := a.Save(ctx, "s", cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SaveNote(ctx, "s", "n", []byte{0, 1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	// b holds an older state of s, and a note a lacks: Import replaces both.
+	if err := b.Save(ctx, "s", Checkpoint{Position: Position{Engine: EnginePostgres, LSN: 0x08, EndLSN: 0x09}, Seq: Seq{Pos: 0x08}}); err != nil {
+		t.Fatal(err)
+	}
+	b.SaveNote(ctx, "s", "stale", []byte("x"))
+	st, err := a.Export(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Import(ctx, "s", st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Load(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seq != cp.Seq || !got.SnapshotDone || !got.CoversSlot || got.Position.String() != cp.Position.String() {
+		t.Errorf("imported %+v, want %+v", got, cp)
+	}
+	if v, _ := b.LoadNote(ctx, "s", "n"); string(v) != "\x00\x01\x02" {
+		t.Errorf("note n = %q", v)
+	}
+	if v, _ := b.LoadNote(ctx, "s", "stale"); v != nil {
+		t.Errorf("stale note kept: %q", v)
+	}
+	// A source with nothing: Import of the empty state deletes.
+	if err := b.Import(ctx, "s", SourceState{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Load(ctx, "s"); !errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("after importing nothing: %v", err)
+	}
+	bad := SourceState{Checkpoint: &StoredCheckpoint{Position: "nonsense", Seq: "1", UpdatedAt: time.Now().Format(time.RFC3339Nano)}}
+	if err := b.Import(ctx, "s", bad); err == nil {
+		t.Error("a malformed position was imported")
 	}
 }

@@ -69,7 +69,7 @@ func (s lockedSource) ControlBackfill(ctx context.Context, id, action string) er
 
 // buildSource wires one configured source: its engine, its log on Kafka
 // and the shared checkpoint store, under the source's lock.
-func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger, ahead followersAhead) (source, error) {
+func buildSource(cfg *config.Config, s config.Source, store sources.Checkpoints, log *slog.Logger, ahead followersAhead) (source, error) {
 	src, err := buildEngineSource(cfg, s, store, log, ahead)
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func buildSource(cfg *config.Config, s config.Source, store *offsets.Store, log 
 // holds any of gtids (nil: not known here).
 type followersAhead func(source string, gtids []string) []string
 
-func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store, log *slog.Logger, ahead followersAhead) (source, error) {
+func buildEngineSource(cfg *config.Config, s config.Source, store sources.Checkpoints, log *slog.Logger, ahead followersAhead) (source, error) {
 	switch {
 	case s.Postgres != nil:
 		pg := s.Postgres
@@ -108,6 +108,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store *offsets.Store
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot, SignalTable: pg.SignalTable,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
 			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers, SnapshotChunkRows: pg.SnapshotChunkRows,
+			TakeSlot: cfg.Cluster != nil,
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL

@@ -16,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/walship/walship/cluster"
 	"github.com/walship/walship/config"
 	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/sinks"
+	"github.com/walship/walship/sources"
 	mysqlsource "github.com/walship/walship/sources/mysql"
 	"github.com/walship/walship/supervise"
 )
@@ -67,6 +69,23 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		}
 		defer store.Close()
 	}
+	// In cluster mode every component runs only while this member owns it.
+	var member *cluster.Member
+	var mirror *cluster.Mirror
+	if cfg.Cluster != nil {
+		ccfg := clusterConfig(cfg)
+		member = cluster.New(ccfg, log)
+		if store != nil {
+			mirror = cluster.NewMirror(ccfg, store, member.Name())
+		}
+		log.Info("cluster member", "cluster", cfg.Cluster.Name, "member", member.Name(), "components", len(ccfg.Components))
+	}
+	owned := func(name string, claim func(context.Context) error, run supervise.RunFunc) supervise.RunFunc {
+		if member == nil {
+			return run
+		}
+		return member.Owned(name, claim, run)
+	}
 	running := map[string]source{}
 	// The sinks are built before any source runs: a MariaDB source that
 	// finds its new leader behind names the followers ahead of it.
@@ -81,7 +100,11 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			log.Info("source captured by another daemon; reading its log only", "source", s.Name, "topic_prefix", s.TopicPrefix)
 			continue
 		}
-		src, err := buildSource(cfg, s, store, log, ahead)
+		var cps sources.Checkpoints = store
+		if mirror != nil {
+			cps = mirror.Store(s.Name)
+		}
+		src, err := buildSource(cfg, s, cps, log, ahead)
 		if err != nil {
 			bad = append(bad, err)
 			continue
@@ -91,14 +114,22 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if len(bad) > 0 {
 		return errors.Join(bad...)
 	}
+	if member != nil {
+		group.Go("cluster", member.Run)
+	}
 	for _, s := range cfg.Sources {
 		if src, ok := running[s.Name]; ok {
-			group.Go("source/"+s.Name, src.Run)
+			var claim func(context.Context) error
+			if mirror != nil {
+				name := s.Name
+				claim = func(ctx context.Context) error { return mirror.Claim(ctx, name) }
+			}
+			group.Go("source/"+s.Name, owned("source/"+s.Name, claim, src.Run))
 		}
 	}
 	reg.MustRegister(sourceCollector{running})
 	for _, s := range cfg.Sinks {
-		group.Go("sink/"+s.Name, runningSinks[s.Name].Run)
+		group.Go("sink/"+s.Name, owned("sink/"+s.Name, nil, runningSinks[s.Name].Run))
 	}
 	reg.MustRegister(sinkCollector{runningSinks, running})
 	if cfg.HTTP.Listen != "off" {
@@ -115,6 +146,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			engines[s.Name] = s.PositionEngine()
 		}
 		mon := httpapi.NewMonitor(ver, srcViews, sinkViews, engines, group)
+		if member != nil {
+			mon.InCluster(member)
+		}
 		srv := httpapi.New(cfg.HTTP.Listen, cfg.HTTP.Token.Reveal(), cfg.HTTP.Pprof, log, reg, group, mon)
 		// The monitor runs outside the group: it is not a pipeline, and
 		// /readyz should not wait on it.
@@ -132,6 +166,30 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// clusterConfig is this daemon's view of its cluster: the components are
+// every source it captures and every sink, named as the supervisor names
+// them.
+func clusterConfig(cfg *config.Config) cluster.Config {
+	var comps []string
+	for _, s := range cfg.Sources {
+		if s.External == "" {
+			comps = append(comps, "source/"+s.Name)
+		}
+	}
+	for _, s := range cfg.Sinks {
+		comps = append(comps, "sink/"+s.Name)
+	}
+	sort.Strings(comps)
+	sec := kafkaSecurity(cfg)
+	c := cfg.Cluster
+	return cluster.Config{
+		Name: c.Name, Member: c.Member, Advertise: c.Advertise, Components: comps,
+		Brokers: cfg.Kafka.Brokers, Dialer: sec.Dialer(cfg.Kafka.DialTimeout), Transport: sec.Transport(cfg.Kafka.DialTimeout, 0),
+		ReplicationFactor: cfg.Kafka.ReplicationFactor,
+		SessionTimeout:    c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval, RebalanceTimeout: c.RebalanceTimeout,
+	}
 }
 
 // newRegistry builds the Prometheus registry: process and Go runtime

@@ -41,7 +41,11 @@ func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink 
 			}
 		}
 	}
-	applier := applierFor(s, engines, d, log)
+	ac := applierConfig(s, engines)
+	// A cluster member that owns the sink ends a previous owner's hold on
+	// the follower (package cluster).
+	ac.TakeOver = cfg.Cluster != nil
+	applier := sqlsink.New(ac, d, log.With("sink", s.Name))
 	workers := s.Workers
 	if s.SQLite != nil {
 		// SQLite has one writer: parallel workers would only queue on its

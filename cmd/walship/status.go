@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -175,6 +176,7 @@ func printStatus(w io.Writer, doc httpapi.StatusDoc, live bool) {
 	} else {
 		fmt.Fprintf(w, "no daemon answers: stored positions at %s\n\n", doc.Time.Format(time.RFC3339))
 	}
+	printCluster(w, doc)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tENGINE\tSTATE\tHEAD\tACKED\tLAG BYTES\tTXN/S\tLEADER\tFAILOVERS\tERROR")
 	for _, s := range doc.Sources {
@@ -203,6 +205,45 @@ func printStatus(w io.Writer, doc httpapi.StatusDoc, live bool) {
 		}
 	}
 	tw.Flush()
+}
+
+// printCluster lists a cluster's members and what each runs (cluster
+// mode): the figures of a component another member runs are on that
+// member's status.
+func printCluster(w io.Writer, doc httpapi.StatusDoc) {
+	c := doc.Cluster
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "cluster %s, generation %d, answered by %s\n", c.Name, c.Generation, c.Member)
+	if c.Error != "" {
+		fmt.Fprintf(w, "members not listed: %s\n", c.Error)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tADDRESS\tCOMPONENTS")
+	for _, m := range c.Members {
+		comps := strings.Join(m.Components, ", ")
+		if m.Mismatch {
+			comps = "none: its configuration names other components"
+		}
+		name := m.Member
+		if m.Self {
+			name += " (this one)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, dash(m.Advertise), dash(comps))
+	}
+	tw.Flush()
+	var idle []string
+	for comp, owner := range c.Owners {
+		if owner == "" {
+			idle = append(idle, comp)
+		}
+	}
+	if len(idle) > 0 {
+		sort.Strings(idle)
+		fmt.Fprintf(w, "run by no member yet: %s\n", strings.Join(idle, ", "))
+	}
+	fmt.Fprintln(w)
 }
 
 func dash(s string) string {

@@ -179,6 +179,32 @@ func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (sqlsink.Le
 	return &lease{conn: conn, sink: sink, name: name, id: id}, nil
 }
 
+// Evict ends the connection holding sink's lock (KILL), if any.
+func (d *Dialect) Evict(ctx context.Context, db *sql.DB, sink string) (string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	var database sql.NullString
+	if err := conn.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
+		return "", err
+	}
+	name := lockName(database.String + ":" + sink)
+	holder := lockHolder(ctx, conn, name)
+	var id sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT IS_USED_LOCK(?)", name).Scan(&id); err != nil {
+		return "", err
+	}
+	if !id.Valid {
+		return "", nil
+	}
+	if _, err := conn.ExecContext(ctx, "KILL CONNECTION "+strconv.FormatInt(id.Int64, 10)); err != nil {
+		return "", err
+	}
+	return holder, nil
+}
+
 // lease is a held GET_LOCK: its session and that session's connection id.
 type lease struct {
 	conn       *sql.Conn

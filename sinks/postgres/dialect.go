@@ -128,6 +128,28 @@ func (d *Dialect) Lock(ctx context.Context, db *sql.DB, sink string) (sqlsink.Le
 	return &lease{conn: conn, sink: sink, pid: pid, start: start}, nil
 }
 
+// Evict ends the session holding sink's advisory lock
+// (pg_terminate_backend), if any.
+func (d *Dialect) Evict(ctx context.Context, db *sql.DB, sink string) (string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	holder := lockHolder(ctx, conn, sink)
+	var pid sql.NullInt64
+	if err := conn.QueryRowContext(ctx, `SELECT l.pid FROM pg_catalog.pg_locks l WHERE `+lockHeld+` AND l.pid <> pg_catalog.pg_backend_pid() LIMIT 1`, sink).Scan(&pid); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil
+		}
+		return "", err
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_catalog.pg_terminate_backend($1)`, pid.Int64); err != nil {
+		return "", err
+	}
+	return holder, nil
+}
+
 // lease is a held advisory lock: its session, that session's pid and
 // start time (a pid is reused only by a later session).
 type lease struct {

@@ -28,6 +28,10 @@ type Config struct {
 	// Lock, if set, names the lock instead of Sink: a replay of some tables
 	// keeps positions of its own under the sink's lock.
 	Lock string
+	// TakeOver ends the session of another process that holds the sink's
+	// lock (Evictor) rather than wait for it: a cluster member that owns
+	// the sink ends its previous owner's. Default: wait, then refuse.
+	TakeOver bool
 	// SourceEngines maps each source name to "postgres" or "mysql", for
 	// type mapping.
 	SourceEngines map[string]string
@@ -179,6 +183,17 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 		lock = a.cfg.Sink
 	}
 	lease, err := a.d.Lock(ctx, db, lock)
+	if ev, ok := a.d.(Evictor); ok && a.cfg.TakeOver && errors.Is(err, ErrLocked) {
+		// The caller tries again (sinks.Sink waits for a held lock): the
+		// ended session lets go of it in a moment.
+		who, eerr := ev.Evict(ctx, db, lock)
+		if eerr != nil {
+			return nil, nil, fmt.Errorf("%w; ending the session that holds it failed: %w", err, eerr)
+		}
+		if who != "" {
+			a.log.Warn("took the sink's lock over: ended the session holding it (a previous owner)", "holder", who)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}

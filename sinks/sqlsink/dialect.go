@@ -30,6 +30,16 @@ type FollowerColumn struct {
 	Nullable bool
 }
 
+// Evictor is a Dialect that can end the session holding a sink's lock.
+// A cluster member that took a sink over (Config.TakeOver) ends its
+// previous owner's, which may be paused or cut off and so never let go by
+// itself; that owner cannot commit after (Lease.Fence).
+type Evictor interface {
+	// Evict ends the session holding sink's lock and says whose it was
+	// ("" when none held it).
+	Evict(ctx context.Context, db *sql.DB, sink string) (string, error)
+}
+
 // ErrLocked is returned by Dialect.Lock when another process holds the
 // sink's lock.
 var ErrLocked = sinks.ErrLocked

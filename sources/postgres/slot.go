@@ -158,10 +158,19 @@ func (s *Source) slotState(ctx context.Context, conn *pgx.Conn) (slotState, erro
 // predecessor's walsender needs a moment to notice); then the slot is busy.
 func (s *Source) waitSlotFree(ctx context.Context, conn *pgx.Conn) (slotState, error) {
 	deadline := time.Now().Add(10 * time.Second)
+	ended := int32(0)
 	for {
 		st, err := s.slotState(ctx, conn)
 		if err != nil || !st.found || !st.active {
 			return st, err
+		}
+		if s.cfg.TakeSlot && st.pid != 0 && st.pid != ended {
+			var ok bool
+			if err := conn.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, st.pid).Scan(&ok); err != nil {
+				return st, fmt.Errorf("source %s: end process %d, which streams from slot %s: %w", s.cfg.Name, st.pid, s.cfg.Slot, err)
+			}
+			s.log.Warn("took the slot over: ended the process streaming from it (a previous owner)", "source", s.cfg.Name, "slot", s.cfg.Slot, "pid", st.pid)
+			ended = st.pid
 		}
 		if time.Now().After(deadline) {
 			var app, addr string

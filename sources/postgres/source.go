@@ -76,6 +76,12 @@ type Config struct {
 	// transaction at once: a source COMMIT then returns only when its
 	// change is durable in Kafka.
 	Sync bool
+	// TakeSlot ends the walsender of another process that streams from
+	// the slot (pg_terminate_backend) instead of waiting for it to stop:
+	// a cluster member that took the source over ends its previous
+	// owner's stream (package cluster), which may be paused or cut off and
+	// so never let go by itself.
+	TakeSlot bool
 }
 
 func (c *Config) defaults() {

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/walship/walship/httpapi"
+	"github.com/walship/walship/internal/testenv"
+)
+
+// clusterMember is one daemon of a test cluster.
+type clusterMember struct {
+	name, cfg, dir, addr string
+	cmd                  *exec.Cmd
+	logf                 *os.File
+}
+
+func (m *clusterMember) start(t *testing.T) {
+	m.logf, _ = os.OpenFile(filepath.Join(m.dir, "walship.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	m.cmd = exec.Command(binary, "run", "-c", m.cfg)
+	m.cmd.Stdout, m.cmd.Stderr = m.logf, m.logf
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *clusterMember) kill() {
+	if m.cmd == nil {
+		return
+	}
+	m.cmd.Process.Signal(syscall.SIGKILL)
+	m.cmd.Wait()
+	m.logf.Close()
+	m.cmd = nil
+}
+
+func (m *clusterMember) status() (httpapi.StatusDoc, error) {
+	var doc httpapi.StatusDoc
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + m.addr + "/api/v1/status")
+	if err != nil {
+		return doc, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return doc, fmt.Errorf("status %s", resp.Status)
+	}
+	return doc, json.NewDecoder(resp.Body).Decode(&doc)
+}
+
+func (m *clusterMember) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "walship.log"))
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// newCluster makes three members of e's pipeline: the same components,
+// each member its own state directory and HTTP port.
+func newCluster(t *testing.T, e *e2e) []*clusterMember {
+	base, err := os.ReadFile(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []*clusterMember
+	for i := range 3 {
+		m := &clusterMember{name: fmt.Sprintf("m%d", i), dir: filepath.Join(e.dir, fmt.Sprintf("m%d", i)), addr: freePort(t)}
+		os.MkdirAll(m.dir, 0o700)
+		text := strings.Replace(string(base), "state_dir: "+filepath.Join(e.dir, "state"), "state_dir: "+filepath.Join(m.dir, "state"), 1)
+		text = strings.Replace(text, `http: { listen: "off" }`, `http: { listen: "`+m.addr+`" }`, 1)
+		text += fmt.Sprintf("cluster: { name: %s, member: %s, session_timeout: 6s, heartbeat_interval: 500ms, rebalance_timeout: 5s }\n", e.name, m.name)
+		m.cfg = filepath.Join(m.dir, "walship.yaml")
+		if err := os.WriteFile(m.cfg, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			m.kill()
+		}
+		if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
+			testenv.DropTopics(t, "_walship.cluster."+e.name)
+		}
+	})
+	return ms
+}
+
+// running reports which live member runs component, once one does: it
+// owns it and the component is streaming (a source) or applying (a sink).
+func running(live []*clusterMember, component string) string {
+	for _, m := range live {
+		doc, err := m.status()
+		if err != nil || doc.Cluster == nil {
+			continue
+		}
+		kind, name, _ := strings.Cut(component, "/")
+		if kind == "source" {
+			for _, s := range doc.Sources {
+				if s.Name == name && s.Owner == m.name && s.State == "streaming" {
+					return m.name
+				}
+			}
+		}
+		for _, s := range doc.Sinks {
+			if kind == "sink" && s.Name == name && s.Owner == m.name && s.State == "applying" {
+				return m.name
+			}
+		}
+	}
+	return ""
+}
+
+// TestClusterTakeover runs three daemons as one cluster (cluster:) with a
+// PostgreSQL source and three followers under a steady workload, and kills
+// with SIGKILL the member that runs each component in turn. Each time
+// another member takes the component over (the time is reported), and the
+// killed one comes back. The validators hold throughout: every follower
+// shows only whole transactions and no order without its customer, each
+// account update fires the follower's trigger exactly once, and at the end
+// every follower equals the source (walship verify).
+func TestClusterTakeover(t *testing.T) { clusterTakeover(t, "postgres") }
+
+// TestClusterTakeoverFromMariaDB is TestClusterTakeover with a MariaDB
+// source: its checkpoint (a GTID position no server keeps for walship)
+// moves between members through the cluster's state topic.
+func TestClusterTakeoverFromMariaDB(t *testing.T) { clusterTakeover(t, "mariadb") }
+
+func clusterTakeover(t *testing.T, engine string) {
+	testenv.Integration(t)
+	e := newE2EFrom(t, engine, 2)
+	e.sinkOption("fold: false")
+	ms := newCluster(t, e)
+	for _, m := range ms {
+		m.start(t)
+	}
+	components := []string{"source/src", "sink/pgf", "sink/myf", "sink/lite"}
+	waitAll := func(live []*clusterMember, why string) {
+		deadline := time.Now().Add(90 * time.Second)
+		for _, c := range components {
+			for running(live, c) == "" {
+				if time.Now().After(deadline) {
+					var tails strings.Builder
+					for _, m := range live {
+						fmt.Fprintf(&tails, "--- %s:\n%s\n", m.name, m.logTail())
+					}
+					t.Fatalf("%s: no member runs %s\n%s", why, c, tails.String())
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	waitAll(ms, "start")
+	e.waitRows("accounts", accounts, 60*time.Second)
+
+	ctx, stop := context.WithCancel(context.Background())
+	var violations, updates atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); e.poll(ctx, &violations) }()
+	for w := range 2 {
+		go func() {
+			defer wg.Done()
+			n, err := e.workload(ctx, uint64(w+1)*15485863, int64(w)*1_000_000_000)
+			if err != nil && ctx.Err() == nil {
+				t.Error(err)
+			}
+			updates.Add(n)
+		}()
+	}
+	var takeovers []time.Duration
+	for _, target := range []string{"source/src", "sink/pgf", "sink/myf"} {
+		time.Sleep(time.Second)
+		owner := running(ms, target)
+		if owner == "" {
+			t.Fatalf("no member runs %s", target)
+		}
+		var victim *clusterMember
+		var live []*clusterMember
+		for _, m := range ms {
+			if m.name == owner {
+				victim = m
+			} else {
+				live = append(live, m)
+			}
+		}
+		victim.kill()
+		killed := time.Now()
+		deadline := killed.Add(60 * time.Second)
+		var now string
+		for now = running(live, target); now == ""; now = running(live, target) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no member took it over from %s within 60s\n--- %s:\n%s\n--- %s:\n%s", target, owner,
+					live[0].name, live[0].logTail(), live[1].name, live[1].logTail())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		took := time.Since(killed)
+		takeovers = append(takeovers, took)
+		t.Logf("kill -9 of %s (running %s): %s runs it after %s", owner, target, now, took.Round(10*time.Millisecond))
+		waitAll(live, "after the kill of "+owner)
+		victim.start(t)
+		// It rejoins: the components settle again over three members.
+		deadline = time.Now().Add(60 * time.Second)
+		for {
+			doc, err := victim.status()
+			if err == nil && doc.Cluster != nil && len(doc.Cluster.Members) == 3 && doc.Cluster.Error == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not rejoin:\n%s", victim.name, victim.logTail())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		waitAll(ms, "after "+victim.name+" rejoined")
+	}
+	waitAll(ms, "after the restarts")
+	time.Sleep(time.Second)
+	stop()
+	wg.Wait()
+	e.converge(120 * time.Second)
+	for engine, db := range e.followers {
+		var n int64
+		if err := db.QueryRow("SELECT n FROM update_count").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != updates.Load() {
+			t.Errorf("%s follower: the trigger counted %d account updates, the source made %d", engine, n, updates.Load())
+		}
+	}
+	if violations.Load() > 0 {
+		t.Errorf("%d invariant violations observed", violations.Load())
+	}
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		out, code := runVerify(t, "-c", ms[0].cfg, "--sink", sink)
+		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
+			t.Fatalf("verify %s: exit %d:\n%s", sink, code, out)
+		}
+	}
+	// Every member lists the same three members and owners.
+	doc, err := ms[0].status()
+	if err != nil || doc.Cluster == nil {
+		t.Fatalf("status of m0: %v", err)
+	}
+	var names []string
+	for _, m := range doc.Cluster.Members {
+		names = append(names, m.Member)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"m0", "m1", "m2"}) {
+		t.Errorf("members %v", names)
+	}
+	slices.Sort(takeovers)
+	t.Logf("takeover after kill -9: %v (max %s); %d account updates, three followers equal", takeovers, takeovers[len(takeovers)-1].Round(10*time.Millisecond), updates.Load())
+}
+
+// TestClusterFrozenOwner freezes (SIGSTOP) the member that runs the
+// source, longer than the session timeout, under a steady workload. The
+// others take its components over while it is frozen: the new owner of
+// the source ends its walsender (the slot is taken over), a new owner of a
+// PostgreSQL or MariaDB sink ends its lock session. Then the frozen one
+// resumes (SIGCONT): it learns its generation ended and stops everything
+// it ran, and whatever it still tried is fenced (a sink's commit by the
+// lost lock; the source's last records are copies of what the new owner
+// publishes). A SQLite sink's lock is a file lock on this machine: it
+// moves only once the frozen member resumes and lets go. The validators
+// hold throughout, and every follower equals the source at the end.
+func TestClusterFrozenOwner(t *testing.T) {
+	testenv.Integration(t)
+	e := newE2EFrom(t, "postgres", 2)
+	e.sinkOption("fold: false")
+	ms := newCluster(t, e)
+	for _, m := range ms {
+		m.start(t)
+	}
+	components := []string{"source/src", "sink/pgf", "sink/myf", "sink/lite"}
+	for _, c := range components {
+		deadline := time.Now().Add(90 * time.Second)
+		for running(ms, c) == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("no member runs %s:\n%s", c, ms[0].logTail())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	e.waitRows("accounts", accounts, 60*time.Second)
+	ctx, stop := context.WithCancel(context.Background())
+	var violations, updates atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); e.poll(ctx, &violations) }()
+	for w := range 2 {
+		go func() {
+			defer wg.Done()
+			n, err := e.workload(ctx, uint64(w+1)*32452843, int64(w)*1_000_000_000)
+			if err != nil && ctx.Err() == nil {
+				t.Error(err)
+			}
+			updates.Add(n)
+		}()
+	}
+	var took []string
+	for _, target := range []string{"source/src", "sink/pgf", "sink/myf"} {
+		time.Sleep(2 * time.Second)
+		took = append(took, freezeOwner(t, ms, target)...)
+	}
+	time.Sleep(2 * time.Second)
+	stop()
+	wg.Wait()
+	e.converge(120 * time.Second)
+	for engine, db := range e.followers {
+		var n int64
+		if err := db.QueryRow("SELECT n FROM update_count").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != updates.Load() {
+			t.Errorf("%s follower: the trigger counted %d account updates, the source made %d", engine, n, updates.Load())
+		}
+	}
+	if violations.Load() > 0 {
+		t.Errorf("%d invariant violations observed", violations.Load())
+	}
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		out, code := runVerify(t, "-c", ms[0].cfg, "--sink", sink)
+		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
+			t.Fatalf("verify %s: exit %d:\n%s", sink, code, out)
+		}
+	}
+	evicted := 0
+	for _, m := range ms {
+		log, _ := os.ReadFile(filepath.Join(m.dir, "walship.log"))
+		evicted += strings.Count(string(log), "took the sink's lock over") + strings.Count(string(log), "took the slot over")
+	}
+	if evicted == 0 {
+		t.Error("no member took a lock or the slot over from a frozen one")
+	}
+	t.Logf("takeovers while frozen: %v; %d locks or slots taken over; %d account updates", took, evicted, updates.Load())
+}
+
+// freezeOwner freezes the member that runs target until the others run
+// every component it held (but a SQLite sink, whose file lock moves only
+// once it resumes), then resumes it and waits until it rejoined. It
+// returns the takeover times.
+func freezeOwner(t *testing.T, ms []*clusterMember, target string) []string {
+	t.Helper()
+	owner := ""
+	for deadline := time.Now().Add(60 * time.Second); owner == ""; owner = running(ms, target) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no member runs %s", target)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var frozen *clusterMember
+	var live []*clusterMember
+	for _, m := range ms {
+		if m.name == owner {
+			frozen = m
+		} else {
+			live = append(live, m)
+		}
+	}
+	doc, err := frozen.status()
+	if err != nil || doc.Cluster == nil {
+		t.Fatalf("status of %s: %v", frozen.name, err)
+	}
+	var held []string
+	for c, o := range doc.Cluster.Owners {
+		if o == frozen.name {
+			held = append(held, c)
+		}
+	}
+	slices.Sort(held)
+	if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	defer frozen.cmd.Process.Signal(syscall.SIGCONT)
+	var took []string
+	for _, c := range held {
+		if c == "sink/lite" {
+			continue
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for running(live, c) == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (of frozen %s): not taken over within 60s\n--- %s:\n%s\n--- %s:\n%s", c, frozen.name,
+					live[0].name, live[0].logTail(), live[1].name, live[1].logTail())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		d := time.Since(stopped).Round(10 * time.Millisecond)
+		took = append(took, c+" "+d.String())
+		t.Logf("%s frozen: %s runs elsewhere after %s", frozen.name, c, d)
+	}
+	time.Sleep(2 * time.Second) // the new owners apply while the old one is still frozen
+	frozen.cmd.Process.Signal(syscall.SIGCONT)
+	t.Logf("%s (ran %v) resumed after %s", frozen.name, held, time.Since(stopped).Round(10*time.Millisecond))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		doc, err := frozen.status()
+		if err == nil && doc.Cluster != nil && len(doc.Cluster.Members) == 3 && doc.Cluster.Error == "" && running(ms, "sink/lite") != "" {
+			return took
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not rejoin after SIGCONT:\n%s", frozen.name, frozen.logTail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
