@@ -223,13 +223,20 @@ func (m *Mirror) read(ctx context.Context) ([]rawRecord, error) {
 
 // Store is the checkpoint store of one source: the local store, whose
 // writes are copied to the state topic under the source's epoch.
-func (m *Mirror) Store(source string) *SourceStore { return &SourceStore{Store: m.store, m: m} }
+func (m *Mirror) Store(source string) *SourceStore {
+	return &SourceStore{Store: m.store, m: m, source: source}
+}
 
 // SourceStore is an offsets.Store whose writes are mirrored.
 type SourceStore struct {
 	*offsets.Store
-	m *Mirror
+	m      *Mirror
+	source string
 }
+
+// Epoch is the epoch this member owns the source under (0 before Claim):
+// the source's log writes it on every record (kafka.Config.Epoch).
+func (s *SourceStore) Epoch() int64 { return s.m.Epoch(s.source) }
 
 // Save saves locally, then in the state topic.
 func (s *SourceStore) Save(ctx context.Context, source string, cp offsets.Checkpoint) error {

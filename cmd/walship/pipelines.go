@@ -98,7 +98,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store sources.Checkp
 		enc := envelope.NewEncoder(envelope.Source{
 			Name: s.Name, Connector: "postgresql", Logical: s.TopicPrefix, Database: pc.Database,
 		}, envelopeOptions(cfg))
-		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
+		newLog := func() (sources.Log, error) { return kafka.NewPublisher(sourceLogConfig(cfg, s, store), enc), nil }
 		flt, err := sourceFilter(s)
 		if err != nil {
 			return nil, err
@@ -121,7 +121,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store sources.Checkp
 		enc := envelope.NewEncoder(envelope.Source{
 			Name: s.Name, Connector: my.Flavor, Logical: s.TopicPrefix,
 		}, envelopeOptions(cfg))
-		newLog := func() (sources.Log, error) { return kafka.NewPublisher(kafkaConfig(cfg, s.TopicPrefix), enc), nil }
+		newLog := func() (sources.Log, error) { return kafka.NewPublisher(sourceLogConfig(cfg, s, store), enc), nil }
 		flt, err := sourceFilter(s)
 		if err != nil {
 			return nil, err
@@ -153,6 +153,17 @@ func sourceFilter(s config.Source) (sources.ChangeFilter, error) {
 		return nil, fmt.Errorf("source %s: %w", s.Name, err)
 	}
 	return f, nil
+}
+
+// sourceLogConfig is the log of source s. A cluster member writes the
+// epoch it owns the source under (cluster.SourceStore) on every record,
+// read when the source (re)starts its log: after it took the source over.
+func sourceLogConfig(cfg *config.Config, s config.Source, store sources.Checkpoints) kafka.Config {
+	kc := kafkaConfig(cfg, s.TopicPrefix)
+	if e, ok := store.(interface{ Epoch() int64 }); ok {
+		kc.Epoch = e.Epoch()
+	}
+	return kc
 }
 
 func kafkaConfig(cfg *config.Config, prefix string) kafka.Config {

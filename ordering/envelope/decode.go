@@ -28,7 +28,9 @@ type Decoded struct {
 	CommitTime   time.Time
 	Snapshot     bool
 	LastSnapshot bool
-	Change       ordering.Change
+	// Epoch is the cluster epoch of the writer (HeaderEpoch; 0: none).
+	Epoch  int64
+	Change ordering.Change
 	// KeyChange is "delete" or "create" on the halves of an update that
 	// changed the primary key (HeaderKeyChange): Change is then that half's
 	// delete or insert, and MergeKeyChange joins the two into the update.
@@ -171,6 +173,10 @@ func (dec *Decoder) Decode(r Record) (Decoded, error) {
 			}
 		case HeaderSource:
 			src, ok = h.Value, true
+		case HeaderEpoch:
+			if d.Epoch, err = strconv.ParseInt(string(h.Value), 10, 64); err != nil || d.Epoch < 0 {
+				return d, malformed("%s %q", HeaderEpoch, h.Value)
+			}
 		case HeaderSeq:
 			seq = h.Value
 		case HeaderDependsOn:

@@ -20,6 +20,13 @@ const (
 	// PostgreSQL delete or key update under REPLICA IDENTITY DEFAULT).
 	HeaderUnchangedBefore = "walship.unchanged.before"
 	HeaderSnapshot        = "walship.snapshot" // "true" or "last" on snapshot chunks
+	// HeaderEpoch is the cluster epoch under which the source's owner wrote
+	// the record (package cluster), on every record of a source run by a
+	// cluster member; absent (0) outside cluster mode and on records
+	// written before it existed. Readers ignore a source's records of an
+	// epoch below one they saw on its spine: a previous owner that still
+	// writes (paused, cut off) is fenced.
+	HeaderEpoch = "walship.epoch"
 	// HeaderKeyChange marks the two halves of an update that changed the
 	// primary key, which travels as Debezium's connectors send it: a
 	// delete of the old key ("delete"), its tombstone, and a create of the

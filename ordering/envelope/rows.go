@@ -102,6 +102,12 @@ func (dec *Decoder) DecodeRows(r Record, out []Decoded) ([]Decoded, error) {
 		switch h.Key {
 		case HeaderSource:
 			src, have = h.Value, true
+		case HeaderEpoch:
+			e, err := strconv.ParseInt(string(h.Value), 10, 64)
+			if err != nil || e < 0 {
+				return out, malformed("%s %q", HeaderEpoch, h.Value)
+			}
+			d.Epoch = e
 		case HeaderSeq:
 			seq = h.Value
 		case HeaderDependsOn:

@@ -33,6 +33,8 @@ type Marker struct {
 	Pos       offsets.Position
 	// Snapshot and LastSnapshot mark snapshot chunks.
 	Snapshot, LastSnapshot bool
+	// Epoch is the cluster epoch of the writer (HeaderEpoch; 0: none).
+	Epoch int64
 }
 
 // The marker statuses. HEARTBEAT is walship's own: the source had nothing
@@ -208,6 +210,11 @@ func DecodeMarker(r Record) (Marker, error) {
 	}
 	snap, _ := r.Header(HeaderSnapshot)
 	m.Snapshot, m.LastSnapshot = len(snap) > 0, string(snap) == "last"
+	if e, ok := r.Header(HeaderEpoch); ok {
+		if m.Epoch, err = strconv.ParseInt(string(e), 10, 64); err != nil || m.Epoch < 0 {
+			return m, malformed("transaction marker %s %q", HeaderEpoch, e)
+		}
+	}
 	if m.Status == StatusEnd {
 		parts, ok := r.Header(HeaderPartitions)
 		if !ok {

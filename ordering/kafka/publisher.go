@@ -51,6 +51,10 @@ type Config struct {
 	// per-record costs once per thousands of rows, small enough that a
 	// reader decodes one record at a time within its memory bound.
 	RowBatchBytes int
+	// Epoch, when not 0, is written on every record (envelope.HeaderEpoch):
+	// the cluster epoch under which this member owns the source (package
+	// cluster), so readers ignore what an earlier owner still writes.
+	Epoch int64
 }
 
 func (c *Config) defaults() {
@@ -583,7 +587,7 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 		return err
 	}
 	p.mu.Lock()
-	pend.end = message(p.txnTop, 0, endRec, endMark{pend})
+	pend.end = p.message(p.txnTop, 0, endRec, endMark{pend})
 	pend.sealed = true
 	p.mu.Unlock()
 	sealed = true
@@ -591,6 +595,16 @@ func (p *Publisher) Publish(ctx context.Context, txn *ordering.Txn, count int, c
 	// ready now.
 	p.complete(nil, nil)
 	return nil
+}
+
+// message is the Kafka message of r, with the epoch header when the
+// publisher has an epoch (Config.Epoch).
+func (p *Publisher) message(topic string, part int, r envelope.Record, data any) kafkago.Message {
+	m := message(topic, part, r, data)
+	if p.cfg.Epoch != 0 {
+		m.Headers = append(m.Headers, kafkago.Header{Key: envelope.HeaderEpoch, Value: strconv.AppendInt(nil, p.cfg.Epoch, 10)})
+	}
+	return m
 }
 
 func message(topic string, part int, r envelope.Record, data any) kafkago.Message {
@@ -677,7 +691,7 @@ type batch struct {
 const handoff = 256
 
 func (b *batch) add(ctx context.Context, topic string, part int, r envelope.Record) error {
-	m := message(topic, part, r, b.pend)
+	m := b.p.message(topic, part, r, b.pend)
 	if n := size(&m); n > b.p.cfg.MaxMessageBytes-1024 {
 		return b.p.fail(supervise.Permanent(fmt.Errorf("%w: a change to %s in transaction %s (position %s) is %d bytes, over the %d-byte record limit: "+
 			"raise kafka.max_message_bytes (the broker must allow it too), or exclude the table or its large column, and restart",
@@ -754,7 +768,7 @@ func (p *Publisher) Heartbeat(ctx context.Context, source string, pos offsets.Po
 	if err != nil {
 		return false, p.fail(err)
 	}
-	m := message(p.txnTop, 0, rec, beatMark{pos})
+	m := p.message(p.txnTop, 0, rec, beatMark{pos})
 	p.mu.Lock()
 	p.inflight += int64(size(&m))
 	p.mu.Unlock()

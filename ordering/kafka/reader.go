@@ -123,11 +123,15 @@ type Txn struct {
 // Reader assembles one source's transactions from Kafka in log order,
 // using the transaction topic as the spine. It is used by one goroutine.
 type Reader struct {
-	cfg    ReaderConfig
-	spine  *kafkago.Reader
-	parts  map[string]*partition
-	offs   Offsets
-	last   offsets.Seq // newest transaction assembled
+	cfg   ReaderConfig
+	spine *kafkago.Reader
+	parts map[string]*partition
+	offs  Offsets
+	last  offsets.Seq // newest transaction assembled
+	// epoch is the highest cluster epoch seen on the spine; fenced counts
+	// the END markers of lower epochs ignored (envelope.HeaderEpoch).
+	epoch  int64
+	fenced int64
 	closed bool
 	// fromStart: Resume.Spine is 0, the reader starts at the beginning of
 	// the log, and needs all of it (see startAt). whole: it started there
@@ -329,6 +333,15 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 		if mk.Status != envelope.StatusEnd {
 			continue
 		}
+		if mk.Epoch != 0 {
+			if mk.Epoch < r.epoch {
+				// Written by an earlier owner of the source after a later
+				// one began (package cluster): fenced, never applied.
+				r.fenced++
+				continue
+			}
+			r.epoch = mk.Epoch
+		}
 		if !r.last.Less(mk.Seq) {
 			// Applied before, or a re-sent duplicate: its events are dropped
 			// as the partitions move past them.
@@ -386,7 +399,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 				return nil
 			}
 			for {
-				e, err := r.take(ctx, s.p, mk.Seq)
+				e, err := r.take(ctx, s.p, mk.Seq, mk.Epoch)
 				if err != nil {
 					return fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
 				}
@@ -417,7 +430,7 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 			s := srcs[0]
 			next = func() (envelope.Decoded, bool, error) {
 				for s.left > 0 {
-					e, err := r.take(ctx, s.p, mk.Seq)
+					e, err := r.take(ctx, s.p, mk.Seq, mk.Epoch)
 					if err != nil {
 						return e, false, fmt.Errorf("transaction %s: %s: %w", mk.Seq, s.p.key, err)
 					}
@@ -478,10 +491,17 @@ func (r *Reader) stream(ctx context.Context, mk envelope.Marker, txn *Txn) iter.
 
 // take returns the next event of transaction seq in p, holding events of
 // later transactions and dropping those of earlier (applied or re-sent).
-func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envelope.Decoded, error) {
+func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq, epoch int64) (envelope.Decoded, error) {
 	for i := 0; i < len(p.ahead); i++ {
 		e := p.ahead[i]
 		switch c := e.d.Seq.Compare(seq); {
+		case c == 0 && e.d.Epoch != epoch:
+			// The same transaction written under another epoch (by
+			// another owner of the source): only the END's writer's
+			// events make it.
+			p.ahead = append(p.ahead[:i], p.ahead[i+1:]...)
+			p.lookahead--
+			i--
 		case c == 0:
 			p.ahead = append(p.ahead[:i], p.ahead[i+1:]...)
 			p.lookahead--
@@ -499,6 +519,8 @@ func (r *Reader) take(ctx context.Context, p *partition, seq offsets.Seq) (envel
 		}
 		p.next = f.offset + 1
 		switch c := f.d.Seq.Compare(seq); {
+		case c == 0 && f.d.Epoch != epoch:
+			// Another owner's copy (above): dropped.
 		case c == 0:
 			return f.d, nil
 		case c > 0:

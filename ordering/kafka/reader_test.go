@@ -305,3 +305,66 @@ func TestReaderRowBatches(t *testing.T) {
 	defer r.Close()
 	read(r, 2)
 }
+
+// TestReaderFencesEarlierEpochs: two owners of one source write its log
+// (package cluster): the earlier (epoch 3) goes on writing after the later
+// (epoch 4) began, with other content for the same transactions. The
+// reader assembles every transaction from the later owner's records alone:
+// an END of epoch 3 after one of epoch 4 is ignored, and so are epoch 3's
+// events of a transaction whose END is epoch 4's.
+func TestReaderFencesEarlierEpochs(t *testing.T) {
+	for _, rows := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rows=%v", rows), func(t *testing.T) {
+			broker := testenv.Kafka(t)
+			prefix := fmt.Sprintf("epochtest%d", time.Now().UnixNano())
+			enc := envelope.NewEncoder(envelope.Source{Name: "pg", Connector: "postgresql", Logical: prefix}, envelope.Options{})
+			ctx := context.Background()
+			owner := func(epoch int64) *Publisher {
+				return NewPublisher(Config{Brokers: []string{broker}, TopicPrefix: prefix, Partitions: 3, Rows: rows, Epoch: epoch}, enc)
+			}
+			publish := func(p *Publisher, i int, tag string) {
+				txn, chs := testTxn(i, 4)
+				for k := range chs {
+					chs[k].After[1] = ordering.String(tag)
+				}
+				if err := p.Publish(ctx, txn, len(chs), changes(chs)); err != nil {
+					t.Fatal(err)
+				}
+				waitDurable(t, p, uint64(i))
+			}
+			a, b := owner(3), owner(4)
+			defer a.Close(ctx)
+			defer b.Close(ctx)
+			publish(a, 1, "a")
+			publish(a, 2, "a")
+			publish(b, 3, "b")
+			publish(b, 4, "b")
+			// The earlier owner, paused meanwhile, resumes and writes on.
+			publish(a, 4, "zombie")
+			publish(a, 5, "zombie")
+			publish(a, 6, "zombie")
+			publish(b, 5, "b")
+			publish(b, 6, "b")
+			r := NewReader(ReaderConfig{Brokers: []string{broker}, Prefix: prefix})
+			defer r.Close()
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			want := []string{"a", "a", "b", "b", "b", "b"}
+			for i, tag := range want {
+				txn, err := r.Next(rctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if txn.End.Seq.Pos != uint64(i+1) || len(txn.Changes) != 4 {
+					t.Fatalf("txn %d: seq %v with %d changes", i+1, txn.End.Seq, len(txn.Changes))
+				}
+				for _, ch := range txn.Changes {
+					if got := ch.After[1].Text(); got != tag {
+						t.Fatalf("txn %d holds %q, want %q's", i+1, got, tag)
+					}
+				}
+			}
+			defer testenv.DropTopics(t, prefix+".")
+		})
+	}
+}
