@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/walship/walship/httpapi"
+	"github.com/walship/walship/internal/faultproxy"
 	"github.com/walship/walship/internal/testenv"
 )
 
@@ -70,7 +72,11 @@ func (m *clusterMember) logTail() string {
 
 // newCluster makes three members of e's pipeline: the same components,
 // each member its own state directory and HTTP port.
-func newCluster(t *testing.T, e *e2e) []*clusterMember {
+func newCluster(t *testing.T, e *e2e) []*clusterMember { return newClusterVia(t, e, "") }
+
+// newClusterVia is newCluster with the last member reaching Kafka through
+// kafkaVia (a fault proxy's address), when set.
+func newClusterVia(t *testing.T, e *e2e, kafkaVia string) []*clusterMember {
 	base, err := os.ReadFile(e.cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +88,12 @@ func newCluster(t *testing.T, e *e2e) []*clusterMember {
 		text := strings.Replace(string(base), "state_dir: "+filepath.Join(e.dir, "state"), "state_dir: "+filepath.Join(m.dir, "state"), 1)
 		text = strings.Replace(text, `http: { listen: "off" }`, `http: { listen: "`+m.addr+`" }`, 1)
 		text += fmt.Sprintf("cluster: { name: %s, member: %s, session_timeout: 6s, heartbeat_interval: 500ms, rebalance_timeout: 5s }\n", e.name, m.name)
+		if kafkaVia != "" && i == 2 {
+			text = strings.Replace(text, "brokers: ["+strconv.Quote(testenv.Kafka(t))+"]", "brokers: ["+strconv.Quote(kafkaVia)+"]", 1)
+			if !strings.Contains(text, kafkaVia) {
+				t.Fatalf("no broker list to replace in:\n%s", text)
+			}
+		}
 		m.cfg = filepath.Join(m.dir, "walship.yaml")
 		if err := os.WriteFile(m.cfg, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
@@ -228,6 +240,10 @@ func clusterTakeover(t *testing.T, engine string) {
 		waitAll(ms, "after "+victim.name+" rejoined")
 	}
 	waitAll(ms, "after the restarts")
+	var pause time.Duration
+	if engine == "postgres" {
+		pause = rollingRestart(t, e, ms)
+	}
 	time.Sleep(time.Second)
 	stop()
 	wg.Wait()
@@ -264,25 +280,39 @@ func clusterTakeover(t *testing.T, engine string) {
 		t.Errorf("members %v", names)
 	}
 	slices.Sort(takeovers)
-	t.Logf("takeover after kill -9: %v (max %s); %d account updates, three followers equal", takeovers, takeovers[len(takeovers)-1].Round(10*time.Millisecond), updates.Load())
+	t.Logf("takeover after kill -9: %v (max %s); rolling restart: longest pause in apply %s; %d account updates, three followers equal",
+		takeovers, takeovers[len(takeovers)-1].Round(10*time.Millisecond), pause.Round(10*time.Millisecond), updates.Load())
 }
 
-// TestClusterFrozenOwner freezes (SIGSTOP) the member that runs the
-// source, longer than the session timeout, under a steady workload. The
+// TestClusterFrozenAndCutOff freezes (SIGSTOP), in turn, the members that
+// run the source and the PostgreSQL and MariaDB sinks, longer than the
+// session timeout, under a steady workload; then it cuts one member's
+// connections to Kafka (the fault proxy) and heals them. The
 // others take its components over while it is frozen: the new owner of
 // the source ends its walsender (the slot is taken over), a new owner of a
 // PostgreSQL or MariaDB sink ends its lock session. Then the frozen one
 // resumes (SIGCONT): it learns its generation ended and stops everything
 // it ran, and whatever it still tried is fenced (a sink's commit by the
 // lost lock; the source's last records are copies of what the new owner
-// publishes). A SQLite sink's lock is a file lock on this machine: it
-// moves only once the frozen member resumes and lets go. The validators
-// hold throughout, and every follower equals the source at the end.
-func TestClusterFrozenOwner(t *testing.T) {
+// publishes, and readers ignore them: envelope.HeaderEpoch). A SQLite
+// sink's lock is a file lock on this machine: it moves only once the
+// frozen member resumes and lets go. A member cut off from Kafka loses its
+// generation the same way. The validators hold throughout, and every
+// follower equals the source at the end.
+func TestClusterFrozenAndCutOff(t *testing.T) {
 	testenv.Integration(t)
 	e := newE2EFrom(t, "postgres", 2)
 	e.sinkOption("fold: false")
-	ms := newCluster(t, e)
+	kafkaFault, kafkaProxy := os.Getenv("WALSHIP_TEST_KAFKA_FAULT"), os.Getenv("WALSHIP_TEST_KAFKA_FAULT_PROXY")
+	if kafkaFault == "" || kafkaProxy == "" {
+		t.Fatal("WALSHIP_TEST_KAFKA_FAULT(_PROXY) unset: source deploy/local/env.sh")
+	}
+	proxy, err := faultproxy.Listen(kafkaProxy, kafkaFault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	ms := newClusterVia(t, e, kafkaProxy)
 	for _, m := range ms {
 		m.start(t)
 	}
@@ -317,6 +347,10 @@ func TestClusterFrozenOwner(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		took = append(took, freezeOwner(t, ms, target)...)
 	}
+	// m2 reaches Kafka through the proxy: cut it off, and what it ran runs
+	// elsewhere; heal it, and it joins again.
+	time.Sleep(2 * time.Second)
+	took = append(took, cutFromKafka(t, ms, proxy)...)
 	time.Sleep(2 * time.Second)
 	stop()
 	wg.Wait()
@@ -419,4 +453,118 @@ func freezeOwner(t *testing.T, ms []*clusterMember, target string) []string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// cutFromKafka refuses and cuts every connection of m2 (ms[2]) to Kafka
+// until the others run what it ran (a SQLite sink's file lock moves once
+// m2 has stopped it), then heals the link and waits until m2 rejoined.
+func cutFromKafka(t *testing.T, ms []*clusterMember, proxy *faultproxy.Proxy) []string {
+	t.Helper()
+	cut, live := ms[2], ms[:2]
+	doc, err := cut.status()
+	if err != nil || doc.Cluster == nil {
+		t.Fatalf("status of %s: %v", cut.name, err)
+	}
+	var held []string
+	for c, o := range doc.Cluster.Owners {
+		if o == cut.name {
+			held = append(held, c)
+		}
+	}
+	slices.Sort(held)
+	proxy.Set(faultproxy.Refuse, 0)
+	proxy.Reset()
+	at := time.Now()
+	var took []string
+	for _, c := range held {
+		deadline := time.Now().Add(60 * time.Second)
+		for running(live, c) == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (of %s, cut from Kafka): not taken over within 60s\n--- %s:\n%s\n--- %s:\n%s", c, cut.name,
+					live[0].name, live[0].logTail(), cut.name, cut.logTail())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		d := time.Since(at).Round(10 * time.Millisecond)
+		took = append(took, c+" "+d.String()+" (cut)")
+		t.Logf("%s cut from Kafka: %s runs elsewhere after %s", cut.name, c, d)
+	}
+	time.Sleep(2 * time.Second)
+	proxy.Set(faultproxy.Pass, 0)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		doc, err := cut.status()
+		if err == nil && doc.Cluster != nil && len(doc.Cluster.Members) == 3 && doc.Cluster.Error == "" && running(ms, "sink/lite") != "" {
+			t.Logf("%s (ran %v) rejoined once the link healed, %s after the cut", cut.name, held, time.Since(at).Round(10*time.Millisecond))
+			return took
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not rejoin after the link healed:\n%s", cut.name, cut.logTail())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// rollingRestart restarts every member in turn (SIGTERM, start again, wait
+// until it rejoined) while the workload runs, and returns the longest time
+// the PostgreSQL follower's count of applied account updates stood still.
+// A member that stops leaves the group at once, so what it ran moves
+// without waiting for the session timeout: no pause may last longer than
+// a takeover after a kill.
+func rollingRestart(t *testing.T, e *e2e, ms []*clusterMember) time.Duration {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	longest := make(chan time.Duration)
+	go func() {
+		var last int64 = -1
+		since, worst := time.Now(), time.Duration(0)
+		for ctx.Err() == nil {
+			var n int64
+			if e.followers["postgres"].QueryRow("SELECT n FROM update_count").Scan(&n) == nil {
+				if n != last {
+					last, since = n, time.Now()
+				} else {
+					worst = max(worst, time.Since(since))
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		longest <- worst
+	}()
+	for _, m := range ms {
+		m.cmd.Process.Signal(syscall.SIGTERM)
+		if err := m.cmd.Wait(); err != nil {
+			t.Errorf("%s: exit after SIGTERM: %v\n%s", m.name, err, m.logTail())
+		}
+		m.logf.Close()
+		m.cmd = nil
+		m.start(t)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			doc, err := m.status()
+			if err == nil && doc.Cluster != nil && len(doc.Cluster.Members) == 3 && doc.Cluster.Error == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not rejoin after its restart:\n%s", m.name, m.logTail())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for _, c := range []string{"source/src", "sink/pgf", "sink/myf", "sink/lite"} {
+			for running(ms, c) == "" {
+				if time.Now().After(deadline) {
+					t.Fatalf("after the restart of %s no member runs %s", m.name, c)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	time.Sleep(time.Second)
+	stop()
+	worst := <-longest
+	t.Logf("rolling restart of %d members: the longest pause in apply was %s", len(ms), worst.Round(10*time.Millisecond))
+	if worst > 15*time.Second {
+		t.Errorf("a pause of %s in apply during the rolling restart: over the takeover bound", worst)
+	}
+	return worst
 }
