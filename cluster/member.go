@@ -123,6 +123,10 @@ func (m *Member) Run(ctx context.Context, ready func()) error {
 		gen, err := cg.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
+				// A stop: the components stop before the member leaves the
+				// group (deferred), so none runs here once another member
+				// may start it.
+				m.revoke()
 				return nil
 			}
 			m.log.Warn("cluster: joining the group failed; retrying", "cluster", m.cfg.Name, "err", err)
