@@ -199,3 +199,18 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterDefaults(t *testing.T) {
+	cfg, err := Parse("x.yml", []byte("http: { listen: 10.0.0.5:8080 }\nkafka: {brokers: [h:1]}\ncluster: { name: prod }\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Cluster
+	if c.SessionTimeout != DefaultClusterSessionTimeout || c.HeartbeatInterval != DefaultClusterHeartbeatInterval ||
+		c.RebalanceTimeout != DefaultClusterRebalanceTimeout || c.Advertise != "10.0.0.5:8080" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if cfg, err = Parse("x.yml", []byte("kafka: {brokers: [h:1]}\n"), env(nil)); err != nil || cfg.Cluster != nil {
+		t.Errorf("no cluster: key: %v %+v", err, cfg.Cluster)
+	}
+}

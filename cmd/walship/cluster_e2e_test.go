@@ -279,6 +279,9 @@ func clusterTakeover(t *testing.T, engine string) {
 	if !slices.Equal(names, []string{"m0", "m1", "m2"}) {
 		t.Errorf("members %v", names)
 	}
+	if engine == "postgres" {
+		clusterDashboard(t, e, ms[0])
+	}
 	slices.Sort(takeovers)
 	t.Logf("takeover after kill -9: %v (max %s); rolling restart: longest pause in apply %s; %d account updates, three followers equal",
 		takeovers, takeovers[len(takeovers)-1].Round(10*time.Millisecond), pause.Round(10*time.Millisecond), updates.Load())
@@ -567,4 +570,40 @@ func rollingRestart(t *testing.T, e *e2e, ms []*clusterMember) time.Duration {
 		t.Errorf("a pause of %s in apply during the rolling restart: over the takeover bound", worst)
 	}
 	return worst
+}
+
+// clusterDashboard opens m's dashboard in headless Chromium: its cluster
+// panel lists the three members and what each runs, and a component m
+// does not run shows as standby on its owner.
+func clusterDashboard(t *testing.T, e *e2e, m *clusterMember) {
+	t.Helper()
+	b := startChromium(t, chromiumPath(t), e.dir)
+	page := b.open(t, "http://"+m.addr+"/")
+	deadline := time.Now().Add(30 * time.Second)
+	var got string
+	for {
+		var err error
+		got, err = page.eval(`(() => {
+			const p = document.querySelector('#cluster-panel');
+			if (!p || p.hidden) return 'hidden';
+			const rows = [...document.querySelectorAll('#cluster-table tbody tr')].map((r) => r.textContent);
+			const standby = [...document.querySelectorAll('.owner')].map((o) => o.textContent);
+			return rows.length + ' members|' + rows.join('|') + '|standby ' + standby.join(',');
+		})()`)
+		if err == nil && strings.HasPrefix(got, "3 members|") && strings.Contains(got, "standby on m") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard of %s shows %q (%v)", m.name, got, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	shot := filepath.Join(artifactDir(t), "cluster-dashboard.png")
+	if err := page.screenshot(shot); err != nil {
+		t.Errorf("screenshot: %v", err)
+	}
+	if errs := page.jsErrors(); len(errs) > 0 {
+		t.Errorf("dashboard script errors: %v", errs)
+	}
+	t.Logf("dashboard of %s: %s (screenshot %s)", m.name, got, shot)
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -116,6 +117,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	if member != nil {
 		group.Go("cluster", member.Run)
+		reg.MustRegister(clusterCollector{member})
 	}
 	for _, s := range cfg.Sources {
 		if src, ok := running[s.Name]; ok {
@@ -237,6 +239,39 @@ func (c componentCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(componentUpDesc, prometheus.GaugeValue, up, s.Name, string(s.State))
 		ch <- prometheus.MustNewConstMetric(componentRestartsDesc, prometheus.CounterValue, float64(s.Restarts), s.Name)
 	}
+}
+
+var (
+	clusterOwnedDesc = prometheus.NewDesc("walship_cluster_owned",
+		"1 for each component (source/NAME, sink/NAME) this cluster member runs, 0 for those another member runs (cluster mode).", []string{"component"}, nil)
+	clusterGenerationDesc = prometheus.NewDesc("walship_cluster_generation",
+		"The Kafka group generation this cluster member is in: it grows by one at each membership change (cluster mode).", nil, nil)
+	clusterMembersDesc = prometheus.NewDesc("walship_cluster_members",
+		"Members of the cluster, as this member sees them (cluster mode).", nil, nil)
+)
+
+// clusterCollector exports this member's view of its cluster.
+type clusterCollector struct{ m *cluster.Member }
+
+func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- clusterOwnedDesc
+	ch <- clusterGenerationDesc
+	ch <- clusterMembersDesc
+}
+
+func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st := c.m.Status(ctx)
+	for comp, owner := range st.Owners {
+		v := 0.0
+		if owner == st.Member {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(clusterOwnedDesc, prometheus.GaugeValue, v, comp)
+	}
+	ch <- prometheus.MustNewConstMetric(clusterGenerationDesc, prometheus.GaugeValue, float64(st.Generation))
+	ch <- prometheus.MustNewConstMetric(clusterMembersDesc, prometheus.GaugeValue, float64(len(st.Members)))
 }
 
 // sinksHolding names the sinks whose applied position on source holds any

@@ -204,6 +204,7 @@
     renderSummary();
     renderLegend();
     renderCharts();
+    renderCluster();
     renderSinks();
     renderSources();
   }
@@ -531,8 +532,28 @@
       (recovered ? '<span class="recovered-tag">recovered</span>' : '') +
       '<span class="error-text">' + esc(x.last_error) + '</span></div>';
   }
-  function stateHTML(state) {
-    return '<span class="pill">' + esc(state || 'unknown') + '</span>';
+  function stateHTML(state, owner) {
+    return '<span class="pill">' + esc(state || 'unknown') + '</span>' +
+      (owner && state === 'standby' ? ' <span class="muted owner">on ' + esc(owner) + '</span>' : '');
+  }
+
+  // renderCluster lists a cluster's members and what each runs (cluster
+  // mode only): a component another member runs is "standby" here.
+  function renderCluster() {
+    const c = st.status && st.status.cluster;
+    const panel = $('#cluster-panel');
+    panel.hidden = !c;
+    if (!c) return;
+    $('#cluster-sub').textContent = c.name + ' · generation ' + c.generation + ' · this is ' + c.member +
+      (c.error ? ' · members not listed: ' + c.error : '');
+    const members = (c.members || []).map((m) => Object.assign({}, m, { name: m.member + '/' + m.id }));
+    syncRows($('#cluster-table tbody'), members, 'member', 3, (cells, m) => {
+      cells[0].className = 'name';
+      setHTML(cells[0], esc(m.member) + (m.self ? ' <span class="muted">(this one)</span>' : ''));
+      setHTML(cells[1], m.advertise ? '<a href="http://' + esc(m.advertise) + '/">' + esc(m.advertise) + '</a>' : '<span class="muted">–</span>');
+      setHTML(cells[2], m.config_mismatch ? '<span class="error-text">none: its configuration names other components</span>'
+        : esc((m.components || []).join(', ')) || '<span class="muted">none</span>');
+    }, 'no members');
   }
   function posHTML(v) {
     return v ? '<code title="' + esc(v) + '">' + esc(v) + '</code>' : '<span class="muted">–</span>';
@@ -575,7 +596,7 @@
       c[0].firstChild.style.background = color(s.name);
       c[1].className = 'state';
       c[1].dataset.state = s.state || '';
-      setHTML(c[1], stateHTML(s.state) + (s.building ? ' <span class="muted" title="building a follower index">· building ' + esc(s.building) + '</span>' : ''));
+      setHTML(c[1], stateHTML(s.state, s.owner) + (s.building ? ' <span class="muted" title="building a follower index">· building ' + esc(s.building) + '</span>' : ''));
       const nums = [fmtSeconds(s.lag_seconds), fmtBytes(tot.bytes), fmtCount(tot.txns), fmtRate(s.transactions_per_second),
         fmtRate(s.rows_per_second), fmtCount(s.applied_transactions), fmtCount(s.applied_changes)];
       const cls = ['lag num', 'lag-bytes num', 'lag-txns num', 'tps num', 'rps num', 'applied num', 'changes num'];
@@ -618,7 +639,7 @@
           '<progress max="100" value="' + pct + '"></progress> <span class="muted">' + esc(b.table || '') + ' ' + pct + '%' + prune +
           (b.paused ? ' · paused' : (b.eta_seconds > 0 ? ' · ' + esc(fmtSeconds(b.eta_seconds)) + ' left' : '')) + '</span></div>';
       }).join('');
-      setHTML(c[2], stateHTML(s.state) + snaps);
+      setHTML(c[2], stateHTML(s.state, s.owner) + snaps);
       c[3].className = 'position head';
       setHTML(c[3], posHTML(s.head));
       c[4].className = 'position acked';
