@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover test-debezium test-backfill-large demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover bench-ha test-debezium test-backfill-large demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -218,6 +218,14 @@ bench-failover: env-up ## failover time: promotion to the first change from the 
 	@set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 WALSHIP_PAIRS=1 WALSHIP_BENCH_FAILOVER=1 && \
 	  $(GO) test -count=1 -run '^TestBenchFailover$$' -v -timeout 30m ./cmd/walship/; } 2>&1 | tee bench-failover.log | \
 	  grep -E '^(failover|    failover_e2e|--- |ok |FAIL)'
+
+# Cluster mode: takeover after kill -9 of a member (p50, max over
+# WALSHIP_BENCH_HA_FAULTS faults, default 10) and two members against one
+# (a source and four sinks, WALSHIP_BENCH_HA_ROWS rows, default 200000).
+bench-ha: env-up ## cluster mode: takeover time after kill -9 (p50, max), throughput of 2 members vs 1
+	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 WALSHIP_BENCH_HA=1 && \
+	  $(GO) test -count=1 -run '^TestBenchHA$$' -v -timeout 60m ./cmd/walship/; } 2>&1 | tee bench-ha.log | \
+	  grep -E '^(cluster|    bench_ha|--- |ok |FAIL)' && echo && $(GO) run ./cmd/benchtable -since $$start
 
 demo: env-up build ## start servers, demo schema and traffic; run walship with its dashboard (Ctrl-C stops)
 	bash deploy/demo/setup.sh

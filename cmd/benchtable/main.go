@@ -270,6 +270,14 @@ func print(w io.Writer, res map[string]result) {
 			fmt.Sprintf("p50 %.2f s, max %.2f s", r.num("visible_p50_seconds"), r.num("visible_max_seconds")), "—", "—",
 			"max ≤ 10 s: "+mark(r.num("visible_max_seconds") <= 10))
 	}
+	if r, ok := res["TestBenchHA"]; ok {
+		row(fmt.Sprintf("cluster takeover after kill -9 of a member (%.0f faults, default timing)", r.num("faults")),
+			fmt.Sprintf("p50 %.2f s, max %.2f s", r.num("takeover_p50_seconds"), r.num("takeover_max_seconds")), "—", "—",
+			"max ≤ 15 s: "+mark(r.num("takeover_max_seconds") <= 15))
+		row(fmt.Sprintf("cluster of 2 members vs 1, a source and 4 sinks, %.0f rows", r.num("rows")),
+			rate(r.num("two_members_rows_per_s"))+" rows/s", "1 member "+rate(r.num("one_member_rows_per_s"))+" rows/s",
+			fmt.Sprintf("%.2f", r.num("ratio")), "—")
+	}
 	if r, ok := res["BenchmarkDebeziumSideBySide"]; ok {
 		row(fmt.Sprintf("end-to-end throughput, %.0f rows in %.0f-row txns, vs Debezium %s + JDBC sink", r.num("rows"), r.num("txn_rows"), r.str("debezium_version")),
 			rate(r.num("walship", "rows_per_s"))+" rows/s", "Debezium "+rate(r.num("debezium", "rows_per_s"))+" rows/s",

@@ -72,23 +72,35 @@ func (m *clusterMember) logTail() string {
 
 // newCluster makes three members of e's pipeline: the same components,
 // each member its own state directory and HTTP port.
-func newCluster(t *testing.T, e *e2e) []*clusterMember { return newClusterVia(t, e, "") }
+func newCluster(t *testing.T, e *e2e) []*clusterMember { return newClusterOf(t, e, 3, testTiming, "") }
+
+// testTiming makes takeovers quicker than the defaults do.
+const testTiming = "session_timeout: 6s, heartbeat_interval: 500ms, rebalance_timeout: 5s"
 
 // newClusterVia is newCluster with the last member reaching Kafka through
-// kafkaVia (a fault proxy's address), when set.
+// kafkaVia (a fault proxy's address).
 func newClusterVia(t *testing.T, e *e2e, kafkaVia string) []*clusterMember {
+	return newClusterOf(t, e, 3, testTiming, kafkaVia)
+}
+
+// newClusterOf makes n members with the cluster settings timing ("" for
+// the defaults); the last reaches Kafka through kafkaVia when set.
+func newClusterOf(t *testing.T, e *e2e, n int, timing, kafkaVia string) []*clusterMember {
 	base, err := os.ReadFile(e.cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ms []*clusterMember
-	for i := range 3 {
+	for i := range n {
 		m := &clusterMember{name: fmt.Sprintf("m%d", i), dir: filepath.Join(e.dir, fmt.Sprintf("m%d", i)), addr: freePort(t)}
 		os.MkdirAll(m.dir, 0o700)
 		text := strings.Replace(string(base), "state_dir: "+filepath.Join(e.dir, "state"), "state_dir: "+filepath.Join(m.dir, "state"), 1)
 		text = strings.Replace(text, `http: { listen: "off" }`, `http: { listen: "`+m.addr+`" }`, 1)
-		text += fmt.Sprintf("cluster: { name: %s, member: %s, session_timeout: 6s, heartbeat_interval: 500ms, rebalance_timeout: 5s }\n", e.name, m.name)
-		if kafkaVia != "" && i == 2 {
+		if timing != "" {
+			timing = ", " + strings.TrimPrefix(timing, ", ")
+		}
+		text += fmt.Sprintf("cluster: { name: %s, member: %s%s }\n", e.name, m.name, timing)
+		if kafkaVia != "" && i == n-1 {
 			text = strings.Replace(text, "brokers: ["+strconv.Quote(testenv.Kafka(t))+"]", "brokers: ["+strconv.Quote(kafkaVia)+"]", 1)
 			if !strings.Contains(text, kafkaVia) {
 				t.Fatalf("no broker list to replace in:\n%s", text)
