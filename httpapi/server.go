@@ -45,11 +45,11 @@ func New(listen, token string, pprof bool, log *slog.Logger, reg *prometheus.Reg
 	if mon != nil {
 		mux.HandleFunc("GET /api/v1/status", s.status)
 		mux.HandleFunc("GET /api/v1/history", s.history)
-		mux.HandleFunc("GET /api/v1/sinks/{name}/wait", s.wait)
-		mux.HandleFunc("POST /api/v1/sinks/{name}/pause", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, true) }))
-		mux.HandleFunc("POST /api/v1/sinks/{name}/resume", s.authorized(func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, false) }))
-		mux.HandleFunc("POST /api/v1/sources/{name}/snapshots", s.authorized(s.snapshot))
-		mux.HandleFunc("POST /api/v1/sources/{name}/snapshots/{id}/{action}", s.authorized(s.controlSnapshot))
+		mux.HandleFunc("GET /api/v1/sinks/{name}/wait", s.owned("sink", s.wait))
+		mux.HandleFunc("POST /api/v1/sinks/{name}/pause", s.authorized(s.owned("sink", func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, true) })))
+		mux.HandleFunc("POST /api/v1/sinks/{name}/resume", s.authorized(s.owned("sink", func(w http.ResponseWriter, r *http.Request) { s.setPaused(w, r, false) })))
+		mux.HandleFunc("POST /api/v1/sources/{name}/snapshots", s.authorized(s.owned("source", s.snapshot)))
+		mux.HandleFunc("POST /api/v1/sources/{name}/snapshots/{id}/{action}", s.authorized(s.owned("source", s.controlSnapshot)))
 		mux.Handle("GET /", Dashboard())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -247,6 +247,27 @@ const maxWait = 10 * time.Minute
 // 200 once the sink applied P; 408 with the applied position at the
 // timeout (default 30s); 400 for a malformed request; 404 for an unknown
 // sink or source.
+// owned makes h answer only on the cluster member that runs the
+// component (kind "sink" or "source", named by the path's {name}): the
+// others redirect there (307, which keeps the method and the body), or
+// answer 503 when no member runs it now. Outside cluster mode h answers.
+func (s *Server) owned(kind string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var where *ElsewhereError
+		if err := s.mon.Owner(r.Context(), kind+"/"+r.PathValue("name")); errors.As(err, &where) {
+			if where.Advertise == "" {
+				s.writeJSON(w, http.StatusServiceUnavailable, struct {
+					Error string `json:"error"`
+				}{err.Error()})
+				return
+			}
+			http.Redirect(w, r, "http://"+where.Advertise+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+			return
+		}
+		h(w, r)
+	}
+}
+
 func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	type problem struct {
@@ -265,17 +286,6 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		timeout = d
-	}
-	// In a cluster, the member that runs the sink answers: the others
-	// redirect there.
-	var where *ElsewhereError
-	if err := s.mon.Owner(r.Context(), r.PathValue("name")); errors.As(err, &where) {
-		if where.Advertise == "" {
-			s.writeJSON(w, http.StatusServiceUnavailable, problem{err.Error()})
-			return
-		}
-		http.Redirect(w, r, "http://"+where.Advertise+r.URL.RequestURI(), http.StatusTemporaryRedirect)
-		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()

@@ -15,40 +15,41 @@ var (
 	ErrBadRequest = errors.New("bad request")
 )
 
-// ErrElsewhere is returned by Owner for a sink another cluster member
-// runs (the *ElsewhereError names it).
-var ErrElsewhere = errors.New("the sink runs on another cluster member")
+// ErrElsewhere is returned by Owner for a component another cluster
+// member runs (the *ElsewhereError names it).
+var ErrElsewhere = errors.New("the component runs on another cluster member")
 
-// ElsewhereError says which member runs a sink ("" for none now) and
+// ElsewhereError says which member runs a component ("" for none now) and
 // where that member's HTTP server is.
 type ElsewhereError struct {
-	Sink, Member, Advertise string
+	Component, Member, Advertise string
 }
 
 func (e *ElsewhereError) Error() string {
 	if e.Member == "" {
-		return fmt.Sprintf("sink %s: no cluster member runs it now (a takeover is under way); try again", e.Sink)
+		return fmt.Sprintf("%s: no cluster member runs it now (a takeover is under way); try again", e.Component)
 	}
 	if e.Advertise == "" {
-		return fmt.Sprintf("sink %s runs on cluster member %s, which advertises no HTTP address", e.Sink, e.Member)
+		return fmt.Sprintf("%s runs on cluster member %s, which advertises no HTTP address (cluster.advertise)", e.Component, e.Member)
 	}
-	return fmt.Sprintf("sink %s runs on cluster member %s at %s", e.Sink, e.Member, e.Advertise)
+	return fmt.Sprintf("%s runs on cluster member %s at %s", e.Component, e.Member, e.Advertise)
 }
 
 func (e *ElsewhereError) Is(target error) bool { return target == ErrElsewhere }
 
-// Owner returns nil when sink runs here (or outside cluster mode), and an
-// *ElsewhereError when another member runs it, or none does.
-func (m *Monitor) Owner(ctx context.Context, sink string) error {
+// Owner returns nil when component ("source/NAME", "sink/NAME") runs here
+// (or outside cluster mode), and an *ElsewhereError when another member
+// runs it, or none does.
+func (m *Monitor) Owner(ctx context.Context, component string) error {
 	if m.cluster == nil {
 		return nil
 	}
 	st := m.cluster.Status(ctx)
-	owner := st.Owners["sink/"+sink]
-	if owner == st.Member {
-		return nil
+	owner, known := st.Owners[component]
+	if !known || owner == st.Member {
+		return nil // not a component of the cluster: the handler answers
 	}
-	e := &ElsewhereError{Sink: sink, Member: owner}
+	e := &ElsewhereError{Component: component, Member: owner}
 	for _, mb := range st.Members {
 		if mb.Member == owner {
 			e.Advertise = mb.Advertise

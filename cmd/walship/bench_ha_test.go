@@ -185,7 +185,10 @@ func benchSpread(t *testing.T, members, rows int) float64 {
 	for _, db := range e.followers {
 		count(func() (n int, err error) { err = db.QueryRow("SELECT count(*) FROM customers").Scan(&n); return })
 	}
-	count(func() (n int, err error) { err = db2.QueryRow("SELECT count(*) FROM public.customers").Scan(&n); return })
+	count(func() (n int, err error) {
+		err = db2.QueryRow("SELECT count(*) FROM public.customers").Scan(&n)
+		return
+	})
 	secs := time.Since(start).Seconds()
 	t.Logf("%d member(s): %d rows on four followers after %.1f s (%.0f rows/s)", members, rows, secs, float64(rows)/secs)
 	return float64(rows) / secs

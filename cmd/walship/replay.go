@@ -16,6 +16,7 @@ import (
 
 	"github.com/walship/walship/client"
 	"github.com/walship/walship/config"
+	"github.com/walship/walship/httpapi"
 	"github.com/walship/walship/offsets"
 	"github.com/walship/walship/replay"
 	"github.com/walship/walship/sinks/sqlsink"
@@ -126,6 +127,14 @@ func runReplay(cmd *cobra.Command, o replayOpts) error {
 		if ok, err := resnapshotOnline(ctx, cfg, o, stdout, stderr); ok {
 			return err
 		}
+	}
+	if o.resnapshot && cfg.Cluster != nil && !o.dryRun {
+		// Offline, the new snapshot's checkpoint would be saved only here,
+		// and the cluster's state topic would hand the old one to the
+		// source's next owner.
+		return withCode(exitUsage, fmt.Errorf("replay --resnapshot: the config is of cluster %s, and no member answers at %s; "+
+			"the offline re-snapshot does not support cluster mode yet (its checkpoint would not reach the cluster's state topic): "+
+			"start the cluster and run it again (it then rebuilds the follower by incremental snapshots while the cluster runs)", cfg.Cluster.Name, cfg.HTTP.Listen))
 	}
 	log := newLogger(stderr, cfg.Log)
 	ro.Log = log
@@ -286,8 +295,22 @@ func resnapshotOnline(ctx context.Context, cfg *config.Config, o replayOpts, std
 	if sink == nil {
 		return true, withCode(exitUsage, fmt.Errorf("replay: no sink named %q", o.sink))
 	}
+	// In a cluster each source is asked on the member that runs it.
+	apis := map[string]*daemonAPI{}
+	docs := map[string]*httpapi.StatusDoc{}
 	for _, name := range sink.From {
-		src := findSource(doc, name)
+		apis[name], docs[name] = api, doc
+		if cfg.Cluster != nil {
+			if apis[name], err = api.on(ctx, "source/"+name); err != nil {
+				return true, err
+			}
+			if docs[name], err = apis[name].status(ctx); err != nil {
+				return true, withCode(exitFailure, err)
+			}
+		}
+	}
+	for _, name := range sink.From {
+		src := findSource(docs[name], name)
 		switch {
 		case src == nil:
 			return true, withCode(exitUsage, fmt.Errorf("replay --resnapshot: the daemon at %s runs no source %s", cfg.HTTP.Listen, name))
@@ -306,13 +329,13 @@ follower database, and run replay --resnapshot again: it then takes a new snapsh
 				req.Tables = append(req.Tables, t)
 			}
 		}
-		id, err := api.startSnapshot(ctx, name, req)
+		id, err := apis[name].startSnapshot(ctx, name, req)
 		if err != nil {
 			return true, err
 		}
 		ids[name] = id
 		fmt.Fprintf(stdout, "source %s: incremental snapshot %s started\n", name, id)
-		if doc, err := api.status(ctx); err == nil {
+		if doc, err := apis[name].status(ctx); err == nil {
 			if src := findSource(doc, name); src != nil {
 				for _, s := range src.Snapshots {
 					if s.ID == id && len(s.Unpruned) > 0 {
@@ -323,18 +346,19 @@ follower database, and run replay --resnapshot again: it then takes a new snapsh
 		}
 	}
 	for _, name := range sink.From {
-		if err := api.waitSnapshot(ctx, name, ids[name], stderr); err != nil {
+		if err := apis[name].waitSnapshot(ctx, name, ids[name], stderr); err != nil {
 			return true, err
 		}
 	}
 	// Every row read is in the log; the sink has it once it applied the
-	// source's newest position.
-	doc, err = api.status(ctx)
-	if err != nil {
-		return true, withCode(exitFailure, err)
-	}
+	// source's newest position (a cluster member that does not run the
+	// sink sends the wait on to the one that does).
 	c := client.New("http://" + cfg.HTTP.Listen)
 	for _, name := range sink.From {
+		doc, err := apis[name].status(ctx)
+		if err != nil {
+			return true, withCode(exitFailure, err)
+		}
 		head := findSource(doc, name).Head
 		if head == "" {
 			continue

@@ -62,6 +62,12 @@ longer has, so a follower holding rows its source lost is repaired too. It needs
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("snapshot: %w", err))
 			}
+			if cfg.Cluster != nil {
+				// The member that runs the source takes the request.
+				if api, err = api.on(cmd.Context(), "source/"+source); err != nil {
+					return err
+				}
+			}
 			if action != "" {
 				if err := api.control(cmd.Context(), source, id, action); err != nil {
 					return err
@@ -123,6 +129,36 @@ func newDaemonAPI(cfg *config.Config) (*daemonAPI, error) {
 		return nil, errors.New("no http.token (or http.token_file) in the config: the daemon refuses requests that change state without one")
 	}
 	return &daemonAPI{listen: cfg.HTTP.Listen, token: token, hc: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+// on is the API of the cluster member that runs component ("source/NAME",
+// "sink/NAME"): d itself outside cluster mode, or when d's member runs it.
+func (d *daemonAPI) on(ctx context.Context, component string) (*daemonAPI, error) {
+	doc, err := d.status(ctx)
+	if err != nil {
+		return nil, withCode(exitFailure, err)
+	}
+	c := doc.Cluster
+	if c == nil {
+		return d, nil
+	}
+	owner := c.Owners[component]
+	if owner == "" {
+		return nil, withCode(exitFailure, fmt.Errorf("no member of cluster %s runs %s now (a takeover under way?); try again", c.Name, component))
+	}
+	for _, m := range c.Members {
+		if m.Member != owner {
+			continue
+		}
+		if m.Self {
+			return d, nil
+		}
+		if m.Advertise == "" {
+			return nil, withCode(exitFailure, fmt.Errorf("%s runs on cluster member %s, which advertises no HTTP address (cluster.advertise)", component, owner))
+		}
+		return &daemonAPI{listen: m.Advertise, token: d.token, hc: d.hc}, nil
+	}
+	return nil, withCode(exitFailure, fmt.Errorf("%s runs on cluster member %s, which the cluster does not list", component, owner))
 }
 
 // apiStartWait is how long a request waits for a daemon whose API
