@@ -28,17 +28,18 @@
 //     stops its components before it leaves the group.
 //   - A member that stops taking part without stopping its components
 //     (frozen by SIGSTOP or a long GC pause, cut off from Kafka) is fenced,
-//     not trusted to notice:
-//       - a sink's next owner ends the follower session that holds the
-//         sink's lock (sqlsink.Evictor: pg_terminate_backend, KILL), and
-//         the old owner's commits check that lock in their own transaction;
-//       - a PostgreSQL source's next owner ends the walsender that streams
-//         from the slot (pg_terminate_backend); a MariaDB or MySQL source's
-//         next owner connects with the same server_id, and the server ends
-//         the older binlog dump;
-//       - every record a source writes carries its owner's epoch
-//         (envelope.HeaderEpoch), and readers ignore a source's records of
-//         an epoch below one they saw on its spine (ordering/kafka.Reader).
+//     not trusted to notice, in the three ways below.
+//   - Fencing a sink: its next owner ends the follower session that holds
+//     the sink's lock (sqlsink.Evictor: pg_terminate_backend, KILL), and
+//     the old owner's commits check that lock in their own transaction.
+//   - Fencing a source's stream: a PostgreSQL source's next owner ends the
+//     walsender that streams from the slot (pg_terminate_backend); a
+//     MariaDB or MySQL source's next owner connects with the same
+//     server_id, and the server ends the older binlog dump.
+//   - Fencing a source's log: every record a source writes carries its
+//     owner's epoch (envelope.HeaderEpoch), and readers ignore a source's
+//     records of an epoch below one they saw on its spine
+//     (ordering/kafka.Reader).
 //   - A source's state (checkpoint, notes, sequence scheme) moves with it
 //     (Mirror): each write to the member's checkpoint store is copied to
 //     the compacted topic _walship.cluster.<name>.state before it returns,

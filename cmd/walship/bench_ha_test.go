@@ -102,15 +102,7 @@ func benchTakeover(t *testing.T, n int) []float64 {
 	for i := range n {
 		target := comps[i%len(comps)]
 		owner := running(ms, target)
-		var victim *clusterMember
-		var live []*clusterMember
-		for _, m := range ms {
-			if m.name == owner {
-				victim = m
-			} else {
-				live = append(live, m)
-			}
-		}
+		victim, live := splitOff(ms, owner)
 		if victim == nil {
 			t.Fatalf("no member runs %s", target)
 		}

@@ -193,21 +193,7 @@ func clusterTakeover(t *testing.T, engine string) {
 	waitAll(ms, "start")
 	e.waitRows("accounts", accounts, 60*time.Second)
 
-	ctx, stop := context.WithCancel(context.Background())
-	var violations, updates atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); e.poll(ctx, &violations) }()
-	for w := range 2 {
-		go func() {
-			defer wg.Done()
-			n, err := e.workload(ctx, uint64(w+1)*15485863, int64(w)*1_000_000_000)
-			if err != nil && ctx.Err() == nil {
-				t.Error(err)
-			}
-			updates.Add(n)
-		}()
-	}
+	stopLoad := steadyLoad(t, e, 15485863)
 	var takeovers []time.Duration
 	targets := []string{"source/src", "sink/pgf", "sink/myf"}
 	if engine == "mariadb" {
@@ -221,15 +207,7 @@ func clusterTakeover(t *testing.T, engine string) {
 		if owner == "" {
 			t.Fatalf("no member runs %s", target)
 		}
-		var victim *clusterMember
-		var live []*clusterMember
-		for _, m := range ms {
-			if m.name == owner {
-				victim = m
-			} else {
-				live = append(live, m)
-			}
-		}
+		victim, live := splitOff(ms, owner)
 		victim.kill()
 		killed := time.Now()
 		deadline := killed.Add(60 * time.Second)
@@ -266,27 +244,8 @@ func clusterTakeover(t *testing.T, engine string) {
 		pause = rollingRestart(t, e, ms)
 	}
 	time.Sleep(time.Second)
-	stop()
-	wg.Wait()
-	e.converge(120 * time.Second)
-	for engine, db := range e.followers {
-		var n int64
-		if err := db.QueryRow("SELECT n FROM update_count").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != updates.Load() {
-			t.Errorf("%s follower: the trigger counted %d account updates, the source made %d", engine, n, updates.Load())
-		}
-	}
-	if violations.Load() > 0 {
-		t.Errorf("%d invariant violations observed", violations.Load())
-	}
-	for _, sink := range []string{"pgf", "myf", "lite"} {
-		out, code := runVerify(t, "-c", ms[0].cfg, "--sink", sink)
-		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
-			t.Fatalf("verify %s: exit %d:\n%s", sink, code, out)
-		}
-	}
+	updates, violations := stopLoad()
+	settled(t, e, ms[0], updates, violations)
 	// Every member lists the same three members and owners.
 	doc, err := ms[0].status()
 	if err != nil || doc.Cluster == nil {
@@ -306,7 +265,7 @@ func clusterTakeover(t *testing.T, engine string) {
 	}
 	slices.Sort(takeovers)
 	t.Logf("takeover after kill -9: %v (max %s); rolling restart: longest pause in apply %s; %d account updates, three followers equal",
-		takeovers, takeovers[len(takeovers)-1].Round(10*time.Millisecond), pause.Round(10*time.Millisecond), updates.Load())
+		takeovers, takeovers[len(takeovers)-1].Round(10*time.Millisecond), pause.Round(10*time.Millisecond), updates)
 }
 
 // TestClusterFrozenAndCutOff freezes (SIGSTOP), in turn, the members that
@@ -352,21 +311,7 @@ func TestClusterFrozenAndCutOff(t *testing.T) {
 		}
 	}
 	e.waitRows("accounts", accounts, 60*time.Second)
-	ctx, stop := context.WithCancel(context.Background())
-	var violations, updates atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); e.poll(ctx, &violations) }()
-	for w := range 2 {
-		go func() {
-			defer wg.Done()
-			n, err := e.workload(ctx, uint64(w+1)*32452843, int64(w)*1_000_000_000)
-			if err != nil && ctx.Err() == nil {
-				t.Error(err)
-			}
-			updates.Add(n)
-		}()
-	}
+	stopLoad := steadyLoad(t, e, 32452843)
 	var took []string
 	for _, target := range []string{"source/src", "sink/pgf", "sink/myf"} {
 		time.Sleep(2 * time.Second)
@@ -377,27 +322,8 @@ func TestClusterFrozenAndCutOff(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	took = append(took, cutFromKafka(t, ms, proxy)...)
 	time.Sleep(2 * time.Second)
-	stop()
-	wg.Wait()
-	e.converge(120 * time.Second)
-	for engine, db := range e.followers {
-		var n int64
-		if err := db.QueryRow("SELECT n FROM update_count").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != updates.Load() {
-			t.Errorf("%s follower: the trigger counted %d account updates, the source made %d", engine, n, updates.Load())
-		}
-	}
-	if violations.Load() > 0 {
-		t.Errorf("%d invariant violations observed", violations.Load())
-	}
-	for _, sink := range []string{"pgf", "myf", "lite"} {
-		out, code := runVerify(t, "-c", ms[0].cfg, "--sink", sink)
-		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
-			t.Fatalf("verify %s: exit %d:\n%s", sink, code, out)
-		}
-	}
+	updates, violations := stopLoad()
+	settled(t, e, ms[0], updates, violations)
 	evicted := 0
 	for _, m := range ms {
 		log, _ := os.ReadFile(filepath.Join(m.dir, "walship.log"))
@@ -406,7 +332,7 @@ func TestClusterFrozenAndCutOff(t *testing.T) {
 	if evicted == 0 {
 		t.Error("no member took a lock or the slot over from a frozen one")
 	}
-	t.Logf("takeovers while frozen: %v; %d locks or slots taken over; %d account updates", took, evicted, updates.Load())
+	t.Logf("takeovers while frozen: %v; %d locks or slots taken over; %d account updates", took, evicted, updates)
 }
 
 // freezeOwner freezes the member that runs target until the others run
@@ -422,15 +348,7 @@ func freezeOwner(t *testing.T, ms []*clusterMember, target string) []string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	var frozen *clusterMember
-	var live []*clusterMember
-	for _, m := range ms {
-		if m.name == owner {
-			frozen = m
-		} else {
-			live = append(live, m)
-		}
-	}
+	frozen, live := splitOff(ms, owner)
 	doc, err := frozen.status()
 	if err != nil || doc.Cluster == nil {
 		t.Fatalf("status of %s: %v", frozen.name, err)
@@ -680,5 +598,70 @@ func clusterAPI(t *testing.T, e *e2e, ms []*clusterMember) {
 		}
 		t.Logf("snapshot through %s taken by the source's owner; a wait on %s for %s followed sink pgf to its owner", other.name, m.name, lsn)
 		return
+	}
+}
+
+// splitOff is the member named owner and the others.
+func splitOff(ms []*clusterMember, owner string) (*clusterMember, []*clusterMember) {
+	var one *clusterMember
+	var rest []*clusterMember
+	for _, m := range ms {
+		if m.name == owner {
+			one = m
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	return one, rest
+}
+
+// settled checks the end of a cluster test once the workload stopped:
+// every follower converges on the source, each account update fired each
+// follower's trigger exactly once, no invariant broke, and walship verify
+// (through member m's config) says each sink equal.
+func settled(t *testing.T, e *e2e, m *clusterMember, updates, violations int64) {
+	t.Helper()
+	e.converge(120 * time.Second)
+	for engine, db := range e.followers {
+		var n int64
+		if err := db.QueryRow("SELECT n FROM update_count").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != updates {
+			t.Errorf("%s follower: the trigger counted %d account updates, the source made %d", engine, n, updates)
+		}
+	}
+	if violations > 0 {
+		t.Errorf("%d invariant violations observed", violations)
+	}
+	for _, sink := range []string{"pgf", "myf", "lite"} {
+		out, code := runVerify(t, "-c", m.cfg, "--sink", sink)
+		if code != 0 || !strings.Contains(out, "sink "+sink+": equal:") {
+			t.Fatalf("verify %s: exit %d:\n%s", sink, code, out)
+		}
+	}
+}
+
+// steadyLoad runs two workload connections and the invariant poller on e
+// until the returned stop, which gives the account updates made and the
+// invariant violations seen.
+func steadyLoad(t *testing.T, e *e2e, seed uint64) (stop func() (updates, violations int64)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var violations, updates atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() { e.poll(ctx, &violations) })
+	for w := range 2 {
+		wg.Go(func() {
+			n, err := e.workload(ctx, uint64(w+1)*seed, int64(w)*1_000_000_000)
+			if err != nil && ctx.Err() == nil {
+				t.Error(err)
+			}
+			updates.Add(n)
+		})
+	}
+	return func() (int64, int64) {
+		cancel()
+		wg.Wait()
+		return updates.Load(), violations.Load()
 	}
 }
