@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"sort"
 	"strconv"
@@ -238,6 +239,59 @@ func (r *Reader) newKafkaReader(topic string, part int, offset int64, named bool
 	return kr, offset, nil
 }
 
+// epochLookback is how many spine records before its resume offset a
+// reader reads for the highest epoch (recentEpoch).
+const epochLookback = 256
+
+// recentEpoch is the highest cluster epoch (envelope.HeaderEpoch) of the
+// epochLookback spine records before offset (0: none carries one).
+func (r *Reader) recentEpoch(ctx context.Context, topic string, offset int64) (int64, error) {
+	first, _, err := r.bounds(topic, 0)
+	if err != nil {
+		return 0, err
+	}
+	from := max(first, offset-epochLookback)
+	if from >= offset {
+		return 0, nil
+	}
+	conn, err := r.cfg.Security.Dialer(r.cfg.DialTimeout).DialLeader(ctx, "tcp", r.cfg.Brokers[0], topic, 0)
+	if err != nil {
+		return 0, fmt.Errorf("%s/0: read the epochs before offset %d: %w", topic, offset, err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var top int64
+	for next := from; next < offset; {
+		if _, err := conn.Seek(next, kafkago.SeekAbsolute); err != nil {
+			return 0, fmt.Errorf("%s/0: read the epochs before offset %d: %w", topic, offset, err)
+		}
+		batch := conn.ReadBatch(1, 16<<20)
+		n := 0
+		for next < offset {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			n++
+			next = m.Offset + 1
+			for _, h := range m.Headers {
+				if h.Key == envelope.HeaderEpoch {
+					if e, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil && e > top {
+						top = e
+					}
+				}
+			}
+		}
+		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("%s/0: read the epochs before offset %d: %w", topic, offset, err)
+		}
+		if n == 0 {
+			break // nothing more below offset (a compacted or trimmed gap)
+		}
+	}
+	return top, nil
+}
+
 // startAt checks a read of topic/part from offset against the offsets the
 // partition holds, first..last (last: the next to be written), and returns
 // the offset to read from. Every offset is exact, 0 included: the spine's
@@ -311,6 +365,15 @@ func (r *Reader) Next(ctx context.Context) (*Txn, error) {
 		kr, _, err := r.newKafkaReader(topic, 0, r.offs.Spine, true)
 		if err != nil {
 			return nil, err
+		}
+		if r.offs.Spine > 0 && r.epoch == 0 {
+			// A resumed reader learns the epoch it had seen from the spine
+			// records before its offset, so a zombie's records right after
+			// a restart are fenced too.
+			if r.epoch, err = r.recentEpoch(ctx, topic, r.offs.Spine); err != nil {
+				kr.Close()
+				return nil, err
+			}
 		}
 		r.spine = kr
 	}
