@@ -69,11 +69,12 @@
 //     no other process can end, so its sink moves only once the old owner
 //     lets go (it dies, or resumes and stops). Run SQLite sinks on a
 //     cluster whose members share that machine, or outside the cluster.
-//   - A sink that restarts right when a frozen owner's last records land
-//     has not seen the newer epoch yet (readers learn epochs from the
-//     spine they read): it may apply the old owner's copy of a
-//     transaction, which is the same source transaction, decoded the same
-//     way.
+//   - A reader learns epochs from the spine it reads; one resumed from
+//     its offsets reads the 256 spine records before them first. A sink
+//     that restarts while a frozen owner's last records land more than 256
+//     spine records after the newer owner's last one it applied may apply
+//     the old owner's copy of a transaction: the same source transaction,
+//     decoded the same way.
 //   - A daemon that joins a cluster brings its sources' checkpoints when
 //     the state topic has none for them: start the daemon that ran them
 //     first. A member that owns a source the topic never held, and whose
