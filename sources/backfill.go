@@ -28,6 +28,13 @@ import (
 // done (a chunk done again publishes rows as of its new read, never older
 // ones).
 //
+// DBLog assumes the read sees every transaction the log holds before the
+// low watermark. PostgreSQL breaks that for a moment: a commit record
+// enters the WAL before its transaction becomes visible, so a read can
+// miss a transaction decoded just before the window. The read reports its
+// snapshot, and such a chunk is read again (visibility.go). MariaDB and
+// MySQL make commits visible in binlog order, so they need no check.
+//
 // From the request on, the table's changes carry
 // ordering.Table.Backfilling, so followers apply them leniently while the
 // rows arrive (an update of a row whose chunk has not come is applied by
@@ -266,6 +273,9 @@ type Window struct {
 	// images, kept for a chunk that deletes rows not seen (NewPruneWindow):
 	// the newest row of each key the window touched, nil once deleted.
 	images map[string]windowImage
+	// mark is how many transactions the stream had decoded at the low
+	// watermark (BackfillStream.NoteCommit).
+	mark uint64
 }
 
 type windowImage struct {

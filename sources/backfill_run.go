@@ -51,19 +51,27 @@ type BackfillChunk struct {
 	Prune bool
 	Lo    []ordering.Value
 	Final bool
-	done  chan backfillResult
+	// Snapshot: what the read could not see, from an engine whose commits
+	// can enter the log before they are visible (visibility.go); nil
+	// otherwise.
+	Snapshot *XidSnapshot
+	done     chan backfillResult
 }
 
 type backfillResult struct {
 	seq  offsets.Seq
 	kept int
 	redo bool
+	// hidden: read again because a transaction the log placed before the
+	// low watermark was not visible to the read.
+	hidden bool
 }
 
 type backfillPending struct {
-	c    *BackfillChunk
-	kept int
-	redo bool
+	c      *BackfillChunk
+	kept   int
+	redo   bool
+	hidden bool
 }
 
 // BackfillStream is the backfill state a session's decoder and its runner
@@ -83,6 +91,11 @@ type BackfillStream struct {
 	// touched (PostgreSQL), by xid.
 	streamed map[uint32]map[string]bool
 	atCommit []backfillPending
+
+	// commits are the xids of the newest transactions decoded, ncommits
+	// how many were (NoteCommit; the decoder's alone).
+	commits  []uint32
+	ncommits uint64
 }
 
 // NewBackfillStream returns the shared state of a session, with tables
@@ -189,6 +202,9 @@ func (b *BackfillStream) Watermark(msg string, current func(table string) *order
 		case len(f) == 3:
 			b.windows[f[1]] = NewWindow(f[2])
 		}
+		if w := b.windows[f[1]]; w != nil {
+			w.mark = b.ncommits
+		}
 	case "hw":
 		w, c := b.windows[f[1]], b.chunks[f[1]]
 		delete(b.windows, f[1])
@@ -206,6 +222,10 @@ func (b *BackfillStream) Watermark(msg string, current func(table string) *order
 		}
 		if w == nil || w.Redo || add == nil {
 			b.atCommit = append(b.atCommit, backfillPending{c: c, redo: true})
+			return nil
+		}
+		if c.Snapshot != nil && b.hiddenBefore(w.mark, c.Snapshot) {
+			b.atCommit = append(b.atCommit, backfillPending{c: c, redo: true, hidden: true})
 			return nil
 		}
 		var imgShapes []*ordering.Table
@@ -280,7 +300,7 @@ func (b *BackfillStream) Committed(seq offsets.Seq) {
 	b.atCommit = nil
 	b.mu.Unlock()
 	for _, p := range pend {
-		p.c.done <- backfillResult{seq: seq, kept: p.kept, redo: p.redo}
+		p.c.done <- backfillResult{seq: seq, kept: p.kept, redo: p.redo, hidden: p.hidden}
 	}
 }
 
@@ -299,11 +319,20 @@ type BackfillEngine interface {
 	Emit(ctx context.Context, msg string) error
 	// ReadChunk reads up to n rows of table after the key last (text of
 	// each key column; none: from the start), in key order, matching
-	// where: the shape it read them with, the rows, and the text of the
-	// last row's key.
-	ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*ordering.Table, [][]ordering.Value, []string, error)
+	// where.
+	ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*ChunkRead, error)
 	// Durable reports whether the log holds what was published at seq.
 	Durable(seq offsets.Seq) bool
+}
+
+// ChunkRead is a chunk as an engine read it.
+type ChunkRead struct {
+	Shape   *ordering.Table // the shape it read the rows with
+	Rows    [][]ordering.Value
+	LastKey []string // the text of the last row's key
+	// Snapshot is what the read could not see, from an engine whose
+	// commits can enter its log before they are visible (PostgreSQL).
+	Snapshot *XidSnapshot
 }
 
 // RunBackfills runs bs's backfills one after another until ctx ends
@@ -364,14 +393,15 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 		if err := eng.Emit(ctx, lw); err != nil {
 			return err
 		}
-		shape, rows, lastKey, err := eng.ReadChunk(ctx, table, last, b.Where, b.Chunk())
+		read, err := eng.ReadChunk(ctx, table, last, b.Where, b.Chunk())
 		if err != nil {
 			return fmt.Errorf("incremental snapshot %s of %s: %w", b.ID, table, err)
 		}
+		shape, rows, lastKey := read.Shape, read.Rows, read.LastKey
 		if len(shape.PrimaryKey) == 0 {
 			return fmt.Errorf("incremental snapshot %s: %s has no primary key any more", b.ID, table)
 		}
-		c := &BackfillChunk{Table: table, Shape: shape, Rows: rows, done: make(chan backfillResult, 1)}
+		c := &BackfillChunk{Table: table, Shape: shape, Rows: rows, Snapshot: read.Snapshot, done: make(chan backfillResult, 1)}
 		if prune {
 			c.Prune, c.Final = true, len(rows) < b.Chunk()
 			if c.Lo, err = KeyFromText(shape, last); err != nil {
@@ -389,7 +419,11 @@ func runBackfill(ctx context.Context, bs *Backfills, stream *BackfillStream, eng
 		case res = <-c.done:
 		}
 		if res.redo {
-			log.Info("incremental snapshot chunk read again", "id", b.ID, "table", table, "chunk", chunkNo)
+			reason := "a change the window could not place"
+			if res.hidden {
+				reason = "a transaction committed before the low watermark was not yet visible to the read"
+			}
+			log.Info("incremental snapshot chunk read again", "id", b.ID, "table", table, "chunk", chunkNo, "reason", reason)
 			continue
 		}
 		if res.kept > 0 && pending.Less(res.seq) {

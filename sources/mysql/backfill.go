@@ -196,20 +196,20 @@ func (e *myBackfill) Emit(ctx context.Context, msg string) error {
 	return nil
 }
 
-func (e *myBackfill) ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*ordering.Table, [][]ordering.Value, []string, error) {
+func (e *myBackfill) ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*sources.ChunkRead, error) {
 	schema, name, _ := strings.Cut(table, ".")
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	defer conn.Close()
 	t, err := snapshotTableOf(ctx, conn, schema, name)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	t.rawText(e.r.cfg().raw)
 	if t.table, err = e.keys.withKeys(ctx, t.table); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	keys := make([]string, len(t.table.PrimaryKey))
 	keyIdx := make([]int, len(keys))
@@ -218,7 +218,7 @@ func (e *myBackfill) ReadChunk(ctx context.Context, table string, last []string,
 		keyIdx[i] = t.table.ColumnIndex(k)
 	}
 	if len(keys) == 0 {
-		return t.table, nil, nil, nil
+		return &sources.ChunkRead{Shape: t.table}, nil
 	}
 	q := "SELECT " + t.selectList() + " FROM " + quoteIdent(schema) + "." + quoteIdent(name)
 	var conds []string
@@ -239,12 +239,12 @@ func (e *myBackfill) ReadChunk(ctx context.Context, table string, last []string,
 	q += fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(keys, ", "), n)
 	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	defer rows.Close()
 	raw := make([]sql.RawBytes, len(t.cols))
@@ -256,11 +256,11 @@ func (e *myBackfill) ReadChunk(ctx context.Context, table string, last []string,
 	var lastKey []string
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		row, err := t.textRow(raw)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		out = append(out, row)
 		lastKey = lastKey[:0]
@@ -269,9 +269,9 @@ func (e *myBackfill) ReadChunk(ctx context.Context, table string, last []string,
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return t.table, out, slices.Clone(lastKey), tx.Commit()
+	return &sources.ChunkRead{Shape: t.table, Rows: out, LastKey: slices.Clone(lastKey)}, tx.Commit()
 }
 
 func (e *myBackfill) Durable(seq offsets.Seq) bool {

@@ -32,8 +32,11 @@ import (
 // A token names the backfill, the chunk and the session (a random nonce):
 // watermarks of an earlier session, decoded again after a restart, find
 // no chunk and are passed over. The chunk is read on a connection of its
-// own, in a READ ONLY transaction, in primary-key order after the last key
-// read, LIMIT BackfillChunkRows.
+// own, in a REPEATABLE READ, READ ONLY transaction, in primary-key order
+// after the last key read, LIMIT BackfillChunkRows. The read reports its
+// snapshot: a chunk that missed a transaction the stream decoded before
+// its low watermark (committed, not yet visible) is read again
+// (sources/visibility.go).
 
 // backfillPrefix is the prefix of the watermark messages.
 const backfillPrefix = "walship.backfill"
@@ -197,30 +200,36 @@ func (e *pgBackfill) Emit(ctx context.Context, msg string) error {
 	return nil
 }
 
-func (e *pgBackfill) ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*ordering.Table, [][]ordering.Value, []string, error) {
+func (e *pgBackfill) ReadChunk(ctx context.Context, table string, last []string, where string, n int) (*sources.ChunkRead, error) {
 	schema, tbl, _ := strings.Cut(table, ".")
 	tn := tableName{schema, tbl}
 	relid, cols, err := catalogColumns(ctx, e.conn, tn)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	rel, err := buildRelation(ctx, e.conn, relid, tn, cols, e.r.cfg().Tables, nil, 0)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if _, rel.partitioned, err = catalogTableOf(ctx, e.conn, tn); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	rows, lastKey, err := readChunk(ctx, e.conn, rel, last, where, n)
-	return rel.table, rows, lastKey, err
+	read, err := readChunk(ctx, e.conn, rel, last, where, n)
+	if err != nil {
+		return nil, err
+	}
+	read.Shape = rel.table
+	return read, nil
 }
 
 func (e *pgBackfill) Durable(seq offsets.Seq) bool { return e.r.src.durable.Load() >= seq.Pos }
 
 // readChunk reads the next rows of rel after the key last (text of each
 // key column; none: from the start) in key order, matching where, in a
-// READ ONLY transaction; lastKey is the text of the last row's key.
-func readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, last []string, where string, n int) ([][]ordering.Value, []string, error) {
+// REPEATABLE READ, READ ONLY transaction whose snapshot it reports
+// (sources.XidSnapshot: the stream can place a commit before the low
+// watermark that the read does not see yet).
+func readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, last []string, where string, n int) (*sources.ChunkRead, error) {
 	t := rel.table
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
@@ -254,11 +263,23 @@ func readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, last []string
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY %s LIMIT %d", strings.Join(keys, ", "), n)
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// The first statement takes the transaction's snapshot, which the
+	// chunk's SELECT reads with.
+	var xmin, xmax int64
+	var xip []int64
+	if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
+		ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) x) FROM pg_current_snapshot() s`).Scan(&xmin, &xmax, &xip); err != nil {
+		return nil, fmt.Errorf("the read's snapshot: %w", err)
+	}
+	snap := &sources.XidSnapshot{Xmin: uint32(xmin), Xmax: uint32(xmax), Xip: make(map[uint32]bool, len(xip))}
+	for _, x := range xip {
+		snap.Xip[uint32(x)] = true
+	}
 	textArgs := make([][]byte, len(args))
 	for i, a := range args {
 		textArgs[i] = []byte(a.(string))
@@ -271,7 +292,7 @@ func readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, last []string
 		row, err := rel.decodeRow(vals)
 		if err != nil {
 			rr.Close()
-			return nil, nil, err
+			return nil, err
 		}
 		out = append(out, row)
 		lastKey = lastKey[:0]
@@ -280,9 +301,9 @@ func readChunk(ctx context.Context, conn *pgx.Conn, rel *relation, last []string
 		}
 	}
 	if _, err := rr.Close(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return out, slices.Clone(lastKey), tx.Commit(ctx)
+	return &sources.ChunkRead{Rows: out, LastKey: slices.Clone(lastKey), Snapshot: snap}, tx.Commit(ctx)
 }
 
 // runBackfills runs the backfills until ctx ends (the session's); an

@@ -427,6 +427,7 @@ func (r *session) tuple(rel *relation, t *pglogrepl.TupleData, keyOnly bool) ([]
 func (r *session) commit(ctx context.Context, buf *sources.TxnBuffer, commit, end offsets.LSN, at time.Time) error {
 	seq := offsets.Seq{Pos: uint64(commit), Sub: offsets.StreamSub}
 	r.oidsCommitted(buf.XID(), commit)
+	r.bf.NoteCommit(buf.XID())
 	if !r.saved.Less(seq) {
 		return nil // durable before the last restart: the log holds it
 	}
