@@ -20,12 +20,17 @@
 //
 // # Contract
 //
-//   - Exactly one live member runs a component. A generation's grants are
-//     taken back the moment it ends (a member joined, left, or missed its
-//     session): every component's context is cancelled, and the member
-//     waits for all of them to return before it joins again, so the next
-//     owner starts only after the last one stopped. A stopping daemon
-//     stops its components before it leaves the group.
+//   - Exactly one live member runs a component. A generation's end does
+//     not stop a member's components: it rejoins with them running. The
+//     next generation keeps running those it gives the member again, when
+//     it directly follows the one the member was in (generation ids follow
+//     on, so no other member held them between). It stops the rest; a
+//     component that moves starts on its new member once the old member
+//     wrote its release to the state topic after the component stopped,
+//     or after rebalance_timeout when no release comes (release.go). A
+//     member not back in the group within session_timeout stops them all,
+//     since the group has gone on without it. A stopping daemon stops its
+//     components before it leaves the group.
 //   - A member that stops taking part without stopping its components
 //     (frozen by SIGSTOP or a long GC pause, cut off from Kafka) is fenced,
 //     not trusted to notice, in the three ways below.
@@ -62,9 +67,11 @@
 // # Failure modes and limits
 //
 //   - Every membership change is a rebalance of the whole group (Kafka's
-//     eager protocol, which kafka-go implements): each member stops and
-//     restarts all its components, those it keeps too. It costs a pause
-//     of about a second, not a move.
+//     eager protocol, which kafka-go implements); the hand-over above
+//     makes it cooperative in effect: only the components that move stop.
+//     A component whose move is overtaken by another rebalance before its
+//     first member stopped it waits only for the member it was last given
+//     to; fencing covers the first.
 //   - A SQLite follower is a file on one machine: its lock is a file lock
 //     no other process can end, so its sink moves only once the old owner
 //     lets go (it dies, or resumes and stops). Run SQLite sinks on a

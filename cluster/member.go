@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -60,6 +61,9 @@ type Member struct {
 	owned   []string          // the last generation's, for the next join
 	changed chan struct{}     // closed and replaced when grants change
 	joined  time.Time
+	// lapse is closed when the next generation begins; it is set while
+	// the member rejoins with its components still running (suspend).
+	lapse chan struct{}
 
 	view   Status
 	viewAt time.Time
@@ -67,7 +71,7 @@ type Member struct {
 
 // grant is the ownership of one component for one generation.
 type grant struct {
-	gen    int32
+	gen    atomic.Int32
 	ctx    context.Context
 	cancel context.CancelFunc
 	// running is closed when the component stops running under this
@@ -75,6 +79,9 @@ type grant struct {
 	mu      sync.Mutex
 	started bool
 	stopped chan struct{}
+	// after, when set, is waited for before the component starts: the
+	// member that ran it last generation lets it go (awaitRelease).
+	after func(ctx context.Context)
 }
 
 // New returns the member of cfg; Run joins.
@@ -98,9 +105,14 @@ func (m *Member) meta() memberMeta {
 
 // Run is the membership: it makes the cluster's topics, joins the group and
 // grants this member its components generation after generation, until
-// ctx ends. At the end of each generation it takes every grant back and
-// waits for the components to stop before it joins again, so no component
-// runs on two live members at once.
+// ctx ends. A generation's end does not stop the components: the member
+// rejoins with them running, and the next generation keeps those it gives
+// this member again, when no other generation came between (the generation
+// ids follow on), and stops the others; a component that moves starts on
+// its new member once the old one let it go (its release in the state
+// topic), or after the rebalance timeout. A member that cannot rejoin
+// within the session timeout stops them all, since the group has then
+// gone on without it.
 func (m *Member) Run(ctx context.Context, ready func()) error {
 	if err := m.ensureTopics(ctx); err != nil {
 		return err
@@ -138,27 +150,106 @@ func (m *Member) Run(ctx context.Context, ready func()) error {
 				comps = append(comps, m.cfg.Components[p.ID])
 			}
 		}
-		m.grant(gen.ID, gen.MemberID, comps)
+		m.grant(ctx, gen.ID, gen.MemberID, comps, m.heldByOthers(ctx, gen.MemberID))
 		gen.Start(func(gctx context.Context) {
 			<-gctx.Done()
-			m.revoke()
+			m.suspend(ctx)
 		})
 	}
 }
 
-// grant starts a generation: comps are this member's.
-func (m *Member) grant(gen int32, self string, comps []string) {
+// heldByOthers are the components the other members of the generation
+// just joined ran when they joined (nil when the group cannot be read:
+// fencing covers a start that overlaps).
+func (m *Member) heldByOthers(ctx context.Context, self string) map[string]bool {
+	client := &kafkago.Client{Addr: kafkago.TCP(m.cfg.Brokers...), Transport: m.cfg.Transport, Timeout: 5 * time.Second}
+	resp, err := client.DescribeGroups(ctx, &kafkago.DescribeGroupsRequest{GroupIDs: []string{GroupID(m.cfg.Name)}})
+	if err == nil && len(resp.Groups) == 1 && resp.Groups[0].Error != nil {
+		err = resp.Groups[0].Error
+	}
+	if err != nil || len(resp.Groups) != 1 {
+		m.log.Warn("cluster: the group's members could not be read; components that move start without waiting for their last member", "cluster", m.cfg.Name, "err", err)
+		return nil
+	}
+	held := map[string]bool{}
+	for _, gm := range resp.Groups[0].Members {
+		if gm.MemberID == self {
+			continue
+		}
+		var meta memberMeta
+		if json.Unmarshal(gm.MemberMetadata.UserData, &meta) == nil {
+			for _, c := range meta.Owned {
+				held[c] = true
+			}
+		}
+	}
+	return held
+}
+
+// suspend is a generation's end: the components run on while the member
+// rejoins, for at most the session timeout; past it the group has gone on
+// without this member, so every component stops.
+func (m *Member) suspend(ctx context.Context) {
+	m.mu.Lock()
+	lapse := make(chan struct{})
+	m.lapse = lapse
+	m.mu.Unlock()
+	go func() {
+		select {
+		case <-lapse:
+		case <-ctx.Done():
+		case <-time.After(m.cfg.SessionTimeout):
+			m.log.Warn("cluster: not back in the group within the session timeout; stopping every component", "cluster", m.cfg.Name, "member", m.cfg.Member)
+			m.revoke()
+		}
+	}()
+}
+
+// grant starts generation gen: comps are this member's, held the
+// components other members ran when they joined. Grants of the generation
+// before are kept for the components this one gives again when gen
+// follows it directly; the others are cancelled, and each writes its
+// release once its component stopped.
+func (m *Member) grant(ctx context.Context, gen int32, self string, comps []string, held map[string]bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.lapse != nil {
+		close(m.lapse)
+		m.lapse = nil
+	}
+	continuous := m.gen != 0 && gen == m.gen+1
+	mine := map[string]bool{}
+	for _, c := range comps {
+		mine[c] = true
+	}
+	var kept []string
+	for c, g := range m.grants {
+		if continuous && mine[c] && g.ctx.Err() == nil {
+			g.gen.Store(gen)
+			kept = append(kept, c)
+			continue
+		}
+		delete(m.grants, c)
+		g.cancel()
+		go m.release(ctx, c, g, gen)
+	}
 	m.gen, m.self, m.owned, m.joined = gen, self, comps, time.Now()
 	for _, c := range comps {
-		ctx, cancel := context.WithCancel(context.Background())
-		m.grants[c] = &grant{gen: gen, ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
+		if m.grants[c] != nil {
+			continue
+		}
+		gctx, cancel := context.WithCancel(context.Background())
+		g := &grant{ctx: gctx, cancel: cancel, stopped: make(chan struct{})}
+		g.gen.Store(gen)
+		if held[c] {
+			g.after = func(ctx context.Context) { m.awaitRelease(ctx, c, gen) }
+		}
+		m.grants[c] = g
 	}
 	close(m.changed)
 	m.changed = make(chan struct{})
 	m.viewAt = time.Time{}
-	m.log.Info("cluster: generation joined", "cluster", m.cfg.Name, "member", m.cfg.Member, "generation", gen, "components", comps)
+	m.log.Info("cluster: generation joined", "cluster", m.cfg.Name, "member", m.cfg.Member, "generation", gen, "components", comps, "kept_running", len(kept))
 }
 
 // revoke ends the generation: every grant is cancelled, and it returns once
@@ -169,6 +260,7 @@ func (m *Member) revoke() {
 	m.mu.Lock()
 	grants := m.grants
 	m.grants = map[string]*grant{}
+	m.owned = nil
 	close(m.changed)
 	m.changed = make(chan struct{})
 	m.mu.Unlock()
@@ -215,11 +307,14 @@ func (m *Member) Owned(component string, claim func(ctx context.Context) error, 
 				stop()
 			}()
 			err = nil
-			if claim != nil {
+			if g.after != nil {
+				g.after(gctx)
+			}
+			if claim != nil && gctx.Err() == nil {
 				err = claim(gctx)
 			}
-			if err == nil {
-				m.log.Info("cluster: running component", "component", component, "generation", g.gen)
+			if err == nil && gctx.Err() == nil {
+				m.log.Info("cluster: running component", "component", component, "generation", g.gen.Load())
 				err = run(gctx, func() {})
 			}
 			stop()
@@ -231,14 +326,18 @@ func (m *Member) Owned(component string, claim func(ctx context.Context) error, 
 				return err
 			}
 			if lost {
-				m.log.Info("cluster: component stopped: the generation ended", "component", component, "generation", g.gen)
+				m.log.Info("cluster: component stopped: no longer this member's", "component", component, "generation", g.gen.Load())
 				continue
 			}
 			// A failure while owned: the supervisor retries, and the next
 			// attempt runs under the same grant if it still holds.
 			m.mu.Lock()
 			if m.grants[component] == g {
-				m.grants[component] = &grant{gen: g.gen, ctx: g.ctx, cancel: g.cancel, stopped: make(chan struct{})}
+				again := &grant{ctx: g.ctx, cancel: g.cancel, stopped: make(chan struct{})}
+				again.gen.Store(g.gen.Load())
+				m.grants[component] = again
+				// The retry runs under the same grant: no other member can
+				// hold the component meanwhile, so it waits for no release.
 			}
 			m.mu.Unlock()
 			return err

@@ -21,6 +21,7 @@ import (
 type ledger struct {
 	mu       sync.Mutex
 	running  map[string][]string
+	starts   map[string]int
 	overlaps []string
 }
 
@@ -31,6 +32,10 @@ func (l *ledger) run(member, comp string) func(ctx context.Context, ready func()
 			l.overlaps = append(l.overlaps, fmt.Sprintf("%s on %s while on %v", comp, member, l.running[comp]))
 		}
 		l.running[comp] = append(l.running[comp], member)
+		if l.starts == nil {
+			l.starts = map[string]int{}
+		}
+		l.starts[comp]++
 		l.mu.Unlock()
 		<-ctx.Done()
 		l.mu.Lock()
@@ -38,6 +43,16 @@ func (l *ledger) run(member, comp string) func(ctx context.Context, ready func()
 		l.mu.Unlock()
 		return nil
 	}
+}
+
+func (l *ledger) startCounts() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]int{}
+	for c, n := range l.starts {
+		out[c] = n
+	}
+	return out
 }
 
 func (l *ledger) owners() map[string][]string {
@@ -106,7 +121,8 @@ func settled(t *testing.T, l *ledger, comps []string, want []int) map[string][]s
 // TestMembersShareComponentsExactlyOnce: members join and leave one by
 // one; after each change every component runs on exactly one member, the
 // shares differ by at most one, a component never runs on two members at
-// once, and components move only when they must.
+// once, and components move only when they must: one that stays on its
+// member keeps running through the rebalance, never restarted.
 func TestMembersShareComponentsExactlyOnce(t *testing.T) {
 	testenv.Integration(t)
 	name := fmt.Sprintf("test%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
@@ -117,19 +133,29 @@ func TestMembersShareComponentsExactlyOnce(t *testing.T) {
 	settled(t, l, comps, []int{5})
 	stopB := testMember(t, name, "b", comps, l)
 	two := settled(t, l, comps, []int{2, 3})
+	startsTwo := l.startCounts()
 	stopC := testMember(t, name, "c", comps, l)
 	three := settled(t, l, comps, []int{1, 2, 2})
+	startsThree := l.startCounts()
 	moved := 0
 	for _, c := range comps {
 		if two[c][0] != three[c][0] {
 			moved++
+		} else if startsThree[c] != startsTwo[c] {
+			t.Errorf("%s stayed on %s when c joined, and was restarted (%d starts, then %d)", c, two[c][0], startsTwo[c], startsThree[c])
 		}
 	}
 	if moved > 2 {
 		t.Errorf("c joined and %d components moved (it takes 2 at most): %v then %v", moved, two, three)
 	}
 	stopB()
-	settled(t, l, comps, []int{2, 3})
+	after := settled(t, l, comps, []int{2, 3})
+	startsAfter := l.startCounts()
+	for _, c := range comps {
+		if three[c][0] != "b" && after[c][0] == three[c][0] && startsAfter[c] != startsThree[c] {
+			t.Errorf("%s stayed on %s when b left, and was restarted", c, three[c][0])
+		}
+	}
 	stopA()
 	stopC()
 	if len(l.overlaps) > 0 {

@@ -152,8 +152,14 @@ func (m *Mirror) publish(ctx context.Context, source string) error {
 }
 
 func (m *Mirror) produce(ctx context.Context, recs ...kafkago.Record) error {
-	resp, err := m.client.Produce(ctx, &kafkago.ProduceRequest{
-		Topic: StateTopic(m.cfg.Name), Partition: 0, RequiredAcks: kafkago.RequireAll,
+	return produceState(ctx, m.client, m.cfg, recs...)
+}
+
+// produceState writes recs to cluster cfg's state topic, acknowledged by
+// every in-sync replica.
+func produceState(ctx context.Context, client *kafkago.Client, cfg Config, recs ...kafkago.Record) error {
+	resp, err := client.Produce(ctx, &kafkago.ProduceRequest{
+		Topic: StateTopic(cfg.Name), Partition: 0, RequiredAcks: kafkago.RequireAll,
 		Records: kafkago.NewRecordReader(recs...),
 	})
 	if err != nil {
@@ -176,20 +182,28 @@ type rawRecord struct {
 
 // read returns every record of the state topic, in offset order.
 func (m *Mirror) read(ctx context.Context) ([]rawRecord, error) {
-	conn, err := m.cfg.Dialer.DialLeader(ctx, "tcp", m.cfg.Brokers[0], StateTopic(m.cfg.Name), 0)
+	out, _, err := readState(ctx, m.cfg, -1)
+	return out, err
+}
+
+// readState returns the records of cluster cfg's state topic from offset
+// from (-1: its first) to its end, in offset order, and the offset after
+// the last.
+func readState(ctx context.Context, cfg Config, from int64) ([]rawRecord, int64, error) {
+	conn, err := cfg.Dialer.DialLeader(ctx, "tcp", cfg.Brokers[0], StateTopic(cfg.Name), 0)
 	if err != nil {
-		return nil, err
+		return nil, from, err
 	}
 	defer conn.Close()
 	first, last, err := conn.ReadOffsets()
 	if err != nil {
-		return nil, err
+		return nil, from, err
 	}
 	var out []rawRecord
-	off := first
+	off := max(first, from)
 	for off < last {
 		if _, err := conn.Seek(off, kafkago.SeekAbsolute); err != nil {
-			return nil, err
+			return nil, from, err
 		}
 		if dl, ok := ctx.Deadline(); ok {
 			conn.SetReadDeadline(dl)
@@ -205,20 +219,20 @@ func (m *Mirror) read(ctx context.Context) ([]rawRecord, error) {
 					break
 				}
 				batch.Close()
-				return nil, err
+				return nil, from, err
 			}
 			n++
 			out = append(out, rawRecord{key: string(msg.Key), value: msg.Value, offset: msg.Offset})
 			off = msg.Offset + 1
 		}
 		if err := batch.Close(); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
+			return nil, from, err
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("%s: no record between offsets %d and %d", StateTopic(m.cfg.Name), off, last)
+			return nil, from, fmt.Errorf("%s: no record between offsets %d and %d", StateTopic(cfg.Name), off, last)
 		}
 	}
-	return out, nil
+	return out, max(off, last), nil
 }
 
 // Store is the checkpoint store of one source: the local store, whose
