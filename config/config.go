@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,6 +228,24 @@ type Source struct {
 	HashKey Secret `yaml:"hash_key"`
 	// HashKeyFile is read at load time; its trimmed content is the key.
 	HashKeyFile string `yaml:"hash_key_file"`
+	// IgnoreWritesOf names sinks of this file that write into this
+	// source's database (multi-leader: each database a source and a
+	// follower of the other): the transactions they applied are not
+	// captured again (package origins). A PostgreSQL source needs the
+	// sinks to be PostgreSQL followers, a MySQL or MariaDB source MySQL or
+	// MariaDB ones. A cascade (A → B → C) leaves B's source without it.
+	IgnoreWritesOf []string `yaml:"ignore_writes_of"`
+}
+
+// Ignored reports whether a source ignores the writes of sink
+// (ignore_writes_of): the sink then names its writes (package origins).
+func (c *Config) Ignored(sink string) bool {
+	for _, s := range c.Sources {
+		if slices.Contains(s.IgnoreWritesOf, sink) {
+			return true
+		}
+	}
+	return false
 }
 
 // FilterRules are the columns: and where: rules as package filter takes
@@ -590,6 +609,11 @@ type MySQLSink struct {
 	Password Secret `yaml:"password"`
 	// PasswordFile is read at load time.
 	PasswordFile string `yaml:"password_file"`
+	// OriginServerID is the server_id this sink writes with when a source
+	// ignores its writes (ignore_writes_of). Default: one derived from the
+	// sink's name, from 3000000000 up. It must differ from every server's
+	// id in the follower's replication topology.
+	OriginServerID uint32 `yaml:"origin_server_id"`
 }
 
 // SQLiteSink is a SQLite follower file.

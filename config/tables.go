@@ -36,14 +36,16 @@ func MatchTable(patterns []string, schema, table string) bool {
 }
 
 // OwnTable reports whether schema.table is one of the tables walship keeps
-// on its followers (sinks/sqlsink.MetaNames): positions and applied in the
-// schema walship on PostgreSQL, _walship_positions and _walship_applied on
-// MySQL and SQLite. Names compare without regard to case.
+// on its followers (sinks/sqlsink.MetaNames, MetaShapes, MetaIndexes):
+// positions, applied, shapes and indexes in the schema walship on
+// PostgreSQL, _walship_positions, _walship_applied, _walship_shapes and
+// _walship_indexes on MySQL and SQLite. Names compare without regard to
+// case.
 func OwnTable(schema, table string) bool {
 	switch strings.ToLower(table) {
-	case "_walship_positions", "_walship_applied":
+	case "_walship_positions", "_walship_applied", "_walship_shapes", "_walship_indexes":
 		return true
-	case "positions", "applied":
+	case "positions", "applied", "shapes", "indexes":
 		return strings.EqualFold(schema, "walship")
 	}
 	return false

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/walship/walship/origins"
 	"maps"
 	"net"
 	"os"
@@ -261,6 +262,41 @@ func (d *decoder) validate(c *Config) {
 		case 1:
 		default:
 			d.fail(p, "set exactly one of postgres, mysql or sqlite")
+		}
+	}
+	d.ignoreWrites(c, sinks)
+}
+
+// ignoreWrites checks each source's ignore_writes_of: sinks of this file,
+// once each, writing into a database of the source's engine.
+func (d *decoder) ignoreWrites(c *Config, sinks map[string]int) {
+	for i, s := range c.Sources {
+		seen := map[string]bool{}
+		for j, name := range s.IgnoreWritesOf {
+			p := fmt.Sprintf("sources[%d].ignore_writes_of[%d]", i, j)
+			if seen[name] {
+				d.fail(p, "sink %q is listed twice", name)
+				continue
+			}
+			seen[name] = true
+			if s.External != "" {
+				d.fail(p, "an external source is captured by another daemon: set ignore_writes_of in that daemon's file")
+				continue
+			}
+			k, ok := sinks[name]
+			if !ok {
+				d.fail(p, "names no sink of this file: %q (the sink that writes into this source's database must run from the same file, so both agree on how its writes are named)", name)
+				continue
+			}
+			sk := c.Sinks[k]
+			switch {
+			case s.Postgres != nil && sk.Postgres == nil:
+				d.fail(p, "sink %s writes into a %s follower, which this PostgreSQL source does not read", name, sk.Engine())
+			case s.MySQL != nil && sk.MySQL == nil:
+				d.fail(p, "sink %s writes into a %s follower, which this MySQL/MariaDB source does not read", name, sk.Engine())
+			case s.MySQL != nil && s.MySQL.ServerID != 0 && origins.ServerID(name, sk.MySQL.OriginServerID) == s.MySQL.ServerID:
+				d.fail(fmt.Sprintf("sinks[%d].mysql.origin_server_id", k), "is the server_id source %s reads the binlog with: choose another", s.Name)
+			}
 		}
 	}
 }

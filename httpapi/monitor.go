@@ -225,7 +225,7 @@ func (m *Monitor) Status() StatusDoc {
 	for _, name := range sortedKeys(m.sources) {
 		st := m.sources[name].Status()
 		s := SourceStatus{Name: name, Engine: st.Engine, State: string(st.State), Leader: st.Leader, FailoverSlot: st.FailoverSlot, Head: st.Head, Acked: st.Acked,
-			Transactions: st.Txns, Events: st.Events, SnapshotRows: st.SnapshotRows,
+			Transactions: st.Txns, IgnoredTransactions: st.IgnoredTxns, Events: st.Events, SnapshotRows: st.SnapshotRows,
 			TxnsPerSec: rates["source/"+name][0], RowsPerSec: rates["source/"+name][1]}
 		if st.HeadBytes > st.AckedBytes {
 			s.LagBytes = st.HeadBytes - st.AckedBytes

@@ -45,12 +45,15 @@ type SourceStatus struct {
 	Head         string     `json:"head,omitempty"`
 	Acked        string     `json:"acked,omitempty"`
 	// LagBytes is head minus acked (PostgreSQL).
-	LagBytes     uint64  `json:"lag_bytes"`
-	Transactions int64   `json:"transactions"`
-	Events       int64   `json:"events"`
-	SnapshotRows int64   `json:"snapshot_rows"`
-	TxnsPerSec   float64 `json:"transactions_per_second"`
-	RowsPerSec   float64 `json:"rows_per_second"`
+	LagBytes     uint64 `json:"lag_bytes"`
+	Transactions int64  `json:"transactions"`
+	// IgnoredTransactions were left out: written by sinks the source
+	// ignores (ignore_writes_of).
+	IgnoredTransactions int64   `json:"ignored_transactions,omitempty"`
+	Events              int64   `json:"events"`
+	SnapshotRows        int64   `json:"snapshot_rows"`
+	TxnsPerSec          float64 `json:"transactions_per_second"`
+	RowsPerSec          float64 `json:"rows_per_second"`
 	// Snapshots are the incremental snapshots running or waiting, in
 	// order.
 	Snapshots []SnapshotStatus `json:"snapshots,omitempty"`

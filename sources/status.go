@@ -30,6 +30,9 @@ type Status struct {
 	// says how much of it is durable); SnapshotRows counts snapshot rows
 	// read.
 	Txns, Events, SnapshotRows int64
+	// IgnoredTxns counts the transactions left out since start because a
+	// sink the source ignores wrote them (config ignore_writes_of).
+	IgnoredTxns int64
 	// RetainedBytes is how much log the source's position holds back on the
 	// server (PostgreSQL: WAL between the slot's restart_lsn and the
 	// server's current position); 0 where unknown.

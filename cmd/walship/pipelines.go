@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/walship/walship/origins"
 	"log/slog"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,7 +110,7 @@ func buildEngineSource(cfg *config.Config, s config.Source, store sources.Checkp
 			Slot: pg.Slot, Publication: pg.Publication, Tables: pg.Tables, Snapshot: pg.Snapshot, SignalTable: pg.SignalTable,
 			StateDir: cfg.StateDir, HeartbeatInterval: pg.HeartbeatInterval, Sync: pg.Durability == "sync",
 			DecodingWorkMem: pg.DecodingWorkMem, AcceptSlotGapAt: acceptGap, AcceptSystemID: pg.AcceptSystemID, FailoverSlot: pg.FailoverSlot, SnapshotWorkers: pg.SnapshotWorkers, SnapshotChunkRows: pg.SnapshotChunkRows,
-			TakeSlot: cfg.Cluster != nil,
+			TakeSlot: cfg.Cluster != nil, IgnoreOrigin: ignoreOrigin(s),
 		}, newLog, store, log), nil
 	case s.MySQL != nil:
 		my := s.MySQL
@@ -129,7 +131,8 @@ func buildEngineSource(cfg *config.Config, s config.Source, store sources.Checkp
 		return mysqlsource.New(mysqlsource.Config{
 			Filter: flt, Name: s.Name, Addr: my.Addr, User: my.User, Password: my.Password.Reveal(), ServerID: my.ServerID,
 			Flavor: my.Flavor, Tables: my.Tables, Snapshot: my.Snapshot, StateDir: cfg.StateDir,
-			Semisync: my.Durability == "semisync", FromReplica: my.StreamFrom == "replica", SignalTable: my.SignalTable, TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers, SnapshotChunkRows: my.SnapshotChunkRows,
+			IgnoreServerIDs: ignoreServerIDs(cfg, s),
+			Semisync:        my.Durability == "semisync", FromReplica: my.StreamFrom == "replica", SignalTable: my.SignalTable, TLS: tlsConf, RawCharsets: my.RawCharsets, SnapshotWorkers: my.SnapshotWorkers, SnapshotChunkRows: my.SnapshotChunkRows,
 			FollowersAhead: func(missing []string) []string {
 				if ahead == nil {
 					return nil
@@ -139,6 +142,30 @@ func buildEngineSource(cfg *config.Config, s config.Source, store sources.Checkp
 		}, newLog, store, log), nil
 	}
 	return nil, fmt.Errorf("source %s: no engine configured", s.Name)
+}
+
+// ignoreOrigin tells a PostgreSQL source the replication origins of the
+// sinks whose writes it ignores (nil: none).
+func ignoreOrigin(s config.Source) func(string) bool {
+	if len(s.IgnoreWritesOf) == 0 {
+		return nil
+	}
+	return origins.PGMatcher(s.IgnoreWritesOf)
+}
+
+// ignoreServerIDs are the server ids of the sinks whose writes a MySQL or
+// MariaDB source ignores.
+func ignoreServerIDs(cfg *config.Config, s config.Source) map[uint32]string {
+	if len(s.IgnoreWritesOf) == 0 {
+		return nil
+	}
+	ids := map[uint32]string{}
+	for _, sk := range cfg.Sinks {
+		if slices.Contains(s.IgnoreWritesOf, sk.Name) && sk.MySQL != nil {
+			ids[origins.ServerID(sk.Name, sk.MySQL.OriginServerID)] = sk.Name
+		}
+	}
+	return ids
 }
 
 // sourceFilter is the filter of s's columns: and where: rules, nil
@@ -195,21 +222,22 @@ func brokenTLS(err error) *tls.Config {
 func newKafkaSecurity(k config.Kafka) (kafka.Security, error) { return kafka.NewSecurity(k) }
 
 var (
-	srcHeadDesc   = prometheus.NewDesc("walship_source_head_lsn_bytes", "Newest WAL position the PostgreSQL server reported, as a byte offset.", []string{"source"}, nil)
-	srcAckedDesc  = prometheus.NewDesc("walship_source_acked_lsn_bytes", "WAL position acknowledged to the server (durable in Kafka), as a byte offset.", []string{"source"}, nil)
-	srcLagDesc    = prometheus.NewDesc("walship_source_lag_bytes", "WAL bytes between the server's head and the acknowledged position.", []string{"source"}, nil)
-	srcTxnsDesc   = prometheus.NewDesc("walship_source_transactions_total", "Transactions written to the log.", []string{"source"}, nil)
-	srcEventsDesc = prometheus.NewDesc("walship_source_events_total", "Row changes written to the log.", []string{"source"}, nil)
-	srcSnapDesc   = prometheus.NewDesc("walship_source_snapshot_rows_total", "Rows read by initial snapshots.", []string{"source"}, nil)
-	srcRetainDesc = prometheus.NewDesc("walship_source_slot_retained_bytes", "Bytes of WAL the PostgreSQL slot holds back on the server (current WAL position minus restart_lsn).", []string{"source"}, nil)
-	srcFailDesc   = prometheus.NewDesc("walship_source_failovers_total", "New leaders the source went on with (a promoted standby on a newer timeline) since the daemon started.", []string{"source"}, nil)
+	srcHeadDesc    = prometheus.NewDesc("walship_source_head_lsn_bytes", "Newest WAL position the PostgreSQL server reported, as a byte offset.", []string{"source"}, nil)
+	srcAckedDesc   = prometheus.NewDesc("walship_source_acked_lsn_bytes", "WAL position acknowledged to the server (durable in Kafka), as a byte offset.", []string{"source"}, nil)
+	srcLagDesc     = prometheus.NewDesc("walship_source_lag_bytes", "WAL bytes between the server's head and the acknowledged position.", []string{"source"}, nil)
+	srcTxnsDesc    = prometheus.NewDesc("walship_source_transactions_total", "Transactions written to the log.", []string{"source"}, nil)
+	srcIgnoredDesc = prometheus.NewDesc("walship_source_ignored_transactions_total", "Transactions left out: written by sinks the source ignores (ignore_writes_of).", []string{"source"}, nil)
+	srcEventsDesc  = prometheus.NewDesc("walship_source_events_total", "Row changes written to the log.", []string{"source"}, nil)
+	srcSnapDesc    = prometheus.NewDesc("walship_source_snapshot_rows_total", "Rows read by initial snapshots.", []string{"source"}, nil)
+	srcRetainDesc  = prometheus.NewDesc("walship_source_slot_retained_bytes", "Bytes of WAL the PostgreSQL slot holds back on the server (current WAL position minus restart_lsn).", []string{"source"}, nil)
+	srcFailDesc    = prometheus.NewDesc("walship_source_failovers_total", "New leaders the source went on with (a promoted standby on a newer timeline) since the daemon started.", []string{"source"}, nil)
 )
 
 // sourceCollector exports every source's Status.
 type sourceCollector struct{ sources map[string]source }
 
 func (c sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{srcHeadDesc, srcAckedDesc, srcLagDesc, srcTxnsDesc, srcEventsDesc, srcSnapDesc, srcRetainDesc, srcFailDesc} {
+	for _, d := range []*prometheus.Desc{srcHeadDesc, srcAckedDesc, srcLagDesc, srcTxnsDesc, srcIgnoredDesc, srcEventsDesc, srcSnapDesc, srcRetainDesc, srcFailDesc} {
 		ch <- d
 	}
 }
@@ -225,6 +253,7 @@ func (c sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(srcLagDesc, prometheus.GaugeValue, lag, name)
 		ch <- prometheus.MustNewConstMetric(srcTxnsDesc, prometheus.CounterValue, float64(st.Txns), name)
+		ch <- prometheus.MustNewConstMetric(srcIgnoredDesc, prometheus.CounterValue, float64(st.IgnoredTxns), name)
 		ch <- prometheus.MustNewConstMetric(srcEventsDesc, prometheus.CounterValue, float64(st.Events), name)
 		ch <- prometheus.MustNewConstMetric(srcSnapDesc, prometheus.CounterValue, float64(st.SnapshotRows), name)
 		ch <- prometheus.MustNewConstMetric(srcFailDesc, prometheus.CounterValue, float64(st.Failovers), name)

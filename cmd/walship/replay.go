@@ -181,7 +181,7 @@ func replayExit(err error) error {
 func replayEngines(cfg *config.Config, log *slog.Logger) replay.Engines {
 	return replay.Engines{
 		Follower: func(sk config.Sink, engines map[string]string) (sqlsink.Config, sqlsink.Dialect) {
-			return applierConfig(sk, engines), dialectFor(sk)
+			return applierConfig(sk, engines), writerDialect(cfg, sk)
 		},
 		Source: func(sc config.Source, store *offsets.Store) (replay.Capture, error) {
 			return buildEngineSource(cfg, sc, store, log, nil)

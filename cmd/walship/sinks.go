@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/walship/walship/origins"
 	"log/slog"
 	"time"
 
@@ -27,7 +28,7 @@ func (b brokenFilter) Filter(*ordering.Change) (bool, error) { return false, b.e
 // buildSink wires one configured sink: its dialect, the SQL applier and
 // the scheduler reading its sources' logs.
 func buildSink(cfg *config.Config, s config.Sink, log *slog.Logger) *sinks.Sink {
-	d := dialectFor(s)
+	d := writerDialect(cfg, s)
 	engines := map[string]string{}
 	var logs []sinks.SourceLog
 	for _, name := range s.From {
@@ -84,6 +85,22 @@ func dialectFor(s config.Sink) sqlsink.Dialect {
 		return mysqlsink.New(*s.MySQL)
 	}
 	return sqlite.New(*s.SQLite)
+}
+
+// writerDialect is the dialect of a sink that writes: when a source
+// ignores the sink's writes, its sessions name them (package origins).
+func writerDialect(cfg *config.Config, s config.Sink) sqlsink.Dialect {
+	d := dialectFor(s)
+	if !cfg.Ignored(s.Name) {
+		return d
+	}
+	switch d := d.(type) {
+	case *pgsink.Dialect:
+		d.TagWrites(s.Name)
+	case *mysqlsink.Dialect:
+		d.TagWrites(origins.ServerID(s.Name, s.MySQL.OriginServerID))
+	}
+	return d
 }
 
 // applierFor is the SQL applier of a sink, as the daemon and replay use it.

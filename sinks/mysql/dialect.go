@@ -34,7 +34,17 @@ type Dialect struct {
 	// noLoad: the server or client refused LOAD DATA LOCAL (loadRefused);
 	// BulkLoad declines at once from then on.
 	noLoad atomic.Bool
+	// serverID: every session writes with this server_id (TagWrites); 0
+	// for the server's own.
+	serverID uint32
 }
+
+// TagWrites makes every session Open connects write with server_id id
+// (SET SESSION server_id, which needs SUPER or, on MariaDB, the right to
+// set it), carried by each binlog event, so that a source of this
+// database that ignores the sink's writes can tell them (config
+// ignore_writes_of, origins.ServerID). Call it before Open.
+func (d *Dialect) TagWrites(id uint32) { d.serverID = id }
 
 // ForeignKeysOff makes the connections Open returns skip foreign-key
 // checks (foreign_key_checks = 0). Call it before Open (replay --tables).
@@ -96,6 +106,9 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 	if d.noFKey {
 		mc.Params["foreign_key_checks"] = "0"
 	}
+	if d.serverID != 0 {
+		mc.Params["server_id"] = strconv.FormatUint(uint64(d.serverID), 10)
+	}
 	if err := mc.Apply(mysql.Charset("utf8mb4", "")); err != nil {
 		return nil, fmt.Errorf("mysql sink: %w", err)
 	}
@@ -107,6 +120,10 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 	var version string
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		_ = db.Close()
+		var me *mysql.MySQLError
+		if d.serverID != 0 && errors.As(err, &me) && me.Number == 1227 {
+			return nil, fmt.Errorf("mysql sink: connect to %s: a source ignores this sink's writes (ignore_writes_of), so its sessions write with server_id %d, which the follower's user may not set: %w; grant SUPER (MariaDB: or run the sink as a user that may set session server_id)", mc.Addr, d.serverID, err)
+		}
 		return nil, fmt.Errorf("mysql sink: connect to %s: %w", mc.Addr, err)
 	}
 	srv := mariaDB

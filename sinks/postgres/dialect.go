@@ -27,7 +27,16 @@ import (
 type Dialect struct {
 	cfg    config.PostgresSink
 	noFKey bool
+	// tag: the sink whose sessions run under a replication origin of
+	// their own (TagWrites); "" for none.
+	tag string
 }
+
+// TagWrites makes every session Open connects run under a replication
+// origin of sink's (origins.PGName), so that a source of this database
+// that ignores the sink's writes can tell them (config ignore_writes_of).
+// Call it before Open.
+func (d *Dialect) TagWrites(sink string) { d.tag = sink }
 
 // ForeignKeysOff makes the connections Open returns skip foreign-key
 // checks (session_replication_role = replica, which also skips ordinary
@@ -81,7 +90,13 @@ func (d *Dialect) Open(ctx context.Context) (*sql.DB, error) {
 		cc.RuntimeParams["application_name"] = "walship sink"
 	}
 	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	db := stdlib.OpenDB(*cc)
+	var opts []stdlib.OptionOpenDB
+	if d.tag != "" {
+		opts = append(opts, stdlib.OptionAfterConnect(func(ctx context.Context, conn *pgx.Conn) error {
+			return setupOrigin(ctx, conn, d.tag)
+		}))
+	}
+	db := stdlib.OpenDB(*cc, opts...)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres sink: connect to %s: %w", cc.Host, err)

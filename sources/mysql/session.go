@@ -51,6 +51,9 @@ type session struct {
 	// inTxn: the open group is a transaction (a MariaDB GTID event without
 	// FL_STANDALONE, or BEGIN or XA START), not a standalone statement.
 	inTxn bool
+	// ignoring: the open transaction's rows were written by a sink the
+	// source ignores (Config.IgnoreServerIDs): they are left out.
+	ignoring bool
 	// curXA: the open transaction is an XA transaction branch.
 	curXA     bool
 	sp        savepoints      // the open transaction's savepoints

@@ -23,6 +23,10 @@ import (
 
 // Config configures one MySQL or MariaDB source.
 type Config struct {
+	// IgnoreServerIDs are the server ids of the sinks whose writes the
+	// source leaves out (origins.ServerID), with the sink's name: every
+	// row change an event of one of those ids carries.
+	IgnoreServerIDs map[uint32]string
 	// Filter decides what of each change enters the log (a source's
 	// columns: and where:); nil keeps every change as it is.
 	Filter   sources.ChangeFilter

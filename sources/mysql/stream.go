@@ -95,6 +95,15 @@ func (r *session) event(ctx context.Context, ev *replication.BinlogEvent) error 
 		r.tables[e.TableID] = t
 		r.byName[t.table.QualifiedName()] = t
 	case *replication.RowsEvent:
+		if sink := r.cfg().IgnoreServerIDs[h.ServerID]; sink != "" {
+			// Written by a sink the source ignores (ignore_writes_of);
+			// counted when it changed a captured table.
+			if !r.ignoring && e.Table != nil && matches(r.cfg().Tables, string(e.Table.Schema), string(e.Table.Table)) {
+				r.ignoring = true
+				r.src.update(func(s *sources.Status) { s.IgnoredTxns++ })
+			}
+			return nil
+		}
 		return r.rows(ctx, h.EventType, e)
 	case *replication.XIDEvent:
 		return r.commit(ctx, h, e.GSet)
@@ -122,6 +131,7 @@ func (r *session) begin(gtid string, at time.Time) {
 	r.curLC, r.curSN = 0, 0
 	r.curDomain, r.curSeqNo, r.curHasGTID = 0, 0, false
 	r.inTxn, r.curXA = false, false
+	r.ignoring = false
 	r.sp.reset()
 	clear(r.curTables)
 }

@@ -59,6 +59,11 @@ type session struct {
 	streams   map[uint32]*sources.TxnBuffer
 	inStream  bool
 	streamXid uint32
+	// ignoring: the open transaction came from a replication origin the
+	// source ignores (Config.IgnoreOrigin): its changes are left out;
+	// ignoredStreams, the same for streamed transactions by xid.
+	ignoring       bool
+	ignoredStreams map[uint32]bool
 
 	head       offsets.LSN // newest server WAL end seen
 	lastIdle   offsets.LSN // a position at which nothing was in flight

@@ -21,6 +21,10 @@ import (
 
 // Config configures one PostgreSQL source.
 type Config struct {
+	// IgnoreOrigin reports whether the transactions of a replication
+	// origin are left out (the writes of sinks the source ignores,
+	// origins.PGMatcher); nil captures every transaction.
+	IgnoreOrigin func(origin string) bool
 	// Filter decides what of each change enters the log (a source's
 	// columns: and where:); nil keeps every change as it is.
 	Filter sources.ChangeFilter

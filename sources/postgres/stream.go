@@ -168,6 +168,18 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		r.cur = sources.NewTxnBuffer(m.Xid, r.src.spillDir(), r.cfg().SpillBytes).Filtered(r.cfg().Filter, fmt.Sprintf("transaction %d (commit LSN %s)", m.Xid, m.FinalLSN))
 		r.curBegin = *m
 		r.signals = nil
+		r.ignoring = false
+	case *pglogrepl.OriginMessage:
+		if f := r.cfg().IgnoreOrigin; f != nil && f(m.Name) {
+			if r.inStream {
+				if r.ignoredStreams == nil {
+					r.ignoredStreams = map[uint32]bool{}
+				}
+				r.ignoredStreams[r.streamXid] = true
+			} else {
+				r.ignoring = true
+			}
+		}
 	case *pglogrepl.CommitMessage:
 		if r.cur == nil {
 			return fmt.Errorf("source %s: COMMIT without BEGIN", r.cfg().Name)
@@ -175,6 +187,10 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		buf := r.cur
 		r.cur = nil
 		defer buf.Close()
+		if r.ignoring {
+			r.ignoring = false
+			r.src.update(func(s *sources.Status) { s.IgnoredTxns++ })
+		}
 		return r.commit(ctx, buf, offsets.LSN(m.CommitLSN), offsets.LSN(m.TransactionEndLSN), m.CommitTime)
 	case *pglogrepl.InsertMessageV2:
 		return r.change(m.Xid, m.RelationID, func(rel *relation) (ordering.Change, error) {
@@ -222,6 +238,10 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		}
 		delete(r.streams, m.Xid)
 		defer buf.Close()
+		if r.ignoredStreams[m.Xid] {
+			delete(r.ignoredStreams, m.Xid)
+			r.src.update(func(s *sources.Status) { s.IgnoredTxns++ })
+		}
 		if r.bf.Active.Load() {
 			r.bf.StreamEnd(m.Xid, true)
 		}
@@ -235,6 +255,7 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 			return nil
 		}
 		if m.SubXid == m.Xid {
+			delete(r.ignoredStreams, m.Xid)
 			buf.Close()
 			delete(r.streams, m.Xid)
 			r.oidsAborted(m.Xid)
@@ -248,8 +269,8 @@ func (r *session) message(ctx context.Context, msg pglogrepl.Message) error {
 		if m.Transactional && m.Prefix == backfillPrefix {
 			return r.bfMessage(m)
 		}
-	case *pglogrepl.TypeMessageV2, *pglogrepl.OriginMessage:
-		// Types are read from the catalog by OID; origins are not used.
+	case *pglogrepl.TypeMessageV2:
+		// Types are read from the catalog by OID.
 	default:
 		return fmt.Errorf("source %s: unexpected pgoutput message %T", r.cfg().Name, msg)
 	}
@@ -346,6 +367,9 @@ func (r *session) change(xid, relid uint32, decode func(*relation) (ordering.Cha
 	}
 	if !rel.capture {
 		return nil
+	}
+	if r.inStream && r.ignoredStreams[r.streamXid] || !r.inStream && r.ignoring {
+		return nil // written by a sink the source ignores
 	}
 	ch, err := decode(rel)
 	if err != nil {
