@@ -61,7 +61,7 @@ SERIAL_TESTS := ^(TestFaultServerRestarts|TestFaultBrokerRestartDuringLoad|TestF
 E2E_SIDE := ^(TestDDL.*|TestDebezium.*|TestConsistentPrefixCatchUp|TestCommitOrderYields|TestReplay.*|TestTrimmed.*|TestVerify[^M].*|TestTypes.*|TestTypeWidened.*|TestFaultMariaDBFailover|TestFaultMariaDBFailoverUnderLoad|TestFaultMariaDBDiscardedWrite|TestFaultMariaDBSemiSyncReplica|TestClusterTakeover)$$
 # A third cmd/walship process beside the other two: the default run is
 # bound by cmd/walship's end-to-end tests, which mostly wait on servers.
-E2E_SIDE2 := ^(TestVerifyMutations|TestIncrementalSnapshot.*|TestTableAddedIsBackfilled.*|TestFilter.*|TestFollowerIndexes.*|TestKilledDuring.*|TestLargeSnapshotAndTransaction|TestClusterTakeoverFromMariaDB|TestMultiLeader.*)$$
+E2E_SIDE2 := ^(TestVerifyMutations|TestIncrementalSnapshot.*|TestTableAddedIsBackfilled.*|TestFilter.*|TestFollowerIndexes.*|TestKilledDuring.*|TestLargeSnapshotAndTransaction|TestClusterTakeoverFromMariaDB|TestMultiLeader.*|TestConflictPolicies)$$
 E2E_SNAP := ^(TestPostgresSnapshotKilledMidway|TestPostgresParallelSnapshotKilledMidway|TestParallelSnapshotPostgres)$$
 # The PostgreSQL source's and sink's tests again on PostgreSQL 18 (pg18 of
 # deploy/local, a server of its own), and cmd/walship's PostgreSQL snapshot

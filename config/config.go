@@ -550,6 +550,10 @@ type Sink struct {
 	// and the original topic. Default: unset, and a rejected transaction
 	// stops the sink.
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// Conflicts is what the sink does when the follower's row is not the
+	// one a change expects: a follower that also takes writes of its own
+	// (multi-leader). Default: policy error, the sink stops.
+	Conflicts *Conflicts `yaml:"conflicts"`
 	// CommitOrder is source (follower transactions commit in the order of
 	// each source's log, so the follower only ever shows states its source
 	// had) or dependencies (each commits once the transactions it depends
@@ -614,6 +618,25 @@ type MySQLSink struct {
 	// sink's name, from 3000000000 up. It must differ from every server's
 	// id in the follower's replication topology.
 	OriginServerID uint32 `yaml:"origin_server_id"`
+}
+
+// Conflicts is a sink's conflict handling (sinks/sqlsink conflict.go). A
+// conflict is an insert whose key the follower has, an update or delete
+// whose row it lacks, or one whose row is not the change's full before
+// image.
+type Conflicts struct {
+	// Policy is error (stop, the default), keep_local (the follower's row
+	// stays), keep_remote (the change is applied over it) or record
+	// (keep_local, and both rows are written to the follower's conflicts
+	// table, walship.conflicts or _walship_conflicts).
+	Policy string `yaml:"policy"`
+	// Tables overrides the policy per source table ("schema.table").
+	Tables map[string]string `yaml:"tables"`
+	// Counters are integer columns per source table whose updates apply
+	// as a delta (balance = balance + (new - old)), whoever wins a
+	// conflict: increments on two leaders both count. They need the
+	// source's full before images.
+	Counters map[string][]string `yaml:"counters"`
 }
 
 // SQLiteSink is a SQLite follower file.

@@ -37,15 +37,14 @@ func MatchTable(patterns []string, schema, table string) bool {
 
 // OwnTable reports whether schema.table is one of the tables walship keeps
 // on its followers (sinks/sqlsink.MetaNames, MetaShapes, MetaIndexes):
-// positions, applied, shapes and indexes in the schema walship on
-// PostgreSQL, _walship_positions, _walship_applied, _walship_shapes and
-// _walship_indexes on MySQL and SQLite. Names compare without regard to
+// positions, applied, shapes, indexes and conflicts in the schema walship
+// on PostgreSQL, the same names prefixed _walship_ on MySQL and SQLite. Names compare without regard to
 // case.
 func OwnTable(schema, table string) bool {
 	switch strings.ToLower(table) {
-	case "_walship_positions", "_walship_applied", "_walship_shapes", "_walship_indexes":
+	case "_walship_positions", "_walship_applied", "_walship_shapes", "_walship_indexes", "_walship_conflicts":
 		return true
-	case "positions", "applied", "shapes", "indexes":
+	case "positions", "applied", "shapes", "indexes", "conflicts":
 		return strings.EqualFold(schema, "walship")
 	}
 	return false

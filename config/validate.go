@@ -204,6 +204,34 @@ func (d *decoder) validate(c *Config) {
 			d.fail(p+".workers", "must be from 1 to 256, got %d", s.Workers)
 		}
 		d.oneOf(p+".commit_order", s.CommitOrder, "source", "dependencies")
+		if c := s.Conflicts; c != nil {
+			policies := []string{"error", "keep_local", "keep_remote", "record"}
+			if c.Policy == "last_write_wins" {
+				d.fail(p+".conflicts.policy", "last_write_wins is not available yet: use keep_local, keep_remote or record (with counters for numbers both leaders add to)")
+			} else if c.Policy != "" {
+				d.oneOf(p+".conflicts.policy", c.Policy, policies...)
+			}
+			for t, pol := range c.Tables {
+				kp := fmt.Sprintf("%s.conflicts.tables.%s", p, t)
+				if !tablePattern.MatchString(t) || strings.Contains(t, "*") {
+					d.fail(kp, "the key must be a source table schema.table without wildcards, got %q", t)
+				}
+				if pol == "last_write_wins" {
+					d.fail(kp, "last_write_wins is not available yet: use keep_local, keep_remote or record")
+				} else {
+					d.oneOf(kp, pol, policies...)
+				}
+			}
+			for t, cols := range c.Counters {
+				kp := fmt.Sprintf("%s.conflicts.counters.%s", p, t)
+				if !tablePattern.MatchString(t) || strings.Contains(t, "*") {
+					d.fail(kp, "the key must be a source table schema.table without wildcards, got %q", t)
+				}
+				if len(cols) == 0 {
+					d.fail(kp, "list the counter columns of the table")
+				}
+			}
+		}
 		d.oneOf(p+".indexes", s.Indexes, "copy", "primary_key_only")
 		if s.FollowerForeignKeys && s.Engine() != "postgres" && s.Engine() != "" {
 			d.fail(p+".follower_foreign_keys", "needs a PostgreSQL follower (this sink's is %s): MySQL checks foreign keys row by row, so a transaction's changes applied in log order can break one on the way; SQLite cannot add one to an existing table", s.Engine())

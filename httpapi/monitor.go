@@ -260,6 +260,10 @@ func (m *Monitor) Status() StatusDoc {
 		s := SinkStatus{Name: name, State: string(st.State), Applied: st.AppliedTxns, Changes: st.AppliedChanges, DeadLettered: st.DeadLettered,
 			CommitYields: st.CommitYields, OperatorPaused: st.OperatorPaused, Building: st.Building, FollowerTxns: st.FollowerTxns, Statements: st.Statements,
 			TxnsPerSec: rates["sink/"+name][0], RowsPerSec: rates["sink/"+name][1]}
+		for _, c := range st.Conflicts {
+			s.Conflicts = append(s.Conflicts, ConflictCount{Table: c.Table, Kind: c.Kind, Resolution: c.Resolution, Count: c.Count})
+			s.ConflictsTotal += c.Count
+		}
 		if st.OperatorPaused && st.State == sinks.StateApplying {
 			s.State = string(sinks.StatePaused)
 		}

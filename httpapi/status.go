@@ -82,6 +82,15 @@ type SnapshotStatus struct {
 	Unpruned     []string `json:"unpruned,omitempty"`
 }
 
+// ConflictCount is how many conflicts of a kind a follower table met, and
+// how they were settled.
+type ConflictCount struct {
+	Table      string `json:"table"`
+	Kind       string `json:"kind"`
+	Resolution string `json:"resolution"`
+	Count      int64  `json:"count"`
+}
+
 // SinkStatus is one sink.
 type SinkStatus struct {
 	Name string `json:"name"`
@@ -105,6 +114,10 @@ type SinkStatus struct {
 	// statements sent (see walship_sink_statements_total).
 	FollowerTxns int64 `json:"follower_transactions"`
 	Statements   int64 `json:"statements"`
+	// Conflicts are the conflicts settled (config conflicts:), by
+	// follower table, kind and resolution; ConflictsTotal is their sum.
+	Conflicts      []ConflictCount `json:"conflicts,omitempty"`
+	ConflictsTotal int64           `json:"conflicts_total"`
 	// OperatorPaused: an operator paused the sink (POST .../pause).
 	OperatorPaused bool `json:"operator_paused"`
 	// Building names the follower index being built ("table: index"),

@@ -58,6 +58,9 @@ func Check(ctx context.Context, cfg *config.Config) Report {
 			targets = append(targets, *t)
 		}
 	}
+	for i := range cfg.Sinks {
+		targets = append(targets, conflictsTargets(cfg, i)...)
+	}
 	for i, s := range cfg.Sinks {
 		key := fmt.Sprintf("sinks[%d]", i)
 		switch {

@@ -32,12 +32,25 @@ func rulesTarget(cfg *config.Config, i int) *target {
 	if rules == nil {
 		return nil
 	}
+	return shapesTarget(cfg, i, "columns:, where:", func(r *Result, shape shapeFunc) {
+		checkRules(r, cfg, fmt.Sprintf("sources[%d]", i), s, rules, shape)
+	})
+}
+
+// shapeFunc reads a source table's shape, with whether the source sends
+// full before images of it.
+type shapeFunc func(schema, table string) (*ordering.Table, bool, error)
+
+// shapesTarget is a target that runs check on source i's database (nil
+// for a source this daemon does not capture); what names what it checks.
+func shapesTarget(cfg *config.Config, i int, what string, check func(r *Result, shape shapeFunc)) *target {
+	s := cfg.Sources[i]
 	key := fmt.Sprintf("sources[%d]", i)
 	var t target
 	switch {
 	case s.Postgres != nil:
 		var cc *pgx.ConnConfig
-		t, cc = pgTarget(key+".postgres", "source "+s.Name+" (columns:, where:)", s.Postgres.DSN, s.Postgres.Password)
+		t, cc = pgTarget(key+".postgres", "source "+s.Name+" ("+what+")", s.Postgres.DSN, s.Postgres.Password)
 		if cc == nil {
 			return &t
 		}
@@ -47,7 +60,7 @@ func rulesTarget(cfg *config.Config, i int) *target {
 				return
 			}
 			defer pgClose(conn)
-			checkRules(r, cfg, key, s, rules, func(schema, table string) (*ordering.Table, bool, error) {
+			check(r, func(schema, table string) (*ordering.Table, bool, error) {
 				return pgShape(ctx, conn, schema, table)
 			})
 		}
@@ -59,7 +72,7 @@ func rulesTarget(cfg *config.Config, i int) *target {
 		mc.Logger = &mysql.NopLogger{}
 		tlsConf, tlsErr := s.MySQL.TLS.Config("")
 		mc.TLS = mysqlsource.TLSFor(tlsConf, mc.Addr)
-		t = target{res: Result{Target: "source " + s.Name + " (columns:, where:)", Engine: s.MySQL.Flavor, Addr: s.MySQL.Addr}, secrets: []string{mc.Passwd}}
+		t = target{res: Result{Target: "source " + s.Name + " (" + what + ")", Engine: s.MySQL.Flavor, Addr: s.MySQL.Addr}, secrets: []string{mc.Passwd}}
 		t.run = func(ctx context.Context, r *Result) {
 			if tlsErr != nil {
 				return // the source's own target says so
@@ -72,7 +85,7 @@ func rulesTarget(cfg *config.Config, i int) *target {
 			defer conn.Close()
 			var image string
 			conn.QueryRowContext(ctx, "SELECT @@binlog_row_image").Scan(&image)
-			checkRules(r, cfg, key, s, rules, func(schema, table string) (*ordering.Table, bool, error) {
+			check(r, func(schema, table string) (*ordering.Table, bool, error) {
 				t, err := mysqlShape(ctx, conn, schema, table)
 				return t, strings.EqualFold(image, "FULL"), err
 			})
@@ -88,7 +101,7 @@ var errNoTable = errors.New("no such table")
 
 // checkRules checks rules against the shapes shape reads (with whether
 // the source sends full before images of the table).
-func checkRules(r *Result, cfg *config.Config, key string, s config.Source, rules filter.Rules, shape func(schema, table string) (*ordering.Table, bool, error)) {
+func checkRules(r *Result, cfg *config.Config, key string, s config.Source, rules filter.Rules, shape shapeFunc) {
 	names := make([]string, 0, len(rules))
 	for name := range rules {
 		names = append(names, name)

@@ -164,7 +164,11 @@ func (r *run) applyOnce(ctx context.Context, batch []*item, beforeCommit func(Fo
 		}
 	}()
 	var recs []Applied
+	marker, _ := tx.(TxnMarker)
 	for _, it := range batch {
+		if marker != nil {
+			marker.Txn(it.ap)
+		}
 		if it.big {
 			if f, ok := tx.(Folder); ok {
 				f.NoFold()

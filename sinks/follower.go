@@ -111,6 +111,13 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// TxnMarker is implemented by a FollowerTx that wants to know which
+// source transaction the changes Apply gets next belong to (a conflict it
+// records names the transaction's position).
+type TxnMarker interface {
+	Txn(ap Applied)
+}
+
 // Folder is implemented by a FollowerTx that holds row changes back to
 // write their net effect per key: NoFold makes it apply them as they
 // come, for a big transaction streamed from the log (its changes are

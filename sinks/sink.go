@@ -177,6 +177,9 @@ func (s *Sink) Status() Status {
 	if c, ok := s.f.(StatementCounter); ok {
 		st.Statements = c.Statements()
 	}
+	if c, ok := s.f.(ConflictCounter); ok {
+		st.Conflicts = c.Conflicts()
+	}
 	return st
 }
 

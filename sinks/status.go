@@ -34,6 +34,10 @@ type Status struct {
 	// Statements counts the data statements the follower was sent (a
 	// Follower implementing StatementCounter).
 	Statements int64
+	// Conflicts count the conflicts committed follower transactions met,
+	// by table, kind and resolution (a Follower implementing
+	// ConflictCounter).
+	Conflicts []ConflictCount
 	// OperatorPaused is set while an operator paused the sink (Pause):
 	// nothing new starts on the follower.
 	OperatorPaused bool
@@ -48,6 +52,19 @@ type Status struct {
 // statements it sent the follower (sqlsink.Applier).
 type StatementCounter interface {
 	Statements() int64
+}
+
+// ConflictCounter is implemented by a Follower that settles conflicts
+// (sqlsink.Applier, config conflicts:).
+type ConflictCounter interface {
+	Conflicts() []ConflictCount
+}
+
+// ConflictCount is how many conflicts of a kind met a follower table, and
+// how they were settled.
+type ConflictCount struct {
+	Table, Kind, Resolution string
+	Count                   int64
 }
 
 // SourceStatus is a sink's progress on one source.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/walship/walship/internal/faultproxy"
 	"github.com/walship/walship/internal/testenv"
 )
 
@@ -32,7 +34,9 @@ type leader struct {
 
 // newLeader makes a database of engine on the local source server, with
 // the table accounts (ids 1 to 50) in schema (PostgreSQL) or database
-// (MariaDB) name.
+// (MariaDB) name. Both leaders start with the same rows, so their sources
+// take no snapshot (snapshot: never): an initial copy applied to a leader
+// that already takes writes would put its rows back to the other's.
 func newLeader(t *testing.T, engine, name, dbName string) *leader {
 	t.Helper()
 	ctx := context.Background()
@@ -64,12 +68,14 @@ func newLeader(t *testing.T, engine, name, dbName string) *leader {
 			"CREATE SCHEMA " + name,
 			"CREATE TABLE " + name + ".accounts (id bigint PRIMARY KEY, balance bigint NOT NULL, version bigint NOT NULL)",
 			"INSERT INTO " + name + ".accounts SELECT g, 100, 0 FROM generate_series(1, 50) g",
+			// Counters need the old balance.
+			"ALTER TABLE " + name + ".accounts REPLICA IDENTITY FULL",
 		} {
 			if _, err := l.db.Exec(q); err != nil {
 				t.Fatal(err)
 			}
 		}
-		l.block = fmt.Sprintf("postgres: { dsn: %q, slot: %s, publication: %s, tables: [%s.*], heartbeat_interval: 200ms }", l.dsn, dbName, dbName, name)
+		l.block = fmt.Sprintf("postgres: { dsn: %q, slot: %s, publication: %s, tables: [%s.*], heartbeat_interval: 200ms, snapshot: never }", l.dsn, dbName, dbName, name)
 	case "mariadb":
 		root := testenv.MySQLSource(t)
 		rdb, err := sql.Open("mysql", root)
@@ -99,7 +105,7 @@ func newLeader(t *testing.T, engine, name, dbName string) *leader {
 			}
 		}
 		addr := root[strings.Index(root, "(")+1 : strings.Index(root, ")")]
-		l.block = fmt.Sprintf("mysql: { addr: %q, user: root, server_id: %d, flavor: mariadb, tables: [%s.*] }", addr, 40000+os.Getpid()%20000, name)
+		l.block = fmt.Sprintf("mysql: { addr: %q, user: root, server_id: %d, flavor: mariadb, tables: [%s.*], snapshot: never }", addr, 40000+os.Getpid()%20000, name)
 	default:
 		t.Fatalf("engine %q", engine)
 	}
@@ -117,10 +123,13 @@ func (l *leader) rebind(q string) string {
 
 // TestMultiLeaderLoopPrevention (issue 20): two PostgreSQL databases, each
 // a source of walship and a follower of the other's (ignore_writes_of),
-// take writes at once on keys of their own. Both end with the same
-// content, walship verify passes both ways, and no change loops: each
-// source publishes exactly its own database's transactions and leaves out
-// those its sink applied, and nothing is published once the writers stop.
+// take writes at once: on keys of their own, and increments of the same
+// hot rows' balance, a counter (conflicts.counters); midway the link from
+// a to b is cut with the fault proxy for 3 s, and healed. Both end with the
+// same content, every increment of both counted, walship verify passes
+// both ways, and no change loops: each source publishes exactly its own
+// database's transactions and leaves out those its sink applied, and
+// nothing is published once the writers stop.
 func TestMultiLeaderLoopPrevention(t *testing.T) { multiLeader(t, "postgres") }
 
 // TestMultiLeaderLoopPreventionMariaDB is the same between PostgreSQL and
@@ -136,11 +145,32 @@ func multiLeader(t *testing.T, engineB string) {
 	dir := t.TempDir()
 	addr := freePort(t)
 	cfgPath := filepath.Join(dir, "walship.yaml")
-	sinkBlock := func(l *leader) string {
-		if l.engine == "postgres" {
-			return fmt.Sprintf("postgres: { dsn: %q }", l.dsn)
+	// The link from a to b (sink tob's connections to b) goes through a
+	// fault proxy, cut midway.
+	var host string
+	if b.engine == "postgres" {
+		u, err := url.Parse(b.dsn)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return fmt.Sprintf("mysql: { dsn: %q }", l.dsn)
+		host = u.Host
+	} else {
+		host = b.dsn[strings.Index(b.dsn, "(")+1 : strings.Index(b.dsn, ")")]
+	}
+	proxy, err := faultproxy.Listen("127.0.0.1:0", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	sinkBlock := func(l *leader) string {
+		dsn := l.dsn
+		if l == b {
+			dsn = strings.Replace(dsn, host, proxy.Addr(), 1)
+		}
+		if l.engine == "postgres" {
+			return fmt.Sprintf("postgres: { dsn: %q }", dsn)
+		}
+		return fmt.Sprintf("mysql: { dsn: %q }", dsn)
 	}
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`state_dir: %s
 http: { listen: %q }
@@ -154,9 +184,9 @@ sources:
     %s
     ignore_writes_of: [tob]
 sinks:
-  - { name: tob, from: [a], workers: 4, %s }
-  - { name: toa, from: [b], workers: 4, %s }
-`, filepath.Join(dir, "state"), addr, broker, name, a.block, b.block, sinkBlock(b), sinkBlock(a))), 0o600)
+  - { name: tob, from: [a], workers: 4, %s, conflicts: { policy: keep_remote, counters: { %s.accounts: [balance] } } }
+  - { name: toa, from: [b], workers: 4, %s, conflicts: { policy: keep_remote, counters: { %s.accounts: [balance] } } }
+`, filepath.Join(dir, "state"), addr, broker, name, a.block, b.block, sinkBlock(b), name, sinkBlock(a), name)), 0o600)
 	t.Cleanup(func() {
 		if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
 			testenv.DropTopics(t, name+".")
@@ -208,24 +238,43 @@ sinks:
 		}
 		return "accounts"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
 	defer cancel()
+	// Midway the link from a to b is down for 3 s.
+	var healed time.Time
+	go func() {
+		time.Sleep(3 * time.Second)
+		proxy.Set(faultproxy.Refuse, 0)
+		proxy.Cut()
+		time.Sleep(3 * time.Second)
+		proxy.Set(faultproxy.Pass, 0)
+		mu.Lock()
+		healed = time.Now()
+		mu.Unlock()
+	}()
 	var wg sync.WaitGroup
 	writes := map[string]int64{}
-	var mu sync.Mutex
+	var hot int64 // increments of the hot rows, both sides
 	for i, l := range []*leader{a, b} {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(i), 9))
-			var n int64
+			var n, h int64
 			next := int64(100000 * (i + 1))
 			for ctx.Err() == nil {
 				var err error
-				if rng.IntN(5) == 0 {
+				switch r := rng.IntN(10); {
+				case r < 2:
 					next++
 					_, err = l.db.Exec(l.rebind("INSERT INTO "+table(l)+" VALUES (?, 0, 0)"), next)
-				} else {
-					// Keys of its own: a's 1 to 25, b's 26 to 50.
-					id := int64(i*25 + 1 + rng.IntN(25))
+				case r < 5:
+					// The hot rows, 41 to 50: both sides add to their
+					// balance at once.
+					_, err = l.db.Exec(l.rebind("UPDATE "+table(l)+" SET balance = balance + 1 WHERE id = ?"), int64(41+rng.IntN(10)))
+					h++
+				default:
+					// Keys of its own: a's 1 to 20, b's 21 to 40.
+					id := int64(i*20 + 1 + rng.IntN(20))
 					_, err = l.db.Exec(l.rebind("UPDATE "+table(l)+" SET balance = balance + 1, version = version + 1 WHERE id = ?"), id)
 				}
 				if err != nil {
@@ -239,6 +288,7 @@ sinks:
 			}
 			mu.Lock()
 			writes[[]string{"a", "b"}[i]] = n
+			hot += h
 			mu.Unlock()
 		})
 	}
@@ -251,14 +301,26 @@ sinks:
 		}
 		return got
 	}
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		ca, cb := content(a), content(b)
 		if slices.Equal(ca, cb) {
+			mu.Lock()
+			t.Logf("a and b equal %s after the link healed (the writers stopped %s after)", time.Since(healed).Round(10*time.Millisecond), 3*time.Second)
+			mu.Unlock()
 			break
 		}
 		if time.Now().After(deadline) {
 			missing, extra := diff(ca, cb)
 			t.Fatalf("a and b differ after the writers stopped: b lacks %d rows of a (%v), has %d others (%v)\n%s", len(missing), head(missing), len(extra), head(extra), logTail())
+		}
+	}
+	for _, l := range []*leader{a, b} {
+		var sum int64
+		if err := l.db.QueryRow("SELECT sum(balance) FROM " + table(l) + " WHERE id BETWEEN 41 AND 50").Scan(&sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum != 1000+hot {
+			t.Errorf("%s: the hot rows' balances add up to %d, want %d (1000 and %d increments on both sides)", l.engine, sum, 1000+hot, hot)
 		}
 	}
 	// Nothing loops: once both are equal, each source has published its

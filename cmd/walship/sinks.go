@@ -109,10 +109,14 @@ func applierFor(s config.Sink, engines map[string]string, d sqlsink.Dialect, log
 }
 
 func applierConfig(s config.Sink, engines map[string]string) sqlsink.Config {
-	return sqlsink.Config{
+	c := sqlsink.Config{
 		Sink: s.Name, SourceEngines: engines, Prefix: s.Tables.Prefix, Rename: s.Tables.Rename, DropColumns: s.DropColumns,
 		NoFold: s.Fold != nil && !*s.Fold, Indexes: s.Indexes, TableIndexes: s.Tables.Indexes, ForeignKeys: s.FollowerForeignKeys,
 	}
+	if s.Conflicts != nil {
+		c.Conflicts = sqlsink.Conflicts{Policy: s.Conflicts.Policy, Tables: s.Conflicts.Tables, Counters: s.Conflicts.Counters}
+	}
+	return c
 }
 
 var (
@@ -136,6 +140,8 @@ var (
 		"Transactions the follower rejected that went to the sink's dead-letter topic.", []string{"sink"}, nil)
 	sinkStatementsDesc = prometheus.NewDesc("walship_sink_statements_total",
 		"Data statements sent to the follower (changes folded per key and gathered into multi-row statements).", []string{"sink"}, nil)
+	sinkConflictsDesc = prometheus.NewDesc("walship_sink_conflicts_total",
+		"Conflicts met by committed follower transactions (config conflicts:), by follower table, kind and resolution.", []string{"sink", "table", "kind", "resolution"}, nil)
 	sinkYieldsDesc = prometheus.NewDesc("walship_sink_commit_yields_total",
 		"Follower transactions that gave way to an earlier one waiting for their locks (commit_order source) and ran again.", []string{"sink"}, nil)
 )
@@ -148,7 +154,7 @@ type sinkCollector struct {
 }
 
 func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc, sinkDeadLetteredDesc, sinkYieldsDesc, sinkStatementsDesc} {
+	for _, d := range []*prometheus.Desc{sinkLagDesc, sinkWallLagDesc, sinkAppliedLSNDesc, sinkByteLagDesc, sinkQueuedDesc, sinkKafkaLagDesc, sinkTxnsDesc, sinkChangesDesc, sinkDeadLetteredDesc, sinkYieldsDesc, sinkStatementsDesc, sinkConflictsDesc} {
 		ch <- d
 	}
 }
@@ -161,6 +167,9 @@ func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(sinkDeadLetteredDesc, prometheus.CounterValue, float64(st.DeadLettered), name)
 		ch <- prometheus.MustNewConstMetric(sinkYieldsDesc, prometheus.CounterValue, float64(st.CommitYields), name)
 		ch <- prometheus.MustNewConstMetric(sinkStatementsDesc, prometheus.CounterValue, float64(st.Statements), name)
+		for _, c := range st.Conflicts {
+			ch <- prometheus.MustNewConstMetric(sinkConflictsDesc, prometheus.CounterValue, float64(c.Count), name, c.Table, c.Kind, c.Resolution)
+		}
 		for _, src := range st.Sources {
 			var srcStatus *sources.Status
 			if v, ok := c.sources[src.Source]; ok {

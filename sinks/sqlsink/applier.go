@@ -22,6 +22,9 @@ import (
 type Config struct {
 	// Sink is the sink's name (positions rows, the lock).
 	Sink string
+	// Conflicts is what the sink does when the follower's row is not the
+	// one a change expects (conflict.go). Default: stop (PolicyError).
+	Conflicts Conflicts
 	// NoFold applies every change as it comes (fold.go): follower
 	// triggers see each one. Default: folded.
 	NoFold bool
@@ -80,7 +83,8 @@ type Applier struct {
 	shapes   map[*ordering.Table]*shape
 	present  map[Name]bool // follower tables a cascade found
 
-	stats applyStats
+	stats     applyStats
+	conflicts conflictCounts
 
 	// pending are the follower tables whose indexes wait for
 	// BuildIndexes, by source (guarded by mu); warned the indexes already
@@ -198,7 +202,11 @@ func (a *Applier) Prepare(ctx context.Context) (map[string]sinks.SourceState, fu
 		return nil, nil, err
 	}
 	release := a.hold(lease)
-	for _, ddl := range append(a.d.MetaTables(), a.shapesDDL(), a.indexesDDL()) {
+	ddls := append(a.d.MetaTables(), a.shapesDDL(), a.indexesDDL())
+	if a.cfg.Conflicts.record() {
+		ddls = append(ddls, a.conflictsDDL())
+	}
+	for _, ddl := range ddls {
 		// Two sinks on one database may create the tables at once; an
 		// IF NOT EXISTS that loses the race fails, and a retry sees them.
 		var err error
@@ -544,6 +552,10 @@ type Tx struct {
 	// seen are the keys of the incremental snapshots' rows of each table
 	// since its last prune (prune.go).
 	seen map[Name]map[string]struct{}
+	// cur is the source transaction whose changes come (Txn); met are the
+	// conflicts met, counted once the transaction commits (conflict.go).
+	cur sinks.Applied
+	met []metConflict
 }
 
 // Commit implements sinks.FollowerTx. Record must come before it: it
@@ -558,8 +570,10 @@ func (t *Tx) Commit() error {
 	err := t.tx.Commit()
 	if err != nil {
 		t.a.forget(t.ddl)
+		return err
 	}
-	return err
+	t.settle()
+	return nil
 }
 
 // Rollback implements sinks.FollowerTx.

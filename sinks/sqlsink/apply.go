@@ -70,6 +70,15 @@ func (t *Tx) Apply(ctx context.Context, source string, ch *ordering.Change) erro
 		}
 		return t.prune(ctx, sh, ch)
 	}
+	if (ch.Op == ordering.OpInsert || ch.Op == ordering.OpUpdate || ch.Op == ordering.OpDelete) && !ch.Table.Backfilling {
+		if policy, counters, ok := t.a.resolution(sh); ok {
+			// Checked against the follower's row, one by one (conflict.go).
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+			return t.resolve(ctx, source, sh, ch, policy, counters)
+		}
+	}
 	if ch.Op != ordering.OpRead && ch.Op != ordering.OpTruncate && !t.noFold && !ch.Table.Backfilling {
 		if len(t.pendRows) > 0 {
 			if err := t.flushPend(ctx); err != nil {

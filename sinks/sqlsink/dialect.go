@@ -289,7 +289,7 @@ func MetaNames(engine string) (positions, applied Name) {
 // to case, which is the stricter choice where a server folds it).
 func IsMeta(engine string, n Name) bool {
 	p, a := MetaNames(engine)
-	for _, m := range []Name{p, a, MetaShapes(engine), MetaIndexes(engine)} {
+	for _, m := range []Name{p, a, MetaShapes(engine), MetaIndexes(engine), MetaConflicts(engine)} {
 		if strings.EqualFold(n.Schema, m.Schema) && strings.EqualFold(n.Table, m.Table) {
 			return true
 		}

@@ -12,7 +12,7 @@ import (
 func TestMetaNamesAreOwnTables(t *testing.T) {
 	for _, engine := range []string{"postgres", "mysql", "sqlite"} {
 		p, a := MetaNames(engine)
-		for _, n := range []Name{p, a, MetaShapes(engine), MetaIndexes(engine)} {
+		for _, n := range []Name{p, a, MetaShapes(engine), MetaIndexes(engine), MetaConflicts(engine)} {
 			schema := n.Schema
 			if schema == "" {
 				schema = "shop"
