@@ -168,6 +168,27 @@ func TestConflictPolicies(t *testing.T) {
 			t.Errorf("sink %s counts %v (total %d), want %v", s.Name, got, s.ConflictsTotal, wantCounts)
 		}
 	}
+	// walship status and the dashboard show them.
+	if out, code := walship(t, "status", "-c", e.cfgPath); code != 0 || !strings.Contains(out, "RESOLUTION") || !strings.Contains(out, "delete_missing") {
+		t.Errorf("walship status: exit %d:\n%s", code, out)
+	}
+	b := startChromium(t, chromiumPath(t), e.dir)
+	page := b.open(t, "http://"+addr+"/")
+	var shown string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		var err error
+		shown, err = page.eval(`[...document.querySelectorAll('#sinks-table .conflicts')].map((c) => c.textContent + ' [' + c.title.split('\n').length + ']').join('|')`)
+		if err == nil && strings.Count(shown, "8 conflicts [8]") == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard's sinks show %q (%v)", shown, err)
+		}
+	}
+	if errs := page.jsErrors(); len(errs) > 0 {
+		t.Errorf("dashboard script errors: %v", errs)
+	}
+	t.Logf("dashboard: %s", shown)
 	if _, body, err := get("http://" + addr + "/metrics"); err != nil || !strings.Contains(body, `walship_sink_conflicts_total{kind="update_differs",resolution="recorded",sink="pgf",table="public.orders"} 1`) {
 		t.Errorf("metrics lack the conflicts (%v)", err)
 	}

@@ -205,6 +205,42 @@ func printStatus(w io.Writer, doc httpapi.StatusDoc, live bool) {
 		}
 	}
 	tw.Flush()
+	printConflicts(w, doc)
+}
+
+// printConflicts lists the conflicts each sink settled (conflicts:), and
+// what each source left out as written by a sink it ignores.
+func printConflicts(w io.Writer, doc httpapi.StatusDoc) {
+	var any bool
+	for _, s := range doc.Sinks {
+		any = any || len(s.Conflicts) > 0
+	}
+	for _, s := range doc.Sources {
+		any = any || s.IgnoredTransactions > 0
+	}
+	if !any {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range doc.Sources {
+		if s.IgnoredTransactions > 0 {
+			fmt.Fprintf(tw, "source %s left out %d transactions written by the sinks it ignores\n", s.Name, s.IgnoredTransactions)
+		}
+	}
+	var rows []string
+	for _, s := range doc.Sinks {
+		for _, c := range s.Conflicts {
+			rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%d", s.Name, c.Table, c.Kind, c.Resolution, c.Count))
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(tw, "SINK\tTABLE\tCONFLICT\tRESOLUTION\tCOUNT")
+		for _, r := range rows {
+			fmt.Fprintln(tw, r)
+		}
+	}
+	tw.Flush()
 }
 
 // printCluster lists a cluster's members and what each runs (cluster

@@ -596,7 +596,12 @@
       c[0].firstChild.style.background = color(s.name);
       c[1].className = 'state';
       c[1].dataset.state = s.state || '';
-      setHTML(c[1], stateHTML(s.state, s.owner) + (s.building ? ' <span class="muted" title="building a follower index">· building ' + esc(s.building) + '</span>' : ''));
+      // Conflicts settled (conflicts:): the total, each table, kind and
+      // resolution in the title.
+      const conflicts = num(s.conflicts_total) > 0 ? ' <span class="muted conflicts" title="' +
+        esc((s.conflicts || []).map((x) => x.table + ' ' + x.kind + ' → ' + x.resolution + ': ' + x.count).join('\n')) + '">· ' +
+        esc(fmtCount(s.conflicts_total)) + ' conflict' + (num(s.conflicts_total) === 1 ? '' : 's') + '</span>' : '';
+      setHTML(c[1], stateHTML(s.state, s.owner) + (s.building ? ' <span class="muted" title="building a follower index">· building ' + esc(s.building) + '</span>' : '') + conflicts);
       const nums = [fmtSeconds(s.lag_seconds), fmtBytes(tot.bytes), fmtCount(tot.txns), fmtRate(s.transactions_per_second),
         fmtRate(s.rows_per_second), fmtCount(s.applied_transactions), fmtCount(s.applied_changes)];
       const cls = ['lag num', 'lag-bytes num', 'lag-txns num', 'tps num', 'rps num', 'applied num', 'changes num'];
@@ -639,7 +644,9 @@
           '<progress max="100" value="' + pct + '"></progress> <span class="muted">' + esc(b.table || '') + ' ' + pct + '%' + prune +
           (b.paused ? ' · paused' : (b.eta_seconds > 0 ? ' · ' + esc(fmtSeconds(b.eta_seconds)) + ' left' : '')) + '</span></div>';
       }).join('');
-      setHTML(c[2], stateHTML(s.state, s.owner) + snaps);
+      const ignored = num(s.ignored_transactions) > 0 ? ' <span class="muted ignored" title="written by sinks this source ignores (ignore_writes_of)">· ' +
+        esc(fmtCount(s.ignored_transactions)) + ' left out</span>' : '';
+      setHTML(c[2], stateHTML(s.state, s.owner) + ignored + snaps);
       c[3].className = 'position head';
       setHTML(c[3], posHTML(s.head));
       c[4].className = 'position acked';

@@ -172,7 +172,7 @@ func New(cfg Config, d Dialect, log *slog.Logger) *Applier {
 // Retryable implements sinks.Follower. A lost lock is retryable: the
 // sink stops, and its restart takes the lock again (or finds it held).
 func (a *Applier) Retryable(err error) bool {
-	return errors.Is(err, sinks.ErrLockLost) || errors.Is(err, ErrSchemaRetry) || a.d.Retryable(err)
+	return errors.Is(err, sinks.ErrLockLost) || errors.Is(err, ErrSchemaRetry) || errors.Is(err, ErrConflictRace) || a.d.Retryable(err)
 }
 
 // Prepare implements sinks.Follower.

@@ -49,6 +49,22 @@ const (
 // under PolicyError.
 var ErrConflict = errors.New("conflict")
 
+// ErrConflictRace is wrapped when a row the probe did not find was
+// inserted by the follower's own writer before the change's insert: the
+// sink runs the transaction again (Applier.Retryable), and the probe then
+// finds the row.
+var ErrConflictRace = errors.New("the follower inserted the row meanwhile")
+
+// raced marks a unique violation of an insert the probe cleared as
+// ErrConflictRace.
+func raced(err error) error {
+	var ce *ChangeError
+	if errors.As(err, &ce) && slices.Contains([]string{"23505", "1062", "2067", "1555"}, ce.Code) {
+		return fmt.Errorf("%w: %w", ErrConflictRace, err)
+	}
+	return err
+}
+
 // Conflicts is a sink's conflict configuration.
 type Conflicts struct {
 	// Policy is the default policy ("" is PolicyError).
@@ -179,7 +195,7 @@ func (t *Tx) resolve(ctx context.Context, source string, sh *shape, ch *ordering
 			return err
 		}
 		if !p.found {
-			return t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After})
+			return raced(t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After}))
 		}
 		return t.conflict(ctx, source, sh, ch, "insert_exists", policy, p.local, func() error {
 			return t.writeRows(ctx, sh, ordering.OpRead, [][]ordering.Value{ch.After})

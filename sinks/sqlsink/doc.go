@@ -26,6 +26,13 @@
 //     a primary key matches one row on the full before image; without a
 //     before image that is an error naming the table. An update or delete
 //     that finds no row is an error (the follower diverged): never skipped.
+//   - Conflicts (Config.Conflicts, conflict.go): a table whose policy is
+//     not PolicyError, or with counters, has each insert, update and
+//     delete checked against the follower's row (one locking SELECT that
+//     also compares the full before image) and settled by keep_local,
+//     keep_remote or record; counter columns take new minus old. Conflicts
+//     are counted and logged once their transaction commits; recorded
+//     ones are written to MetaConflicts in it.
 //   - Cascades: after an update or delete of a table whose shape carries
 //     ordering.Cascade actions (a MariaDB source's unlogged foreign-key
 //     actions), the same follower transaction deletes or updates the child

@@ -120,4 +120,8 @@
 //     never published; its other rows are signals (sources/signal.go).
 //     Requests over the API and by signal; progress is a note kept once
 //     durable in the log.
+//   - Multi-leader: rows events whose server_id is one of
+//     Config.IgnoreServerIDs (a sink of this database the source ignores,
+//     package origins) are left out, and their transaction counted
+//     (Status.IgnoredTxns) when it changed a captured table.
 package mysql

@@ -44,6 +44,10 @@
 //     the WAL, while the stream goes on; requested over the API, by a row
 //     in the signal table (signal.go), or by a table added to tables:;
 //     progress is a note kept once durable in the log.
+//   - Multi-leader: a transaction whose pgoutput Origin message names a
+//     replication origin Config.IgnoreOrigin matches (a sink of this
+//     database the source ignores, package origins) is left out, streamed
+//     ones too, and counted (Status.IgnoredTxns); its position advances.
 //   - Errors name the source, the table and the position; row values are
 //     never logged.
 package postgres
