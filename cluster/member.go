@@ -82,6 +82,13 @@ type grant struct {
 	// after, when set, is waited for before the component starts: the
 	// member that ran it last generation lets it go (awaitRelease).
 	after func(ctx context.Context)
+	// suspended: the generation ended and the member has not joined the
+	// next one (guarded by Member.mu). The component runs on, but one that
+	// fails is not started again under this grant: the group may have
+	// gone on without this member, and a restart would take the
+	// component back from its new owner (sinks end their predecessor's
+	// session).
+	suspended bool
 }
 
 // New returns the member of cfg; Run joins.
@@ -193,6 +200,9 @@ func (m *Member) suspend(ctx context.Context) {
 	m.mu.Lock()
 	lapse := make(chan struct{})
 	m.lapse = lapse
+	for _, g := range m.grants {
+		g.suspended = true
+	}
 	m.mu.Unlock()
 	go func() {
 		select {
@@ -217,7 +227,9 @@ func (m *Member) grant(ctx context.Context, gen int32, self string, comps []stri
 		close(m.lapse)
 		m.lapse = nil
 	}
-	continuous := m.gen != 0 && gen == m.gen+1
+	// The same member id in the generation right after its last: no other
+	// generation came between, and the group did not drop this member.
+	continuous := m.gen != 0 && gen == m.gen+1 && self == m.self
 	mine := map[string]bool{}
 	for _, c := range comps {
 		mine[c] = true
@@ -226,6 +238,7 @@ func (m *Member) grant(ctx context.Context, gen int32, self string, comps []stri
 	for c, g := range m.grants {
 		if continuous && mine[c] && g.ctx.Err() == nil {
 			g.gen.Store(gen)
+			g.suspended = false
 			kept = append(kept, c)
 			continue
 		}
@@ -333,11 +346,19 @@ func (m *Member) Owned(component string, claim func(ctx context.Context) error, 
 			// attempt runs under the same grant if it still holds.
 			m.mu.Lock()
 			if m.grants[component] == g {
-				again := &grant{ctx: g.ctx, cancel: g.cancel, stopped: make(chan struct{})}
-				again.gen.Store(g.gen.Load())
-				m.grants[component] = again
-				// The retry runs under the same grant: no other member can
-				// hold the component meanwhile, so it waits for no release.
+				if g.suspended {
+					// Between generations: the next one decides, and grants
+					// it afresh (a source claims its state again).
+					delete(m.grants, component)
+					g.cancel()
+				} else {
+					again := &grant{ctx: g.ctx, cancel: g.cancel, stopped: make(chan struct{})}
+					again.gen.Store(g.gen.Load())
+					m.grants[component] = again
+					// The retry runs under the same grant: no other member
+					// can hold the component meanwhile, so it waits for no
+					// release.
+				}
 			}
 			m.mu.Unlock()
 			return err
