@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover bench-ha test-debezium test-backfill-large demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover bench-ha bench-conflicts test-debezium test-backfill-large demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -208,6 +208,11 @@ bench-load: env-up ## initial load vs pg_dump | psql; step load: highest rate wi
 # (default 500) and WALSHIP_BENCH_CPUPROFILE are the other knobs (see
 # cmd/walship/bench_oltp_test.go); the figures go to
 # bench/results/hotrow-<date>.json.
+bench-conflicts: env-up ## multi-leader: apply rate with every change checked against the follower's row (conflicts: keep_remote) vs the plain path
+	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
+	  $(GO) test -run '^$$' -bench '^BenchmarkConflictCheckCost$$' -benchtime=1x -timeout 30m ./sinks/; } 2>&1 | tee bench-conflicts.log | \
+	  grep -E '^(conflict checks|FAIL|ok |--- FAIL)' && echo && $(GO) run ./cmd/benchtable -since $$start
+
 bench-oltp: env-up ## hot-row OLTP (TPC-B-like): lag and catch-up with 3 sinks, then apply-only rate, CPU and statements per txn
 	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  $(GO) test -run '^$$' -bench '^BenchmarkHotRow$$' -benchtime=1x -timeout 60m ./cmd/walship/; } 2>&1 | tee bench-oltp.log | \

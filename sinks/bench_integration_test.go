@@ -160,6 +160,73 @@ func BenchmarkSinkParallelApply(b *testing.B) {
 	writeSinkResult(b, lg, keys, readerRate, summaries)
 }
 
+// BenchmarkConflictCheckCost (issue 20) measures what checking every change
+// against the follower's row costs: the same log as
+// BenchmarkSinkParallelApply, applied per engine with conflicts: policy
+// error (the plain path: folded, multi-row statements) and with policy
+// keep_remote (each insert, update and delete after a locking SELECT of
+// its row, one by one), WALSHIP_BENCH_WORKERS workers, in one process.
+// The follower table is verified after each run. make bench-conflicts.
+func BenchmarkConflictCheckCost(b *testing.B) {
+	broker := testenv.Kafka(b)
+	brokers := strings.Split(broker, ",")
+	nTxns := benchkit.EnvInt(b, "WALSHIP_BENCH_TXNS", 20000)
+	workersN := benchkit.EnvInt(b, "WALSHIP_BENCH_WORKERS", 8)
+	keys := benchkit.EnvInt(b, "WALSHIP_BENCH_KEYS", 20000)
+	ctx := context.Background()
+	lg := generateLog(nTxns, keys, false)
+	prefix := fmt.Sprintf("conflictbench%d", time.Now().UnixNano())
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		benchkit.DeleteTopics(cctx, b, broker, kafka.TransactionTopic(prefix), kafka.TopicName(prefix, benchTable.Schema, benchTable.Name))
+	}()
+	publishLog(b, ctx, brokers, prefix, lg)
+	type result struct {
+		Engine         string  `json:"engine"`
+		Workers        int     `json:"workers"`
+		PlainTxnPerS   float64 `json:"plain_txn_per_s"`
+		CheckedTxnPerS float64 `json:"checked_txn_per_s"`
+		Ratio          float64 `json:"ratio"`
+	}
+	var results []result
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, eng := range benchEngines(b) {
+			if eng.simulated {
+				continue
+			}
+			w := workersN
+			if !eng.parallel {
+				w = 1
+			}
+			plain := runSink(b, ctx, eng, brokers, prefix, lg, w, 100, "", sinks.CommitSource)
+			checked := eng
+			checked.conflicts = sqlsink.Conflicts{Policy: sqlsink.PolicyKeepRemote}
+			run := runSink(b, ctx, checked, brokers, prefix, lg, w, 100, "", sinks.CommitSource)
+			r := result{Engine: eng.name, Workers: w, PlainTxnPerS: plain.StreamTxnPerS, CheckedTxnPerS: run.StreamTxnPerS}
+			if r.PlainTxnPerS > 0 {
+				r.Ratio = r.CheckedTxnPerS / r.PlainTxnPerS
+			}
+			results = append(results, r)
+			line := fmt.Sprintf("conflict checks engine=%s txns=%d workers=%d: policy error %.0f txn/s  keep_remote %.0f txn/s  ratio=%.2f",
+				eng.name, lg.streamTxns, w, r.PlainTxnPerS, r.CheckedTxnPerS, r.Ratio)
+			b.Log(line)
+			fmt.Println(line)
+			b.ReportMetric(r.Ratio, eng.name+"_ratio")
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(0, "ns/op")
+	benchkit.WriteResult(b, "conflicts", map[string]any{
+		"benchmark": "BenchmarkConflictCheckCost",
+		"txns":      lg.streamTxns,
+		"changes":   lg.changes,
+		"engines":   results,
+		"note":      "stream txn/s (snapshot left out) with conflicts: policy error (the plain, folded path) and keep_remote (a locking SELECT per change); the follower table is verified after each run",
+	})
+}
+
 // --- the log -------------------------------------------------------------------
 
 var benchTable = &ordering.Table{Schema: "public", Name: "bench_items", Columns: []ordering.Column{
@@ -387,6 +454,8 @@ type benchEngine struct {
 	// sim is the latency of one change on a simulated follower (0: none).
 	sim       time.Duration
 	simulated bool
+	// conflicts is the sink's conflict handling (BenchmarkConflictCheckCost).
+	conflicts sqlsink.Conflicts
 }
 
 var benchDBSeq atomic.Int64
@@ -764,7 +833,7 @@ func runSink(b *testing.B, ctx context.Context, eng benchEngine, brokers []strin
 		var drop func()
 		d, drop = eng.fresh(b, ctx)
 		defer drop()
-		cf.Follower = sqlsink.New(sqlsink.Config{Sink: "bench", SourceEngines: map[string]string{"pg": "postgres"}}, d, log)
+		cf.Follower = sqlsink.New(sqlsink.Config{Sink: "bench", SourceEngines: map[string]string{"pg": "postgres"}, Conflicts: eng.conflicts}, d, log)
 	}
 	s := sinks.New(sinks.Config{Name: "bench", Sources: []sinks.SourceLog{{Name: "pg", Prefix: prefix}}, Brokers: brokers,
 		Workers: workers, BatchTxns: batch, CommitOrder: order}, cf, log)

@@ -278,6 +278,13 @@ func print(w io.Writer, res map[string]result) {
 			rate(r.num("two_members_rows_per_s"))+" rows/s", "1 member "+rate(r.num("one_member_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "—")
 	}
+	if r, ok := res["BenchmarkConflictCheckCost"]; ok {
+		for _, e := range r.list("engines") {
+			row(fmt.Sprintf("Kafka → %v follower, %.0f transactions, every change checked against the follower's row (`conflicts: keep_remote`) vs not, %.0f workers", e["engine"], r.num("txns"), e.num("workers")),
+				rate(e.num("checked_txn_per_s"))+" txn/s", "`policy: error` "+rate(e.num("plain_txn_per_s"))+" txn/s",
+				fmt.Sprintf("%.2f", e.num("ratio")), "—")
+		}
+	}
 	if r, ok := res["BenchmarkDebeziumSideBySide"]; ok {
 		row(fmt.Sprintf("end-to-end throughput, %.0f rows in %.0f-row txns, vs Debezium %s + JDBC sink", r.num("rows"), r.num("txn_rows"), r.str("debezium_version")),
 			rate(r.num("walship", "rows_per_s"))+" rows/s", "Debezium "+rate(r.num("debezium", "rows_per_s"))+" rows/s",
