@@ -361,3 +361,66 @@ func head(s []string) []string {
 	}
 	return s
 }
+
+// TestMultiLeaderCascade (issue 20): A → B → C, B's source not ignoring the
+// sink that writes A's changes into B (no ignore_writes_of): they go on to
+// C, a MariaDB database, which ends equal to A.
+func TestMultiLeaderCascade(t *testing.T) {
+	testenv.Integration(t)
+	broker := testenv.Kafka(t)
+	name := fmt.Sprintf("walship_mlc_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	a := newLeader(t, "postgres", name, name+"_a")
+	b := newLeader(t, "postgres", name, name+"_b")
+	c := newLeader(t, "mariadb", name, name+"_c")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "walship.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`state_dir: %s
+http: { listen: "off" }
+shutdown_timeout: 20s
+kafka: { brokers: [%q], topic_prefix: %s, partitions: 4 }
+sources:
+  - name: a
+    %s
+  - name: b
+    %s
+sinks:
+  - { name: tob, from: [a], postgres: { dsn: %q } }
+  - { name: toc, from: [b], mysql: { dsn: %q } }
+`, filepath.Join(dir, "state"), broker, name, a.block, b.block, b.dsn, c.dsn)), 0o600)
+	t.Cleanup(func() {
+		if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
+			testenv.DropTopics(t, name+".")
+		}
+	})
+	logf, _ := os.Create(filepath.Join(dir, "walship.log"))
+	cmd := exec.Command(binary, "run", "-c", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait(); logf.Close() }()
+	time.Sleep(2 * time.Second) // the sources stream (snapshot: never)
+	for i := 0; i < 200; i++ {
+		q, id := "UPDATE "+name+".accounts SET balance = balance + 1, version = version + 1 WHERE id = ?", int64(1+i%50)
+		if i%4 == 0 {
+			q, id = "INSERT INTO "+name+".accounts VALUES (?, 0, 0)", int64(1000+i)
+		}
+		if _, err := a.db.Exec(a.rebind(q), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := rows(a.db, "SELECT id, balance, version FROM "+name+".accounts ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got, err := rows(c.db, "SELECT id, balance, version FROM accounts ORDER BY id")
+		if err == nil && slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b2, _ := os.ReadFile(filepath.Join(dir, "walship.log"))
+			t.Fatalf("C does not hold A's rows (%d rows, want %d)\n%s", len(got), len(want), tail(string(b2), 4000))
+		}
+	}
+}
