@@ -28,8 +28,12 @@
 //     component that moves starts on its new member once the old member
 //     wrote its release to the state topic after the component stopped,
 //     or after rebalance_timeout when no release comes (release.go). A
-//     member not back in the group within session_timeout stops them all,
-//     since the group has gone on without it. A stopping daemon stops its
+//     component that fails between two generations is not restarted until
+//     the next one grants it again (a restart could take it back from a
+//     new owner), and the next generation keeps nothing when the group
+//     gave this member a new id. A member not back in the group within
+//     session_timeout stops them all, since the group has gone on without
+//     it. A stopping daemon stops its
 //     components before it leaves the group.
 //   - A member that stops taking part without stopping its components
 //     (frozen by SIGSTOP or a long GC pause, cut off from Kafka) is fenced,
