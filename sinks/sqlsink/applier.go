@@ -468,8 +468,15 @@ func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
 		return nil, h.err()
 	}
 	bulk, _ := a.d.(BulkLoader)
+	var opts *sql.TxOptions
+	if a.cfg.Conflicts.active() && a.d.Engine() == "mysql" {
+		// The conflict checks lock the row they read (conflict.go): under
+		// InnoDB's REPEATABLE READ a missing row's gap would be locked, and
+		// parallel inserts into one gap deadlock.
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
 	if bulk == nil {
-		tx, err := a.db.BeginTx(ctx, nil)
+		tx, err := a.db.BeginTx(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -479,7 +486,7 @@ func (a *Applier) Begin(ctx context.Context) (sinks.FollowerTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		conn.Close()
 		return nil, err

@@ -19,8 +19,9 @@ import (
 // Conflicts (multi-leader, config conflicts:). A follower that takes
 // writes of its own can hold a row other than the one a change expects.
 // A table whose policy is not PolicyError, or that has counters, has each
-// change checked against the follower's row (probe, one statement that
-// locks it), in log order:
+// change checked against the follower's row, in log order (resolve: the
+// change's own statement guarded by its before image, and the row read
+// only when that changed nothing):
 //
 //	insert_exists   an insert whose key is there
 //	update_missing  an update whose row is not
@@ -84,6 +85,19 @@ func (c Conflicts) policy(table string) string {
 		return PolicyError
 	}
 	return c.Policy
+}
+
+// active reports whether some table's changes are checked.
+func (c Conflicts) active() bool {
+	if c.Policy != "" && c.Policy != PolicyError || len(c.Counters) > 0 {
+		return true
+	}
+	for _, p := range c.Tables {
+		if p != PolicyError {
+			return true
+		}
+	}
+	return false
 }
 
 // record reports whether some table records its conflicts.
@@ -182,7 +196,11 @@ func (a *Applier) resolution(sh *shape) (policy string, counters []int, ok bool)
 // transaction ap's.
 func (t *Tx) Txn(ap sinks.Applied) { t.cur = ap }
 
-// resolve applies ch to a table with a conflict policy or counters.
+// resolve applies ch to a table with a conflict policy or counters. The
+// common case, no conflict, costs one statement: an insert that does
+// nothing on an existing key (PostgreSQL, SQLite; MySQL reads the key
+// first), an update or delete guarded by the full before image. Only when
+// it changes no row is the row read (probe) to tell the kind.
 func (t *Tx) resolve(ctx context.Context, source string, sh *shape, ch *ordering.Change, policy string, counters []int) error {
 	record := policy == PolicyRecord
 	switch ch.Op {
@@ -190,12 +208,23 @@ func (t *Tx) resolve(ctx context.Context, source string, sh *shape, ch *ordering
 		if len(sh.key) == 0 {
 			return t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After})
 		}
+		if t.a.d.Engine() != "mysql" {
+			inserted, err := t.insertIfAbsent(ctx, sh, ch.After)
+			if err != nil || inserted {
+				return err
+			}
+		} else {
+			p, err := t.probe(ctx, sh, ch, ch.After, nil, nil, false)
+			if err != nil {
+				return err
+			}
+			if !p.found {
+				return raced(t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After}))
+			}
+		}
 		p, err := t.probe(ctx, sh, ch, ch.After, nil, nil, record)
 		if err != nil {
 			return err
-		}
-		if !p.found {
-			return raced(t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After}))
 		}
 		return t.conflict(ctx, source, sh, ch, "insert_exists", policy, p.local, func() error {
 			return t.writeRows(ctx, sh, ordering.OpRead, [][]ordering.Value{ch.After})
@@ -209,6 +238,22 @@ func (t *Tx) resolve(ctx context.Context, source string, sh *shape, ch *ordering
 		if err != nil {
 			return err
 		}
+		rest := ch
+		if len(counters) > 0 {
+			c := *ch
+			c.After = slices.Clone(ch.After)
+			for _, i := range counters {
+				c.After[i] = ordering.Unchanged()
+			}
+			rest = &c
+		}
+		n, err := t.guarded(ctx, sh, rest, keyImg, ch.Before, counters, deltas)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return t.cascade(ctx, sh, ch)
+		}
 		p, err := t.probe(ctx, sh, ch, keyImg, ch.Before, counters, record)
 		if err != nil {
 			return err
@@ -221,29 +266,21 @@ func (t *Tx) resolve(ctx context.Context, source string, sh *shape, ch *ordering
 				return t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After})
 			}, nil)
 		}
-		rest := ch
-		if len(counters) > 0 {
-			c := *ch
-			c.After = slices.Clone(ch.After)
-			for _, i := range counters {
-				c.After[i] = ordering.Unchanged()
-			}
-			rest = &c
-		}
 		addDeltas := func() error { return t.addDeltas(ctx, sh, keyImg, deltas) }
-		if !p.matches {
-			return t.conflict(ctx, source, sh, ch, "update_differs", policy, p.local, func() error {
-				if err := t.update(ctx, sh, rest); err != nil {
-					return err
-				}
-				return addDeltas()
-			}, addDeltas)
-		}
-		if err := t.update(ctx, sh, rest); err != nil {
+		return t.conflict(ctx, source, sh, ch, "update_differs", policy, p.local, func() error {
+			if err := t.update(ctx, sh, rest); err != nil {
+				return err
+			}
+			return addDeltas()
+		}, addDeltas)
+	case ordering.OpDelete:
+		n, err := t.guarded(ctx, sh, ch, ch.Before, ch.Before, counters, nil)
+		if err != nil {
 			return err
 		}
-		return addDeltas()
-	case ordering.OpDelete:
+		if n > 0 {
+			return t.cascade(ctx, sh, ch)
+		}
 		p, err := t.probe(ctx, sh, ch, ch.Before, ch.Before, counters, record)
 		if err != nil {
 			return err
@@ -251,12 +288,126 @@ func (t *Tx) resolve(ctx context.Context, source string, sh *shape, ch *ordering
 		if !p.found {
 			return t.conflict(ctx, source, sh, ch, "delete_missing", policy, p.local, func() error { return nil }, nil)
 		}
-		if !p.matches {
-			return t.conflict(ctx, source, sh, ch, "delete_differs", policy, p.local, func() error { return t.delete(ctx, sh, ch) }, nil)
-		}
-		return t.delete(ctx, sh, ch)
+		return t.conflict(ctx, source, sh, ch, "delete_differs", policy, p.local, func() error { return t.delete(ctx, sh, ch) }, nil)
 	}
 	return fmt.Errorf("apply to %s: unknown op %q", sh.name, ch.Op)
+}
+
+// insertIfAbsent inserts row unless its key is there (ON CONFLICT DO
+// NOTHING), and reports whether it did.
+func (t *Tx) insertIfAbsent(ctx context.Context, sh *shape, row []ordering.Value) (bool, error) {
+	d := t.a.d
+	cols := make([]string, len(sh.src.Columns))
+	for i, c := range sh.src.Columns {
+		cols[i] = c.Name
+	}
+	keys := make([]string, len(sh.src.PrimaryKey))
+	for i, k := range sh.src.PrimaryKey {
+		keys[i] = d.QuoteIdent(k)
+	}
+	args := make([]any, 0, len(row))
+	for i, v := range row {
+		p, err := t.param(sh, i, v, ordering.OpInsert)
+		if err != nil {
+			return false, err
+		}
+		args = append(args, p)
+	}
+	q := t.insert(sh.name, cols, 1) + " ON CONFLICT (" + strings.Join(keys, ", ") + ") DO NOTHING"
+	t.a.stats.statements.Add(1)
+	res, err := t.run(ctx, q, args)
+	if err != nil {
+		return false, t.fail(sh, ordering.OpInsert, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, t.fail(sh, ordering.OpInsert, err)
+	}
+	return n > 0, nil
+}
+
+// guarded runs ch (an update without its counter columns, or a delete)
+// on the row of keyImg only while it is match (every column but the
+// counters, when match holds them all), adding deltas to the counters in
+// the same statement, and returns the rows it changed (0: no such row, or
+// not as match says).
+func (t *Tx) guarded(ctx context.Context, sh *shape, ch *ordering.Change, keyImg, match []ordering.Value, counters []int, deltas map[int]int64) (int64, error) {
+	d := t.a.d
+	var sets []string
+	var args []any
+	if ch.Op == ordering.OpUpdate {
+		sameKey := len(sh.key) > 0 && (ch.Before == nil || !ordering.KeyChanged(sh.src, sh.src.PrimaryKey, ch))
+		for i, v := range ch.After {
+			if v.IsUnchanged() || sameKey && slices.Contains(sh.key, i) {
+				continue
+			}
+			p, err := t.param(sh, i, v, ch.Op)
+			if err != nil {
+				return 0, err
+			}
+			sets = append(sets, d.QuoteIdent(sh.src.Columns[i].Name)+" = "+d.Placeholder(len(args)))
+			args = append(args, p)
+		}
+		cols := make([]int, 0, len(deltas))
+		for i := range deltas {
+			cols = append(cols, i)
+		}
+		slices.Sort(cols)
+		for _, i := range cols {
+			q := d.QuoteIdent(sh.src.Columns[i].Name)
+			sets = append(sets, q+" = "+q+" + "+d.Placeholder(len(args)))
+			args = append(args, deltas[i])
+		}
+		if len(sets) == 0 {
+			if len(sh.key) == 0 {
+				return 1, nil // nothing the source sent changed
+			}
+			// Nothing but the key: the row must still be there.
+			k := sh.key[0]
+			p, err := t.param(sh, k, keyImg[k], ch.Op)
+			if err != nil {
+				return 0, err
+			}
+			sets, args = []string{d.QuoteIdent(sh.src.Columns[k].Name) + " = " + d.Placeholder(0)}, []any{p}
+		}
+	}
+	cond, wargs, err := t.where(sh, &ordering.Change{Table: ch.Table, Op: ch.Op, Before: keyImg}, len(args))
+	if err != nil {
+		return 0, err
+	}
+	args = append(args, wargs...)
+	if match != nil && complete(match) && len(sh.key) > 0 {
+		for i, v := range match {
+			if slices.Contains(counters, i) || slices.Contains(sh.key, i) {
+				continue
+			}
+			p, err := t.param(sh, i, v, ch.Op)
+			if err != nil {
+				return 0, err
+			}
+			cond += " AND " + d.NullSafeEqual(d.QuoteIdent(sh.src.Columns[i].Name), d.Placeholder(len(args)))
+			args = append(args, p)
+		}
+	}
+	var q string
+	if ch.Op == ordering.OpUpdate {
+		q = "UPDATE " + d.QuoteName(sh.name) + " SET " + strings.Join(sets, ", ") + " WHERE " + cond
+	} else {
+		q = "DELETE FROM " + d.QuoteName(sh.name) + " WHERE " + cond
+	}
+	if len(sh.key) == 0 && d.Engine() == "mysql" {
+		q += " LIMIT 1"
+	}
+	t.a.stats.statements.Add(1)
+	res, err := t.run(ctx, q, args)
+	if err != nil {
+		return 0, t.fail(sh, ch.Op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, t.fail(sh, ch.Op, err)
+	}
+	return n, nil
 }
 
 // probed is what the follower holds of a change's row.

@@ -28,8 +28,9 @@
 //     that finds no row is an error (the follower diverged): never skipped.
 //   - Conflicts (Config.Conflicts, conflict.go): a table whose policy is
 //     not PolicyError, or with counters, has each insert, update and
-//     delete checked against the follower's row (one locking SELECT that
-//     also compares the full before image) and settled by keep_local,
+//     delete checked against the follower's row (its statement guarded by
+//     the full before image; a locking SELECT when it changed nothing) and
+//     settled by keep_local,
 //     keep_remote or record; counter columns take new minus old. Conflicts
 //     are counted and logged once their transaction commits; recorded
 //     ones are written to MetaConflicts in it.
