@@ -113,6 +113,36 @@ func newLeader(t *testing.T, engine, name, dbName string) *leader {
 	return l
 }
 
+// runLeaders runs walship with the file cfgPath until the test ends (its
+// topics, under prefix name, dropped then), logging to dir/walship.log,
+// and returns what reads the log's tail.
+func runLeaders(t *testing.T, name, dir, cfgPath string) (logTail func() string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
+			testenv.DropTopics(t, name+".")
+		}
+	})
+	logf, _ := os.Create(filepath.Join(dir, "walship.log"))
+	cmd := exec.Command(binary, "run", "-c", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		logf.Close()
+	})
+	return func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "walship.log"))
+		if len(b) > 6000 {
+			b = b[len(b)-6000:]
+		}
+		return string(b)
+	}
+}
+
 func (l *leader) rebind(q string) string {
 	if l.engine != "postgres" {
 		return q
@@ -187,34 +217,7 @@ sinks:
   - { name: tob, from: [a], workers: 4, %s, conflicts: { policy: keep_remote, counters: { %s.accounts: [balance] } } }
   - { name: toa, from: [b], workers: 4, %s, conflicts: { policy: keep_remote, counters: { %s.accounts: [balance] } } }
 `, filepath.Join(dir, "state"), addr, broker, name, a.block, b.block, sinkBlock(b), name, sinkBlock(a), name)), 0o600)
-	t.Cleanup(func() {
-		if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
-			testenv.DropTopics(t, name+".")
-		}
-	})
-	logf, _ := os.Create(filepath.Join(dir, "walship.log"))
-	cmd := exec.Command(binary, "run", "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-			logf.Close()
-		}
-	}
-	defer stop()
-	logTail := func() string {
-		b, _ := os.ReadFile(filepath.Join(dir, "walship.log"))
-		if len(b) > 6000 {
-			b = b[len(b)-6000:]
-		}
-		return string(b)
-	}
+	logTail := runLeaders(t, name, dir, cfgPath)
 	// Both streaming before the writers start.
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		doc := liveDoc(t, addr)
@@ -387,18 +390,7 @@ sinks:
   - { name: tob, from: [a], postgres: { dsn: %q } }
   - { name: toc, from: [b], mysql: { dsn: %q } }
 `, filepath.Join(dir, "state"), broker, name, a.block, b.block, b.dsn, c.dsn)), 0o600)
-	t.Cleanup(func() {
-		if os.Getenv("WALSHIP_KEEP_TOPICS") != "1" {
-			testenv.DropTopics(t, name+".")
-		}
-	})
-	logf, _ := os.Create(filepath.Join(dir, "walship.log"))
-	cmd := exec.Command(binary, "run", "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait(); logf.Close() }()
+	logTail := runLeaders(t, name, dir, cfgPath)
 	time.Sleep(2 * time.Second) // the sources stream (snapshot: never)
 	for i := 0; i < 200; i++ {
 		q, id := "UPDATE "+name+".accounts SET balance = balance + 1, version = version + 1 WHERE id = ?", int64(1+i%50)
@@ -419,8 +411,7 @@ sinks:
 			break
 		}
 		if time.Now().After(deadline) {
-			b2, _ := os.ReadFile(filepath.Join(dir, "walship.log"))
-			t.Fatalf("C does not hold A's rows (%d rows, want %d)\n%s", len(got), len(want), tail(string(b2), 4000))
+			t.Fatalf("C does not hold A's rows (%d rows, want %d)\n%s", len(got), len(want), logTail())
 		}
 	}
 }

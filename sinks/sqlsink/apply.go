@@ -482,23 +482,31 @@ func (t *Tx) where(sh *shape, ch *ordering.Change, first int) (string, []any, er
 	return cond, args, nil
 }
 
-func (t *Tx) update(ctx context.Context, sh *shape, ch *ordering.Change) error {
+// setList is the SET list of update ch: the values it sent, an unchanged
+// key left out (SQLite counts a parent key in SET as modified and checks
+// every referencing row; sameKey reports it).
+func (t *Tx) setList(sh *shape, ch *ordering.Change) (sets []string, args []any, sameKey bool, err error) {
 	d := t.a.d
-	var sets []string
-	var args []any
-	// An unchanged key stays out of SET: SQLite counts a parent key in SET
-	// as modified and checks every referencing row.
-	sameKey := len(sh.key) > 0 && (ch.Before == nil || !ordering.KeyChanged(sh.src, sh.src.PrimaryKey, ch))
+	sameKey = len(sh.key) > 0 && (ch.Before == nil || !ordering.KeyChanged(sh.src, sh.src.PrimaryKey, ch))
 	for i, v := range ch.After {
 		if v.IsUnchanged() || sameKey && slices.Contains(sh.key, i) {
 			continue
 		}
 		p, err := t.param(sh, i, v, ch.Op)
 		if err != nil {
-			return err
+			return nil, nil, false, err
 		}
 		sets = append(sets, d.QuoteIdent(sh.src.Columns[i].Name)+" = "+d.Placeholder(len(args)))
 		args = append(args, p)
+	}
+	return sets, args, sameKey, nil
+}
+
+func (t *Tx) update(ctx context.Context, sh *shape, ch *ordering.Change) error {
+	d := t.a.d
+	sets, args, sameKey, err := t.setList(sh, ch)
+	if err != nil {
+		return err
 	}
 	if len(sets) == 0 {
 		if !sameKey {

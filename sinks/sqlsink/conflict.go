@@ -336,17 +336,9 @@ func (t *Tx) guarded(ctx context.Context, sh *shape, ch *ordering.Change, keyImg
 	var sets []string
 	var args []any
 	if ch.Op == ordering.OpUpdate {
-		sameKey := len(sh.key) > 0 && (ch.Before == nil || !ordering.KeyChanged(sh.src, sh.src.PrimaryKey, ch))
-		for i, v := range ch.After {
-			if v.IsUnchanged() || sameKey && slices.Contains(sh.key, i) {
-				continue
-			}
-			p, err := t.param(sh, i, v, ch.Op)
-			if err != nil {
-				return 0, err
-			}
-			sets = append(sets, d.QuoteIdent(sh.src.Columns[i].Name)+" = "+d.Placeholder(len(args)))
-			args = append(args, p)
+		var err error
+		if sets, args, _, err = t.setList(sh, ch); err != nil {
+			return 0, err
 		}
 		cols := make([]int, 0, len(deltas))
 		for i := range deltas {
