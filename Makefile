@@ -10,7 +10,7 @@ LOCAL       := deploy/local
 DEMO_CONFIG ?= deploy/demo/walship.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover bench-ha bench-conflicts test-debezium test-backfill-large demo fmt vet clean
+.PHONY: help env-up env-down env-status env-clean build unit test test-pg18 soak bench bench-source bench-mysql-source bench-sink bench-debezium bench-load bench-bulk bench-oltp bench-failover bench-ha bench-conflicts bench-multileader test-debezium test-backfill-large demo fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -212,6 +212,11 @@ bench-conflicts: env-up ## multi-leader: apply rate with every change checked ag
 	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \
 	  $(GO) test -run '^$$' -bench '^BenchmarkConflictCheckCost$$' -benchtime=1x -timeout 30m ./sinks/; } 2>&1 | tee bench-conflicts.log | \
 	  grep -E '^(conflict checks|FAIL|ok |--- FAIL)' && echo && $(GO) run ./cmd/benchtable -since $$start
+
+bench-multileader: env-up ## multi-leader pairs (PG<->PG, PG<->MariaDB): time from healing a 30 s cut of the link to both leaders equal
+	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 WALSHIP_BENCH_PARTITION=30s && \
+	  $(GO) test -count=1 -run '^TestMultiLeaderLoopPrevention' -v -timeout 20m ./cmd/walship/; } 2>&1 | tee bench-multileader.log | \
+	  grep -E '(equal .* healed|^--- |^ok |^FAIL)' && echo && $(GO) run ./cmd/benchtable -since $$start
 
 bench-oltp: env-up ## hot-row OLTP (TPC-B-like): lag and catch-up with 3 sinks, then apply-only rate, CPU and statements per txn
 	@start=$$(date -u +%Y-%m-%dT%H:%M:%SZ); set -o pipefail; { $(ENV) && export WALSHIP_INTEGRATION=1 && \

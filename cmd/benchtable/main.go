@@ -278,6 +278,12 @@ func print(w io.Writer, res map[string]result) {
 			rate(r.num("two_members_rows_per_s"))+" rows/s", "1 member "+rate(r.num("one_member_rows_per_s"))+" rows/s",
 			fmt.Sprintf("%.2f", r.num("ratio")), "—")
 	}
+	for _, pair := range []string{"postgres", "mariadb"} {
+		if r, ok := res["TestMultiLeaderPartition/"+pair]; ok {
+			row(fmt.Sprintf("multi-leader PostgreSQL ↔ %s, link cut for %.0f s under writes on both: heal → both equal", pair, r.num("partition_seconds")),
+				fmt.Sprintf("%.1f s", r.num("heal_to_equal_seconds")), "—", "—", "—")
+		}
+	}
 	if r, ok := res["BenchmarkConflictCheckCost"]; ok {
 		for _, e := range r.list("engines") {
 			row(fmt.Sprintf("Kafka → %v follower, %.0f transactions, every change checked against the follower's row (`conflicts: keep_remote`) vs not, %.0f workers", e["engine"], r.num("txns"), e.num("workers")),

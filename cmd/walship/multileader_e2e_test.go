@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/walship/walship/internal/benchkit"
 	"github.com/walship/walship/internal/faultproxy"
 	"github.com/walship/walship/internal/testenv"
 )
@@ -241,16 +242,28 @@ sinks:
 		}
 		return "accounts"
 	}
+	// Midway the link from a to b is down for 3 s, and the writers go on
+	// 3 s after it healed. make bench-multileader sets a longer cut
+	// (WALSHIP_BENCH_PARTITION), the writers stopping as it heals, and
+	// reports the time from the heal to both leaders equal.
+	cut, after := 3*time.Second, 3*time.Second
+	benchCut := os.Getenv("WALSHIP_BENCH_PARTITION")
+	if benchCut != "" {
+		var err error
+		if cut, err = time.ParseDuration(benchCut); err != nil {
+			t.Fatalf("WALSHIP_BENCH_PARTITION: %v", err)
+		}
+		after = 0
+	}
 	var mu sync.Mutex
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second+cut+after)
 	defer cancel()
-	// Midway the link from a to b is down for 3 s.
 	var healed time.Time
 	go func() {
 		time.Sleep(3 * time.Second)
 		proxy.Set(faultproxy.Refuse, 0)
 		proxy.Cut()
-		time.Sleep(3 * time.Second)
+		time.Sleep(cut)
 		proxy.Set(faultproxy.Pass, 0)
 		mu.Lock()
 		healed = time.Now()
@@ -308,8 +321,15 @@ sinks:
 		ca, cb := content(a), content(b)
 		if slices.Equal(ca, cb) {
 			mu.Lock()
-			t.Logf("a and b equal %s after the link healed (the writers stopped %s after)", time.Since(healed).Round(10*time.Millisecond), 3*time.Second)
+			converged := time.Since(healed)
 			mu.Unlock()
+			t.Logf("a and b equal %s after the link (cut for %s) healed; the writers stopped %s after it", converged.Round(10*time.Millisecond), cut, after)
+			if benchCut != "" {
+				benchkit.WriteResult(t, "multileader", map[string]any{
+					"benchmark": "TestMultiLeaderPartition/" + engineB, "partition_seconds": cut.Seconds(),
+					"heal_to_equal_seconds": converged.Seconds(), "writes_a": writes["a"], "writes_b": writes["b"],
+				})
+			}
 			break
 		}
 		if time.Now().After(deadline) {
