@@ -213,18 +213,21 @@ func (t *Tx) resolve(ctx context.Context, source string, sh *shape, ch *ordering
 			if err != nil || inserted {
 				return err
 			}
-		} else {
-			p, err := t.probe(ctx, sh, ch, ch.After, nil, nil, false)
-			if err != nil {
-				return err
-			}
-			if !p.found {
-				return raced(t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After}))
-			}
 		}
+		// MySQL: read the key first (ON DUPLICATE KEY cannot tell an
+		// insert from a row found under CLIENT_FOUND_ROWS); elsewhere the
+		// insert did nothing, and the row tells the conflict.
 		p, err := t.probe(ctx, sh, ch, ch.After, nil, nil, record)
 		if err != nil {
 			return err
+		}
+		if !p.found {
+			if t.a.d.Engine() != "mysql" {
+				// Deleted since the insert did nothing: the follower's own
+				// writer raced it; the transaction runs again.
+				return &ChangeError{Table: sh.name.String(), Op: ch.Op, Err: ErrConflictRace}
+			}
+			return raced(t.writeRows(ctx, sh, ordering.OpInsert, [][]ordering.Value{ch.After}))
 		}
 		return t.conflict(ctx, source, sh, ch, "insert_exists", policy, p.local, func() error {
 			return t.writeRows(ctx, sh, ordering.OpRead, [][]ordering.Value{ch.After})
